@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tokend wire protocol (version 1), spoken on a UNIX stream socket.
+ *
+ * Frame:   u32 length (big-endian, counts type + payload, 1..PT_MAX_FRAME)
+ *          u8  type
+ *          payload (type-specific, encoded with ptbuf: u8/u32/u64 big-endian,
+ *                   strings = u32 length + bytes, no embedded NUL)
+ *
+ * The first request on a connection must be PT_HELLO; the server answers
+ * PT_OK with its version or PT_ERR (PT_E_VERSION) and closes. Each request
+ * gets exactly one reply (PT_OK or PT_ERR). A malformed frame gets PT_ERR
+ * (PT_E_PROTO) and the connection is closed.
+ *
+ * Request payloads:
+ *   PT_HELLO     u32 version
+ *   PT_MINT      str user, str service, str tty, str rhost
+ *   PT_EXCHANGE  str live_token, str holder, u64 lifetime_s (0 = policy default)
+ *   PT_REDEEM    str user, str holder, str service
+ *   PT_LIST      str user ("" = every token the caller may see)
+ *   PT_REVOKE    str id
+ *   PT_PUBKEY    u8 format (PT_PUBKEY_PEM or PT_PUBKEY_JWKS)
+ *   PT_STATUS    (empty)
+ * PT_OK payloads, by request:
+ *   PT_HELLO     u32 version
+ *   PT_MINT      str token, u64 exp, str id ("")
+ *   PT_REDEEM    str token, u64 exp, str id (the persistable token's id)
+ *   PT_EXCHANGE  str id, u64 exp, u8 renewed (1 = replaced an older token)
+ *   PT_LIST      u32 n, then n x { str id, str user, u32 uid, str holder,
+ *                str actor, u64 iat, u64 exp, u64 last_used, u32 uses }
+ *   PT_REVOKE    u32 count
+ *   PT_PUBKEY    str text
+ *   PT_STATUS    str text ("key=value\n" lines)
+ * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
+ *   never contains a token).
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define PT_PROTO_VERSION 1
+#define PT_MAX_FRAME (64u * 1024u) /* type + payload */
+#define PT_MAX_STR 255u            /* names: user, holder, service, tty, rhost, id */
+#define PT_MAX_TOKEN 8192u         /* a compact JWS */
+#define PT_MAX_TEXT (60u * 1024u)  /* pubkey / status text */
+#define PT_MAX_LIST 1000u          /* entries in one PT_LIST reply */
+
+enum pt_msgtype {
+	PT_HELLO = 1,
+	PT_MINT = 10,
+	PT_EXCHANGE = 11,
+	PT_REDEEM = 12,
+	PT_LIST = 13,
+	PT_REVOKE = 14,
+	PT_PUBKEY = 15,
+	PT_STATUS = 16,
+	PT_OK = 0x80,
+	PT_ERR = 0x81,
+};
+
+enum pt_errcode {
+	PT_E_PROTO = 1,    /* malformed request */
+	PT_E_VERSION = 2,  /* unsupported protocol version */
+	PT_E_PERM = 3,     /* caller is not allowed to make this request */
+	PT_E_DENIED = 4,   /* a policy denied it (message names the rule) */
+	PT_E_NOTFOUND = 5, /* no such user / token */
+	PT_E_INVALID = 6,  /* token invalid, expired or of the wrong kind */
+	PT_E_LIMIT = 7,    /* a limit was reached (max outstanding, rate) */
+	PT_E_INTERNAL = 8, /* tokend failed (store, crypto); see its log */
+	PT_E_BUSY = 9,     /* too many connections */
+};
+
+enum pt_pubkey_format {
+	PT_PUBKEY_PEM = 0,
+	PT_PUBKEY_JWKS = 1,
+};
+
+/* A decoded request. Strings are heap-allocated, NUL-terminated; NULL when
+ * not part of this type. live_token is a secret: pt_req_clear wipes it. */
+struct pt_req {
+	uint8_t type;
+	uint32_t version;   /* HELLO */
+	char *user;         /* MINT, REDEEM, LIST */
+	char *service;      /* MINT, REDEEM */
+	char *tty;          /* MINT */
+	char *rhost;        /* MINT */
+	char *live_token;   /* EXCHANGE (secret) */
+	char *holder;       /* EXCHANGE, REDEEM */
+	uint64_t lifetime;  /* EXCHANGE */
+	char *id;           /* REVOKE */
+	uint8_t format;     /* PUBKEY */
+};
+
+struct pt_tokinfo {
+	char *id;
+	char *user;
+	uint32_t uid;
+	char *holder;
+	char *actor;
+	uint64_t iat;
+	uint64_t exp;
+	uint64_t last_used;
+	uint32_t uses;
+};
+
+/* A decoded reply. type is PT_OK or PT_ERR; which fields are set depends on
+ * the request (see above). token is a secret: pt_rep_clear wipes it. */
+struct pt_rep {
+	uint8_t type;
+	uint32_t err_code; /* PT_ERR */
+	char *message;     /* PT_ERR */
+	uint32_t version;  /* HELLO */
+	char *token;       /* MINT, REDEEM (secret) */
+	uint64_t exp;      /* MINT, REDEEM, EXCHANGE */
+	char *id;          /* MINT (""), REDEEM, EXCHANGE */
+	uint8_t renewed;   /* EXCHANGE */
+	uint32_t count;    /* REVOKE */
+	char *text;        /* PUBKEY, STATUS */
+	struct pt_tokinfo *list; /* LIST */
+	uint32_t n_list;         /* LIST */
+};
+
+/*
+ * Splits one frame off the front of p[0..n).
+ * Returns 0 and sets the outputs when a whole frame is there;
+ * -EAGAIN when more bytes are needed; -EMSGSIZE when the announced length
+ * exceeds max_frame; -EBADMSG when the announced length is 0.
+ * *ret_consumed = 4 + length.
+ */
+int pt_frame_split(const uint8_t *p, size_t n, size_t max_frame, uint8_t *ret_type,
+		   const uint8_t **ret_payload, size_t *ret_len, size_t *ret_consumed);
+
+/* Appends a whole frame (length, type, payload) to out. */
+int pt_req_encode(const struct pt_req *req, struct ptbuf *out);
+int pt_rep_encode(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *out);
+/* Convenience: append a PT_ERR frame. */
+int pt_rep_encode_error(struct ptbuf *out, uint32_t code, const char *message);
+
+/* Decodes a payload. Unknown types, missing or trailing bytes, embedded NULs
+ * and over-long strings are rejected with -EBADMSG; *ret is untouched on
+ * failure. */
+int pt_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pt_req *ret);
+/* req_type: the request this reply answers (decides the PT_OK layout). */
+int pt_rep_decode(uint8_t req_type, uint8_t type, const uint8_t *payload, size_t len,
+		  struct pt_rep *ret);
+
+/* Free (and wipe secrets of) what decode allocated; zero the struct. */
+void pt_req_clear(struct pt_req *req);
+void pt_rep_clear(struct pt_rep *rep);
+
+const char *pt_msgtype_name(uint8_t type);  /* "redeem", ... or "unknown" */
+const char *pt_errcode_name(uint32_t code); /* "denied", ... or "unknown" */

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers shared by every part of pertok. No logging, no global state. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PT_ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Wipe memory the compiler may not optimise away (explicit_bzero). */
+void pt_wipe(void *p, size_t n);
+
+/* free() that wipes a NUL-terminated secret first; accepts NULL. */
+void pt_free_secret(char *s);
+
+/* Cleanup-attribute helpers: declare `_cleanup_free_ char *x = NULL;`. */
+static inline void pt_freep(void *p) { free(*(void **)p); }
+static inline void pt_free_secretp(char **p) { pt_free_secret(*p); }
+static inline void pt_closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(pt_freep)
+#define _cleanup_secret_ _cleanup_(pt_free_secretp)
+#define _cleanup_close_ _cleanup_(pt_closep)
+
+/* Constant-time comparison (no early exit). Returns true when equal. */
+bool pt_ct_equal(const void *a, const void *b, size_t n);
+
+/* Monotonic and wall clock in milliseconds / seconds. */
+uint64_t pt_now_ms_monotonic(void);
+uint64_t pt_now_s(void);
+
+/* Strict decimal parsers: the whole string must be a number in range.
+ * Return 0 or -EINVAL / -ERANGE. */
+int pt_parse_u64(const char *s, uint64_t *ret);
+int pt_parse_u32(const char *s, uint32_t *ret);
+
+/* Parses a duration: plain seconds, or a number followed by s, m, h, d or w
+ * ("300", "5m", "7d"). Returns 0 or -EINVAL / -ERANGE. */
+int pt_parse_duration(const char *s, uint64_t *ret_seconds);
+
+/* Is s a sane identifier for users, holders, actors, services:
+ * 1..255 bytes, printable ASCII without spaces, ':' , '/', or control chars,
+ * not starting with '-'. */
+bool pt_name_valid(const char *s);
+
+/* Full write loop on a socket or file (MSG_NOSIGNAL on sockets). 0 or -errno. */
+int pt_write_all(int fd, const void *p, size_t n);
