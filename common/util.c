@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util.h"
+
+void pt_wipe(void *p, size_t n)
+{
+	if (p && n)
+		explicit_bzero(p, n);
+}
+
+void pt_free_secret(char *s)
+{
+	if (!s)
+		return;
+	pt_wipe(s, strlen(s));
+	free(s);
+}
+
+bool pt_ct_equal(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+uint64_t pt_now_ms_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t pt_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec < 0 ? 0 : (uint64_t)ts.tv_sec;
+}
+
+int pt_parse_u64(const char *s, uint64_t *ret)
+{
+	unsigned long long v = 0;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (v > (ULLONG_MAX - (unsigned)(*s - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+int pt_parse_u32(const char *s, uint32_t *ret)
+{
+	uint64_t v;
+	int r;
+
+	r = pt_parse_u64(s, &v);
+	if (r < 0)
+		return r;
+	if (v > UINT32_MAX)
+		return -ERANGE;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+int pt_parse_duration(const char *s, uint64_t *ret_seconds)
+{
+	char num[32];
+	uint64_t v, mult = 1;
+	size_t n;
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	n = strlen(s);
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 's':
+		mult = 1;
+		break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = 86400;
+		break;
+	case 'w':
+		mult = 7 * 86400;
+		break;
+	default:
+		mult = 0;
+		break;
+	}
+	if (mult) {
+		num[--n] = '\0';
+		if (n == 0)
+			return -EINVAL;
+	} else
+		mult = 1;
+	r = pt_parse_u64(num, &v);
+	if (r < 0)
+		return r;
+	if (v > UINT64_MAX / mult)
+		return -ERANGE;
+	*ret_seconds = v * mult;
+	return 0;
+}
+
+bool pt_name_valid(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n == 0 || n > 255 || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= ' ' || c >= 0x7f || c == ':' || c == '/')
+			return false;
+	}
+	return true;
+}
+
+int pt_write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *q = p;
+	struct stat st;
+	bool sock;
+
+	sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	while (n > 0) {
+		ssize_t k = sock ? send(fd, q, n, MSG_NOSIGNAL) : write(fd, q, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		q += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
