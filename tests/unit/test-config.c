@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: MIT */
+/* tokend.conf parser: the reference file, defaults, durations, and one
+ * golden "FILE:LINE: message" per error case. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../tokend/config.h" /* not the autoconf config.h */
+
+#define SENTINEL ((struct pt_config *)0x1)
+
+static struct pt_config *load_ok(const char *text)
+{
+	struct pt_config *cfg = NULL;
+	char err[512] = "";
+	int r;
+
+	r = pt_config_load_string(text, "t.conf", &cfg, err, sizeof(err));
+	if (r != 0)
+		fail_msg("unexpected error %d: %s", r, err);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+/* ------------------------------------------------------------------ reference file */
+
+static void test_reference_file(void **state)
+{
+	const char *top = getenv("top_srcdir");
+	char path[4096], host[256] = "", issuer[300];
+	struct pt_config *cfg = NULL;
+	const struct pt_actor *a;
+	char err[512] = "";
+	int r;
+
+	snprintf(path, sizeof(path), "%s/data/tokend.conf", top ? top : ".");
+	r = pt_config_load(path, &cfg, err, sizeof(err));
+	if (r != 0)
+		fail_msg("%s does not load: %s", path, err);
+	assert_string_equal(err, "");
+	assert_string_equal(cfg->path, path);
+	assert_string_equal(cfg->socket_path, "/run/pertok/tokend.sock");
+	assert_string_equal(cfg->state_dir, "/var/lib/pertok");
+	gethostname(host, sizeof(host) - 1);
+	snprintf(issuer, sizeof(issuer), "pertok:%s", host[0] ? host : "localhost");
+	assert_string_equal(cfg->issuer, issuer); /* commented out: the default */
+	assert_string_equal(cfg->audience, "pertok");
+	assert_string_equal(cfg->alg, "EdDSA");
+	assert_int_equal(cfg->max_connections, 128);
+	assert_int_equal(cfg->client_timeout_ms, 5000);
+	assert_int_equal(cfg->live_lifetime, 300);
+	assert_int_equal(cfg->max_live_lifetime, 3600);
+	assert_int_equal(cfg->persist_lifetime, 30 * 86400);
+	assert_int_equal(cfg->max_persist_lifetime, 60 * 86400);
+	assert_int_equal(cfg->max_outstanding, 4);
+	assert_string_equal(cfg->seal_backend, "software");
+
+	assert_int_equal(cfg->n_actors, 3);
+	assert_string_equal(cfg->actors[0].name, "login");
+	assert_int_equal(cfg->actors[0].uid, 0);
+	assert_int_equal(cfg->actors[0].n_exe, 4);
+	assert_string_equal(cfg->actors[0].exe[0], "/usr/sbin/sshd");
+	assert_string_equal(cfg->actors[0].exe[3], "/usr/bin/su");
+	assert_int_equal(cfg->actors[0].n_services, 0);
+	assert_int_equal(cfg->actors[0].line, 32);
+	a = pt_config_find_actor(cfg, "atd");
+	assert_non_null(a);
+	assert_ptr_equal(a, &cfg->actors[1]);
+	assert_int_equal(a->n_exe, 1);
+	assert_string_equal(a->exe[0], "/usr/sbin/atd");
+	assert_int_equal(a->line, 33);
+	assert_string_equal(cfg->actors[2].name, "cron");
+	assert_null(pt_config_find_actor(cfg, "self")); /* built in, not configured */
+	assert_null(pt_config_find_actor(cfg, "nobody"));
+	assert_null(pt_config_find_actor(cfg, NULL));
+
+	assert_int_equal(cfg->n_issue, 1);
+	assert_string_equal(cfg->issue[0].name, "logins");
+	assert_int_equal(cfg->issue[0].line, 40);
+	assert_int_equal(cfg->issue[0].action, PT_ACTION_ALLOW);
+	assert_int_equal(cfg->issue[0].n_actors, 2);
+	assert_string_equal(cfg->issue[0].actors[0], "login");
+	assert_string_equal(cfg->issue[0].actors[1], "self");
+	assert_int_equal(cfg->issue[0].n_users, 0);
+	assert_int_equal(cfg->issue[0].n_groups, 1);
+	assert_string_equal(cfg->issue[0].groups[0], "pertok");
+	assert_int_equal(cfg->issue[0].n_holders, 2);
+	assert_string_equal(cfg->issue[0].holders[1], "cron");
+	assert_int_equal(cfg->issue[0].persist_lifetime, 30 * 86400);
+	assert_int_equal(cfg->issue[0].live_lifetime, 0);
+	assert_int_equal(cfg->issue[0].max_outstanding, 4);
+	assert_true(cfg->issue[0].check_account);
+
+	assert_int_equal(cfg->n_redeem, 1);
+	assert_string_equal(cfg->redeem[0].name, "scheduled-jobs");
+	assert_int_equal(cfg->redeem[0].line, 47);
+	assert_int_equal(cfg->redeem[0].live_lifetime, 300);
+	assert_int_equal(cfg->redeem[0].persist_lifetime, 0);
+	assert_int_equal(cfg->redeem[0].n_actors, 0);
+	assert_true(cfg->redeem[0].check_account);
+	pt_config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ defaults */
+
+static void test_defaults(void **state)
+{
+	struct pt_config *cfg = load_ok("# nothing configured\n");
+
+	assert_string_equal(cfg->path, "t.conf");
+	assert_string_equal(cfg->socket_path, RUNDIR "/pertok/tokend.sock");
+	assert_string_equal(cfg->state_dir, LOCALSTATEDIR "/lib/pertok");
+	assert_true(strncmp(cfg->issuer, "pertok:", 7) == 0 && strlen(cfg->issuer) > 7);
+	assert_string_equal(cfg->audience, "pertok");
+	assert_string_equal(cfg->alg, "EdDSA");
+	assert_int_equal(cfg->max_connections, 128);
+	assert_int_equal(cfg->client_timeout_ms, 5000);
+	assert_int_equal(cfg->live_lifetime, 300);
+	assert_int_equal(cfg->max_live_lifetime, 3600);
+	assert_int_equal(cfg->persist_lifetime, 30 * 86400);
+	assert_int_equal(cfg->max_persist_lifetime, 60 * 86400);
+	assert_int_equal(cfg->max_outstanding, 4);
+	assert_string_equal(cfg->seal_backend, "software");
+	assert_int_equal(cfg->n_actors, 0);
+	assert_int_equal(cfg->n_issue, 0);
+	assert_int_equal(cfg->n_redeem, 0);
+	pt_config_free(cfg);
+
+	/* empty groups and lists are fine too */
+	cfg = load_ok("tokend = { };\nseal = { };\nactors = ( );\nissue = ( );\nredeem = ( );\n");
+	assert_int_equal(cfg->n_actors, 0);
+	assert_string_equal(cfg->seal_backend, "software");
+	pt_config_free(cfg);
+}
+
+static void test_values(void **state)
+{
+	struct pt_config *cfg = load_ok(
+		"tokend = { socket = \"/tmp/t/tokend.sock\"; state_dir = \"/tmp/t/state\";\n"
+		"  issuer = \"https://idp.example/x\"; audience = \"svc\"; alg = \"Ed25519\";\n"
+		"  max_connections = 4; client_timeout = 250; max_outstanding = 9;\n"
+		"  live_lifetime = 60; max_live_lifetime = \"2h\";\n"
+		"  persist_lifetime = \"1w\"; max_persist_lifetime = \"90d\"; };\n"
+		"actors = ( { name = \"svc\"; uid = 1000; exe = \"*\"; services = [ \"sshd\" ]; },\n"
+		"  { name = \"atd\"; uid = 0; exe = ( \"/usr/sbin/atd\" ); } );\n"
+		"issue = ( { users = [ \"alice\", \"*\" ]; holders = [ \"*\" ]; },\n"
+		"  { action = \"deny\"; live_lifetime = \"2h\"; persist_lifetime = \"90d\"; } );\n"
+		"redeem = ( { check_account = false; actors = [ \"self\", \"svc\" ]; },\n"
+		"  { name = \"later\"; } );\n");
+
+	assert_string_equal(cfg->socket_path, "/tmp/t/tokend.sock");
+	assert_string_equal(cfg->state_dir, "/tmp/t/state");
+	assert_string_equal(cfg->issuer, "https://idp.example/x");
+	assert_string_equal(cfg->audience, "svc");
+	assert_string_equal(cfg->alg, "Ed25519");
+	assert_int_equal(cfg->max_connections, 4);
+	assert_int_equal(cfg->client_timeout_ms, 250);
+	assert_int_equal(cfg->max_outstanding, 9);
+	assert_int_equal(cfg->live_lifetime, 60);
+	assert_int_equal(cfg->max_live_lifetime, 7200);
+	assert_int_equal(cfg->persist_lifetime, 7 * 86400);
+	assert_int_equal(cfg->max_persist_lifetime, 90 * 86400);
+
+	assert_int_equal(cfg->n_actors, 2);
+	assert_int_equal(cfg->actors[0].uid, 1000);
+	assert_int_equal(cfg->actors[0].n_exe, 1);
+	assert_string_equal(cfg->actors[0].exe[0], "*");
+	assert_int_equal(cfg->actors[0].n_services, 1);
+	assert_string_equal(cfg->actors[0].services[0], "sshd");
+	assert_string_equal(cfg->actors[1].exe[0], "/usr/sbin/atd");
+	assert_int_equal(cfg->actors[1].line, 7);
+
+	assert_int_equal(cfg->n_issue, 2);
+	assert_string_equal(cfg->issue[0].name, "issue[0]");
+	assert_int_equal(cfg->issue[0].line, 8);
+	assert_int_equal(cfg->issue[0].n_users, 2);
+	assert_string_equal(cfg->issue[1].name, "issue[1]");
+	assert_int_equal(cfg->issue[1].line, 9);
+	assert_int_equal(cfg->issue[1].action, PT_ACTION_DENY);
+	assert_int_equal(cfg->issue[1].live_lifetime, 7200);
+	assert_int_equal(cfg->issue[1].persist_lifetime, 90 * 86400);
+	assert_int_equal(cfg->n_redeem, 2);
+	assert_string_equal(cfg->redeem[0].name, "redeem[0]");
+	assert_false(cfg->redeem[0].check_account);
+	assert_string_equal(cfg->redeem[0].actors[0], "self");
+	assert_string_equal(cfg->redeem[1].name, "later");
+	assert_true(cfg->redeem[1].check_account);
+	assert_int_equal(cfg->redeem[1].action, PT_ACTION_ALLOW);
+	pt_config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ durations */
+
+static const struct {
+	const char *value;
+	uint64_t seconds;
+} durations[] = {
+	{ "300", 300 },
+	{ "\"300\"", 300 },
+	{ "\"45s\"", 45 },
+	{ "\"5m\"", 300 },
+	{ "\"2h\"", 7200 },
+	{ "\"7d\"", 7 * 86400 },
+	{ "\"1w\"", 7 * 86400 },
+	{ "\"60d\"", 60 * 86400 },
+	{ "86400L", 86400 },
+	{ "1", 1 },
+};
+
+static void test_durations(void **state)
+{
+	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+		char text[256];
+		struct pt_config *cfg;
+
+		snprintf(text, sizeof(text), "tokend = { persist_lifetime = %s; };\n",
+			 durations[i].value);
+		cfg = load_ok(text);
+		if (cfg->persist_lifetime != durations[i].seconds)
+			fail_msg("%s: got %llu, want %llu", durations[i].value,
+				 (unsigned long long)cfg->persist_lifetime,
+				 (unsigned long long)durations[i].seconds);
+		pt_config_free(cfg);
+	}
+}
+
+/* ------------------------------------------------------------------ errors */
+
+#define ACTORS "actors = ( { name = \"atd\"; uid = 0; exe = [ \"/usr/sbin/atd\" ]; } );\n"
+
+static const struct {
+	const char *text;
+	const char *err;
+} errors[] = {
+	/* syntax, reported with libconfig's line and text */
+	{ "tokend = {\n  socket = ;\n};\n", "t.conf:2: syntax error" },
+	{ "tokend = {\n  alg = \"EdDSA\";\n  alg = \"EdDSA\";\n};\n",
+	  "t.conf:3: duplicate setting name" },
+	{ "actors = (\n { name = \"a\"; uid = 0; exe = [ \"/a\", 1 ]; } );\n",
+	  "t.conf:2: mismatched element type in array" },
+	{ "# x\n@include \"/etc/passwd\"\n", "t.conf:2: @include is not supported" },
+	{ "  \t@include \"/dev/zero\"\n", "t.conf:1: @include is not supported" },
+
+	/* unknown settings */
+	{ "\nacters = ( );\n", "t.conf:2: unknown top-level setting \"acters\" (did you mean \"actors\"?)" },
+	{ "isue = ( );\n", "t.conf:1: unknown top-level setting \"isue\" (did you mean \"issue\"?)" },
+	{ "foo = 1;\n", "t.conf:1: unknown top-level setting \"foo\"" },
+	{ "tokend = {\n  sockt = \"/run/x.sock\";\n};\n",
+	  "t.conf:2: unknown setting \"sockt\" in tokend (did you mean \"socket\"?)" },
+	{ "seal = {\n  backed = \"software\";\n};\n",
+	  "t.conf:2: unknown setting \"backed\" in seal (did you mean \"backend\"?)" },
+	{ "actors = (\n  { name = \"a\"; uid = 0;\n    exec = [ \"/a\" ]; } );\n",
+	  "t.conf:3: unknown setting \"exec\" in actors[0] (did you mean \"exe\"?)" },
+	{ ACTORS "redeem = ( { },\n  { holder = [ \"atd\" ]; } );\n",
+	  "t.conf:3: unknown setting \"holder\" in redeem[1] (did you mean \"holders\"?)" },
+
+	/* wrong types */
+	{ "tokend = ( );\n", "t.conf:1: tokend must be a group { ... }, not a list" },
+	{ "seal = \"software\";\n", "t.conf:1: seal must be a group { ... }, not a string" },
+	{ "actors = { };\n", "t.conf:1: actors must be a list ( { ... }, ... ), not a group" },
+	{ "actors = ( \"atd\" );\n",
+	  "t.conf:1: actors[0] must be a group { name = ...; uid = ...; exe = [ ... ]; }, not a string" },
+	{ "issue = [ \"x\" ];\n", "t.conf:1: issue must be a list of rules ( { ... }, ... ), not an array" },
+	{ "redeem = ( { }, 5 );\n", "t.conf:1: redeem[1] must be a group { ... }, not an integer" },
+	{ "tokend = {\n max_connections = \"10\"; };\n",
+	  "t.conf:2: tokend.max_connections must be an integer, not a string" },
+	{ "tokend = { client_timeout = 1.5; };\n",
+	  "t.conf:1: tokend.client_timeout must be an integer, not a float" },
+	{ "tokend = { socket = 5; };\n", "t.conf:1: tokend.socket must be a string, not an integer" },
+	{ "tokend = { alg = [ \"EdDSA\" ]; };\n", "t.conf:1: tokend.alg must be a string, not an array" },
+	{ "actors = ( { name = \"a\"; uid = \"root\"; exe = \"*\"; } );\n",
+	  "t.conf:1: actors[0].uid must be an integer, not a string" },
+	{ "actors = ( { name = \"a\"; uid = 0; exe = 5; } );\n",
+	  "t.conf:1: actors[0].exe must be an array of strings [ \"...\", ... ], not an integer" },
+	{ "actors = ( { name = \"a\"; uid = 0; exe = ( \"/a\", 1 ); } );\n",
+	  "t.conf:1: actors[0].exe[1] must be a string, not an integer" },
+	{ "issue = ( { groups = [ 1 ]; } );\n", "t.conf:1: issue[0].groups[0] must be a string, not an integer" },
+	{ "redeem = ( { check_account = \"yes\"; } );\n",
+	  "t.conf:1: redeem[0].check_account must be a boolean, not a string" },
+	{ "redeem = ( { check_account = 1; } );\n",
+	  "t.conf:1: redeem[0].check_account must be a boolean, not an integer" },
+	{ "redeem = ( { name = 7; } );\n", "t.conf:1: redeem[0].name must be a string, not an integer" },
+
+	/* ranges and values */
+	{ "tokend = { max_connections = 0; };\n",
+	  "t.conf:1: tokend.max_connections must be between 1 and 65536, not 0" },
+	{ "tokend = { client_timeout = 600001; };\n",
+	  "t.conf:1: tokend.client_timeout must be between 1 and 600000, not 600001" },
+	{ "tokend = { max_outstanding = -1; };\n",
+	  "t.conf:1: tokend.max_outstanding must be between 1 and 100000, not -1" },
+	{ "tokend = { alg = \"ES256\"; };\n",
+	  "t.conf:1: tokend.alg must be \"EdDSA\" or \"Ed25519\", not \"ES256\"" },
+	{ "tokend = { socket = \"run/x.sock\"; };\n",
+	  "t.conf:1: tokend.socket: \"run/x.sock\" is not a normalized absolute path" },
+	{ "tokend = { socket = \"/run//x.sock\"; };\n",
+	  "t.conf:1: tokend.socket: \"/run//x.sock\" is not a normalized absolute path" },
+	{ "tokend = { socket = \"/run/pertok/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\"; };\n",
+	  "t.conf:1: tokend.socket is too long for a UNIX socket path (max 107 bytes)" },
+	{ "tokend = { state_dir = \"/var/lib/../pertok\"; };\n",
+	  "t.conf:1: tokend.state_dir: \"/var/lib/../pertok\" is not a normalized absolute path" },
+	{ "tokend = { state_dir = \"/var/lib/pertok/\"; };\n",
+	  "t.conf:1: tokend.state_dir: \"/var/lib/pertok/\" is not a normalized absolute path" },
+	{ "tokend = { issuer = \"pertok: host\"; };\n",
+	  "t.conf:1: tokend.issuer must be 1 to 255 printable characters without spaces" },
+	{ "tokend = { audience = \"\"; };\n",
+	  "t.conf:1: tokend.audience must be 1 to 255 printable characters without spaces" },
+	{ "seal = { backend = \"tpm\"; };\n",
+	  "t.conf:1: seal.backend: unknown backend \"tpm\" (known: software)" },
+
+	/* durations */
+	{ "tokend = {\n live_lifetime = \"5x\"; };\n",
+	  "t.conf:2: tokend.live_lifetime: invalid duration \"5x\" (use seconds, or a number followed by s, m, h, d or w)" },
+	{ "tokend = { live_lifetime = \"m\"; };\n",
+	  "t.conf:1: tokend.live_lifetime: invalid duration \"m\" (use seconds, or a number followed by s, m, h, d or w)" },
+	{ "tokend = { live_lifetime = \"-5m\"; };\n",
+	  "t.conf:1: tokend.live_lifetime: invalid duration \"-5m\" (use seconds, or a number followed by s, m, h, d or w)" },
+	{ "tokend = { live_lifetime = \" 5m\"; };\n",
+	  "t.conf:1: tokend.live_lifetime: invalid duration \" 5m\" (use seconds, or a number followed by s, m, h, d or w)" },
+	{ "tokend = { live_lifetime = -5; };\n", "t.conf:1: tokend.live_lifetime must not be negative" },
+	{ "tokend = { live_lifetime = \"0s\"; };\n",
+	  "t.conf:1: tokend.live_lifetime must be at least 1 second" },
+	{ "tokend = { persist_lifetime = 0; };\n",
+	  "t.conf:1: tokend.persist_lifetime must be at least 1 second" },
+	{ "tokend = { max_persist_lifetime = \"3651d\"; };\n",
+	  "t.conf:1: tokend.max_persist_lifetime is too long (max 3650d)" },
+	{ "tokend = { live_lifetime = \"99999999999999999999\"; };\n",
+	  "t.conf:1: tokend.live_lifetime: duration \"99999999999999999999\" is out of range" },
+	{ "tokend = { live_lifetime = \"9999999999999999999w\"; };\n",
+	  "t.conf:1: tokend.live_lifetime: duration \"9999999999999999999w\" is out of range" },
+	{ "tokend = { live_lifetime = true; };\n",
+	  "t.conf:1: tokend.live_lifetime must be a duration (seconds or a string like \"5m\"), not a boolean" },
+
+	/* lifetimes above their caps */
+	{ "tokend = {\n  live_lifetime = \"2h\";\n};\n",
+	  "t.conf:2: tokend.live_lifetime (2h) exceeds tokend.max_live_lifetime (1h, the default)" },
+	{ "tokend = {\n  live_lifetime = \"2h\";\n  max_live_lifetime = 5400;\n};\n",
+	  "t.conf:2: tokend.live_lifetime (2h) exceeds tokend.max_live_lifetime (90m)" },
+	{ "tokend = {\n  max_live_lifetime = \"1m\";\n};\n",
+	  "t.conf:2: tokend.live_lifetime (5m, the default) exceeds tokend.max_live_lifetime (1m)" },
+	{ "tokend = {\n  persist_lifetime = \"61d\"; };\n",
+	  "t.conf:2: tokend.persist_lifetime (61d) exceeds tokend.max_persist_lifetime (60d, the default)" },
+	{ ACTORS "redeem = (\n  { holders = [ \"atd\" ];\n    live_lifetime = \"2h\"; } );\n",
+	  "t.conf:4: redeem[0].live_lifetime (2h) exceeds tokend.max_live_lifetime (1h)" },
+	{ "issue = ( { persist_lifetime = \"90d\"; } );\n",
+	  "t.conf:1: issue[0].persist_lifetime (90d) exceeds tokend.max_persist_lifetime (60d)" },
+	{ "issue = ( { live_lifetime = \"15m\"; } );\ntokend = { max_live_lifetime = \"10m\"; };\n",
+	  "t.conf:1: issue[0].live_lifetime (15m) exceeds tokend.max_live_lifetime (10m)" },
+	{ "redeem = ( { persist_lifetime = \"1d\"; } );\n",
+	  "t.conf:1: redeem[0].persist_lifetime is only valid in issue rules" },
+	{ "redeem = ( { max_outstanding = 2; } );\n",
+	  "t.conf:1: redeem[0].max_outstanding is only valid in issue rules" },
+	{ "issue = ( { max_outstanding = 0; } );\n",
+	  "t.conf:1: issue[0].max_outstanding must be between 1 and 100000, not 0" },
+
+	/* actors */
+	{ "actors = (\n  { name = \"a\";\n    exe = [ \"/a\" ]; } );\n",
+	  "t.conf:2: actors[0]: missing \"uid\"" },
+	{ "actors = ( { uid = 0; exe = [ \"/a\" ]; } );\n", "t.conf:1: actors[0]: missing \"name\"" },
+	{ "actors = ( { name = \"a\"; uid = 0; } );\n", "t.conf:1: actors[0]: missing \"exe\"" },
+	{ "actors = ( { name = \"a\"; uid = -1; exe = \"*\"; } );\n",
+	  "t.conf:1: actors[0].uid must be between 0 and 4294967294, not -1" },
+	{ "actors = ( { name = \"a\"; uid = 4294967295L; exe = \"*\"; } );\n",
+	  "t.conf:1: actors[0].uid must be between 0 and 4294967294, not 4294967295" },
+	{ "actors = ( { name = \"a\"; uid = 0; exe = [ \"usr/sbin/atd\" ]; } );\n",
+	  "t.conf:1: actors[0].exe: \"usr/sbin/atd\" is not an absolute, normalized path or \"*\"" },
+	{ "actors = ( { name = \"a\"; uid = 0; exe = [ \"/usr/sbin/./atd\" ]; } );\n",
+	  "t.conf:1: actors[0].exe: \"/usr/sbin/./atd\" is not an absolute, normalized path or \"*\"" },
+	{ "actors = ( { name = \"a\"; uid = 0; exe = [ ]; } );\n",
+	  "t.conf:1: actors[0].exe must list at least one path (or \"*\")" },
+	{ "actors = ( { name = \"a b\"; uid = 0; exe = \"*\"; } );\n",
+	  "t.conf:1: actors[0].name: \"a b\" is not a valid name" },
+	{ "actors = ( { name = \"*\"; uid = 0; exe = \"*\"; } );\n",
+	  "t.conf:1: actors[0].name: \"*\" is not a valid name" },
+	{ "actors = ( { name = \"self\"; uid = 0; exe = \"*\"; } );\n",
+	  "t.conf:1: actors[0].name: \"self\" is reserved for the built-in actor" },
+	{ "actors = ( { name = \"a\"; uid = 0; exe = \"*\"; services = [ \"-x\" ]; } );\n",
+	  "t.conf:1: actors[0].services: \"-x\" is not a valid PAM service name or \"*\"" },
+	{ "actors = (\n  { name = \"atd\"; uid = 0; exe = \"*\"; },\n  { name = \"atd\"; uid = 1; exe = \"*\"; } );\n",
+	  "t.conf:3: duplicate actor name \"atd\" (first defined at line 2)" },
+
+	/* rules */
+	{ ACTORS "issue = (\n  { actors = [ \"attd\" ]; } );\n",
+	  "t.conf:3: issue[0].actors: unknown actor \"attd\" (did you mean \"atd\"?)" },
+	{ ACTORS "issue = ( { actors = [ \"selff\" ]; } );\n",
+	  "t.conf:2: issue[0].actors: unknown actor \"selff\" (did you mean \"self\"?)" },
+	{ ACTORS "issue = ( { actors = [ \"login\" ]; } );\n",
+	  "t.conf:2: issue[0].actors: unknown actor \"login\"" },
+	{ "redeem = ( { actors = \"atd\"; } );\n", "t.conf:1: redeem[0].actors: unknown actor \"atd\"" },
+	{ ACTORS "redeem = ( { holders = [ \"atd\", \"cron\" ]; } );\n",
+	  "t.conf:2: redeem[0].holders: unknown actor \"cron\"" },
+	{ ACTORS "issue = ( { holders = [ \"self\" ]; } );\n",
+	  "t.conf:2: issue[0].holders: \"self\" cannot be a holder (only a defined actor can redeem)" },
+	{ "issue = ( { action = \"permit\"; } );\n",
+	  "t.conf:1: issue[0].action must be \"allow\" or \"deny\", not \"permit\"" },
+	{ "issue = ( { users = [ \"alice\", \"bob smith\" ]; } );\n",
+	  "t.conf:1: issue[0].users: \"bob smith\" is not a valid user name or \"*\"" },
+	{ "issue = ( { groups = [ \"\" ]; } );\n",
+	  "t.conf:1: issue[0].groups: \"\" is not a valid group name or \"*\"" },
+	{ "issue = ( { name = \"a:b\"; } );\n", "t.conf:1: issue[0].name: \"a:b\" is not a valid name" },
+	{ "redeem = (\n  { name = \"x\"; },\n  { name = \"x\"; } );\n",
+	  "t.conf:3: duplicate rule name \"x\" in redeem (first at line 2)" },
+	{ "redeem = (\n  { },\n  { name = \"redeem[0]\"; } );\n",
+	  "t.conf:3: duplicate rule name \"redeem[0]\" in redeem (first at line 2)" },
+};
+
+static void test_errors(void **state)
+{
+	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+		struct pt_config *cfg = SENTINEL;
+		char err[512] = "";
+		int r;
+
+		r = pt_config_load_string(errors[i].text, "t.conf", &cfg, err, sizeof(err));
+		if (r != -EINVAL || strcmp(err, errors[i].err) != 0)
+			fail_msg("case %zu: r=%d\n  got:  %s\n  want: %s\n  text: %s", i, r, err,
+				 errors[i].err, errors[i].text);
+		assert_ptr_equal(cfg, SENTINEL); /* all or nothing: untouched */
+	}
+}
+
+/* The same message for the same text, in any err buffer; NULL err is fine. */
+static void test_error_buffers(void **state)
+{
+	struct pt_config *cfg = SENTINEL;
+	char small[8];
+	int r;
+
+	r = pt_config_load_string("foo = 1;\n", "t.conf", &cfg, small, sizeof(small));
+	assert_int_equal(r, -EINVAL);
+	assert_string_equal(small, "t.conf:");
+	r = pt_config_load_string("foo = 1;\n", "t.conf", &cfg, NULL, 0);
+	assert_int_equal(r, -EINVAL);
+	assert_ptr_equal(cfg, SENTINEL);
+	r = pt_config_load_string(NULL, "t.conf", &cfg, NULL, 0);
+	assert_int_equal(r, -EINVAL);
+	pt_config_free(NULL);
+}
+
+/* ------------------------------------------------------------------ files */
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_files(void **state)
+{
+	char dir[] = "/tmp/pertok-test-config-XXXXXX", path[256], want[512], err[512];
+	struct pt_config *cfg = SENTINEL;
+	int r;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/missing.conf", dir);
+	r = pt_config_load(path, &cfg, err, sizeof(err));
+	assert_int_equal(r, -ENOENT);
+	snprintf(want, sizeof(want), "%s: No such file or directory", path);
+	assert_string_equal(err, want);
+
+	snprintf(path, sizeof(path), "%s/bad.conf", dir);
+	write_file(path, "tokend = {\n  alg = \"none\";\n};\n", 30);
+	r = pt_config_load(path, &cfg, err, sizeof(err));
+	assert_int_equal(r, -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: tokend.alg must be \"EdDSA\" or \"Ed25519\", not \"none\"",
+		 path);
+	assert_string_equal(err, want);
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/nul.conf", dir);
+	write_file(path, "tokend = { };\n\0foo = 1;\n", 24);
+	r = pt_config_load(path, &cfg, err, sizeof(err));
+	assert_int_equal(r, -EINVAL);
+	snprintf(want, sizeof(want), "%s: contains a NUL byte", path);
+	assert_string_equal(err, want);
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/good.conf", dir);
+	write_file(path, ACTORS, strlen(ACTORS));
+	r = pt_config_load(path, &cfg, err, sizeof(err));
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg->path, path);
+	assert_int_equal(cfg->n_actors, 1);
+	pt_config_free(cfg);
+	unlink(path);
+
+	/* a directory is no config */
+	cfg = SENTINEL;
+	r = pt_config_load(dir, &cfg, err, sizeof(err));
+	assert_true(r < 0);
+	assert_ptr_equal(cfg, SENTINEL);
+	snprintf(want, sizeof(want), "%s: ", dir);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+
+	assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reference_file), cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values),	       cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_errors),	       cmocka_unit_test(test_error_buffers),
+		cmocka_unit_test(test_files),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,901 @@
+/* SPDX-License-Identifier: MIT */
+/* The persistable-token store: AEAD, record JSON, files, persistence. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static const uint8_t key1[PT_STORE_KEYLEN] = "0123456789abcdef0123456789abcdef";
+static const uint8_t key2[PT_STORE_KEYLEN] = "fedcba9876543210fedcba9876543210";
+
+/* ------------------------------------------------------------------ helpers */
+
+struct tmp {
+	char dir[64];
+	char tokens[96];
+};
+
+static int setup(void **state)
+{
+	struct tmp *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -1;
+	snprintf(t->dir, sizeof(t->dir), "/tmp/pertok-test-store-XXXXXX");
+	if (!mkdtemp(t->dir))
+		return -1;
+	snprintf(t->tokens, sizeof(t->tokens), "%s/tokens", t->dir);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct tmp *t = *state;
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", t->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(t);
+	return 0;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *c = strdup(s);
+
+	assert_non_null(c);
+	return c;
+}
+
+static struct pt_record *mkrec(const char *user, const char *holder)
+{
+	struct pt_record *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	assert_int_equal(pt_record_new_id(r->id), 0);
+	r->user = xstrdup(user);
+	r->uid = 1000;
+	r->gid = 100;
+	r->groups = calloc(3, sizeof(char *));
+	assert_non_null(r->groups);
+	r->groups[0] = xstrdup("users");
+	r->groups[1] = xstrdup("pertok");
+	r->n_groups = 2;
+	r->gecos = xstrdup("Alice Example,,,");
+	r->home = xstrdup("/home/alice");
+	r->shell = xstrdup("/bin/bash");
+	r->holder = xstrdup(holder);
+	r->actor = xstrdup("login");
+	r->service = xstrdup("sshd");
+	r->tty = xstrdup("pts/0");
+	r->rhost = xstrdup("192.0.2.1");
+	r->source_jti = xstrdup("jti-1");
+	r->iat = 1700000000;
+	r->exp = 1700000000 + 30 * 86400;
+	return r;
+}
+
+static void read_all(const char *path, uint8_t **ret, size_t *ret_len)
+{
+	assert_int_equal(pt_read_file(path, 64 * 1024 * 1024, ret, ret_len), 0);
+}
+
+static void write_all(const char *path, const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, p, n), (ssize_t)n);
+	assert_int_equal(close(fd), 0);
+}
+
+static size_t count_files(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name), k = strlen(suffix);
+		if (de->d_name[0] != '.' && l >= k && strcmp(de->d_name + l - k, suffix) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static size_t count_hidden(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] == '.' && strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The documented file name: hex(SHA-256(user "\0" holder)[0..16]) ".tok" */
+static void slot_path(const struct tmp *t, const char *user, const char *holder, char *buf,
+		      size_t len)
+{
+	uint8_t md[32], in[512];
+	unsigned mdlen = 0;
+	size_t ul = strlen(user), hl = strlen(holder);
+	char hex[33];
+
+	memcpy(in, user, ul + 1);
+	memcpy(in + ul + 1, holder, hl);
+	assert_int_equal(EVP_Digest(in, ul + 1 + hl, md, &mdlen, EVP_sha256(), NULL), 1);
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	snprintf(buf, len, "%s/%s.tok", t->tokens, hex);
+}
+
+static void assert_records_equal(const struct pt_record *a, const struct pt_record *b)
+{
+	assert_string_equal(a->id, b->id);
+	assert_string_equal(a->user, b->user);
+	assert_int_equal(a->uid, b->uid);
+	assert_int_equal(a->gid, b->gid);
+	assert_int_equal(a->n_groups, b->n_groups);
+	for (size_t i = 0; i < a->n_groups; i++)
+		assert_string_equal(a->groups[i], b->groups[i]);
+	assert_string_equal(a->gecos, b->gecos);
+	assert_string_equal(a->home, b->home);
+	assert_string_equal(a->shell, b->shell);
+	assert_string_equal(a->holder, b->holder);
+	assert_string_equal(a->actor, b->actor);
+#define NSTR_EQ(x, y)                                      \
+	do {                                               \
+		if ((x) || (y)) {                          \
+			assert_non_null(x);                \
+			assert_non_null(y);                \
+			assert_string_equal((x), (y));     \
+		}                                          \
+	} while (0)
+	NSTR_EQ(a->service, b->service);
+	NSTR_EQ(a->tty, b->tty);
+	NSTR_EQ(a->rhost, b->rhost);
+	NSTR_EQ(a->source_jti, b->source_jti);
+	assert_int_equal(a->iat, b->iat);
+	assert_int_equal(a->exp, b->exp);
+	assert_int_equal(a->last_used, b->last_used);
+	assert_int_equal(a->uses, b->uses);
+}
+
+/* ------------------------------------------------------------------ AEAD */
+
+static void test_aead(void **state)
+{
+	static const char msg[] = "the quick brown fox";
+	uint8_t *blob = NULL, *blob2 = NULL, *out = NULL;
+	size_t bloblen = 0, bloblen2 = 0, outlen = 0;
+
+	assert_int_equal(pt_aead_seal(key1, "aad", 3, msg, sizeof(msg), &blob, &bloblen), 0);
+	assert_int_equal(bloblen, 4 + 12 + sizeof(msg) + 16);
+	assert_memory_equal(blob, "PTK1", 4);
+	assert_int_equal(pt_aead_open(key1, "aad", 3, blob, bloblen, &out, &outlen), 0);
+	assert_int_equal(outlen, sizeof(msg));
+	assert_memory_equal(out, msg, sizeof(msg));
+	free(out);
+	out = NULL;
+
+	/* random nonce: the same plaintext seals differently */
+	assert_int_equal(pt_aead_seal(key1, "aad", 3, msg, sizeof(msg), &blob2, &bloblen2), 0);
+	assert_int_equal(bloblen2, bloblen);
+	assert_memory_not_equal(blob + 4, blob2 + 4, 12);
+	free(blob2);
+
+	/* every single-byte flip, anywhere, fails */
+	for (size_t i = 0; i < bloblen; i++) {
+		blob[i] ^= 0x01;
+		outlen = 12345;
+		assert_int_equal(pt_aead_open(key1, "aad", 3, blob, bloblen, &out, &outlen),
+				 -EBADMSG);
+		assert_null(out);
+		assert_int_equal(outlen, 12345); /* untouched */
+		blob[i] ^= 0x01;
+	}
+	/* wrong aad, wrong key, truncated, extended */
+	assert_int_equal(pt_aead_open(key1, "aae", 3, blob, bloblen, &out, &outlen), -EBADMSG);
+	assert_int_equal(pt_aead_open(key1, NULL, 0, blob, bloblen, &out, &outlen), -EBADMSG);
+	assert_int_equal(pt_aead_open(key2, "aad", 3, blob, bloblen, &out, &outlen), -EBADMSG);
+	for (size_t n = 0; n < bloblen; n++)
+		assert_int_equal(pt_aead_open(key1, "aad", 3, blob, n, &out, &outlen), -EBADMSG);
+	{
+		uint8_t *longer = malloc(bloblen + 1);
+		assert_non_null(longer);
+		memcpy(longer, blob, bloblen);
+		longer[bloblen] = 0;
+		assert_int_equal(pt_aead_open(key1, "aad", 3, longer, bloblen + 1, &out, &outlen),
+				 -EBADMSG);
+		free(longer);
+	}
+	assert_null(out);
+	free(blob);
+
+	/* empty plaintext and empty aad */
+	assert_int_equal(pt_aead_seal(key1, NULL, 0, NULL, 0, &blob, &bloblen), 0);
+	assert_int_equal(bloblen, 32);
+	assert_int_equal(pt_aead_open(key1, NULL, 0, blob, bloblen, &out, &outlen), 0);
+	assert_int_equal(outlen, 0);
+	free(out);
+	free(blob);
+}
+
+/* ------------------------------------------------------------------ ids and JSON */
+
+static void test_record_id(void **state)
+{
+	char a[PT_ID_LEN], b[PT_ID_LEN];
+
+	assert_int_equal(pt_record_new_id(a), 0);
+	assert_int_equal(pt_record_new_id(b), 0);
+	assert_int_equal(strlen(a), 25);
+	assert_memory_equal(a, "pt_", 3);
+	assert_string_not_equal(a, b);
+	for (size_t i = 3; i < 25; i++)
+		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+				       a[i]));
+}
+
+static void test_record_roundtrip(void **state)
+{
+	struct pt_record *r = mkrec("alice", "atd"), *back = NULL;
+	char *json = NULL, *json2 = NULL;
+
+	assert_int_equal(pt_record_to_json(r, &json), 0);
+	assert_int_equal(pt_record_from_json(json, strlen(json), &back), 0);
+	assert_records_equal(r, back);
+	assert_int_equal(pt_record_to_json(back, &json2), 0);
+	assert_string_equal(json, json2);
+	pt_record_free(back);
+	free(json);
+	free(json2);
+
+	/* optional fields absent; no groups; usage counters */
+	free(r->tty);
+	free(r->rhost);
+	free(r->service);
+	free(r->source_jti);
+	r->tty = r->rhost = r->service = r->source_jti = NULL;
+	for (size_t i = 0; i < r->n_groups; i++)
+		free(r->groups[i]);
+	r->n_groups = 0;
+	r->uses = 7;
+	r->last_used = 1700001234;
+	assert_int_equal(pt_record_to_json(r, &json), 0);
+	assert_non_null(strstr(json, "\"tty\":null"));
+	assert_non_null(strstr(json, "\"groups\":[]"));
+	assert_int_equal(pt_record_from_json(json, strlen(json), &back), 0);
+	assert_records_equal(r, back);
+	assert_null(back->tty);
+	assert_int_equal(back->uses, 7);
+	pt_record_free(back);
+	free(json);
+
+	/* to_json refuses what from_json would refuse */
+	r->id[5] = '!';
+	assert_int_equal(pt_record_to_json(r, &json), -EINVAL);
+	assert_int_equal(pt_record_new_id(r->id), 0);
+	r->exp = r->iat - 1;
+	assert_int_equal(pt_record_to_json(r, &json), -EINVAL);
+	r->exp = r->iat;
+	free(r->user);
+	r->user = xstrdup("bad user");
+	assert_int_equal(pt_record_to_json(r, &json), -EINVAL);
+	pt_record_free(r);
+	pt_record_free(NULL);
+}
+
+/* Variants of a valid record: each must be rejected. */
+enum mut { SET, DEL };
+static const struct {
+	enum mut op;
+	const char *key;
+	const char *value; /* JSON text */
+} bad_json[] = {
+	{ DEL, "v", NULL },
+	{ DEL, "id", NULL },
+	{ DEL, "user", NULL },
+	{ DEL, "uid", NULL },
+	{ DEL, "groups", NULL },
+	{ DEL, "gecos", NULL },
+	{ DEL, "tty", NULL }, /* nullable, but required */
+	{ DEL, "uses", NULL },
+	{ SET, "extra", "1" },
+	{ SET, "v", "2" },
+	{ SET, "v", "\"1\"" },
+	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAAA\"" },     /* 21 chars */
+	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAAAAA\"" },   /* 23 chars */
+	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAAAB\"" },    /* non-zero trailing bits */
+	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAA+A\"" },    /* not base64url */
+	{ SET, "id", "\"xx_AAAAAAAAAAAAAAAAAAAAAA\"" },
+	{ SET, "id", "null" },
+	{ SET, "user", "\"\"" },
+	{ SET, "user", "\"al ice\"" },
+	{ SET, "user", "\"al\\u0000ice\"" },
+	{ SET, "user", "\"-alice\"" },
+	{ SET, "user", "5" },
+	{ SET, "user", "null" },
+	{ SET, "holder", "\"a/b\"" },
+	{ SET, "actor", "[]" },
+	{ SET, "uid", "\"1000\"" },
+	{ SET, "uid", "-1" },
+	{ SET, "uid", "4294967295" },
+	{ SET, "uid", "1000.0" },
+	{ SET, "gid", "1e3" },
+	{ SET, "iat", "18446744073709551615" },
+	{ SET, "exp", "9223372036854775808" },
+	{ SET, "exp", "1" }, /* before iat */
+	{ SET, "uses", "4294967296" },
+	{ SET, "last_used", "true" },
+	{ SET, "groups", "\"users\"" },
+	{ SET, "groups", "[1]" },
+	{ SET, "groups", "[\"\"]" },
+	{ SET, "groups", "[\"a\\nb\"]" },
+	{ SET, "groups", "[[\"users\"]]" },
+	{ SET, "groups", "null" },
+	{ SET, "gecos", "null" },
+	{ SET, "gecos", "\"line\\nbreak\"" },
+	{ SET, "home", "{}" },
+	{ SET, "tty", "\"\\u0007\"" },
+	{ SET, "rhost", "42" },
+	{ SET, "source_jti", "false" },
+};
+
+static char *mutate(const char *base, size_t i)
+{
+	json_object *o = json_tokener_parse(base), *v = NULL;
+	char *out;
+
+	assert_non_null(o);
+	if (bad_json[i].op == DEL)
+		json_object_object_del(o, bad_json[i].key);
+	else {
+		if (strcmp(bad_json[i].value, "null") != 0) {
+			v = json_tokener_parse(bad_json[i].value);
+			assert_non_null(v);
+		}
+		json_object_object_add(o, bad_json[i].key, v);
+	}
+	out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return out;
+}
+
+static void test_record_strict(void **state)
+{
+	struct pt_record *r = mkrec("alice", "atd"), *back = (struct pt_record *)0x1;
+	char *base = NULL, buf[8192];
+	static const char *const raw_bad[] = {
+		"",
+		"[]",
+		"null",
+		"{}",
+		"\"pt_x\"",
+		"{\"v\":1",
+	};
+	int n;
+
+	assert_int_equal(pt_record_to_json(r, &base), 0);
+	for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
+		char *j = mutate(base, i);
+		int rc = pt_record_from_json(j, strlen(j), &back);
+		if (rc != -EINVAL || back != (struct pt_record *)0x1)
+			fail_msg("bad_json %zu (%s %s) accepted: %s", i, bad_json[i].key,
+				 bad_json[i].value ? bad_json[i].value : "", j);
+		free(j);
+	}
+	for (size_t i = 0; i < sizeof(raw_bad) / sizeof(raw_bad[0]); i++)
+		assert_int_equal(pt_record_from_json(raw_bad[i], strlen(raw_bad[i]), &back), -EINVAL);
+
+	/* trailing garbage and embedded NUL bytes are refused, whitespace is fine */
+	n = snprintf(buf, sizeof(buf), "%s x", base);
+	assert_int_equal(pt_record_from_json(buf, (size_t)n, &back), -EINVAL);
+	n = snprintf(buf, sizeof(buf), "%s{}", base);
+	assert_int_equal(pt_record_from_json(buf, (size_t)n, &back), -EINVAL);
+	n = snprintf(buf, sizeof(buf), "%s", base);
+	buf[n] = '\0';
+	assert_int_equal(pt_record_from_json(buf, (size_t)n + 1, &back), -EINVAL);
+	/* a truncated record */
+	assert_int_equal(pt_record_from_json(base, strlen(base) - 1, &back), -EINVAL);
+	/* invalid UTF-8 */
+	n = snprintf(buf, sizeof(buf), "%s", base);
+	{
+		char *g = strstr(buf, "Alice");
+		assert_non_null(g);
+		g[0] = (char)0xff;
+	}
+	assert_int_equal(pt_record_from_json(buf, (size_t)n, &back), -EINVAL);
+	/* deep nesting */
+	memset(buf, '[', 4000);
+	assert_int_equal(pt_record_from_json(buf, 4000, &back), -EINVAL);
+	assert_ptr_equal(back, (struct pt_record *)0x1);
+
+	n = snprintf(buf, sizeof(buf), "\n %s \n", base);
+	assert_int_equal(pt_record_from_json(buf, (size_t)n, &back), 0);
+	assert_records_equal(r, back);
+	pt_record_free(back);
+
+	/* UTF-8 in gecos is fine */
+	free(r->gecos);
+	r->gecos = xstrdup("J\xc3\xbcrgen M\xc3\xbcller");
+	free(base);
+	assert_int_equal(pt_record_to_json(r, &base), 0);
+	assert_int_equal(pt_record_from_json(base, strlen(base), &back), 0);
+	assert_string_equal(back->gecos, r->gecos);
+	pt_record_free(back);
+
+	free(base);
+	pt_record_free(r);
+}
+
+/* ------------------------------------------------------------------ files */
+
+static void test_read_file(void **state)
+{
+	struct tmp *t = *state;
+	char path[128];
+	uint8_t *p = (uint8_t *)0x1, data[100];
+	size_t n = 99;
+
+	snprintf(path, sizeof(path), "%s/f", t->dir);
+	assert_int_equal(pt_read_file(path, 100, &p, &n), -ENOENT);
+	memset(data, 'x', sizeof(data));
+	write_all(path, data, 100);
+	assert_int_equal(pt_read_file(path, 99, &p, &n), -EFBIG);
+	assert_ptr_equal(p, (uint8_t *)0x1);
+	assert_int_equal(n, 99);
+	assert_int_equal(pt_read_file(path, 100, &p, &n), 0);
+	assert_int_equal(n, 100);
+	assert_memory_equal(p, data, 100);
+	assert_int_equal(p[100], 0); /* NUL-terminated for convenience */
+	free(p);
+	write_all(path, "", 0);
+	assert_int_equal(pt_read_file(path, 100, &p, &n), 0);
+	assert_int_equal(n, 0);
+	free(p);
+	assert_int_equal(pt_read_file(t->dir, 100, &p, &n), -EISDIR);
+	unlink(path);
+
+	/* non-regular files are bounded too */
+	assert_int_equal(pt_read_file("/dev/zero", 5000, &p, &n), -EFBIG);
+}
+
+static void test_atomic_write(void **state)
+{
+	struct tmp *t = *state;
+	char path[128], sub[128];
+	struct stat st;
+	uint8_t *p;
+	size_t n;
+	mode_t old = umask(0077);
+
+	snprintf(path, sizeof(path), "%s/file", t->dir);
+	assert_int_equal(pt_atomic_write(path, "one", 3, 0644), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644); /* the umask does not change it */
+	umask(0);
+	assert_int_equal(pt_atomic_write(path, "second", 6, 0600), 0);
+	umask(old);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	read_all(path, &p, &n);
+	assert_int_equal(n, 6);
+	assert_memory_equal(p, "second", 6);
+	free(p);
+	assert_int_equal(count_hidden(t->dir), 0); /* no temp left behind */
+
+	/* failures: missing directory; rename onto a directory (temp removed) */
+	snprintf(path, sizeof(path), "%s/nodir/file", t->dir);
+	assert_int_equal(pt_atomic_write(path, "x", 1, 0600), -ENOENT);
+	snprintf(sub, sizeof(sub), "%s/adir", t->dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_true(pt_atomic_write(sub, "x", 1, 0600) < 0);
+	assert_int_equal(count_hidden(t->dir), 0);
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(pt_atomic_write("", "x", 1, 0600), -EINVAL);
+}
+
+/* ------------------------------------------------------------------ store */
+
+static void test_store_basic(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("alice", "cron"),
+			 *c = mkrec("bob", "atd"), *a2 = mkrec("alice", "atd");
+	char a_id[PT_ID_LEN], a2_id[PT_ID_LEN], path[256];
+	bool replaced = true;
+	size_t bad = 99;
+	struct stat st;
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(stat(t->tokens, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(pt_store_count(s), 0);
+
+	memcpy(a_id, a->id, PT_ID_LEN);
+	memcpy(a2_id, a2->id, PT_ID_LEN);
+	assert_int_equal(pt_store_put(s, a, &replaced), 0);
+	assert_false(replaced);
+	assert_int_equal(pt_store_put(s, b, &replaced), 0);
+	assert_false(replaced);
+	assert_int_equal(pt_store_put(s, c, NULL), 0);
+	assert_int_equal(pt_store_count(s), 3);
+	assert_int_equal(pt_store_count_user(s, "alice"), 2);
+	assert_int_equal(pt_store_count_user(s, "bob"), 1);
+	assert_int_equal(pt_store_count_user(s, "carol"), 0);
+	assert_int_equal(count_files(t->tokens, ".tok"), 3);
+
+	/* file name is the documented slot hash */
+	slot_path(t, "alice", "atd", path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	assert_ptr_equal(pt_store_find_id(s, a_id), a);
+	assert_ptr_equal(pt_store_find_slot(s, "alice", "atd"), a);
+	assert_ptr_equal(pt_store_find_slot(s, "alice", "cron"), b);
+	assert_ptr_equal(pt_store_find_slot(s, "bob", "atd"), c);
+	assert_null(pt_store_find_slot(s, "bob", "cron"));
+	/* user "\0" holder: no ambiguity between ("ab","c") and ("a","bc") */
+	assert_null(pt_store_find_slot(s, "alic", "eatd"));
+	assert_null(pt_store_find_id(s, "pt_AAAAAAAAAAAAAAAAAAAAAA"));
+	assert_null(pt_store_at(s, 3));
+	for (size_t i = 0; i < 3; i++)
+		assert_non_null(pt_store_at(s, i));
+
+	/* renewal replaces: same slot, new id, one file, count unchanged */
+	assert_int_equal(pt_store_put(s, a2, &replaced), 0);
+	assert_true(replaced);
+	assert_int_equal(pt_store_count(s), 3);
+	assert_int_equal(pt_store_count_user(s, "alice"), 2);
+	assert_null(pt_store_find_id(s, a_id));
+	assert_ptr_equal(pt_store_find_id(s, a2_id), a2);
+	assert_ptr_equal(pt_store_find_slot(s, "alice", "atd"), a2);
+	assert_int_equal(count_files(t->tokens, ".tok"), 3);
+	assert_int_equal(count_hidden(t->tokens), 0);
+
+	/* re-putting the stored record itself (after an update) is fine */
+	a2->uses = 3;
+	assert_int_equal(pt_store_put(s, a2, &replaced), 0);
+	assert_true(replaced);
+	assert_ptr_equal(pt_store_find_slot(s, "alice", "atd"), a2);
+
+	/* remove */
+	assert_int_equal(pt_store_remove(s, c->id), 0); /* c is freed now */
+	assert_int_equal(pt_store_count(s), 2);
+	assert_null(pt_store_find_slot(s, "bob", "atd"));
+	slot_path(t, "bob", "atd", path, sizeof(path));
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(pt_store_remove(s, a_id), -ENOENT);
+	assert_int_equal(pt_store_remove(s, "pt_nothing"), -ENOENT);
+	assert_int_equal(count_files(t->tokens, ".tok"), 2);
+	pt_store_free(s);
+	pt_store_free(NULL);
+
+	/* persistence: a new store sees the same tokens */
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(pt_store_count(s), 2);
+	{
+		struct pt_record *x = pt_store_find_id(s, a2_id);
+		assert_non_null(x);
+		assert_string_equal(x->user, "alice");
+		assert_string_equal(x->holder, "atd");
+		assert_int_equal(x->uses, 3);
+		assert_string_equal(x->groups[1], "pertok");
+		assert_string_equal(x->rhost, "192.0.2.1");
+		assert_ptr_equal(pt_store_find_slot(s, "alice", "atd"), x);
+		assert_non_null(pt_store_find_slot(s, "alice", "cron"));
+		assert_false(x->dirty);
+	}
+	pt_store_free(s);
+}
+
+static void test_store_put_failures(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "atd"), *bad_rec;
+	bool replaced = false;
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_put(s, a, &replaced), 0);
+
+	/* the same id in another slot is refused; the caller keeps the record */
+	memcpy(b->id, a->id, PT_ID_LEN);
+	assert_int_equal(pt_store_put(s, b, &replaced), -EEXIST);
+	assert_int_equal(pt_store_count(s), 1);
+	assert_null(pt_store_find_slot(s, "bob", "atd"));
+
+	/* invalid records never reach the disk */
+	bad_rec = b;
+	assert_int_equal(pt_record_new_id(bad_rec->id), 0);
+	free(bad_rec->holder);
+	bad_rec->holder = xstrdup("no/slash");
+	assert_int_equal(pt_store_put(s, bad_rec, &replaced), -EINVAL);
+	bad_rec->exp = 0;
+	free(bad_rec->holder);
+	bad_rec->holder = xstrdup("atd");
+	assert_int_equal(pt_store_put(s, bad_rec, &replaced), -EINVAL);
+	assert_int_equal(pt_store_count(s), 1);
+	assert_int_equal(count_files(t->tokens, ".tok"), 1);
+	assert_int_equal(pt_store_put(s, NULL, &replaced), -EINVAL);
+	pt_record_free(bad_rec);
+
+	/* a write failure (tokens dir gone) leaves memory unchanged */
+	{
+		char cmd[256];
+		struct pt_record *c = mkrec("carol", "atd");
+		snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", t->tokens);
+		assert_int_equal(system(cmd), 0);
+		assert_true(pt_store_put(s, c, &replaced) < 0);
+		assert_int_equal(pt_store_count(s), 1);
+		assert_null(pt_store_find_slot(s, "carol", "atd"));
+		pt_record_free(c);
+	}
+	pt_store_free(s);
+}
+
+static void test_store_flush(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *x;
+	char id[PT_ID_LEN];
+
+	memcpy(id, a->id, PT_ID_LEN);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_put(s, a, NULL), 0);
+	a->uses = 42;
+	a->last_used = 1700000500;
+	a->dirty = true;
+	assert_int_equal(pt_store_flush(s), 0);
+	assert_false(a->dirty);
+	pt_store_free(s);
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	x = pt_store_find_id(s, id);
+	assert_non_null(x);
+	assert_int_equal(x->uses, 42);
+	assert_int_equal(x->last_used, 1700000500);
+	pt_store_free(s);
+}
+
+static void test_store_corruption(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "atd");
+	char pa[256], pb[256], other[256], odd[256], big[256], readme[256];
+	uint8_t *before = NULL, *after = NULL;
+	size_t nbefore = 0, nafter = 0, bad = 0;
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_put(s, a, NULL), 0);
+	assert_int_equal(pt_store_put(s, b, NULL), 0);
+	pt_store_free(s);
+	slot_path(t, "alice", "atd", pa, sizeof(pa));
+	slot_path(t, "bob", "atd", pb, sizeof(pb));
+
+	/* flip one byte of alice's token */
+	read_all(pa, &before, &nbefore);
+	before[nbefore / 2] ^= 0x20;
+	write_all(pa, before, nbefore);
+
+	/* a valid token copied into another slot's name */
+	slot_path(t, "carol", "atd", other, sizeof(other));
+	{
+		uint8_t *p;
+		size_t n;
+		read_all(pb, &p, &n);
+		write_all(other, p, n);
+		free(p);
+	}
+	/* a .tok whose name is not a slot, an oversized one, and a stranger */
+	snprintf(odd, sizeof(odd), "%s/ABC.tok", t->tokens);
+	write_all(odd, "PTK1", 4);
+	snprintf(big, sizeof(big), "%s/00000000000000000000000000000000.tok", t->tokens);
+	{
+		size_t n = 3 * 1024 * 1024;
+		uint8_t *p = calloc(1, n);
+		assert_non_null(p);
+		memcpy(p, "PTK1", 4);
+		write_all(big, p, n);
+		free(p);
+	}
+	snprintf(readme, sizeof(readme), "%s/README", t->tokens);
+	write_all(readme, "hello", 5);
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(bad, 4); /* flipped, copied, odd name, oversized */
+	assert_int_equal(pt_store_count(s), 1);
+	assert_null(pt_store_find_slot(s, "alice", "atd"));
+	assert_null(pt_store_find_slot(s, "carol", "atd"));
+	assert_non_null(pt_store_find_slot(s, "bob", "atd"));
+	pt_store_free(s);
+
+	/* bad files are left untouched */
+	read_all(pa, &after, &nafter);
+	assert_int_equal(nafter, nbefore);
+	assert_memory_equal(after, before, nbefore);
+	free(after);
+	free(before);
+	assert_int_equal(access(other, F_OK), 0);
+	assert_int_equal(access(odd, F_OK), 0);
+	assert_int_equal(access(big, F_OK), 0);
+	assert_int_equal(access(readme, F_OK), 0);
+
+	/* the wrong key: nothing loads, nothing is touched */
+	assert_int_equal(pt_store_open(t->dir, key2, &s, &bad), 0);
+	assert_int_equal(pt_store_count(s), 0);
+	assert_int_equal(bad, 5);
+	pt_store_free(s);
+	assert_int_equal(access(pb, F_OK), 0);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(pt_store_count(s), 1);
+	pt_store_free(s);
+}
+
+static void test_store_duplicate_ids_on_disk(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "atd");
+	size_t bad = 0;
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	pt_store_free(s);
+
+	/* two files in two slots with the same id: only this code's bug could do it */
+	memcpy(b->id, a->id, PT_ID_LEN);
+	for (int i = 0; i < 2; i++) {
+		struct pt_record *r = i ? b : a;
+		char path[256], *json = NULL, *name;
+		uint8_t *blob = NULL;
+		size_t bloblen = 0;
+
+		slot_path(t, r->user, r->holder, path, sizeof(path));
+		name = strrchr(path, '/') + 1;
+		assert_int_equal(pt_record_to_json(r, &json), 0);
+		assert_int_equal(pt_aead_seal(key1, name, strlen(name), json, strlen(json), &blob,
+					      &bloblen),
+				 0);
+		assert_int_equal(pt_atomic_write(path, blob, bloblen, 0600), 0);
+		free(json);
+		free(blob);
+	}
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(pt_store_count(s), 1);
+	assert_int_equal(bad, 1);
+	assert_non_null(pt_store_find_id(s, a->id));
+	pt_store_free(s);
+	pt_record_free(a);
+	pt_record_free(b);
+}
+
+static void test_store_stale_temp(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	char tmp1[256], tmp2[256];
+	struct stat st;
+	size_t bad = 9;
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_put(s, mkrec("alice", "atd"), NULL), 0);
+	pt_store_free(s);
+
+	snprintf(tmp1, sizeof(tmp1), "%s/.0123456789abcdef0123456789abcdef.tok.a1b2c3d4e5f6.tmp",
+		 t->tokens);
+	write_all(tmp1, "PTK1half", 8);
+	snprintf(tmp2, sizeof(tmp2), "%s/.x.tmp", t->tokens);
+	write_all(tmp2, "", 0);
+	assert_int_equal(count_hidden(t->tokens), 2);
+
+	/* and a looser tokens directory gets tightened */
+	assert_int_equal(chmod(t->tokens, 0755), 0);
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(pt_store_count(s), 1);
+	assert_int_equal(count_hidden(t->tokens), 0);
+	assert_int_equal(stat(t->tokens, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	pt_store_free(s);
+}
+
+static void test_store_many(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	enum { N = 1500 };
+	size_t bad = 1;
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	for (int i = 0; i < N; i++) {
+		char user[32];
+		snprintf(user, sizeof(user), "user%04d", i);
+		assert_int_equal(pt_store_put(s, mkrec(user, i % 2 ? "atd" : "cron"), NULL), 0);
+	}
+	pt_store_free(s);
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(pt_store_count(s), N);
+	for (int i = 0; i < N; i++) {
+		char user[32];
+		struct pt_record *r;
+		snprintf(user, sizeof(user), "user%04d", i);
+		r = pt_store_find_slot(s, user, i % 2 ? "atd" : "cron");
+		assert_non_null(r);
+		assert_string_equal(r->user, user);
+		assert_null(pt_store_find_slot(s, user, i % 2 ? "cron" : "atd"));
+	}
+	assert_int_equal(pt_store_count_user(s, "user0042"), 1);
+	pt_store_free(s);
+}
+
+static void test_store_open_errors(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = (struct pt_store *)0x1;
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/missing", t->dir);
+	assert_int_equal(pt_store_open(path, key1, &s, NULL), -ENOENT);
+	assert_ptr_equal(s, (struct pt_store *)0x1);
+	/* tokens is a symlink: refused */
+	assert_int_equal(symlink("/tmp", t->tokens), 0);
+	assert_true(pt_store_open(t->dir, key1, &s, NULL) < 0);
+	assert_ptr_equal(s, (struct pt_store *)0x1);
+	assert_int_equal(unlink(t->tokens), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_aead),
+		cmocka_unit_test(test_record_id),
+		cmocka_unit_test(test_record_roundtrip),
+		cmocka_unit_test(test_record_strict),
+		cmocka_unit_test_setup_teardown(test_read_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_basic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_put_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_corruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_duplicate_ids_on_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_stale_temp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_open_errors, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tokend.conf parser. libconfig does the syntax; everything else is checked
+ * here, strictly: unknown settings (typos) are errors, every value is checked
+ * for its type and range, and every error names FILE:LINE of the setting.
+ * Loading is all-or-nothing.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include "config.h" /* tokend/config.h */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "seal.h"
+#include "store.h"
+#include "util.h"
+
+#define CONFIG_MAX_SIZE (1024 * 1024)
+#define MAX_DURATION ((uint64_t)3650 * 86400) /* ten years */
+#define MAX_LIST 4096
+#define MAX_STRING 4096
+
+#define DEFAULT_SOCKET RUNDIR "/pertok/tokend.sock"
+#define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/pertok"
+#define DEFAULT_AUDIENCE "pertok"
+#define DEFAULT_ALG "EdDSA"
+#define DEFAULT_MAX_CONNECTIONS 128
+#define DEFAULT_CLIENT_TIMEOUT_MS 5000
+#define DEFAULT_LIVE_LIFETIME 300
+#define DEFAULT_MAX_LIVE_LIFETIME 3600
+#define DEFAULT_PERSIST_LIFETIME (30 * 86400)
+#define DEFAULT_MAX_PERSIST_LIFETIME (60 * 86400)
+#define DEFAULT_MAX_OUTSTANDING 4
+#define DEFAULT_SEAL_BACKEND "software"
+
+#define MAX_CONNECTIONS 65536
+#define MAX_CLIENT_TIMEOUT_MS 600000
+#define MAX_OUTSTANDING 100000
+
+struct parse {
+	const char *name; /* FILE in messages */
+	char *err;
+	size_t errlen;
+	struct pt_config *cfg;
+};
+
+/* ------------------------------------------------------------------ errors */
+
+static int fail(struct parse *p, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct parse *p, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[768];
+	unsigned line = s ? config_setting_source_line(s) : 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->err && p->errlen > 0) {
+		if (line > 0)
+			snprintf(p->err, p->errlen, "%s:%u: %s", p->name, line, msg);
+		else
+			snprintf(p->err, p->errlen, "%s: %s", p->name, msg);
+	}
+	return -EINVAL;
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP: return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a float";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "a boolean";
+	case CONFIG_TYPE_ARRAY: return "an array";
+	case CONFIG_TYPE_LIST: return "a list";
+	default: return "unknown";
+	}
+}
+
+/* Levenshtein distance, for "did you mean" hints; large for long strings. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t m = del < ins ? del : ins;
+			cur[j] = m < sub ? m : sub;
+		}
+		memcpy(prev, cur, sizeof(size_t) * (lb + 1));
+	}
+	return prev[lb];
+}
+
+/* Formats ` (did you mean "X"?)` for the closest candidate, or "". */
+static const char *hint(const char *word, const char *const *cands, size_t n, char *buf,
+			size_t len)
+{
+	const char *best = NULL;
+	size_t bestd = SIZE_MAX;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t d = edit_distance(word, cands[i]);
+		if (d < bestd) {
+			bestd = d;
+			best = cands[i];
+		}
+	}
+	if (best && bestd <= 2 && bestd < strlen(word))
+		snprintf(buf, len, " (did you mean \"%s\"?)", best);
+	return buf;
+}
+
+/* ------------------------------------------------------------------ values */
+
+/* path of a setting for messages: "tokend.socket", "actors[1].uid" */
+struct where {
+	const char *group; /* "tokend", "actors[1]" */
+	const char *key;   /* may be NULL */
+};
+
+#define W(s) (s).group, (s).key ? "." : "", (s).key ? (s).key : ""
+
+static int need_type(struct parse *p, const config_setting_t *s, struct where w, int type)
+{
+	int t = config_setting_type(s);
+
+	if (t == type || (type == CONFIG_TYPE_INT && t == CONFIG_TYPE_INT64))
+		return 0;
+	return fail(p, s, "%s%s%s must be %s, not %s", W(w), type_name(type), type_name(t));
+}
+
+static bool printable(const char *s, bool allow_space)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < (allow_space ? 0x20 : 0x21) || c >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static int get_string(struct parse *p, const config_setting_t *s, struct where w,
+		      const char **ret)
+{
+	const char *v;
+	int r;
+
+	r = need_type(p, s, w, CONFIG_TYPE_STRING);
+	if (r < 0)
+		return r;
+	v = config_setting_get_string(s);
+	if (!v)
+		return fail(p, s, "%s%s%s must be a string", W(w));
+	if (strlen(v) > MAX_STRING)
+		return fail(p, s, "%s%s%s is too long (max %d bytes)", W(w), MAX_STRING);
+	*ret = v;
+	return 0;
+}
+
+static int get_int(struct parse *p, const config_setting_t *s, struct where w, long long min,
+		   long long max, long long *ret)
+{
+	long long v;
+	int r;
+
+	r = need_type(p, s, w, CONFIG_TYPE_INT);
+	if (r < 0)
+		return r;
+	v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return fail(p, s, "%s%s%s must be between %lld and %lld, not %lld", W(w), min, max,
+			    v);
+	*ret = v;
+	return 0;
+}
+
+static int get_bool(struct parse *p, const config_setting_t *s, struct where w, bool *ret)
+{
+	int r;
+
+	r = need_type(p, s, w, CONFIG_TYPE_BOOL);
+	if (r < 0)
+		return r;
+	*ret = config_setting_get_bool(s) != 0;
+	return 0;
+}
+
+static void fmt_duration(uint64_t v, char *buf, size_t len)
+{
+	static const struct {
+		uint64_t mult;
+		char unit;
+	} units[] = { { 7 * 86400, 'w' }, { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' } };
+
+	for (size_t i = 0; i < PT_ELEMENTSOF(units); i++)
+		if (v >= units[i].mult && v % units[i].mult == 0) {
+			snprintf(buf, len, "%" PRIu64 "%c", v / units[i].mult, units[i].unit);
+			return;
+		}
+	snprintf(buf, len, "%" PRIu64 "s", v);
+}
+
+/* A duration is an integer number of seconds or a string "30", "5m", "7d". */
+static int get_duration(struct parse *p, const config_setting_t *s, struct where w,
+			uint64_t *ret)
+{
+	uint64_t v;
+	int t = config_setting_type(s);
+	int r;
+
+	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+		long long i = config_setting_get_int64(s);
+		if (i < 0)
+			return fail(p, s, "%s%s%s must not be negative", W(w));
+		v = (uint64_t)i;
+	} else if (t == CONFIG_TYPE_STRING) {
+		const char *str = config_setting_get_string(s);
+		r = pt_parse_duration(str, &v);
+		if (r == -ERANGE)
+			return fail(p, s, "%s%s%s: duration \"%.64s\" is out of range", W(w), str);
+		if (r < 0)
+			return fail(p, s,
+				    "%s%s%s: invalid duration \"%.64s\" (use seconds, or a number "
+				    "followed by s, m, h, d or w)",
+				    W(w), str);
+	} else
+		return fail(p, s, "%s%s%s must be a duration (seconds or a string like \"5m\"), not %s",
+			    W(w), type_name(t));
+	if (v == 0)
+		return fail(p, s, "%s%s%s must be at least 1 second", W(w));
+	if (v > MAX_DURATION)
+		return fail(p, s, "%s%s%s is too long (max 3650d)", W(w));
+	*ret = v;
+	return 0;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *c = strdup(v);
+
+	if (!c)
+		return -ENOMEM;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+/* "/a/b", no empty, "." or ".." components, no trailing slash (except "/"). */
+static bool path_normalized(const char *s)
+{
+	if (s[0] != '/' || !printable(s, true) || strlen(s) >= PATH_MAX)
+		return false;
+	if (s[1] == '\0')
+		return true;
+	for (const char *c = s; *c;) {
+		const char *e;
+		size_t n;
+
+		c++; /* skip '/' */
+		e = strchrnul(c, '/');
+		n = (size_t)(e - c);
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c = e;
+	}
+	return true;
+}
+
+/*
+ * A list of names: an array of strings (or a single string). Each element
+ * is checked by check (NULL: pt_name_valid or "*").
+ */
+static int get_list(struct parse *p, const config_setting_t *s, struct where w,
+		    bool (*check)(const char *), const char *what, char ***ret, size_t *ret_n)
+{
+	char **v = NULL;
+	size_t n = 0;
+	int t = config_setting_type(s), len;
+	int r;
+
+	if (t == CONFIG_TYPE_STRING)
+		len = 1;
+	else if (t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST)
+		len = config_setting_length(s);
+	else
+		return fail(p, s, "%s%s%s must be an array of strings [ \"...\", ... ], not %s", W(w),
+			    type_name(t));
+	if (len > MAX_LIST)
+		return fail(p, s, "%s%s%s has too many elements (max %d)", W(w), MAX_LIST);
+	v = calloc((size_t)len + 1, sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *e = t == CONFIG_TYPE_STRING ? s : config_setting_get_elem(s, (unsigned)i);
+		const char *str;
+		int et = config_setting_type(e);
+
+		if (et != CONFIG_TYPE_STRING) {
+			r = fail(p, e, "%s%s%s[%d] must be a string, not %s", W(w), i, type_name(et));
+			goto out;
+		}
+		str = config_setting_get_string(e);
+		if (!str || strlen(str) > MAX_STRING || !check(str)) {
+			r = fail(p, e, "%s%s%s: \"%.128s\" is not %s", W(w), str ? str : "", what);
+			goto out;
+		}
+		v[n] = strdup(str);
+		if (!v[n]) {
+			r = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	/* replace a previous value of the same setting (cannot happen: libconfig
+	 * refuses duplicate names) */
+	*ret = v;
+	*ret_n = n;
+	return 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return r;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static bool check_name(const char *s)
+{
+	return pt_name_valid(s);
+}
+
+static bool check_exe(const char *s)
+{
+	return strcmp(s, "*") == 0 || path_normalized(s);
+}
+
+/* Looks up the handler for key in a table; unknown keys are errors. */
+static int unknown_key(struct parse *p, const config_setting_t *s, const char *where,
+		       const char *const *keys, size_t n)
+{
+	char h[96];
+	const char *name = config_setting_name(s);
+
+	if (!name)
+		return fail(p, s, "unexpected unnamed element in %s", where);
+	if (!where)
+		return fail(p, s, "unknown top-level setting \"%s\"%s", name,
+			    hint(name, keys, n, h, sizeof(h)));
+	return fail(p, s, "unknown setting \"%s\" in %s%s", name, where,
+		    hint(name, keys, n, h, sizeof(h)));
+}
+
+static int key_index(const char *name, const char *const *keys, size_t n)
+{
+	if (!name)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(name, keys[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ tokend { } */
+
+enum {
+	K_SOCKET,
+	K_STATE_DIR,
+	K_ISSUER,
+	K_AUDIENCE,
+	K_ALG,
+	K_MAX_CONNECTIONS,
+	K_CLIENT_TIMEOUT,
+	K_LIVE_LIFETIME,
+	K_MAX_LIVE_LIFETIME,
+	K_PERSIST_LIFETIME,
+	K_MAX_PERSIST_LIFETIME,
+	K_MAX_OUTSTANDING,
+	_K_MAX,
+};
+
+static const char *const tokend_keys[_K_MAX] = {
+	[K_SOCKET] = "socket",
+	[K_STATE_DIR] = "state_dir",
+	[K_ISSUER] = "issuer",
+	[K_AUDIENCE] = "audience",
+	[K_ALG] = "alg",
+	[K_MAX_CONNECTIONS] = "max_connections",
+	[K_CLIENT_TIMEOUT] = "client_timeout",
+	[K_LIVE_LIFETIME] = "live_lifetime",
+	[K_MAX_LIVE_LIFETIME] = "max_live_lifetime",
+	[K_PERSIST_LIFETIME] = "persist_lifetime",
+	[K_MAX_PERSIST_LIFETIME] = "max_persist_lifetime",
+	[K_MAX_OUTSTANDING] = "max_outstanding",
+};
+
+/* Lifetime default vs. its cap: the error is at whichever of the two was set. */
+static int check_cap(struct parse *p, const config_setting_t *val_s, const config_setting_t *cap_s,
+		     const config_setting_t *group, const char *val_name, uint64_t val,
+		     const char *cap_name, uint64_t cap)
+{
+	char a[32], b[32];
+
+	if (val <= cap)
+		return 0;
+	fmt_duration(val, a, sizeof(a));
+	fmt_duration(cap, b, sizeof(b));
+	return fail(p, val_s ? val_s : cap_s ? cap_s : group, "tokend.%s (%s%s) exceeds tokend.%s (%s%s)",
+		    val_name, a, val_s ? "" : ", the default", cap_name, b,
+		    cap_s ? "" : ", the default");
+}
+
+static int parse_tokend(struct parse *p, const config_setting_t *g)
+{
+	struct pt_config *c = p->cfg;
+	const config_setting_t *set[_K_MAX] = { 0 };
+	int len;
+	int r;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(p, g, "tokend must be a group { ... }, not %s",
+			    type_name(config_setting_type(g)));
+	len = config_setting_length(g);
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s), *str = NULL;
+		int k = key_index(name, tokend_keys, _K_MAX);
+		struct where w = { "tokend", name };
+		long long v;
+
+		if (k < 0)
+			return unknown_key(p, s, "tokend", tokend_keys, _K_MAX);
+		set[k] = s;
+		switch (k) {
+		case K_SOCKET:
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (!path_normalized(str))
+				return fail(p, s, "tokend.socket: \"%.128s\" is not a normalized absolute path",
+					    str);
+			if (strlen(str) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+				return fail(p, s,
+					    "tokend.socket is too long for a UNIX socket path (max %zu bytes)",
+					    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+			r = set_str(&c->socket_path, str);
+			break;
+		case K_STATE_DIR:
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (!path_normalized(str) || strcmp(str, "/") == 0)
+				return fail(p, s,
+					    "tokend.state_dir: \"%.128s\" is not a normalized absolute path",
+					    str);
+			r = set_str(&c->state_dir, str);
+			break;
+		case K_ISSUER:
+		case K_AUDIENCE:
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (str[0] == '\0' || strlen(str) > 255 || !printable(str, false))
+				return fail(p, s,
+					    "tokend.%s must be 1 to 255 printable characters without spaces",
+					    name);
+			r = set_str(k == K_ISSUER ? &c->issuer : &c->audience, str);
+			break;
+		case K_ALG:
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (strcmp(str, "EdDSA") != 0 && strcmp(str, "Ed25519") != 0)
+				return fail(p, s, "tokend.alg must be \"EdDSA\" or \"Ed25519\", not \"%.64s\"",
+					    str);
+			r = set_str(&c->alg, str);
+			break;
+		case K_MAX_CONNECTIONS:
+			r = get_int(p, s, w, 1, MAX_CONNECTIONS, &v);
+			if (r >= 0)
+				c->max_connections = (unsigned)v;
+			break;
+		case K_CLIENT_TIMEOUT:
+			r = get_int(p, s, w, 1, MAX_CLIENT_TIMEOUT_MS, &v);
+			if (r >= 0)
+				c->client_timeout_ms = (unsigned)v;
+			break;
+		case K_LIVE_LIFETIME:
+			r = get_duration(p, s, w, &c->live_lifetime);
+			break;
+		case K_MAX_LIVE_LIFETIME:
+			r = get_duration(p, s, w, &c->max_live_lifetime);
+			break;
+		case K_PERSIST_LIFETIME:
+			r = get_duration(p, s, w, &c->persist_lifetime);
+			break;
+		case K_MAX_PERSIST_LIFETIME:
+			r = get_duration(p, s, w, &c->max_persist_lifetime);
+			break;
+		case K_MAX_OUTSTANDING:
+			r = get_int(p, s, w, 1, MAX_OUTSTANDING, &v);
+			if (r >= 0)
+				c->max_outstanding = (uint32_t)v;
+			break;
+		default:
+			r = -EINVAL;
+		}
+		if (r < 0)
+			return r;
+	}
+
+	r = check_cap(p, set[K_LIVE_LIFETIME], set[K_MAX_LIVE_LIFETIME], g, "live_lifetime",
+		      c->live_lifetime, "max_live_lifetime", c->max_live_lifetime);
+	if (r < 0)
+		return r;
+	return check_cap(p, set[K_PERSIST_LIFETIME], set[K_MAX_PERSIST_LIFETIME], g,
+			 "persist_lifetime", c->persist_lifetime, "max_persist_lifetime",
+			 c->max_persist_lifetime);
+}
+
+/* ------------------------------------------------------------------ seal { } */
+
+static int parse_seal(struct parse *p, const config_setting_t *g)
+{
+	static const char *const keys[] = { "backend" };
+	int len;
+	int r;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(p, g, "seal must be a group { ... }, not %s",
+			    type_name(config_setting_type(g)));
+	len = config_setting_length(g);
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s), *str = NULL;
+		struct where w = { "seal", name };
+
+		if (key_index(name, keys, PT_ELEMENTSOF(keys)) < 0)
+			return unknown_key(p, s, "seal", keys, PT_ELEMENTSOF(keys));
+		r = get_string(p, s, w, &str);
+		if (r < 0)
+			return r;
+		if (!pt_sealer_get(str))
+			return fail(p, s, "seal.backend: unknown backend \"%.64s\" (known: software)",
+				    str);
+		r = set_str(&p->cfg->seal_backend, str);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ actors ( ) */
+
+static void actor_clear(struct pt_actor *a)
+{
+	free(a->name);
+	strv_free(a->exe, a->n_exe);
+	strv_free(a->services, a->n_services);
+}
+
+static int parse_actor(struct parse *p, const config_setting_t *g, unsigned idx,
+		       struct pt_actor *a)
+{
+	static const char *const keys[] = { "name", "uid", "exe", "services" };
+	char where[32];
+	const config_setting_t *seen[PT_ELEMENTSOF(keys)] = { 0 };
+	int len;
+	int r;
+
+	snprintf(where, sizeof(where), "actors[%u]", idx);
+	a->line = (int)config_setting_source_line(g);
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(p, g, "%s must be a group { name = ...; uid = ...; exe = [ ... ]; }, not %s",
+			    where, type_name(config_setting_type(g)));
+	len = config_setting_length(g);
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s), *str = NULL;
+		int k = key_index(name, keys, PT_ELEMENTSOF(keys));
+		struct where w = { where, name };
+		long long v;
+
+		if (k < 0)
+			return unknown_key(p, s, where, keys, PT_ELEMENTSOF(keys));
+		seen[k] = s;
+		switch (k) {
+		case 0:
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (!pt_name_valid(str) || strcmp(str, "*") == 0)
+				return fail(p, s, "%s.name: \"%.128s\" is not a valid name", where, str);
+			if (strcmp(str, "self") == 0)
+				return fail(p, s,
+					    "%s.name: \"self\" is reserved for the built-in actor", where);
+			r = set_str(&a->name, str);
+			break;
+		case 1:
+			r = get_int(p, s, w, 0, (long long)UINT32_MAX - 1, &v);
+			if (r >= 0)
+				a->uid = (uid_t)v;
+			break;
+		case 2:
+			r = get_list(p, s, w, check_exe, "an absolute, normalized path or \"*\"",
+				     &a->exe, &a->n_exe);
+			if (r >= 0 && a->n_exe == 0)
+				r = fail(p, s, "%s.exe must list at least one path (or \"*\")", where);
+			break;
+		case 3:
+			r = get_list(p, s, w, check_name, "a valid PAM service name or \"*\"",
+				     &a->services, &a->n_services);
+			break;
+		default:
+			r = -EINVAL;
+		}
+		if (r < 0)
+			return r;
+	}
+	for (size_t k = 0; k < 3; k++)
+		if (!seen[k])
+			return fail(p, g, "%s: missing \"%s\"", where, keys[k]);
+	return 0;
+}
+
+static int parse_actors(struct parse *p, const config_setting_t *l)
+{
+	struct pt_config *c = p->cfg;
+	int t = config_setting_type(l), len;
+	int r;
+
+	if (t != CONFIG_TYPE_LIST)
+		return fail(p, l, "actors must be a list ( { ... }, ... ), not %s", type_name(t));
+	len = config_setting_length(l);
+	if (len > MAX_LIST)
+		return fail(p, l, "actors: too many actors (max %d)", MAX_LIST);
+	c->actors = calloc((size_t)len + 1, sizeof(struct pt_actor));
+	if (!c->actors)
+		return -ENOMEM;
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		struct pt_actor *a = &c->actors[i];
+
+		c->n_actors++;
+		r = parse_actor(p, g, (unsigned)i, a);
+		if (r < 0)
+			return r;
+		for (int j = 0; j < i; j++)
+			if (strcmp(c->actors[j].name, a->name) == 0)
+				return fail(p, g, "duplicate actor name \"%s\" (first defined at line %d)",
+					    a->name, c->actors[j].line);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ rules ( ) */
+
+enum {
+	R_NAME,
+	R_ACTION,
+	R_ACTORS,
+	R_USERS,
+	R_GROUPS,
+	R_HOLDERS,
+	R_LIVE_LIFETIME,
+	R_PERSIST_LIFETIME,
+	R_MAX_OUTSTANDING,
+	R_CHECK_ACCOUNT,
+	_R_MAX,
+};
+
+static const char *const rule_keys[_R_MAX] = {
+	[R_NAME] = "name",
+	[R_ACTION] = "action",
+	[R_ACTORS] = "actors",
+	[R_USERS] = "users",
+	[R_GROUPS] = "groups",
+	[R_HOLDERS] = "holders",
+	[R_LIVE_LIFETIME] = "live_lifetime",
+	[R_PERSIST_LIFETIME] = "persist_lifetime",
+	[R_MAX_OUTSTANDING] = "max_outstanding",
+	[R_CHECK_ACCOUNT] = "check_account",
+};
+
+static void rule_clear(struct pt_rule *r)
+{
+	free(r->name);
+	strv_free(r->actors, r->n_actors);
+	strv_free(r->users, r->n_users);
+	strv_free(r->groups, r->n_groups);
+	strv_free(r->holders, r->n_holders);
+}
+
+static const char *const *actor_names(const struct pt_config *c, const char **buf)
+{
+	for (size_t i = 0; i < c->n_actors; i++)
+		buf[i] = c->actors[i].name;
+	buf[c->n_actors] = "self";
+	return buf;
+}
+
+/* Every actor or holder named by a rule must be defined ("self" and "*" too
+ * for actors; holders must be real actors: only they can redeem). */
+static int check_refs(struct parse *p, const config_setting_t *s, const char *where,
+		      char *const *names, size_t n, bool holders)
+{
+	const struct pt_config *c = p->cfg;
+	const char **cands;
+	char h[96];
+	int r = 0;
+
+	cands = calloc(c->n_actors + 1, sizeof(char *));
+	if (!cands)
+		return -ENOMEM;
+	actor_names(c, cands);
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_type(s) == CONFIG_TYPE_STRING
+						    ? s
+						    : config_setting_get_elem(s, (unsigned)i);
+
+		if (strcmp(names[i], "*") == 0 || pt_config_find_actor(c, names[i]))
+			continue;
+		if (!holders && strcmp(names[i], "self") == 0)
+			continue;
+		if (holders && strcmp(names[i], "self") == 0)
+			r = fail(p, e,
+				 "%s.holders: \"self\" cannot be a holder (only a defined actor can "
+				 "redeem)",
+				 where);
+		else
+			r = fail(p, e, "%s.%s: unknown actor \"%s\"%s", where,
+				 holders ? "holders" : "actors", names[i],
+				 hint(names[i], cands, c->n_actors + (holders ? 0 : 1), h, sizeof(h)));
+		break;
+	}
+	free(cands);
+	return r;
+}
+
+static int parse_rule(struct parse *p, const config_setting_t *g, const char *set, unsigned idx,
+		      struct pt_rule *rule)
+{
+	struct pt_config *c = p->cfg;
+	bool is_issue = strcmp(set, "issue") == 0;
+	char where[32];
+	int len;
+	int r;
+
+	snprintf(where, sizeof(where), "%s[%u]", set, idx);
+	rule->line = (int)config_setting_source_line(g);
+	rule->check_account = true;
+	rule->action = PT_ACTION_ALLOW;
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(p, g, "%s must be a group { ... }, not %s", where,
+			    type_name(config_setting_type(g)));
+	len = config_setting_length(g);
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s), *str = NULL;
+		int k = key_index(name, rule_keys, _R_MAX);
+		struct where w = { where, name };
+		long long v;
+		char a[32], b[32];
+
+		if (k < 0)
+			return unknown_key(p, s, where, rule_keys, _R_MAX);
+		switch (k) {
+		case R_NAME:
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (!pt_name_valid(str))
+				return fail(p, s, "%s.name: \"%.128s\" is not a valid name", where, str);
+			r = set_str(&rule->name, str);
+			break;
+		case R_ACTION:
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (strcmp(str, "allow") == 0)
+				rule->action = PT_ACTION_ALLOW;
+			else if (strcmp(str, "deny") == 0)
+				rule->action = PT_ACTION_DENY;
+			else
+				return fail(p, s, "%s.action must be \"allow\" or \"deny\", not \"%.64s\"",
+					    where, str);
+			break;
+		case R_ACTORS:
+			r = get_list(p, s, w, check_name, "a valid actor name or \"*\"", &rule->actors,
+				     &rule->n_actors);
+			if (r >= 0)
+				r = check_refs(p, s, where, rule->actors, rule->n_actors, false);
+			break;
+		case R_USERS:
+			r = get_list(p, s, w, check_name, "a valid user name or \"*\"", &rule->users,
+				     &rule->n_users);
+			break;
+		case R_GROUPS:
+			r = get_list(p, s, w, check_name, "a valid group name or \"*\"", &rule->groups,
+				     &rule->n_groups);
+			break;
+		case R_HOLDERS:
+			r = get_list(p, s, w, check_name, "a valid holder name or \"*\"",
+				     &rule->holders, &rule->n_holders);
+			if (r >= 0)
+				r = check_refs(p, s, where, rule->holders, rule->n_holders, true);
+			break;
+		case R_LIVE_LIFETIME:
+			r = get_duration(p, s, w, &rule->live_lifetime);
+			if (r >= 0 && rule->live_lifetime > c->max_live_lifetime) {
+				fmt_duration(rule->live_lifetime, a, sizeof(a));
+				fmt_duration(c->max_live_lifetime, b, sizeof(b));
+				r = fail(p, s, "%s.live_lifetime (%s) exceeds tokend.max_live_lifetime (%s)",
+					 where, a, b);
+			}
+			break;
+		case R_PERSIST_LIFETIME:
+			if (!is_issue)
+				return fail(p, s, "%s.persist_lifetime is only valid in issue rules",
+					    where);
+			r = get_duration(p, s, w, &rule->persist_lifetime);
+			if (r >= 0 && rule->persist_lifetime > c->max_persist_lifetime) {
+				fmt_duration(rule->persist_lifetime, a, sizeof(a));
+				fmt_duration(c->max_persist_lifetime, b, sizeof(b));
+				r = fail(p, s,
+					 "%s.persist_lifetime (%s) exceeds tokend.max_persist_lifetime "
+					 "(%s)",
+					 where, a, b);
+			}
+			break;
+		case R_MAX_OUTSTANDING:
+			if (!is_issue)
+				return fail(p, s, "%s.max_outstanding is only valid in issue rules",
+					    where);
+			r = get_int(p, s, w, 1, MAX_OUTSTANDING, &v);
+			if (r >= 0)
+				rule->max_outstanding = (uint32_t)v;
+			break;
+		case R_CHECK_ACCOUNT:
+			r = get_bool(p, s, w, &rule->check_account);
+			break;
+		default:
+			r = -EINVAL;
+		}
+		if (r < 0)
+			return r;
+	}
+	if (!rule->name) {
+		char n[32];
+		snprintf(n, sizeof(n), "%s[%u]", set, idx);
+		r = set_str(&rule->name, n);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_rules(struct parse *p, const config_setting_t *l, const char *set,
+		       struct pt_rule **ret, size_t *ret_n)
+{
+	struct pt_rule *rules;
+	int t = config_setting_type(l), len;
+	int r;
+
+	if (t != CONFIG_TYPE_LIST)
+		return fail(p, l, "%s must be a list of rules ( { ... }, ... ), not %s", set,
+			    type_name(t));
+	len = config_setting_length(l);
+	if (len > MAX_LIST)
+		return fail(p, l, "%s: too many rules (max %d)", set, MAX_LIST);
+	rules = calloc((size_t)len + 1, sizeof(struct pt_rule));
+	if (!rules)
+		return -ENOMEM;
+	*ret = rules; /* owned by the config from here, freed with it */
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+
+		(*ret_n)++;
+		r = parse_rule(p, g, set, (unsigned)i, &rules[i]);
+		if (r < 0)
+			return r;
+		for (int j = 0; j < i; j++)
+			if (strcmp(rules[j].name, rules[i].name) == 0)
+				return fail(p, g, "duplicate rule name \"%s\" in %s (first at line %d)",
+					    rules[i].name, set, rules[j].line);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ load */
+
+void pt_config_free(struct pt_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->path);
+	free(cfg->socket_path);
+	free(cfg->state_dir);
+	free(cfg->issuer);
+	free(cfg->audience);
+	free(cfg->alg);
+	free(cfg->seal_backend);
+	for (size_t i = 0; i < cfg->n_actors; i++)
+		actor_clear(&cfg->actors[i]);
+	free(cfg->actors);
+	for (size_t i = 0; i < cfg->n_issue; i++)
+		rule_clear(&cfg->issue[i]);
+	free(cfg->issue);
+	for (size_t i = 0; i < cfg->n_redeem; i++)
+		rule_clear(&cfg->redeem[i]);
+	free(cfg->redeem);
+	free(cfg);
+}
+
+const struct pt_actor *pt_config_find_actor(const struct pt_config *cfg, const char *name)
+{
+	if (!cfg || !name)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_actors; i++)
+		if (strcmp(cfg->actors[i].name, name) == 0)
+			return &cfg->actors[i];
+	return NULL;
+}
+
+static int set_defaults(struct pt_config *c)
+{
+	char host[256] = "";
+	char issuer[300];
+
+	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(issuer, sizeof(issuer), "pertok:%s", host);
+
+	c->max_connections = DEFAULT_MAX_CONNECTIONS;
+	c->client_timeout_ms = DEFAULT_CLIENT_TIMEOUT_MS;
+	c->live_lifetime = DEFAULT_LIVE_LIFETIME;
+	c->max_live_lifetime = DEFAULT_MAX_LIVE_LIFETIME;
+	c->persist_lifetime = DEFAULT_PERSIST_LIFETIME;
+	c->max_persist_lifetime = DEFAULT_MAX_PERSIST_LIFETIME;
+	c->max_outstanding = DEFAULT_MAX_OUTSTANDING;
+	if (set_str(&c->socket_path, DEFAULT_SOCKET) < 0 ||
+	    set_str(&c->state_dir, DEFAULT_STATE_DIR) < 0 || set_str(&c->issuer, issuer) < 0 ||
+	    set_str(&c->audience, DEFAULT_AUDIENCE) < 0 || set_str(&c->alg, DEFAULT_ALG) < 0 ||
+	    set_str(&c->seal_backend, DEFAULT_SEAL_BACKEND) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* libconfig 1.5 would open any file named by "@include": refuse it (the
+ * directive is recognised only at the start of a line, after blanks). */
+static int find_include(const char *text)
+{
+	int line = 1;
+
+	for (const char *l = text; l; line++) {
+		const char *q = l + strspn(l, " \t");
+		if (strncmp(q, "@include", 8) == 0)
+			return line;
+		l = strchr(l, '\n');
+		if (l)
+			l++;
+	}
+	return 0;
+}
+
+/*
+ * libconfig (every version: its grammar has no %destructor) leaks the text
+ * of a string token that arrives where the grammar allows none, i.e. at a
+ * syntax error. This finds the first such string with a replica of
+ * libconfig's lexer (comments, strings and their escapes; everything else
+ * only matters as "some other token") and the token before it. A string is
+ * valid only after "=" or ":", after another string (concatenation), after
+ * "[" or "(", or after "," inside an array or list; anything else would
+ * stop libconfig with "syntax error" right there.
+ * Returns 1 with the string's offset and its newline count, 2 when brackets
+ * nest deeper than MAX_NESTING (at *ret_line), 0 otherwise.
+ */
+#define MAX_NESTING 256
+
+static int find_misplaced_string(const char *t, size_t *ret_off, unsigned *ret_newlines,
+				 unsigned *ret_line)
+{
+	char stack[MAX_NESTING];
+	size_t depth = 0;
+	unsigned line = 1;
+	char prev = 0; /* last token: 0 none, '=' , ';' '{' '}' '[' ']' '(' ')' 'S'tring 'o'ther */
+
+	for (size_t i = 0; t[i];) {
+		char c = t[i];
+
+		if (c == '\n') {
+			line++;
+			i++;
+		} else if (c == ' ' || c == '\t' || c == '\r' || c == '\f') {
+			i++;
+		} else if (c == '#' || (c == '/' && t[i + 1] == '/')) {
+			while (t[i] && t[i] != '\n')
+				i++;
+		} else if (c == '/' && t[i + 1] == '*') {
+			for (i += 2; t[i] && !(t[i] == '*' && t[i + 1] == '/'); i++)
+				if (t[i] == '\n')
+					line++;
+			if (t[i])
+				i += 2;
+		} else if (c == '"') {
+			size_t start = i;
+			unsigned nl = 0;
+			bool ok;
+
+			for (i++; t[i] && t[i] != '"';) {
+				if (t[i] == '\\' && (t[i + 1] == '"' || t[i + 1] == '\\'))
+					i += 2;
+				else
+					nl += t[i++] == '\n';
+			}
+			if (!t[i])
+				return 0; /* unterminated: libconfig sees the end, no token */
+			i++;
+			ok = prev == '=' || prev == 'S' || prev == '[' || prev == '(' ||
+			     (prev == ',' && depth > 0 &&
+			      (stack[depth - 1] == '[' || stack[depth - 1] == '('));
+			if (!ok) {
+				*ret_off = start;
+				*ret_newlines = nl;
+				return 1;
+			}
+			line += nl;
+			prev = 'S';
+		} else {
+			switch (c) {
+			case '=':
+			case ':':
+				prev = '=';
+				break;
+			case '{':
+			case '[':
+			case '(':
+				if (depth == MAX_NESTING) {
+					*ret_line = line;
+					return 2;
+				}
+				stack[depth++] = c;
+				prev = c;
+				break;
+			case '}':
+			case ']':
+			case ')':
+				if (depth > 0)
+					depth--;
+				prev = c;
+				break;
+			case ',':
+			case ';':
+				prev = c;
+				break;
+			default:
+				prev = 'o';
+			}
+			i++;
+		}
+	}
+	return 0;
+}
+
+/* The text libconfig gets: the input, or, when a string is misplaced, the
+ * input up to it, as many newlines as the string held, and a character
+ * libconfig's lexer returns as garbage, so that libconfig stops with the
+ * same error on the same line, without the string. */
+static int defuse(const char *text, const char *name, char **ret, char *err, size_t errlen)
+{
+	size_t off = 0;
+	unsigned nl = 0, line = 0;
+	char *t;
+	int k;
+
+	k = find_misplaced_string(text, &off, &nl, &line);
+	if (k == 2) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%u: nested too deeply (max %d levels)", name, line,
+				 MAX_NESTING);
+		return -EINVAL;
+	}
+	if (k == 0) {
+		*ret = NULL;
+		return 0;
+	}
+	t = malloc(off + nl + 2);
+	if (!t)
+		return -ENOMEM;
+	memcpy(t, text, off);
+	memset(t + off, '\n', nl);
+	t[off + nl] = '!';
+	t[off + nl + 1] = '\0';
+	*ret = t;
+	return 0;
+}
+
+enum { TOP_TOKEND, TOP_SEAL, TOP_ACTORS, TOP_ISSUE, TOP_REDEEM, _TOP_MAX };
+static const char *const top_keys[_TOP_MAX] = { "tokend", "seal", "actors", "issue", "redeem" };
+
+int pt_config_load_string(const char *text, const char *name, struct pt_config **ret, char *err,
+			  size_t errlen)
+{
+	struct parse p = { .name = name ? name : "(config)", .err = err, .errlen = errlen };
+	const config_setting_t *top[_TOP_MAX] = { 0 };
+	config_setting_t *root;
+	char *defused = NULL;
+	config_t lc;
+	int line, len;
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!text || !ret)
+		return -EINVAL;
+	line = find_include(text);
+	if (line > 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%d: @include is not supported", p.name, line);
+		return -EINVAL;
+	}
+
+	r = defuse(text, p.name, &defused, err, errlen);
+	if (r < 0)
+		return r;
+
+	p.cfg = calloc(1, sizeof(*p.cfg));
+	if (!p.cfg) {
+		free(defused);
+		return -ENOMEM;
+	}
+	r = set_defaults(p.cfg);
+	if (r >= 0 && !(p.cfg->path = strdup(p.name)))
+		r = -ENOMEM;
+	if (r < 0) {
+		free(defused);
+		pt_config_free(p.cfg);
+		return r;
+	}
+
+	config_init(&lc);
+	if (config_read_string(&lc, defused ? defused : text) != CONFIG_TRUE) {
+		const char *t = config_error_text(&lc);
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%d: %s", p.name, config_error_line(&lc),
+				 t ? t : "syntax error");
+		r = -EINVAL;
+		goto out;
+	}
+
+	root = config_root_setting(&lc);
+	len = config_setting_length(root);
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		int k = key_index(config_setting_name(s), top_keys, _TOP_MAX);
+
+		if (k < 0) {
+			r = unknown_key(&p, s, NULL, top_keys, _TOP_MAX);
+			goto out;
+		}
+		top[k] = s;
+	}
+	/* tokend first: rules are checked against its caps */
+	if (top[TOP_TOKEND] && (r = parse_tokend(&p, top[TOP_TOKEND])) < 0)
+		goto out;
+	if (top[TOP_SEAL] && (r = parse_seal(&p, top[TOP_SEAL])) < 0)
+		goto out;
+	if (top[TOP_ACTORS] && (r = parse_actors(&p, top[TOP_ACTORS])) < 0)
+		goto out;
+	if (top[TOP_ISSUE] &&
+	    (r = parse_rules(&p, top[TOP_ISSUE], "issue", &p.cfg->issue, &p.cfg->n_issue)) < 0)
+		goto out;
+	if (top[TOP_REDEEM] &&
+	    (r = parse_rules(&p, top[TOP_REDEEM], "redeem", &p.cfg->redeem, &p.cfg->n_redeem)) < 0)
+		goto out;
+
+	*ret = p.cfg;
+	p.cfg = NULL;
+	r = 0;
+out:
+	config_destroy(&lc);
+	free(defused);
+	if (r == -ENOMEM && err && errlen)
+		snprintf(err, errlen, "%s: out of memory", p.name);
+	pt_config_free(p.cfg);
+	return r;
+}
+
+int pt_config_load(const char *path, struct pt_config **ret, char *err, size_t errlen)
+{
+	uint8_t *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!path || !ret)
+		return -EINVAL;
+	r = pt_read_file(path, CONFIG_MAX_SIZE, &text, &len);
+	if (r < 0) {
+		if (err && errlen) {
+			if (r == -EFBIG)
+				snprintf(err, errlen, "%s: file too large (max %d bytes)", path,
+					 CONFIG_MAX_SIZE);
+			else
+				snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		}
+		return r;
+	}
+	if (memchr(text, '\0', len)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: contains a NUL byte", path);
+		free(text);
+		return -EINVAL;
+	}
+	r = pt_config_load_string((const char *)text, path, ret, err, errlen);
+	free(text);
+	return r;
+}
