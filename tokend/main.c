@@ -1,1 +1,300 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: MIT */
+/* tokend: pertok's privileged token exchange. See tokend(8). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "keys.h"
+#include "log.h"
+#include "ops.h"
+#include "seal.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+
+static const char *config_path = PT_DEFAULT_CONFIG;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: tokend [-c FILE] [-f] [--check-config]\n"
+		"\n"
+		"pertok's token exchange daemon (see tokend(8)).\n"
+		"\n"
+		"  -c, --config FILE   configuration file (default %s)\n"
+		"  -f, --foreground    also log to standard error\n"
+		"      --check-config  check the configuration file and exit\n"
+		"  -h, --help          show this help\n"
+		"  -V, --version       show the version\n",
+		PT_DEFAULT_CONFIG);
+}
+
+/* SIGHUP: a new policy, all or nothing. */
+static void reload(struct pt_daemon *d)
+{
+	struct pt_config *cfg = NULL;
+	char err[1024];
+	int r;
+
+	r = pt_config_load(config_path, &cfg, err, sizeof(err));
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=reload result=error reason=\"%s; keeping the previous policy\"",
+		       err);
+		return;
+	}
+	if (strcmp(cfg->socket_path, d->cfg->socket_path) != 0 ||
+	    strcmp(cfg->state_dir, d->cfg->state_dir) != 0 ||
+	    strcmp(cfg->seal_backend, d->cfg->seal_backend) != 0 ||
+	    strcmp(cfg->alg, d->cfg->alg) != 0)
+		pt_log(LOG_WARNING, "op=reload socket, state_dir, seal backend and alg changes take "
+				    "effect at the next start");
+	/* keep what only a restart may change */
+	free(cfg->socket_path);
+	free(cfg->state_dir);
+	free(cfg->seal_backend);
+	free(cfg->alg);
+	cfg->socket_path = strdup(d->cfg->socket_path);
+	cfg->state_dir = strdup(d->cfg->state_dir);
+	cfg->seal_backend = strdup(d->cfg->seal_backend);
+	cfg->alg = strdup(d->cfg->alg);
+	if (!cfg->socket_path || !cfg->state_dir || !cfg->seal_backend || !cfg->alg) {
+		pt_log(LOG_ERR, "op=reload result=error reason=\"out of memory; keeping the previous "
+				"policy\"");
+		pt_config_free(cfg);
+		return;
+	}
+	pt_config_free(d->cfg);
+	d->cfg = cfg;
+	pt_log(LOG_INFO, "op=reload result=allow config=%s actors=%zu issue_rules=%zu "
+			 "redeem_rules=%zu",
+	       config_path, cfg->n_actors, cfg->n_issue, cfg->n_redeem);
+}
+
+/* The state directory must be root's alone: a store anyone can write is no store. */
+static int check_state_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (lstat(dir, &st) < 0) {
+		snprintf(err, errlen, "cannot stat %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 0077)) {
+		snprintf(err, errlen, "%s must be owned by uid %u with mode 0700 (is uid %u, mode %04o)",
+			 dir, (unsigned)geteuid(), (unsigned)st.st_uid, st.st_mode & 07777);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* A page for the store key that is locked in RAM and left out of core dumps. */
+static uint8_t *secret_page(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mlock(p, (size_t)pg) < 0)
+		pt_log(LOG_WARNING, "mlock of the key page failed: %s (continuing)", strerror(errno));
+	madvise(p, (size_t)pg, MADV_DONTDUMP);
+	return p;
+}
+
+/*
+ * Least privilege: tokend stays uid 0 (it owns the state directory and reads
+ * shadow as its owner) but keeps a single capability, CAP_SYS_PTRACE, which
+ * the kernel requires to read /proc/PID/exe of other users' processes (the
+ * peer's executable). Everything else, and every way back, is dropped.
+ */
+static int drop_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	const unsigned keep = CAP_SYS_PTRACE;
+
+	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++) {
+		if (cap == keep || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
+			continue; /* kept, or already outside the bounding set */
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno != EPERM)
+				return -errno;
+			/* no CAP_SETPCAP (a unit's CapabilityBoundingSet= already bounds
+			 * us): the capset below still empties the permitted set */
+			break;
+		}
+	}
+	data[keep / 32].effective = data[keep / 32].permitted = 1u << (keep % 32);
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	struct pt_daemon d = { 0 };
+	struct rlimit nocore = { 0, 0 };
+	bool foreground = false, check = false;
+	uint8_t *storekey = NULL;
+	char err[1024];
+	size_t bad = 0;
+	int c, r, lfd = -1, activated = 0, created = 0;
+
+	while ((c = getopt_long(argc, argv, "c:fhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'f': foreground = true; break;
+		case 'C': check = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("tokend %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	if (check) {
+		r = pt_config_load(config_path, &d.cfg, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		printf("%s: OK (%zu actors, %zu issue rules, %zu redeem rules)\n", config_path,
+		       d.cfg->n_actors, d.cfg->n_issue, d.cfg->n_redeem);
+		pt_config_free(d.cfg);
+		return 0;
+	}
+
+	/* No core dumps, no ptrace by peers, private files. */
+	prctl(PR_SET_DUMPABLE, 0);
+	setrlimit(RLIMIT_CORE, &nocore);
+	umask(0077);
+	signal(SIGPIPE, SIG_IGN);
+	pt_log_open(foreground);
+	if (CRYPTO_secure_malloc_init(64 * 1024, 32) != 1)
+		pt_log(LOG_WARNING, "OpenSSL secure heap unavailable: private keys live in "
+				    "ordinary memory");
+
+	r = pt_config_load(config_path, &d.cfg, err, sizeof(err));
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
+		return 1;
+	}
+	d.sealer = pt_sealer_get(d.cfg->seal_backend);
+	if (!d.sealer) {
+		pt_log(LOG_ERR, "op=start result=error reason=\"unknown seal backend %s\"",
+		       d.cfg->seal_backend);
+		r = -EINVAL;
+		goto out;
+	}
+	if (strcmp(d.sealer->name, "software") == 0)
+		pt_log(LOG_WARNING, "seal backend \"software\": the store key is a plain file in %s; "
+				    "anyone who copies that directory can use every token in it. "
+				    "Use a TPM where the host has one.",
+		       d.cfg->state_dir);
+
+	r = check_state_dir(d.cfg->state_dir, err, sizeof(err));
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
+		goto out;
+	}
+	storekey = secret_page();
+	if (!storekey) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = pt_seal_load_or_create(d.sealer, d.cfg->state_dir, storekey, &created, err,
+				   sizeof(err));
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=start result=error reason=\"store key: %s\"", err);
+		goto out;
+	}
+	if (created)
+		pt_log(LOG_NOTICE, "created a new store key (backend %s) in %s", d.sealer->name,
+		       d.cfg->state_dir);
+	r = pt_keys_load_or_create(d.cfg->state_dir, storekey, d.cfg->alg, &d.keys, &created, err,
+				   sizeof(err));
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=start result=error reason=\"signing key: %s\"", err);
+		goto out;
+	}
+	if (created)
+		pt_log(LOG_NOTICE, "created a new signing key kid=%s", d.keys->kid);
+	r = pt_store_open(d.cfg->state_dir, storekey, &d.store, &bad);
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=start result=error reason=\"cannot open the token store in %s: "
+				"%s\"",
+		       d.cfg->state_dir, strerror(-r));
+		goto out;
+	}
+	if (bad)
+		pt_log(LOG_ERR, "%zu token file(s) in %s/tokens do not decrypt or parse; they were "
+				"left untouched and are not served",
+		       bad, d.cfg->state_dir);
+
+	r = pt_server_listen(d.cfg, &lfd, &activated, err, sizeof(err));
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
+		goto out;
+	}
+	if (geteuid() == 0) {
+		r = drop_privileges();
+		if (r < 0) {
+			pt_log(LOG_ERR, "op=start result=error reason=\"cannot drop capabilities: %s\"",
+			       strerror(-r));
+			goto out;
+		}
+	}
+	d.started = pt_now_s();
+	pt_log(LOG_INFO, "op=start result=allow version=%s socket=%s%s tokens=%zu kid=%s seal=%s",
+	       PACKAGE_VERSION, d.cfg->socket_path, activated ? " (systemd)" : "",
+	       pt_store_count(d.store), d.keys->kid, d.sealer->name);
+
+	r = pt_server_run(&d, lfd, reload);
+
+	pt_ops_housekeeping(&d);
+	if (!activated)
+		unlink(d.cfg->socket_path);
+	pt_log(LOG_INFO, "op=stop result=%s", r < 0 ? "error" : "allow");
+out:
+	if (lfd >= 0)
+		close(lfd);
+	pt_store_free(d.store);
+	if (storekey)
+		OPENSSL_cleanse(storekey, PT_STORE_KEYLEN);
+	pt_keys_free(d.keys);
+	pt_config_free(d.cfg);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Runs pertok's benchmark: a private tokend in a temp dir (its own socket and
+# state, nothing of the host's touched), the baseline echo server, then the
+# numbers. Usage: tests/bench/run-bench.sh BUILDDIR   (as root: tokend reads
+# the account data of the benchmark user like in production)
+set -euo pipefail
+builddir=$(cd "${1:-.}" && pwd)
+secs=${BENCH_SECONDS:-5}
+if [ "$(id -u)" != 0 ]; then
+	echo "bench: needs root (tokend runs as root and checks peer credentials); not run"
+	exit 0
+fi
+tmp=$(mktemp -d /tmp/pertok-bench.XXXXXX)
+chmod 700 "$tmp"
+tokend_pid=
+echo_pid=
+cleanup() {
+	[ -n "$tokend_pid" ] && kill "$tokend_pid" 2>/dev/null && wait "$tokend_pid" 2>/dev/null
+	[ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+bench=$(readlink -f "$builddir/tests/bench/bench")
+user=root
+cat > "$tmp/tokend.conf" <<CONF
+tokend: { socket = "$tmp/tokend.sock"; state_dir = "$tmp/state"; max_connections = 256; };
+seal: { backend = "software"; };
+actors = ( { name = "bench"; uid = 0; exe = [ "$bench" ]; } );
+issue = ( { name = "bench-issue"; actors = [ "bench" ]; holders = [ "bench" ]; max_outstanding = 4; } );
+redeem = ( { name = "bench-redeem"; holders = [ "bench" ]; check_account = false; } );
+CONF
+"$builddir/tokend/tokend" -c "$tmp/tokend.conf" 2>"$tmp/tokend.log" &
+tokend_pid=$!
+for _ in $(seq 100); do [ -S "$tmp/tokend.sock" ] && break; sleep 0.05; done
+[ -S "$tmp/tokend.sock" ] || { cat "$tmp/tokend.log"; echo "bench: tokend did not start"; exit 1; }
+"$bench" echo-server "$tmp/echo.sock" &
+echo_pid=$!
+for _ in $(seq 100); do [ -S "$tmp/echo.sock" ] && break; sleep 0.05; done
+
+echo "pertok benchmark ($(nproc) cores, $secs s per line, $(uname -r))"
+echo "== issue: mint once, then exchange repeatedly (durable write each)"
+"$bench" issue "$tmp/tokend.sock" "$secs" "$user" bench
+echo "== redeem vs. baseline"
+for c in 1 16; do
+	"$bench" echo "$tmp/echo.sock" "$c" "$secs"
+	"$bench" redeem "$tmp/tokend.sock" "$c" "$secs" "$user" bench
+done

@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tokend as a whole, over its real socket: protocol robustness, who may call
+ * what, late-bound reload, durability across kill -9, slow clients and the
+ * connection cap. Runs a private tokend in a temp dir (socket, state, config
+ * all there). Needs root: tokend reads shadow and peers' executables, and the
+ * test switches to another uid to play an unprivileged user.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "b64.h"
+#include "client.h"
+#include "proto.h"
+#include "util.h"
+
+#define NOBODY 65534
+
+static char dir[64], sock[PATH_MAX + 32], conf[PATH_MAX + 32], logpath[PATH_MAX + 32];
+static char self_exe[PATH_MAX];
+static pid_t tokend_pid = -1;
+
+static void write_conf(const char *redeem_action, int max_conns)
+{
+	FILE *f = fopen(conf, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+		"tokend: { socket = \"%s\"; state_dir = \"%s/state\"; client_timeout = 1000;\n"
+		"          max_connections = %d; live_lifetime = \"2m\"; };\n"
+		"seal: { backend = \"software\"; };\n"
+		"actors = ( { name = \"tester\"; uid = 0; exe = [ \"%s\" ]; },\n"
+		"           { name = \"elsewhere\"; uid = 0; exe = [ \"/nonexistent/bin\" ]; } );\n"
+		"issue = ( { name = \"test-issue\"; actors = [ \"tester\", \"self\" ];\n"
+		"            holders = [ \"tester\", \"elsewhere\" ]; max_outstanding = 2; } );\n"
+		"redeem = ( { name = \"test-redeem\"; holders = [ \"tester\" ]; action = \"%s\";\n"
+		"             check_account = false; live_lifetime = \"1m\"; } );\n",
+		sock, dir, max_conns, self_exe, redeem_action);
+	fclose(f);
+}
+
+static void start_tokend(void)
+{
+	const char *b = getenv("top_builddir");
+	char bin[PATH_MAX];
+	int fd;
+
+	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
+	tokend_pid = fork();
+	assert_true(tokend_pid >= 0);
+	if (tokend_pid == 0) {
+		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0)
+			dup2(fd, 2);
+		execl(bin, "tokend", "-f", "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		struct pt_client *c = NULL;
+		if (pt_client_connect(sock, 200, &c) == 0) {
+			pt_client_free(c);
+			return;
+		}
+		usleep(20000);
+	}
+	fail_msg("tokend did not come up; see %s", logpath);
+}
+
+static void stop_tokend(int sig)
+{
+	int st;
+
+	if (tokend_pid <= 0)
+		return;
+	kill(tokend_pid, sig);
+	waitpid(tokend_pid, &st, 0);
+	tokend_pid = -1;
+}
+
+static int setup(void **state)
+{
+	char tmpl[] = "/tmp/pertok-tokend-test.XXXXXX";
+	ssize_t n;
+
+	if (!mkdtemp(tmpl))
+		return -1;
+	chmod(tmpl, 0711); /* the unprivileged child must reach the socket */
+	snprintf(dir, sizeof(dir), "%s", tmpl);
+	snprintf(sock, sizeof(sock), "%s/tokend.sock", dir);
+	snprintf(conf, sizeof(conf), "%s/tokend.conf", dir);
+	snprintf(logpath, sizeof(logpath), "%s/tokend.log", dir);
+	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (n <= 0)
+		return -1;
+	self_exe[n] = '\0';
+	write_conf("allow", 16);
+	start_tokend();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	stop_tokend(SIGTERM);
+	if (getenv("PERTOK_TEST_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One request on a fresh connection. Returns the transport result. */
+static int call(const struct pt_req *req, struct pt_rep *rep)
+{
+	struct pt_client *c = NULL;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	r = pt_client_connect(sock, 2000, &c);
+	if (r < 0)
+		return r;
+	r = pt_client_call(c, req, rep);
+	pt_client_free(c);
+	return r;
+}
+
+static void mint_and_exchange(const char *holder, char **ret_id)
+{
+	struct pt_req mint = { .type = PT_MINT, .user = (char *)"root", .service = (char *)"test",
+			       .tty = (char *)"pts/0", .rhost = (char *)"" };
+	struct pt_rep rep;
+	char *token;
+
+	assert_int_equal(call(&mint, &rep), 0);
+	assert_int_equal(rep.type, PT_OK);
+	assert_non_null(rep.token);
+	token = rep.token;
+	rep.token = NULL;
+	pt_rep_clear(&rep);
+
+	struct pt_req ex = { .type = PT_EXCHANGE, .live_token = token, .holder = (char *)holder };
+	assert_int_equal(call(&ex, &rep), 0);
+	assert_int_equal(rep.type, PT_OK);
+	assert_true(strncmp(rep.id, "pt_", 3) == 0);
+	*ret_id = strdup(rep.id);
+	pt_rep_clear(&rep);
+	pt_free_secret(token);
+}
+
+static uint32_t redeem(const char *holder, char **ret_token)
+{
+	struct pt_req req = { .type = PT_REDEEM, .user = (char *)"root",
+			      .holder = (char *)holder, .service = (char *)"test" };
+	struct pt_rep rep;
+	uint32_t code;
+
+	assert_int_equal(call(&req, &rep), 0);
+	code = rep.type == PT_OK ? 0 : rep.err_code;
+	if (ret_token) {
+		*ret_token = rep.token;
+		rep.token = NULL;
+	}
+	pt_rep_clear(&rep);
+	return code;
+}
+
+/* ------------------------------------------------------------------ raw socket */
+
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 3 };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Reads one reply frame; returns its type and the error code if PT_ERR. */
+static int raw_reply(int fd, uint32_t *ret_code)
+{
+	uint8_t buf[4096];
+	size_t have = 0;
+
+	for (;;) {
+		const uint8_t *payload;
+		size_t len, used;
+		uint8_t type;
+		ssize_t k;
+
+		if (pt_frame_split(buf, have, PT_MAX_FRAME, &type, &payload, &len, &used) == 0) {
+			struct pt_rep rep = { 0 };
+			if (type == PT_ERR && pt_rep_decode(PT_HELLO, type, payload, len, &rep) == 0)
+				*ret_code = rep.err_code;
+			pt_rep_clear(&rep);
+			return type;
+		}
+		k = read(fd, buf + have, sizeof(buf) - have);
+		if (k <= 0)
+			return -1;
+		have += (size_t)k;
+	}
+}
+
+static bool raw_closed(int fd)
+{
+	char c;
+
+	return read(fd, &c, 1) == 0;
+}
+
+static void send_hello(int fd, uint32_t version)
+{
+	struct ptbuf *b = ptbuf_new(64);
+	struct pt_req h = { .type = PT_HELLO, .version = version };
+
+	assert_int_equal(pt_req_encode(&h, b), 0);
+	assert_int_equal(pt_write_all(fd, ptbuf_ptr(b), ptbuf_len(b)), 0);
+	ptbuf_free(b);
+}
+
+static void still_alive(void)
+{
+	struct pt_req req = { .type = PT_PUBKEY, .format = PT_PUBKEY_PEM };
+	struct pt_rep rep;
+
+	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(rep.type, PT_OK);
+	pt_rep_clear(&rep);
+	assert_int_equal(kill(tokend_pid, 0), 0);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_pubkey(void **state)
+{
+	struct pt_req req = { .type = PT_PUBKEY, .format = PT_PUBKEY_PEM };
+	struct pt_rep rep;
+
+	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(rep.type, PT_OK);
+	assert_non_null(strstr(rep.text, "-----BEGIN PUBLIC KEY-----"));
+	pt_rep_clear(&rep);
+	req.format = PT_PUBKEY_JWKS;
+	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(rep.type, PT_OK);
+	assert_non_null(strstr(rep.text, "\"crv\":\"Ed25519\""));
+	assert_non_null(strstr(rep.text, "\"kid\""));
+	pt_rep_clear(&rep);
+	req.format = 7;
+	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(rep.type, PT_ERR);
+	pt_rep_clear(&rep);
+}
+
+static void test_bad_version(void **state)
+{
+	uint32_t code = 0;
+	int fd = raw_connect();
+
+	send_hello(fd, 99);
+	assert_int_equal(raw_reply(fd, &code), PT_ERR);
+	assert_int_equal(code, PT_E_VERSION);
+	assert_true(raw_closed(fd));
+	close(fd);
+	still_alive();
+}
+
+static void test_request_before_hello(void **state)
+{
+	struct ptbuf *b = ptbuf_new(256);
+	struct pt_req st = { .type = PT_STATUS };
+	uint32_t code = 0;
+	int fd = raw_connect();
+
+	assert_int_equal(pt_req_encode(&st, b), 0);
+	assert_int_equal(pt_write_all(fd, ptbuf_ptr(b), ptbuf_len(b)), 0);
+	assert_int_equal(raw_reply(fd, &code), PT_ERR);
+	assert_int_equal(code, PT_E_PROTO);
+	assert_true(raw_closed(fd));
+	close(fd);
+	ptbuf_free(b);
+	still_alive();
+}
+
+static void test_malformed_frames(void **state)
+{
+	static const struct {
+		const char *what;
+		uint8_t bytes[16];
+		size_t len;
+	} cases[] = {
+		{ "zero length", { 0, 0, 0, 0 }, 4 },
+		{ "oversized length", { 0x7f, 0xff, 0xff, 0xff, PT_LIST }, 5 },
+		{ "unknown type", { 0, 0, 0, 1, 0x42 }, 5 },
+		{ "truncated string", { 0, 0, 0, 5, PT_REVOKE, 0, 0, 0, 9 }, 9 },
+		{ "trailing bytes", { 0, 0, 0, 7, PT_REVOKE, 0, 0, 0, 1, 'x', 'y' }, 11 },
+		{ "embedded NUL", { 0, 0, 0, 7, PT_REVOKE, 0, 0, 0, 2, 'x', 0 }, 11 },
+	};
+
+	for (size_t i = 0; i < PT_ELEMENTSOF(cases); i++) {
+		uint32_t code = 0;
+		int fd = raw_connect();
+
+		send_hello(fd, PT_PROTO_VERSION);
+		assert_int_equal(raw_reply(fd, &code), PT_OK);
+		assert_int_equal(pt_write_all(fd, cases[i].bytes, cases[i].len), 0);
+		if (raw_reply(fd, &code) != PT_ERR || code != PT_E_PROTO)
+			fail_msg("%s: no protocol error reply", cases[i].what);
+		if (!raw_closed(fd))
+			fail_msg("%s: connection not closed", cases[i].what);
+		close(fd);
+		still_alive();
+	}
+}
+
+static void test_issue_and_redeem(void **state)
+{
+	char *id = NULL, *token = NULL, *hdr = NULL, *payload = NULL;
+	struct pt_req list = { .type = PT_LIST, .user = (char *)"" };
+	struct pt_rep rep;
+	const char *dot1, *dot2;
+	uint8_t *json = NULL;
+	size_t jlen;
+
+	mint_and_exchange("tester", &id);
+	assert_int_equal(redeem("tester", &token), 0);
+	assert_non_null(token);
+	/* the claims name the persistable token and the actor chain */
+	dot1 = strchr(token, '.');
+	assert_non_null(dot1);
+	dot2 = strchr(dot1 + 1, '.');
+	assert_non_null(dot2);
+	assert_int_equal(pt_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &json, &jlen), 0);
+	assert_non_null(strstr((char *)json, id));
+	assert_non_null(strstr((char *)json, "\"act\":{\"sub\":\"tester\",\"act\":{\"sub\":\"tester\"}}"));
+	assert_non_null(strstr((char *)json, "\"sub\":\"root\""));
+	free(json);
+	free(hdr);
+	free(payload);
+	pt_free_secret(token);
+
+	assert_int_equal(call(&list, &rep), 0);
+	assert_int_equal(rep.type, PT_OK);
+	assert_true(rep.n_list >= 1);
+	bool found = false;
+	for (uint32_t i = 0; i < rep.n_list; i++)
+		if (strcmp(rep.list[i].id, id) == 0) {
+			found = true;
+			assert_true(rep.list[i].uses >= 1);
+		}
+	assert_true(found);
+	pt_rep_clear(&rep);
+	free(id);
+}
+
+static void test_holder_is_actor(void **state)
+{
+	char *id = NULL;
+
+	/* a token for holder "elsewhere" exists, but we are actor "tester" */
+	mint_and_exchange("elsewhere", &id);
+	assert_int_equal(redeem("elsewhere", NULL), PT_E_PERM);
+	free(id);
+}
+
+static void test_renewal_replaces(void **state)
+{
+	char *a = NULL, *b = NULL;
+	struct pt_req list = { .type = PT_LIST, .user = (char *)"root" };
+	struct pt_rep rep;
+	int n = 0;
+
+	mint_and_exchange("tester", &a);
+	mint_and_exchange("tester", &b);
+	assert_string_not_equal(a, b);
+	assert_int_equal(call(&list, &rep), 0);
+	for (uint32_t i = 0; i < rep.n_list; i++) {
+		assert_string_not_equal(rep.list[i].id, a);
+		if (strcmp(rep.list[i].holder, "tester") == 0)
+			n++;
+	}
+	assert_int_equal(n, 1);
+	pt_rep_clear(&rep);
+	free(a);
+	free(b);
+}
+
+/* Runs fn as uid NOBODY in a child; returns its exit status. */
+static int as_nobody(int (*fn)(const char *id), const char *id)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(100);
+		_exit(fn(id));
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 200;
+}
+
+static int nobody_checks(const char *id)
+{
+	struct pt_req status = { .type = PT_STATUS };
+	struct pt_req list = { .type = PT_LIST, .user = (char *)"root" };
+	struct pt_req revoke = { .type = PT_REVOKE, .id = (char *)id };
+	struct pt_req red = { .type = PT_REDEEM, .user = (char *)"root", .holder = (char *)"tester",
+			      .service = (char *)"x" };
+	struct pt_rep rep;
+
+	if (call(&status, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
+		return 1;
+	pt_rep_clear(&rep);
+	if (call(&list, &rep) < 0 || rep.type != PT_OK || rep.n_list != 0)
+		return 2; /* root's tokens are not nobody's to see */
+	pt_rep_clear(&rep);
+	if (call(&revoke, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_NOTFOUND)
+		return 3;
+	pt_rep_clear(&rep);
+	if (call(&red, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
+		return 4; /* uid 65534 is no actor */
+	pt_rep_clear(&rep);
+	return 0;
+}
+
+static void test_unprivileged_peer(void **state)
+{
+	char *id = NULL;
+
+	mint_and_exchange("tester", &id);
+	assert_int_equal(as_nobody(nobody_checks, id), 0);
+	assert_int_equal(redeem("tester", NULL), 0); /* untouched by nobody's revoke */
+	free(id);
+}
+
+static void hup_and_wait(void)
+{
+	kill(tokend_pid, SIGHUP);
+	usleep(300000);
+}
+
+static void test_reload_late_binding(void **state)
+{
+	char *id = NULL;
+	FILE *f;
+
+	mint_and_exchange("tester", &id);
+	assert_int_equal(redeem("tester", NULL), 0);
+	/* a broken file is refused: the old policy stays */
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs("tokend: { socket = ; };\n", f);
+	fclose(f);
+	hup_and_wait();
+	assert_int_equal(redeem("tester", NULL), 0);
+	/* the same token, judged by the new policy at its next redemption */
+	write_conf("deny", 16);
+	hup_and_wait();
+	assert_int_equal(redeem("tester", NULL), PT_E_DENIED);
+	write_conf("allow", 16);
+	hup_and_wait();
+	assert_int_equal(redeem("tester", NULL), 0);
+	free(id);
+}
+
+static void test_survives_kill9(void **state)
+{
+	char *id = NULL;
+	struct pt_req list = { .type = PT_LIST, .user = (char *)"" };
+	struct pt_rep rep;
+	bool found = false;
+
+	mint_and_exchange("tester", &id);
+	stop_tokend(SIGKILL);
+	start_tokend();
+	assert_int_equal(call(&list, &rep), 0);
+	for (uint32_t i = 0; i < rep.n_list; i++)
+		if (strcmp(rep.list[i].id, id) == 0)
+			found = true;
+	pt_rep_clear(&rep);
+	assert_true(found);
+	assert_int_equal(redeem("tester", NULL), 0);
+	free(id);
+}
+
+static void test_revoke(void **state)
+{
+	char *id = NULL;
+	struct pt_req revoke = { .type = PT_REVOKE };
+	struct pt_rep rep;
+
+	mint_and_exchange("tester", &id);
+	revoke.id = id;
+	assert_int_equal(call(&revoke, &rep), 0);
+	assert_int_equal(rep.type, PT_OK);
+	pt_rep_clear(&rep);
+	assert_int_equal(redeem("tester", NULL), PT_E_NOTFOUND);
+	/* and it stays revoked across a restart */
+	stop_tokend(SIGTERM);
+	start_tokend();
+	assert_int_equal(redeem("tester", NULL), PT_E_NOTFOUND);
+	free(id);
+}
+
+static void test_slow_client(void **state)
+{
+	uint8_t half[] = { 0, 0, 0, 5, PT_HELLO, 0 };
+	uint64_t t0;
+	int fd = raw_connect();
+	char c;
+
+	/* a client that sends half a frame and stalls ... */
+	assert_int_equal(pt_write_all(fd, half, sizeof(half)), 0);
+	/* ... does not hold up anyone else */
+	t0 = pt_now_ms_monotonic();
+	still_alive();
+	assert_true(pt_now_ms_monotonic() - t0 < 900);
+	/* and is cut off after client_timeout (1 s) */
+	assert_int_equal(read(fd, &c, 1), 0);
+	assert_true(pt_now_ms_monotonic() - t0 >= 800);
+	close(fd);
+}
+
+static void test_connection_cap(void **state)
+{
+	int fds[8];
+	uint32_t code = 0;
+	int fd;
+
+	stop_tokend(SIGTERM);
+	write_conf("allow", 8);
+	start_tokend();
+	for (size_t i = 0; i < PT_ELEMENTSOF(fds); i++) {
+		fds[i] = raw_connect();
+		send_hello(fds[i], PT_PROTO_VERSION);
+		assert_int_equal(raw_reply(fds[i], &code), PT_OK);
+	}
+	fd = raw_connect();
+	assert_int_equal(raw_reply(fd, &code), PT_ERR);
+	assert_int_equal(code, PT_E_BUSY);
+	close(fd);
+	for (size_t i = 0; i < PT_ELEMENTSOF(fds); i++)
+		close(fds[i]);
+	usleep(100000);
+	still_alive();
+	stop_tokend(SIGTERM);
+	write_conf("allow", 16);
+	start_tokend();
+}
+
+static void test_no_token_in_log(void **state)
+{
+	char *token = NULL, *buf;
+	char *id = NULL;
+	FILE *f;
+	long n;
+
+	mint_and_exchange("tester", &id);
+	free(id);
+	assert_int_equal(redeem("tester", &token), 0);
+	assert_non_null(token);
+	f = fopen(logpath, "r");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	/* decisions are logged ... */
+	assert_non_null(strstr(buf, "op=redeem result=allow"));
+	assert_non_null(strstr(buf, "rule=test-redeem"));
+	/* ... but never a token (nor its signature, the part that makes it one) */
+	assert_null(strstr(buf, strrchr(token, '.') + 1));
+	assert_null(strstr(buf, "eyJ"));
+	free(buf);
+	pt_free_secret(token);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pubkey),
+		cmocka_unit_test(test_bad_version),
+		cmocka_unit_test(test_request_before_hello),
+		cmocka_unit_test(test_malformed_frames),
+		cmocka_unit_test(test_issue_and_redeem),
+		cmocka_unit_test(test_holder_is_actor),
+		cmocka_unit_test(test_renewal_replaces),
+		cmocka_unit_test(test_unprivileged_peer),
+		cmocka_unit_test(test_reload_late_binding),
+		cmocka_unit_test(test_survives_kill9),
+		cmocka_unit_test(test_revoke),
+		cmocka_unit_test(test_slow_client),
+		cmocka_unit_test(test_connection_cap),
+		cmocka_unit_test(test_no_token_in_log),
+	};
+
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP test-tokend needs root (tokend reads shadow and peers' "
+		       "executables; the test switches uid)\n");
+		return 0;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

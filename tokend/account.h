@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* The user's account as NSS and shadow describe it now. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct pt_account {
+	char *user;
+	uid_t uid;
+	gid_t gid;
+	char *gecos;
+	char *home;
+	char *shell;
+	char **groups; /* names, primary group first */
+	size_t n_groups;
+	bool locked;   /* shadow password starts with '!' */
+	bool expired;  /* shadow account expiry date passed */
+};
+
+/* -ENOENT when the user does not exist; -errno on look-up failure. */
+int pt_account_lookup(const char *user, struct pt_account **ret);
+void pt_account_free(struct pt_account *a);
