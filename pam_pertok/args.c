@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/* pam_pertok option parsing (see args.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <security/pam_ext.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "args.h"
+#include "util.h"
+
+const char *pp_mode_name(enum pp_mode mode)
+{
+	switch (mode) {
+	case PP_MODE_ISSUE:
+		return "issue";
+	case PP_MODE_REDEEM:
+		return "redeem";
+	case PP_MODE_NONE:
+		break;
+	}
+	return "none";
+}
+
+/* If arg is "key=..." returns the value, else NULL. */
+static const char *opt_value(const char *arg, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (strncmp(arg, key, n) == 0 && arg[n] == '=')
+		return arg + n + 1;
+	return NULL;
+}
+
+/* Splits a comma list of holder names into a->holder_buf / a->holders.
+ * Duplicates are dropped. Returns 0 or -EINVAL (nothing changed). */
+static int parse_holders(const char *value, bool single, struct pp_args *a)
+{
+	char buf[sizeof(a->holder_buf)];
+	const char *names[PP_MAX_HOLDERS];
+	size_t n = 0;
+	char *p, *next;
+
+	if (strlen(value) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, value);
+	for (p = buf; p; p = next) {
+		bool dup = false;
+
+		next = strchr(p, ',');
+		if (next)
+			*next++ = '\0';
+		if (!pt_name_valid(p))
+			return -EINVAL;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(names[i], p) == 0)
+				dup = true;
+		if (dup)
+			continue;
+		if (n == PP_MAX_HOLDERS || (single && n == 1))
+			return -EINVAL;
+		names[n++] = p;
+	}
+
+	memcpy(a->holder_buf, buf, sizeof(buf));
+	for (size_t i = 0; i < n; i++)
+		a->holders[i] = a->holder_buf + (names[i] - buf);
+	a->n_holders = n;
+	return 0;
+}
+
+static void parse_timeout(pam_handle_t *pamh, const char *value, struct pp_args *a)
+{
+	uint32_t v;
+	int r;
+
+	r = pt_parse_u32(value, &v);
+	if (r == -ERANGE)
+		v = UINT32_MAX;
+	else if (r < 0) {
+		pam_syslog(pamh, LOG_ERR, "invalid timeout=%s (milliseconds), using %d", value,
+			   a->timeout_ms);
+		return;
+	}
+	if (v < PP_TIMEOUT_MIN || v > PP_TIMEOUT_MAX) {
+		uint32_t c = v < PP_TIMEOUT_MIN ? PP_TIMEOUT_MIN : PP_TIMEOUT_MAX;
+
+		pam_syslog(pamh, LOG_NOTICE, "timeout=%s out of range %d..%d, using %u", value,
+			   PP_TIMEOUT_MIN, PP_TIMEOUT_MAX, (unsigned)c);
+		v = c;
+	}
+	a->timeout_ms = (int)v;
+}
+
+/* Options that only one mode uses: logged, not fatal. */
+static void check_mode_option(pam_handle_t *pamh, enum pp_mode mode, enum pp_mode wanted,
+			      const char *arg)
+{
+	if (mode != wanted)
+		pam_syslog(pamh, LOG_NOTICE, "option %s has no effect in %s mode", arg,
+			   pp_mode_name(mode));
+}
+
+int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_args *ret)
+{
+	struct pp_args a = {
+		.mode = PP_MODE_NONE,
+		.timeout_ms = PP_TIMEOUT_DEFAULT,
+		.onerror = PP_ONERROR_IGNORE,
+		.notoken = PP_NOTOKEN_DENY,
+	};
+	const char *v;
+
+	/* The mode first: what holder= means depends on it. */
+	for (int i = 0; i < argc; i++) {
+		enum pp_mode m;
+
+		if (!argv[i])
+			continue;
+		if (strcmp(argv[i], "issue") == 0)
+			m = PP_MODE_ISSUE;
+		else if (strcmp(argv[i], "redeem") == 0)
+			m = PP_MODE_REDEEM;
+		else
+			continue;
+		if (a.mode != PP_MODE_NONE) {
+			pam_syslog(pamh, LOG_ERR, "more than one mode given (%s and %s)",
+				   pp_mode_name(a.mode), argv[i]);
+			return -EINVAL;
+		}
+		a.mode = m;
+	}
+	if (a.mode == PP_MODE_NONE) {
+		pam_syslog(pamh, LOG_ERR, "no mode given (issue or redeem)");
+		return -EINVAL;
+	}
+
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (!arg || strcmp(arg, "issue") == 0 || strcmp(arg, "redeem") == 0)
+			continue;
+		if (strcmp(arg, "debug") == 0)
+			a.debug = true;
+		else if (strcmp(arg, "nokeyring") == 0) {
+			check_mode_option(pamh, a.mode, PP_MODE_REDEEM, arg);
+			a.nokeyring = true;
+		} else if ((v = opt_value(arg, "socket"))) {
+			if (v[0] != '/')
+				pam_syslog(pamh, LOG_ERR,
+					   "invalid socket=%s (not an absolute path), ignored", v);
+			else
+				a.socket = v;
+		} else if ((v = opt_value(arg, "timeout")))
+			parse_timeout(pamh, v, &a);
+		else if ((v = opt_value(arg, "holder"))) {
+			bool single = a.mode == PP_MODE_REDEEM;
+
+			if (parse_holders(v, single, &a) < 0)
+				pam_syslog(pamh, LOG_ERR, "invalid holder=%s (%s), ignored", v,
+					   single ? "one holder name" : "comma list of names");
+		} else if ((v = opt_value(arg, "onerror"))) {
+			check_mode_option(pamh, a.mode, PP_MODE_ISSUE, arg);
+			if (strcmp(v, "ignore") == 0)
+				a.onerror = PP_ONERROR_IGNORE;
+			else if (strcmp(v, "success") == 0)
+				a.onerror = PP_ONERROR_SUCCESS;
+			else if (strcmp(v, "fail") == 0)
+				a.onerror = PP_ONERROR_FAIL;
+			else
+				pam_syslog(pamh, LOG_ERR,
+					   "invalid onerror=%s (ignore, success or fail), ignored",
+					   v);
+		} else if ((v = opt_value(arg, "notoken"))) {
+			check_mode_option(pamh, a.mode, PP_MODE_REDEEM, arg);
+			if (strcmp(v, "deny") == 0)
+				a.notoken = PP_NOTOKEN_DENY;
+			else if (strcmp(v, "ignore") == 0)
+				a.notoken = PP_NOTOKEN_IGNORE;
+			else
+				pam_syslog(pamh, LOG_ERR,
+					   "invalid notoken=%s (deny or ignore), ignored", v);
+		} else
+			pam_syslog(pamh, LOG_ERR, "unknown option: %s", arg);
+	}
+
+	/* holder_buf moves with the struct: re-point the names into ret. */
+	*ret = a;
+	for (size_t i = 0; i < a.n_holders; i++)
+		ret->holders[i] = ret->holder_buf + (a.holders[i] - a.holder_buf);
+	return 0;
+}

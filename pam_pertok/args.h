@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pam_pertok module options, parsed once per call into a struct.
+ *
+ *   issue | redeem         mode (exactly one, normally the first argument)
+ *   socket=PATH            tokend's socket (default: the compiled-in path)
+ *   timeout=MS             per request, 100..30000 (default 3000; clamped)
+ *   holder=NAME[,NAME...]  issue: holders to exchange for (default "atd");
+ *                          redeem: one holder (default: the PAM service)
+ *   onerror=ignore|success|fail   issue: what a failure returns (default ignore)
+ *   notoken=deny|ignore    redeem: no token for the user (default deny)
+ *   nokeyring              redeem: do not touch keyrings
+ *   debug                  LOG_DEBUG lines
+ *
+ * Unknown options are logged and skipped. An invalid value of a known
+ * option is logged and the option ignored (its default stays), so a typo
+ * never widens what the module does: onerror falls back to ignore, notoken
+ * to deny. Only a missing or repeated mode fails the parse.
+ */
+#pragma once
+
+#include <security/pam_modules.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PP_TIMEOUT_DEFAULT 3000
+#define PP_TIMEOUT_MIN 100
+#define PP_TIMEOUT_MAX 30000
+#define PP_MAX_HOLDERS 16
+#define PP_DEFAULT_ISSUE_HOLDER "atd"
+
+enum pp_mode {
+	PP_MODE_NONE = 0,
+	PP_MODE_ISSUE,
+	PP_MODE_REDEEM,
+};
+
+enum pp_onerror {
+	PP_ONERROR_IGNORE = 0,
+	PP_ONERROR_SUCCESS,
+	PP_ONERROR_FAIL,
+};
+
+enum pp_notoken {
+	PP_NOTOKEN_DENY = 0,
+	PP_NOTOKEN_IGNORE,
+};
+
+struct pp_args {
+	enum pp_mode mode;
+	const char *socket; /* points into argv; NULL = pt_default_socket() */
+	int timeout_ms;
+	/* holder= split into names (copies in holder_buf); n_holders == 0 means
+	 * the mode's default (issue: "atd", redeem: the PAM service) */
+	const char *holders[PP_MAX_HOLDERS];
+	size_t n_holders;
+	char holder_buf[1024];
+	enum pp_onerror onerror;
+	enum pp_notoken notoken;
+	bool nokeyring;
+	bool debug;
+};
+
+/* Returns 0 and fills *ret, or -EINVAL when the mode is missing or given
+ * more than once (logged with pam_syslog; *ret untouched). */
+int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_args *ret);
+
+const char *pp_mode_name(enum pp_mode mode);

@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pam_pertok: the PAM side of pertok.
+ *
+ *   session  optional  pam_pertok.so issue  [holder=atd,cron] [onerror=...]
+ *   account  required  pam_pertok.so redeem [holder=NAME] [notoken=ignore]
+ *   session  required  pam_pertok.so redeem [nokeyring]
+ *
+ * issue (open_session): MINT a live token for PAM_USER, put it in the
+ * session keyring, EXCHANGE it once per holder. Failures return per
+ * onerror (login never fails because of pertok unless the admin asks).
+ *
+ * redeem (account, open_session, setcred): one REDEEM per PAM handle,
+ * whichever stage comes first; the result, failure included, is kept with
+ * pam_set_data and reused by the other stages. open_session joins a fresh
+ * session keyring and installs the new live token owned by the user.
+ *
+ * No global state, no signal handlers, no exit(); the client closes its
+ * socket; the token is wiped wherever it is freed and never logged.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <security/pam_modutil.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "args.h"
+#include "client.h"
+#include "keyring.h"
+#include "proto.h"
+#include "util.h"
+
+#define PP_EXPORT __attribute__((visibility("default")))
+#define PP_DATA_REDEEM "pertok_redeem"
+
+/* One redemption per PAM handle, kept with pam_set_data. */
+struct pp_redemption {
+	int pam_code; /* what every stage returns */
+	char *user;   /* PAM_USER it was made for ("" when unset) */
+	char *token;  /* the live token (secret), only when pam_code == PAM_SUCCESS */
+	uint64_t exp;
+};
+
+/* The one place errors become PAM codes: logs one line (LOG_DEBUG lines
+ * only with the debug option) and returns code. */
+static int pp_result(pam_handle_t *pamh, const struct pp_args *a, int code, int prio,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int pp_result(pam_handle_t *pamh, const struct pp_args *a, int code, int prio,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	if (prio == LOG_DEBUG && !(a && a->debug))
+		return code;
+	va_start(ap, fmt);
+	pam_vsyslog(pamh, prio, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+#define pp_debug(pamh, a, ...) (void)pp_result(pamh, a, 0, LOG_DEBUG, __VA_ARGS__)
+
+/* tokend's messages go into a quoted log field: keep them on one line. */
+static const char *clean_text(const char *in, char *out, size_t n)
+{
+	size_t i = 0;
+
+	if (!in)
+		in = "";
+	for (; *in && i + 1 < n; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		out[i++] = c < ' ' || c >= 0x7f ? '?' : c == '"' || c == '\\' ? '\'' : (char)c;
+	}
+	out[i] = '\0';
+	return out;
+}
+
+/* A transport failure, for the log. */
+static const char *transport_error(int r)
+{
+	switch (r) {
+	case -ENOENT:
+	case -ECONNREFUSED:
+		return "tokend is not running";
+	case -ETIMEDOUT:
+		return "tokend did not answer in time";
+	case -EPROTO:
+	case -EBADMSG:
+		return "protocol error";
+	case -ENAMETOOLONG:
+		return "socket path too long";
+	default:
+		return strerror(-r);
+	}
+}
+
+static const char *socket_path(const struct pp_args *a)
+{
+	return a->socket ? a->socket : pt_default_socket();
+}
+
+static const char *item_str(pam_handle_t *pamh, int item)
+{
+	const void *v = NULL;
+
+	if (pam_get_item(pamh, item, &v) != PAM_SUCCESS || !v)
+		return NULL;
+	return v;
+}
+
+/* PAM_USER and PAM_SERVICE, both valid names. */
+static int get_user_service(pam_handle_t *pamh, const char **ret_user, const char **ret_service)
+{
+	const char *user = item_str(pamh, PAM_USER), *service = item_str(pamh, PAM_SERVICE);
+
+	if (!user || !*user)
+		return -ENOENT;
+	if (!pt_name_valid(user) || !service || !pt_name_valid(service))
+		return -EINVAL;
+	*ret_user = user;
+	*ret_service = service;
+	return 0;
+}
+
+static const char *user_error(int r)
+{
+	return r == -ENOENT ? "PAM_USER is not set" : "invalid PAM_USER or PAM_SERVICE";
+}
+
+/* tty and rhost as MINT carries them: "" when unset or too long. */
+static const char *short_item(pam_handle_t *pamh, int item)
+{
+	const char *v = item_str(pamh, item);
+
+	return v && strlen(v) <= PT_MAX_STR ? v : "";
+}
+
+/* ---------------------------------------------------------------- issue */
+
+static int issue_fail_code(const struct pp_args *a)
+{
+	switch (a->onerror) {
+	case PP_ONERROR_SUCCESS:
+		return PAM_SUCCESS;
+	case PP_ONERROR_FAIL:
+		return PAM_SESSION_ERR;
+	case PP_ONERROR_IGNORE:
+		break;
+	}
+	return PAM_IGNORE;
+}
+
+static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
+{
+	static const char *const default_holders[] = { PP_DEFAULT_ISSUE_HOLDER };
+	const char *const *holders = a->n_holders ? a->holders : default_holders;
+	size_t n_holders = a->n_holders ? a->n_holders : 1;
+	const int fail = issue_fail_code(a);
+	const char *user = NULL, *service = NULL;
+	const struct passwd *pw;
+	struct pt_client *c = NULL;
+	struct pt_rep rep = {};
+	char *token = NULL;
+	char msg[256], list[sizeof(a->holder_buf)] = "";
+	uint64_t exp;
+	size_t n_failed = 0;
+	int32_t key = 0;
+	int code, r;
+
+	r = get_user_service(pamh, &user, &service);
+	if (r < 0) {
+		code = pp_result(pamh, a, fail, LOG_ERR, "op=issue result=error error=\"%s\"",
+				 user_error(r));
+		goto out;
+	}
+	pw = pam_modutil_getpwnam(pamh, user);
+	if (!pw) {
+		code = pp_result(pamh, a, fail, LOG_ERR,
+				 "op=issue result=error user=%s error=\"unknown user\"", user);
+		goto out;
+	}
+
+	r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+	if (r < 0) {
+		code = pp_result(pamh, a, fail, LOG_ERR,
+				 "op=issue result=error user=%s socket=%s error=\"%s\"", user,
+				 socket_path(a), transport_error(r));
+		goto out;
+	}
+
+	{
+		struct pt_req req = {
+			.type = PT_MINT,
+			.user = (char *)user,
+			.service = (char *)service,
+			.tty = (char *)short_item(pamh, PAM_TTY),
+			.rhost = (char *)short_item(pamh, PAM_RHOST),
+		};
+
+		r = pt_client_call(c, &req, &rep);
+	}
+	if (r < 0) {
+		code = pp_result(pamh, a, fail, LOG_ERR,
+				 "op=mint result=error user=%s service=%s error=\"%s\"", user,
+				 service, transport_error(r));
+		goto out;
+	}
+	if (rep.type != PT_OK) {
+		bool denied = rep.err_code == PT_E_DENIED;
+
+		code = pp_result(pamh, a, fail, denied ? LOG_NOTICE : LOG_ERR,
+				 "op=mint result=%s user=%s service=%s error=%s message=\"%s\"",
+				 denied ? "deny" : "error", user, service,
+				 pt_errcode_name(rep.err_code),
+				 clean_text(rep.message, msg, sizeof(msg)));
+		goto out;
+	}
+	if (!rep.token || !*rep.token) {
+		code = pp_result(pamh, a, fail, LOG_ERR,
+				 "op=mint result=error user=%s error=\"empty token in reply\"",
+				 user);
+		goto out;
+	}
+	token = rep.token;
+	rep.token = NULL;
+	exp = rep.exp;
+	pt_rep_clear(&rep);
+
+	r = pk_install_live(token, strlen(token), pw->pw_uid, pw->pw_gid, exp, pt_now_s(), &key);
+	if (r < 0) {
+		n_failed++;
+		(void)pp_result(pamh, a, fail, LOG_ERR,
+				"op=issue step=keyring result=error user=%s "
+				"error=\"cannot put the live token in the session keyring: %s\"",
+				user, strerror(-r));
+	} else
+		pp_debug(pamh, a, "op=issue step=keyring user=%s key=%d exp=%llu", user, (int)key,
+			 (unsigned long long)exp);
+
+	for (size_t i = 0; i < n_holders; i++) {
+		struct pt_req req = {
+			.type = PT_EXCHANGE,
+			.live_token = token,
+			.holder = (char *)holders[i],
+			.lifetime = 0,
+		};
+
+		r = pt_client_call(c, &req, &rep);
+		if (r < 0) {
+			/* The connection is gone: the remaining holders would fail too. */
+			n_failed++;
+			(void)pp_result(pamh, a, fail, LOG_ERR,
+					"op=exchange result=error user=%s holder=%s error=\"%s\"",
+					user, holders[i], transport_error(r));
+			break;
+		}
+		if (rep.type != PT_OK) {
+			bool denied = rep.err_code == PT_E_DENIED || rep.err_code == PT_E_LIMIT;
+
+			n_failed++;
+			(void)pp_result(pamh, a, fail, denied ? LOG_NOTICE : LOG_ERR,
+					"op=exchange result=%s user=%s holder=%s error=%s "
+					"message=\"%s\"",
+					denied ? "deny" : "error", user, holders[i],
+					pt_errcode_name(rep.err_code),
+					clean_text(rep.message, msg, sizeof(msg)));
+		} else {
+			pp_debug(pamh, a,
+				 "op=exchange result=ok user=%s holder=%s id=%s exp=%llu "
+				 "renewed=%u",
+				 user, holders[i], rep.id ? rep.id : "",
+				 (unsigned long long)rep.exp, (unsigned)rep.renewed);
+			if (*list)
+				strncat(list, ",", sizeof(list) - strlen(list) - 1);
+			strncat(list, holders[i], sizeof(list) - strlen(list) - 1);
+		}
+		pt_rep_clear(&rep);
+	}
+
+	if (n_failed > 0)
+		code = fail; /* each failure was logged above */
+	else
+		code = pp_result(pamh, a, PAM_SUCCESS, LOG_INFO,
+				 "op=issue result=ok user=%s service=%s holders=%s exp=%llu", user,
+				 service, list, (unsigned long long)exp);
+out:
+	pt_rep_clear(&rep);
+	pt_free_secret(token);
+	pt_client_free(c);
+	return code;
+}
+
+/* ---------------------------------------------------------------- redeem */
+
+static void redemption_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+	struct pp_redemption *st = data;
+
+	if (!st)
+		return;
+	pt_free_secret(st->token);
+	free(st->user);
+	pt_wipe(st, sizeof(*st));
+	free(st);
+}
+
+/* Performs the REDEEM; returns the PAM code every stage will return, after
+ * logging one line. On PAM_SUCCESS, st->token and st->exp are set. */
+static int do_redeem(pam_handle_t *pamh, const struct pp_args *a, const char *stage,
+		     struct pp_redemption *st)
+{
+	const char *user = NULL, *service = NULL, *holder;
+	struct pt_client *c = NULL;
+	struct pt_rep rep = {};
+	char msg[256];
+	int code, r;
+
+	r = get_user_service(pamh, &user, &service);
+	if (r < 0) {
+		code = pp_result(pamh, a, PAM_PERM_DENIED, LOG_ERR,
+				 "op=redeem stage=%s result=error error=\"%s\"", stage,
+				 user_error(r));
+		goto out;
+	}
+	holder = a->n_holders ? a->holders[0] : service;
+
+	r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+	if (r < 0) {
+		code = pp_result(pamh, a, PAM_PERM_DENIED, LOG_ERR,
+				 "op=redeem stage=%s result=error user=%s holder=%s socket=%s "
+				 "error=\"%s\"",
+				 stage, user, holder, socket_path(a), transport_error(r));
+		goto out;
+	}
+
+	{
+		struct pt_req req = {
+			.type = PT_REDEEM,
+			.user = (char *)user,
+			.holder = (char *)holder,
+			.service = (char *)service,
+		};
+
+		r = pt_client_call(c, &req, &rep);
+	}
+	if (r < 0) {
+		code = pp_result(pamh, a, PAM_PERM_DENIED, LOG_ERR,
+				 "op=redeem stage=%s result=error user=%s holder=%s error=\"%s\"",
+				 stage, user, holder, transport_error(r));
+		goto out;
+	}
+	if (rep.type != PT_OK) {
+		const char *result = "error";
+		int prio = LOG_ERR;
+
+		code = PAM_PERM_DENIED;
+		if (rep.err_code == PT_E_NOTFOUND) {
+			result = "notoken";
+			prio = LOG_NOTICE;
+			if (a->notoken == PP_NOTOKEN_IGNORE) {
+				code = PAM_IGNORE;
+				prio = LOG_INFO;
+			}
+		} else if (rep.err_code == PT_E_DENIED) {
+			result = "deny";
+			prio = LOG_NOTICE;
+		}
+		code = pp_result(pamh, a, code, prio,
+				 "op=redeem stage=%s result=%s user=%s holder=%s service=%s "
+				 "error=%s message=\"%s\"",
+				 stage, result, user, holder, service,
+				 pt_errcode_name(rep.err_code),
+				 clean_text(rep.message, msg, sizeof(msg)));
+		goto out;
+	}
+	if (!rep.token || !*rep.token) {
+		code = pp_result(pamh, a, PAM_PERM_DENIED, LOG_ERR,
+				 "op=redeem stage=%s result=error user=%s holder=%s "
+				 "error=\"empty token in reply\"",
+				 stage, user, holder);
+		goto out;
+	}
+	st->token = rep.token;
+	rep.token = NULL;
+	st->exp = rep.exp;
+	code = pp_result(pamh, a, PAM_SUCCESS, LOG_INFO,
+			 "op=redeem stage=%s result=allow user=%s holder=%s service=%s id=%s "
+			 "exp=%llu",
+			 stage, user, holder, service, rep.id ? rep.id : "",
+			 (unsigned long long)st->exp);
+out:
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	return code;
+}
+
+/* The handle's redemption: the cached one, or performed now and cached
+ * (failures too). Returns 0, -ENOMEM, or -EPERM when PAM_USER changed since
+ * the cached redemption (its token is not this user's). */
+static int get_redemption(pam_handle_t *pamh, const struct pp_args *a, const char *stage,
+			  const struct pp_redemption **ret)
+{
+	const char *user = item_str(pamh, PAM_USER);
+	const void *data = NULL;
+	struct pp_redemption *st;
+
+	if (!user)
+		user = "";
+	if (pam_get_data(pamh, PP_DATA_REDEEM, &data) == PAM_SUCCESS && data) {
+		st = (struct pp_redemption *)data;
+		if (strcmp(st->user, user) != 0)
+			return -EPERM;
+		pp_debug(pamh, a, "op=redeem stage=%s reusing the redemption (%s)", stage,
+			 pam_strerror(pamh, st->pam_code));
+		*ret = st;
+		return 0;
+	}
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->user = strdup(user);
+	if (!st->user) {
+		free(st);
+		return -ENOMEM;
+	}
+	st->pam_code = do_redeem(pamh, a, stage, st);
+	if (pam_set_data(pamh, PP_DATA_REDEEM, st, redemption_cleanup) != PAM_SUCCESS) {
+		redemption_cleanup(pamh, st, 0);
+		return -ENOMEM;
+	}
+	*ret = st;
+	return 0;
+}
+
+/* The stage's code: the redemption's, or PAM_PERM_DENIED when it could not
+ * even be kept. */
+static int redeem_stage(pam_handle_t *pamh, const struct pp_args *a, const char *stage,
+			const struct pp_redemption **ret)
+{
+	int r;
+
+	r = get_redemption(pamh, a, stage, ret);
+	if (r < 0)
+		return pp_result(pamh, a, PAM_PERM_DENIED, LOG_ERR,
+				 "op=redeem stage=%s result=error error=\"%s\"", stage,
+				 r == -EPERM ? "PAM_USER changed since the redemption" :
+					       strerror(-r));
+	return (*ret)->pam_code;
+}
+
+static int redeem_open_session(pam_handle_t *pamh, const struct pp_args *a)
+{
+	const struct pp_redemption *st = NULL;
+	const struct passwd *pw;
+	const char *user;
+	int32_t key = 0;
+	int code, r;
+
+	code = redeem_stage(pamh, a, "session", &st);
+	if (code != PAM_SUCCESS)
+		return code;
+	if (a->nokeyring)
+		return pp_result(pamh, a, PAM_SUCCESS, LOG_DEBUG,
+				 "op=redeem stage=session nokeyring: live token not installed");
+
+	user = st->user; /* get_redemption checked it is still PAM_USER */
+	pw = pam_modutil_getpwnam(pamh, user);
+	if (!pw)
+		return pp_result(pamh, a, PAM_SESSION_ERR, LOG_ERR,
+				 "op=redeem stage=session result=error user=%s "
+				 "error=\"unknown user\"",
+				 user);
+
+	r = pk_join_fresh_session();
+	if (r < 0)
+		return pp_result(pamh, a, PAM_SESSION_ERR, LOG_ERR,
+				 "op=redeem stage=session result=error user=%s "
+				 "error=\"cannot join a new session keyring: %s\"",
+				 user, strerror(-r));
+	r = pk_install_live(st->token, strlen(st->token), pw->pw_uid, pw->pw_gid, st->exp,
+			    pt_now_s(), &key);
+	if (r < 0)
+		return pp_result(pamh, a, PAM_SESSION_ERR, LOG_ERR,
+				 "op=redeem stage=session result=error user=%s "
+				 "error=\"cannot put the live token in the session keyring: %s\"",
+				 user, strerror(-r));
+	return pp_result(pamh, a, PAM_SUCCESS, LOG_DEBUG,
+			 "op=redeem stage=session user=%s key=%d exp=%llu", user, (int)key,
+			 (unsigned long long)st->exp);
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+PP_EXPORT PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+					     const char **argv)
+{
+	/* pertok does not authenticate users (yet). */
+	return PAM_IGNORE;
+}
+
+PP_EXPORT PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const struct pp_redemption *st = NULL;
+	const void *data = NULL;
+	struct pp_args a;
+
+	if (pp_args_parse(pamh, argc, argv, &a) < 0)
+		return PAM_SERVICE_ERR;
+	if (a.mode != PP_MODE_REDEEM)
+		return PAM_IGNORE;
+	if (flags & PAM_DELETE_CRED) {
+		/* Nothing to delete (the key expires by itself); never redeem here. */
+		if (pam_get_data(pamh, PP_DATA_REDEEM, &data) == PAM_SUCCESS && data)
+			return ((const struct pp_redemption *)data)->pam_code;
+		return PAM_IGNORE;
+	}
+	return redeem_stage(pamh, &a, "setcred", &st);
+}
+
+PP_EXPORT PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
+					  const char **argv)
+{
+	const struct pp_redemption *st = NULL;
+	struct pp_args a;
+
+	if (pp_args_parse(pamh, argc, argv, &a) < 0)
+		return PAM_SERVICE_ERR;
+	if (a.mode != PP_MODE_REDEEM)
+		return PAM_IGNORE;
+	return redeem_stage(pamh, &a, "account", &st);
+}
+
+PP_EXPORT PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+					     const char **argv)
+{
+	struct pp_args a;
+
+	if (pp_args_parse(pamh, argc, argv, &a) < 0)
+		return PAM_SERVICE_ERR;
+	if (a.mode == PP_MODE_ISSUE)
+		return do_issue(pamh, &a);
+	return redeem_open_session(pamh, &a);
+}
+
+PP_EXPORT PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+					      const char **argv)
+{
+	struct pp_args a;
+
+	if (pp_args_parse(pamh, argc, argv, &a) < 0)
+		return PAM_SERVICE_ERR;
+	/* The live token stays in the keyring until it expires. */
+	return PAM_SUCCESS;
+}
+
+PP_EXPORT PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
+					  const char **argv)
+{
+	pam_syslog(pamh, LOG_ERR,
+		   "pam_pertok does not change passwords: remove it from the "
+		   "password stack");
+	return PAM_SERVICE_ERR;
+}

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pertok: the user's tool. Reads the live token from the session keyring,
+ * lists and revokes the user's persistable tokens, asks for one explicitly.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <keyutils.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "jws.h"
+#include "toolutil.h"
+#include "util.h"
+
+#define KEY_DESC "pertok:live"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [OPTIONS] COMMAND [ARGS]\n"
+		"\n"
+		"Commands:\n"
+		"  token [--claims]        print the live token in this session's keyring\n"
+		"                          (--claims: its decoded payload, not verified)\n"
+		"  list [--json]           list your persistable tokens\n"
+		"  revoke ID               revoke one of your persistable tokens\n"
+		"  persist --holder NAME [--lifetime DURATION]\n"
+		"                          exchange the live token for a persistable token\n"
+		"                          that NAME may redeem (DURATION: 30d, 12h, ...)\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket PATH       tokend's socket (default %s)\n"
+		"  -t, --timeout MS        timeout per request (default %d)\n"
+		"  -h, --help              show this help\n"
+		"  -V, --version           show the version\n"
+		"\n"
+		"Exit status: 0 ok, 1 refused or failed, 2 usage, 3 cannot reach tokend.\n",
+		program_invocation_short_name, pt_default_socket(), TOOL_TIMEOUT_DEFAULT);
+}
+
+/* Reads the live token (secret; caller pt_free_secret()s). Exit code. */
+static int read_live_token(char **ret)
+{
+	void *buf = NULL;
+	long key;
+	int n;
+
+	key = keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", KEY_DESC, 0);
+	if (key < 0) {
+		if (errno == ENOKEY || errno == EKEYEXPIRED || errno == EKEYREVOKED)
+			tool_err("no live token in this session's keyring");
+		else
+			tool_err("cannot search the session keyring: %s", strerror(errno));
+		return TOOL_EXIT_REFUSED;
+	}
+	n = keyctl_read_alloc((key_serial_t)key, &buf);
+	if (n < 0) {
+		if (errno == EKEYEXPIRED || errno == EKEYREVOKED || errno == ENOKEY)
+			tool_err("no live token in this session's keyring");
+		else
+			tool_err("cannot read the live token: %s", strerror(errno));
+		return TOOL_EXIT_REFUSED;
+	}
+	/* keyctl_read_alloc NUL-terminates; a token has no NUL of its own. */
+	if (n == 0 || memchr(buf, '\0', (size_t)n)) {
+		pt_wipe(buf, (size_t)n);
+		free(buf);
+		tool_err("the key %s does not hold a token", KEY_DESC);
+		return TOOL_EXIT_REFUSED;
+	}
+	*ret = buf;
+	return TOOL_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- token */
+
+static int opt_flag(int c, const char *arg, void *u)
+{
+	if (c != 'c' && c != 'j')
+		return -EINVAL;
+	*(bool *)u = true;
+	return 0;
+}
+
+static int cmd_token(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = { { "claims", no_argument, NULL, 'c' } };
+	char *token = NULL, *header = NULL, *payload = NULL;
+	bool claims = false;
+	int code, r;
+
+	code = tool_parse_command(argc, argv, "c", opts, PT_ELEMENTSOF(opts), opt_flag, &claims,
+				  usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind != argc) {
+		tool_err("token takes no arguments");
+		return TOOL_EXIT_USAGE;
+	}
+
+	code = read_live_token(&token);
+	if (code != TOOL_EXIT_OK)
+		return code;
+	if (!claims) {
+		printf("%s\n", token);
+		goto out;
+	}
+	r = pt_jws_decode_unverified(token, &header, &payload);
+	if (r < 0) {
+		tool_err("the live token is malformed");
+		code = TOOL_EXIT_REFUSED;
+		goto out;
+	}
+	code = tool_print_json_pretty(payload);
+out:
+	free(header);
+	pt_free_secret(payload);
+	pt_free_secret(token);
+	return code;
+}
+
+/* ---------------------------------------------------------------- list */
+
+static int cmd_list(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' } };
+	struct pt_req req = { .type = PT_LIST, .user = (char *)"" };
+	struct pt_rep rep = {};
+	bool json = false;
+	int code;
+
+	code = tool_parse_command(argc, argv, "j", opts, PT_ELEMENTSOF(opts), opt_flag, &json,
+				  usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind != argc) {
+		tool_err("list takes no arguments");
+		return TOOL_EXIT_USAGE;
+	}
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK)
+		code = tool_print_list(&rep, json);
+	pt_rep_clear(&rep);
+	return code;
+}
+
+/* ---------------------------------------------------------------- revoke */
+
+static int cmd_revoke(int argc, char **argv, struct tool_conn *conn)
+{
+	struct pt_req req = { .type = PT_REVOKE };
+	struct pt_rep rep = {};
+	int code;
+
+	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind + 1 != argc || !pt_name_valid(argv[optind])) {
+		tool_err("usage: revoke ID");
+		return TOOL_EXIT_USAGE;
+	}
+	req.id = argv[optind];
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK) {
+		if (rep.count == 0) {
+			tool_err("no token %s", req.id);
+			code = TOOL_EXIT_REFUSED;
+		} else
+			printf("revoked %s\n", req.id);
+	}
+	pt_rep_clear(&rep);
+	return code;
+}
+
+/* ---------------------------------------------------------------- persist */
+
+struct persist_opts {
+	const char *holder;
+	uint64_t lifetime;
+};
+
+static int opt_persist(int c, const char *arg, void *u)
+{
+	struct persist_opts *p = u;
+
+	switch (c) {
+	case 'H':
+		if (!pt_name_valid(arg)) {
+			tool_err("invalid holder name: %s", arg);
+			return -EINVAL;
+		}
+		p->holder = arg;
+		return 0;
+	case 'l':
+		if (pt_parse_duration(arg, &p->lifetime) < 0) {
+			tool_err("invalid lifetime: %s (seconds, or a number with s, m, h, d, w)",
+				 arg);
+			return -EINVAL;
+		}
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int cmd_persist(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = {
+		{ "holder", required_argument, NULL, 'H' },
+		{ "lifetime", required_argument, NULL, 'l' },
+	};
+	struct persist_opts p = {};
+	struct pt_req req = { .type = PT_EXCHANGE };
+	struct pt_rep rep = {};
+	char *token = NULL;
+	char when[64];
+	int code;
+
+	code = tool_parse_command(argc, argv, "H:l:", opts, PT_ELEMENTSOF(opts), opt_persist, &p,
+				  usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind != argc || !p.holder) {
+		tool_err("usage: persist --holder NAME [--lifetime DURATION]");
+		return TOOL_EXIT_USAGE;
+	}
+
+	code = read_live_token(&token);
+	if (code != TOOL_EXIT_OK)
+		return code;
+	req.live_token = token;
+	req.holder = (char *)p.holder;
+	req.lifetime = p.lifetime;
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK)
+		printf("%s holder=%s expires=%s%s\n", rep.id ? rep.id : "", p.holder,
+		       tool_time(rep.exp, when, sizeof(when)), rep.renewed ? " renewed" : "");
+	pt_rep_clear(&rep);
+	pt_free_secret(token);
+	return code;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv, struct tool_conn *conn);
+} commands[] = {
+	{ "token", cmd_token },
+	{ "list", cmd_list },
+	{ "revoke", cmd_revoke },
+	{ "persist", cmd_persist },
+};
+
+int main(int argc, char **argv)
+{
+	struct tool_conn conn = { .socket = NULL, .timeout_ms = TOOL_TIMEOUT_DEFAULT };
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:" TOOL_COMMON_SHORTOPTS, tool_common_longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return TOOL_EXIT_OK;
+		case 'V':
+			tool_version();
+			return TOOL_EXIT_OK;
+		default:
+			r = tool_common_option(c, optarg, &conn);
+			if (r < 0)
+				return TOOL_EXIT_USAGE;
+			if (r == 0) {
+				tool_bad_option(c, argv, NULL);
+				return TOOL_EXIT_USAGE;
+			}
+		}
+	}
+	if (optind >= argc) {
+		tool_err("missing command");
+		usage(stderr);
+		return TOOL_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < PT_ELEMENTSOF(commands); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			return commands[i].run(argc - optind, argv + optind, &conn);
+	tool_err("unknown command: %s", argv[optind]);
+	fprintf(stderr, "Try '%s --help'.\n", program_invocation_short_name);
+	return TOOL_EXIT_USAGE;
+}
