@@ -35,7 +35,7 @@
 
 #define NOBODY 65534
 
-static char dir[64], sock[PATH_MAX + 32], conf[PATH_MAX + 32], logpath[PATH_MAX + 32];
+static char dir[64], sock[100], conf[128], logpath[128];
 static char self_exe[PATH_MAX];
 static pid_t tokend_pid = -1;
 
@@ -58,7 +58,7 @@ static void write_conf(const char *redeem_action, int max_conns)
 	fclose(f);
 }
 
-static void start_tokend(void)
+static void start_tokend_via(const char *activator)
 {
 	const char *b = getenv("top_builddir");
 	char bin[PATH_MAX];
@@ -71,7 +71,11 @@ static void start_tokend(void)
 		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0)
 			dup2(fd, 2);
-		execl(bin, "tokend", "-f", "-c", conf, (char *)NULL);
+		if (activator)
+			execl(activator, "systemd-socket-activate", "-l", sock, bin, "-f", "-c",
+			      conf, (char *)NULL);
+		else
+			execl(bin, "tokend", "-f", "-c", conf, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 200; i++) {
@@ -83,6 +87,11 @@ static void start_tokend(void)
 		usleep(20000);
 	}
 	fail_msg("tokend did not come up; see %s", logpath);
+}
+
+static void start_tokend(void)
+{
+	start_tokend_via(NULL);
 }
 
 static void stop_tokend(int sig)
@@ -603,6 +612,41 @@ static void test_no_token_in_log(void **state)
 	pt_free_secret(token);
 }
 
+/* Under systemd the socket is systemd's: tokend takes it from LISTEN_FDS and
+ * leaves it in place when it stops. */
+static void test_socket_activation(void **state)
+{
+	static const char activator[] = "/usr/bin/systemd-socket-activate";
+	struct stat st;
+	char *buf;
+	FILE *f;
+	long n;
+
+	if (access(activator, X_OK) != 0) {
+		print_message("%s not installed (Debian package systemd)\n", activator);
+		skip();
+	}
+	stop_tokend(SIGTERM);
+	unlink(sock);
+	assert_int_equal(truncate(logpath, 0), 0);
+	start_tokend_via(activator);
+	still_alive();
+	f = fopen(logpath, "r");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	assert_non_null(strstr(buf, " (systemd)"));
+	free(buf);
+	stop_tokend(SIGTERM);
+	assert_int_equal(lstat(sock, &st), 0); /* not ours to remove */
+	unlink(sock);
+	start_tokend();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_slow_client),
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_no_token_in_log),
+		cmocka_unit_test(test_socket_activation),
 	};
 
 	if (geteuid() != 0) {
