@@ -530,12 +530,17 @@ static int op_list(struct call *c)
 	rep.list = calloc(n ? n : 1, sizeof(*rep.list));
 	if (!rep.list)
 		return reply_error(c, PT_E_INTERNAL, "out of memory");
-	for (size_t i = 0; i < n && k < PT_MAX_LIST; i++) {
+	for (size_t i = 0, bytes = 64; i < n && k < PT_MAX_LIST; i++) {
 		struct pt_record *rec = pt_store_at(d->store, i);
 		if (!may_see(c, rec))
 			continue;
 		if (c->req->user && *c->req->user && strcmp(c->req->user, rec->user) != 0)
 			continue;
+		/* the reply must fit one frame: the first entries that do are sent */
+		bytes += 4 * 4 + 8 * 3 + 4 * 2 + strlen(rec->id) + strlen(rec->user) +
+			 strlen(rec->holder) + strlen(rec->actor);
+		if (bytes > PT_MAX_FRAME)
+			break;
 		rep.list[k++] = (struct pt_tokinfo){ .id = rec->id, .user = rec->user,
 						     .uid = rec->uid, .holder = rec->holder,
 						     .actor = rec->actor, .iat = rec->iat,
