@@ -1,0 +1,145 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Builds each libFuzzer harness (tests/fuzz/fuzz-NAME.c) with clang and the
+# sanitizers, straight from the sources (no libtool), and fuzzes it for a
+# short time over a copy of its saved corpus. Fails if any harness does not
+# build or finds a crash, leak, timeout or undefined behaviour.
+#
+#   tests/fuzz/run-fuzz.sh [NAME...]      default: proto jws config record
+#
+# Environment:
+#   FUZZ_SECONDS     time per harness (default 20)
+#   FUZZ_MAX_LEN_<NAME>  override -max_len (e.g. FUZZ_MAX_LEN_proto=70000)
+#   CC               compiler (default clang)
+#   top_srcdir       source tree (default: found from this script)
+#   top_builddir     a configured build tree whose config.h to use (default:
+#                    ".", else a minimal config.h is generated)
+#   FUZZ_WORKDIR     where to build and fuzz (default: a new temporary dir,
+#                    removed afterwards unless something failed or FUZZ_KEEP=1)
+set -u
+
+srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+builddir=${top_builddir:-.}
+seconds=${FUZZ_SECONDS:-20}
+cc=${CC:-clang}
+names=${*:-proto jws config record}
+
+case $seconds in
+''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
+esac
+if ! command -v "$cc" >/dev/null 2>&1; then
+	echo "run-fuzz: $cc not found (clang with libFuzzer is needed)" >&2
+	exit 2
+fi
+
+if [ -n "${FUZZ_WORKDIR:-}" ]; then
+	work=$FUZZ_WORKDIR
+	mkdir -p "$work" || exit 2
+else
+	work=$(mktemp -d "${TMPDIR:-/tmp}/pertok-fuzz.XXXXXX") || exit 2
+fi
+
+# config.h: from a configured build tree, or a minimal stand-in.
+if [ -f "$builddir/config.h" ]; then
+	confdir=$(cd "$builddir" && pwd)
+else
+	confdir=$work/include
+	mkdir -p "$confdir"
+	version=$(sed -n 's/^AC_INIT(\[pertok\], \[\([^]]*\)\].*/\1/p' "$srcdir/configure.ac")
+	cat > "$confdir/config.h" <<EOH
+#define _GNU_SOURCE 1
+#define PACKAGE "pertok"
+#define PACKAGE_NAME "pertok"
+#define PACKAGE_VERSION "${version:-0}"
+#define PACKAGE_STRING "pertok ${version:-0}"
+#define VERSION "${version:-0}"
+EOH
+fi
+
+pkgflags() {
+	pkgs=$1
+	for p in tss2-esys tss2-tctildr tss2-rc tss2-mu; do
+		if pkg-config --exists "$p" 2>/dev/null; then
+			pkgs="$pkgs $p"
+		fi
+	done
+	pkg-config --cflags --libs $pkgs
+}
+
+common_src="common/util.c common/buf.c common/proto.c common/client.c common/b64.c"
+tokend_src="tokend/config.c tokend/policy.c tokend/store.c tokend/seal.c"
+
+cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+-fno-omit-frame-pointer -include $confdir/config.h -I$confdir -I$srcdir/common -I$srcdir/tokend \
+-DSYSCONFDIR=\"/etc\" -DLOCALSTATEDIR=\"/var\" -DRUNDIR=\"/run\" \
+-DSBINDIR=\"/usr/sbin\" -DBINDIR=\"/usr/bin\""
+
+failed=""
+for name in $names; do
+	case $name in
+	proto) src="$common_src"; libs=""; maxlen=20000 ;;
+	jws) src="$common_src common/jws.c"; libs=$(pkgflags "libcrypto json-c"); maxlen=10000 ;;
+	config | record)
+		src="$common_src common/jws.c $tokend_src"
+		libs=$(pkgflags "libcrypto json-c libconfig")
+		maxlen=16384 ;;
+	*) echo "fuzz $name: FAILED (unknown harness)"; failed="$failed $name"; continue ;;
+	esac
+	eval "maxlen=\${FUZZ_MAX_LEN_$name:-$maxlen}"
+	harness=$srcdir/tests/fuzz/fuzz-$name.c
+	bin=$work/fuzz-$name
+	log=$work/$name.log
+	if [ ! -f "$harness" ]; then
+		echo "fuzz $name: FAILED (no harness $harness)"
+		failed="$failed $name"
+		continue
+	fi
+	srcs=""
+	for s in $src; do
+		srcs="$srcs $srcdir/$s"
+	done
+	# shellcheck disable=SC2086
+	if ! $cc $cflags -o "$bin" "$harness" $srcs $libs >"$work/$name.build.log" 2>&1; then
+		echo "fuzz $name: FAILED (build; see $work/$name.build.log)"
+		sed 's/^/    /' "$work/$name.build.log" | head -n 20
+		failed="$failed $name"
+		continue
+	fi
+
+	corpus=$work/corpus-$name
+	artifacts=$work/artifacts-$name
+	rm -rf "$corpus" "$artifacts"
+	mkdir -p "$corpus" "$artifacts"
+	seeds=0
+	if [ -d "$srcdir/tests/fuzz/corpus/$name" ]; then
+		cp -p "$srcdir/tests/fuzz/corpus/$name"/* "$corpus"/ 2>/dev/null
+		seeds=$(find "$corpus" -type f | wc -l)
+	fi
+
+	"$bin" -max_total_time="$seconds" -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
+	rc=$?
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	found=$(find "$corpus" -type f | wc -l)
+	crashes=$(find "$artifacts" -type f | wc -l)
+	if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ]; then
+		echo "fuzz $name: ok (${seconds}s, ${runs:-?} runs, corpus $seeds -> $found inputs)"
+	else
+		echo "fuzz $name: FAILED (exit status $rc; artifacts in $artifacts; log $log)"
+		grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -n 10 |
+			sed 's/^/    /'
+		failed="$failed $name"
+	fi
+done
+
+if [ -n "$failed" ]; then
+	echo "run-fuzz: FAILED:$failed (work directory kept: $work)"
+	exit 1
+fi
+echo "run-fuzz: no crash in: $names"
+if [ -z "${FUZZ_WORKDIR:-}" ] && [ "${FUZZ_KEEP:-0}" != 1 ]; then
+	rm -rf "$work"
+else
+	echo "run-fuzz: work directory: $work"
+fi
+exit 0
