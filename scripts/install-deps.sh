@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Installs every Debian 12 package that building pertok, its tests and the
+# demo need. Must run as root. Set PERTOK_NO_APT=1 to skip apt entirely
+# (for instance on a machine prepared by hand or without a mirror).
+#
+#   scripts/install-deps.sh            # apt-get update + install
+#   PERTOK_NO_APT=1 scripts/install-deps.sh   # only report what is missing
+set -euo pipefail
+
+packages=(
+	# build
+	autoconf automake libtool pkg-config make gcc
+	libpam0g-dev libssl-dev libconfig-dev libkeyutils-dev libjson-c-dev libtss2-dev
+	# libFuzzer smoke (clang -fsanitize=fuzzer needs the compiler-rt runtime)
+	clang libclang-rt-14-dev clang-format
+	# unit and PAM module tests (cmocka, cwrap)
+	libcmocka-dev libpam-wrapper libpamtest0-dev libnss-wrapper libuid-wrapper
+	# TPM tests (software TPM)
+	swtpm swtpm-tools tpm2-tools
+	# system tests and demo: the real at daemon in a private mount namespace
+	at pamtester keyutils util-linux mount passwd procps coreutils
+	libpam-modules libpam-runtime
+	# independent JWT verification (Debian's /usr/bin/python3)
+	python3 python3-jwt python3-cryptography
+	# memory checks
+	valgrind
+)
+
+missing() {
+	local p st
+	for p in "${packages[@]}"; do
+		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+		[ "$st" = "install ok installed" ] || printf '%s\n' "$p"
+	done
+}
+
+if [ "${PERTOK_NO_APT:-0}" = 1 ]; then
+	m=$(missing | tr '\n' ' ')
+	if [ -n "$m" ]; then
+		echo "install-deps: PERTOK_NO_APT=1, not installing; missing: $m" >&2
+	else
+		echo "install-deps: PERTOK_NO_APT=1, skipping apt (all ${#packages[@]} packages present)"
+	fi
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: must run as root (apt-get install); run it with sudo," \
+		"or set PERTOK_NO_APT=1 to skip installing" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: apt-get update"
+timeout 600 apt-get update -q </dev/null
+echo "install-deps: apt-get install ${#packages[@]} packages"
+timeout 1200 apt-get install -y -q --no-install-recommends --no-upgrade "${packages[@]}" </dev/null
+m=$(missing | tr '\n' ' ')
+if [ -n "$m" ]; then
+	echo "install-deps: still missing after apt-get install: $m" >&2
+	exit 1
+fi
+echo "install-deps: all ${#packages[@]} packages installed"
