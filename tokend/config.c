@@ -81,15 +81,23 @@ static int fail(struct parse *p, const config_setting_t *s, const char *fmt, ...
 static const char *type_name(int type)
 {
 	switch (type) {
-	case CONFIG_TYPE_GROUP: return "a group";
+	case CONFIG_TYPE_GROUP:
+		return "a group";
 	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64: return "an integer";
-	case CONFIG_TYPE_FLOAT: return "a float";
-	case CONFIG_TYPE_STRING: return "a string";
-	case CONFIG_TYPE_BOOL: return "a boolean";
-	case CONFIG_TYPE_ARRAY: return "an array";
-	case CONFIG_TYPE_LIST: return "a list";
-	default: return "unknown";
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a float";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	default:
+		return "unknown";
 	}
 }
 
@@ -116,8 +124,7 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 /* Formats ` (did you mean "X"?)` for the closest candidate, or "". */
-static const char *hint(const char *word, const char *const *cands, size_t n, char *buf,
-			size_t len)
+static const char *hint(const char *word, const char *const *cands, size_t n, char *buf, size_t len)
 {
 	const char *best = NULL;
 	size_t bestd = SIZE_MAX;
@@ -164,8 +171,7 @@ static bool printable(const char *s, bool allow_space)
 	return true;
 }
 
-static int get_string(struct parse *p, const config_setting_t *s, struct where w,
-		      const char **ret)
+static int get_string(struct parse *p, const config_setting_t *s, struct where w, const char **ret)
 {
 	const char *v;
 	int r;
@@ -226,8 +232,7 @@ static void fmt_duration(uint64_t v, char *buf, size_t len)
 }
 
 /* A duration is an integer number of seconds or a string "30", "5m", "7d". */
-static int get_duration(struct parse *p, const config_setting_t *s, struct where w,
-			uint64_t *ret)
+static int get_duration(struct parse *p, const config_setting_t *s, struct where w, uint64_t *ret)
 {
 	uint64_t v;
 	int t = config_setting_type(s);
@@ -249,7 +254,8 @@ static int get_duration(struct parse *p, const config_setting_t *s, struct where
 				    "followed by s, m, h, d or w)",
 				    W(w), str);
 	} else
-		return fail(p, s, "%s%s%s must be a duration (seconds or a string like \"5m\"), not %s",
+		return fail(p, s,
+			    "%s%s%s must be a duration (seconds or a string like \"5m\"), not %s",
 			    W(w), type_name(t));
 	if (v == 0)
 		return fail(p, s, "%s%s%s must be at least 1 second", W(w));
@@ -308,20 +314,22 @@ static int get_list(struct parse *p, const config_setting_t *s, struct where w,
 	else if (t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST)
 		len = config_setting_length(s);
 	else
-		return fail(p, s, "%s%s%s must be an array of strings [ \"...\", ... ], not %s", W(w),
-			    type_name(t));
+		return fail(p, s, "%s%s%s must be an array of strings [ \"...\", ... ], not %s",
+			    W(w), type_name(t));
 	if (len > MAX_LIST)
 		return fail(p, s, "%s%s%s has too many elements (max %d)", W(w), MAX_LIST);
 	v = calloc((size_t)len + 1, sizeof(char *));
 	if (!v)
 		return -ENOMEM;
 	for (int i = 0; i < len; i++) {
-		const config_setting_t *e = t == CONFIG_TYPE_STRING ? s : config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *e =
+			t == CONFIG_TYPE_STRING ? s : config_setting_get_elem(s, (unsigned)i);
 		const char *str;
 		int et = config_setting_type(e);
 
 		if (et != CONFIG_TYPE_STRING) {
-			r = fail(p, e, "%s%s%s[%d] must be a string, not %s", W(w), i, type_name(et));
+			r = fail(p, e, "%s%s%s[%d] must be a string, not %s", W(w), i,
+				 type_name(et));
 			goto out;
 		}
 		str = config_setting_get_string(e);
@@ -431,15 +439,17 @@ static int check_cap(struct parse *p, const config_setting_t *val_s, const confi
 		     const config_setting_t *group, const char *val_name, uint64_t val,
 		     const char *cap_name, uint64_t cap)
 {
+	const config_setting_t *at = val_s;
 	char a[32], b[32];
 
 	if (val <= cap)
 		return 0;
 	fmt_duration(val, a, sizeof(a));
 	fmt_duration(cap, b, sizeof(b));
-	return fail(p, val_s ? val_s : cap_s ? cap_s : group, "tokend.%s (%s%s) exceeds tokend.%s (%s%s)",
-		    val_name, a, val_s ? "" : ", the default", cap_name, b,
-		    cap_s ? "" : ", the default");
+	if (!at)
+		at = cap_s ? cap_s : group;
+	return fail(p, at, "tokend.%s (%s%s) exceeds tokend.%s (%s%s)", val_name, a,
+		    val_s ? "" : ", the default", cap_name, b, cap_s ? "" : ", the default");
 }
 
 static int parse_tokend(struct parse *p, const config_setting_t *g)
@@ -469,11 +479,14 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 			if (r < 0)
 				return r;
 			if (!path_normalized(str))
-				return fail(p, s, "tokend.socket: \"%.128s\" is not a normalized absolute path",
+				return fail(p, s,
+					    "tokend.socket: \"%.128s\" is not a normalized "
+					    "absolute path",
 					    str);
 			if (strlen(str) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
 				return fail(p, s,
-					    "tokend.socket is too long for a UNIX socket path (max %zu bytes)",
+					    "tokend.socket is too long for a UNIX socket path "
+					    "(max %zu bytes)",
 					    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
 			r = set_str(&c->socket_path, str);
 			break;
@@ -483,7 +496,8 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 				return r;
 			if (!path_normalized(str) || strcmp(str, "/") == 0)
 				return fail(p, s,
-					    "tokend.state_dir: \"%.128s\" is not a normalized absolute path",
+					    "tokend.state_dir: \"%.128s\" is not a normalized "
+					    "absolute path",
 					    str);
 			r = set_str(&c->state_dir, str);
 			break;
@@ -494,7 +508,8 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 				return r;
 			if (str[0] == '\0' || strlen(str) > 255 || !printable(str, false))
 				return fail(p, s,
-					    "tokend.%s must be 1 to 255 printable characters without spaces",
+					    "tokend.%s must be 1 to 255 printable characters "
+					    "without spaces",
 					    name);
 			r = set_str(k == K_ISSUER ? &c->issuer : &c->audience, str);
 			break;
@@ -503,7 +518,9 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 			if (r < 0)
 				return r;
 			if (strcmp(str, "EdDSA") != 0 && strcmp(str, "Ed25519") != 0)
-				return fail(p, s, "tokend.alg must be \"EdDSA\" or \"Ed25519\", not \"%.64s\"",
+				return fail(p, s,
+					    "tokend.alg must be \"EdDSA\" or \"Ed25519\", "
+					    "not \"%.64s\"",
 					    str);
 			r = set_str(&c->alg, str);
 			break;
@@ -573,7 +590,8 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 		if (r < 0)
 			return r;
 		if (!pt_sealer_get(str))
-			return fail(p, s, "seal.backend: unknown backend \"%.64s\" (known: software)",
+			return fail(p, s,
+				    "seal.backend: unknown backend \"%.64s\" (known: software)",
 				    str);
 		r = set_str(&p->cfg->seal_backend, str);
 		if (r < 0)
@@ -591,8 +609,7 @@ static void actor_clear(struct pt_actor *a)
 	strv_free(a->services, a->n_services);
 }
 
-static int parse_actor(struct parse *p, const config_setting_t *g, unsigned idx,
-		       struct pt_actor *a)
+static int parse_actor(struct parse *p, const config_setting_t *g, unsigned idx, struct pt_actor *a)
 {
 	static const char *const keys[] = { "name", "uid", "exe", "services" };
 	char where[32];
@@ -603,7 +620,8 @@ static int parse_actor(struct parse *p, const config_setting_t *g, unsigned idx,
 	snprintf(where, sizeof(where), "actors[%u]", idx);
 	a->line = (int)config_setting_source_line(g);
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-		return fail(p, g, "%s must be a group { name = ...; uid = ...; exe = [ ... ]; }, not %s",
+		return fail(p, g,
+			    "%s must be a group { name = ...; uid = ...; exe = [ ... ]; }, not %s",
 			    where, type_name(config_setting_type(g)));
 	len = config_setting_length(g);
 	for (int i = 0; i < len; i++) {
@@ -622,10 +640,12 @@ static int parse_actor(struct parse *p, const config_setting_t *g, unsigned idx,
 			if (r < 0)
 				return r;
 			if (!pt_name_valid(str) || strcmp(str, "*") == 0)
-				return fail(p, s, "%s.name: \"%.128s\" is not a valid name", where, str);
+				return fail(p, s, "%s.name: \"%.128s\" is not a valid name", where,
+					    str);
 			if (strcmp(str, "self") == 0)
 				return fail(p, s,
-					    "%s.name: \"self\" is reserved for the built-in actor", where);
+					    "%s.name: \"self\" is reserved for the built-in actor",
+					    where);
 			r = set_str(&a->name, str);
 			break;
 		case 1:
@@ -637,7 +657,8 @@ static int parse_actor(struct parse *p, const config_setting_t *g, unsigned idx,
 			r = get_list(p, s, w, check_exe, "an absolute, normalized path or \"*\"",
 				     &a->exe, &a->n_exe);
 			if (r >= 0 && a->n_exe == 0)
-				r = fail(p, s, "%s.exe must list at least one path (or \"*\")", where);
+				r = fail(p, s, "%s.exe must list at least one path (or \"*\")",
+					 where);
 			break;
 		case 3:
 			r = get_list(p, s, w, check_name, "a valid PAM service name or \"*\"",
@@ -679,8 +700,10 @@ static int parse_actors(struct parse *p, const config_setting_t *l)
 			return r;
 		for (int j = 0; j < i; j++)
 			if (strcmp(c->actors[j].name, a->name) == 0)
-				return fail(p, g, "duplicate actor name \"%s\" (first defined at line %d)",
-					    a->name, c->actors[j].line);
+				return fail(
+					p, g,
+					"duplicate actor name \"%s\" (first defined at line %d)",
+					a->name, c->actors[j].line);
 	}
 	return 0;
 }
@@ -746,23 +769,25 @@ static int check_refs(struct parse *p, const config_setting_t *s, const char *wh
 		return -ENOMEM;
 	actor_names(c, cands);
 	for (size_t i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_type(s) == CONFIG_TYPE_STRING
-						    ? s
-						    : config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *e = config_setting_type(s) == CONFIG_TYPE_STRING ?
+						    s :
+						    config_setting_get_elem(s, (unsigned)i);
 
 		if (strcmp(names[i], "*") == 0 || pt_config_find_actor(c, names[i]))
 			continue;
 		if (!holders && strcmp(names[i], "self") == 0)
 			continue;
 		if (holders && strcmp(names[i], "self") == 0)
-			r = fail(p, e,
-				 "%s.holders: \"self\" cannot be a holder (only a defined actor can "
-				 "redeem)",
-				 where);
+			r = fail(
+				p, e,
+				"%s.holders: \"self\" cannot be a holder (only a defined actor can "
+				"redeem)",
+				where);
 		else
 			r = fail(p, e, "%s.%s: unknown actor \"%s\"%s", where,
 				 holders ? "holders" : "actors", names[i],
-				 hint(names[i], cands, c->n_actors + (holders ? 0 : 1), h, sizeof(h)));
+				 hint(names[i], cands, c->n_actors + (holders ? 0 : 1), h,
+				      sizeof(h)));
 		break;
 	}
 	free(cands);
@@ -802,7 +827,8 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			if (r < 0)
 				return r;
 			if (!pt_name_valid(str))
-				return fail(p, s, "%s.name: \"%.128s\" is not a valid name", where, str);
+				return fail(p, s, "%s.name: \"%.128s\" is not a valid name", where,
+					    str);
 			r = set_str(&rule->name, str);
 			break;
 		case R_ACTION:
@@ -814,22 +840,24 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			else if (strcmp(str, "deny") == 0)
 				rule->action = PT_ACTION_DENY;
 			else
-				return fail(p, s, "%s.action must be \"allow\" or \"deny\", not \"%.64s\"",
-					    where, str);
+				return fail(
+					p, s,
+					"%s.action must be \"allow\" or \"deny\", not \"%.64s\"",
+					where, str);
 			break;
 		case R_ACTORS:
-			r = get_list(p, s, w, check_name, "a valid actor name or \"*\"", &rule->actors,
-				     &rule->n_actors);
+			r = get_list(p, s, w, check_name, "a valid actor name or \"*\"",
+				     &rule->actors, &rule->n_actors);
 			if (r >= 0)
 				r = check_refs(p, s, where, rule->actors, rule->n_actors, false);
 			break;
 		case R_USERS:
-			r = get_list(p, s, w, check_name, "a valid user name or \"*\"", &rule->users,
-				     &rule->n_users);
+			r = get_list(p, s, w, check_name, "a valid user name or \"*\"",
+				     &rule->users, &rule->n_users);
 			break;
 		case R_GROUPS:
-			r = get_list(p, s, w, check_name, "a valid group name or \"*\"", &rule->groups,
-				     &rule->n_groups);
+			r = get_list(p, s, w, check_name, "a valid group name or \"*\"",
+				     &rule->groups, &rule->n_groups);
 			break;
 		case R_HOLDERS:
 			r = get_list(p, s, w, check_name, "a valid holder name or \"*\"",
@@ -842,21 +870,24 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			if (r >= 0 && rule->live_lifetime > c->max_live_lifetime) {
 				fmt_duration(rule->live_lifetime, a, sizeof(a));
 				fmt_duration(c->max_live_lifetime, b, sizeof(b));
-				r = fail(p, s, "%s.live_lifetime (%s) exceeds tokend.max_live_lifetime (%s)",
+				r = fail(p, s,
+					 "%s.live_lifetime (%s) exceeds "
+					 "tokend.max_live_lifetime (%s)",
 					 where, a, b);
 			}
 			break;
 		case R_PERSIST_LIFETIME:
 			if (!is_issue)
-				return fail(p, s, "%s.persist_lifetime is only valid in issue rules",
+				return fail(p, s,
+					    "%s.persist_lifetime is only valid in issue rules",
 					    where);
 			r = get_duration(p, s, w, &rule->persist_lifetime);
 			if (r >= 0 && rule->persist_lifetime > c->max_persist_lifetime) {
 				fmt_duration(rule->persist_lifetime, a, sizeof(a));
 				fmt_duration(c->max_persist_lifetime, b, sizeof(b));
 				r = fail(p, s,
-					 "%s.persist_lifetime (%s) exceeds tokend.max_persist_lifetime "
-					 "(%s)",
+					 "%s.persist_lifetime (%s) exceeds "
+					 "tokend.max_persist_lifetime (%s)",
 					 where, a, b);
 			}
 			break;
@@ -913,7 +944,8 @@ static int parse_rules(struct parse *p, const config_setting_t *l, const char *s
 			return r;
 		for (int j = 0; j < i; j++)
 			if (strcmp(rules[j].name, rules[i].name) == 0)
-				return fail(p, g, "duplicate rule name \"%s\" in %s (first at line %d)",
+				return fail(p, g,
+					    "duplicate rule name \"%s\" in %s (first at line %d)",
 					    rules[i].name, set, rules[j].line);
 	}
 	return 0;
@@ -1109,8 +1141,8 @@ static int defuse(const char *text, const char *name, char **ret, char *err, siz
 	k = find_misplaced_string(text, &off, &nl, &line);
 	if (k == 2) {
 		if (err && errlen)
-			snprintf(err, errlen, "%s:%u: nested too deeply (max %d levels)", name, line,
-				 MAX_NESTING);
+			snprintf(err, errlen, "%s:%u: nested too deeply (max %d levels)", name,
+				 line, MAX_NESTING);
 		return -EINVAL;
 	}
 	if (k == 0) {
@@ -1128,7 +1160,14 @@ static int defuse(const char *text, const char *name, char **ret, char *err, siz
 	return 0;
 }
 
-enum { TOP_TOKEND, TOP_SEAL, TOP_ACTORS, TOP_ISSUE, TOP_REDEEM, _TOP_MAX };
+enum {
+	TOP_TOKEND,
+	TOP_SEAL,
+	TOP_ACTORS,
+	TOP_ISSUE,
+	TOP_REDEEM,
+	_TOP_MAX
+};
 static const char *const top_keys[_TOP_MAX] = { "tokend", "seal", "actors", "issue", "redeem" };
 
 int pt_config_load_string(const char *text, const char *name, struct pt_config **ret, char *err,

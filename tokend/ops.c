@@ -177,6 +177,14 @@ static void policy_ctx_from(struct pt_policy_ctx *ctx, const char *actor, const 
 
 /* ---------------------------------------------------------------- handlers */
 
+static bool printable(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static int op_mint(struct call *c)
 {
 	struct pt_req *q = c->req;
@@ -189,6 +197,9 @@ static int op_mint(struct call *c)
 
 	if (!pt_name_valid(q->user))
 		return reply_error(c, PT_E_PROTO, "invalid user name");
+	/* what ends up in the token and the store: printable, or nothing */
+	if (!printable(q->service) || !printable(q->tty) || !printable(q->rhost))
+		return reply_error(c, PT_E_PROTO, "service, tty or rhost has control characters");
 	r = pt_account_lookup(q->user, &acct);
 	if (r == -ENOENT) {
 		log_decision(c, LOG_NOTICE, "deny", q->user, NULL, NULL, NULL, "no such user");

@@ -43,10 +43,12 @@ const struct pt_actor *pt_policy_match_actor(const struct pt_config *cfg, uid_t 
 		if (a->uid != uid)
 			continue;
 		for (size_t j = 0; j < a->n_exe && !exe_ok; j++)
-			exe_ok = strcmp(a->exe[j], "*") == 0 || (exe && strcmp(a->exe[j], exe) == 0);
+			exe_ok =
+				strcmp(a->exe[j], "*") == 0 || (exe && strcmp(a->exe[j], exe) == 0);
 		if (!exe_ok)
 			continue;
-		if (a->n_services > 0 && !(service && list_has(a->services, a->n_services, service)))
+		if (a->n_services > 0 &&
+		    !(service && list_has(a->services, a->n_services, service)))
 			continue;
 		return a;
 	}
@@ -130,14 +132,15 @@ void pt_policy_eval(const struct pt_config *cfg, const struct pt_rule *rules, si
 		effects(cfg, r, ret);
 		if (r->action == PT_ACTION_DENY) {
 			snprintf(ret->reason, sizeof(ret->reason),
-				 "rule \"%s\" (line %d) denies: it is a deny rule", r->name, r->line);
+				 "rule \"%s\" (line %d) denies: it is a deny rule", r->name,
+				 r->line);
 			return;
 		}
 		if (r->check_account) {
-			const char *why = !ctx->user_exists     ? "does not exist"
-					  : ctx->account_locked  ? "is locked"
-					  : ctx->account_expired ? "has expired"
-								 : NULL;
+			const char *why = !ctx->user_exists    ? "does not exist" :
+					  ctx->account_locked  ? "is locked" :
+					  ctx->account_expired ? "has expired" :
+								 NULL;
 			if (why) {
 				snprintf(ret->reason, sizeof(ret->reason),
 					 "rule \"%s\" (line %d): account %s %s", r->name, r->line,
@@ -161,7 +164,8 @@ void pt_policy_eval(const struct pt_config *cfg, const struct pt_rule *rules, si
 		else {
 			join(near->groups, near->n_groups, groups, sizeof(groups));
 			snprintf(ret->reason, sizeof(ret->reason),
-				 "rule \"%s\" (line %d) denies: user %s is not in any of the groups %s",
+				 "rule \"%s\" (line %d) denies: user %s is not in any "
+				 "of the groups %s",
 				 near->name, near->line, user, groups);
 		}
 		return;
@@ -170,8 +174,9 @@ void pt_policy_eval(const struct pt_config *cfg, const struct pt_rule *rules, si
 	effects(cfg, NULL, ret);
 	{
 		bool has_holder = ctx->holder && ctx->holder[0];
-		snprintf(ret->reason, sizeof(ret->reason), "no rule matched (user %s, actor %s%s%s)",
-			 user, ctx->actor ? ctx->actor : "none", has_holder ? ", holder " : "",
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "no rule matched (user %s, actor %s%s%s)", user,
+			 ctx->actor ? ctx->actor : "none", has_holder ? ", holder " : "",
 			 has_holder ? ctx->holder : "");
 	}
 }

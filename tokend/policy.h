@@ -35,7 +35,8 @@ struct pt_policy_ctx {
 
 struct pt_decision {
 	bool allow;
-	const struct pt_rule *rule;  /* NULL when no rule matched */
+	const struct pt_rule *rule;  /* the deciding rule; on "no rule matched", the allow rule
+	                                that failed only on groups (to name it), else NULL */
 	char reason[256];            /* "rule issue[0] (line 12) allows" / "... denies: ..." */
 	uint64_t live_lifetime;      /* effective, clamped to cfg max */
 	uint64_t persist_lifetime;   /* effective, clamped to cfg max */

@@ -74,7 +74,8 @@ static int seal_parse_header(const uint8_t *blob, size_t len, char name[SEAL_NAM
 	const uint8_t *nl;
 	size_t n;
 
-	if (len < m + k || memcmp(blob, SEAL_MAGIC, m) != 0 || memcmp(blob + m, SEAL_BACKEND_KEY, k))
+	if (len < m + k || memcmp(blob, SEAL_MAGIC, m) != 0 ||
+	    memcmp(blob + m, SEAL_BACKEND_KEY, k))
 		return -EBADMSG;
 	nl = memchr(blob + m + k, '\n', len - m - k);
 	if (!nl)
@@ -198,7 +199,8 @@ static int create_key(const struct pt_sealer *s, const char *state_dir, const ch
 }
 
 int pt_seal_load_or_create(const struct pt_sealer *s, const char *state_dir,
-			   uint8_t ret_key[PT_STORE_KEYLEN], int *ret_created, char *err, size_t errlen)
+			   uint8_t ret_key[PT_STORE_KEYLEN], int *ret_created, char *err,
+			   size_t errlen)
 {
 	char path[4096], name[SEAL_NAME_MAX + 1], msg[256] = "", dummy[1];
 	uint8_t key[PT_STORE_KEYLEN], *blob = NULL;
@@ -251,7 +253,8 @@ int pt_seal_load_or_create(const struct pt_sealer *s, const char *state_dir,
 		}
 		r = pt_read_file(path, SEALED_MAX, &blob, &len);
 		if (r == -EFBIG) {
-			snprintf(err, errlen, "%s: file too large (max %d bytes)", path, SEALED_MAX);
+			snprintf(err, errlen, "%s: file too large (max %d bytes)", path,
+				 SEALED_MAX);
 			goto out;
 		}
 		if (r < 0) {

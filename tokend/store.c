@@ -202,7 +202,8 @@ static int atomic_write_at(int dfd, const char *base, const void *p, size_t n, m
 		if (r < 0)
 			return r;
 		snprintf(tmp, sizeof(tmp), ".%s.%s.tmp", base, rnd);
-		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		fd = openat(dfd, tmp,
+			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
 			    mode & 07777);
 		if (fd >= 0)
 			break;
@@ -270,8 +271,8 @@ int pt_atomic_write(const char *path, const void *p, size_t n, mode_t mode)
 
 /* ------------------------------------------------------------------ AEAD */
 
-int pt_aead_seal(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen,
-		 const void *pt, size_t ptlen, uint8_t **ret, size_t *ret_len)
+int pt_aead_seal(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen, const void *pt,
+		 size_t ptlen, uint8_t **ret, size_t *ret_len)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	uint8_t *out = NULL, *nonce, *ct;
@@ -559,15 +560,18 @@ int pt_record_to_json(const struct pt_record *r, char **ret)
 		goto out;
 	}
 	if (add_str(o, "gecos", r->gecos, false) < 0 || add_str(o, "home", r->home, false) < 0 ||
-	    add_str(o, "shell", r->shell, false) < 0 || add_str(o, "holder", r->holder, false) < 0 ||
-	    add_str(o, "actor", r->actor, false) < 0 || add_str(o, "service", r->service, true) < 0 ||
-	    add_str(o, "tty", r->tty, true) < 0 || add_str(o, "rhost", r->rhost, true) < 0 ||
+	    add_str(o, "shell", r->shell, false) < 0 ||
+	    add_str(o, "holder", r->holder, false) < 0 ||
+	    add_str(o, "actor", r->actor, false) < 0 ||
+	    add_str(o, "service", r->service, true) < 0 || add_str(o, "tty", r->tty, true) < 0 ||
+	    add_str(o, "rhost", r->rhost, true) < 0 ||
 	    add_str(o, "source_jti", r->source_jti, true) < 0 ||
 	    add_int(o, "iat", (int64_t)r->iat) < 0 || add_int(o, "exp", (int64_t)r->exp) < 0 ||
 	    add_int(o, "last_used", (int64_t)r->last_used) < 0 ||
 	    add_int(o, "uses", (int64_t)r->uses) < 0)
 		goto out;
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(o,
+					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!s)
 		goto out;
 	out = strdup(s);
@@ -580,7 +584,15 @@ out:
 	return rc;
 }
 
-enum field_kind { F_STR, F_NSTR, F_NAME, F_INT, F_GROUPS, F_ID, F_VERSION };
+enum field_kind {
+	F_STR,
+	F_NSTR,
+	F_NAME,
+	F_INT,
+	F_GROUPS,
+	F_ID,
+	F_VERSION
+};
 
 static const struct field {
 	const char *key;
@@ -723,16 +735,16 @@ static int set_field(struct pt_record *r, const struct field *f, json_object *v)
 		return -EINVAL;
 
 	{
-		char **dst = strcmp(f->key, "user") == 0     ? &r->user
-			     : strcmp(f->key, "holder") == 0  ? &r->holder
-			     : strcmp(f->key, "actor") == 0   ? &r->actor
-			     : strcmp(f->key, "gecos") == 0   ? &r->gecos
-			     : strcmp(f->key, "home") == 0    ? &r->home
-			     : strcmp(f->key, "shell") == 0   ? &r->shell
-			     : strcmp(f->key, "service") == 0 ? &r->service
-			     : strcmp(f->key, "tty") == 0     ? &r->tty
-			     : strcmp(f->key, "rhost") == 0   ? &r->rhost
-							      : &r->source_jti;
+		char **dst = strcmp(f->key, "user") == 0    ? &r->user :
+			     strcmp(f->key, "holder") == 0  ? &r->holder :
+			     strcmp(f->key, "actor") == 0   ? &r->actor :
+			     strcmp(f->key, "gecos") == 0   ? &r->gecos :
+			     strcmp(f->key, "home") == 0    ? &r->home :
+			     strcmp(f->key, "shell") == 0   ? &r->shell :
+			     strcmp(f->key, "service") == 0 ? &r->service :
+			     strcmp(f->key, "tty") == 0	    ? &r->tty :
+			     strcmp(f->key, "rhost") == 0   ? &r->rhost :
+							      &r->source_jti;
 		if (*dst)
 			return -EINVAL;
 		return dup_str(s, dst);
@@ -1131,7 +1143,8 @@ static int cmp_slot(const void *a, const void *b)
 
 static int cmp_id(const void *a, const void *b)
 {
-	const struct entry *x = *(const struct entry *const *)a, *y = *(const struct entry *const *)b;
+	const struct entry *x = *(const struct entry *const *)a,
+			   *y = *(const struct entry *const *)b;
 	int c = strcmp(x->rec->id, y->rec->id);
 
 	/* equal ids: keep the smaller slot */

@@ -149,7 +149,8 @@ static void test_values(void **state)
 		"  max_connections = 4; client_timeout = 250; max_outstanding = 9;\n"
 		"  live_lifetime = 60; max_live_lifetime = \"2h\";\n"
 		"  persist_lifetime = \"1w\"; max_persist_lifetime = \"90d\"; };\n"
-		"actors = ( { name = \"svc\"; uid = 1000; exe = \"*\"; services = [ \"sshd\" ]; },\n"
+		"actors = ( { name = \"svc\"; uid = 1000; exe = \"*\"; "
+		"services = [ \"sshd\" ]; },\n"
 		"  { name = \"atd\"; uid = 0; exe = ( \"/usr/sbin/atd\" ); } );\n"
 		"issue = ( { users = [ \"alice\", \"*\" ]; holders = [ \"*\" ]; },\n"
 		"  { action = \"deny\"; live_lifetime = \"2h\"; persist_lifetime = \"90d\"; } );\n"
@@ -203,16 +204,11 @@ static const struct {
 	const char *value;
 	uint64_t seconds;
 } durations[] = {
-	{ "300", 300 },
-	{ "\"300\"", 300 },
-	{ "\"45s\"", 45 },
-	{ "\"5m\"", 300 },
-	{ "\"2h\"", 7200 },
-	{ "\"7d\"", 7 * 86400 },
-	{ "\"1w\"", 7 * 86400 },
-	{ "\"60d\"", 60 * 86400 },
-	{ "86400L", 86400 },
-	{ "1", 1 },
+	{ "300", 300 },		 { "\"300\"", 300 },
+	{ "\"45s\"", 45 },	 { "\"5m\"", 300 },
+	{ "\"2h\"", 7200 },	 { "\"7d\"", 7 * 86400 },
+	{ "\"1w\"", 7 * 86400 }, { "\"60d\"", 60 * 86400 },
+	{ "86400L", 86400 },	 { "1", 1 },
 };
 
 static void test_durations(void **state)
@@ -248,10 +244,21 @@ static const struct {
 	  "t.conf:2: mismatched element type in array" },
 	{ "# x\n@include \"/etc/passwd\"\n", "t.conf:2: @include is not supported" },
 	{ "  \t@include \"/dev/zero\"\n", "t.conf:1: @include is not supported" },
+	/* strings where the grammar allows none (libconfig would leak them) */
+	{ "a = 1 \"x\";\n", "t.conf:1: syntax error" },
+	{ "\"x\"\n", "t.conf:1: syntax error" },
+	{ "tokend = {\n  alg \"Ed\nDSA\";\n};\n", "t.conf:3: syntax error" },
+	{ "tokend = { alg = \"EdDSA\", \"x\"; };\n", "t.conf:1: syntax error" },
+	{ "tokend = { alg = \"EdDSA\"; } \"x\";\n", "t.conf:1: syntax error" },
+	{ "actors = ( { name = \"a\"; uid = 0; exe = [ \"/a\" ] \"/b\"; } );\n",
+	  "t.conf:1: syntax error" },
+	{ "a = 1;\nb = = \"x\" 2 \"y\";\n", "t.conf:2: syntax error" },
 
 	/* unknown settings */
-	{ "\nacters = ( );\n", "t.conf:2: unknown top-level setting \"acters\" (did you mean \"actors\"?)" },
-	{ "isue = ( );\n", "t.conf:1: unknown top-level setting \"isue\" (did you mean \"issue\"?)" },
+	{ "\nacters = ( );\n",
+	  "t.conf:2: unknown top-level setting \"acters\" (did you mean \"actors\"?)" },
+	{ "isue = ( );\n",
+	  "t.conf:1: unknown top-level setting \"isue\" (did you mean \"issue\"?)" },
 	{ "foo = 1;\n", "t.conf:1: unknown top-level setting \"foo\"" },
 	{ "tokend = {\n  sockt = \"/run/x.sock\";\n};\n",
 	  "t.conf:2: unknown setting \"sockt\" in tokend (did you mean \"socket\"?)" },
@@ -267,27 +274,33 @@ static const struct {
 	{ "seal = \"software\";\n", "t.conf:1: seal must be a group { ... }, not a string" },
 	{ "actors = { };\n", "t.conf:1: actors must be a list ( { ... }, ... ), not a group" },
 	{ "actors = ( \"atd\" );\n",
-	  "t.conf:1: actors[0] must be a group { name = ...; uid = ...; exe = [ ... ]; }, not a string" },
-	{ "issue = [ \"x\" ];\n", "t.conf:1: issue must be a list of rules ( { ... }, ... ), not an array" },
+	  "t.conf:1: actors[0] must be a group { name = ...; uid = ...; exe = [ ... ]; }, "
+	  "not a string" },
+	{ "issue = [ \"x\" ];\n",
+	  "t.conf:1: issue must be a list of rules ( { ... }, ... ), not an array" },
 	{ "redeem = ( { }, 5 );\n", "t.conf:1: redeem[1] must be a group { ... }, not an integer" },
 	{ "tokend = {\n max_connections = \"10\"; };\n",
 	  "t.conf:2: tokend.max_connections must be an integer, not a string" },
 	{ "tokend = { client_timeout = 1.5; };\n",
 	  "t.conf:1: tokend.client_timeout must be an integer, not a float" },
-	{ "tokend = { socket = 5; };\n", "t.conf:1: tokend.socket must be a string, not an integer" },
-	{ "tokend = { alg = [ \"EdDSA\" ]; };\n", "t.conf:1: tokend.alg must be a string, not an array" },
+	{ "tokend = { socket = 5; };\n",
+	  "t.conf:1: tokend.socket must be a string, not an integer" },
+	{ "tokend = { alg = [ \"EdDSA\" ]; };\n",
+	  "t.conf:1: tokend.alg must be a string, not an array" },
 	{ "actors = ( { name = \"a\"; uid = \"root\"; exe = \"*\"; } );\n",
 	  "t.conf:1: actors[0].uid must be an integer, not a string" },
 	{ "actors = ( { name = \"a\"; uid = 0; exe = 5; } );\n",
 	  "t.conf:1: actors[0].exe must be an array of strings [ \"...\", ... ], not an integer" },
 	{ "actors = ( { name = \"a\"; uid = 0; exe = ( \"/a\", 1 ); } );\n",
 	  "t.conf:1: actors[0].exe[1] must be a string, not an integer" },
-	{ "issue = ( { groups = [ 1 ]; } );\n", "t.conf:1: issue[0].groups[0] must be a string, not an integer" },
+	{ "issue = ( { groups = [ 1 ]; } );\n",
+	  "t.conf:1: issue[0].groups[0] must be a string, not an integer" },
 	{ "redeem = ( { check_account = \"yes\"; } );\n",
 	  "t.conf:1: redeem[0].check_account must be a boolean, not a string" },
 	{ "redeem = ( { check_account = 1; } );\n",
 	  "t.conf:1: redeem[0].check_account must be a boolean, not an integer" },
-	{ "redeem = ( { name = 7; } );\n", "t.conf:1: redeem[0].name must be a string, not an integer" },
+	{ "redeem = ( { name = 7; } );\n",
+	  "t.conf:1: redeem[0].name must be a string, not an integer" },
 
 	/* ranges and values */
 	{ "tokend = { max_connections = 0; };\n",
@@ -324,7 +337,8 @@ static const struct {
 	  "t.conf:1: tokend.live_lifetime: invalid duration \"-5m\" (use seconds, or a number followed by s, m, h, d or w)" },
 	{ "tokend = { live_lifetime = \" 5m\"; };\n",
 	  "t.conf:1: tokend.live_lifetime: invalid duration \" 5m\" (use seconds, or a number followed by s, m, h, d or w)" },
-	{ "tokend = { live_lifetime = -5; };\n", "t.conf:1: tokend.live_lifetime must not be negative" },
+	{ "tokend = { live_lifetime = -5; };\n",
+	  "t.conf:1: tokend.live_lifetime must not be negative" },
 	{ "tokend = { live_lifetime = \"0s\"; };\n",
 	  "t.conf:1: tokend.live_lifetime must be at least 1 second" },
 	{ "tokend = { persist_lifetime = 0; };\n",
@@ -363,7 +377,8 @@ static const struct {
 	/* actors */
 	{ "actors = (\n  { name = \"a\";\n    exe = [ \"/a\" ]; } );\n",
 	  "t.conf:2: actors[0]: missing \"uid\"" },
-	{ "actors = ( { uid = 0; exe = [ \"/a\" ]; } );\n", "t.conf:1: actors[0]: missing \"name\"" },
+	{ "actors = ( { uid = 0; exe = [ \"/a\" ]; } );\n",
+	  "t.conf:1: actors[0]: missing \"name\"" },
 	{ "actors = ( { name = \"a\"; uid = 0; } );\n", "t.conf:1: actors[0]: missing \"exe\"" },
 	{ "actors = ( { name = \"a\"; uid = -1; exe = \"*\"; } );\n",
 	  "t.conf:1: actors[0].uid must be between 0 and 4294967294, not -1" },
@@ -393,7 +408,8 @@ static const struct {
 	  "t.conf:2: issue[0].actors: unknown actor \"selff\" (did you mean \"self\"?)" },
 	{ ACTORS "issue = ( { actors = [ \"login\" ]; } );\n",
 	  "t.conf:2: issue[0].actors: unknown actor \"login\"" },
-	{ "redeem = ( { actors = \"atd\"; } );\n", "t.conf:1: redeem[0].actors: unknown actor \"atd\"" },
+	{ "redeem = ( { actors = \"atd\"; } );\n",
+	  "t.conf:1: redeem[0].actors: unknown actor \"atd\"" },
 	{ ACTORS "redeem = ( { holders = [ \"atd\", \"cron\" ]; } );\n",
 	  "t.conf:2: redeem[0].holders: unknown actor \"cron\"" },
 	{ ACTORS "issue = ( { holders = [ \"self\" ]; } );\n",
@@ -404,7 +420,8 @@ static const struct {
 	  "t.conf:1: issue[0].users: \"bob smith\" is not a valid user name or \"*\"" },
 	{ "issue = ( { groups = [ \"\" ]; } );\n",
 	  "t.conf:1: issue[0].groups: \"\" is not a valid group name or \"*\"" },
-	{ "issue = ( { name = \"a:b\"; } );\n", "t.conf:1: issue[0].name: \"a:b\" is not a valid name" },
+	{ "issue = ( { name = \"a:b\"; } );\n",
+	  "t.conf:1: issue[0].name: \"a:b\" is not a valid name" },
 	{ "redeem = (\n  { name = \"x\"; },\n  { name = \"x\"; } );\n",
 	  "t.conf:3: duplicate rule name \"x\" in redeem (first at line 2)" },
 	{ "redeem = (\n  { },\n  { name = \"redeem[0]\"; } );\n",
@@ -424,6 +441,39 @@ static void test_errors(void **state)
 				 errors[i].err, errors[i].text);
 		assert_ptr_equal(cfg, SENTINEL); /* all or nothing: untouched */
 	}
+}
+
+/* Comments, escapes and concatenation as libconfig reads them. */
+static void test_lexical(void **state)
+{
+	struct pt_config *cfg =
+		load_ok("tokend = {\n"
+			"  # a \"comment\" with quotes\n"
+			"  alg = \"Ed\" /* \"block\"\n \" */ \"DSA\"; // \"trailing\n"
+			"  issuer = \"x\\\"y\\\\\";\n"
+			"  audience = \"a\"\n\"b\", state_dir : \"/s\"\n"
+			"};\n"
+			"actors = ( { name = \"a\"; uid = 0; exe = [ \"/a\", \"/b\" ]; } );\n");
+	char text[1024];
+	char err[256];
+	int r;
+
+	assert_string_equal(cfg->alg, "EdDSA");
+	assert_string_equal(cfg->issuer, "x\"y\\");
+	assert_string_equal(cfg->audience, "ab");
+	assert_string_equal(cfg->state_dir, "/s");
+	assert_int_equal(cfg->actors[0].n_exe, 2);
+	pt_config_free(cfg);
+
+	/* nesting is bounded */
+	memset(text, 0, sizeof(text));
+	strcpy(text, "a = ");
+	memset(text + 4, '(', 300);
+	cfg = SENTINEL;
+	r = pt_config_load_string(text, "t.conf", &cfg, err, sizeof(err));
+	assert_int_equal(r, -EINVAL);
+	assert_string_equal(err, "t.conf:1: nested too deeply (max 256 levels)");
+	assert_ptr_equal(cfg, SENTINEL);
 }
 
 /* The same message for the same text, in any err buffer; NULL err is fine. */
@@ -472,8 +522,8 @@ static void test_files(void **state)
 	write_file(path, "tokend = {\n  alg = \"none\";\n};\n", 30);
 	r = pt_config_load(path, &cfg, err, sizeof(err));
 	assert_int_equal(r, -EINVAL);
-	snprintf(want, sizeof(want), "%s:2: tokend.alg must be \"EdDSA\" or \"Ed25519\", not \"none\"",
-		 path);
+	snprintf(want, sizeof(want),
+		 "%s:2: tokend.alg must be \"EdDSA\" or \"Ed25519\", not \"none\"", path);
 	assert_string_equal(err, want);
 	unlink(path);
 
@@ -511,7 +561,7 @@ int main(void)
 		cmocka_unit_test(test_reference_file), cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),	       cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_errors),	       cmocka_unit_test(test_error_buffers),
-		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_files),	       cmocka_unit_test(test_lexical),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

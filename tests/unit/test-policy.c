@@ -14,6 +14,7 @@
 #include "policy.h" /* and tokend's config.h */
 
 /* Line numbers matter: reasons quote them. */
+/* clang-format off */
 static const char conf[] =
 	/*  1 */ "actors = (\n"
 	/*  2 */ "  { name = \"login\"; uid = 0; exe = [ \"/usr/sbin/sshd\", \"/usr/bin/login\" ]; },\n"
@@ -41,6 +42,7 @@ static const char conf[] =
 	/* 24 */ "  { name = \"bob-anywhere\"; holders = [ \"*\" ]; users = [ \"bob\" ]; check_account = false; },\n"
 	/* 25 */ "  { holders = [ \"atd2\" ]; }\n"
 	/* 26 */ ");\n";
+/* clang-format on */
 
 static int setup(void **state)
 {
@@ -61,8 +63,16 @@ static int teardown(void **state)
 	return 0;
 }
 
-enum set { ISSUE, REDEEM };
-enum acct { OK = 0, MISSING, LOCKED, EXPIRED };
+enum set {
+	ISSUE,
+	REDEEM
+};
+enum acct {
+	OK = 0,
+	MISSING,
+	LOCKED,
+	EXPIRED
+};
 
 #define G(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define NOG ((const char *const[]){ NULL })
@@ -211,8 +221,8 @@ static void test_eval(void **state)
 				 "  got:  %s\n  want: %s",
 				 i, d.allow, d.rule ? d.rule->name : "(none)",
 				 (unsigned long long)d.live_lifetime,
-				 (unsigned long long)d.persist_lifetime, d.max_outstanding, d.reason,
-				 c->reason);
+				 (unsigned long long)d.persist_lifetime, d.max_outstanding,
+				 d.reason, c->reason);
 	}
 }
 
@@ -221,17 +231,22 @@ static void test_reload_changes_answer(void **state)
 {
 	const struct pt_config *cfg = *state;
 	struct pt_config *cfg2 = NULL;
-	struct pt_policy_ctx ctx = { .actor = "atd", .user = "dave", .groups = G("pertok"),
-				     .n_groups = 1, .holder = "atd", .user_exists = true };
+	struct pt_policy_ctx ctx = { .actor = "atd",
+				     .user = "dave",
+				     .groups = G("pertok"),
+				     .n_groups = 1,
+				     .holder = "atd",
+				     .user_exists = true };
 	struct pt_decision d;
 	char err[256];
 
 	pt_policy_eval(cfg, cfg->redeem, cfg->n_redeem, &ctx, &d);
 	assert_true(d.allow);
 	assert_int_equal(
-		pt_config_load_string("actors = ( { name = \"atd\"; uid = 0; exe = \"/usr/sbin/atd\"; } );\n"
-				      "redeem = ( { name = \"off\"; action = \"deny\"; } );\n",
-				      "p2.conf", &cfg2, err, sizeof(err)),
+		pt_config_load_string(
+			"actors = ( { name = \"atd\"; uid = 0; exe = \"/usr/sbin/atd\"; } );\n"
+			"redeem = ( { name = \"off\"; action = \"deny\"; } );\n",
+			"p2.conf", &cfg2, err, sizeof(err)),
 		0);
 	pt_policy_eval(cfg2, cfg2->redeem, cfg2->n_redeem, &ctx, &d);
 	assert_false(d.allow);
@@ -244,8 +259,11 @@ static void test_reload_changes_answer(void **state)
 static void test_clamp(void **state)
 {
 	struct pt_config *cfg = *state;
-	struct pt_policy_ctx ctx = { .actor = "login", .user = "alice", .groups = G("wheel"),
-				     .n_groups = 1, .user_exists = true };
+	struct pt_policy_ctx ctx = { .actor = "login",
+				     .user = "alice",
+				     .groups = G("wheel"),
+				     .n_groups = 1,
+				     .user_exists = true };
 	uint64_t max_live = cfg->max_live_lifetime, max_persist = cfg->max_persist_lifetime;
 	struct pt_decision d;
 
@@ -254,7 +272,7 @@ static void test_clamp(void **state)
 	pt_policy_eval(cfg, cfg->issue, cfg->n_issue, &ctx, &d);
 	assert_true(d.allow);
 	assert_string_equal(d.rule->name, "admins");
-	assert_int_equal(d.live_lifetime, 120);       /* rule 1h */
+	assert_int_equal(d.live_lifetime, 120);	     /* rule 1h */
 	assert_int_equal(d.persist_lifetime, 86400); /* rule 30d */
 	assert_int_equal(d.max_outstanding, 10);
 
@@ -262,7 +280,7 @@ static void test_clamp(void **state)
 	pt_policy_eval(cfg, cfg->issue, cfg->n_issue, &ctx, &d);
 	assert_false(d.allow);
 	assert_null(d.rule);
-	assert_int_equal(d.live_lifetime, 120);       /* default 5m */
+	assert_int_equal(d.live_lifetime, 120);	     /* default 5m */
 	assert_int_equal(d.persist_lifetime, 86400); /* default 7d */
 	cfg->max_live_lifetime = max_live;
 	cfg->max_persist_lifetime = max_persist;
@@ -271,8 +289,9 @@ static void test_clamp(void **state)
 static void test_empty_rules(void **state)
 {
 	const struct pt_config *cfg = *state;
-	struct pt_policy_ctx ctx = { .actor = "atd", .user = "alice", .holder = "atd",
-				     .user_exists = true };
+	struct pt_policy_ctx ctx = {
+		.actor = "atd", .user = "alice", .holder = "atd", .user_exists = true
+	};
 	struct pt_decision d;
 
 	pt_policy_eval(cfg, NULL, 0, &ctx, &d);
@@ -318,17 +337,17 @@ static const struct {
 } actor_cases[] = {
 	{ 0, "/usr/sbin/sshd", "sshd", "login" },
 	{ 0, "/usr/bin/login", NULL, "login" }, /* no services listed: any, even none */
-	{ 1, "/usr/sbin/sshd", "sshd", NULL },  /* uid must match */
-	{ 0, "/usr/sbin/atd", "atd", "atd" },   /* first of atd, atd2 */
+	{ 1, "/usr/sbin/sshd", "sshd", NULL },	/* uid must match */
+	{ 0, "/usr/sbin/atd", "atd", "atd" },	/* first of atd, atd2 */
 	{ 0, "/usr/sbin/cron", "cron", "cron" },
 	{ 0, "/usr/sbin/cron", "crond", NULL }, /* service not listed */
-	{ 0, "/usr/sbin/cron", NULL, NULL },    /* services listed, none given */
+	{ 0, "/usr/sbin/cron", NULL, NULL },	/* services listed, none given */
 	{ 0, "/usr/sbin/gdm3", "gdm-autologin", "gdm" },
 	{ 0, "/usr/sbin/gdm3", "gdm-password", "gdm" },
 	{ 0, "/usr/sbin/gdm3", "login", NULL },
 	{ 1000, NULL, NULL, "any" }, /* exe "*" matches an unknown exe */
 	{ 1000, "/bin/sh", "x", "any" },
-	{ 0, NULL, NULL, NULL },     /* unknown exe, no "*" actor for uid 0 */
+	{ 0, NULL, NULL, NULL }, /* unknown exe, no "*" actor for uid 0 */
 	{ 0, "/usr/sbin/atd/", NULL, NULL },
 	{ 0, "/usr/sbin/at", NULL, NULL },
 	{ 0, "", NULL, NULL },

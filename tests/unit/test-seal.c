@@ -105,7 +105,8 @@ static void test_software_backend(void **state)
 	assert_string_equal(err, "not a pertok sealed key (bad or missing header)");
 	free(blob);
 	{
-		const char foreign[] = "pertok-sealed-v1\nbackend=tpm2\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+		const char foreign[] =
+			"pertok-sealed-v1\nbackend=tpm2\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 		assert_int_equal(s->unseal(s, (const uint8_t *)foreign, sizeof(foreign) - 1, back,
 					   err, sizeof(err)),
 				 -EBADMSG);
@@ -124,8 +125,8 @@ static void test_create_then_load(void **state)
 	char err[512] = "";
 	struct stat st;
 
-	assert_int_equal(pt_seal_load_or_create(software(), t->dir, key, &created, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		pt_seal_load_or_create(software(), t->dir, key, &created, err, sizeof(err)), 0);
 	assert_int_equal(created, 1);
 	assert_string_equal(err, "");
 	assert_int_equal(stat(t->path, &st), 0);
@@ -136,8 +137,8 @@ static void test_create_then_load(void **state)
 	assert_memory_equal(p + strlen(HEADER), key, PT_STORE_KEYLEN);
 	free(p);
 
-	assert_int_equal(pt_seal_load_or_create(software(), t->dir, key2, &created, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		pt_seal_load_or_create(software(), t->dir, key2, &created, err, sizeof(err)), 0);
 	assert_int_equal(created, 0);
 	assert_memory_equal(key, key2, sizeof(key));
 
@@ -146,7 +147,8 @@ static void test_create_then_load(void **state)
 		char dir2[] = "/tmp/pertok-test-seal2-XXXXXX", path2[128];
 		assert_non_null(mkdtemp(dir2));
 		assert_int_equal(
-			pt_seal_load_or_create(software(), dir2, key2, &created, err, sizeof(err)), 0);
+			pt_seal_load_or_create(software(), dir2, key2, &created, err, sizeof(err)),
+			0);
 		assert_int_equal(created, 1);
 		assert_memory_not_equal(key, key2, sizeof(key));
 		snprintf(path2, sizeof(path2), "%s/storekey.sealed", dir2);

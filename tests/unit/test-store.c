@@ -166,13 +166,13 @@ static void assert_records_equal(const struct pt_record *a, const struct pt_reco
 	assert_string_equal(a->shell, b->shell);
 	assert_string_equal(a->holder, b->holder);
 	assert_string_equal(a->actor, b->actor);
-#define NSTR_EQ(x, y)                                      \
-	do {                                               \
-		if ((x) || (y)) {                          \
-			assert_non_null(x);                \
-			assert_non_null(y);                \
-			assert_string_equal((x), (y));     \
-		}                                          \
+#define NSTR_EQ(x, y)                                  \
+	do {                                           \
+		if ((x) || (y)) {                      \
+			assert_non_null(x);            \
+			assert_non_null(y);            \
+			assert_string_equal((x), (y)); \
+		}                                      \
 	} while (0)
 	NSTR_EQ(a->service, b->service);
 	NSTR_EQ(a->tty, b->tty);
@@ -256,8 +256,8 @@ static void test_record_id(void **state)
 	assert_memory_equal(a, "pt_", 3);
 	assert_string_not_equal(a, b);
 	for (size_t i = 3; i < 25; i++)
-		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-				       a[i]));
+		assert_non_null(strchr(
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", a[i]));
 }
 
 static void test_record_roundtrip(void **state)
@@ -310,7 +310,10 @@ static void test_record_roundtrip(void **state)
 }
 
 /* Variants of a valid record: each must be rejected. */
-enum mut { SET, DEL };
+enum mut {
+	SET,
+	DEL
+};
 static const struct {
 	enum mut op;
 	const char *key;
@@ -327,10 +330,10 @@ static const struct {
 	{ SET, "extra", "1" },
 	{ SET, "v", "2" },
 	{ SET, "v", "\"1\"" },
-	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAAA\"" },     /* 21 chars */
-	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAAAAA\"" },   /* 23 chars */
-	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAAAB\"" },    /* non-zero trailing bits */
-	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAA+A\"" },    /* not base64url */
+	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAAA\"" },	 /* 21 chars */
+	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAAAAA\"" }, /* 23 chars */
+	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAAAB\"" },	 /* non-zero trailing bits */
+	{ SET, "id", "\"pt_AAAAAAAAAAAAAAAAAAAA+A\"" },	 /* not base64url */
 	{ SET, "id", "\"xx_AAAAAAAAAAAAAAAAAAAAAA\"" },
 	{ SET, "id", "null" },
 	{ SET, "user", "\"\"" },
@@ -390,12 +393,7 @@ static void test_record_strict(void **state)
 	struct pt_record *r = mkrec("alice", "atd"), *back = (struct pt_record *)0x1;
 	char *base = NULL, buf[8192];
 	static const char *const raw_bad[] = {
-		"",
-		"[]",
-		"null",
-		"{}",
-		"\"pt_x\"",
-		"{\"v\":1",
+		"", "[]", "null", "{}", "\"pt_x\"", "{\"v\":1",
 	};
 	int n;
 
@@ -409,7 +407,8 @@ static void test_record_strict(void **state)
 		free(j);
 	}
 	for (size_t i = 0; i < sizeof(raw_bad) / sizeof(raw_bad[0]); i++)
-		assert_int_equal(pt_record_from_json(raw_bad[i], strlen(raw_bad[i]), &back), -EINVAL);
+		assert_int_equal(pt_record_from_json(raw_bad[i], strlen(raw_bad[i]), &back),
+				 -EINVAL);
 
 	/* trailing garbage and embedded NUL bytes are refused, whitespace is fine */
 	n = snprintf(buf, sizeof(buf), "%s x", base);
@@ -784,9 +783,9 @@ static void test_store_duplicate_ids_on_disk(void **state)
 		slot_path(t, r->user, r->holder, path, sizeof(path));
 		name = strrchr(path, '/') + 1;
 		assert_int_equal(pt_record_to_json(r, &json), 0);
-		assert_int_equal(pt_aead_seal(key1, name, strlen(name), json, strlen(json), &blob,
-					      &bloblen),
-				 0);
+		assert_int_equal(
+			pt_aead_seal(key1, name, strlen(name), json, strlen(json), &blob, &bloblen),
+			0);
 		assert_int_equal(pt_atomic_write(path, blob, bloblen, 0600), 0);
 		free(json);
 		free(blob);
@@ -835,7 +834,9 @@ static void test_store_many(void **state)
 {
 	struct tmp *t = *state;
 	struct pt_store *s = NULL;
-	enum { N = 1500 };
+	enum {
+		N = 1500
+	};
 	size_t bad = 1;
 
 	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
