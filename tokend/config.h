@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tokend configuration (libconfig syntax), see man/tokend.conf.5.
+ * Loading is all-or-nothing: on any error nothing is returned and the error
+ * text is "FILE:LINE: message" (LINE of the offending setting).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PT_DEFAULT_CONFIG SYSCONFDIR "/pertok/tokend.conf"
+
+struct pt_actor {
+	char *name;
+	uid_t uid;          /* peer uid that must match */
+	char **exe;         /* absolute paths of allowed executables; "*" = any */
+	size_t n_exe;
+	char **services;    /* PAM services this actor may claim; empty = any */
+	size_t n_services;
+	int line;
+};
+
+enum pt_action {
+	PT_ACTION_ALLOW = 0,
+	PT_ACTION_DENY = 1,
+};
+
+/* One rule of a policy set. Empty match lists match anything; "*" too. */
+struct pt_rule {
+	char *name;          /* "issue[0]" style when not named in the file */
+	int line;
+	enum pt_action action;
+	char **actors;       size_t n_actors;
+	char **users;        size_t n_users;
+	char **groups;       size_t n_groups;   /* user must be in one of them (now) */
+	char **holders;      size_t n_holders;
+	/* effects (0 = not set: fall back to the global default) */
+	uint64_t live_lifetime;      /* s */
+	uint64_t persist_lifetime;   /* s (issue set) */
+	uint32_t max_outstanding;    /* issue set: persistable tokens per user */
+	bool check_account;          /* redeem set: user exists, not locked/expired (default true) */
+};
+
+struct pt_config {
+	char *path;
+	/* tokend { } */
+	char *socket_path;          /* default RUNDIR "/pertok/tokend.sock" */
+	char *state_dir;            /* default LOCALSTATEDIR "/lib/pertok" */
+	char *issuer;               /* default "pertok:" + hostname */
+	char *audience;             /* aud of live tokens, default "pertok" */
+	char *alg;                  /* "EdDSA" (default) or "Ed25519" */
+	unsigned max_connections;   /* default 128 */
+	unsigned client_timeout_ms; /* default 5000 */
+	uint64_t live_lifetime;     /* default 300 */
+	uint64_t max_live_lifetime; /* default 3600 */
+	uint64_t persist_lifetime;  /* default 30 d */
+	uint64_t max_persist_lifetime; /* default 60 d */
+	uint32_t max_outstanding;   /* default 4 */
+	/* seal { } */
+	char *seal_backend;         /* "software" (only one until the TPM backend) */
+	/* actors ( ), issue ( ), redeem ( ) */
+	struct pt_actor *actors;    size_t n_actors;
+	struct pt_rule *issue;      size_t n_issue;
+	struct pt_rule *redeem;     size_t n_redeem;
+};
+
+/* Returns 0 or a negative errno; on failure err holds "FILE:LINE: message". */
+int pt_config_load(const char *path, struct pt_config **ret, char *err, size_t errlen);
+/* Same from memory; name is used in error messages in place of FILE. */
+int pt_config_load_string(const char *text, const char *name, struct pt_config **ret, char *err,
+			  size_t errlen);
+void pt_config_free(struct pt_config *cfg);
+
+const struct pt_actor *pt_config_find_actor(const struct pt_config *cfg, const char *name);
