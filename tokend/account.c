@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "account.h"
@@ -65,7 +66,7 @@ static void shadow_state(const char *user, bool *locked, bool *expired)
 	pt_wipe(buf, sizeof(buf));
 }
 
-int pt_account_lookup(const char *user, struct pt_account **ret)
+static int account_fetch(const char *user, struct pt_account **ret)
 {
 	struct passwd pw, *res = NULL;
 	char buf[16384];
@@ -138,4 +139,135 @@ fail:
 	free(gids);
 	pt_account_free(a);
 	return r;
+}
+
+/* ------------------------------------------------------------------ cache
+ *
+ * Redemption is late-bound, so every decision needs the account as it is
+ * now; but a name-service round trip (files, sssd, LDAP) per redemption is
+ * the largest cost of a redeem. Entries are kept for at most
+ * PT_ACCOUNT_TTL_MS and are dropped at once when /etc/passwd, /etc/group or
+ * /etc/shadow change (so with the files backend a change is always seen by
+ * the next redemption; network backends are at most that much staler than
+ * their own caches, which sssd keeps for far longer). Negative answers are
+ * never cached.
+ */
+#define CACHE_SLOTS 512
+
+struct slot {
+	struct pt_account *acct;
+	uint64_t fetched_ms;
+};
+
+static struct slot cache[CACHE_SLOTS];
+static struct timespec seen_mtime[3];
+static ino_t seen_ino[3];
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void pt_account_cache_flush(void)
+{
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		pt_account_free(cache[i].acct);
+		cache[i].acct = NULL;
+	}
+}
+
+/* Flushes the cache when one of the account files changed. */
+static void check_files(void)
+{
+	static const char *const files[3] = { "/etc/passwd", "/etc/group", "/etc/shadow" };
+	bool changed = false;
+
+	for (size_t i = 0; i < 3; i++) {
+		struct stat st;
+
+		if (stat(files[i], &st) < 0)
+			memset(&st, 0, sizeof(st));
+		if (st.st_mtim.tv_sec != seen_mtime[i].tv_sec ||
+		    st.st_mtim.tv_nsec != seen_mtime[i].tv_nsec || st.st_ino != seen_ino[i]) {
+			seen_mtime[i] = st.st_mtim;
+			seen_ino[i] = st.st_ino;
+			changed = true;
+		}
+	}
+	if (changed)
+		pt_account_cache_flush();
+}
+
+static size_t slot_of(const char *user)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % CACHE_SLOTS;
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+static int account_copy(const struct pt_account *a, struct pt_account **ret)
+{
+	struct pt_account *c = calloc(1, sizeof(*c));
+	bool oom = false;
+
+	if (!c)
+		return -ENOMEM;
+	*c = (struct pt_account){ .uid = a->uid, .gid = a->gid, .locked = a->locked,
+				  .expired = a->expired };
+	c->user = dup_or_null(a->user, &oom);
+	c->gecos = dup_or_null(a->gecos, &oom);
+	c->home = dup_or_null(a->home, &oom);
+	c->shell = dup_or_null(a->shell, &oom);
+	c->groups = calloc(a->n_groups + 1, sizeof(char *));
+	if (!c->groups)
+		oom = true;
+	for (size_t i = 0; c->groups && i < a->n_groups; i++, c->n_groups++)
+		c->groups[i] = dup_or_null(a->groups[i], &oom);
+	if (oom) {
+		pt_account_free(c);
+		return -ENOMEM;
+	}
+	*ret = c;
+	return 0;
+}
+
+int pt_account_lookup(const char *user, struct pt_account **ret)
+{
+	struct slot *s = &cache[slot_of(user)];
+	uint64_t now = mono_ms();
+	struct pt_account *a;
+	int r;
+
+	check_files();
+	if (s->acct && strcmp(s->acct->user, user) == 0 && now - s->fetched_ms < PT_ACCOUNT_TTL_MS)
+		return account_copy(s->acct, ret);
+	r = account_fetch(user, &a);
+	if (r < 0)
+		return r;
+	/* cache under the name asked for, only if NSS answered with that name */
+	if (strcmp(a->user, user) == 0) {
+		struct pt_account *c;
+
+		if (account_copy(a, &c) == 0) {
+			pt_account_free(s->acct);
+			s->acct = c;
+			s->fetched_ms = now;
+		}
+	}
+	*ret = a;
+	return 0;
 }

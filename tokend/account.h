@@ -19,6 +19,13 @@ struct pt_account {
 	bool expired;  /* shadow account expiry date passed */
 };
 
-/* -ENOENT when the user does not exist; -errno on look-up failure. */
+/* How long a looked-up account may be reused (see account.c). */
+#define PT_ACCOUNT_TTL_MS 2000
+
+/* The account as NSS says now (or at most PT_ACCOUNT_TTL_MS ago, never
+ * across a change of /etc/passwd, group or shadow); a copy the caller
+ * frees. -ENOENT when the user does not exist; -errno on look-up failure. */
 int pt_account_lookup(const char *user, struct pt_account **ret);
+/* Forget every cached account (config reload). */
+void pt_account_cache_flush(void);
 void pt_account_free(struct pt_account *a);

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "keys.h"
 #include "log.h"
 #include "ops.h"
@@ -77,6 +78,7 @@ static void reload(struct pt_daemon *d)
 	}
 	pt_config_free(d->cfg);
 	d->cfg = cfg;
+	pt_account_cache_flush(); /* a reload re-reads everything */
 	pt_log(LOG_INFO, "op=reload result=allow config=%s actors=%zu issue_rules=%zu "
 			 "redeem_rules=%zu",
 	       config_path, cfg->n_actors, cfg->n_issue, cfg->n_redeem);
@@ -291,6 +293,7 @@ int main(int argc, char **argv)
 out:
 	if (lfd >= 0)
 		close(lfd);
+	pt_account_cache_flush();
 	pt_store_free(d.store);
 	if (storekey)
 		OPENSSL_cleanse(storekey, PT_STORE_KEYLEN);
