@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer harness for the audit log reader and verifier
+ * (common/auditlog.c), as pertokctl audit verify runs it on a file an
+ * attacker may have written. Input: an optional line "JWKS <json>" (more
+ * trusted keys, as given with --jwks), an optional line "HEAD <json>" (the
+ * audit.head content), then the log. Every line that parses must
+ * re-serialise to exactly itself (its hash covers its bytes), and the
+ * verifier must finish with a bounded, well-formed report.
+ */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auditlog.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The fixed key the corpus' checkpoints are signed with (a test key). */
+static const uint8_t fuzz_key[32] = "pertok-fuzz-auditlog-test-key!!";
+
+static EVP_PKEY *pub;
+
+static void check_line(const char *line, size_t n)
+{
+	struct pt_audit_entry e;
+	char *again = NULL;
+	int r;
+
+	r = pt_audit_parse_line(line, n, &e);
+	if (r != 0 && r != -EILSEQ && r != -EBADMSG)
+		abort();
+	if (r != 0)
+		return;
+	if (e.seq == 0 || strlen(e.hash) != PT_AUDIT_HASH_HEX ||
+	    strlen(e.prev) != PT_AUDIT_HASH_HEX)
+		abort();
+	/* the body before the hash, finished again, is the same line */
+	if (pt_audit_line_finish(line, n - (9 + PT_AUDIT_HASH_HEX + 2), &again, NULL) != 0)
+		abort();
+	if (strlen(again) != n + 1 || memcmp(again, line, n) != 0)
+		abort();
+	free(again);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct pt_audit_verifier *v = NULL;
+	struct pt_audit_result res;
+	const char *log = (const char *)data, *nl;
+	size_t loglen = size;
+	FILE *f;
+
+	if (!pub) {
+		EVP_PKEY *priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, fuzz_key, 32);
+		uint8_t raw[32];
+		size_t rawlen = sizeof(raw);
+		if (!priv || EVP_PKEY_get_raw_public_key(priv, raw, &rawlen) != 1)
+			abort();
+		pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, rawlen);
+		EVP_PKEY_free(priv);
+		if (!pub)
+			abort();
+	}
+	if (pt_audit_verifier_new(&v) != 0 || pt_audit_verifier_add_key(v, pub) != 0)
+		abort();
+	if (loglen > 5 && memcmp(log, "JWKS ", 5) == 0) {
+		nl = memchr(log, '\n', loglen);
+		size_t jl = nl ? (size_t)(nl - log) - 5 : loglen - 5;
+		(void)pt_audit_verifier_add_jwks(v, log + 5, jl); /* may hold no key */
+		log = nl ? nl + 1 : log + loglen;
+		loglen = size - (size_t)(log - (const char *)data);
+	}
+	if (loglen > 5 && memcmp(log, "HEAD ", 5) == 0) {
+		nl = memchr(log, '\n', loglen);
+		size_t hl = nl ? (size_t)(nl - log) - 5 : loglen - 5;
+		pt_audit_verifier_set_head(v, log + 5, hl);
+		log = nl ? nl + 1 : log + loglen;
+		loglen = size - (size_t)(log - (const char *)data);
+	}
+	/* every line on its own */
+	for (const char *p = log, *end = log + loglen; p < end;) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		size_t n = e ? (size_t)(e - p) : (size_t)(end - p);
+		if (n <= PT_AUDIT_MAX_LINE)
+			check_line(p, n);
+		p += n + 1;
+	}
+	/* and the whole log through the verifier */
+	if (loglen > 0) {
+		f = fmemopen((void *)log, loglen, "r");
+		if (!f)
+			abort();
+		if (pt_audit_verify_stream(v, f) != 0)
+			abort();
+		fclose(f);
+	}
+	pt_audit_verifier_finish(v, &res);
+	if (res.n_problems > PT_AUDIT_MAX_PROBLEMS || res.n_problems > res.n_problems_total)
+		abort();
+	for (size_t i = 0; i < res.n_problems; i++)
+		if (!res.problems[i] || strlen(res.problems[i]) > 4096)
+			abort();
+	if (res.n_checkpoints > res.n_lines || res.n_records > res.n_lines)
+		abort();
+	pt_audit_result_clear(&res);
+	pt_audit_verifier_free(v);
+	return 0;
+}

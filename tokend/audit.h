@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tokend's audit trail writer: one hash-chained JSON line per decision in an
+ * append-only file, signed checkpoints (in the log and in audit.head next to
+ * it). Format: common/auditlog.h. No logging here: errors come back as
+ * -errno plus a message (pt_audit_failure) for the caller to log.
+ *
+ * Fail closed: once a write, a sync or the file's identity check fails,
+ * pt_audit_usable() says so, and tokend refuses to issue or redeem until the
+ * log can be written again (a removed or replaced log: until restart).
+ */
+#pragma once
+
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store.h"
+
+#define PT_AUDIT_TOKEN_HMAC_HEX 32 /* first 16 bytes of HMAC-SHA256, hex */
+
+struct pt_audit;
+
+struct pt_audit_opts {
+	const char *path;	      /* the log; audit.head lives in its directory */
+	unsigned checkpoint_every;    /* lines; 0 = only by time and at close */
+	uint64_t checkpoint_interval; /* seconds; 0 = only by count and at close */
+	bool sync_each;		      /* fdatasync every record before pt_audit_append returns */
+	bool group_commit;	      /* the caller syncs (pt_audit_sync) before replying */
+};
+
+/* One decision. Strings may be NULL (left out of the record). */
+struct pt_audit_event {
+	const char *op;	    /* mint, exchange, redeem, revoke, ... */
+	const char *result; /* allow, renew, deny, error */
+	const char *user;
+	const char *holder;
+	const char *actor;
+	uid_t peer_uid;
+	pid_t peer_pid;
+	const char *exe;
+	const char *service; /* PAM service */
+	const char *rule;
+	const char *reason;
+	const char *id;	   /* persistable token id (an accessor, not a secret) */
+	const char *token; /* a live token: only its keyed HMAC is recorded */
+};
+
+/* Opens (creating it 0600) the log and continues its chain; a log whose
+ * tail does not verify, or is missing while audit.head exists, gets a
+ * "segment" line recording the break, and *warn says what happened (for
+ * tokend's log; warn[0] = '\0' when nothing). The HMAC key for token
+ * references is derived from storekey. sign/kid are borrowed and must
+ * outlive the writer. Returns 0 or -errno with err filled in. */
+int pt_audit_open(const struct pt_audit_opts *o, const uint8_t storekey[PT_STORE_KEYLEN],
+		  EVP_PKEY *sign, const char *kid, struct pt_audit **ret, char *warn,
+		  size_t warnlen, char *err, size_t errlen);
+
+/* Appends a record (durable before returning when sync_each). 0 or -errno
+ * (then pt_audit_failure() says why). */
+int pt_audit_append(struct pt_audit *a, const struct pt_audit_event *ev);
+
+/* Group commit: records were written but not yet synced, and replies must
+ * wait for pt_audit_sync. */
+bool pt_audit_pending(const struct pt_audit *a);
+/* fdatasync now. 0 or -errno (then the held replies must not be sent). */
+int pt_audit_sync(struct pt_audit *a);
+
+/* After a key rotation: a checkpoint with the old key (it vouches for
+ * everything so far, the rotation's record included), then the new key
+ * signs the checkpoints. sign/kid are borrowed as in pt_audit_open. */
+int pt_audit_set_key(struct pt_audit *a, EVP_PKEY *sign, const char *kid);
+
+/* Writes a checkpoint now if anything was written since the last one. */
+int pt_audit_checkpoint(struct pt_audit *a);
+
+/* Periodic: checkpoint by interval, sync in batch mode. now: wall seconds. */
+int pt_audit_tick(struct pt_audit *a, uint64_t now);
+
+/* May tokend issue? Checks the file is still the one opened (not removed or
+ * replaced) and that no write failed since (a failed write is retried by
+ * the next append). */
+bool pt_audit_usable(struct pt_audit *a);
+
+/* Why the log cannot be written, or NULL when it can. */
+const char *pt_audit_failure(const struct pt_audit *a);
+
+/* The token reference as it appears in records (hex, NUL-terminated). */
+int pt_audit_token_ref(const struct pt_audit *a, const char *token,
+		       char ret[PT_AUDIT_TOKEN_HMAC_HEX + 1]);
+
+uint64_t pt_audit_seq(const struct pt_audit *a);
+
+/* Checkpoints (when anything is unsigned), closes, wipes. Accepts NULL. */
+int pt_audit_close(struct pt_audit *a);
+
+/* pt_audit_open with the settings of cfg (audit { } in tokend.conf) and
+ * tokend's signing key. */
+struct pt_config;
+struct pt_keys;
+int pt_audit_open_config(const struct pt_config *cfg, const uint8_t storekey[PT_STORE_KEYLEN],
+			 const struct pt_keys *keys, struct pt_audit **ret, char *warn,
+			 size_t warnlen, char *err, size_t errlen);

@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pertokctl audit verify | show: reads tokend's audit log directly (root:
+ * the file is 0600) and checks its hash chain, its signed checkpoints and
+ * the head file (common/auditlog.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit-cmd.h"
+#include "auditlog.h"
+#include "toolutil.h"
+#include "util.h"
+
+#define DEFAULT_AUDIT_LOG LOCALSTATEDIR "/lib/pertok/audit.log"
+#define KEYFILE_MAX (64 * 1024)
+
+struct audit_opts {
+	const char *file;
+	const char *head;
+	const char *pubkey;
+	const char *jwks;
+	const char *user;
+	uint64_t since;
+	bool no_head;
+};
+
+static void audit_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s audit verify [--file LOG] [--head FILE | --no-head]\n"
+		"                       [--pubkey PEM-FILE | --jwks JWKS-FILE]\n"
+		"       %s audit show [--file LOG] [--user USER] [--since WHEN]\n"
+		"\n"
+		"  verify   check the log's hash chain, its signed checkpoints and audit.head\n"
+		"  show     print the decisions (WHEN: seconds since the epoch, or a duration\n"
+		"           back from now such as 2h or 7d)\n"
+		"\n"
+		"  --file LOG        the audit log (default %s)\n"
+		"  --head FILE       the head file (default: audit.head next to the log)\n"
+		"  --pubkey PEM      verify checkpoints with this public key (else tokend's JWK set)\n"
+		"  --jwks FILE       ... or with the keys of this JWK set\n",
+		program_invocation_short_name, program_invocation_short_name, DEFAULT_AUDIT_LOG);
+}
+
+static int read_text(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return -errno;
+	buf = malloc(max + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		int r = n > max ? -EFBIG : -EIO;
+		fclose(f);
+		free(buf);
+		return r;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}
+
+static int opt_audit(int c, const char *arg, void *u)
+{
+	struct audit_opts *o = u;
+	uint64_t v;
+
+	switch (c) {
+	case 'f':
+		o->file = arg;
+		return 0;
+	case 'H':
+		o->head = arg;
+		return 0;
+	case 'N':
+		o->no_head = true;
+		return 0;
+	case 'p':
+		o->pubkey = arg;
+		return 0;
+	case 'j':
+		o->jwks = arg;
+		return 0;
+	case 'u':
+		if (!pt_name_valid(arg)) {
+			tool_err("invalid user name: %s", arg);
+			return -EINVAL;
+		}
+		o->user = arg;
+		return 0;
+	case 'S':
+		if (arg[0] >= '0' && arg[0] <= '9' && pt_parse_u64(arg, &v) == 0 && v > 1000000) {
+			o->since = v; /* an absolute time */
+			return 0;
+		}
+		if (pt_parse_duration(arg, &v) < 0 || v > pt_now_s()) {
+			tool_err("--since: not a time or a duration: %s", arg);
+			return -EINVAL;
+		}
+		o->since = pt_now_s() - v;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* The checkpoint keys: a PEM file, a JWKS file, or tokend's JWK set. */
+static int load_keys(struct pt_audit_verifier *v, const struct audit_opts *o,
+		     struct tool_conn *conn)
+{
+	char *text = NULL;
+	size_t n = 0;
+	int r, code = TOOL_EXIT_OK;
+
+	if (o->pubkey) {
+		FILE *f = fopen(o->pubkey, "re");
+		EVP_PKEY *k;
+
+		if (!f) {
+			tool_err("cannot open %s: %s", o->pubkey, strerror(errno));
+			return TOOL_EXIT_REFUSED;
+		}
+		k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+		fclose(f);
+		r = k ? pt_audit_verifier_add_key(v, k) : -EINVAL;
+		EVP_PKEY_free(k);
+		if (r < 0) {
+			tool_err("%s: not an Ed25519 public key (PEM)", o->pubkey);
+			return TOOL_EXIT_REFUSED;
+		}
+		return TOOL_EXIT_OK;
+	}
+	if (o->jwks) {
+		r = read_text(o->jwks, KEYFILE_MAX, &text, &n);
+		if (r < 0) {
+			tool_err("cannot read %s: %s", o->jwks, strerror(-r));
+			return TOOL_EXIT_REFUSED;
+		}
+	} else {
+		struct pt_req req = { .type = PT_PUBKEY, .format = PT_PUBKEY_JWKS };
+		struct pt_rep rep = {};
+
+		code = tool_call(conn, &req, &rep);
+		if (code != TOOL_EXIT_OK) {
+			tool_err(
+				"cannot get tokend's keys to check the checkpoints; give them with "
+				"--pubkey or --jwks");
+			return code;
+		}
+		text = strdup(rep.text ? rep.text : "");
+		n = text ? strlen(text) : 0;
+		pt_rep_clear(&rep);
+		if (!text)
+			return TOOL_EXIT_REFUSED;
+	}
+	r = pt_audit_verifier_add_jwks(v, text, n);
+	free(text);
+	if (r < 0) {
+		tool_err("%s: no Ed25519 key in the JWK set", o->jwks ? o->jwks : "tokend");
+		return TOOL_EXIT_REFUSED;
+	}
+	return TOOL_EXIT_OK;
+}
+
+static char *default_head(const char *file)
+{
+	const char *slash = strrchr(file, '/');
+	char *p = NULL;
+
+	if (!slash)
+		return strdup("audit.head");
+	if (asprintf(&p, "%.*s/audit.head", (int)(slash - file), file) < 0)
+		return NULL;
+	return p;
+}
+
+static int cmd_verify(const struct audit_opts *o, struct tool_conn *conn)
+{
+	struct pt_audit_verifier *v = NULL;
+	struct pt_audit_result res = {};
+	_cleanup_free_ char *head_path = NULL;
+	char *head = NULL;
+	size_t headlen = 0;
+	FILE *f = NULL;
+	int code, r;
+
+	f = fopen(o->file, "re");
+	if (!f) {
+		tool_err("cannot open %s: %s", o->file, strerror(errno));
+		return TOOL_EXIT_REFUSED;
+	}
+	if (pt_audit_verifier_new(&v) < 0) {
+		fclose(f);
+		return TOOL_EXIT_REFUSED;
+	}
+	code = load_keys(v, o, conn);
+	if (code != TOOL_EXIT_OK)
+		goto out;
+	head_path = o->head ? strdup(o->head) : default_head(o->file);
+	if (!o->no_head && head_path) {
+		r = read_text(head_path, PT_AUDIT_HEAD_MAX, &head, &headlen);
+		if (r == 0)
+			pt_audit_verifier_set_head(v, head, headlen);
+		else if (r != -ENOENT || o->head) {
+			tool_err("cannot read %s: %s", head_path, strerror(-r));
+			code = TOOL_EXIT_REFUSED;
+			goto out;
+		}
+	}
+	r = pt_audit_verify_stream(v, f);
+	if (r < 0) {
+		tool_err("cannot read %s: %s", o->file, strerror(-r));
+		code = TOOL_EXIT_REFUSED;
+		goto out;
+	}
+	pt_audit_verifier_finish(v, &res);
+	if (!o->no_head && !res.head_checked && res.n_checkpoints > 0) {
+		/* a log with checkpoints but no head: the head was removed */
+		res.n_problems_total++;
+		if (res.n_problems < PT_AUDIT_MAX_PROBLEMS &&
+		    asprintf(&res.problems[res.n_problems],
+			     "%s is missing: truncation after the "
+			     "last checkpoint cannot be checked",
+			     head_path ? head_path : "audit.head") >= 0)
+			res.n_problems++;
+	}
+	for (size_t i = 0; i < res.n_problems; i++)
+		printf("%s\n", res.problems[i]);
+	if (res.n_problems_total > res.n_problems)
+		printf("... and %" PRIu64 " more problem(s)\n",
+		       res.n_problems_total - res.n_problems);
+	if (res.n_problems_total) {
+		printf("FAILED: %" PRIu64 " problem(s) in %s (%" PRIu64 " lines, %" PRIu64
+		       " records, %" PRIu64 " valid checkpoints)\n",
+		       res.n_problems_total, o->file, res.n_lines, res.n_records,
+		       res.n_checkpoints);
+		code = TOOL_EXIT_REFUSED;
+	} else {
+		printf("OK: %" PRIu64 " records, %" PRIu64
+		       " checkpoints, last checkpoint seq %" PRIu64 "\n",
+		       res.n_records, res.n_checkpoints, res.last_checkpoint_seq);
+		if (res.unsigned_tail)
+			printf("note: %" PRIu64
+			       " line(s) after the last checkpoint are chained but "
+			       "not yet signed\n",
+			       res.unsigned_tail);
+		if (res.unknown_covered)
+			printf("note: %" PRIu64
+			       " checkpoint(s) by keys not given (rotated out) are "
+			       "covered by later checkpoints\n",
+			       res.unknown_covered);
+		if (o->no_head || !res.head_checked)
+			printf("note: no audit.head was checked: a cut after the last checkpoint "
+			       "would not show\n");
+		code = TOOL_EXIT_OK;
+	}
+out:
+	pt_audit_result_clear(&res);
+	pt_audit_verifier_free(v);
+	free(head);
+	fclose(f);
+	return code;
+}
+
+static int cmd_show(const struct audit_opts *o)
+{
+	char *line = malloc(PT_AUDIT_MAX_LINE + 2);
+	FILE *f = fopen(o->file, "re");
+	uint64_t lineno = 0;
+	int code = TOOL_EXIT_OK;
+
+	if (!f || !line) {
+		tool_err("cannot open %s: %s", o->file, strerror(errno));
+		free(line);
+		if (f)
+			fclose(f);
+		return TOOL_EXIT_REFUSED;
+	}
+	printf("%-20s %8s %-10s %-8s %-12s %-12s %s\n", "TIME", "SEQ", "OP", "RESULT", "USER",
+	       "HOLDER", "REASON");
+	while (fgets(line, PT_AUDIT_MAX_LINE + 2, f)) {
+		struct pt_audit_entry e;
+		size_t n = strlen(line);
+		char when[32];
+		int r;
+
+		lineno++;
+		if (n == 0 || line[n - 1] != '\n') {
+			int c;
+			while ((c = getc(f)) != EOF && c != '\n')
+				;
+			printf("%-20s %8s (line %" PRIu64 ": overlong or incomplete)\n", "-", "-",
+			       lineno);
+			continue;
+		}
+		line[--n] = '\0';
+		r = pt_audit_parse_line(line, n, &e);
+		if (r == -EBADMSG || r == -ENOMEM || r == -EIO) {
+			printf("%-20s %8s (line %" PRIu64 ": not an audit record)\n", "-", "-",
+			       lineno);
+			continue;
+		}
+		if (e.time < o->since || (o->user && strcmp(e.user, o->user) != 0))
+			continue;
+		if (strcmp(e.type, "checkpoint") == 0 && r == 0)
+			continue; /* noise here: audit verify checks them */
+		if (strcmp(e.type, "record") != 0 && o->user)
+			continue;
+		tool_time(e.time, when, sizeof(when));
+		if (strcmp(e.type, "record") == 0)
+			printf("%-20s %8" PRIu64 " %-10s %-8s %-12s %-12s %s%s\n", when, e.seq,
+			       e.op, e.result, e.user[0] ? e.user : "-",
+			       e.holder[0] ? e.holder : "-", e.reason[0] ? e.reason : "-",
+			       r == -EILSEQ ? " [HASH MISMATCH]" : "");
+		else
+			printf("%-20s %8" PRIu64 " (%s%s%s)%s\n", when, e.seq, e.type,
+			       e.reason[0] ? ": " : "", e.reason,
+			       r == -EILSEQ ? " [HASH MISMATCH]" : "");
+	}
+	if (ferror(f))
+		code = TOOL_EXIT_REFUSED;
+	free(line);
+	fclose(f);
+	return code;
+}
+
+int pertokctl_audit(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "head", required_argument, NULL, 'H' },
+		{ "no-head", no_argument, NULL, 'N' },
+		{ "pubkey", required_argument, NULL, 'p' },
+		{ "jwks", required_argument, NULL, 'j' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "since", required_argument, NULL, 'S' },
+	};
+	struct audit_opts o = { .file = DEFAULT_AUDIT_LOG };
+	const char *sub;
+	int code;
+
+	if (argc < 2 || (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "show") != 0)) {
+		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+			audit_usage(stdout);
+			return TOOL_EXIT_OK;
+		}
+		audit_usage(stderr);
+		return TOOL_EXIT_USAGE;
+	}
+	sub = argv[1];
+	code = tool_parse_command(argc - 1, argv + 1, "", opts, PT_ELEMENTSOF(opts), opt_audit, &o,
+				  audit_usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind != argc - 1) {
+		audit_usage(stderr);
+		return TOOL_EXIT_USAGE;
+	}
+	if ((o.pubkey && o.jwks) || (o.head && o.no_head)) {
+		tool_err("--pubkey and --jwks, --head and --no-head: one of each at most");
+		return TOOL_EXIT_USAGE;
+	}
+	if (strcmp(sub, "verify") == 0)
+		return cmd_verify(&o, conn);
+	return cmd_show(&o);
+}
