@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Usage history kept per user and per actor: requests, granted, redemptions
+ * and failures, today (tokend's local day) and in total, plus each user's
+ * issue-rate token bucket. Kept in memory, written atomically to
+ * STATE_DIR/history.json by pt_history_flush (housekeeping, stop) and read
+ * back at start; it is statistics, not a secret, and a damaged file is
+ * ignored (counting starts again). Redeem rules use it through
+ * max_redemptions_per_day, issue rules through rate.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pt_hist_counter {
+	PT_HIST_REQUESTS = 0, /* mint, exchange, redeem requests decided */
+	PT_HIST_GRANTED,      /* of which allowed */
+	PT_HIST_REDEMPTIONS,  /* allowed redemptions */
+	PT_HIST_FAILURES,     /* denied or failed */
+	_PT_HIST_MAX,
+};
+
+enum pt_hist_kind {
+	PT_HIST_USER = 0,
+	PT_HIST_ACTOR = 1,
+};
+
+#define PT_HIST_MAX_ENTRIES 65536 /* per kind; names beyond are not counted */
+
+struct pt_history;
+
+/* path: the file (NULL: memory only). Loads it when it exists; a file that
+ * cannot be parsed is ignored and *ret_bad (may be NULL) set. */
+int pt_history_open(const char *path, struct pt_history **ret, bool *ret_bad);
+void pt_history_free(struct pt_history *h);
+
+/* Counts one event for name at time now (unix s; the day is local). */
+void pt_history_add(struct pt_history *h, enum pt_hist_kind kind, const char *name,
+		    enum pt_hist_counter c, uint64_t now);
+/* The count of today (the local day of now) and the total. */
+uint32_t pt_history_today(const struct pt_history *h, enum pt_hist_kind kind, const char *name,
+			  enum pt_hist_counter c, uint64_t now);
+uint64_t pt_history_total(const struct pt_history *h, enum pt_hist_kind kind, const char *name,
+			  enum pt_hist_counter c);
+
+/* Token bucket of user: capacity n, refilled at n per period seconds.
+ * Takes one token and returns true, or returns false when empty.
+ * now_ms: milliseconds (any clock that does not jump back). */
+bool pt_history_rate_take(struct pt_history *h, const char *user, uint32_t n, uint64_t period,
+			  uint64_t now_ms);
+
+/* Writes the file if anything changed since the last write. */
+int pt_history_flush(struct pt_history *h);
+
+/* Serialisation (exposed for tests and the fuzzer). */
+int pt_history_to_json(const struct pt_history *h, char **ret);
+int pt_history_from_json(const char *json, size_t len, struct pt_history **ret);
