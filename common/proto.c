@@ -96,7 +96,15 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 	case PT_PUBKEY:
 		return ptbuf_put_u8(b, req->format);
 	case PT_STATUS:
+	case PT_ROTATE:
+	case PT_RESEAL:
 		return 0;
+	case PT_EXPLAIN:
+	case PT_REVOKE_MATCH:
+		if ((r = put_str(b, req->user, PT_MAX_STR)) < 0 ||
+		    (r = put_str(b, req->holder, PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_u64(b, req->type == PT_EXPLAIN ? req->at : req->before);
 	default:
 		return -EINVAL;
 	}
@@ -157,9 +165,13 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 		}
 		return r;
 	case PT_REVOKE:
+	case PT_REVOKE_MATCH:
 		return ptbuf_put_u32(b, rep->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
+	case PT_ROTATE:
+	case PT_RESEAL:
+	case PT_EXPLAIN:
 		return put_str(b, rep->text, PT_MAX_TEXT);
 	default:
 		return -EINVAL;
@@ -243,7 +255,15 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 			return -EBADMSG;
 		return 0;
 	case PT_STATUS:
+	case PT_ROTATE:
+	case PT_RESEAL:
 		return 0;
+	case PT_EXPLAIN:
+	case PT_REVOKE_MATCH:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)
+			return r;
+		return ptbuf_view_get_u64(v, q->type == PT_EXPLAIN ? &q->at : &q->before);
 	default:
 		return -EBADMSG;
 	}
@@ -332,9 +352,13 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_LIST:
 		return list_decode(v, p);
 	case PT_REVOKE:
+	case PT_REVOKE_MATCH:
 		return ptbuf_view_get_u32(v, &p->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
+	case PT_ROTATE:
+	case PT_RESEAL:
+	case PT_EXPLAIN:
 		return ptbuf_view_get_cstring(v, PT_MAX_TEXT, &p->text);
 	default:
 		return -EBADMSG;
@@ -408,6 +432,8 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_HELLO, "hello" },	 { PT_MINT, "mint" },	  { PT_EXCHANGE, "exchange" },
 	{ PT_REDEEM, "redeem" }, { PT_LIST, "list" },	  { PT_REVOKE, "revoke" },
 	{ PT_PUBKEY, "pubkey" }, { PT_STATUS, "status" }, { PT_OK, "ok" },
+	{ PT_EXPLAIN, "explain" }, { PT_REVOKE_MATCH, "revoke-match" },
+	{ PT_ROTATE, "rotate-key" }, { PT_RESEAL, "reseal" },
 	{ PT_ERR, "error" },
 };
 

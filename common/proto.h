@@ -21,6 +21,11 @@
  *   PT_REVOKE    str id
  *   PT_PUBKEY    u8 format (PT_PUBKEY_PEM or PT_PUBKEY_JWKS)
  *   PT_STATUS    (empty)
+ *   PT_ROTATE    (empty)
+ *   PT_RESEAL    (empty)
+ *   PT_EXPLAIN   str user, str holder, u64 at (unix s; 0 = now)
+ *   PT_REVOKE_MATCH str user, str holder, u64 before (unix s) ("" / 0 = any;
+ *                at least one set)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -31,6 +36,10 @@
  *   PT_REVOKE    u32 count
  *   PT_PUBKEY    str text
  *   PT_STATUS    str text ("key=value\n" lines)
+ *   PT_ROTATE    str text (what was done)
+ *   PT_RESEAL    str text (what was done)
+ *   PT_EXPLAIN   str text (the rules in order, the decision, the claims)
+ *   PT_REVOKE_MATCH u32 count
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  */
@@ -57,6 +66,10 @@ enum pt_msgtype {
 	PT_REVOKE = 14,
 	PT_PUBKEY = 15,
 	PT_STATUS = 16,
+	PT_ROTATE = 17, /* root: new store key + signing key (empty request; OK: str text) */
+	PT_RESEAL = 18, /* root: seal the store key again to current PCRs (same) */
+	PT_EXPLAIN = 19,
+	PT_REVOKE_MATCH = 20,
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -92,6 +105,8 @@ struct pt_req {
 	uint64_t lifetime;  /* EXCHANGE */
 	char *id;           /* REVOKE */
 	uint8_t format;     /* PUBKEY */
+	uint64_t at;        /* EXPLAIN (0 = now) */
+	uint64_t before;    /* REVOKE_MATCH (0 = any) */
 };
 
 struct pt_tokinfo {
@@ -117,8 +132,8 @@ struct pt_rep {
 	uint64_t exp;      /* MINT, REDEEM, EXCHANGE */
 	char *id;          /* MINT (""), REDEEM, EXCHANGE */
 	uint8_t renewed;   /* EXCHANGE */
-	uint32_t count;    /* REVOKE */
-	char *text;        /* PUBKEY, STATUS */
+	uint32_t count;    /* REVOKE, REVOKE_MATCH */
+	char *text;        /* PUBKEY, STATUS, EXPLAIN */
 	struct pt_tokinfo *list; /* LIST */
 	uint32_t n_list;         /* LIST */
 };

@@ -571,7 +571,8 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 
 static int parse_seal(struct parse *p, const config_setting_t *g)
 {
-	static const char *const keys[] = { "backend" };
+	static const char *const keys[] = { "backend", "tcti", "srk_handle", "persist_srk",
+					    "pcrs" };
 	int len;
 	int r;
 
@@ -583,17 +584,142 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s), *str = NULL;
 		struct where w = { "seal", name };
+		int k = key_index(name, keys, PT_ELEMENTSOF(keys));
 
-		if (key_index(name, keys, PT_ELEMENTSOF(keys)) < 0)
+		if (k < 0)
 			return unknown_key(p, s, "seal", keys, PT_ELEMENTSOF(keys));
-		r = get_string(p, s, w, &str);
+		if (k == 0) {
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (strcmp(str, "auto") != 0 && !pt_sealer_get(str))
+				return fail(p, s,
+					    "seal.backend: unknown backend \"%.64s\" (known: "
+					    "software, tpm2, auto)",
+					    str);
+			r = set_str(&p->cfg->seal_backend, str);
+		} else if (k == 1) {
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (!str[0] || strlen(str) >= 256 || !printable(str, false))
+				return fail(p, s,
+					    "seal.tcti: \"%.64s\" is not a TCTI (use "
+					    "\"device:/dev/tpmrm0\", \"swtpm:host=H,port=P\" or "
+					    "\"tabrmd\")",
+					    str);
+			r = set_str(&p->cfg->seal_tcti, str);
+		} else if (k == 2) {
+			long long v;
+
+			r = need_type(p, s, w, CONFIG_TYPE_INT);
+			if (r < 0)
+				return r;
+			v = config_setting_get_int64(s);
+			if (v < 0 && config_setting_type(s) == CONFIG_TYPE_INT)
+				v += 0x100000000LL; /* libconfig reads 0x81000001 as a negative int */
+			if (v < 0x81000000LL || v > 0x81ffffffLL)
+				return fail(p, s,
+					    "seal.srk_handle must be a persistent handle between "
+					    "0x81000000 and 0x81ffffff, not 0x%llx",
+					    (unsigned long long)v);
+			p->cfg->seal_srk_handle = (uint32_t)v;
+		} else if (k == 3) {
+			r = get_bool(p, s, w, &p->cfg->seal_persist_srk);
+		} else {
+			int t = config_setting_type(s), n;
+			uint32_t mask = 0;
+
+			if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+				return fail(p, s,
+					    "seal.pcrs must be an array of PCR numbers [ 7, ... ], "
+					    "not %s",
+					    type_name(t));
+			n = config_setting_length(s);
+			for (int j = 0; j < n; j++) {
+				const config_setting_t *e = config_setting_get_elem(s, (unsigned)j);
+				long long v;
+
+				if (config_setting_type(e) != CONFIG_TYPE_INT &&
+				    config_setting_type(e) != CONFIG_TYPE_INT64)
+					return fail(p, e, "seal.pcrs[%d] must be an integer, not %s",
+						    j, type_name(config_setting_type(e)));
+				v = config_setting_get_int64(e);
+				if (v < 0 || v > 23)
+					return fail(p, e,
+						    "seal.pcrs[%d]: PCR %lld does not exist (0 to 23)",
+						    j, v);
+				if (mask & (1u << v))
+					return fail(p, e, "seal.pcrs[%d]: PCR %lld listed twice", j,
+						    v);
+				mask |= 1u << v;
+			}
+			p->cfg->seal_pcr_mask = mask;
+			r = 0;
+		}
 		if (r < 0)
 			return r;
-		if (!pt_sealer_get(str))
-			return fail(p, s,
-				    "seal.backend: unknown backend \"%.64s\" (known: software)",
-				    str);
-		r = set_str(&p->cfg->seal_backend, str);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ audit { } */
+
+static int parse_audit(struct parse *p, const config_setting_t *g)
+{
+	static const char *const keys[] = { "file", "checkpoint_every", "checkpoint_interval",
+					    "sync" };
+	struct pt_config *c = p->cfg;
+	int len;
+	int r;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(p, g, "audit must be a group { ... }, not %s",
+			    type_name(config_setting_type(g)));
+	len = config_setting_length(g);
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s), *str = NULL;
+		int k = key_index(name, keys, PT_ELEMENTSOF(keys));
+		struct where w = { "audit", name };
+		long long v;
+
+		if (k < 0)
+			return unknown_key(p, s, "audit", keys, PT_ELEMENTSOF(keys));
+		switch (k) {
+		case 0:
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (!path_normalized(str) || strcmp(str, "/") == 0)
+				return fail(p, s,
+					    "audit.file: \"%.128s\" is not a normalized absolute "
+					    "path",
+					    str);
+			r = set_str(&c->audit_file, str);
+			break;
+		case 1:
+			r = get_int(p, s, w, 1, 1000000, &v);
+			if (r >= 0)
+				c->audit_checkpoint_every = (uint32_t)v;
+			break;
+		case 2:
+			r = get_duration(p, s, w, &c->audit_checkpoint_interval);
+			break;
+		case 3:
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (strcmp(str, "record") != 0 && strcmp(str, "batch") != 0)
+				return fail(p, s,
+					    "audit.sync must be \"record\" or \"batch\", not "
+					    "\"%.64s\"",
+					    str);
+			c->audit_sync_batch = strcmp(str, "batch") == 0;
+			break;
+		default:
+			r = -EINVAL;
+		}
 		if (r < 0)
 			return r;
 	}
@@ -721,6 +847,17 @@ enum {
 	R_PERSIST_LIFETIME,
 	R_MAX_OUTSTANDING,
 	R_CHECK_ACCOUNT,
+	R_ENTITLEMENTS,
+	R_ENTITLEMENTS_ADD,
+	R_ENTITLEMENTS_REMOVE,
+	R_GROUPS_ADD,
+	R_GROUPS_REMOVE,
+	R_HOURS,
+	R_DAYS,
+	R_MAX_USES,
+	R_IDLE,
+	R_MAX_REDEMPTIONS_PER_DAY,
+	R_RATE,
 	_R_MAX,
 };
 
@@ -735,6 +872,17 @@ static const char *const rule_keys[_R_MAX] = {
 	[R_PERSIST_LIFETIME] = "persist_lifetime",
 	[R_MAX_OUTSTANDING] = "max_outstanding",
 	[R_CHECK_ACCOUNT] = "check_account",
+	[R_ENTITLEMENTS] = "entitlements",
+	[R_ENTITLEMENTS_ADD] = "entitlements_add",
+	[R_ENTITLEMENTS_REMOVE] = "entitlements_remove",
+	[R_GROUPS_ADD] = "groups_add",
+	[R_GROUPS_REMOVE] = "groups_remove",
+	[R_HOURS] = "hours",
+	[R_DAYS] = "days",
+	[R_MAX_USES] = "max_uses",
+	[R_IDLE] = "idle",
+	[R_MAX_REDEMPTIONS_PER_DAY] = "max_redemptions_per_day",
+	[R_RATE] = "rate",
 };
 
 static void rule_clear(struct pt_rule *r)
@@ -744,6 +892,11 @@ static void rule_clear(struct pt_rule *r)
 	strv_free(r->users, r->n_users);
 	strv_free(r->groups, r->n_groups);
 	strv_free(r->holders, r->n_holders);
+	strv_free(r->entitlements, r->n_entitlements);
+	strv_free(r->entitlements_add, r->n_entitlements_add);
+	strv_free(r->entitlements_remove, r->n_entitlements_remove);
+	strv_free(r->groups_add, r->n_groups_add);
+	strv_free(r->groups_remove, r->n_groups_remove);
 }
 
 static const char *const *actor_names(const struct pt_config *c, const char **buf)
@@ -792,6 +945,161 @@ static int check_refs(struct parse *p, const config_setting_t *s, const char *wh
 	}
 	free(cands);
 	return r;
+}
+
+/* "HH:MM-HH:MM", minutes since midnight; "24:00" only as the end. */
+static int parse_hhmm(const char *s, unsigned max_h, uint16_t *ret)
+{
+	unsigned h, m;
+
+	if (!(s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[2] == ':' &&
+	      s[3] >= '0' && s[3] <= '5' && s[4] >= '0' && s[4] <= '9'))
+		return -EINVAL;
+	h = (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
+	m = (unsigned)(s[3] - '0') * 10 + (unsigned)(s[4] - '0');
+	if (h > max_h || (h == 24 && m != 0))
+		return -EINVAL;
+	*ret = (uint16_t)(h * 60 + m);
+	return 0;
+}
+
+static int parse_hours(const char *s, uint16_t *ret_from, uint16_t *ret_to)
+{
+	uint16_t from, to;
+
+	if (strlen(s) != 11 || s[5] != '-' || parse_hhmm(s, 23, &from) < 0 ||
+	    parse_hhmm(s + 6, 24, &to) < 0 || from == to)
+		return -EINVAL;
+	*ret_from = from;
+	*ret_to = to;
+	return 0;
+}
+
+static const char *const day_names[7] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+
+static int day_index(const char *s, size_t n)
+{
+	for (int i = 0; i < 7; i++)
+		if (n == 3 && strncmp(s, day_names[i], 3) == 0)
+			return i;
+	return -1;
+}
+
+/* days = [ "mon", "tue" ] or [ "mon-fri" ] (a range may wrap: "fri-mon"). */
+static int parse_days(struct parse *p, const config_setting_t *s, struct where w,
+		      uint8_t *ret)
+{
+	char **v = NULL;
+	size_t n = 0;
+	uint8_t mask = 0;
+	int r;
+
+	r = get_list(p, s, w, check_name, "a valid day", &v, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		const char *dash = strchr(v[i], '-');
+		int a = day_index(v[i], dash ? (size_t)(dash - v[i]) : strlen(v[i]));
+		int b = dash ? day_index(dash + 1, strlen(dash + 1)) : a;
+
+		if (a < 0 || b < 0) {
+			r = fail(p, s,
+				 "%s%s%s: \"%.64s\" is not a day (sun, mon, tue, wed, thu, fri, "
+				 "sat) or a range like \"mon-fri\"",
+				 W(w), v[i]);
+			break;
+		}
+		for (int d = a;; d = (d + 1) % 7) {
+			mask |= (uint8_t)(1u << d);
+			if (d == b)
+				break;
+		}
+	}
+	if (r >= 0 && n == 0)
+		r = fail(p, s, "%s%s%s must name at least one day", W(w));
+	strv_free(v, n);
+	if (r >= 0)
+		*ret = mask;
+	return r;
+}
+
+/* The effects that are only valid in one of the two sets. */
+static int parse_rule_effect(struct parse *p, const config_setting_t *s, struct where w, int k,
+			     bool is_issue, struct pt_rule *rule)
+{
+	long long v;
+	int r;
+
+	if (k == R_ENTITLEMENTS && !is_issue)
+		return fail(p, s,
+			    "%s.entitlements is only valid in issue rules (use "
+			    "entitlements_add / entitlements_remove in redeem rules)",
+			    w.group);
+	if (k == R_RATE && !is_issue)
+		return fail(p, s, "%s.rate is only valid in issue rules", w.group);
+	if (k != R_ENTITLEMENTS && k != R_RATE && is_issue)
+		return fail(p, s, "%s.%s is only valid in redeem rules", w.group, w.key);
+	switch (k) {
+	case R_ENTITLEMENTS:
+		return get_list(p, s, w, check_name, "a valid entitlement name",
+				&rule->entitlements, &rule->n_entitlements);
+	case R_ENTITLEMENTS_ADD:
+		return get_list(p, s, w, check_name, "a valid entitlement name",
+				&rule->entitlements_add, &rule->n_entitlements_add);
+	case R_ENTITLEMENTS_REMOVE:
+		return get_list(p, s, w, check_name, "a valid entitlement name or \"*\"",
+				&rule->entitlements_remove, &rule->n_entitlements_remove);
+	case R_GROUPS_ADD:
+		return get_list(p, s, w, check_name, "a valid group name", &rule->groups_add,
+				&rule->n_groups_add);
+	case R_GROUPS_REMOVE:
+		return get_list(p, s, w, check_name, "a valid group name or \"*\"",
+				&rule->groups_remove, &rule->n_groups_remove);
+	case R_MAX_USES:
+		r = get_int(p, s, w, 1, UINT32_MAX, &v);
+		if (r >= 0)
+			rule->max_uses = (uint32_t)v;
+		return r;
+	case R_IDLE:
+		return get_duration(p, s, w, &rule->idle);
+	case R_MAX_REDEMPTIONS_PER_DAY:
+		r = get_int(p, s, w, 1, UINT32_MAX, &v);
+		if (r >= 0)
+			rule->max_redemptions_per_day = (uint32_t)v;
+		return r;
+	case R_RATE: {
+		const char *str = NULL, *slash;
+		char num[16];
+		uint64_t per = 0;
+		char *end;
+		unsigned long n;
+
+		r = get_string(p, s, w, &str);
+		if (r < 0)
+			return r;
+		slash = strchr(str, '/');
+		if (!slash || slash == str || (size_t)(slash - str) >= sizeof(num) ||
+		    strspn(str, "0123456789") != (size_t)(slash - str))
+			goto bad_rate;
+		memcpy(num, str, (size_t)(slash - str));
+		num[slash - str] = '\0';
+		errno = 0;
+		n = strtoul(num, &end, 10);
+		if (errno || *end || n == 0 || n > 1000000 ||
+		    pt_parse_duration(slash + 1, &per) < 0 || per == 0 || per > MAX_DURATION)
+			goto bad_rate;
+		rule->rate_n = (uint32_t)n;
+		rule->rate_period = per;
+		return 0;
+	bad_rate:
+		return fail(p, s,
+			    "%s.rate: \"%.64s\" is not a rate \"N/DURATION\" (e.g. \"10/1h\"; N "
+			    "1 to 1000000)",
+			    w.group, str);
+	}
+	default:
+		return -EINVAL;
+	}
 }
 
 static int parse_rule(struct parse *p, const config_setting_t *g, const char *set, unsigned idx,
@@ -877,10 +1185,6 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			}
 			break;
 		case R_PERSIST_LIFETIME:
-			if (!is_issue)
-				return fail(p, s,
-					    "%s.persist_lifetime is only valid in issue rules",
-					    where);
 			r = get_duration(p, s, w, &rule->persist_lifetime);
 			if (r >= 0 && rule->persist_lifetime > c->max_persist_lifetime) {
 				fmt_duration(rule->persist_lifetime, a, sizeof(a));
@@ -901,6 +1205,29 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			break;
 		case R_CHECK_ACCOUNT:
 			r = get_bool(p, s, w, &rule->check_account);
+			break;
+		case R_ENTITLEMENTS:
+		case R_ENTITLEMENTS_ADD:
+		case R_ENTITLEMENTS_REMOVE:
+		case R_GROUPS_ADD:
+		case R_GROUPS_REMOVE:
+		case R_MAX_USES:
+		case R_IDLE:
+		case R_MAX_REDEMPTIONS_PER_DAY:
+		case R_RATE:
+			r = parse_rule_effect(p, s, w, k, is_issue, rule);
+			break;
+		case R_HOURS:
+			r = get_string(p, s, w, &str);
+			if (r >= 0 && parse_hours(str, &rule->hours_from, &rule->hours_to) < 0)
+				r = fail(p, s,
+					 "%s.hours: \"%.64s\" is not a time window \"HH:MM-HH:MM\"",
+					 where, str);
+			if (r >= 0)
+				rule->has_hours = true;
+			break;
+		case R_DAYS:
+			r = parse_days(p, s, w, &rule->days);
 			break;
 		default:
 			r = -EINVAL;
@@ -964,6 +1291,8 @@ void pt_config_free(struct pt_config *cfg)
 	free(cfg->audience);
 	free(cfg->alg);
 	free(cfg->seal_backend);
+	free(cfg->seal_tcti);
+	free(cfg->audit_file);
 	for (size_t i = 0; i < cfg->n_actors; i++)
 		actor_clear(&cfg->actors[i]);
 	free(cfg->actors);
@@ -1003,6 +1332,10 @@ static int set_defaults(struct pt_config *c)
 	c->persist_lifetime = DEFAULT_PERSIST_LIFETIME;
 	c->max_persist_lifetime = DEFAULT_MAX_PERSIST_LIFETIME;
 	c->max_outstanding = DEFAULT_MAX_OUTSTANDING;
+	c->seal_srk_handle = 0x81000001u;
+	c->seal_persist_srk = true;
+	c->audit_checkpoint_every = 1000;
+	c->audit_checkpoint_interval = 300;
 	if (set_str(&c->socket_path, DEFAULT_SOCKET) < 0 ||
 	    set_str(&c->state_dir, DEFAULT_STATE_DIR) < 0 || set_str(&c->issuer, issuer) < 0 ||
 	    set_str(&c->audience, DEFAULT_AUDIENCE) < 0 || set_str(&c->alg, DEFAULT_ALG) < 0 ||
@@ -1166,9 +1499,11 @@ enum {
 	TOP_ACTORS,
 	TOP_ISSUE,
 	TOP_REDEEM,
+	TOP_AUDIT,
 	_TOP_MAX
 };
-static const char *const top_keys[_TOP_MAX] = { "tokend", "seal", "actors", "issue", "redeem" };
+static const char *const top_keys[_TOP_MAX] = { "tokend", "seal", "actors", "issue", "redeem",
+					       "audit" };
 
 int pt_config_load_string(const char *text, const char *name, struct pt_config **ret, char *err,
 			  size_t errlen)
@@ -1236,6 +1571,8 @@ int pt_config_load_string(const char *text, const char *name, struct pt_config *
 	if (top[TOP_TOKEND] && (r = parse_tokend(&p, top[TOP_TOKEND])) < 0)
 		goto out;
 	if (top[TOP_SEAL] && (r = parse_seal(&p, top[TOP_SEAL])) < 0)
+		goto out;
+	if (top[TOP_AUDIT] && (r = parse_audit(&p, top[TOP_AUDIT])) < 0)
 		goto out;
 	if (top[TOP_ACTORS] && (r = parse_actors(&p, top[TOP_ACTORS])) < 0)
 		goto out;

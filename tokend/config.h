@@ -42,6 +42,21 @@ struct pt_rule {
 	uint64_t persist_lifetime;   /* s (issue set) */
 	uint32_t max_outstanding;    /* issue set: persistable tokens per user */
 	bool check_account;          /* redeem set: user exists, not locked/expired (default true) */
+	/* issue set: base entitlements, recorded in the persistable token */
+	char **entitlements;         size_t n_entitlements;
+	/* redeem set (late-bound, applied to the live token of each redemption) */
+	bool has_hours;              /* hours = "HH:MM-HH:MM" (local time; wraps midnight) */
+	uint16_t hours_from, hours_to; /* minutes since midnight, [from, to) */
+	uint8_t days;                /* days = [ "mon", ... ]: bit 0 = Sunday; 0 = any day */
+	char **entitlements_add;     size_t n_entitlements_add;
+	char **entitlements_remove;  size_t n_entitlements_remove;
+	char **groups_add;           size_t n_groups_add;
+	char **groups_remove;        size_t n_groups_remove;
+	uint32_t max_uses;           /* deny once the token was redeemed this often (0 = no cap) */
+	uint64_t idle;               /* s: a token not redeemed for this long is dead (0 = never) */
+	uint32_t max_redemptions_per_day; /* redeem set: per user, local day (0 = no cap) */
+	uint32_t rate_n;             /* issue set: rate = "N/PERIOD" persistable tokens per user */
+	uint64_t rate_period;        /* s (0 = no rate limit) */
 };
 
 struct pt_config {
@@ -60,7 +75,16 @@ struct pt_config {
 	uint64_t max_persist_lifetime; /* default 60 d */
 	uint32_t max_outstanding;   /* default 4 */
 	/* seal { } */
-	char *seal_backend;         /* "software" (only one until the TPM backend) */
+	char *seal_backend;         /* "software", "tpm2" or "auto" */
+	char *seal_tcti;            /* TCTI config string, NULL = "device:/dev/tpmrm0" */
+	uint32_t seal_srk_handle;   /* default 0x81000001 */
+	bool seal_persist_srk;      /* default true */
+	uint32_t seal_pcr_mask;     /* bit n = PCR n (SHA-256 bank); default 0 */
+	/* audit { } */
+	char *audit_file;           /* NULL = state_dir "/audit.log" */
+	uint32_t audit_checkpoint_every; /* lines, default 1000 */
+	uint64_t audit_checkpoint_interval; /* s, default 300 */
+	bool audit_sync_batch;      /* sync = "batch" (default "record": fdatasync each) */
 	/* actors ( ), issue ( ), redeem ( ) */
 	struct pt_actor *actors;    size_t n_actors;
 	struct pt_rule *issue;      size_t n_issue;

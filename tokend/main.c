@@ -17,9 +17,12 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "audit.h"
+#include "history.h"
 #include "keys.h"
 #include "log.h"
 #include "ops.h"
+#include "rotate.h"
 #include "seal.h"
 #include "server.h"
 #include "store.h"
@@ -58,9 +61,15 @@ static void reload(struct pt_daemon *d)
 	if (strcmp(cfg->socket_path, d->cfg->socket_path) != 0 ||
 	    strcmp(cfg->state_dir, d->cfg->state_dir) != 0 ||
 	    strcmp(cfg->seal_backend, d->cfg->seal_backend) != 0 ||
+	    strcmp(cfg->seal_tcti ?: "", d->cfg->seal_tcti ?: "") != 0 ||
+	    cfg->seal_srk_handle != d->cfg->seal_srk_handle ||
+	    cfg->seal_persist_srk != d->cfg->seal_persist_srk ||
 	    strcmp(cfg->alg, d->cfg->alg) != 0)
-		pt_log(LOG_WARNING, "op=reload socket, state_dir, seal backend and alg changes take "
-				    "effect at the next start");
+		pt_log(LOG_WARNING, "op=reload socket, state_dir, seal backend, tcti, srk and alg "
+				    "changes take effect at the next start");
+	if (cfg->seal_pcr_mask != d->cfg->seal_pcr_mask)
+		pt_log(LOG_NOTICE, "op=reload seal.pcrs changed: run pertokctl reseal to bind the "
+				   "store key to the new list");
 	/* keep what only a restart may change */
 	free(cfg->socket_path);
 	free(cfg->state_dir);
@@ -168,6 +177,8 @@ int main(int argc, char **argv)
 	struct rlimit nocore = { 0, 0 };
 	bool foreground = false, check = false;
 	uint8_t *storekey = NULL;
+	struct pt_sealer *sealer = NULL;
+	unsigned keygen = 0;
 	char err[1024];
 	size_t bad = 0;
 	int c, r, lfd = -1, activated = 0, created = 0;
@@ -214,12 +225,25 @@ int main(int argc, char **argv)
 		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
 		return 1;
 	}
-	d.sealer = pt_sealer_get(d.cfg->seal_backend);
-	if (!d.sealer) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"unknown seal backend %s\"",
-		       d.cfg->seal_backend);
-		r = -EINVAL;
-		goto out;
+	{
+		struct pt_seal_opts so = { .srk_handle = d.cfg->seal_srk_handle,
+					   .persist_srk = d.cfg->seal_persist_srk,
+					   .pcr_mask = d.cfg->seal_pcr_mask };
+		bool auto_sw = false;
+
+		if (d.cfg->seal_tcti)
+			snprintf(so.tcti, sizeof(so.tcti), "%s", d.cfg->seal_tcti);
+		r = pt_sealer_new(d.cfg->seal_backend, &so, d.cfg->state_dir, &sealer, &auto_sw,
+				  err, sizeof(err));
+		if (r < 0) {
+			pt_log(LOG_ERR, "op=start result=error reason=\"seal backend %s: %s\"",
+			       d.cfg->seal_backend, err);
+			goto out;
+		}
+		d.sealer = sealer;
+		if (sealer->notice[0])
+			pt_log(auto_sw ? LOG_WARNING : LOG_NOTICE, "seal backend %s: %s",
+			       sealer->name, sealer->notice);
 	}
 	if (strcmp(d.sealer->name, "software") == 0)
 		pt_log(LOG_WARNING, "seal backend \"software\": the store key is a plain file in %s; "
@@ -237,7 +261,17 @@ int main(int argc, char **argv)
 		r = -ENOMEM;
 		goto out;
 	}
-	r = pt_seal_load_or_create(d.sealer, d.cfg->state_dir, storekey, &created, err,
+	d.storekey = storekey;
+	r = pt_keygen_dir(d.cfg->state_dir, d.keydir, sizeof(d.keydir), &keygen);
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=start result=error reason=\"%s/current: %s\"",
+		       d.cfg->state_dir,
+		       r == -EBADMSG ? "missing or corrupt key generation pointer (gen-N "
+				       "directories exist; write the newest name, e.g. gen-1, into it)"
+				     : strerror(-r));
+		goto out;
+	}
+	r = pt_seal_load_or_create(d.sealer, d.keydir, storekey, &created, err,
 				   sizeof(err));
 	if (r < 0) {
 		pt_log(LOG_ERR, "op=start result=error reason=\"store key: %s\"", err);
@@ -246,7 +280,7 @@ int main(int argc, char **argv)
 	if (created)
 		pt_log(LOG_NOTICE, "created a new store key (backend %s) in %s", d.sealer->name,
 		       d.cfg->state_dir);
-	r = pt_keys_load_or_create(d.cfg->state_dir, storekey, d.cfg->alg, &d.keys, &created, err,
+	r = pt_keys_load_or_create(d.keydir, storekey, d.cfg->alg, &d.keys, &created, err,
 				   sizeof(err));
 	if (r < 0) {
 		pt_log(LOG_ERR, "op=start result=error reason=\"signing key: %s\"", err);
@@ -254,7 +288,7 @@ int main(int argc, char **argv)
 	}
 	if (created)
 		pt_log(LOG_NOTICE, "created a new signing key kid=%s", d.keys->kid);
-	r = pt_store_open(d.cfg->state_dir, storekey, &d.store, &bad);
+	r = pt_store_open(d.keydir, storekey, &d.store, &bad);
 	if (r < 0) {
 		pt_log(LOG_ERR, "op=start result=error reason=\"cannot open the token store in %s: "
 				"%s\"",
@@ -264,7 +298,36 @@ int main(int argc, char **argv)
 	if (bad)
 		pt_log(LOG_ERR, "%zu token file(s) in %s/tokens do not decrypt or parse; they were "
 				"left untouched and are not served",
-		       bad, d.cfg->state_dir);
+		       bad, d.keydir);
+	{
+		char hpath[PATH_MAX];
+		bool hbad = false;
+
+		snprintf(hpath, sizeof(hpath), "%s/history.json", d.cfg->state_dir);
+		r = pt_history_open(hpath, &d.history, &hbad);
+		if (r < 0) {
+			pt_log(LOG_ERR, "op=start result=error reason=\"usage history: %s\"",
+			       strerror(-r));
+			goto out;
+		}
+		if (hbad)
+			pt_log(LOG_WARNING, "%s cannot be read or parsed: the usage history starts "
+					    "again",
+			       hpath);
+	}
+	pt_keygen_cleanup(d.cfg->state_dir, keygen); /* leftovers of an interrupted rotation */
+	{
+		char warn[1024];
+
+		r = pt_audit_open_config(d.cfg, storekey, d.keys, &d.audit, warn, sizeof(warn), err,
+					 sizeof(err));
+		if (r < 0) {
+			pt_log(LOG_ERR, "op=start result=error reason=\"audit log: %s\"", err);
+			goto out;
+		}
+		if (warn[0])
+			pt_log(LOG_ERR, "op=audit result=error reason=\"%s\"", warn);
+	}
 
 	r = pt_server_listen(d.cfg, &lfd, &activated, err, sizeof(err));
 	if (r < 0) {
@@ -287,6 +350,12 @@ int main(int argc, char **argv)
 	r = pt_server_run(&d, lfd, reload);
 
 	pt_ops_housekeeping(&d);
+	c = pt_audit_close(d.audit);
+	d.audit = NULL;
+	if (c < 0)
+		pt_log(LOG_ERR, "op=audit result=error reason=\"cannot write the final checkpoint: "
+				"%s\"",
+		       strerror(-c));
 	if (!activated)
 		unlink(d.cfg->socket_path);
 	pt_log(LOG_INFO, "op=stop result=%s", r < 0 ? "error" : "allow");
@@ -294,9 +363,12 @@ out:
 	if (lfd >= 0)
 		close(lfd);
 	pt_account_cache_flush();
+	pt_history_free(d.history);
 	pt_store_free(d.store);
 	if (storekey)
 		OPENSSL_cleanse(storekey, PT_STORE_KEYLEN);
+	pt_sealer_free(sealer);
+	pt_audit_close(d.audit);
 	pt_keys_free(d.keys);
 	pt_config_free(d.cfg);
 	return r < 0 ? 1 : 0;

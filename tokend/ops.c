@@ -7,14 +7,18 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "account.h"
+#include "history.h"
 #include "b64.h"
 #include "jws.h"
 #include "log.h"
 #include "ops.h"
 #include "policy.h"
 #include "proto.h"
+#include "rotate.h"
 #include "util.h"
 
 #define LIVE_TYP "pertok-live+jwt"
@@ -34,6 +38,9 @@ struct call {
 	const char *actor_name;       /* for the log: actor->name, "self" or NULL */
 	struct pt_req *req;
 	struct ptbuf *out;
+	const char *token;            /* the live token decided on (audited as its HMAC) */
+	int audit_err;                /* an allow could not be audited: the reply is refused */
+	char audit_id[PT_ID_LEN];     /* ... and the persistable token it created */
 };
 
 typedef int (*handler_fn)(struct call *c);
@@ -47,7 +54,36 @@ struct handler {
 /* ------------------------------------------------------------------ logging */
 
 /* One line per decision, key=value, never a token. */
-static void log_decision(const struct call *c, int prio, const char *result, const char *user,
+static void audit_decision(struct call *c, const char *result, const char *user,
+			   const char *holder, const char *id, const char *rule, const char *reason);
+
+/* Usage history: every decided mint, exchange and redeem, per user and
+ * per actor (policy.h: max_redemptions_per_day). */
+static void count_decision(struct call *c, const char *result, const char *user)
+{
+	uint8_t t = c->req->type;
+	const char *actor = c->actor_name ? c->actor_name : c->actor ? c->actor->name : NULL;
+	bool ok = strcmp(result, "allow") == 0 || strcmp(result, "renew") == 0;
+	uint64_t now = pt_now_s();
+
+	/* only callers that passed the who-check: names others make up are not kept */
+	if (!c->d->history || !actor || (t != PT_MINT && t != PT_EXCHANGE && t != PT_REDEEM))
+		return;
+	for (int k = 0; k < 2; k++) {
+		const char *name = k == 0 ? user : actor;
+		enum pt_hist_kind kind = k == 0 ? PT_HIST_USER : PT_HIST_ACTOR;
+
+		if (!name)
+			continue;
+		pt_history_add(c->d->history, kind, name, PT_HIST_REQUESTS, now);
+		pt_history_add(c->d->history, kind, name, ok ? PT_HIST_GRANTED : PT_HIST_FAILURES,
+			       now);
+		if (ok && t == PT_REDEEM)
+			pt_history_add(c->d->history, kind, name, PT_HIST_REDEMPTIONS, now);
+	}
+}
+
+static void log_decision(struct call *c, int prio, const char *result, const char *user,
 			 const char *holder, const char *id, const char *rule, const char *reason)
 {
 	char v[6][300];
@@ -59,6 +95,36 @@ static void log_decision(const struct call *c, int prio, const char *result, con
 	       pt_log_value(rule, v[2], sizeof(v[2])), (unsigned)c->peer->uid, (int)c->peer->pid,
 	       pt_log_value(c->peer->exe_known ? c->peer->exe : NULL, v[3], sizeof(v[3])),
 	       pt_log_value(id, v[4], sizeof(v[4])), pt_log_value(reason, v[5], sizeof(v[5])));
+	count_decision(c, result, user);
+	audit_decision(c, result, user, holder, id, rule, reason);
+}
+
+/* The same decision as one record of the audit trail. When an allow cannot
+ * be recorded, the dispatcher refuses the reply (fail closed). */
+static void audit_decision(struct call *c, const char *result, const char *user,
+			   const char *holder, const char *id, const char *rule, const char *reason)
+{
+	struct pt_audit_event ev = {
+		.op = pt_msgtype_name(c->req->type), .result = result, .user = user,
+		.holder = holder,
+		.actor = c->actor_name ? c->actor_name : c->actor ? c->actor->name : NULL,
+		.peer_uid = c->peer->uid, .peer_pid = c->peer->pid,
+		.exe = c->peer->exe_known ? c->peer->exe : NULL,
+		.service = c->req->service && *c->req->service ? c->req->service : NULL,
+		.rule = rule, .reason = reason, .id = id, .token = c->token,
+	};
+	char v[300];
+	int r;
+
+	r = pt_audit_append(c->d->audit, &ev);
+	if (r >= 0)
+		return;
+	pt_log(LOG_ERR, "op=audit result=error reason=%s",
+	       pt_log_value(pt_audit_failure(c->d->audit) ?: strerror(-r), v, sizeof(v)));
+	if (strcmp(result, "allow") == 0 || strcmp(result, "renew") == 0) {
+		c->audit_err = r;
+		snprintf(c->audit_id, sizeof(c->audit_id), "%s", id ? id : "");
+	}
 }
 
 static int reply_error(struct call *c, uint32_t code, const char *fmt, ...)
@@ -92,6 +158,10 @@ static int add_str_array(json_object *o, const char *key, char *const *v, size_t
 
 struct live_params {
 	const struct pt_account *acct;
+	char *const *groups;       /* the groups claim; NULL: the account's */
+	size_t n_groups;
+	char *const *entitlements; /* the entitlements claim (omitted when NULL) */
+	size_t n_entitlements;
 	uint64_t lifetime;
 	const char *actor;        /* current actor (outermost act) */
 	const char *prior_actor;  /* the actor that issued the persistable token, or NULL */
@@ -101,13 +171,14 @@ struct live_params {
 	const char *rhost;
 };
 
-static int mint_live(struct pt_daemon *d, const struct live_params *p, char **ret_token,
-		     uint64_t *ret_exp)
+/* The claims of a live token (unsigned: explain shows them too). */
+static int live_claims(struct pt_daemon *d, const struct live_params *p, uint64_t now,
+		       json_object **ret)
 {
 	uint8_t rnd[16];
 	_cleanup_free_ char *jti = NULL;
 	json_object *o = NULL, *act, *inner;
-	uint64_t now = pt_now_s(), exp = now + p->lifetime;
+	uint64_t exp = now + p->lifetime;
 	int r;
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
@@ -129,10 +200,16 @@ static int mint_live(struct pt_daemon *d, const struct live_params *p, char **re
 	json_object_object_add(o, "jti", json_object_new_string(jti));
 	json_object_object_add(o, "uid", json_object_new_int64(p->acct->uid));
 	json_object_object_add(o, "gid", json_object_new_int64(p->acct->gid));
-	r = add_str_array(o, "groups", p->acct->groups, p->acct->n_groups);
+	if (p->groups)
+		r = add_str_array(o, "groups", p->groups, p->n_groups);
+	else
+		r = add_str_array(o, "groups", p->acct->groups, p->acct->n_groups);
+	if (r >= 0 && p->entitlements)
+		r = add_str_array(o, "entitlements", p->entitlements, p->n_entitlements);
 	if (r < 0) {
 		json_object_put(act);
-		goto out;
+		json_object_put(o);
+		return r;
 	}
 	json_object_object_add(act, "sub", json_object_new_string(p->actor));
 	if (p->prior_actor) {
@@ -149,12 +226,24 @@ static int mint_live(struct pt_daemon *d, const struct live_params *p, char **re
 		json_object_object_add(o, "tty", json_object_new_string(p->tty));
 	if (p->rhost && *p->rhost)
 		json_object_object_add(o, "rhost", json_object_new_string(p->rhost));
+	*ret = o;
+	return 0;
+}
 
+static int mint_live(struct pt_daemon *d, const struct live_params *p, char **ret_token,
+		     uint64_t *ret_exp)
+{
+	json_object *o = NULL;
+	uint64_t now = pt_now_s();
+	int r;
+
+	r = live_claims(d, p, now, &o);
+	if (r < 0)
+		return r;
 	r = pt_jws_sign(d->keys->sign, d->cfg->alg, LIVE_TYP, d->keys->kid,
 			json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), ret_token);
 	if (r >= 0)
-		*ret_exp = exp;
-out:
+		*ret_exp = now + p->lifetime;
 	json_object_put(o);
 	return r;
 }
@@ -166,6 +255,7 @@ static void policy_ctx_from(struct pt_policy_ctx *ctx, const char *actor, const 
 	ctx->actor = actor;
 	ctx->user = user;
 	ctx->holder = holder;
+	ctx->now = pt_now_s();
 	ctx->user_exists = acct != NULL;
 	if (acct) {
 		ctx->groups = (const char *const *)acct->groups;
@@ -220,6 +310,10 @@ static int op_mint(struct call *c)
 	struct live_params lp = { .acct = acct, .lifetime = dec.live_lifetime,
 				  .actor = c->actor->name, .service = q->service, .tty = q->tty,
 				  .rhost = q->rhost };
+	if (dec.rule->n_entitlements) {
+		lp.entitlements = dec.rule->entitlements;
+		lp.n_entitlements = dec.rule->n_entitlements;
+	}
 	r = mint_live(c->d, &lp, &token, &rep.exp);
 	if (r < 0) {
 		log_decision(c, LOG_ERR, "error", q->user, NULL, NULL, dec.rule->name,
@@ -228,6 +322,7 @@ static int op_mint(struct call *c)
 		goto out;
 	}
 	rep.token = token;
+	c->token = token;
 	log_decision(c, LOG_INFO, "allow", q->user, NULL, NULL, dec.rule->name, dec.reason);
 	r = pt_rep_encode(PT_MINT, &rep, c->out);
 out:
@@ -245,7 +340,7 @@ static int verify_live(struct pt_daemon *d, const char *token, json_object **ret
 	uint64_t now = pt_now_s();
 	int r;
 
-	r = pt_jws_verify(d->keys->sign, token, LIVE_TYP, (void **)&claims, &kid);
+	r = pt_keys_verify(d->keys, token, LIVE_TYP, now, (void **)&claims, &kid);
 	if (r < 0) {
 		*ret_why = r == -EKEYREJECTED ? "bad signature"
 			   : r == -EPROTOTYPE ? "not a live token"
@@ -253,7 +348,7 @@ static int verify_live(struct pt_daemon *d, const char *token, json_object **ret
 					      : "malformed token";
 		return -EINVAL;
 	}
-	if (!kid || strcmp(kid, d->keys->kid) != 0) {
+	if (!kid) {
 		*ret_why = "signed by another key";
 		goto bad;
 	}
@@ -342,6 +437,7 @@ static int op_exchange(struct call *c)
 		return reply_error(c, PT_E_INVALID, "live token rejected: %s", why);
 	}
 	user = claim_str(claims, "sub");
+	c->token = q->live_token;
 	tuid = (uid_t)json_object_get_int64(json_object_object_get(claims, "uid"));
 
 	/* who asks: a configured actor (root-run login stacks) or the user themself */
@@ -387,6 +483,17 @@ static int op_exchange(struct call *c)
 				user, dec.max_outstanding);
 		goto out;
 	}
+	if (dec.rule->rate_n && d->history &&
+	    !pt_history_rate_take(d->history, user, dec.rule->rate_n, dec.rule->rate_period,
+				  pt_now_ms_monotonic())) {
+		log_decision(c, LOG_NOTICE, "deny", user, q->holder, NULL, dec.rule->name,
+			     "issue rate limit reached");
+		r = reply_error(c, PT_E_LIMIT,
+				"user %s reached the issue rate of rule \"%s\" (%u per %llus)", user,
+				dec.rule->name, dec.rule->rate_n,
+				(unsigned long long)dec.rule->rate_period);
+		goto out;
+	}
 	lifetime = dec.persist_lifetime;
 	if (q->lifetime && q->lifetime < lifetime)
 		lifetime = q->lifetime;
@@ -417,6 +524,12 @@ static int op_exchange(struct call *c)
 	rec->tty = xstrdup(claim_str(claims, "tty"));
 	rec->rhost = xstrdup(claim_str(claims, "rhost"));
 	rec->source_jti = xstrdup(claim_str(claims, "jti"));
+	if (dec.rule->n_entitlements) {
+		r = dup_strv(dec.rule->entitlements, dec.rule->n_entitlements, &rec->entitlements);
+		if (r < 0)
+			goto internal;
+		rec->n_entitlements = dec.rule->n_entitlements;
+	}
 	rec->iat = now;
 	rec->exp = now + lifetime;
 	if (!rec->user || !rec->gecos || !rec->home || !rec->shell || !rec->holder ||
@@ -445,6 +558,59 @@ out:
 	return r;
 }
 
+/* The groups and entitlements claims of a redemption's live token: the
+ * account's groups now and the entitlements recorded at issuance, as the
+ * deciding redeem rule adds and curtails them (late-bound). */
+struct redeem_lists {
+	char **groups;
+	size_t n_groups;
+	char **ents;
+	size_t n_ents;
+};
+
+static void redeem_lists_clear(struct redeem_lists *l)
+{
+	pt_policy_strv_free(l->groups, l->n_groups);
+	pt_policy_strv_free(l->ents, l->n_ents);
+	memset(l, 0, sizeof(*l));
+}
+
+static int redeem_lists(const struct pt_record *rec, const struct pt_account *acct,
+			const struct pt_rule *r, struct redeem_lists *ret)
+{
+	struct redeem_lists l = { 0 };
+	int k;
+
+	k = pt_policy_apply_lists(acct->groups, acct->n_groups, r->groups_add, r->n_groups_add,
+				  r->groups_remove, r->n_groups_remove, &l.groups, &l.n_groups);
+	if (k >= 0)
+		k = pt_policy_apply_lists(rec->entitlements, rec->n_entitlements,
+					  r->entitlements_add, r->n_entitlements_add,
+					  r->entitlements_remove, r->n_entitlements_remove, &l.ents,
+					  &l.n_ents);
+	if (k < 0) {
+		redeem_lists_clear(&l);
+		return k;
+	}
+	*ret = l;
+	return 0;
+}
+
+/* The redeem context: the policy inputs of redeeming rec as user for holder. */
+static void redeem_ctx(struct pt_policy_ctx *ctx, const char *actor, const char *user,
+		       const struct pt_account *acct, const char *holder,
+		       const struct pt_record *rec, uint64_t now)
+{
+	policy_ctx_from(ctx, actor, user, acct, holder);
+	ctx->now = now;
+	if (rec) {
+		ctx->has_token = true;
+		ctx->token_iat = rec->iat;
+		ctx->token_last_used = rec->last_used;
+		ctx->token_uses = rec->uses;
+	}
+}
+
 static int op_redeem(struct call *c)
 {
 	struct pt_daemon *d = c->d;
@@ -454,8 +620,9 @@ static int op_redeem(struct call *c)
 	struct pt_policy_ctx ctx;
 	struct pt_decision dec;
 	struct pt_rep rep = { .type = PT_OK };
+	struct redeem_lists lists = { 0 };
 	char *token = NULL;
-	uint64_t now = pt_now_s();
+	uint64_t now = pt_now_s(), new_exp = 0;
 	int r;
 
 	if (!pt_name_valid(q->user) || !pt_name_valid(q->holder))
@@ -490,12 +657,25 @@ static int op_redeem(struct call *c)
 		acct = NULL;
 	}
 	/* late binding: the rules in force now, against the account as it is now */
-	policy_ctx_from(&ctx, c->actor->name, q->user, acct, q->holder);
+	redeem_ctx(&ctx, c->actor->name, q->user, acct, q->holder, rec, now);
+	ctx.redemptions_today =
+		pt_history_today(d->history, PT_HIST_USER, q->user, PT_HIST_REDEMPTIONS, now);
 	pt_policy_eval(d->cfg, d->cfg->redeem, d->cfg->n_redeem, &ctx, &dec);
 	if (dec.allow && !acct) {
 		dec.allow = false;
 		snprintf(dec.reason, sizeof(dec.reason), "user %s no longer exists (or changed uid)",
 			 q->user);
+	}
+	if (dec.allow && dec.persist_from_rule) {
+		/* the rule moves the persistable token's expiry (from its iat) */
+		new_exp = rec->iat + dec.persist_lifetime;
+		if (new_exp <= now) {
+			dec.allow = false;
+			snprintf(dec.reason, sizeof(dec.reason),
+				 "rule \"%s\" (line %d): persist_lifetime ends the persistable "
+				 "token before now",
+				 dec.rule->name, dec.rule->line);
+		}
 	}
 	if (!dec.allow) {
 		log_decision(c, LOG_NOTICE, "deny", q->user, q->holder, rec->id,
@@ -503,7 +683,16 @@ static int op_redeem(struct call *c)
 		r = reply_error(c, PT_E_DENIED, "%s", dec.reason);
 		goto out;
 	}
+	r = redeem_lists(rec, acct, dec.rule, &lists);
+	if (r < 0) {
+		log_decision(c, LOG_ERR, "error", q->user, q->holder, rec->id, dec.rule->name,
+			     strerror(-r));
+		r = reply_error(c, PT_E_INTERNAL, "out of memory");
+		goto out;
+	}
 	struct live_params lp = { .acct = acct, .lifetime = dec.live_lifetime,
+				  .groups = lists.groups, .n_groups = lists.n_groups,
+				  .entitlements = lists.ents, .n_entitlements = lists.n_ents,
 				  .actor = c->actor->name, .prior_actor = rec->actor,
 				  .ptk = rec->id, .service = q->service };
 	r = mint_live(d, &lp, &token, &rep.exp);
@@ -515,12 +704,16 @@ static int op_redeem(struct call *c)
 	}
 	rec->uses++;
 	rec->last_used = now;
+	if (dec.persist_from_rule)
+		rec->exp = new_exp;
 	rec->dirty = true;
 	rep.token = token;
+	c->token = token;
 	rep.id = rec->id;
 	log_decision(c, LOG_INFO, "allow", q->user, q->holder, rec->id, dec.rule->name, dec.reason);
 	r = pt_rep_encode(PT_REDEEM, &rep, c->out);
 out:
+	redeem_lists_clear(&lists);
 	pt_free_secret(token);
 	pt_account_free(acct);
 	return r;
@@ -605,7 +798,7 @@ static int op_status(struct call *c)
 {
 	struct pt_daemon *d = c->d;
 	struct pt_rep rep = { .type = PT_OK };
-	char text[2048];
+	char text[4096];
 	uint64_t now = pt_now_s();
 
 	snprintf(text, sizeof(text),
@@ -619,11 +812,267 @@ static int op_status(struct call *c)
 		 (unsigned long long)d->keys->created, pt_store_count(d->store), d->n_conns,
 		 (unsigned long long)d->n_requests, (unsigned long long)d->n_denied,
 		 d->cfg->n_actors, d->cfg->n_issue, d->cfg->n_redeem);
+	{
+		size_t o = strlen(text);
+		char p[4200];
+		struct stat st;
+		uint64_t sealed = 0;
+
+		snprintf(p, sizeof(p), "%s/storekey.sealed", d->keydir);
+		if (stat(p, &st) == 0)
+			sealed = (uint64_t)st.st_mtime;
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+				      "%skey_dir=%s\nstore_key_sealed=%llu\nstore_key_age=%llu\n"
+				      "signing_key_age=%llu\nretired_kids=",
+				      d->sealer->info, d->keydir, (unsigned long long)sealed,
+				      (unsigned long long)(sealed ? now - sealed : 0),
+				      (unsigned long long)(now - d->keys->created));
+		for (size_t i = 0; i < d->keys->n_retired && o < sizeof(text); i++)
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s(until %llu)",
+					      i ? "," : "", d->keys->retired[i].kid,
+					      (unsigned long long)d->keys->retired[i].until);
+		if (o < sizeof(text))
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "\n");
+		if (o < sizeof(text) && pt_seal_describe(d->keydir, p, sizeof(p)) == 0)
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s", p);
+		if (o < sizeof(text))
+			snprintf(text + o, sizeof(text) - o, "audit_seq=%llu\naudit=%s\n",
+				 (unsigned long long)pt_audit_seq(d->audit),
+				 pt_audit_failure(d->audit) ? "failing" : "ok");
+	}
 	rep.text = text;
 	return pt_rep_encode(PT_STATUS, &rep, c->out);
 }
 
+/* Bulk revocation: every token of a user, of a holder, issued before a
+ * time (all given criteria must hold). Root matches anything; others only
+ * their own tokens. Effective at once and on disk (survives restarts). */
+static int op_revoke_match(struct call *c)
+{
+	struct pt_daemon *d = c->d;
+	struct pt_req *q = c->req;
+	struct pt_rep rep = { .type = PT_OK };
+	bool any_user = !q->user || !*q->user, any_holder = !q->holder || !*q->holder;
+	uint32_t n = 0, failed = 0;
+	char why[64];
+	int r;
+
+	if (any_user && any_holder && q->before == 0)
+		return reply_error(c, PT_E_PROTO, "revoke by match needs a user, a holder or a time");
+	if ((!any_user && !pt_name_valid(q->user)) || (!any_holder && !pt_name_valid(q->holder)))
+		return reply_error(c, PT_E_PROTO, "invalid user or holder name");
+	snprintf(why, sizeof(why), "revoked by match (before=%llu)",
+		 (unsigned long long)q->before);
+	for (size_t i = pt_store_count(d->store); i > 0; i--) {
+		struct pt_record *rec = pt_store_at(d->store, i - 1);
+		_cleanup_free_ char *user = NULL, *holder = NULL;
+		char id[PT_ID_LEN];
+
+		if (!may_see(c, rec) || (!any_user && strcmp(rec->user, q->user) != 0) ||
+		    (!any_holder && strcmp(rec->holder, q->holder) != 0) ||
+		    (q->before && rec->iat >= q->before))
+			continue;
+		memcpy(id, rec->id, sizeof(id));
+		user = strdup(rec->user);
+		holder = strdup(rec->holder);
+		r = pt_store_remove(d->store, id);
+		if (r < 0) {
+			log_decision(c, LOG_ERR, "error", user, holder, id, NULL, strerror(-r));
+			failed++;
+			continue;
+		}
+		log_decision(c, LOG_INFO, "allow", user, holder, id, NULL, why);
+		n++;
+	}
+	if (failed)
+		return reply_error(c, PT_E_INTERNAL,
+				   "revoked %u tokens, %u could not be removed (see tokend's log)",
+				   n, failed);
+	rep.count = n;
+	return pt_rep_encode(PT_REVOKE_MATCH, &rep, c->out);
+}
+
+static const char *iso_time(uint64_t t, bool local, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!(local ? localtime_r(&tt, &tm) : gmtime_r(&tt, &tm)) ||
+	    strftime(buf, len, local ? "%Y-%m-%d %H:%M:%S %z %a" : "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%llu", (unsigned long long)t);
+	return buf;
+}
+
+/* A dry run of a redemption: which redeem rule decides and why, on what
+ * account state, and the claims the live token would carry. Nothing is
+ * signed, no use is counted, nothing is stored. Root only. */
+static int op_explain(struct call *c)
+{
+	struct pt_daemon *d = c->d;
+	struct pt_req *q = c->req;
+	struct pt_rep rep = { .type = PT_OK };
+	struct pt_record *rec;
+	struct pt_account *acct = NULL;
+	struct pt_policy_ctx ctx;
+	struct pt_decision dec;
+	struct redeem_lists lists = { 0 };
+	json_object *claims = NULL;
+	uint64_t now = pt_now_s(), at = q->at ? q->at : now;
+	size_t len = 32 * 1024, off = 0;
+	char *text = NULL, t1[64], t2[64], t3[64];
+	int r;
+
+#define OUT(...)                                                                          \
+	do {                                                                              \
+		if (off < len) {                                                          \
+			int k_ = snprintf(text + off, len - off, __VA_ARGS__);           \
+			off = k_ < 0 ? off : off + (size_t)k_ > len ? len : off + (size_t)k_; \
+		}                                                                         \
+	} while (0)
+
+	if (!pt_name_valid(q->user) || !pt_name_valid(q->holder))
+		return reply_error(c, PT_E_PROTO, "explain needs a valid user and holder");
+	text = calloc(1, len);
+	if (!text)
+		return reply_error(c, PT_E_INTERNAL, "out of memory");
+	r = pt_account_lookup(q->user, &acct);
+	if (r < 0 && r != -ENOENT) {
+		r = reply_error(c, PT_E_INTERNAL, "user look-up failed: %s", strerror(-r));
+		goto out;
+	}
+	rec = pt_store_find_slot(d->store, q->user, q->holder);
+	OUT("explain: redemption by holder %s for user %s at %s (%s), config %s\n", q->holder,
+	    q->user, iso_time(at, false, t1, sizeof(t1)), iso_time(at, true, t2, sizeof(t2)),
+	    d->cfg->path ? d->cfg->path : "-");
+	if (rec) {
+		OUT("persistable token: %s, issued %s by %s, expires %s, uses %u, last used %s\n",
+		    rec->id, iso_time(rec->iat, false, t1, sizeof(t1)), rec->actor,
+		    iso_time(rec->exp, false, t2, sizeof(t2)), rec->uses,
+		    rec->last_used ? iso_time(rec->last_used, false, t3, sizeof(t3)) : "never");
+		if (rec->exp <= at)
+			OUT("  note: it has expired by then: a redemption fails before any rule\n");
+	} else
+		OUT("persistable token: none (a redemption fails: no token for this user and "
+		    "holder; the rules below use no token state)\n");
+	if (acct && rec && acct->uid != rec->uid) {
+		OUT("account: the name now belongs to uid %u, not the token's uid %u: treated as "
+		    "missing\n",
+		    (unsigned)acct->uid, (unsigned)rec->uid);
+		pt_account_free(acct);
+		acct = NULL;
+	} else if (acct) {
+		OUT("account: uid %u, gid %u, %s, %s, groups:", (unsigned)acct->uid,
+		    (unsigned)acct->gid, acct->locked ? "locked" : "not locked",
+		    acct->expired ? "expired" : "not expired");
+		for (size_t i = 0; i < acct->n_groups; i++)
+			OUT("%s%s", i ? ", " : " ", acct->groups[i]);
+		OUT("\n");
+	} else
+		OUT("account: %s does not exist\n", q->user);
+
+	/* as op_redeem would evaluate it, with the holder as the actor */
+	redeem_ctx(&ctx, q->holder, q->user, acct, q->holder, rec, at);
+	ctx.redemptions_today =
+		pt_history_today(d->history, PT_HIST_USER, q->user, PT_HIST_REDEMPTIONS, at);
+	OUT("history: %u redemptions of %s that day, %llu in all\n", ctx.redemptions_today,
+	    q->user,
+	    (unsigned long long)pt_history_total(d->history, PT_HIST_USER, q->user,
+						 PT_HIST_REDEMPTIONS));
+	if (off < len)
+		off += pt_policy_explain(d->cfg, d->cfg->redeem, d->cfg->n_redeem, &ctx, &dec,
+					 text + off, len - off);
+	if (dec.allow && !acct) {
+		dec.allow = false;
+		OUT("but: user %s no longer exists (or changed uid): deny\n", q->user);
+	}
+	if (dec.allow && rec && dec.persist_from_rule) {
+		uint64_t e = rec->iat + dec.persist_lifetime;
+		OUT("persistable token: persist_lifetime %llus moves its expiry to %s%s\n",
+		    (unsigned long long)dec.persist_lifetime, iso_time(e, false, t1, sizeof(t1)),
+		    e <= at ? " (already passed: deny)" : "");
+		if (e <= at)
+			dec.allow = false;
+	}
+	if (dec.allow && rec && rec->exp > at) {
+		r = redeem_lists(rec, acct, dec.rule, &lists);
+		if (r < 0) {
+			r = reply_error(c, PT_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		struct live_params lp = { .acct = acct, .lifetime = dec.live_lifetime,
+					  .groups = lists.groups, .n_groups = lists.n_groups,
+					  .entitlements = lists.ents, .n_entitlements = lists.n_ents,
+					  .actor = q->holder, .prior_actor = rec->actor,
+					  .ptk = rec->id, .service = q->holder };
+		r = live_claims(d, &lp, at, &claims);
+		if (r < 0) {
+			r = reply_error(c, PT_E_INTERNAL, "cannot build the claims");
+			goto out;
+		}
+		OUT("live token claims (not signed; jti is a sample; svc is the PAM service, "
+		    "here the holder's name):\n%s\n",
+		    json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PRETTY |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else
+		OUT("no live token would be minted\n");
+#undef OUT
+	rep.text = text;
+	log_decision(c, LOG_INFO, "allow", q->user, q->holder, rec ? rec->id : NULL,
+		     dec.rule ? dec.rule->name : NULL, "explained (dry run)");
+	r = pt_rep_encode(PT_EXPLAIN, &rep, c->out);
+out:
+	json_object_put(claims);
+	redeem_lists_clear(&lists);
+	pt_account_free(acct);
+	free(text);
+	return r;
+}
+
 /* The dispatch table: who may call what. */
+/* pertokctl rotate-key: new store key + signing key, tokens re-wrapped. */
+static int op_rotate(struct call *c)
+{
+	struct pt_rep rep = { .type = PT_OK };
+	char msg[1024];
+	int r;
+
+	r = pt_rotate(c->d, msg, sizeof(msg));
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=rotate-key result=error peer_uid=%u reason=\"%s\"",
+		       (unsigned)c->peer->uid, msg);
+		return reply_error(c, PT_E_INTERNAL, "%s", msg);
+	}
+	pt_log(LOG_NOTICE, "op=rotate-key result=allow peer_uid=%u kid=%s reason=\"%s\"",
+	       (unsigned)c->peer->uid, c->d->keys->kid, msg);
+	/* recorded, vouched for by the old key, then the new key signs */
+	audit_decision(c, "allow", NULL, NULL, NULL, NULL, msg);
+	if (pt_audit_set_key(c->d->audit, c->d->keys->sign, c->d->keys->kid) < 0)
+		pt_log(LOG_ERR, "op=audit result=error reason=\"checkpoint before the key change: "
+				"%s\"",
+		       pt_audit_failure(c->d->audit) ?: "failed");
+	rep.text = msg;
+	return pt_rep_encode(PT_ROTATE, &rep, c->out);
+}
+
+/* pertokctl reseal: seal the store key again (current PCR values). */
+static int op_reseal(struct call *c)
+{
+	struct pt_rep rep = { .type = PT_OK };
+	char msg[1024];
+	int r;
+
+	r = pt_reseal(c->d, msg, sizeof(msg));
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=reseal result=error peer_uid=%u reason=\"%s\"",
+		       (unsigned)c->peer->uid, msg);
+		return reply_error(c, PT_E_INTERNAL, "%s", msg);
+	}
+	pt_log(LOG_NOTICE, "op=reseal result=allow peer_uid=%u reason=\"%s\"",
+	       (unsigned)c->peer->uid, msg);
+	rep.text = msg;
+	return pt_rep_encode(PT_RESEAL, &rep, c->out);
+}
+
 static const struct handler handlers[] = {
 	{ PT_MINT, WHO_ACTOR, op_mint },
 	{ PT_EXCHANGE, WHO_ANY, op_exchange },
@@ -632,7 +1081,58 @@ static const struct handler handlers[] = {
 	{ PT_REVOKE, WHO_ANY, op_revoke },
 	{ PT_PUBKEY, WHO_ANY, op_pubkey },
 	{ PT_STATUS, WHO_ROOT, op_status },
+	{ PT_ROTATE, WHO_ROOT, op_rotate },
+	{ PT_RESEAL, WHO_ROOT, op_reseal },
+	{ PT_EXPLAIN, WHO_ROOT, op_explain },
+	{ PT_REVOKE_MATCH, WHO_ANY, op_revoke_match },
 };
+
+/* MINT, EXCHANGE and REDEEM issue tokens: nothing is issued that is not in
+ * the audit log. The handler's reply is held back until its decision was
+ * recorded; when the log cannot be written, the request is refused (and a
+ * persistable token just stored is removed again). */
+static bool issuing(uint8_t type)
+{
+	return type == PT_MINT || type == PT_EXCHANGE || type == PT_REDEEM;
+}
+
+static int run_audited(struct call *c, const struct handler *h)
+{
+	struct ptbuf *out = c->out, *held;
+	char v[300];
+	int r;
+
+	if (!pt_audit_usable(c->d->audit)) {
+		pt_log(LOG_ERR, "op=%s result=error peer_uid=%u peer_pid=%d reason=%s",
+		       pt_msgtype_name(h->type), (unsigned)c->peer->uid, (int)c->peer->pid,
+		       pt_log_value(pt_audit_failure(c->d->audit), v, sizeof(v)));
+		return pt_rep_encode_error(out, PT_E_INTERNAL, "audit log cannot be written");
+	}
+	held = ptbuf_new(4 + PT_MAX_FRAME);
+	if (!held)
+		return pt_rep_encode_error(out, PT_E_INTERNAL, "out of memory");
+	c->out = held;
+	r = h->fn(c);
+	c->out = out;
+	if (c->audit_err) {
+		if (h->type == PT_EXCHANGE && c->audit_id[0] &&
+		    pt_store_remove(c->d->store, c->audit_id) < 0)
+			pt_log(LOG_ERR, "op=exchange result=error id=%s reason=\"cannot remove the "
+					"unaudited token\"",
+			       c->audit_id);
+		pt_log(LOG_ERR, "op=%s result=error peer_uid=%u peer_pid=%d id=%s reason=\"refused: "
+				"audit log cannot be written\"",
+		       pt_msgtype_name(h->type), (unsigned)c->peer->uid, (int)c->peer->pid,
+		       c->audit_id[0] ? c->audit_id : "-");
+		r = pt_rep_encode_error(out, PT_E_INTERNAL, "audit log cannot be written");
+	} else if (ptbuf_len(held) > 0) {
+		int k = ptbuf_put(out, ptbuf_ptr(held), ptbuf_len(held));
+		if (k < 0)
+			r = k;
+	}
+	ptbuf_free(held);
+	return r;
+}
 
 int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t type,
 		    const uint8_t *payload, size_t len, struct ptbuf *out)
@@ -685,10 +1185,38 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 	case WHO_ANY:
 		break;
 	}
-	r = h->fn(&c);
+	r = issuing(type) ? run_audited(&c, h) : h->fn(&c);
 out:
 	pt_req_clear(&req);
 	return r;
+}
+
+/* Idle expiry: would the redeem rules call this token dead now? They are
+ * evaluated as at a redemption by its holder, with the identity recorded at
+ * issuance (no NSS look-ups here); only an idle denial counts. */
+static bool idle_dead(struct pt_daemon *d, const struct pt_record *rec, uint64_t now)
+{
+	struct pt_policy_ctx ctx = { 0 };
+	struct pt_decision dec;
+	bool any = false;
+
+	for (size_t i = 0; i < d->cfg->n_redeem && !any; i++)
+		any = d->cfg->redeem[i].idle != 0;
+	if (!any)
+		return false;
+	ctx.actor = rec->holder;
+	ctx.user = rec->user;
+	ctx.holder = rec->holder;
+	ctx.groups = (const char *const *)rec->groups;
+	ctx.n_groups = rec->n_groups;
+	ctx.user_exists = true;
+	ctx.now = now;
+	ctx.has_token = true;
+	ctx.token_iat = rec->iat;
+	ctx.token_last_used = rec->last_used;
+	ctx.token_uses = rec->uses;
+	pt_policy_eval(d->cfg, d->cfg->redeem, d->cfg->n_redeem, &ctx, &dec);
+	return dec.idle_expired;
 }
 
 void pt_ops_housekeeping(struct pt_daemon *d)
@@ -696,19 +1224,30 @@ void pt_ops_housekeeping(struct pt_daemon *d)
 	uint64_t now = pt_now_s();
 	int r;
 
+	if (d->audit && pt_audit_tick(d->audit, now) < 0)
+		pt_log(LOG_ERR, "op=audit result=error reason=\"%s\"",
+		       pt_audit_failure(d->audit) ?: "checkpoint failed");
 	r = pt_store_flush(d->store);
 	if (r < 0)
 		pt_log(LOG_ERR, "op=flush result=error reason=\"%s\"", strerror(-r));
+	pt_keys_prune(d->keys, d->cfg->alg, now); /* rotated-out keys past their last token */
+	r = pt_history_flush(d->history);
+	if (r < 0)
+		pt_log(LOG_ERR, "op=flush result=error reason=\"usage history: %s\"",
+		       strerror(-r));
 	for (size_t i = pt_store_count(d->store); i > 0; i--) {
 		struct pt_record *rec = pt_store_at(d->store, i - 1);
 		char id[PT_ID_LEN], v[2][300];
 
-		if (rec->exp > now)
+		bool idle = false;
+
+		if (rec->exp > now && !(idle = idle_dead(d, rec, now)))
 			continue;
 		memcpy(id, rec->id, sizeof(id));
-		pt_log(LOG_INFO, "op=expire result=allow user=%s holder=%s id=%s",
+		pt_log(LOG_INFO, "op=expire result=allow user=%s holder=%s id=%s reason=%s",
 		       pt_log_value(rec->user, v[0], sizeof(v[0])),
-		       pt_log_value(rec->holder, v[1], sizeof(v[1])), id);
+		       pt_log_value(rec->holder, v[1], sizeof(v[1])), id,
+		       idle ? "idle" : "expired");
 		r = pt_store_remove(d->store, id);
 		if (r < 0)
 			pt_log(LOG_ERR, "op=expire result=error id=%s reason=\"%s\"", id,

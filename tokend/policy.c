@@ -8,15 +8,24 @@
  * context has no holder). The first rule that applies decides. When none
  * applies the answer is deny; if an allow rule matched everything but the
  * user's groups, the denial names that rule ("user alice is not in any of
- * the groups ...") so the log says which rule the user fell out of.
+ * the groups ...") so the log says which rule the user fell out of; the
+ * same for a rule's time window (hours, days: local time of ctx->now).
+ * A deciding allow rule still denies when the account fails its checks
+ * (check_account), the token was idle longer than its idle, or was redeemed
+ * max_uses times already, or the user max_redemptions_per_day times today.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
 #include "config.h" /* tokend/config.h */
 
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "policy.h"
 #include "util.h"
@@ -69,14 +78,38 @@ static bool groups_match(const struct pt_rule *r, const struct pt_policy_ctx *ct
 	return false;
 }
 
-/* Does the rule select this request (everything but the groups)? */
-static bool selects(const struct pt_rule *r, const struct pt_policy_ctx *ctx)
+static uint64_t ctx_now(const struct pt_policy_ctx *ctx)
 {
-	bool has_holder = ctx->holder && ctx->holder[0];
+	return ctx->now ? ctx->now : (uint64_t)time(NULL);
+}
 
-	return list_has(r->actors, r->n_actors, ctx->actor) &&
-	       list_has(r->users, r->n_users, ctx->user) &&
-	       (!has_holder || list_has(r->holders, r->n_holders, ctx->holder));
+/* Is ctx->now inside the rule's hours and days (local time)? A window that
+ * wraps midnight ("22:00-06:00") belongs to the day it starts on. */
+static bool window_match(const struct pt_rule *r, const struct pt_policy_ctx *ctx)
+{
+	time_t t;
+	struct tm tm;
+	unsigned min;
+	int wday;
+
+	if (!r->has_hours && r->days == 0)
+		return true;
+	t = (time_t)ctx_now(ctx);
+	if (!localtime_r(&t, &tm))
+		return false;
+	min = (unsigned)(tm.tm_hour * 60 + tm.tm_min);
+	wday = tm.tm_wday;
+	if (r->has_hours) {
+		if (r->hours_from < r->hours_to) {
+			if (min < r->hours_from || min >= r->hours_to)
+				return false;
+		} else if (min >= r->hours_to && min < r->hours_from) {
+			return false;
+		} else if (min < r->hours_to) {
+			wday = (wday + 6) % 7; /* the early part of a window begun yesterday */
+		}
+	}
+	return r->days == 0 || (r->days & (1u << wday)) != 0;
 }
 
 static void join(char *const *v, size_t n, char *buf, size_t len)
@@ -92,6 +125,35 @@ static void join(char *const *v, size_t n, char *buf, size_t len)
 	}
 }
 
+static const char *const day_names[7] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+
+void pt_policy_window_text(const struct pt_rule *r, char *buf, size_t len)
+{
+	size_t off = 0;
+	int k;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (r->has_hours) {
+		k = snprintf(buf, len, "hours %02u:%02u-%02u:%02u", r->hours_from / 60u,
+			     r->hours_from % 60u, r->hours_to / 60u, r->hours_to % 60u);
+		off = k > 0 ? (size_t)k : 0;
+	}
+	if (r->days && off < len) {
+		k = snprintf(buf + off, len - off, "%sdays ", off ? ", " : "");
+		off += k > 0 ? (size_t)k : 0;
+		for (int d = 0, first = 1; d < 7 && off < len; d++) {
+			int i = (d + 1) % 7; /* monday first */
+			if (!(r->days & (1u << i)))
+				continue;
+			k = snprintf(buf + off, len - off, "%s%s", first ? "" : ",", day_names[i]);
+			off += k > 0 ? (size_t)k : 0;
+			first = 0;
+		}
+	}
+}
+
 static void effects(const struct pt_config *cfg, const struct pt_rule *r, struct pt_decision *d)
 {
 	uint64_t live = r && r->live_lifetime ? r->live_lifetime : cfg->live_lifetime;
@@ -101,73 +163,208 @@ static void effects(const struct pt_config *cfg, const struct pt_rule *r, struct
 	d->persist_lifetime =
 		persist > cfg->max_persist_lifetime ? cfg->max_persist_lifetime : persist;
 	d->max_outstanding = r && r->max_outstanding ? r->max_outstanding : cfg->max_outstanding;
+	d->persist_from_rule = r && r->persist_lifetime;
 }
 
-void pt_policy_eval(const struct pt_config *cfg, const struct pt_rule *rules, size_t n_rules,
-		    const struct pt_policy_ctx *ctx, struct pt_decision *ret)
+/* Why a rule does not apply (NULL: it applies), and whether that is a near
+ * miss (it selects the request but fails on groups or its time window). */
+static const char *mismatch(const struct pt_rule *r, const struct pt_policy_ctx *ctx,
+			    bool *ret_near)
+{
+	bool has_holder = ctx->holder && ctx->holder[0];
+
+	*ret_near = false;
+	if (!list_has(r->actors, r->n_actors, ctx->actor))
+		return "actor";
+	if (!list_has(r->users, r->n_users, ctx->user))
+		return "user";
+	if (has_holder && !list_has(r->holders, r->n_holders, ctx->holder))
+		return "holder";
+	*ret_near = r->action == PT_ACTION_ALLOW;
+	if (!groups_match(r, ctx))
+		return "groups";
+	if (!window_match(r, ctx))
+		return "window";
+	return NULL;
+}
+
+/* The reason a deciding (matching) rule gives; sets ret->allow. */
+static void decide(const struct pt_rule *r, const struct pt_policy_ctx *ctx, const char *user,
+		   struct pt_decision *ret)
+{
+	uint64_t now = ctx_now(ctx);
+	char a[32];
+
+	if (r->action == PT_ACTION_DENY) {
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "rule \"%s\" (line %d) denies: it is a deny rule", r->name, r->line);
+		return;
+	}
+	if (r->check_account) {
+		const char *why = !ctx->user_exists    ? "does not exist" :
+				  ctx->account_locked  ? "is locked" :
+				  ctx->account_expired ? "has expired" :
+							 NULL;
+		if (why) {
+			snprintf(ret->reason, sizeof(ret->reason),
+				 "rule \"%s\" (line %d): account %s %s", r->name, r->line, user,
+				 why);
+			return;
+		}
+	}
+	if (ctx->has_token && r->idle) {
+		uint64_t last = ctx->token_last_used > ctx->token_iat ? ctx->token_last_used :
+									ctx->token_iat;
+		if (now > last && now - last >= r->idle) {
+			snprintf(a, sizeof(a), "%" PRIu64 "s", r->idle);
+			snprintf(ret->reason, sizeof(ret->reason),
+				 "rule \"%s\" (line %d) denies: the token was not redeemed for "
+				 "%" PRIu64 "s (idle %s): it is dead",
+				 r->name, r->line, now - last, a);
+			ret->idle_expired = true;
+			return;
+		}
+	}
+	if (ctx->has_token && r->max_uses && ctx->token_uses >= r->max_uses) {
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "rule \"%s\" (line %d) denies: the token was redeemed %" PRIu32
+			 " times (max_uses %" PRIu32 ")",
+			 r->name, r->line, ctx->token_uses, r->max_uses);
+		return;
+	}
+	if (r->max_redemptions_per_day && ctx->redemptions_today >= r->max_redemptions_per_day) {
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "rule \"%s\" (line %d) denies: user %s redeemed %" PRIu32
+			 " times today (max_redemptions_per_day %" PRIu32 ")",
+			 r->name, r->line, user, ctx->redemptions_today,
+			 r->max_redemptions_per_day);
+		return;
+	}
+	ret->allow = true;
+	snprintf(ret->reason, sizeof(ret->reason), "rule \"%s\" (line %d) allows", r->name,
+		 r->line);
+}
+
+static void near_miss(const struct pt_config *cfg, const struct pt_rule *near, const char *why,
+		      const struct pt_policy_ctx *ctx, const char *user, struct pt_decision *ret)
+{
+	char text[160];
+
+	ret->rule = near;
+	effects(cfg, near, ret);
+	if (strcmp(why, "window") == 0) {
+		pt_policy_window_text(near, text, sizeof(text));
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "rule \"%s\" (line %d) denies: outside its time window (%s)", near->name,
+			 near->line, text);
+	} else if (near->check_account && !ctx->user_exists)
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "rule \"%s\" (line %d): account %s does not exist", near->name, near->line,
+			 user);
+	else {
+		join(near->groups, near->n_groups, text, sizeof(text));
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "rule \"%s\" (line %d) denies: user %s is not in any "
+			 "of the groups %s",
+			 near->name, near->line, user, text);
+	}
+}
+
+/* The evaluation; trace (may be NULL) gets one line per rule looked at. */
+struct trace {
+	char *buf;
+	size_t len, off;
+};
+
+static void tracef(struct trace *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tracef(struct trace *t, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (!t || t->off >= t->len)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(t->buf + t->off, t->len - t->off, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return;
+	if ((size_t)k >= t->len - t->off) {
+		t->off = t->len;
+		if (t->len >= 5)
+			memcpy(t->buf + t->len - 5, "...\n", 5);
+		return;
+	}
+	t->off += (size_t)k;
+}
+
+static void trace_mismatch(struct trace *t, const struct pt_rule *r, const char *why,
+			   const struct pt_policy_ctx *ctx)
+{
+	char list[160];
+
+	if (!t)
+		return;
+	if (strcmp(why, "actor") == 0) {
+		join(r->actors, r->n_actors, list, sizeof(list));
+		tracef(t, "  no: actor %s is not one of %s\n", ctx->actor ? ctx->actor : "(none)",
+		       list);
+	} else if (strcmp(why, "user") == 0) {
+		join(r->users, r->n_users, list, sizeof(list));
+		tracef(t, "  no: user %s is not one of %s\n", ctx->user ? ctx->user : "", list);
+	} else if (strcmp(why, "holder") == 0) {
+		join(r->holders, r->n_holders, list, sizeof(list));
+		tracef(t, "  no: holder %s is not one of %s\n", ctx->holder, list);
+	} else if (strcmp(why, "groups") == 0) {
+		join(r->groups, r->n_groups, list, sizeof(list));
+		tracef(t, "  no: user is in none of the groups %s\n", list);
+	} else {
+		pt_policy_window_text(r, list, sizeof(list));
+		tracef(t, "  no: the time is outside its window (%s)\n", list);
+	}
+}
+
+static void eval(const struct pt_config *cfg, const struct pt_rule *rules, size_t n_rules,
+		 const struct pt_policy_ctx *ctx, struct pt_decision *ret, struct trace *t)
 {
 	const struct pt_rule *near = NULL;
+	const char *near_why = NULL;
 	const char *user = ctx && ctx->user ? ctx->user : "";
-	char groups[160];
 
 	memset(ret, 0, sizeof(*ret));
 	ret->allow = false;
 	if (!cfg || !ctx) {
 		snprintf(ret->reason, sizeof(ret->reason), "no policy to evaluate");
+		tracef(t, "decision: deny: %s\n", ret->reason);
 		return;
 	}
 
 	for (size_t i = 0; i < n_rules; i++) {
 		const struct pt_rule *r = &rules[i];
+		bool is_near;
+		const char *why = mismatch(r, ctx, &is_near);
 
-		if (!selects(r, ctx))
-			continue;
-		if (!groups_match(r, ctx)) {
-			if (!near && r->action == PT_ACTION_ALLOW)
+		tracef(t, "rule \"%s\" (line %d, %s):\n", r->name, r->line,
+		       r->action == PT_ACTION_DENY ? "deny" : "allow");
+		if (why) {
+			trace_mismatch(t, r, why, ctx);
+			if (is_near && !near) {
 				near = r;
+				near_why = why;
+			}
 			continue;
 		}
-
 		ret->rule = r;
 		effects(cfg, r, ret);
-		if (r->action == PT_ACTION_DENY) {
-			snprintf(ret->reason, sizeof(ret->reason),
-				 "rule \"%s\" (line %d) denies: it is a deny rule", r->name,
-				 r->line);
-			return;
-		}
-		if (r->check_account) {
-			const char *why = !ctx->user_exists    ? "does not exist" :
-					  ctx->account_locked  ? "is locked" :
-					  ctx->account_expired ? "has expired" :
-								 NULL;
-			if (why) {
-				snprintf(ret->reason, sizeof(ret->reason),
-					 "rule \"%s\" (line %d): account %s %s", r->name, r->line,
-					 user, why);
-				return;
-			}
-		}
-		ret->allow = true;
-		snprintf(ret->reason, sizeof(ret->reason), "rule \"%s\" (line %d) allows", r->name,
-			 r->line);
+		decide(r, ctx, user, ret);
+		tracef(t, "  matches: it decides (first match wins)\n");
+		tracef(t, "decision: %s: %s\n", ret->allow ? "allow" : "deny", ret->reason);
 		return;
 	}
 
 	if (near) {
-		ret->rule = near;
-		effects(cfg, near, ret);
-		if (near->check_account && !ctx->user_exists)
-			snprintf(ret->reason, sizeof(ret->reason),
-				 "rule \"%s\" (line %d): account %s does not exist", near->name,
-				 near->line, user);
-		else {
-			join(near->groups, near->n_groups, groups, sizeof(groups));
-			snprintf(ret->reason, sizeof(ret->reason),
-				 "rule \"%s\" (line %d) denies: user %s is not in any "
-				 "of the groups %s",
-				 near->name, near->line, user, groups);
-		}
+		near_miss(cfg, near, near_why, ctx, user, ret);
+		tracef(t, "decision: deny: %s\n", ret->reason);
 		return;
 	}
 
@@ -179,4 +376,75 @@ void pt_policy_eval(const struct pt_config *cfg, const struct pt_rule *rules, si
 			 ctx->actor ? ctx->actor : "none", has_holder ? ", holder " : "",
 			 has_holder ? ctx->holder : "");
 	}
+	tracef(t, "decision: deny: %s\n", ret->reason);
+}
+
+void pt_policy_eval(const struct pt_config *cfg, const struct pt_rule *rules, size_t n_rules,
+		    const struct pt_policy_ctx *ctx, struct pt_decision *ret)
+{
+	eval(cfg, rules, n_rules, ctx, ret, NULL);
+}
+
+size_t pt_policy_explain(const struct pt_config *cfg, const struct pt_rule *rules, size_t n_rules,
+			 const struct pt_policy_ctx *ctx, struct pt_decision *ret, char *buf,
+			 size_t len)
+{
+	struct trace t = { .buf = buf, .len = len, .off = 0 };
+
+	if (!buf || len == 0) {
+		eval(cfg, rules, n_rules, ctx, ret, NULL);
+		return 0;
+	}
+	buf[0] = '\0';
+	eval(cfg, rules, n_rules, ctx, ret, &t);
+	return t.off >= len ? strlen(buf) : t.off;
+}
+
+void pt_policy_strv_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static bool strv_has(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+int pt_policy_apply_lists(char *const *base, size_t n_base, char *const *add, size_t n_add,
+			  char *const *remove, size_t n_remove, char ***ret, size_t *ret_n)
+{
+	bool all = strv_has(remove, n_remove, "*");
+	char **v;
+	size_t n = 0;
+
+	v = calloc(n_base + n_add + 1, sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	for (size_t pass = 0; pass < 2; pass++) {
+		char *const *src = pass == 0 ? base : add;
+		size_t m = pass == 0 ? n_base : n_add;
+
+		for (size_t i = 0; i < m; i++) {
+			if (pass == 0 && (all || strv_has(remove, n_remove, src[i])))
+				continue;
+			if (strv_has(v, n, src[i]))
+				continue;
+			v[n] = strdup(src[i]);
+			if (!v[n]) {
+				pt_policy_strv_free(v, n);
+				return -ENOMEM;
+			}
+			n++;
+		}
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
 }

@@ -31,6 +31,15 @@ struct pt_policy_ctx {
 	bool user_exists;
 	bool account_locked;          /* shadow password starts with '!' */
 	bool account_expired;         /* shadow sp_expire passed */
+	/* the clock (hours/days windows in local time, idle): injectable; 0 = now */
+	uint64_t now;
+	/* redeem set: the persistable token being redeemed (has_token false: none) */
+	bool has_token;
+	uint64_t token_iat;
+	uint64_t token_last_used;     /* 0 = never redeemed */
+	uint32_t token_uses;
+	/* history (redeem set): the user's allowed redemptions today (local day) */
+	uint32_t redemptions_today;
 };
 
 struct pt_decision {
@@ -41,6 +50,9 @@ struct pt_decision {
 	uint64_t live_lifetime;      /* effective, clamped to cfg max */
 	uint64_t persist_lifetime;   /* effective, clamped to cfg max */
 	uint32_t max_outstanding;    /* effective */
+	bool persist_from_rule;      /* the deciding rule set persist_lifetime (redeem: move the
+	                                persistable token's exp to iat + persist_lifetime) */
+	bool idle_expired;           /* denied because the token was idle past the rule's idle */
 };
 
 /* First matching rule wins; no matching rule denies ("no rule matched").
@@ -48,3 +60,21 @@ struct pt_decision {
  * account does not exist, is locked or expired (reason says which). */
 void pt_policy_eval(const struct pt_config *cfg, const struct pt_rule *rules, size_t n_rules,
 		    const struct pt_policy_ctx *ctx, struct pt_decision *ret);
+
+/* The same evaluation as a human-readable trace: one line per rule in
+ * order, saying why it did not apply or that it decides, then the decision
+ * (which *ret receives, as from pt_policy_eval). Writes at most len bytes
+ * (truncated with "...\n"); returns the length written. */
+size_t pt_policy_explain(const struct pt_config *cfg, const struct pt_rule *rules, size_t n_rules,
+			 const struct pt_policy_ctx *ctx, struct pt_decision *ret, char *buf,
+			 size_t len);
+
+/* base + add - remove, without duplicates, in order (base first); remove
+ * may hold "*" (remove everything that is not added back). The result is a
+ * NULL-terminated array the caller frees with pt_policy_strv_free. */
+int pt_policy_apply_lists(char *const *base, size_t n_base, char *const *add, size_t n_add,
+			  char *const *remove, size_t n_remove, char ***ret, size_t *ret_n);
+void pt_policy_strv_free(char **v, size_t n);
+
+/* "08:00-18:00", "mon,tue,fri" style texts of a rule's windows ("" if none). */
+void pt_policy_window_text(const struct pt_rule *r, char *buf, size_t len);

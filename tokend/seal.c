@@ -46,8 +46,8 @@ static bool backend_name_valid(const char *s, size_t n)
 }
 
 /* Builds header + payload. */
-static int seal_header(const char *backend, const uint8_t *payload, size_t plen, uint8_t **ret,
-		       size_t *ret_len)
+int pt_seal_header(const char *backend, const uint8_t *payload, size_t plen, uint8_t **ret,
+		   size_t *ret_len)
 {
 	size_t hlen = strlen(SEAL_MAGIC) + strlen(SEAL_BACKEND_KEY) + strlen(backend) + 1;
 	uint8_t *b;
@@ -67,8 +67,8 @@ static int seal_header(const char *backend, const uint8_t *payload, size_t plen,
 }
 
 /* Splits a blob into backend name and payload. -EBADMSG when malformed. */
-static int seal_parse_header(const uint8_t *blob, size_t len, char name[SEAL_NAME_MAX + 1],
-			     size_t *ret_off)
+int pt_seal_parse_header(const uint8_t *blob, size_t len, char name[SEAL_NAME_MAX + 1],
+			 size_t *ret_off)
 {
 	size_t m = strlen(SEAL_MAGIC), k = strlen(SEAL_BACKEND_KEY);
 	const uint8_t *nl;
@@ -96,7 +96,7 @@ static int software_seal(const struct pt_sealer *s, const uint8_t key[PT_STORE_K
 {
 	int r;
 
-	r = seal_header(s->name, key, PT_STORE_KEYLEN, ret_blob, ret_len);
+	r = pt_seal_header(s->name, key, PT_STORE_KEYLEN, ret_blob, ret_len);
 	if (r < 0 && err && errlen)
 		snprintf(err, errlen, "cannot seal the store key: %s", strerror(-r));
 	return r;
@@ -108,7 +108,7 @@ static int software_unseal(const struct pt_sealer *s, const uint8_t *blob, size_
 	char name[SEAL_NAME_MAX + 1];
 	size_t off;
 
-	if (seal_parse_header(blob, len, name, &off) < 0) {
+	if (pt_seal_parse_header(blob, len, name, &off) < 0) {
 		if (err && errlen)
 			snprintf(err, errlen, "not a pertok sealed key (bad or missing header)");
 		return -EBADMSG;
@@ -140,6 +140,7 @@ static const struct pt_sealer software_sealer = {
 
 static const struct pt_sealer *const sealers[] = {
 	&software_sealer,
+	&pt_tpm2_sealer,
 };
 
 const struct pt_sealer *pt_sealer_get(const char *name)
@@ -266,7 +267,7 @@ int pt_seal_load_or_create(const struct pt_sealer *s, const char *state_dir,
 			r = -EBADMSG;
 			goto out;
 		}
-		if (seal_parse_header(blob, len, name, &off) < 0) {
+		if (pt_seal_parse_header(blob, len, name, &off) < 0) {
 			snprintf(err, errlen, "%s: not a pertok sealed key (bad or missing header)",
 				 path);
 			r = -EBADMSG;
@@ -292,5 +293,146 @@ int pt_seal_load_or_create(const struct pt_sealer *s, const char *state_dir,
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	wipe_free(blob, len);
+	return r;
+}
+
+/* ------------------------------------------------------------------ configured sealers */
+
+/* The backend named in an existing blob's header: 0, -ENOENT (no blob), or
+ * -EBADMSG. */
+static int existing_backend(const char *state_dir, char name[SEAL_NAME_MAX + 1])
+{
+	char path[4096];
+	uint8_t *blob = NULL;
+	size_t len = 0, off;
+	int r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/" SEALED_FILE, state_dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	r = pt_read_file(path, SEALED_MAX, &blob, &len);
+	if (r < 0)
+		return r;
+	r = pt_seal_parse_header(blob, len, name, &off);
+	wipe_free(blob, len);
+	return r;
+}
+
+int pt_sealer_new(const char *name, const struct pt_seal_opts *o, const char *state_dir,
+		  struct pt_sealer **ret, bool *ret_auto_software, char *err, size_t errlen)
+{
+	char found[SEAL_NAME_MAX + 1], info[512] = "", notice[256] = "", msg[512] = "";
+	const struct pt_sealer *tmpl = NULL;
+	struct pt_sealer *s;
+	bool auto_sw = false;
+	int r;
+
+	if (!name || !o || !state_dir || !ret) {
+		snprintf(err, errlen, "invalid arguments");
+		return -EINVAL;
+	}
+	if (strcmp(name, "auto") == 0) {
+		r = existing_backend(state_dir, found);
+		if (r == 0) {
+			/* the blob decides: never re-seal silently under another backend */
+			tmpl = pt_sealer_get(found);
+			if (!tmpl) {
+				snprintf(err, errlen,
+					 "%s/" SEALED_FILE " was sealed by unknown backend %s",
+					 state_dir, found);
+				return -EBADMSG;
+			}
+		} else if (r == -ENOENT) {
+			r = pt_tpm2_probe(o, info, sizeof(info), notice, sizeof(notice), msg,
+					  sizeof(msg));
+			if (r == 0)
+				tmpl = &pt_tpm2_sealer;
+			else {
+				tmpl = pt_sealer_get("software");
+				auto_sw = true;
+				snprintf(notice, sizeof(notice), "auto: %.200s", msg);
+			}
+		} else {
+			snprintf(err, errlen, "%s/" SEALED_FILE ": %s", state_dir,
+				 r == -EBADMSG ? "not a pertok sealed key (bad or missing header)" :
+						 strerror(-r));
+			return r;
+		}
+	} else {
+		tmpl = pt_sealer_get(name);
+		if (!tmpl) {
+			snprintf(err, errlen, "unknown seal backend %s", name);
+			return -EINVAL;
+		}
+	}
+	if (tmpl == &pt_tpm2_sealer && !info[0]) {
+		r = pt_tpm2_probe(o, info, sizeof(info), notice, sizeof(notice), err, errlen);
+		if (r < 0)
+			return r;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	*s = *tmpl;
+	s->opts = *o;
+	if (!s->opts.tcti[0])
+		snprintf(s->opts.tcti, sizeof(s->opts.tcti), "%s", PT_SEAL_DEFAULT_TCTI);
+	if (!s->opts.srk_handle)
+		s->opts.srk_handle = PT_SEAL_DEFAULT_SRK;
+	snprintf(s->info, sizeof(s->info), "%s", info);
+	snprintf(s->notice, sizeof(s->notice), "%s", notice);
+	*ret = s;
+	if (ret_auto_software)
+		*ret_auto_software = auto_sw;
+	return 0;
+}
+
+void pt_sealer_free(struct pt_sealer *s)
+{
+	free(s);
+}
+
+int pt_seal_store(const struct pt_sealer *s, const char *state_dir,
+		  const uint8_t key[PT_STORE_KEYLEN], char *err, size_t errlen)
+{
+	char path[4096], msg[512] = "";
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/" SEALED_FILE, state_dir) >= sizeof(path)) {
+		snprintf(err, errlen, "%s: path too long", state_dir);
+		return -ENAMETOOLONG;
+	}
+	r = s->seal(s, key, &blob, &len, msg, sizeof(msg));
+	if (r < 0) {
+		snprintf(err, errlen, "%s", msg[0] ? msg : strerror(-r));
+		return r;
+	}
+	r = pt_atomic_write(path, blob, len, 0600);
+	wipe_free(blob, len);
+	if (r < 0)
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+	return r;
+}
+
+int pt_seal_describe(const char *dir, char *buf, size_t buflen)
+{
+	char path[4096], name[SEAL_NAME_MAX + 1];
+	uint8_t *blob = NULL;
+	size_t len = 0, off;
+	int r;
+
+	if (!buflen)
+		return -EINVAL;
+	buf[0] = '\0';
+	if ((size_t)snprintf(path, sizeof(path), "%s/" SEALED_FILE, dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	r = pt_read_file(path, SEALED_MAX, &blob, &len);
+	if (r < 0)
+		return r;
+	r = pt_seal_parse_header(blob, len, name, &off);
+	if (r >= 0 && strcmp(name, "tpm2") == 0)
+		r = pt_tpm2_blob_describe(blob, len, buf, buflen);
+	free(blob);
 	return r;
 }

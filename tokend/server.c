@@ -35,10 +35,12 @@ struct conn {
 	bool hello;         /* the version exchange happened */
 	bool closing;       /* close once out is flushed */
 	bool want_out;      /* EPOLLOUT registered */
+	bool held;          /* the reply waits for the audit log's group commit */
 	struct conn *prev, *next;
 };
 
 static struct conn *conns;
+static unsigned n_held;
 
 /* ------------------------------------------------------------ the socket */
 
@@ -129,6 +131,7 @@ static void read_peer(int fd, struct pt_peer *peer)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
+	struct stat exe_st, our_st;
 	char link[64];
 	int pidfd = -1;
 	ssize_t n;
@@ -151,6 +154,12 @@ static void read_peer(int fd, struct pt_peer *peer)
 	if (n <= 0)
 		goto out;
 	peer->exe[n] = '\0';
+	/* The path is the one the peer sees: in another mount namespace
+	 * "/usr/sbin/atd" may be any file. Only trust it when it names the same
+	 * file (device and inode) in ours. */
+	if (stat(link, &exe_st) < 0 || stat(peer->exe, &our_st) < 0 ||
+	    exe_st.st_dev != our_st.st_dev || exe_st.st_ino != our_st.st_ino)
+		goto out;
 	/* signal 0 only probes; EPERM still proves the process exists (we keep no CAP_KILL) */
 	if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH)
 		goto out; /* the process is gone: whatever we read is not its exe */
@@ -166,6 +175,8 @@ static void conn_close(struct pt_daemon *d, int ep, struct conn *c)
 {
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->held)
+		n_held--;
 	ptbuf_free(c->in);
 	ptbuf_free(c->out);
 	if (c->prev)
@@ -311,8 +322,38 @@ static void conn_readable(struct pt_daemon *d, int ep, struct conn *c)
 		if (c->closing)
 			break;
 	}
+	if (pt_audit_pending(d->audit)) {
+		c->held = true; /* sent once its audit records are on disk */
+		n_held++;
+		return;
+	}
 	if (!conn_flush(ep, c))
 		conn_close(d, ep, c);
+}
+
+/* Group commit: one fdatasync of the audit log, then every reply held this
+ * round goes out. If the sync fails, none does (fail closed): those
+ * connections close without an answer. */
+static void release_held(struct pt_daemon *d, int ep)
+{
+	bool ok = pt_audit_sync(d->audit) == 0;
+
+	if (!ok)
+		pt_log(LOG_ERR, "op=audit result=error reason=\"%s; %u replies withheld\"",
+		       pt_audit_failure(d->audit) ?: "sync failed", n_held);
+	for (struct conn *c = conns, *n; c && n_held; c = n) {
+		n = c->next;
+		if (!c->held)
+			continue;
+		c->held = false;
+		n_held--;
+		if (!ok) {
+			ptbuf_reset(c->out);
+			conn_close(d, ep, c);
+		} else if (!conn_flush(ep, c))
+			conn_close(d, ep, c);
+	}
+	n_held = 0;
 }
 
 static void accept_all(struct pt_daemon *d, int ep, int lfd)
@@ -455,13 +496,15 @@ int pt_server_run(struct pt_daemon *d, int lfd, void (*reload)(struct pt_daemon 
 				struct conn *c = evs[i].data.ptr;
 				if (evs[i].events & EPOLLIN)
 					conn_readable(d, ep, c); /* may free c */
-				else if (evs[i].events & EPOLLOUT) {
+				else if ((evs[i].events & EPOLLOUT) && !c->held) {
 					if (!conn_flush(ep, c))
 						conn_close(d, ep, c);
 				} else if (evs[i].events & (EPOLLERR | EPOLLHUP))
 					conn_close(d, ep, c);
 			}
 		}
+		if (n_held)
+			release_held(d, ep);
 	}
 out:
 	while (conns)

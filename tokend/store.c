@@ -432,6 +432,11 @@ void pt_record_free(struct pt_record *r)
 	free_str(&r->tty);
 	free_str(&r->rhost);
 	free_str(&r->source_jti);
+	if (r->entitlements) {
+		for (size_t i = 0; i < r->n_entitlements; i++)
+			pt_free_secret(r->entitlements[i]);
+		free(r->entitlements);
+	}
 	pt_wipe(r, sizeof(*r));
 	free(r);
 }
@@ -482,6 +487,11 @@ static bool record_valid(const struct pt_record *r)
 		return false;
 	for (size_t i = 0; i < r->n_groups; i++)
 		if (!text_valid(r->groups[i], MAX_GROUP_NAME, false))
+			return false;
+	if (r->n_entitlements > MAX_GROUPS || (r->n_entitlements && !r->entitlements))
+		return false;
+	for (size_t i = 0; i < r->n_entitlements; i++)
+		if (!pt_name_valid(r->entitlements[i]))
 			return false;
 	if ((r->gecos && !text_valid(r->gecos, MAX_GECOS, true)) ||
 	    (r->home && !text_valid(r->home, MAX_PATH_FIELD, true)) ||
@@ -559,6 +569,23 @@ int pt_record_to_json(const struct pt_record *r, char **ret)
 		json_object_put(g);
 		goto out;
 	}
+	if (r->n_entitlements > 0) {
+		g = json_object_new_array_ext((int)r->n_entitlements);
+		if (!g)
+			goto out;
+		for (size_t i = 0; i < r->n_entitlements; i++) {
+			json_object *e = json_object_new_string(r->entitlements[i]);
+			if (!e || json_object_array_add(g, e) != 0) {
+				json_object_put(e);
+				json_object_put(g);
+				goto out;
+			}
+		}
+		if (json_object_object_add(o, "entitlements", g) != 0) {
+			json_object_put(g);
+			goto out;
+		}
+	}
 	if (add_str(o, "gecos", r->gecos, false) < 0 || add_str(o, "home", r->home, false) < 0 ||
 	    add_str(o, "shell", r->shell, false) < 0 ||
 	    add_str(o, "holder", r->holder, false) < 0 ||
@@ -590,6 +617,7 @@ enum field_kind {
 	F_NAME,
 	F_INT,
 	F_GROUPS,
+	F_ENTITLEMENTS, /* optional */
 	F_ID,
 	F_VERSION
 };
@@ -618,6 +646,7 @@ static const struct field {
 	{ "exp", F_INT, INT64_MAX },
 	{ "last_used", F_INT, INT64_MAX },
 	{ "uses", F_INT, UINT32_MAX },
+	{ "entitlements", F_ENTITLEMENTS, 0 },
 };
 
 /* The C string of a JSON string, refusing embedded NULs. */
@@ -730,6 +759,28 @@ static int set_field(struct pt_record *r, const struct field *f, json_object *v)
 		}
 		return 0;
 	}
+	case F_ENTITLEMENTS: {
+		size_t n;
+
+		if (!json_object_is_type(v, json_type_array))
+			return -EINVAL;
+		n = json_object_array_length(v);
+		if (n > MAX_GROUPS)
+			return -EINVAL;
+		r->entitlements = calloc(n + 1, sizeof(char *));
+		if (!r->entitlements)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++) {
+			const char *e = json_cstr(json_object_array_get_idx(v, i));
+			if (!e || !pt_name_valid(e))
+				return -EINVAL;
+			rc = dup_str(e, &r->entitlements[i]);
+			if (rc < 0)
+				return rc;
+			r->n_entitlements++;
+		}
+		return 0;
+	}
 	}
 	if (!s)
 		return -EINVAL;
@@ -803,7 +854,7 @@ int pt_record_from_json(const char *json, size_t len, struct pt_record **ret)
 	}
 	rc = -EINVAL;
 	for (size_t i = 0; i < PT_ELEMENTSOF(fields); i++)
-		if (!seen[i])
+		if (!seen[i] && fields[i].kind != F_ENTITLEMENTS)
 			goto out;
 	if (!record_valid(r))
 		goto out;

@@ -34,6 +34,8 @@ struct pt_record {
 	char *tty;
 	char *rhost;
 	char *source_jti;  /* jti of the live token it was exchanged from */
+	char **entitlements; size_t n_entitlements; /* the issue rule's, at issuance (optional
+	                                               in the JSON: older records have none) */
 	uint64_t iat;
 	uint64_t exp;
 	/* usage (kept in memory, flushed by pt_store_flush) */

@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <keyutils.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "jws.h"
@@ -28,6 +30,7 @@ static void usage(FILE *f)
 		"                          (--claims: its decoded payload, not verified)\n"
 		"  list [--json]           list your persistable tokens\n"
 		"  revoke ID               revoke one of your persistable tokens\n"
+		"  revoke --all            revoke all of your persistable tokens\n"
 		"  persist --holder NAME [--lifetime DURATION]\n"
 		"                          exchange the live token for a persistable token\n"
 		"                          that NAME may redeem (DURATION: 30d, 12h, ...)\n"
@@ -150,17 +153,50 @@ static int cmd_list(int argc, char **argv, struct tool_conn *conn)
 
 /* ---------------------------------------------------------------- revoke */
 
+static int opt_all(int c, const char *arg, void *u)
+{
+	(void)arg;
+	if (c != 'a')
+		return -EINVAL;
+	*(bool *)u = true;
+	return 0;
+}
+
 static int cmd_revoke(int argc, char **argv, struct tool_conn *conn)
 {
+	static const struct option opts[] = { { "all", no_argument, NULL, 'a' } };
 	struct pt_req req = { .type = PT_REVOKE };
 	struct pt_rep rep = {};
+	bool all = false;
 	int code;
 
-	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
+	code = tool_parse_command(argc, argv, "a", opts, PT_ELEMENTSOF(opts), opt_all, &all, usage,
+				  conn);
 	if (code >= 0)
 		return code;
+	if (all) {
+		/* tokend limits an unprivileged caller to its own uid's tokens anyway */
+		struct passwd *pw = getpwuid(getuid());
+
+		if (optind != argc) {
+			tool_err("usage: revoke ID | revoke --all");
+			return TOOL_EXIT_USAGE;
+		}
+		if (!pw || !pt_name_valid(pw->pw_name)) {
+			tool_err("cannot find your user name");
+			return TOOL_EXIT_REFUSED;
+		}
+		req.type = PT_REVOKE_MATCH;
+		req.user = pw->pw_name;
+		req.holder = (char *)"";
+		code = tool_call(conn, &req, &rep);
+		if (code == TOOL_EXIT_OK)
+			printf("revoked %u token%s\n", rep.count, rep.count == 1 ? "" : "s");
+		pt_rep_clear(&rep);
+		return code;
+	}
 	if (optind + 1 != argc || !pt_name_valid(argv[optind])) {
-		tool_err("usage: revoke ID");
+		tool_err("usage: revoke ID | revoke --all");
 		return TOOL_EXIT_USAGE;
 	}
 	req.id = argv[optind];

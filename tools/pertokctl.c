@@ -8,9 +8,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "client.h"
+#include "audit-cmd.h"
 #include "toolutil.h"
 #include "util.h"
 
@@ -22,8 +26,18 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  list [--user USER] [--json]   list persistable tokens (all, or USER's)\n"
 		"  revoke ID                     revoke a persistable token\n"
+		"  revoke [--user U] [--holder H] [--before TIME]\n"
+		"                                revoke every token matching all of them\n"
+		"  explain --user U --holder H [--at TIME]\n"
+		"                                which redeem rule decides and why, and the\n"
+		"                                live token's claims (a dry run)\n"
+		"  check-config FILE             check a tokend.conf without touching tokend\n"
 		"  pubkey [--jwks]               print tokend's public key (PEM, or a JWK set)\n"
+		"  audit verify|show [OPTIONS]   check or print the audit log (audit --help)\n"
 		"  status                        print tokend's status\n"
+		"  rotate-key                    new store and signing keys; tokens re-wrapped,\n"
+		"                                the old public key stays published\n"
+		"  reseal                        seal the store key again to the current PCRs\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH             tokend's socket (default %s)\n"
@@ -31,6 +45,8 @@ static void usage(FILE *f)
 		"  -h, --help                    show this help\n"
 		"  -V, --version                 show the version\n"
 		"\n"
+		"TIME: unix seconds, or ISO 8601 \"2025-01-31T12:00:00Z\" (UTC), \"2025-01-31T12:00:00\"\n"
+		"or \"2025-01-31\" (local time).\n"
 		"Exit status: 0 ok, 1 refused or failed, 2 usage, 3 cannot reach tokend.\n",
 		program_invocation_short_name, pt_default_socket(), TOOL_TIMEOUT_DEFAULT);
 }
@@ -103,17 +119,108 @@ static int cmd_list(int argc, char **argv, struct tool_conn *conn)
 
 /* ---------------------------------------------------------------- revoke */
 
+/* TIME: unix seconds, "YYYY-MM-DDTHH:MM:SSZ" (UTC), the same without "Z"
+ * or "YYYY-MM-DD" (local time). */
+static int parse_time(const char *s, uint64_t *ret)
+{
+	static const char *const fmts[] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d" };
+	struct tm tm;
+	const char *end;
+	time_t t;
+
+	if (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s) &&
+	    strlen(s) <= 12) {
+		*ret = strtoull(s, NULL, 10);
+		return *ret ? 0 : -EINVAL;
+	}
+	for (size_t i = 0; i < PT_ELEMENTSOF(fmts); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, fmts[i], &tm);
+		if (!end)
+			continue;
+		if (strcmp(end, "Z") == 0)
+			t = timegm(&tm);
+		else if (*end == '\0') {
+			tm.tm_isdst = -1;
+			t = mktime(&tm);
+		} else
+			continue;
+		if (t <= 0)
+			return -EINVAL;
+		*ret = (uint64_t)t;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+struct match_opts {
+	const char *user, *holder;
+	uint64_t time;
+	bool has_time;
+};
+
+static int opt_match(int c, const char *arg, void *u)
+{
+	struct match_opts *m = u;
+
+	switch (c) {
+	case 'u':
+	case 'H':
+		if (!pt_name_valid(arg)) {
+			tool_err("invalid %s name: %s", c == 'u' ? "user" : "holder", arg);
+			return -EINVAL;
+		}
+		*(c == 'u' ? &m->user : &m->holder) = arg;
+		return 0;
+	case 'b':
+	case 'a':
+		if (parse_time(arg, &m->time) < 0) {
+			tool_err("invalid time: %s (unix seconds or ISO 8601, e.g. "
+				 "2025-01-31T12:00:00Z)",
+				 arg);
+			return -EINVAL;
+		}
+		m->has_time = true;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 static int cmd_revoke(int argc, char **argv, struct tool_conn *conn)
 {
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "holder", required_argument, NULL, 'H' },
+		{ "before", required_argument, NULL, 'b' },
+	};
+	struct match_opts m = {};
 	struct pt_req req = { .type = PT_REVOKE };
 	struct pt_rep rep = {};
 	int code;
 
-	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
+	code = tool_parse_command(argc, argv, "u:H:b:", opts, PT_ELEMENTSOF(opts), opt_match, &m,
+				  usage, conn);
 	if (code >= 0)
 		return code;
+	if (m.user || m.holder || m.has_time) {
+		/* by match: every token of U, of H, issued before TIME (all that are given) */
+		if (optind != argc) {
+			tool_err("revoke takes an ID or --user/--holder/--before, not both");
+			return TOOL_EXIT_USAGE;
+		}
+		req.type = PT_REVOKE_MATCH;
+		req.user = (char *)(m.user ? m.user : "");
+		req.holder = (char *)(m.holder ? m.holder : "");
+		req.before = m.time;
+		code = tool_call(conn, &req, &rep);
+		if (code == TOOL_EXIT_OK)
+			printf("revoked %u token%s\n", rep.count, rep.count == 1 ? "" : "s");
+		pt_rep_clear(&rep);
+		return code;
+	}
 	if (optind + 1 != argc || !pt_name_valid(argv[optind])) {
-		tool_err("usage: revoke ID");
+		tool_err("usage: revoke ID | revoke [--user U] [--holder H] [--before TIME]");
 		return TOOL_EXIT_USAGE;
 	}
 	req.id = argv[optind];
@@ -189,6 +296,97 @@ static int cmd_status(int argc, char **argv, struct tool_conn *conn)
 	return code;
 }
 
+/* ------------------------------------------------------- rotate-key, reseal */
+
+/* Root-only key operations; each may take several TPM commands. */
+static int key_op(int argc, char **argv, struct tool_conn *conn, uint8_t type, const char *name)
+{
+	struct pt_req req = { .type = type };
+	struct pt_rep rep = {};
+	int code;
+
+	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind != argc) {
+		tool_err("%s takes no arguments", name);
+		return TOOL_EXIT_USAGE;
+	}
+	if (conn->timeout_ms == TOOL_TIMEOUT_DEFAULT)
+		conn->timeout_ms = 60000; /* a discrete TPM takes seconds */
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK)
+		print_text(rep.text);
+	pt_rep_clear(&rep);
+	return code;
+}
+
+static int cmd_rotate_key(int argc, char **argv, struct tool_conn *conn)
+{
+	return key_op(argc, argv, conn, PT_ROTATE, "rotate-key");
+}
+
+static int cmd_reseal(int argc, char **argv, struct tool_conn *conn)
+{
+	return key_op(argc, argv, conn, PT_RESEAL, "reseal");
+}
+
+/* ---------------------------------------------------------------- explain */
+
+static int cmd_explain(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "holder", required_argument, NULL, 'H' },
+		{ "at", required_argument, NULL, 'a' },
+	};
+	struct match_opts m = {};
+	struct pt_req req = { .type = PT_EXPLAIN };
+	struct pt_rep rep = {};
+	int code;
+
+	code = tool_parse_command(argc, argv, "u:H:a:", opts, PT_ELEMENTSOF(opts), opt_match, &m,
+				  usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind != argc || !m.user || !m.holder) {
+		tool_err("usage: explain --user U --holder H [--at TIME]");
+		return TOOL_EXIT_USAGE;
+	}
+	req.user = (char *)m.user;
+	req.holder = (char *)m.holder;
+	req.at = m.time;
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK)
+		print_text(rep.text);
+	pt_rep_clear(&rep);
+	return code;
+}
+
+/* ---------------------------------------------------------------- check-config */
+
+/* The very loader tokend uses: tokend --check-config (PERTOK_TOKEND names
+ * another tokend binary, for tests). It reads only FILE. */
+static int cmd_check_config(int argc, char **argv, struct tool_conn *conn)
+{
+	const char *tokend = getenv("PERTOK_TOKEND");
+	int code;
+
+	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind + 1 != argc) {
+		tool_err("usage: check-config FILE");
+		return TOOL_EXIT_USAGE;
+	}
+	if (!tokend || !*tokend)
+		tokend = SBINDIR "/tokend";
+	fflush(stdout);
+	execl(tokend, "tokend", "--check-config", "-c", argv[optind], (char *)NULL);
+	tool_err("cannot run %s: %s", tokend, strerror(errno));
+	return TOOL_EXIT_REFUSED;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const struct {
@@ -199,6 +397,11 @@ static const struct {
 	{ "revoke", cmd_revoke },
 	{ "pubkey", cmd_pubkey },
 	{ "status", cmd_status },
+	{ "rotate-key", cmd_rotate_key },
+	{ "reseal", cmd_reseal },
+	{ "audit", pertokctl_audit },
+	{ "explain", cmd_explain },
+	{ "check-config", cmd_check_config },
 };
 
 int main(int argc, char **argv)

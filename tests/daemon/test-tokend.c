@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -655,8 +657,58 @@ static void test_socket_activation(void **state)
 	start_tokend();
 }
 
-int main(void)
+/* Child side of test_foreign_exe: asks for a redemption and exits with the
+ * error code tokend answered (0 when it allowed it). */
+static int probe_redeem(const char *socket_path)
 {
+	struct pt_client *c = NULL;
+	struct pt_req req = { .type = PT_REDEEM, .user = (char *)"root",
+			      .holder = (char *)"tester", .service = (char *)"x" };
+	struct pt_rep rep = { 0 };
+	int code;
+
+	if (pt_client_connect(socket_path, 2000, &c) < 0 || pt_client_call(c, &req, &rep) < 0)
+		return 100;
+	code = rep.type == PT_OK ? 0 : (int)rep.err_code;
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	return code;
+}
+
+/* A program that shows tokend the actor's path from another mount
+ * namespace, where that path is another file, is not that actor. */
+static void test_foreign_exe(void **state)
+{
+	char copy[128], cmd[PATH_MAX + 160], *id = NULL;
+	pid_t pid;
+	int st;
+
+	mint_and_exchange("tester", &id);
+	free(id);
+	snprintf(copy, sizeof(copy), "%s/impostor", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", self_exe, copy);
+	assert_int_equal(system(cmd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount(copy, self_exe, NULL, MS_BIND, NULL) < 0)
+			_exit(101);
+		execl(self_exe, self_exe, "--probe-redeem", sock, (char *)NULL);
+		_exit(102);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), PT_E_PERM);
+	/* the genuine file at the same path still is the actor */
+	assert_int_equal(redeem("tester", NULL), 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--probe-redeem") == 0)
+		return probe_redeem(argv[2]);
+
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pubkey),
 		cmocka_unit_test(test_bad_version),
@@ -673,6 +725,7 @@ int main(void)
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_no_token_in_log),
 		cmocka_unit_test(test_socket_activation),
+		cmocka_unit_test(test_foreign_exe),
 	};
 
 	if (geteuid() != 0) {

@@ -9,10 +9,10 @@ set -u
 
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${top_builddir:-$(pwd)}
-names="proto jws config record"
+names="proto jws config record auditlog tpm2blob history"
 n=0
 
-echo "1..4"
+echo "1..$(echo $names | wc -w)"
 for name in $names; do
 	n=$((n + 1))
 	bin=$builddir/tests/fuzz/replay-$name

@@ -118,7 +118,7 @@ body() {
 		"$h/$2.uid" "$h/$2.tok" "$h/$2.claims"
 }
 
-echo "1..16"
+echo "1..17"
 
 sb_setup || bail "sandbox setup failed"
 sb_tokend_start || bail "tokend did not start"
@@ -261,6 +261,26 @@ pyjson 'import json,sys; c=json.load(open(sys.argv[1])); sys.exit(c.get("ptk") !
 	"$HA/j6.claims" "$ALICE_ID2" 2>&1 | diag
 [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 ok $rc "(4) tokend restarted: the token survived, alice's next job runs with ptk=${ALICE_ID2:-none}"
+
+# ---- (5) late binding of effects: the redeem rule is edited + SIGHUP between
+# two jobs of the same token; the second job's live token follows the new rule
+rc=0
+sed -i 's|^      live_lifetime = "5m"; check_account = true; }|      live_lifetime = "20m"; entitlements_add = [ "late-ent" ]; check_account = true; }|' \
+	"$SB_CONF"
+grep -q 'late-ent' "$SB_CONF" || rc=1
+sb_tokend_hup || rc=1
+run_job pertok-alice j7 "$(body pertok-alice j7)"
+pyjson '
+import json, sys
+a, b, ptk = (json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3])
+ok = (a.get("ptk") == b.get("ptk") == ptk and a["exp"] - a["iat"] == 300 and
+      b["exp"] - b["iat"] == 1200 and "late-ent" in b.get("entitlements", []) and
+      "late-ent" not in a.get("entitlements", []))
+if not ok:
+    print("before:", a, "after:", b)
+sys.exit(0 if ok else 1)' "$HA/j6.claims" "$HA/j7.claims" "$ALICE_ID2" 2>&1 | diag
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+ok $rc "(5) redeem rule edited + SIGHUP between two jobs of one token: live lifetime 5m -> 20m, entitlement late-ent added"
 
 rc=0
 if [ -s "$SB/log/mail.log" ]; then

@@ -129,9 +129,26 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->max_persist_lifetime, 60 * 86400);
 	assert_int_equal(cfg->max_outstanding, 4);
 	assert_string_equal(cfg->seal_backend, "software");
+	assert_null(cfg->seal_tcti);
+	assert_int_equal(cfg->seal_srk_handle, 0x81000001u);
+	assert_true(cfg->seal_persist_srk);
+	assert_int_equal(cfg->seal_pcr_mask, 0);
 	assert_int_equal(cfg->n_actors, 0);
 	assert_int_equal(cfg->n_issue, 0);
 	assert_int_equal(cfg->n_redeem, 0);
+	assert_null(cfg->audit_file);
+	assert_int_equal(cfg->audit_checkpoint_every, 1000);
+	assert_int_equal(cfg->audit_checkpoint_interval, 300);
+	assert_false(cfg->audit_sync_batch);
+	pt_config_free(cfg);
+
+	/* the audit group */
+	cfg = load_ok("audit = { file = \"/var/log/pertok/audit.log\"; checkpoint_every = 10;\n"
+		      "          checkpoint_interval = \"1h\"; sync = \"batch\"; };\n");
+	assert_string_equal(cfg->audit_file, "/var/log/pertok/audit.log");
+	assert_int_equal(cfg->audit_checkpoint_every, 10);
+	assert_int_equal(cfg->audit_checkpoint_interval, 3600);
+	assert_true(cfg->audit_sync_batch);
 	pt_config_free(cfg);
 
 	/* empty groups and lists are fine too */
@@ -272,6 +289,20 @@ static const struct {
 	/* wrong types */
 	{ "tokend = ( );\n", "t.conf:1: tokend must be a group { ... }, not a list" },
 	{ "seal = \"software\";\n", "t.conf:1: seal must be a group { ... }, not a string" },
+	/* audit { } */
+	{ "audit = ( );\n", "t.conf:1: audit must be a group { ... }, not a list" },
+	{ "audit = {\n  fille = \"/var/log/x\"; };\n",
+	  "t.conf:2: unknown setting \"fille\" in audit (did you mean \"file\"?)" },
+	{ "audit = { file = \"var/log/audit\"; };\n",
+	  "t.conf:1: audit.file: \"var/log/audit\" is not a normalized absolute path" },
+	{ "audit = { file = 5; };\n", "t.conf:1: audit.file must be a string, not an integer" },
+	{ "audit = { checkpoint_every = 0; };\n",
+	  "t.conf:1: audit.checkpoint_every must be between 1 and 1000000, not 0" },
+	{ "audit = { checkpoint_interval = \"5x\"; };\n",
+	  "t.conf:1: audit.checkpoint_interval: invalid duration \"5x\" (use seconds, or a number "
+	  "followed by s, m, h, d or w)" },
+	{ "audit = {\n  sync = \"always\"; };\n",
+	  "t.conf:2: audit.sync must be \"record\" or \"batch\", not \"always\"" },
 	{ "actors = { };\n", "t.conf:1: actors must be a list ( { ... }, ... ), not a group" },
 	{ "actors = ( \"atd\" );\n",
 	  "t.conf:1: actors[0] must be a group { name = ...; uid = ...; exe = [ ... ]; }, "
@@ -326,7 +357,24 @@ static const struct {
 	{ "tokend = { audience = \"\"; };\n",
 	  "t.conf:1: tokend.audience must be 1 to 255 printable characters without spaces" },
 	{ "seal = { backend = \"tpm\"; };\n",
-	  "t.conf:1: seal.backend: unknown backend \"tpm\" (known: software)" },
+	  "t.conf:1: seal.backend: unknown backend \"tpm\" (known: software, tpm2, auto)" },
+	{ "seal = {\n  srk_handle = 0x80000001;\n};\n",
+	  "t.conf:2: seal.srk_handle must be a persistent handle between 0x81000000 and "
+	  "0x81ffffff, not 0x80000001" },
+	{ "seal = { srk_handle = \"0x81000001\"; };\n",
+	  "t.conf:1: seal.srk_handle must be an integer, not a string" },
+	{ "seal = { pcrs = [ 7, 24 ]; };\n",
+	  "t.conf:1: seal.pcrs[1]: PCR 24 does not exist (0 to 23)" },
+	{ "seal = {\n pcrs = [ 7, 7 ];\n};\n", "t.conf:2: seal.pcrs[1]: PCR 7 listed twice" },
+	{ "seal = { pcrs = 7; };\n",
+	  "t.conf:1: seal.pcrs must be an array of PCR numbers [ 7, ... ], not an integer" },
+	{ "seal = { tcti = \"\"; };\n",
+	  "t.conf:1: seal.tcti: \"\" is not a TCTI (use \"device:/dev/tpmrm0\", "
+	  "\"swtpm:host=H,port=P\" or \"tabrmd\")" },
+	{ "seal = { persist_srk = 1; };\n",
+	  "t.conf:1: seal.persist_srk must be a boolean, not an integer" },
+	{ "seal = { pcr = [ 7 ]; };\n",
+	  "t.conf:1: unknown setting \"pcr\" in seal (did you mean \"pcrs\"?)" },
 
 	/* durations */
 	{ "tokend = {\n live_lifetime = \"5x\"; };\n",
@@ -367,8 +415,8 @@ static const struct {
 	  "t.conf:1: issue[0].persist_lifetime (90d) exceeds tokend.max_persist_lifetime (60d)" },
 	{ "issue = ( { live_lifetime = \"15m\"; } );\ntokend = { max_live_lifetime = \"10m\"; };\n",
 	  "t.conf:1: issue[0].live_lifetime (15m) exceeds tokend.max_live_lifetime (10m)" },
-	{ "redeem = ( { persist_lifetime = \"1d\"; } );\n",
-	  "t.conf:1: redeem[0].persist_lifetime is only valid in issue rules" },
+	{ "redeem = ( { persist_lifetime = \"0\"; } );\n",
+	  "t.conf:1: redeem[0].persist_lifetime must be at least 1 second" },
 	{ "redeem = ( { max_outstanding = 2; } );\n",
 	  "t.conf:1: redeem[0].max_outstanding is only valid in issue rules" },
 	{ "issue = ( { max_outstanding = 0; } );\n",
@@ -555,9 +603,36 @@ static void test_files(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* seal { } of the tpm2 backend; 0x81000001 is a negative int to libconfig */
+static void test_seal(void **state)
+{
+	struct pt_config *cfg;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(pt_config_load_string("seal = { backend = \"tpm2\"; tcti = "
+					       "\"swtpm:host=127.0.0.1,port=2321\"; srk_handle = "
+					       "0x81000002; persist_srk = false; pcrs = [ 7, 0, 23 ]; "
+					       "};\n",
+					       "t.conf", &cfg, err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg->seal_backend, "tpm2");
+	assert_string_equal(cfg->seal_tcti, "swtpm:host=127.0.0.1,port=2321");
+	assert_int_equal(cfg->seal_srk_handle, 0x81000002u);
+	assert_false(cfg->seal_persist_srk);
+	assert_int_equal(cfg->seal_pcr_mask, (1u << 7) | 1u | (1u << 23));
+	pt_config_free(cfg);
+	assert_int_equal(pt_config_load_string("seal = { backend = \"auto\"; };\n", "t.conf", &cfg,
+					       err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg->seal_backend, "auto");
+	pt_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seal),
 		cmocka_unit_test(test_reference_file), cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),	       cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_errors),	       cmocka_unit_test(test_error_buffers),

@@ -39,6 +39,8 @@ static const struct layout layouts[] = {
 	{ "req revoke", 0, PT_REVOKE, "s" },
 	{ "req pubkey", 0, PT_PUBKEY, "b" },
 	{ "req status", 0, PT_STATUS, "" },
+	{ "req explain", 0, PT_EXPLAIN, "ssq" },
+	{ "req revoke-match", 0, PT_REVOKE_MATCH, "ssq" },
 	{ "ok hello", 1, PT_HELLO, "u" },
 	{ "ok mint", 1, PT_MINT, "tqs" },
 	{ "ok redeem", 1, PT_REDEEM, "tqs" },
@@ -46,6 +48,8 @@ static const struct layout layouts[] = {
 	{ "ok revoke", 1, PT_REVOKE, "u" },
 	{ "ok pubkey", 1, PT_PUBKEY, "x" },
 	{ "ok status", 1, PT_STATUS, "x" },
+	{ "ok explain", 1, PT_EXPLAIN, "x" },
+	{ "ok revoke-match", 1, PT_REVOKE_MATCH, "u" },
 	{ "error", 2, PT_HELLO, "ux" },
 	{ "error (any request)", 2, PT_LIST, "ux" },
 };
@@ -247,6 +251,10 @@ static void test_req_roundtrip(void **state)
 		{ .type = PT_REVOKE, .id = "pt_abc" },
 		{ .type = PT_PUBKEY, .format = PT_PUBKEY_JWKS },
 		{ .type = PT_STATUS },
+		{ .type = PT_EXPLAIN, .user = "alice", .holder = "atd", .at = 1700000000 },
+		{ .type = PT_EXPLAIN, .user = "", .holder = "", .at = UINT64_MAX },
+		{ .type = PT_REVOKE_MATCH, .user = "", .holder = "cron", .before = 0 },
+		{ .type = PT_REVOKE_MATCH, .user = "bob", .holder = "", .before = 1700000000 },
 	};
 
 	for (size_t i = 0; i < PT_ELEMENTSOF(reqs); i++) {
@@ -269,6 +277,8 @@ static void test_req_roundtrip(void **state)
 		assert_int_equal(q.version, in->version);
 		assert_int_equal(q.lifetime, in->lifetime);
 		assert_int_equal(q.format, in->format);
+		assert_int_equal(q.at, in->at);
+		assert_int_equal(q.before, in->before);
 #define CHECK_STR(f)                                     \
 	do {                                             \
 		if (in->f)                               \
@@ -312,7 +322,7 @@ static void test_req_null_strings_encode_empty(void **state)
 
 static void test_req_bad_types_and_values(void **state)
 {
-	static const uint8_t bad_types[] = { 0, 2, 9, 17, 0x7f, PT_OK, PT_ERR, 0xff };
+	static const uint8_t bad_types[] = { 0, 2, 9, 0x7e, 0x7f, PT_OK, PT_ERR, 0xff };
 	static const uint8_t fmt_bad[] = { 2 }, fmt_ff[] = { 0xff };
 	struct pt_req q = { 0 };
 
@@ -420,6 +430,8 @@ static void test_rep_roundtrip(void **state)
 		{ PT_REVOKE, { .type = PT_OK, .count = 3 } },
 		{ PT_PUBKEY, { .type = PT_OK, .text = "-----BEGIN PUBLIC KEY-----\n" } },
 		{ PT_STATUS, { .type = PT_OK, .text = "version=0.1.0\npid=1\n" } },
+		{ PT_EXPLAIN, { .type = PT_OK, .text = "decision: allow\n" } },
+		{ PT_REVOKE_MATCH, { .type = PT_OK, .count = 7 } },
 		{ PT_REDEEM, { .type = PT_ERR, .err_code = PT_E_DENIED, .message = "rule x" } },
 		{ PT_HELLO, { .type = PT_ERR, .err_code = PT_E_VERSION, .message = "version" } },
 	};
