@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -143,7 +144,12 @@ static int drop_privileges(void)
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
 	const unsigned keep = CAP_SYS_PTRACE;
+	const struct group *tss = getgrnam("tss");
 
+	/* Without CAP_DAC_OVERRIDE, root reaches the TPM device (root:tss or
+	 * tss:tss, 0660) for reseal and rotate-key only through the group. */
+	if (tss && setgroups(1, &tss->gr_gid) < 0)
+		return -errno;
 	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++) {
 		if (cap == keep || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
 			continue; /* kept, or already outside the bounding set */
