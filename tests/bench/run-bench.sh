@@ -22,17 +22,27 @@ cleanup() {
 trap cleanup EXIT
 bench=$(readlink -f "$builddir/tests/bench/bench")
 user=root
-cat > "$tmp/tokend.conf" <<CONF
+# start_tokend SYNC: a fresh tokend whose audit log syncs per SYNC
+start_tokend() {
+	if [ -n "$tokend_pid" ]; then
+		kill "$tokend_pid" && wait "$tokend_pid" 2>/dev/null
+		tokend_pid=
+	fi
+	cat > "$tmp/tokend.conf" <<CONF
 tokend: { socket = "$tmp/tokend.sock"; state_dir = "$tmp/state"; max_connections = 256; };
 seal: { backend = "software"; };
+audit: { sync = "$1"; };
 actors = ( { name = "bench"; uid = 0; exe = [ "$bench" ]; } );
 issue = ( { name = "bench-issue"; actors = [ "bench" ]; holders = [ "bench" ]; max_outstanding = 4; } );
 redeem = ( { name = "bench-redeem"; holders = [ "bench" ]; check_account = false; } );
 CONF
-"$builddir/tokend/tokend" -c "$tmp/tokend.conf" 2>"$tmp/tokend.log" &
-tokend_pid=$!
-for _ in $(seq 100); do [ -S "$tmp/tokend.sock" ] && break; sleep 0.05; done
-[ -S "$tmp/tokend.sock" ] || { cat "$tmp/tokend.log"; echo "bench: tokend did not start"; exit 1; }
+	rm -f "$tmp/tokend.sock"
+	"$builddir/tokend/tokend" -c "$tmp/tokend.conf" 2>>"$tmp/tokend.log" &
+	tokend_pid=$!
+	for _ in $(seq 100); do [ -S "$tmp/tokend.sock" ] && break; sleep 0.05; done
+	[ -S "$tmp/tokend.sock" ] || { cat "$tmp/tokend.log"; echo "bench: tokend did not start"; exit 1; }
+}
+start_tokend record
 "$bench" echo-server "$tmp/echo.sock" &
 echo_pid=$!
 for _ in $(seq 100); do [ -S "$tmp/echo.sock" ] && break; sleep 0.05; done
@@ -40,8 +50,13 @@ for _ in $(seq 100); do [ -S "$tmp/echo.sock" ] && break; sleep 0.05; done
 echo "pertok benchmark ($(nproc) cores, $secs s per line, $(uname -r))"
 echo "== issue: mint once, then exchange repeatedly (durable write each)"
 "$bench" issue "$tmp/tokend.sock" "$secs" "$user" bench
-echo "== redeem vs. baseline"
+echo "== redeem vs. baseline (audit sync=record: each reply waits for its audit record's fdatasync, one per event-loop round)"
 for c in 1 16; do
 	"$bench" echo "$tmp/echo.sock" "$c" "$secs"
+	"$bench" redeem "$tmp/tokend.sock" "$c" "$secs" "$user" bench
+done
+start_tokend batch
+echo "== redeem, audit sync=batch (audit records synced every 5 s)"
+for c in 1 16; do
 	"$bench" redeem "$tmp/tokend.sock" "$c" "$secs" "$user" bench
 done
