@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Codes of configured token types end to end: a private tokend in a temp dir
+ * issues a 20-letter, case-insensitive, one-use recovery code; it is checked
+ * once (typed in lower case), the second check fails; wrong codes count as
+ * failures, the last one revokes the code and locks the user out; the lockout
+ * ends; an idle code expires; num_uses and the global rate limit hold; the
+ * failure count survives a restart; an unprivileged peer may do neither;
+ * pertokctl code issue / check (code on stdin). Finally no code issued
+ * appears in tokend's log or anywhere in its state directory. Needs root.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "client.h"
+#include "proto.h"
+#include "util.h"
+
+#define NOBODY 65534
+#define MAX_CODES 64
+
+static char dir[64], sock[100], conf[128], logpath[128];
+static pid_t tokend_pid = -1;
+static char *codes[MAX_CODES]; /* every code issued, for the leak check */
+static size_t n_codes;
+
+static void write_conf(void)
+{
+	FILE *f = fopen(conf, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+		"tokend: { socket = \"%s\"; state_dir = \"%s/state\"; client_timeout = 1000; };\n"
+		"seal: { backend = \"software\"; };\n"
+		"types = (\n"
+		"  { name = \"recovery\"; kind = \"code\"; length = 20; case_sensitive = false;\n"
+		"    charset = { letters = true; digits = false; special = false; };\n"
+		"    prohibit = [ \"aaa\" ]; min_strength = 4; ttl = 2; max_ttl = \"1h\";\n"
+		"    num_uses = 1; rate = \"20/1h\"; max_failures = 3; lockout = 2; },\n"
+		"  { name = \"pin\"; length = 10; charset = { letters = false; digits = true; };\n"
+		"    num_uses = 2; global_rate = \"2/1h\"; max_failures = 0; },\n"
+		"  { name = \"live\"; ttl = \"2m\"; }\n"
+		");\n",
+		sock, dir);
+	fclose(f);
+}
+
+static void start_tokend(void)
+{
+	const char *b = getenv("top_builddir");
+	char bin[PATH_MAX];
+	int fd;
+
+	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
+	tokend_pid = fork();
+	assert_true(tokend_pid >= 0);
+	if (tokend_pid == 0) {
+		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0)
+			dup2(fd, 2);
+		if (getenv("TOKEND_VALGRIND")) /* TOKEND_VALGRIND=1: under memcheck */
+			execl("/usr/bin/valgrind", "valgrind", "-q", "--leak-check=full",
+			      "--errors-for-leak-kinds=definite", "--error-exitcode=99", bin, "-f",
+			      "-c", conf, (char *)NULL);
+		else
+			execl(bin, "tokend", "-f", "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) {
+		struct pt_client *c = NULL;
+		if (pt_client_connect(sock, 200, &c) == 0) {
+			pt_client_free(c);
+			return;
+		}
+		usleep(20000);
+	}
+	fail_msg("tokend did not come up; see %s", logpath);
+}
+
+static void stop_tokend(void)
+{
+	int st;
+
+	if (tokend_pid <= 0)
+		return;
+	kill(tokend_pid, SIGTERM);
+	waitpid(tokend_pid, &st, 0);
+	tokend_pid = -1;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
+		fail_msg("valgrind reported errors in tokend; see %s", logpath);
+}
+
+static int setup(void **state)
+{
+	char tmpl[] = "/tmp/pertok-types-test.XXXXXX";
+
+	(void)state;
+	if (!mkdtemp(tmpl))
+		return -1;
+	chmod(tmpl, 0711); /* the unprivileged child must reach the socket */
+	snprintf(dir, sizeof(dir), "%s", tmpl);
+	snprintf(sock, sizeof(sock), "%s/tokend.sock", dir);
+	snprintf(conf, sizeof(conf), "%s/tokend.conf", dir);
+	snprintf(logpath, sizeof(logpath), "%s/tokend.log", dir);
+	write_conf();
+	start_tokend();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	(void)state;
+	stop_tokend();
+	for (size_t i = 0; i < n_codes; i++)
+		pt_free_secret(codes[i]);
+	if (getenv("PERTOK_TEST_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int call(const struct pt_req *req, struct pt_rep *rep)
+{
+	struct pt_client *c = NULL;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	r = pt_client_connect(sock, 2000, &c);
+	if (r < 0)
+		return r;
+	r = pt_client_call(c, req, rep);
+	pt_client_free(c);
+	return r;
+}
+
+/* Issues a code: 0 and the code (kept for the leak check), or the error. */
+static uint32_t issue(const char *type, const char *user, const char **ret_code, char *msg,
+		      size_t msglen)
+{
+	struct pt_req req = { .type = PT_CODE_ISSUE, .ttype = (char *)type, .user = (char *)user };
+	struct pt_rep rep;
+	uint32_t code;
+
+	assert_int_equal(call(&req, &rep), 0);
+	code = rep.type == PT_OK ? 0 : rep.err_code;
+	if (msg)
+		snprintf(msg, msglen, "%s", rep.message ? rep.message : "");
+	if (code == 0) {
+		assert_true(n_codes < MAX_CODES);
+		assert_non_null(rep.token);
+		codes[n_codes] = rep.token;
+		rep.token = NULL;
+		if (ret_code)
+			*ret_code = codes[n_codes];
+		n_codes++;
+	}
+	pt_rep_clear(&rep);
+	return code;
+}
+
+/* Checks a code: 0 (and the uses left) or the error code and message. */
+static uint32_t check(const char *type, const char *user, const char *code, uint32_t *ret_left,
+		      char *msg, size_t msglen)
+{
+	struct pt_req req = { .type = PT_CODE_CHECK,
+			      .ttype = (char *)type,
+			      .user = (char *)user,
+			      .code = (char *)code };
+	struct pt_rep rep;
+	uint32_t r;
+
+	assert_int_equal(call(&req, &rep), 0);
+	r = rep.type == PT_OK ? 0 : rep.err_code;
+	if (ret_left)
+		*ret_left = rep.count;
+	if (msg)
+		snprintf(msg, msglen, "%s", rep.message ? rep.message : "");
+	pt_rep_clear(&rep);
+	return r;
+}
+
+static void test_issue_check_once(void **state)
+{
+	const char *code = NULL;
+	char lower[32], msg[512];
+	uint32_t left = 99;
+
+	(void)state;
+	assert_int_equal(issue("recovery", "alice", &code, NULL, 0), 0);
+	assert_int_equal(strlen(code), 20);
+	for (size_t i = 0; i < 20; i++) {
+		assert_true(code[i] >= 'A' && code[i] <= 'Z');
+		lower[i] = (char)tolower((unsigned char)code[i]);
+	}
+	lower[20] = '\0';
+	/* case-insensitive: typed in lower case, accepted; one use */
+	assert_int_equal(check("recovery", "alice", lower, &left, msg, sizeof(msg)), 0);
+	assert_int_equal(left, 0);
+	assert_int_equal(check("recovery", "alice", code, NULL, msg, sizeof(msg)), PT_E_INVALID);
+	assert_string_equal(msg, "no code of type recovery is outstanding for alice");
+	/* bound to the user */
+	assert_int_equal(issue("recovery", "alice", &code, NULL, 0), 0);
+	assert_int_equal(check("recovery", "bob", code, NULL, msg, sizeof(msg)), PT_E_INVALID);
+	assert_int_equal(check("recovery", "alice", code, NULL, NULL, 0), 0);
+	/* unknown types, and types that are not codes */
+	assert_int_equal(issue("nope", "alice", NULL, msg, sizeof(msg)), PT_E_NOTFOUND);
+	assert_string_equal(msg, "no such token type: nope");
+	assert_int_equal(issue("live", "alice", NULL, msg, sizeof(msg)), PT_E_NOTFOUND);
+	assert_int_equal(check("live", "alice", "x", NULL, NULL, 0), PT_E_NOTFOUND);
+}
+
+static void test_failures_lockout(void **state)
+{
+	const char *code = NULL;
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(issue("recovery", "carol", &code, NULL, 0), 0);
+	assert_int_equal(check("recovery", "carol", "short", NULL, msg, sizeof(msg)), PT_E_INVALID);
+	assert_string_equal(msg, "wrong code: a code of type recovery has 20 characters, not 5 (2 "
+				 "of 3 attempts left)");
+	assert_int_equal(check("recovery", "carol", "ZZZZZZZZZZZZZZZZZZZZ", NULL, msg, sizeof(msg)),
+			 PT_E_INVALID);
+	assert_string_equal(msg, "wrong code (1 of 3 attempts left)");
+	assert_int_equal(check("recovery", "carol", "YYYYYYYYYYYYYYYYYYYY", NULL, msg, sizeof(msg)),
+			 PT_E_LIMIT);
+	assert_string_equal(msg, "wrong code; 3 failures: code revoked, user locked out for 2s");
+	/* locked out: even the right code, and no new code */
+	assert_int_equal(check("recovery", "carol", code, NULL, msg, sizeof(msg)), PT_E_LIMIT);
+	assert_non_null(strstr(msg, "user carol is locked out of type recovery"));
+	assert_int_equal(issue("recovery", "carol", NULL, msg, sizeof(msg)), PT_E_LIMIT);
+	/* another user is not */
+	assert_int_equal(issue("recovery", "dave", NULL, NULL, 0), 0);
+	sleep(3);
+	/* the lockout is over; the revoked code stays dead */
+	assert_int_equal(check("recovery", "carol", code, NULL, msg, sizeof(msg)), PT_E_INVALID);
+	assert_string_equal(msg, "no code of type recovery is outstanding for carol");
+	assert_int_equal(issue("recovery", "carol", &code, NULL, 0), 0);
+	assert_int_equal(check("recovery", "carol", code, NULL, NULL, 0), 0);
+}
+
+static void test_expiry(void **state)
+{
+	const char *code = NULL;
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(issue("recovery", "erin", &code, NULL, 0), 0);
+	sleep(3); /* ttl = 2 s */
+	assert_int_equal(check("recovery", "erin", code, NULL, msg, sizeof(msg)), PT_E_INVALID);
+	assert_string_equal(msg, "the code of type recovery for erin has expired");
+	assert_int_equal(check("recovery", "erin", code, NULL, msg, sizeof(msg)), PT_E_INVALID);
+	assert_string_equal(msg, "no code of type recovery is outstanding for erin");
+}
+
+static void test_uses_and_global_rate(void **state)
+{
+	const char *code = NULL, *code2 = NULL;
+	char msg[512];
+	uint32_t left = 99;
+
+	(void)state;
+	assert_int_equal(issue("pin", "frank", &code, NULL, 0), 0);
+	assert_int_equal(strlen(code), 10);
+	assert_int_equal(strspn(code, "0123456789"), 10);
+	assert_int_equal(check("pin", "frank", code, &left, NULL, 0), 0);
+	assert_int_equal(left, 1);
+	assert_int_equal(check("pin", "frank", code, &left, NULL, 0), 0);
+	assert_int_equal(left, 0);
+	assert_int_equal(check("pin", "frank", code, NULL, NULL, 0), PT_E_INVALID);
+	/* global_rate = 2/1h across users */
+	assert_int_equal(issue("pin", "gina", &code2, NULL, 0), 0);
+	assert_int_equal(issue("pin", "hank", NULL, msg, sizeof(msg)), PT_E_LIMIT);
+	assert_non_null(strstr(msg, "global rate limit of type pin reached, retry in 1"));
+	/* max_failures = 0: failures never lock out */
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(check("pin", "gina", "0000000000", NULL, NULL, 0), PT_E_INVALID);
+	assert_int_equal(check("pin", "gina", code2, NULL, NULL, 0), 0);
+}
+
+static void test_failures_survive_restart(void **state)
+{
+	const char *code = NULL;
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(issue("recovery", "ivan", &code, NULL, 0), 0);
+	assert_int_equal(check("recovery", "ivan", "ZZZZZZZZZZZZZZZZZZZZ", NULL, NULL, 0),
+			 PT_E_INVALID);
+	assert_int_equal(check("recovery", "ivan", "ZZZZZZZZZZZZZZZZZZZZ", NULL, NULL, 0),
+			 PT_E_INVALID);
+	stop_tokend();
+	start_tokend();
+	assert_int_equal(check("recovery", "ivan", "ZZZZZZZZZZZZZZZZZZZZ", NULL, msg, sizeof(msg)),
+			 PT_E_LIMIT);
+	assert_int_equal(check("recovery", "ivan", code, NULL, NULL, 0), PT_E_LIMIT);
+}
+
+static void test_unprivileged(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pt_rep rep;
+		struct pt_req iss = { .type = PT_CODE_ISSUE,
+				      .ttype = (char *)"recovery",
+				      .user = (char *)"nobody" };
+		struct pt_req chk = { .type = PT_CODE_CHECK,
+				      .ttype = (char *)"recovery",
+				      .user = (char *)"nobody",
+				      .code = (char *)"AAAAAAAAAAAAAAAAAAAA" };
+		int bad = 0;
+
+		if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(2);
+		if (call(&iss, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
+			bad |= 4;
+		pt_rep_clear(&rep);
+		if (call(&chk, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
+			bad |= 8;
+		pt_rep_clear(&rep);
+		_exit(bad);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* pertokctl code issue prints the code; code check reads it from stdin. */
+static void test_pertokctl(void **state)
+{
+	const char *b = getenv("top_builddir");
+	char cmd[PATH_MAX * 2], out[128], codefile[128];
+	FILE *f;
+
+	(void)state;
+	snprintf(codefile, sizeof(codefile), "%s/code.txt", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/tools/pertokctl' -s '%s' code issue --type recovery --user judy >'%s' "
+		 "2>/dev/null",
+		 b ? b : ".", sock, codefile);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(codefile, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(out, sizeof(out), f));
+	fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+	assert_int_equal(strlen(out), 20);
+	assert_true(n_codes < MAX_CODES);
+	codes[n_codes++] = strdup(out);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/tools/pertokctl' -s '%s' code check --type recovery --user judy <'%s' "
+		 ">/dev/null 2>&1",
+		 b ? b : ".", sock, codefile);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 1); /* one use */
+	unlink(codefile);
+	explicit_bzero(out, sizeof(out));
+	/* usage errors */
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/tools/pertokctl' -s '%s' code check --type recovery "
+		 "</dev/null >/dev/null 2>&1",
+		 b ? b : ".", sock);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+}
+
+/* No code ever appears in the log or in any file under the temp dir
+ * (state: store, audit log, history, code records). */
+static void test_no_code_leaked(void **state)
+{
+	char cmd[PATH_MAX + 600];
+
+	(void)state;
+	assert_true(n_codes >= 8);
+	for (size_t i = 0; i < n_codes; i++) {
+		snprintf(cmd, sizeof(cmd), "grep -rqiF -e '%s' '%s'", codes[i], dir);
+		assert_int_equal(WEXITSTATUS(system(cmd)), 1);
+	}
+	/* and the log shows the decisions */
+	snprintf(cmd, sizeof(cmd), "grep -q 'op=code-check result=deny user=carol' '%s'", logpath);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "grep -q 'op=code-issue result=allow user=alice' '%s'", logpath);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_issue_check_once),
+		cmocka_unit_test(test_failures_lockout),
+		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_uses_and_global_rate),
+		cmocka_unit_test(test_failures_survive_restart),
+		cmocka_unit_test(test_unprivileged),
+		cmocka_unit_test(test_pertokctl),
+		cmocka_unit_test(test_no_code_leaked),
+	};
+
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root (tokend runs as root with a private state dir)\n");
+		return 0;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
