@@ -105,6 +105,12 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		    (r = put_str(b, req->holder, PT_MAX_STR)) < 0)
 			return r;
 		return ptbuf_put_u64(b, req->type == PT_EXPLAIN ? req->at : req->before);
+	case PT_CODE_ISSUE:
+	case PT_CODE_CHECK:
+		if ((r = put_str(b, req->ttype, PT_MAX_STR)) < 0 ||
+		    (r = put_str(b, req->user, PT_MAX_STR)) < 0)
+			return r;
+		return req->type == PT_CODE_CHECK ? put_str(b, req->code, PT_MAX_CODE) : 0;
 	default:
 		return -EINVAL;
 	}
@@ -173,6 +179,12 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_RESEAL:
 	case PT_EXPLAIN:
 		return put_str(b, rep->text, PT_MAX_TEXT);
+	case PT_CODE_ISSUE:
+		if ((r = put_str(b, rep->token, PT_MAX_CODE)) < 0)
+			return r;
+		return ptbuf_put_u64(b, rep->exp);
+	case PT_CODE_CHECK:
+		return ptbuf_put_u32(b, rep->count);
 	default:
 		return -EINVAL;
 	}
@@ -264,6 +276,13 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)
 			return r;
 		return ptbuf_view_get_u64(v, q->type == PT_EXPLAIN ? &q->at : &q->before);
+	case PT_CODE_ISSUE:
+	case PT_CODE_CHECK:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->ttype)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
+			return r;
+		return q->type == PT_CODE_CHECK ? ptbuf_view_get_cstring(v, PT_MAX_CODE, &q->code)
+						: 0;
 	default:
 		return -EBADMSG;
 	}
@@ -360,6 +379,12 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_RESEAL:
 	case PT_EXPLAIN:
 		return ptbuf_view_get_cstring(v, PT_MAX_TEXT, &p->text);
+	case PT_CODE_ISSUE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_CODE, &p->token)) < 0)
+			return r;
+		return ptbuf_view_get_u64(v, &p->exp);
+	case PT_CODE_CHECK:
+		return ptbuf_view_get_u32(v, &p->count);
 	default:
 		return -EBADMSG;
 	}
@@ -404,6 +429,8 @@ void pt_req_clear(struct pt_req *req)
 	pt_free_secret(req->live_token);
 	free(req->holder);
 	free(req->id);
+	free(req->ttype);
+	pt_free_secret(req->code);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -434,6 +461,7 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_PUBKEY, "pubkey" }, { PT_STATUS, "status" }, { PT_OK, "ok" },
 	{ PT_EXPLAIN, "explain" }, { PT_REVOKE_MATCH, "revoke-match" },
 	{ PT_ROTATE, "rotate-key" }, { PT_RESEAL, "reseal" },
+	{ PT_CODE_ISSUE, "code-issue" }, { PT_CODE_CHECK, "code-check" },
 	{ PT_ERR, "error" },
 };
 

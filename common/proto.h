@@ -26,6 +26,8 @@
  *   PT_EXPLAIN   str user, str holder, u64 at (unix s; 0 = now)
  *   PT_REVOKE_MATCH str user, str holder, u64 before (unix s) ("" / 0 = any;
  *                at least one set)
+ *   PT_CODE_ISSUE str type, str user (root only)
+ *   PT_CODE_CHECK str type, str user, str code (secret; root or an actor)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -40,6 +42,8 @@
  *   PT_RESEAL    str text (what was done)
  *   PT_EXPLAIN   str text (the rules in order, the decision, the claims)
  *   PT_REVOKE_MATCH u32 count
+ *   PT_CODE_ISSUE str code (secret, shown once), u64 exp
+ *   PT_CODE_CHECK u32 count (uses left; 0 = the code is now spent)
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  */
@@ -56,6 +60,7 @@
 #define PT_MAX_TOKEN 8192u         /* a compact JWS */
 #define PT_MAX_TEXT (60u * 1024u)  /* pubkey / status text */
 #define PT_MAX_LIST 1000u          /* entries in one PT_LIST reply */
+#define PT_MAX_CODE 256u           /* a code of a configured token type */
 
 enum pt_msgtype {
 	PT_HELLO = 1,
@@ -70,6 +75,8 @@ enum pt_msgtype {
 	PT_RESEAL = 18, /* root: seal the store key again to current PCRs (same) */
 	PT_EXPLAIN = 19,
 	PT_REVOKE_MATCH = 20,
+	PT_CODE_ISSUE = 21, /* root: a code of a configured token type */
+	PT_CODE_CHECK = 22, /* root or actor: check an entered code */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -107,6 +114,8 @@ struct pt_req {
 	uint8_t format;     /* PUBKEY */
 	uint64_t at;        /* EXPLAIN (0 = now) */
 	uint64_t before;    /* REVOKE_MATCH (0 = any) */
+	char *ttype;        /* CODE_ISSUE, CODE_CHECK: token type name */
+	char *code;         /* CODE_CHECK (secret) */
 };
 
 struct pt_tokinfo {
@@ -128,7 +137,7 @@ struct pt_rep {
 	uint32_t err_code; /* PT_ERR */
 	char *message;     /* PT_ERR */
 	uint32_t version;  /* HELLO */
-	char *token;       /* MINT, REDEEM (secret) */
+	char *token;       /* MINT, REDEEM, CODE_ISSUE (secret) */
 	uint64_t exp;      /* MINT, REDEEM, EXCHANGE */
 	char *id;          /* MINT (""), REDEEM, EXCHANGE */
 	uint8_t renewed;   /* EXCHANGE */

@@ -24,6 +24,7 @@
 
 #include "seal.h"
 #include "store.h"
+#include "tokentype.h"
 #include "util.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
@@ -1278,6 +1279,49 @@ static int parse_rules(struct parse *p, const config_setting_t *l, const char *s
 	return 0;
 }
 
+/* ------------------------------------------------------------------ types ( ) */
+
+/* The built-in types "live" and "persistable" may set ttl / max_ttl in place
+ * of tokend.live_lifetime / max_live_lifetime / persist_lifetime /
+ * max_persist_lifetime; setting both is refused. */
+static int parse_types(struct parse *p, const config_setting_t *l, const config_setting_t *tokend)
+{
+	struct pt_config *c = p->cfg;
+	struct pt_ttype_builtin_set bs = { 0 };
+	const struct pt_tokentype *live, *persist;
+	static const char *const tt_keys[4] = { "live.ttl", "live.max_ttl", "persistable.ttl",
+						  "persistable.max_ttl" };
+	static const char *const lt_keys[4] = { "live_lifetime", "max_live_lifetime",
+						    "persist_lifetime", "max_persist_lifetime" };
+	int r;
+
+	r = pt_ttypes_parse(l, p->name, c->live_lifetime, c->max_live_lifetime, c->persist_lifetime,
+			    c->max_persist_lifetime, &c->types, &c->n_types, &bs, p->err,
+			    p->errlen);
+	if (r < 0)
+		return r;
+	const config_setting_t *ts[4] = { bs.live_ttl, bs.live_max_ttl, bs.persist_ttl,
+					  bs.persist_max_ttl };
+	for (size_t i = 0; i < 4; i++) {
+		const config_setting_t *o =
+			tokend ? config_setting_get_member(tokend, lt_keys[i]) : NULL;
+		if (ts[i] && o)
+			return fail(p, ts[i],
+				    "types: %s and tokend.%s (line %u) set the same lifetime; "
+				    "keep one",
+				    tt_keys[i], lt_keys[i], config_setting_source_line(o));
+	}
+	live = pt_ttype_find(c->types, c->n_types, "live");
+	persist = pt_ttype_find(c->types, c->n_types, "persistable");
+	if (!live || !persist)
+		return -EINVAL;
+	c->live_lifetime = live->ttl;
+	c->max_live_lifetime = live->max_ttl;
+	c->persist_lifetime = persist->ttl;
+	c->max_persist_lifetime = persist->max_ttl;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ load */
 
 void pt_config_free(struct pt_config *cfg)
@@ -1302,6 +1346,7 @@ void pt_config_free(struct pt_config *cfg)
 	for (size_t i = 0; i < cfg->n_redeem; i++)
 		rule_clear(&cfg->redeem[i]);
 	free(cfg->redeem);
+	pt_ttypes_free(cfg->types, cfg->n_types);
 	free(cfg);
 }
 
@@ -1500,10 +1545,11 @@ enum {
 	TOP_ISSUE,
 	TOP_REDEEM,
 	TOP_AUDIT,
+	TOP_TYPES,
 	_TOP_MAX
 };
 static const char *const top_keys[_TOP_MAX] = { "tokend", "seal", "actors", "issue", "redeem",
-					       "audit" };
+					       "audit", "types" };
 
 int pt_config_load_string(const char *text, const char *name, struct pt_config **ret, char *err,
 			  size_t errlen)
@@ -1569,6 +1615,9 @@ int pt_config_load_string(const char *text, const char *name, struct pt_config *
 	}
 	/* tokend first: rules are checked against its caps */
 	if (top[TOP_TOKEND] && (r = parse_tokend(&p, top[TOP_TOKEND])) < 0)
+		goto out;
+	/* types after tokend: the built-ins' ttl / max_ttl become its lifetimes */
+	if ((r = parse_types(&p, top[TOP_TYPES], top[TOP_TOKEND])) < 0)
 		goto out;
 	if (top[TOP_SEAL] && (r = parse_seal(&p, top[TOP_SEAL])) < 0)
 		goto out;

@@ -13,6 +13,8 @@
 
 #define PT_DEFAULT_CONFIG SYSCONFDIR "/pertok/tokend.conf"
 
+struct pt_tokentype; /* tokentype.h */
+
 struct pt_actor {
 	char *name;
 	uid_t uid;          /* peer uid that must match */
@@ -89,6 +91,8 @@ struct pt_config {
 	struct pt_actor *actors;    size_t n_actors;
 	struct pt_rule *issue;      size_t n_issue;
 	struct pt_rule *redeem;     size_t n_redeem;
+	/* types ( ): always holds the built-ins "live" and "persistable" (tokentype.h) */
+	struct pt_tokentype *types; size_t n_types;
 };
 
 /* Returns 0 or a negative errno; on failure err holds "FILE:LINE: message". */

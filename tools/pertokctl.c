@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,8 @@ static void usage(FILE *f)
 		"                                which redeem rule decides and why, and the\n"
 		"                                live token's claims (a dry run)\n"
 		"  check-config FILE             check a tokend.conf without touching tokend\n"
+		"  code issue --type T --user U  issue a code of a code type (printed once)\n"
+		"  code check --type T --user U  check a code read from standard input\n"
 		"  pubkey [--jwks]               print tokend's public key (PEM, or a JWK set)\n"
 		"  audit verify|show [OPTIONS]   check or print the audit log (audit --help)\n"
 		"  status                        print tokend's status\n"
@@ -363,6 +366,117 @@ static int cmd_explain(int argc, char **argv, struct tool_conn *conn)
 	return code;
 }
 
+/* ---------------------------------------------------------------- code */
+
+/* One line from stdin into buf (without the newline); echo off on a
+ * terminal. Returns 0, or an exit code after printing why. */
+static int read_code(char *buf, size_t len)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	bool got;
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "Code: ");
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	got = fgets(buf, (int)len, stdin) != NULL;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (!got) {
+		tool_err("no code on standard input");
+		return TOOL_EXIT_USAGE;
+	}
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n == len - 1) {
+		explicit_bzero(buf, len);
+		tool_err("the code is too long");
+		return TOOL_EXIT_USAGE;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+struct code_opts {
+	const char *type;
+	const char *user;
+};
+
+static int opt_code(int c, const char *arg, void *u)
+{
+	struct code_opts *o = u;
+
+	if (!pt_name_valid(arg)) {
+		tool_err("invalid %s: %s", c == 'T' ? "type name" : "user name", arg);
+		return -EINVAL;
+	}
+	if (c == 'T')
+		o->type = arg;
+	else
+		o->user = arg;
+	return 0;
+}
+
+/* code issue --type T --user U: prints the code (once) on stdout.
+ * code check --type T --user U: reads the code from stdin (never argv). */
+static int cmd_code(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 'T' },
+		{ "user", required_argument, NULL, 'u' },
+	};
+	struct code_opts o = {};
+	struct pt_req req = {};
+	struct pt_rep rep = {};
+	char line[PT_MAX_CODE + 3], when[64];
+	bool issue;
+	int code;
+
+	if (argc < 2 || (strcmp(argv[1], "issue") != 0 && strcmp(argv[1], "check") != 0)) {
+		tool_err("usage: code issue|check --type T --user U");
+		return TOOL_EXIT_USAGE;
+	}
+	issue = strcmp(argv[1], "issue") == 0;
+	code = tool_parse_command(argc - 1, argv + 1, "T:u:", opts, PT_ELEMENTSOF(opts), opt_code,
+				  &o, usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind != argc - 1 || !o.type || !o.user) {
+		tool_err("usage: code %s --type T --user U", argv[1]);
+		return TOOL_EXIT_USAGE;
+	}
+	req.type = issue ? PT_CODE_ISSUE : PT_CODE_CHECK;
+	req.ttype = (char *)o.type;
+	req.user = (char *)o.user;
+	if (!issue) {
+		code = read_code(line, sizeof(line));
+		if (code != 0)
+			return code;
+		req.code = line;
+	}
+	code = tool_call(conn, &req, &rep);
+	explicit_bzero(line, sizeof(line));
+	if (code == TOOL_EXIT_OK && issue) {
+		printf("%s\n", rep.token ? rep.token : "");
+		fflush(stdout);
+		fprintf(stderr, "expires %s; shown only this once\n",
+			tool_time(rep.exp, when, sizeof(when)));
+	} else if (code == TOOL_EXIT_OK) {
+		if (rep.count == UINT32_MAX)
+			printf("code accepted\n");
+		else
+			printf("code accepted (%u use%s left)\n", rep.count,
+			       rep.count == 1 ? "" : "s");
+	}
+	pt_rep_clear(&rep);
+	return code;
+}
+
 /* ---------------------------------------------------------------- check-config */
 
 /* The very loader tokend uses: tokend --check-config (PERTOK_TOKEND names
@@ -402,6 +516,7 @@ static const struct {
 	{ "audit", pertokctl_audit },
 	{ "explain", cmd_explain },
 	{ "check-config", cmd_check_config },
+	{ "code", cmd_code },
 };
 
 int main(int argc, char **argv)

@@ -22,7 +22,7 @@ srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${top_builddir:-.}
 seconds=${FUZZ_SECONDS:-20}
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history}
+names=${*:-proto jws config record auditlog tpm2blob history coderec}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -67,7 +67,8 @@ pkgflags() {
 }
 
 common_src="common/util.c common/buf.c common/proto.c common/client.c common/b64.c"
-tokend_src="tokend/config.c tokend/policy.c tokend/store.c tokend/seal.c tokend/seal-tpm2.c tokend/history.c"
+tokend_src="tokend/config.c tokend/policy.c tokend/store.c tokend/seal.c tokend/seal-tpm2.c tokend/history.c \
+tokend/tokentype.c tokend/codes.c"
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 -fno-omit-frame-pointer -include $confdir/config.h -I$confdir -I$srcdir/common -I$srcdir/tokend \
@@ -83,7 +84,7 @@ for name in $names; do
 		src="$common_src common/jws.c common/auditlog.c"
 		libs=$(pkgflags "libcrypto json-c")
 		maxlen=40000 ;;
-	config | record | tpm2blob | history)
+	config | record | tpm2blob | history | coderec)
 		src="$common_src common/jws.c $tokend_src"
 		libs=$(pkgflags "libcrypto json-c libconfig")
 		maxlen=16384 ;;

@@ -217,7 +217,10 @@ check "backend auto on the copy is refused too (never re-sealed, never software)
 cp -a "$tmp/state-a" "$tmp/state-bad"
 blob=$tmp/state-bad/gen-1/storekey.sealed
 size=$(stat -c %s "$blob")
-printf '\x5a' | dd of="$blob" bs=1 seek=$((size - 20)) conv=notrunc status=none
+# flip every bit of one byte (a fixed value would be no change when the byte already holds it)
+byte=$(od -An -tu1 -j $((size - 20)) -N1 "$blob" | tr -d ' ')
+printf "\\$(printf '%03o' $((byte ^ 255)))" | dd of="$blob" bs=1 seek=$((size - 20)) conv=notrunc status=none
+cmp -s "$blob" "$tmp/state-a/gen-1/storekey.sealed" && echo "Bail out! the blob was not changed"
 cp "$blob" "$tmp/bad.copy"
 write_conf "$tmp/bad.conf" "$tmp/state-bad" tpm2 "$tcti_a"
 check "a corrupted sealed blob is refused" fail_tokend "$tmp/bad.conf"

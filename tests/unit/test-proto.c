@@ -22,6 +22,7 @@
  * Payload layouts as descriptors, one character per field:
  *   b u8   u u32   q u64
  *   s string <= PT_MAX_STR   t string <= PT_MAX_TOKEN   x string <= PT_MAX_TEXT
+ *   c string <= PT_MAX_CODE
  */
 struct layout {
 	const char *name;
@@ -41,6 +42,8 @@ static const struct layout layouts[] = {
 	{ "req status", 0, PT_STATUS, "" },
 	{ "req explain", 0, PT_EXPLAIN, "ssq" },
 	{ "req revoke-match", 0, PT_REVOKE_MATCH, "ssq" },
+	{ "req code-issue", 0, PT_CODE_ISSUE, "ss" },
+	{ "req code-check", 0, PT_CODE_CHECK, "ssc" },
 	{ "ok hello", 1, PT_HELLO, "u" },
 	{ "ok mint", 1, PT_MINT, "tqs" },
 	{ "ok redeem", 1, PT_REDEEM, "tqs" },
@@ -50,6 +53,8 @@ static const struct layout layouts[] = {
 	{ "ok status", 1, PT_STATUS, "x" },
 	{ "ok explain", 1, PT_EXPLAIN, "x" },
 	{ "ok revoke-match", 1, PT_REVOKE_MATCH, "u" },
+	{ "ok code-issue", 1, PT_CODE_ISSUE, "cq" },
+	{ "ok code-check", 1, PT_CODE_CHECK, "u" },
 	{ "error", 2, PT_HELLO, "ux" },
 	{ "error (any request)", 2, PT_LIST, "ux" },
 };
@@ -63,6 +68,8 @@ static size_t field_max(char c)
 		return PT_MAX_TOKEN;
 	case 'x':
 		return PT_MAX_TEXT;
+	case 'c':
+		return PT_MAX_CODE;
 	default:
 		return 0;
 	}
@@ -255,6 +262,9 @@ static void test_req_roundtrip(void **state)
 		{ .type = PT_EXPLAIN, .user = "", .holder = "", .at = UINT64_MAX },
 		{ .type = PT_REVOKE_MATCH, .user = "", .holder = "cron", .before = 0 },
 		{ .type = PT_REVOKE_MATCH, .user = "bob", .holder = "", .before = 1700000000 },
+		{ .type = PT_CODE_ISSUE, .ttype = "recovery", .user = "alice" },
+		{ .type = PT_CODE_CHECK, .ttype = "recovery", .user = "alice",
+		  .code = "ABCDEFGHIJKLMNOPQRST" },
 	};
 
 	for (size_t i = 0; i < PT_ELEMENTSOF(reqs); i++) {
@@ -293,6 +303,8 @@ static void test_req_roundtrip(void **state)
 		CHECK_STR(live_token);
 		CHECK_STR(holder);
 		CHECK_STR(id);
+		CHECK_STR(ttype);
+		CHECK_STR(code);
 #undef CHECK_STR
 		pt_req_clear(&q);
 		{
@@ -432,6 +444,9 @@ static void test_rep_roundtrip(void **state)
 		{ PT_STATUS, { .type = PT_OK, .text = "version=0.1.0\npid=1\n" } },
 		{ PT_EXPLAIN, { .type = PT_OK, .text = "decision: allow\n" } },
 		{ PT_REVOKE_MATCH, { .type = PT_OK, .count = 7 } },
+		{ PT_CODE_ISSUE, { .type = PT_OK, .token = "ABCDEFGHIJKLMNOPQRST", .exp = 86400 } },
+		{ PT_CODE_CHECK, { .type = PT_OK, .count = UINT32_MAX } },
+		{ PT_CODE_CHECK, { .type = PT_ERR, .err_code = PT_E_LIMIT, .message = "locked" } },
 		{ PT_REDEEM, { .type = PT_ERR, .err_code = PT_E_DENIED, .message = "rule x" } },
 		{ PT_HELLO, { .type = PT_ERR, .err_code = PT_E_VERSION, .message = "version" } },
 	};
@@ -772,6 +787,7 @@ static void test_names(void **state)
 		{ PT_REDEEM, "redeem" }, { PT_LIST, "list" },	  { PT_REVOKE, "revoke" },
 		{ PT_PUBKEY, "pubkey" }, { PT_STATUS, "status" }, { PT_OK, "ok" },
 		{ PT_ERR, "error" },	 { 0, "unknown" },	  { 2, "unknown" },
+		{ PT_CODE_ISSUE, "code-issue" }, { PT_CODE_CHECK, "code-check" },
 		{ 0xff, "unknown" },
 	};
 	static const struct {
