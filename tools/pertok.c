@@ -81,14 +81,6 @@ static int read_live_token(char **ret)
 
 /* ---------------------------------------------------------------- token */
 
-static int opt_flag(int c, const char *arg, void *u)
-{
-	if (c != 'c' && c != 'j')
-		return -EINVAL;
-	*(bool *)u = true;
-	return 0;
-}
-
 static int cmd_token(int argc, char **argv, struct tool_conn *conn)
 {
 	static const struct option opts[] = { { "claims", no_argument, NULL, 'c' } };
@@ -96,8 +88,8 @@ static int cmd_token(int argc, char **argv, struct tool_conn *conn)
 	bool claims = false;
 	int code, r;
 
-	code = tool_parse_command(argc, argv, "c", opts, PT_ELEMENTSOF(opts), opt_flag, &claims,
-				  usage, conn);
+	code = tool_parse_command(argc, argv, "c", opts, PT_ELEMENTSOF(opts), tool_opt_flag,
+				  &claims, usage, conn);
 	if (code >= 0)
 		return code;
 	if (optind != argc) {
@@ -136,7 +128,7 @@ static int cmd_list(int argc, char **argv, struct tool_conn *conn)
 	bool json = false;
 	int code;
 
-	code = tool_parse_command(argc, argv, "j", opts, PT_ELEMENTSOF(opts), opt_flag, &json,
+	code = tool_parse_command(argc, argv, "j", opts, PT_ELEMENTSOF(opts), tool_opt_flag, &json,
 				  usage, conn);
 	if (code >= 0)
 		return code;
@@ -153,25 +145,15 @@ static int cmd_list(int argc, char **argv, struct tool_conn *conn)
 
 /* ---------------------------------------------------------------- revoke */
 
-static int opt_all(int c, const char *arg, void *u)
-{
-	(void)arg;
-	if (c != 'a')
-		return -EINVAL;
-	*(bool *)u = true;
-	return 0;
-}
-
 static int cmd_revoke(int argc, char **argv, struct tool_conn *conn)
 {
 	static const struct option opts[] = { { "all", no_argument, NULL, 'a' } };
 	struct pt_req req = { .type = PT_REVOKE };
-	struct pt_rep rep = {};
 	bool all = false;
 	int code;
 
-	code = tool_parse_command(argc, argv, "a", opts, PT_ELEMENTSOF(opts), opt_all, &all, usage,
-				  conn);
+	code = tool_parse_command(argc, argv, "a", opts, PT_ELEMENTSOF(opts), tool_opt_flag, &all,
+				  usage, conn);
 	if (code >= 0)
 		return code;
 	if (all) {
@@ -189,27 +171,14 @@ static int cmd_revoke(int argc, char **argv, struct tool_conn *conn)
 		req.type = PT_REVOKE_MATCH;
 		req.user = pw->pw_name;
 		req.holder = (char *)"";
-		code = tool_call(conn, &req, &rep);
-		if (code == TOOL_EXIT_OK)
-			printf("revoked %u token%s\n", rep.count, rep.count == 1 ? "" : "s");
-		pt_rep_clear(&rep);
-		return code;
+		return tool_revoke(conn, &req);
 	}
 	if (optind + 1 != argc || !pt_name_valid(argv[optind])) {
 		tool_err("usage: revoke ID | revoke --all");
 		return TOOL_EXIT_USAGE;
 	}
 	req.id = argv[optind];
-	code = tool_call(conn, &req, &rep);
-	if (code == TOOL_EXIT_OK) {
-		if (rep.count == 0) {
-			tool_err("no token %s", req.id);
-			code = TOOL_EXIT_REFUSED;
-		} else
-			printf("revoked %s\n", req.id);
-	}
-	pt_rep_clear(&rep);
-	return code;
+	return tool_revoke(conn, &req);
 }
 
 /* ---------------------------------------------------------------- persist */
@@ -282,10 +251,7 @@ static int cmd_persist(int argc, char **argv, struct tool_conn *conn)
 
 /* ---------------------------------------------------------------- main */
 
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv, struct tool_conn *conn);
-} commands[] = {
+static const struct tool_command commands[] = {
 	{ "token", cmd_token },
 	{ "list", cmd_list },
 	{ "revoke", cmd_revoke },
@@ -294,38 +260,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	struct tool_conn conn = { .socket = NULL, .timeout_ms = TOOL_TIMEOUT_DEFAULT };
-	int c, r;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:" TOOL_COMMON_SHORTOPTS, tool_common_longopts,
-				NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return TOOL_EXIT_OK;
-		case 'V':
-			tool_version();
-			return TOOL_EXIT_OK;
-		default:
-			r = tool_common_option(c, optarg, &conn);
-			if (r < 0)
-				return TOOL_EXIT_USAGE;
-			if (r == 0) {
-				tool_bad_option(c, argv, NULL);
-				return TOOL_EXIT_USAGE;
-			}
-		}
-	}
-	if (optind >= argc) {
-		tool_err("missing command");
-		usage(stderr);
-		return TOOL_EXIT_USAGE;
-	}
-	for (size_t i = 0; i < PT_ELEMENTSOF(commands); i++)
-		if (strcmp(argv[optind], commands[i].name) == 0)
-			return commands[i].run(argc - optind, argv + optind, &conn);
-	tool_err("unknown command: %s", argv[optind]);
-	fprintf(stderr, "Try '%s --help'.\n", program_invocation_short_name);
-	return TOOL_EXIT_USAGE;
+	return tool_main(argc, argv, commands, PT_ELEMENTSOF(commands), usage);
 }

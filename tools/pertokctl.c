@@ -54,18 +54,6 @@ static void usage(FILE *f)
 		program_invocation_short_name, pt_default_socket(), TOOL_TIMEOUT_DEFAULT);
 }
 
-/* Prints text, ending it with a newline when it lacks one. */
-static void print_text(const char *text)
-{
-	size_t n = text ? strlen(text) : 0;
-
-	if (n == 0)
-		return;
-	fputs(text, stdout);
-	if (text[n - 1] != '\n')
-		fputc('\n', stdout);
-}
-
 /* ---------------------------------------------------------------- list */
 
 struct list_opts {
@@ -199,7 +187,6 @@ static int cmd_revoke(int argc, char **argv, struct tool_conn *conn)
 	};
 	struct match_opts m = {};
 	struct pt_req req = { .type = PT_REVOKE };
-	struct pt_rep rep = {};
 	int code;
 
 	code = tool_parse_command(argc, argv, "u:H:b:", opts, PT_ELEMENTSOF(opts), opt_match, &m,
@@ -216,38 +203,17 @@ static int cmd_revoke(int argc, char **argv, struct tool_conn *conn)
 		req.user = (char *)(m.user ? m.user : "");
 		req.holder = (char *)(m.holder ? m.holder : "");
 		req.before = m.time;
-		code = tool_call(conn, &req, &rep);
-		if (code == TOOL_EXIT_OK)
-			printf("revoked %u token%s\n", rep.count, rep.count == 1 ? "" : "s");
-		pt_rep_clear(&rep);
-		return code;
+		return tool_revoke(conn, &req);
 	}
 	if (optind + 1 != argc || !pt_name_valid(argv[optind])) {
 		tool_err("usage: revoke ID | revoke [--user U] [--holder H] [--before TIME]");
 		return TOOL_EXIT_USAGE;
 	}
 	req.id = argv[optind];
-	code = tool_call(conn, &req, &rep);
-	if (code == TOOL_EXIT_OK) {
-		if (rep.count == 0) {
-			tool_err("no token %s", req.id);
-			code = TOOL_EXIT_REFUSED;
-		} else
-			printf("revoked %s\n", req.id);
-	}
-	pt_rep_clear(&rep);
-	return code;
+	return tool_revoke(conn, &req);
 }
 
 /* ---------------------------------------------------------------- pubkey */
-
-static int opt_jwks(int c, const char *arg, void *u)
-{
-	if (c != 'j')
-		return -EINVAL;
-	*(bool *)u = true;
-	return 0;
-}
 
 static int cmd_pubkey(int argc, char **argv, struct tool_conn *conn)
 {
@@ -257,7 +223,7 @@ static int cmd_pubkey(int argc, char **argv, struct tool_conn *conn)
 	bool jwks = false;
 	int code;
 
-	code = tool_parse_command(argc, argv, "j", opts, PT_ELEMENTSOF(opts), opt_jwks, &jwks,
+	code = tool_parse_command(argc, argv, "j", opts, PT_ELEMENTSOF(opts), tool_opt_flag, &jwks,
 				  usage, conn);
 	if (code >= 0)
 		return code;
@@ -271,7 +237,7 @@ static int cmd_pubkey(int argc, char **argv, struct tool_conn *conn)
 		if (jwks)
 			code = tool_print_json_pretty(rep.text ? rep.text : "");
 		else
-			print_text(rep.text);
+			tool_print_text(rep.text);
 	}
 	pt_rep_clear(&rep);
 	return code;
@@ -282,7 +248,6 @@ static int cmd_pubkey(int argc, char **argv, struct tool_conn *conn)
 static int cmd_status(int argc, char **argv, struct tool_conn *conn)
 {
 	struct pt_req req = { .type = PT_STATUS };
-	struct pt_rep rep = {};
 	int code;
 
 	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
@@ -292,11 +257,7 @@ static int cmd_status(int argc, char **argv, struct tool_conn *conn)
 		tool_err("status takes no arguments");
 		return TOOL_EXIT_USAGE;
 	}
-	code = tool_call(conn, &req, &rep);
-	if (code == TOOL_EXIT_OK)
-		print_text(rep.text);
-	pt_rep_clear(&rep);
-	return code;
+	return tool_call_text(conn, &req);
 }
 
 /* ------------------------------------------------------- rotate-key, reseal */
@@ -305,7 +266,6 @@ static int cmd_status(int argc, char **argv, struct tool_conn *conn)
 static int key_op(int argc, char **argv, struct tool_conn *conn, uint8_t type, const char *name)
 {
 	struct pt_req req = { .type = type };
-	struct pt_rep rep = {};
 	int code;
 
 	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
@@ -317,11 +277,7 @@ static int key_op(int argc, char **argv, struct tool_conn *conn, uint8_t type, c
 	}
 	if (conn->timeout_ms == TOOL_TIMEOUT_DEFAULT)
 		conn->timeout_ms = 60000; /* a discrete TPM takes seconds */
-	code = tool_call(conn, &req, &rep);
-	if (code == TOOL_EXIT_OK)
-		print_text(rep.text);
-	pt_rep_clear(&rep);
-	return code;
+	return tool_call_text(conn, &req);
 }
 
 static int cmd_rotate_key(int argc, char **argv, struct tool_conn *conn)
@@ -345,7 +301,6 @@ static int cmd_explain(int argc, char **argv, struct tool_conn *conn)
 	};
 	struct match_opts m = {};
 	struct pt_req req = { .type = PT_EXPLAIN };
-	struct pt_rep rep = {};
 	int code;
 
 	code = tool_parse_command(argc, argv, "u:H:a:", opts, PT_ELEMENTSOF(opts), opt_match, &m,
@@ -359,11 +314,7 @@ static int cmd_explain(int argc, char **argv, struct tool_conn *conn)
 	req.user = (char *)m.user;
 	req.holder = (char *)m.holder;
 	req.at = m.time;
-	code = tool_call(conn, &req, &rep);
-	if (code == TOOL_EXIT_OK)
-		print_text(rep.text);
-	pt_rep_clear(&rep);
-	return code;
+	return tool_call_text(conn, &req);
 }
 
 /* ---------------------------------------------------------------- code */
@@ -503,10 +454,7 @@ static int cmd_check_config(int argc, char **argv, struct tool_conn *conn)
 
 /* ---------------------------------------------------------------- main */
 
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv, struct tool_conn *conn);
-} commands[] = {
+static const struct tool_command commands[] = {
 	{ "list", cmd_list },
 	{ "revoke", cmd_revoke },
 	{ "pubkey", cmd_pubkey },
@@ -521,38 +469,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	struct tool_conn conn = { .socket = NULL, .timeout_ms = TOOL_TIMEOUT_DEFAULT };
-	int c, r;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:" TOOL_COMMON_SHORTOPTS, tool_common_longopts,
-				NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return TOOL_EXIT_OK;
-		case 'V':
-			tool_version();
-			return TOOL_EXIT_OK;
-		default:
-			r = tool_common_option(c, optarg, &conn);
-			if (r < 0)
-				return TOOL_EXIT_USAGE;
-			if (r == 0) {
-				tool_bad_option(c, argv, NULL);
-				return TOOL_EXIT_USAGE;
-			}
-		}
-	}
-	if (optind >= argc) {
-		tool_err("missing command");
-		usage(stderr);
-		return TOOL_EXIT_USAGE;
-	}
-	for (size_t i = 0; i < PT_ELEMENTSOF(commands); i++)
-		if (strcmp(argv[optind], commands[i].name) == 0)
-			return commands[i].run(argc - optind, argv + optind, &conn);
-	tool_err("unknown command: %s", argv[optind]);
-	fprintf(stderr, "Try '%s --help'.\n", program_invocation_short_name);
-	return TOOL_EXIT_USAGE;
+	return tool_main(argc, argv, commands, PT_ELEMENTSOF(commands), usage);
 }

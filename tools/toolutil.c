@@ -303,3 +303,93 @@ int tool_print_json_pretty(const char *text)
 	json_object_put(o);
 	return TOOL_EXIT_OK;
 }
+
+int tool_opt_flag(int c, const char *arg, void *u)
+{
+	(void)c;
+	(void)arg;
+	*(bool *)u = true;
+	return 0;
+}
+
+void tool_print_text(const char *text)
+{
+	size_t n = text ? strlen(text) : 0;
+
+	if (n == 0)
+		return;
+	fputs(text, stdout);
+	if (text[n - 1] != '\n')
+		fputc('\n', stdout);
+}
+
+int tool_call_text(const struct tool_conn *conn, const struct pt_req *req)
+{
+	struct pt_rep rep = {};
+	int code;
+
+	code = tool_call(conn, req, &rep);
+	if (code == TOOL_EXIT_OK)
+		tool_print_text(rep.text);
+	pt_rep_clear(&rep);
+	return code;
+}
+
+int tool_revoke(const struct tool_conn *conn, const struct pt_req *req)
+{
+	struct pt_rep rep = {};
+	int code;
+
+	code = tool_call(conn, req, &rep);
+	if (code != TOOL_EXIT_OK)
+		goto out;
+	if (req->type == PT_REVOKE_MATCH)
+		printf("revoked %u token%s\n", rep.count, rep.count == 1 ? "" : "s");
+	else if (rep.count == 0) {
+		tool_err("no token %s", req->id);
+		code = TOOL_EXIT_REFUSED;
+	} else
+		printf("revoked %s\n", req->id);
+out:
+	pt_rep_clear(&rep);
+	return code;
+}
+
+int tool_main(int argc, char **argv, const struct tool_command *commands, size_t n_commands,
+	      void (*usage)(FILE *f))
+{
+	struct tool_conn conn = { .socket = NULL, .timeout_ms = TOOL_TIMEOUT_DEFAULT };
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:" TOOL_COMMON_SHORTOPTS, tool_common_longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return TOOL_EXIT_OK;
+		case 'V':
+			tool_version();
+			return TOOL_EXIT_OK;
+		default:
+			r = tool_common_option(c, optarg, &conn);
+			if (r < 0)
+				return TOOL_EXIT_USAGE;
+			if (r == 0) {
+				tool_bad_option(c, argv, NULL);
+				return TOOL_EXIT_USAGE;
+			}
+		}
+	}
+	if (optind >= argc) {
+		tool_err("missing command");
+		usage(stderr);
+		return TOOL_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < n_commands; i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			return commands[i].run(argc - optind, argv + optind, &conn);
+	tool_err("unknown command: %s", argv[optind]);
+	fprintf(stderr, "Try '%s --help'.\n", program_invocation_short_name);
+	return TOOL_EXIT_USAGE;
+}

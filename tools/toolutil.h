@@ -66,3 +66,28 @@ int tool_print_list(const struct pt_rep *rep, bool json);
 
 /* Prints a JSON text pretty (json-c). Returns an exit code. */
 int tool_print_json_pretty(const char *text);
+
+/* A getopt handler for a command whose one option is a flag: sets *(bool *)u. */
+int tool_opt_flag(int c, const char *arg, void *u);
+
+/* Prints text, ending it with a newline when it lacks one. */
+void tool_print_text(const char *text);
+
+/* Sends req and prints the reply's text. Returns an exit code. */
+int tool_call_text(const struct tool_conn *conn, const struct pt_req *req);
+
+/* Sends a PT_REVOKE (req->id: "revoked ID", or "no token ID" and
+ * TOOL_EXIT_REFUSED when there is none) or a PT_REVOKE_MATCH ("revoked N
+ * tokens"). Returns an exit code. */
+int tool_revoke(const struct tool_conn *conn, const struct pt_req *req);
+
+struct tool_command {
+	const char *name;
+	int (*run)(int argc, char **argv, struct tool_conn *conn);
+};
+
+/* A tool's main(): the common options before the command, then the command
+ * named by the first operand runs with argv[0] = its name. Returns the exit
+ * code. */
+int tool_main(int argc, char **argv, const struct tool_command *commands, size_t n_commands,
+	      void (*usage)(FILE *f));

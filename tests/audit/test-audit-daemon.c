@@ -30,14 +30,14 @@
 #include "proto.h"
 #include "util.h"
 
-static char dir[64], sock[100], conf[128], logpath[128], state[128], auditlog[160], jwks[128];
-static char self_exe[PATH_MAX];
-static pid_t tokend_pid = -1;
+#include "tokend-harness.h"
+
+static char state[128], auditlog[160], jwks[128];
 static bool have_tmpfs;
 
 static void write_conf(const char *state_dir)
 {
-	FILE *f = fopen(conf, "w");
+	FILE *f = fopen(th.conf, "w");
 
 	assert_non_null(f);
 	fprintf(f,
@@ -50,90 +50,37 @@ static void write_conf(const char *state_dir)
 		"            holders = [ \"tester\", \"elsewhere\" ]; max_outstanding = 4; } );\n"
 		"redeem = ( { name = \"audit-redeem\"; holders = [ \"tester\" ];\n"
 		"             check_account = false; } );\n",
-		sock, state_dir, self_exe);
+		th.sock, state_dir, th.self_exe);
 	fclose(f);
 	snprintf(state, sizeof(state), "%s", state_dir);
 	snprintf(auditlog, sizeof(auditlog), "%s/audit.log", state_dir);
 }
 
-static void start_tokend(void)
-{
-	const char *b = getenv("top_builddir");
-	char bin[PATH_MAX];
-	int fd;
-
-	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
-	tokend_pid = fork();
-	assert_true(tokend_pid >= 0);
-	if (tokend_pid == 0) {
-		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0)
-			dup2(fd, 2);
-		execl(bin, "tokend", "-f", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		struct pt_client *c = NULL;
-		if (pt_client_connect(sock, 200, &c) == 0) {
-			pt_client_free(c);
-			return;
-		}
-		usleep(20000);
-	}
-	fail_msg("tokend did not come up; see %s", logpath);
-}
-
-static void stop_tokend(void)
-{
-	int st;
-
-	if (tokend_pid <= 0)
-		return;
-	kill(tokend_pid, SIGTERM);
-	waitpid(tokend_pid, &st, 0);
-	tokend_pid = -1;
-}
-
 static int setup(void **state_)
 {
-	char tmpl[] = "/tmp/pertok-audit-test.XXXXXX";
-	ssize_t n;
-
 	(void)state_;
 	if (geteuid() != 0)
 		return 0;
-	if (!mkdtemp(tmpl))
+	if (th_init("audit") < 0)
 		return -1;
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	snprintf(sock, sizeof(sock), "%s/tokend.sock", dir);
-	snprintf(conf, sizeof(conf), "%s/tokend.conf", dir);
-	snprintf(logpath, sizeof(logpath), "%s/tokend.log", dir);
-	snprintf(jwks, sizeof(jwks), "%s/jwks.json", dir);
-	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
-	if (n <= 0)
-		return -1;
-	self_exe[n] = '\0';
+	th.timeout_ms = 3000;
+	snprintf(jwks, sizeof(jwks), "%s/jwks.json", th.dir);
 	return 0;
 }
 
 static int teardown(void **state_)
 {
-	char cmd[PATH_MAX + 16], full[96];
+	char full[96];
 
 	(void)state_;
 	if (geteuid() != 0)
 		return 0;
-	stop_tokend();
+	th_stop(SIGTERM);
 	if (have_tmpfs) {
-		snprintf(full, sizeof(full), "%s/full", dir);
+		snprintf(full, sizeof(full), "%s/full", th.dir);
 		umount2(full, MNT_DETACH);
 	}
-	if (getenv("PERTOK_TEST_KEEP") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	return 0;
+	return th_remove_dir();
 }
 
 static void need_root(void)
@@ -143,20 +90,6 @@ static void need_root(void)
 }
 
 /* ------------------------------------------------------------------ calls */
-
-static int call(const struct pt_req *req, struct pt_rep *rep)
-{
-	struct pt_client *c = NULL;
-	int r;
-
-	memset(rep, 0, sizeof(*rep));
-	r = pt_client_connect(sock, 3000, &c);
-	if (r < 0)
-		return r;
-	r = pt_client_call(c, req, rep);
-	pt_client_free(c);
-	return r;
-}
 
 /* MINT; returns the token or NULL with the error in *code / msg. */
 static char *mint(uint32_t *code, char *msg, size_t msglen)
@@ -169,7 +102,7 @@ static char *mint(uint32_t *code, char *msg, size_t msglen)
 	struct pt_rep rep;
 	char *token = NULL;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	*code = rep.type == PT_OK ? 0 : rep.err_code;
 	if (msg)
 		snprintf(msg, msglen, "%s", rep.message ? rep.message : "");
@@ -189,7 +122,7 @@ static char *exchange(const char *token, const char *holder)
 	struct pt_rep rep;
 	char *id;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	id = strdup(rep.id);
 	pt_rep_clear(&rep);
@@ -206,7 +139,7 @@ static uint32_t simple(uint8_t type, const char *id, const char *holder)
 	struct pt_rep rep;
 	uint32_t code;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	code = rep.type == PT_OK ? 0 : rep.err_code;
 	pt_rep_clear(&rep);
 	return code;
@@ -218,31 +151,13 @@ static void save_jwks(void)
 	struct pt_rep rep;
 	FILE *f;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	f = fopen(jwks, "w");
 	assert_non_null(f);
 	fputs(rep.text, f);
 	fclose(f);
 	pt_rep_clear(&rep);
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return buf;
 }
 
 /* Runs pertokctl audit verify on file (head: audit.head next to it);
@@ -312,9 +227,9 @@ static void test_decisions_recorded(void **state_)
 
 	(void)state_;
 	need_root();
-	snprintf(path, sizeof(path), "%s/state", dir);
+	snprintf(path, sizeof(path), "%s/state", th.dir);
 	write_conf(path);
-	start_tokend();
+	th_start();
 	save_jwks();
 	token = mint(&code, NULL, 0);
 	assert_non_null(token);
@@ -324,9 +239,9 @@ static void test_decisions_recorded(void **state_)
 	assert_int_equal(simple(PT_REDEEM, NULL, "elsewhere"), PT_E_PERM);
 	/* a deny: no such token */
 	assert_int_equal(simple(PT_REVOKE, "pt_nosuchtokennosuchtoken", NULL), PT_E_NOTFOUND);
-	stop_tokend(); /* the final checkpoint */
+	th_stop(SIGTERM); /* the final checkpoint */
 
-	log = slurp(auditlog);
+	log = th_slurp(auditlog);
 	assert_non_null(log);
 	assert_null(strstr(log, token)); /* never a token */
 	assert_non_null(
@@ -339,7 +254,7 @@ static void test_decisions_recorded(void **state_)
 	assert_string_equal(value(l1, "actor", v, sizeof(v)), "tester");
 	assert_string_equal(value(l1, "service", v, sizeof(v)), "audit");
 	assert_string_equal(value(l3, "rule", v, sizeof(v)), "audit-redeem");
-	assert_non_null(strstr(l1, self_exe));
+	assert_non_null(strstr(l1, th.self_exe));
 	assert_non_null(strstr(l1, "\"peer_pid\":"));
 	/* the login's live token links mint and exchange: the same HMAC */
 	assert_true(strlen(value(l1, "token_hmac", h1, sizeof(h1))) == 32);
@@ -385,7 +300,7 @@ static const char *tampered(int skip, int edit, int cut)
 	static char path[200];
 	char cmd[600], copy[160];
 
-	snprintf(copy, sizeof(copy), "%s/copy", dir);
+	snprintf(copy, sizeof(copy), "%s/copy", th.dir);
 	mkdir(copy, 0700);
 	snprintf(path, sizeof(path), "%s/audit.log", copy);
 	snprintf(cmd, sizeof(cmd), "cp '%s/audit.head' '%s/audit.head'", state, copy);
@@ -416,7 +331,7 @@ static void test_tampered_copies(void **state_)
 	assert_int_equal(verify(tampered(4, 0, 0), out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "seq jumps from 3 to 5 at line 4 — 1 record(s) deleted"));
 	/* cut before the last checkpoint: audit.head knows better */
-	log = slurp(auditlog);
+	log = th_slurp(auditlog);
 	for (char *l = log; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		line++;
 		if (strncmp(strstr(l, "\"type\":") ?: "", "\"type\":\"checkpoint\"", 19) == 0)
@@ -437,7 +352,7 @@ static void test_fail_closed_removed(void **state_)
 
 	(void)state_;
 	need_root();
-	start_tokend();
+	th_start();
 	token = mint(&code, NULL, 0);
 	assert_non_null(token);
 	id = exchange(token, "elsewhere");
@@ -451,18 +366,18 @@ static void test_fail_closed_removed(void **state_)
 	assert_int_equal(simple(PT_REDEEM, NULL, "tester"), PT_E_INTERNAL);
 	/* revocation only reduces access: it still works */
 	assert_int_equal(simple(PT_REVOKE, id, NULL), 0);
-	stop_tokend();
-	tlog = slurp(logpath);
+	th_stop(SIGTERM);
+	tlog = th_slurp(th.logpath);
 	assert_non_null(strstr(tlog, "removed or replaced"));
 	free(tlog);
 
 	/* a restart starts a new segment, and says so */
-	start_tokend();
+	th_start();
 	token = mint(&code, NULL, 0);
 	assert_non_null(token);
 	pt_free_secret(token);
-	stop_tokend();
-	tlog = slurp(logpath);
+	th_stop(SIGTERM);
+	tlog = th_slurp(th.logpath);
 	assert_non_null(strstr(tlog, "a new segment starts at seq"));
 	free(tlog);
 	assert_int_equal(verify(auditlog, out, sizeof(out)), 1);
@@ -481,7 +396,7 @@ static void test_fail_closed_disk_full(void **state_)
 	(void)state_;
 	need_root();
 	/* a 1 MiB tmpfs for the state directory, in our own mount namespace */
-	snprintf(full, sizeof(full), "%s/full", dir);
+	snprintf(full, sizeof(full), "%s/full", th.dir);
 	mkdir(full, 0700);
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("tmpfs", full, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0700") < 0) {
@@ -491,7 +406,7 @@ static void test_fail_closed_disk_full(void **state_)
 	have_tmpfs = true;
 	snprintf(st, sizeof(st), "%s/state", full);
 	write_conf(st);
-	start_tokend();
+	th_start();
 	save_jwks();
 	token = mint(&code, NULL, 0);
 	assert_non_null(token);
@@ -520,7 +435,7 @@ static void test_fail_closed_disk_full(void **state_)
 	assert_null(token);
 	assert_int_equal(code, PT_E_INTERNAL);
 	assert_string_equal(msg, "audit log cannot be written");
-	tlog = slurp(logpath);
+	tlog = th_slurp(th.logpath);
 	assert_non_null(strstr(tlog, "reason=\"refused: audit log cannot be written\""));
 	free(tlog);
 	/* revoking still works on a full disk (and is audited once possible) */
@@ -532,7 +447,7 @@ static void test_fail_closed_disk_full(void **state_)
 	if (!token)
 		fail_msg("mint after freeing space: %u %s", code, msg);
 	pt_free_secret(token);
-	stop_tokend();
+	th_stop(SIGTERM);
 	assert_int_equal(verify(auditlog, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "OK: "));
 	free(id);

@@ -35,15 +35,14 @@
 #include "proto.h"
 #include "util.h"
 
+#include "tokend-harness.h"
+
 #define NOBODY 65534
 
-static char dir[64], sock[100], conf[128], logpath[128];
-static char self_exe[PATH_MAX];
-static pid_t tokend_pid = -1;
 
 static void write_conf(const char *redeem_action, int max_conns)
 {
-	FILE *f = fopen(conf, "w");
+	FILE *f = fopen(th.conf, "w");
 
 	assert_non_null(f);
 	fprintf(f,
@@ -56,112 +55,23 @@ static void write_conf(const char *redeem_action, int max_conns)
 		"            holders = [ \"tester\", \"elsewhere\" ]; max_outstanding = 2; } );\n"
 		"redeem = ( { name = \"test-redeem\"; holders = [ \"tester\" ]; action = \"%s\";\n"
 		"             check_account = false; live_lifetime = \"1m\"; } );\n",
-		sock, dir, max_conns, self_exe, redeem_action);
+		th.sock, th.dir, max_conns, th.self_exe, redeem_action);
 	fclose(f);
-}
-
-static void start_tokend_via(const char *activator)
-{
-	const char *b = getenv("top_builddir");
-	char bin[PATH_MAX];
-	int fd;
-
-	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
-	tokend_pid = fork();
-	assert_true(tokend_pid >= 0);
-	if (tokend_pid == 0) {
-		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0)
-			dup2(fd, 2);
-		if (activator)
-			execl(activator, "systemd-socket-activate", "-l", sock, bin, "-f", "-c",
-			      conf, (char *)NULL);
-		else if (getenv("TOKEND_VALGRIND"))
-			/* TOKEND_VALGRIND=1: run the daemon under valgrind (memcheck) */
-			execl("/usr/bin/valgrind", "valgrind", "-q", "--leak-check=full",
-			      "--errors-for-leak-kinds=definite", "--error-exitcode=99", bin, "-f",
-			      "-c", conf, (char *)NULL);
-		else
-			execl(bin, "tokend", "-f", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 1000; i++) {
-		struct pt_client *c = NULL;
-		if (pt_client_connect(sock, 200, &c) == 0) {
-			pt_client_free(c);
-			return;
-		}
-		usleep(20000);
-	}
-	fail_msg("tokend did not come up; see %s", logpath);
-}
-
-static void start_tokend(void)
-{
-	start_tokend_via(NULL);
-}
-
-static void stop_tokend(int sig)
-{
-	int st;
-
-	if (tokend_pid <= 0)
-		return;
-	kill(tokend_pid, sig);
-	waitpid(tokend_pid, &st, 0);
-	tokend_pid = -1;
-	/* a clean stop must be clean: valgrind's verdict arrives as exit 99 */
-	if (sig == SIGTERM && WIFEXITED(st) && WEXITSTATUS(st) == 99)
-		fail_msg("valgrind reported errors in tokend; see %s", logpath);
 }
 
 static int setup(void **state)
 {
-	char tmpl[] = "/tmp/pertok-tokend-test.XXXXXX";
-	ssize_t n;
-
-	if (!mkdtemp(tmpl))
+	if (th_init("tokend") < 0)
 		return -1;
-	chmod(tmpl, 0711); /* the unprivileged child must reach the socket */
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	snprintf(sock, sizeof(sock), "%s/tokend.sock", dir);
-	snprintf(conf, sizeof(conf), "%s/tokend.conf", dir);
-	snprintf(logpath, sizeof(logpath), "%s/tokend.log", dir);
-	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
-	if (n <= 0)
-		return -1;
-	self_exe[n] = '\0';
 	write_conf("allow", 16);
-	start_tokend();
+	th_start();
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
-	stop_tokend(SIGTERM);
-	if (getenv("PERTOK_TEST_KEEP") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* One request on a fresh connection. Returns the transport result. */
-static int call(const struct pt_req *req, struct pt_rep *rep)
-{
-	struct pt_client *c = NULL;
-	int r;
-
-	memset(rep, 0, sizeof(*rep));
-	r = pt_client_connect(sock, 2000, &c);
-	if (r < 0)
-		return r;
-	r = pt_client_call(c, req, rep);
-	pt_client_free(c);
-	return r;
+	th_stop(SIGTERM);
+	return th_remove_dir();
 }
 
 static void mint_and_exchange(const char *holder, char **ret_id)
@@ -171,7 +81,7 @@ static void mint_and_exchange(const char *holder, char **ret_id)
 	struct pt_rep rep;
 	char *token;
 
-	assert_int_equal(call(&mint, &rep), 0);
+	assert_int_equal(th_call(&mint, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	assert_non_null(rep.token);
 	token = rep.token;
@@ -179,7 +89,7 @@ static void mint_and_exchange(const char *holder, char **ret_id)
 	pt_rep_clear(&rep);
 
 	struct pt_req ex = { .type = PT_EXCHANGE, .live_token = token, .holder = (char *)holder };
-	assert_int_equal(call(&ex, &rep), 0);
+	assert_int_equal(th_call(&ex, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	assert_true(strncmp(rep.id, "pt_", 3) == 0);
 	*ret_id = strdup(rep.id);
@@ -194,7 +104,7 @@ static uint32_t redeem(const char *holder, char **ret_token)
 	struct pt_rep rep;
 	uint32_t code;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	code = rep.type == PT_OK ? 0 : rep.err_code;
 	if (ret_token) {
 		*ret_token = rep.token;
@@ -212,7 +122,7 @@ static int raw_connect(void)
 	struct timeval tv = { .tv_sec = 3 };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", th.sock);
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -267,10 +177,10 @@ static void still_alive(void)
 	struct pt_req req = { .type = PT_PUBKEY, .format = PT_PUBKEY_PEM };
 	struct pt_rep rep;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	pt_rep_clear(&rep);
-	assert_int_equal(kill(tokend_pid, 0), 0);
+	assert_int_equal(kill(th.pid, 0), 0);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -280,18 +190,18 @@ static void test_pubkey(void **state)
 	struct pt_req req = { .type = PT_PUBKEY, .format = PT_PUBKEY_PEM };
 	struct pt_rep rep;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	assert_non_null(strstr(rep.text, "-----BEGIN PUBLIC KEY-----"));
 	pt_rep_clear(&rep);
 	req.format = PT_PUBKEY_JWKS;
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	assert_non_null(strstr(rep.text, "\"crv\":\"Ed25519\""));
 	assert_non_null(strstr(rep.text, "\"kid\""));
 	pt_rep_clear(&rep);
 	req.format = 7;
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	assert_int_equal(rep.type, PT_ERR);
 	pt_rep_clear(&rep);
 }
@@ -383,7 +293,7 @@ static void test_issue_and_redeem(void **state)
 	free(payload);
 	pt_free_secret(token);
 
-	assert_int_equal(call(&list, &rep), 0);
+	assert_int_equal(th_call(&list, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	assert_true(rep.n_list >= 1);
 	bool found = false;
@@ -417,7 +327,7 @@ static void test_renewal_replaces(void **state)
 	mint_and_exchange("tester", &a);
 	mint_and_exchange("tester", &b);
 	assert_string_not_equal(a, b);
-	assert_int_equal(call(&list, &rep), 0);
+	assert_int_equal(th_call(&list, &rep), 0);
 	for (uint32_t i = 0; i < rep.n_list; i++) {
 		assert_string_not_equal(rep.list[i].id, a);
 		if (strcmp(rep.list[i].holder, "tester") == 0)
@@ -453,16 +363,16 @@ static int nobody_checks(const char *id)
 			      .service = (char *)"x" };
 	struct pt_rep rep;
 
-	if (call(&status, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
+	if (th_call(&status, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
 		return 1;
 	pt_rep_clear(&rep);
-	if (call(&list, &rep) < 0 || rep.type != PT_OK || rep.n_list != 0)
+	if (th_call(&list, &rep) < 0 || rep.type != PT_OK || rep.n_list != 0)
 		return 2; /* root's tokens are not nobody's to see */
 	pt_rep_clear(&rep);
-	if (call(&revoke, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_NOTFOUND)
+	if (th_call(&revoke, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_NOTFOUND)
 		return 3;
 	pt_rep_clear(&rep);
-	if (call(&red, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
+	if (th_call(&red, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
 		return 4; /* uid 65534 is no actor */
 	pt_rep_clear(&rep);
 	return 0;
@@ -480,7 +390,7 @@ static void test_unprivileged_peer(void **state)
 
 static void hup_and_wait(void)
 {
-	kill(tokend_pid, SIGHUP);
+	kill(th.pid, SIGHUP);
 	usleep(300000);
 }
 
@@ -492,7 +402,7 @@ static void test_reload_late_binding(void **state)
 	mint_and_exchange("tester", &id);
 	assert_int_equal(redeem("tester", NULL), 0);
 	/* a broken file is refused: the old policy stays */
-	f = fopen(conf, "w");
+	f = fopen(th.conf, "w");
 	assert_non_null(f);
 	fputs("tokend: { socket = ; };\n", f);
 	fclose(f);
@@ -516,9 +426,9 @@ static void test_survives_kill9(void **state)
 	bool found = false;
 
 	mint_and_exchange("tester", &id);
-	stop_tokend(SIGKILL);
-	start_tokend();
-	assert_int_equal(call(&list, &rep), 0);
+	th_stop(SIGKILL);
+	th_start();
+	assert_int_equal(th_call(&list, &rep), 0);
 	for (uint32_t i = 0; i < rep.n_list; i++)
 		if (strcmp(rep.list[i].id, id) == 0)
 			found = true;
@@ -536,13 +446,13 @@ static void test_revoke(void **state)
 
 	mint_and_exchange("tester", &id);
 	revoke.id = id;
-	assert_int_equal(call(&revoke, &rep), 0);
+	assert_int_equal(th_call(&revoke, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	pt_rep_clear(&rep);
 	assert_int_equal(redeem("tester", NULL), PT_E_NOTFOUND);
 	/* and it stays revoked across a restart */
-	stop_tokend(SIGTERM);
-	start_tokend();
+	th_stop(SIGTERM);
+	th_start();
 	assert_int_equal(redeem("tester", NULL), PT_E_NOTFOUND);
 	free(id);
 }
@@ -572,9 +482,9 @@ static void test_connection_cap(void **state)
 	uint32_t code = 0;
 	int fd;
 
-	stop_tokend(SIGTERM);
+	th_stop(SIGTERM);
 	write_conf("allow", 8);
-	start_tokend();
+	th_start();
 	for (size_t i = 0; i < PT_ELEMENTSOF(fds); i++) {
 		fds[i] = raw_connect();
 		send_hello(fds[i], PT_PROTO_VERSION);
@@ -588,30 +498,22 @@ static void test_connection_cap(void **state)
 		close(fds[i]);
 	usleep(100000);
 	still_alive();
-	stop_tokend(SIGTERM);
+	th_stop(SIGTERM);
 	write_conf("allow", 16);
-	start_tokend();
+	th_start();
 }
 
 static void test_no_token_in_log(void **state)
 {
 	char *token = NULL, *buf;
 	char *id = NULL;
-	FILE *f;
-	long n;
 
 	mint_and_exchange("tester", &id);
 	free(id);
 	assert_int_equal(redeem("tester", &token), 0);
 	assert_non_null(token);
-	f = fopen(logpath, "r");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
+	buf = th_slurp(th.logpath);
+	assert_non_null(buf);
 	/* decisions are logged ... */
 	assert_non_null(strstr(buf, "op=redeem result=allow"));
 	assert_non_null(strstr(buf, "rule=test-redeem"));
@@ -629,32 +531,24 @@ static void test_socket_activation(void **state)
 	static const char activator[] = "/usr/bin/systemd-socket-activate";
 	struct stat st;
 	char *buf;
-	FILE *f;
-	long n;
 
 	if (access(activator, X_OK) != 0) {
 		print_message("%s not installed (Debian package systemd)\n", activator);
 		skip();
 	}
-	stop_tokend(SIGTERM);
-	unlink(sock);
-	assert_int_equal(truncate(logpath, 0), 0);
-	start_tokend_via(activator);
+	th_stop(SIGTERM);
+	unlink(th.sock);
+	assert_int_equal(truncate(th.logpath, 0), 0);
+	th_start_via(activator);
 	still_alive();
-	f = fopen(logpath, "r");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
+	buf = th_slurp(th.logpath);
+	assert_non_null(buf);
 	assert_non_null(strstr(buf, " (systemd)"));
 	free(buf);
-	stop_tokend(SIGTERM);
-	assert_int_equal(lstat(sock, &st), 0); /* not ours to remove */
-	unlink(sock);
-	start_tokend();
+	th_stop(SIGTERM);
+	assert_int_equal(lstat(th.sock, &st), 0); /* not ours to remove */
+	unlink(th.sock);
+	th_start();
 }
 
 /* Child side of test_foreign_exe: asks for a redemption and exits with the
@@ -685,16 +579,16 @@ static void test_foreign_exe(void **state)
 
 	mint_and_exchange("tester", &id);
 	free(id);
-	snprintf(copy, sizeof(copy), "%s/impostor", dir);
-	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", self_exe, copy);
+	snprintf(copy, sizeof(copy), "%s/impostor", th.dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", th.self_exe, copy);
 	assert_int_equal(system(cmd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    mount(copy, self_exe, NULL, MS_BIND, NULL) < 0)
+		    mount(copy, th.self_exe, NULL, MS_BIND, NULL) < 0)
 			_exit(101);
-		execl(self_exe, self_exe, "--probe-redeem", sock, (char *)NULL);
+		execl(th.self_exe, th.self_exe, "--probe-redeem", th.sock, (char *)NULL);
 		_exit(102);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);

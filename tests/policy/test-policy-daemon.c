@@ -35,16 +35,15 @@
 #include "proto.h"
 #include "util.h"
 
+#include "tokend-harness.h"
+
 #define NOBODY 65534
 
-static char dir[64], sock[100], conf[128], logpath[128];
-static char self_exe[PATH_MAX];
-static pid_t tokend_pid = -1;
 
 /* issue_extra / redeem_extra: settings added to the one issue / redeem rule */
 static void write_conf(const char *issue_extra, const char *redeem_extra)
 {
-	FILE *f = fopen(conf, "w");
+	FILE *f = fopen(th.conf, "w");
 
 	assert_non_null(f);
 	fprintf(f,
@@ -58,103 +57,25 @@ static void write_conf(const char *issue_extra, const char *redeem_extra)
 		"            persist_lifetime = \"1h\"; %s } );\n"
 		"redeem = ( { name = \"red\"; holders = [ \"tester\" ]; check_account = false;\n"
 		"             %s } );\n",
-		sock, dir, self_exe, issue_extra, redeem_extra);
+		th.sock, th.dir, th.self_exe, issue_extra, redeem_extra);
 	fclose(f);
-}
-
-static void start_tokend(void)
-{
-	const char *b = getenv("top_builddir");
-	char bin[PATH_MAX];
-	int fd;
-
-	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
-	tokend_pid = fork();
-	assert_true(tokend_pid >= 0);
-	if (tokend_pid == 0) {
-		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0)
-			dup2(fd, 2);
-		if (getenv("TOKEND_VALGRIND")) /* TOKEND_VALGRIND=1: under memcheck */
-			execl("/usr/bin/valgrind", "valgrind", "-q", "--leak-check=full",
-			      "--errors-for-leak-kinds=definite", "--error-exitcode=99", bin, "-f",
-			      "-c", conf, (char *)NULL);
-		else
-			execl(bin, "tokend", "-f", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 1000; i++) {
-		struct pt_client *c = NULL;
-		if (pt_client_connect(sock, 200, &c) == 0) {
-			pt_client_free(c);
-			return;
-		}
-		usleep(20000);
-	}
-	fail_msg("tokend did not come up; see %s", logpath);
-}
-
-static void stop_tokend(int sig)
-{
-	int st;
-
-	if (tokend_pid <= 0)
-		return;
-	kill(tokend_pid, sig);
-	waitpid(tokend_pid, &st, 0);
-	tokend_pid = -1;
-	if (sig == SIGTERM && WIFEXITED(st) && WEXITSTATUS(st) == 99)
-		fail_msg("valgrind reported errors in tokend; see %s", logpath);
 }
 
 static int setup(void **state)
 {
-	char tmpl[] = "/tmp/pertok-policy-test.XXXXXX";
-	ssize_t n;
-
 	(void)state;
-	if (!mkdtemp(tmpl))
+	if (th_init("policy") < 0)
 		return -1;
-	chmod(tmpl, 0711); /* the unprivileged child must reach the socket */
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	snprintf(sock, sizeof(sock), "%s/tokend.sock", dir);
-	snprintf(conf, sizeof(conf), "%s/tokend.conf", dir);
-	snprintf(logpath, sizeof(logpath), "%s/tokend.log", dir);
-	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
-	if (n <= 0)
-		return -1;
-	self_exe[n] = '\0';
 	write_conf("", "");
-	start_tokend();
+	th_start();
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
-	stop_tokend(SIGTERM);
-	if (getenv("PERTOK_TEST_KEEP") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int call(const struct pt_req *req, struct pt_rep *rep)
-{
-	struct pt_client *c = NULL;
-	int r;
-
-	memset(rep, 0, sizeof(*rep));
-	r = pt_client_connect(sock, 2000, &c);
-	if (r < 0)
-		return r;
-	r = pt_client_call(c, req, rep);
-	pt_client_free(c);
-	return r;
+	th_stop(SIGTERM);
+	return th_remove_dir();
 }
 
 /* A fresh persistable token of root for holder (a renewal replaces the old one). */
@@ -168,13 +89,13 @@ static void issue(const char *holder, char ret_id[PT_MAX_STR + 1])
 	struct pt_rep rep;
 	char *token;
 
-	assert_int_equal(call(&mint, &rep), 0);
+	assert_int_equal(th_call(&mint, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	token = rep.token;
 	rep.token = NULL;
 	pt_rep_clear(&rep);
 	struct pt_req ex = { .type = PT_EXCHANGE, .live_token = token, .holder = (char *)holder };
-	assert_int_equal(call(&ex, &rep), 0);
+	assert_int_equal(th_call(&ex, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	snprintf(ret_id, PT_MAX_STR + 1, "%s", rep.id);
 	pt_rep_clear(&rep);
@@ -192,7 +113,7 @@ static uint32_t redeem(char **ret_claims, uint64_t *ret_exp, char **ret_msg)
 	struct pt_rep rep;
 	uint32_t code;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	code = rep.type == PT_OK ? 0 : rep.err_code;
 	if (code == 0 && ret_claims) {
 		const char *d1 = strchr(rep.token, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
@@ -216,7 +137,7 @@ static uint32_t redeem(char **ret_claims, uint64_t *ret_exp, char **ret_msg)
 /* How many reloads tokend logged as done. */
 static int reloads(void)
 {
-	FILE *f = fopen(logpath, "r");
+	FILE *f = fopen(th.logpath, "r");
 	char line[4096];
 	int n = 0;
 
@@ -238,9 +159,9 @@ static void reconfigure(const char *issue_extra, const char *redeem_extra)
 	write_conf(issue_extra, redeem_extra);
 	/* a config tokend would refuse would make the test prove nothing */
 	snprintf(cmd, sizeof(cmd), "'%s/tokend/tokend' --check-config -c '%s' >/dev/null",
-		 b ? b : ".", conf);
+		 b ? b : ".", th.conf);
 	assert_int_equal(system(cmd), 0);
-	kill(tokend_pid, SIGHUP);
+	kill(th.pid, SIGHUP);
 	for (int i = 0; i < 500 && reloads() == before; i++)
 		usleep(10000);
 	assert_true(reloads() > before);
@@ -253,7 +174,7 @@ static bool find_token(const char *id, uint64_t *iat, uint64_t *exp, uint32_t *u
 	struct pt_rep rep;
 	bool found = false;
 
-	assert_int_equal(call(&list, &rep), 0);
+	assert_int_equal(th_call(&list, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	for (uint32_t i = 0; i < rep.n_list; i++)
 		if (strcmp(rep.list[i].id, id) == 0) {
@@ -474,7 +395,7 @@ static void test_idle(void **state)
 	assert_int_equal(redeem(NULL, NULL, NULL), PT_E_NOTFOUND);
 	/* and the log says why */
 	snprintf(cmd, sizeof(cmd), "grep -q 'op=expire result=allow .*id=%s reason=idle' '%s'", id,
-		 logpath);
+		 th.logpath);
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -490,7 +411,7 @@ static uint32_t revoke_match(const char *user, const char *holder, uint64_t befo
 	struct pt_rep rep;
 	uint32_t code;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	code = rep.type == PT_OK ? 0 : rep.err_code;
 	if (ret_count)
 		*ret_count = rep.count;
@@ -540,8 +461,8 @@ static void test_revoke_match(void **state)
 	assert_int_equal(n, 1);
 	assert_true(find_token(b, NULL, NULL, NULL));
 	/* survives a restart: the files are gone */
-	stop_tokend(SIGKILL);
-	start_tokend();
+	th_stop(SIGKILL);
+	th_start();
 	assert_false(find_token(a, NULL, NULL, NULL));
 	assert_true(find_token(b, NULL, NULL, NULL));
 	assert_int_equal(revoke_match("", "other", 0, &n), 0);
@@ -572,16 +493,16 @@ static void test_revoke_match_unprivileged(void **state)
 
 		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
 			_exit(10);
-		if (call(&req, &rep) < 0 || rep.type != PT_OK || rep.count != 0)
+		if (th_call(&req, &rep) < 0 || rep.type != PT_OK || rep.count != 0)
 			_exit(11);
 		pt_rep_clear(&rep);
 		req.user = (char *)"";
 		req.before = pt_now_s() + 100;
-		if (call(&req, &rep) < 0 || rep.type != PT_OK || rep.count != 0)
+		if (th_call(&req, &rep) < 0 || rep.type != PT_OK || rep.count != 0)
 			_exit(12);
 		pt_rep_clear(&rep);
 		/* explain is root's */
-		if (call(&ex, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
+		if (th_call(&ex, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
 			_exit(13);
 		pt_rep_clear(&rep);
 		_exit(0);
@@ -602,7 +523,7 @@ static char *explain(const char *user, const char *holder, uint64_t at, uint32_t
 	struct pt_rep rep;
 	char *text;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	*ret_code = rep.type == PT_OK ? 0 : rep.err_code;
 	text = rep.text;
 	rep.text = NULL;
@@ -696,8 +617,8 @@ static void test_max_redemptions_per_day(void **state)
 	assert_non_null(strstr(msg, "times today (max_redemptions_per_day"));
 	free(msg);
 	/* kept across a restart (written at stop, and by housekeeping) */
-	stop_tokend(SIGTERM);
-	start_tokend();
+	th_stop(SIGTERM);
+	th_start();
 	history_counts(&today2, &total2);
 	assert_int_equal(today2, today + 1);
 	assert_int_equal(total2, total + 1);
@@ -719,7 +640,7 @@ static void test_issue_rate(void **state)
 
 	(void)state;
 	reconfigure("rate = \"2/1h\";", "");
-	assert_int_equal(call(&mint, &rep), 0);
+	assert_int_equal(th_call(&mint, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
 	token = rep.token;
 	rep.token = NULL;
@@ -728,7 +649,7 @@ static void test_issue_rate(void **state)
 		struct pt_req ex = { .type = PT_EXCHANGE,
 				     .live_token = token,
 				     .holder = (char *)"tester" };
-		assert_int_equal(call(&ex, &rep), 0);
+		assert_int_equal(th_call(&ex, &rep), 0);
 		codes[i] = rep.type == PT_OK ? 0 : rep.err_code;
 		if (i == 2 && rep.message)
 			assert_non_null(strstr(rep.message, "issue rate"));
@@ -752,7 +673,7 @@ static int run_tool(const char *tool, const char *args, char *out, size_t outlen
 	int st;
 
 	snprintf(cmd, sizeof(cmd), "PERTOK_TOKEND='%s/tokend/tokend' '%s/tools/%s' -s '%s' %s 2>&1",
-		 b ? b : ".", b ? b : ".", tool, sock, args);
+		 b ? b : ".", b ? b : ".", tool, th.sock, args);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	n = fread(out, 1, outlen - 1, p);
@@ -801,10 +722,10 @@ static void test_pertokctl(void **state)
 	assert_int_equal(run_tool("pertok", "revoke --all x", out, sizeof(out)), 2);
 
 	/* check-config: tokend's own loader, the running daemon untouched */
-	snprintf(args, sizeof(args), "check-config '%s'", conf);
+	snprintf(args, sizeof(args), "check-config '%s'", th.conf);
 	assert_int_equal(run(args, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, ": OK"));
-	snprintf(bad, sizeof(bad), "%s/bad.conf", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.conf", th.dir);
 	f = fopen(bad, "w");
 	assert_non_null(f);
 	fputs("redeem = (\n  { hours = \"9-5\"; } );\n", f);

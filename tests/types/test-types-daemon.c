@@ -30,17 +30,17 @@
 #include "proto.h"
 #include "util.h"
 
+#include "tokend-harness.h"
+
 #define NOBODY 65534
 #define MAX_CODES 64
 
-static char dir[64], sock[100], conf[128], logpath[128];
-static pid_t tokend_pid = -1;
 static char *codes[MAX_CODES]; /* every code issued, for the leak check */
 static size_t n_codes;
 
 static void write_conf(void)
 {
-	FILE *f = fopen(conf, "w");
+	FILE *f = fopen(th.conf, "w");
 
 	assert_non_null(f);
 	fprintf(f,
@@ -55,100 +55,27 @@ static void write_conf(void)
 		"    num_uses = 2; global_rate = \"2/1h\"; max_failures = 0; },\n"
 		"  { name = \"live\"; ttl = \"2m\"; }\n"
 		");\n",
-		sock, dir);
+		th.sock, th.dir);
 	fclose(f);
-}
-
-static void start_tokend(void)
-{
-	const char *b = getenv("top_builddir");
-	char bin[PATH_MAX];
-	int fd;
-
-	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
-	tokend_pid = fork();
-	assert_true(tokend_pid >= 0);
-	if (tokend_pid == 0) {
-		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0)
-			dup2(fd, 2);
-		if (getenv("TOKEND_VALGRIND")) /* TOKEND_VALGRIND=1: under memcheck */
-			execl("/usr/bin/valgrind", "valgrind", "-q", "--leak-check=full",
-			      "--errors-for-leak-kinds=definite", "--error-exitcode=99", bin, "-f",
-			      "-c", conf, (char *)NULL);
-		else
-			execl(bin, "tokend", "-f", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 1000; i++) {
-		struct pt_client *c = NULL;
-		if (pt_client_connect(sock, 200, &c) == 0) {
-			pt_client_free(c);
-			return;
-		}
-		usleep(20000);
-	}
-	fail_msg("tokend did not come up; see %s", logpath);
-}
-
-static void stop_tokend(void)
-{
-	int st;
-
-	if (tokend_pid <= 0)
-		return;
-	kill(tokend_pid, SIGTERM);
-	waitpid(tokend_pid, &st, 0);
-	tokend_pid = -1;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
-		fail_msg("valgrind reported errors in tokend; see %s", logpath);
 }
 
 static int setup(void **state)
 {
-	char tmpl[] = "/tmp/pertok-types-test.XXXXXX";
-
 	(void)state;
-	if (!mkdtemp(tmpl))
+	if (th_init("types") < 0)
 		return -1;
-	chmod(tmpl, 0711); /* the unprivileged child must reach the socket */
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	snprintf(sock, sizeof(sock), "%s/tokend.sock", dir);
-	snprintf(conf, sizeof(conf), "%s/tokend.conf", dir);
-	snprintf(logpath, sizeof(logpath), "%s/tokend.log", dir);
 	write_conf();
-	start_tokend();
+	th_start();
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
-	stop_tokend();
+	th_stop(SIGTERM);
 	for (size_t i = 0; i < n_codes; i++)
 		pt_free_secret(codes[i]);
-	if (getenv("PERTOK_TEST_KEEP") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int call(const struct pt_req *req, struct pt_rep *rep)
-{
-	struct pt_client *c = NULL;
-	int r;
-
-	memset(rep, 0, sizeof(*rep));
-	r = pt_client_connect(sock, 2000, &c);
-	if (r < 0)
-		return r;
-	r = pt_client_call(c, req, rep);
-	pt_client_free(c);
-	return r;
+	return th_remove_dir();
 }
 
 /* Issues a code: 0 and the code (kept for the leak check), or the error. */
@@ -159,7 +86,7 @@ static uint32_t issue(const char *type, const char *user, const char **ret_code,
 	struct pt_rep rep;
 	uint32_t code;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	code = rep.type == PT_OK ? 0 : rep.err_code;
 	if (msg)
 		snprintf(msg, msglen, "%s", rep.message ? rep.message : "");
@@ -187,7 +114,7 @@ static uint32_t check(const char *type, const char *user, const char *code, uint
 	struct pt_rep rep;
 	uint32_t r;
 
-	assert_int_equal(call(&req, &rep), 0);
+	assert_int_equal(th_call(&req, &rep), 0);
 	r = rep.type == PT_OK ? 0 : rep.err_code;
 	if (ret_left)
 		*ret_left = rep.count;
@@ -307,8 +234,8 @@ static void test_failures_survive_restart(void **state)
 			 PT_E_INVALID);
 	assert_int_equal(check("recovery", "ivan", "ZZZZZZZZZZZZZZZZZZZZ", NULL, NULL, 0),
 			 PT_E_INVALID);
-	stop_tokend();
-	start_tokend();
+	th_stop(SIGTERM);
+	th_start();
 	assert_int_equal(check("recovery", "ivan", "ZZZZZZZZZZZZZZZZZZZZ", NULL, msg, sizeof(msg)),
 			 PT_E_LIMIT);
 	assert_int_equal(check("recovery", "ivan", code, NULL, NULL, 0), PT_E_LIMIT);
@@ -335,10 +262,10 @@ static void test_unprivileged(void **state)
 
 		if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
 			_exit(2);
-		if (call(&iss, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
+		if (th_call(&iss, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
 			bad |= 4;
 		pt_rep_clear(&rep);
-		if (call(&chk, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
+		if (th_call(&chk, &rep) < 0 || rep.type != PT_ERR || rep.err_code != PT_E_PERM)
 			bad |= 8;
 		pt_rep_clear(&rep);
 		_exit(bad);
@@ -356,11 +283,11 @@ static void test_pertokctl(void **state)
 	FILE *f;
 
 	(void)state;
-	snprintf(codefile, sizeof(codefile), "%s/code.txt", dir);
+	snprintf(codefile, sizeof(codefile), "%s/code.txt", th.dir);
 	snprintf(cmd, sizeof(cmd),
 		 "'%s/tools/pertokctl' -s '%s' code issue --type recovery --user judy >'%s' "
 		 "2>/dev/null",
-		 b ? b : ".", sock, codefile);
+		 b ? b : ".", th.sock, codefile);
 	assert_int_equal(system(cmd), 0);
 	f = fopen(codefile, "r");
 	assert_non_null(f);
@@ -373,7 +300,7 @@ static void test_pertokctl(void **state)
 	snprintf(cmd, sizeof(cmd),
 		 "'%s/tools/pertokctl' -s '%s' code check --type recovery --user judy <'%s' "
 		 ">/dev/null 2>&1",
-		 b ? b : ".", sock, codefile);
+		 b ? b : ".", th.sock, codefile);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(WEXITSTATUS(system(cmd)), 1); /* one use */
 	unlink(codefile);
@@ -382,7 +309,7 @@ static void test_pertokctl(void **state)
 	snprintf(cmd, sizeof(cmd),
 		 "'%s/tools/pertokctl' -s '%s' code check --type recovery "
 		 "</dev/null >/dev/null 2>&1",
-		 b ? b : ".", sock);
+		 b ? b : ".", th.sock);
 	assert_int_equal(WEXITSTATUS(system(cmd)), 2);
 }
 
@@ -395,13 +322,15 @@ static void test_no_code_leaked(void **state)
 	(void)state;
 	assert_true(n_codes >= 8);
 	for (size_t i = 0; i < n_codes; i++) {
-		snprintf(cmd, sizeof(cmd), "grep -rqiF -e '%s' '%s'", codes[i], dir);
+		snprintf(cmd, sizeof(cmd), "grep -rqiF -e '%s' '%s'", codes[i], th.dir);
 		assert_int_equal(WEXITSTATUS(system(cmd)), 1);
 	}
 	/* and the log shows the decisions */
-	snprintf(cmd, sizeof(cmd), "grep -q 'op=code-check result=deny user=carol' '%s'", logpath);
+	snprintf(cmd, sizeof(cmd), "grep -q 'op=code-check result=deny user=carol' '%s'",
+		 th.logpath);
 	assert_int_equal(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "grep -q 'op=code-issue result=allow user=alice' '%s'", logpath);
+	snprintf(cmd, sizeof(cmd), "grep -q 'op=code-issue result=allow user=alice' '%s'",
+		 th.logpath);
 	assert_int_equal(system(cmd), 0);
 }
 

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A private tokend for the daemon tests (tests/daemon, policy, types, audit):
+ * a temp dir holding its socket, config and log; tokend from $top_builddir
+ * run in the foreground with -f -c CONF, its stderr appended to the log.
+ * TOKEND_VALGRIND=1 runs it under valgrind (memcheck); a clean stop then
+ * fails the test when valgrind reported errors. Uses cmocka's assertions.
+ */
+#pragma once
+
+#include <limits.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+struct tokend_harness {
+	char dir[64], sock[100], conf[128], logpath[128];
+	char self_exe[PATH_MAX]; /* this test program, for actors' exe lists */
+	pid_t pid;		 /* tokend's (or its activator's), -1 when stopped */
+	int timeout_ms;		 /* th_call's connect + call bound (default 2000) */
+};
+
+extern struct tokend_harness th;
+
+/* Creates /tmp/pertok-NAME-test.XXXXXX (mode 0711: unprivileged children
+ * must reach the socket) and fills th's paths. 0 or -1. */
+int th_init(const char *name);
+
+/* Starts tokend (through activator, e.g. systemd-socket-activate, when not
+ * NULL) and waits until its socket answers; fails the test if it does not. */
+void th_start_via(const char *activator);
+void th_start(void);
+
+/* Sends sig to tokend and reaps it; after SIGTERM, valgrind's exit 99 fails
+ * the test. Does nothing when it is not running. */
+void th_stop(int sig);
+
+/* Removes th.dir unless PERTOK_TEST_KEEP is set. 0 or -1. */
+int th_remove_dir(void);
+
+/* One request on a fresh connection. Returns the transport result. */
+int th_call(const struct pt_req *req, struct pt_rep *rep);
+
+/* The whole file at path (caller frees), NULL when it cannot be opened. */
+char *th_slurp(const char *path);
