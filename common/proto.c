@@ -281,8 +281,8 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->ttype)) < 0 ||
 		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
 			return r;
-		return q->type == PT_CODE_CHECK ? ptbuf_view_get_cstring(v, PT_MAX_CODE, &q->code)
-						: 0;
+		return q->type == PT_CODE_CHECK ? ptbuf_view_get_cstring(v, PT_MAX_CODE, &q->code) :
+						  0;
 	default:
 		return -EBADMSG;
 	}
@@ -456,12 +456,21 @@ struct pt_name {
 };
 
 static const struct pt_name msgtype_names[] = {
-	{ PT_HELLO, "hello" },	 { PT_MINT, "mint" },	  { PT_EXCHANGE, "exchange" },
-	{ PT_REDEEM, "redeem" }, { PT_LIST, "list" },	  { PT_REVOKE, "revoke" },
-	{ PT_PUBKEY, "pubkey" }, { PT_STATUS, "status" }, { PT_OK, "ok" },
-	{ PT_EXPLAIN, "explain" }, { PT_REVOKE_MATCH, "revoke-match" },
-	{ PT_ROTATE, "rotate-key" }, { PT_RESEAL, "reseal" },
-	{ PT_CODE_ISSUE, "code-issue" }, { PT_CODE_CHECK, "code-check" },
+	{ PT_HELLO, "hello" },
+	{ PT_MINT, "mint" },
+	{ PT_EXCHANGE, "exchange" },
+	{ PT_REDEEM, "redeem" },
+	{ PT_LIST, "list" },
+	{ PT_REVOKE, "revoke" },
+	{ PT_PUBKEY, "pubkey" },
+	{ PT_STATUS, "status" },
+	{ PT_OK, "ok" },
+	{ PT_EXPLAIN, "explain" },
+	{ PT_REVOKE_MATCH, "revoke-match" },
+	{ PT_ROTATE, "rotate-key" },
+	{ PT_RESEAL, "reseal" },
+	{ PT_CODE_ISSUE, "code-issue" },
+	{ PT_CODE_CHECK, "code-check" },
 	{ PT_ERR, "error" },
 };
 

@@ -56,11 +56,11 @@
 
 #define PT_PROTO_VERSION 1
 #define PT_MAX_FRAME (64u * 1024u) /* type + payload */
-#define PT_MAX_STR 255u            /* names: user, holder, service, tty, rhost, id */
-#define PT_MAX_TOKEN 8192u         /* a compact JWS */
+#define PT_MAX_STR 255u		   /* names: user, holder, service, tty, rhost, id */
+#define PT_MAX_TOKEN 8192u	   /* a compact JWS */
 #define PT_MAX_TEXT (60u * 1024u)  /* pubkey / status text */
-#define PT_MAX_LIST 1000u          /* entries in one PT_LIST reply */
-#define PT_MAX_CODE 256u           /* a code of a configured token type */
+#define PT_MAX_LIST 1000u	   /* entries in one PT_LIST reply */
+#define PT_MAX_CODE 256u	   /* a code of a configured token type */
 
 enum pt_msgtype {
 	PT_HELLO = 1,
@@ -82,15 +82,15 @@ enum pt_msgtype {
 };
 
 enum pt_errcode {
-	PT_E_PROTO = 1,    /* malformed request */
+	PT_E_PROTO = 1,	   /* malformed request */
 	PT_E_VERSION = 2,  /* unsupported protocol version */
-	PT_E_PERM = 3,     /* caller is not allowed to make this request */
+	PT_E_PERM = 3,	   /* caller is not allowed to make this request */
 	PT_E_DENIED = 4,   /* a policy denied it (message names the rule) */
 	PT_E_NOTFOUND = 5, /* no such user / token */
 	PT_E_INVALID = 6,  /* token invalid, expired or of the wrong kind */
-	PT_E_LIMIT = 7,    /* a limit was reached (max outstanding, rate) */
+	PT_E_LIMIT = 7,	   /* a limit was reached (max outstanding, rate) */
 	PT_E_INTERNAL = 8, /* tokend failed (store, crypto); see its log */
-	PT_E_BUSY = 9,     /* too many connections */
+	PT_E_BUSY = 9,	   /* too many connections */
 };
 
 enum pt_pubkey_format {
@@ -102,20 +102,20 @@ enum pt_pubkey_format {
  * not part of this type. live_token is a secret: pt_req_clear wipes it. */
 struct pt_req {
 	uint8_t type;
-	uint32_t version;   /* HELLO */
-	char *user;         /* MINT, REDEEM, LIST */
-	char *service;      /* MINT, REDEEM */
-	char *tty;          /* MINT */
-	char *rhost;        /* MINT */
-	char *live_token;   /* EXCHANGE (secret) */
-	char *holder;       /* EXCHANGE, REDEEM */
-	uint64_t lifetime;  /* EXCHANGE */
-	char *id;           /* REVOKE */
-	uint8_t format;     /* PUBKEY */
-	uint64_t at;        /* EXPLAIN (0 = now) */
-	uint64_t before;    /* REVOKE_MATCH (0 = any) */
-	char *ttype;        /* CODE_ISSUE, CODE_CHECK: token type name */
-	char *code;         /* CODE_CHECK (secret) */
+	uint32_t version;  /* HELLO */
+	char *user;	   /* MINT, REDEEM, LIST */
+	char *service;	   /* MINT, REDEEM */
+	char *tty;	   /* MINT */
+	char *rhost;	   /* MINT */
+	char *live_token;  /* EXCHANGE (secret) */
+	char *holder;	   /* EXCHANGE, REDEEM */
+	uint64_t lifetime; /* EXCHANGE */
+	char *id;	   /* REVOKE */
+	uint8_t format;	   /* PUBKEY */
+	uint64_t at;	   /* EXPLAIN (0 = now) */
+	uint64_t before;   /* REVOKE_MATCH (0 = any) */
+	char *ttype;	   /* CODE_ISSUE, CODE_CHECK: token type name */
+	char *code;	   /* CODE_CHECK (secret) */
 };
 
 struct pt_tokinfo {
@@ -134,17 +134,17 @@ struct pt_tokinfo {
  * the request (see above). token is a secret: pt_rep_clear wipes it. */
 struct pt_rep {
 	uint8_t type;
-	uint32_t err_code; /* PT_ERR */
-	char *message;     /* PT_ERR */
-	uint32_t version;  /* HELLO */
-	char *token;       /* MINT, REDEEM, CODE_ISSUE (secret) */
-	uint64_t exp;      /* MINT, REDEEM, EXCHANGE */
-	char *id;          /* MINT (""), REDEEM, EXCHANGE */
-	uint8_t renewed;   /* EXCHANGE */
-	uint32_t count;    /* REVOKE, REVOKE_MATCH */
-	char *text;        /* PUBKEY, STATUS, EXPLAIN */
+	uint32_t err_code;	 /* PT_ERR */
+	char *message;		 /* PT_ERR */
+	uint32_t version;	 /* HELLO */
+	char *token;		 /* MINT, REDEEM, CODE_ISSUE (secret) */
+	uint64_t exp;		 /* MINT, REDEEM, EXCHANGE */
+	char *id;		 /* MINT (""), REDEEM, EXCHANGE */
+	uint8_t renewed;	 /* EXCHANGE */
+	uint32_t count;		 /* REVOKE, REVOKE_MATCH */
+	char *text;		 /* PUBKEY, STATUS, EXPLAIN */
 	struct pt_tokinfo *list; /* LIST */
-	uint32_t n_list;         /* LIST */
+	uint32_t n_list;	 /* LIST */
 };
 
 /*

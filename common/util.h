@@ -18,8 +18,14 @@ void pt_wipe(void *p, size_t n);
 void pt_free_secret(char *s);
 
 /* Cleanup-attribute helpers: declare `_cleanup_free_ char *x = NULL;`. */
-static inline void pt_freep(void *p) { free(*(void **)p); }
-static inline void pt_free_secretp(char **p) { pt_free_secret(*p); }
+static inline void pt_freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void pt_free_secretp(char **p)
+{
+	pt_free_secret(*p);
+}
 static inline void pt_closep(int *fd)
 {
 	if (*fd >= 0)

@@ -226,8 +226,9 @@ static int account_copy(const struct pt_account *a, struct pt_account **ret)
 
 	if (!c)
 		return -ENOMEM;
-	*c = (struct pt_account){ .uid = a->uid, .gid = a->gid, .locked = a->locked,
-				  .expired = a->expired };
+	*c = (struct pt_account){
+		.uid = a->uid, .gid = a->gid, .locked = a->locked, .expired = a->expired
+	};
 	c->user = dup_or_null(a->user, &oom);
 	c->gecos = dup_or_null(a->gecos, &oom);
 	c->home = dup_or_null(a->home, &oom);

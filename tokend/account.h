@@ -15,8 +15,8 @@ struct pt_account {
 	char *shell;
 	char **groups; /* names, primary group first */
 	size_t n_groups;
-	bool locked;   /* shadow password starts with '!' */
-	bool expired;  /* shadow account expiry date passed */
+	bool locked;  /* shadow password starts with '!' */
+	bool expired; /* shadow account expiry date passed */
 };
 
 /* How long a looked-up account may be reused (see account.c). */

@@ -643,13 +643,15 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 
 				if (config_setting_type(e) != CONFIG_TYPE_INT &&
 				    config_setting_type(e) != CONFIG_TYPE_INT64)
-					return fail(p, e, "seal.pcrs[%d] must be an integer, not %s",
-						    j, type_name(config_setting_type(e)));
+					return fail(p, e,
+						    "seal.pcrs[%d] must be an integer, not %s", j,
+						    type_name(config_setting_type(e)));
 				v = config_setting_get_int64(e);
 				if (v < 0 || v > 23)
-					return fail(p, e,
-						    "seal.pcrs[%d]: PCR %lld does not exist (0 to 23)",
-						    j, v);
+					return fail(
+						p, e,
+						"seal.pcrs[%d]: PCR %lld does not exist (0 to 23)",
+						j, v);
 				if (mask & (1u << v))
 					return fail(p, e, "seal.pcrs[%d]: PCR %lld listed twice", j,
 						    v);
@@ -987,8 +989,7 @@ static int day_index(const char *s, size_t n)
 }
 
 /* days = [ "mon", "tue" ] or [ "mon-fri" ] (a range may wrap: "fri-mon"). */
-static int parse_days(struct parse *p, const config_setting_t *s, struct where w,
-		      uint8_t *ret)
+static int parse_days(struct parse *p, const config_setting_t *s, struct where w, uint8_t *ret)
 {
 	char **v = NULL;
 	size_t n = 0;
@@ -1092,7 +1093,7 @@ static int parse_rule_effect(struct parse *p, const config_setting_t *s, struct 
 		rule->rate_n = (uint32_t)n;
 		rule->rate_period = per;
 		return 0;
-	bad_rate:
+bad_rate:
 		return fail(p, s,
 			    "%s.rate: \"%.64s\" is not a rate \"N/DURATION\" (e.g. \"10/1h\"; N "
 			    "1 to 1000000)",
@@ -1290,9 +1291,9 @@ static int parse_types(struct parse *p, const config_setting_t *l, const config_
 	struct pt_ttype_builtin_set bs = { 0 };
 	const struct pt_tokentype *live, *persist;
 	static const char *const tt_keys[4] = { "live.ttl", "live.max_ttl", "persistable.ttl",
-						  "persistable.max_ttl" };
+						"persistable.max_ttl" };
 	static const char *const lt_keys[4] = { "live_lifetime", "max_live_lifetime",
-						    "persist_lifetime", "max_persist_lifetime" };
+						"persist_lifetime", "max_persist_lifetime" };
 	int r;
 
 	r = pt_ttypes_parse(l, p->name, c->live_lifetime, c->max_live_lifetime, c->persist_lifetime,
@@ -1548,8 +1549,8 @@ enum {
 	TOP_TYPES,
 	_TOP_MAX
 };
-static const char *const top_keys[_TOP_MAX] = { "tokend", "seal", "actors", "issue", "redeem",
-					       "audit", "types" };
+static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",  "actors", "issue",
+						"redeem", "audit", "types" };
 
 int pt_config_load_string(const char *text, const char *name, struct pt_config **ret, char *err,
 			  size_t errlen)

@@ -17,10 +17,10 @@ struct pt_tokentype; /* tokentype.h */
 
 struct pt_actor {
 	char *name;
-	uid_t uid;          /* peer uid that must match */
-	char **exe;         /* absolute paths of allowed executables; "*" = any */
+	uid_t uid;  /* peer uid that must match */
+	char **exe; /* absolute paths of allowed executables; "*" = any */
 	size_t n_exe;
-	char **services;    /* PAM services this actor may claim; empty = any */
+	char **services; /* PAM services this actor may claim; empty = any */
 	size_t n_services;
 	int line;
 };
@@ -32,67 +32,80 @@ enum pt_action {
 
 /* One rule of a policy set. Empty match lists match anything; "*" too. */
 struct pt_rule {
-	char *name;          /* "issue[0]" style when not named in the file */
+	char *name; /* "issue[0]" style when not named in the file */
 	int line;
 	enum pt_action action;
-	char **actors;       size_t n_actors;
-	char **users;        size_t n_users;
-	char **groups;       size_t n_groups;   /* user must be in one of them (now) */
-	char **holders;      size_t n_holders;
+	char **actors;
+	size_t n_actors;
+	char **users;
+	size_t n_users;
+	char **groups;
+	size_t n_groups; /* user must be in one of them (now) */
+	char **holders;
+	size_t n_holders;
 	/* effects (0 = not set: fall back to the global default) */
-	uint64_t live_lifetime;      /* s */
-	uint64_t persist_lifetime;   /* s (issue set) */
-	uint32_t max_outstanding;    /* issue set: persistable tokens per user */
-	bool check_account;          /* redeem set: user exists, not locked/expired (default true) */
+	uint64_t live_lifetime;	   /* s */
+	uint64_t persist_lifetime; /* s (issue set) */
+	uint32_t max_outstanding;  /* issue set: persistable tokens per user */
+	bool check_account;	   /* redeem set: user exists, not locked/expired (default true) */
 	/* issue set: base entitlements, recorded in the persistable token */
-	char **entitlements;         size_t n_entitlements;
+	char **entitlements;
+	size_t n_entitlements;
 	/* redeem set (late-bound, applied to the live token of each redemption) */
-	bool has_hours;              /* hours = "HH:MM-HH:MM" (local time; wraps midnight) */
+	bool has_hours;		       /* hours = "HH:MM-HH:MM" (local time; wraps midnight) */
 	uint16_t hours_from, hours_to; /* minutes since midnight, [from, to) */
-	uint8_t days;                /* days = [ "mon", ... ]: bit 0 = Sunday; 0 = any day */
-	char **entitlements_add;     size_t n_entitlements_add;
-	char **entitlements_remove;  size_t n_entitlements_remove;
-	char **groups_add;           size_t n_groups_add;
-	char **groups_remove;        size_t n_groups_remove;
-	uint32_t max_uses;           /* deny once the token was redeemed this often (0 = no cap) */
-	uint64_t idle;               /* s: a token not redeemed for this long is dead (0 = never) */
+	uint8_t days;		       /* days = [ "mon", ... ]: bit 0 = Sunday; 0 = any day */
+	char **entitlements_add;
+	size_t n_entitlements_add;
+	char **entitlements_remove;
+	size_t n_entitlements_remove;
+	char **groups_add;
+	size_t n_groups_add;
+	char **groups_remove;
+	size_t n_groups_remove;
+	uint32_t max_uses; /* deny once the token was redeemed this often (0 = no cap) */
+	uint64_t idle;	   /* s: a token not redeemed for this long is dead (0 = never) */
 	uint32_t max_redemptions_per_day; /* redeem set: per user, local day (0 = no cap) */
-	uint32_t rate_n;             /* issue set: rate = "N/PERIOD" persistable tokens per user */
-	uint64_t rate_period;        /* s (0 = no rate limit) */
+	uint32_t rate_n;      /* issue set: rate = "N/PERIOD" persistable tokens per user */
+	uint64_t rate_period; /* s (0 = no rate limit) */
 };
 
 struct pt_config {
 	char *path;
 	/* tokend { } */
-	char *socket_path;          /* default RUNDIR "/pertok/tokend.sock" */
-	char *state_dir;            /* default LOCALSTATEDIR "/lib/pertok" */
-	char *issuer;               /* default "pertok:" + hostname */
-	char *audience;             /* aud of live tokens, default "pertok" */
-	char *alg;                  /* "EdDSA" (default) or "Ed25519" */
-	unsigned max_connections;   /* default 128 */
-	unsigned client_timeout_ms; /* default 5000 */
-	uint64_t live_lifetime;     /* default 300 */
-	uint64_t max_live_lifetime; /* default 3600 */
-	uint64_t persist_lifetime;  /* default 30 d */
+	char *socket_path;	       /* default RUNDIR "/pertok/tokend.sock" */
+	char *state_dir;	       /* default LOCALSTATEDIR "/lib/pertok" */
+	char *issuer;		       /* default "pertok:" + hostname */
+	char *audience;		       /* aud of live tokens, default "pertok" */
+	char *alg;		       /* "EdDSA" (default) or "Ed25519" */
+	unsigned max_connections;      /* default 128 */
+	unsigned client_timeout_ms;    /* default 5000 */
+	uint64_t live_lifetime;	       /* default 300 */
+	uint64_t max_live_lifetime;    /* default 3600 */
+	uint64_t persist_lifetime;     /* default 30 d */
 	uint64_t max_persist_lifetime; /* default 60 d */
-	uint32_t max_outstanding;   /* default 4 */
+	uint32_t max_outstanding;      /* default 4 */
 	/* seal { } */
-	char *seal_backend;         /* "software", "tpm2" or "auto" */
-	char *seal_tcti;            /* TCTI config string, NULL = "device:/dev/tpmrm0" */
-	uint32_t seal_srk_handle;   /* default 0x81000001 */
-	bool seal_persist_srk;      /* default true */
-	uint32_t seal_pcr_mask;     /* bit n = PCR n (SHA-256 bank); default 0 */
+	char *seal_backend;	  /* "software", "tpm2" or "auto" */
+	char *seal_tcti;	  /* TCTI config string, NULL = "device:/dev/tpmrm0" */
+	uint32_t seal_srk_handle; /* default 0x81000001 */
+	bool seal_persist_srk;	  /* default true */
+	uint32_t seal_pcr_mask;	  /* bit n = PCR n (SHA-256 bank); default 0 */
 	/* audit { } */
-	char *audit_file;           /* NULL = state_dir "/audit.log" */
-	uint32_t audit_checkpoint_every; /* lines, default 1000 */
+	char *audit_file;		    /* NULL = state_dir "/audit.log" */
+	uint32_t audit_checkpoint_every;    /* lines, default 1000 */
 	uint64_t audit_checkpoint_interval; /* s, default 300 */
-	bool audit_sync_batch;      /* sync = "batch" (default "record": fdatasync each) */
+	bool audit_sync_batch;		    /* sync = "batch" (default "record": fdatasync each) */
 	/* actors ( ), issue ( ), redeem ( ) */
-	struct pt_actor *actors;    size_t n_actors;
-	struct pt_rule *issue;      size_t n_issue;
-	struct pt_rule *redeem;     size_t n_redeem;
+	struct pt_actor *actors;
+	size_t n_actors;
+	struct pt_rule *issue;
+	size_t n_issue;
+	struct pt_rule *redeem;
+	size_t n_redeem;
 	/* types ( ): always holds the built-ins "live" and "persistable" (tokentype.h) */
-	struct pt_tokentype *types; size_t n_types;
+	struct pt_tokentype *types;
+	size_t n_types;
 };
 
 /* Returns 0 or a negative errno; on failure err holds "FILE:LINE: message". */

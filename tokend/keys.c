@@ -100,8 +100,8 @@ static uint64_t get_u64(const uint8_t *p)
 }
 
 /* Loads DIR/retired.keys (absent: none); drops keys expired at now. */
-static int load_retired(const char *dir, const uint8_t storekey[PT_STORE_KEYLEN],
-			struct pt_keys *k, uint64_t now, char *err, size_t errlen)
+static int load_retired(const char *dir, const uint8_t storekey[PT_STORE_KEYLEN], struct pt_keys *k,
+			uint64_t now, char *err, size_t errlen)
 {
 	char path[4096];
 	uint8_t *blob = NULL, *plain = NULL;

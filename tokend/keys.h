@@ -21,11 +21,11 @@ struct pt_retired_key {
 };
 
 struct pt_keys {
-	EVP_PKEY *sign;  /* private key (also verifies) */
-	char *kid;       /* RFC 7638 thumbprint */
-	char *pem;       /* public key, SubjectPublicKeyInfo PEM */
-	char *jwks;      /* {"keys":[current, retired...]} */
-	uint64_t created; /* mtime of the key file */
+	EVP_PKEY *sign;			/* private key (also verifies) */
+	char *kid;			/* RFC 7638 thumbprint */
+	char *pem;			/* public key, SubjectPublicKeyInfo PEM */
+	char *jwks;			/* {"keys":[current, retired...]} */
+	uint64_t created;		/* mtime of the key file */
 	struct pt_retired_key *retired; /* from STATE_DIR/retired.keys, still valid at load */
 	size_t n_retired;
 	struct pt_keys *prev; /* the keys this rotation replaced: kept alive (and freed with

@@ -26,7 +26,7 @@ void pt_log(int prio, const char *fmt, ...)
 		struct timespec ts;
 		struct tm tm;
 		char when[32];
-		static const char *const names[] = { "emerg", "alert", "crit", "err",
+		static const char *const names[] = { "emerg",	"alert",  "crit", "err",
 						     "warning", "notice", "info", "debug" };
 
 		va_copy(aq, ap);

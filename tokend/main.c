@@ -64,8 +64,7 @@ static void reload(struct pt_daemon *d)
 	    strcmp(cfg->seal_backend, d->cfg->seal_backend) != 0 ||
 	    strcmp(cfg->seal_tcti ?: "", d->cfg->seal_tcti ?: "") != 0 ||
 	    cfg->seal_srk_handle != d->cfg->seal_srk_handle ||
-	    cfg->seal_persist_srk != d->cfg->seal_persist_srk ||
-	    strcmp(cfg->alg, d->cfg->alg) != 0)
+	    cfg->seal_persist_srk != d->cfg->seal_persist_srk || strcmp(cfg->alg, d->cfg->alg) != 0)
 		pt_log(LOG_WARNING, "op=reload socket, state_dir, seal backend, tcti, srk and alg "
 				    "changes take effect at the next start");
 	if (cfg->seal_pcr_mask != d->cfg->seal_pcr_mask)
@@ -81,16 +80,18 @@ static void reload(struct pt_daemon *d)
 	cfg->seal_backend = strdup(d->cfg->seal_backend);
 	cfg->alg = strdup(d->cfg->alg);
 	if (!cfg->socket_path || !cfg->state_dir || !cfg->seal_backend || !cfg->alg) {
-		pt_log(LOG_ERR, "op=reload result=error reason=\"out of memory; keeping the previous "
-				"policy\"");
+		pt_log(LOG_ERR,
+		       "op=reload result=error reason=\"out of memory; keeping the previous "
+		       "policy\"");
 		pt_config_free(cfg);
 		return;
 	}
 	pt_config_free(d->cfg);
 	d->cfg = cfg;
 	pt_account_cache_flush(); /* a reload re-reads everything */
-	pt_log(LOG_INFO, "op=reload result=allow config=%s actors=%zu issue_rules=%zu "
-			 "redeem_rules=%zu",
+	pt_log(LOG_INFO,
+	       "op=reload result=allow config=%s actors=%zu issue_rules=%zu "
+	       "redeem_rules=%zu",
 	       config_path, cfg->n_actors, cfg->n_issue, cfg->n_redeem);
 }
 
@@ -112,8 +113,9 @@ static int check_state_dir(const char *dir, char *err, size_t errlen)
 		return -ENOTDIR;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 0077)) {
-		snprintf(err, errlen, "%s must be owned by uid %u with mode 0700 (is uid %u, mode %04o)",
-			 dir, (unsigned)geteuid(), (unsigned)st.st_uid, st.st_mode & 07777);
+		snprintf(err, errlen,
+			 "%s must be owned by uid %u with mode 0700 (is uid %u, mode %04o)", dir,
+			 (unsigned)geteuid(), (unsigned)st.st_uid, st.st_mode & 07777);
 		return -EPERM;
 	}
 	return 0;
@@ -123,12 +125,14 @@ static int check_state_dir(const char *dir, char *err, size_t errlen)
 static uint8_t *secret_page(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	void *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p =
+		mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
 	if (mlock(p, (size_t)pg) < 0)
-		pt_log(LOG_WARNING, "mlock of the key page failed: %s (continuing)", strerror(errno));
+		pt_log(LOG_WARNING, "mlock of the key page failed: %s (continuing)",
+		       strerror(errno));
 	madvise(p, (size_t)pg, MADV_DONTDUMP);
 	return p;
 }
@@ -171,14 +175,12 @@ static int drop_privileges(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{}
-	};
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					      { "foreground", no_argument, NULL, 'f' },
+					      { "check-config", no_argument, NULL, 'C' },
+					      { "help", no_argument, NULL, 'h' },
+					      { "version", no_argument, NULL, 'V' },
+					      {} };
 	struct pt_daemon d = { 0 };
 	struct rlimit nocore = { 0, 0 };
 	bool foreground = false, check = false;
@@ -191,12 +193,24 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "c:fhV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': config_path = optarg; break;
-		case 'f': foreground = true; break;
-		case 'C': check = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("tokend %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("tokend %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {
@@ -252,9 +266,10 @@ int main(int argc, char **argv)
 			       sealer->name, sealer->notice);
 	}
 	if (strcmp(d.sealer->name, "software") == 0)
-		pt_log(LOG_WARNING, "seal backend \"software\": the store key is a plain file in %s; "
-				    "anyone who copies that directory can use every token in it. "
-				    "Use a TPM where the host has one.",
+		pt_log(LOG_WARNING,
+		       "seal backend \"software\": the store key is a plain file in %s; "
+		       "anyone who copies that directory can use every token in it. "
+		       "Use a TPM where the host has one.",
 		       d.cfg->state_dir);
 
 	r = check_state_dir(d.cfg->state_dir, err, sizeof(err));
@@ -270,15 +285,14 @@ int main(int argc, char **argv)
 	d.storekey = storekey;
 	r = pt_keygen_dir(d.cfg->state_dir, d.keydir, sizeof(d.keydir), &keygen);
 	if (r < 0) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"%s/current: %s\"",
-		       d.cfg->state_dir,
-		       r == -EBADMSG ? "missing or corrupt key generation pointer (gen-N "
-				       "directories exist; write the newest name, e.g. gen-1, into it)"
-				     : strerror(-r));
+		pt_log(LOG_ERR, "op=start result=error reason=\"%s/current: %s\"", d.cfg->state_dir,
+		       r == -EBADMSG ?
+			       "missing or corrupt key generation pointer (gen-N "
+			       "directories exist; write the newest name, e.g. gen-1, into it)" :
+			       strerror(-r));
 		goto out;
 	}
-	r = pt_seal_load_or_create(d.sealer, d.keydir, storekey, &created, err,
-				   sizeof(err));
+	r = pt_seal_load_or_create(d.sealer, d.keydir, storekey, &created, err, sizeof(err));
 	if (r < 0) {
 		pt_log(LOG_ERR, "op=start result=error reason=\"store key: %s\"", err);
 		goto out;
@@ -296,14 +310,16 @@ int main(int argc, char **argv)
 		pt_log(LOG_NOTICE, "created a new signing key kid=%s", d.keys->kid);
 	r = pt_store_open(d.keydir, storekey, &d.store, &bad);
 	if (r < 0) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"cannot open the token store in %s: "
-				"%s\"",
+		pt_log(LOG_ERR,
+		       "op=start result=error reason=\"cannot open the token store in %s: "
+		       "%s\"",
 		       d.cfg->state_dir, strerror(-r));
 		goto out;
 	}
 	if (bad)
-		pt_log(LOG_ERR, "%zu token file(s) in %s/tokens do not decrypt or parse; they were "
-				"left untouched and are not served",
+		pt_log(LOG_ERR,
+		       "%zu token file(s) in %s/tokens do not decrypt or parse; they were "
+		       "left untouched and are not served",
 		       bad, d.keydir);
 	{
 		char hpath[PATH_MAX];
@@ -317,8 +333,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if (hbad)
-			pt_log(LOG_WARNING, "%s cannot be read or parsed: the usage history starts "
-					    "again",
+			pt_log(LOG_WARNING,
+			       "%s cannot be read or parsed: the usage history starts "
+			       "again",
 			       hpath);
 	}
 	pt_keygen_cleanup(d.cfg->state_dir, keygen); /* leftovers of an interrupted rotation */
@@ -343,7 +360,8 @@ int main(int argc, char **argv)
 	if (geteuid() == 0) {
 		r = drop_privileges();
 		if (r < 0) {
-			pt_log(LOG_ERR, "op=start result=error reason=\"cannot drop capabilities: %s\"",
+			pt_log(LOG_ERR,
+			       "op=start result=error reason=\"cannot drop capabilities: %s\"",
 			       strerror(-r));
 			goto out;
 		}
@@ -359,8 +377,9 @@ int main(int argc, char **argv)
 	c = pt_audit_close(d.audit);
 	d.audit = NULL;
 	if (c < 0)
-		pt_log(LOG_ERR, "op=audit result=error reason=\"cannot write the final checkpoint: "
-				"%s\"",
+		pt_log(LOG_ERR,
+		       "op=audit result=error reason=\"cannot write the final checkpoint: "
+		       "%s\"",
 		       strerror(-c));
 	if (!activated)
 		unlink(d.cfg->socket_path);

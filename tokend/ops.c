@@ -37,12 +37,12 @@ struct call {
 	struct pt_daemon *d;
 	const struct pt_peer *peer;
 	const struct pt_actor *actor; /* WHO_ACTOR: the matched actor */
-	const char *actor_name;       /* for the log: actor->name, "self" or NULL */
+	const char *actor_name;	      /* for the log: actor->name, "self" or NULL */
 	struct pt_req *req;
 	struct ptbuf *out;
-	const char *token;            /* the live token decided on (audited as its HMAC) */
-	int audit_err;                /* an allow could not be audited: the reply is refused */
-	char audit_id[PT_ID_LEN];     /* ... and the persistable token it created */
+	const char *token;	  /* the live token decided on (audited as its HMAC) */
+	int audit_err;		  /* an allow could not be audited: the reply is refused */
+	char audit_id[PT_ID_LEN]; /* ... and the persistable token it created */
 };
 
 typedef int (*handler_fn)(struct call *c);
@@ -56,8 +56,8 @@ struct handler {
 /* ------------------------------------------------------------------ logging */
 
 /* One line per decision, key=value, never a token. */
-static void audit_decision(struct call *c, const char *result, const char *user,
-			   const char *holder, const char *id, const char *rule, const char *reason);
+static void audit_decision(struct call *c, const char *result, const char *user, const char *holder,
+			   const char *id, const char *rule, const char *reason);
 
 /* Usage history: every decided mint, exchange and redeem, per user and
  * per actor (policy.h: max_redemptions_per_day). */
@@ -90,10 +90,14 @@ static void log_decision(struct call *c, int prio, const char *result, const cha
 {
 	char v[6][300];
 
-	pt_log(prio, "op=%s result=%s user=%s holder=%s actor=%s rule=%s peer_uid=%u peer_pid=%d "
-		     "exe=%s id=%s reason=%s",
+	pt_log(prio,
+	       "op=%s result=%s user=%s holder=%s actor=%s rule=%s peer_uid=%u peer_pid=%d "
+	       "exe=%s id=%s reason=%s",
 	       pt_msgtype_name(c->req->type), result, pt_log_value(user, v[0], sizeof(v[0])),
-	       pt_log_value(holder, v[1], sizeof(v[1])), c->actor_name ? c->actor_name : c->actor ? c->actor->name : "-",
+	       pt_log_value(holder, v[1], sizeof(v[1])),
+	       c->actor_name ? c->actor_name :
+	       c->actor	     ? c->actor->name :
+			       "-",
 	       pt_log_value(rule, v[2], sizeof(v[2])), (unsigned)c->peer->uid, (int)c->peer->pid,
 	       pt_log_value(c->peer->exe_known ? c->peer->exe : NULL, v[3], sizeof(v[3])),
 	       pt_log_value(id, v[4], sizeof(v[4])), pt_log_value(reason, v[5], sizeof(v[5])));
@@ -103,17 +107,25 @@ static void log_decision(struct call *c, int prio, const char *result, const cha
 
 /* The same decision as one record of the audit trail. When an allow cannot
  * be recorded, the dispatcher refuses the reply (fail closed). */
-static void audit_decision(struct call *c, const char *result, const char *user,
-			   const char *holder, const char *id, const char *rule, const char *reason)
+static void audit_decision(struct call *c, const char *result, const char *user, const char *holder,
+			   const char *id, const char *rule, const char *reason)
 {
 	struct pt_audit_event ev = {
-		.op = pt_msgtype_name(c->req->type), .result = result, .user = user,
+		.op = pt_msgtype_name(c->req->type),
+		.result = result,
+		.user = user,
 		.holder = holder,
-		.actor = c->actor_name ? c->actor_name : c->actor ? c->actor->name : NULL,
-		.peer_uid = c->peer->uid, .peer_pid = c->peer->pid,
+		.actor = c->actor_name ? c->actor_name :
+			 c->actor      ? c->actor->name :
+					 NULL,
+		.peer_uid = c->peer->uid,
+		.peer_pid = c->peer->pid,
 		.exe = c->peer->exe_known ? c->peer->exe : NULL,
 		.service = c->req->service && *c->req->service ? c->req->service : NULL,
-		.rule = rule, .reason = reason, .id = id, .token = c->token,
+		.rule = rule,
+		.reason = reason,
+		.id = id,
+		.token = c->token,
 	};
 	char v[300];
 	int r;
@@ -160,14 +172,14 @@ static int add_str_array(json_object *o, const char *key, char *const *v, size_t
 
 struct live_params {
 	const struct pt_account *acct;
-	char *const *groups;       /* the groups claim; NULL: the account's */
+	char *const *groups; /* the groups claim; NULL: the account's */
 	size_t n_groups;
 	char *const *entitlements; /* the entitlements claim (omitted when NULL) */
 	size_t n_entitlements;
 	uint64_t lifetime;
-	const char *actor;        /* current actor (outermost act) */
-	const char *prior_actor;  /* the actor that issued the persistable token, or NULL */
-	const char *ptk;          /* persistable id, or NULL */
+	const char *actor;	 /* current actor (outermost act) */
+	const char *prior_actor; /* the actor that issued the persistable token, or NULL */
+	const char *ptk;	 /* persistable id, or NULL */
 	const char *service;
 	const char *tty;
 	const char *rhost;
@@ -309,8 +321,11 @@ static int op_mint(struct call *c)
 		r = reply_error(c, PT_E_DENIED, "%s", dec.reason);
 		goto out;
 	}
-	struct live_params lp = { .acct = acct, .lifetime = dec.live_lifetime,
-				  .actor = c->actor->name, .service = q->service, .tty = q->tty,
+	struct live_params lp = { .acct = acct,
+				  .lifetime = dec.live_lifetime,
+				  .actor = c->actor->name,
+				  .service = q->service,
+				  .tty = q->tty,
 				  .rhost = q->rhost };
 	if (dec.rule->n_entitlements) {
 		lp.entitlements = dec.rule->entitlements;
@@ -344,10 +359,10 @@ static int verify_live(struct pt_daemon *d, const char *token, json_object **ret
 
 	r = pt_keys_verify(d->keys, token, LIVE_TYP, now, (void **)&claims, &kid);
 	if (r < 0) {
-		*ret_why = r == -EKEYREJECTED ? "bad signature"
-			   : r == -EPROTOTYPE ? "not a live token"
-			   : r == -ENOTSUP    ? "unsupported alg"
-					      : "malformed token";
+		*ret_why = r == -EKEYREJECTED ? "bad signature" :
+			   r == -EPROTOTYPE   ? "not a live token" :
+			   r == -ENOTSUP      ? "unsupported alg" :
+						"malformed token";
 		return -EINVAL;
 	}
 	if (!kid) {
@@ -360,18 +375,21 @@ static int verify_live(struct pt_daemon *d, const char *token, json_object **ret
 		*ret_why = "wrong audience";
 		goto bad;
 	}
-	if (!json_object_object_get_ex(claims, "exp", &v) || !json_object_is_type(v, json_type_int) ||
-	    (uint64_t)json_object_get_int64(v) <= now) {
+	if (!json_object_object_get_ex(claims, "exp", &v) ||
+	    !json_object_is_type(v, json_type_int) || (uint64_t)json_object_get_int64(v) <= now) {
 		*ret_why = "expired";
 		goto bad;
 	}
-	if (!json_object_object_get_ex(claims, "nbf", &v) || !json_object_is_type(v, json_type_int) ||
+	if (!json_object_object_get_ex(claims, "nbf", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
 	    json_object_get_int64(v) > (int64_t)(now + CLOCK_SKEW)) {
 		*ret_why = "not yet valid";
 		goto bad;
 	}
-	if (!json_object_object_get_ex(claims, "sub", &v) || !json_object_is_type(v, json_type_string) ||
-	    !json_object_object_get_ex(claims, "uid", &v) || !json_object_is_type(v, json_type_int)) {
+	if (!json_object_object_get_ex(claims, "sub", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    !json_object_object_get_ex(claims, "uid", &v) ||
+	    !json_object_is_type(v, json_type_int)) {
 		*ret_why = "missing sub or uid";
 		goto bad;
 	}
@@ -481,8 +499,9 @@ static int op_exchange(struct call *c)
 	    pt_store_count_user(d->store, user) >= dec.max_outstanding) {
 		log_decision(c, LOG_NOTICE, "deny", user, q->holder, NULL, dec.rule->name,
 			     "max outstanding tokens reached");
-		r = reply_error(c, PT_E_LIMIT, "user %s already has %u persistable tokens (max_outstanding)",
-				user, dec.max_outstanding);
+		r = reply_error(c, PT_E_LIMIT,
+				"user %s already has %u persistable tokens (max_outstanding)", user,
+				dec.max_outstanding);
 		goto out;
 	}
 	if (dec.rule->rate_n && d->history &&
@@ -491,8 +510,8 @@ static int op_exchange(struct call *c)
 		log_decision(c, LOG_NOTICE, "deny", user, q->holder, NULL, dec.rule->name,
 			     "issue rate limit reached");
 		r = reply_error(c, PT_E_LIMIT,
-				"user %s reached the issue rate of rule \"%s\" (%u per %llus)", user,
-				dec.rule->name, dec.rule->rate_n,
+				"user %s reached the issue rate of rule \"%s\" (%u per %llus)",
+				user, dec.rule->name, dec.rule->rate_n,
 				(unsigned long long)dec.rule->rate_period);
 		goto out;
 	}
@@ -534,8 +553,8 @@ static int op_exchange(struct call *c)
 	}
 	rec->iat = now;
 	rec->exp = now + lifetime;
-	if (!rec->user || !rec->gecos || !rec->home || !rec->shell || !rec->holder ||
-	    !rec->actor || !rec->service || !rec->tty || !rec->rhost || !rec->source_jti) {
+	if (!rec->user || !rec->gecos || !rec->home || !rec->shell || !rec->holder || !rec->actor ||
+	    !rec->service || !rec->tty || !rec->rhost || !rec->source_jti) {
 		r = -ENOMEM;
 		goto internal;
 	}
@@ -640,8 +659,9 @@ static int op_redeem(struct call *c)
 	if (!rec) {
 		log_decision(c, LOG_NOTICE, "deny", q->user, q->holder, NULL, NULL,
 			     "no persistable token");
-		return reply_error(c, PT_E_NOTFOUND, "no persistable token for user %s and holder %s",
-				   q->user, q->holder);
+		return reply_error(c, PT_E_NOTFOUND,
+				   "no persistable token for user %s and holder %s", q->user,
+				   q->holder);
 	}
 	if (rec->exp <= now) {
 		log_decision(c, LOG_NOTICE, "deny", q->user, q->holder, rec->id, NULL,
@@ -665,8 +685,8 @@ static int op_redeem(struct call *c)
 	pt_policy_eval(d->cfg, d->cfg->redeem, d->cfg->n_redeem, &ctx, &dec);
 	if (dec.allow && !acct) {
 		dec.allow = false;
-		snprintf(dec.reason, sizeof(dec.reason), "user %s no longer exists (or changed uid)",
-			 q->user);
+		snprintf(dec.reason, sizeof(dec.reason),
+			 "user %s no longer exists (or changed uid)", q->user);
 	}
 	if (dec.allow && dec.persist_from_rule) {
 		/* the rule moves the persistable token's expiry (from its iat) */
@@ -692,11 +712,16 @@ static int op_redeem(struct call *c)
 		r = reply_error(c, PT_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	struct live_params lp = { .acct = acct, .lifetime = dec.live_lifetime,
-				  .groups = lists.groups, .n_groups = lists.n_groups,
-				  .entitlements = lists.ents, .n_entitlements = lists.n_ents,
-				  .actor = c->actor->name, .prior_actor = rec->actor,
-				  .ptk = rec->id, .service = q->service };
+	struct live_params lp = { .acct = acct,
+				  .lifetime = dec.live_lifetime,
+				  .groups = lists.groups,
+				  .n_groups = lists.n_groups,
+				  .entitlements = lists.ents,
+				  .n_entitlements = lists.n_ents,
+				  .actor = c->actor->name,
+				  .prior_actor = rec->actor,
+				  .ptk = rec->id,
+				  .service = q->service };
 	r = mint_live(d, &lp, &token, &rep.exp);
 	if (r < 0) {
 		log_decision(c, LOG_ERR, "error", q->user, q->holder, rec->id, dec.rule->name,
@@ -747,10 +772,14 @@ static int op_list(struct call *c)
 			 strlen(rec->holder) + strlen(rec->actor);
 		if (bytes > PT_MAX_FRAME)
 			break;
-		rep.list[k++] = (struct pt_tokinfo){ .id = rec->id, .user = rec->user,
-						     .uid = rec->uid, .holder = rec->holder,
-						     .actor = rec->actor, .iat = rec->iat,
-						     .exp = rec->exp, .last_used = rec->last_used,
+		rep.list[k++] = (struct pt_tokinfo){ .id = rec->id,
+						     .user = rec->user,
+						     .uid = rec->uid,
+						     .holder = rec->holder,
+						     .actor = rec->actor,
+						     .iat = rec->iat,
+						     .exp = rec->exp,
+						     .last_used = rec->last_used,
 						     .uses = rec->uses };
 	}
 	rep.n_list = (uint32_t)k;
@@ -860,11 +889,11 @@ static int op_revoke_match(struct call *c)
 	int r;
 
 	if (any_user && any_holder && q->before == 0)
-		return reply_error(c, PT_E_PROTO, "revoke by match needs a user, a holder or a time");
+		return reply_error(c, PT_E_PROTO,
+				   "revoke by match needs a user, a holder or a time");
 	if ((!any_user && !pt_name_valid(q->user)) || (!any_holder && !pt_name_valid(q->holder)))
 		return reply_error(c, PT_E_PROTO, "invalid user or holder name");
-	snprintf(why, sizeof(why), "revoked by match (before=%llu)",
-		 (unsigned long long)q->before);
+	snprintf(why, sizeof(why), "revoked by match (before=%llu)", (unsigned long long)q->before);
 	for (size_t i = pt_store_count(d->store); i > 0; i--) {
 		struct pt_record *rec = pt_store_at(d->store, i - 1);
 		_cleanup_free_ char *user = NULL, *holder = NULL;
@@ -924,12 +953,12 @@ static int op_explain(struct call *c)
 	char *text = NULL, t1[64], t2[64], t3[64];
 	int r;
 
-#define OUT(...)                                                                          \
-	do {                                                                              \
-		if (off < len) {                                                          \
-			int k_ = snprintf(text + off, len - off, __VA_ARGS__);           \
+#define OUT(...)                                                                              \
+	do {                                                                                  \
+		if (off < len) {                                                              \
+			int k_ = snprintf(text + off, len - off, __VA_ARGS__);                \
 			off = k_ < 0 ? off : off + (size_t)k_ > len ? len : off + (size_t)k_; \
-		}                                                                         \
+		}                                                                             \
 	} while (0)
 
 	if (!pt_name_valid(q->user) || !pt_name_valid(q->holder))
@@ -976,8 +1005,7 @@ static int op_explain(struct call *c)
 	redeem_ctx(&ctx, q->holder, q->user, acct, q->holder, rec, at);
 	ctx.redemptions_today =
 		pt_history_today(d->history, PT_HIST_USER, q->user, PT_HIST_REDEMPTIONS, at);
-	OUT("history: %u redemptions of %s that day, %llu in all\n", ctx.redemptions_today,
-	    q->user,
+	OUT("history: %u redemptions of %s that day, %llu in all\n", ctx.redemptions_today, q->user,
 	    (unsigned long long)pt_history_total(d->history, PT_HIST_USER, q->user,
 						 PT_HIST_REDEMPTIONS));
 	if (off < len)
@@ -1001,11 +1029,16 @@ static int op_explain(struct call *c)
 			r = reply_error(c, PT_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		struct live_params lp = { .acct = acct, .lifetime = dec.live_lifetime,
-					  .groups = lists.groups, .n_groups = lists.n_groups,
-					  .entitlements = lists.ents, .n_entitlements = lists.n_ents,
-					  .actor = q->holder, .prior_actor = rec->actor,
-					  .ptk = rec->id, .service = q->holder };
+		struct live_params lp = { .acct = acct,
+					  .lifetime = dec.live_lifetime,
+					  .groups = lists.groups,
+					  .n_groups = lists.n_groups,
+					  .entitlements = lists.ents,
+					  .n_entitlements = lists.n_ents,
+					  .actor = q->holder,
+					  .prior_actor = rec->actor,
+					  .ptk = rec->id,
+					  .service = q->holder };
 		r = live_claims(d, &lp, at, &claims);
 		if (r < 0) {
 			r = reply_error(c, PT_E_INTERNAL, "cannot build the claims");
@@ -1049,8 +1082,9 @@ static int op_rotate(struct call *c)
 	/* recorded, vouched for by the old key, then the new key signs */
 	audit_decision(c, "allow", NULL, NULL, NULL, NULL, msg);
 	if (pt_audit_set_key(c->d->audit, c->d->keys->sign, c->d->keys->kid) < 0)
-		pt_log(LOG_ERR, "op=audit result=error reason=\"checkpoint before the key change: "
-				"%s\"",
+		pt_log(LOG_ERR,
+		       "op=audit result=error reason=\"checkpoint before the key change: "
+		       "%s\"",
 		       pt_audit_failure(c->d->audit) ?: "failed");
 	rep.text = msg;
 	return pt_rep_encode(PT_ROTATE, &rep, c->out);
@@ -1362,11 +1396,13 @@ static int run_audited(struct call *c, const struct handler *h)
 	if (c->audit_err) {
 		if (h->type == PT_EXCHANGE && c->audit_id[0] &&
 		    pt_store_remove(c->d->store, c->audit_id) < 0)
-			pt_log(LOG_ERR, "op=exchange result=error id=%s reason=\"cannot remove the "
-					"unaudited token\"",
+			pt_log(LOG_ERR,
+			       "op=exchange result=error id=%s reason=\"cannot remove the "
+			       "unaudited token\"",
 			       c->audit_id);
-		pt_log(LOG_ERR, "op=%s result=error peer_uid=%u peer_pid=%d id=%s reason=\"refused: "
-				"audit log cannot be written\"",
+		pt_log(LOG_ERR,
+		       "op=%s result=error peer_uid=%u peer_pid=%d id=%s reason=\"refused: "
+		       "audit log cannot be written\"",
 		       pt_msgtype_name(h->type), (unsigned)c->peer->uid, (int)c->peer->pid,
 		       c->audit_id[0] ? c->audit_id : "-");
 		r = pt_rep_encode_error(out, PT_E_INTERNAL, "audit log cannot be written");
@@ -1392,16 +1428,18 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 		if (handlers[i].type == type)
 			h = &handlers[i];
 	if (!h) {
-		pt_log(LOG_WARNING, "op=%s result=error peer_uid=%u peer_pid=%d reason=\"unknown "
-				    "request type %u\"",
+		pt_log(LOG_WARNING,
+		       "op=%s result=error peer_uid=%u peer_pid=%d reason=\"unknown "
+		       "request type %u\"",
 		       "unknown", (unsigned)peer->uid, (int)peer->pid, type);
 		r = pt_rep_encode_error(out, PT_E_PROTO, "unknown request type");
 		return r < 0 ? r : -EBADMSG;
 	}
 	r = pt_req_decode(type, payload, len, &req);
 	if (r < 0) {
-		pt_log(LOG_WARNING, "op=%s result=error peer_uid=%u peer_pid=%d reason=\"malformed "
-				    "request\"",
+		pt_log(LOG_WARNING,
+		       "op=%s result=error peer_uid=%u peer_pid=%d reason=\"malformed "
+		       "request\"",
 		       pt_msgtype_name(type), (unsigned)peer->uid, (int)peer->pid);
 		r = pt_rep_encode_error(out, PT_E_PROTO, "malformed request");
 		return r < 0 ? r : -EBADMSG;
@@ -1409,8 +1447,7 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 	switch (h->who) {
 	case WHO_ROOT:
 		if (peer->uid != 0) {
-			log_decision(&c, LOG_WARNING, "deny", NULL, NULL, NULL, NULL,
-				     "root only");
+			log_decision(&c, LOG_WARNING, "deny", NULL, NULL, NULL, NULL, "root only");
 			r = pt_rep_encode_error(out, PT_E_PERM, "only root may do this");
 			goto out;
 		}
@@ -1420,9 +1457,11 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 						peer->exe_known ? peer->exe : NULL, req.service);
 		if (!c.actor) {
 			char why[PATH_MAX + 64];
-			snprintf(why, sizeof(why), "caller is not a configured actor (uid %u, exe %s)",
+			snprintf(why, sizeof(why),
+				 "caller is not a configured actor (uid %u, exe %s)",
 				 (unsigned)peer->uid, peer->exe_known ? peer->exe : "unknown");
-			log_decision(&c, LOG_WARNING, "deny", req.user, req.holder, NULL, NULL, why);
+			log_decision(&c, LOG_WARNING, "deny", req.user, req.holder, NULL, NULL,
+				     why);
 			r = pt_rep_encode_error(out, PT_E_PERM, why);
 			goto out;
 		}
@@ -1478,8 +1517,7 @@ void pt_ops_housekeeping(struct pt_daemon *d)
 	pt_keys_prune(d->keys, d->cfg->alg, now); /* rotated-out keys past their last token */
 	r = pt_history_flush(d->history);
 	if (r < 0)
-		pt_log(LOG_ERR, "op=flush result=error reason=\"usage history: %s\"",
-		       strerror(-r));
+		pt_log(LOG_ERR, "op=flush result=error reason=\"usage history: %s\"", strerror(-r));
 	for (size_t i = pt_store_count(d->store); i > 0; i--) {
 		struct pt_record *rec = pt_store_at(d->store, i - 1);
 		char id[PT_ID_LEN], v[2][300];

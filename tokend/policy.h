@@ -22,21 +22,21 @@ const struct pt_actor *pt_policy_match_actor(const struct pt_config *cfg, uid_t 
 
 /* What a rule is matched against. */
 struct pt_policy_ctx {
-	const char *actor;            /* actor name, NULL if the caller is no actor */
+	const char *actor; /* actor name, NULL if the caller is no actor */
 	const char *user;
-	const char *const *groups;    /* names of the user's groups now (incl. primary) */
+	const char *const *groups; /* names of the user's groups now (incl. primary) */
 	size_t n_groups;
-	const char *holder;           /* NULL/"" at mint */
+	const char *holder; /* NULL/"" at mint */
 	/* account state, filled by the caller (redeem set, check_account) */
 	bool user_exists;
-	bool account_locked;          /* shadow password starts with '!' */
-	bool account_expired;         /* shadow sp_expire passed */
+	bool account_locked;  /* shadow password starts with '!' */
+	bool account_expired; /* shadow sp_expire passed */
 	/* the clock (hours/days windows in local time, idle): injectable; 0 = now */
 	uint64_t now;
 	/* redeem set: the persistable token being redeemed (has_token false: none) */
 	bool has_token;
 	uint64_t token_iat;
-	uint64_t token_last_used;     /* 0 = never redeemed */
+	uint64_t token_last_used; /* 0 = never redeemed */
 	uint32_t token_uses;
 	/* history (redeem set): the user's allowed redemptions today (local day) */
 	uint32_t redemptions_today;
@@ -44,15 +44,15 @@ struct pt_policy_ctx {
 
 struct pt_decision {
 	bool allow;
-	const struct pt_rule *rule;  /* the deciding rule; on "no rule matched", the allow rule
+	const struct pt_rule *rule; /* the deciding rule; on "no rule matched", the allow rule
 	                                that failed only on groups (to name it), else NULL */
-	char reason[256];            /* "rule issue[0] (line 12) allows" / "... denies: ..." */
-	uint64_t live_lifetime;      /* effective, clamped to cfg max */
-	uint64_t persist_lifetime;   /* effective, clamped to cfg max */
-	uint32_t max_outstanding;    /* effective */
-	bool persist_from_rule;      /* the deciding rule set persist_lifetime (redeem: move the
+	char reason[256];	    /* "rule issue[0] (line 12) allows" / "... denies: ..." */
+	uint64_t live_lifetime;	    /* effective, clamped to cfg max */
+	uint64_t persist_lifetime;  /* effective, clamped to cfg max */
+	uint32_t max_outstanding;   /* effective */
+	bool persist_from_rule;	    /* the deciding rule set persist_lifetime (redeem: move the
 	                                persistable token's exp to iat + persist_lifetime) */
-	bool idle_expired;           /* denied because the token was idle past the rule's idle */
+	bool idle_expired;	    /* denied because the token was idle past the rule's idle */
 };
 
 /* First matching rule wins; no matching rule denies ("no rule matched").

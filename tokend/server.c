@@ -31,11 +31,11 @@ struct conn {
 	struct pt_peer peer;
 	struct ptbuf *in;
 	struct ptbuf *out;
-	uint64_t deadline;  /* ms, monotonic: the current request must complete by then */
-	bool hello;         /* the version exchange happened */
-	bool closing;       /* close once out is flushed */
-	bool want_out;      /* EPOLLOUT registered */
-	bool held;          /* the reply waits for the audit log's group commit */
+	uint64_t deadline; /* ms, monotonic: the current request must complete by then */
+	bool hello;	   /* the version exchange happened */
+	bool closing;	   /* close once out is flushed */
+	bool want_out;	   /* EPOLLOUT registered */
+	bool held;	   /* the reply waits for the audit log's group commit */
 	struct conn *prev, *next;
 };
 
@@ -93,7 +93,8 @@ int pt_server_listen(const struct pt_config *cfg, int *ret_fd, int *ret_activate
 	}
 	if (lstat(sa.sun_path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it",
+			snprintf(err, errlen,
+				 "%s exists and is not a socket; refusing to replace it",
 				 sa.sun_path);
 			close(fd);
 			return -EEXIST;
@@ -110,8 +111,8 @@ int pt_server_listen(const struct pt_config *cfg, int *ret_fd, int *ret_activate
 			close(probe);
 		unlink(sa.sun_path);
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(sa.sun_path, 0666) < 0 || listen(fd, SOMAXCONN) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0666) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", sa.sun_path, strerror(errno));
 		close(fd);
@@ -258,8 +259,9 @@ static void conn_process(struct pt_daemon *d, struct conn *c)
 		if (r == -EAGAIN)
 			return;
 		if (r < 0) {
-			pt_log(LOG_WARNING, "op=frame result=error peer_uid=%u peer_pid=%d "
-					    "reason=\"%s\"",
+			pt_log(LOG_WARNING,
+			       "op=frame result=error peer_uid=%u peer_pid=%d "
+			       "reason=\"%s\"",
 			       (unsigned)c->peer.uid, (int)c->peer.pid,
 			       r == -EMSGSIZE ? "frame too large" : "malformed frame");
 			pt_rep_encode_error(c->out, PT_E_PROTO,
@@ -372,11 +374,13 @@ static void accept_all(struct pt_daemon *d, int ep, int lfd)
 		if (d->n_conns >= d->cfg->max_connections) {
 			struct ptbuf *b = ptbuf_new(256);
 			if (b && pt_rep_encode_error(b, PT_E_BUSY, "too many connections") == 0)
-				(void)!send(fd, ptbuf_ptr(b), ptbuf_len(b), MSG_NOSIGNAL | MSG_DONTWAIT);
+				(void)!send(fd, ptbuf_ptr(b), ptbuf_len(b),
+					    MSG_NOSIGNAL | MSG_DONTWAIT);
 			ptbuf_free(b);
 			close(fd);
-			pt_log(LOG_WARNING, "op=accept result=busy reason=\"max_connections %u "
-					    "reached\"",
+			pt_log(LOG_WARNING,
+			       "op=accept result=busy reason=\"max_connections %u "
+			       "reached\"",
 			       d->cfg->max_connections);
 			continue;
 		}
@@ -422,8 +426,9 @@ static int expire_conns(struct pt_daemon *d, int ep, uint64_t now)
 		n = c->next;
 		if (c->deadline <= now) {
 			if (ptbuf_len(c->in) > 0)
-				pt_log(LOG_NOTICE, "op=timeout peer_uid=%u peer_pid=%d "
-						   "reason=\"request not completed within %u ms\"",
+				pt_log(LOG_NOTICE,
+				       "op=timeout peer_uid=%u peer_pid=%d "
+				       "reason=\"request not completed within %u ms\"",
 				       (unsigned)c->peer.uid, (int)c->peer.pid,
 				       d->cfg->client_timeout_ms);
 			conn_close(d, ep, c);

@@ -23,7 +23,8 @@ struct pt_record {
 	char *user;
 	uid_t uid;
 	gid_t gid;
-	char **groups;  size_t n_groups;  /* names */
+	char **groups;
+	size_t n_groups; /* names */
 	char *gecos;
 	char *home;
 	char *shell;
@@ -33,8 +34,9 @@ struct pt_record {
 	char *service;
 	char *tty;
 	char *rhost;
-	char *source_jti;  /* jti of the live token it was exchanged from */
-	char **entitlements; size_t n_entitlements; /* the issue rule's, at issuance (optional
+	char *source_jti; /* jti of the live token it was exchanged from */
+	char **entitlements;
+	size_t n_entitlements; /* the issue rule's, at issuance (optional
 	                                               in the JSON: older records have none) */
 	uint64_t iat;
 	uint64_t exp;
@@ -81,8 +83,8 @@ int pt_record_from_json(const char *json, size_t len, struct pt_record **ret);
 /* AEAD helpers (AES-256-GCM, 12-byte random nonce, 16-byte tag).
  * Sealed layout: "PTK1" | nonce | ciphertext | tag; aad is authenticated.
  * -EBADMSG when the blob is malformed or fails authentication. */
-int pt_aead_seal(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen,
-		 const void *pt, size_t ptlen, uint8_t **ret, size_t *ret_len);
+int pt_aead_seal(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen, const void *pt,
+		 size_t ptlen, uint8_t **ret, size_t *ret_len);
 int pt_aead_open(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen,
 		 const uint8_t *blob, size_t bloblen, uint8_t **ret, size_t *ret_len);
 

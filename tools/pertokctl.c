@@ -119,8 +119,7 @@ static int parse_time(const char *s, uint64_t *ret)
 	const char *end;
 	time_t t;
 
-	if (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s) &&
-	    strlen(s) <= 12) {
+	if (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 12) {
 		*ret = strtoull(s, NULL, 10);
 		return *ret ? 0 : -EINVAL;
 	}

@@ -116,8 +116,8 @@ static int echo_server(const char *path)
 				continue;
 			if (read_full(pfd[i].fd, buf, 4) < 0)
 				goto drop;
-			len = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 |
-			      buf[3];
+			len = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+			      (uint32_t)buf[2] << 8 | buf[3];
 			if (len > 4096 || read_full(pfd[i].fd, buf + 4, len) < 0 ||
 			    pt_write_all(pfd[i].fd, buf, 4 + len) < 0)
 				goto drop;
@@ -165,8 +165,10 @@ static void run_client(const struct job *j, struct shared *sh, unsigned idx)
 		close(fd);
 	} else {
 		struct pt_client *c = NULL;
-		struct pt_req req = { .type = PT_REDEEM, .user = (char *)j->user,
-				      .holder = (char *)j->holder, .service = (char *)"bench" };
+		struct pt_req req = { .type = PT_REDEEM,
+				      .user = (char *)j->user,
+				      .holder = (char *)j->holder,
+				      .service = (char *)"bench" };
 
 		if (pt_client_connect(j->path, 5000, &c) < 0)
 			_exit(3);
@@ -223,8 +225,8 @@ static int run_clients(const struct job *j, unsigned clients)
 {
 	size_t size = sizeof(struct shared) +
 		      sizeof(uint32_t) * (size_t)MAX_CLIENTS * MAX_SAMPLES_PER_CLIENT;
-	struct shared *sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				 -1, 0);
+	struct shared *sh =
+		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	uint64_t t0;
 	char label[64];
 	int r = 0;
@@ -244,9 +246,8 @@ static int run_clients(const struct job *j, unsigned clients)
 		if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			r = 1;
 	}
-	snprintf(label, sizeof(label), "%s", strcmp(j->mode, "echo") == 0
-						     ? "baseline unix-socket echo"
-						     : "tokend redeem");
+	snprintf(label, sizeof(label), "%s",
+		 strcmp(j->mode, "echo") == 0 ? "baseline unix-socket echo" : "tokend redeem");
 	r |= report(label, sh, clients, (now_us() - t0) / 1e6);
 	munmap(sh, size);
 	return r;
@@ -257,8 +258,11 @@ static int run_clients(const struct job *j, unsigned clients)
 static int run_issue(const struct job *j)
 {
 	struct pt_client *c = NULL;
-	struct pt_req mint = { .type = PT_MINT, .user = (char *)j->user, .service = (char *)"bench",
-			       .tty = (char *)"", .rhost = (char *)"" };
+	struct pt_req mint = { .type = PT_MINT,
+			       .user = (char *)j->user,
+			       .service = (char *)"bench",
+			       .tty = (char *)"",
+			       .rhost = (char *)"" };
 	struct pt_rep rep = { 0 };
 	uint64_t end, n = 0, errs = 0, t0;
 	char *token;
@@ -271,7 +275,8 @@ static int run_issue(const struct job *j)
 	}
 	r = pt_client_call(c, &mint, &rep);
 	if (r < 0 || rep.type != PT_OK) {
-		fprintf(stderr, "bench: mint failed: %s\n", rep.message ? rep.message : "transport");
+		fprintf(stderr, "bench: mint failed: %s\n",
+			rep.message ? rep.message : "transport");
 		pt_rep_clear(&rep);
 		pt_client_free(c);
 		return 1;
@@ -282,7 +287,8 @@ static int run_issue(const struct job *j)
 	t0 = now_us();
 	end = t0 + (uint64_t)j->seconds * 1000000u;
 	while (now_us() < end) {
-		struct pt_req ex = { .type = PT_EXCHANGE, .live_token = token,
+		struct pt_req ex = { .type = PT_EXCHANGE,
+				     .live_token = token,
 				     .holder = (char *)j->holder };
 		struct pt_rep er = { 0 };
 
@@ -311,17 +317,25 @@ int main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "echo-server") == 0)
 		return echo_server(argv[2]);
 	if (argc == 5 && strcmp(argv[1], "echo") == 0) {
-		j = (struct job){ .mode = "echo", .path = argv[2], .seconds = (unsigned)atoi(argv[4]) };
+		j = (struct job){ .mode = "echo",
+				  .path = argv[2],
+				  .seconds = (unsigned)atoi(argv[4]) };
 		return run_clients(&j, (unsigned)atoi(argv[3]));
 	}
 	if (argc == 7 && strcmp(argv[1], "redeem") == 0) {
-		j = (struct job){ .mode = "redeem", .path = argv[2], .seconds = (unsigned)atoi(argv[4]),
-				  .user = argv[5], .holder = argv[6] };
+		j = (struct job){ .mode = "redeem",
+				  .path = argv[2],
+				  .seconds = (unsigned)atoi(argv[4]),
+				  .user = argv[5],
+				  .holder = argv[6] };
 		return run_clients(&j, (unsigned)atoi(argv[3]));
 	}
 	if (argc == 6 && strcmp(argv[1], "issue") == 0) {
-		j = (struct job){ .mode = "issue", .path = argv[2], .seconds = (unsigned)atoi(argv[3]),
-				  .user = argv[4], .holder = argv[5] };
+		j = (struct job){ .mode = "issue",
+				  .path = argv[2],
+				  .seconds = (unsigned)atoi(argv[3]),
+				  .user = argv[4],
+				  .holder = argv[5] };
 		return run_issue(&j);
 	}
 	fprintf(stderr, "usage: see the comment at the top of tests/bench/bench.c\n");

@@ -39,7 +39,6 @@
 
 #define NOBODY 65534
 
-
 static void write_conf(const char *redeem_action, int max_conns)
 {
 	FILE *f = fopen(th.conf, "w");
@@ -76,8 +75,11 @@ static int teardown(void **state)
 
 static void mint_and_exchange(const char *holder, char **ret_id)
 {
-	struct pt_req mint = { .type = PT_MINT, .user = (char *)"root", .service = (char *)"test",
-			       .tty = (char *)"pts/0", .rhost = (char *)"" };
+	struct pt_req mint = { .type = PT_MINT,
+			       .user = (char *)"root",
+			       .service = (char *)"test",
+			       .tty = (char *)"pts/0",
+			       .rhost = (char *)"" };
 	struct pt_rep rep;
 	char *token;
 
@@ -99,8 +101,10 @@ static void mint_and_exchange(const char *holder, char **ret_id)
 
 static uint32_t redeem(const char *holder, char **ret_token)
 {
-	struct pt_req req = { .type = PT_REDEEM, .user = (char *)"root",
-			      .holder = (char *)holder, .service = (char *)"test" };
+	struct pt_req req = { .type = PT_REDEEM,
+			      .user = (char *)"root",
+			      .holder = (char *)holder,
+			      .service = (char *)"test" };
 	struct pt_rep rep;
 	uint32_t code;
 
@@ -143,7 +147,8 @@ static int raw_reply(int fd, uint32_t *ret_code)
 
 		if (pt_frame_split(buf, have, PT_MAX_FRAME, &type, &payload, &len, &used) == 0) {
 			struct pt_rep rep = { 0 };
-			if (type == PT_ERR && pt_rep_decode(PT_HELLO, type, payload, len, &rep) == 0)
+			if (type == PT_ERR &&
+			    pt_rep_decode(PT_HELLO, type, payload, len, &rep) == 0)
 				*ret_code = rep.err_code;
 			pt_rep_clear(&rep);
 			return type;
@@ -286,7 +291,8 @@ static void test_issue_and_redeem(void **state)
 	assert_non_null(dot2);
 	assert_int_equal(pt_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &json, &jlen), 0);
 	assert_non_null(strstr((char *)json, id));
-	assert_non_null(strstr((char *)json, "\"act\":{\"sub\":\"tester\",\"act\":{\"sub\":\"tester\"}}"));
+	assert_non_null(
+		strstr((char *)json, "\"act\":{\"sub\":\"tester\",\"act\":{\"sub\":\"tester\"}}"));
 	assert_non_null(strstr((char *)json, "\"sub\":\"root\""));
 	free(json);
 	free(hdr);
@@ -359,7 +365,9 @@ static int nobody_checks(const char *id)
 	struct pt_req status = { .type = PT_STATUS };
 	struct pt_req list = { .type = PT_LIST, .user = (char *)"root" };
 	struct pt_req revoke = { .type = PT_REVOKE, .id = (char *)id };
-	struct pt_req red = { .type = PT_REDEEM, .user = (char *)"root", .holder = (char *)"tester",
+	struct pt_req red = { .type = PT_REDEEM,
+			      .user = (char *)"root",
+			      .holder = (char *)"tester",
 			      .service = (char *)"x" };
 	struct pt_rep rep;
 
@@ -556,8 +564,10 @@ static void test_socket_activation(void **state)
 static int probe_redeem(const char *socket_path)
 {
 	struct pt_client *c = NULL;
-	struct pt_req req = { .type = PT_REDEEM, .user = (char *)"root",
-			      .holder = (char *)"tester", .service = (char *)"x" };
+	struct pt_req req = { .type = PT_REDEEM,
+			      .user = (char *)"root",
+			      .holder = (char *)"tester",
+			      .service = (char *)"x" };
 	struct pt_rep rep = { 0 };
 	int code;
 
@@ -585,7 +595,8 @@ static void test_foreign_exe(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 		    mount(copy, th.self_exe, NULL, MS_BIND, NULL) < 0)
 			_exit(101);
 		execl(th.self_exe, th.self_exe, "--probe-redeem", th.sock, (char *)NULL);

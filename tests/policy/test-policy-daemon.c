@@ -39,7 +39,6 @@
 
 #define NOBODY 65534
 
-
 /* issue_extra / redeem_extra: settings added to the one issue / redeem rule */
 static void write_conf(const char *issue_extra, const char *redeem_extra)
 {

@@ -610,12 +610,13 @@ static void test_seal(void **state)
 	char err[512];
 
 	(void)state;
-	assert_int_equal(pt_config_load_string("seal = { backend = \"tpm2\"; tcti = "
-					       "\"swtpm:host=127.0.0.1,port=2321\"; srk_handle = "
-					       "0x81000002; persist_srk = false; pcrs = [ 7, 0, 23 ]; "
-					       "};\n",
-					       "t.conf", &cfg, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		pt_config_load_string("seal = { backend = \"tpm2\"; tcti = "
+				      "\"swtpm:host=127.0.0.1,port=2321\"; srk_handle = "
+				      "0x81000002; persist_srk = false; pcrs = [ 7, 0, 23 ]; "
+				      "};\n",
+				      "t.conf", &cfg, err, sizeof(err)),
+		0);
 	assert_string_equal(cfg->seal_backend, "tpm2");
 	assert_string_equal(cfg->seal_tcti, "swtpm:host=127.0.0.1,port=2321");
 	assert_int_equal(cfg->seal_srk_handle, 0x81000002u);
@@ -632,11 +633,11 @@ static void test_seal(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_seal),
-		cmocka_unit_test(test_reference_file), cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_values),	       cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_errors),	       cmocka_unit_test(test_error_buffers),
-		cmocka_unit_test(test_files),	       cmocka_unit_test(test_lexical),
+		cmocka_unit_test(test_seal),	      cmocka_unit_test(test_reference_file),
+		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_values),
+		cmocka_unit_test(test_durations),     cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_error_buffers), cmocka_unit_test(test_files),
+		cmocka_unit_test(test_lexical),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -263,7 +263,9 @@ static void test_req_roundtrip(void **state)
 		{ .type = PT_REVOKE_MATCH, .user = "", .holder = "cron", .before = 0 },
 		{ .type = PT_REVOKE_MATCH, .user = "bob", .holder = "", .before = 1700000000 },
 		{ .type = PT_CODE_ISSUE, .ttype = "recovery", .user = "alice" },
-		{ .type = PT_CODE_CHECK, .ttype = "recovery", .user = "alice",
+		{ .type = PT_CODE_CHECK,
+		  .ttype = "recovery",
+		  .user = "alice",
 		  .code = "ABCDEFGHIJKLMNOPQRST" },
 	};
 
@@ -783,11 +785,20 @@ static void test_names(void **state)
 		uint8_t t;
 		const char *name;
 	} types[] = {
-		{ PT_HELLO, "hello" },	 { PT_MINT, "mint" },	  { PT_EXCHANGE, "exchange" },
-		{ PT_REDEEM, "redeem" }, { PT_LIST, "list" },	  { PT_REVOKE, "revoke" },
-		{ PT_PUBKEY, "pubkey" }, { PT_STATUS, "status" }, { PT_OK, "ok" },
-		{ PT_ERR, "error" },	 { 0, "unknown" },	  { 2, "unknown" },
-		{ PT_CODE_ISSUE, "code-issue" }, { PT_CODE_CHECK, "code-check" },
+		{ PT_HELLO, "hello" },
+		{ PT_MINT, "mint" },
+		{ PT_EXCHANGE, "exchange" },
+		{ PT_REDEEM, "redeem" },
+		{ PT_LIST, "list" },
+		{ PT_REVOKE, "revoke" },
+		{ PT_PUBKEY, "pubkey" },
+		{ PT_STATUS, "status" },
+		{ PT_OK, "ok" },
+		{ PT_ERR, "error" },
+		{ 0, "unknown" },
+		{ 2, "unknown" },
+		{ PT_CODE_ISSUE, "code-issue" },
+		{ PT_CODE_CHECK, "code-check" },
 		{ 0xff, "unknown" },
 	};
 	static const struct {
