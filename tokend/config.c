@@ -861,6 +861,10 @@ enum {
 	R_IDLE,
 	R_MAX_REDEMPTIONS_PER_DAY,
 	R_RATE,
+	R_TOKEN_ENTITLEMENTS,
+	R_TOKEN_SERVICES,
+	R_TOKEN_ACTORS,
+	R_MAX_AGE,
 	_R_MAX,
 };
 
@@ -886,6 +890,10 @@ static const char *const rule_keys[_R_MAX] = {
 	[R_IDLE] = "idle",
 	[R_MAX_REDEMPTIONS_PER_DAY] = "max_redemptions_per_day",
 	[R_RATE] = "rate",
+	[R_TOKEN_ENTITLEMENTS] = "token_entitlements",
+	[R_TOKEN_SERVICES] = "token_services",
+	[R_TOKEN_ACTORS] = "token_actors",
+	[R_MAX_AGE] = "max_age",
 };
 
 static void rule_clear(struct pt_rule *r)
@@ -895,6 +903,9 @@ static void rule_clear(struct pt_rule *r)
 	strv_free(r->users, r->n_users);
 	strv_free(r->groups, r->n_groups);
 	strv_free(r->holders, r->n_holders);
+	strv_free(r->token_entitlements, r->n_token_entitlements);
+	strv_free(r->token_services, r->n_token_services);
+	strv_free(r->token_actors, r->n_token_actors);
 	strv_free(r->entitlements, r->n_entitlements);
 	strv_free(r->entitlements_add, r->n_entitlements_add);
 	strv_free(r->entitlements_remove, r->n_entitlements_remove);
@@ -1064,6 +1075,8 @@ static int parse_rule_effect(struct parse *p, const config_setting_t *s, struct 
 		return r;
 	case R_IDLE:
 		return get_duration(p, s, w, &rule->idle);
+	case R_MAX_AGE:
+		return get_duration(p, s, w, &rule->max_age);
 	case R_MAX_REDEMPTIONS_PER_DAY:
 		r = get_int(p, s, w, 1, UINT32_MAX, &v);
 		if (r >= 0)
@@ -1099,6 +1112,34 @@ bad_rate:
 			    "1 to 1000000)",
 			    w.group, str);
 	}
+	default:
+		return -EINVAL;
+	}
+}
+
+/* token_entitlements / token_services / token_actors: match lists over what
+ * the persistable token recorded at issuance. Only redeem rules see a
+ * persistable token; issue rules refuse them. Actor names are not checked
+ * against the actors ( ) list: tokens of a removed actor can still be
+ * matched (denied) by name. */
+static int parse_token_match(struct parse *p, const config_setting_t *s, struct where w, int k,
+			     bool is_issue, struct pt_rule *rule)
+{
+	if (is_issue)
+		return fail(p, s,
+			    "%s.%s is only valid in redeem rules (issue rules see no persistable "
+			    "token)",
+			    w.group, w.key);
+	switch (k) {
+	case R_TOKEN_ENTITLEMENTS:
+		return get_list(p, s, w, check_name, "a valid entitlement name or \"*\"",
+				&rule->token_entitlements, &rule->n_token_entitlements);
+	case R_TOKEN_SERVICES:
+		return get_list(p, s, w, check_name, "a valid PAM service name or \"*\"",
+				&rule->token_services, &rule->n_token_services);
+	case R_TOKEN_ACTORS:
+		return get_list(p, s, w, check_name, "a valid actor name, \"self\" or \"*\"",
+				&rule->token_actors, &rule->n_token_actors);
 	default:
 		return -EINVAL;
 	}
@@ -1175,6 +1216,11 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			if (r >= 0)
 				r = check_refs(p, s, where, rule->holders, rule->n_holders, true);
 			break;
+		case R_TOKEN_ENTITLEMENTS:
+		case R_TOKEN_SERVICES:
+		case R_TOKEN_ACTORS:
+			r = parse_token_match(p, s, w, k, is_issue, rule);
+			break;
 		case R_LIVE_LIFETIME:
 			r = get_duration(p, s, w, &rule->live_lifetime);
 			if (r >= 0 && rule->live_lifetime > c->max_live_lifetime) {
@@ -1215,6 +1261,7 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 		case R_GROUPS_REMOVE:
 		case R_MAX_USES:
 		case R_IDLE:
+		case R_MAX_AGE:
 		case R_MAX_REDEMPTIONS_PER_DAY:
 		case R_RATE:
 			r = parse_rule_effect(p, s, w, k, is_issue, rule);

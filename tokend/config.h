@@ -43,6 +43,13 @@ struct pt_rule {
 	size_t n_groups; /* user must be in one of them (now) */
 	char **holders;
 	size_t n_holders;
+	/* redeem set: the persistable token's content (recorded at issuance) */
+	char **token_entitlements; /* matches if the token records one of them */
+	size_t n_token_entitlements;
+	char **token_services; /* PAM service of the login that issued it */
+	size_t n_token_services;
+	char **token_actors; /* actor that obtained it ("self" = the user) */
+	size_t n_token_actors;
 	/* effects (0 = not set: fall back to the global default) */
 	uint64_t live_lifetime;	   /* s */
 	uint64_t persist_lifetime; /* s (issue set) */
@@ -65,6 +72,7 @@ struct pt_rule {
 	size_t n_groups_remove;
 	uint32_t max_uses; /* deny once the token was redeemed this often (0 = no cap) */
 	uint64_t idle;	   /* s: a token not redeemed for this long is dead (0 = never) */
+	uint64_t max_age;  /* s: deny tokens issued this long ago, whatever their exp (0 = no) */
 	uint32_t max_redemptions_per_day; /* redeem set: per user, local day (0 = no cap) */
 	uint32_t rate_n;      /* issue set: rate = "N/PERIOD" persistable tokens per user */
 	uint64_t rate_period; /* s (0 = no rate limit) */

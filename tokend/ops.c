@@ -629,6 +629,10 @@ static void redeem_ctx(struct pt_policy_ctx *ctx, const char *actor, const char 
 		ctx->token_iat = rec->iat;
 		ctx->token_last_used = rec->last_used;
 		ctx->token_uses = rec->uses;
+		ctx->token_service = rec->service;
+		ctx->token_actor = rec->actor;
+		ctx->token_entitlements = (const char *const *)rec->entitlements;
+		ctx->n_token_entitlements = rec->n_entitlements;
 	}
 }
 
@@ -980,6 +984,10 @@ static int op_explain(struct call *c)
 		    rec->id, iso_time(rec->iat, false, t1, sizeof(t1)), rec->actor,
 		    iso_time(rec->exp, false, t2, sizeof(t2)), rec->uses,
 		    rec->last_used ? iso_time(rec->last_used, false, t3, sizeof(t3)) : "never");
+		OUT("  recorded: service %s, entitlements:", rec->service ? rec->service : "-");
+		for (size_t i = 0; i < rec->n_entitlements; i++)
+			OUT("%s%s", i ? ", " : " ", rec->entitlements[i]);
+		OUT("%s\n", rec->n_entitlements ? "" : " none");
 		if (rec->exp <= at)
 			OUT("  note: it has expired by then: a redemption fails before any rule\n");
 	} else
@@ -1499,6 +1507,10 @@ static bool idle_dead(struct pt_daemon *d, const struct pt_record *rec, uint64_t
 	ctx.token_iat = rec->iat;
 	ctx.token_last_used = rec->last_used;
 	ctx.token_uses = rec->uses;
+	ctx.token_service = rec->service;
+	ctx.token_actor = rec->actor;
+	ctx.token_entitlements = (const char *const *)rec->entitlements;
+	ctx.n_token_entitlements = rec->n_entitlements;
 	pt_policy_eval(d->cfg, d->cfg->redeem, d->cfg->n_redeem, &ctx, &dec);
 	return dec.idle_expired;
 }

@@ -5,14 +5,17 @@
  *
  * A rule applies when its actors, users, holders and groups lists match
  * (an empty list or "*" matches anything; holders are ignored when the
- * context has no holder). The first rule that applies decides. When none
- * applies the answer is deny; if an allow rule matched everything but the
- * user's groups, the denial names that rule ("user alice is not in any of
- * the groups ...") so the log says which rule the user fell out of; the
- * same for a rule's time window (hours, days: local time of ctx->now).
- * A deciding allow rule still denies when the account fails its checks
- * (check_account), the token was idle longer than its idle, or was redeemed
- * max_uses times already, or the user max_redemptions_per_day times today.
+ * context has no holder), and so do its token_services, token_actors and
+ * token_entitlements lists over what the persistable token recorded at
+ * issuance (without a token only empty or "*" lists match). The first rule
+ * that applies decides. When none applies the answer is deny; if an allow
+ * rule matched everything but the user's groups, the denial names that rule
+ * ("user alice is not in any of the groups ...") so the log says which rule
+ * the user fell out of; the same for a rule's time window (hours, days:
+ * local time of ctx->now). A deciding allow rule still denies when the
+ * account fails its checks (check_account), the token was idle longer than
+ * its idle, is older than its max_age, or was redeemed max_uses times
+ * already, or the user max_redemptions_per_day times today.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -73,6 +76,23 @@ static bool groups_match(const struct pt_rule *r, const struct pt_policy_ctx *ct
 			return true;
 		for (size_t j = 0; j < ctx->n_groups; j++)
 			if (ctx->groups[j] && strcmp(r->groups[i], ctx->groups[j]) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* token_entitlements: the token records at least one of them (empty or "*":
+ * any token, even one that records none). */
+static bool token_ents_match(const struct pt_rule *r, const struct pt_policy_ctx *ctx)
+{
+	if (r->n_token_entitlements == 0)
+		return true;
+	for (size_t i = 0; i < r->n_token_entitlements; i++) {
+		if (strcmp(r->token_entitlements[i], "*") == 0)
+			return true;
+		for (size_t j = 0; j < ctx->n_token_entitlements; j++)
+			if (ctx->token_entitlements[j] &&
+			    strcmp(r->token_entitlements[i], ctx->token_entitlements[j]) == 0)
 				return true;
 	}
 	return false;
@@ -180,6 +200,15 @@ static const char *mismatch(const struct pt_rule *r, const struct pt_policy_ctx 
 		return "user";
 	if (has_holder && !list_has(r->holders, r->n_holders, ctx->holder))
 		return "holder";
+	/* the persistable token's recorded content (no token: only empty or "*") */
+	if (!list_has(r->token_services, r->n_token_services,
+		      ctx->has_token ? ctx->token_service : NULL))
+		return "token_service";
+	if (!list_has(r->token_actors, r->n_token_actors, ctx->has_token ? ctx->token_actor : NULL))
+		return "token_actor";
+	if (!(ctx->has_token ? token_ents_match(r, ctx) :
+			       list_has(r->token_entitlements, r->n_token_entitlements, NULL)))
+		return "token_entitlements";
 	*ret_near = r->action == PT_ACTION_ALLOW;
 	if (!groups_match(r, ctx))
 		return "groups";
@@ -224,6 +253,14 @@ static void decide(const struct pt_rule *r, const struct pt_policy_ctx *ctx, con
 			ret->idle_expired = true;
 			return;
 		}
+	}
+	if (ctx->has_token && r->max_age && now > ctx->token_iat &&
+	    now - ctx->token_iat >= r->max_age) {
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "rule \"%s\" (line %d) denies: the token was issued %" PRIu64
+			 "s ago (max_age %" PRIu64 "s)",
+			 r->name, r->line, now - ctx->token_iat, r->max_age);
+		return;
 	}
 	if (ctx->has_token && r->max_uses && ctx->token_uses >= r->max_uses) {
 		snprintf(ret->reason, sizeof(ret->reason),
@@ -315,6 +352,21 @@ static void trace_mismatch(struct trace *t, const struct pt_rule *r, const char 
 	} else if (strcmp(why, "holder") == 0) {
 		join(r->holders, r->n_holders, list, sizeof(list));
 		tracef(t, "  no: holder %s is not one of %s\n", ctx->holder, list);
+	} else if (strcmp(why, "token_service") == 0) {
+		join(r->token_services, r->n_token_services, list, sizeof(list));
+		tracef(t, "  no: token service %s is not one of %s\n",
+		       ctx->has_token && ctx->token_service ? ctx->token_service : "(none)", list);
+	} else if (strcmp(why, "token_actor") == 0) {
+		join(r->token_actors, r->n_token_actors, list, sizeof(list));
+		tracef(t, "  no: token actor %s is not one of %s\n",
+		       ctx->has_token && ctx->token_actor ? ctx->token_actor : "(none)", list);
+	} else if (strcmp(why, "token_entitlements") == 0) {
+		char has[160];
+
+		join(r->token_entitlements, r->n_token_entitlements, list, sizeof(list));
+		join((char *const *)ctx->token_entitlements,
+		     ctx->has_token ? ctx->n_token_entitlements : 0, has, sizeof(has));
+		tracef(t, "  no: token entitlements [%s] include none of %s\n", has, list);
 	} else if (strcmp(why, "groups") == 0) {
 		join(r->groups, r->n_groups, list, sizeof(list));
 		tracef(t, "  no: user is in none of the groups %s\n", list);

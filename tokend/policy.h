@@ -38,6 +38,10 @@ struct pt_policy_ctx {
 	uint64_t token_iat;
 	uint64_t token_last_used; /* 0 = never redeemed */
 	uint32_t token_uses;
+	const char *token_service; /* recorded PAM service / actor, NULL if none */
+	const char *token_actor;
+	const char *const *token_entitlements; /* recorded at issuance */
+	size_t n_token_entitlements;
 	/* history (redeem set): the user's allowed redemptions today (local day) */
 	uint32_t redemptions_today;
 };

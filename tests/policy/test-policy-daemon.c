@@ -8,7 +8,8 @@
  * window, idle expiry (deny, then housekeeping removes it). Then revocation
  * by user / holder / issue time (PT_REVOKE_MATCH, also across a restart and
  * for an unprivileged peer), explain (PT_EXPLAIN) and pertokctl's
- * explain / revoke / check-config. Needs root (as tests/daemon does).
+ * explain / revoke / check-config; token_* matches on the token's recorded
+ * service, actor and entitlements. Needs root (as tests/daemon does).
  */
 #include "config.h"
 
@@ -577,6 +578,36 @@ static void test_explain(void **state)
 	free(text);
 }
 
+/* token_services / token_actors / token_entitlements: the same token is
+ * allowed, then no longer matches after an edit + SIGHUP, then again. */
+static void test_token_match(void **state)
+{
+	char id[PT_MAX_STR + 1], *msg = NULL, *text;
+	uint32_t code;
+
+	(void)state;
+	reconfigure("entitlements = [ \"print\" ];", "");
+	issue("tester", id); /* service "test", obtained by actor tester */
+	reconfigure("", "token_services = [ \"test\" ]; token_actors = [ \"tester\" ];\n"
+			"             token_entitlements = [ \"vpn\", \"print\" ];");
+	assert_int_equal(redeem(NULL, NULL, NULL), 0);
+	reconfigure("", "token_services = [ \"sshd\" ];");
+	assert_int_equal(redeem(NULL, NULL, &msg), PT_E_DENIED);
+	assert_non_null(strstr(msg, "no rule matched"));
+	free(msg);
+	text = explain("root", "tester", 0, &code);
+	assert_int_equal(code, 0);
+	assert_non_null(strstr(text, "  recorded: service test, entitlements: print\n"));
+	assert_non_null(strstr(text, "  no: token service test is not one of sshd\n"));
+	free(text);
+	reconfigure("", "token_entitlements = [ \"vpn\" ];");
+	assert_int_equal(redeem(NULL, NULL, NULL), PT_E_DENIED);
+	reconfigure("", "token_actors = [ \"self\" ];");
+	assert_int_equal(redeem(NULL, NULL, NULL), PT_E_DENIED);
+	reconfigure("", "token_services = [ \"*\" ];");
+	assert_int_equal(redeem(NULL, NULL, NULL), 0);
+}
+
 /* ----------------------------------------------------------------- history */
 
 /* "history: N redemptions of root that day, T in all" from explain */
@@ -751,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_revoke_match),
 		cmocka_unit_test(test_revoke_match_unprivileged),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_token_match),
 		cmocka_unit_test(test_max_redemptions_per_day),
 		cmocka_unit_test(test_issue_rate),
 		cmocka_unit_test(test_pertokctl),

@@ -3,7 +3,8 @@
  * Redeem-time rule effects, table-driven with an injected clock: hour and
  * day windows (local time, wrapping midnight), max_uses, idle expiry,
  * entitlement / group additions and curtailments, persist_lifetime in
- * redeem rules; the explain trace; the config errors of the new settings.
+ * redeem rules; the explain trace; the config errors of the new settings;
+ * token_services / token_actors / token_entitlements matches and max_age.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -390,6 +391,41 @@ static const struct {
 	  "t.conf:1: issue[0].rate must be a string, not an integer" },
 	{ "redeem = ( { persist_lifetime = \"90d\"; } );\n",
 	  "t.conf:1: redeem[0].persist_lifetime (90d) exceeds tokend.max_persist_lifetime (60d)" },
+	/* token content matches: redeem rules only, checked values */
+	{ ACTORS "issue = (\n  { token_services = [ \"sshd\" ]; } );\n",
+	  "t.conf:3: issue[0].token_services is only valid in redeem rules (issue rules see no "
+	  "persistable token)" },
+	{ "issue = ( { token_actors = [ \"self\" ]; } );\n",
+	  "t.conf:1: issue[0].token_actors is only valid in redeem rules (issue rules see no "
+	  "persistable token)" },
+	{ "issue = ( { token_entitlements = [ \"vpn\" ]; } );\n",
+	  "t.conf:1: issue[0].token_entitlements is only valid in redeem rules (issue rules see no "
+	  "persistable token)" },
+	{ "redeem = (\n  { users = [ \"a\" ];\n    token_services = [ \"sshd\", \"a/b\" ]; } );\n",
+	  "t.conf:3: redeem[0].token_services: \"a/b\" is not a valid PAM service name or \"*\"" },
+	{ "redeem = ( { token_services = 22; } );\n",
+	  "t.conf:1: redeem[0].token_services must be an array of strings [ \"...\", ... ], not an "
+	  "integer" },
+	{ "redeem = ( { token_actors = [ \"\" ]; } );\n",
+	  "t.conf:1: redeem[0].token_actors: \"\" is not a valid actor name, \"self\" or \"*\"" },
+	{ "redeem = ( { token_actors = [ 1 ]; } );\n",
+	  "t.conf:1: redeem[0].token_actors[0] must be a string, not an integer" },
+	{ "redeem = ( { token_entitlements = [ \"a:b\" ]; } );\n",
+	  "t.conf:1: redeem[0].token_entitlements: \"a:b\" is not a valid entitlement name or "
+	  "\"*\"" },
+	{ "redeem = ( { token_service = [ \"sshd\" ]; } );\n",
+	  "t.conf:1: unknown setting \"token_service\" in redeem[0] (did you mean "
+	  "\"token_services\"?)" },
+	{ "issue = ( { max_age = \"7d\"; } );\n",
+	  "t.conf:1: issue[0].max_age is only valid in redeem rules" },
+	{ "redeem = ( { max_age = 0; } );\n",
+	  "t.conf:1: redeem[0].max_age must be at least 1 second" },
+	{ "redeem = ( { max_age = \"7y\"; } );\n",
+	  "t.conf:1: redeem[0].max_age: invalid duration \"7y\" (use seconds, or a number followed "
+	  "by s, m, h, d or w)" },
+	{ "redeem = ( { token_entitlement = [ \"vpn\" ]; } );\n",
+	  "t.conf:1: unknown setting \"token_entitlement\" in redeem[0] (did you mean "
+	  "\"token_entitlements\"?)" },
 };
 
 static void test_config_errors(void **state)
@@ -616,6 +652,160 @@ static void test_rate(void **state)
 	pt_history_free(h);
 }
 
+/* ------------------------------------------------- token content matches */
+
+/* clang-format off */
+static const char token_conf[] =
+	/*  1 */ "actors = ( { name = \"atd\"; uid = 0; exe = [ \"/usr/sbin/atd\" ]; },\n"
+	/*  2 */ "           { name = \"login\"; uid = 0; exe = [ \"*\" ]; } );\n"
+	/*  3 */ "redeem = (\n"
+	/*  4 */ "  { name = \"no-self\"; action = \"deny\"; token_actors = [ \"self\" ]; },\n"
+	/*  5 */ "  { name = \"ssh-only\"; users = [ \"sam\" ]; token_services = [ \"sshd\" ]; },\n"
+	/*  6 */ "  { name = \"vpn\"; users = \"vic\"; token_entitlements = [ \"vpn\", \"admin\" ]; },\n"
+	/*  7 */ "  { name = \"any\"; users = [ \"ann\" ]; token_services = \"*\"; token_actors = [ ];\n"
+	/*  8 */ "    token_entitlements = [ \"*\" ]; },\n"
+	/*  9 */ "  { name = \"gone\"; users = [ \"old\" ]; token_actors = [ \"removed-actor\" ]; },\n"
+	/* 10 */ "  { name = \"young\"; users = [ \"yan\" ]; max_age = \"7d\"; }\n"
+	/* 11 */ ");\n";
+/* clang-format on */
+
+static const struct token_case {
+	const char *user;
+	bool has_token;
+	const char *service, *actor;
+	const char *ents[3]; /* NULL-terminated */
+	bool allow;
+	const char *reason;
+} token_cases[] = {
+	/* clang-format off */
+	/* token_actors */
+	{ "sam", true, "sshd", "self", { NULL }, false,
+	  "rule \"no-self\" (line 4) denies: it is a deny rule" },
+	{ "ann", true, "cron", "self", { NULL }, false,
+	  "rule \"no-self\" (line 4) denies: it is a deny rule" },
+	{ "old", true, "login", "removed-actor", { NULL }, true, "rule \"gone\" (line 9) allows" },
+	{ "old", true, "login", "login", { NULL }, false,
+	  "no rule matched (user old, actor atd, holder atd)" },
+	/* token_services */
+	{ "sam", true, "sshd", "login", { NULL }, true, "rule \"ssh-only\" (line 5) allows" },
+	{ "sam", true, "login", "login", { NULL }, false,
+	  "no rule matched (user sam, actor atd, holder atd)" },
+	{ "sam", true, NULL, "login", { NULL }, false,
+	  "no rule matched (user sam, actor atd, holder atd)" },
+	{ "sam", false, NULL, NULL, { NULL }, false,
+	  "no rule matched (user sam, actor atd, holder atd)" },
+	/* token_entitlements: any one of them */
+	{ "vic", true, "login", "login", { "print", "vpn", NULL }, true,
+	  "rule \"vpn\" (line 6) allows" },
+	{ "vic", true, "login", "login", { "admin", NULL }, true, "rule \"vpn\" (line 6) allows" },
+	{ "vic", true, "login", "login", { "print", "mail", NULL }, false,
+	  "no rule matched (user vic, actor atd, holder atd)" },
+	{ "vic", true, "login", "login", { NULL }, false,
+	  "no rule matched (user vic, actor atd, holder atd)" },
+	/* "*" and empty lists match any token, and no token */
+	{ "ann", true, "sshd", "login", { NULL }, true, "rule \"any\" (line 7) allows" },
+	{ "ann", true, NULL, "atd", { "x", NULL }, true, "rule \"any\" (line 7) allows" },
+	{ "ann", false, NULL, NULL, { NULL }, true, "rule \"any\" (line 7) allows" },
+	/* clang-format on */
+};
+
+static void test_token_match(void **state)
+{
+	struct pt_config *cfg = NULL;
+	struct pt_decision d;
+	char err[512] = "", buf[4096];
+
+	(void)state;
+	if (pt_config_load_string(token_conf, "k.conf", &cfg, err, sizeof(err)) != 0)
+		fail_msg("config: %s", err);
+	assert_int_equal(cfg->redeem[2].n_token_entitlements, 2);
+	assert_int_equal(cfg->redeem[3].n_token_actors, 0);
+	for (size_t i = 0; i < sizeof(token_cases) / sizeof(token_cases[0]); i++) {
+		const struct token_case *c = &token_cases[i];
+		size_t n = 0;
+		struct pt_policy_ctx ctx = { .actor = "atd",
+					     .user = c->user,
+					     .holder = "atd",
+					     .user_exists = true,
+					     .now = MON,
+					     .has_token = c->has_token,
+					     .token_iat = MON,
+					     .token_service = c->service,
+					     .token_actor = c->actor };
+
+		while (c->ents[n])
+			n++;
+		ctx.token_entitlements = c->ents;
+		ctx.n_token_entitlements = n;
+		pt_policy_eval(cfg, cfg->redeem, cfg->n_redeem, &ctx, &d);
+		if (d.allow != c->allow || strcmp(d.reason, c->reason) != 0)
+			fail_msg("case %zu: allow=%d\n  got:  %s\n  want: %s", i, d.allow, d.reason,
+				 c->reason);
+	}
+
+	/* the trace says why each token_* list did not match */
+	{
+		const char *ents[] = { "print", "mail" };
+		struct pt_policy_ctx ctx = { .actor = "atd",
+					     .user = "vic",
+					     .holder = "atd",
+					     .user_exists = true,
+					     .now = MON,
+					     .has_token = true,
+					     .token_service = "login",
+					     .token_actor = "login",
+					     .token_entitlements = ents,
+					     .n_token_entitlements = 2 };
+
+		pt_policy_explain(cfg, cfg->redeem, cfg->n_redeem, &ctx, &d, buf, sizeof(buf));
+		assert_false(d.allow);
+		assert_non_null(strstr(buf, "rule \"no-self\" (line 4, deny):\n"
+					    "  no: token actor login is not one of self\n"));
+		assert_non_null(strstr(buf,
+				       "rule \"vpn\" (line 6, allow):\n"
+				       "  no: token entitlements [print, mail] include none of "
+				       "vpn, admin\n"));
+		ctx.user = "sam";
+		pt_policy_explain(cfg, cfg->redeem, cfg->n_redeem, &ctx, &d, buf, sizeof(buf));
+		assert_non_null(strstr(buf, "rule \"ssh-only\" (line 5, allow):\n"
+					    "  no: token service login is not one of sshd\n"));
+		ctx.has_token = false;
+		pt_policy_explain(cfg, cfg->redeem, cfg->n_redeem, &ctx, &d, buf, sizeof(buf));
+		assert_non_null(strstr(buf, "  no: token service (none) is not one of sshd\n"));
+	}
+
+	/* max_age: from the token's iat, whatever its exp or last use */
+	{
+		struct pt_policy_ctx ctx = { .actor = "atd",
+					     .user = "yan",
+					     .holder = "atd",
+					     .user_exists = true,
+					     .now = MON + 7 * DAY - 1,
+					     .has_token = true,
+					     .token_iat = MON,
+					     .token_last_used = MON + 7 * DAY - 2,
+					     .token_service = "login",
+					     .token_actor = "login" };
+
+		assert_int_equal(cfg->redeem[5].max_age, 7 * DAY);
+		pt_policy_eval(cfg, cfg->redeem, cfg->n_redeem, &ctx, &d);
+		assert_true(d.allow);
+		ctx.now = MON + 7 * DAY;
+		pt_policy_eval(cfg, cfg->redeem, cfg->n_redeem, &ctx, &d);
+		assert_false(d.allow);
+		assert_string_equal(d.reason,
+				    "rule \"young\" (line 10) denies: the token was issued "
+				    "604800s ago (max_age 604800s)");
+		ctx.now = MON + 30 * DAY;
+		pt_policy_eval(cfg, cfg->redeem, cfg->n_redeem, &ctx, &d);
+		assert_false(d.allow);
+		ctx.has_token = false; /* no token: max_age does not apply */
+		pt_policy_eval(cfg, cfg->redeem, cfg->n_redeem, &ctx, &d);
+		assert_true(d.allow);
+	}
+	pt_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_redemptions_per_day),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_token_match),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
