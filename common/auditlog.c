@@ -14,6 +14,7 @@
 #include "auditlog.h"
 #include "b64.h"
 #include "jws.h"
+#include "ptjson.h"
 #include "util.h"
 
 #define HASH_KEY ",\"hash\":\""
@@ -131,7 +132,6 @@ static int get_u64(json_object *o, const char *key, uint64_t min, uint64_t *ret)
 int pt_audit_parse_line(const char *line, size_t n, struct pt_audit_entry *ret)
 {
 	struct pt_audit_entry e;
-	json_tokener *tok = NULL;
 	json_object *o = NULL, *v;
 	char *text = NULL, hash[PT_AUDIT_HASH_HEX + 1];
 	size_t body;
@@ -154,16 +154,12 @@ int pt_audit_parse_line(const char *line, size_t n, struct pt_audit_entry *ret)
 	memcpy(text, line, body);
 	text[body] = '}';
 	text[body + 1] = '\0';
-	tok = json_tokener_new_ex(JSON_DEPTH);
-	if (!tok) {
+	if (pt_json_parse_strict(text, body + 1, PT_AUDIT_MAX_LINE, JSON_DEPTH, &o) == -ENOMEM) {
 		r = -ENOMEM;
 		goto out;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, text, (int)(body + 1));
-	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != body + 1 ||
-	    !json_object_is_type(o, json_type_object) || json_object_object_get_ex(o, "hash", NULL))
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    json_object_object_get_ex(o, "hash", NULL))
 		goto out;
 	if (get_u64(o, "seq", 1, &e.seq) < 0 || get_u64(o, "time", 0, &e.time) < 0 ||
 	    get_str(o, "type", true, e.type, sizeof(e.type)) < 0 ||
@@ -194,8 +190,6 @@ int pt_audit_parse_line(const char *line, size_t n, struct pt_audit_entry *ret)
 	*ret = e;
 out:
 	json_object_put(o);
-	if (tok)
-		json_tokener_free(tok);
 	free(text);
 	return r;
 }

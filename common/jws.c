@@ -12,6 +12,7 @@
 
 #include "b64.h"
 #include "jws.h"
+#include "ptjson.h"
 #include "util.h"
 
 #define ED25519_SIG_LEN 64
@@ -60,23 +61,13 @@ static bool json_sane(struct json_object *o)
 /* Parses exactly n bytes of strict JSON that must be one object. */
 static int parse_object(const char *s, size_t n, struct json_object **ret)
 {
-	struct json_tokener *tok;
 	struct json_object *o;
-	enum json_tokener_error jerr;
-	size_t end;
+	int r;
 
-	if (n == 0 || n > PT_JWS_MAX || memchr(s, '\0', n))
-		return -EBADMSG;
-	tok = json_tokener_new_ex(JWS_JSON_DEPTH);
-	if (!tok)
-		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, s, (int)n);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (!o || jerr != json_tokener_success || end != n ||
-	    !json_object_is_type(o, json_type_object) || !json_sane(o)) {
+	r = pt_json_parse_strict(s, n, PT_JWS_MAX, JWS_JSON_DEPTH, &o);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	if (!json_object_is_type(o, json_type_object) || !json_sane(o)) {
 		json_object_put(o);
 		return -EBADMSG;
 	}

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include "config.h" /* tokend/config.h */
+#include "config-internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -58,10 +59,8 @@ struct parse {
 
 /* ------------------------------------------------------------------ errors */
 
-static int fail(struct parse *p, const config_setting_t *s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct parse *p, const config_setting_t *s, const char *fmt, ...)
+int pt_config_error(char *err, size_t errlen, const char *name, const config_setting_t *s,
+		    const char *fmt, ...)
 {
 	char msg[768];
 	unsigned line = s ? config_setting_source_line(s) : 0;
@@ -70,14 +69,16 @@ static int fail(struct parse *p, const config_setting_t *s, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (p->err && p->errlen > 0) {
+	if (err && errlen > 0) {
 		if (line > 0)
-			snprintf(p->err, p->errlen, "%s:%u: %s", p->name, line, msg);
+			snprintf(err, errlen, "%s:%u: %s", name, line, msg);
 		else
-			snprintf(p->err, p->errlen, "%s: %s", p->name, msg);
+			snprintf(err, errlen, "%s: %s", name, msg);
 	}
 	return -EINVAL;
 }
+
+#define fail(p, s, ...) pt_config_error((p)->err, (p)->errlen, (p)->name, (s), __VA_ARGS__)
 
 static const char *type_name(int type)
 {

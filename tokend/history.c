@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "history.h"
+#include "ptjson.h"
 #include "store.h"
 #include "util.h"
 
@@ -360,26 +361,16 @@ int pt_history_from_json(const char *json, size_t len, struct pt_history **ret)
 {
 	static const char *const keys[2] = { "users", "actors" };
 	struct pt_history *h = NULL;
-	json_tokener *tok = NULL;
 	json_object *o = NULL, *v;
 	uint64_t ver;
-	size_t end;
-	int r = -EINVAL;
+	int r;
 
-	if (!json || !ret)
+	if (!ret)
 		return -EINVAL;
-	if (len == 0 || len > HISTORY_JSON_MAX || memchr(json, '\0', len))
-		return -EINVAL;
-	tok = json_tokener_new_ex(5);
-	if (!tok)
-		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, json, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success)
-		goto out;
-	for (end = json_tokener_get_parse_end(tok); end < len; end++)
-		if (!strchr(" \t\r\n", json[end]))
-			goto out;
+	r = pt_json_parse_strict(json, len, HISTORY_JSON_MAX, 5, &o);
+	if (r < 0)
+		return r;
+	r = -EINVAL;
 	if (!json_object_is_type(o, json_type_object) || json_object_object_length(o) != 3 ||
 	    !json_object_object_get_ex(o, "v", &v) || get_uint(v, UINT32_MAX, &ver) < 0 ||
 	    ver != HISTORY_VERSION)
@@ -409,7 +400,6 @@ int pt_history_from_json(const char *json, size_t len, struct pt_history **ret)
 out:
 	pt_history_free(h);
 	json_object_put(o);
-	json_tokener_free(tok);
 	return r;
 }
 

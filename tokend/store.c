@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "b64.h"
+#include "ptjson.h"
 #include "store.h"
 #include "util.h"
 
@@ -804,28 +805,17 @@ static int set_field(struct pt_record *r, const struct field *f, json_object *v)
 
 int pt_record_from_json(const char *json, size_t len, struct pt_record **ret)
 {
-	json_tokener *tok = NULL;
 	json_object *o = NULL;
 	struct pt_record *r = NULL;
 	bool seen[PT_ELEMENTSOF(fields)] = { 0 };
-	size_t end;
-	int rc = -EINVAL;
+	int rc;
 
-	if (!json || !ret)
+	if (!ret)
 		return -EINVAL;
-	if (len == 0 || len > RECORD_JSON_MAX || memchr(json, '\0', len))
-		return -EINVAL;
-	tok = json_tokener_new_ex(4);
-	if (!tok)
-		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, json, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success)
-		goto out;
-	end = json_tokener_get_parse_end(tok);
-	for (; end < len; end++)
-		if (!strchr(" \t\r\n", json[end]))
-			goto out;
+	rc = pt_json_parse_strict(json, len, RECORD_JSON_MAX, 4, &o);
+	if (rc < 0)
+		return rc;
+	rc = -EINVAL;
 	if (!json_object_is_type(o, json_type_object))
 		goto out;
 
@@ -864,7 +854,6 @@ int pt_record_from_json(const char *json, size_t len, struct pt_record **ret)
 out:
 	pt_record_free(r);
 	json_object_put(o);
-	json_tokener_free(tok);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config-internal.h"
 #include "util.h"
 
 #define MAX_DURATION ((uint64_t)3650 * 86400)
@@ -35,25 +36,7 @@ struct tp {
 	size_t errlen;
 };
 
-static int fail(struct tp *p, const config_setting_t *s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct tp *p, const config_setting_t *s, const char *fmt, ...)
-{
-	char msg[512];
-	unsigned line = s ? config_setting_source_line(s) : 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (p->err && p->errlen > 0) {
-		if (line > 0)
-			snprintf(p->err, p->errlen, "%s:%u: %s", p->fname, line, msg);
-		else
-			snprintf(p->err, p->errlen, "%s: %s", p->fname, msg);
-	}
-	return -EINVAL;
-}
+#define fail(p, s, ...) pt_config_error((p)->err, (p)->errlen, (p)->fname, (s), __VA_ARGS__)
 
 /* ------------------------------------------------------------------ engine */
 

@@ -79,13 +79,13 @@ failed=""
 for name in $names; do
 	case $name in
 	proto) src="$common_src"; libs=""; maxlen=20000 ;;
-	jws) src="$common_src common/jws.c"; libs=$(pkgflags "libcrypto json-c"); maxlen=10000 ;;
+	jws) src="$common_src common/jws.c common/ptjson.c"; libs=$(pkgflags "libcrypto json-c"); maxlen=10000 ;;
 	auditlog)
-		src="$common_src common/jws.c common/auditlog.c"
+		src="$common_src common/jws.c common/ptjson.c common/auditlog.c"
 		libs=$(pkgflags "libcrypto json-c")
 		maxlen=40000 ;;
 	config | record | tpm2blob | history | coderec)
-		src="$common_src common/jws.c $tokend_src"
+		src="$common_src common/jws.c common/ptjson.c $tokend_src"
 		libs=$(pkgflags "libcrypto json-c libconfig")
 		maxlen=16384 ;;
 	*) echo "fuzz $name: FAILED (unknown harness)"; failed="$failed $name"; continue ;;

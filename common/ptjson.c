@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "ptjson.h"
+
+int pt_json_parse_strict(const char *text, size_t len, size_t max_len, int max_depth,
+			 json_object **ret_obj)
+{
+	json_tokener *tok;
+	json_object *o;
+	size_t end;
+	int r = -EINVAL;
+
+	if (!text || !ret_obj || len == 0 || len > max_len || len > INT_MAX ||
+	    memchr(text, '\0', len))
+		return -EINVAL;
+	tok = json_tokener_new_ex(max_depth);
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	if (o && json_tokener_get_error(tok) == json_tokener_success) {
+		end = json_tokener_get_parse_end(tok);
+		while (end < len && strchr(" \t\r\n", text[end]))
+			end++;
+		if (end == len)
+			r = 0;
+	}
+	json_tokener_free(tok);
+	if (r < 0) {
+		json_object_put(o);
+		return r;
+	}
+	*ret_obj = o;
+	return 0;
+}
