@@ -26,6 +26,8 @@ packages=(
 	python3 python3-jwt python3-cryptography
 	# memory checks
 	valgrind
+	# socket-activation test (systemd-socket-activate; systemd need not run)
+	systemd
 )
 
 missing() {
