@@ -129,6 +129,41 @@ static void free_wiped(uint8_t *p, size_t n)
 	free(p);
 }
 
+/* The three parts, split and base64url-decoded (each NUL-terminated). */
+struct jws_decoded {
+	struct jws_parts parts;
+	uint8_t *h, *p, *s;
+	size_t hn, pn, sn;
+};
+
+static void jws_decoded_clear(struct jws_decoded *d)
+{
+	free_wiped(d->h, d->hn);
+	free_wiped(d->p, d->pn);
+	free_wiped(d->s, d->sn);
+	memset(d, 0, sizeof(*d));
+}
+
+/* -EBADMSG when jws is not three non-empty base64url parts; on failure
+ * nothing stays allocated. */
+static int jws_decode(const char *jws, struct jws_decoded *ret)
+{
+	struct jws_decoded d = { 0 };
+	int r;
+
+	r = jws_split(jws, &d.parts);
+	if (r < 0)
+		return r;
+	if (pt_b64url_decode(d.parts.h, d.parts.hn, &d.h, &d.hn) < 0 ||
+	    pt_b64url_decode(d.parts.p, d.parts.pn, &d.p, &d.pn) < 0 ||
+	    pt_b64url_decode(d.parts.s, d.parts.sn, &d.s, &d.sn) < 0) {
+		jws_decoded_clear(&d);
+		return -EBADMSG;
+	}
+	*ret = d;
+	return 0;
+}
+
 /* Adds a string member; false on allocation failure. */
 static bool add_str(struct json_object *o, const char *key, const char *val)
 {
@@ -250,27 +285,19 @@ int pt_jws_verify(EVP_PKEY *pub, const char *jws, const char *expect_typ, void *
 		  char **ret_kid)
 {
 	struct json_object *hdr = NULL, *claims = NULL;
-	uint8_t *hbuf = NULL, *pbuf = NULL, *sbuf = NULL;
-	size_t hn = 0, pn = 0, sn = 0;
+	struct jws_decoded d = { 0 };
 	const char *alg, *typ, *kid = NULL;
-	struct jws_parts parts;
 	EVP_MD_CTX *ctx = NULL;
 	char *kid_copy = NULL;
 	int r;
 
 	if (!key_is_ed25519(pub) || !expect_typ || !ret_claims)
 		return -EINVAL;
-	r = jws_split(jws, &parts);
+	r = jws_decode(jws, &d);
 	if (r < 0)
 		return r;
-	if (pt_b64url_decode(parts.h, parts.hn, &hbuf, &hn) < 0 ||
-	    pt_b64url_decode(parts.p, parts.pn, &pbuf, &pn) < 0 ||
-	    pt_b64url_decode(parts.s, parts.sn, &sbuf, &sn) < 0) {
-		r = -EBADMSG;
-		goto out;
-	}
 
-	r = parse_object((const char *)hbuf, hn, &hdr);
+	r = parse_object((const char *)d.h, d.hn, &hdr);
 	if (r < 0)
 		goto out;
 	r = get_string_member(hdr, "alg", &alg);
@@ -296,7 +323,7 @@ int pt_jws_verify(EVP_PKEY *pub, const char *jws, const char *expect_typ, void *
 		goto out;
 	}
 
-	if (sn != ED25519_SIG_LEN) {
+	if (d.sn != ED25519_SIG_LEN) {
 		r = -EKEYREJECTED;
 		goto out;
 	}
@@ -310,8 +337,8 @@ int pt_jws_verify(EVP_PKEY *pub, const char *jws, const char *expect_typ, void *
 		goto out;
 	}
 	/* The signing input is the ASCII "h64.p64" as it appears in the token. */
-	if (EVP_DigestVerify(ctx, sbuf, sn, (const unsigned char *)parts.h,
-			     parts.hn + 1 + parts.pn) != 1) {
+	if (EVP_DigestVerify(ctx, d.s, d.sn, (const unsigned char *)d.parts.h,
+			     d.parts.hn + 1 + d.parts.pn) != 1) {
 		r = -EKEYREJECTED;
 		goto out;
 	}
@@ -320,7 +347,7 @@ int pt_jws_verify(EVP_PKEY *pub, const char *jws, const char *expect_typ, void *
 		r = -EPROTOTYPE;
 		goto out;
 	}
-	r = parse_object((const char *)pbuf, pn, &claims);
+	r = parse_object((const char *)d.p, d.pn, &claims);
 	if (r < 0)
 		goto out;
 	if (ret_kid && kid) {
@@ -341,48 +368,36 @@ out:
 	json_object_put(hdr);
 	json_object_put(claims);
 	free(kid_copy);
-	free_wiped(hbuf, hn);
-	free_wiped(pbuf, pn);
-	free_wiped(sbuf, sn);
+	jws_decoded_clear(&d);
 	return r;
 }
 
 int pt_jws_decode_unverified(const char *jws, char **ret_header, char **ret_payload)
 {
 	struct json_object *o = NULL;
-	uint8_t *hbuf = NULL, *pbuf = NULL, *sbuf = NULL;
-	size_t hn = 0, pn = 0, sn = 0;
-	struct jws_parts parts;
+	struct jws_decoded d = { 0 };
 	int r;
 
 	if (!ret_header || !ret_payload)
 		return -EINVAL;
-	r = jws_split(jws, &parts);
+	r = jws_decode(jws, &d);
 	if (r < 0)
 		return r;
-	if (pt_b64url_decode(parts.h, parts.hn, &hbuf, &hn) < 0 ||
-	    pt_b64url_decode(parts.p, parts.pn, &pbuf, &pn) < 0 ||
-	    pt_b64url_decode(parts.s, parts.sn, &sbuf, &sn) < 0) {
-		r = -EBADMSG;
-		goto out;
-	}
 	/* Both must be JSON objects (the decoded buffers are NUL-terminated). */
-	r = parse_object((const char *)hbuf, hn, &o);
+	r = parse_object((const char *)d.h, d.hn, &o);
 	if (r < 0)
 		goto out;
 	json_object_put(o);
-	r = parse_object((const char *)pbuf, pn, &o);
+	r = parse_object((const char *)d.p, d.pn, &o);
 	if (r < 0)
 		goto out;
 	json_object_put(o);
-	*ret_header = (char *)hbuf;
-	*ret_payload = (char *)pbuf;
-	hbuf = pbuf = NULL;
+	*ret_header = (char *)d.h;
+	*ret_payload = (char *)d.p;
+	d.h = d.p = NULL;
 	r = 0;
 out:
-	free_wiped(hbuf, hn);
-	free_wiped(pbuf, pn);
-	free_wiped(sbuf, sn);
+	jws_decoded_clear(&d);
 	return r;
 }
 

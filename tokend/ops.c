@@ -1071,7 +1071,6 @@ out:
 	return r;
 }
 
-/* The dispatch table: who may call what. */
 /* pertokctl rotate-key: new store key + signing key, tokens re-wrapped. */
 static int op_rotate(struct call *c)
 {

@@ -537,9 +537,31 @@ static int add_int(json_object *o, const char *key, int64_t v)
 	return 0;
 }
 
+/* key: [v...]; nothing is added on failure */
+static int add_strv(json_object *o, const char *key, char *const *v, size_t n)
+{
+	json_object *a = json_object_new_array_ext((int)n);
+
+	if (!a)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_new_string(v[i]);
+		if (!e || json_object_array_add(a, e) != 0) {
+			json_object_put(e);
+			json_object_put(a);
+			return -ENOMEM;
+		}
+	}
+	if (json_object_object_add(o, key, a) != 0) {
+		json_object_put(a);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int pt_record_to_json(const struct pt_record *r, char **ret)
 {
-	json_object *o = NULL, *g = NULL;
+	json_object *o = NULL;
 	const char *s;
 	char *out;
 	int rc = -ENOMEM;
@@ -555,38 +577,10 @@ int pt_record_to_json(const struct pt_record *r, char **ret)
 	    add_str(o, "user", r->user, false) < 0 || add_int(o, "uid", (int64_t)r->uid) < 0 ||
 	    add_int(o, "gid", (int64_t)r->gid) < 0)
 		goto out;
-	g = json_object_new_array_ext((int)r->n_groups);
-	if (!g)
+	if (add_strv(o, "groups", r->groups, r->n_groups) < 0 ||
+	    (r->n_entitlements > 0 &&
+	     add_strv(o, "entitlements", r->entitlements, r->n_entitlements) < 0))
 		goto out;
-	for (size_t i = 0; i < r->n_groups; i++) {
-		json_object *e = json_object_new_string(r->groups[i]);
-		if (!e || json_object_array_add(g, e) != 0) {
-			json_object_put(e);
-			json_object_put(g);
-			goto out;
-		}
-	}
-	if (json_object_object_add(o, "groups", g) != 0) {
-		json_object_put(g);
-		goto out;
-	}
-	if (r->n_entitlements > 0) {
-		g = json_object_new_array_ext((int)r->n_entitlements);
-		if (!g)
-			goto out;
-		for (size_t i = 0; i < r->n_entitlements; i++) {
-			json_object *e = json_object_new_string(r->entitlements[i]);
-			if (!e || json_object_array_add(g, e) != 0) {
-				json_object_put(e);
-				json_object_put(g);
-				goto out;
-			}
-		}
-		if (json_object_object_add(o, "entitlements", g) != 0) {
-			json_object_put(g);
-			goto out;
-		}
-	}
 	if (add_str(o, "gecos", r->gecos, false) < 0 || add_str(o, "home", r->home, false) < 0 ||
 	    add_str(o, "shell", r->shell, false) < 0 ||
 	    add_str(o, "holder", r->holder, false) < 0 ||
