@@ -85,8 +85,11 @@ static int teardown(void **state_)
 
 static void need_root(void)
 {
-	if (geteuid() != 0)
-		skip(); /* tokend reads shadow and its peers' executables */
+	if (geteuid() != 0) {
+		print_message("# skipped: needs root (tokend reads shadow and its peers' "
+			      "executables)\n");
+		skip();
+	}
 }
 
 /* ------------------------------------------------------------------ calls */
