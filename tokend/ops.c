@@ -433,22 +433,32 @@ static char *xstrdup(const char *s)
 	return strdup(s ? s : "");
 }
 
+static void redeem_ctx(struct pt_policy_ctx *ctx, const char *actor, const char *user,
+		       const struct pt_account *acct, const char *holder,
+		       const struct pt_record *rec, uint64_t now);
+
 /* A live token minted by a redemption names its persistable token ("ptk").
  * EXCHANGE takes it only as a renewal of that very token, and only when the
  * deciding issue rule sets renew_from_redeemed: the same user and holder,
  * the token still stored and unexpired. The renewal keeps the token's id,
  * issue time, identity, usage and provenance (what the login recorded) and
  * moves only its expiry, never past its issue time + max_persist_lifetime
- * (the login's hard maximum; a redeem rule's max_age keeps counting from
- * that issue time too). Returns the token to renew and its maximum expiry
- * in *ret_cap, or NULL after logging and replying (reply in *ret_reply). */
+ * (the login's hard maximum), nor past its issue time + the max_age of the
+ * redeem rule that decides its redemptions now (which keeps counting from
+ * that issue time anyway). Returns the token to renew, its maximum expiry in
+ * *ret_cap and the setting that sets it in *ret_cap_by, or NULL after
+ * logging and replying (reply in *ret_reply). */
 static struct pt_record *renewal_source(struct call *c, const char *ptk, const char *user,
-					uid_t tuid, const struct pt_decision *dec, uint64_t now,
-					uint64_t *ret_cap, int *ret_reply)
+					uid_t tuid, const struct pt_account *acct,
+					const struct pt_decision *dec, uint64_t now,
+					uint64_t *ret_cap, const char **ret_cap_by, int *ret_reply)
 {
 	struct pt_daemon *d = c->d;
 	const char *holder = c->req->holder;
 	struct pt_record *rec = ptk ? pt_store_find_id(d->store, ptk) : NULL;
+	struct pt_policy_ctx rctx;
+	struct pt_decision rdec;
+	const char *cap_by = "max_persist_lifetime";
 	uint64_t cap;
 
 	if (!rec) {
@@ -480,17 +490,25 @@ static struct pt_record *renewal_source(struct call *c, const char *ptk, const c
 	cap = rec->iat + d->cfg->max_persist_lifetime;
 	if (cap < rec->iat)
 		cap = UINT64_MAX;
+	redeem_ctx(&rctx, rec->holder, user, acct, rec->holder, rec, now);
+	pt_policy_eval(d->cfg, d->cfg->redeem, d->cfg->n_redeem, &rctx, &rdec);
+	if (rdec.rule && rdec.rule->max_age && rec->iat + rdec.rule->max_age > rec->iat &&
+	    rec->iat + rdec.rule->max_age < cap) {
+		cap = rec->iat + rdec.rule->max_age;
+		cap_by = "max_age";
+	}
 	if (cap <= now) {
 		log_decision(c, LOG_NOTICE, "deny", user, holder, rec->id, dec->rule->name,
 			     "renewal from redeemed token: past its maximum lifetime "
-			     "(max_persist_lifetime from its issue)");
+			     "(max_persist_lifetime or max_age from its issue)");
 		*ret_reply = reply_error(c, PT_E_LIMIT,
 					 "the persistable token %s reached its maximum lifetime "
-					 "(max_persist_lifetime): log in again",
+					 "(max_persist_lifetime or max_age): log in again",
 					 rec->id);
 		return NULL;
 	}
 	*ret_cap = cap;
+	*ret_cap_by = cap_by;
 	return rec;
 }
 
@@ -513,7 +531,7 @@ static int record_dup(const struct pt_record *src, struct pt_record **ret)
  * leaves the stored token as it was (the dispatcher then removes nothing). */
 static int renew_redeemed(struct call *c, const struct pt_record *src, const char *user,
 			  const struct pt_decision *dec, uint64_t exp, uint64_t cap,
-			  struct pt_rep *rep)
+			  const char *cap_by, struct pt_rep *rep)
 {
 	struct pt_record *rec = NULL;
 	char reason[320];
@@ -526,9 +544,9 @@ static int renew_redeemed(struct call *c, const struct pt_record *src, const cha
 	rec->exp = capped ? cap : exp;
 	snprintf(reason, sizeof(reason),
 		 "renewal from redeemed token: rule \"%s\" (line %d) sets "
-		 "renew_from_redeemed%s",
+		 "renew_from_redeemed%s%s",
 		 dec->rule->name, dec->rule->line,
-		 capped ? "; expiry capped at its issue time + max_persist_lifetime" : "");
+		 capped ? "; expiry capped at its issue time + " : "", capped ? cap_by : "");
 	log_decision(c, LOG_NOTICE, "renew", user, c->req->holder, rec->id, dec->rule->name,
 		     reason);
 	if (c->audit_err) {
@@ -567,6 +585,7 @@ static int op_exchange(struct call *c)
 	const char *why = NULL, *user, *actor, *ptk;
 	char reason[400];
 	uint64_t now = pt_now_s(), lifetime, cap = 0;
+	const char *cap_by = NULL;
 	uid_t tuid;
 	bool replaced = false, redeemed;
 	int r;
@@ -640,7 +659,7 @@ static int op_exchange(struct call *c)
 		goto out;
 	}
 	if (redeemed) {
-		src = renewal_source(c, ptk, user, tuid, &dec, now, &cap, &r);
+		src = renewal_source(c, ptk, user, tuid, acct, &dec, now, &cap, &cap_by, &r);
 		if (!src)
 			goto out;
 	}
@@ -669,7 +688,7 @@ static int op_exchange(struct call *c)
 	if (q->lifetime && q->lifetime < lifetime)
 		lifetime = q->lifetime;
 	if (src) {
-		r = renew_redeemed(c, src, user, &dec, now + lifetime, cap, &rep);
+		r = renew_redeemed(c, src, user, &dec, now + lifetime, cap, cap_by, &rep);
 		goto out;
 	}
 

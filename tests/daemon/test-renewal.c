@@ -40,8 +40,8 @@
 #define USER "nobody"
 #define MAX_PERSIST 3600 /* tokend.max_persist_lifetime below */
 
-/* issue_extra: settings added to the issue rule */
-static void write_conf(const char *issue_extra)
+/* issue_extra, redeem_extra: settings added to the issue / redeem rule */
+static void write_conf(const char *issue_extra, const char *redeem_extra)
 {
 	FILE *f = fopen(th.conf, "w");
 
@@ -55,16 +55,17 @@ static void write_conf(const char *issue_extra)
 		"           { name = \"other\"; uid = 0; exe = [ \"/nonexistent/bin\" ]; } );\n"
 		"issue = ( { name = \"iss\"; actors = [ \"tester\", \"self\" ];\n"
 		"            holders = [ \"tester\", \"other\" ]; %s } );\n"
-		"redeem = ( { name = \"red\"; holders = [ \"tester\" ]; check_account = false; } );\n",
-		th.sock, th.dir, th.self_exe, issue_extra);
+		"redeem = ( { name = \"red\"; holders = [ \"tester\" ]; check_account = false;\n"
+		"             %s } );\n",
+		th.sock, th.dir, th.self_exe, issue_extra, redeem_extra);
 	fclose(f);
 }
 
-static int start(const char *issue_extra)
+static int start(const char *issue_extra, const char *redeem_extra)
 {
 	if (th_init("renewal") < 0)
 		return -1;
-	write_conf(issue_extra);
+	write_conf(issue_extra, redeem_extra);
 	th_start();
 	return 0;
 }
@@ -72,13 +73,19 @@ static int start(const char *issue_extra)
 static int setup_default(void **state)
 {
 	(void)state;
-	return start("");
+	return start("", "");
 }
 
 static int setup_renew(void **state)
 {
 	(void)state;
-	return start("renew_from_redeemed = true;");
+	return start("renew_from_redeemed = true;", "");
+}
+
+static int setup_renew_max_age(void **state)
+{
+	(void)state;
+	return start("renew_from_redeemed = true;", "max_age = \"30m\";");
 }
 
 static int teardown(void **state)
@@ -419,6 +426,32 @@ static void test_renewal_capped(void **state)
 	pt_free_secret(login);
 }
 
+/* A redeem rule's max_age caps a renewal too: the token could not be
+ * redeemed past its issue time + max_age anyway. */
+static void test_renewal_capped_by_max_age(void **state)
+{
+	struct pt_tokinfo t0, t1;
+	uint64_t exp = 0;
+	char *login, *id, *job;
+
+	(void)state;
+	login = mint();
+	id = exchange_id(login, "tester", 600);
+	t0 = listed("tester");
+	job = redeem();
+	assert_int_equal(exchange_as_user(job, "tester", &exp), 0);
+	assert_int_equal(exp, t0.iat + 1800);
+	t1 = listed("tester");
+	assert_string_equal(t1.id, id);
+	assert_int_equal(t1.exp, t0.iat + 1800);
+	assert_true(log_has("expiry capped at its issue time + max_age\""));
+	free(t0.id);
+	free(t1.id);
+	free(id);
+	pt_free_secret(job);
+	pt_free_secret(login);
+}
+
 /* With renew_from_redeemed: only the slot the token was redeemed from, and
  * only while that token exists. */
 static void test_renewal_same_slot_only(void **state)
@@ -467,6 +500,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redeemed_refused, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_pertok_persist, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_capped, setup_renew, teardown),
+		cmocka_unit_test_setup_teardown(test_renewal_capped_by_max_age, setup_renew_max_age,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_same_slot_only, setup_renew, teardown),
 	};
 
