@@ -76,6 +76,10 @@ struct pt_rule {
 	uint32_t max_redemptions_per_day; /* redeem set: per user, local day (0 = no cap) */
 	uint32_t rate_n;      /* issue set: rate = "N/PERIOD" persistable tokens per user */
 	uint64_t rate_period; /* s (0 = no rate limit) */
+
+	/* issue set: EXCHANGE may renew a persistable token from a live token minted by its
+	 * redemption (default false: only a login-minted live token can be exchanged) */
+	bool renew_from_redeemed;
 };
 
 struct pt_config {

@@ -433,20 +433,161 @@ static char *xstrdup(const char *s)
 	return strdup(s ? s : "");
 }
 
+static void redeem_ctx(struct pt_policy_ctx *ctx, const char *actor, const char *user,
+		       const struct pt_account *acct, const char *holder,
+		       const struct pt_record *rec, uint64_t now);
+
+/* A live token minted by a redemption names its persistable token ("ptk").
+ * EXCHANGE takes it only as a renewal of that very token, and only when the
+ * deciding issue rule sets renew_from_redeemed: the same user and holder,
+ * the token still stored and unexpired. The renewal keeps the token's id,
+ * issue time, identity, usage and provenance (what the login recorded) and
+ * moves only its expiry, never past its issue time + max_persist_lifetime
+ * (the login's hard maximum), nor past its issue time + the max_age of the
+ * redeem rule that decides its redemptions now (which keeps counting from
+ * that issue time anyway). Returns the token to renew, its maximum expiry in
+ * *ret_cap and the setting that sets it in *ret_cap_by, or NULL after
+ * logging and replying (reply in *ret_reply). */
+static struct pt_record *renewal_source(struct call *c, const char *ptk, const char *user,
+					uid_t tuid, const struct pt_account *acct,
+					const struct pt_decision *dec, uint64_t now,
+					uint64_t *ret_cap, const char **ret_cap_by, int *ret_reply)
+{
+	struct pt_daemon *d = c->d;
+	const char *holder = c->req->holder;
+	struct pt_record *rec = ptk ? pt_store_find_id(d->store, ptk) : NULL;
+	struct pt_policy_ctx rctx;
+	struct pt_decision rdec;
+	const char *cap_by = "max_persist_lifetime";
+	uint64_t cap;
+
+	if (!rec) {
+		log_decision(c, LOG_NOTICE, "deny", user, holder, ptk, dec->rule->name,
+			     "renewal from redeemed token: its persistable token no longer exists");
+		*ret_reply = reply_error(c, PT_E_NOTFOUND,
+					 "the persistable token this live token was redeemed from "
+					 "(%s) no longer exists: log in again",
+					 ptk ? ptk : "-");
+		return NULL;
+	}
+	if (rec->uid != tuid || strcmp(rec->user, user) != 0 || strcmp(rec->holder, holder) != 0) {
+		log_decision(c, LOG_WARNING, "deny", user, holder, rec->id, dec->rule->name,
+			     "renewal from redeemed token: another user or holder than its "
+			     "persistable token's");
+		*ret_reply = reply_error(c, PT_E_DENIED,
+					 "a live token redeemed from %s may only renew that token "
+					 "(holder %s), not one for holder %s",
+					 rec->id, rec->holder, holder);
+		return NULL;
+	}
+	if (rec->exp <= now) {
+		log_decision(c, LOG_NOTICE, "deny", user, holder, rec->id, dec->rule->name,
+			     "renewal from redeemed token: persistable token expired");
+		*ret_reply =
+			reply_error(c, PT_E_INVALID, "the persistable token %s expired", rec->id);
+		return NULL;
+	}
+	cap = rec->iat + d->cfg->max_persist_lifetime;
+	if (cap < rec->iat)
+		cap = UINT64_MAX;
+	redeem_ctx(&rctx, rec->holder, user, acct, rec->holder, rec, now);
+	pt_policy_eval(d->cfg, d->cfg->redeem, d->cfg->n_redeem, &rctx, &rdec);
+	if (rdec.rule && rdec.rule->max_age && rec->iat + rdec.rule->max_age > rec->iat &&
+	    rec->iat + rdec.rule->max_age < cap) {
+		cap = rec->iat + rdec.rule->max_age;
+		cap_by = "max_age";
+	}
+	if (cap <= now) {
+		log_decision(c, LOG_NOTICE, "deny", user, holder, rec->id, dec->rule->name,
+			     "renewal from redeemed token: past its maximum lifetime "
+			     "(max_persist_lifetime or max_age from its issue)");
+		*ret_reply = reply_error(c, PT_E_LIMIT,
+					 "the persistable token %s reached its maximum lifetime "
+					 "(max_persist_lifetime or max_age): log in again",
+					 rec->id);
+		return NULL;
+	}
+	*ret_cap = cap;
+	*ret_cap_by = cap_by;
+	return rec;
+}
+
+/* A deep copy of a stored token (its JSON form, as the store writes it). */
+static int record_dup(const struct pt_record *src, struct pt_record **ret)
+{
+	char *json = NULL;
+	int r;
+
+	r = pt_record_to_json(src, &json);
+	if (r < 0)
+		return r;
+	r = pt_record_from_json(json, strlen(json), ret);
+	pt_free_secret(json);
+	return r;
+}
+
+/* The renewal itself: a copy of src with the new expiry (at most cap). It is
+ * audited before it is stored: refused for want of an audit record, it
+ * leaves the stored token as it was (the dispatcher then removes nothing). */
+static int renew_redeemed(struct call *c, const struct pt_record *src, const char *user,
+			  const struct pt_decision *dec, uint64_t exp, uint64_t cap,
+			  const char *cap_by, struct pt_rep *rep)
+{
+	struct pt_record *rec = NULL;
+	char reason[320];
+	bool capped = exp > cap, replaced = false;
+	int r;
+
+	r = record_dup(src, &rec);
+	if (r < 0)
+		goto internal;
+	rec->exp = capped ? cap : exp;
+	snprintf(reason, sizeof(reason),
+		 "renewal from redeemed token: rule \"%s\" (line %d) sets "
+		 "renew_from_redeemed%s%s",
+		 dec->rule->name, dec->rule->line,
+		 capped ? "; expiry capped at its issue time + " : "", capped ? cap_by : "");
+	log_decision(c, LOG_NOTICE, "renew", user, c->req->holder, rec->id, dec->rule->name,
+		     reason);
+	if (c->audit_err) {
+		c->audit_id[0] = '\0'; /* the stored token is the old one: keep it */
+		r = 0;
+		goto out;
+	}
+	r = pt_store_put(c->d->store, rec, &replaced); /* frees src */
+	if (r < 0)
+		goto internal;
+	rep->id = rec->id;
+	rep->exp = rec->exp;
+	rep->renewed = true;
+	rec = NULL; /* owned by the store now */
+	r = pt_rep_encode(PT_EXCHANGE, rep, c->out);
+	goto out;
+internal:
+	log_decision(c, LOG_ERR, "error", user, c->req->holder, src->id, dec->rule->name,
+		     strerror(-r));
+	r = reply_error(c, PT_E_INTERNAL, "cannot store the persistable token (see tokend's log)");
+out:
+	pt_record_free(rec);
+	return r;
+}
+
 static int op_exchange(struct call *c)
 {
 	struct pt_daemon *d = c->d;
 	struct pt_req *q = c->req;
 	json_object *claims = NULL;
 	struct pt_account *acct = NULL;
-	struct pt_record *rec = NULL, *old;
+	struct pt_record *rec = NULL, *old, *src = NULL;
 	struct pt_policy_ctx ctx;
 	struct pt_decision dec;
 	struct pt_rep rep = { .type = PT_OK };
-	const char *why = NULL, *user, *actor;
-	uint64_t now = pt_now_s(), lifetime;
+	const char *why = NULL, *user, *actor, *ptk;
+	char reason[400];
+	uint64_t now = pt_now_s(), lifetime, cap = 0;
+	const char *cap_by = NULL;
 	uid_t tuid;
-	bool replaced = false;
+	bool replaced = false, redeemed;
 	int r;
 
 	if (!pt_name_valid(q->holder))
@@ -459,6 +600,9 @@ static int op_exchange(struct call *c)
 	user = claim_str(claims, "sub");
 	c->token = q->live_token;
 	tuid = (uid_t)json_object_get_int64(json_object_object_get(claims, "uid"));
+	/* minted by a redemption (names its persistable token), not by a login */
+	redeemed = json_object_object_get_ex(claims, "ptk", NULL);
+	ptk = claim_str(claims, "ptk");
 
 	/* who asks: a configured actor (root-run login stacks) or the user themself */
 	c->actor = pt_policy_match_actor(d->cfg, c->peer->uid,
@@ -488,11 +632,36 @@ static int op_exchange(struct call *c)
 	}
 	policy_ctx_from(&ctx, actor, user, acct, q->holder);
 	pt_policy_eval(d->cfg, d->cfg->issue, d->cfg->n_issue, &ctx, &dec);
+	if (redeemed && (!dec.allow || !dec.rule->renew_from_redeemed)) {
+		/* only a login mints a live token that can be exchanged (default) */
+		char detail[300];
+
+		if (dec.allow)
+			snprintf(detail, sizeof(detail),
+				 "rule \"%s\" (line %d) does not set renew_from_redeemed",
+				 dec.rule->name, dec.rule->line);
+		else
+			snprintf(detail, sizeof(detail), "%s", dec.reason);
+		snprintf(reason, sizeof(reason),
+			 "live token minted by a redemption, not a login: %s", detail);
+		log_decision(c, LOG_WARNING, "deny", user, q->holder, ptk,
+			     dec.rule ? dec.rule->name : NULL, reason);
+		r = reply_error(c, PT_E_DENIED,
+				"only a live token minted at login can be exchanged; this one was "
+				"minted by a redemption of %s (%s)",
+				ptk ? ptk : "a persistable token", detail);
+		goto out;
+	}
 	if (!dec.allow) {
 		log_decision(c, LOG_NOTICE, "deny", user, q->holder, NULL,
 			     dec.rule ? dec.rule->name : NULL, dec.reason);
 		r = reply_error(c, PT_E_DENIED, "%s", dec.reason);
 		goto out;
+	}
+	if (redeemed) {
+		src = renewal_source(c, ptk, user, tuid, acct, &dec, now, &cap, &cap_by, &r);
+		if (!src)
+			goto out;
 	}
 	old = pt_store_find_slot(d->store, user, q->holder);
 	if (!old && dec.max_outstanding &&
@@ -518,6 +687,10 @@ static int op_exchange(struct call *c)
 	lifetime = dec.persist_lifetime;
 	if (q->lifetime && q->lifetime < lifetime)
 		lifetime = q->lifetime;
+	if (src) {
+		r = renew_redeemed(c, src, user, &dec, now + lifetime, cap, cap_by, &rep);
+		goto out;
+	}
 
 	rec = calloc(1, sizeof(*rec));
 	if (!rec) {

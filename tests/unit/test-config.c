@@ -421,6 +421,8 @@ static const struct {
 	  "t.conf:1: redeem[0].max_outstanding is only valid in issue rules" },
 	{ "issue = ( { max_outstanding = 0; } );\n",
 	  "t.conf:1: issue[0].max_outstanding must be between 1 and 100000, not 0" },
+	{ "redeem = ( { renew_from_redeemed = true; } );\n",
+	  "t.conf:1: redeem[0].renew_from_redeemed is only valid in issue rules" },
 
 	/* actors */
 	{ "actors = (\n  { name = \"a\";\n    exe = [ \"/a\" ]; } );\n",
