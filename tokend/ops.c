@@ -1060,8 +1060,11 @@ static int op_explain(struct call *c)
 		OUT("no live token would be minted\n");
 #undef OUT
 	rep.text = text;
-	log_decision(c, LOG_INFO, "allow", q->user, q->holder, rec ? rec->id : NULL,
-		     dec.rule ? dec.rule->name : NULL, "explained (dry run)");
+	/* result=dry-run: nothing was granted; the reason carries the decision */
+	log_decision(c, LOG_INFO, "dry-run", q->user, q->holder, rec ? rec->id : NULL,
+		     dec.rule ? dec.rule->name : NULL,
+		     dec.allow && rec && rec->exp > at ? "explained (dry run): decision=allow" :
+							 "explained (dry run): decision=deny");
 	r = pt_rep_encode(PT_EXPLAIN, &rep, c->out);
 out:
 	json_object_put(claims);
