@@ -866,6 +866,7 @@ enum {
 	R_TOKEN_SERVICES,
 	R_TOKEN_ACTORS,
 	R_MAX_AGE,
+	R_CHECK_PASSWORD_LOCK,
 	_R_MAX,
 };
 
@@ -895,6 +896,7 @@ static const char *const rule_keys[_R_MAX] = {
 	[R_TOKEN_SERVICES] = "token_services",
 	[R_TOKEN_ACTORS] = "token_actors",
 	[R_MAX_AGE] = "max_age",
+	[R_CHECK_PASSWORD_LOCK] = "check_password_lock",
 };
 
 static void rule_clear(struct pt_rule *r)
@@ -1254,6 +1256,9 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			break;
 		case R_CHECK_ACCOUNT:
 			r = get_bool(p, s, w, &rule->check_account);
+			break;
+		case R_CHECK_PASSWORD_LOCK:
+			r = get_bool(p, s, w, &rule->check_password_lock);
 			break;
 		case R_ENTITLEMENTS:
 		case R_ENTITLEMENTS_ADD:

@@ -1001,7 +1001,10 @@ static int op_explain(struct call *c)
 		acct = NULL;
 	} else if (acct) {
 		OUT("account: uid %u, gid %u, %s, %s, groups:", (unsigned)acct->uid,
-		    (unsigned)acct->gid, acct->locked ? "locked" : "not locked",
+		    (unsigned)acct->gid,
+		    acct->locked ?
+			    "password field '!' (locked or none; counts with check_password_lock)" :
+			    "password not locked",
 		    acct->expired ? "expired" : "not expired");
 		for (size_t i = 0; i < acct->n_groups; i++)
 			OUT("%s%s", i ? ", " : " ", acct->groups[i]);

@@ -86,10 +86,17 @@ static int teardown(void **state)
 	return th_remove_dir();
 }
 
+static void mint_and_exchange_user(const char *user, const char *holder, char **ret_id);
+
 static void mint_and_exchange(const char *holder, char **ret_id)
 {
+	mint_and_exchange_user("root", holder, ret_id);
+}
+
+static void mint_and_exchange_user(const char *user, const char *holder, char **ret_id)
+{
 	struct pt_req mint = { .type = PT_MINT,
-			       .user = (char *)"root",
+			       .user = (char *)user,
 			       .service = (char *)"test",
 			       .tty = (char *)"pts/0",
 			       .rhost = (char *)"" };
@@ -97,7 +104,8 @@ static void mint_and_exchange(const char *holder, char **ret_id)
 	char *token;
 
 	assert_int_equal(th_call(&mint, &rep), 0);
-	assert_int_equal(rep.type, PT_OK);
+	if (rep.type != PT_OK)
+		fail_msg("mint for %s refused: %s", user, rep.message ? rep.message : "?");
 	assert_non_null(rep.token);
 	token = rep.token;
 	rep.token = NULL;
@@ -112,10 +120,17 @@ static void mint_and_exchange(const char *holder, char **ret_id)
 	pt_free_secret(token);
 }
 
+static uint32_t redeem_user(const char *user, const char *holder, char **ret_token);
+
 static uint32_t redeem(const char *holder, char **ret_token)
 {
+	return redeem_user("root", holder, ret_token);
+}
+
+static uint32_t redeem_user(const char *user, const char *holder, char **ret_token)
+{
 	struct pt_req req = { .type = PT_REDEEM,
-			      .user = (char *)"root",
+			      .user = (char *)user,
 			      .holder = (char *)holder,
 			      .service = (char *)"test" };
 	struct pt_rep rep;
@@ -601,6 +616,128 @@ static void test_explain_logs_decision(void **state)
 	free(id);
 }
 
+/* ------------------------------------------------------------------ accounts */
+
+/* Private copies of /etc/passwd, group and shadow, bind-mounted over the real
+ * ones in this process's own mount namespace (tokend, started after, sees
+ * them; the host's files are untouched). */
+static char acct_file[3][128];
+static const char *const acct_real[3] = { "/etc/passwd", "/etc/group", "/etc/shadow" };
+
+static bool private_account_files(void)
+{
+	char cmd[400];
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return false;
+	for (int i = 0; i < 3; i++) {
+		snprintf(acct_file[i], sizeof(acct_file[i]), "%s/%s", th.dir,
+			 strrchr(acct_real[i], '/') + 1);
+		snprintf(cmd, sizeof(cmd), "cp -p '%s' '%s'", acct_real[i], acct_file[i]);
+		if (system(cmd) != 0 || mount(acct_file[i], acct_real[i], NULL, MS_BIND, NULL) < 0)
+			return false;
+	}
+	return true;
+}
+
+/* Sets user's lines (uid, shadow password field, expiry day: "" = never) in
+ * the private files, or removes them (pw == NULL). Rewrites each file in
+ * place (the bind mount stays) with a new mtime, as useradd/usermod would. */
+static void set_user(const char *user, unsigned uid, const char *pw, const char *expire)
+{
+	for (int i = 0; i < 3; i++) {
+		char *old = th_slurp(acct_file[i]), *line, *save = NULL;
+		size_t n = strlen(user);
+		FILE *f;
+
+		assert_non_null(old);
+		f = fopen(acct_file[i], "w");
+		assert_non_null(f);
+		for (line = strtok_r(old, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			if (!(strncmp(line, user, n) == 0 && line[n] == ':'))
+				fprintf(f, "%s\n", line);
+		if (pw && i == 0)
+			fprintf(f, "%s:x:%u:%u::/nonexistent:/usr/sbin/nologin\n", user, uid, uid);
+		else if (pw && i == 1)
+			fprintf(f, "%s:x:%u:\n", user, uid);
+		else if (pw && i == 2)
+			fprintf(f, "%s:%s:19000:0:99999:7::%s:\n", user, pw, expire);
+		fclose(f);
+		free(old);
+	}
+	usleep(10000); /* a distinct mtime even on a coarse clock */
+}
+
+static void write_account_conf(bool password_lock)
+{
+	FILE *f = fopen(th.conf, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+		"tokend: { socket = \"%s\"; state_dir = \"%s/state\"; };\n"
+		"seal: { backend = \"software\"; };\n"
+		"actors = ( { name = \"tester\"; uid = 0; exe = [ \"%s\" ]; } );\n"
+		"issue = ( { name = \"logins\"; actors = [ \"tester\" ]; holders = [ \"tester\" ]; } );\n"
+		"redeem = ( { name = \"jobs\"; holders = [ \"tester\" ];%s } );\n",
+		th.sock, th.dir, th.self_exe, password_lock ? " check_password_lock = true;" : "");
+	fclose(f);
+}
+
+/* check_account (the default) at the daemon boundary, with the account as the
+ * real shadow file says: a "!" password field (no password: useradd's default,
+ * SSH-key users) issues and redeems; an account expired since the login
+ * (usermod -e 1, chage -E 0) or removed is refused at the next redemption;
+ * check_password_lock = true brings the password-lock check back. */
+static void test_account_state(void **state)
+{
+	char *id = NULL;
+
+	if (!private_account_files()) {
+		print_message("# skipped: no private mount namespace here (%s)\n", strerror(errno));
+		skip();
+	}
+	th_stop(SIGTERM);
+	write_account_conf(false);
+	set_user("ptk-nopw", 61001, "!", "");
+	set_user("ptk-exp1", 61002, "$6$salt$hash", "");
+	set_user("ptk-exp0", 61003, "$6$salt$hash", "");
+	set_user("ptk-gone", 61004, "$6$salt$hash", "");
+	th_start();
+
+	/* no password set: issues and redeems */
+	mint_and_exchange_user("ptk-nopw", "tester", &id);
+	free(id);
+	assert_int_equal(redeem_user("ptk-nopw", "tester", NULL), 0);
+
+	/* tokens issued while the accounts were valid ... */
+	const char *later[] = { "ptk-exp1", "ptk-exp0", "ptk-gone" };
+	for (size_t i = 0; i < PT_ELEMENTSOF(later); i++) {
+		mint_and_exchange_user(later[i], "tester", &id);
+		free(id);
+		assert_int_equal(redeem_user(later[i], "tester", NULL), 0);
+	}
+	/* ... then usermod -e 1, chage -E 0, userdel */
+	set_user("ptk-exp1", 61002, "$6$salt$hash", "1");
+	set_user("ptk-exp0", 61003, "$6$salt$hash", "0");
+	set_user("ptk-gone", 0, NULL, NULL);
+	assert_int_equal(redeem_user("ptk-exp1", "tester", NULL), PT_E_DENIED);
+	assert_int_equal(redeem_user("ptk-exp0", "tester", NULL), PT_E_DENIED);
+	assert_int_not_equal(redeem_user("ptk-gone", "tester", NULL), 0);
+	assert_true(th_wait_log("account ptk-exp1 has expired", 1, 5000) >= 1);
+	assert_true(th_wait_log("account ptk-exp0 has expired", 1, 5000) >= 1);
+	/* the no-password user is untouched by all that */
+	assert_int_equal(redeem_user("ptk-nopw", "tester", NULL), 0);
+
+	/* check_password_lock = true: a "!" field now refuses */
+	write_account_conf(true);
+	hup_and_wait();
+	assert_int_equal(redeem_user("ptk-nopw", "tester", NULL), PT_E_DENIED);
+	assert_true(th_wait_log("account ptk-nopw has a locked password", 1, 5000) >= 1);
+	th_stop(SIGTERM);
+	for (int i = 0; i < 3; i++)
+		umount2(acct_real[i], MNT_DETACH);
+}
+
 /* Under systemd the socket is systemd's: tokend takes it from LISTEN_FDS and
  * leaves it in place when it stops. */
 static void test_socket_activation(void **state)
@@ -700,6 +837,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_explain_logs_decision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_exe, setup, teardown),
+		/* last: it leaves this process in its own mount namespace */
+		cmocka_unit_test_setup_teardown(test_account_state, setup, teardown),
 	};
 
 	if (geteuid() != 0) {
