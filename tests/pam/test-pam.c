@@ -116,9 +116,16 @@ static int drop_live_key(void **state)
 	return 0;
 }
 
-static int setup_test(void **state)
+/* A session keyring of the user's own, as pam_keyinit makes for a login. */
+static void user_session_keyring(void)
 {
 	fresh_session_keyring();
+	assert_int_equal(keyctl_chown(KEY_SPEC_SESSION_KEYRING, env.uid, env.gid), 0);
+}
+
+static int setup_test(void **state)
+{
+	user_session_keyring();
 	return 0;
 }
 
@@ -262,8 +269,10 @@ static void run_stack(const char *service, const char *user, struct pam_testcase
 	} while (0)
 
 /* Issues tokens for USER (holders atd and cron) through the login stack. */
+/* A login: pam_keyinit's session keyring of the user's own, then the module. */
 static void issue(void)
 {
+	user_session_keyring();
 	RUN_STACK("pt-issue", USER, pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
 		  pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS));
 }
@@ -300,6 +309,27 @@ static void test_issue_puts_token_in_keyring(void **state)
 	assert_true(cron.found);
 	assert_string_equal(atd.actor, "login");
 	assert_string_equal(cron.actor, "login");
+}
+
+/* A session keyring that is not the user's (su without pam_keyinit: the
+ * caller's, here root's): the live token is not placed there, the log says
+ * so, and the persistable tokens are still made. */
+static void test_issue_foreign_keyring_refused(void **state)
+{
+	key_serial_t key = 0;
+	struct tokrec atd;
+	char *token;
+
+	fresh_session_keyring(); /* root's, not USER's */
+	/* pt-issue has onerror=fail: the refusal is reported */
+	RUN_STACK("pt-issue", USER, pam_test(PAMTEST_OPEN_SESSION, PAM_SESSION_ERR));
+	token = read_live_key(&key);
+	if (token) {
+		pt_free_secret(token);
+		fail_msg("the live token was placed in a session keyring owned by uid 0");
+	}
+	atd = lookup_token(USER, "atd");
+	assert_true(atd.found);
 }
 
 static void test_issue_again_renews(void **state)
@@ -390,11 +420,12 @@ static void test_stage_orders_redeem_once(void **state)
 
 static void test_redeem_nokeyring(void **state)
 {
-	key_serial_t ring_before = session_keyring_id();
+	key_serial_t ring_before;
 	uint32_t before;
 
 	issue();
 	drop_live_key(state);
+	ring_before = session_keyring_id();
 	before = lookup_token(USER, "atd").uses;
 	RUN_STACK("pt-atd-nokeyring", USER, pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS),
 		  pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
@@ -664,6 +695,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_issue_puts_token_in_keyring),
+		T(test_issue_foreign_keyring_refused),
 		T(test_issue_again_renews),
 		T(test_redeem_installs_key),
 		T(test_stage_orders_redeem_once),
