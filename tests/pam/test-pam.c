@@ -335,14 +335,31 @@ static void test_issue_foreign_keyring_refused(void **state)
 static void test_issue_again_renews(void **state)
 {
 	struct tokrec before, after;
+	char *live1, *live2;
 
 	issue();
+	live1 = read_live_key(NULL);
+	assert_non_null(live1);
+	/* a job uses the first token once */
+	RUN_STACK("atd", USER, pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS));
 	before = lookup_token(USER, "atd");
+	assert_true(before.found);
+	assert_int_equal(before.uses, 1);
+
 	issue();
+	live2 = read_live_key(NULL);
+	assert_non_null(live2);
 	after = lookup_token(USER, "atd");
-	assert_true(before.found && after.found);
-	/* still one token for (user, holder): lookup_token asserts that */
+	assert_true(
+		after.found); /* still one token for (user, holder): lookup_token asserts that */
+	/* the second login renewed it: a new persistable token (new id, uses
+	 * counted from zero, expiry not earlier) and a new live token */
+	assert_string_not_equal(after.id, before.id);
 	assert_int_equal(after.uses, 0);
+	assert_true(after.exp >= before.exp);
+	assert_string_not_equal(live1, live2);
+	pt_free_secret(live1);
+	pt_free_secret(live2);
 }
 
 static void test_redeem_installs_key(void **state)
@@ -484,7 +501,8 @@ static void test_redeem_tokend_down(void **state)
 
 	RUN_STACK("pt-atd-down", USER, pam_test(PAMTEST_ACCOUNT, PAM_PERM_DENIED),
 		  pam_test(PAMTEST_OPEN_SESSION, PAM_PERM_DENIED));
-	assert_true(now_ms() - t0 < 2000);
+	/* refused at connect, not after the 3 s default timeout */
+	assert_true(now_ms() - t0 < 2900);
 }
 
 /* The failure is cached: a later stage does not retry, even when it could
@@ -572,7 +590,7 @@ static void test_issue_tokend_down(void **state)
 		struct pam_testcase tc[] = { pam_test(PAMTEST_OPEN_SESSION, t[i].want) };
 
 		run_stack(t[i].service, USER, tc, 1);
-		if (now_ms() - t0 > 1000)
+		if (now_ms() - t0 > 2900) /* not the 3 s default timeout */
 			fail_msg("%s took %llu ms", t[i].service,
 				 (unsigned long long)(now_ms() - t0));
 	}
@@ -590,13 +608,13 @@ static void test_issue_timeout(void **state)
 	t0 = now_ms();
 	RUN_STACK("pt-probe-slow-ignore", USER, pam_test(PAMTEST_OPEN_SESSION, MODULE_IGNORED));
 	dt = now_ms() - t0;
-	if (dt < 250 || dt > 2000)
+	if (dt < 250 || dt > 2900) /* timeout=300 holds, not the 3 s default */
 		fail_msg("timeout=300 took %llu ms", (unsigned long long)dt);
 
 	t0 = now_ms();
 	RUN_STACK("pt-issue-slow-fail", USER, pam_test(PAMTEST_OPEN_SESSION, PAM_SESSION_ERR));
 	dt = now_ms() - t0;
-	if (dt < 250 || dt > 2000)
+	if (dt < 250 || dt > 2900) /* timeout=300 holds, not the 3 s default */
 		fail_msg("timeout=300 took %llu ms", (unsigned long long)dt);
 	assert_null(read_live_key(NULL));
 }
