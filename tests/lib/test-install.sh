@@ -10,14 +10,14 @@ trap 'rm -rf "$tmp"' EXIT
 # mkvar VAR: a variable of the build's Makefile, fully expanded
 mkvar() {
 	printf 'pt-print:\n\t@echo $(%s)\n' "$1" |
-		make -s --no-print-directory -C "$top_builddir" -f Makefile -f - pt-print 2>/dev/null
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$top_builddir" -f Makefile -f - pt-print 2>/dev/null
 }
 confdir=$(mkvar pertokconfdir)
 sbindir=$(mkvar sbindir)
 mandir=$(mkvar man8dir)
 conf=$tmp$confdir/tokend.conf
 echo "1..4"
-inst() { timeout 300 make -s -C "$top_builddir" install DESTDIR="$tmp" >"$tmp/install-$1.log" 2>&1; }
+inst() { timeout 300 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top_builddir" install DESTDIR="$tmp" >"$tmp/install-$1.log" 2>&1; }
 if inst 1 && [ -f "$conf" ] && [ ! -e "$conf.dist" ]; then
 	echo "ok 1 - the first install puts the reference policy in place"
 else
