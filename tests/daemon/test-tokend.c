@@ -81,6 +81,7 @@ static int teardown(void **state)
 		print_error("%d tokend log line(s) not in the op=... result=... key=value form "
 			    "of tokend(8), the first:\n%s\n",
 			    n, bad);
+		th_remove_dir();
 		return -1;
 	}
 	return th_remove_dir();
