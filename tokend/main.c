@@ -249,7 +249,10 @@ int main(int argc, char **argv)
 
 	r = pt_config_load(config_path, &d.cfg, err, sizeof(err));
 	if (r < 0) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
+		char v[1100];
+
+		/* config errors quote names: escaped, one line form */
+		pt_log(LOG_ERR, "op=start result=error reason=%s", pt_log_value(err, v, sizeof(v)));
 		return 1;
 	}
 	{

@@ -589,6 +589,44 @@ static void test_no_token_in_log(void **state)
 	pt_free_secret(token);
 }
 
+/* A configuration error (its message quotes names) is logged in the one line
+ * form too, at start and at reload. */
+static void test_config_error_logged(void **state)
+{
+	const char *b = getenv("top_builddir");
+	char bin[PATH_MAX];
+	pid_t pid;
+	int st;
+	FILE *f;
+
+	/* at reload: the old policy stays */
+	f = fopen(th.conf, "w");
+	assert_non_null(f);
+	fprintf(f, "tokend: { socket = \"%s\"; bogus_setting = 1; };\n", th.sock);
+	fclose(f);
+	hup_and_wait();
+	assert_true(th_count_log("op=reload result=error reason=\"") >= 1);
+	assert_true(th_count_log("\\\"bogus_setting\\\"") >= 1); /* escaped quotes */
+	still_alive();
+	/* at start: tokend refuses to start, and says why in one line */
+	th_stop(SIGTERM);
+	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(th.logpath, O_WRONLY | O_APPEND);
+
+		if (fd >= 0)
+			dup2(fd, 2);
+		execl(bin, "tokend", "-f", "-c", th.conf, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 127);
+	assert_true(th_count_log("op=start result=error reason=\"") >= 1);
+	/* (the teardown checks that every line is in the form) */
+}
+
 /* An explain is a dry run: its log line says so and carries the decision,
  * never "result=allow" for a redemption that would be denied. */
 static void test_explain_logs_decision(void **state)
@@ -836,6 +874,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_token_in_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explain_logs_decision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_error_logged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_exe, setup, teardown),
 		/* last: it leaves this process in its own mount namespace */
