@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <keyutils.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "keyring.h"
 
@@ -14,6 +16,23 @@ int pk_join_fresh_session(void)
 	if (keyctl_join_session_keyring(NULL) < 0)
 		return -errno;
 	return 0;
+}
+
+int pk_session_owner(uid_t *ret_uid)
+{
+	char *desc = NULL;
+	unsigned uid;
+	int r = 0;
+
+	/* "type;uid;gid;perm;description" */
+	if (keyctl_describe_alloc(KEY_SPEC_SESSION_KEYRING, &desc) < 0)
+		return -errno;
+	if (sscanf(desc, "%*[^;];%u;", &uid) != 1)
+		r = -EBADMSG;
+	else
+		*ret_uid = (uid_t)uid;
+	free(desc);
+	return r;
 }
 
 int pk_install_live(const char *token, size_t len, uid_t uid, gid_t gid, uint64_t exp, uint64_t now,

@@ -18,6 +18,10 @@
  * one (keyctl_join_session_keyring(NULL)). Returns 0 or a negative errno. */
 int pk_join_fresh_session(void);
 
+/* The uid that owns the calling process's session keyring (the one
+ * pk_install_live writes to), in *ret_uid. 0 or a negative errno. */
+int pk_session_owner(uid_t *ret_uid);
+
 /* Adds (or updates) the live token token[0..len) in the session keyring as
  * described above; exp and now are seconds since the epoch. On failure no
  * half-configured key is left behind. Returns 0 and the key's serial in

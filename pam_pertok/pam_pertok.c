@@ -235,6 +235,35 @@ static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 	exp = rep.exp;
 	pt_rep_clear(&rep);
 
+	/* The live token goes only into a session keyring that is the user's own
+	 * (pam_keyinit earlier in the stack makes one): a keyring inherited from
+	 * another user (su without pam_keyinit) is readable by whoever else
+	 * possesses it. Refused, not replaced: the stack's own pam_keyinit is the
+	 * place to create session keyrings (pam_pertok(8)). */
+	{
+		uid_t owner = 0;
+
+		r = pk_session_owner(&owner);
+		if (r < 0) {
+			n_failed++;
+			(void)pp_result(pamh, a, fail, LOG_ERR,
+					"op=issue step=keyring result=error user=%s "
+					"error=\"cannot read the session keyring's owner: %s: live "
+					"token not placed\"",
+					user, strerror(-r));
+			goto exchange;
+		}
+		if (owner != pw->pw_uid) {
+			n_failed++;
+			(void)pp_result(pamh, a, fail, LOG_WARNING,
+					"op=issue step=keyring result=deny user=%s keyring_uid=%u "
+					"error=\"the session keyring belongs to uid %u, not to the "
+					"user: live token not placed (pam_keyinit missing before "
+					"pam_pertok?)\"",
+					user, (unsigned)owner, (unsigned)owner);
+			goto exchange;
+		}
+	}
 	r = pk_install_live(token, strlen(token), pw->pw_uid, pw->pw_gid, exp, pt_now_s(), &key);
 	if (r < 0) {
 		n_failed++;
@@ -246,6 +275,7 @@ static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 		pp_debug(pamh, a, "op=issue step=keyring user=%s key=%d exp=%llu", user, (int)key,
 			 (unsigned long long)exp);
 
+exchange:
 	for (size_t i = 0; i < n_holders; i++) {
 		struct pt_req req = {
 			.type = PT_EXCHANGE,

@@ -3,10 +3,13 @@
 #
 # Installs every Debian 12 package that building pertok, its tests and the
 # demo need. Must run as root. Set PERTOK_NO_APT=1 to skip apt entirely
-# (for instance on a machine prepared by hand or without a mirror).
+# (for instance on a machine prepared by hand or without a mirror): then a
+# missing package is an error (exit 3) unless PERTOK_SKIP_MISSING=1 says the
+# tests that need it may be left out.
 #
 #   scripts/install-deps.sh            # apt-get update + install
-#   PERTOK_NO_APT=1 scripts/install-deps.sh   # only report what is missing
+#   PERTOK_NO_APT=1 scripts/install-deps.sh   # only check; exit 3 if any is missing
+#   scripts/install-deps.sh --list-missing    # print the missing ones, one a line
 set -euo pipefail
 
 packages=(
@@ -28,6 +31,8 @@ packages=(
 	valgrind
 	# socket-activation test (systemd-socket-activate; systemd need not run)
 	systemd
+	# tests that move the clock of one process (faketime, libfaketime)
+	faketime libfaketime
 )
 
 missing() {
@@ -38,10 +43,23 @@ missing() {
 	done
 }
 
+if [ "${1:-}" = --list-missing ]; then
+	missing
+	exit 0
+fi
+
 if [ "${PERTOK_NO_APT:-0}" = 1 ]; then
 	m=$(missing | tr '\n' ' ')
 	if [ -n "$m" ]; then
+		if [ "${PERTOK_SKIP_MISSING:-0}" = 1 ]; then
+			echo "install-deps: PERTOK_NO_APT=1, not installing; missing: $m" \
+				"(PERTOK_SKIP_MISSING=1: the tests that need them are left out)" >&2
+			exit 0
+		fi
 		echo "install-deps: PERTOK_NO_APT=1, not installing; missing: $m" >&2
+		echo "install-deps: install them, or set PERTOK_SKIP_MISSING=1 to leave out" \
+			"the tests that need them" >&2
+		exit 3
 	else
 		echo "install-deps: PERTOK_NO_APT=1, skipping apt (all ${#packages[@]} packages present)"
 	fi

@@ -3,7 +3,12 @@
 #
 # tests/run-tests.sh — the whole test suite (README command 2; .ci/run).
 #
-#   1. scripts/install-deps.sh (root; PERTOK_NO_APT=1 skips apt)
+#   1. scripts/install-deps.sh (root; PERTOK_NO_APT=1 skips apt). A missing
+#      package fails the run right there (as root when apt cannot install it;
+#      with PERTOK_NO_APT=1 or not root, whatever is missing) unless
+#      PERTOK_SKIP_MISSING=1 (or --skip-missing): then the tests that need it
+#      are left out (configure --without-cmocka / --without-pamtest, or the
+#      test skips itself) and the run lists what was left out and why
 #   2. autoreconf -fi, configure, make -j2 in ./build
 #   3. make -j2 check in ./build: unit, PAM module, fuzz-corpus replay and
 #      system tests (real atd in a private mount namespace)
@@ -12,9 +17,17 @@
 #      system tests: atd and pamtester cannot load an ASan-built PAM module)
 #   5. libFuzzer smoke: tests/fuzz/run-fuzz.sh, FUZZ_SECONDS per harness
 #
-# Failures do not stop the run: every step runs, the per-test-case results
-# of every .trs file are summed, the logs of failed tests are printed, and
-# the last line is exactly "N passed, N failed" (", N skipped" when N > 0).
+# Failures do not stop the run: every step runs, the logs of failed tests are
+# printed. Every step is bounded (timeout(1); make check's test programs each
+# have their own limit, tests/lib/run-test.sh): a hang is a failed step.
+#
+# Counting. The sanitizer pass runs the same tests again; it is reported on
+# its own line ("sanitizer pass: N passed, N failed"). The last line, exactly
+# "N passed, N failed" (", N skipped" when N > 0), counts each distinct test
+# case once (a .trs file and the case's position in it), with its worst
+# result over both passes: a case that passed in ./build but failed under the
+# sanitizers counts as failed; plus one failure per failed step (build,
+# configure, a timeout, the fuzz smoke) and one pass per fuzz harness.
 # Exit status 0 only when nothing failed.
 #
 # Options (environment in brackets):
@@ -22,7 +35,10 @@
 #   --fuzz / --no-fuzz   libFuzzer smoke [PERTOK_FUZZ=1|0]; default on when
 #                        CI=true, off otherwise (it costs ~1-2 minutes)
 #   --quick              neither (only steps 1-3)
+#   --skip-missing       [PERTOK_SKIP_MISSING=1] leave out the tests whose
+#                        packages are missing instead of failing
 #   [FUZZ_SECONDS=15] [JOBS=2] [PERTOK_NO_APT=1]
+#   [PERTOK_STEP_TIMEOUT=1800] seconds per build step; make check gets 3x
 set -u
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,6 +62,7 @@ for arg in "$@"; do
 	--fuzz) FUZZ=1 fuzz_why="--fuzz" ;;
 	--no-fuzz) FUZZ=0 fuzz_why="--no-fuzz" ;;
 	--quick) ASAN=0 FUZZ=0 asan_why="--quick" fuzz_why="--quick" ;;
+	--skip-missing) PERTOK_SKIP_MISSING=1 ;;
 	-h | --help)
 		sed -n '3,/^set -u/p' "$0" | sed -e 's/^# \{0,1\}//' -e '/^set -u/d'
 		exit 0
@@ -63,6 +80,10 @@ logs=$build/run-tests-logs
 configure_args=(--sysconfdir=/etc --localstatedir=/var --with-securedir=/lib/x86_64-linux-gnu/security)
 SAN_FLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
 
+STEP_TIMEOUT=${PERTOK_STEP_TIMEOUT:-1800}
+SKIP_MISSING=${PERTOK_SKIP_MISSING:-0}
+export PERTOK_SKIP_MISSING=$SKIP_MISSING
+LEFT_OUT=()     # what was left out for lack of a package (PERTOK_SKIP_MISSING=1)
 STEP_FAILS=()   # steps that failed outside any .trs (build, harness, fuzz)
 RESULT_DIRS=("$build")   # build trees whose .trs files count
 EXTRA_PASS=0 EXTRA_SKIP=0
@@ -78,9 +99,13 @@ run_logged() {
 	local name=$1 log=$2 t rc
 	shift 2
 	t=$(date +%s)
-	"$@" >"$log" 2>&1
+	timeout -k 30 "$STEP_TIMEOUT" "$@" >"$log" 2>&1
 	rc=$?
-	if [ $rc -ne 0 ]; then
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		note "$name FAILED: TIMEOUT after $STEP_TIMEOUT s (PERTOK_STEP_TIMEOUT); last lines of $log:"
+		tail -n 60 "$log" | sed 's/^/  | /'
+		STEP_FAILS+=("$name (TIMEOUT after $STEP_TIMEOUT s)")
+	elif [ $rc -ne 0 ]; then
 		note "$name FAILED (exit $rc, $(elapsed "$t")); last lines of $log:"
 		tail -n 60 "$log" | sed 's/^/  | /'
 		STEP_FAILS+=("$name (exit $rc)")
@@ -92,12 +117,33 @@ run_logged() {
 
 # ---------------------------------------------------------------- 1. deps
 hr "dependencies"
-if [ "$(id -u)" -eq 0 ]; then
-	"$repo/scripts/install-deps.sh" || STEP_FAILS+=("scripts/install-deps.sh")
+if [ "$(id -u)" -eq 0 ] && [ "${PERTOK_NO_APT:-0}" != 1 ]; then
+	timeout -k 30 "$STEP_TIMEOUT" "$repo/scripts/install-deps.sh" ||
+		note "scripts/install-deps.sh failed (exit $?)"
 else
-	note "not root: cannot install packages (only reporting what is missing);" \
-		"the system tests will skip themselves"
-	PERTOK_NO_APT=1 "$repo/scripts/install-deps.sh"
+	[ "$(id -u)" -eq 0 ] || note "not root: cannot install packages (only checking); the tests" \
+		"that need root skip themselves"
+fi
+mapfile -t MISSING < <("$repo/scripts/install-deps.sh" --list-missing)
+if [ ${#MISSING[@]} -gt 0 ]; then
+	if [ "$SKIP_MISSING" != 1 ]; then
+		note "missing Debian packages: ${MISSING[*]}"
+		note "install them (scripts/install-deps.sh as root), or run with --skip-missing" \
+			"(PERTOK_SKIP_MISSING=1) to leave out the tests that need them"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	for p in "${MISSING[@]}"; do LEFT_OUT+=("package $p missing"); done
+	have() { ! printf '%s\n' "${MISSING[@]}" | grep -qx "$1"; }
+	if ! have libcmocka-dev; then
+		configure_args+=(--without-cmocka)
+		LEFT_OUT+=("every cmocka test (configure --without-cmocka: libcmocka-dev missing)")
+	fi
+	if ! have libpamtest0-dev || ! have libpam-wrapper; then
+		configure_args+=(--without-pamtest)
+		LEFT_OUT+=("the pam_wrapper tests (configure --without-pamtest)")
+	fi
+	note "PERTOK_SKIP_MISSING=1: leaving out what needs: ${MISSING[*]}"
 fi
 
 # ---------------------------------------------------------------- 2. build
@@ -124,9 +170,14 @@ run_check() {
 	rm -f "$dir/test-suite.log"
 	t=$(date +%s)
 	# shellcheck disable=SC2086
-	(cd "$dir" && env "$@" make -k -j"$JOBS" check $CHECK_MAKE_ARGS) 2>&1 | tee "$logs/check-$label.log" |
+	(cd "$dir" && timeout -k 30 $((STEP_TIMEOUT * 3)) env "$@" make -k -j"$JOBS" check $CHECK_MAKE_ARGS) 2>&1 |
+		tee "$logs/check-$label.log" |
 		grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):|^# |error:|Error [0-9]'
 	rc=${PIPESTATUS[0]}
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		note "make check ($label) FAILED: TIMEOUT after $((STEP_TIMEOUT * 3)) s"
+		STEP_FAILS+=("make check ($label, TIMEOUT after $((STEP_TIMEOUT * 3)) s)")
+	fi
 	if [ "$rc" -ne 0 ] && [ ! -f "$dir/test-suite.log" ]; then
 		# check_PROGRAMS did not all build, so make ran no test at all: run
 		# each test whose program did build, to collect what can be collected
@@ -205,7 +256,8 @@ if [ "$FUZZ" = 1 ]; then
 		# one result per harness ("fuzz NAME: ok" / "fuzz NAME: FAILED (...)")
 		t=$(date +%s)
 		(cd "$build" && FUZZ_SECONDS="$FUZZ_SECONDS" top_srcdir="$repo" top_builddir="$build" \
-			sh "$repo/tests/fuzz/run-fuzz.sh") 2>&1 | tee "$logs/fuzz.log" | sed 's/^/  | /'
+			timeout -k 30 "$STEP_TIMEOUT" sh "$repo/tests/fuzz/run-fuzz.sh") 2>&1 |
+			tee "$logs/fuzz.log" | sed 's/^/  | /'
 		rc=${PIPESTATUS[0]}
 		np=$(grep -cE '^fuzz [^ ]+: ok' "$logs/fuzz.log")
 		nf=$(grep -cE '^fuzz [^ ]+: FAILED' "$logs/fuzz.log")
@@ -228,16 +280,11 @@ fi
 # ---------------------------------------------------------------- results
 trs_files() { find "${RESULT_DIRS[@]}" -name '*.trs' 2>/dev/null | sort; }
 mapfile -t TRS < <(trs_files)
-pass=0 fail=0 skip=0
-for f in "${TRS[@]}"; do
-	while read -r r; do
-		case $r in
-		PASS | XFAIL) pass=$((pass + 1)) ;;
-		FAIL | ERROR | XPASS) fail=$((fail + 1)) ;;
-		SKIP) skip=$((skip + 1)) ;;
-		esac
-	done < <(sed -n 's/^:test-result: *\([A-Z]*\).*/\1/p' "$f")
-done
+# each distinct test case once, its worst result over both passes; the
+# sanitizer pass alone for its own line (tests/lib/count-results.sh)
+counts=$(bash "$repo/tests/lib/count-results.sh" "$build" "$([ "$ASAN" = 1 ] && echo "$asan_build")")
+read -r _ pass fail skip < <(sed -n 's/^distinct //p' <<<"$counts" | sed 's/^/x /')
+read -r _ apass afail askip < <(sed -n 's/^second //p' <<<"$counts" | sed 's/^/x /')
 pass=$((pass + EXTRA_PASS))
 skip=$((skip + EXTRA_SKIP))
 fail=$((fail + ${#STEP_FAILS[@]}))
@@ -272,7 +319,15 @@ if [ ${#STEP_FAILS[@]} -gt 0 ]; then
 	printf '  %s\n' "${STEP_FAILS[@]}"
 	echo "  (logs in ${logs#"$repo"/}/)"
 fi
+if [ ${#LEFT_OUT[@]} -gt 0 ]; then
+	echo "left out (PERTOK_SKIP_MISSING=1):"
+	printf '  %s\n' "${LEFT_OUT[@]}"
+fi
 note "total time $(elapsed "$T_START")"
+if [ "$ASAN" = 1 ]; then
+	echo "sanitizer pass: $apass passed, $afail failed$([ "$askip" -gt 0 ] && echo ", $askip skipped")" \
+		"(the same tests again; in the line below only through their worst result)"
+fi
 line="$pass passed, $fail failed"
 [ "$skip" -gt 0 ] && line="$line, $skip skipped"
 echo "$line"

@@ -61,7 +61,9 @@ static void shadow_state(const char *user, bool *locked, bool *expired)
 		return; /* no shadow entry: nothing says it is locked */
 	if (sp.sp_pwdp && sp.sp_pwdp[0] == '!')
 		*locked = true;
-	if (sp.sp_expire > 0 && sp.sp_expire <= today)
+	/* as pam_unix: -1 (an empty field) is "never"; any other day, 0 included
+	 * (chage -E 0), expires the account at its start; usermod -e 1 is day 1 */
+	if (sp.sp_expire >= 0 && sp.sp_expire <= today)
 		*expired = true;
 	pt_wipe(buf, sizeof(buf));
 }

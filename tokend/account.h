@@ -15,7 +15,7 @@ struct pt_account {
 	char *shell;
 	char **groups; /* names, primary group first */
 	size_t n_groups;
-	bool locked;  /* shadow password starts with '!' */
+	bool locked;  /* shadow password starts with '!' (locked, or never set) */
 	bool expired; /* shadow account expiry date passed */
 };
 

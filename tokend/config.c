@@ -867,6 +867,7 @@ enum {
 	R_TOKEN_ACTORS,
 	R_MAX_AGE,
 	R_RENEW_FROM_REDEEMED,
+	R_CHECK_PASSWORD_LOCK,
 	_R_MAX,
 };
 
@@ -897,6 +898,7 @@ static const char *const rule_keys[_R_MAX] = {
 	[R_TOKEN_ACTORS] = "token_actors",
 	[R_MAX_AGE] = "max_age",
 	[R_RENEW_FROM_REDEEMED] = "renew_from_redeemed",
+	[R_CHECK_PASSWORD_LOCK] = "check_password_lock",
 };
 
 static void rule_clear(struct pt_rule *r)
@@ -1263,6 +1265,9 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 					    "%s.renew_from_redeemed is only valid in issue rules",
 					    where);
 			r = get_bool(p, s, w, &rule->renew_from_redeemed);
+			break;
+		case R_CHECK_PASSWORD_LOCK:
+			r = get_bool(p, s, w, &rule->check_password_lock);
 			break;
 		case R_ENTITLEMENTS:
 		case R_ENTITLEMENTS_ADD:

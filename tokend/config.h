@@ -54,7 +54,8 @@ struct pt_rule {
 	uint64_t live_lifetime;	   /* s */
 	uint64_t persist_lifetime; /* s (issue set) */
 	uint32_t max_outstanding;  /* issue set: persistable tokens per user */
-	bool check_account;	   /* redeem set: user exists, not locked/expired (default true) */
+	bool check_account;	   /* user exists, account not expired (default true) */
+	bool check_password_lock;  /* also deny a '!' shadow password field (default false) */
 	/* issue set: base entitlements, recorded in the persistable token */
 	char **entitlements;
 	size_t n_entitlements;

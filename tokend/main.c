@@ -55,8 +55,11 @@ static void reload(struct pt_daemon *d)
 
 	r = pt_config_load(config_path, &cfg, err, sizeof(err));
 	if (r < 0) {
-		pt_log(LOG_ERR, "op=reload result=error reason=\"%s; keeping the previous policy\"",
-		       err);
+		char v[1100];
+
+		strncat(err, "; keeping the previous policy", sizeof(err) - strlen(err) - 1);
+		pt_log(LOG_ERR, "op=reload result=error reason=%s",
+		       pt_log_value(err, v, sizeof(v)));
 		return;
 	}
 	if (strcmp(cfg->socket_path, d->cfg->socket_path) != 0 ||
@@ -65,11 +68,13 @@ static void reload(struct pt_daemon *d)
 	    strcmp(cfg->seal_tcti ?: "", d->cfg->seal_tcti ?: "") != 0 ||
 	    cfg->seal_srk_handle != d->cfg->seal_srk_handle ||
 	    cfg->seal_persist_srk != d->cfg->seal_persist_srk || strcmp(cfg->alg, d->cfg->alg) != 0)
-		pt_log(LOG_WARNING, "op=reload socket, state_dir, seal backend, tcti, srk and alg "
-				    "changes take effect at the next start");
+		pt_log(LOG_WARNING,
+		       "op=reload result=warning reason=\"socket, state_dir, seal "
+		       "backend, tcti, srk and alg changes take effect at the next start\"");
 	if (cfg->seal_pcr_mask != d->cfg->seal_pcr_mask)
-		pt_log(LOG_NOTICE, "op=reload seal.pcrs changed: run pertokctl reseal to bind the "
-				   "store key to the new list");
+		pt_log(LOG_NOTICE,
+		       "op=reload result=warning reason=\"seal.pcrs changed: run pertokctl "
+		       "reseal to bind the store key to the new list\"");
 	/* keep what only a restart may change */
 	free(cfg->socket_path);
 	free(cfg->state_dir);
@@ -131,7 +136,9 @@ static uint8_t *secret_page(void)
 	if (p == MAP_FAILED)
 		return NULL;
 	if (mlock(p, (size_t)pg) < 0)
-		pt_log(LOG_WARNING, "mlock of the key page failed: %s (continuing)",
+		pt_log(LOG_WARNING,
+		       "op=start result=warning reason=\"mlock of the key page failed: %s "
+		       "(continuing)\"",
 		       strerror(errno));
 	madvise(p, (size_t)pg, MADV_DONTDUMP);
 	return p;
@@ -237,12 +244,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	pt_log_open(foreground);
 	if (CRYPTO_secure_malloc_init(64 * 1024, 32) != 1)
-		pt_log(LOG_WARNING, "OpenSSL secure heap unavailable: private keys live in "
-				    "ordinary memory");
+		pt_log(LOG_WARNING, "op=start result=warning reason=\"OpenSSL secure heap "
+				    "unavailable: private keys live in ordinary memory\"");
 
 	r = pt_config_load(config_path, &d.cfg, err, sizeof(err));
 	if (r < 0) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
+		char v[1100];
+
+		/* config errors quote names: escaped, one line form */
+		pt_log(LOG_ERR, "op=start result=error reason=%s", pt_log_value(err, v, sizeof(v)));
 		return 1;
 	}
 	{
@@ -261,15 +271,20 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		d.sealer = sealer;
-		if (sealer->notice[0])
-			pt_log(auto_sw ? LOG_WARNING : LOG_NOTICE, "seal backend %s: %s",
-			       sealer->name, sealer->notice);
+		if (sealer->notice[0]) {
+			char v[600];
+
+			pt_log(auto_sw ? LOG_WARNING : LOG_NOTICE,
+			       "op=start result=%s seal=%s reason=%s",
+			       auto_sw ? "warning" : "allow", sealer->name,
+			       pt_log_value(sealer->notice, v, sizeof(v)));
+		}
 	}
 	if (strcmp(d.sealer->name, "software") == 0)
 		pt_log(LOG_WARNING,
-		       "seal backend \"software\": the store key is a plain file in %s; "
-		       "anyone who copies that directory can use every token in it. "
-		       "Use a TPM where the host has one.",
+		       "op=start result=warning seal=software reason=\"the store key is a plain "
+		       "file in %s; anyone who copies that directory can use every token in it. "
+		       "Use a TPM where the host has one.\"",
 		       d.cfg->state_dir);
 
 	r = check_state_dir(d.cfg->state_dir, err, sizeof(err));
@@ -298,8 +313,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (created)
-		pt_log(LOG_NOTICE, "created a new store key (backend %s) in %s", d.sealer->name,
-		       d.cfg->state_dir);
+		pt_log(LOG_NOTICE, "op=start result=allow created=store-key seal=%s state_dir=%s",
+		       d.sealer->name, d.cfg->state_dir);
 	r = pt_keys_load_or_create(d.keydir, storekey, d.cfg->alg, &d.keys, &created, err,
 				   sizeof(err));
 	if (r < 0) {
@@ -307,7 +322,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (created)
-		pt_log(LOG_NOTICE, "created a new signing key kid=%s", d.keys->kid);
+		pt_log(LOG_NOTICE, "op=start result=allow created=signing-key kid=%s", d.keys->kid);
 	r = pt_store_open(d.keydir, storekey, &d.store, &bad);
 	if (r < 0) {
 		pt_log(LOG_ERR,
@@ -318,9 +333,10 @@ int main(int argc, char **argv)
 	}
 	if (bad)
 		pt_log(LOG_ERR,
-		       "%zu token file(s) in %s/tokens do not decrypt or parse; they were "
-		       "left untouched and are not served",
-		       bad, d.keydir);
+		       "op=start result=error bad_tokens=%zu reason=\"%zu token file(s) in "
+		       "%s/tokens do not decrypt or parse; they were left untouched and are not "
+		       "served\"",
+		       bad, bad, d.keydir);
 	{
 		char hpath[PATH_MAX];
 		bool hbad = false;
@@ -334,8 +350,8 @@ int main(int argc, char **argv)
 		}
 		if (hbad)
 			pt_log(LOG_WARNING,
-			       "%s cannot be read or parsed: the usage history starts "
-			       "again",
+			       "op=start result=warning reason=\"%s cannot be read or parsed: "
+			       "the usage history starts again\"",
 			       hpath);
 	}
 	pt_keygen_cleanup(d.cfg->state_dir, keygen); /* leftovers of an interrupted rotation */
@@ -367,8 +383,9 @@ int main(int argc, char **argv)
 		}
 	}
 	d.started = pt_now_s();
-	pt_log(LOG_INFO, "op=start result=allow version=%s socket=%s%s tokens=%zu kid=%s seal=%s",
-	       PACKAGE_VERSION, d.cfg->socket_path, activated ? " (systemd)" : "",
+	pt_log(LOG_INFO,
+	       "op=start result=allow version=%s socket=%s activation=%s tokens=%zu kid=%s seal=%s",
+	       PACKAGE_VERSION, d.cfg->socket_path, activated ? "systemd" : "none",
 	       pt_store_count(d.store), d.keys->kid, d.sealer->name);
 
 	r = pt_server_run(&d, lfd, reload);

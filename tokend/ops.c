@@ -1174,7 +1174,10 @@ static int op_explain(struct call *c)
 		acct = NULL;
 	} else if (acct) {
 		OUT("account: uid %u, gid %u, %s, %s, groups:", (unsigned)acct->uid,
-		    (unsigned)acct->gid, acct->locked ? "locked" : "not locked",
+		    (unsigned)acct->gid,
+		    acct->locked ?
+			    "password field '!' (locked or none; counts with check_password_lock)" :
+			    "password not locked",
 		    acct->expired ? "expired" : "not expired");
 		for (size_t i = 0; i < acct->n_groups; i++)
 			OUT("%s%s", i ? ", " : " ", acct->groups[i]);
@@ -1233,8 +1236,11 @@ static int op_explain(struct call *c)
 		OUT("no live token would be minted\n");
 #undef OUT
 	rep.text = text;
-	log_decision(c, LOG_INFO, "allow", q->user, q->holder, rec ? rec->id : NULL,
-		     dec.rule ? dec.rule->name : NULL, "explained (dry run)");
+	/* result=dry-run: nothing was granted; the reason carries the decision */
+	log_decision(c, LOG_INFO, "dry-run", q->user, q->holder, rec ? rec->id : NULL,
+		     dec.rule ? dec.rule->name : NULL,
+		     dec.allow && rec && rec->exp > at ? "explained (dry run): decision=allow" :
+							 "explained (dry run): decision=deny");
 	r = pt_rep_encode(PT_EXPLAIN, &rep, c->out);
 out:
 	json_object_put(claims);

@@ -229,11 +229,16 @@ static void decide(const struct pt_rule *r, const struct pt_policy_ctx *ctx, con
 			 "rule \"%s\" (line %d) denies: it is a deny rule", r->name, r->line);
 		return;
 	}
-	if (r->check_account) {
-		const char *why = !ctx->user_exists    ? "does not exist" :
-				  ctx->account_locked  ? "is locked" :
-				  ctx->account_expired ? "has expired" :
-							 NULL;
+	/* check_account: removed, or expired (shadow's expiry date: Debian's way
+	 * to disable an account, usermod -e 1, chage -E 0). A '!' password field
+	 * is no password (useradd, adduser --disabled-password, SSH-key users)
+	 * as often as a lock, so it counts only with check_password_lock. */
+	if (r->check_account || r->check_password_lock) {
+		const char *why =
+			!ctx->user_exists			      ? "does not exist" :
+			r->check_account && ctx->account_expired      ? "has expired" :
+			r->check_password_lock && ctx->account_locked ? "has a locked password" :
+									NULL;
 		if (why) {
 			snprintf(ret->reason, sizeof(ret->reason),
 				 "rule \"%s\" (line %d): account %s %s", r->name, r->line, user,

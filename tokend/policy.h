@@ -29,7 +29,7 @@ struct pt_policy_ctx {
 	const char *holder; /* NULL/"" at mint */
 	/* account state, filled by the caller (redeem set, check_account) */
 	bool user_exists;
-	bool account_locked;  /* shadow password starts with '!' */
+	bool account_locked;  /* shadow password starts with '!' (check_password_lock) */
 	bool account_expired; /* shadow sp_expire passed */
 	/* the clock (hours/days windows in local time, idle): injectable; 0 = now */
 	uint64_t now;
@@ -61,7 +61,8 @@ struct pt_decision {
 
 /* First matching rule wins; no matching rule denies ("no rule matched").
  * A matching allow rule with check_account set still denies when the
- * account does not exist, is locked or expired (reason says which). */
+ * account does not exist or has expired; with check_password_lock, also when
+ * the shadow password field starts with '!' (reason says which). */
 void pt_policy_eval(const struct pt_config *cfg, const struct pt_rule *rules, size_t n_rules,
 		    const struct pt_policy_ctx *ctx, struct pt_decision *ret);
 

@@ -368,7 +368,8 @@ static void accept_all(struct pt_daemon *d, int ep, int lfd)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				pt_log(LOG_ERR, "accept: %s", strerror(errno));
+				pt_log(LOG_ERR, "op=accept result=error reason=\"%s\"",
+				       strerror(errno));
 			return;
 		}
 		if (d->n_conns >= d->cfg->max_connections) {
@@ -427,7 +428,7 @@ static int expire_conns(struct pt_daemon *d, int ep, uint64_t now)
 		if (c->deadline <= now) {
 			if (ptbuf_len(c->in) > 0)
 				pt_log(LOG_NOTICE,
-				       "op=timeout peer_uid=%u peer_pid=%d "
+				       "op=timeout result=error peer_uid=%u peer_pid=%d "
 				       "reason=\"request not completed within %u ms\"",
 				       (unsigned)c->peer.uid, (int)c->peer.pid,
 				       d->cfg->client_timeout_ms);
@@ -492,7 +493,9 @@ int pt_server_run(struct pt_daemon *d, int lfd, void (*reload)(struct pt_daemon 
 					if (si.ssi_signo == SIGHUP)
 						reload(d);
 					else {
-						pt_log(LOG_INFO, "signal %u: shutting down",
+						pt_log(LOG_INFO,
+						       "op=signal result=allow signal=%u "
+						       "reason=\"shutting down\"",
 						       si.ssi_signo);
 						running = false;
 					}

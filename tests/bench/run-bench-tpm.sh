@@ -20,10 +20,18 @@ tmp=$(mktemp -d /tmp/pertok-bench-tpm.XXXXXX)
 chmod 700 "$tmp"
 tokend_pid=
 swtpm_pid=
+# cleanup keeps the script's own exit status: the daemons it stops die of
+# SIGTERM (wait reports 143), which under set -e used to become the exit status
+# of `make bench` although every benchmark had run
 cleanup() {
-	[ -n "$tokend_pid" ] && kill "$tokend_pid" 2>/dev/null && wait "$tokend_pid" 2>/dev/null
-	[ -n "$swtpm_pid" ] && kill "$swtpm_pid" 2>/dev/null && wait "$swtpm_pid" 2>/dev/null
+	local rc=$? p
+	for p in "$tokend_pid" "$swtpm_pid"; do
+		[ -n "$p" ] || continue
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	rm -rf "$tmp"
+	exit "$rc"
 }
 trap cleanup EXIT
 port=$(python3 - <<'PY'

@@ -14,10 +14,18 @@ tmp=$(mktemp -d /tmp/pertok-bench.XXXXXX)
 chmod 700 "$tmp"
 tokend_pid=
 echo_pid=
+# cleanup keeps the script's own exit status: the daemons it stops die of
+# SIGTERM (wait reports 143), which under set -e used to become the exit status
+# of `make bench` although every benchmark had run
 cleanup() {
-	[ -n "$tokend_pid" ] && kill "$tokend_pid" 2>/dev/null && wait "$tokend_pid" 2>/dev/null
-	[ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
+	local rc=$? p
+	for p in "$tokend_pid" "$echo_pid"; do
+		[ -n "$p" ] || continue
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	rm -rf "$tmp"
+	exit "$rc"
 }
 trap cleanup EXIT
 bench=$(readlink -f "$builddir/tests/bench/bench")
@@ -25,7 +33,8 @@ user=root
 # start_tokend SYNC: a fresh tokend whose audit log syncs per SYNC
 start_tokend() {
 	if [ -n "$tokend_pid" ]; then
-		kill "$tokend_pid" && wait "$tokend_pid" 2>/dev/null
+		kill "$tokend_pid" 2>/dev/null || true
+		wait "$tokend_pid" 2>/dev/null || true
 		tokend_pid=
 	fi
 	cat > "$tmp/tokend.conf" <<CONF

@@ -6,13 +6,17 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +25,49 @@
 #include "tokend-harness.h"
 
 struct tokend_harness th = { .pid = -1, .timeout_ms = 2000 };
+
+/* Every daemon this program started and has not reaped yet: th_start stops
+ * the previous one before it starts another (a test that starts a daemon per
+ * test case used to leak all but the last), and an exit handler stops what a
+ * failed test left running, so no tokend outlives its test program. */
+static pid_t started[8];
+static bool exit_hook;
+
+static void remember(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+		if (started[i] <= 0) {
+			started[i] = pid;
+			return;
+		}
+	fail_msg("the harness tracks at most %zu daemons", sizeof(started) / sizeof(started[0]));
+}
+
+static void forget(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+		if (started[i] == pid)
+			started[i] = 0;
+}
+
+void th_stop_all(void)
+{
+	for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
+		if (started[i] <= 0)
+			continue;
+		kill(started[i], SIGKILL);
+		waitpid(started[i], NULL, 0);
+		started[i] = 0;
+	}
+	th.pid = -1;
+}
+
+static void stop_all_at_exit(void)
+{
+	/* only the process that started them (not a forked test child) */
+	if (th.owner == getpid())
+		th_stop_all();
+}
 
 int th_init(const char *name)
 {
@@ -49,12 +96,26 @@ void th_start_via(const char *activator)
 	int fd;
 
 	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
+	if (th.pid > 0)
+		th_stop(SIGTERM); /* never two: the previous one would leak */
+	if (!exit_hook) {
+		atexit(stop_all_at_exit);
+		exit_hook = true;
+	}
+	th.owner = getpid();
 	th.pid = fork();
 	assert_true(th.pid >= 0);
 	if (th.pid == 0) {
+		/* dies with the test program even when that is killed, and never
+		 * holds the test's stdout (the TAP pipe) open */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != th.owner)
+			_exit(126);
 		fd = open(th.logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0)
+		if (fd >= 0) {
+			dup2(fd, 1);
 			dup2(fd, 2);
+		}
 		if (activator)
 			execl(activator, "systemd-socket-activate", "-l", th.sock, bin, "-f", "-c",
 			      th.conf, (char *)NULL);
@@ -67,6 +128,7 @@ void th_start_via(const char *activator)
 			execl(bin, "tokend", "-f", "-c", th.conf, (char *)NULL);
 		_exit(127);
 	}
+	remember(th.pid);
 	for (int i = 0; i < 1000; i++) {
 		struct pt_client *c = NULL;
 		if (pt_client_connect(th.sock, 200, &c) == 0) {
@@ -91,6 +153,7 @@ void th_stop(int sig)
 		return;
 	kill(th.pid, sig);
 	waitpid(th.pid, &st, 0);
+	forget(th.pid);
 	th.pid = -1;
 	/* a clean stop must be clean: valgrind's verdict arrives as exit 99 */
 	if (sig == SIGTERM && WIFEXITED(st) && WEXITSTATUS(st) == 99)
@@ -137,4 +200,68 @@ char *th_slurp(const char *path)
 	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
 	fclose(f);
 	return buf;
+}
+
+int th_wait_log(const char *needle, unsigned min_count, int timeout_ms)
+{
+	uint64_t deadline;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline =
+		(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + (uint64_t)timeout_ms;
+	for (;;) {
+		char *buf = th_slurp(th.logpath);
+		unsigned n = 0;
+
+		for (const char *p = buf; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+			n++;
+		free(buf);
+		if (n >= min_count)
+			return (int)n;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 >= deadline)
+			return -1;
+		usleep(10000);
+	}
+}
+
+unsigned th_count_log(const char *needle)
+{
+	char *buf = th_slurp(th.logpath);
+	unsigned n = 0;
+
+	for (const char *p = buf; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	free(buf);
+	return n;
+}
+
+int th_check_log_form(char *ret_bad, size_t len)
+{
+	/* tokend(8), LOGGING: "op=OP result=RESULT" then key=value fields only,
+	 * a value bare (no space, quote or '=') or double-quoted with \" and \\
+	 * escaped; with -f each line has a "TIME tokend PRIORITY: " prefix */
+	static const char prefix[] = "^[0-9T:.-]+Z tokend [a-z]+: ";
+	static const char form[] = "^[0-9T:.-]+Z tokend [a-z]+: op=[a-z-]+ result=[a-z-]+"
+				   "( [a-z_]+=([^ \"=]+|\"([^\"\\]|\\\\.)*\"))*$";
+	regex_t any, ok;
+	char *buf = th_slurp(th.logpath), *line, *save = NULL;
+	int bad = 0;
+
+	assert_int_equal(regcomp(&any, prefix, REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_equal(regcomp(&ok, form, REG_EXTENDED | REG_NOSUB), 0);
+	for (line = buf ? strtok_r(buf, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (regexec(&any, line, 0, NULL, 0) != 0)
+			continue; /* not tokend's (valgrind, a child's stderr) */
+		if (regexec(&ok, line, 0, NULL, 0) == 0)
+			continue;
+		if (bad++ == 0 && ret_bad)
+			snprintf(ret_bad, len, "%s", line);
+	}
+	regfree(&any);
+	regfree(&ok);
+	free(buf);
+	return bad;
 }

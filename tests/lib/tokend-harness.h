@@ -17,6 +17,7 @@ struct tokend_harness {
 	char dir[64], sock[100], conf[128], logpath[128];
 	char self_exe[PATH_MAX]; /* this test program, for actors' exe lists */
 	pid_t pid;		 /* tokend's (or its activator's), -1 when stopped */
+	pid_t owner;		 /* the process that started it */
 	int timeout_ms;		 /* th_call's connect + call bound (default 2000) */
 };
 
@@ -32,8 +33,23 @@ void th_start_via(const char *activator);
 void th_start(void);
 
 /* Sends sig to tokend and reaps it; after SIGTERM, valgrind's exit 99 fails
- * the test. Does nothing when it is not running. */
+ * the test. Does nothing when it is not running. th_start stops a running
+ * one first, and every daemon still running when the test program exits is
+ * killed (an exit handler; PR_SET_PDEATHSIG when the program is killed). */
 void th_stop(int sig);
+
+/* SIGKILLs and reaps every daemon this program started and has not stopped. */
+void th_stop_all(void);
+
+/* Waits until needle occurs at least min_count times in tokend's log; the
+ * count, or -1 after timeout_ms. For waiting on an event, not a duration. */
+int th_wait_log(const char *needle, unsigned min_count, int timeout_ms);
+unsigned th_count_log(const char *needle);
+
+/* Checks every tokend line of the log against tokend(8)'s one line form
+ * ("op=OP result=RESULT key=value ..."): the number of lines that are not in
+ * it; the first of them copied to ret_bad. */
+int th_check_log_form(char *ret_bad, size_t len);
 
 /* Removes th.dir unless PERTOK_TEST_KEEP is set. 0 or -1. */
 int th_remove_dir(void);

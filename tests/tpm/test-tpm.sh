@@ -273,6 +273,6 @@ check "backend auto picks tpm2 when a TPM answers" \
 write_conf "$tmp/sw.conf" "$tmp/state-sw" software "$tcti_b"
 start_tokend "$tmp/sw.conf"
 stop_tokend
-check "the software backend warns at start" logged 'seal backend "software"' "$tmp/tokend.log"
+check "the software backend warns at start" logged 'op=start result=warning seal=software' "$tmp/tokend.log"
 
 exit 0

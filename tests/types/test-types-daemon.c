@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -176,9 +177,22 @@ static void test_failures_lockout(void **state)
 	assert_int_equal(issue("recovery", "carol", NULL, msg, sizeof(msg)), PT_E_LIMIT);
 	/* another user is not */
 	assert_int_equal(issue("recovery", "dave", NULL, NULL, 0), 0);
-	sleep(3);
-	/* the lockout is over; the revoked code stays dead */
-	assert_int_equal(check("recovery", "carol", code, NULL, msg, sizeof(msg)), PT_E_INVALID);
+	/* wait for the lockout to end (the event: tokend stops answering
+	 * "locked out"), bounded; it lasts about its 2 s, not much less */
+	{
+		uint64_t t0 = pt_now_ms_monotonic();
+		uint32_t r;
+
+		while ((r = check("recovery", "carol", code, NULL, msg, sizeof(msg))) ==
+		       PT_E_LIMIT) {
+			if (pt_now_ms_monotonic() - t0 > 10000)
+				fail_msg("still locked out 10 s after a 2 s lockout: %s", msg);
+			usleep(50 * 1000);
+		}
+		assert_true(pt_now_ms_monotonic() - t0 >= 900);
+		/* the lockout is over; the revoked code stays dead */
+		assert_int_equal(r, PT_E_INVALID);
+	}
 	assert_string_equal(msg, "no code of type recovery is outstanding for carol");
 	assert_int_equal(issue("recovery", "carol", &code, NULL, 0), 0);
 	assert_int_equal(check("recovery", "carol", code, NULL, NULL, 0), 0);
@@ -190,8 +204,13 @@ static void test_expiry(void **state)
 	char msg[512];
 
 	(void)state;
+	time_t t0 = time(NULL);
+
 	assert_int_equal(issue("recovery", "erin", &code, NULL, 0), 0);
-	sleep(3); /* ttl = 2 s */
+	/* ttl = 2 s, in whole seconds of the wall clock: wait until the clock has
+	 * passed it (a deadline, not a window: a slow machine only waits longer) */
+	while (time(NULL) <= t0 + 3) /* + 1: issuing may cross a second */
+		usleep(50 * 1000);
 	assert_int_equal(check("recovery", "erin", code, NULL, msg, sizeof(msg)), PT_E_INVALID);
 	assert_string_equal(msg, "the code of type recovery for erin has expired");
 	assert_int_equal(check("recovery", "erin", code, NULL, msg, sizeof(msg)), PT_E_INVALID);

@@ -8,6 +8,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -480,7 +483,9 @@ static void test_connect_timeout_bounded(void **state)
 	assert_int_equal(pt_client_connect(f->path, 300, &c), -ETIMEDOUT);
 	dt = pt_now_ms_monotonic() - t0;
 	assert_null(c);
-	if (dt < 290 || dt > 1300)
+	/* lower bound: not before the timeout; upper: bounded at all (loose, so
+	 * a loaded machine does not make it flake) */
+	if (dt < 290 || dt > 10000)
 		fail_msg("connect timed out after %llu ms (timeout 300)", (unsigned long long)dt);
 }
 
@@ -502,7 +507,7 @@ static void test_connect_backlog_only(void **state)
 	t0 = pt_now_ms_monotonic();
 	assert_int_equal(pt_client_connect(f->path, 200, &c), -ETIMEDOUT);
 	dt = pt_now_ms_monotonic() - t0;
-	assert_true(dt >= 190 && dt <= 1200);
+	assert_true(dt >= 190 && dt <= 10000);
 	close(lfd);
 }
 
@@ -519,13 +524,13 @@ static void test_call_timeout_bounded(void **state)
 	t0 = pt_now_ms_monotonic();
 	assert_int_equal(pt_client_call(c, &q, &rep), -ETIMEDOUT);
 	dt = pt_now_ms_monotonic() - t0;
-	if (dt < 390 || dt > 1400)
+	if (dt < 390 || dt > 10000)
 		fail_msg("call timed out after %llu ms (timeout 400)", (unsigned long long)dt);
 	assert_int_equal(rep.type, 0x42); /* untouched */
 	/* The stream is out of step now: later calls fail at once. */
 	t0 = pt_now_ms_monotonic();
 	assert_int_equal(pt_client_call(c, &q, &rep), -EPIPE);
-	assert_true(pt_now_ms_monotonic() - t0 < 100);
+	assert_true(pt_now_ms_monotonic() - t0 < 390); /* not after another timeout */
 	pt_client_free(c);
 }
 
@@ -544,7 +549,8 @@ static void test_call_deadline_not_per_read(void **state)
 	t0 = pt_now_ms_monotonic();
 	assert_int_equal(pt_client_call(c, &q, &rep), -ETIMEDOUT);
 	dt = pt_now_ms_monotonic() - t0;
-	if (dt < 490 || dt > 1500)
+	/* a per-read timeout would never end (the server drips forever) */
+	if (dt < 490 || dt > 10000)
 		fail_msg("call timed out after %llu ms (timeout 500)", (unsigned long long)dt);
 	pt_client_free(c);
 }
@@ -607,9 +613,20 @@ static void test_write_to_closed_peer(void **state)
 	struct pt_rep rep = { 0 };
 	struct pt_client *c = NULL;
 
+	bool open_before[256];
+	struct pollfd pfd = { .fd = -1, .events = POLLIN | POLLRDHUP };
+
+	for (int i = 0; i < 256; i++)
+		open_before[i] = fcntl(i, F_GETFD) >= 0;
 	start_server(f, SRV_HELLO_THEN_CLOSE);
 	assert_int_equal(pt_client_connect(f->path, 2000, &c), 0);
-	usleep(200 * 1000); /* let the server close its end */
+	/* the client's socket is the fd that connect opened: wait (bounded) for
+	 * the server's close to arrive on it, an event rather than a sleep */
+	for (int i = 0; i < 256; i++)
+		if (!open_before[i] && fcntl(i, F_GETFD) >= 0)
+			pfd.fd = i;
+	assert_true(pfd.fd >= 0);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
 	assert_int_equal(pt_client_call(c, &q, &rep), -EPIPE);
 	pt_client_free(c);
 }
@@ -628,7 +645,7 @@ static void test_malformed_replies(void **state)
 
 		expect_connect_fails(f, bad[i], 3000, eproto, PT_ELEMENTSOF(eproto));
 		/* Detected from what arrived, not by waiting for the timeout. */
-		assert_true(pt_now_ms_monotonic() - t0 < 1000);
+		assert_true(pt_now_ms_monotonic() - t0 < 2900); /* before the 3 s timeout */
 		kill(f->pid, SIGKILL);
 		waitpid(f->pid, NULL, 0);
 		f->pid = -1;

@@ -30,7 +30,7 @@ static const char conf[] =
 	/* 12 */ "issue = (\n"
 	/* 13 */ "  { name = \"no-mallory\"; action = \"deny\"; users = [ \"mallory\" ]; },\n"
 	/* 14 */ "  { name = \"admins\"; actors = [ \"login\" ]; groups = [ \"wheel\" ];\n"
-	/* 15 */ "    live_lifetime = \"1h\"; persist_lifetime = \"30d\"; max_outstanding = 10; },\n"
+	/* 15 */ "    live_lifetime = \"1h\"; persist_lifetime = \"30d\"; max_outstanding = 10; check_password_lock = true; },\n"
 	/* 16 */ "  { name = \"logins\"; actors = [ \"login\", \"self\" ]; groups = [ \"pertok\", \"staff\" ];\n"
 	/* 17 */ "    holders = [ \"atd\", \"cron\" ]; },\n"
 	/* 18 */ "  { name = \"gdm-anyone\"; actors = [ \"gdm\" ]; check_account = false; },\n"
@@ -117,9 +117,12 @@ static const struct policy_case {
 	{ ISSUE, "login", "carol", NOG, "atd", OK, false, "admins",
 	  "rule \"admins\" (line 14) denies: user carol is not in any of the groups wheel", 3600,
 	  30 * 86400, 10 },
-	/* account state on an allow rule with check_account (the default) */
+	/* account state on an allow rule with check_account (the default); a '!'
+	 * password field only with check_password_lock (admins has it) */
 	{ ISSUE, "login", "alice", G("wheel"), NULL, LOCKED, false, "admins",
-	  "rule \"admins\" (line 14): account alice is locked", 3600, 30 * 86400, 10 },
+	  "rule \"admins\" (line 14): account alice has a locked password", 3600, 30 * 86400, 10 },
+	{ ISSUE, "login", "bob", G("staff"), NULL, LOCKED, true, "logins",
+	  "rule \"logins\" (line 16) allows", 300, 7 * 86400, 3 },
 	{ ISSUE, "login", "alice", G("wheel"), NULL, EXPIRED, false, "admins",
 	  "rule \"admins\" (line 14): account alice has expired", 3600, 30 * 86400, 10 },
 	{ ISSUE, "login", "alice", G("wheel"), NULL, MISSING, false, "admins",
@@ -151,8 +154,9 @@ static const struct policy_case {
 	{ REDEEM, "atd", "alice", G("alice", "users"), "atd", OK, false, "scheduled-jobs",
 	  "rule \"scheduled-jobs\" (line 22) denies: user alice is not in any of the groups pertok",
 	  600, 7 * 86400, 3 },
-	{ REDEEM, "atd", "dave", G("pertok"), "atd", LOCKED, false, "scheduled-jobs",
-	  "rule \"scheduled-jobs\" (line 22): account dave is locked", 600, 7 * 86400, 3 },
+	/* a '!' password (no password set, SSH keys only) is no reason by default */
+	{ REDEEM, "atd", "dave", G("pertok"), "atd", LOCKED, true, "scheduled-jobs",
+	  "rule \"scheduled-jobs\" (line 22) allows", 600, 7 * 86400, 3 },
 	{ REDEEM, "atd", "dave", G("pertok"), "atd", EXPIRED, false, "scheduled-jobs",
 	  "rule \"scheduled-jobs\" (line 22): account dave has expired", 600, 7 * 86400, 3 },
 	/* a vanished user has no groups: the reason says the account is gone */

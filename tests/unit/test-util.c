@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -132,6 +133,24 @@ static void test_name_valid(void **state)
 	assert_false(pt_name_valid(longname));
 }
 
+/* free() as util.c calls it (linked with -Wl,--wrap=free): the bytes of the
+ * watched block as they were when it was freed. */
+void __real_free(void *p);
+void __wrap_free(void *p);
+static const void *watched;
+static uint8_t freed_bytes[64];
+static size_t freed_len;
+static bool watched_freed;
+
+void __wrap_free(void *p)
+{
+	if (p && p == watched) {
+		memcpy(freed_bytes, p, freed_len);
+		watched_freed = true;
+	}
+	__real_free(p);
+}
+
 static void test_ct_equal_and_wipe(void **state)
 {
 	uint8_t a[32], b[32];
@@ -152,9 +171,18 @@ static void test_ct_equal_and_wipe(void **state)
 		assert_int_equal(a[i], 0);
 	pt_wipe(NULL, 10); /* must not crash */
 
-	s = strdup("secret");
+	/* pt_free_secret wipes every byte before it frees */
+	s = strdup("a secret of 24 bytes....");
 	assert_non_null(s);
+	watched = s;
+	freed_len = strlen(s);
+	watched_freed = false;
 	pt_free_secret(s);
+	watched = NULL;
+	assert_true(watched_freed);
+	for (size_t i = 0; i < freed_len; i++)
+		if (freed_bytes[i] != 0)
+			fail_msg("byte %zu of a freed secret was not wiped", i);
 	pt_free_secret(NULL);
 }
 
