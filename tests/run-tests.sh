@@ -16,6 +16,9 @@
 #      -fsanitize=address,undefined, `make check SYSTEM_TESTS=` there (not the
 #      system tests: atd and pamtester cannot load an ASan-built PAM module)
 #   5. libFuzzer smoke: tests/fuzz/run-fuzz.sh, FUZZ_SECONDS per harness
+#   6. valgrind pass: tests/run-valgrind.sh on ./build, every C test program
+#      under memcheck (or, for the ones tokend must recognise as actors by
+#      their executable, their tokend and pam_pertok.so under memcheck)
 #
 # Failures do not stop the run: every step runs, the logs of failed tests are
 # printed. Every step is bounded (timeout(1); make check's test programs each
@@ -27,14 +30,19 @@
 # case once (a .trs file and the case's position in it), with its worst
 # result over both passes: a case that passed in ./build but failed under the
 # sanitizers counts as failed; plus one failure per failed step (build,
-# configure, a timeout, the fuzz smoke) and one pass per fuzz harness.
+# configure, a timeout, the fuzz smoke) and one pass per fuzz harness. The
+# valgrind pass, like the sanitizer pass, reruns tests: it has its own line
+# ("valgrind pass: N passed, N failed") and each program it fails adds one
+# failure to the last line.
 # Exit status 0 only when nothing failed.
 #
 # Options (environment in brackets):
 #   --asan / --no-asan   sanitizer pass [PERTOK_ASAN=1|0]; default on
 #   --fuzz / --no-fuzz   libFuzzer smoke [PERTOK_FUZZ=1|0]; default on when
 #                        CI=true, off otherwise (it costs ~1-2 minutes)
-#   --quick              neither (only steps 1-3)
+#   --valgrind / --no-valgrind  valgrind pass [PERTOK_VALGRIND=1|0]; default on
+#                        when CI=true, off otherwise (it costs ~2-3 minutes)
+#   --quick              none of steps 4-6 (only steps 1-3)
 #   --skip-missing       [PERTOK_SKIP_MISSING=1] leave out the tests whose
 #                        packages are missing instead of failing
 #   [FUZZ_SECONDS=15] [JOBS=2] [PERTOK_NO_APT=1]
@@ -54,6 +62,9 @@ asan_why="default"
 [ -n "${PERTOK_ASAN:-}" ] && asan_why="PERTOK_ASAN=$PERTOK_ASAN"
 FUZZ=${PERTOK_FUZZ:-$fuzz_default}
 [ -n "${PERTOK_FUZZ:-}" ] && fuzz_why="PERTOK_FUZZ=$PERTOK_FUZZ"
+VALGRIND=${PERTOK_VALGRIND:-$fuzz_default}
+valgrind_why=$fuzz_why
+[ -n "${PERTOK_VALGRIND:-}" ] && valgrind_why="PERTOK_VALGRIND=$PERTOK_VALGRIND"
 
 for arg in "$@"; do
 	case $arg in
@@ -61,7 +72,9 @@ for arg in "$@"; do
 	--no-asan) ASAN=0 asan_why="--no-asan" ;;
 	--fuzz) FUZZ=1 fuzz_why="--fuzz" ;;
 	--no-fuzz) FUZZ=0 fuzz_why="--no-fuzz" ;;
-	--quick) ASAN=0 FUZZ=0 asan_why="--quick" fuzz_why="--quick" ;;
+	--valgrind) VALGRIND=1 valgrind_why="--valgrind" ;;
+	--no-valgrind) VALGRIND=0 valgrind_why="--no-valgrind" ;;
+	--quick) ASAN=0 FUZZ=0 VALGRIND=0 asan_why="--quick" fuzz_why="--quick" valgrind_why="--quick" ;;
 	--skip-missing) PERTOK_SKIP_MISSING=1 ;;
 	-h | --help)
 		sed -n '3,/^set -u/p' "$0" | sed -e 's/^# \{0,1\}//' -e '/^set -u/d'
@@ -277,6 +290,26 @@ else
 	hr "libFuzzer smoke: skipped ($fuzz_why)"
 fi
 
+# ---------------------------------------------------------------- 6. valgrind
+VG_LINE=
+if [ "$VALGRIND" = 1 ] && [ "$built" = 1 ]; then
+	hr "valgrind pass ($build)"
+	t=$(date +%s)
+	timeout -k 30 "$STEP_TIMEOUT" bash "$repo/tests/run-valgrind.sh" "$build" 2>&1 |
+		tee "$logs/valgrind.log" | sed 's/^/  | /'
+	rc=${PIPESTATUS[0]}
+	for p in $(sed -n 's/^FAIL \([^ ]*\) .*/\1/p' "$logs/valgrind.log"); do
+		STEP_FAILS+=("valgrind: $p")
+	done
+	VG_LINE=$(sed -n 's/^valgrind: \([0-9]* passed, [0-9]* failed\)$/\1/p' "$logs/valgrind.log")
+	if [ -z "$VG_LINE" ]; then
+		STEP_FAILS+=("valgrind pass (exit $rc, no summary)")
+	fi
+	note "valgrind pass: ${VG_LINE:-no summary}, exit $rc ($(elapsed "$t"))"
+else
+	hr "valgrind pass: skipped ($([ "$built" = 1 ] && echo "$valgrind_why" || echo "the build failed"))"
+fi
+
 # ---------------------------------------------------------------- results
 trs_files() { find "${RESULT_DIRS[@]}" -name '*.trs' 2>/dev/null | sort; }
 mapfile -t TRS < <(trs_files)
@@ -327,6 +360,9 @@ note "total time $(elapsed "$T_START")"
 if [ "$ASAN" = 1 ]; then
 	echo "sanitizer pass: $apass passed, $afail failed$([ "$askip" -gt 0 ] && echo ", $askip skipped")" \
 		"(the same tests again; in the line below only through their worst result)"
+fi
+if [ -n "$VG_LINE" ]; then
+	echo "valgrind pass: $VG_LINE (test programs again under memcheck; each failure also counts below)"
 fi
 line="$pass passed, $fail failed"
 [ "$skip" -gt 0 ] && line="$line, $skip skipped"

@@ -86,6 +86,13 @@ exe=$(readlink -f "$test_pam")
 if [ "$(head -c 2 "$exe")" = "#!" ]; then
 	exe="*"
 fi
+# PERTOK_TEST_VALGRIND=1 (tests/run-valgrind.sh): the module runs inside
+# test-pam under memcheck, so the peer tokend sees is valgrind's tool
+vg=
+if [ -n "${PERTOK_TEST_VALGRIND:-}" ]; then
+	vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+	exe=$(readlink -f /usr/libexec/valgrind/memcheck-amd64-linux)
+fi
 
 cat >"$tmp/tokend.conf" <<EOF
 tokend: {
@@ -252,7 +259,7 @@ PERTOK_TEST_DIR=$tmp
 export PERTOK_TEST_SOCKET PERTOK_TEST_ABSENT PERTOK_TEST_SLOW PERTOK_TEST_DIR
 
 env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$services" LD_PRELOAD="$wrapper" \
-	CMOCKA_MESSAGE_OUTPUT="${CMOCKA_MESSAGE_OUTPUT:-TAP}" "$test_pam"
+	CMOCKA_MESSAGE_OUTPUT="${CMOCKA_MESSAGE_OUTPUT:-TAP}" $vg "$test_pam"
 rc=$?
 if [ "$rc" != 0 ]; then
 	echo "# tokend log:"
