@@ -14,7 +14,7 @@
 #include "journal.h"
 #include "util.h"
 
-#define JOURNAL_READ_MAX (256u * 1024 * 1024)
+#define JOURNAL_CHUNK (64u * 1024)
 
 struct pt_journal {
 	int fd;
@@ -60,43 +60,52 @@ void pt_journal_free(struct pt_journal *j)
 
 int pt_journal_replay(struct pt_journal *j, void (*fn)(void *u, char *line), void *u)
 {
-	char *buf = NULL;
-	size_t len = 0, start = 0;
+	char *buf;
+	size_t have = 0, off = 0;
+	bool skip = false; /* inside an over-long line */
 	int r = 0;
 
 	if (!j || !fn)
 		return -EINVAL;
-	if (j->size > JOURNAL_READ_MAX)
-		return -EFBIG;
-	if (j->size) {
-		buf = malloc(j->size + 1);
-		if (!buf)
-			return -ENOMEM;
-	}
-	while (len < j->size) {
-		ssize_t k = pread(j->fd, buf + len, j->size - len, (off_t)len);
+	buf = malloc(JOURNAL_CHUNK + 1);
+	if (!buf)
+		return -ENOMEM;
+	/* in chunks: a journal that grew while compaction failed still replays */
+	while (off < j->size) {
+		size_t want = JOURNAL_CHUNK - have, start = 0;
+		ssize_t k;
 
+		if (want > j->size - off)
+			want = j->size - off;
+		k = pread(j->fd, buf + have, want, (off_t)off);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0) {
 			r = -errno;
-			goto out;
+			break;
 		}
 		if (k == 0)
 			break;
-		len += (size_t)k;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] != '\n')
-			continue;
-		buf[i] = '\0';
-		if (i > start && i - start < PT_JOURNAL_LINE_MAX &&
-		    !memchr(buf + start, '\0', i - start))
-			fn(u, buf + start);
-		start = i + 1;
+		off += (size_t)k;
+		have += (size_t)k;
+		for (size_t i = 0; i < have; i++) {
+			if (buf[i] != '\n')
+				continue;
+			buf[i] = '\0';
+			if (!skip && i > start && i - start < PT_JOURNAL_LINE_MAX &&
+			    !memchr(buf + start, '\0', i - start))
+				fn(u, buf + start);
+			skip = false;
+			start = i + 1;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		if (have == JOURNAL_CHUNK) { /* no newline in a whole chunk */
+			skip = true;
+			have = 0;
+		}
 	}
 	/* bytes after the last newline: a line cut by a crash, never acknowledged */
-out:
 	free(buf);
 	return r;
 }

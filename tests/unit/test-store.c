@@ -1121,6 +1121,49 @@ static void test_journal_sync_failure(void **state)
 	pt_journal_free(j);
 }
 
+static void count_lines_fn(void *u, char *l)
+{
+	size_t *n = u;
+	char want[32];
+
+	snprintf(want, sizeof(want), "T line %zu", *n);
+	assert_string_equal(l, want);
+	(*n)++;
+}
+
+/* Replay reads in chunks: lines across chunk boundaries, a journal far
+ * larger than one chunk, an over-long line skipped. */
+static void test_journal_large(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_journal *j = NULL;
+	char jpath[256], line[32], *junk;
+	size_t n = 0;
+	int fd;
+
+	fail_dir_fsync = fail_fdatasync = 0;
+	snprintf(jpath, sizeof(jpath), "%s/usage.journal", t->dir);
+	fd = open(jpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	junk = malloc(200000);
+	assert_non_null(junk);
+	memset(junk, 'x', 200000);
+	assert_int_equal(write(fd, junk, 200000), 200000); /* one over-long line */
+	assert_int_equal(write(fd, "\n", 1), 1);
+	free(junk);
+	close(fd);
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	for (size_t i = 0; i < 30000; i++) {
+		snprintf(line, sizeof(line), "T line %zu", i);
+		assert_int_equal(pt_journal_add(j, line), 0);
+	}
+	assert_int_equal(pt_journal_sync(j), 0);
+	assert_true(pt_journal_size(j) > 3 * 65536);
+	assert_int_equal(pt_journal_replay(j, count_lines_fn, &n), 0);
+	assert_int_equal(n, 30000);
+	pt_journal_free(j);
+}
+
 static void history_replay_fn(void *u, char *l)
 {
 	assert_true(pt_history_replay(u, l) >= 0);
@@ -1261,6 +1304,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_sync_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_stale_temps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_cursor, setup, teardown),
 	};
