@@ -141,7 +141,8 @@ int pt_atomic_write(const char *path, const void *p, size_t n, mode_t mode);
 int pt_atomic_replace(const char *path, const void *p, size_t n, mode_t mode);
 /* Removes the temporary files of interrupted atomic writes (".NAME.<hex>.tmp")
  * in dir, except those whose name starts with skip_prefix (may be NULL).
- * *ret_removed: how many (may be NULL). 0 or -errno. */
+ * *ret_removed (may be NULL): how many, set also when a later removal
+ * failed (for the log). 0 or -errno. */
 int pt_remove_stale_temps(const char *dir, const char *skip_prefix, size_t *ret_removed);
 /* Bounded read of a whole file (max bytes), -EFBIG if larger. */
 int pt_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
