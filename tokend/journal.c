@@ -18,8 +18,9 @@
 
 struct pt_journal {
 	int fd;
-	size_t size; /* bytes synced (the file's length after the last sync or reset) */
-	char *q;     /* queued lines */
+	size_t size;   /* bytes written (the file's length) */
+	size_t synced; /* of which known to be on disk */
+	char *q;       /* queued lines */
 	size_t qlen, qcap;
 };
 
@@ -43,7 +44,7 @@ int pt_journal_open(const char *path, struct pt_journal **ret)
 		pt_journal_free(j);
 		return -EINVAL;
 	}
-	j->size = (size_t)st.st_size;
+	j->size = j->synced = (size_t)st.st_size;
 	*ret = j;
 	return 0;
 }
@@ -142,15 +143,13 @@ bool pt_journal_pending(const struct pt_journal *j)
 	return j && j->qlen > 0;
 }
 
-int pt_journal_sync(struct pt_journal *j)
+int pt_journal_write(struct pt_journal *j)
 {
 	size_t off = 0;
 	int r;
 
 	if (!j)
 		return -EINVAL;
-	if (j->qlen == 0)
-		return 0;
 	while (off < j->qlen) {
 		ssize_t k = pwrite(j->fd, j->q + off, j->qlen - off, (off_t)(j->size + off));
 
@@ -158,21 +157,37 @@ int pt_journal_sync(struct pt_journal *j)
 			continue;
 		if (k <= 0) {
 			r = k < 0 ? -errno : -EIO;
-			goto fail;
+			/* no torn line between good ones: the next try writes them here */
+			(void)!ftruncate(j->fd, (off_t)j->size);
+			return r;
 		}
 		off += (size_t)k;
-	}
-	if (fdatasync(j->fd) < 0) {
-		r = -errno;
-		goto fail;
 	}
 	j->size += j->qlen;
 	j->qlen = 0;
 	return 0;
-fail:
-	/* no torn line between good ones: the next sync writes them again here */
-	(void)!ftruncate(j->fd, (off_t)j->size);
-	return r;
+}
+
+int pt_journal_sync(struct pt_journal *j)
+{
+	int r;
+
+	r = pt_journal_write(j);
+	if (r < 0)
+		return r;
+	if (j->synced == j->size)
+		return 0;
+	/* a failure leaves the lines in place (they may hold uses already
+	 * granted in batch mode); the next sync tries again */
+	if (fdatasync(j->fd) < 0)
+		return -errno;
+	j->synced = j->size;
+	return 0;
+}
+
+bool pt_journal_unsynced(const struct pt_journal *j)
+{
+	return j && (j->qlen > 0 || j->synced != j->size);
 }
 
 int pt_journal_reset(struct pt_journal *j)
@@ -183,7 +198,7 @@ int pt_journal_reset(struct pt_journal *j)
 		return 0;
 	if (ftruncate(j->fd, 0) < 0)
 		return -errno;
-	j->size = 0; /* the next lines go to offset 0 whether or not this sync works */
+	j->size = j->synced = 0; /* the next lines go to offset 0 whether or not this sync works */
 	if (fsync(j->fd) < 0)
 		return -errno;
 	return 0;

@@ -6,7 +6,9 @@
  * appends the lines of one event-loop round and syncs them with one
  * fdatasync before the replies of that round go out (group commit), so a
  * counted use survives a crash without rewriting the token files and
- * history.json for every redemption. Housekeeping writes those files and
+ * history.json for every redemption. With audit sync = "batch" the lines
+ * are written before the replies and synced every few seconds, like the
+ * audit records. Housekeeping writes those files and
  * then empties the journal; at start the lines are replayed over what the
  * files say, which is idempotent (a line only ever raises a counter).
  *
@@ -37,11 +39,19 @@ int pt_journal_replay(struct pt_journal *j, void (*fn)(void *u, char *line), voi
  * 0 or -errno (-EINVAL: empty, too long or holding a newline). */
 int pt_journal_add(struct pt_journal *j, const char *line);
 
-/* Lines queued and not yet synced? */
+/* Lines queued and not yet written? */
 bool pt_journal_pending(const struct pt_journal *j);
+/* Lines queued, or written and not known to be on disk? */
+bool pt_journal_unsynced(const struct pt_journal *j);
 
-/* Writes the queued lines and fdatasyncs. On failure the file is cut back
- * to its last synced size and the lines stay queued. 0 or -errno. */
+/* Writes the queued lines (they survive a crash of tokend, not a power
+ * loss). On failure the file is cut back to its last good length and the
+ * lines stay queued. 0 or -errno. */
+int pt_journal_write(struct pt_journal *j);
+
+/* pt_journal_write, then fdatasync when anything written is not yet on
+ * disk. 0 or -errno (after a failed fdatasync the lines stay in the file
+ * and the next sync tries again). */
 int pt_journal_sync(struct pt_journal *j);
 
 /* Empties the journal (everything in it is in the files now). Lines queued

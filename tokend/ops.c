@@ -1563,6 +1563,9 @@ static void compact(struct pt_daemon *d)
 {
 	int r, h;
 
+	/* what batch mode only wrote: on disk now, as the audit log's records */
+	if (d->journal && pt_journal_unsynced(d->journal) && (r = pt_journal_sync(d->journal)) < 0)
+		pt_log(LOG_ERR, "op=flush result=error reason=\"usage journal: %s\"", strerror(-r));
 	r = pt_store_flush(d->store);
 	if (r < 0)
 		pt_log(LOG_ERR, "op=flush result=error reason=\"%s\"", strerror(-r));
@@ -1619,13 +1622,20 @@ int pt_ops_commit(struct pt_daemon *d)
 			r = k;
 		if ((k = pt_history_journal(d->history, d->journal)) < 0 && r == 0)
 			r = k;
-		/* two files to sync: side by side, so that the round waits for about
-		 * one disk flush rather than two (the file system commits both in
-		 * one journal transaction when it can) */
-		both = pt_audit_pending(d->audit) &&
-		       pthread_create(&t, NULL, journal_sync_thread, &js) == 0;
-		if (!both && (k = pt_journal_sync(d->journal)) < 0 && r == 0)
-			r = k;
+		if (d->cfg->audit_sync_batch) {
+			/* audit sync = "batch": written now (a crash of tokend loses
+			 * nothing), synced with the audit log every few seconds */
+			if ((k = pt_journal_write(d->journal)) < 0 && r == 0)
+				r = k;
+		} else {
+			/* two files to sync: side by side, so that the round waits for
+			 * about one disk flush rather than two (the file system commits
+			 * both in one journal transaction when it can) */
+			both = pt_audit_pending(d->audit) &&
+			       pthread_create(&t, NULL, journal_sync_thread, &js) == 0;
+			if (!both && (k = pt_journal_sync(d->journal)) < 0 && r == 0)
+				r = k;
+		}
 	}
 	k = pt_audit_sync(d->audit);
 	if (both) {

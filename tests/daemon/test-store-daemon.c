@@ -34,8 +34,9 @@
 
 #define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
-/* n_holders extra actors "h0".."hN-1" (never connecting) that may hold tokens */
-static void write_conf(const char *redeem_extra, int n_holders)
+/* n_holders extra actors "h0".."hN-1" (never connecting) that may hold tokens;
+ * sync: the audit log's (and so the usage journal's) "record" or "batch" */
+static void write_conf(const char *redeem_extra, int n_holders, const char *sync)
 {
 	FILE *f = fopen(th.conf, "w");
 
@@ -44,9 +45,9 @@ static void write_conf(const char *redeem_extra, int n_holders)
 		"tokend: { socket = \"%s\"; state_dir = \"%s/state\"; client_timeout = 2000;\n"
 		"          max_outstanding = 5000; };\n"
 		"seal: { backend = \"software\"; };\n"
-		"audit: { sync = \"batch\"; };\n"
+		"audit: { sync = \"%s\"; };\n"
 		"actors = ( { name = \"tester\"; uid = 0; exe = [ \"%s\" ]; }",
-		th.sock, th.dir, th.self_exe);
+		th.sock, th.dir, sync, th.self_exe);
 	for (int i = 0; i < n_holders; i++)
 		fprintf(f, ",\n { name = \"h%d\"; uid = 0; exe = [ \"/nonexistent/h\" ]; }", i);
 	fprintf(f, " );\nissue = ( { name = \"test-issue\"; actors = [ \"tester\" ];\n"
@@ -170,7 +171,7 @@ static void test_uses_survive_kill(void **state)
 	char *token;
 
 	(void)state;
-	write_conf("max_uses = 3;", 0);
+	write_conf("max_uses = 3;", 0, "record");
 	th_start();
 	token = mint();
 	exchange(token, "tester");
@@ -184,13 +185,14 @@ static void test_uses_survive_kill(void **state)
 	assert_int_equal(redeem(), PT_E_DENIED);
 }
 
-/* max_redemptions_per_day (the usage history) holds across kills too. */
+/* max_redemptions_per_day (the usage history) holds across kills too, also
+ * with audit sync = "batch" (the journal is written before the reply). */
 static void test_daily_count_survives_kill(void **state)
 {
 	char *token;
 
 	(void)state;
-	write_conf("max_redemptions_per_day = 2;", 0);
+	write_conf("max_redemptions_per_day = 2;", 0, "batch");
 	th_start();
 	token = mint();
 	exchange(token, "tester");
@@ -218,7 +220,7 @@ static void test_list_pages(void **state)
 	size_t n = 0;
 
 	(void)state;
-	write_conf("", N);
+	write_conf("", N, "batch");
 	th_start();
 	token = mint();
 	for (int i = 0; i < N; i++) {
@@ -269,7 +271,7 @@ static void test_temp_files_removed(void **state)
 	int fd;
 
 	(void)state;
-	write_conf("", 0);
+	write_conf("", 0, "record");
 	th_start();
 	th_stop(SIGTERM);
 	snprintf(p, sizeof(p), "%s/state/codes", th.dir);
@@ -318,7 +320,7 @@ static void test_clock_jump_keeps_tokens(void **state)
 			      FAKETIME_LIB);
 		skip();
 	}
-	write_conf("", 0);
+	write_conf("", 0, "record");
 	snprintf(ts, sizeof(ts), "%s/faketime", th.dir);
 	set_offset(ts, "+0");
 	/* only tokend runs under libfaketime; CLOCK_BOOTTIME stays real */

@@ -993,7 +993,7 @@ static void count_fn(void *u, char *l)
 {
 	int *n = u;
 
-	assert_string_equal(l, *n == 0 ? "T a 1 1" : "T a 2 2");
+	assert_string_equal(l, *n == 0 ? "T a 1 1" : *n == 1 ? "T a 2 2" : "T a 3 3");
 	(*n)++;
 }
 
@@ -1102,22 +1102,31 @@ static void test_journal_sync_failure(void **state)
 	assert_int_equal(pt_journal_sync(j), 0);
 	assert_false(pt_journal_pending(j));
 	assert_int_equal(pt_journal_size(j), 8);
-	/* the disk fails: the reply must be withheld, nothing half-written stays */
+	assert_false(pt_journal_unsynced(j));
+	/* the disk fails: the reply must be withheld; the line stays written and
+	 * the next sync tries again */
 	assert_int_equal(pt_journal_add(j, "T a 2 2"), 0);
 	fail_fdatasync = EIO;
 	assert_int_equal(pt_journal_sync(j), -EIO);
 	fail_fdatasync = 0;
-	assert_true(pt_journal_pending(j));
-	assert_int_equal(pt_journal_size(j), 8);
+	assert_false(pt_journal_pending(j));
+	assert_true(pt_journal_unsynced(j));
+	assert_int_equal(pt_journal_size(j), 16);
+	assert_int_equal(pt_journal_sync(j), 0);
+	assert_false(pt_journal_unsynced(j));
+	/* batch mode: written, not synced */
+	assert_int_equal(pt_journal_add(j, "T a 3 3"), 0);
+	assert_int_equal(pt_journal_write(j), 0);
+	assert_true(pt_journal_unsynced(j));
 	{
 		struct stat st;
 		assert_int_equal(stat(jpath, &st), 0);
-		assert_int_equal(st.st_size, 8);
+		assert_int_equal(st.st_size, 24);
 	}
 	assert_int_equal(pt_journal_sync(j), 0);
-	assert_int_equal(pt_journal_size(j), 16);
+	assert_false(pt_journal_unsynced(j));
 	assert_int_equal(pt_journal_replay(j, count_fn, &n), 0);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	pt_journal_free(j);
 }
 
