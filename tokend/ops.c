@@ -1637,7 +1637,8 @@ int pt_ops_commit(struct pt_daemon *d)
 				r = k;
 		}
 	}
-	k = pt_audit_sync(d->audit);
+	/* the audit log's group commit (in batch mode it syncs at housekeeping) */
+	k = pt_audit_pending(d->audit) ? pt_audit_sync(d->audit) : 0;
 	if (both) {
 		pthread_join(t, NULL);
 		if (js.r < 0 && r == 0)
