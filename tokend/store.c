@@ -1144,7 +1144,7 @@ size_t pt_store_count_user(const struct pt_store *s, const char *user)
 	if (!s || !user)
 		return 0;
 	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->e[i].rec->user, user) == 0)
+		if (strcmp(s->e[i].rec->user, user) == 0 && !s->e[i].rec->dead_since_ms)
 			n++;
 	return n;
 }

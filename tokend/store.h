@@ -83,6 +83,9 @@ int pt_store_remove(struct pt_store *s, const char *id);
 struct pt_record *pt_store_find_id(struct pt_store *s, const char *id);
 struct pt_record *pt_store_find_slot(struct pt_store *s, const char *user, const char *holder);
 size_t pt_store_count(const struct pt_store *s);
+/* The user's tokens, except those housekeeping found dead (expired or idle)
+ * and keeps only for expire_grace: they no longer count towards
+ * max_outstanding, as when they were removed at once. */
 size_t pt_store_count_user(const struct pt_store *s, const char *user);
 struct pt_record *pt_store_at(struct pt_store *s, size_t i);
 

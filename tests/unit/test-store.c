@@ -861,6 +861,9 @@ static void test_store_many(void **state)
 		assert_null(pt_store_find_slot(s, user, i % 2 ? "cron" : "atd"));
 	}
 	assert_int_equal(pt_store_count_user(s, "user0042"), 1);
+	/* a token housekeeping found dead, kept for the grace, does not count */
+	pt_store_find_slot(s, "user0042", "cron")->dead_since_ms = 1;
+	assert_int_equal(pt_store_count_user(s, "user0042"), 0);
 	pt_store_free(s);
 }
 
