@@ -286,6 +286,77 @@ int pt_client_call(struct pt_client *c, const struct pt_req *req, struct pt_rep 
 	return transact(c, req, ret);
 }
 
+/* Moves the entries of page to the end of *all. */
+static int list_append(struct pt_rep *all, struct pt_rep *page)
+{
+	struct pt_tokinfo *v;
+
+	if (page->n_list == 0)
+		return 0;
+	if (all->n_list > UINT32_MAX - page->n_list)
+		return -E2BIG;
+	v = reallocarray(all->list, (size_t)all->n_list + page->n_list, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	all->list = v;
+	memcpy(v + all->n_list, page->list, page->n_list * sizeof(*v));
+	all->n_list += page->n_list;
+	free(page->list); /* the strings now belong to all */
+	page->list = NULL;
+	page->n_list = 0;
+	return 0;
+}
+
+int pt_client_list(struct pt_client *c, const char *user, struct pt_rep *ret)
+{
+	struct pt_rep all = { .type = PT_OK }, page = { 0 };
+	char *cursor = NULL;
+	int r;
+
+	if (!c || !ret)
+		return -EINVAL;
+	for (unsigned pages = 0;; pages++) {
+		struct pt_req req = { .type = PT_LIST_PAGE,
+				      .user = (char *)(user ? user : ""),
+				      .cursor = cursor ? cursor : (char *)"" };
+
+		if (pages >= PT_CLIENT_MAX_LIST_PAGES) {
+			r = -EPROTO; /* a server that never says "no more" */
+			goto out;
+		}
+		r = pt_client_call(c, &req, &page);
+		if (r < 0)
+			goto out;
+		if (page.type != PT_OK) {
+			pt_rep_clear(&all);
+			all = page; /* the error reply */
+			page = (struct pt_rep){ 0 };
+			break;
+		}
+		r = list_append(&all, &page);
+		if (r < 0)
+			goto out;
+		if (!page.more)
+			break;
+		if (!page.cursor || !*page.cursor || (cursor && strcmp(cursor, page.cursor) == 0)) {
+			r = -EPROTO; /* "more" without a way forward */
+			goto out;
+		}
+		free(cursor);
+		cursor = page.cursor;
+		page.cursor = NULL;
+		pt_rep_clear(&page);
+	}
+	*ret = all;
+	all = (struct pt_rep){ 0 };
+	r = 0;
+out:
+	free(cursor);
+	pt_rep_clear(&page);
+	pt_rep_clear(&all);
+	return r;
+}
+
 void pt_client_free(struct pt_client *c)
 {
 	if (!c)

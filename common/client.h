@@ -23,6 +23,14 @@ int pt_client_connect(const char *path, int timeout_ms, struct pt_client **ret);
  * (-ETIMEDOUT, -EPIPE, -ECONNRESET, -EPROTO for a malformed reply). */
 int pt_client_call(struct pt_client *c, const struct pt_req *req, struct pt_rep *ret);
 
+/* LIST, every page: sends PT_LIST_PAGE requests until the reply says no
+ * more and returns one reply with all entries (type PT_OK), or the first
+ * PT_ERR reply. user: "" or NULL for every token the caller may see.
+ * Returns 0 or a negative errno as pt_client_call (-EPROTO as well when the
+ * server pages without end). */
+#define PT_CLIENT_MAX_LIST_PAGES 100000
+int pt_client_list(struct pt_client *c, const char *user, struct pt_rep *ret);
+
 /* Closes the socket and frees; accepts NULL. */
 void pt_client_free(struct pt_client *c);
 

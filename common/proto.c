@@ -91,6 +91,10 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		return 0;
 	case PT_LIST:
 		return put_str(b, req->user, PT_MAX_STR);
+	case PT_LIST_PAGE:
+		if ((r = put_str(b, req->user, PT_MAX_STR)) < 0)
+			return r;
+		return put_str(b, req->cursor ? req->cursor : "", PT_MAX_STR);
 	case PT_REVOKE:
 		return put_str(b, req->id, PT_MAX_STR);
 	case PT_PUBKEY:
@@ -152,6 +156,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 			return r;
 		return ptbuf_put_u8(b, rep->renewed);
 	case PT_LIST:
+	case PT_LIST_PAGE:
 		if (rep->n_list > PT_MAX_LIST || (rep->n_list > 0 && !rep->list))
 			return -EMSGSIZE;
 		r = ptbuf_put_u32(b, rep->n_list);
@@ -169,7 +174,11 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 			    (r = ptbuf_put_u32(b, t->uses)) < 0)
 				break;
 		}
-		return r;
+		if (r < 0 || req_type == PT_LIST)
+			return r;
+		if ((r = ptbuf_put_u8(b, rep->more ? 1 : 0)) < 0)
+			return r;
+		return put_str(b, rep->cursor ? rep->cursor : "", PT_MAX_STR);
 	case PT_REVOKE:
 	case PT_REVOKE_MATCH:
 		return ptbuf_put_u32(b, rep->count);
@@ -257,6 +266,10 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->service);
 	case PT_LIST:
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user);
+	case PT_LIST_PAGE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->cursor);
 	case PT_REVOKE:
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
 	case PT_PUBKEY:
@@ -370,6 +383,12 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 		return ptbuf_view_get_u8(v, &p->renewed);
 	case PT_LIST:
 		return list_decode(v, p);
+	case PT_LIST_PAGE:
+		if ((r = list_decode(v, p)) < 0 || (r = ptbuf_view_get_u8(v, &p->more)) < 0)
+			return r;
+		if (p->more > 1)
+			return -EBADMSG;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &p->cursor);
 	case PT_REVOKE:
 	case PT_REVOKE_MATCH:
 		return ptbuf_view_get_u32(v, &p->count);
@@ -430,6 +449,7 @@ void pt_req_clear(struct pt_req *req)
 	free(req->holder);
 	free(req->id);
 	free(req->ttype);
+	free(req->cursor);
 	pt_free_secret(req->code);
 	memset(req, 0, sizeof(*req));
 }
@@ -442,6 +462,7 @@ void pt_rep_clear(struct pt_rep *rep)
 	pt_free_secret(rep->token);
 	free(rep->id);
 	free(rep->text);
+	free(rep->cursor);
 	if (rep->list) {
 		for (uint32_t i = 0; i < rep->n_list; i++)
 			tokinfo_clear(&rep->list[i]);
@@ -461,6 +482,7 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_EXCHANGE, "exchange" },
 	{ PT_REDEEM, "redeem" },
 	{ PT_LIST, "list" },
+	{ PT_LIST_PAGE, "list" },
 	{ PT_REVOKE, "revoke" },
 	{ PT_PUBKEY, "pubkey" },
 	{ PT_STATUS, "status" },

@@ -18,6 +18,8 @@
  *   PT_EXCHANGE  str live_token, str holder, u64 lifetime_s (0 = policy default)
  *   PT_REDEEM    str user, str holder, str service
  *   PT_LIST      str user ("" = every token the caller may see)
+ *   PT_LIST_PAGE str user (as PT_LIST), str cursor ("" = from the start; else
+ *                the cursor of the previous page's reply)
  *   PT_REVOKE    str id
  *   PT_PUBKEY    u8 format (PT_PUBKEY_PEM or PT_PUBKEY_JWKS)
  *   PT_STATUS    (empty)
@@ -35,6 +37,15 @@
  *   PT_EXCHANGE  str id, u64 exp, u8 renewed (1 = replaced an older token)
  *   PT_LIST      u32 n, then n x { str id, str user, u32 uid, str holder,
  *                str actor, u64 iat, u64 exp, u64 last_used, u32 uses }
+ *                (the entries that fit one frame, at most PT_MAX_LIST, with
+ *                nothing saying whether more exist: kept for v0.1 clients)
+ *   PT_LIST_PAGE the same entries, then u8 more (1 = further entries exist),
+ *                str cursor (pass it in the next PT_LIST_PAGE; "" when more
+ *                is 0). A cursor is an opaque position in tokend's order:
+ *                tokens added or removed between two pages do not make the
+ *                others skip or repeat. Added in v0.2 within version 1 (a
+ *                new request type, so v0.1 clients and servers are
+ *                unaffected; a v0.1 tokend answers PT_E_PROTO).
  *   PT_REVOKE    u32 count
  *   PT_PUBKEY    str text
  *   PT_STATUS    str text ("key=value\n" lines)
@@ -77,6 +88,7 @@ enum pt_msgtype {
 	PT_REVOKE_MATCH = 20,
 	PT_CODE_ISSUE = 21, /* root: a code of a configured token type */
 	PT_CODE_CHECK = 22, /* root or actor: check an entered code */
+	PT_LIST_PAGE = 23,  /* LIST, paged (cursor in, more flag + cursor out) */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -116,6 +128,7 @@ struct pt_req {
 	uint64_t before;   /* REVOKE_MATCH (0 = any) */
 	char *ttype;	   /* CODE_ISSUE, CODE_CHECK: token type name */
 	char *code;	   /* CODE_CHECK (secret) */
+	char *cursor;	   /* LIST_PAGE ("" = first page) */
 };
 
 struct pt_tokinfo {
@@ -143,8 +156,10 @@ struct pt_rep {
 	uint8_t renewed;	 /* EXCHANGE */
 	uint32_t count;		 /* REVOKE, REVOKE_MATCH */
 	char *text;		 /* PUBKEY, STATUS, EXPLAIN */
-	struct pt_tokinfo *list; /* LIST */
-	uint32_t n_list;	 /* LIST */
+	struct pt_tokinfo *list; /* LIST, LIST_PAGE */
+	uint32_t n_list;	 /* LIST, LIST_PAGE */
+	uint8_t more;		 /* LIST_PAGE: further entries exist */
+	char *cursor;		 /* LIST_PAGE: where the next page starts */
 };
 
 /*

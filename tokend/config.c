@@ -418,6 +418,7 @@ enum {
 	K_PERSIST_LIFETIME,
 	K_MAX_PERSIST_LIFETIME,
 	K_MAX_OUTSTANDING,
+	K_EXPIRE_GRACE,
 	_K_MAX,
 };
 
@@ -434,6 +435,7 @@ static const char *const tokend_keys[_K_MAX] = {
 	[K_PERSIST_LIFETIME] = "persist_lifetime",
 	[K_MAX_PERSIST_LIFETIME] = "max_persist_lifetime",
 	[K_MAX_OUTSTANDING] = "max_outstanding",
+	[K_EXPIRE_GRACE] = "expire_grace",
 };
 
 /* Lifetime default vs. its cap: the error is at whichever of the two was set. */
@@ -552,6 +554,9 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 			r = get_int(p, s, w, 1, MAX_OUTSTANDING, &v);
 			if (r >= 0)
 				c->max_outstanding = (uint32_t)v;
+			break;
+		case K_EXPIRE_GRACE:
+			r = get_duration(p, s, w, &c->expire_grace);
 			break;
 		default:
 			r = -EINVAL;
@@ -1435,6 +1440,7 @@ static int set_defaults(struct pt_config *c)
 
 	c->max_connections = DEFAULT_MAX_CONNECTIONS;
 	c->client_timeout_ms = DEFAULT_CLIENT_TIMEOUT_MS;
+	c->expire_grace = 86400;
 	c->live_lifetime = DEFAULT_LIVE_LIFETIME;
 	c->max_live_lifetime = DEFAULT_MAX_LIVE_LIFETIME;
 	c->persist_lifetime = DEFAULT_PERSIST_LIFETIME;

@@ -98,6 +98,7 @@ struct pt_config {
 	uint64_t persist_lifetime;     /* default 30 d */
 	uint64_t max_persist_lifetime; /* default 60 d */
 	uint32_t max_outstanding;      /* default 4 */
+	uint64_t expire_grace;	       /* default 1 d: expired tokens kept before removal */
 	/* seal { } */
 	char *seal_backend;	  /* "software", "tpm2" or "auto" */
 	char *seal_tcti;	  /* TCTI config string, NULL = "device:/dev/tpmrm0" */

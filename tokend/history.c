@@ -13,7 +13,9 @@
 #include "config.h" /* tokend/config.h */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +37,7 @@ struct entry {
 	bool bucket_set;
 	double tokens;
 	uint64_t bucket_ms;
+	bool unjournaled; /* counters changed since the last pt_history_journal */
 };
 
 struct table {
@@ -45,7 +48,8 @@ struct table {
 struct pt_history {
 	char *path;
 	struct table t[2];
-	bool dirty;
+	bool dirty;	  /* the file is older than this */
+	bool unjournaled; /* some entry is */
 };
 
 static uint32_t day_of(uint64_t now)
@@ -148,7 +152,8 @@ void pt_history_add(struct pt_history *h, enum pt_hist_kind kind, const char *na
 		e->today[c]++;
 	if (e->total[c] < INT64_MAX)
 		e->total[c]++;
-	h->dirty = true;
+	e->unjournaled = true;
+	h->dirty = h->unjournaled = true;
 }
 
 uint32_t pt_history_today(const struct pt_history *h, enum pt_hist_kind kind, const char *name,
@@ -448,9 +453,100 @@ int pt_history_flush(struct pt_history *h)
 	r = pt_history_to_json(h, &json);
 	if (r < 0)
 		return r;
-	r = pt_atomic_write(h->path, json, strlen(json), 0600);
+	r = pt_atomic_replace(h->path, json, strlen(json), 0600);
 	free(json);
-	if (r >= 0)
-		h->dirty = false;
+	if (r >= 0) {
+		/* written, even when the directory sync failed (r > 0) */
+		h->dirty = h->unjournaled = false;
+		for (int k = 0; k < 2; k++)
+			for (size_t i = 0; i < h->t[k].n; i++)
+				h->t[k].v[i].unjournaled = false;
+	}
 	return r;
+}
+
+bool pt_history_pending(const struct pt_history *h)
+{
+	return h && h->path && h->unjournaled;
+}
+
+static uint64_t total_sum(const uint64_t *t)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < _PT_HIST_MAX; i++)
+		s += t[i];
+	return s;
+}
+
+int pt_history_journal(struct pt_history *h, struct pt_journal *j)
+{
+	int r = 0;
+
+	if (!h || !j)
+		return -EINVAL;
+	if (!h->unjournaled)
+		return 0;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < h->t[k].n; i++) {
+			struct entry *e = &h->t[k].v[i];
+			char line[PT_JOURNAL_LINE_MAX];
+			int q;
+
+			if (!e->unjournaled)
+				continue;
+			snprintf(line, sizeof(line),
+				 "H %d %s %" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32
+				 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+				 k, e->name, e->day, e->today[0], e->today[1], e->today[2],
+				 e->today[3], e->total[0], e->total[1], e->total[2], e->total[3]);
+			q = pt_journal_add(j, line);
+			if (q < 0) {
+				if (r == 0)
+					r = q;
+				continue;
+			}
+			e->unjournaled = false;
+		}
+	if (r == 0)
+		h->unjournaled = false;
+	return r;
+}
+
+int pt_history_replay(struct pt_history *h, const char *line)
+{
+	char name[256];
+	unsigned long long v[2 + 2 * _PT_HIST_MAX];
+	struct entry *e;
+	int kind, end = 0;
+
+	if (!h || !line)
+		return -EINVAL;
+	if (line[0] != 'H' || line[1] != ' ')
+		return 0;
+	if (sscanf(line, "H %d %255s %llu %llu %llu %llu %llu %llu %llu %llu %llu%n", &kind, name,
+		   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &end) != 11 ||
+	    line[end] || (kind != PT_HIST_USER && kind != PT_HIST_ACTOR) || v[0] > UINT32_MAX)
+		return -EINVAL;
+	for (int i = 0; i < _PT_HIST_MAX; i++)
+		if (v[1 + i] > UINT32_MAX || v[1 + _PT_HIST_MAX + i] > INT64_MAX)
+			return -EINVAL;
+	e = get(h, (enum pt_hist_kind)kind, name); /* NULL for an invalid name */
+	if (!e)
+		return 0;
+	{
+		uint64_t tot[_PT_HIST_MAX];
+
+		for (int i = 0; i < _PT_HIST_MAX; i++)
+			tot[i] = v[1 + _PT_HIST_MAX + i];
+		if (total_sum(tot) <= total_sum(e->total))
+			return 0; /* the file has this or later */
+		e->day = (uint32_t)v[0];
+		for (int i = 0; i < _PT_HIST_MAX; i++) {
+			e->today[i] = (uint32_t)v[1 + i];
+			e->total[i] = tot[i];
+		}
+	}
+	h->dirty = true;
+	return 1;
 }

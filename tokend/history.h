@@ -2,11 +2,13 @@
 /*
  * Usage history kept per user and per actor: requests, granted, redemptions
  * and failures, today (tokend's local day) and in total, plus each user's
- * issue-rate token bucket. Kept in memory, written atomically to
- * STATE_DIR/history.json by pt_history_flush (housekeeping, stop) and read
- * back at start; it is statistics, not a secret, and a damaged file is
- * ignored (counting starts again). Redeem rules use it through
- * max_redemptions_per_day, issue rules through rate.
+ * issue-rate token bucket. Kept in memory; the changes of an event-loop
+ * round go to the usage journal (journal.h) before the round's replies are
+ * sent (a redemption counted against max_redemptions_per_day survives a
+ * crash of tokend); written atomically to STATE_DIR/history.json by
+ * pt_history_flush (housekeeping, stop) and read back at start. It is statistics, not a secret,
+ * and a damaged file is ignored (counting starts again). Redeem rules use it
+ * through max_redemptions_per_day, issue rules through rate.
  */
 #pragma once
 
@@ -51,8 +53,19 @@ uint64_t pt_history_total(const struct pt_history *h, enum pt_hist_kind kind, co
 bool pt_history_rate_take(struct pt_history *h, const char *user, uint32_t n, uint64_t period,
 			  uint64_t now_ms);
 
-/* Writes the file if anything changed since the last write. */
+/* Writes the file if anything changed since the last write: 0, a positive
+ * errno when the file was replaced but its directory not synced, or -errno
+ * (then it stays pending). */
 int pt_history_flush(struct pt_history *h);
+/* Changed since the last pt_history_journal or flush (and kept in a file)? */
+bool pt_history_pending(const struct pt_history *h);
+/* Queues in j a line "H <kind> <name> <day> <today x4> <total x4>" (the new
+ * absolute values) per entry changed since the last call. 0 or -errno. */
+struct pt_journal;
+int pt_history_journal(struct pt_history *h, struct pt_journal *j);
+/* Applies one journal line when it is an "H" line newer than the entry
+ * (the sum of its totals is larger). 1 applied, 0 not, -EINVAL malformed. */
+int pt_history_replay(struct pt_history *h, const char *line);
 
 /* Serialisation (exposed for tests and the fuzzer). */
 int pt_history_to_json(const struct pt_history *h, char **ret);

@@ -355,6 +355,10 @@ int main(int argc, char **argv)
 			       hpath);
 	}
 	pt_keygen_cleanup(d.cfg->state_dir, keygen); /* leftovers of an interrupted rotation */
+	pt_ops_clean_temps(&d);
+	r = pt_ops_usage_open(&d);
+	if (r < 0)
+		goto out;
 	{
 		char warn[1024];
 
@@ -405,6 +409,7 @@ out:
 	if (lfd >= 0)
 		close(lfd);
 	pt_account_cache_flush();
+	pt_ops_usage_close(&d);
 	pt_history_free(d.history);
 	pt_store_free(d.store);
 	if (storekey)

@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include "account.h"
 #include "codes.h"
 #include "history.h"
+#include "journal.h"
 #include "b64.h"
 #include "jws.h"
 #include "log.h"
@@ -821,6 +823,7 @@ static int op_redeem(struct call *c)
 	struct redeem_lists lists = { 0 };
 	char *token = NULL;
 	uint64_t now = pt_now_s(), new_exp = 0;
+	bool moved;
 	int r;
 
 	if (!pt_name_valid(q->user) || !pt_name_valid(q->holder))
@@ -906,11 +909,13 @@ static int op_redeem(struct call *c)
 		r = reply_error(c, PT_E_INTERNAL, "cannot sign a live token");
 		goto out;
 	}
+	/* counted now, on disk before this reply goes out (pt_ops_commit) */
 	rec->uses++;
 	rec->last_used = now;
-	if (dec.persist_from_rule)
+	moved = dec.persist_from_rule && rec->exp != new_exp;
+	if (moved)
 		rec->exp = new_exp;
-	rec->dirty = true;
+	pt_store_touch(d->store, rec, moved);
 	rep.token = token;
 	c->token = token;
 	rep.id = rec->id;
@@ -923,32 +928,60 @@ out:
 	return r;
 }
 
+/* A directory sync failed after a change took effect (store.h): the change
+ * stands and is reported as done; the sync is retried at each commit. */
+static void log_sync_failure(struct pt_daemon *d)
+{
+	int e = pt_store_sync_failure(d->store);
+	char v[300];
+
+	if (e)
+		pt_log(LOG_ERR,
+		       "op=fsync result=error dir=%s reason=\"%s; the change took effect, the "
+		       "directory sync is retried\"",
+		       pt_log_value(d->keydir, v, sizeof(v)), strerror(e));
+}
+
 static bool may_see(const struct call *c, const struct pt_record *rec)
 {
 	return c->peer->uid == 0 || rec->uid == c->peer->uid;
 }
 
+/* LIST and LIST_PAGE: the entries the caller may see, from the cursor on,
+ * as many as fit one frame (proto.h). */
 static int op_list(struct call *c)
 {
 	struct pt_daemon *d = c->d;
 	struct pt_rep rep = { .type = PT_OK };
-	size_t n = pt_store_count(d->store), k = 0;
+	size_t n = pt_store_count(d->store), i = 0, last = 0, k = 0, bytes;
+	bool paged = c->req->type == PT_LIST_PAGE;
+	char cursor[PT_STORE_CURSOR_LEN] = "";
 	int r;
 
-	rep.list = calloc(n ? n : 1, sizeof(*rep.list));
+	if (paged && pt_store_seek(d->store, c->req->cursor, &i) < 0)
+		return reply_error(c, PT_E_PROTO, "invalid list cursor");
+	rep.list =
+		calloc(n - i < PT_MAX_LIST ? (n - i ? n - i : 1) : PT_MAX_LIST, sizeof(*rep.list));
 	if (!rep.list)
 		return reply_error(c, PT_E_INTERNAL, "out of memory");
-	for (size_t i = 0, bytes = 64; i < n && k < PT_MAX_LIST; i++) {
+	/* u32 n, u8 more, str cursor; one entry: 4 str, 2 u32, 3 u64 */
+	bytes = 1 + 4 + 1 + 4 + PT_STORE_CURSOR_LEN;
+	for (; i < n; i++) {
 		struct pt_record *rec = pt_store_at(d->store, i);
+		size_t sz;
+
 		if (!may_see(c, rec))
 			continue;
 		if (c->req->user && *c->req->user && strcmp(c->req->user, rec->user) != 0)
 			continue;
-		/* the reply must fit one frame: the first entries that do are sent */
-		bytes += 4 * 4 + 8 * 3 + 4 * 2 + strlen(rec->id) + strlen(rec->user) +
-			 strlen(rec->holder) + strlen(rec->actor);
-		if (bytes > PT_MAX_FRAME)
+		sz = 4 * 4 + 4 * 2 + 8 * 3 + strlen(rec->id) + strlen(rec->user) +
+		     strlen(rec->holder) + strlen(rec->actor);
+		if (k == PT_MAX_LIST || bytes + sz > PT_MAX_FRAME) {
+			rep.more = 1; /* this one is for the next page */
 			break;
+		}
+		bytes += sz;
+		last = i;
 		rep.list[k++] = (struct pt_tokinfo){ .id = rec->id,
 						     .user = rec->user,
 						     .uid = rec->uid,
@@ -959,8 +992,11 @@ static int op_list(struct call *c)
 						     .last_used = rec->last_used,
 						     .uses = rec->uses };
 	}
+	if (rep.more)
+		pt_store_cursor(d->store, last, cursor);
+	rep.cursor = cursor;
 	rep.n_list = (uint32_t)k;
-	r = pt_rep_encode(PT_LIST, &rep, c->out);
+	r = pt_rep_encode(c->req->type, &rep, c->out);
 	free(rep.list);
 	return r;
 }
@@ -985,6 +1021,7 @@ static int op_revoke(struct call *c)
 		log_decision(c, LOG_ERR, "error", user, holder, c->req->id, NULL, strerror(-r));
 		return reply_error(c, PT_E_INTERNAL, "cannot remove the token (see tokend's log)");
 	}
+	log_sync_failure(d); /* removed, even if the directory sync failed (store.h) */
 	log_decision(c, LOG_INFO, "allow", user, holder, c->req->id, NULL, "revoked");
 	return pt_rep_encode(PT_REVOKE, &rep, c->out);
 }
@@ -1089,6 +1126,7 @@ static int op_revoke_match(struct call *c)
 			failed++;
 			continue;
 		}
+		log_sync_failure(d);
 		log_decision(c, LOG_INFO, "allow", user, holder, id, NULL, why);
 		n++;
 	}
@@ -1540,6 +1578,7 @@ static const struct handler handlers[] = {
 	{ PT_EXCHANGE, WHO_ANY, op_exchange },
 	{ PT_REDEEM, WHO_ACTOR, op_redeem },
 	{ PT_LIST, WHO_ANY, op_list },
+	{ PT_LIST_PAGE, WHO_ANY, op_list },
 	{ PT_REVOKE, WHO_ANY, op_revoke },
 	{ PT_PUBKEY, WHO_ANY, op_pubkey },
 	{ PT_STATUS, WHO_ROOT, op_status },
@@ -1693,28 +1732,233 @@ static bool idle_dead(struct pt_daemon *d, const struct pt_record *rec, uint64_t
 	return dec.idle_expired;
 }
 
-void pt_ops_housekeeping(struct pt_daemon *d)
-{
-	uint64_t now = pt_now_s();
-	int r;
+/* ------------------------------------------------------------ bookkeeping */
 
-	if (d->audit && pt_audit_tick(d->audit, now) < 0)
-		pt_log(LOG_ERR, "op=audit result=error reason=\"%s\"",
-		       pt_audit_failure(d->audit) ?: "checkpoint failed");
+static uint64_t clock_ms(clockid_t id);
+
+/* Writes the token files and history.json, then empties the usage journal
+ * once both (and the directory entries) are on disk. */
+static void compact(struct pt_daemon *d)
+{
+	int r, h;
+
+	/* what batch mode only wrote: on disk now, as the audit log's records */
+	if (d->journal && pt_journal_unsynced(d->journal) && (r = pt_journal_sync(d->journal)) < 0)
+		pt_log(LOG_ERR, "op=flush result=error reason=\"usage journal: %s\"", strerror(-r));
 	r = pt_store_flush(d->store);
 	if (r < 0)
 		pt_log(LOG_ERR, "op=flush result=error reason=\"%s\"", strerror(-r));
-	pt_keys_prune(d->keys, d->cfg->alg, now); /* rotated-out keys past their last token */
-	r = pt_history_flush(d->history);
+	log_sync_failure(d);
+	h = pt_history_flush(d->history);
+	if (h < 0)
+		pt_log(LOG_ERR, "op=flush result=error reason=\"usage history: %s\"", strerror(-h));
+	else if (h > 0)
+		pt_log(LOG_ERR,
+		       "op=fsync result=error reason=\"usage history written, its directory not "
+		       "synced: %s\"",
+		       strerror(h));
+	if (r == 0 && h == 0 && pt_store_synced(d->store) && d->journal &&
+	    (r = pt_journal_reset(d->journal)) < 0)
+		pt_log(LOG_ERR, "op=flush result=error reason=\"usage journal: %s\"", strerror(-r));
+}
+
+bool pt_ops_commit_pending(const struct pt_daemon *d)
+{
+	return pt_audit_pending(d->audit) || pt_store_pending(d->store) ||
+	       pt_history_pending(d->history);
+}
+
+struct journal_sync {
+	struct pt_journal *j;
+	int r;
+};
+
+static void *journal_sync_thread(void *u)
+{
+	struct journal_sync *js = u;
+
+	js->r = pt_journal_sync(js->j);
+	return NULL;
+}
+
+int pt_ops_commit(struct pt_daemon *d)
+{
+	struct journal_sync js = { .j = d->journal };
+	bool both = false;
+	pthread_t t;
+	int r = 0, k;
+
+	if (!d->journal) {
+		/* no journal (tests): the files themselves */
+		if (pt_store_pending(d->store) && (k = pt_store_flush(d->store)) < 0)
+			r = k;
+		if (pt_history_pending(d->history) && (k = pt_history_flush(d->history)) < 0 &&
+		    r == 0)
+			r = k;
+	} else if (pt_store_pending(d->store) || pt_history_pending(d->history) ||
+		   pt_journal_pending(d->journal)) {
+		if ((k = pt_store_journal(d->store, d->journal)) < 0)
+			r = k;
+		if ((k = pt_history_journal(d->history, d->journal)) < 0 && r == 0)
+			r = k;
+		if (d->cfg->audit_sync_batch) {
+			/* audit sync = "batch": written now (a crash of tokend loses
+			 * nothing), synced with the audit log every few seconds */
+			if ((k = pt_journal_write(d->journal)) < 0 && r == 0)
+				r = k;
+		} else {
+			/* two files to sync: side by side, so that the round waits for
+			 * about one disk flush rather than two (the file system commits
+			 * both in one journal transaction when it can) */
+			both = pt_audit_pending(d->audit) &&
+			       pthread_create(&t, NULL, journal_sync_thread, &js) == 0;
+			if (!both && (k = pt_journal_sync(d->journal)) < 0 && r == 0)
+				r = k;
+		}
+	}
+	/* the audit log's group commit (in batch mode it syncs at housekeeping) */
+	k = pt_audit_pending(d->audit) ? pt_audit_sync(d->audit) : 0;
+	if (both) {
+		pthread_join(t, NULL);
+		if (js.r < 0 && r == 0)
+			r = js.r;
+	}
 	if (r < 0)
-		pt_log(LOG_ERR, "op=flush result=error reason=\"usage history: %s\"", strerror(-r));
+		pt_log(LOG_ERR, "op=commit result=error reason=\"usage counters: %s\"",
+		       strerror(-r));
+	log_sync_failure(d);
+	if (k < 0 && r == 0)
+		r = k;
+	return r;
+}
+
+static void replay_line(void *u, char *line)
+{
+	struct pt_daemon *d = u;
+	int r = pt_store_replay(d->store, line);
+
+	if (r == 0)
+		r = pt_history_replay(d->history, line);
+	if (r > 0)
+		d->n_replayed++;
+}
+
+int pt_ops_usage_open(struct pt_daemon *d)
+{
+	char path[PATH_MAX], v[300];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/usage.journal", d->cfg->state_dir);
+	r = pt_journal_open(path, &d->journal);
+	if (r >= 0)
+		r = pt_journal_replay(d->journal, replay_line, d);
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=start result=error reason=\"usage journal %s: %s\"",
+		       pt_log_value(path, v, sizeof(v)), strerror(-r));
+		return r;
+	}
+	if (d->n_replayed)
+		pt_log(LOG_NOTICE,
+		       "op=start result=allow reason=\"usage journal: %llu counters newer than "
+		       "the files restored\"",
+		       (unsigned long long)d->n_replayed);
+	compact(d);
+	/* the clocks' first reading: a step before the first housekeeping shows */
+	d->hk_real_ms = clock_ms(CLOCK_REALTIME);
+	d->hk_boot_ms = clock_ms(CLOCK_BOOTTIME);
+	return 0;
+}
+
+void pt_ops_usage_close(struct pt_daemon *d)
+{
+	pt_journal_free(d->journal);
+	d->journal = NULL;
+}
+
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	if (clock_gettime(id, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A wall-clock step between two housekeeping rounds: CLOCK_REALTIME moved
+ * by more than CLOCK_BOOTTIME (which counts suspend and is never set). */
+static void check_clock(struct pt_daemon *d, uint64_t real_ms, uint64_t boot_ms)
+{
+	if (d->hk_boot_ms && boot_ms >= d->hk_boot_ms) {
+		int64_t jump = ((int64_t)real_ms - (int64_t)d->hk_real_ms) -
+			       (int64_t)(boot_ms - d->hk_boot_ms);
+
+		if (jump >= PT_CLOCK_JUMP_MS || jump <= -PT_CLOCK_JUMP_MS)
+			pt_log(LOG_WARNING,
+			       "op=clock result=jump delta=%+lld realtime=%llu reason=\"the wall "
+			       "clock was stepped; expired tokens are kept for expire_grace\"",
+			       (long long)(jump / 1000), (unsigned long long)(real_ms / 1000));
+	}
+	d->hk_real_ms = real_ms;
+	d->hk_boot_ms = boot_ms;
+}
+
+void pt_ops_clean_temps(struct pt_daemon *d)
+{
+	char dirs[3][PATH_MAX], v[300];
+
+	snprintf(dirs[0], sizeof(dirs[0]), "%s", d->cfg->state_dir);
+	snprintf(dirs[1], sizeof(dirs[1]), "%s/codes", d->cfg->state_dir);
+	snprintf(dirs[2], sizeof(dirs[2]), "%s", d->keydir);
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = 0;
+		int r;
+
+		if (i == 2 && strcmp(dirs[2], dirs[0]) == 0)
+			break;
+		/* the audit log's own temporaries are the audit writer's */
+		r = pt_remove_stale_temps(dirs[i], ".audit.", &n);
+		if (r < 0 && r != -ENOENT)
+			pt_log(LOG_ERR, "op=cleanup result=error dir=%s reason=\"%s\"",
+			       pt_log_value(dirs[i], v, sizeof(v)), strerror(-r));
+		if (n)
+			pt_log(LOG_NOTICE,
+			       "op=cleanup result=allow dir=%s removed=%zu reason=\"temporary "
+			       "files of interrupted writes\"",
+			       pt_log_value(dirs[i], v, sizeof(v)), n);
+	}
+}
+
+/* Expiry and idle expiry never delete on the strength of one wall-clock
+ * reading: a token that looks dead is refused at once (op_redeem), but
+ * removed only after housekeeping has seen it dead for expire_grace of
+ * CLOCK_BOOTTIME, which no clock step moves. A step back that makes it
+ * live again before that restores it. */
+void pt_ops_housekeeping(struct pt_daemon *d)
+{
+	uint64_t now = pt_now_s(), boot = clock_ms(CLOCK_BOOTTIME);
+	uint64_t grace_ms = d->cfg->expire_grace * 1000;
+	int r;
+
+	check_clock(d, clock_ms(CLOCK_REALTIME), boot);
+	if (d->audit && pt_audit_tick(d->audit, now) < 0)
+		pt_log(LOG_ERR, "op=audit result=error reason=\"%s\"",
+		       pt_audit_failure(d->audit) ?: "checkpoint failed");
+	compact(d);
+	pt_keys_prune(d->keys, d->cfg->alg, now); /* rotated-out keys past their last token */
 	for (size_t i = pt_store_count(d->store); i > 0; i--) {
 		struct pt_record *rec = pt_store_at(d->store, i - 1);
 		char id[PT_ID_LEN], v[2][300];
-
 		bool idle = false;
 
-		if (rec->exp > now && !(idle = idle_dead(d, rec, now)))
+		if (rec->exp > now && !(idle = idle_dead(d, rec, now))) {
+			rec->dead_since_ms = 0; /* alive (again) */
+			continue;
+		}
+		if (!rec->dead_since_ms) {
+			rec->dead_since_ms = boot ? boot : 1;
+			continue;
+		}
+		if (boot - rec->dead_since_ms < grace_ms)
 			continue;
 		memcpy(id, rec->id, sizeof(id));
 		pt_log(LOG_INFO, "op=expire result=allow user=%s holder=%s id=%s reason=%s",

@@ -36,6 +36,9 @@ struct pt_daemon {
 	uint64_t n_requests;
 	uint64_t n_denied;
 	unsigned n_conns;
+	uint64_t hk_real_ms, hk_boot_ms; /* clocks at the last housekeeping (jump detection) */
+	struct pt_journal *journal;	 /* usage journal (journal.h); NULL: none */
+	uint64_t n_replayed;		 /* its lines applied at start */
 };
 
 /* Handles one request frame (type + payload) from peer and appends exactly
@@ -45,5 +48,33 @@ struct pt_daemon {
 int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t type,
 		    const uint8_t *payload, size_t len, struct ptbuf *out);
 
-/* Periodic housekeeping: flush usage counters, drop expired tokens. */
+/* Opens STATE_DIR/usage.journal, replays it over the store and the usage
+ * history (both open), writes their files and empties it. 0 or -errno
+ * (logged). pt_ops_usage_close frees it. */
+int pt_ops_usage_open(struct pt_daemon *d);
+void pt_ops_usage_close(struct pt_daemon *d);
+
+/* Group commit, before the replies of an event-loop round go out: journals
+ * the usage counters of the tokens redeemed (uses, last_used; a moved
+ * expiry rewrites the token's file) and the usage history's changes, syncs
+ * the journal, then the audit log. Whatever counts
+ * against a limit is on disk before the reply granting it is sent. 0, or
+ * -errno when something could not be made durable (then the held replies
+ * must not be sent; what failed was logged, except the audit log's own
+ * failure, see pt_audit_failure). */
+int pt_ops_commit(struct pt_daemon *d);
+/* Must the replies of this round wait for pt_ops_commit? */
+bool pt_ops_commit_pending(const struct pt_daemon *d);
+
+/* At start: removes (and logs) the temporary files of writes interrupted by
+ * a crash in the state directory, its codes/ and the key generation's
+ * directory (tokens/ is the store's, the audit log's are the audit writer's). */
+void pt_ops_clean_temps(struct pt_daemon *d);
+
+/* A wall-clock step of at least this much between two housekeeping rounds is
+ * logged (op=clock result=jump). */
+#define PT_CLOCK_JUMP_MS 10000
+
+/* Periodic housekeeping: flush usage counters, detect clock steps, drop
+ * tokens that have been expired (or idle) for expire_grace. */
 void pt_ops_housekeeping(struct pt_daemon *d);

@@ -324,8 +324,8 @@ static void conn_readable(struct pt_daemon *d, int ep, struct conn *c)
 		if (c->closing)
 			break;
 	}
-	if (pt_audit_pending(d->audit)) {
-		c->held = true; /* sent once its audit records are on disk */
+	if (pt_ops_commit_pending(d)) {
+		c->held = true; /* sent once its audit records and counted uses are on disk */
 		n_held++;
 		return;
 	}
@@ -338,7 +338,7 @@ static void conn_readable(struct pt_daemon *d, int ep, struct conn *c)
  * connections close without an answer. */
 static void release_held(struct pt_daemon *d, int ep)
 {
-	bool ok = pt_audit_sync(d->audit) == 0;
+	bool ok = pt_ops_commit(d) == 0;
 
 	if (!ok)
 		pt_log(LOG_ERR, "op=audit result=error reason=\"%s; %u replies withheld\"",

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -70,6 +71,9 @@ struct pt_store {
 	size_t key_map_len;
 	struct entry *e;
 	size_t n, cap;
+	bool pending;	    /* some record is dirty (pt_store_touch) */
+	int sync_err;	    /* errno of a failed directory sync not yet repeated with success */
+	bool sync_reported; /* ... and pt_store_sync_failure said so */
 };
 
 /* ------------------------------------------------------------------ files */
@@ -188,7 +192,10 @@ static bool is_temp_name(const char *name)
 	return n > 5 && name[0] == '.' && strcmp(name + n - 4, ".tmp") == 0;
 }
 
-static int atomic_write_at(int dfd, const char *base, const void *p, size_t n, mode_t mode)
+/* Returns 0; a positive errno when the file was replaced but the directory
+ * could not be synced (and sync_dir); or -errno when nothing changed. */
+static int atomic_write_at(int dfd, const char *base, const void *p, size_t n, mode_t mode,
+			   bool sync_dir)
 {
 	char tmp[NAME_MAX + 1], rnd[13];
 	int fd = -1;
@@ -232,8 +239,11 @@ static int atomic_write_at(int dfd, const char *base, const void *p, size_t n, m
 		r = -errno;
 		goto fail;
 	}
-	if (fsync(dfd) < 0)
-		return -errno;
+	/* the new content is in place and visible: whatever the directory sync
+	 * says, the write took effect (only its durability across a power loss
+	 * is in doubt) */
+	if (sync_dir && fsync(dfd) < 0)
+		return errno;
 	return 0;
 fail:
 	if (fd >= 0)
@@ -243,6 +253,13 @@ fail:
 }
 
 int pt_atomic_write(const char *path, const void *p, size_t n, mode_t mode)
+{
+	int r = pt_atomic_replace(path, p, n, mode);
+
+	return r > 0 ? -r : r;
+}
+
+int pt_atomic_replace(const char *path, const void *p, size_t n, mode_t mode)
 {
 	const char *slash, *base;
 	char *dir;
@@ -265,8 +282,60 @@ int pt_atomic_write(const char *path, const void *p, size_t n, mode_t mode)
 	free(dir);
 	if (dfd < 0)
 		return -errno;
-	r = atomic_write_at(dfd, base, p, n, mode);
+	r = atomic_write_at(dfd, base, p, n, mode, true);
 	close(dfd);
+	return r;
+}
+
+/* Exactly what atomic_write_at leaves behind: ".<base>.<12 hex>.tmp". */
+static bool is_our_temp(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 1 + 1 + 1 + 12 + 4 || name[0] != '.' || strcmp(name + n - 4, ".tmp") != 0 ||
+	    name[n - 4 - 12 - 1] != '.')
+		return false;
+	for (size_t i = n - 4 - 12; i < n - 4; i++)
+		if (!strchr("0123456789abcdef", name[i]) || !name[i])
+			return false;
+	return true;
+}
+
+int pt_remove_stale_temps(const char *dir, const char *skip_prefix, size_t *ret_removed)
+{
+	struct dirent *de;
+	size_t removed = 0;
+	DIR *d;
+	int r = 0;
+
+	if (!dir)
+		return -EINVAL;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((errno = 0, de = readdir(d))) {
+		struct stat st;
+
+		if (!is_our_temp(de->d_name) ||
+		    (skip_prefix && strncmp(de->d_name, skip_prefix, strlen(skip_prefix)) == 0))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+			if (r == 0 && errno != ENOENT)
+				r = -errno;
+			continue;
+		}
+		removed++;
+	}
+	if (errno != 0 && r == 0)
+		r = -errno;
+	if (removed)
+		(void)fsync(dirfd(d));
+	closedir(d);
+	if (ret_removed)
+		*ret_removed = removed;
 	return r;
 }
 
@@ -948,8 +1017,16 @@ static int reserve(struct pt_store *s, size_t n)
 	return 0;
 }
 
+static void note_sync(struct pt_store *s, int err)
+{
+	if (err && !s->sync_err)
+		s->sync_reported = false;
+	s->sync_err = err;
+}
+
+/* 0, a positive errno when written but the directory not synced, or -errno. */
 static int write_record(struct pt_store *s, const struct pt_record *rec,
-			const uint8_t slot[SLOT_LEN])
+			const uint8_t slot[SLOT_LEN], bool sync_dir)
 {
 	char name[SLOT_NAME_LEN + 1];
 	char *json = NULL;
@@ -965,7 +1042,7 @@ static int write_record(struct pt_store *s, const struct pt_record *rec,
 	pt_free_secret(json);
 	if (r < 0)
 		return r;
-	r = atomic_write_at(s->dfd, name, blob, bloblen, 0600);
+	r = atomic_write_at(s->dfd, name, blob, bloblen, 0600, sync_dir);
 	free(blob);
 	return r;
 }
@@ -993,11 +1070,12 @@ int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced)
 		if (r < 0)
 			return r;
 	}
-	r = write_record(s, rec, slot);
+	r = write_record(s, rec, slot, true);
 	if (r < 0)
 		return r;
+	note_sync(s, r); /* the rename took effect: done, even if the directory sync failed */
 
-	rec->dirty = false;
+	rec->dirty = rec->unjournaled = rec->exp_moved = false;
 	if (found) {
 		if (s->e[i].rec != rec)
 			pt_record_free(s->e[i].rec);
@@ -1017,7 +1095,6 @@ int pt_store_remove(struct pt_store *s, const char *id)
 {
 	char name[SLOT_NAME_LEN + 1];
 	size_t i;
-	int r = 0;
 
 	if (!s || !id)
 		return -EINVAL;
@@ -1026,12 +1103,12 @@ int pt_store_remove(struct pt_store *s, const char *id)
 	slot_name(s->e[i].slot, name);
 	if (unlinkat(s->dfd, name, 0) < 0 && errno != ENOENT)
 		return -errno;
-	if (fsync(s->dfd) < 0)
-		r = -errno; /* gone, but maybe not durably: say so */
+	/* gone: done, even if the directory sync fails (retried by pt_store_flush) */
+	note_sync(s, fsync(s->dfd) < 0 ? errno : 0);
 	pt_record_free(s->e[i].rec);
 	memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(*s->e));
 	s->n--;
-	return r;
+	return 0;
 }
 
 struct pt_record *pt_store_find_id(struct pt_store *s, const char *id)
@@ -1067,7 +1144,7 @@ size_t pt_store_count_user(const struct pt_store *s, const char *user)
 	if (!s || !user)
 		return 0;
 	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->e[i].rec->user, user) == 0)
+		if (strcmp(s->e[i].rec->user, user) == 0 && !s->e[i].rec->dead_since_ms)
 			n++;
 	return n;
 }
@@ -1081,6 +1158,7 @@ struct pt_record *pt_store_at(struct pt_store *s, size_t i)
 
 int pt_store_flush(struct pt_store *s)
 {
+	bool wrote = false;
 	int r = 0;
 
 	if (!s)
@@ -1090,15 +1168,158 @@ int pt_store_flush(struct pt_store *s)
 
 		if (!s->e[i].rec->dirty)
 			continue;
-		k = write_record(s, s->e[i].rec, s->e[i].slot);
+		k = write_record(s, s->e[i].rec, s->e[i].slot, false);
 		if (k < 0) {
 			if (r == 0)
 				r = k;
 			continue;
 		}
-		s->e[i].rec->dirty = false;
+		/* in the file now: the journal needs no line for it either */
+		s->e[i].rec->dirty = s->e[i].rec->unjournaled = s->e[i].rec->exp_moved = false;
+		wrote = true;
 	}
+	if (r == 0)
+		s->pending = false;
+	/* one directory sync for every rename of this round, and the retry of
+	 * an earlier one that failed */
+	if (wrote || s->sync_err)
+		note_sync(s, fsync(s->dfd) < 0 ? errno : 0);
 	return r;
+}
+
+void pt_store_touch(struct pt_store *s, struct pt_record *rec, bool exp_moved)
+{
+	if (!s || !rec)
+		return;
+	rec->dirty = true;
+	rec->unjournaled = true;
+	if (exp_moved)
+		rec->exp_moved = true;
+	s->pending = true;
+}
+
+bool pt_store_pending(const struct pt_store *s)
+{
+	return s && s->pending;
+}
+
+bool pt_store_synced(const struct pt_store *s)
+{
+	return s && !s->sync_err;
+}
+
+int pt_store_journal(struct pt_store *s, struct pt_journal *j)
+{
+	bool wrote = false;
+	int r = 0;
+
+	if (!s || !j)
+		return -EINVAL;
+	if (!s->pending)
+		return 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct pt_record *rec = s->e[i].rec;
+		char line[128];
+		int k;
+
+		if (!rec->unjournaled)
+			continue;
+		if (rec->exp_moved) {
+			k = write_record(s, rec, s->e[i].slot, false);
+			if (k >= 0) {
+				rec->dirty = rec->exp_moved = rec->unjournaled = false;
+				wrote = true;
+				continue;
+			}
+		} else {
+			snprintf(line, sizeof(line), "T %s %" PRIu32 " %" PRIu64, rec->id,
+				 rec->uses, rec->last_used);
+			k = pt_journal_add(j, line);
+			if (k >= 0) {
+				rec->unjournaled = false;
+				continue;
+			}
+		}
+		if (r == 0)
+			r = k;
+	}
+	if (wrote)
+		note_sync(s, fsync(s->dfd) < 0 ? errno : 0);
+	if (r == 0)
+		s->pending = false;
+	return r;
+}
+
+int pt_store_replay(struct pt_store *s, const char *line)
+{
+	char id[PT_ID_LEN + 1];
+	unsigned long long uses, last;
+	struct pt_record *rec;
+	int end = 0;
+
+	if (!s || !line)
+		return -EINVAL;
+	if (line[0] != 'T' || line[1] != ' ')
+		return 0;
+	if (sscanf(line, "T %26s %llu %llu%n", id, &uses, &last, &end) != 3 || line[end] ||
+	    !id_valid(id) || uses > UINT32_MAX)
+		return -EINVAL;
+	rec = pt_store_find_id(s, id);
+	if (!rec || uses <= rec->uses)
+		return 0; /* revoked or renewed since, or already in the file */
+	rec->uses = (uint32_t)uses;
+	if (last > rec->last_used)
+		rec->last_used = last;
+	rec->dirty = true;
+	return 1;
+}
+
+int pt_store_sync_failure(struct pt_store *s)
+{
+	if (!s || !s->sync_err || s->sync_reported)
+		return 0;
+	s->sync_reported = true;
+	return s->sync_err;
+}
+
+int pt_store_seek(const struct pt_store *s, const char *cursor, size_t *ret)
+{
+	uint8_t slot[SLOT_LEN];
+	size_t i;
+
+	if (!s || !cursor || !ret)
+		return -EINVAL;
+	if (!*cursor) {
+		*ret = 0;
+		return 0;
+	}
+	if (strlen(cursor) != 2 * SLOT_LEN)
+		return -EINVAL;
+	for (i = 0; i < SLOT_LEN; i++) {
+		const char *h = "0123456789abcdef", *a = strchr(h, cursor[2 * i]),
+			   *b = strchr(h, cursor[2 * i + 1]);
+
+		if (!cursor[2 * i] || !cursor[2 * i + 1] || !a || !b)
+			return -EINVAL;
+		slot[i] = (uint8_t)((a - h) << 4 | (b - h));
+	}
+	i = lower_bound(s, slot);
+	if (i < s->n && memcmp(s->e[i].slot, slot, SLOT_LEN) == 0)
+		i++; /* the cursor names the last entry already seen */
+	*ret = i;
+	return 0;
+}
+
+void pt_store_cursor(const struct pt_store *s, size_t i, char ret[PT_STORE_CURSOR_LEN])
+{
+	char name[SLOT_NAME_LEN + 1];
+
+	ret[0] = '\0';
+	if (!s || i >= s->n)
+		return;
+	slot_name(s->e[i].slot, name);
+	memcpy(ret, name, 2 * SLOT_LEN);
+	ret[2 * SLOT_LEN] = '\0';
 }
 
 void pt_store_free(struct pt_store *s)

@@ -147,7 +147,9 @@ int tool_call(const struct tool_conn *conn, const struct pt_req *req, struct pt_
 		code = TOOL_EXIT_UNREACHABLE;
 		goto out;
 	}
-	r = pt_client_call(c, req, &rep);
+	/* LIST pages through transparently */
+	r = req->type == PT_LIST ? pt_client_list(c, req->user, &rep) :
+				   pt_client_call(c, req, &rep);
 	if (r < 0) {
 		tool_err("cannot reach tokend at %s: %s", path, transport_error(r));
 		code = TOOL_EXIT_UNREACHABLE;

@@ -48,7 +48,7 @@ static void write_conf(const char *issue_extra, const char *redeem_extra)
 	assert_non_null(f);
 	fprintf(f,
 		"tokend: { socket = \"%s\"; state_dir = \"%s/state\"; client_timeout = 1000;\n"
-		"          live_lifetime = \"1m\"; };\n"
+		"          live_lifetime = \"1m\"; expire_grace = 1; };\n"
 		"seal: { backend = \"software\"; };\n"
 		"actors = ( { name = \"tester\"; uid = 0; exe = [ \"%s\" ]; },\n"
 		"           { name = \"other\"; uid = 0; exe = [ \"/nonexistent/bin\" ]; } );\n"
@@ -385,8 +385,9 @@ static void test_idle(void **state)
 		assert_non_null(strstr(msg, "it is dead"));
 	}
 	free(msg);
-	/* housekeeping (every 5 s) removes the dead token */
-	for (int i = 0; i < 80 && !gone; i++) {
+	/* housekeeping (every 5 s) removes the dead token: in the round after the
+	 * one that first saw it dead, expire_grace (1 s here) later */
+	for (int i = 0; i < 200 && !gone; i++) {
 		gone = !find_token(id, NULL, NULL, NULL);
 		if (!gone)
 			usleep(100000);

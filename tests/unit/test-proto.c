@@ -37,6 +37,7 @@ static const struct layout layouts[] = {
 	{ "req exchange", 0, PT_EXCHANGE, "tsq" },
 	{ "req redeem", 0, PT_REDEEM, "sss" },
 	{ "req list", 0, PT_LIST, "s" },
+	{ "req list-page", 0, PT_LIST_PAGE, "ss" },
 	{ "req revoke", 0, PT_REVOKE, "s" },
 	{ "req pubkey", 0, PT_PUBKEY, "b" },
 	{ "req status", 0, PT_STATUS, "" },
@@ -511,6 +512,64 @@ static void test_rep_roundtrip(void **state)
 	pt_rep_clear(NULL);
 }
 
+/* LIST_PAGE: the entries, the "more" flag and the cursor survive a round
+ * trip; LIST keeps v0.1's layout (no flag); "more" is 0 or 1. */
+static void test_rep_list_page(void **state)
+{
+	struct pt_tokinfo one = {
+		.id = "pt_1", .user = "alice", .uid = 1, .holder = "atd", .actor = "sshd"
+	};
+	struct pt_rep in = {
+		.type = PT_OK, .list = &one, .n_list = 1, .more = 1, .cursor = "00ff"
+	};
+	struct pt_req rq = { .type = PT_LIST_PAGE, .user = "", .cursor = "abc" }, rq2 = { 0 };
+	struct ptbuf *b = ptbuf_new(4 + PT_MAX_FRAME);
+	struct pt_rep p = { 0 };
+	const uint8_t *payload;
+	size_t plen, used;
+	uint8_t type;
+
+	assert_non_null(b);
+	assert_int_equal(pt_rep_encode(PT_LIST_PAGE, &in, b), 0);
+	assert_int_equal(pt_frame_split(ptbuf_ptr(b), ptbuf_len(b), PT_MAX_FRAME, &type, &payload,
+					&plen, &used),
+			 0);
+	assert_int_equal(pt_rep_decode(PT_LIST_PAGE, type, payload, plen, &p), 0);
+	assert_int_equal(p.n_list, 1);
+	assert_string_equal(p.list[0].user, "alice");
+	assert_int_equal(p.more, 1);
+	assert_string_equal(p.cursor, "00ff");
+	pt_rep_clear(&p);
+	/* the same reply as a v0.1 LIST does not decode as a page, and back */
+	assert_int_equal(pt_rep_decode(PT_LIST, type, payload, plen, &p), -EBADMSG);
+	/* more = 2 is malformed */
+	assert_int_equal(((uint8_t *)payload)[plen - 4 - 4 - 1], 1);
+	((uint8_t *)payload)[plen - 4 - 4 - 1] = 2;
+	assert_int_equal(pt_rep_decode(PT_LIST_PAGE, type, payload, plen, &p), -EBADMSG);
+	ptbuf_reset(b);
+	assert_int_equal(pt_rep_encode(PT_LIST, &in, b), 0);
+	assert_int_equal(pt_frame_split(ptbuf_ptr(b), ptbuf_len(b), PT_MAX_FRAME, &type, &payload,
+					&plen, &used),
+			 0);
+	assert_int_equal(pt_rep_decode(PT_LIST, type, payload, plen, &p), 0);
+	assert_int_equal(p.more, 0);
+	assert_null(p.cursor);
+	pt_rep_clear(&p);
+	/* the request */
+	ptbuf_reset(b);
+	assert_int_equal(pt_req_encode(&rq, b), 0);
+	assert_int_equal(pt_frame_split(ptbuf_ptr(b), ptbuf_len(b), PT_MAX_FRAME, &type, &payload,
+					&plen, &used),
+			 0);
+	assert_int_equal(type, PT_LIST_PAGE);
+	assert_int_equal(pt_req_decode(type, payload, plen, &rq2), 0);
+	assert_string_equal(rq2.cursor, "abc");
+	assert_string_equal(rq2.user, "");
+	pt_req_clear(&rq2);
+	assert_string_equal(pt_msgtype_name(PT_LIST_PAGE), "list");
+	ptbuf_free(b);
+}
+
 static void test_rep_list_malformed(void **state)
 {
 	struct pt_tokinfo t = { .id = "i", .user = "u", .holder = "h", .actor = "a" };
@@ -836,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_req_bad_types_and_values),
 		cmocka_unit_test(test_req_encode_sizes),
 		cmocka_unit_test(test_rep_roundtrip),
+		cmocka_unit_test(test_rep_list_page),
 		cmocka_unit_test(test_rep_list_malformed),
 		cmocka_unit_test(test_rep_bad_types),
 		cmocka_unit_test(test_rep_encode_errors),

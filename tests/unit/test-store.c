@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "history.h"
 #include "store.h"
 
 static const uint8_t key1[PT_STORE_KEYLEN] = "0123456789abcdef0123456789abcdef";
@@ -674,7 +675,7 @@ static void test_store_flush(void **state)
 	assert_int_equal(pt_store_put(s, a, NULL), 0);
 	a->uses = 42;
 	a->last_used = 1700000500;
-	a->dirty = true;
+	pt_store_touch(s, a, false);
 	assert_int_equal(pt_store_flush(s), 0);
 	assert_false(a->dirty);
 	pt_store_free(s);
@@ -860,6 +861,9 @@ static void test_store_many(void **state)
 		assert_null(pt_store_find_slot(s, user, i % 2 ? "cron" : "atd"));
 	}
 	assert_int_equal(pt_store_count_user(s, "user0042"), 1);
+	/* a token housekeeping found dead, kept for the grace, does not count */
+	pt_store_find_slot(s, "user0042", "cron")->dead_since_ms = 1;
+	assert_int_equal(pt_store_count_user(s, "user0042"), 0);
 	pt_store_free(s);
 }
 
@@ -879,6 +883,418 @@ static void test_store_open_errors(void **state)
 	assert_int_equal(unlink(t->tokens), 0);
 }
 
+/* ------------------------------------------------------- fault injection */
+
+/* -Wl,--wrap=fsync: fail_dir_fsync makes the fsync of directories fail. */
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+static int fail_dir_fsync;
+static unsigned dir_fsyncs_failed;
+
+int __wrap_fsync(int fd)
+{
+	struct stat st;
+
+	if (fail_dir_fsync && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		dir_fsyncs_failed++;
+		errno = fail_dir_fsync;
+		return -1;
+	}
+	return __real_fsync(fd);
+}
+
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+static int fail_fdatasync;
+
+int __wrap_fdatasync(int fd)
+{
+	if (fail_fdatasync) {
+		errno = fail_fdatasync;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
+
+/* A directory fsync that fails after the rename (or unlink) took effect:
+ * the operation is reported done (it is: visible, and on disk but for a
+ * power loss), the failure is reported once for the log, and the sync is
+ * retried by the next flush. */
+static void test_store_dir_fsync_failure(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "atd");
+	char ida[PT_ID_LEN], idb[PT_ID_LEN];
+	bool replaced = true;
+
+	memcpy(ida, a->id, PT_ID_LEN);
+	memcpy(idb, b->id, PT_ID_LEN);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_put(s, b, NULL), 0);
+
+	fail_dir_fsync = EIO;
+	dir_fsyncs_failed = 0;
+	assert_int_equal(pt_store_put(s, a, &replaced), 0); /* done, not "failed" */
+	assert_false(replaced);
+	assert_true(dir_fsyncs_failed > 0);
+	assert_ptr_equal(pt_store_find_id(s, ida), a);
+	assert_int_equal(count_files(t->tokens, ".tok"), 2);
+	assert_false(pt_store_synced(s));
+	assert_int_equal(pt_store_sync_failure(s), EIO); /* reported once */
+	assert_int_equal(pt_store_sync_failure(s), 0);
+
+	/* revocation: removed, reported done */
+	assert_int_equal(pt_store_remove(s, idb), 0);
+	assert_null(pt_store_find_id(s, idb));
+	assert_int_equal(count_files(t->tokens, ".tok"), 1);
+	assert_int_equal(pt_store_remove(s, idb), -ENOENT);
+
+	/* the disk recovers: the next flush syncs the directory */
+	fail_dir_fsync = 0;
+	assert_int_equal(pt_store_flush(s), 0);
+	assert_true(pt_store_synced(s));
+	assert_int_equal(pt_store_sync_failure(s), 0);
+	pt_store_free(s);
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_count(s), 1);
+	assert_non_null(pt_store_find_id(s, ida));
+	pt_store_free(s);
+
+	/* pt_atomic_write keeps reporting it as an error; pt_atomic_replace says
+	 * "done, directory not synced" */
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/f", t->dir);
+		fail_dir_fsync = EIO;
+		assert_int_equal(pt_atomic_write(path, "x", 1, 0600), -EIO);
+		assert_int_equal(pt_atomic_replace(path, "y", 1, 0600), EIO);
+		fail_dir_fsync = 0;
+		assert_int_equal(pt_atomic_replace(path, "z", 1, 0600), 0);
+	}
+}
+
+struct replay {
+	struct pt_store *s;
+	int applied, bad;
+};
+
+static void replay_fn(void *u, char *l)
+{
+	struct replay *p = u;
+	int r = pt_store_replay(p->s, l);
+
+	if (r > 0)
+		p->applied++;
+	else if (r < 0)
+		p->bad++;
+}
+
+static void count_fn(void *u, char *l)
+{
+	int *n = u;
+
+	assert_string_equal(l, *n == 0 ? "T a 1 1" : *n == 1 ? "T a 2 2" : "T a 3 3");
+	(*n)++;
+}
+
+/* Usage goes through the journal: one line per touched record, replayed
+ * over the files at the next open; older lines never lower a counter. */
+static void test_store_journal(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_journal *j = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "atd"), *x;
+	char ida[PT_ID_LEN], idb[PT_ID_LEN], jpath[256], line[128];
+	int fd;
+
+	fail_dir_fsync = fail_fdatasync = 0;
+	memcpy(ida, a->id, PT_ID_LEN);
+	memcpy(idb, b->id, PT_ID_LEN);
+	snprintf(jpath, sizeof(jpath), "%s/usage.journal", t->dir);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	assert_int_equal(pt_store_put(s, a, NULL), 0);
+	assert_int_equal(pt_store_put(s, b, NULL), 0);
+	assert_false(pt_store_pending(s));
+
+	a->uses = 1;
+	a->last_used = 1700000100;
+	pt_store_touch(s, a, false);
+	assert_true(pt_store_pending(s));
+	assert_int_equal(pt_store_journal(s, j), 0);
+	assert_false(pt_store_pending(s));
+	assert_int_equal(pt_journal_sync(j), 0);
+	a->uses = 2;
+	a->last_used = 1700000200;
+	pt_store_touch(s, a, false);
+	/* a moved expiry is never journaled: the sealed file is rewritten */
+	b->uses = 7;
+	b->exp = 1700000000 + 99 * 86400;
+	pt_store_touch(s, b, true);
+	assert_int_equal(pt_store_journal(s, j), 0);
+	assert_int_equal(pt_journal_sync(j), 0);
+	assert_false(b->dirty);
+	assert_true(a->dirty);
+	/* a line cut by a crash (never acknowledged) */
+	fd = open(jpath, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	snprintf(line, sizeof(line), "T %s 99", ida);
+	assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	close(fd);
+	pt_journal_free(j);
+	pt_store_free(s); /* a crash: nothing flushed */
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	x = pt_store_find_id(s, ida);
+	assert_non_null(x);
+	assert_int_equal(x->uses, 0); /* the file is old */
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	{
+		struct replay rp = { s, 0, 0 };
+
+		assert_int_equal(pt_journal_replay(j, replay_fn, &rp), 0);
+		assert_int_equal(rp.applied, 2); /* uses 1, then 2 */
+		assert_int_equal(rp.bad, 0);
+		/* replaying again changes nothing (idempotent) */
+		rp.applied = 0;
+		assert_int_equal(pt_journal_replay(j, replay_fn, &rp), 0);
+		assert_int_equal(rp.applied, 0);
+	}
+	assert_int_equal(x->uses, 2);
+	assert_int_equal(x->last_used, 1700000200);
+	assert_true(x->dirty);
+	x = pt_store_find_id(s, idb);
+	assert_int_equal(x->uses, 7);
+	assert_int_equal(x->exp, 1700000000 + 99 * 86400);
+	/* malformed or foreign lines */
+	assert_int_equal(pt_store_replay(s, "H 0 alice 1 1 1 1 1 1 1 1 1"), 0);
+	assert_int_equal(pt_store_replay(s, "T pt_x 1 2"), -EINVAL);
+	snprintf(line, sizeof(line), "T %s 1 2 3", ida);
+	assert_int_equal(pt_store_replay(s, line), -EINVAL);
+	snprintf(line, sizeof(line), "T %s 1", ida);
+	assert_int_equal(pt_store_replay(s, line), -EINVAL);
+	/* compaction: files written, journal emptied */
+	assert_int_equal(pt_store_flush(s), 0);
+	assert_int_equal(pt_journal_reset(j), 0);
+	assert_int_equal(pt_journal_size(j), 0);
+	pt_journal_free(j);
+	pt_store_free(s);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_find_id(s, ida)->uses, 2);
+	pt_store_free(s);
+}
+
+/* A failed journal write leaves no torn line: the lines stay queued. */
+static void test_journal_sync_failure(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_journal *j = NULL;
+	char jpath[256];
+	int n = 0;
+
+	snprintf(jpath, sizeof(jpath), "%s/usage.journal", t->dir);
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	assert_int_equal(pt_journal_add(j, "T a 1 1"), 0);
+	assert_int_equal(pt_journal_add(j, ""), -EINVAL);
+	assert_int_equal(pt_journal_add(j, "a\nb"), -EINVAL);
+	assert_true(pt_journal_pending(j));
+	assert_int_equal(pt_journal_sync(j), 0);
+	assert_false(pt_journal_pending(j));
+	assert_int_equal(pt_journal_size(j), 8);
+	assert_false(pt_journal_unsynced(j));
+	/* the disk fails: the reply must be withheld; the line stays written and
+	 * the next sync tries again */
+	assert_int_equal(pt_journal_add(j, "T a 2 2"), 0);
+	fail_fdatasync = EIO;
+	assert_int_equal(pt_journal_sync(j), -EIO);
+	fail_fdatasync = 0;
+	assert_false(pt_journal_pending(j));
+	assert_true(pt_journal_unsynced(j));
+	assert_int_equal(pt_journal_size(j), 16);
+	assert_int_equal(pt_journal_sync(j), 0);
+	assert_false(pt_journal_unsynced(j));
+	/* batch mode: written, not synced */
+	assert_int_equal(pt_journal_add(j, "T a 3 3"), 0);
+	assert_int_equal(pt_journal_write(j), 0);
+	assert_true(pt_journal_unsynced(j));
+	{
+		struct stat st;
+		assert_int_equal(stat(jpath, &st), 0);
+		assert_int_equal(st.st_size, 24);
+	}
+	assert_int_equal(pt_journal_sync(j), 0);
+	assert_false(pt_journal_unsynced(j));
+	assert_int_equal(pt_journal_replay(j, count_fn, &n), 0);
+	assert_int_equal(n, 3);
+	pt_journal_free(j);
+}
+
+static void count_lines_fn(void *u, char *l)
+{
+	size_t *n = u;
+	char want[32];
+
+	snprintf(want, sizeof(want), "T line %zu", *n);
+	assert_string_equal(l, want);
+	(*n)++;
+}
+
+/* Replay reads in chunks: lines across chunk boundaries, a journal far
+ * larger than one chunk, an over-long line skipped. */
+static void test_journal_large(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_journal *j = NULL;
+	char jpath[256], line[32], *junk;
+	size_t n = 0;
+	int fd;
+
+	fail_dir_fsync = fail_fdatasync = 0;
+	snprintf(jpath, sizeof(jpath), "%s/usage.journal", t->dir);
+	fd = open(jpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	junk = malloc(200000);
+	assert_non_null(junk);
+	memset(junk, 'x', 200000);
+	assert_int_equal(write(fd, junk, 200000), 200000); /* one over-long line */
+	assert_int_equal(write(fd, "\n", 1), 1);
+	free(junk);
+	close(fd);
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	for (size_t i = 0; i < 30000; i++) {
+		snprintf(line, sizeof(line), "T line %zu", i);
+		assert_int_equal(pt_journal_add(j, line), 0);
+	}
+	assert_int_equal(pt_journal_sync(j), 0);
+	assert_true(pt_journal_size(j) > 3 * 65536);
+	assert_int_equal(pt_journal_replay(j, count_lines_fn, &n), 0);
+	assert_int_equal(n, 30000);
+	pt_journal_free(j);
+}
+
+static void history_replay_fn(void *u, char *l)
+{
+	assert_true(pt_history_replay(u, l) >= 0);
+}
+
+/* The usage history's changes go through the journal as well: a day's
+ * redemptions survive a crash between two writes of history.json. */
+static void test_history_journal(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_history *h = NULL;
+	struct pt_journal *j = NULL;
+	char hpath[256], jpath[256];
+	const uint64_t now = 1700000000;
+
+	fail_dir_fsync = fail_fdatasync = 0;
+	snprintf(hpath, sizeof(hpath), "%s/history.json", t->dir);
+	snprintf(jpath, sizeof(jpath), "%s/usage.journal", t->dir);
+	assert_int_equal(pt_history_open(hpath, &h, NULL), 0);
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	pt_history_add(h, PT_HIST_USER, "alice", PT_HIST_REDEMPTIONS, now);
+	assert_int_equal(pt_history_flush(h), 0); /* the file: 1 */
+	assert_false(pt_history_pending(h));
+	pt_history_add(h, PT_HIST_USER, "alice", PT_HIST_REDEMPTIONS, now);
+	pt_history_add(h, PT_HIST_ACTOR, "atd", PT_HIST_REDEMPTIONS, now);
+	assert_true(pt_history_pending(h));
+	assert_int_equal(pt_history_journal(h, j), 0);
+	assert_false(pt_history_pending(h));
+	assert_int_equal(pt_journal_sync(j), 0);
+	pt_history_free(h); /* crash: history.json still says 1 */
+	pt_journal_free(j);
+
+	assert_int_equal(pt_history_open(hpath, &h, NULL), 0);
+	assert_int_equal(pt_history_today(h, PT_HIST_USER, "alice", PT_HIST_REDEMPTIONS, now), 1);
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	assert_int_equal(pt_journal_replay(j, history_replay_fn, h), 0);
+	assert_int_equal(pt_history_today(h, PT_HIST_USER, "alice", PT_HIST_REDEMPTIONS, now), 2);
+	assert_int_equal(pt_history_today(h, PT_HIST_ACTOR, "atd", PT_HIST_REDEMPTIONS, now), 1);
+	/* an older line changes nothing, malformed ones are refused */
+	assert_int_equal(pt_history_replay(h, "H 0 alice 2023313 0 0 1 0 0 0 1 0"), 0);
+	assert_int_equal(pt_history_today(h, PT_HIST_USER, "alice", PT_HIST_REDEMPTIONS, now), 2);
+	assert_int_equal(pt_history_replay(h, "H 2 alice 1 0 0 1 0 0 0 1 0"), -EINVAL);
+	assert_int_equal(pt_history_replay(h, "H 0 alice 1 0 0 1 0 0 0 1"), -EINVAL);
+	assert_int_equal(pt_history_replay(h, "T x 1 2"), 0);
+	pt_history_free(h);
+	pt_journal_free(j);
+}
+
+/* Temporary files of interrupted atomic writes outside tokens/. */
+static void test_remove_stale_temps(void **state)
+{
+	struct tmp *t = *state;
+	static const char *const names[] = {
+		".history.json.0123456789ab.tmp", /* ours: removed */
+		".current.a1b2c3d4e5f6.tmp",	  /* ours: removed */
+		".audit.head.0123456789ab.tmp",	  /* the audit writer's: kept */
+		"history.json",			  /* not a temporary */
+		".x.tmp",			  /* not of the atomic-write pattern */
+		".history.json.0123456789AB.tmp", /* not lowercase hex */
+	};
+	char p[256];
+	size_t n = 9;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", t->dir, names[i]);
+		write_all(p, "x", 1);
+	}
+	snprintf(p, sizeof(p), "%s/.dir.0123456789ab.tmp", t->dir);
+	assert_int_equal(mkdir(p, 0700), 0); /* not a file: kept */
+	assert_int_equal(pt_remove_stale_temps(t->dir, ".audit.", &n), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", t->dir, names[i]);
+		assert_int_equal(access(p, F_OK) == 0, i >= 2);
+	}
+	snprintf(p, sizeof(p), "%s/.dir.0123456789ab.tmp", t->dir);
+	assert_int_equal(access(p, F_OK), 0);
+	assert_int_equal(pt_remove_stale_temps(t->dir, NULL, &n), 0);
+	assert_int_equal(n, 1); /* now the audit one too */
+	snprintf(p, sizeof(p), "%s/missing", t->dir);
+	assert_int_equal(pt_remove_stale_temps(p, NULL, &n), -ENOENT);
+}
+
+/* LIST paging: a cursor is a position; pages neither skip nor repeat when
+ * entries come and go between them. */
+static void test_store_cursor(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	char cur[PT_STORE_CURSOR_LEN];
+	size_t i = 99;
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	for (int k = 0; k < 10; k++) {
+		char user[16];
+		snprintf(user, sizeof(user), "u%d", k);
+		assert_int_equal(pt_store_put(s, mkrec(user, "atd"), NULL), 0);
+	}
+	assert_int_equal(pt_store_seek(s, "", &i), 0);
+	assert_int_equal(i, 0);
+	pt_store_cursor(s, 3, cur);
+	assert_int_equal(strlen(cur), 32);
+	assert_int_equal(pt_store_seek(s, cur, &i), 0);
+	assert_int_equal(i, 4);
+	/* the entry at the cursor goes away: the next page still starts after it */
+	assert_int_equal(pt_store_remove(s, pt_store_at(s, 3)->id), 0);
+	assert_int_equal(pt_store_seek(s, cur, &i), 0);
+	assert_int_equal(i, 3);
+	pt_store_cursor(s, 8, cur);
+	assert_int_equal(pt_store_seek(s, cur, &i), 0);
+	assert_int_equal(i, 9);
+	pt_store_cursor(s, 9, cur); /* past the end */
+	assert_string_equal(cur, "");
+	assert_int_equal(pt_store_seek(s, "xyz", &i), -EINVAL);
+	assert_int_equal(pt_store_seek(s, "0123456789abcdef0123456789abcdeg", &i), -EINVAL);
+	assert_int_equal(pt_store_seek(s, "0123456789ABCDEF0123456789abcdef", &i), -EINVAL);
+	pt_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -896,6 +1312,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_stale_temp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_dir_fsync_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_sync_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_stale_temps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_cursor, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
