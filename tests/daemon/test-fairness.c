@@ -453,28 +453,6 @@ static void test_pipelined_flood(void **state)
 		      (unsigned long long)dt);
 }
 
-/* ------------------------------------------------------------ config */
-
-/* Defaults and limits of the new tokend { } settings (tokend.conf(5)). */
-static void test_config_settings(void **state)
-{
-	char bad[1024];
-
-	FILE *f;
-
-	(void)state;
-	f = fopen(th.conf, "w");
-	assert_non_null(f);
-	fprintf(f,
-		"tokend: { socket = \"%s\"; state_dir = \"%s/state\";\n"
-		"          max_connections = 8; reserved_connections = 8; };\n",
-		th.sock, th.dir);
-	fclose(f);
-	snprintf(bad, sizeof(bad), "%s/tokend/tokend --check-config -c %s >/dev/null 2>&1",
-		 getenv("top_builddir") ? getenv("top_builddir") : ".", th.conf);
-	assert_int_not_equal(system(bad), 0); /* nothing left for users */
-}
-
 static int group_setup(void **state)
 {
 	static const char *const names[] = { USER_A, USER_B };
@@ -502,7 +480,6 @@ int main(void)
 		cmocka_unit_test_teardown(test_connection_lifetime, teardown),
 		cmocka_unit_test_teardown(test_uid_request_rate, teardown),
 		cmocka_unit_test_teardown(test_pipelined_flood, teardown),
-		cmocka_unit_test(test_config_settings),
 	};
 
 	if (geteuid() != 0) {
