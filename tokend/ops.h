@@ -25,7 +25,7 @@ struct pt_peer {
 	bool exe_seen;
 	dev_t exe_dev;
 	ino_t exe_ino;
-	int pidfd; /* -1: the kernel gave none */
+	int procfd; /* /proc/PID of the process that connected, -1: none */
 };
 
 struct pt_daemon {

@@ -3,6 +3,7 @@
 #include "config.h" /* tokend/config.h */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,7 +24,8 @@ static bool same_file(const struct stat *a, dev_t dev, ino_t ino)
 
 /* Whether the process behind pidfd still exists: signal 0 only probes, and
  * EPERM proves it exists as well (tokend keeps no CAP_KILL). Without a
- * pidfd there is nothing better than the pid's /proc entry. */
+ * pidfd (before Linux 6.5) there is nothing better than the pid's /proc
+ * entry. */
 static bool alive(int pidfd)
 {
 	if (pidfd < 0)
@@ -50,13 +52,14 @@ void pt_peer_read(const struct pt_config *cfg, int fd, struct pt_peer *peer)
 	socklen_t len = sizeof(uc);
 	struct stat exe_st, path_st;
 	const char *pinned;
-	char link[64];
+	char dir[32];
+	int pidfd = -1;
 	ssize_t n;
 
 	memset(peer, 0, sizeof(*peer));
 	peer->uid = (uid_t)-1;
 	peer->gid = (gid_t)-1;
-	peer->pidfd = -1;
+	peer->procfd = -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
 		return;
 	peer->uid = uc.uid;
@@ -64,14 +67,17 @@ void pt_peer_read(const struct pt_config *cfg, int fd, struct pt_peer *peer)
 	peer->pid = uc.pid;
 	if (uc.pid <= 0)
 		return;
-	len = sizeof(peer->pidfd);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &peer->pidfd, &len) < 0)
-		peer->pidfd = -1;
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)uc.pid);
+	len = sizeof(pidfd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+		pidfd = -1;
+	/* /proc/PID, held: it keeps naming this process (lookups in it fail once
+	 * the process is gone, whoever gets the pid next) */
+	snprintf(dir, sizeof(dir), "/proc/%d", (int)uc.pid);
+	peer->procfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	/* everything below is anchored on this file: the one the process runs */
-	if (stat(link, &exe_st) < 0)
-		return;
-	n = readlink(link, peer->exe, sizeof(peer->exe) - 1);
+	if (peer->procfd < 0 || fstatat(peer->procfd, "exe", &exe_st, 0) < 0)
+		goto out;
+	n = readlinkat(peer->procfd, "exe", peer->exe, sizeof(peer->exe) - 1);
 	if (n > 0) {
 		peer->exe[n] = '\0';
 		/* The path is the one the peer sees: in another mount namespace
@@ -90,28 +96,32 @@ void pt_peer_read(const struct pt_config *cfg, int fd, struct pt_peer *peer)
 			peer->exe_known = true;
 		}
 	}
-	if (!alive(peer->pidfd)) {
-		/* the process is gone: whatever we read is not its exe */
+	if (!alive(pidfd)) {
+		/* the process that connected is gone: whatever we read (and the
+		 * /proc entry we hold) is not its */
 		peer->exe_known = false;
-		return;
+		goto out;
 	}
 	peer->exe_seen = true;
 	peer->exe_dev = exe_st.st_dev;
 	peer->exe_ino = exe_st.st_ino;
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	if (!peer->exe_seen && peer->procfd >= 0) {
+		close(peer->procfd);
+		peer->procfd = -1;
+	}
 }
 
 int pt_peer_recheck(const struct pt_peer *peer)
 {
 	struct stat st;
-	char link[64];
 
 	if (!peer->exe_seen)
 		return 0;
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)peer->pid);
-	if (stat(link, &st) < 0)
-		return -ESRCH;
-	if (!alive(peer->pidfd))
-		return -ESRCH;
+	if (fstatat(peer->procfd, "exe", &st, 0) < 0)
+		return -ESRCH; /* the process is gone */
 	if (!same_file(&st, peer->exe_dev, peer->exe_ino))
 		return -ESTALE;
 	return 0;
@@ -119,7 +129,7 @@ int pt_peer_recheck(const struct pt_peer *peer)
 
 void pt_peer_clear(struct pt_peer *peer)
 {
-	if (peer->pidfd >= 0)
-		close(peer->pidfd);
-	peer->pidfd = -1;
+	if (peer->procfd >= 0)
+		close(peer->procfd);
+	peer->procfd = -1;
 }

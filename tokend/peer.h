@@ -2,8 +2,9 @@
 /*
  * Who is on the other end of a connection: the uid, gid and pid the kernel
  * recorded at connect (SO_PEERCRED) and the executable that process runs,
- * pinned by a pidfd (SO_PEERPIDFD) where the kernel offers one so that a
- * recycled pid cannot lend us another program.
+ * read through its /proc/PID directory, held open and checked against a
+ * pidfd (SO_PEERPIDFD) where the kernel offers one, so that a recycled pid
+ * cannot lend us another program.
  *
  * The executable is known by a path only when that path names the very file
  * the process runs (same device and inode) in tokend's mount namespace, or
@@ -19,7 +20,7 @@
 #include "ops.h"
 
 /* Fills peer for the connected socket fd; never fails (what cannot be read
- * stays unknown: uid -1, exe_known false). peer->pidfd is the caller's to
+ * stays unknown: uid -1, exe_known false). peer->procfd is the caller's to
  * close (pt_peer_clear). */
 void pt_peer_read(const struct pt_config *cfg, int fd, struct pt_peer *peer);
 
