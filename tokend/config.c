@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -39,6 +41,10 @@
 #define DEFAULT_ALG "EdDSA"
 #define DEFAULT_MAX_CONNECTIONS 128
 #define DEFAULT_CLIENT_TIMEOUT_MS 5000
+#define DEFAULT_MAX_CONNECTIONS_PER_UID 8
+#define DEFAULT_MAX_CONNECTION_LIFETIME 30
+#define DEFAULT_UID_RATE_N 20
+#define DEFAULT_UID_RATE_PERIOD 1
 #define DEFAULT_LIVE_LIFETIME 300
 #define DEFAULT_MAX_LIVE_LIFETIME 3600
 #define DEFAULT_PERSIST_LIFETIME (30 * 86400)
@@ -419,6 +425,10 @@ enum {
 	K_MAX_PERSIST_LIFETIME,
 	K_MAX_OUTSTANDING,
 	K_EXPIRE_GRACE,
+	K_MAX_CONNECTIONS_PER_UID,
+	K_RESERVED_CONNECTIONS,
+	K_MAX_CONNECTION_LIFETIME,
+	K_UID_REQUEST_RATE,
 	_K_MAX,
 };
 
@@ -436,7 +446,45 @@ static const char *const tokend_keys[_K_MAX] = {
 	[K_MAX_PERSIST_LIFETIME] = "max_persist_lifetime",
 	[K_MAX_OUTSTANDING] = "max_outstanding",
 	[K_EXPIRE_GRACE] = "expire_grace",
+	[K_MAX_CONNECTIONS_PER_UID] = "max_connections_per_uid",
+	[K_RESERVED_CONNECTIONS] = "reserved_connections",
+	[K_MAX_CONNECTION_LIFETIME] = "max_connection_lifetime",
+	[K_UID_REQUEST_RATE] = "uid_request_rate",
 };
+
+/* A rate "N/DURATION" (N 1 to 1000000, DURATION as get_duration's strings). */
+static int get_rate(struct parse *p, const config_setting_t *s, struct where w, uint32_t *ret_n,
+		    uint64_t *ret_period)
+{
+	const char *str = NULL, *slash;
+	char num[16], *end;
+	uint64_t per = 0;
+	unsigned long n;
+	int r;
+
+	r = get_string(p, s, w, &str);
+	if (r < 0)
+		return r;
+	slash = strchr(str, '/');
+	if (!slash || slash == str || (size_t)(slash - str) >= sizeof(num) ||
+	    strspn(str, "0123456789") != (size_t)(slash - str))
+		goto bad;
+	memcpy(num, str, (size_t)(slash - str));
+	num[slash - str] = '\0';
+	errno = 0;
+	n = strtoul(num, &end, 10);
+	if (errno || *end || n == 0 || n > 1000000 || pt_parse_duration(slash + 1, &per) < 0 ||
+	    per == 0 || per > MAX_DURATION)
+		goto bad;
+	*ret_n = (uint32_t)n;
+	*ret_period = per;
+	return 0;
+bad:
+	return fail(p, s,
+		    "%s%s%s: \"%.64s\" is not a rate \"N/DURATION\" (e.g. \"20/1s\"; N 1 to "
+		    "1000000)",
+		    W(w), str);
+}
 
 /* Lifetime default vs. its cap: the error is at whichever of the two was set. */
 static int check_cap(struct parse *p, const config_setting_t *val_s, const config_setting_t *cap_s,
@@ -558,6 +606,25 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 		case K_EXPIRE_GRACE:
 			r = get_duration(p, s, w, &c->expire_grace);
 			break;
+		case K_MAX_CONNECTIONS_PER_UID:
+			r = get_int(p, s, w, 1, MAX_CONNECTIONS, &v);
+			if (r >= 0)
+				c->max_connections_per_uid = (unsigned)v;
+			break;
+		case K_RESERVED_CONNECTIONS:
+			r = get_int(p, s, w, 0, MAX_CONNECTIONS - 1, &v);
+			if (r >= 0)
+				c->reserved_connections = (unsigned)v;
+			break;
+		case K_MAX_CONNECTION_LIFETIME:
+			r = get_duration(p, s, w, &c->max_connection_lifetime);
+			if (r >= 0 && c->max_connection_lifetime > 86400)
+				r = fail(p, s,
+					 "tokend.max_connection_lifetime is too long (max 1d)");
+			break;
+		case K_UID_REQUEST_RATE:
+			r = get_rate(p, s, w, &c->uid_rate_n, &c->uid_rate_period);
+			break;
 		default:
 			r = -EINVAL;
 		}
@@ -565,6 +632,16 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 			return r;
 	}
 
+	/* a quarter of the connections stays reserved for root and the actors
+	 * unless set; an explicit reservation must leave room for users */
+	if (!set[K_RESERVED_CONNECTIONS])
+		c->reserved_connections = c->max_connections / 4;
+	else if (c->reserved_connections >= c->max_connections)
+		return fail(p, set[K_RESERVED_CONNECTIONS],
+			    "tokend.reserved_connections (%u) must be less than "
+			    "tokend.max_connections (%u%s)",
+			    c->reserved_connections, c->max_connections,
+			    set[K_MAX_CONNECTIONS] ? "" : ", the default");
 	r = check_cap(p, set[K_LIVE_LIFETIME], set[K_MAX_LIVE_LIFETIME], g, "live_lifetime",
 		      c->live_lifetime, "max_live_lifetime", c->max_live_lifetime);
 	if (r < 0)
@@ -739,6 +816,10 @@ static int parse_audit(struct parse *p, const config_setting_t *g)
 
 static void actor_clear(struct pt_actor *a)
 {
+	for (size_t i = 0; a->pins && i < a->n_exe; i++)
+		if (a->pins[i].fd >= 0)
+			close(a->pins[i].fd);
+	free(a->pins);
 	free(a->name);
 	strv_free(a->exe, a->n_exe);
 	strv_free(a->services, a->n_services);
@@ -1418,6 +1499,42 @@ void pt_config_free(struct pt_config *cfg)
 	free(cfg);
 }
 
+size_t pt_config_pin_actors(struct pt_config *cfg)
+{
+	size_t missing = 0;
+
+	for (size_t i = 0; cfg && i < cfg->n_actors; i++) {
+		struct pt_actor *a = &cfg->actors[i];
+
+		if (a->pins)
+			continue; /* pinned already */
+		a->pins = calloc(a->n_exe ? a->n_exe : 1, sizeof(*a->pins));
+		for (size_t j = 0; j < a->n_exe; j++) {
+			struct stat st;
+
+			if (!a->pins) {
+				missing++;
+				continue;
+			}
+			a->pins[j].fd = -1;
+			if (strcmp(a->exe[j], "*") == 0)
+				continue;
+			a->pins[j].fd = open(a->exe[j], O_PATH | O_CLOEXEC);
+			if (a->pins[j].fd < 0 || fstat(a->pins[j].fd, &st) < 0 ||
+			    !S_ISREG(st.st_mode)) {
+				if (a->pins[j].fd >= 0)
+					close(a->pins[j].fd);
+				a->pins[j].fd = -1;
+				missing++;
+				continue;
+			}
+			a->pins[j].dev = st.st_dev;
+			a->pins[j].ino = st.st_ino;
+		}
+	}
+	return missing;
+}
+
 const struct pt_actor *pt_config_find_actor(const struct pt_config *cfg, const char *name)
 {
 	if (!cfg || !name)
@@ -1441,6 +1558,11 @@ static int set_defaults(struct pt_config *c)
 	c->max_connections = DEFAULT_MAX_CONNECTIONS;
 	c->client_timeout_ms = DEFAULT_CLIENT_TIMEOUT_MS;
 	c->expire_grace = 86400;
+	c->max_connections_per_uid = DEFAULT_MAX_CONNECTIONS_PER_UID;
+	c->reserved_connections = DEFAULT_MAX_CONNECTIONS / 4;
+	c->max_connection_lifetime = DEFAULT_MAX_CONNECTION_LIFETIME;
+	c->uid_rate_n = DEFAULT_UID_RATE_N;
+	c->uid_rate_period = DEFAULT_UID_RATE_PERIOD;
 	c->live_lifetime = DEFAULT_LIVE_LIFETIME;
 	c->max_live_lifetime = DEFAULT_MAX_LIVE_LIFETIME;
 	c->persist_lifetime = DEFAULT_PERSIST_LIFETIME;

@@ -15,6 +15,14 @@
 
 struct pt_tokentype; /* tokentype.h */
 
+/* The file found at an actor's exe path when the config was loaded, held
+ * open (O_PATH) so that its inode cannot be reused while the config lives. */
+struct pt_exe_pin {
+	int fd; /* -1: nothing pinned ("*", or no such file at load) */
+	dev_t dev;
+	ino_t ino;
+};
+
 struct pt_actor {
 	char *name;
 	uid_t uid;  /* peer uid that must match */
@@ -23,6 +31,8 @@ struct pt_actor {
 	char **services; /* PAM services this actor may claim; empty = any */
 	size_t n_services;
 	int line;
+
+	struct pt_exe_pin *pins; /* n_exe entries once pt_config_pin_actors ran, else NULL */
 };
 
 enum pt_action {
@@ -99,6 +109,13 @@ struct pt_config {
 	uint64_t max_persist_lifetime; /* default 60 d */
 	uint32_t max_outstanding;      /* default 4 */
 	uint64_t expire_grace;	       /* default 1 d: expired tokens kept before removal */
+
+	/* connections: unprivileged peers are neither root nor an actor */
+	unsigned max_connections_per_uid; /* per unprivileged uid; default 8 */
+	unsigned reserved_connections;	  /* for root and actors only; default 1/4 */
+	uint64_t max_connection_lifetime; /* s, any connection; default 30 */
+	uint32_t uid_rate_n;		  /* uid_request_rate "N/PERIOD", per unprivileged */
+	uint64_t uid_rate_period;	  /* uid, in s; default 20/1s */
 	/* seal { } */
 	char *seal_backend;	  /* "software", "tpm2" or "auto" */
 	char *seal_tcti;	  /* TCTI config string, NULL = "device:/dev/tpmrm0" */
@@ -128,5 +145,11 @@ int pt_config_load(const char *path, struct pt_config **ret, char *err, size_t e
 int pt_config_load_string(const char *text, const char *name, struct pt_config **ret, char *err,
 			  size_t errlen);
 void pt_config_free(struct pt_config *cfg);
+
+/* Opens (O_PATH) every actor executable path of cfg and keeps the handles
+ * until pt_config_free: a peer running the file that was at the path then
+ * still matches after a package upgrade replaced it (peer.h). Paths that
+ * do not exist stay unpinned. Returns how many paths could not be pinned. */
+size_t pt_config_pin_actors(struct pt_config *cfg);
 
 const struct pt_actor *pt_config_find_actor(const struct pt_config *cfg, const char *name);

@@ -46,6 +46,24 @@ static void usage(FILE *f)
 		PT_DEFAULT_CONFIG);
 }
 
+/* Holds the file at each actor's exe path until the next reload (peer.h). */
+static void pin_actors(struct pt_config *cfg)
+{
+	char v[300];
+
+	if (pt_config_pin_actors(cfg) == 0)
+		return;
+	for (size_t i = 0; i < cfg->n_actors; i++)
+		for (size_t j = 0; cfg->actors[i].pins && j < cfg->actors[i].n_exe; j++)
+			if (cfg->actors[i].pins[j].fd < 0 &&
+			    strcmp(cfg->actors[i].exe[j], "*") != 0)
+				pt_log(LOG_NOTICE,
+				       "op=config actor=%s exe=%s reason=\"no such executable now; "
+				       "matched by path only\"",
+				       cfg->actors[i].name,
+				       pt_log_value(cfg->actors[i].exe[j], v, sizeof(v)));
+}
+
 /* SIGHUP: a new policy, all or nothing. */
 static void reload(struct pt_daemon *d)
 {
@@ -91,7 +109,8 @@ static void reload(struct pt_daemon *d)
 		pt_config_free(cfg);
 		return;
 	}
-	pt_config_free(d->cfg);
+	pin_actors(cfg);
+	pt_config_free(d->cfg); /* releases the previous policy's pinned executables */
 	d->cfg = cfg;
 	pt_account_cache_flush(); /* a reload re-reads everything */
 	pt_log(LOG_INFO,
@@ -255,6 +274,7 @@ int main(int argc, char **argv)
 		pt_log(LOG_ERR, "op=start result=error reason=%s", pt_log_value(err, v, sizeof(v)));
 		return 1;
 	}
+	pin_actors(d.cfg);
 	{
 		struct pt_seal_opts so = { .srk_handle = d.cfg->seal_srk_handle,
 					   .persist_srk = d.cfg->seal_persist_srk,

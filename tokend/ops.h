@@ -14,13 +14,18 @@
 #include "seal.h"
 #include "store.h"
 
-/* Who is on the other end, as the kernel says (read once, at accept). */
+/* Who is on the other end, as the kernel says (read at accept, peer.h). */
 struct pt_peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
 	bool exe_known;
 	char exe[PATH_MAX];
+	/* the file the process ran at accept, checked again before each request */
+	bool exe_seen;
+	dev_t exe_dev;
+	ino_t exe_ino;
+	int procfd; /* /proc/PID of the process that connected, -1: none */
 };
 
 struct pt_daemon {

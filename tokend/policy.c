@@ -43,8 +43,8 @@ static bool list_has(char *const *v, size_t n, const char *s)
 	return false;
 }
 
-const struct pt_actor *pt_policy_match_actor(const struct pt_config *cfg, uid_t uid,
-					     const char *exe, const char *service)
+static const struct pt_actor *match_actor(const struct pt_config *cfg, uid_t uid, const char *exe,
+					  bool any_service, const char *service)
 {
 	if (!cfg)
 		return NULL;
@@ -59,12 +59,23 @@ const struct pt_actor *pt_policy_match_actor(const struct pt_config *cfg, uid_t 
 				strcmp(a->exe[j], "*") == 0 || (exe && strcmp(a->exe[j], exe) == 0);
 		if (!exe_ok)
 			continue;
-		if (a->n_services > 0 &&
+		if (!any_service && a->n_services > 0 &&
 		    !(service && list_has(a->services, a->n_services, service)))
 			continue;
 		return a;
 	}
 	return NULL;
+}
+
+const struct pt_actor *pt_policy_match_actor(const struct pt_config *cfg, uid_t uid,
+					     const char *exe, const char *service)
+{
+	return match_actor(cfg, uid, exe, false, service);
+}
+
+bool pt_policy_is_actor(const struct pt_config *cfg, uid_t uid, const char *exe)
+{
+	return match_actor(cfg, uid, exe, true, NULL) != NULL;
 }
 
 static bool groups_match(const struct pt_rule *r, const struct pt_policy_ctx *ctx)

@@ -20,6 +20,10 @@
 const struct pt_actor *pt_policy_match_actor(const struct pt_config *cfg, uid_t uid,
 					     const char *exe, const char *service);
 
+/* Whether the peer (uid, exe as above) is some actor whatever PAM service it
+ * names: such peers share the connections reserved for root and actors. */
+bool pt_policy_is_actor(const struct pt_config *cfg, uid_t uid, const char *exe);
+
 /* What a rule is matched against. */
 struct pt_policy_ctx {
 	const char *actor; /* actor name, NULL if the caller is no actor */

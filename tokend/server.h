@@ -2,15 +2,19 @@
 /*
  * tokend's event loop: one thread, epoll, non-blocking sockets. A slow or
  * stalled client costs one connection slot until its timeout, never the
- * others' time. Signals arrive through a signalfd.
+ * others' time: connections are served in turns of a few requests each, one
+ * whose replies are not read is not read either, and unprivileged uids have
+ * their own connection caps and request rate (tokend.conf(5)). Signals
+ * arrive through a signalfd.
  */
 #pragma once
 
 #include "ops.h"
 
 /* Opens the listening socket: the one systemd passed (LISTEN_FDS), or
- * binds cfg->socket_path (mode 0666; refuses when another tokend answers
- * there). *ret_activated tells which. */
+ * binds cfg->socket_path (mode 0666, in a directory made 0755 whatever the
+ * umask; refuses when another tokend answers there). *ret_activated tells
+ * which. */
 int pt_server_listen(const struct pt_config *cfg, int *ret_fd, int *ret_activated, char *err,
 		     size_t errlen);
 
