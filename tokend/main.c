@@ -58,7 +58,7 @@ static void pin_actors(struct pt_config *cfg)
 			if (cfg->actors[i].pins[j].fd < 0 &&
 			    strcmp(cfg->actors[i].exe[j], "*") != 0)
 				pt_log(LOG_NOTICE,
-				       "op=config actor=%s exe=%s reason=\"no such executable now; "
+				       "op=config result=warning actor=%s exe=%s reason=\"no such executable now; "
 				       "matched by path only\"",
 				       cfg->actors[i].name,
 				       pt_log_value(cfg->actors[i].exe[j], v, sizeof(v)));

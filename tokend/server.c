@@ -108,11 +108,14 @@ static int socket_dir(const char *dir, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot chmod %s to 0755: %s", dir, strerror(errno));
 			return -errno;
 		}
-		if (!made)
+		if (!made) {
+			char v[300];
+
 			pt_log(LOG_NOTICE,
-			       "op=start socket_dir=%s reason=\"mode 0700 changed to 0755: every "
-			       "user must reach the socket\"",
-			       dir);
+			       "op=start result=warning socket_dir=%s reason=\"mode 0700 changed to "
+			       "0755: every user must reach the socket\"",
+			       pt_log_value(dir, v, sizeof(v)));
+		}
 	}
 	return 0;
 }
@@ -527,7 +530,8 @@ static void conn_run(struct pt_daemon *d, int ep, struct conn *c)
 	}
 	if (pt_ops_commit_pending(d)) {
 		if (!c->held) {
-			c->held = true; /* sent once its audit records and counted uses are on disk */
+			c->held =
+				true; /* sent once its audit records and counted uses are on disk */
 			n_held++;
 		}
 		return;
