@@ -390,7 +390,8 @@ static const struct {
 	  "line 29 (seq 29): checkpoint signed by an unknown key kid=", false },
 	{ "garbage line", M_GARBAGE, 5, "line 5: not a valid audit record", false },
 	{ "overlong line", M_OVERLONG, 5, "line 5: longer than 16384 bytes", false },
-	{ "cut mid-line", M_CUT_MID_LINE, 0, "incomplete last line", false },
+	/* a crash's torn last line: reported as a crash truncation, not tampering */
+	{ "cut mid-line", M_CUT_MID_LINE, 0, NULL, true },
 	{ "first line deleted", M_NO_SEGMENT, 0,
 	  "line 1 (seq 2): the log does not start with a segment line", false },
 	{ "forged head", M_FORGE_HEAD, 0, "audit.head (checkpoint seq", false },
@@ -519,6 +520,11 @@ static void test_tamper(void **state)
 			if (v.all[0])
 				fail_msg("case \"%s\": expected OK, got:\n%s", cases[c].name,
 					 v.all);
+			if (cases[c].m == M_CUT_MID_LINE &&
+			    (!v.res.torn_pending || v.res.n_crash != 1 ||
+			     !strstr(v.res.crash[0], "crash truncation at the log byte offset")))
+				fail_msg("case \"%s\": no crash truncation reported",
+					 cases[c].name);
 		} else if (v.res.n_problems == 0 || !strstr(v.all, cases[c].want))
 			fail_msg("case \"%s\": expected \"%s\", got:\n%s", cases[c].name,
 				 cases[c].want, v.all[0] ? v.all : "(no problem found)");
@@ -551,23 +557,55 @@ static void test_resume_and_breaks(void **state)
 	assert_string_equal(v.all, "");
 	pt_audit_result_clear(&v.res);
 
-	/* a damaged last line: the writer says so and starts a segment */
+	/* a crash's torn last line (killed mid-write): cut off, named by a
+	 * "torn" record (offset, length, hash), and the chain goes on */
+	pt_audit_close(f->crashed);
+	f->crashed = NULL;
+	{
+		struct stat st;
+		char want[96], hash[PT_AUDIT_HASH_HEX + 1];
+
+		assert_int_equal(stat(f->log, &st), 0);
+		fd = open(f->log, O_WRONLY | O_APPEND);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "{\"seq\":99,\"half a rec", 21), 21);
+		close(fd);
+		a = open_writer(f, 0, warn, sizeof(warn));
+		assert_string_equal(warn, ""); /* no break */
+		assert_non_null(pt_audit_notes(a));
+		assert_non_null(strstr(pt_audit_notes(a), "crash truncation"));
+		append_n(a, 1);
+		assert_int_equal(pt_audit_close(a), 0);
+		load(f);
+		for (size_t i = 0; i < f->n; i++)
+			assert_null(strstr(f->lines[i], "half a rec"));
+		assert_string_equal(field(f->lines[f->n - 3], "type", buf, sizeof(buf)), "torn");
+		assert_string_equal(field(f->lines[f->n - 3], "length", buf, sizeof(buf)), "21");
+		snprintf(want, sizeof(want), "%lld", (long long)st.st_size);
+		assert_string_equal(field(f->lines[f->n - 3], "offset", buf, sizeof(buf)), want);
+		assert_int_equal(pt_audit_hash("{\"seq\":99,\"half a rec", 21, hash), 0);
+		assert_string_equal(field(f->lines[f->n - 3], "torn_hash", buf, sizeof(buf)), hash);
+		verify_lines(f, f->lines, f->n, f->headtext, false, &v);
+		assert_string_equal(v.all, ""); /* not tampering */
+		assert_int_equal(v.res.n_torn_recorded, 1);
+		assert_false(v.res.torn_pending);
+		assert_int_equal(v.res.n_crash, 1);
+		snprintf(want, sizeof(want),
+			 "crash truncation at the log byte offset %lld: 21 byte(s)",
+			 (long long)st.st_size);
+		assert_non_null(strstr(v.res.crash[0], want));
+		pt_audit_result_clear(&v.res);
+	}
+
+	/* a damaged (not torn) last line still breaks the chain */
+	make_log(f);
 	fd = open(f->log, O_WRONLY | O_APPEND);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "{\"seq\":99,\"half a rec", 21), 21);
+	assert_int_equal(write(fd, "garbage\n", 8), 8);
 	close(fd);
 	a = open_writer(f, 0, warn, sizeof(warn));
-	assert_non_null(strstr(warn, "incomplete"));
-	append_n(a, 1);
+	assert_non_null(strstr(warn, "not an audit record"));
 	assert_int_equal(pt_audit_close(a), 0);
-	load(f);
-	assert_string_equal(field(f->lines[f->n - 3], "type", buf, sizeof(buf)), "segment");
-	assert_string_equal(field(f->lines[f->n - 3], "break", buf, sizeof(buf)), "true");
-	verify_lines(f, f->lines, f->n, f->headtext, false, &v);
-	assert_non_null(strstr(v.all, "not a valid audit record"));
-	assert_non_null(strstr(v.all, "the chain restarts here (segment: the log ended with an "
-				      "incomplete line"));
-	pt_audit_result_clear(&v.res);
 
 	/* the log removed, audit.head still there: a break, never silence */
 	unlink(f->log);
