@@ -85,10 +85,63 @@ static void count_decision(struct call *c, const char *result, const char *user)
 	}
 }
 
+/* Summaries of the refusal windows that are over, in
+ * the audit trail (pt_audit_refusal_flush writes them) and in the log. */
+static void flush_refusals(struct pt_daemon *d)
+{
+	struct pt_audit_summary sm[16];
+	size_t n = 0;
+	char v[200];
+	int r;
+
+	do {
+		r = pt_audit_refusal_flush(d->audit, pt_now_ms_monotonic() / 1000, false, sm,
+					   PT_ELEMENTSOF(sm), &n);
+		for (size_t i = 0; i < n; i++)
+			pt_log(LOG_NOTICE,
+			       "op=%s result=summary peer_uid=%d count=%llu recorded=%llu "
+			       "window=%llu reason=%s",
+			       sm[i].op, sm[i].uid == (uid_t)-1 ? -1 : (int)sm[i].uid,
+			       (unsigned long long)sm[i].total, (unsigned long long)sm[i].recorded,
+			       (unsigned long long)sm[i].window,
+			       pt_log_value(sm[i].text, v, sizeof(v)));
+	} while (r >= 0 && n == PT_ELEMENTSOF(sm));
+	if (r < 0)
+		pt_log(LOG_ERR, "op=audit result=error reason=%s",
+		       pt_log_value(pt_audit_failure(d->audit) ?: strerror(-r), v, sizeof(v)));
+}
+
+/* Refusals of unprivileged peers (not root, not a configured actor) are
+ * rate-limited per uid and op (audit { refusal_burst, refusal_window }):
+ * beyond the burst they are only counted, and summarised once per window,
+ * so that one user cannot fill the disk with records of refused requests.
+ * Allowed decisions, and everything root and actors do, are recorded one by
+ * one. Returns true when this decision is to be logged and recorded. */
+static bool refusal_admitted(struct call *c, const char *result)
+{
+	uint64_t now;
+
+	if (strcmp(result, "deny") != 0 && strcmp(result, "error") != 0)
+		return true;
+	if (c->peer->uid == 0 || c->actor ||
+	    pt_policy_match_actor(c->d->cfg, c->peer->uid, c->peer->exe_known ? c->peer->exe : NULL,
+				  c->req->service))
+		return true;
+	flush_refusals(c->d); /* a window that is over: its summary first */
+	now = pt_now_ms_monotonic() / 1000;
+	return pt_audit_refusal_admit(c->d->audit, c->peer->uid, pt_msgtype_name(c->req->type),
+				      now);
+}
+
 static void log_decision(struct call *c, int prio, const char *result, const char *user,
 			 const char *holder, const char *id, const char *rule, const char *reason)
 {
 	char v[6][300];
+
+	if (!refusal_admitted(c, result)) {
+		count_decision(c, result, user);
+		return;
+	}
 
 	pt_log(prio,
 	       "op=%s result=%s user=%s holder=%s actor=%s rule=%s peer_uid=%u peer_pid=%d "
@@ -1522,6 +1575,7 @@ void pt_ops_housekeeping(struct pt_daemon *d)
 	if (d->audit && pt_audit_tick(d->audit, now) < 0)
 		pt_log(LOG_ERR, "op=audit result=error reason=\"%s\"",
 		       pt_audit_failure(d->audit) ?: "checkpoint failed");
+	flush_refusals(d);
 	r = pt_store_flush(d->store);
 	if (r < 0)
 		pt_log(LOG_ERR, "op=flush result=error reason=\"%s\"", strerror(-r));
