@@ -338,22 +338,20 @@ out:
 	return code;
 }
 
-static int cmd_show(const struct audit_opts *o)
+static int show_file(const struct audit_opts *o, const char *path)
 {
 	char *line = malloc(PT_AUDIT_MAX_LINE + 2);
-	FILE *f = fopen(o->file, "re");
+	FILE *f = fopen(path, "re");
 	uint64_t lineno = 0;
 	int code = TOOL_EXIT_OK;
 
 	if (!f || !line) {
-		tool_err("cannot open %s: %s", o->file, strerror(errno));
+		tool_err("cannot open %s: %s", path, strerror(errno));
 		free(line);
 		if (f)
 			fclose(f);
 		return TOOL_EXIT_REFUSED;
 	}
-	printf("%-20s %8s %-10s %-8s %-12s %-12s %s\n", "TIME", "SEQ", "OP", "RESULT", "USER",
-	       "HOLDER", "REASON");
 	while (fgets(line, PT_AUDIT_MAX_LINE + 2, f)) {
 		struct pt_audit_entry e;
 		size_t n = strlen(line);
@@ -397,6 +395,27 @@ static int cmd_show(const struct audit_opts *o)
 		code = TOOL_EXIT_REFUSED;
 	free(line);
 	fclose(f);
+	return code;
+}
+
+/* The records of the rotated files (oldest first), then of the log. */
+static int cmd_show(const struct audit_opts *o)
+{
+	char **files = NULL;
+	size_t n = 0;
+	int code = TOOL_EXIT_OK;
+
+	if (list_files(o->file, &files, &n) < 0) {
+		tool_err("out of memory");
+		return TOOL_EXIT_REFUSED;
+	}
+	printf("%-20s %8s %-10s %-8s %-12s %-12s %s\n", "TIME", "SEQ", "OP", "RESULT", "USER",
+	       "HOLDER", "REASON");
+	for (size_t i = 0; i < n && code == TOOL_EXIT_OK; i++)
+		code = show_file(o, files[i]);
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
 	return code;
 }
 

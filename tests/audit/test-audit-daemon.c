@@ -682,6 +682,7 @@ static void test_rotation(void **state_)
 	char path[160], f1[200], f2[200], f4[200], cmd[700], out[8192], l1[16384], l2[16384];
 	char v1[80], v2[80], *text, *token, *id;
 	uint32_t code;
+	FILE *f;
 
 	(void)state_;
 	need_root();
@@ -724,6 +725,34 @@ static void test_rotation(void **state_)
 	assert_non_null(strstr(out, "OK: "));
 	assert_non_null(strstr(out, "note: 4 files checked in order"));
 	assert_non_null(strstr(out, "older files were rotated out and deleted"));
+	/* audit show reads the rotated files too, oldest first */
+	{
+		unsigned in_files = 0;
+		char *all;
+
+		for (int k = 3; k >= 0; k--) {
+			if (k)
+				snprintf(f2, sizeof(f2), "%s.%d", auditlog, k);
+			else
+				snprintf(f2, sizeof(f2), "%s", auditlog);
+			text = th_slurp(f2);
+			assert_non_null(text);
+			in_files +=
+				count_lines(text, "\"op\":\"revoke\",\"result\":\"deny\"", NULL);
+			free(text);
+		}
+		snprintf(cmd, sizeof(cmd), "%s/tools/pertokctl audit show --file '%s'",
+			 getenv("top_builddir") ?: ".", auditlog);
+		f = popen(cmd, "r");
+		assert_non_null(f);
+		all = calloc(1, 1 << 20);
+		assert_non_null(all);
+		assert_true(fread(all, 1, (1 << 20) - 1, f) > 0);
+		assert_int_equal(pclose(f), 0);
+		assert_true(in_files > 10);
+		assert_int_equal(count_lines(all, "revoke     deny", NULL), in_files);
+		free(all);
+	}
 
 	/* a record changed in a rotated file: named FILE:LINE */
 	snprintf(cmd, sizeof(cmd), "cp '%s' '%s.orig' && sed -i '3s/\"deny\"/\"denY\"/' '%s'", f1,
