@@ -183,15 +183,15 @@ static void audit_decision(struct call *c, const char *result, const char *user,
 	char v[300];
 	int r;
 
+	if (strcmp(result, "allow") == 0 || strcmp(result, "renew") == 0)
+		snprintf(c->audit_id, sizeof(c->audit_id), "%s", id ? id : "");
 	r = pt_audit_append(c->d->audit, &ev);
 	if (r >= 0)
 		return;
 	pt_log(LOG_ERR, "op=audit result=error reason=%s",
 	       pt_log_value(pt_audit_failure(c->d->audit) ?: strerror(-r), v, sizeof(v)));
-	if (strcmp(result, "allow") == 0 || strcmp(result, "renew") == 0) {
+	if (strcmp(result, "allow") == 0 || strcmp(result, "renew") == 0)
 		c->audit_err = r;
-		snprintf(c->audit_id, sizeof(c->audit_id), "%s", id ? id : "");
-	}
 }
 
 static int reply_error(struct call *c, uint32_t code, const char *fmt, ...)
@@ -1453,6 +1453,12 @@ static int run_audited(struct call *c, const struct handler *h)
 	c->out = held;
 	r = h->fn(c);
 	c->out = out;
+	/* an exchange stored a persistable token: its record must be on disk
+	 * now, or the token goes again (a failed group commit would only
+	 * withhold the reply and leave the token in the store) */
+	if (!c->audit_err && h->type == PT_EXCHANGE && c->audit_id[0] &&
+	    pt_audit_pending(c->d->audit))
+		c->audit_err = pt_audit_sync(c->d->audit);
 	if (c->audit_err) {
 		if (h->type == PT_EXCHANGE && c->audit_id[0] &&
 		    pt_store_remove(c->d->store, c->audit_id) < 0)

@@ -867,6 +867,21 @@ static void test_crash_truncation(void **state_)
 	assert_non_null(strstr(out, "FAILED"));
 }
 
+/* Persistable tokens in the store under state_dir. */
+static unsigned count_tokens(const char *state_dir)
+{
+	char cmd[300];
+	unsigned n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls '%s/tokens' | grep -c '\\.tok$'", state_dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%u", &n), 1);
+	pclose(p);
+	return n;
+}
+
 /* One request on a fresh connection: the token, or NULL when tokend refused
  * or closed the connection without an answer (*closed). */
 static char *try_call(struct pt_req *req, bool *closed)
@@ -901,7 +916,7 @@ static void test_sync_failure_withholds(void **state_)
 			       .holder = (char *)"tester",
 			       .service = (char *)"audit" };
 	const char *b = getenv("top_builddir"), *asan = getenv("ASAN_OPTIONS");
-	char path[160], flag[160], shim[PATH_MAX], asan_opts[512], *token, *id, *tlog;
+	char path[160], flag[160], shim[PATH_MAX], asan_opts[512], *token, *id, *tlog, *live;
 	bool closed;
 	FILE *f;
 
@@ -936,10 +951,27 @@ static void test_sync_failure_withholds(void **state_)
 	assert_non_null(token);
 	pt_free_secret(token);
 
+	live = try_call(&mreq, &closed); /* to exchange while the disk fails */
+	assert_non_null(live);
+	assert_int_equal(count_tokens(path), 1);
+
 	/* the disk fails */
 	f = fopen(flag, "w");
 	assert_non_null(f);
 	fclose(f);
+	/* an exchange is refused, and its persistable token removed again */
+	{
+		struct pt_req xreq = { .type = PT_EXCHANGE,
+				       .live_token = live,
+				       .holder = (char *)"elsewhere" };
+		struct pt_rep rep;
+		int r = th_call(&xreq, &rep);
+
+		assert_true(r < 0 || rep.type != PT_OK);
+		if (r == 0)
+			pt_rep_clear(&rep);
+		assert_int_equal(count_tokens(path), 1);
+	}
 	token = try_call(&mreq, &closed);
 	assert_null(token);
 	assert_true(closed); /* withheld: no answer at all */
@@ -955,9 +987,11 @@ static void test_sync_failure_withholds(void **state_)
 	th_stop(SIGTERM);
 	tlog = th_slurp(th.logpath);
 	assert_non_null(tlog);
-	assert_int_equal(count_lines(tlog, "cannot sync", "replies withheld"), 2);
+	assert_true(count_lines(tlog, "cannot sync", "replies withheld") >= 2);
+	assert_non_null(strstr(tlog, "op=exchange result=error"));
 	free(tlog);
 	free(id);
+	pt_free_secret(live);
 }
 
 /* Each of the tests above stops its own tokend, also when it fails. */
