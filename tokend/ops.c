@@ -133,6 +133,17 @@ static bool refusal_admitted(struct call *c, const char *result)
 				      now);
 }
 
+/* Unknown or malformed requests (no audit record, the connection closes):
+ * their log lines are rate-limited like refusals for every uid but root
+ * (no actor can be matched without a decoded request). */
+static bool bad_request_logged(struct pt_daemon *d, const struct pt_peer *peer, const char *op)
+{
+	if (peer->uid == 0)
+		return true;
+	flush_refusals(d);
+	return pt_audit_refusal_admit(d->audit, peer->uid, op, pt_now_ms_monotonic() / 1000);
+}
+
 static void log_decision(struct call *c, int prio, const char *result, const char *user,
 			 const char *holder, const char *id, const char *rule, const char *reason)
 {
@@ -1494,19 +1505,21 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 		if (handlers[i].type == type)
 			h = &handlers[i];
 	if (!h) {
-		pt_log(LOG_WARNING,
-		       "op=%s result=error peer_uid=%u peer_pid=%d reason=\"unknown "
-		       "request type %u\"",
-		       "unknown", (unsigned)peer->uid, (int)peer->pid, type);
+		if (bad_request_logged(d, peer, "unknown"))
+			pt_log(LOG_WARNING,
+			       "op=%s result=error peer_uid=%u peer_pid=%d reason=\"unknown "
+			       "request type %u\"",
+			       "unknown", (unsigned)peer->uid, (int)peer->pid, type);
 		r = pt_rep_encode_error(out, PT_E_PROTO, "unknown request type");
 		return r < 0 ? r : -EBADMSG;
 	}
 	r = pt_req_decode(type, payload, len, &req);
 	if (r < 0) {
-		pt_log(LOG_WARNING,
-		       "op=%s result=error peer_uid=%u peer_pid=%d reason=\"malformed "
-		       "request\"",
-		       pt_msgtype_name(type), (unsigned)peer->uid, (int)peer->pid);
+		if (bad_request_logged(d, peer, pt_msgtype_name(type)))
+			pt_log(LOG_WARNING,
+			       "op=%s result=error peer_uid=%u peer_pid=%d reason=\"malformed "
+			       "request\"",
+			       pt_msgtype_name(type), (unsigned)peer->uid, (int)peer->pid);
 		r = pt_rep_encode_error(out, PT_E_PROTO, "malformed request");
 		return r < 0 ? r : -EBADMSG;
 	}

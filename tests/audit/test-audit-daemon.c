@@ -21,7 +21,9 @@
 #include <string.h>
 #include <grp.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -514,7 +516,36 @@ static uint64_t summarised(const char *text, const char *op, uint64_t *ret_recor
 struct flood {
 	unsigned status, redeem; /* refused with PT_E_PERM */
 	unsigned other;		 /* anything else (errors, other refusals) */
+	unsigned unknown;	 /* unknown request types answered with an error */
 };
+
+/* One frame of a request type tokend does not know, after the hello, on a
+ * raw connection (the client library only encodes known types). 1 when
+ * tokend answered it with an error. */
+static int unknown_request(void)
+{
+	static const uint8_t hello[] = { 0, 0, 0, 5, PT_HELLO, 0, 0, 0, PT_PROTO_VERSION };
+	static const uint8_t bogus[] = { 0, 0, 0, 1, 200 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint8_t buf[512];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok = 0;
+	ssize_t k;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", th.sock);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, hello, sizeof(hello)) != (ssize_t)sizeof(hello) || read(fd, buf, 4) != 4)
+		goto out;
+	k = (ssize_t)((uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | buf[2] << 8 | buf[3]);
+	if (k <= 0 || k > (ssize_t)sizeof(buf) || read(fd, buf, (size_t)k) != k || buf[0] != PT_OK)
+		goto out;
+	if (write(fd, bogus, sizeof(bogus)) != (ssize_t)sizeof(bogus))
+		goto out;
+	ok = read(fd, buf, sizeof(buf)) > 4 && buf[4] == PT_ERR;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
 
 /* n requests as uid NOBODY on one connection (reconnecting when closed):
  * STATUS (root only) and, every 4th, REDEEM (actors only). */
@@ -561,6 +592,8 @@ static void flood_as_nobody(unsigned n, struct flood *ret)
 			pt_rep_clear(&rep);
 		}
 		pt_client_free(c);
+		for (unsigned i = 0; i < n / 10; i++)
+			f.unknown += (unsigned)unknown_request();
 		_exit(write(fds[1], &f, sizeof(f)) == (ssize_t)sizeof(f) ? 0 : 101);
 	}
 	close(fds[1]);
@@ -577,7 +610,7 @@ static void flood_as_nobody(unsigned n, struct flood *ret)
 static void test_refusal_flood(void **state_)
 {
 	char path[160], want[256], out[8192], l1[16384], *token, *id, *tlog, *log;
-	uint64_t st_sum = 0, rd_sum = 0, st_rec = 0, rd_rec = 0;
+	uint64_t st_sum = 0, rd_sum = 0, st_rec = 0, rd_rec = 0, unknown_sum = 0;
 	unsigned records;
 	struct flood f;
 	uint32_t code;
@@ -595,9 +628,9 @@ static void test_refusal_flood(void **state_)
 	assert_true(log0 >= 0);
 
 	flood_as_nobody(4000, &f);
-	print_message("# refused: %u status, %u redeem; %u other replies\n", f.status, f.redeem,
-		      f.other);
-	assert_true(f.status >= 1000 && f.redeem >= 300);
+	print_message("# refused: %u status, %u redeem, %u unknown requests; %u other replies\n",
+		      f.status, f.redeem, f.unknown, f.other);
+	assert_true(f.status >= 1000 && f.redeem >= 300 && f.unknown >= 100);
 
 	/* an actor's allowed redeem is still recorded one by one */
 	token = mint(&code, NULL, 0);
@@ -619,8 +652,10 @@ static void test_refusal_flood(void **state_)
 		st_sum += indiv - st_rec;
 		indiv = count_lines(tlog, "op=redeem result=deny", "peer_uid=65534");
 		rd_sum += indiv - rd_rec;
+		unknown_sum = summarised(tlog, "unknown", NULL);
 		free(tlog);
-		if (st_sum == f.status && rd_sum == f.redeem && st_rec > 0 && rd_rec > 0)
+		if (st_sum == f.status && rd_sum == f.redeem && st_rec > 0 && rd_rec > 0 &&
+		    unknown_sum > 0)
 			break;
 		usleep(50000);
 	}
@@ -632,6 +667,10 @@ static void test_refusal_flood(void **state_)
 	assert_non_null(tlog);
 	snprintf(want, sizeof(want), "refusals of status by uid %d in the last 3 s", NOBODY);
 	assert_non_null(strstr(tlog, want));
+	/* unknown request types: a few lines, then a summary too */
+	assert_true(count_lines(tlog + log0, "reason=\"unknown request type", "peer_uid=65534") <=
+		    10);
+	assert_non_null(strstr(tlog + log0, "op=unknown result=summary peer_uid=65534"));
 	/* tokend's log: a bound instead of ~100 bytes per refusal */
 	print_message("# tokend's log grew by %lld bytes for %u refusals\n",
 		      (long long)(size_of(th.logpath) - log0), f.status + f.redeem);
