@@ -534,7 +534,9 @@ void pt_audit_verifier_line(struct pt_audit_verifier *v, const char *line, size_
 		if (v->n_unknown) /* a new chain: nothing later covers the old one */
 			problem(v, "%s", v->unknown_cp);
 		v->n_unknown = 0;
-		if (e.brk || v->lineno != 1 || strcmp(e.prev, zero_hash) != 0)
+		/* a fresh chain is fine only at the very start of the input */
+		if (e.brk || v->lineno != 1 || v->have_prev || v->resync ||
+		    strcmp(e.prev, zero_hash) != 0)
 			problem(v, "%s: the chain restarts here (segment: %s)", at,
 				e.reason[0] ? e.reason : "no reason given");
 	} else if (strcmp(e.type, "continuation") == 0 && v->lineno != 1) {

@@ -929,7 +929,18 @@ int pt_audit_open(const struct pt_audit_opts *o, const uint8_t storekey[PT_STORE
 				 a->head_path, hseq);
 			a->seq = hseq;
 		} else if (!done) {
-			snprintf(seg_reason, sizeof(seg_reason), "new log");
+			char old[PATH_MAX + 8];
+
+			snprintf(old, sizeof(old), "%s.1", a->path);
+			if (access(old, F_OK) == 0) { /* rotated files, but no chain to follow */
+				brk = true;
+				snprintf(
+					seg_reason, sizeof(seg_reason),
+					"the log was empty or missing and %.256s does not end with "
+					"a verifiable line",
+					old);
+			} else
+				snprintf(seg_reason, sizeof(seg_reason), "new log");
 		}
 		seg = !done;
 	} else {

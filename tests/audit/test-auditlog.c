@@ -823,6 +823,51 @@ static void test_rotation_writer(void **state)
 	assert_non_null(strstr(v.all, "incomplete line (no newline) inside the log"));
 	assert_false(v.res.torn_pending);
 	pt_audit_result_clear(&v.res);
+
+	/* the log and audit.head gone, LOG.1 not ending cleanly: a break,
+	 * never a silent new chain */
+	unlink(f->log);
+	unlink(f->head);
+	a = NULL;
+	assert_int_equal(pt_audit_open(&o, storekey, f->key, f->kid, &a, warn, sizeof(warn), err,
+				       sizeof(err)),
+			 0);
+	assert_non_null(strstr(warn, "does not end with a verifiable line"));
+	assert_int_equal(pt_audit_close(a), 0);
+	load(f);
+	verify_files(f, paths, 3, &v);
+	snprintf(l3, sizeof(l3), "%s:1 (seq ", f->log);
+	assert_non_null(strstr(v.all, l3));
+	assert_non_null(strstr(v.all, "the chain restarts here"));
+	pt_audit_result_clear(&v.res);
+
+	/* a well-formed fresh log ("new log", no break) put after rotated
+	 * files is a restart too, whatever its own lines say */
+	{
+		struct pt_audit_opts o2 = { .checkpoint_every = 5 };
+		char other[160], cmd[600], want[300];
+
+		snprintf(other, sizeof(other), "%s/other", f->dir);
+		mkdir(other, 0700);
+		snprintf(l3, sizeof(l3), "%s/audit.log", other);
+		unlink(l3);
+		o2.path = l3;
+		a = NULL;
+		assert_int_equal(pt_audit_open(&o2, storekey, f->key, f->kid, &a, warn,
+					       sizeof(warn), err, sizeof(err)),
+				 0);
+		append_n(a, 1);
+		assert_int_equal(pt_audit_close(a), 0);
+		snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && rm -rf '%s'", l3, f->log, other);
+		assert_int_equal(system(cmd), 0);
+		free(f->headtext);
+		f->headtext = NULL;
+		verify_files(f, paths, 3, &v);
+		snprintf(want, sizeof(want),
+			 "%s:1 (seq 1): the chain restarts here (segment: new log)", f->log);
+		assert_non_null(strstr(v.all, want));
+		pt_audit_result_clear(&v.res);
+	}
 	unlink(l1);
 	unlink(l2);
 }
