@@ -175,7 +175,13 @@ int pt_audit_parse_line(const char *line, size_t n, struct pt_audit_entry *ret)
 		    !json_object_is_type(v, json_type_boolean))
 			goto out;
 		e.brk = json_object_get_boolean(v);
-	} else if (strcmp(e.type, "record") != 0)
+	} else if (strcmp(e.type, "torn") == 0) {
+		if (get_u64(o, "offset", 0, &e.torn_offset) < 0 ||
+		    get_u64(o, "length", 1, &e.torn_length) < 0 ||
+		    get_str(o, "torn_hash", true, e.torn_hash, sizeof(e.torn_hash)) < 0 ||
+		    !is_hex64(e.torn_hash, strlen(e.torn_hash)))
+			goto out;
+	} else if (strcmp(e.type, "record") != 0 && strcmp(e.type, "continuation") != 0)
 		goto out;
 	if (get_str(o, "reason", false, e.reason, sizeof(e.reason)) < 0 ||
 	    get_str(o, "op", false, e.op, sizeof(e.op)) < 0 ||
@@ -220,9 +226,13 @@ struct pt_audit_verifier {
 	bool resync;	/* the previous line was unreadable: skip link checks once */
 	uint64_t expect_seq;
 	char prev[PT_AUDIT_HASH_HEX + 1];
-	uint64_t prev_line;
+	char prev_at[320]; /* where the previous good line was: "line N" or FILE:N */
 	bool finished;
-	char unknown_cp[256]; /* the first checkpoint by an unknown key not yet covered */
+	char file[256]; /* the current file's name ("" = unnamed: "line N") */
+	bool pend;	/* the previous input ended with an incomplete line */
+	uint64_t pend_off, pend_len;
+	char pend_at[320];
+	char unknown_cp[512]; /* the first checkpoint by an unknown key not yet covered */
 	uint64_t n_unknown;
 };
 
@@ -260,6 +270,8 @@ void pt_audit_result_clear(struct pt_audit_result *r)
 		return;
 	for (size_t i = 0; i < r->n_problems; i++)
 		free(r->problems[i]);
+	for (size_t i = 0; i < r->n_crash; i++)
+		free(r->crash[i]);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -434,34 +446,87 @@ int pt_audit_verifier_set_head(struct pt_audit_verifier *v, const char *text, si
 	return 0;
 }
 
-static void line_label(char *buf, size_t len, uint64_t lineno, uint64_t seq)
+static void crash_note(struct pt_audit_verifier *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void crash_note(struct pt_audit_verifier *v, const char *fmt, ...)
 {
-	snprintf(buf, len, "line %" PRIu64 " (seq %" PRIu64 ")", lineno, seq);
+	va_list ap;
+	char *s = NULL;
+
+	if (v->res.n_crash >= PT_AUDIT_MAX_PROBLEMS)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (s)
+		v->res.crash[v->res.n_crash++] = s;
+}
+
+/* "line N" for an unnamed input, "FILE:N" once files are named. */
+static const char *where(const struct pt_audit_verifier *v, uint64_t lineno, char *buf, size_t len)
+{
+	if (v->file[0])
+		snprintf(buf, len, "%s:%" PRIu64, v->file, lineno);
+	else
+		snprintf(buf, len, "line %" PRIu64, lineno);
+	return buf;
+}
+
+static void line_label(const struct pt_audit_verifier *v, char *buf, size_t len, uint64_t lineno,
+		       uint64_t seq)
+{
+	char w[300];
+
+	snprintf(buf, len, "%s (seq %" PRIu64 ")", where(v, lineno, w, sizeof(w)), seq);
+}
+
+/* An incomplete line with more input after it: damage, not a crash. */
+static void pend_problem(struct pt_audit_verifier *v)
+{
+	if (!v->pend)
+		return;
+	v->pend = false;
+	problem(v,
+		"%s: incomplete line (no newline) inside the log, not at its end — cut "
+		"mid-record",
+		v->pend_at);
+	v->resync = true;
+}
+
+int pt_audit_verifier_file(struct pt_audit_verifier *v, const char *name)
+{
+	pend_problem(v);
+	snprintf(v->file, sizeof(v->file), "%s", name ? name : "");
+	v->lineno = 0;
+	v->res.n_files++;
+	return 0;
 }
 
 void pt_audit_verifier_line(struct pt_audit_verifier *v, const char *line, size_t n, bool overlong)
 {
 	struct pt_audit_entry e;
-	char at[64];
+	char at[340], w[300];
 	bool link_ok = true;
 	int r;
 
+	pend_problem(v);
 	v->lineno++;
 	v->res.n_lines++;
 	if (overlong) {
-		problem(v, "line %" PRIu64 ": longer than %d bytes — not an audit record",
-			v->lineno, PT_AUDIT_MAX_LINE);
+		problem(v, "%s: longer than %d bytes — not an audit record",
+			where(v, v->lineno, w, sizeof(w)), PT_AUDIT_MAX_LINE);
 		v->resync = true;
 		return;
 	}
 	r = pt_audit_parse_line(line, n, &e);
 	if (r == -EBADMSG || r == -ENOMEM || r == -EIO) {
-		problem(v, "line %" PRIu64 ": not a valid audit record (garbage or damaged line)",
-			v->lineno);
+		problem(v, "%s: not a valid audit record (garbage or damaged line)",
+			where(v, v->lineno, w, sizeof(w)));
 		v->resync = true;
 		return;
 	}
-	line_label(at, sizeof(at), v->lineno, e.seq);
+	line_label(v, at, sizeof(at), v->lineno, e.seq);
 	if (r == -EILSEQ)
 		problem(v, "%s: hash mismatch — record modified", at);
 
@@ -469,9 +534,20 @@ void pt_audit_verifier_line(struct pt_audit_verifier *v, const char *line, size_
 		if (v->n_unknown) /* a new chain: nothing later covers the old one */
 			problem(v, "%s", v->unknown_cp);
 		v->n_unknown = 0;
-		if (e.brk || v->lineno != 1 || strcmp(e.prev, zero_hash) != 0)
+		/* a fresh chain is fine only at the very start of the input */
+		if (e.brk || v->lineno != 1 || v->have_prev || v->resync ||
+		    strcmp(e.prev, zero_hash) != 0)
 			problem(v, "%s: the chain restarts here (segment: %s)", at,
 				e.reason[0] ? e.reason : "no reason given");
+	} else if (strcmp(e.type, "continuation") == 0 && v->lineno != 1) {
+		link_ok = false;
+		problem(v, "%s: a rotation's continuation line in the middle of a file", at);
+	} else if (!v->have_prev && strcmp(e.type, "continuation") == 0) {
+		/* the oldest file kept: older ones were rotated out by design */
+		if (!v->resync) {
+			v->res.rotated_out = true;
+			v->res.first_seq = e.seq;
+		}
 	} else if (!v->have_prev) {
 		if (!v->resync)
 			problem(v,
@@ -483,9 +559,10 @@ void pt_audit_verifier_line(struct pt_audit_verifier *v, const char *line, size_
 	} else if (e.seq > v->expect_seq) {
 		link_ok = false;
 		problem(v,
-			"seq jumps from %" PRIu64 " to %" PRIu64 " at line %" PRIu64 " — %" PRIu64
+			"seq jumps from %" PRIu64 " to %" PRIu64 " at %s — %" PRIu64
 			" record(s) deleted",
-			v->expect_seq - 1, e.seq, v->lineno, e.seq - v->expect_seq);
+			v->expect_seq - 1, e.seq, where(v, v->lineno, w, sizeof(w)),
+			e.seq - v->expect_seq);
 	} else if (e.seq < v->expect_seq) {
 		link_ok = false;
 		problem(v,
@@ -494,8 +571,17 @@ void pt_audit_verifier_line(struct pt_audit_verifier *v, const char *line, size_
 			at, v->expect_seq);
 	} else if (strcmp(e.prev, v->prev) != 0) {
 		link_ok = false;
-		problem(v, "%s: chain broken — line %" PRIu64 " before it was modified or replaced",
-			at, v->prev_line);
+		problem(v, "%s: chain broken — %s before it was modified or replaced", at,
+			v->prev_at);
+	}
+	if (strcmp(e.type, "torn") == 0) {
+		v->res.n_torn_recorded++;
+		crash_note(v,
+			   "crash truncation at %s byte offset %" PRIu64 ": %" PRIu64
+			   " byte(s) of an interrupted write (sha256 %s) were cut off at "
+			   "tokend's restart, recorded at %s",
+			   v->file[0] ? v->file : "the log", e.torn_offset, e.torn_length,
+			   e.torn_hash, at);
 	}
 
 	if (strcmp(e.type, "checkpoint") == 0) {
@@ -534,15 +620,18 @@ void pt_audit_verifier_line(struct pt_audit_verifier *v, const char *line, size_
 	v->resync = false;
 	v->expect_seq = e.seq + 1;
 	memcpy(v->prev, e.hash, sizeof(v->prev));
-	v->prev_line = v->lineno;
+	where(v, v->lineno, v->prev_at, sizeof(v->prev_at));
 	if (e.seq > v->res.last_seq)
 		v->res.last_seq = e.seq;
 }
 
-void pt_audit_verifier_incomplete(struct pt_audit_verifier *v)
+void pt_audit_verifier_incomplete(struct pt_audit_verifier *v, uint64_t off, uint64_t n)
 {
-	problem(v, "line %" PRIu64 ": incomplete last line (no newline) — cut mid-record",
-		v->lineno);
+	pend_problem(v);
+	v->pend = true;
+	v->pend_off = off;
+	v->pend_len = n;
+	where(v, v->lineno + 1, v->pend_at, sizeof(v->pend_at));
 }
 
 void pt_audit_verifier_finish(struct pt_audit_verifier *v, struct pt_audit_result *ret)
@@ -550,6 +639,16 @@ void pt_audit_verifier_finish(struct pt_audit_verifier *v, struct pt_audit_resul
 	if (v->n_unknown)
 		problem(v, "%s", v->unknown_cp);
 	v->n_unknown = 0;
+	if (v->pend) {
+		v->pend = false;
+		v->res.torn_pending = true;
+		crash_note(v,
+			   "crash truncation at %s byte offset %" PRIu64 ": the log ends with an "
+			   "incomplete line of %" PRIu64 " byte(s) (%s), not yet recorded: tokend "
+			   "was stopped mid-write (its next start records the cut) or is writing "
+			   "now",
+			   v->file[0] ? v->file : "the log", v->pend_off, v->pend_len, v->pend_at);
+	}
 	if (v->head.valid) {
 		v->res.head_checked = true;
 		if (v->res.last_seq < v->head.seq)
@@ -572,16 +671,19 @@ int pt_audit_verify_stream(struct pt_audit_verifier *v, FILE *f)
 {
 	char *buf = malloc(PT_AUDIT_MAX_LINE + 1);
 	size_t n = 0;
+	uint64_t off = 0, start = 0; /* byte offsets: here, and of this line */
 	bool overlong = false;
 	int c;
 
 	if (!buf)
 		return -ENOMEM;
 	while ((c = getc_unlocked(f)) != EOF) {
+		off++;
 		if (c == '\n') {
 			pt_audit_verifier_line(v, buf, n, overlong);
 			n = 0;
 			overlong = false;
+			start = off;
 			continue;
 		}
 		if (n < PT_AUDIT_MAX_LINE)
@@ -593,10 +695,8 @@ int pt_audit_verify_stream(struct pt_audit_verifier *v, FILE *f)
 		free(buf);
 		return -EIO;
 	}
-	if (n > 0 || overlong) {
-		pt_audit_verifier_line(v, buf, n, overlong);
-		pt_audit_verifier_incomplete(v);
-	}
+	if (n > 0 || overlong)
+		pt_audit_verifier_incomplete(v, start, off - start);
 	free(buf);
 	return 0;
 }

@@ -59,6 +59,9 @@ struct pt_audit_entry {
 	char sig[128]; /* checkpoint, base64url */
 	bool brk;      /* segment: "break" */
 	char reason[256];
+	/* torn: the cut-off bytes of a crashed write */
+	uint64_t torn_offset, torn_length;
+	char torn_hash[PT_AUDIT_HASH_HEX + 1];
 	/* record fields, for display ("" when absent) */
 	char op[32], result[32], user[256], holder[256];
 };
@@ -85,6 +88,19 @@ struct pt_audit_result {
 	size_t n_problems;
 	char *problems[PT_AUDIT_MAX_PROBLEMS]; /* the first ones, in order */
 	uint64_t n_problems_total;
+	/* crash truncations, not tampering: "torn" lines tokend recorded
+	 * (n_torn_recorded), and an incomplete last line not yet recorded
+	 * (torn_pending: tokend has not restarted since, or a write is in
+	 * progress) */
+	uint64_t n_torn_recorded;
+	bool torn_pending;
+	size_t n_crash;
+	char *crash[PT_AUDIT_MAX_PROBLEMS]; /* "crash truncation at ..." texts */
+	/* the oldest line given is a "continuation": older files were rotated
+	 * out (deleted by design); first_seq is its seq */
+	bool rotated_out;
+	uint64_t first_seq;
+	uint64_t n_files;
 };
 
 int pt_audit_verifier_new(struct pt_audit_verifier **ret);
@@ -97,11 +113,18 @@ int pt_audit_verifier_add_jwks(struct pt_audit_verifier *v, const char *json, si
 /* The head file's content. Must be given before the first line. -EBADMSG
  * when malformed (the verifier records that as a problem too). */
 int pt_audit_verifier_set_head(struct pt_audit_verifier *v, const char *text, size_t n);
+/* The lines that follow come from the file named name (shown in problems
+ * as NAME:LINE; without a name, "line N"): line numbers restart at 1. A
+ * partial last line of the previous file is a problem then (only the last
+ * file may end in a crash). -ENOMEM. */
+int pt_audit_verifier_file(struct pt_audit_verifier *v, const char *name);
 /* Feeds the next line (without its newline); overlong = the line was longer
  * than PT_AUDIT_MAX_LINE and line holds only its start. */
 void pt_audit_verifier_line(struct pt_audit_verifier *v, const char *line, size_t n, bool overlong);
-/* The input ended with a line that had no newline (fed before this). */
-void pt_audit_verifier_incomplete(struct pt_audit_verifier *v);
+/* The input ended with a line that had no newline, n bytes at byte offset
+ * off of the current file (not fed as a line): a crash truncation when it
+ * stays the end of the input, a problem when more lines follow. */
+void pt_audit_verifier_incomplete(struct pt_audit_verifier *v, uint64_t off, uint64_t n);
 /* Ends the input and fills in *ret (the problems move to ret: free with
  * pt_audit_result_clear). */
 void pt_audit_verifier_finish(struct pt_audit_verifier *v, struct pt_audit_result *ret);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,15 @@
 static const char zero_hash[PT_AUDIT_HASH_HEX + 1] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
 
+/* Refusals of one (uid, op) in the current window. */
+struct refusal {
+	bool used;
+	uid_t uid;
+	char op[32];
+	uint64_t start; /* monotonic s */
+	uint64_t total, recorded;
+};
+
 struct pt_audit {
 	char *path;
 	char *head_path;
@@ -52,6 +62,11 @@ struct pt_audit {
 	const char *kid;
 	uint8_t hkey[32];
 	struct pt_audit_opts o;
+	bool need_cont;	     /* a rotation's continuation line is still to be written */
+	bool at_cp;	     /* the last line written is a checkpoint */
+	uint64_t next_due;   /* monotonic s: the earliest refusal window with a summary due */
+	char notes[1024];    /* what open repaired */
+	struct refusal *ref; /* PT_AUDIT_REFUSAL_SLOTS + 1 (the shared slot), lazily */
 };
 
 static void set_failed(struct pt_audit *a, int err, const char *fmt, ...)
@@ -217,6 +232,7 @@ static int emit(struct pt_audit *a, json_object *o, bool sync)
 		return r;
 	memcpy(a->prev, hash, sizeof(a->prev));
 	a->since_cp++;
+	a->at_cp = false;
 	return 0;
 }
 
@@ -256,14 +272,134 @@ int pt_audit_token_ref(const struct pt_audit *a, const char *token,
 	return 0;
 }
 
+static void add_note(struct pt_audit *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void add_note(struct pt_audit *a, const char *fmt, ...)
+{
+	size_t n = strlen(a->notes);
+	va_list ap;
+
+	if (n && n + 2 < sizeof(a->notes)) {
+		memcpy(a->notes + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(a->notes + n, sizeof(a->notes) - n, fmt, ap);
+	va_end(ap);
+}
+
+const char *pt_audit_notes(const struct pt_audit *a)
+{
+	return a && a->notes[0] ? a->notes : NULL;
+}
+
+static void fsync_dir(const struct pt_audit *a)
+{
+	const char *slash = strrchr(a->path, '/');
+	char dir[PATH_MAX];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash == a->path ? 1 : (int)(slash - a->path), a->path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+/* The first line of a file after a rotation: chained to the old file's
+ * last line (a checkpoint). */
+static int write_continuation(struct pt_audit *a, const char *reason)
+{
+	json_object *o = new_line(a, a->seq + 1, "continuation");
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	r = add_str(o, "reason", reason, REASON_MAX);
+	if (r >= 0)
+		r = emit(a, o, true);
+	json_object_put(o);
+	if (r < 0)
+		return r;
+	a->seq++;
+	a->need_cont = false;
+	return 0;
+}
+
+/* LOG -> LOG.1 -> LOG.2 ... (LOG.<keep> is replaced: the oldest goes), a
+ * new LOG continuing the chain. The old file ends with a checkpoint. */
+static int rotate(struct pt_audit *a)
+{
+	char from[PATH_MAX], to[PATH_MAX], reason[PATH_MAX + 64];
+	struct stat st;
+	int fd, r;
+
+	if (!a->at_cp) {
+		if (a->since_cp == 0)
+			a->since_cp = 1; /* a segment or torn line written at open */
+		r = pt_audit_checkpoint(a);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned i = a->o.rotate_keep; i > 1; i--) {
+		snprintf(from, sizeof(from), "%s.%u", a->path, i - 1);
+		snprintf(to, sizeof(to), "%s.%u", a->path, i);
+		if (rename(from, to) < 0 && errno != ENOENT) {
+			r = -errno;
+			set_failed(a, -r, "cannot rotate %s", from);
+			return r;
+		}
+	}
+	snprintf(to, sizeof(to), "%s.1", a->path);
+	if (rename(a->path, to) < 0) {
+		r = -errno;
+		set_failed(a, -r, "cannot rotate");
+		return r;
+	}
+	fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		  0600);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		if (fd >= 0) {
+			close(fd);
+			unlink(a->path);
+		}
+		(void)rename(to, a->path); /* keep writing the old file */
+		set_failed(a, -r, "cannot create a new log to rotate to");
+		return r;
+	}
+	close(a->fd);
+	a->fd = fd;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	a->size = 0;
+	a->unsynced = false;
+	a->need_cont = true;
+	fsync_dir(a);
+	snprintf(reason, sizeof(reason), "rotated: %s ends at seq %" PRIu64, to, a->seq);
+	return write_continuation(a, reason);
+}
+
 int pt_audit_append(struct pt_audit *a, const struct pt_audit_event *ev)
 {
-	char ref[PT_AUDIT_TOKEN_HMAC_HEX + 1];
+	char ref[PT_AUDIT_TOKEN_HMAC_HEX + 1], reason[64];
 	json_object *o;
 	int r;
 
 	if (!a || !ev)
 		return -EINVAL;
+	if (a->need_cont && !a->gone) {
+		snprintf(reason, sizeof(reason), "rotated after seq %" PRIu64, a->seq);
+		r = write_continuation(a, reason);
+		if (r < 0)
+			return r;
+	}
+	if (a->o.rotate_size && a->size >= (off_t)a->o.rotate_size && !a->gone) {
+		r = rotate(a);
+		if (r < 0)
+			return r;
+	}
 	o = new_line(a, a->seq + 1, "record");
 	if (!o)
 		return -ENOMEM;
@@ -368,6 +504,7 @@ int pt_audit_checkpoint(struct pt_audit *a)
 		goto out;
 	a->seq = seq;
 	a->since_cp = 0;
+	a->at_cp = true;
 	a->last_cp = now;
 	r = pt_atomic_write(a->head_path, head, strlen(head), 0600);
 	if (r < 0)
@@ -466,10 +603,19 @@ static uint64_t head_seq(const char *path)
 	return seq;
 }
 
-/* Reads the tail (at most two maximal lines) and finds the last complete
- * line. Sets *ret_seq / ret_hash when it verifies; *ret_reason otherwise. */
-static int read_tail(struct pt_audit *a, off_t size, bool *ret_ok, uint64_t *ret_seq,
-		     bool *ret_partial, const char **ret_reason)
+/* What the end of a log says. */
+struct tail {
+	bool ok;      /* the last complete line verifies: seq, prev set */
+	uint64_t seq; /* its seq (also when its hash does not match) */
+	char prev[PT_AUDIT_HASH_HEX + 1];
+	bool partial;	    /* the file does not end with a newline */
+	off_t torn_off;	    /* partial: where the incomplete last line starts; -1 unknown */
+	const char *reason; /* why !ok (or NULL) */
+};
+
+/* Reads the tail of fd (at most two maximal lines) and finds the last
+ * complete line. */
+static int read_tail(int fd, off_t size, struct tail *t)
 {
 	size_t want = 2 * (PT_AUDIT_MAX_LINE + 1);
 	off_t start = size > (off_t)want ? size - (off_t)want : 0;
@@ -478,10 +624,12 @@ static int read_tail(struct pt_audit *a, off_t size, bool *ret_ok, uint64_t *ret
 	struct pt_audit_entry e;
 	int r;
 
+	memset(t, 0, sizeof(*t));
+	t->torn_off = -1;
 	if (!buf)
 		return -ENOMEM;
 	while (have < n) {
-		ssize_t k = pread(a->fd, buf + have, n - have, start + (off_t)have);
+		ssize_t k = pread(fd, buf + have, n - have, start + (off_t)have);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
@@ -492,11 +640,13 @@ static int read_tail(struct pt_audit *a, off_t size, bool *ret_ok, uint64_t *ret
 		have += (size_t)k;
 	}
 	buf[n] = '\0';
-	*ret_ok = false;
-	*ret_partial = buf[n - 1] != '\n';
+	t->partial = buf[n - 1] != '\n';
 	end = memrchr(buf, '\n', n);
+	if (t->partial && (end || start == 0))
+		t->torn_off = end ? start + (end - buf) + 1 : 0;
 	if (!end) {
-		*ret_reason = "the log's last line is unreadable (longer than a record)";
+		t->reason = start == 0 ? "the log holds no complete line" :
+					 "the log's last line is unreadable (longer than a record)";
 		free(buf);
 		return 0;
 	}
@@ -504,24 +654,152 @@ static int read_tail(struct pt_audit *a, off_t size, bool *ret_ok, uint64_t *ret
 	line = memrchr(buf, '\n', (size_t)(end - buf));
 	line = line ? line + 1 : (start == 0 ? buf : NULL);
 	if (!line) {
-		*ret_reason = "the log's last line is unreadable (longer than a record)";
+		t->reason = "the log's last line is unreadable (longer than a record)";
 		free(buf);
 		return 0;
 	}
 	r = pt_audit_parse_line(line, (size_t)(end - line), &e);
 	if (r == 0) {
-		*ret_ok = true;
-		*ret_seq = e.seq;
-		memcpy(a->prev, e.hash, sizeof(a->prev));
-		*ret_reason = *ret_partial ?
-				      "the log ended with an incomplete line (cut mid-write)" :
-				      NULL;
+		t->ok = true;
+		t->seq = e.seq;
+		memcpy(t->prev, e.hash, sizeof(t->prev));
 	} else if (r == -EILSEQ) {
-		*ret_seq = e.seq;
-		*ret_reason = "the log's last line does not match its hash (modified or damaged)";
+		t->seq = e.seq;
+		t->reason = "the log's last line does not match its hash (modified or damaged)";
 	} else
-		*ret_reason = "the log's last line is not an audit record (damaged or replaced)";
+		t->reason = "the log's last line is not an audit record (damaged or replaced)";
 	free(buf);
+	return 0;
+}
+
+/* A crash's incomplete last line: its bytes [off, size) are hashed, cut
+ * off (they were never acknowledged: replies wait for the sync) and named
+ * by a "torn" record once the chain is set up. */
+struct torn {
+	uint64_t off, len;
+	char hash[PT_AUDIT_HASH_HEX + 1];
+};
+
+static int cut_torn(struct pt_audit *a, off_t off, off_t size, struct torn *ret)
+{
+	size_t n = (size_t)(size - off), have = 0;
+	char *buf = malloc(n ? n : 1);
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	while (have < n) {
+		ssize_t k = pread(a->fd, buf + have, n - have, off + (off_t)have);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			r = k < 0 ? -errno : -EIO;
+			free(buf);
+			return r;
+		}
+		have += (size_t)k;
+	}
+	r = pt_audit_hash(buf, n, ret->hash);
+	free(buf);
+	if (r < 0)
+		return r;
+	if (ftruncate(a->fd, off) < 0 || fdatasync(a->fd) < 0)
+		return -errno;
+	ret->off = (uint64_t)off;
+	ret->len = n;
+	a->size = off;
+	return 0;
+}
+
+static int write_torn(struct pt_audit *a, const struct torn *t)
+{
+	json_object *o = new_line(a, a->seq + 1, "torn");
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	r = add_int(o, "offset", (int64_t)t->off);
+	if (r >= 0)
+		r = add_int(o, "length", (int64_t)t->len);
+	if (r >= 0)
+		r = add_str(o, "torn_hash", t->hash, PT_AUDIT_HASH_HEX);
+	if (r >= 0)
+		r = add_str(o, "reason",
+			    "crash truncation: the log ended with an incomplete line (tokend "
+			    "stopped mid-write); its bytes were cut off",
+			    REASON_MAX);
+	if (r >= 0)
+		r = emit(a, o, true);
+	json_object_put(o);
+	if (r >= 0)
+		a->seq++;
+	return r;
+}
+
+/* Removes .audit.head.*.tmp left by interrupted head writes (tokend is the
+ * only writer, and it is starting). Returns how many were removed. */
+static unsigned remove_head_temps(const char *head_path)
+{
+	const char *slash = strrchr(head_path, '/');
+	char dir[PATH_MAX];
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash == head_path ? 1 : (int)(slash - head_path),
+		 head_path);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		size_t k = strlen(de->d_name);
+
+		if (k > strlen("." HEAD_NAME ".") + 4 &&
+		    strncmp(de->d_name, "." HEAD_NAME ".", strlen("." HEAD_NAME ".")) == 0 &&
+		    strcmp(de->d_name + k - 4, ".tmp") == 0 &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* An empty or missing log after a rotation that did not finish (tokend
+ * stopped between renaming LOG to LOG.1 and writing the new LOG's first
+ * line): LOG.1 ends with the checkpoint audit.head names. true when the
+ * chain was continued from it. */
+static int continue_rotated(struct pt_audit *a, uint64_t hseq, bool *ret_done)
+{
+	char old[PATH_MAX + 8], reason[PATH_MAX + 96];
+	struct stat st;
+	struct tail t;
+	int fd, r;
+
+	*ret_done = false;
+	snprintf(old, sizeof(old), "%s.1", a->path);
+	fd = open(old, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		close(fd);
+		return 0;
+	}
+	r = read_tail(fd, st.st_size, &t);
+	close(fd);
+	if (r < 0)
+		return r;
+	if (!t.ok || t.partial || t.seq < hseq)
+		return 0;
+	a->seq = t.seq;
+	memcpy(a->prev, t.prev, sizeof(a->prev));
+	snprintf(reason, sizeof(reason),
+		 "rotated: %s ends at seq %" PRIu64 " (rotation completed at start)", old, t.seq);
+	r = write_continuation(a, reason);
+	if (r < 0)
+		return r;
+	add_note(a, "%s: an interrupted rotation was completed (the chain continues from %s)",
+		 a->path, old);
+	*ret_done = true;
 	return 0;
 }
 
@@ -549,12 +827,15 @@ int pt_audit_open(const struct pt_audit_opts *o, const uint8_t storekey[PT_STORE
 		  size_t warnlen, char *err, size_t errlen)
 {
 	struct pt_audit *a = NULL;
-	const char *slash, *reason = NULL;
+	const char *slash;
 	char seg_reason[512];
 	struct stat st;
+	struct tail t = { .torn_off = -1 };
+	struct torn torn = { 0 };
 	unsigned int hlen = sizeof(((struct pt_audit *)NULL)->hkey);
-	uint64_t hseq, tseq = 0;
-	bool ok = false, partial = false, brk = false;
+	unsigned k;
+	uint64_t hseq;
+	bool brk = false, seg = false, have_torn = false;
 	int r;
 
 	if (warn && warnlen)
@@ -607,49 +888,96 @@ int pt_audit_open(const struct pt_audit_opts *o, const uint8_t storekey[PT_STORE
 	a->ino = st.st_ino;
 	a->size = st.st_size;
 	memcpy(a->prev, zero_hash, sizeof(a->prev));
+	k = remove_head_temps(a->head_path);
+	if (k)
+		add_note(a,
+			 "removed %u leftover temporary file(s) ." HEAD_NAME ".*.tmp of "
+			 "interrupted writes",
+			 k);
 	hseq = head_seq(a->head_path);
 
-	if (st.st_size == 0) {
-		if (hseq) {
+	if (st.st_size > 0) {
+		r = read_tail(a->fd, st.st_size, &t);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot read %s: %s", a->path, strerror(-r));
+			goto fail;
+		}
+		if (t.torn_off >= 0) {
+			r = cut_torn(a, t.torn_off, st.st_size, &torn);
+			if (r < 0) {
+				snprintf(err, errlen, "cannot cut the torn tail of %s: %s", a->path,
+					 strerror(-r));
+				goto fail;
+			}
+			have_torn = true;
+		}
+	}
+	if (a->size == 0) {
+		bool done = false;
+
+		r = continue_rotated(a, hseq, &done);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot write %s: %s", a->path,
+				 a->failed ? a->why : strerror(-r));
+			goto fail;
+		}
+		if (!done && hseq) {
 			brk = true;
 			snprintf(seg_reason, sizeof(seg_reason),
 				 "the log was empty or missing, but %s says the last checkpoint "
 				 "was seq %" PRIu64,
 				 a->head_path, hseq);
 			a->seq = hseq;
-		} else
-			snprintf(seg_reason, sizeof(seg_reason), "new log");
-	} else {
-		r = read_tail(a, st.st_size, &ok, &tseq, &partial, &reason);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot read %s: %s", a->path, strerror(-r));
-			goto fail;
+		} else if (!done) {
+			char old[PATH_MAX + 8];
+
+			snprintf(old, sizeof(old), "%s.1", a->path);
+			if (access(old, F_OK) == 0) { /* rotated files, but no chain to follow */
+				brk = true;
+				snprintf(
+					seg_reason, sizeof(seg_reason),
+					"the log was empty or missing and %.256s does not end with "
+					"a verifiable line",
+					old);
+			} else
+				snprintf(seg_reason, sizeof(seg_reason), "new log");
 		}
-		a->seq = tseq;
-		if (ok && hseq > tseq) {
+		seg = !done;
+	} else {
+		const char *reason = t.reason;
+		bool ok = t.ok;
+
+		a->seq = t.seq;
+		if (ok)
+			memcpy(a->prev, t.prev, sizeof(a->prev));
+		if (ok && hseq > t.seq) {
 			ok = false;
 			reason =
 				"the log ends before the last checkpoint in audit.head (truncated)";
 		}
 		if (hseq > a->seq)
 			a->seq = hseq;
-		if (partial) {
-			/* end the cut line so the next one starts on its own */
+		if (t.partial && !have_torn) {
+			/* unreadable cut line: end it so the next one starts on its own */
 			r = write_line(a, "\n", 1, false);
 			if (r < 0) {
 				snprintf(err, errlen, "cannot write %s: %s", a->path, strerror(-r));
 				goto fail;
 			}
+			if (ok) {
+				ok = false;
+				reason = "the log ended with an incomplete line (cut mid-write)";
+			}
 		}
-		if (!ok || partial) {
-			brk = true;
+		if (!ok) {
+			brk = seg = true;
 			snprintf(seg_reason, sizeof(seg_reason),
 				 "%s; the chain is broken after "
 				 "seq %" PRIu64,
-				 reason ? reason : "the log's tail does not verify", tseq);
+				 reason ? reason : "the log's tail does not verify", t.seq);
 		}
 	}
-	if (st.st_size == 0 || brk) {
+	if (seg) {
 		r = write_segment(a, brk, seg_reason);
 		if (r < 0) {
 			snprintf(err, errlen, "cannot write %s: %s", a->path,
@@ -659,6 +987,19 @@ int pt_audit_open(const struct pt_audit_opts *o, const uint8_t storekey[PT_STORE
 		if (brk && warn && warnlen)
 			snprintf(warn, warnlen, "%s: %s; a new segment starts at seq %" PRIu64,
 				 a->path, seg_reason, a->seq);
+	}
+	if (have_torn) {
+		r = write_torn(a, &torn);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot write %s: %s", a->path,
+				 a->failed ? a->why : strerror(-r));
+			goto fail;
+		}
+		add_note(a,
+			 "%s: crash truncation: an incomplete last line of %" PRIu64
+			 " byte(s) at offset %" PRIu64 " (sha256 %s) was cut off and recorded "
+			 "at seq %" PRIu64,
+			 a->path, torn.len, torn.off, torn.hash, a->seq);
 	}
 	a->since_cp = 0;
 	a->last_cp = pt_now_s();
@@ -676,12 +1017,135 @@ fail:
 	return r;
 }
 
+/* ------------------------------------------------------------------ refusals */
+
+static bool window_over(const struct pt_audit *a, const struct refusal *e, uint64_t now)
+{
+	return now >= e->start + a->o.refusal_window;
+}
+
+bool pt_audit_refusal_admit(struct pt_audit *a, uid_t uid, const char *op, uint64_t now)
+{
+	struct refusal *e = NULL, *spare = NULL;
+
+	if (!a || !a->o.refusal_window)
+		return true;
+	if (!a->ref) {
+		a->ref = calloc(PT_AUDIT_REFUSAL_SLOTS + 1, sizeof(*a->ref));
+		if (!a->ref)
+			return true; /* no memory: record, as without a limit */
+	}
+	for (size_t i = 0; i < PT_AUDIT_REFUSAL_SLOTS; i++) {
+		struct refusal *x = &a->ref[i];
+
+		if (x->used && x->uid == uid && strcmp(x->op, op) == 0) {
+			e = x;
+			break;
+		}
+		if (!spare && (!x->used || (window_over(a, x, now) && x->total == x->recorded)))
+			spare = x;
+	}
+	if (!e && spare) {
+		e = spare;
+		memset(e, 0, sizeof(*e));
+		e->used = true;
+		e->uid = uid;
+		snprintf(e->op, sizeof(e->op), "%s", op);
+		e->start = now;
+	} else if (!e) { /* every slot busy: the uids beyond share one */
+		e = &a->ref[PT_AUDIT_REFUSAL_SLOTS];
+		if (!e->used) {
+			e->used = true;
+			e->uid = (uid_t)-1;
+			snprintf(e->op, sizeof(e->op), "any");
+			e->start = now;
+		}
+	}
+	if (window_over(a, e, now) && e->total == e->recorded) {
+		e->start = now; /* a new window (one with a summary due waits for it) */
+		e->total = e->recorded = 0;
+	}
+	e->total++;
+	if (e->recorded < a->o.refusal_burst) {
+		e->recorded++;
+		return true;
+	}
+	if (!a->next_due || e->start + a->o.refusal_window < a->next_due)
+		a->next_due = e->start + a->o.refusal_window;
+	return false;
+}
+
+int pt_audit_refusal_flush(struct pt_audit *a, uint64_t now, bool all, struct pt_audit_summary *ret,
+			   size_t max, size_t *ret_n)
+{
+	uint64_t due = 0;
+	int r = 0;
+
+	*ret_n = 0;
+	if (!a || !a->ref || (!all && (!a->next_due || now < a->next_due)))
+		return 0;
+	for (size_t i = 0; i <= PT_AUDIT_REFUSAL_SLOTS; i++) {
+		struct refusal *e = &a->ref[i];
+		struct pt_audit_summary sm;
+		char why[256], w[32];
+
+		if (!e->used || e->total == e->recorded)
+			continue;
+		if ((!all && !window_over(a, e, now)) || *ret_n >= max || r < 0) {
+			if (!due || e->start + a->o.refusal_window < due)
+				due = e->start + a->o.refusal_window;
+			continue;
+		}
+		memset(&sm, 0, sizeof(sm));
+		sm.uid = e->uid;
+		snprintf(sm.op, sizeof(sm.op), "%s", e->op);
+		sm.total = e->total;
+		sm.recorded = e->recorded;
+		sm.window = a->o.refusal_window;
+		if (sm.window == 60)
+			snprintf(w, sizeof(w), "the last minute");
+		else
+			snprintf(w, sizeof(w), "the last %" PRIu64 " s", sm.window);
+		if (e->uid == (uid_t)-1)
+			snprintf(sm.text, sizeof(sm.text),
+				 "%" PRIu64 " refusals of any request by other uids in %s",
+				 sm.total, w);
+		else
+			snprintf(sm.text, sizeof(sm.text),
+				 "%" PRIu64 " refusals of %s by uid %u in %s", sm.total, sm.op,
+				 (unsigned)sm.uid, w);
+		snprintf(why, sizeof(why), "%s (%" PRIu64 " recorded one by one)", sm.text,
+			 sm.recorded);
+		r = pt_audit_append(a, &(struct pt_audit_event){ .op = sm.op,
+								 .result = "summary",
+								 .peer_uid = sm.uid,
+								 .reason = why });
+		if (r < 0) {
+			if (!due || e->start + a->o.refusal_window < due)
+				due = e->start + a->o.refusal_window;
+			continue;
+		}
+		ret[(*ret_n)++] = sm;
+		memset(e, 0, sizeof(*e)); /* free: the next refusal opens a new window */
+	}
+	a->next_due = due;
+	return r;
+}
+
 int pt_audit_close(struct pt_audit *a)
 {
+	struct pt_audit_summary sm[16];
+	size_t n;
 	int r = 0;
 
 	if (!a)
 		return 0;
+	/* the last windows' summaries go into the trail (tokend's log has the
+	 * ones flushed before) */
+	if (!a->gone)
+		do
+			r = pt_audit_refusal_flush(a, 0, true, sm, PT_ELEMENTSOF(sm), &n);
+		while (r >= 0 && n == PT_ELEMENTSOF(sm));
 	if (!a->gone && a->since_cp > 0)
 		r = pt_audit_checkpoint(a);
 	if (a->fd >= 0) {
@@ -690,6 +1154,7 @@ int pt_audit_close(struct pt_audit *a)
 		close(a->fd);
 	}
 	OPENSSL_cleanse(a->hkey, sizeof(a->hkey));
+	free(a->ref);
 	free(a->path);
 	free(a->head_path);
 	free(a);
@@ -703,7 +1168,11 @@ int pt_audit_open_config(const struct pt_config *cfg, const uint8_t storekey[PT_
 	_cleanup_free_ char *path = NULL;
 	struct pt_audit_opts o = { .checkpoint_every = cfg->audit_checkpoint_every,
 				   .checkpoint_interval = cfg->audit_checkpoint_interval,
-				   .group_commit = !cfg->audit_sync_batch };
+				   .group_commit = !cfg->audit_sync_batch,
+				   .rotate_size = cfg->audit_rotate_size,
+				   .rotate_keep = cfg->audit_rotate_keep,
+				   .refusal_burst = cfg->audit_refusal_burst,
+				   .refusal_window = cfg->audit_refusal_window };
 
 	if (cfg->audit_file)
 		path = strdup(cfg->audit_file);

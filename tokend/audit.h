@@ -5,6 +5,12 @@
  * it). Format: common/auditlog.h. No logging here: errors come back as
  * -errno plus a message (pt_audit_failure) for the caller to log.
  *
+ * Rotation: before a record would go into a log of rotate_size bytes or
+ * more, the log gets a checkpoint and becomes LOG.1 (LOG.1 becomes LOG.2 ...,
+ * LOG.<rotate_keep> is deleted); the new LOG starts with a "continuation"
+ * line chained to the old file's checkpoint. A failed rotation fails closed
+ * like a failed write.
+ *
  * Fail closed: once a write, a sync or the file's identity check fails,
  * pt_audit_usable() says so, and tokend refuses to issue or redeem until the
  * log can be written again (a removed or replaced log: until restart).
@@ -29,6 +35,10 @@ struct pt_audit_opts {
 	uint64_t checkpoint_interval; /* seconds; 0 = only by count and at close */
 	bool sync_each;		      /* fdatasync every record before pt_audit_append returns */
 	bool group_commit;	      /* the caller syncs (pt_audit_sync) before replying */
+	uint64_t rotate_size;	      /* bytes; 0 = never rotate */
+	unsigned rotate_keep;	      /* rotated files kept: LOG.1 .. LOG.N (>= 1) */
+	unsigned refusal_burst;	      /* refusals recorded one by one per uid, op, window */
+	uint64_t refusal_window;      /* seconds (monotonic); 0 = no rate limit */
 };
 
 /* One decision. Strings may be NULL (left out of the record). */
@@ -93,7 +103,38 @@ int pt_audit_token_ref(const struct pt_audit *a, const char *token,
 
 uint64_t pt_audit_seq(const struct pt_audit *a);
 
-/* Checkpoints (when anything is unsigned), closes, wipes. Accepts NULL. */
+/* What pt_audit_open repaired (a crash's torn last line cut off and
+ * recorded, leftover temporary head files removed, a rotation completed),
+ * for tokend's log; NULL when nothing. */
+const char *pt_audit_notes(const struct pt_audit *a);
+
+/* Refusals from unprivileged peers are rate-limited: per (uid, op) and
+ * window, the first refusal_burst are recorded one by one (returns true:
+ * audit and log it), the rest only counted (false). At most
+ * PT_AUDIT_REFUSAL_SLOTS (uid, op) pairs are tracked; when all are busy,
+ * further uids share one slot (uid -1, op "any"). now: monotonic seconds. */
+#define PT_AUDIT_REFUSAL_SLOTS 1024
+bool pt_audit_refusal_admit(struct pt_audit *a, uid_t uid, const char *op, uint64_t now);
+
+/* A window that had refusals beyond the burst. */
+struct pt_audit_summary {
+	uid_t uid; /* (uid_t)-1: the shared slot ("other uids") */
+	char op[32];
+	uint64_t total;	   /* refusals in the window */
+	uint64_t recorded; /* ... of which recorded one by one */
+	uint64_t window;   /* seconds */
+	char text[160];	   /* "N refusals of OP by uid U in the last minute" */
+};
+
+/* Ends the windows over by now (every window when all), writes a summary
+ * record into the trail for each that suppressed refusals and returns up to
+ * max of them for the caller's log; *ret_n is how many. 0 or -errno (a
+ * summary could not be written; the counts are kept for the next try). */
+int pt_audit_refusal_flush(struct pt_audit *a, uint64_t now, bool all, struct pt_audit_summary *ret,
+			   size_t max, size_t *ret_n);
+
+/* Summarises pending refusals (pt_audit_refusal_flush), checkpoints (when
+ * anything is unsigned), closes, wipes. Accepts NULL. */
 int pt_audit_close(struct pt_audit *a);
 
 /* pt_audit_open with the settings of cfg (audit { } in tokend.conf) and

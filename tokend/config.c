@@ -751,10 +751,47 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 
 /* ------------------------------------------------------------------ audit { } */
 
+#define AUDIT_MIN_ROTATE 4096ULL
+#define AUDIT_MAX_ROTATE (1ULL << 40)
+
+/* A size: bytes (integer), or a string "512K", "32M", "1G"; 0 = off. */
+static int get_size(struct parse *p, const config_setting_t *s, struct where w, uint64_t *ret)
+{
+	int t = config_setting_type(s);
+	unsigned long long v;
+	char *end = NULL;
+
+	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+		long long i = config_setting_get_int64(s);
+		if (i < 0)
+			return fail(p, s, "%s%s%s must not be negative", W(w));
+		v = (unsigned long long)i;
+	} else if (t == CONFIG_TYPE_STRING) {
+		const char *str = config_setting_get_string(s);
+		errno = 0;
+		v = str[0] >= '0' && str[0] <= '9' ? strtoull(str, &end, 10) : 0;
+		if (!end || errno || (end[0] && end[1]) || !strchr("KMG", end[0]) ||
+		    v > AUDIT_MAX_ROTATE)
+			return fail(p, s,
+				    "%s%s%s: invalid size \"%.64s\" (use bytes, or a number "
+				    "followed by K, M or G)",
+				    W(w), str);
+		v <<= end[0] == 'K' ? 10 : end[0] == 'M' ? 20 : end[0] == 'G' ? 30 : 0;
+	} else
+		return fail(p, s, "%s%s%s must be a size (bytes or a string like \"32M\"), not %s",
+			    W(w), type_name(t));
+	if (v != 0 && (v < AUDIT_MIN_ROTATE || v > AUDIT_MAX_ROTATE))
+		return fail(p, s, "%s%s%s must be 0 (off) or between 4K and 1024G", W(w));
+	*ret = v;
+	return 0;
+}
+
 static int parse_audit(struct parse *p, const config_setting_t *g)
 {
-	static const char *const keys[] = { "file", "checkpoint_every", "checkpoint_interval",
-					    "sync" };
+	static const char *const keys[] = {
+		"file",	       "checkpoint_every", "checkpoint_interval", "sync",
+		"rotate_size", "rotate_keep",	   "refusal_burst",	  "refusal_window"
+	};
 	struct pt_config *c = p->cfg;
 	int len;
 	int r;
@@ -802,6 +839,22 @@ static int parse_audit(struct parse *p, const config_setting_t *g)
 					    "\"%.64s\"",
 					    str);
 			c->audit_sync_batch = strcmp(str, "batch") == 0;
+			break;
+		case 4:
+			r = get_size(p, s, w, &c->audit_rotate_size);
+			break;
+		case 5:
+			r = get_int(p, s, w, 1, 1000, &v);
+			if (r >= 0)
+				c->audit_rotate_keep = (uint32_t)v;
+			break;
+		case 6:
+			r = get_int(p, s, w, 0, 1000000, &v);
+			if (r >= 0)
+				c->audit_refusal_burst = (uint32_t)v;
+			break;
+		case 7:
+			r = get_duration(p, s, w, &c->audit_refusal_window);
 			break;
 		default:
 			r = -EINVAL;
@@ -1572,6 +1625,10 @@ static int set_defaults(struct pt_config *c)
 	c->seal_persist_srk = true;
 	c->audit_checkpoint_every = 1000;
 	c->audit_checkpoint_interval = 300;
+	c->audit_rotate_size = 32ULL << 20;
+	c->audit_rotate_keep = 10;
+	c->audit_refusal_burst = 10;
+	c->audit_refusal_window = 60;
 	if (set_str(&c->socket_path, DEFAULT_SOCKET) < 0 ||
 	    set_str(&c->state_dir, DEFAULT_STATE_DIR) < 0 || set_str(&c->issuer, issuer) < 0 ||
 	    set_str(&c->audience, DEFAULT_AUDIENCE) < 0 || set_str(&c->alg, DEFAULT_ALG) < 0 ||

@@ -127,6 +127,10 @@ struct pt_config {
 	uint32_t audit_checkpoint_every;    /* lines, default 1000 */
 	uint64_t audit_checkpoint_interval; /* s, default 300 */
 	bool audit_sync_batch;		    /* sync = "batch" (default "record": fdatasync each) */
+	uint64_t audit_rotate_size;	    /* bytes, default 32M; 0 = never rotate */
+	uint32_t audit_rotate_keep;	    /* rotated files kept, default 10 */
+	uint32_t audit_refusal_burst;	    /* unprivileged refusals recorded per window, 10 */
+	uint64_t audit_refusal_window;	    /* s, default 60 */
 	/* actors ( ), issue ( ), redeem ( ) */
 	struct pt_actor *actors;
 	size_t n_actors;

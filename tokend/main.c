@@ -390,6 +390,9 @@ int main(int argc, char **argv)
 		}
 		if (warn[0])
 			pt_log(LOG_ERR, "op=audit result=error reason=\"%s\"", warn);
+		if (pt_audit_notes(d.audit))
+			pt_log(LOG_WARNING, "op=audit result=repair reason=\"%s\"",
+			       pt_audit_notes(d.audit));
 	}
 
 	r = pt_server_listen(d.cfg, &lfd, &activated, err, sizeof(err));

@@ -87,10 +87,74 @@ static void count_decision(struct call *c, const char *result, const char *user)
 	}
 }
 
+/* Summaries of the refusal windows that are over, in
+ * the audit trail (pt_audit_refusal_flush writes them) and in the log. */
+static void flush_refusals(struct pt_daemon *d)
+{
+	struct pt_audit_summary sm[16];
+	size_t n = 0;
+	char v[200];
+	int r;
+
+	do {
+		r = pt_audit_refusal_flush(d->audit, pt_now_ms_monotonic() / 1000, false, sm,
+					   PT_ELEMENTSOF(sm), &n);
+		for (size_t i = 0; i < n; i++)
+			pt_log(LOG_NOTICE,
+			       "op=%s result=summary peer_uid=%d count=%llu recorded=%llu "
+			       "window=%llu reason=%s",
+			       sm[i].op, sm[i].uid == (uid_t)-1 ? -1 : (int)sm[i].uid,
+			       (unsigned long long)sm[i].total, (unsigned long long)sm[i].recorded,
+			       (unsigned long long)sm[i].window,
+			       pt_log_value(sm[i].text, v, sizeof(v)));
+	} while (r >= 0 && n == PT_ELEMENTSOF(sm));
+	if (r < 0)
+		pt_log(LOG_ERR, "op=audit result=error reason=%s",
+		       pt_log_value(pt_audit_failure(d->audit) ?: strerror(-r), v, sizeof(v)));
+}
+
+/* Refusals of unprivileged peers (not root, not a configured actor) are
+ * rate-limited per uid and op (audit { refusal_burst, refusal_window }):
+ * beyond the burst they are only counted, and summarised once per window,
+ * so that one user cannot fill the disk with records of refused requests.
+ * Allowed decisions, and everything root and actors do, are recorded one by
+ * one. Returns true when this decision is to be logged and recorded. */
+static bool refusal_admitted(struct call *c, const char *result)
+{
+	uint64_t now;
+
+	if (strcmp(result, "deny") != 0 && strcmp(result, "error") != 0)
+		return true;
+	if (c->peer->uid == 0 || c->actor ||
+	    pt_policy_match_actor(c->d->cfg, c->peer->uid, c->peer->exe_known ? c->peer->exe : NULL,
+				  c->req->service))
+		return true;
+	flush_refusals(c->d); /* a window that is over: its summary first */
+	now = pt_now_ms_monotonic() / 1000;
+	return pt_audit_refusal_admit(c->d->audit, c->peer->uid, pt_msgtype_name(c->req->type),
+				      now);
+}
+
+/* Unknown or malformed requests (no audit record, the connection closes):
+ * their log lines are rate-limited like refusals for every uid but root
+ * (no actor can be matched without a decoded request). */
+static bool bad_request_logged(struct pt_daemon *d, const struct pt_peer *peer, const char *op)
+{
+	if (peer->uid == 0)
+		return true;
+	flush_refusals(d);
+	return pt_audit_refusal_admit(d->audit, peer->uid, op, pt_now_ms_monotonic() / 1000);
+}
+
 static void log_decision(struct call *c, int prio, const char *result, const char *user,
 			 const char *holder, const char *id, const char *rule, const char *reason)
 {
 	char v[6][300];
+
+	if (!refusal_admitted(c, result)) {
+		count_decision(c, result, user);
+		return;
+	}
 
 	pt_log(prio,
 	       "op=%s result=%s user=%s holder=%s actor=%s rule=%s peer_uid=%u peer_pid=%d "
@@ -132,15 +196,15 @@ static void audit_decision(struct call *c, const char *result, const char *user,
 	char v[300];
 	int r;
 
+	if (strcmp(result, "allow") == 0 || strcmp(result, "renew") == 0)
+		snprintf(c->audit_id, sizeof(c->audit_id), "%s", id ? id : "");
 	r = pt_audit_append(c->d->audit, &ev);
 	if (r >= 0)
 		return;
 	pt_log(LOG_ERR, "op=audit result=error reason=%s",
 	       pt_log_value(pt_audit_failure(c->d->audit) ?: strerror(-r), v, sizeof(v)));
-	if (strcmp(result, "allow") == 0 || strcmp(result, "renew") == 0) {
+	if (strcmp(result, "allow") == 0 || strcmp(result, "renew") == 0)
 		c->audit_err = r;
-		snprintf(c->audit_id, sizeof(c->audit_id), "%s", id ? id : "");
-	}
 }
 
 static int reply_error(struct call *c, uint32_t code, const char *fmt, ...)
@@ -1618,6 +1682,12 @@ static int run_audited(struct call *c, const struct handler *h)
 	c->out = held;
 	r = h->fn(c);
 	c->out = out;
+	/* an exchange stored a persistable token: its record must be on disk
+	 * now, or the token goes again (a failed group commit would only
+	 * withhold the reply and leave the token in the store) */
+	if (!c->audit_err && h->type == PT_EXCHANGE && c->audit_id[0] &&
+	    pt_audit_pending(c->d->audit))
+		c->audit_err = pt_audit_sync(c->d->audit);
 	if (c->audit_err) {
 		if (h->type == PT_EXCHANGE && c->audit_id[0] &&
 		    pt_store_remove(c->d->store, c->audit_id) < 0)
@@ -1653,19 +1723,21 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 		if (handlers[i].type == type)
 			h = &handlers[i];
 	if (!h) {
-		pt_log(LOG_WARNING,
-		       "op=%s result=error peer_uid=%u peer_pid=%d reason=\"unknown "
-		       "request type %u\"",
-		       "unknown", (unsigned)peer->uid, (int)peer->pid, type);
+		if (bad_request_logged(d, peer, "unknown"))
+			pt_log(LOG_WARNING,
+			       "op=%s result=error peer_uid=%u peer_pid=%d reason=\"unknown "
+			       "request type %u\"",
+			       "unknown", (unsigned)peer->uid, (int)peer->pid, type);
 		r = pt_rep_encode_error(out, PT_E_PROTO, "unknown request type");
 		return r < 0 ? r : -EBADMSG;
 	}
 	r = pt_req_decode(type, payload, len, &req);
 	if (r < 0) {
-		pt_log(LOG_WARNING,
-		       "op=%s result=error peer_uid=%u peer_pid=%d reason=\"malformed "
-		       "request\"",
-		       pt_msgtype_name(type), (unsigned)peer->uid, (int)peer->pid);
+		if (bad_request_logged(d, peer, pt_msgtype_name(type)))
+			pt_log(LOG_WARNING,
+			       "op=%s result=error peer_uid=%u peer_pid=%d reason=\"malformed "
+			       "request\"",
+			       pt_msgtype_name(type), (unsigned)peer->uid, (int)peer->pid);
 		r = pt_rep_encode_error(out, PT_E_PROTO, "malformed request");
 		return r < 0 ? r : -EBADMSG;
 	}
@@ -1943,6 +2015,7 @@ void pt_ops_housekeeping(struct pt_daemon *d)
 	if (d->audit && pt_audit_tick(d->audit, now) < 0)
 		pt_log(LOG_ERR, "op=audit result=error reason=\"%s\"",
 		       pt_audit_failure(d->audit) ?: "checkpoint failed");
+	flush_refusals(d);
 	compact(d);
 	pt_keys_prune(d->keys, d->cfg->alg, now); /* rotated-out keys past their last token */
 	for (size_t i = pt_store_count(d->store); i > 0; i--) {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit-cmd.h"
 #include "auditlog.h"
@@ -21,6 +22,9 @@
 
 #define DEFAULT_AUDIT_LOG LOCALSTATEDIR "/lib/pertok/audit.log"
 #define KEYFILE_MAX (64 * 1024)
+/* verify: no tampering found, but the newest file ends with an incomplete
+ * line that tokend has not recorded yet (pertokctl(8)) */
+#define TOOL_EXIT_CRASH_TRUNCATED 4
 
 struct audit_opts {
 	const char *file;
@@ -191,24 +195,56 @@ static char *default_head(const char *file)
 	return p;
 }
 
+/* The rotated files of log that exist, oldest first (LOG.N ... LOG.1), then
+ * LOG itself: the order of the chain. Numbering stops at the first gap
+ * after LOG.1 (a missing LOG.K in the middle shows as a seq jump). */
+#define MAX_ROTATED 1000
+static int list_files(const char *log, char ***ret, size_t *ret_n)
+{
+	char **v = NULL, path[PATH_MAX];
+	size_t n = 0, top = 0;
+
+	for (size_t i = 1; i <= MAX_ROTATED; i++) {
+		snprintf(path, sizeof(path), "%s.%zu", log, i);
+		if (access(path, F_OK) == 0)
+			top = i;
+		else if (i > top + 1)
+			break; /* allow one gap (a deleted file) before stopping */
+	}
+	v = calloc(top + 2, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = top; i >= 1; i--) {
+		snprintf(path, sizeof(path), "%s.%zu", log, i);
+		if (access(path, F_OK) == 0 && !(v[n++] = strdup(path)))
+			goto oom;
+	}
+	if (!(v[n++] = strdup(log)))
+		goto oom;
+	*ret = v;
+	*ret_n = n;
+	return 0;
+oom:
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return -ENOMEM;
+}
+
 static int cmd_verify(const struct audit_opts *o, struct tool_conn *conn)
 {
 	struct pt_audit_verifier *v = NULL;
 	struct pt_audit_result res = {};
 	_cleanup_free_ char *head_path = NULL;
-	char *head = NULL;
-	size_t headlen = 0;
-	FILE *f = NULL;
+	char *head = NULL, **files = NULL;
+	size_t headlen = 0, n_files = 0;
 	int code, r;
 
-	f = fopen(o->file, "re");
-	if (!f) {
-		tool_err("cannot open %s: %s", o->file, strerror(errno));
-		return TOOL_EXIT_REFUSED;
-	}
-	if (pt_audit_verifier_new(&v) < 0) {
-		fclose(f);
-		return TOOL_EXIT_REFUSED;
+	r = list_files(o->file, &files, &n_files);
+	if (r < 0 || pt_audit_verifier_new(&v) < 0) {
+		tool_err("out of memory");
+		code = TOOL_EXIT_REFUSED;
+		goto out;
 	}
 	code = load_keys(v, o, conn);
 	if (code != TOOL_EXIT_OK)
@@ -224,11 +260,22 @@ static int cmd_verify(const struct audit_opts *o, struct tool_conn *conn)
 			goto out;
 		}
 	}
-	r = pt_audit_verify_stream(v, f);
-	if (r < 0) {
-		tool_err("cannot read %s: %s", o->file, strerror(-r));
-		code = TOOL_EXIT_REFUSED;
-		goto out;
+	for (size_t i = 0; i < n_files; i++) {
+		FILE *f = fopen(files[i], "re");
+
+		if (!f) {
+			tool_err("cannot open %s: %s", files[i], strerror(errno));
+			code = TOOL_EXIT_REFUSED;
+			goto out;
+		}
+		pt_audit_verifier_file(v, files[i]);
+		r = pt_audit_verify_stream(v, f);
+		fclose(f);
+		if (r < 0) {
+			tool_err("cannot read %s: %s", files[i], strerror(-r));
+			code = TOOL_EXIT_REFUSED;
+			goto out;
+		}
 	}
 	pt_audit_verifier_finish(v, &res);
 	if (!o->no_head && !res.head_checked && res.n_checkpoints > 0) {
@@ -246,16 +293,26 @@ static int cmd_verify(const struct audit_opts *o, struct tool_conn *conn)
 	if (res.n_problems_total > res.n_problems)
 		printf("... and %" PRIu64 " more problem(s)\n",
 		       res.n_problems_total - res.n_problems);
+	for (size_t i = 0; i < res.n_crash; i++)
+		printf("%s\n", res.crash[i]);
 	if (res.n_problems_total) {
-		printf("FAILED: %" PRIu64 " problem(s) in %s (%" PRIu64 " lines, %" PRIu64
-		       " records, %" PRIu64 " valid checkpoints)\n",
-		       res.n_problems_total, o->file, res.n_lines, res.n_records,
+		printf("FAILED: %" PRIu64 " problem(s) in %s (%zu file(s), %" PRIu64
+		       " lines, %" PRIu64 " records, %" PRIu64 " valid checkpoints)\n",
+		       res.n_problems_total, o->file, n_files, res.n_lines, res.n_records,
 		       res.n_checkpoints);
 		code = TOOL_EXIT_REFUSED;
 	} else {
-		printf("OK: %" PRIu64 " records, %" PRIu64
+		printf("%s: %" PRIu64 " records, %" PRIu64
 		       " checkpoints, last checkpoint seq %" PRIu64 "\n",
-		       res.n_records, res.n_checkpoints, res.last_checkpoint_seq);
+		       res.torn_pending ? "CRASH-TRUNCATED" : "OK", res.n_records,
+		       res.n_checkpoints, res.last_checkpoint_seq);
+		if (n_files > 1)
+			printf("note: %zu files checked in order, %s.%zu (oldest) to %s\n", n_files,
+			       o->file, n_files - 1, o->file);
+		if (res.rotated_out)
+			printf("note: the oldest file starts at seq %" PRIu64
+			       ": older files were rotated out and deleted (audit { rotate_keep })\n",
+			       res.first_seq);
 		if (res.unsigned_tail)
 			printf("note: %" PRIu64
 			       " line(s) after the last checkpoint are chained but "
@@ -269,32 +326,32 @@ static int cmd_verify(const struct audit_opts *o, struct tool_conn *conn)
 		if (o->no_head || !res.head_checked)
 			printf("note: no audit.head was checked: a cut after the last checkpoint "
 			       "would not show\n");
-		code = TOOL_EXIT_OK;
+		code = res.torn_pending ? TOOL_EXIT_CRASH_TRUNCATED : TOOL_EXIT_OK;
 	}
 out:
 	pt_audit_result_clear(&res);
 	pt_audit_verifier_free(v);
 	free(head);
-	fclose(f);
+	for (size_t i = 0; i < n_files; i++)
+		free(files[i]);
+	free(files);
 	return code;
 }
 
-static int cmd_show(const struct audit_opts *o)
+static int show_file(const struct audit_opts *o, const char *path)
 {
 	char *line = malloc(PT_AUDIT_MAX_LINE + 2);
-	FILE *f = fopen(o->file, "re");
+	FILE *f = fopen(path, "re");
 	uint64_t lineno = 0;
 	int code = TOOL_EXIT_OK;
 
 	if (!f || !line) {
-		tool_err("cannot open %s: %s", o->file, strerror(errno));
+		tool_err("cannot open %s: %s", path, strerror(errno));
 		free(line);
 		if (f)
 			fclose(f);
 		return TOOL_EXIT_REFUSED;
 	}
-	printf("%-20s %8s %-10s %-8s %-12s %-12s %s\n", "TIME", "SEQ", "OP", "RESULT", "USER",
-	       "HOLDER", "REASON");
 	while (fgets(line, PT_AUDIT_MAX_LINE + 2, f)) {
 		struct pt_audit_entry e;
 		size_t n = strlen(line);
@@ -338,6 +395,27 @@ static int cmd_show(const struct audit_opts *o)
 		code = TOOL_EXIT_REFUSED;
 	free(line);
 	fclose(f);
+	return code;
+}
+
+/* The records of the rotated files (oldest first), then of the log. */
+static int cmd_show(const struct audit_opts *o)
+{
+	char **files = NULL;
+	size_t n = 0;
+	int code = TOOL_EXIT_OK;
+
+	if (list_files(o->file, &files, &n) < 0) {
+		tool_err("out of memory");
+		return TOOL_EXIT_REFUSED;
+	}
+	printf("%-20s %8s %-10s %-8s %-12s %-12s %s\n", "TIME", "SEQ", "OP", "RESULT", "USER",
+	       "HOLDER", "REASON");
+	for (size_t i = 0; i < n && code == TOOL_EXIT_OK; i++)
+		code = show_file(o, files[i]);
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
 	return code;
 }
 

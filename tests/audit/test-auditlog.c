@@ -390,7 +390,8 @@ static const struct {
 	  "line 29 (seq 29): checkpoint signed by an unknown key kid=", false },
 	{ "garbage line", M_GARBAGE, 5, "line 5: not a valid audit record", false },
 	{ "overlong line", M_OVERLONG, 5, "line 5: longer than 16384 bytes", false },
-	{ "cut mid-line", M_CUT_MID_LINE, 0, "incomplete last line", false },
+	/* a crash's torn last line: reported as a crash truncation, not tampering */
+	{ "cut mid-line", M_CUT_MID_LINE, 0, NULL, true },
 	{ "first line deleted", M_NO_SEGMENT, 0,
 	  "line 1 (seq 2): the log does not start with a segment line", false },
 	{ "forged head", M_FORGE_HEAD, 0, "audit.head (checkpoint seq", false },
@@ -519,6 +520,11 @@ static void test_tamper(void **state)
 			if (v.all[0])
 				fail_msg("case \"%s\": expected OK, got:\n%s", cases[c].name,
 					 v.all);
+			if (cases[c].m == M_CUT_MID_LINE &&
+			    (!v.res.torn_pending || v.res.n_crash != 1 ||
+			     !strstr(v.res.crash[0], "crash truncation at the log byte offset")))
+				fail_msg("case \"%s\": no crash truncation reported",
+					 cases[c].name);
 		} else if (v.res.n_problems == 0 || !strstr(v.all, cases[c].want))
 			fail_msg("case \"%s\": expected \"%s\", got:\n%s", cases[c].name,
 				 cases[c].want, v.all[0] ? v.all : "(no problem found)");
@@ -551,23 +557,55 @@ static void test_resume_and_breaks(void **state)
 	assert_string_equal(v.all, "");
 	pt_audit_result_clear(&v.res);
 
-	/* a damaged last line: the writer says so and starts a segment */
+	/* a crash's torn last line (killed mid-write): cut off, named by a
+	 * "torn" record (offset, length, hash), and the chain goes on */
+	pt_audit_close(f->crashed);
+	f->crashed = NULL;
+	{
+		struct stat st;
+		char want[96], hash[PT_AUDIT_HASH_HEX + 1];
+
+		assert_int_equal(stat(f->log, &st), 0);
+		fd = open(f->log, O_WRONLY | O_APPEND);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "{\"seq\":99,\"half a rec", 21), 21);
+		close(fd);
+		a = open_writer(f, 0, warn, sizeof(warn));
+		assert_string_equal(warn, ""); /* no break */
+		assert_non_null(pt_audit_notes(a));
+		assert_non_null(strstr(pt_audit_notes(a), "crash truncation"));
+		append_n(a, 1);
+		assert_int_equal(pt_audit_close(a), 0);
+		load(f);
+		for (size_t i = 0; i < f->n; i++)
+			assert_null(strstr(f->lines[i], "half a rec"));
+		assert_string_equal(field(f->lines[f->n - 3], "type", buf, sizeof(buf)), "torn");
+		assert_string_equal(field(f->lines[f->n - 3], "length", buf, sizeof(buf)), "21");
+		snprintf(want, sizeof(want), "%lld", (long long)st.st_size);
+		assert_string_equal(field(f->lines[f->n - 3], "offset", buf, sizeof(buf)), want);
+		assert_int_equal(pt_audit_hash("{\"seq\":99,\"half a rec", 21, hash), 0);
+		assert_string_equal(field(f->lines[f->n - 3], "torn_hash", buf, sizeof(buf)), hash);
+		verify_lines(f, f->lines, f->n, f->headtext, false, &v);
+		assert_string_equal(v.all, ""); /* not tampering */
+		assert_int_equal(v.res.n_torn_recorded, 1);
+		assert_false(v.res.torn_pending);
+		assert_int_equal(v.res.n_crash, 1);
+		snprintf(want, sizeof(want),
+			 "crash truncation at the log byte offset %lld: 21 byte(s)",
+			 (long long)st.st_size);
+		assert_non_null(strstr(v.res.crash[0], want));
+		pt_audit_result_clear(&v.res);
+	}
+
+	/* a damaged (not torn) last line still breaks the chain */
+	make_log(f);
 	fd = open(f->log, O_WRONLY | O_APPEND);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "{\"seq\":99,\"half a rec", 21), 21);
+	assert_int_equal(write(fd, "garbage\n", 8), 8);
 	close(fd);
 	a = open_writer(f, 0, warn, sizeof(warn));
-	assert_non_null(strstr(warn, "incomplete"));
-	append_n(a, 1);
+	assert_non_null(strstr(warn, "not an audit record"));
 	assert_int_equal(pt_audit_close(a), 0);
-	load(f);
-	assert_string_equal(field(f->lines[f->n - 3], "type", buf, sizeof(buf)), "segment");
-	assert_string_equal(field(f->lines[f->n - 3], "break", buf, sizeof(buf)), "true");
-	verify_lines(f, f->lines, f->n, f->headtext, false, &v);
-	assert_non_null(strstr(v.all, "not a valid audit record"));
-	assert_non_null(strstr(v.all, "the chain restarts here (segment: the log ended with an "
-				      "incomplete line"));
-	pt_audit_result_clear(&v.res);
 
 	/* the log removed, audit.head still there: a break, never silence */
 	unlink(f->log);
@@ -694,13 +732,153 @@ static void test_parse_line(void **state)
 	free(line);
 }
 
+/* ------------------------------------------------------------- rotation */
+
+/* Verifies the files (oldest first) as pertokctl audit verify does. */
+static void verify_files(struct fx *f, const char *const *paths, size_t n, struct verdict *v)
+{
+	struct pt_audit_verifier *ver = NULL;
+
+	assert_int_equal(pt_audit_verifier_new(&ver), 0);
+	assert_int_equal(pt_audit_verifier_add_key(ver, f->key), 0);
+	if (f->headtext)
+		pt_audit_verifier_set_head(ver, f->headtext, strlen(f->headtext));
+	for (size_t i = 0; i < n; i++) {
+		FILE *fp = fopen(paths[i], "re");
+
+		assert_non_null(fp);
+		assert_int_equal(pt_audit_verifier_file(ver, paths[i]), 0);
+		assert_int_equal(pt_audit_verify_stream(ver, fp), 0);
+		fclose(fp);
+	}
+	memset(v, 0, sizeof(*v));
+	pt_audit_verifier_finish(ver, &v->res);
+	for (size_t i = 0, o = 0; i < v->res.n_problems; i++)
+		o += (size_t)snprintf(v->all + o, sizeof(v->all) - o, "%s\n", v->res.problems[i]);
+	pt_audit_verifier_free(ver);
+}
+
+/* The writer rotates at rotate_size; a start after an interrupted rotation
+ * (LOG renamed to LOG.1, no new LOG yet) continues the chain; a partial
+ * line anywhere but at the very end is a problem. */
+static void test_rotation_writer(void **state)
+{
+	struct fx *f = *state;
+	struct pt_audit_opts o = { .checkpoint_every = 5, .rotate_size = 4096, .rotate_keep = 2 };
+	struct pt_audit *a = NULL;
+	char err[256], warn[256], l1[160], l2[160], l3[176], buf[128];
+	const char *paths[3];
+	struct verdict v;
+	FILE *fp;
+
+	reset_dir(f);
+	snprintf(l1, sizeof(l1), "%s.1", f->log);
+	snprintf(l2, sizeof(l2), "%s.2", f->log);
+	snprintf(l3, sizeof(l3), "%s.3", f->log); /* must not appear: keep = 2 */
+	unlink(l1);
+	unlink(l2);
+	o.path = f->log;
+	assert_int_equal(pt_audit_open(&o, storekey, f->key, f->kid, &a, warn, sizeof(warn), err,
+				       sizeof(err)),
+			 0);
+	append_n(a, 60); /* ~25 KB: five rotations, two files kept */
+	assert_int_equal(pt_audit_close(a), 0);
+	assert_true(access(l2, F_OK) == 0 && access(l3, F_OK) < 0);
+	load(f);
+	assert_string_equal(field(f->lines[0], "type", buf, sizeof(buf)), "continuation");
+	paths[0] = l2;
+	paths[1] = l1;
+	paths[2] = f->log;
+	verify_files(f, paths, 3, &v);
+	assert_string_equal(v.all, "");
+	assert_true(v.res.rotated_out);
+	pt_audit_result_clear(&v.res);
+
+	/* interrupted: LOG.1 -> LOG.2, LOG -> LOG.1, and no new LOG */
+	assert_int_equal(rename(l1, l2), 0);
+	assert_int_equal(rename(f->log, l1), 0);
+	a = NULL;
+	assert_int_equal(pt_audit_open(&o, storekey, f->key, f->kid, &a, warn, sizeof(warn), err,
+				       sizeof(err)),
+			 0);
+	assert_string_equal(warn, ""); /* no break */
+	assert_non_null(pt_audit_notes(a));
+	assert_non_null(strstr(pt_audit_notes(a), "interrupted rotation was completed"));
+	append_n(a, 1);
+	assert_int_equal(pt_audit_close(a), 0);
+	load(f);
+	assert_string_equal(field(f->lines[0], "type", buf, sizeof(buf)), "continuation");
+	verify_files(f, paths, 3, &v);
+	assert_string_equal(v.all, "");
+	pt_audit_result_clear(&v.res);
+
+	/* a partial line at the end of a rotated file: not a crash, damage */
+	fp = fopen(l1, "a");
+	assert_non_null(fp);
+	fputs("{\"seq\":1,\"half", fp);
+	fclose(fp);
+	verify_files(f, paths, 3, &v);
+	snprintf(l3, sizeof(l3), "%s:", l1);
+	assert_non_null(strstr(v.all, l3));
+	assert_non_null(strstr(v.all, "incomplete line (no newline) inside the log"));
+	assert_false(v.res.torn_pending);
+	pt_audit_result_clear(&v.res);
+
+	/* the log and audit.head gone, LOG.1 not ending cleanly: a break,
+	 * never a silent new chain */
+	unlink(f->log);
+	unlink(f->head);
+	a = NULL;
+	assert_int_equal(pt_audit_open(&o, storekey, f->key, f->kid, &a, warn, sizeof(warn), err,
+				       sizeof(err)),
+			 0);
+	assert_non_null(strstr(warn, "does not end with a verifiable line"));
+	assert_int_equal(pt_audit_close(a), 0);
+	load(f);
+	verify_files(f, paths, 3, &v);
+	snprintf(l3, sizeof(l3), "%s:1 (seq ", f->log);
+	assert_non_null(strstr(v.all, l3));
+	assert_non_null(strstr(v.all, "the chain restarts here"));
+	pt_audit_result_clear(&v.res);
+
+	/* a well-formed fresh log ("new log", no break) put after rotated
+	 * files is a restart too, whatever its own lines say */
+	{
+		struct pt_audit_opts o2 = { .checkpoint_every = 5 };
+		char other[160], cmd[600], want[300];
+
+		snprintf(other, sizeof(other), "%s/other", f->dir);
+		mkdir(other, 0700);
+		snprintf(l3, sizeof(l3), "%s/audit.log", other);
+		unlink(l3);
+		o2.path = l3;
+		a = NULL;
+		assert_int_equal(pt_audit_open(&o2, storekey, f->key, f->kid, &a, warn,
+					       sizeof(warn), err, sizeof(err)),
+				 0);
+		append_n(a, 1);
+		assert_int_equal(pt_audit_close(a), 0);
+		snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && rm -rf '%s'", l3, f->log, other);
+		assert_int_equal(system(cmd), 0);
+		free(f->headtext);
+		f->headtext = NULL;
+		verify_files(f, paths, 3, &v);
+		snprintf(want, sizeof(want),
+			 "%s:1 (seq 1): the chain restarts here (segment: new log)", f->log);
+		assert_non_null(strstr(v.all, want));
+		pt_audit_result_clear(&v.res);
+	}
+	unlink(l1);
+	unlink(l2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_line),	  cmocka_unit_test(test_clean),
 		cmocka_unit_test(test_token_ref),	  cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_resume_and_breaks), cmocka_unit_test(test_key_rotation),
-		cmocka_unit_test(test_fail_closed),
+		cmocka_unit_test(test_fail_closed),	  cmocka_unit_test(test_rotation_writer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
