@@ -40,8 +40,9 @@
 
 static char state[128], auditlog[160], jwks[128];
 static bool have_tmpfs;
-static const char *audit_extra = ""; /* more settings in audit { } */
-static int cp_every = 4;	     /* audit { checkpoint_every } */
+static const char *audit_extra = "";  /* more settings in audit { } */
+static const char *tokend_extra = ""; /* more settings in tokend { } */
+static int cp_every = 4;	      /* audit { checkpoint_every } */
 
 static void write_conf(const char *state_dir)
 {
@@ -49,7 +50,7 @@ static void write_conf(const char *state_dir)
 
 	assert_non_null(f);
 	fprintf(f,
-		"tokend: { socket = \"%s\"; state_dir = \"%s\"; client_timeout = 2000; };\n"
+		"tokend: { socket = \"%s\"; state_dir = \"%s\"; client_timeout = 2000; %s };\n"
 		"seal: { backend = \"software\"; };\n"
 		"audit: { checkpoint_every = %d; checkpoint_interval = \"1h\"; sync = \"record\";\n"
 		"         %s };\n"
@@ -59,7 +60,7 @@ static void write_conf(const char *state_dir)
 		"            holders = [ \"tester\", \"elsewhere\" ]; max_outstanding = 4; } );\n"
 		"redeem = ( { name = \"audit-redeem\"; holders = [ \"tester\" ];\n"
 		"             check_account = false; } );\n",
-		th.sock, state_dir, cp_every, audit_extra, th.self_exe);
+		th.sock, state_dir, tokend_extra, cp_every, audit_extra, th.self_exe);
 	fclose(f);
 	snprintf(state, sizeof(state), "%s", state_dir);
 	snprintf(auditlog, sizeof(auditlog), "%s/audit.log", state_dir);
@@ -620,8 +621,12 @@ static void test_refusal_flood(void **state_)
 	need_root();
 	snprintf(path, sizeof(path), "%s/flood", th.dir);
 	audit_extra = "refusal_burst = 5; refusal_window = 3;";
+	/* the audit trail's own limit, not tokend's per-uid request rate
+	 * (tests/daemon/test-fairness.c), which would refuse most of the flood
+	 * before it is decided */
+	tokend_extra = "uid_request_rate = \"1000000/1s\";";
 	write_conf(path);
-	audit_extra = "";
+	audit_extra = tokend_extra = "";
 	th_start();
 	save_jwks();
 	log0 = size_of(th.logpath);
