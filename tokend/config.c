@@ -481,7 +481,7 @@ static int get_rate(struct parse *p, const config_setting_t *s, struct where w, 
 	return 0;
 bad:
 	return fail(p, s,
-		    "%s%s%s: \"%.64s\" is not a rate \"N/DURATION\" (e.g. \"20/1s\"; N 1 to "
+		    "%s%s%s: \"%.64s\" is not a rate \"N/DURATION\" (e.g. \"10/1h\"; N 1 to "
 		    "1000000)",
 		    W(w), str);
 }
@@ -1226,36 +1226,8 @@ static int parse_rule_effect(struct parse *p, const config_setting_t *s, struct 
 		if (r >= 0)
 			rule->max_redemptions_per_day = (uint32_t)v;
 		return r;
-	case R_RATE: {
-		const char *str = NULL, *slash;
-		char num[16];
-		uint64_t per = 0;
-		char *end;
-		unsigned long n;
-
-		r = get_string(p, s, w, &str);
-		if (r < 0)
-			return r;
-		slash = strchr(str, '/');
-		if (!slash || slash == str || (size_t)(slash - str) >= sizeof(num) ||
-		    strspn(str, "0123456789") != (size_t)(slash - str))
-			goto bad_rate;
-		memcpy(num, str, (size_t)(slash - str));
-		num[slash - str] = '\0';
-		errno = 0;
-		n = strtoul(num, &end, 10);
-		if (errno || *end || n == 0 || n > 1000000 ||
-		    pt_parse_duration(slash + 1, &per) < 0 || per == 0 || per > MAX_DURATION)
-			goto bad_rate;
-		rule->rate_n = (uint32_t)n;
-		rule->rate_period = per;
-		return 0;
-bad_rate:
-		return fail(p, s,
-			    "%s.rate: \"%.64s\" is not a rate \"N/DURATION\" (e.g. \"10/1h\"; N "
-			    "1 to 1000000)",
-			    w.group, str);
-	}
+	case R_RATE:
+		return get_rate(p, s, w, &rule->rate_n, &rule->rate_period);
 	default:
 		return -EINVAL;
 	}
