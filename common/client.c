@@ -161,7 +161,7 @@ static int transact(struct pt_client *c, const struct pt_req *req, struct pt_rep
 	const uint8_t *payload;
 	size_t plen, used;
 	uint8_t type;
-	int r;
+	int send_err, r;
 
 	out = ptbuf_new(4 + PT_MAX_FRAME);
 	if (!out)
@@ -170,13 +170,19 @@ static int transact(struct pt_client *c, const struct pt_req *req, struct pt_rep
 	if (r < 0)
 		goto out; /* nothing was sent: the stream is still usable */
 	r = send_deadline(c->fd, ptbuf_ptr(out), ptbuf_len(out), deadline);
-	if (r < 0)
+	/* A server that answered and closed before the request was written
+	 * (tokend refusing a connection over its caps: "busy") leaves its
+	 * answer in the socket: read it rather than report a bare EPIPE. */
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 		goto broken;
+	send_err = r;
 
 	ptbuf_reset(c->in);
 	r = recv_exact(c, 4, deadline);
-	if (r < 0)
+	if (r < 0) {
+		r = send_err ? send_err : r;
 		goto broken;
+	}
 	r = pt_frame_split(ptbuf_ptr(c->in), ptbuf_len(c->in), PT_MAX_FRAME, &type, &payload, &plen,
 			   &used);
 	if (r == -EAGAIN) {
@@ -199,6 +205,8 @@ static int transact(struct pt_client *c, const struct pt_req *req, struct pt_rep
 		goto broken;
 	}
 	r = 0;
+	if (send_err)
+		c->broken = send_err; /* answered, but the stream is closed */
 	goto out;
 broken:
 	c->broken = r;

@@ -99,7 +99,8 @@ int pt_journal_replay(struct pt_journal *j, void (*fn)(void *u, char *line), voi
 			skip = false;
 			start = i + 1;
 		}
-		memmove(buf, buf + start, have - start);
+		if (start > 0 && have > start)
+			memmove(buf, buf + start, have - start);
 		have -= start;
 		if (have == JOURNAL_CHUNK) { /* no newline in a whole chunk */
 			skip = true;

@@ -105,13 +105,16 @@ out:
 
 int cl_call(int fd, const struct pt_req *req, int timeout_ms, struct pt_rep *rep)
 {
-	int r = cl_send(fd, req);
+	int r = cl_send(fd, req), k;
 
-	if (r < 0) {
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
 		memset(rep, 0, sizeof(*rep));
 		return r;
 	}
-	return cl_reply(fd, req->type, timeout_ms, rep);
+	/* tokend may have answered ("busy") and closed before the request was
+	 * written: its answer is still in the socket */
+	k = cl_reply(fd, req->type, timeout_ms, rep);
+	return k < 0 && r < 0 ? r : k;
 }
 
 int cl_connect(const char *path, int timeout_ms, uint32_t *ret_err)

@@ -39,6 +39,7 @@ enum scenario {
 	SRV_CLOSE,		/* accepts and closes at once */
 	SRV_CLOSE_AFTER_HELLO,	/* answers HELLO, closes on the next request */
 	SRV_HELLO_THEN_CLOSE,	/* answers HELLO and closes at once */
+	SRV_HELLO_THEN_BUSY,	/* answers HELLO, sends a "busy" error and closes at once */
 	SRV_CLOSE_MIDFRAME,	/* sends half a frame header and closes */
 	SRV_CLOSE_MIDPAYLOAD,	/* announces 100 bytes, sends 10, closes */
 	SRV_OVERSIZE,		/* announces a frame far over PT_MAX_FRAME */
@@ -275,6 +276,17 @@ static void serve(int fd, enum scenario sc)
 		break;
 	case SRV_HELLO_THEN_CLOSE:
 		srv_hello_ok(fd);
+		break;
+	case SRV_HELLO_THEN_BUSY:
+		srv_hello_ok(fd);
+		{
+			struct ptbuf *b = ptbuf_new(256);
+
+			if (!b || pt_rep_encode_error(b, PT_E_BUSY, "too many connections") < 0)
+				_exit(3);
+			srv_send(fd, ptbuf_ptr(b), ptbuf_len(b));
+			ptbuf_free(b);
+		}
 		break;
 	case SRV_CLOSE_MIDFRAME:
 		(void)srv_read_req(fd, &q);
@@ -631,6 +643,39 @@ static void test_write_to_closed_peer(void **state)
 	pt_client_free(c);
 }
 
+/* A server that answered and closed before the request was written (tokend
+ * refusing a connection over its caps): the write fails, the answer waiting
+ * in the socket is still the reply ("busy"), not a bare EPIPE. */
+static void test_reply_before_close(void **state)
+{
+	struct fixture *f = *state;
+	struct pt_req q = { .type = PT_STATUS };
+	struct pt_rep rep = { 0 };
+	struct pt_client *c = NULL;
+	bool open_before[256];
+	struct pollfd pfd = { .fd = -1, .events = POLLIN | POLLRDHUP };
+
+	for (int i = 0; i < 256; i++)
+		open_before[i] = fcntl(i, F_GETFD) >= 0;
+	start_server(f, SRV_HELLO_THEN_BUSY);
+	assert_int_equal(pt_client_connect(f->path, 2000, &c), 0);
+	for (int i = 0; i < 256; i++)
+		if (!open_before[i] && fcntl(i, F_GETFD) >= 0)
+			pfd.fd = i;
+	assert_true(pfd.fd >= 0);
+	/* the error frame and the close have arrived before the request is sent */
+	for (int i = 0; i < 500 && !(pfd.revents & POLLRDHUP); i++) {
+		pfd.revents = 0;
+		assert_true(poll(&pfd, 1, 10) >= 0);
+	}
+	assert_true(pfd.revents & POLLRDHUP);
+	assert_int_equal(pt_client_call(c, &q, &rep), 0);
+	assert_int_equal(rep.type, PT_ERR);
+	assert_int_equal(rep.err_code, PT_E_BUSY);
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+}
+
 static void test_malformed_replies(void **state)
 {
 	static const int eproto[] = { -EPROTO };
@@ -737,6 +782,7 @@ int main(void)
 		T(test_close_midpayload),
 		T(test_close_after_hello),
 		T(test_write_to_closed_peer),
+		T(test_reply_before_close),
 		T(test_malformed_replies),
 		T(test_malformed_call_reply),
 		T(test_version_mismatch),
