@@ -4,9 +4,9 @@
  * (common/auditlog.c), as pertokctl audit verify runs it on a file an
  * attacker may have written. Input: an optional line "JWKS <json>" (more
  * trusted keys, as given with --jwks), an optional line "HEAD <json>" (the
- * audit.head content), then the log. Every line that parses must
- * re-serialise to exactly itself (its hash covers its bytes), and the
- * verifier must finish with a bounded, well-formed report.
+ * audit.head content), then the log. Each of the first CHECK_LINES lines
+ * that parses must re-serialise to exactly itself (its hash covers its
+ * bytes), and the verifier must finish with a bounded, well-formed report.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -23,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const uint8_t fuzz_key[32] = "pertok-fuzz-auditlog-test-key!!";
 
 static EVP_PKEY *pub;
+
+#define CHECK_LINES 4 /* lines given to check_line, from the first */
 
 static void check_line(const char *line, size_t n)
 {
@@ -51,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pt_audit_verifier *v = NULL;
 	struct pt_audit_result res;
 	const char *log = (const char *)data, *nl;
-	size_t loglen = size;
+	size_t loglen = size, checked = 0;
 	FILE *f;
 
 	if (!pub) {
@@ -81,13 +83,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		log = nl ? nl + 1 : log + loglen;
 		loglen = size - (size_t)(log - (const char *)data);
 	}
-	/* every line on its own */
-	for (const char *p = log, *end = log + loglen; p < end;) {
+	/* the first lines on their own (the verifier below parses every line
+	 * again: checking them all here doubled the harness' time, and the
+	 * fuzzer moves any line to the front) */
+	for (const char *p = log, *end = log + loglen; p < end && checked < CHECK_LINES;) {
 		const char *e = memchr(p, '\n', (size_t)(end - p));
 		size_t n = e ? (size_t)(e - p) : (size_t)(end - p);
 		if (n <= PT_AUDIT_MAX_LINE)
 			check_line(p, n);
 		p += n + 1;
+		checked++;
 	}
 	/* and the whole log through the verifier */
 	if (loglen > 0) {
