@@ -14,8 +14,9 @@
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
 #   FUZZ_RUNS        executions per harness (e.g. 10000000); the run stops at
 #                    whichever of FUZZ_RUNS and FUZZ_SECONDS comes first
-#   FUZZ_SAVE=1      merge new inputs that add coverage into the saved corpus
-#                    (tests/fuzz/corpus/NAME/, libFuzzer -merge=1)
+#   FUZZ_SAVE=1      add to the saved corpus (tests/fuzz/corpus/NAME/) the
+#                    fewest, smallest new inputs that reach a code edge it
+#                    does not (libFuzzer -merge=1 -use_counters=0)
 #   FUZZ_MAX_LEN_<NAME>  override -max_len (e.g. FUZZ_MAX_LEN_proto=70000)
 #   CC               compiler (default clang)
 #   top_srcdir       source tree (default: found from this script)
@@ -154,7 +155,7 @@ for name in $names; do
 	crashes=$(find "$artifacts" -type f | wc -l)
 	if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ] && [ "${FUZZ_SAVE:-0}" = 1 ]; then
 		# shellcheck disable=SC2086
-		"$bin" -merge=1 -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
+		"$bin" -merge=1 -use_counters=0 -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
 			"$srcdir/tests/fuzz/corpus/$name" "$corpus" >"$work/$name.merge.log" 2>&1 ||
 			{ echo "fuzz $name: FAILED (merge; see $work/$name.merge.log)"; rc=1; }
 	fi
