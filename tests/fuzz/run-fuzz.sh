@@ -149,7 +149,8 @@ for name in $names; do
 	secs=$(($(date +%s) - start))
 	done_runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
-	cov=$(sed -n 's/^#[0-9]*[[:space:]]*DONE .*cov: \([0-9]*\) ft: \([0-9]*\).*/\1 \2/p' "$log" | tail -n 1)
+	# the DONE line's, or the last status line's after a graceful stop (SIGUSR1)
+	cov=$(sed -n 's/^#[0-9]*[[:space:]].* cov: \([0-9]*\) ft: \([0-9]*\).*/\1 \2/p' "$log" | tail -n 1)
 	cov=${cov:-"? ?"}
 	found=$(find "$corpus" -type f | wc -l)
 	crashes=$(find "$artifacts" -type f | wc -l)
