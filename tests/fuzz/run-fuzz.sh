@@ -2,13 +2,21 @@
 # SPDX-License-Identifier: MIT
 # Builds each libFuzzer harness (tests/fuzz/fuzz-NAME.c) with clang and the
 # sanitizers, straight from the sources (no libtool), and fuzzes it for a
-# short time over a copy of its saved corpus. Fails if any harness does not
-# build or finds a crash, leak, timeout or undefined behaviour.
+# short time (or a number of runs) over a copy of its saved corpus, then
+# prints a table: harness, runs, exec/s, cov and ft (libFuzzer's final
+# coverage: code edges and features) and corpus size. Fails if any harness
+# does not build or finds a crash, leak, timeout or undefined behaviour.
 #
-#   tests/fuzz/run-fuzz.sh [NAME...]      default: proto jws config record auditlog
+#   tests/fuzz/run-fuzz.sh [NAME...]
+#     default: proto jws config record auditlog tpm2blob history coderec
 #
 # Environment:
-#   FUZZ_SECONDS     time per harness (default 20)
+#   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
+#   FUZZ_RUNS        executions per harness (e.g. 10000000); the run stops at
+#                    whichever of FUZZ_RUNS and FUZZ_SECONDS comes first
+#   FUZZ_SAVE=1      add to the saved corpus (tests/fuzz/corpus/NAME/) the
+#                    fewest, smallest new inputs that reach a code edge it
+#                    does not (libFuzzer -merge=1 -use_counters=0)
 #   FUZZ_MAX_LEN_<NAME>  override -max_len (e.g. FUZZ_MAX_LEN_proto=70000)
 #   CC               compiler (default clang)
 #   top_srcdir       source tree (default: found from this script)
@@ -20,12 +28,20 @@ set -u
 
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${top_builddir:-.}
-seconds=${FUZZ_SECONDS:-20}
+runs=${FUZZ_RUNS:-}
+if [ -n "$runs" ]; then
+	seconds=${FUZZ_SECONDS:-0}
+else
+	seconds=${FUZZ_SECONDS:-20}
+fi
 cc=${CC:-clang}
 names=${*:-proto jws config record auditlog tpm2blob history coderec}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
+esac
+case $runs in
+*[!0-9]*) echo "run-fuzz: FUZZ_RUNS must be a number of executions" >&2; exit 2 ;;
 esac
 if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "run-fuzz: $cc not found (clang with libFuzzer is needed)" >&2
@@ -76,13 +92,15 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 -DSBINDIR=\"/usr/sbin\" -DBINDIR=\"/usr/bin\""
 
 failed=""
+table=""
 for name in $names; do
 	case $name in
 	proto) src="$common_src"; libs=""; maxlen=20000 ;;
 	jws) src="$common_src common/jws.c common/ptjson.c"; libs=$(pkgflags "libcrypto json-c"); maxlen=10000 ;;
 	auditlog)
 		src="$common_src common/jws.c common/ptjson.c common/auditlog.c"
-		libs=$(pkgflags "libcrypto json-c")
+		# remembers Ed25519 verifications (see the harness)
+		libs="-DFUZZ_MEMO_VERIFY -Wl,--wrap=EVP_DigestVerify $(pkgflags "libcrypto json-c")"
 		maxlen=40000 ;;
 	config | record | tpm2blob | history | coderec)
 		src="$common_src common/jws.c common/ptjson.c $tokend_src"
@@ -121,14 +139,32 @@ for name in $names; do
 		seeds=$(find "$corpus" -type f | wc -l)
 	fi
 
-	"$bin" -max_total_time="$seconds" -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
+	limit="-max_total_time=$seconds"
+	[ -n "$runs" ] && limit="$limit -runs=$runs"
+	start=$(date +%s)
+	# shellcheck disable=SC2086
+	"$bin" $limit -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
 	rc=$?
-	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	secs=$(($(date +%s) - start))
+	done_runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+	# the DONE line's, or the last status line's after a graceful stop (SIGUSR1)
+	cov=$(sed -n 's/^#[0-9]*[[:space:]].* cov: \([0-9]*\) ft: \([0-9]*\).*/\1 \2/p' "$log" | tail -n 1)
+	cov=${cov:-"? ?"}
 	found=$(find "$corpus" -type f | wc -l)
 	crashes=$(find "$artifacts" -type f | wc -l)
+	if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ] && [ "${FUZZ_SAVE:-0}" = 1 ]; then
+		# shellcheck disable=SC2086
+		"$bin" -merge=1 -use_counters=0 -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
+			"$srcdir/tests/fuzz/corpus/$name" "$corpus" >"$work/$name.merge.log" 2>&1 ||
+			{ echo "fuzz $name: FAILED (merge; see $work/$name.merge.log)"; rc=1; }
+	fi
+	table="$table$(printf '%-9s %10s %8s %6s %7s %6s %6s' "$name" "${done_runs:-?}" \
+		"${rate:-?}" "${cov% *}" "${cov#* }" "$found" "$secs")
+"
 	if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ]; then
-		echo "fuzz $name: ok (${seconds}s, ${runs:-?} runs, corpus $seeds -> $found inputs)"
+		echo "fuzz $name: ok (${secs}s, ${done_runs:-?} runs, corpus $seeds -> $found inputs)"
 	else
 		echo "fuzz $name: FAILED (exit status $rc; artifacts in $artifacts; log $log)"
 		grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -n 10 |
@@ -137,6 +173,8 @@ for name in $names; do
 	fi
 done
 
+printf '%-9s %10s %8s %6s %7s %6s %6s\n' harness runs exec/s cov ft corpus secs
+printf '%s' "$table"
 if [ -n "$failed" ]; then
 	echo "run-fuzz: FAILED:$failed (work directory kept: $work)"
 	exit 1
