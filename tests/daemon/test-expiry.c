@@ -83,23 +83,7 @@ static int teardown(void **state)
 
 static char *mint(const char *user, uint64_t *ret_exp)
 {
-	struct pt_req req = { .type = PT_MINT,
-			      .user = (char *)user,
-			      .service = (char *)"sshd",
-			      .tty = (char *)"pts/1",
-			      .rhost = (char *)"" };
-	struct pt_rep rep;
-	char *token;
-
-	assert_int_equal(th_call(&req, &rep), 0);
-	assert_int_equal(rep.type, PT_OK);
-	token = rep.token;
-	rep.token = NULL;
-	if (ret_exp)
-		*ret_exp = rep.exp;
-	pt_rep_clear(&rep);
-	assert_non_null(token);
-	return token;
+	return th_mint(user, "sshd", ret_exp);
 }
 
 /* EXCHANGE as actor tester; 0 or the error code, the reply left in *rep. */

@@ -68,19 +68,8 @@ static int teardown(void **state)
 /* A persistable token of USER_B that the actor "tester" redeems. */
 static void issue_token(void)
 {
-	struct pt_req mint = { .type = PT_MINT,
-			       .user = (char *)USER_B,
-			       .service = (char *)"test",
-			       .tty = (char *)"pts/0",
-			       .rhost = (char *)"" };
 	struct pt_rep rep;
-	char *token;
-
-	assert_int_equal(th_call(&mint, &rep), 0);
-	assert_int_equal(rep.type, PT_OK);
-	token = rep.token;
-	rep.token = NULL;
-	pt_rep_clear(&rep);
+	char *token = th_mint(USER_B, "test", NULL);
 	struct pt_req ex = { .type = PT_EXCHANGE, .live_token = token, .holder = (char *)"tester" };
 	assert_int_equal(th_call(&ex, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);

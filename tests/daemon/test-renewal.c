@@ -100,21 +100,7 @@ static int teardown(void **state)
 /* A login: MINT as actor tester for the user. */
 static char *mint(void)
 {
-	struct pt_req req = { .type = PT_MINT,
-			      .user = (char *)USER,
-			      .service = (char *)"sshd",
-			      .tty = (char *)"pts/1",
-			      .rhost = (char *)"" };
-	struct pt_rep rep;
-	char *token;
-
-	assert_int_equal(th_call(&req, &rep), 0);
-	assert_int_equal(rep.type, PT_OK);
-	token = rep.token;
-	rep.token = NULL;
-	pt_rep_clear(&rep);
-	assert_non_null(token);
-	return token;
+	return th_mint(USER, "sshd", NULL);
 }
 
 /* EXCHANGE in this process (root: actor tester). Returns 0 or the error

@@ -77,20 +77,7 @@ static int teardown(void **state)
 
 static char *mint(void)
 {
-	struct pt_req mint = { .type = PT_MINT,
-			       .user = (char *)"root",
-			       .service = (char *)"test",
-			       .tty = (char *)"pts/0",
-			       .rhost = (char *)"" };
-	struct pt_rep rep;
-	char *token;
-
-	assert_int_equal(th_call(&mint, &rep), 0);
-	assert_int_equal(rep.type, PT_OK);
-	token = rep.token;
-	rep.token = NULL;
-	pt_rep_clear(&rep);
-	return token;
+	return th_mint("root", "test", NULL);
 }
 
 static void exchange(const char *token, const char *holder)

@@ -191,6 +191,28 @@ int th_call(const struct pt_req *req, struct pt_rep *rep)
 	return r;
 }
 
+char *th_mint(const char *user, const char *service, uint64_t *ret_exp)
+{
+	struct pt_req req = { .type = PT_MINT,
+			      .user = (char *)user,
+			      .service = (char *)service,
+			      .tty = (char *)"pts/0",
+			      .rhost = (char *)"" };
+	struct pt_rep rep;
+	char *token;
+
+	assert_int_equal(th_call(&req, &rep), 0);
+	if (rep.type != PT_OK)
+		fail_msg("mint for %s refused: %s", user, rep.message ? rep.message : "?");
+	token = rep.token;
+	rep.token = NULL;
+	if (ret_exp)
+		*ret_exp = rep.exp;
+	pt_rep_clear(&rep);
+	assert_non_null(token);
+	return token;
+}
+
 char *th_slurp(const char *path)
 {
 	FILE *f = fopen(path, "re");

@@ -57,5 +57,11 @@ int th_remove_dir(void);
 /* One request on a fresh connection. Returns the transport result. */
 int th_call(const struct pt_req *req, struct pt_rep *rep);
 
+/* A login's MINT for user (PAM service service, tty pts/0) through th_call,
+ * as the test program (an actor of its tokend): the live token (the caller
+ * frees it) and its exp in *ret_exp (may be NULL). Fails the test when
+ * tokend refuses. */
+char *th_mint(const char *user, const char *service, uint64_t *ret_exp);
+
 /* The whole file at path (caller frees), NULL when it cannot be opened. */
 char *th_slurp(const char *path);

@@ -81,19 +81,8 @@ static int teardown(void **state)
 /* A fresh persistable token of root for holder (a renewal replaces the old one). */
 static void issue(const char *holder, char ret_id[PT_MAX_STR + 1])
 {
-	struct pt_req mint = { .type = PT_MINT,
-			       .user = (char *)"root",
-			       .service = (char *)"test",
-			       .tty = (char *)"pts/0",
-			       .rhost = (char *)"" };
 	struct pt_rep rep;
-	char *token;
-
-	assert_int_equal(th_call(&mint, &rep), 0);
-	assert_int_equal(rep.type, PT_OK);
-	token = rep.token;
-	rep.token = NULL;
-	pt_rep_clear(&rep);
+	char *token = th_mint("root", "test", NULL);
 	struct pt_req ex = { .type = PT_EXCHANGE, .live_token = token, .holder = (char *)holder };
 	assert_int_equal(th_call(&ex, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
