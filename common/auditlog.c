@@ -238,20 +238,25 @@ struct pt_audit_verifier {
 
 static void problem(struct pt_audit_verifier *v, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Appends a formatted message to list (at most PT_AUDIT_MAX_PROBLEMS). */
+static void vappend(char **list, size_t *n, const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (*n >= PT_AUDIT_MAX_PROBLEMS)
+		return;
+	if (vasprintf(&s, fmt, ap) >= 0)
+		list[(*n)++] = s;
+}
+
 static void problem(struct pt_audit_verifier *v, const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
 
 	v->res.n_problems_total++;
-	if (v->res.n_problems >= PT_AUDIT_MAX_PROBLEMS)
-		return;
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	vappend(v->res.problems, &v->res.n_problems, fmt, ap);
 	va_end(ap);
-	if (s)
-		v->res.problems[v->res.n_problems++] = s;
 }
 
 int pt_audit_verifier_new(struct pt_audit_verifier **ret)
@@ -451,16 +456,10 @@ static void crash_note(struct pt_audit_verifier *v, const char *fmt, ...)
 static void crash_note(struct pt_audit_verifier *v, const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
 
-	if (v->res.n_crash >= PT_AUDIT_MAX_PROBLEMS)
-		return;
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	vappend(v->res.crash, &v->res.n_crash, fmt, ap);
 	va_end(ap);
-	if (s)
-		v->res.crash[v->res.n_crash++] = s;
 }
 
 /* "line N" for an unnamed input, "FILE:N" once files are named. */

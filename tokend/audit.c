@@ -603,6 +603,23 @@ static uint64_t head_seq(const char *path)
 	return seq;
 }
 
+/* Reads exactly n bytes at off (a short file is -EIO). 0 or -errno. */
+static int pread_full(int fd, char *buf, size_t n, off_t off)
+{
+	size_t have = 0;
+
+	while (have < n) {
+		ssize_t k = pread(fd, buf + have, n - have, off + (off_t)have);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		have += (size_t)k;
+	}
+	return 0;
+}
+
 /* What the end of a log says. */
 struct tail {
 	bool ok;      /* the last complete line verifies: seq, prev set */
@@ -619,7 +636,7 @@ static int read_tail(int fd, off_t size, struct tail *t)
 {
 	size_t want = 2 * (PT_AUDIT_MAX_LINE + 1);
 	off_t start = size > (off_t)want ? size - (off_t)want : 0;
-	size_t n = (size_t)(size - start), have = 0;
+	size_t n = (size_t)(size - start);
 	char *buf = malloc(n + 1), *end, *line;
 	struct pt_audit_entry e;
 	int r;
@@ -628,16 +645,10 @@ static int read_tail(int fd, off_t size, struct tail *t)
 	t->torn_off = -1;
 	if (!buf)
 		return -ENOMEM;
-	while (have < n) {
-		ssize_t k = pread(fd, buf + have, n - have, start + (off_t)have);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			r = k < 0 ? -errno : -EIO;
-			free(buf);
-			return r;
-		}
-		have += (size_t)k;
+	r = pread_full(fd, buf, n, start);
+	if (r < 0) {
+		free(buf);
+		return r;
 	}
 	buf[n] = '\0';
 	t->partial = buf[n - 1] != '\n';
@@ -682,22 +693,16 @@ struct torn {
 
 static int cut_torn(struct pt_audit *a, off_t off, off_t size, struct torn *ret)
 {
-	size_t n = (size_t)(size - off), have = 0;
+	size_t n = (size_t)(size - off);
 	char *buf = malloc(n ? n : 1);
 	int r;
 
 	if (!buf)
 		return -ENOMEM;
-	while (have < n) {
-		ssize_t k = pread(a->fd, buf + have, n - have, off + (off_t)have);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			r = k < 0 ? -errno : -EIO;
-			free(buf);
-			return r;
-		}
-		have += (size_t)k;
+	r = pread_full(a->fd, buf, n, off);
+	if (r < 0) {
+		free(buf);
+		return r;
 	}
 	r = pt_audit_hash(buf, n, ret->hash);
 	free(buf);

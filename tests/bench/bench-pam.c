@@ -16,6 +16,7 @@
  * thresholds.
  */
 #include "config.h"
+#include "bench-util.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -28,21 +29,6 @@
 #include <time.h>
 
 #define MAX_SAMPLES 4000000
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* No prompts: a scheduler has nobody to ask. */
 static int no_conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)

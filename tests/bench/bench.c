@@ -28,6 +28,7 @@
 #include "client.h"
 #include "proto.h"
 #include "util.h"
+#include "bench-util.h"
 
 #define MAX_SAMPLES_PER_CLIENT 2000000
 #define MAX_CLIENTS 64
@@ -37,21 +38,6 @@ struct shared {
 	uint64_t errors[MAX_CLIENTS];
 	uint32_t lat_us[]; /* MAX_CLIENTS x MAX_SAMPLES_PER_CLIENT */
 };
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* ------------------------------------------------------------ baseline */
 
