@@ -480,6 +480,30 @@ static void test_renewal_same_slot_only(void **state)
 	pt_free_secret(login);
 }
 
+/* With renew_from_redeemed: a live token that outlives the persistable
+ * token it was redeemed from cannot bring that token back. */
+static void test_renewal_source_expired(void **state)
+{
+	struct pt_tokinfo t;
+	struct pt_rep rep;
+	char *login, *id, *job;
+
+	(void)state;
+	login = mint();
+	id = exchange_id(login, "tester", 2); /* a 2 s persistable token */
+	job = redeem();			      /* its live token lasts 5 min */
+	t = listed("tester");
+	wait_until(t.exp);
+	assert_int_equal(exchange(job, "tester", 0, &rep), PT_E_INVALID);
+	assert_non_null(strstr(rep.message, "expired"));
+	pt_rep_clear(&rep);
+	assert_true(log_has("renewal from redeemed token: persistable token expired"));
+	free((char *)t.id);
+	free(id);
+	pt_free_secret(job);
+	pt_free_secret(login);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +513,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_renewal_capped_by_max_age, setup_renew_max_age,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_same_slot_only, setup_renew, teardown),
+		cmocka_unit_test_setup_teardown(test_renewal_source_expired, setup_renew, teardown),
 	};
 
 	if (geteuid() != 0) {
