@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tokend's audit trail writer (see audit.h and common/auditlog.h). */
-#include "config.h"
+#include "conf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #include "audit.h"
 #include "auditlog.h"
 #include "b64.h"
-#include "config.h" /* tokend/config.h */
+#include "conf.h"
 #include "keys.h"
 #include "store.h"
 #include "util.h"

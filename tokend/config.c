@@ -8,7 +8,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include "config.h" /* tokend/config.h */
+#include "conf.h"
 #include "config-internal.h"
 
 #include <errno.h>

@@ -10,7 +10,7 @@
  *        "total":[req,granted,redeemed,failed]}
  * day = year * 1000 + day of the year (local time).
  */
-#include "config.h" /* tokend/config.h */
+#include "conf.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
+#include "conf.h"
 
 #include <errno.h>
 #include <json-c/json.h>

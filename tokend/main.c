@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tokend: pertok's privileged token exchange. See tokend(8). */
-#include "config.h"
+#include "conf.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -9,7 +9,7 @@
 
 #include "audit.h"
 #include "buf.h"
-#include "config.h"
+#include "conf.h"
 #include "keys.h"
 #include "seal.h"
 #include "store.h"

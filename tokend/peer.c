@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Peer identification: see peer.h. */
-#include "config.h" /* tokend/config.h */
+#include "conf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,7 +16,7 @@
  */
 #pragma once
 
-#include "config.h"
+#include "conf.h"
 #include "ops.h"
 
 /* Fills peer for the connected socket fd; never fails (what cannot be read

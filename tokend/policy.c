@@ -20,7 +20,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include "config.h" /* tokend/config.h */
+#include "conf.h"
 
 #include <errno.h>
 #include <inttypes.h>

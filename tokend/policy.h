@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "conf.h"
 
 /* Matches a peer to the first actor whose uid and executable match and
  * (when the actor lists services) whose services include service.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* A token bucket: see ratelimit.h. */
-#include "config.h" /* tokend/config.h */
+#include "conf.h"
 
 #include "ratelimit.h"
 

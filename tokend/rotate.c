@@ -4,7 +4,7 @@
 #define _GNU_SOURCE 1
 #endif
 
-#include "config.h"
+#include "conf.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../tokend/config.h" /* not the autoconf config.h */
+#include "../../tokend/conf.h"
 #include "policy.h"
 #include "ratelimit.h"
 

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy.h" /* and tokend's config.h */
+#include "policy.h"
 #include "history.h"
 #include "store.h"
 

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "../../tokend/config.h" /* not the autoconf config.h */
+#include "../../tokend/conf.h"
 #include "codes.h"
 #include "tokentype.h"
 #include "util.h"

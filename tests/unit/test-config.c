@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../tokend/config.h" /* not the autoconf config.h */
+#include "../../tokend/conf.h"
 
 #define SENTINEL ((struct pt_config *)0x1)
 
