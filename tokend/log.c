@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "conf.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,4 +72,41 @@ const char *pt_log_value(const char *s, char *buf, size_t len)
 		buf[o++] = '"';
 	buf[o] = '\0';
 	return buf;
+}
+
+const char *pt_log_u64(uint64_t v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%" PRIu64, v);
+	return buf;
+}
+
+const char *pt_log_i64(int64_t v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%" PRId64, v);
+	return buf;
+}
+
+void pt_log_kv(int prio, const char *op, const char *result, ...)
+{
+	char line[4096], v[1024];
+	size_t o = 0;
+	va_list ap;
+	const char *key;
+	int k;
+
+	k = snprintf(line, sizeof(line), "op=%s", pt_log_value(op, v, sizeof(v)));
+	o = k > 0 ? (size_t)k : 0;
+	k = snprintf(line + o, sizeof(line) - o, " result=%s", pt_log_value(result, v, sizeof(v)));
+	o += k > 0 ? (size_t)k : 0;
+	va_start(ap, result);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		const char *val = pt_log_value(va_arg(ap, const char *), v, sizeof(v));
+		size_t need = 1 + strlen(key) + 1 + strlen(val);
+
+		if (o + need >= sizeof(line))
+			break; /* whole fields only: the line stays well-formed */
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s", key, val);
+	}
+	va_end(ap);
+	pt_log(prio, "%s", line);
 }
