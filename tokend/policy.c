@@ -516,3 +516,284 @@ int pt_policy_apply_lists(char *const *base, size_t n_base, char *const *add, si
 	*ret_n = n;
 	return 0;
 }
+
+/* ------------------------------------------------------------ decisions */
+
+static void ctx_from(struct pt_policy_ctx *ctx, const char *actor, const char *user,
+		     const char *holder, const struct pt_policy_account *acct,
+		     const struct pt_policy_token *tok, uint64_t now)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->actor = actor;
+	ctx->user = user;
+	ctx->holder = holder;
+	ctx->now = now;
+	ctx->user_exists = acct && acct->exists;
+	if (ctx->user_exists) {
+		ctx->groups = acct->groups;
+		ctx->n_groups = acct->n_groups;
+		ctx->account_locked = acct->locked;
+		ctx->account_expired = acct->expired;
+	}
+	if (tok) {
+		ctx->has_token = true;
+		ctx->token_iat = tok->iat;
+		ctx->token_last_used = tok->last_used;
+		ctx->token_uses = tok->uses;
+		ctx->token_service = tok->service;
+		ctx->token_actor = tok->actor;
+		ctx->token_entitlements = tok->entitlements;
+		ctx->n_token_entitlements = tok->n_entitlements;
+	}
+}
+
+static void iso_utc(uint64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%" PRIu64, t);
+}
+
+size_t pt_policy_redeem(const struct pt_config *cfg, const struct pt_redeem_input *in,
+			struct pt_redeem_decision *ret, char *buf, size_t len)
+{
+	struct trace t = { .buf = buf, .len = len, .off = 0 }, *tp = buf && len ? &t : NULL;
+	const struct pt_policy_token *tok = in->token;
+	struct pt_policy_account acct = { 0 };
+	struct pt_policy_ctx ctx;
+	struct pt_redeem_decision d = { .outcome = PT_OUTCOME_DENIED };
+	const char *user = in->user ? in->user : "";
+	char when[64];
+
+	if (tp)
+		buf[0] = '\0';
+	if (in->account)
+		acct = *in->account;
+	/* the name now belongs to another account: never hand it the old identity */
+	if (acct.exists && tok && acct.uid != tok->uid) {
+		d.account_mismatch = true;
+		acct.exists = false;
+	}
+	/* late binding: the rules in force now, against the account as it is now */
+	ctx_from(&ctx, in->actor, in->user, in->holder, &acct, tok, in->now);
+	ctx.redemptions_today = in->redemptions_today;
+	eval(cfg, cfg ? cfg->redeem : NULL, cfg ? cfg->n_redeem : 0, &ctx, &d.dec, tp);
+	if (!tok) {
+		d.outcome = PT_OUTCOME_NOTFOUND;
+		d.dec.allow = false;
+		d.dec.rule = NULL;
+		snprintf(d.dec.reason, sizeof(d.dec.reason), "no persistable token");
+		tracef(tp, "but: there is no persistable token for user %s and holder %s: deny\n",
+		       user, in->holder ? in->holder : "");
+		goto done;
+	}
+	if (tok->exp <= in->now) {
+		d.outcome = PT_OUTCOME_INVALID;
+		d.dec.allow = false;
+		d.dec.rule = NULL;
+		snprintf(d.dec.reason, sizeof(d.dec.reason), "persistable token expired");
+		tracef(tp, "but: the persistable token has expired by then: deny\n");
+		goto done;
+	}
+	if (d.dec.allow && !acct.exists) {
+		d.dec.allow = false;
+		snprintf(d.dec.reason, sizeof(d.dec.reason),
+			 "user %s no longer exists (or changed uid)", user);
+		tracef(tp, "but: user %s no longer exists (or changed uid): deny\n", user);
+	}
+	if (d.dec.allow && d.dec.persist_from_rule) {
+		/* the rule moves the persistable token's expiry (from its iat) */
+		d.new_exp = tok->iat + d.dec.persist_lifetime;
+		iso_utc(d.new_exp, when, sizeof(when));
+		tracef(tp,
+		       "persistable token: persist_lifetime %" PRIu64
+		       "s moves its expiry to %s%s\n",
+		       d.dec.persist_lifetime, when,
+		       d.new_exp <= in->now ? " (already passed: deny)" : "");
+		if (d.new_exp <= in->now) {
+			d.dec.allow = false;
+			snprintf(d.dec.reason, sizeof(d.dec.reason),
+				 "rule \"%s\" (line %d): persist_lifetime ends the persistable "
+				 "token before now",
+				 d.dec.rule->name, d.dec.rule->line);
+		} else
+			d.move_exp = tok->exp != d.new_exp;
+	}
+	d.outcome = d.dec.allow ? PT_OUTCOME_ALLOW : PT_OUTCOME_DENIED;
+done:
+	if (!d.dec.allow)
+		d.move_exp = false;
+	tracef(tp, "redemption: %s: %s\n", d.dec.allow ? "allow" : "deny", d.dec.reason);
+	*ret = d;
+	if (!tp)
+		return 0;
+	return t.off >= len ? strlen(buf) : t.off;
+}
+
+static void refuse(struct pt_exchange_decision *d, enum pt_outcome o, bool suspicious,
+		   const char *log_id, const char *message)
+{
+	d->outcome = o;
+	d->dec.allow = false;
+	d->suspicious = suspicious;
+	d->log_id = log_id;
+	snprintf(d->message, sizeof(d->message), "%s", message);
+}
+
+/* The latest expiry a renewal of src may get: its issue time plus
+ * max_persist_lifetime, or plus the max_age of the redeem rule that decides
+ * its redemptions now, whichever comes first. */
+static uint64_t renewal_cap(const struct pt_config *cfg, const struct pt_exchange_input *in,
+			    const struct pt_policy_token *src, const char **ret_by)
+{
+	struct pt_policy_ctx rctx;
+	struct pt_decision rdec;
+	uint64_t cap = src->iat + cfg->max_persist_lifetime;
+
+	*ret_by = "max_persist_lifetime";
+	if (cap < src->iat)
+		cap = UINT64_MAX;
+	ctx_from(&rctx, src->holder, in->user, src->holder, in->account, src, in->now);
+	eval(cfg, cfg->redeem, cfg->n_redeem, &rctx, &rdec, NULL);
+	if (rdec.rule && rdec.rule->max_age && src->iat + rdec.rule->max_age > src->iat &&
+	    src->iat + rdec.rule->max_age < cap) {
+		cap = src->iat + rdec.rule->max_age;
+		*ret_by = "max_age";
+	}
+	return cap;
+}
+
+void pt_policy_exchange(const struct pt_config *cfg, const struct pt_exchange_input *in,
+			struct pt_exchange_decision *ret)
+{
+	struct pt_exchange_decision d = { .outcome = PT_OUTCOME_DENIED };
+	const struct pt_policy_token *src = in->source;
+	const struct pt_rule *r;
+	struct pt_policy_ctx ctx;
+	char msg[512], detail[300];
+	const char *user = in->user ? in->user : "", *holder = in->holder ? in->holder : "";
+	const char *cap_by = NULL;
+	uint64_t lifetime, cap = 0;
+
+	if (!in->holder_known) {
+		snprintf(d.reason, sizeof(d.reason), "unknown holder");
+		snprintf(msg, sizeof(msg), "holder %s is not a configured actor", holder);
+		refuse(&d, PT_OUTCOME_DENIED, false, NULL, msg);
+		goto out;
+	}
+	if (!in->account || !in->account->exists || in->account->uid != in->uid) {
+		snprintf(d.reason, sizeof(d.reason), "user no longer exists or changed uid");
+		snprintf(msg, sizeof(msg), "user %s no longer exists or changed uid", user);
+		refuse(&d, PT_OUTCOME_NOTFOUND, false, NULL, msg);
+		goto out;
+	}
+	ctx_from(&ctx, in->actor, in->user, in->holder, in->account, NULL, in->now);
+	eval(cfg, cfg->issue, cfg->n_issue, &ctx, &d.dec, NULL);
+	r = d.dec.rule;
+	if (in->redeemed && (!d.dec.allow || !r->renew_from_redeemed)) {
+		/* only a login mints a live token that can be exchanged (default) */
+		if (d.dec.allow)
+			snprintf(detail, sizeof(detail),
+				 "rule \"%s\" (line %d) does not set renew_from_redeemed", r->name,
+				 r->line);
+		else
+			snprintf(detail, sizeof(detail), "%s", d.dec.reason);
+		snprintf(d.reason, sizeof(d.reason),
+			 "live token minted by a redemption, not a login: %s", detail);
+		snprintf(msg, sizeof(msg),
+			 "only a live token minted at login can be exchanged; this one was "
+			 "minted by a redemption of %s (%s)",
+			 in->ptk ? in->ptk : "a persistable token", detail);
+		refuse(&d, PT_OUTCOME_DENIED, true, in->ptk, msg);
+		goto out;
+	}
+	if (!d.dec.allow) {
+		snprintf(d.reason, sizeof(d.reason), "%s", d.dec.reason);
+		refuse(&d, PT_OUTCOME_DENIED, false, NULL, d.dec.reason);
+		goto out;
+	}
+	if (in->redeemed) {
+		/* a renewal of that very token: same user and holder, stored, unexpired */
+		if (!src) {
+			snprintf(d.reason, sizeof(d.reason),
+				 "renewal from redeemed token: its persistable token no longer "
+				 "exists");
+			snprintf(msg, sizeof(msg),
+				 "the persistable token this live token was redeemed from (%s) no "
+				 "longer exists: log in again",
+				 in->ptk ? in->ptk : "-");
+			refuse(&d, PT_OUTCOME_NOTFOUND, false, in->ptk, msg);
+			goto out;
+		}
+		if (src->uid != in->uid || strcmp(src->user, user) != 0 ||
+		    strcmp(src->holder, holder) != 0) {
+			snprintf(d.reason, sizeof(d.reason),
+				 "renewal from redeemed token: another user or holder than its "
+				 "persistable token's");
+			snprintf(msg, sizeof(msg),
+				 "a live token redeemed from %s may only renew that token (holder "
+				 "%s), not one for holder %s",
+				 src->id, src->holder, holder);
+			refuse(&d, PT_OUTCOME_DENIED, true, src->id, msg);
+			goto out;
+		}
+		if (src->exp <= in->now) {
+			snprintf(d.reason, sizeof(d.reason),
+				 "renewal from redeemed token: persistable token expired");
+			snprintf(msg, sizeof(msg), "the persistable token %s expired", src->id);
+			refuse(&d, PT_OUTCOME_INVALID, false, src->id, msg);
+			goto out;
+		}
+		cap = renewal_cap(cfg, in, src, &cap_by);
+		if (cap <= in->now) {
+			snprintf(d.reason, sizeof(d.reason),
+				 "renewal from redeemed token: past its maximum lifetime "
+				 "(max_persist_lifetime or max_age from its issue)");
+			snprintf(msg, sizeof(msg),
+				 "the persistable token %s reached its maximum lifetime "
+				 "(max_persist_lifetime or max_age): log in again",
+				 src->id);
+			refuse(&d, PT_OUTCOME_LIMIT, false, src->id, msg);
+			goto out;
+		}
+	}
+	if (!in->has_slot && d.dec.max_outstanding && in->outstanding >= d.dec.max_outstanding) {
+		snprintf(d.reason, sizeof(d.reason), "max outstanding tokens reached");
+		snprintf(msg, sizeof(msg),
+			 "user %s already has %u persistable tokens (max_outstanding)", user,
+			 d.dec.max_outstanding);
+		refuse(&d, PT_OUTCOME_LIMIT, false, NULL, msg);
+		goto out;
+	}
+	if (r->rate_n && in->rate_take && !in->rate_take(in->userdata, user, r)) {
+		snprintf(d.reason, sizeof(d.reason), "issue rate limit reached");
+		snprintf(msg, sizeof(msg),
+			 "user %s reached the issue rate of rule \"%s\" (%u per %llus)", user,
+			 r->name, r->rate_n, (unsigned long long)r->rate_period);
+		refuse(&d, PT_OUTCOME_LIMIT, false, NULL, msg);
+		goto out;
+	}
+	lifetime = d.dec.persist_lifetime;
+	if (in->requested_lifetime && in->requested_lifetime < lifetime)
+		lifetime = in->requested_lifetime;
+	d.outcome = PT_OUTCOME_ALLOW;
+	d.exp = in->now + lifetime;
+	snprintf(d.reason, sizeof(d.reason), "%s", d.dec.reason);
+	if (in->redeemed) {
+		bool capped = d.exp > cap;
+
+		d.renew_source = true;
+		d.log_id = src->id;
+		if (capped)
+			d.exp = cap;
+		snprintf(d.reason, sizeof(d.reason),
+			 "renewal from redeemed token: rule \"%s\" (line %d) sets "
+			 "renew_from_redeemed%s%s",
+			 r->name, r->line, capped ? "; expiry capped at its issue time + " : "",
+			 capped ? cap_by : "");
+	}
+out:
+	*ret = d;
+}

@@ -78,6 +78,116 @@ size_t pt_policy_explain(const struct pt_config *cfg, const struct pt_rule *rule
 			 const struct pt_policy_ctx *ctx, struct pt_decision *ret, char *buf,
 			 size_t len);
 
+/* ------------------------------------------------------------ decisions
+ *
+ * The whole decision of a redemption and of an exchange, as pure functions
+ * of the config and what the caller looked up: redeem, explain (the same
+ * decision with a trace) and housekeeping (idle expiry) all call
+ * pt_policy_redeem, so they cannot disagree.
+ */
+
+/* The account as the caller looked it up now; NULL or !exists: missing. */
+struct pt_policy_account {
+	bool exists;
+	uid_t uid;
+	const char *const *groups; /* names, primary first */
+	size_t n_groups;
+	bool locked;  /* shadow password starts with '!' */
+	bool expired; /* shadow expiry passed */
+};
+
+/* A persistable token as stored. */
+struct pt_policy_token {
+	const char *id;
+	uid_t uid;
+	const char *user;
+	const char *holder;
+	uint64_t iat, exp, last_used; /* last_used 0: never redeemed */
+	uint32_t uses;
+	const char *service; /* recorded PAM service, NULL if none */
+	const char *actor;   /* the actor that asked for it */
+	const char *const *entitlements;
+	size_t n_entitlements;
+};
+
+enum pt_outcome {
+	PT_OUTCOME_ALLOW,
+	PT_OUTCOME_DENIED,   /* a rule (or an account check) denies: PT_E_DENIED */
+	PT_OUTCOME_NOTFOUND, /* no token / user: PT_E_NOTFOUND */
+	PT_OUTCOME_INVALID,  /* the token expired: PT_E_INVALID */
+	PT_OUTCOME_LIMIT,    /* a limit was reached: PT_E_LIMIT */
+};
+
+struct pt_redeem_input {
+	const char *actor; /* the redeeming actor (the holder) */
+	const char *user;
+	const char *holder;
+	const struct pt_policy_token *token;	 /* the user's token for holder; NULL: none */
+	const struct pt_policy_account *account; /* NULL: missing */
+	uint32_t redemptions_today;		 /* the user's, on now's local day */
+	uint64_t now;
+};
+
+struct pt_redeem_decision {
+	enum pt_outcome outcome;
+	struct pt_decision dec; /* the rules' answer; dec.allow == (outcome == ALLOW),
+	                              dec.reason the final reason, dec.rule NULL when no
+	                              rule was asked (no token, expired) */
+	bool account_mismatch;	/* the name now belongs to another uid: taken as missing */
+	bool move_exp;		/* allow: set the token's exp to new_exp */
+	uint64_t new_exp;
+};
+
+/* Redeeming in->token for in->user and in->holder now: no token (NOTFOUND),
+ * expired (INVALID), then the redeem rules (late-bound); an allow still
+ * denies when the account is missing or changed uid, or when the deciding
+ * rule's persist_lifetime ends the token before now. trace (may be NULL):
+ * the rules looked at and the decision, as pt_policy_explain. Returns the
+ * trace's length. */
+size_t pt_policy_redeem(const struct pt_config *cfg, const struct pt_redeem_input *in,
+			struct pt_redeem_decision *ret, char *trace, size_t len);
+
+struct pt_exchange_input {
+	const char *actor; /* the asking actor's name, or "self" */
+	const char *user;  /* the live token's subject */
+	uid_t uid;	   /* ... and uid */
+	const char *holder;
+	const struct pt_policy_account *account; /* NULL: missing */
+	bool holder_known;			 /* holder is a configured actor */
+	uint64_t requested_lifetime;		 /* 0: the policy's */
+	uint64_t now;
+	/* a live token minted by a redemption names its persistable token */
+	bool redeemed;
+	const char *ptk;
+	const struct pt_policy_token *source; /* the token ptk names; NULL: gone */
+	/* the user's tokens now */
+	bool has_slot;	    /* one for this holder already (it is replaced) */
+	size_t outstanding; /* how many in all */
+	/* takes one from the user's issue rate bucket of rule r: false when none
+	 * is left. Called at most once, last, for an otherwise allowed exchange
+	 * with a rate-limited rule; NULL: no rate limits. */
+	bool (*rate_take)(void *userdata, const char *user, const struct pt_rule *r);
+	void *userdata;
+};
+
+struct pt_exchange_decision {
+	enum pt_outcome outcome;
+	struct pt_decision dec; /* the issue rules' answer */
+	char reason[512];	/* what to log */
+	char message[512];	/* the reply's message on refusal */
+	const char *log_id;	/* the token id the refusal concerns (or NULL) */
+	bool suspicious;	/* log at warning: the caller tried something it may not */
+	bool renew_source;	/* allow: renew in->source instead of a new token */
+	uint64_t exp;		/* allow: the new expiry */
+};
+
+/* Exchanging a live token for a persistable one: holder, account, the issue
+ * rules, renewal from a redeemed live token (renew_from_redeemed; the
+ * source's user, holder, expiry and maximum lifetime), max_outstanding and
+ * the issue rate, in that order. */
+void pt_policy_exchange(const struct pt_config *cfg, const struct pt_exchange_input *in,
+			struct pt_exchange_decision *ret);
+
 /* base + add - remove, without duplicates, in order (base first); remove
  * may hold "*" (remove everything that is not added back). The result is a
  * NULL-terminated array the caller frees with pt_policy_strv_free. */
