@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* tokend's request handlers and the dispatch table. */
+/*
+ * tokend's requests: the dispatch table and its loop (ops.c), the handler
+ * families (ops-token.c, ops-admin.c, ops-code.c) and the commit and
+ * housekeeping that follow them (ops-commit.c).
+ */
 #pragma once
 
 #include <limits.h>
@@ -28,6 +32,9 @@ struct pt_peer {
 	int procfd; /* /proc/PID of the process that connected, -1: none */
 };
 
+struct pt_account;
+struct pt_req;
+
 struct pt_daemon {
 	struct pt_config *cfg;
 	struct pt_store *store;
@@ -44,12 +51,22 @@ struct pt_daemon {
 	uint64_t hk_real_ms, hk_boot_ms; /* clocks at the last housekeeping (jump detection) */
 	struct pt_journal *journal;	 /* usage journal (journal.h); NULL: none */
 	uint64_t n_replayed;		 /* its lines applied at start */
+	/* injectable for tests; NULL: the real ones (pt_now_s, pt_account_lookup) */
+	uint64_t (*clock)(void); /* wall clock, unix seconds */
+	int (*account_lookup)(const char *user, struct pt_account **ret);
 };
 
-/* Handles one request frame (type + payload) from peer and appends exactly
- * one reply frame to out. Returns 0, or -EBADMSG when the request was
- * malformed (the reply is an error and the connection must be closed after
- * it is sent), or another negative errno when no reply could be made. */
+/* Handles one decoded request from peer: checks the dispatch table's
+ * caller class, runs the handler and appends exactly one reply frame to out.
+ * Returns 0, -EBADMSG when the request must close the connection after its
+ * error reply, or another negative errno when no reply could be made. */
+int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
+		  struct ptbuf *out);
+
+/* One request frame (type + payload) from peer: decoded, then handled by
+ * pt_ops_handle. Returns as pt_ops_handle; -EBADMSG also when the request
+ * is of an unknown type or malformed (the reply is an error and the
+ * connection must be closed after it is sent). */
 int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t type,
 		    const uint8_t *payload, size_t len, struct ptbuf *out);
 

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/* The administrative requests: pubkey, status, revoke by match, explain,
+ * rotate-key, reseal. */
+#include "conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "history.h"
+#include "log.h"
+#include "ops-internal.h"
+#include "rotate.h"
+#include "util.h"
+
+int op_pubkey(struct call *c)
+{
+	struct pt_rep rep = { .type = PT_OK };
+
+	if (c->req->format == PT_PUBKEY_PEM)
+		rep.text = c->d->keys->pem;
+	else if (c->req->format == PT_PUBKEY_JWKS)
+		rep.text = c->d->keys->jwks;
+	else
+		return reply_error(c, PT_E_PROTO, "unknown public key format %u", c->req->format);
+	return pt_rep_encode(PT_PUBKEY, &rep, c->out);
+}
+
+int op_status(struct call *c)
+{
+	struct pt_daemon *d = c->d;
+	struct pt_rep rep = { .type = PT_OK };
+	char text[4096];
+	uint64_t now = pt_ops_now(d);
+
+	snprintf(text, sizeof(text),
+		 "version=%s\npid=%d\nuptime=%llu\nconfig=%s\nsocket=%s\nstate_dir=%s\n"
+		 "seal_backend=%s\nseal_strength=%s\nsigning_alg=%s\nsigning_kid=%s\n"
+		 "signing_key_created=%llu\ntokens=%zu\nconnections=%u\nrequests=%llu\n"
+		 "denied=%llu\nactors=%zu\nissue_rules=%zu\nredeem_rules=%zu\n",
+		 PACKAGE_VERSION, (int)getpid(), (unsigned long long)(now - d->started),
+		 d->cfg->path ? d->cfg->path : "-", d->cfg->socket_path, d->cfg->state_dir,
+		 d->sealer->name, d->sealer->strength, d->cfg->alg, d->keys->kid,
+		 (unsigned long long)d->keys->created, pt_store_count(d->store), d->n_conns,
+		 (unsigned long long)d->n_requests, (unsigned long long)d->n_denied,
+		 d->cfg->n_actors, d->cfg->n_issue, d->cfg->n_redeem);
+	{
+		size_t o = strlen(text);
+		char p[4200];
+		struct stat st;
+		uint64_t sealed = 0;
+
+		snprintf(p, sizeof(p), "%s/storekey.sealed", d->keydir);
+		if (stat(p, &st) == 0)
+			sealed = (uint64_t)st.st_mtime;
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+				      "%skey_dir=%s\nstore_key_sealed=%llu\nstore_key_age=%llu\n"
+				      "signing_key_age=%llu\nretired_kids=",
+				      d->sealer->info, d->keydir, (unsigned long long)sealed,
+				      (unsigned long long)(sealed ? now - sealed : 0),
+				      (unsigned long long)(now - d->keys->created));
+		for (size_t i = 0; i < d->keys->n_retired && o < sizeof(text); i++)
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s(until %llu)",
+					      i ? "," : "", d->keys->retired[i].kid,
+					      (unsigned long long)d->keys->retired[i].until);
+		if (o < sizeof(text))
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "\n");
+		if (o < sizeof(text) && pt_seal_describe(d->keydir, p, sizeof(p)) == 0)
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s", p);
+		if (o < sizeof(text))
+			snprintf(text + o, sizeof(text) - o, "audit_seq=%llu\naudit=%s\n",
+				 (unsigned long long)pt_audit_seq(d->audit),
+				 pt_audit_failure(d->audit) ? "failing" : "ok");
+	}
+	rep.text = text;
+	return pt_rep_encode(PT_STATUS, &rep, c->out);
+}
+
+/* Bulk revocation: every token of a user, of a holder, issued before a
+ * time (all given criteria must hold). Root matches anything; others only
+ * their own tokens. Effective at once and on disk (survives restarts). */
+int op_revoke_match(struct call *c)
+{
+	struct pt_daemon *d = c->d;
+	const struct pt_req *q = c->req;
+	struct pt_rep rep = { .type = PT_OK };
+	bool any_user = !q->user || !*q->user, any_holder = !q->holder || !*q->holder;
+	uint32_t n = 0, failed = 0;
+	char why[64];
+	int r;
+
+	if (any_user && any_holder && q->before == 0)
+		return reply_error(c, PT_E_PROTO,
+				   "revoke by match needs a user, a holder or a time");
+	if ((!any_user && !pt_name_valid(q->user)) || (!any_holder && !pt_name_valid(q->holder)))
+		return reply_error(c, PT_E_PROTO, "invalid user or holder name");
+	snprintf(why, sizeof(why), "revoked by match (before=%llu)", (unsigned long long)q->before);
+	for (size_t i = pt_store_count(d->store); i > 0; i--) {
+		struct pt_record *rec = pt_store_at(d->store, i - 1);
+		_cleanup_free_ char *user = NULL, *holder = NULL;
+		char id[PT_ID_LEN];
+
+		if (!may_see(c, rec) || (!any_user && strcmp(rec->user, q->user) != 0) ||
+		    (!any_holder && strcmp(rec->holder, q->holder) != 0) ||
+		    (q->before && rec->iat >= q->before))
+			continue;
+		memcpy(id, rec->id, sizeof(id));
+		user = strdup(rec->user);
+		holder = strdup(rec->holder);
+		r = pt_store_remove(d->store, id);
+		if (r < 0) {
+			record_decision(c, LOG_ERR, "error", user, holder, id, NULL, strerror(-r));
+			failed++;
+			continue;
+		}
+		log_sync_failure(d);
+		record_decision(c, LOG_INFO, "allow", user, holder, id, NULL, why);
+		n++;
+	}
+	if (failed)
+		return reply_error(c, PT_E_INTERNAL,
+				   "revoked %u tokens, %u could not be removed (see tokend's log)",
+				   n, failed);
+	rep.count = n;
+	return pt_rep_encode(PT_REVOKE_MATCH, &rep, c->out);
+}
+
+static const char *iso_time(uint64_t t, bool local, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!(local ? localtime_r(&tt, &tm) : gmtime_r(&tt, &tm)) ||
+	    strftime(buf, len, local ? "%Y-%m-%d %H:%M:%S %z %a" : "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%llu", (unsigned long long)t);
+	return buf;
+}
+
+/* A dry run of a redemption: the very decision op_redeem takes
+ * (pt_policy_redeem) with its trace, on what account state, and the claims
+ * the live token would carry. Nothing is signed, no use is counted, nothing
+ * is stored. */
+int op_explain(struct call *c)
+{
+	struct pt_daemon *d = c->d;
+	const struct pt_req *q = c->req;
+	struct pt_rep rep = { .type = PT_OK };
+	struct pt_record *rec;
+	struct pt_account *acct = NULL;
+	struct pt_policy_account pa;
+	struct pt_policy_token pt;
+	struct pt_redeem_decision rd;
+	struct pt_live_claims lc = { 0 };
+	uint64_t now = pt_ops_now(d), at = q->at ? q->at : now;
+	uint32_t today;
+	size_t len = 32 * 1024, off = 0;
+	char *text = NULL, *claims = NULL, t1[64], t2[64], t3[64];
+	int r;
+
+#define OUT(...)                                                                              \
+	do {                                                                                  \
+		if (off < len) {                                                              \
+			int k_ = snprintf(text + off, len - off, __VA_ARGS__);                \
+			off = k_ < 0 ? off : off + (size_t)k_ > len ? len : off + (size_t)k_; \
+		}                                                                             \
+	} while (0)
+
+	if (!pt_name_valid(q->user) || !pt_name_valid(q->holder))
+		return reply_error(c, PT_E_PROTO, "explain needs a valid user and holder");
+	text = calloc(1, len);
+	if (!text)
+		return reply_error(c, PT_E_INTERNAL, "out of memory");
+	r = pt_ops_account(d, q->user, &acct);
+	if (r < 0 && r != -ENOENT) {
+		r = reply_error(c, PT_E_INTERNAL, "user look-up failed: %s", strerror(-r));
+		goto out;
+	}
+	rec = pt_store_find_slot(d->store, q->user, q->holder);
+	if (rec)
+		policy_token(&pt, rec);
+	policy_account(&pa, acct);
+	today = pt_history_today(d->history, PT_HIST_USER, q->user, PT_HIST_REDEMPTIONS, at);
+	/* as op_redeem decides it, with the holder as the actor */
+	struct pt_redeem_input in = {
+		.actor = q->holder,
+		.user = q->user,
+		.holder = q->holder,
+		.token = rec ? &pt : NULL,
+		.account = &pa,
+		.redemptions_today = today,
+		.now = at,
+	};
+	pt_policy_redeem(d->cfg, &in, &rd, NULL, 0);
+
+	OUT("explain: redemption by holder %s for user %s at %s (%s), config %s\n", q->holder,
+	    q->user, iso_time(at, false, t1, sizeof(t1)), iso_time(at, true, t2, sizeof(t2)),
+	    d->cfg->path ? d->cfg->path : "-");
+	if (rec) {
+		OUT("persistable token: %s, issued %s by %s, expires %s, uses %u, last used %s\n",
+		    rec->id, iso_time(rec->iat, false, t1, sizeof(t1)), rec->actor,
+		    iso_time(rec->exp, false, t2, sizeof(t2)), rec->uses,
+		    rec->last_used ? iso_time(rec->last_used, false, t3, sizeof(t3)) : "never");
+		OUT("  recorded: service %s, entitlements:", rec->service ? rec->service : "-");
+		for (size_t i = 0; i < rec->n_entitlements; i++)
+			OUT("%s%s", i ? ", " : " ", rec->entitlements[i]);
+		OUT("%s\n", rec->n_entitlements ? "" : " none");
+		if (rec->exp <= at)
+			OUT("  note: it has expired by then: a redemption fails before any rule\n");
+	} else
+		OUT("persistable token: none (a redemption fails: no token for this user and "
+		    "holder; the rules below use no token state)\n");
+	if (rd.account_mismatch)
+		OUT("account: the name now belongs to uid %u, not the token's uid %u: treated as "
+		    "missing\n",
+		    (unsigned)acct->uid, (unsigned)rec->uid);
+	else if (acct) {
+		OUT("account: uid %u, gid %u, %s, %s, groups:", (unsigned)acct->uid,
+		    (unsigned)acct->gid,
+		    acct->locked ?
+			    "password field '!' (locked or none; counts with check_password_lock)" :
+			    "password not locked",
+		    acct->expired ? "expired" : "not expired");
+		for (size_t i = 0; i < acct->n_groups; i++)
+			OUT("%s%s", i ? ", " : " ", acct->groups[i]);
+		OUT("\n");
+	} else
+		OUT("account: %s does not exist\n", q->user);
+	OUT("history: %u redemptions of %s that day, %llu in all\n", today, q->user,
+	    (unsigned long long)pt_history_total(d->history, PT_HIST_USER, q->user,
+						 PT_HIST_REDEMPTIONS));
+	/* the same decision again, now with its trace */
+	if (off < len)
+		off += pt_policy_redeem(d->cfg, &in, &rd, text + off, len - off);
+	if (rd.outcome == PT_OUTCOME_ALLOW) {
+		r = redeem_claims(d, acct, rec, rd.dec.rule, q->holder, q->holder,
+				  rd.dec.live_lifetime, at, &lc);
+		if (r >= 0)
+			r = pt_live_claims_json(&lc, true, &claims);
+		if (r < 0) {
+			r = reply_error(c, PT_E_INTERNAL, "cannot build the claims");
+			goto out;
+		}
+		OUT("live token claims (not signed; jti is a sample; svc is the PAM service, "
+		    "here the holder's name):\n%s\n",
+		    claims);
+	} else
+		OUT("no live token would be minted\n");
+#undef OUT
+	rep.text = text;
+	/* result=dry-run: nothing was granted; the reason carries the decision */
+	record_decision(c, LOG_INFO, "dry-run", q->user, q->holder, rec ? rec->id : NULL,
+			rd.dec.rule ? rd.dec.rule->name : NULL,
+			rd.outcome == PT_OUTCOME_ALLOW ? "explained (dry run): decision=allow" :
+							 "explained (dry run): decision=deny");
+	r = pt_rep_encode(PT_EXPLAIN, &rep, c->out);
+out:
+	free(claims);
+	pt_live_claims_clear(&lc);
+	pt_account_free(acct);
+	free(text);
+	return r;
+}
+
+/* pertokctl rotate-key: new store key + signing key, tokens re-wrapped. */
+int op_rotate(struct call *c)
+{
+	struct pt_rep rep = { .type = PT_OK };
+	char msg[1024];
+	int r;
+
+	r = pt_rotate(c->d, msg, sizeof(msg));
+	if (r < 0) {
+		pt_log_kv(LOG_ERR, "rotate-key", "error", "peer_uid", PT_LOG_U(c->peer->uid),
+			  "reason", msg, NULL);
+		return reply_error(c, PT_E_INTERNAL, "%s", msg);
+	}
+	pt_log_kv(LOG_NOTICE, "rotate-key", "allow", "peer_uid", PT_LOG_U(c->peer->uid), "kid",
+		  c->d->keys->kid, "reason", msg, NULL);
+	/* recorded, vouched for by the old key, then the new key signs */
+	audit_decision(c, "allow", NULL, NULL, NULL, NULL, msg);
+	if (pt_audit_set_key(c->d->audit, c->d->keys->sign, c->d->keys->kid) < 0) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "checkpoint before the key change: %s",
+			 pt_audit_failure(c->d->audit) ?: "failed");
+		pt_log_kv(LOG_ERR, "audit", "error", "reason", why, NULL);
+	}
+	rep.text = msg;
+	return pt_rep_encode(PT_ROTATE, &rep, c->out);
+}
+
+/* pertokctl reseal: seal the store key again (current PCR values). */
+int op_reseal(struct call *c)
+{
+	struct pt_rep rep = { .type = PT_OK };
+	char msg[1024];
+	int r;
+
+	r = pt_reseal(c->d, msg, sizeof(msg));
+	if (r < 0) {
+		pt_log_kv(LOG_ERR, "reseal", "error", "peer_uid", PT_LOG_U(c->peer->uid), "reason",
+			  msg, NULL);
+		return reply_error(c, PT_E_INTERNAL, "%s", msg);
+	}
+	pt_log_kv(LOG_NOTICE, "reseal", "allow", "peer_uid", PT_LOG_U(c->peer->uid), "reason", msg,
+		  NULL);
+	rep.text = msg;
+	return pt_rep_encode(PT_RESEAL, &rep, c->out);
+}
