@@ -375,12 +375,185 @@ static void test_match_actor(void **state)
 	assert_null(pt_policy_match_actor(NULL, 0, "/usr/sbin/atd", NULL));
 }
 
+/* ------------------------------------------------- the whole decisions */
+
+#define NOW 1700000000u
+#define DAY 86400u
+
+enum tok {
+	NO_TOKEN,
+	TOKEN,	  /* uid 1001, issued a day ago, valid for a week */
+	EXPIRED_T /* expired an hour ago */
+};
+
+static const struct redeem_case {
+	const char *holder, *user;
+	const char *const *groups;
+	enum acct acct;
+	uid_t uid; /* the account's uid now */
+	enum tok tok;
+	/* expected */
+	enum pt_outcome outcome;
+	const char *rule;
+	const char *reason;
+	bool mismatch;
+} redeem_cases[] = {
+	{ "atd", "dave", G("pertok"), OK, 1001, NO_TOKEN, PT_OUTCOME_NOTFOUND, NULL,
+	  "no persistable token", false },
+	{ "atd", "dave", G("pertok"), OK, 1001, EXPIRED_T, PT_OUTCOME_INVALID, NULL,
+	  "persistable token expired", false },
+	{ "atd", "dave", G("pertok"), OK, 1001, TOKEN, PT_OUTCOME_ALLOW, "scheduled-jobs",
+	  "rule \"scheduled-jobs\" (line 22) allows", false },
+	{ "atd", "dave", G("users"), OK, 1001, TOKEN, PT_OUTCOME_DENIED, "scheduled-jobs",
+	  "rule \"scheduled-jobs\" (line 22) denies: user dave is not in any of the groups pertok",
+	  false },
+	/* check_account = false: the rule allows, the missing account still denies */
+	{ "atd", "bob", NOG, MISSING, 1001, TOKEN, PT_OUTCOME_DENIED, "bob-anywhere",
+	  "user bob no longer exists (or changed uid)", false },
+	/* the name belongs to another uid now: taken as missing */
+	{ "atd", "bob", NOG, OK, 2000, TOKEN, PT_OUTCOME_DENIED, "bob-anywhere",
+	  "user bob no longer exists (or changed uid)", true },
+	{ "atd", "bob", NOG, OK, 1001, TOKEN, PT_OUTCOME_ALLOW, "bob-anywhere",
+	  "rule \"bob-anywhere\" (line 24) allows", false },
+};
+
+static void test_redeem_decision(void **state)
+{
+	for (size_t i = 0; i < sizeof(redeem_cases) / sizeof(redeem_cases[0]); i++) {
+		const struct redeem_case *c = &redeem_cases[i];
+		struct pt_policy_account acct = { .exists = c->acct != MISSING,
+						  .uid = c->uid,
+						  .groups = c->groups,
+						  .n_groups = count(c->groups),
+						  .locked = c->acct == LOCKED,
+						  .expired = c->acct == EXPIRED };
+		struct pt_policy_token tok = { .id = "pt_x",
+					       .uid = 1001,
+					       .user = c->user,
+					       .holder = c->holder,
+					       .iat = NOW - DAY,
+					       .exp = c->tok == EXPIRED_T ? NOW - 3600 :
+									    NOW + 7 * DAY,
+					       .actor = "login" };
+		struct pt_redeem_input in = { .actor = c->holder,
+					      .user = c->user,
+					      .holder = c->holder,
+					      .token = c->tok == NO_TOKEN ? NULL : &tok,
+					      .account = &acct,
+					      .now = NOW };
+		struct pt_redeem_decision d, e;
+		char trace[4096];
+
+		pt_policy_redeem(*state, &in, &d, NULL, 0);
+		if (d.outcome != c->outcome || strcmp(d.dec.reason, c->reason) != 0)
+			fail_msg("case %zu: outcome %d \"%s\"", i, d.outcome, d.dec.reason);
+		assert_int_equal(d.dec.allow, c->outcome == PT_OUTCOME_ALLOW);
+		assert_int_equal(d.account_mismatch, c->mismatch);
+		if (c->rule)
+			assert_string_equal(d.dec.rule->name, c->rule);
+		else
+			assert_null(d.dec.rule);
+		/* the traced decision (explain) is the same decision */
+		pt_policy_redeem(*state, &in, &e, trace, sizeof(trace));
+		assert_int_equal(e.outcome, d.outcome);
+		assert_string_equal(e.dec.reason, d.dec.reason);
+		assert_non_null(strstr(trace, d.dec.allow ? "\nredemption: allow: " :
+							    "\nredemption: deny: "));
+	}
+}
+
+static int rate_calls;
+static bool rate_left;
+
+static bool rate_take(void *u, const char *user, const struct pt_rule *r)
+{
+	(void)u;
+	(void)user;
+	(void)r;
+	rate_calls++;
+	return rate_left;
+}
+
+static const struct exchange_case {
+	const char *actor, *user, *holder;
+	const char *const *groups;
+	enum acct acct;
+	bool redeemed;
+	bool has_slot;
+	size_t outstanding;
+	uint64_t requested;
+	/* expected */
+	enum pt_outcome outcome;
+	const char *reason;
+	uint64_t lifetime; /* allow: exp - now */
+} exchange_cases[] = {
+	{ "login", "alice", "nowhere", G("wheel"), OK, false, false, 0, 0, PT_OUTCOME_DENIED,
+	  "unknown holder", 0 },
+	{ "login", "alice", "atd", G("wheel"), MISSING, false, false, 0, 0, PT_OUTCOME_NOTFOUND,
+	  "user no longer exists or changed uid", 0 },
+	{ "login", "alice", "atd", G("wheel"), OK, false, false, 0, 0, PT_OUTCOME_ALLOW,
+	  "rule \"admins\" (line 14) allows", 30 * DAY },
+	{ "login", "alice", "atd", G("wheel"), OK, false, false, 0, 3600, PT_OUTCOME_ALLOW,
+	  "rule \"admins\" (line 14) allows", 3600 },
+	{ "login", "bob", "atd", G("staff"), OK, false, false, 3, 0, PT_OUTCOME_LIMIT,
+	  "max outstanding tokens reached", 0 },
+	/* a renewal of the slot does not count against max_outstanding */
+	{ "login", "bob", "atd", G("staff"), OK, false, true, 3, 0, PT_OUTCOME_ALLOW,
+	  "rule \"logins\" (line 16) allows", 7 * DAY },
+	{ "self", "bob", "atd", G("staff"), OK, true, true, 1, 0, PT_OUTCOME_DENIED,
+	  "live token minted by a redemption, not a login: rule \"logins\" (line 16) does not set "
+	  "renew_from_redeemed",
+	  0 },
+	{ "login", "carol", "atd", NOG, OK, false, false, 0, 0, PT_OUTCOME_DENIED,
+	  "rule \"admins\" (line 14) denies: user carol is not in any of the groups wheel", 0 },
+};
+
+static void test_exchange_decision(void **state)
+{
+	for (size_t i = 0; i < sizeof(exchange_cases) / sizeof(exchange_cases[0]); i++) {
+		const struct exchange_case *c = &exchange_cases[i];
+		struct pt_policy_account acct = { .exists = c->acct != MISSING,
+						  .uid = 1001,
+						  .groups = c->groups,
+						  .n_groups = count(c->groups) };
+		struct pt_exchange_input in = { .actor = c->actor,
+						.user = c->user,
+						.uid = 1001,
+						.holder = c->holder,
+						.account = &acct,
+						.holder_known = strcmp(c->holder, "nowhere") != 0,
+						.requested_lifetime = c->requested,
+						.now = NOW,
+						.redeemed = c->redeemed,
+						.ptk = c->redeemed ? "pt_x" : NULL,
+						.has_slot = c->has_slot,
+						.outstanding = c->outstanding,
+						.rate_take = rate_take };
+		struct pt_exchange_decision d;
+
+		rate_calls = 0;
+		pt_policy_exchange(*state, &in, &d);
+		if (d.outcome != c->outcome || strcmp(d.reason, c->reason) != 0)
+			fail_msg("case %zu: outcome %d \"%s\"", i, d.outcome, d.reason);
+		if (c->outcome == PT_OUTCOME_ALLOW)
+			assert_int_equal(d.exp, NOW + c->lifetime);
+		else
+			assert_true(d.message[0] != '\0');
+		assert_int_equal(rate_calls, 0); /* no rule here has a rate */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_eval),	    cmocka_unit_test(test_reload_changes_answer),
-		cmocka_unit_test(test_clamp),	    cmocka_unit_test(test_empty_rules),
-		cmocka_unit_test(test_long_reason), cmocka_unit_test(test_match_actor),
+		cmocka_unit_test(test_eval),
+		cmocka_unit_test(test_reload_changes_answer),
+		cmocka_unit_test(test_clamp),
+		cmocka_unit_test(test_empty_rules),
+		cmocka_unit_test(test_long_reason),
+		cmocka_unit_test(test_match_actor),
+		cmocka_unit_test(test_redeem_decision),
+		cmocka_unit_test(test_exchange_decision),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
