@@ -71,10 +71,22 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Also checks that every line tokend logged is in tokend(8)'s key=value form. */
 static int teardown(void **state)
 {
+	char bad[512];
+	int n;
+
 	(void)state;
 	th_stop(SIGTERM);
+	n = th_check_log_form(bad, sizeof(bad));
+	if (n > 0) {
+		print_error("%d tokend log line(s) not in the op=... result=... key=value form "
+			    "of tokend(8), the first:\n%s\n",
+			    n, bad);
+		th_remove_dir();
+		return -1;
+	}
 	return th_remove_dir();
 }
 
@@ -758,6 +770,32 @@ static void test_pertokctl(void **state)
 	assert_int_equal(run("check-config", out, sizeof(out)), 2);
 }
 
+/* Values holding a quote and a newline, from a client (a token type name)
+ * and from the config (a rule's action, quoted by the reload's error), are
+ * logged escaped, each line one well-formed key=value line (the teardown
+ * checks every line). */
+static void test_log_escapes_values(void **state)
+{
+	struct pt_req q = { .type = PT_CODE_CHECK,
+			    .ttype = (char *)"we\"ird\nname",
+			    .user = (char *)"root",
+			    .code = (char *)"0000" };
+	struct pt_rep rep;
+
+	(void)state;
+	assert_int_equal(th_call(&q, &rep), 0);
+	assert_int_equal(rep.type, PT_ERR);
+	assert_int_equal(rep.err_code, PT_E_NOTFOUND);
+	pt_rep_clear(&rep);
+	assert_true(th_wait_log("rule=\"type:we\\\"ird\\x0aname\"", 1, 5000) >= 1);
+
+	write_conf("", "action = \"de\\\"ny\\nx\";");
+	kill(th.pid, SIGHUP);
+	assert_true(th_wait_log("op=reload result=error", 1, 5000) >= 1);
+	assert_true(th_count_log("de\\\"ny\\x0ax") >= 1);
+	write_conf("", "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -776,6 +814,7 @@ int main(void)
 		cmocka_unit_test(test_max_redemptions_per_day),
 		cmocka_unit_test(test_issue_rate),
 		cmocka_unit_test(test_pertokctl),
+		cmocka_unit_test(test_log_escapes_values),
 	};
 
 	if (geteuid() != 0) {
