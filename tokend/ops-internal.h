@@ -47,7 +47,8 @@ enum pt_caller {
 	PT_CALLER_ROOT_OR_ACTOR, /* uid 0, or an actor whatever its service */
 };
 
-/* What is recorded. */
+/* What the request records once admitted (a refusal by its caller class is
+ * always logged and recorded, whatever the row says). */
 enum pt_audit_class {
 	PT_AUDIT_NONE,	 /* nothing is decided: no audit record */
 	PT_AUDIT_RECORD, /* each decision is logged and recorded */
