@@ -169,8 +169,8 @@ static const struct {
 	{ "types = ( { name = \"c\"; length = 8;\n ttl = \"2d\"; max_ttl = \"1d\"; } );",
 	  "t.conf:2: types[0] (c): ttl exceeds max_ttl" },
 	{ "types = ( { name = \"c\"; length = 8;\n rate = \"3 per hour\"; } );",
-	  "t.conf:2: types[0] (c).rate: \"3 per hour\" is not a rate \"N/DURATION\" (e.g. \"3/1h\"; "
-	  "N from 1 to 1000000)" },
+	  "t.conf:2: types[0] (c).rate: \"3 per hour\" is not a rate \"N/DURATION\" (e.g. \"10/1h\"; "
+	  "N 1 to 1000000)" },
 	{ "types = ( { name = \"c\"; length = 8; max_failures = 0;\n lockout = \"5m\"; } );",
 	  "t.conf:2: types[0] (c): lockout needs max_failures" },
 	{ "types = ( { name = \"c\"; length = 8; },\n { name = \"c\"; length = 9; } );",
