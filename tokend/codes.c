@@ -153,9 +153,9 @@ int pt_codes_parse(const void *data, size_t len, const char *type, const char *u
 		else if (strcmp(k, "locked_until") == 0)
 			rec.locked_until = u;
 		else if (strcmp(k, "bucket_milli") == 0)
-			rec.bucket_milli = u;
+			rec.bucket.milli = u;
 		else if (strcmp(k, "bucket_ts") == 0)
-			rec.bucket_ts = u;
+			rec.bucket.ts = u;
 		else
 			r = -EBADMSG;
 	}
@@ -210,7 +210,7 @@ int pt_codes_format(const struct pt_code_rec *rec, char *text, size_t len)
 		     rec->type, rec->user, rec->active ? "salt=" : "", rec->active ? salt : "",
 		     rec->active ? "\nhash=" : "", rec->active ? hash : "", rec->active ? "\n" : "",
 		     rec->iat, rec->last_used, rec->hard_exp, rec->uses, rec->failures,
-		     rec->locked_until, rec->bucket_milli, rec->bucket_ts);
+		     rec->locked_until, rec->bucket.milli, rec->bucket.ts);
 	if (n < 0 || (size_t)n >= len)
 		return -E2BIG;
 	return n;
@@ -233,49 +233,4 @@ int pt_codes_save(const char *state_dir, const struct pt_code_rec *rec)
 	r = pt_atomic_write(path, text, (size_t)n, 0600);
 	OPENSSL_cleanse(text, sizeof(text));
 	return r;
-}
-
-static uint64_t bucket_level(const struct pt_code_rec *rec, uint32_t n, uint64_t period,
-			     uint64_t now)
-{
-	uint64_t cap = (uint64_t)n * 1000, lvl;
-
-	if (rec->bucket_ts == 0)
-		return cap;
-	lvl = rec->bucket_milli;
-	if (now > rec->bucket_ts) {
-		uint64_t dt = now - rec->bucket_ts;
-		/* refill n tokens per period; saturate well before overflow */
-		uint64_t add = dt >= period ? cap : dt * cap / period;
-		lvl = lvl + add > cap ? cap : lvl + add;
-	}
-	return lvl > cap ? cap : lvl;
-}
-
-bool pt_bucket_peek(const struct pt_code_rec *rec, uint32_t n, uint64_t period, uint64_t now,
-		    uint64_t *ret_wait)
-{
-	uint64_t lvl;
-
-	if (n == 0 || period == 0)
-		return true;
-	lvl = bucket_level(rec, n, period, now);
-	if (lvl >= 1000)
-		return true;
-	if (ret_wait) {
-		uint64_t cap = (uint64_t)n * 1000;
-		*ret_wait = ((1000 - lvl) * period + cap - 1) / cap;
-	}
-	return false;
-}
-
-void pt_bucket_take(struct pt_code_rec *rec, uint32_t n, uint64_t period, uint64_t now)
-{
-	uint64_t lvl;
-
-	if (n == 0 || period == 0)
-		return;
-	lvl = bucket_level(rec, n, period, now);
-	rec->bucket_milli = lvl >= 1000 ? lvl - 1000 : 0;
-	rec->bucket_ts = now;
 }

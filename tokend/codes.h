@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ratelimit.h"
+
 #define PT_CODE_SALTLEN 16
 #define PT_CODE_HASHLEN 32
 
@@ -24,8 +26,9 @@ struct pt_code_rec {
 	uint64_t iat, last_used, hard_exp;
 	uint32_t uses, failures;
 	uint64_t locked_until; /* 0 = not locked out */
-	uint64_t bucket_milli; /* token bucket (thousandths of a token) ... */
-	uint64_t bucket_ts;    /* ... as at this time (0 = full) */
+	/* the rate bucket (ratelimit.h, unix seconds), kept in the record as
+	 * bucket_milli (thousandths of a token) and bucket_ts (0 = full) */
+	struct pt_ratelimit bucket;
 };
 
 /* Loads the record of (type, user); a fresh (zeroed, named) one when there is
@@ -42,11 +45,3 @@ int pt_codes_save(const char *state_dir, const struct pt_code_rec *rec);
 /* salted SHA-256 of (type, user, normalized code) */
 int pt_codes_hash(const uint8_t salt[PT_CODE_SALTLEN], const char *type, const char *user,
 		  const char *code, uint8_t ret[PT_CODE_HASHLEN]);
-
-/*
- * Token bucket of n tokens per period seconds. pt_bucket_peek: would a token
- * be available now (ret_wait: seconds until one is)? pt_bucket_take: take it.
- */
-bool pt_bucket_peek(const struct pt_code_rec *rec, uint32_t n, uint64_t period, uint64_t now,
-		    uint64_t *ret_wait);
-void pt_bucket_take(struct pt_code_rec *rec, uint32_t n, uint64_t period, uint64_t now);

@@ -1,21 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tokend.conf parser. libconfig does the syntax; everything else is checked
- * here, strictly: unknown settings (typos) are errors, every value is checked
- * for its type and range, and every error names FILE:LINE of the setting.
- * Loading is all-or-nothing.
+ * tokend.conf parser: its sections. libconfig does the syntax (on a text
+ * that confguard.h checked first); everything else is checked here,
+ * strictly: unknown settings (typos) are errors, every value is checked for
+ * its type and range by the readers of confvalue.h (types ( ) by
+ * tokentype.c, with the same readers), and every error names FILE:LINE of
+ * the setting. Loading is all-or-nothing.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
 #include "conf.h"
-#include "config-internal.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <libconfig.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +24,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "confguard.h"
+#include "confvalue.h"
 #include "seal.h"
 #include "store.h"
 #include "tokentype.h"
 #include "util.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
-#define MAX_DURATION ((uint64_t)3650 * 86400) /* ten years */
-#define MAX_LIST 4096
-#define MAX_STRING 4096
 
 #define DEFAULT_SOCKET RUNDIR "/pertok/tokend.sock"
 #define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/pertok"
@@ -57,98 +55,11 @@
 #define MAX_OUTSTANDING 100000
 
 struct parse {
-	const char *name; /* FILE in messages */
-	char *err;
-	size_t errlen;
+	struct pt_conf_ctx x; /* FILE in messages, the error buffer */
 	struct pt_config *cfg;
 };
 
-/* ------------------------------------------------------------------ errors */
-
-int pt_config_error(char *err, size_t errlen, const char *name, const config_setting_t *s,
-		    const char *fmt, ...)
-{
-	char msg[768];
-	unsigned line = s ? config_setting_source_line(s) : 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (err && errlen > 0) {
-		if (line > 0)
-			snprintf(err, errlen, "%s:%u: %s", name, line, msg);
-		else
-			snprintf(err, errlen, "%s: %s", name, msg);
-	}
-	return -EINVAL;
-}
-
-#define fail(p, s, ...) pt_config_error((p)->err, (p)->errlen, (p)->name, (s), __VA_ARGS__)
-
-static const char *type_name(int type)
-{
-	switch (type) {
-	case CONFIG_TYPE_GROUP:
-		return "a group";
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		return "an integer";
-	case CONFIG_TYPE_FLOAT:
-		return "a float";
-	case CONFIG_TYPE_STRING:
-		return "a string";
-	case CONFIG_TYPE_BOOL:
-		return "a boolean";
-	case CONFIG_TYPE_ARRAY:
-		return "an array";
-	case CONFIG_TYPE_LIST:
-		return "a list";
-	default:
-		return "unknown";
-	}
-}
-
-/* Levenshtein distance, for "did you mean" hints; large for long strings. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			size_t m = del < ins ? del : ins;
-			cur[j] = m < sub ? m : sub;
-		}
-		memcpy(prev, cur, sizeof(size_t) * (lb + 1));
-	}
-	return prev[lb];
-}
-
-/* Formats ` (did you mean "X"?)` for the closest candidate, or "". */
-static const char *hint(const char *word, const char *const *cands, size_t n, char *buf, size_t len)
-{
-	const char *best = NULL;
-	size_t bestd = SIZE_MAX;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		size_t d = edit_distance(word, cands[i]);
-		if (d < bestd) {
-			bestd = d;
-			best = cands[i];
-		}
-	}
-	if (best && bestd <= 2 && bestd < strlen(word))
-		snprintf(buf, len, " (did you mean \"%s\"?)", best);
-	return buf;
-}
+#define fail(p, s, ...) pt_conf_fail(&(p)->x, (s), __VA_ARGS__)
 
 /* ------------------------------------------------------------------ values */
 
@@ -159,15 +70,8 @@ struct where {
 };
 
 #define W(s) (s).group, (s).key ? "." : "", (s).key ? (s).key : ""
-
-static int need_type(struct parse *p, const config_setting_t *s, struct where w, int type)
-{
-	int t = config_setting_type(s);
-
-	if (t == type || (type == CONFIG_TYPE_INT && t == CONFIG_TYPE_INT64))
-		return 0;
-	return fail(p, s, "%s%s%s must be %s, not %s", W(w), type_name(type), type_name(t));
-}
+/* where and key for the value readers (confvalue.h) */
+#define AT(s) (s).group, (s).key
 
 static bool printable(const char *s, bool allow_space)
 {
@@ -177,100 +81,6 @@ static bool printable(const char *s, bool allow_space)
 			return false;
 	}
 	return true;
-}
-
-static int get_string(struct parse *p, const config_setting_t *s, struct where w, const char **ret)
-{
-	const char *v;
-	int r;
-
-	r = need_type(p, s, w, CONFIG_TYPE_STRING);
-	if (r < 0)
-		return r;
-	v = config_setting_get_string(s);
-	if (!v)
-		return fail(p, s, "%s%s%s must be a string", W(w));
-	if (strlen(v) > MAX_STRING)
-		return fail(p, s, "%s%s%s is too long (max %d bytes)", W(w), MAX_STRING);
-	*ret = v;
-	return 0;
-}
-
-static int get_int(struct parse *p, const config_setting_t *s, struct where w, long long min,
-		   long long max, long long *ret)
-{
-	long long v;
-	int r;
-
-	r = need_type(p, s, w, CONFIG_TYPE_INT);
-	if (r < 0)
-		return r;
-	v = config_setting_get_int64(s);
-	if (v < min || v > max)
-		return fail(p, s, "%s%s%s must be between %lld and %lld, not %lld", W(w), min, max,
-			    v);
-	*ret = v;
-	return 0;
-}
-
-static int get_bool(struct parse *p, const config_setting_t *s, struct where w, bool *ret)
-{
-	int r;
-
-	r = need_type(p, s, w, CONFIG_TYPE_BOOL);
-	if (r < 0)
-		return r;
-	*ret = config_setting_get_bool(s) != 0;
-	return 0;
-}
-
-static void fmt_duration(uint64_t v, char *buf, size_t len)
-{
-	static const struct {
-		uint64_t mult;
-		char unit;
-	} units[] = { { 7 * 86400, 'w' }, { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' } };
-
-	for (size_t i = 0; i < PT_ELEMENTSOF(units); i++)
-		if (v >= units[i].mult && v % units[i].mult == 0) {
-			snprintf(buf, len, "%" PRIu64 "%c", v / units[i].mult, units[i].unit);
-			return;
-		}
-	snprintf(buf, len, "%" PRIu64 "s", v);
-}
-
-/* A duration is an integer number of seconds or a string "30", "5m", "7d". */
-static int get_duration(struct parse *p, const config_setting_t *s, struct where w, uint64_t *ret)
-{
-	uint64_t v;
-	int t = config_setting_type(s);
-	int r;
-
-	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
-		long long i = config_setting_get_int64(s);
-		if (i < 0)
-			return fail(p, s, "%s%s%s must not be negative", W(w));
-		v = (uint64_t)i;
-	} else if (t == CONFIG_TYPE_STRING) {
-		const char *str = config_setting_get_string(s);
-		r = pt_parse_duration(str, &v);
-		if (r == -ERANGE)
-			return fail(p, s, "%s%s%s: duration \"%.64s\" is out of range", W(w), str);
-		if (r < 0)
-			return fail(p, s,
-				    "%s%s%s: invalid duration \"%.64s\" (use seconds, or a number "
-				    "followed by s, m, h, d or w)",
-				    W(w), str);
-	} else
-		return fail(p, s,
-			    "%s%s%s must be a duration (seconds or a string like \"5m\"), not %s",
-			    W(w), type_name(t));
-	if (v == 0)
-		return fail(p, s, "%s%s%s must be at least 1 second", W(w));
-	if (v > MAX_DURATION)
-		return fail(p, s, "%s%s%s is too long (max 3650d)", W(w));
-	*ret = v;
-	return 0;
 }
 
 static int set_str(char **dst, const char *v)
@@ -305,74 +115,6 @@ static bool path_normalized(const char *s)
 	return true;
 }
 
-/*
- * A list of names: an array of strings (or a single string). Each element
- * is checked by check (NULL: pt_name_valid or "*").
- */
-static int get_list(struct parse *p, const config_setting_t *s, struct where w,
-		    bool (*check)(const char *), const char *what, char ***ret, size_t *ret_n)
-{
-	char **v = NULL;
-	size_t n = 0;
-	int t = config_setting_type(s), len;
-	int r;
-
-	if (t == CONFIG_TYPE_STRING)
-		len = 1;
-	else if (t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST)
-		len = config_setting_length(s);
-	else
-		return fail(p, s, "%s%s%s must be an array of strings [ \"...\", ... ], not %s",
-			    W(w), type_name(t));
-	if (len > MAX_LIST)
-		return fail(p, s, "%s%s%s has too many elements (max %d)", W(w), MAX_LIST);
-	v = calloc((size_t)len + 1, sizeof(char *));
-	if (!v)
-		return -ENOMEM;
-	for (int i = 0; i < len; i++) {
-		const config_setting_t *e =
-			t == CONFIG_TYPE_STRING ? s : config_setting_get_elem(s, (unsigned)i);
-		const char *str;
-		int et = config_setting_type(e);
-
-		if (et != CONFIG_TYPE_STRING) {
-			r = fail(p, e, "%s%s%s[%d] must be a string, not %s", W(w), i,
-				 type_name(et));
-			goto out;
-		}
-		str = config_setting_get_string(e);
-		if (!str || strlen(str) > MAX_STRING || !check(str)) {
-			r = fail(p, e, "%s%s%s: \"%.128s\" is not %s", W(w), str ? str : "", what);
-			goto out;
-		}
-		v[n] = strdup(str);
-		if (!v[n]) {
-			r = -ENOMEM;
-			goto out;
-		}
-		n++;
-	}
-	/* replace a previous value of the same setting (cannot happen: libconfig
-	 * refuses duplicate names) */
-	*ret = v;
-	*ret_n = n;
-	return 0;
-out:
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-	return r;
-}
-
-static void strv_free(char **v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static bool check_name(const char *s)
 {
 	return pt_name_valid(s);
@@ -381,32 +123,6 @@ static bool check_name(const char *s)
 static bool check_exe(const char *s)
 {
 	return strcmp(s, "*") == 0 || path_normalized(s);
-}
-
-/* Looks up the handler for key in a table; unknown keys are errors. */
-static int unknown_key(struct parse *p, const config_setting_t *s, const char *where,
-		       const char *const *keys, size_t n)
-{
-	char h[96];
-	const char *name = config_setting_name(s);
-
-	if (!name)
-		return fail(p, s, "unexpected unnamed element in %s", where);
-	if (!where)
-		return fail(p, s, "unknown top-level setting \"%s\"%s", name,
-			    hint(name, keys, n, h, sizeof(h)));
-	return fail(p, s, "unknown setting \"%s\" in %s%s", name, where,
-		    hint(name, keys, n, h, sizeof(h)));
-}
-
-static int key_index(const char *name, const char *const *keys, size_t n)
-{
-	if (!name)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(name, keys[i]) == 0)
-			return (int)i;
-	return -1;
 }
 
 /* ------------------------------------------------------------------ tokend { } */
@@ -452,40 +168,6 @@ static const char *const tokend_keys[_K_MAX] = {
 	[K_UID_REQUEST_RATE] = "uid_request_rate",
 };
 
-/* A rate "N/DURATION" (N 1 to 1000000, DURATION as get_duration's strings). */
-static int get_rate(struct parse *p, const config_setting_t *s, struct where w, uint32_t *ret_n,
-		    uint64_t *ret_period)
-{
-	const char *str = NULL, *slash;
-	char num[16], *end;
-	uint64_t per = 0;
-	unsigned long n;
-	int r;
-
-	r = get_string(p, s, w, &str);
-	if (r < 0)
-		return r;
-	slash = strchr(str, '/');
-	if (!slash || slash == str || (size_t)(slash - str) >= sizeof(num) ||
-	    strspn(str, "0123456789") != (size_t)(slash - str))
-		goto bad;
-	memcpy(num, str, (size_t)(slash - str));
-	num[slash - str] = '\0';
-	errno = 0;
-	n = strtoul(num, &end, 10);
-	if (errno || *end || n == 0 || n > 1000000 || pt_parse_duration(slash + 1, &per) < 0 ||
-	    per == 0 || per > MAX_DURATION)
-		goto bad;
-	*ret_n = (uint32_t)n;
-	*ret_period = per;
-	return 0;
-bad:
-	return fail(p, s,
-		    "%s%s%s: \"%.64s\" is not a rate \"N/DURATION\" (e.g. \"10/1h\"; N 1 to "
-		    "1000000)",
-		    W(w), str);
-}
-
 /* Lifetime default vs. its cap: the error is at whichever of the two was set. */
 static int check_cap(struct parse *p, const config_setting_t *val_s, const config_setting_t *cap_s,
 		     const config_setting_t *group, const char *val_name, uint64_t val,
@@ -496,8 +178,8 @@ static int check_cap(struct parse *p, const config_setting_t *val_s, const confi
 
 	if (val <= cap)
 		return 0;
-	fmt_duration(val, a, sizeof(a));
-	fmt_duration(cap, b, sizeof(b));
+	pt_conf_fmt_duration(val, a, sizeof(a));
+	pt_conf_fmt_duration(cap, b, sizeof(b));
 	if (!at)
 		at = cap_s ? cap_s : group;
 	return fail(p, at, "tokend.%s (%s%s) exceeds tokend.%s (%s%s)", val_name, a,
@@ -513,21 +195,21 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return fail(p, g, "tokend must be a group { ... }, not %s",
-			    type_name(config_setting_type(g)));
+			    pt_conf_type_name(config_setting_type(g)));
 	len = config_setting_length(g);
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s), *str = NULL;
-		int k = key_index(name, tokend_keys, _K_MAX);
+		int k = pt_conf_key_index(name, tokend_keys, _K_MAX);
 		struct where w = { "tokend", name };
 		long long v;
 
 		if (k < 0)
-			return unknown_key(p, s, "tokend", tokend_keys, _K_MAX);
+			return pt_conf_unknown_key(&p->x, s, "tokend", tokend_keys, _K_MAX);
 		set[k] = s;
 		switch (k) {
 		case K_SOCKET:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (!path_normalized(str))
@@ -543,7 +225,7 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 			r = set_str(&c->socket_path, str);
 			break;
 		case K_STATE_DIR:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (!path_normalized(str) || strcmp(str, "/") == 0)
@@ -555,7 +237,7 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 			break;
 		case K_ISSUER:
 		case K_AUDIENCE:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (str[0] == '\0' || strlen(str) > 255 || !printable(str, false))
@@ -566,7 +248,7 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 			r = set_str(k == K_ISSUER ? &c->issuer : &c->audience, str);
 			break;
 		case K_ALG:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (strcmp(str, "EdDSA") != 0 && strcmp(str, "Ed25519") != 0)
@@ -577,53 +259,53 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 			r = set_str(&c->alg, str);
 			break;
 		case K_MAX_CONNECTIONS:
-			r = get_int(p, s, w, 1, MAX_CONNECTIONS, &v);
+			r = pt_conf_int(&p->x, s, AT(w), 1, MAX_CONNECTIONS, &v);
 			if (r >= 0)
 				c->max_connections = (unsigned)v;
 			break;
 		case K_CLIENT_TIMEOUT:
-			r = get_int(p, s, w, 1, MAX_CLIENT_TIMEOUT_MS, &v);
+			r = pt_conf_int(&p->x, s, AT(w), 1, MAX_CLIENT_TIMEOUT_MS, &v);
 			if (r >= 0)
 				c->client_timeout_ms = (unsigned)v;
 			break;
 		case K_LIVE_LIFETIME:
-			r = get_duration(p, s, w, &c->live_lifetime);
+			r = pt_conf_duration(&p->x, s, AT(w), &c->live_lifetime);
 			break;
 		case K_MAX_LIVE_LIFETIME:
-			r = get_duration(p, s, w, &c->max_live_lifetime);
+			r = pt_conf_duration(&p->x, s, AT(w), &c->max_live_lifetime);
 			break;
 		case K_PERSIST_LIFETIME:
-			r = get_duration(p, s, w, &c->persist_lifetime);
+			r = pt_conf_duration(&p->x, s, AT(w), &c->persist_lifetime);
 			break;
 		case K_MAX_PERSIST_LIFETIME:
-			r = get_duration(p, s, w, &c->max_persist_lifetime);
+			r = pt_conf_duration(&p->x, s, AT(w), &c->max_persist_lifetime);
 			break;
 		case K_MAX_OUTSTANDING:
-			r = get_int(p, s, w, 1, MAX_OUTSTANDING, &v);
+			r = pt_conf_int(&p->x, s, AT(w), 1, MAX_OUTSTANDING, &v);
 			if (r >= 0)
 				c->max_outstanding = (uint32_t)v;
 			break;
 		case K_EXPIRE_GRACE:
-			r = get_duration(p, s, w, &c->expire_grace);
+			r = pt_conf_duration(&p->x, s, AT(w), &c->expire_grace);
 			break;
 		case K_MAX_CONNECTIONS_PER_UID:
-			r = get_int(p, s, w, 1, MAX_CONNECTIONS, &v);
+			r = pt_conf_int(&p->x, s, AT(w), 1, MAX_CONNECTIONS, &v);
 			if (r >= 0)
 				c->max_connections_per_uid = (unsigned)v;
 			break;
 		case K_RESERVED_CONNECTIONS:
-			r = get_int(p, s, w, 0, MAX_CONNECTIONS - 1, &v);
+			r = pt_conf_int(&p->x, s, AT(w), 0, MAX_CONNECTIONS - 1, &v);
 			if (r >= 0)
 				c->reserved_connections = (unsigned)v;
 			break;
 		case K_MAX_CONNECTION_LIFETIME:
-			r = get_duration(p, s, w, &c->max_connection_lifetime);
+			r = pt_conf_duration(&p->x, s, AT(w), &c->max_connection_lifetime);
 			if (r >= 0 && c->max_connection_lifetime > 86400)
 				r = fail(p, s,
 					 "tokend.max_connection_lifetime is too long (max 1d)");
 			break;
 		case K_UID_REQUEST_RATE:
-			r = get_rate(p, s, w, &c->uid_rate_n, &c->uid_rate_period);
+			r = pt_conf_rate(&p->x, s, AT(w), &c->uid_rate_n, &c->uid_rate_period);
 			break;
 		default:
 			r = -EINVAL;
@@ -662,18 +344,18 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return fail(p, g, "seal must be a group { ... }, not %s",
-			    type_name(config_setting_type(g)));
+			    pt_conf_type_name(config_setting_type(g)));
 	len = config_setting_length(g);
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s), *str = NULL;
 		struct where w = { "seal", name };
-		int k = key_index(name, keys, PT_ELEMENTSOF(keys));
+		int k = pt_conf_key_index(name, keys, PT_ELEMENTSOF(keys));
 
 		if (k < 0)
-			return unknown_key(p, s, "seal", keys, PT_ELEMENTSOF(keys));
+			return pt_conf_unknown_key(&p->x, s, "seal", keys, PT_ELEMENTSOF(keys));
 		if (k == 0) {
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (strcmp(str, "auto") != 0 && !pt_sealer_get(str))
@@ -683,7 +365,7 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 					    str);
 			r = set_str(&p->cfg->seal_backend, str);
 		} else if (k == 1) {
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (!str[0] || strlen(str) >= 256 || !printable(str, false))
@@ -696,7 +378,7 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 		} else if (k == 2) {
 			long long v;
 
-			r = need_type(p, s, w, CONFIG_TYPE_INT);
+			r = pt_conf_need_type(&p->x, s, AT(w), CONFIG_TYPE_INT);
 			if (r < 0)
 				return r;
 			v = config_setting_get_int64(s);
@@ -709,7 +391,7 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 					    (unsigned long long)v);
 			p->cfg->seal_srk_handle = (uint32_t)v;
 		} else if (k == 3) {
-			r = get_bool(p, s, w, &p->cfg->seal_persist_srk);
+			r = pt_conf_bool(&p->x, s, AT(w), &p->cfg->seal_persist_srk);
 		} else {
 			int t = config_setting_type(s), n;
 			uint32_t mask = 0;
@@ -718,7 +400,7 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 				return fail(p, s,
 					    "seal.pcrs must be an array of PCR numbers [ 7, ... ], "
 					    "not %s",
-					    type_name(t));
+					    pt_conf_type_name(t));
 			n = config_setting_length(s);
 			for (int j = 0; j < n; j++) {
 				const config_setting_t *e = config_setting_get_elem(s, (unsigned)j);
@@ -728,7 +410,7 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 				    config_setting_type(e) != CONFIG_TYPE_INT64)
 					return fail(p, e,
 						    "seal.pcrs[%d] must be an integer, not %s", j,
-						    type_name(config_setting_type(e)));
+						    pt_conf_type_name(config_setting_type(e)));
 				v = config_setting_get_int64(e);
 				if (v < 0 || v > 23)
 					return fail(
@@ -751,41 +433,6 @@ static int parse_seal(struct parse *p, const config_setting_t *g)
 
 /* ------------------------------------------------------------------ audit { } */
 
-#define AUDIT_MIN_ROTATE 4096ULL
-#define AUDIT_MAX_ROTATE (1ULL << 40)
-
-/* A size: bytes (integer), or a string "512K", "32M", "1G"; 0 = off. */
-static int get_size(struct parse *p, const config_setting_t *s, struct where w, uint64_t *ret)
-{
-	int t = config_setting_type(s);
-	unsigned long long v;
-	char *end = NULL;
-
-	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
-		long long i = config_setting_get_int64(s);
-		if (i < 0)
-			return fail(p, s, "%s%s%s must not be negative", W(w));
-		v = (unsigned long long)i;
-	} else if (t == CONFIG_TYPE_STRING) {
-		const char *str = config_setting_get_string(s);
-		errno = 0;
-		v = str[0] >= '0' && str[0] <= '9' ? strtoull(str, &end, 10) : 0;
-		if (!end || errno || (end[0] && end[1]) || !strchr("KMG", end[0]) ||
-		    v > AUDIT_MAX_ROTATE)
-			return fail(p, s,
-				    "%s%s%s: invalid size \"%.64s\" (use bytes, or a number "
-				    "followed by K, M or G)",
-				    W(w), str);
-		v <<= end[0] == 'K' ? 10 : end[0] == 'M' ? 20 : end[0] == 'G' ? 30 : 0;
-	} else
-		return fail(p, s, "%s%s%s must be a size (bytes or a string like \"32M\"), not %s",
-			    W(w), type_name(t));
-	if (v != 0 && (v < AUDIT_MIN_ROTATE || v > AUDIT_MAX_ROTATE))
-		return fail(p, s, "%s%s%s must be 0 (off) or between 4K and 1024G", W(w));
-	*ret = v;
-	return 0;
-}
-
 static int parse_audit(struct parse *p, const config_setting_t *g)
 {
 	static const char *const keys[] = {
@@ -798,20 +445,20 @@ static int parse_audit(struct parse *p, const config_setting_t *g)
 
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return fail(p, g, "audit must be a group { ... }, not %s",
-			    type_name(config_setting_type(g)));
+			    pt_conf_type_name(config_setting_type(g)));
 	len = config_setting_length(g);
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s), *str = NULL;
-		int k = key_index(name, keys, PT_ELEMENTSOF(keys));
+		int k = pt_conf_key_index(name, keys, PT_ELEMENTSOF(keys));
 		struct where w = { "audit", name };
 		long long v;
 
 		if (k < 0)
-			return unknown_key(p, s, "audit", keys, PT_ELEMENTSOF(keys));
+			return pt_conf_unknown_key(&p->x, s, "audit", keys, PT_ELEMENTSOF(keys));
 		switch (k) {
 		case 0:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (!path_normalized(str) || strcmp(str, "/") == 0)
@@ -822,15 +469,15 @@ static int parse_audit(struct parse *p, const config_setting_t *g)
 			r = set_str(&c->audit_file, str);
 			break;
 		case 1:
-			r = get_int(p, s, w, 1, 1000000, &v);
+			r = pt_conf_int(&p->x, s, AT(w), 1, 1000000, &v);
 			if (r >= 0)
 				c->audit_checkpoint_every = (uint32_t)v;
 			break;
 		case 2:
-			r = get_duration(p, s, w, &c->audit_checkpoint_interval);
+			r = pt_conf_duration(&p->x, s, AT(w), &c->audit_checkpoint_interval);
 			break;
 		case 3:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (strcmp(str, "record") != 0 && strcmp(str, "batch") != 0)
@@ -841,20 +488,20 @@ static int parse_audit(struct parse *p, const config_setting_t *g)
 			c->audit_sync_batch = strcmp(str, "batch") == 0;
 			break;
 		case 4:
-			r = get_size(p, s, w, &c->audit_rotate_size);
+			r = pt_conf_size(&p->x, s, AT(w), &c->audit_rotate_size);
 			break;
 		case 5:
-			r = get_int(p, s, w, 1, 1000, &v);
+			r = pt_conf_int(&p->x, s, AT(w), 1, 1000, &v);
 			if (r >= 0)
 				c->audit_rotate_keep = (uint32_t)v;
 			break;
 		case 6:
-			r = get_int(p, s, w, 0, 1000000, &v);
+			r = pt_conf_int(&p->x, s, AT(w), 0, 1000000, &v);
 			if (r >= 0)
 				c->audit_refusal_burst = (uint32_t)v;
 			break;
 		case 7:
-			r = get_duration(p, s, w, &c->audit_refusal_window);
+			r = pt_conf_duration(&p->x, s, AT(w), &c->audit_refusal_window);
 			break;
 		default:
 			r = -EINVAL;
@@ -874,8 +521,8 @@ static void actor_clear(struct pt_actor *a)
 			close(a->pins[i].fd);
 	free(a->pins);
 	free(a->name);
-	strv_free(a->exe, a->n_exe);
-	strv_free(a->services, a->n_services);
+	pt_conf_strv_free(a->exe, a->n_exe);
+	pt_conf_strv_free(a->services, a->n_services);
 }
 
 static int parse_actor(struct parse *p, const config_setting_t *g, unsigned idx, struct pt_actor *a)
@@ -891,21 +538,21 @@ static int parse_actor(struct parse *p, const config_setting_t *g, unsigned idx,
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return fail(p, g,
 			    "%s must be a group { name = ...; uid = ...; exe = [ ... ]; }, not %s",
-			    where, type_name(config_setting_type(g)));
+			    where, pt_conf_type_name(config_setting_type(g)));
 	len = config_setting_length(g);
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s), *str = NULL;
-		int k = key_index(name, keys, PT_ELEMENTSOF(keys));
+		int k = pt_conf_key_index(name, keys, PT_ELEMENTSOF(keys));
 		struct where w = { where, name };
 		long long v;
 
 		if (k < 0)
-			return unknown_key(p, s, where, keys, PT_ELEMENTSOF(keys));
+			return pt_conf_unknown_key(&p->x, s, where, keys, PT_ELEMENTSOF(keys));
 		seen[k] = s;
 		switch (k) {
 		case 0:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (!pt_name_valid(str) || strcmp(str, "*") == 0)
@@ -918,20 +565,22 @@ static int parse_actor(struct parse *p, const config_setting_t *g, unsigned idx,
 			r = set_str(&a->name, str);
 			break;
 		case 1:
-			r = get_int(p, s, w, 0, (long long)UINT32_MAX - 1, &v);
+			r = pt_conf_int(&p->x, s, AT(w), 0, (long long)UINT32_MAX - 1, &v);
 			if (r >= 0)
 				a->uid = (uid_t)v;
 			break;
 		case 2:
-			r = get_list(p, s, w, check_exe, "an absolute, normalized path or \"*\"",
-				     &a->exe, &a->n_exe);
+			r = pt_conf_strv(&p->x, s, AT(w), check_exe,
+					 "an absolute, normalized path or \"*\"", &a->exe,
+					 &a->n_exe);
 			if (r >= 0 && a->n_exe == 0)
 				r = fail(p, s, "%s.exe must list at least one path (or \"*\")",
 					 where);
 			break;
 		case 3:
-			r = get_list(p, s, w, check_name, "a valid PAM service name or \"*\"",
-				     &a->services, &a->n_services);
+			r = pt_conf_strv(&p->x, s, AT(w), check_name,
+					 "a valid PAM service name or \"*\"", &a->services,
+					 &a->n_services);
 			break;
 		default:
 			r = -EINVAL;
@@ -952,10 +601,11 @@ static int parse_actors(struct parse *p, const config_setting_t *l)
 	int r;
 
 	if (t != CONFIG_TYPE_LIST)
-		return fail(p, l, "actors must be a list ( { ... }, ... ), not %s", type_name(t));
+		return fail(p, l, "actors must be a list ( { ... }, ... ), not %s",
+			    pt_conf_type_name(t));
 	len = config_setting_length(l);
-	if (len > MAX_LIST)
-		return fail(p, l, "actors: too many actors (max %d)", MAX_LIST);
+	if (len > PT_CONF_MAX_LIST)
+		return fail(p, l, "actors: too many actors (max %d)", PT_CONF_MAX_LIST);
 	c->actors = calloc((size_t)len + 1, sizeof(struct pt_actor));
 	if (!c->actors)
 		return -ENOMEM;
@@ -1043,18 +693,18 @@ static const char *const rule_keys[_R_MAX] = {
 static void rule_clear(struct pt_rule *r)
 {
 	free(r->name);
-	strv_free(r->actors, r->n_actors);
-	strv_free(r->users, r->n_users);
-	strv_free(r->groups, r->n_groups);
-	strv_free(r->holders, r->n_holders);
-	strv_free(r->token_entitlements, r->n_token_entitlements);
-	strv_free(r->token_services, r->n_token_services);
-	strv_free(r->token_actors, r->n_token_actors);
-	strv_free(r->entitlements, r->n_entitlements);
-	strv_free(r->entitlements_add, r->n_entitlements_add);
-	strv_free(r->entitlements_remove, r->n_entitlements_remove);
-	strv_free(r->groups_add, r->n_groups_add);
-	strv_free(r->groups_remove, r->n_groups_remove);
+	pt_conf_strv_free(r->actors, r->n_actors);
+	pt_conf_strv_free(r->users, r->n_users);
+	pt_conf_strv_free(r->groups, r->n_groups);
+	pt_conf_strv_free(r->holders, r->n_holders);
+	pt_conf_strv_free(r->token_entitlements, r->n_token_entitlements);
+	pt_conf_strv_free(r->token_services, r->n_token_services);
+	pt_conf_strv_free(r->token_actors, r->n_token_actors);
+	pt_conf_strv_free(r->entitlements, r->n_entitlements);
+	pt_conf_strv_free(r->entitlements_add, r->n_entitlements_add);
+	pt_conf_strv_free(r->entitlements_remove, r->n_entitlements_remove);
+	pt_conf_strv_free(r->groups_add, r->n_groups_add);
+	pt_conf_strv_free(r->groups_remove, r->n_groups_remove);
 }
 
 static const char *const *actor_names(const struct pt_config *c, const char **buf)
@@ -1097,8 +747,8 @@ static int check_refs(struct parse *p, const config_setting_t *s, const char *wh
 		else
 			r = fail(p, e, "%s.%s: unknown actor \"%s\"%s", where,
 				 holders ? "holders" : "actors", names[i],
-				 hint(names[i], cands, c->n_actors + (holders ? 0 : 1), h,
-				      sizeof(h)));
+				 pt_conf_hint(names[i], cands, c->n_actors + (holders ? 0 : 1), h,
+					      sizeof(h)));
 		break;
 	}
 	free(cands);
@@ -1151,7 +801,7 @@ static int parse_days(struct parse *p, const config_setting_t *s, struct where w
 	uint8_t mask = 0;
 	int r;
 
-	r = get_list(p, s, w, check_name, "a valid day", &v, &n);
+	r = pt_conf_strv(&p->x, s, AT(w), check_name, "a valid day", &v, &n);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && r >= 0; i++) {
@@ -1174,7 +824,7 @@ static int parse_days(struct parse *p, const config_setting_t *s, struct where w
 	}
 	if (r >= 0 && n == 0)
 		r = fail(p, s, "%s%s%s must name at least one day", W(w));
-	strv_free(v, n);
+	pt_conf_strv_free(v, n);
 	if (r >= 0)
 		*ret = mask;
 	return r;
@@ -1198,36 +848,37 @@ static int parse_rule_effect(struct parse *p, const config_setting_t *s, struct 
 		return fail(p, s, "%s.%s is only valid in redeem rules", w.group, w.key);
 	switch (k) {
 	case R_ENTITLEMENTS:
-		return get_list(p, s, w, check_name, "a valid entitlement name",
-				&rule->entitlements, &rule->n_entitlements);
+		return pt_conf_strv(&p->x, s, AT(w), check_name, "a valid entitlement name",
+				    &rule->entitlements, &rule->n_entitlements);
 	case R_ENTITLEMENTS_ADD:
-		return get_list(p, s, w, check_name, "a valid entitlement name",
-				&rule->entitlements_add, &rule->n_entitlements_add);
+		return pt_conf_strv(&p->x, s, AT(w), check_name, "a valid entitlement name",
+				    &rule->entitlements_add, &rule->n_entitlements_add);
 	case R_ENTITLEMENTS_REMOVE:
-		return get_list(p, s, w, check_name, "a valid entitlement name or \"*\"",
-				&rule->entitlements_remove, &rule->n_entitlements_remove);
+		return pt_conf_strv(&p->x, s, AT(w), check_name,
+				    "a valid entitlement name or \"*\"", &rule->entitlements_remove,
+				    &rule->n_entitlements_remove);
 	case R_GROUPS_ADD:
-		return get_list(p, s, w, check_name, "a valid group name", &rule->groups_add,
-				&rule->n_groups_add);
+		return pt_conf_strv(&p->x, s, AT(w), check_name, "a valid group name",
+				    &rule->groups_add, &rule->n_groups_add);
 	case R_GROUPS_REMOVE:
-		return get_list(p, s, w, check_name, "a valid group name or \"*\"",
-				&rule->groups_remove, &rule->n_groups_remove);
+		return pt_conf_strv(&p->x, s, AT(w), check_name, "a valid group name or \"*\"",
+				    &rule->groups_remove, &rule->n_groups_remove);
 	case R_MAX_USES:
-		r = get_int(p, s, w, 1, UINT32_MAX, &v);
+		r = pt_conf_int(&p->x, s, AT(w), 1, UINT32_MAX, &v);
 		if (r >= 0)
 			rule->max_uses = (uint32_t)v;
 		return r;
 	case R_IDLE:
-		return get_duration(p, s, w, &rule->idle);
+		return pt_conf_duration(&p->x, s, AT(w), &rule->idle);
 	case R_MAX_AGE:
-		return get_duration(p, s, w, &rule->max_age);
+		return pt_conf_duration(&p->x, s, AT(w), &rule->max_age);
 	case R_MAX_REDEMPTIONS_PER_DAY:
-		r = get_int(p, s, w, 1, UINT32_MAX, &v);
+		r = pt_conf_int(&p->x, s, AT(w), 1, UINT32_MAX, &v);
 		if (r >= 0)
 			rule->max_redemptions_per_day = (uint32_t)v;
 		return r;
 	case R_RATE:
-		return get_rate(p, s, w, &rule->rate_n, &rule->rate_period);
+		return pt_conf_rate(&p->x, s, AT(w), &rule->rate_n, &rule->rate_period);
 	default:
 		return -EINVAL;
 	}
@@ -1248,14 +899,17 @@ static int parse_token_match(struct parse *p, const config_setting_t *s, struct 
 			    w.group, w.key);
 	switch (k) {
 	case R_TOKEN_ENTITLEMENTS:
-		return get_list(p, s, w, check_name, "a valid entitlement name or \"*\"",
-				&rule->token_entitlements, &rule->n_token_entitlements);
+		return pt_conf_strv(&p->x, s, AT(w), check_name,
+				    "a valid entitlement name or \"*\"", &rule->token_entitlements,
+				    &rule->n_token_entitlements);
 	case R_TOKEN_SERVICES:
-		return get_list(p, s, w, check_name, "a valid PAM service name or \"*\"",
-				&rule->token_services, &rule->n_token_services);
+		return pt_conf_strv(&p->x, s, AT(w), check_name,
+				    "a valid PAM service name or \"*\"", &rule->token_services,
+				    &rule->n_token_services);
 	case R_TOKEN_ACTORS:
-		return get_list(p, s, w, check_name, "a valid actor name, \"self\" or \"*\"",
-				&rule->token_actors, &rule->n_token_actors);
+		return pt_conf_strv(&p->x, s, AT(w), check_name,
+				    "a valid actor name, \"self\" or \"*\"", &rule->token_actors,
+				    &rule->n_token_actors);
 	default:
 		return -EINVAL;
 	}
@@ -1276,21 +930,21 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 	rule->action = PT_ACTION_ALLOW;
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return fail(p, g, "%s must be a group { ... }, not %s", where,
-			    type_name(config_setting_type(g)));
+			    pt_conf_type_name(config_setting_type(g)));
 	len = config_setting_length(g);
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s), *str = NULL;
-		int k = key_index(name, rule_keys, _R_MAX);
+		int k = pt_conf_key_index(name, rule_keys, _R_MAX);
 		struct where w = { where, name };
 		long long v;
 		char a[32], b[32];
 
 		if (k < 0)
-			return unknown_key(p, s, where, rule_keys, _R_MAX);
+			return pt_conf_unknown_key(&p->x, s, where, rule_keys, _R_MAX);
 		switch (k) {
 		case R_NAME:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (!pt_name_valid(str))
@@ -1299,7 +953,7 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			r = set_str(&rule->name, str);
 			break;
 		case R_ACTION:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (strcmp(str, "allow") == 0)
@@ -1313,22 +967,23 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 					where, str);
 			break;
 		case R_ACTORS:
-			r = get_list(p, s, w, check_name, "a valid actor name or \"*\"",
-				     &rule->actors, &rule->n_actors);
+			r = pt_conf_strv(&p->x, s, AT(w), check_name, "a valid actor name or \"*\"",
+					 &rule->actors, &rule->n_actors);
 			if (r >= 0)
 				r = check_refs(p, s, where, rule->actors, rule->n_actors, false);
 			break;
 		case R_USERS:
-			r = get_list(p, s, w, check_name, "a valid user name or \"*\"",
-				     &rule->users, &rule->n_users);
+			r = pt_conf_strv(&p->x, s, AT(w), check_name, "a valid user name or \"*\"",
+					 &rule->users, &rule->n_users);
 			break;
 		case R_GROUPS:
-			r = get_list(p, s, w, check_name, "a valid group name or \"*\"",
-				     &rule->groups, &rule->n_groups);
+			r = pt_conf_strv(&p->x, s, AT(w), check_name, "a valid group name or \"*\"",
+					 &rule->groups, &rule->n_groups);
 			break;
 		case R_HOLDERS:
-			r = get_list(p, s, w, check_name, "a valid holder name or \"*\"",
-				     &rule->holders, &rule->n_holders);
+			r = pt_conf_strv(&p->x, s, AT(w), check_name,
+					 "a valid holder name or \"*\"", &rule->holders,
+					 &rule->n_holders);
 			if (r >= 0)
 				r = check_refs(p, s, where, rule->holders, rule->n_holders, true);
 			break;
@@ -1338,10 +993,10 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			r = parse_token_match(p, s, w, k, is_issue, rule);
 			break;
 		case R_LIVE_LIFETIME:
-			r = get_duration(p, s, w, &rule->live_lifetime);
+			r = pt_conf_duration(&p->x, s, AT(w), &rule->live_lifetime);
 			if (r >= 0 && rule->live_lifetime > c->max_live_lifetime) {
-				fmt_duration(rule->live_lifetime, a, sizeof(a));
-				fmt_duration(c->max_live_lifetime, b, sizeof(b));
+				pt_conf_fmt_duration(rule->live_lifetime, a, sizeof(a));
+				pt_conf_fmt_duration(c->max_live_lifetime, b, sizeof(b));
 				r = fail(p, s,
 					 "%s.live_lifetime (%s) exceeds "
 					 "tokend.max_live_lifetime (%s)",
@@ -1349,10 +1004,10 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			}
 			break;
 		case R_PERSIST_LIFETIME:
-			r = get_duration(p, s, w, &rule->persist_lifetime);
+			r = pt_conf_duration(&p->x, s, AT(w), &rule->persist_lifetime);
 			if (r >= 0 && rule->persist_lifetime > c->max_persist_lifetime) {
-				fmt_duration(rule->persist_lifetime, a, sizeof(a));
-				fmt_duration(c->max_persist_lifetime, b, sizeof(b));
+				pt_conf_fmt_duration(rule->persist_lifetime, a, sizeof(a));
+				pt_conf_fmt_duration(c->max_persist_lifetime, b, sizeof(b));
 				r = fail(p, s,
 					 "%s.persist_lifetime (%s) exceeds "
 					 "tokend.max_persist_lifetime (%s)",
@@ -1363,22 +1018,22 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			if (!is_issue)
 				return fail(p, s, "%s.max_outstanding is only valid in issue rules",
 					    where);
-			r = get_int(p, s, w, 1, MAX_OUTSTANDING, &v);
+			r = pt_conf_int(&p->x, s, AT(w), 1, MAX_OUTSTANDING, &v);
 			if (r >= 0)
 				rule->max_outstanding = (uint32_t)v;
 			break;
 		case R_CHECK_ACCOUNT:
-			r = get_bool(p, s, w, &rule->check_account);
+			r = pt_conf_bool(&p->x, s, AT(w), &rule->check_account);
 			break;
 		case R_RENEW_FROM_REDEEMED:
 			if (!is_issue)
 				return fail(p, s,
 					    "%s.renew_from_redeemed is only valid in issue rules",
 					    where);
-			r = get_bool(p, s, w, &rule->renew_from_redeemed);
+			r = pt_conf_bool(&p->x, s, AT(w), &rule->renew_from_redeemed);
 			break;
 		case R_CHECK_PASSWORD_LOCK:
-			r = get_bool(p, s, w, &rule->check_password_lock);
+			r = pt_conf_bool(&p->x, s, AT(w), &rule->check_password_lock);
 			break;
 		case R_ENTITLEMENTS:
 		case R_ENTITLEMENTS_ADD:
@@ -1393,7 +1048,7 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 			r = parse_rule_effect(p, s, w, k, is_issue, rule);
 			break;
 		case R_HOURS:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r >= 0 && parse_hours(str, &rule->hours_from, &rule->hours_to) < 0)
 				r = fail(p, s,
 					 "%s.hours: \"%.64s\" is not a time window \"HH:MM-HH:MM\"",
@@ -1429,10 +1084,10 @@ static int parse_rules(struct parse *p, const config_setting_t *l, const char *s
 
 	if (t != CONFIG_TYPE_LIST)
 		return fail(p, l, "%s must be a list of rules ( { ... }, ... ), not %s", set,
-			    type_name(t));
+			    pt_conf_type_name(t));
 	len = config_setting_length(l);
-	if (len > MAX_LIST)
-		return fail(p, l, "%s: too many rules (max %d)", set, MAX_LIST);
+	if (len > PT_CONF_MAX_LIST)
+		return fail(p, l, "%s: too many rules (max %d)", set, PT_CONF_MAX_LIST);
 	rules = calloc((size_t)len + 1, sizeof(struct pt_rule));
 	if (!rules)
 		return -ENOMEM;
@@ -1469,9 +1124,9 @@ static int parse_types(struct parse *p, const config_setting_t *l, const config_
 						"persist_lifetime", "max_persist_lifetime" };
 	int r;
 
-	r = pt_ttypes_parse(l, p->name, c->live_lifetime, c->max_live_lifetime, c->persist_lifetime,
-			    c->max_persist_lifetime, &c->types, &c->n_types, &bs, p->err,
-			    p->errlen);
+	r = pt_ttypes_parse(l, p->x.fname, c->live_lifetime, c->max_live_lifetime,
+			    c->persist_lifetime, c->max_persist_lifetime, &c->types, &c->n_types,
+			    &bs, p->x.err, p->x.errlen);
 	if (r < 0)
 		return r;
 	const config_setting_t *ts[4] = { bs.live_ttl, bs.live_max_ttl, bs.persist_ttl,
@@ -1609,155 +1264,6 @@ static int set_defaults(struct pt_config *c)
 	return 0;
 }
 
-/* libconfig 1.5 would open any file named by "@include": refuse it (the
- * directive is recognised only at the start of a line, after blanks). */
-static int find_include(const char *text)
-{
-	int line = 1;
-
-	for (const char *l = text; l; line++) {
-		const char *q = l + strspn(l, " \t");
-		if (strncmp(q, "@include", 8) == 0)
-			return line;
-		l = strchr(l, '\n');
-		if (l)
-			l++;
-	}
-	return 0;
-}
-
-/*
- * libconfig (every version: its grammar has no %destructor) leaks the text
- * of a string token that arrives where the grammar allows none, i.e. at a
- * syntax error. This finds the first such string with a replica of
- * libconfig's lexer (comments, strings and their escapes; everything else
- * only matters as "some other token") and the token before it. A string is
- * valid only after "=" or ":", after another string (concatenation), after
- * "[" or "(", or after "," inside an array or list; anything else would
- * stop libconfig with "syntax error" right there.
- * Returns 1 with the string's offset and its newline count, 2 when brackets
- * nest deeper than MAX_NESTING (at *ret_line), 0 otherwise.
- */
-#define MAX_NESTING 256
-
-static int find_misplaced_string(const char *t, size_t *ret_off, unsigned *ret_newlines,
-				 unsigned *ret_line)
-{
-	char stack[MAX_NESTING];
-	size_t depth = 0;
-	unsigned line = 1;
-	char prev = 0; /* last token: 0 none, '=' , ';' '{' '}' '[' ']' '(' ')' 'S'tring 'o'ther */
-
-	for (size_t i = 0; t[i];) {
-		char c = t[i];
-
-		if (c == '\n') {
-			line++;
-			i++;
-		} else if (c == ' ' || c == '\t' || c == '\r' || c == '\f') {
-			i++;
-		} else if (c == '#' || (c == '/' && t[i + 1] == '/')) {
-			while (t[i] && t[i] != '\n')
-				i++;
-		} else if (c == '/' && t[i + 1] == '*') {
-			for (i += 2; t[i] && !(t[i] == '*' && t[i + 1] == '/'); i++)
-				if (t[i] == '\n')
-					line++;
-			if (t[i])
-				i += 2;
-		} else if (c == '"') {
-			size_t start = i;
-			unsigned nl = 0;
-			bool ok;
-
-			for (i++; t[i] && t[i] != '"';) {
-				if (t[i] == '\\' && (t[i + 1] == '"' || t[i + 1] == '\\'))
-					i += 2;
-				else
-					nl += t[i++] == '\n';
-			}
-			if (!t[i])
-				return 0; /* unterminated: libconfig sees the end, no token */
-			i++;
-			ok = prev == '=' || prev == 'S' || prev == '[' || prev == '(' ||
-			     (prev == ',' && depth > 0 &&
-			      (stack[depth - 1] == '[' || stack[depth - 1] == '('));
-			if (!ok) {
-				*ret_off = start;
-				*ret_newlines = nl;
-				return 1;
-			}
-			line += nl;
-			prev = 'S';
-		} else {
-			switch (c) {
-			case '=':
-			case ':':
-				prev = '=';
-				break;
-			case '{':
-			case '[':
-			case '(':
-				if (depth == MAX_NESTING) {
-					*ret_line = line;
-					return 2;
-				}
-				stack[depth++] = c;
-				prev = c;
-				break;
-			case '}':
-			case ']':
-			case ')':
-				if (depth > 0)
-					depth--;
-				prev = c;
-				break;
-			case ',':
-			case ';':
-				prev = c;
-				break;
-			default:
-				prev = 'o';
-			}
-			i++;
-		}
-	}
-	return 0;
-}
-
-/* The text libconfig gets: the input, or, when a string is misplaced, the
- * input up to it, as many newlines as the string held, and a character
- * libconfig's lexer returns as garbage, so that libconfig stops with the
- * same error on the same line, without the string. */
-static int defuse(const char *text, const char *name, char **ret, char *err, size_t errlen)
-{
-	size_t off = 0;
-	unsigned nl = 0, line = 0;
-	char *t;
-	int k;
-
-	k = find_misplaced_string(text, &off, &nl, &line);
-	if (k == 2) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s:%u: nested too deeply (max %d levels)", name,
-				 line, MAX_NESTING);
-		return -EINVAL;
-	}
-	if (k == 0) {
-		*ret = NULL;
-		return 0;
-	}
-	t = malloc(off + nl + 2);
-	if (!t)
-		return -ENOMEM;
-	memcpy(t, text, off);
-	memset(t + off, '\n', nl);
-	t[off + nl] = '!';
-	t[off + nl + 1] = '\0';
-	*ret = t;
-	return 0;
-}
-
 enum {
 	TOP_TOKEND,
 	TOP_SEAL,
@@ -1774,26 +1280,21 @@ static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",  "actors", "is
 int pt_config_load_string(const char *text, const char *name, struct pt_config **ret, char *err,
 			  size_t errlen)
 {
-	struct parse p = { .name = name ? name : "(config)", .err = err, .errlen = errlen };
+	struct parse p = {
+		.x = { .fname = name ? name : "(config)", .err = err, .errlen = errlen }
+	};
 	const config_setting_t *top[_TOP_MAX] = { 0 };
 	config_setting_t *root;
 	char *defused = NULL;
 	config_t lc;
-	int line, len;
+	int len;
 	int r;
 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!text || !ret)
 		return -EINVAL;
-	line = find_include(text);
-	if (line > 0) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s:%d: @include is not supported", p.name, line);
-		return -EINVAL;
-	}
-
-	r = defuse(text, p.name, &defused, err, errlen);
+	r = pt_conf_guard(text, p.x.fname, &defused, err, errlen);
 	if (r < 0)
 		return r;
 
@@ -1803,7 +1304,7 @@ int pt_config_load_string(const char *text, const char *name, struct pt_config *
 		return -ENOMEM;
 	}
 	r = set_defaults(p.cfg);
-	if (r >= 0 && !(p.cfg->path = strdup(p.name)))
+	if (r >= 0 && !(p.cfg->path = strdup(p.x.fname)))
 		r = -ENOMEM;
 	if (r < 0) {
 		free(defused);
@@ -1815,7 +1316,7 @@ int pt_config_load_string(const char *text, const char *name, struct pt_config *
 	if (config_read_string(&lc, defused ? defused : text) != CONFIG_TRUE) {
 		const char *t = config_error_text(&lc);
 		if (err && errlen)
-			snprintf(err, errlen, "%s:%d: %s", p.name, config_error_line(&lc),
+			snprintf(err, errlen, "%s:%d: %s", p.x.fname, config_error_line(&lc),
 				 t ? t : "syntax error");
 		r = -EINVAL;
 		goto out;
@@ -1825,10 +1326,10 @@ int pt_config_load_string(const char *text, const char *name, struct pt_config *
 	len = config_setting_length(root);
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
-		int k = key_index(config_setting_name(s), top_keys, _TOP_MAX);
+		int k = pt_conf_key_index(config_setting_name(s), top_keys, _TOP_MAX);
 
 		if (k < 0) {
-			r = unknown_key(&p, s, NULL, top_keys, _TOP_MAX);
+			r = pt_conf_unknown_key(&p.x, s, NULL, top_keys, _TOP_MAX);
 			goto out;
 		}
 		top[k] = s;
@@ -1859,7 +1360,7 @@ out:
 	config_destroy(&lc);
 	free(defused);
 	if (r == -ENOMEM && err && errlen)
-		snprintf(err, errlen, "%s: out of memory", p.name);
+		snprintf(err, errlen, "%s: out of memory", p.x.fname);
 	pt_config_free(p.cfg);
 	return r;
 }

@@ -10,8 +10,6 @@
  *        "total":[req,granted,redeemed,failed]}
  * day = year * 1000 + day of the year (local time).
  */
-#include "conf.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -22,6 +20,7 @@
 
 #include "history.h"
 #include "ptjson.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "util.h"
 
@@ -33,11 +32,8 @@ struct entry {
 	uint32_t day;
 	uint32_t today[_PT_HIST_MAX];
 	uint64_t total[_PT_HIST_MAX];
-	/* issue-rate bucket (users; memory only) */
-	bool bucket_set;
-	double tokens;
-	uint64_t bucket_ms;
-	bool unjournaled; /* counters changed since the last pt_history_journal */
+	struct pt_ratelimit bucket; /* issue rate (users; memory only; monotonic ms) */
+	bool unjournaled;	    /* counters changed since the last pt_history_journal */
 };
 
 struct table {
@@ -186,20 +182,10 @@ bool pt_history_rate_take(struct pt_history *h, const char *user, uint32_t n, ui
 	e = get(h, PT_HIST_USER, user);
 	if (!e)
 		return false; /* cannot track: refuse rather than allow unlimited */
-	if (!e->bucket_set) {
-		e->bucket_set = true;
-		e->tokens = n;
-		e->bucket_ms = now_ms;
-	} else if (now_ms > e->bucket_ms) {
-		e->tokens += (double)(now_ms - e->bucket_ms) * n / ((double)period * 1000.0);
-		if (e->tokens > n)
-			e->tokens = n;
-		e->bucket_ms = now_ms;
-	}
-	if (e->tokens < 1.0)
-		return false;
-	e->tokens -= 1.0;
-	return true;
+	/* the period in ms; beyond ten thousand years (unreachable from the
+	 * config) it saturates, which only slows the refill */
+	return pt_ratelimit_take(&e->bucket, n,
+				 period > UINT64_MAX / 1000 ? UINT64_MAX : period * 1000, now_ms);
 }
 
 /* ------------------------------------------------------------------ life */

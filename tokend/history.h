@@ -47,8 +47,8 @@ uint32_t pt_history_today(const struct pt_history *h, enum pt_hist_kind kind, co
 uint64_t pt_history_total(const struct pt_history *h, enum pt_hist_kind kind, const char *name,
 			  enum pt_hist_counter c);
 
-/* Token bucket of user: capacity n, refilled at n per period seconds.
- * Takes one token and returns true, or returns false when empty.
+/* Token bucket of user (ratelimit.h): capacity n, refilled at n per period
+ * seconds. Takes one token and returns true, or returns false when empty.
  * now_ms: milliseconds (any clock that does not jump back). */
 bool pt_history_rate_take(struct pt_history *h, const char *user, uint32_t n, uint64_t period,
 			  uint64_t now_ms);

@@ -12,6 +12,7 @@
 
 #include "codes.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "ops-internal.h"
 #include "tokentype.h"
 #include "util.h"
@@ -80,9 +81,10 @@ int op_code_issue(struct call *c)
 				   "user %s is locked out of type %s (%" PRIu64 " more seconds)",
 				   c->req->user, t->name, rec.locked_until - now);
 	}
-	if (!pt_bucket_peek(&rec, t->rate_n, t->rate_period, now, &wait) ||
-	    !pt_bucket_peek(&glob, t->global_rate_n, t->global_rate_period, now, &wait)) {
-		bool user_limit = !pt_bucket_peek(&rec, t->rate_n, t->rate_period, now, NULL);
+	if (!pt_ratelimit_peek(&rec.bucket, t->rate_n, t->rate_period, now, &wait) ||
+	    !pt_ratelimit_peek(&glob.bucket, t->global_rate_n, t->global_rate_period, now, &wait)) {
+		bool user_limit =
+			!pt_ratelimit_peek(&rec.bucket, t->rate_n, t->rate_period, now, NULL);
 		snprintf(reason, sizeof(reason),
 			 "%s rate limit of type %s reached, retry in %" PRIu64 "s",
 			 user_limit ? "per-user" : "global", t->name, wait);
@@ -105,8 +107,8 @@ int op_code_issue(struct call *c)
 	rec.iat = rec.last_used = now;
 	rec.hard_exp = now + t->max_ttl;
 	rec.uses = rec.failures = 0;
-	pt_bucket_take(&rec, t->rate_n, t->rate_period, now);
-	pt_bucket_take(&glob, t->global_rate_n, t->global_rate_period, now);
+	(void)pt_ratelimit_take(&rec.bucket, t->rate_n, t->rate_period, now);
+	(void)pt_ratelimit_take(&glob.bucket, t->global_rate_n, t->global_rate_period, now);
 	if ((t->global_rate_n && (r = pt_codes_save(d->cfg->state_dir, &glob)) < 0) ||
 	    (r = pt_codes_save(d->cfg->state_dir, &rec)) < 0)
 		goto internal;

@@ -4,7 +4,16 @@
  * thousandths of a token so that slow refills are not rounded away. Time is
  * whatever unit the caller uses for both now and period (seconds for
  * persisted buckets, monotonic milliseconds for in-memory ones); the bucket
- * is plain data, so it can live in a record that is saved and loaded.
+ * is plain data, so it can live in a record that is saved and loaded
+ * (codes.h keeps it as bucket_milli / bucket_ts).
+ *
+ * It is the only token bucket in tokend: the per-uid request rate
+ * (server.c, monotonic ms), the issue rate of a rule (history.c, monotonic
+ * ms) and the rates of code types (codes.h, unix seconds) all use it.
+ *
+ * A time earlier than the bucket's (a wall clock set back) refills nothing;
+ * a take then restarts the bucket from that time, so that a clock set back
+ * for good does not freeze the bucket until it catches up.
  */
 #pragma once
 

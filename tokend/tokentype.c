@@ -12,15 +12,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/rand.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config-internal.h"
+#include "confvalue.h"
 #include "util.h"
 
-#define MAX_DURATION ((uint64_t)3650 * 86400)
 #define MAX_ATTEMPTS 1000
 #define DEFAULT_CODE_TTL 86400
 #define DEFAULT_MAX_FAILURES 5
@@ -30,13 +28,7 @@ static const char letters_uc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 static const char letters_lc[] = "abcdefghijklmnopqrstuvwxyz";
 static const char digit_chars[] = "0123456789";
 
-struct tp {
-	const char *fname;
-	char *err;
-	size_t errlen;
-};
-
-#define fail(p, s, ...) pt_config_error((p)->err, (p)->errlen, (p)->fname, (s), __VA_ARGS__)
+#define fail(p, s, ...) pt_conf_fail((p), (s), __VA_ARGS__)
 
 /* ------------------------------------------------------------------ engine */
 
@@ -422,110 +414,6 @@ static const char *const type_keys[_T_MAX] = {
 
 static const char *const kind_names[] = { "jws", "persistable", "code" };
 
-static int key_index(const char *name, const char *const *keys, size_t n)
-{
-	for (size_t i = 0; name && i < n; i++)
-		if (keys[i] && strcmp(name, keys[i]) == 0)
-			return (int)i;
-	return -1;
-}
-
-static int get_int(struct tp *p, const config_setting_t *s, const char *w, const char *key,
-		   long long min, long long max, long long *ret)
-{
-	int ty = config_setting_type(s);
-	long long v;
-
-	if (ty != CONFIG_TYPE_INT && ty != CONFIG_TYPE_INT64)
-		return fail(p, s, "%s.%s must be an integer", w, key);
-	v = config_setting_get_int64(s);
-	if (v < min || v > max)
-		return fail(p, s, "%s.%s must be between %lld and %lld, not %lld", w, key, min, max,
-			    v);
-	*ret = v;
-	return 0;
-}
-
-static int get_bool(struct tp *p, const config_setting_t *s, const char *w, const char *key,
-		    bool *ret)
-{
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return fail(p, s, "%s.%s must be true or false", w, key);
-	*ret = config_setting_get_bool(s) != 0;
-	return 0;
-}
-
-static int get_str(struct tp *p, const config_setting_t *s, const char *w, const char *key,
-		   const char **ret)
-{
-	const char *v;
-
-	if (config_setting_type(s) != CONFIG_TYPE_STRING || !(v = config_setting_get_string(s)))
-		return fail(p, s, "%s.%s must be a string", w, key);
-	if (strlen(v) > 4096)
-		return fail(p, s, "%s.%s is too long", w, key);
-	*ret = v;
-	return 0;
-}
-
-static int get_duration(struct tp *p, const config_setting_t *s, const char *w, const char *key,
-			uint64_t *ret)
-{
-	int ty = config_setting_type(s);
-	uint64_t v;
-
-	if (ty == CONFIG_TYPE_INT || ty == CONFIG_TYPE_INT64) {
-		long long i = config_setting_get_int64(s);
-		if (i < 0)
-			return fail(p, s, "%s.%s must not be negative", w, key);
-		v = (uint64_t)i;
-	} else if (ty == CONFIG_TYPE_STRING) {
-		if (pt_parse_duration(config_setting_get_string(s), &v) < 0)
-			return fail(p, s,
-				    "%s.%s: invalid duration \"%.64s\" (use seconds, or a number "
-				    "followed by s, m, h, d or w)",
-				    w, key, config_setting_get_string(s));
-	} else
-		return fail(p, s, "%s.%s must be a duration (seconds or a string like \"5m\")", w,
-			    key);
-	if (v == 0)
-		return fail(p, s, "%s.%s must be at least 1 second", w, key);
-	if (v > MAX_DURATION)
-		return fail(p, s, "%s.%s is too long (max 3650d)", w, key);
-	*ret = v;
-	return 0;
-}
-
-static int get_rate(struct tp *p, const config_setting_t *s, const char *w, const char *key,
-		    uint32_t *ret_n, uint64_t *ret_period)
-{
-	const char *str, *slash;
-	char num[16];
-	uint32_t n;
-	uint64_t per;
-	int r;
-
-	r = get_str(p, s, w, key, &str);
-	if (r < 0)
-		return r;
-	slash = strchr(str, '/');
-	if (!slash || (size_t)(slash - str) >= sizeof(num))
-		goto bad;
-	memcpy(num, str, (size_t)(slash - str));
-	num[slash - str] = '\0';
-	if (pt_parse_u32(num, &n) < 0 || n == 0 || n > 1000000 ||
-	    pt_parse_duration(slash + 1, &per) < 0 || per == 0 || per > MAX_DURATION)
-		goto bad;
-	*ret_n = n;
-	*ret_period = per;
-	return 0;
-bad:
-	return fail(p, s,
-		    "%s.%s: \"%.64s\" is not a rate \"N/DURATION\" (e.g. \"3/1h\"; N from 1 to "
-		    "1000000)",
-		    w, key, str);
-}
-
 static void type_clear(struct pt_tokentype *t)
 {
 	free(t->name);
@@ -555,7 +443,7 @@ const struct pt_tokentype *pt_ttype_find(const struct pt_tokentype *t, size_t n,
 	return NULL;
 }
 
-static int parse_charset(struct tp *p, const config_setting_t *g, const char *w,
+static int parse_charset(const struct pt_conf_ctx *p, const config_setting_t *g, const char *w,
 			 struct pt_tokentype *t)
 {
 	static const char *const keys[] = { "letters", "digits", "special" };
@@ -570,7 +458,7 @@ static int parse_charset(struct tp *p, const config_setting_t *g, const char *w,
 	len = config_setting_length(g);
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-		int k = key_index(config_setting_name(s), keys, 3);
+		int k = pt_conf_key_index(config_setting_name(s), keys, 3);
 		bool *dst[] = { &t->letters, &t->digits, &t->special };
 		int r;
 
@@ -579,7 +467,7 @@ static int parse_charset(struct tp *p, const config_setting_t *g, const char *w,
 				    "unknown setting \"%s\" in %s.charset (letters, digits, "
 				    "special)",
 				    config_setting_name(s) ? config_setting_name(s) : "?", w);
-		r = get_bool(p, s, w, keys[k], dst[k]);
+		r = pt_conf_bool(p, s, w, keys[k], dst[k]);
 		if (r < 0)
 			return r;
 	}
@@ -589,7 +477,7 @@ static int parse_charset(struct tp *p, const config_setting_t *g, const char *w,
 }
 
 /* A literal text: characters outside "%u" must be permitted by the classes. */
-static int check_literal(struct tp *p, const config_setting_t *s, const char *w,
+static int check_literal(const struct pt_conf_ctx *p, const config_setting_t *s, const char *w,
 			 const struct pt_tokentype *t, const char *text, bool allow_user,
 			 size_t *ret_fixed)
 {
@@ -619,7 +507,7 @@ static int check_literal(struct tp *p, const config_setting_t *s, const char *w,
 	return 0;
 }
 
-static int parse_require(struct tp *p, const config_setting_t *l, const char *w,
+static int parse_require(const struct pt_conf_ctx *p, const config_setting_t *l, const char *w,
 			 struct pt_tokentype *t, size_t *ret_fixed)
 {
 	int ty = config_setting_type(l), len;
@@ -654,9 +542,10 @@ static int parse_require(struct tp *p, const config_setting_t *l, const char *w,
 				const char *name = config_setting_name(s);
 
 				if (name && strcmp(name, "text") == 0)
-					r = get_str(p, s, ew, "text", &text);
+					r = pt_conf_string(p, s, ew, "text", &text);
 				else if (name && strcmp(name, "at") == 0)
-					r = get_int(p, s, ew, "at", 0, PT_TTYPE_MAX_LEN - 1, &at);
+					r = pt_conf_int(p, s, ew, "at", 0, PT_TTYPE_MAX_LEN - 1,
+							&at);
 				else
 					r = fail(p, s, "unknown setting \"%s\" in %s (text, at)",
 						 name ? name : "?", ew);
@@ -698,7 +587,7 @@ static int parse_require(struct tp *p, const config_setting_t *l, const char *w,
 	return 0;
 }
 
-static int parse_prohibit(struct tp *p, const config_setting_t *l, const char *w,
+static int parse_prohibit(const struct pt_conf_ctx *p, const config_setting_t *l, const char *w,
 			  struct pt_tokentype *t)
 {
 	int ty = config_setting_type(l), len;
@@ -735,7 +624,8 @@ static int parse_prohibit(struct tp *p, const config_setting_t *l, const char *w
 }
 
 /* One entry of types ( ). Built-in kinds take only name, kind, ttl, max_ttl. */
-static int parse_type(struct tp *p, const config_setting_t *g, unsigned idx, struct pt_tokentype *t)
+static int parse_type(const struct pt_conf_ctx *p, const config_setting_t *g, unsigned idx,
+		      struct pt_tokentype *t)
 {
 	const config_setting_t *set[_T_MAX] = { 0 };
 	const char *name = NULL, *kind = NULL;
@@ -751,7 +641,7 @@ static int parse_type(struct tp *p, const config_setting_t *g, unsigned idx, str
 	len = config_setting_length(g);
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-		int k = key_index(config_setting_name(s), type_keys, _T_MAX);
+		int k = pt_conf_key_index(config_setting_name(s), type_keys, _T_MAX);
 
 		if (k < 0)
 			return fail(p, s, "unknown setting \"%s\" in %s",
@@ -760,7 +650,7 @@ static int parse_type(struct tp *p, const config_setting_t *g, unsigned idx, str
 	}
 	if (!set[T_NAME])
 		return fail(p, g, "%s: name is required", w);
-	r = get_str(p, set[T_NAME], w, "name", &name);
+	r = pt_conf_string(p, set[T_NAME], w, "name", &name);
 	if (r < 0)
 		return r;
 	if (!pt_name_valid(name) || strlen(name) > 64)
@@ -776,10 +666,10 @@ static int parse_type(struct tp *p, const config_setting_t *g, unsigned idx, str
 	if (set[T_KIND]) {
 		int k;
 
-		r = get_str(p, set[T_KIND], w, "kind", &kind);
+		r = pt_conf_string(p, set[T_KIND], w, "kind", &kind);
 		if (r < 0)
 			return r;
-		k = key_index(kind, kind_names, 3);
+		k = pt_conf_key_index(kind, kind_names, 3);
 		if (k < 0)
 			return fail(p, set[T_KIND],
 				    "%s.kind must be \"jws\", \"persistable\" or \"code\", not "
@@ -799,10 +689,10 @@ static int parse_type(struct tp *p, const config_setting_t *g, unsigned idx, str
 					    "%s.%s is not supported for the built-in type %s "
 					    "(only ttl and max_ttl)",
 					    w, type_keys[k], name);
-		if (set[T_TTL] && (r = get_duration(p, set[T_TTL], w, "ttl", &t->ttl)) < 0)
+		if (set[T_TTL] && (r = pt_conf_duration(p, set[T_TTL], w, "ttl", &t->ttl)) < 0)
 			return r;
 		if (set[T_MAX_TTL] &&
-		    (r = get_duration(p, set[T_MAX_TTL], w, "max_ttl", &t->max_ttl)) < 0)
+		    (r = pt_conf_duration(p, set[T_MAX_TTL], w, "max_ttl", &t->max_ttl)) < 0)
 			return r;
 		return 0;
 	}
@@ -812,18 +702,19 @@ static int parse_type(struct tp *p, const config_setting_t *g, unsigned idx, str
 		return fail(p, set[T_LENGTH], "%s: set length or min_length/max_length, not both",
 			    w);
 	if (set[T_LENGTH]) {
-		r = get_int(p, set[T_LENGTH], w, "length", 1, PT_TTYPE_MAX_LEN, &v);
+		r = pt_conf_int(p, set[T_LENGTH], w, "length", 1, PT_TTYPE_MAX_LEN, &v);
 		if (r < 0)
 			return r;
 		t->min_len = t->max_len = (unsigned)v;
 	} else if (set[T_MAX_LENGTH]) {
-		r = get_int(p, set[T_MAX_LENGTH], w, "max_length", 1, PT_TTYPE_MAX_LEN, &v);
+		r = pt_conf_int(p, set[T_MAX_LENGTH], w, "max_length", 1, PT_TTYPE_MAX_LEN, &v);
 		if (r < 0)
 			return r;
 		t->max_len = (unsigned)v;
 		t->min_len = t->max_len;
 		if (set[T_MIN_LENGTH]) {
-			r = get_int(p, set[T_MIN_LENGTH], w, "min_length", 1, PT_TTYPE_MAX_LEN, &v);
+			r = pt_conf_int(p, set[T_MIN_LENGTH], w, "min_length", 1, PT_TTYPE_MAX_LEN,
+					&v);
 			if (r < 0)
 				return r;
 			if ((unsigned)v > t->max_len)
@@ -837,8 +728,8 @@ static int parse_type(struct tp *p, const config_setting_t *g, unsigned idx, str
 			    "%s: length (or max_length) is required for a code type", w);
 
 	t->case_sensitive = true;
-	if (set[T_CASE_SENSITIVE] &&
-	    (r = get_bool(p, set[T_CASE_SENSITIVE], w, "case_sensitive", &t->case_sensitive)) < 0)
+	if (set[T_CASE_SENSITIVE] && (r = pt_conf_bool(p, set[T_CASE_SENSITIVE], w,
+						       "case_sensitive", &t->case_sensitive)) < 0)
 		return r;
 	t->letters = t->digits = true;
 	if (set[T_CHARSET] && (r = parse_charset(p, set[T_CHARSET], w, t)) < 0)
@@ -851,7 +742,7 @@ static int parse_type(struct tp *p, const config_setting_t *g, unsigned idx, str
 	if (set[T_MIN_STRENGTH]) {
 		unsigned alpha = pt_ttype_alphabet(t), rnd = t->max_len - (unsigned)fixed;
 
-		r = get_int(p, set[T_MIN_STRENGTH], w, "min_strength", 1, 5, &v);
+		r = pt_conf_int(p, set[T_MIN_STRENGTH], w, "min_strength", 1, 5, &v);
 		if (r < 0)
 			return r;
 		t->min_strength = (unsigned)v;
@@ -868,36 +759,38 @@ static int parse_type(struct tp *p, const config_setting_t *g, unsigned idx, str
 
 	/* use policies */
 	t->ttl = DEFAULT_CODE_TTL;
-	if (set[T_TTL] && (r = get_duration(p, set[T_TTL], w, "ttl", &t->ttl)) < 0)
+	if (set[T_TTL] && (r = pt_conf_duration(p, set[T_TTL], w, "ttl", &t->ttl)) < 0)
 		return r;
 	t->max_ttl = t->ttl;
-	if (set[T_MAX_TTL] && (r = get_duration(p, set[T_MAX_TTL], w, "max_ttl", &t->max_ttl)) < 0)
+	if (set[T_MAX_TTL] &&
+	    (r = pt_conf_duration(p, set[T_MAX_TTL], w, "max_ttl", &t->max_ttl)) < 0)
 		return r;
 	if (t->ttl > t->max_ttl)
 		return fail(p, set[T_TTL] ? set[T_TTL] : set[T_MAX_TTL], "%s: ttl exceeds max_ttl",
 			    w);
 	t->num_uses = 1;
 	if (set[T_NUM_USES]) {
-		r = get_int(p, set[T_NUM_USES], w, "num_uses", 0, 1000000, &v);
+		r = pt_conf_int(p, set[T_NUM_USES], w, "num_uses", 0, 1000000, &v);
 		if (r < 0)
 			return r;
 		t->num_uses = (uint32_t)v;
 	}
 	if (set[T_RATE] &&
-	    (r = get_rate(p, set[T_RATE], w, "rate", &t->rate_n, &t->rate_period)) < 0)
+	    (r = pt_conf_rate(p, set[T_RATE], w, "rate", &t->rate_n, &t->rate_period)) < 0)
 		return r;
-	if (set[T_GLOBAL_RATE] && (r = get_rate(p, set[T_GLOBAL_RATE], w, "global_rate",
-						&t->global_rate_n, &t->global_rate_period)) < 0)
+	if (set[T_GLOBAL_RATE] && (r = pt_conf_rate(p, set[T_GLOBAL_RATE], w, "global_rate",
+						    &t->global_rate_n, &t->global_rate_period)) < 0)
 		return r;
 	t->max_failures = DEFAULT_MAX_FAILURES;
 	if (set[T_MAX_FAILURES]) {
-		r = get_int(p, set[T_MAX_FAILURES], w, "max_failures", 0, 1000000, &v);
+		r = pt_conf_int(p, set[T_MAX_FAILURES], w, "max_failures", 0, 1000000, &v);
 		if (r < 0)
 			return r;
 		t->max_failures = (uint32_t)v;
 	}
 	t->lockout = DEFAULT_LOCKOUT;
-	if (set[T_LOCKOUT] && (r = get_duration(p, set[T_LOCKOUT], w, "lockout", &t->lockout)) < 0)
+	if (set[T_LOCKOUT] &&
+	    (r = pt_conf_duration(p, set[T_LOCKOUT], w, "lockout", &t->lockout)) < 0)
 		return r;
 	if (set[T_LOCKOUT] && t->max_failures == 0)
 		return fail(p, set[T_LOCKOUT], "%s: lockout needs max_failures", w);
@@ -927,7 +820,9 @@ int pt_ttypes_parse(const config_setting_t *list, const char *fname, uint64_t li
 		    struct pt_tokentype **ret, size_t *ret_n, struct pt_ttype_builtin_set *ret_set,
 		    char *err, size_t errlen)
 {
-	struct tp p = { .fname = fname ? fname : "(config)", .err = err, .errlen = errlen };
+	struct pt_conf_ctx p = { .fname = fname ? fname : "(config)",
+				 .err = err,
+				 .errlen = errlen };
 	struct pt_ttype_builtin_set bs = { 0 };
 	struct pt_tokentype *v = NULL;
 	size_t n = 0;

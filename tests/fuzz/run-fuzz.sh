@@ -83,8 +83,9 @@ pkgflags() {
 }
 
 common_src="common/util.c common/buf.c common/proto.c common/client.c common/b64.c"
-tokend_src="tokend/config.c tokend/policy.c tokend/store.c tokend/seal.c tokend/seal-tpm2.c tokend/history.c \
-tokend/tokentype.c tokend/codes.c tokend/journal.c tokend/ratelimit.c"
+tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/policy.c tokend/store.c \
+tokend/seal.c tokend/seal-tpm2.c tokend/history.c tokend/tokentype.c tokend/codes.c tokend/journal.c \
+tokend/ratelimit.c"
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 -fno-omit-frame-pointer -include $confdir/config.h -I$confdir -I$srcdir/common -I$srcdir/tokend \

@@ -169,8 +169,8 @@ static const struct {
 	{ "types = ( { name = \"c\"; length = 8;\n ttl = \"2d\"; max_ttl = \"1d\"; } );",
 	  "t.conf:2: types[0] (c): ttl exceeds max_ttl" },
 	{ "types = ( { name = \"c\"; length = 8;\n rate = \"3 per hour\"; } );",
-	  "t.conf:2: types[0] (c).rate: \"3 per hour\" is not a rate \"N/DURATION\" (e.g. \"3/1h\"; "
-	  "N from 1 to 1000000)" },
+	  "t.conf:2: types[0] (c).rate: \"3 per hour\" is not a rate \"N/DURATION\" (e.g. \"10/1h\"; "
+	  "N 1 to 1000000)" },
 	{ "types = ( { name = \"c\"; length = 8; max_failures = 0;\n lockout = \"5m\"; } );",
 	  "t.conf:2: types[0] (c): lockout needs max_failures" },
 	{ "types = ( { name = \"c\"; length = 8; },\n { name = \"c\"; length = 9; } );",
@@ -394,23 +394,23 @@ static void test_bucket(void **state)
 	(void)state;
 	/* 3 per hour: three at once, then one every 20 minutes */
 	for (int i = 0; i < 3; i++) {
-		assert_true(pt_bucket_peek(&rec, 3, 3600, now, NULL));
-		pt_bucket_take(&rec, 3, 3600, now);
+		assert_true(pt_ratelimit_peek(&rec.bucket, 3, 3600, now, NULL));
+		assert_true(pt_ratelimit_take(&rec.bucket, 3, 3600, now));
 	}
-	assert_false(pt_bucket_peek(&rec, 3, 3600, now, &wait));
+	assert_false(pt_ratelimit_peek(&rec.bucket, 3, 3600, now, &wait));
 	assert_int_equal(wait, 1200);
-	assert_false(pt_bucket_peek(&rec, 3, 3600, now + 1199, NULL));
-	assert_true(pt_bucket_peek(&rec, 3, 3600, now + 1200, NULL));
-	pt_bucket_take(&rec, 3, 3600, now + 1200);
-	assert_false(pt_bucket_peek(&rec, 3, 3600, now + 1200, NULL));
+	assert_false(pt_ratelimit_peek(&rec.bucket, 3, 3600, now + 1199, NULL));
+	assert_true(pt_ratelimit_peek(&rec.bucket, 3, 3600, now + 1200, NULL));
+	assert_true(pt_ratelimit_take(&rec.bucket, 3, 3600, now + 1200));
+	assert_false(pt_ratelimit_peek(&rec.bucket, 3, 3600, now + 1200, NULL));
 	/* refills to the capacity, not beyond */
 	for (int i = 0; i < 3; i++) {
-		assert_true(pt_bucket_peek(&rec, 3, 3600, now + 100000, NULL));
-		pt_bucket_take(&rec, 3, 3600, now + 100000);
+		assert_true(pt_ratelimit_peek(&rec.bucket, 3, 3600, now + 100000, NULL));
+		assert_true(pt_ratelimit_take(&rec.bucket, 3, 3600, now + 100000));
 	}
-	assert_false(pt_bucket_peek(&rec, 3, 3600, now + 100000, NULL));
+	assert_false(pt_ratelimit_peek(&rec.bucket, 3, 3600, now + 100000, NULL));
 	/* no limit */
-	assert_true(pt_bucket_peek(&rec, 0, 0, now, NULL));
+	assert_true(pt_ratelimit_peek(&rec.bucket, 0, 0, now, NULL));
 }
 
 static void test_record_parse(void **state)
@@ -435,7 +435,8 @@ static void test_record_parse(void **state)
 	assert_int_equal(rec.iat, 10);
 	assert_int_equal(rec.hard_exp, 12);
 	assert_int_equal(rec.failures, 2);
-	assert_int_equal(rec.bucket_milli, 500);
+	assert_int_equal(rec.bucket.milli, 500);
+	assert_int_equal(rec.bucket.ts, 9);
 	for (size_t i = 0; i < PT_ELEMENTSOF(bad_recs); i++)
 		assert_int_equal(
 			pt_codes_parse(bad_recs[i], strlen(bad_recs[i]), "recovery", "alice", &rec),

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../../tokend/conf.h"
+#include "confvalue.h"
 
 #define SENTINEL ((struct pt_config *)0x1)
 
@@ -399,6 +400,21 @@ static const struct {
 	  "t.conf:1: tokend.live_lifetime: duration \"9999999999999999999w\" is out of range" },
 	{ "tokend = { live_lifetime = true; };\n",
 	  "t.conf:1: tokend.live_lifetime must be a duration (seconds or a string like \"5m\"), not a boolean" },
+	/* types ( ) reads its values with the same readers, so the same words */
+	{ "types = ( { name = \"c\"; length = \"8\"; } );\n",
+	  "t.conf:1: types[0] (c).length must be an integer, not a string" },
+	{ "types = ( { name = \"c\"; length = 8; case_sensitive = 1; } );\n",
+	  "t.conf:1: types[0] (c).case_sensitive must be a boolean, not an integer" },
+	{ "types = ( { name = \"c\"; length = 8; lockout = true; } );\n",
+	  "t.conf:1: types[0] (c).lockout must be a duration (seconds or a string like \"5m\"), not a boolean" },
+	{ "types = ( { name = \"c\"; length = 8; ttl = \"99999999999999999999\"; } );\n",
+	  "t.conf:1: types[0] (c).ttl: duration \"99999999999999999999\" is out of range" },
+	{ "types = ( { name = \"c\"; length = 8; ttl = \"3651d\"; } );\n",
+	  "t.conf:1: types[0] (c).ttl is too long (max 3650d)" },
+	{ "types = ( { name = \"c\"; length = 8; global_rate = \"0/1h\"; } );\n",
+	  "t.conf:1: types[0] (c).global_rate: \"0/1h\" is not a rate \"N/DURATION\" (e.g. \"10/1h\"; N 1 to 1000000)" },
+	{ "tokend = { uid_request_rate = \"1000001/1s\"; };\n",
+	  "t.conf:1: tokend.uid_request_rate: \"1000001/1s\" is not a rate \"N/DURATION\" (e.g. \"10/1h\"; N 1 to 1000000)" },
 
 	/* lifetimes above their caps */
 	{ "tokend = {\n  live_lifetime = \"2h\";\n};\n",
@@ -632,6 +648,55 @@ static void test_seal(void **state)
 	pt_config_free(cfg);
 }
 
+/* The one rate parser (confvalue.h), used by tokend { }, issue rules and types ( ). */
+static void test_parse_rate(void **state)
+{
+	static const struct {
+		const char *s;
+		int r;
+		uint32_t n;
+		uint64_t period;
+	} cases[] = {
+		{ "10/1h", 0, 10, 3600 },
+		{ "1/1", 0, 1, 1 },
+		{ "020/90", 0, 20, 90 },
+		{ "1000000/1s", 0, 1000000, 1 },
+		{ "1/3650d", 0, 1, 3650 * 86400ULL },
+		{ "1/3651d", -EINVAL, 0, 0 },
+		{ "1000001/1s", -EINVAL, 0, 0 },
+		{ "0/1h", -EINVAL, 0, 0 },
+		{ "-1/1h", -EINVAL, 0, 0 },
+		{ "+1/1h", -EINVAL, 0, 0 },
+		{ " 1/1h", -EINVAL, 0, 0 },
+		{ "1/0", -EINVAL, 0, 0 },
+		{ "1/", -EINVAL, 0, 0 },
+		{ "/1h", -EINVAL, 0, 0 },
+		{ "10", -EINVAL, 0, 0 },
+		{ "1/1h/2", -EINVAL, 0, 0 },
+		{ "99999999999999999/1h", -EINVAL, 0, 0 },
+		{ "4294967297/1h", -EINVAL, 0, 0 },
+		{ "1/1y", -EINVAL, 0, 0 },
+		{ "", -EINVAL, 0, 0 },
+		{ NULL, -EINVAL, 0, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t n = 7;
+		uint64_t period = 7;
+		int r = pt_parse_rate(cases[i].s, &n, &period);
+
+		if (r != cases[i].r)
+			fail_msg("pt_parse_rate(\"%s\") = %d, want %d",
+				 cases[i].s ? cases[i].s : "(null)", r, cases[i].r);
+		if (r == 0 && (n != cases[i].n || period != cases[i].period))
+			fail_msg("pt_parse_rate(\"%s\") = %u/%llu", cases[i].s, n,
+				 (unsigned long long)period);
+		if (r < 0 && (n != 7 || period != 7))
+			fail_msg("pt_parse_rate(\"%s\") wrote its outputs on failure", cases[i].s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,7 +704,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_values),
 		cmocka_unit_test(test_durations),     cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_error_buffers), cmocka_unit_test(test_files),
-		cmocka_unit_test(test_lexical),
+		cmocka_unit_test(test_lexical),	      cmocka_unit_test(test_parse_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
