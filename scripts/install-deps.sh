@@ -16,6 +16,8 @@ packages=(
 	# build
 	autoconf automake libtool pkg-config make gcc
 	libpam0g-dev libssl-dev libconfig-dev libkeyutils-dev libjson-c-dev libtss2-dev
+	# the front process's system-call filter (tokend(8))
+	libseccomp-dev
 	# libFuzzer smoke (clang -fsanitize=fuzzer needs the compiler-rt runtime)
 	clang libclang-rt-14-dev clang-format
 	# unit and PAM module tests (cmocka, cwrap)
@@ -63,6 +65,9 @@ if [ "${PERTOK_NO_APT:-0}" = 1 ]; then
 	else
 		echo "install-deps: PERTOK_NO_APT=1, skipping apt (all ${#packages[@]} packages present)"
 	fi
+	if [ "$(id -u)" -eq 0 ]; then
+		"$(dirname "$0")/system-user.sh"
+	fi
 	exit 0
 fi
 
@@ -83,3 +88,4 @@ if [ -n "$m" ]; then
 	exit 1
 fi
 echo "install-deps: all ${#packages[@]} packages installed"
+"$(dirname "$0")/system-user.sh"

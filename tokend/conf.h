@@ -101,6 +101,7 @@ struct pt_config {
 	char *issuer;		       /* default "pertok:" + hostname */
 	char *audience;		       /* aud of live tokens, default "pertok" */
 	char *alg;		       /* "EdDSA" (default) or "Ed25519" */
+	char *front_user;	       /* the front process runs as this user; "_pertok" */
 	unsigned max_connections;      /* default 128 */
 	unsigned client_timeout_ms;    /* default 5000 */
 	uint64_t live_lifetime;	       /* default 300 */

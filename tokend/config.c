@@ -37,6 +37,7 @@
 #define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/pertok"
 #define DEFAULT_AUDIENCE "pertok"
 #define DEFAULT_ALG "EdDSA"
+#define DEFAULT_FRONT_USER "_pertok"
 #define DEFAULT_MAX_CONNECTIONS 128
 #define DEFAULT_CLIENT_TIMEOUT_MS 5000
 #define DEFAULT_MAX_CONNECTIONS_PER_UID 8
@@ -145,6 +146,7 @@ enum {
 	K_RESERVED_CONNECTIONS,
 	K_MAX_CONNECTION_LIFETIME,
 	K_UID_REQUEST_RATE,
+	K_FRONT_USER,
 	_K_MAX,
 };
 
@@ -154,6 +156,7 @@ static const char *const tokend_keys[_K_MAX] = {
 	[K_ISSUER] = "issuer",
 	[K_AUDIENCE] = "audience",
 	[K_ALG] = "alg",
+	[K_FRONT_USER] = "front_user",
 	[K_MAX_CONNECTIONS] = "max_connections",
 	[K_CLIENT_TIMEOUT] = "client_timeout",
 	[K_LIVE_LIFETIME] = "live_lifetime",
@@ -257,6 +260,16 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 					    "not \"%.64s\"",
 					    str);
 			r = set_str(&c->alg, str);
+			break;
+		case K_FRONT_USER:
+			r = get_string(p, s, w, &str);
+			if (r < 0)
+				return r;
+			if (str[0] == '\0' || strlen(str) > 32 || !printable(str, false))
+				return fail(p, s,
+					    "tokend.front_user must be a user name of 1 to 32 "
+					    "printable characters without spaces");
+			r = set_str(&c->front_user, str);
 			break;
 		case K_MAX_CONNECTIONS:
 			r = pt_conf_int(&p->x, s, AT(w), 1, MAX_CONNECTIONS, &v);
@@ -1163,6 +1176,7 @@ void pt_config_free(struct pt_config *cfg)
 	free(cfg->issuer);
 	free(cfg->audience);
 	free(cfg->alg);
+	free(cfg->front_user);
 	free(cfg->seal_backend);
 	free(cfg->seal_tcti);
 	free(cfg->audit_file);
@@ -1259,6 +1273,7 @@ static int set_defaults(struct pt_config *c)
 	if (set_str(&c->socket_path, DEFAULT_SOCKET) < 0 ||
 	    set_str(&c->state_dir, DEFAULT_STATE_DIR) < 0 || set_str(&c->issuer, issuer) < 0 ||
 	    set_str(&c->audience, DEFAULT_AUDIENCE) < 0 || set_str(&c->alg, DEFAULT_ALG) < 0 ||
+	    set_str(&c->front_user, DEFAULT_FRONT_USER) < 0 ||
 	    set_str(&c->seal_backend, DEFAULT_SEAL_BACKEND) < 0)
 		return -ENOMEM;
 	return 0;

@@ -10,6 +10,12 @@
 #include "log.h"
 
 static bool log_stderr;
+static void (*log_sink)(int prio, const char *line);
+
+void pt_log_set_sink(void (*sink)(int prio, const char *line))
+{
+	log_sink = sink;
+}
 
 void pt_log_open(bool to_stderr)
 {
@@ -22,6 +28,14 @@ void pt_log(int prio, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
+	if (log_sink) {
+		char line[2048];
+
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_sink(prio, line);
+		return;
+	}
 	if (log_stderr) {
 		va_list aq;
 		struct timespec ts;

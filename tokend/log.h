@@ -27,6 +27,10 @@ const char *pt_log_i64(int64_t v, char *buf, size_t len);
  * main.c); the caller must escape every value with pt_log_value. */
 void pt_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Where lines go instead of syslog and stderr (the front process hands
+ * them to the key holder); NULL: back to syslog. */
+void pt_log_set_sink(void (*sink)(int prio, const char *line));
+
 /* Copies s into buf as a log-safe value: quoted when it has spaces, with
  * control characters, quotes and backslashes escaped; truncated. */
 const char *pt_log_value(const char *s, char *buf, size_t len);

@@ -15,11 +15,14 @@
 #include <sys/stat.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "account.h"
 #include "audit.h"
+#include "front.h"
 #include "history.h"
+#include "holder.h"
 #include "keys.h"
 #include "log.h"
 #include "ops.h"
@@ -209,13 +212,13 @@ int main(int argc, char **argv)
 					      {} };
 	struct pt_daemon d = { 0 };
 	struct rlimit nocore = { 0, 0 };
-	bool foreground = false, check = false;
+	bool foreground = false, check = false, bound = false;
 	uint8_t *storekey = NULL;
 	struct pt_sealer *sealer = NULL;
 	unsigned keygen = 0;
 	char err[1024];
 	size_t bad = 0;
-	int c, r, lfd = -1, activated = 0, created = 0;
+	int c, r, lfd = -1, pair = -1, activated = 0, created = 0;
 
 	while ((c = getopt_long(argc, argv, "c:fhV", opts, NULL)) != -1) {
 		switch (c) {
@@ -312,6 +315,31 @@ int main(int argc, char **argv)
 		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
 		goto out;
 	}
+	/* The front is forked now, before any key is in this process's memory. */
+	r = pt_server_listen(d.cfg, &lfd, &activated, err, sizeof(err));
+	if (r < 0) {
+		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
+		goto out;
+	}
+	bound = !activated;
+	{
+		struct pt_front f;
+
+		r = pt_front_prepare(d.cfg, &f, err, sizeof(err));
+		if (r == 0)
+			r = pt_front_spawn(&f, lfd, &d.front_pid, &pair, err, sizeof(err));
+		if (r < 0) {
+			char v[1100];
+
+			pt_log(LOG_ERR, "op=start result=error reason=%s",
+			       pt_log_value(err, v, sizeof(v)));
+			goto out;
+		}
+		d.front_uid = f.uid;
+		snprintf(d.front_user, sizeof(d.front_user), "%s", f.user);
+		close(lfd); /* the front's alone now */
+		lfd = -1;
+	}
 	storekey = secret_page();
 	if (!storekey) {
 		r = -ENOMEM;
@@ -395,11 +423,6 @@ int main(int argc, char **argv)
 			       pt_audit_notes(d.audit));
 	}
 
-	r = pt_server_listen(d.cfg, &lfd, &activated, err, sizeof(err));
-	if (r < 0) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
-		goto out;
-	}
 	if (geteuid() == 0) {
 		r = drop_privileges();
 		if (r < 0) {
@@ -411,11 +434,13 @@ int main(int argc, char **argv)
 	}
 	d.started = pt_now_s();
 	pt_log(LOG_INFO,
-	       "op=start result=allow version=%s socket=%s activation=%s tokens=%zu kid=%s seal=%s",
+	       "op=start result=allow version=%s socket=%s activation=%s tokens=%zu kid=%s seal=%s "
+	       "front_pid=%d front_user=%s",
 	       PACKAGE_VERSION, d.cfg->socket_path, activated ? "systemd" : "none",
-	       pt_store_count(d.store), d.keys->kid, d.sealer->name);
+	       pt_store_count(d.store), d.keys->kid, d.sealer->name, (int)d.front_pid,
+	       d.front_user);
 
-	r = pt_server_run(&d, lfd, reload);
+	r = pt_holder_run(&d, pair, reload);
 
 	pt_ops_housekeeping(&d);
 	c = pt_audit_close(d.audit);
@@ -425,12 +450,15 @@ int main(int argc, char **argv)
 		       "op=audit result=error reason=\"cannot write the final checkpoint: "
 		       "%s\"",
 		       strerror(-c));
-	if (!activated)
-		unlink(d.cfg->socket_path);
 	pt_log(LOG_INFO, "op=stop result=%s", r < 0 ? "error" : "allow");
 out:
+	if (bound)
+		unlink(d.cfg->socket_path); /* ours: nobody answers there any more */
 	if (lfd >= 0)
 		close(lfd);
+	if (pair >= 0)
+		close(pair); /* the front sees the end and exits */
+	pt_holder_reap(&d, true);
 	pt_account_cache_flush();
 	pt_ops_usage_close(&d);
 	pt_history_free(d.history);

@@ -38,11 +38,13 @@ int op_status(struct call *c)
 	uint64_t now = pt_ops_now(d);
 
 	snprintf(text, sizeof(text),
-		 "version=%s\npid=%d\nuptime=%llu\nconfig=%s\nsocket=%s\nstate_dir=%s\n"
+		 "version=%s\npid=%d\nfront_pid=%d\nfront_user=%s\nuptime=%llu\nconfig=%s\n"
+		 "socket=%s\nstate_dir=%s\n"
 		 "seal_backend=%s\nseal_strength=%s\nsigning_alg=%s\nsigning_kid=%s\n"
 		 "signing_key_created=%llu\ntokens=%zu\nconnections=%u\nrequests=%llu\n"
 		 "denied=%llu\nactors=%zu\nissue_rules=%zu\nredeem_rules=%zu\n",
-		 PACKAGE_VERSION, (int)getpid(), (unsigned long long)(now - d->started),
+		 PACKAGE_VERSION, (int)getpid(), (int)d->front_pid,
+		 d->front_user[0] ? d->front_user : "-", (unsigned long long)(now - d->started),
 		 d->cfg->path ? d->cfg->path : "-", d->cfg->socket_path, d->cfg->state_dir,
 		 d->sealer->name, d->sealer->strength, d->cfg->alg, d->keys->kid,
 		 (unsigned long long)d->keys->created, pt_store_count(d->store), d->n_conns,

@@ -423,27 +423,32 @@ int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct 
 	return r;
 }
 
+int pt_ops_bad_request(struct pt_daemon *d, const struct pt_peer *peer, uint8_t type,
+			struct ptbuf *out)
+{
+	char why[64];
+	int r;
+
+	d->n_requests++;
+	if (!row_of(type)) {
+		snprintf(why, sizeof(why), "unknown request type %u", type);
+		log_bad_request(d, peer, "unknown", why);
+		r = pt_rep_encode_error(out, PT_E_PROTO, "unknown request type");
+	} else {
+		log_bad_request(d, peer, pt_msgtype_name(type), "malformed request");
+		r = pt_rep_encode_error(out, PT_E_PROTO, "malformed request");
+	}
+	return r < 0 ? r : -EBADMSG;
+}
+
 int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t type,
 		    const uint8_t *payload, size_t len, struct ptbuf *out)
 {
 	struct pt_req req = { 0 };
-	char why[64];
 	int r;
 
-	if (!row_of(type)) {
-		d->n_requests++;
-		snprintf(why, sizeof(why), "unknown request type %u", type);
-		log_bad_request(d, peer, "unknown", why);
-		r = pt_rep_encode_error(out, PT_E_PROTO, "unknown request type");
-		return r < 0 ? r : -EBADMSG;
-	}
-	r = pt_req_decode(type, payload, len, &req);
-	if (r < 0) {
-		d->n_requests++;
-		log_bad_request(d, peer, pt_msgtype_name(type), "malformed request");
-		r = pt_rep_encode_error(out, PT_E_PROTO, "malformed request");
-		return r < 0 ? r : -EBADMSG;
-	}
+	if (!row_of(type) || pt_req_decode(type, payload, len, &req) < 0)
+		return pt_ops_bad_request(d, peer, type, out);
 	r = pt_ops_handle(d, peer, &req, out);
 	pt_req_clear(&req);
 	return r;

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "keys.h"
+#include "proto.h"
 #include "seal.h"
 #include "store.h"
 
@@ -54,6 +55,9 @@ struct pt_daemon {
 	/* injectable for tests; NULL: the real ones (pt_now_s, pt_account_lookup) */
 	uint64_t (*clock)(void); /* wall clock, unix seconds */
 	int (*account_lookup)(const char *user, struct pt_account **ret);
+	pid_t front_pid;		 /* the front process (privilege separation) */
+	uid_t front_uid;
+	char front_user[64];
 };
 
 /* Handles one decoded request from peer: checks the dispatch table's
@@ -69,6 +73,12 @@ int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct 
  * connection must be closed after it is sent). */
 int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t type,
 		    const uint8_t *payload, size_t len, struct ptbuf *out);
+
+/* Answers (and logs, as refusals are) a request of this type that did not
+ * decode: an unknown type or a malformed payload. Returns -EBADMSG (the
+ * connection is to be closed after the reply) or another -errno. */
+int pt_ops_bad_request(struct pt_daemon *d, const struct pt_peer *peer, uint8_t type,
+		       struct ptbuf *out);
 
 /* Opens STATE_DIR/usage.journal, replays it over the store and the usage
  * history (both open), writes their files and empties it. 0 or -errno

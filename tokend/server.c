@@ -14,8 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "peer.h"
-#include "policy.h"
+#include "privsep.h"
 #include "proto.h"
 #include "ratelimit.h"
 #include "server.h"
@@ -37,43 +36,7 @@
 /* Refusals of one uid are logged at most once per this period (a count). */
 #define SUMMARY_MS 60000
 #define UID_BUCKETS 256
-
-/* An unprivileged uid: its connections, request rate and refusals. */
-struct uidslot {
-	uid_t uid;
-	unsigned n_conns;
-	struct pt_ratelimit rate;
-	unsigned refused_conns, refused_reqs; /* not logged yet */
-	uint64_t logged;		      /* ms, monotonic: last summary (0: none) */
-	struct uidslot *next;
-};
-
-struct conn {
-	int fd;
-	struct pt_peer peer;
-	struct uidslot *slot; /* unprivileged peers' uid (NULL: root or an actor) */
-	struct ptbuf *in;
-	struct ptbuf *out;
-	uint64_t deadline; /* ms, monotonic: the current request must complete by then */
-	uint64_t expires;  /* ms, monotonic: the connection's end, whatever it does */
-	uint64_t round;	   /* the last loop round that ran it */
-	uint32_t events;   /* registered with epoll */
-	bool hello;	   /* the version exchange happened */
-	bool closing;	   /* close once out is flushed */
-	bool want_out;	   /* a send would have blocked: wait for EPOLLOUT */
-	bool held;	   /* the reply waits for the audit log's group commit */
-	bool backlog;	   /* its round ended with work left: run it next round */
-	struct conn *prev, *next;
-};
-
-static struct conn *conns;
-static unsigned n_held;
-static unsigned n_backlog;
-static unsigned n_unprivileged; /* connections of unprivileged peers */
-static uint64_t round_no;
-static struct uidslot *uids[UID_BUCKETS];
-/* refusals at max_connections (any peer), summarised like a uid's */
-static struct uidslot busy_all;
+#define CONN_BUCKETS 256
 
 /* ------------------------------------------------------------ the socket */
 
@@ -198,11 +161,141 @@ int pt_server_listen(const struct pt_config *cfg, int *ret_fd, int *ret_activate
 	return 0;
 }
 
+/* ------------------------------------------------------------ the front's loop */
+
+/* An unprivileged uid: its connections, request rate and refusals. */
+struct uidslot {
+	uid_t uid;
+	unsigned n_conns;
+	struct pt_ratelimit rate;
+	unsigned refused_conns, refused_reqs; /* not logged yet */
+	uint64_t logged;		      /* ms, monotonic: last summary (0: none) */
+	struct uidslot *next;
+};
+
+struct conn {
+	int fd;
+	uint32_t id; /* the key holder knows the connection by this */
+	uid_t uid;   /* as the key holder read it from the kernel */
+	pid_t pid;
+	struct uidslot *slot; /* unprivileged peers' uid (NULL: root or an actor) */
+	struct ptbuf *in;
+	struct ptbuf *out;
+	uint64_t deadline; /* ms, monotonic: the current request must complete by then */
+	uint64_t expires;  /* ms, monotonic: the connection's end, whatever it does */
+	uint64_t round;	   /* the last loop round that ran it */
+	uint32_t events;   /* registered with epoll */
+	bool identified;   /* the key holder read the peer's credentials */
+	bool hello;	   /* the version exchange happened */
+	bool closing;	   /* close once out is flushed */
+	bool want_out;	   /* a send would have blocked: wait for EPOLLOUT */
+	bool inflight;	   /* a request is with the key holder */
+	bool backlog;	   /* its round ended with work left: run it next round */
+	struct conn *prev, *next;
+	struct conn *hnext; /* by id */
+};
+
+/* A message for the key holder that could not be sent yet. */
+struct pending {
+	struct ptbuf *msg;
+	int fd; /* to pass with it, or -1 */
+	struct pending *next;
+};
+
+struct front {
+	struct ps_limits lim;
+	int pair, ep;
+	unsigned n_conns, n_unprivileged, n_backlog;
+	uint32_t next_id;
+	uint64_t round_no;
+	struct conn *conns;
+	struct conn *byid[CONN_BUCKETS];
+	struct uidslot *uids[UID_BUCKETS];
+	struct uidslot busy_all; /* refusals at max_connections (any peer) */
+	struct pending *q, **qtail;
+	bool pair_out; /* EPOLLOUT registered on the pair */
+	struct ptbuf *scratch;
+};
+
+static struct front F;
+
+/* ------------------------------------------------------------ the key holder */
+
+static void pair_events(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (F.q ? EPOLLOUT : 0), .data.ptr = &F.pair };
+	bool want = F.q != NULL;
+
+	if (want != F.pair_out && epoll_ctl(F.ep, EPOLL_CTL_MOD, F.pair, &ev) == 0)
+		F.pair_out = want;
+}
+
+/* Sends what waits, in order. Returns -1 when the key holder is gone. */
+static int pair_flush(void)
+{
+	while (F.q) {
+		struct pending *p = F.q;
+		int r = ps_send(F.pair, p->msg, p->fd);
+
+		if (r == -EAGAIN)
+			break;
+		if (r < 0)
+			return -1;
+		F.q = p->next;
+		if (!F.q)
+			F.qtail = &F.q;
+		if (p->fd >= 0)
+			close(p->fd);
+		ptbuf_free(p->msg);
+		free(p);
+	}
+	pair_events();
+	return 0;
+}
+
+/* Queues msg (taken) for the key holder, with a copy of fd (-1: none). */
+static int to_holder(struct ptbuf *msg, int fd)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		ptbuf_free(msg);
+		return -ENOMEM;
+	}
+	p->msg = msg;
+	p->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+	if (fd >= 0 && p->fd < 0) {
+		ptbuf_free(msg);
+		free(p);
+		return -errno;
+	}
+	*F.qtail = p;
+	F.qtail = &p->next;
+	return pair_flush() < 0 ? -EPIPE : 0;
+}
+
+static struct ptbuf *msgbuf(void)
+{
+	return ptbuf_new(PS_MAX_MSG);
+}
+
+/* The front's log lines go to the key holder, which writes them (the front
+ * has no /dev/log in its empty root). */
+static void log_sink(int prio, const char *line)
+{
+	struct ptbuf *m = msgbuf();
+
+	if (m && ps_encode_log(m, prio, line) == 0)
+		to_holder(m, -1);
+	else
+		ptbuf_free(m);
+}
+
 /* ------------------------------------------------------------ per uid */
 
 static struct uidslot *uid_slot(uid_t uid, bool create)
 {
-	struct uidslot **head = &uids[uid % UID_BUCKETS], *s;
+	struct uidslot **head = &F.uids[uid % UID_BUCKETS], *s;
 
 	for (s = *head; s; s = s->next)
 		if (s->uid == uid)
@@ -220,32 +313,32 @@ static struct uidslot *uid_slot(uid_t uid, bool create)
 
 /* One line per uid and kind of refusal per SUMMARY_MS at most: the first
  * refusal at once, the rest counted ("N refusals in the last 60 s"). */
-static void uid_summary(struct pt_daemon *d, struct uidslot *s, uint64_t now)
+static void uid_summary(struct uidslot *s, uint64_t now)
 {
-	if (s == &busy_all && s->refused_conns)
+	if (s == &F.busy_all && s->refused_conns)
 		pt_log(LOG_WARNING,
 		       "op=accept result=busy refused=%u period=%us reason=\"max_connections %u "
 		       "reached\"",
-		       s->refused_conns, SUMMARY_MS / 1000, d->cfg->max_connections);
+		       s->refused_conns, SUMMARY_MS / 1000, F.lim.max_connections);
 	else if (s->refused_conns)
 		pt_log(LOG_WARNING,
 		       "op=accept result=busy peer_uid=%u refused=%u period=%us "
 		       "reason=\"max_connections_per_uid %u or the unprivileged share %u of "
 		       "max_connections reached\"",
 		       (unsigned)s->uid, s->refused_conns, SUMMARY_MS / 1000,
-		       d->cfg->max_connections_per_uid,
-		       d->cfg->max_connections - d->cfg->reserved_connections);
+		       F.lim.max_connections_per_uid,
+		       F.lim.max_connections - F.lim.reserved_connections);
 	if (s->refused_reqs)
 		pt_log(LOG_WARNING,
 		       "op=limit result=deny peer_uid=%u refused=%u period=%us "
 		       "reason=\"uid_request_rate %u/%llus exceeded\"",
-		       (unsigned)s->uid, s->refused_reqs, SUMMARY_MS / 1000, d->cfg->uid_rate_n,
-		       (unsigned long long)d->cfg->uid_rate_period);
+		       (unsigned)s->uid, s->refused_reqs, SUMMARY_MS / 1000, F.lim.uid_rate_n,
+		       (unsigned long long)F.lim.uid_rate_period);
 	s->refused_conns = s->refused_reqs = 0;
 	s->logged = now;
 }
 
-static void uid_refused(struct pt_daemon *d, struct uidslot *s, bool conn)
+static void uid_refused(struct uidslot *s, bool conn)
 {
 	uint64_t now = pt_now_ms_monotonic();
 
@@ -254,23 +347,23 @@ static void uid_refused(struct pt_daemon *d, struct uidslot *s, bool conn)
 	else
 		s->refused_reqs++;
 	if (s->logged == 0 || now - s->logged >= SUMMARY_MS)
-		uid_summary(d, s, now);
+		uid_summary(s, now);
 }
 
 /* Housekeeping: due summaries out, forgotten uids freed (no connection, a
  * full bucket, nothing left to log). */
-static void uid_sweep(struct pt_daemon *d, uint64_t now)
+static void uid_sweep(uint64_t now)
 {
-	if ((busy_all.refused_conns) && now - busy_all.logged >= SUMMARY_MS)
-		uid_summary(d, &busy_all, now);
+	if ((F.busy_all.refused_conns) && now - F.busy_all.logged >= SUMMARY_MS)
+		uid_summary(&F.busy_all, now);
 	for (size_t i = 0; i < UID_BUCKETS; i++)
-		for (struct uidslot **pp = &uids[i], *s; (s = *pp);) {
+		for (struct uidslot **pp = &F.uids[i], *s; (s = *pp);) {
 			if ((s->refused_conns || s->refused_reqs) && now - s->logged >= SUMMARY_MS)
-				uid_summary(d, s, now);
+				uid_summary(s, now);
 			if (s->n_conns == 0 && !s->refused_conns && !s->refused_reqs &&
 			    (s->logged == 0 || now - s->logged >= SUMMARY_MS) &&
-			    pt_ratelimit_full(&s->rate, d->cfg->uid_rate_n,
-					      d->cfg->uid_rate_period * 1000, now)) {
+			    pt_ratelimit_full(&s->rate, F.lim.uid_rate_n,
+					      F.lim.uid_rate_period * 1000, now)) {
 				*pp = s->next;
 				free(s);
 			} else
@@ -281,9 +374,9 @@ static void uid_sweep(struct pt_daemon *d, uint64_t now)
 static void uid_free_all(void)
 {
 	for (size_t i = 0; i < UID_BUCKETS; i++)
-		while (uids[i]) {
-			struct uidslot *s = uids[i];
-			uids[i] = s->next;
+		while (F.uids[i]) {
+			struct uidslot *s = F.uids[i];
+			F.uids[i] = s->next;
 			free(s);
 		}
 }
@@ -296,33 +389,49 @@ static void set_backlog(struct conn *c, bool on)
 		return;
 	c->backlog = on;
 	if (on)
-		n_backlog++;
+		F.n_backlog++;
 	else
-		n_backlog--;
+		F.n_backlog--;
 }
 
-static void conn_close(struct pt_daemon *d, int ep, struct conn *c)
+static struct conn *conn_by_id(uint32_t id)
 {
-	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	for (struct conn *c = F.byid[id % CONN_BUCKETS]; c; c = c->hnext)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void conn_close(struct conn *c)
+{
+	struct ptbuf *m = msgbuf();
+
+	if (m && ps_encode_close(m, c->id) == 0)
+		to_holder(m, -1);
+	else
+		ptbuf_free(m);
+	epoll_ctl(F.ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	if (c->held)
-		n_held--;
 	set_backlog(c, false);
 	if (c->slot) {
 		c->slot->n_conns--;
-		n_unprivileged--;
+		F.n_unprivileged--;
 	}
-	pt_peer_clear(&c->peer);
 	ptbuf_free(c->in);
 	ptbuf_free(c->out);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		conns = c->next;
+		F.conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	for (struct conn **pp = &F.byid[c->id % CONN_BUCKETS]; *pp; pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
 	free(c);
-	d->n_conns--;
+	F.n_conns--;
 }
 
 /* Requests are read while the client reads its replies: a connection whose
@@ -332,18 +441,19 @@ static bool conn_throttled(const struct conn *c)
 	return ptbuf_len(c->out) >= OUT_HIGH;
 }
 
-static void conn_events(int ep, struct conn *c)
+static void conn_events(struct conn *c)
 {
 	uint32_t want =
-		(c->closing || conn_throttled(c) ? 0 : EPOLLIN) | (c->want_out ? EPOLLOUT : 0);
+		(!c->identified || c->closing || c->inflight || conn_throttled(c) ? 0 : EPOLLIN) |
+		(c->want_out ? EPOLLOUT : 0);
 	struct epoll_event ev = { .events = want, .data.ptr = c };
 
-	if (want != c->events && epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+	if (want != c->events && epoll_ctl(F.ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
 		c->events = want;
 }
 
 /* Sends what is queued. Returns false when the connection is finished. */
-static bool conn_flush(int ep, struct conn *c)
+static bool conn_flush(struct conn *c)
 {
 	bool was_throttled = conn_throttled(c);
 
@@ -365,7 +475,7 @@ static bool conn_flush(int ep, struct conn *c)
 	/* the client read its replies: the requests it queued meanwhile are due */
 	if (was_throttled && !conn_throttled(c) && ptbuf_len(c->in) > 0)
 		set_backlog(c, true);
-	conn_events(ep, c);
+	conn_events(c);
 	return ptbuf_len(c->out) > 0 || !c->closing;
 }
 
@@ -384,7 +494,7 @@ static void hello(struct conn *c, const uint8_t *payload, size_t len)
 		snprintf(msg, sizeof(msg), "protocol version %u not supported (tokend speaks %u)",
 			 req.version, PT_PROTO_VERSION);
 		pt_log(LOG_WARNING, "op=hello result=error peer_uid=%u peer_pid=%d reason=\"%s\"",
-		       (unsigned)c->peer.uid, (int)c->peer.pid, msg);
+		       (unsigned)c->uid, (int)c->pid, msg);
 		pt_rep_encode_error(c->out, PT_E_VERSION, msg);
 		c->closing = true;
 		return;
@@ -393,49 +503,44 @@ static void hello(struct conn *c, const uint8_t *payload, size_t len)
 	c->hello = true;
 }
 
-/* A request of a hello'd connection: the uid's rate, the peer's executable,
- * then the dispatch table. */
-static void request(struct pt_daemon *d, struct conn *c, uint8_t type, const uint8_t *payload,
-		    size_t len)
+/* A request of a hello'd connection: the uid's rate, then it is decoded
+ * here and handed to the key holder in binary (privsep.h), which checks the
+ * peer's executable and runs the dispatch table. */
+static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t len)
 {
-	const struct pt_config *cfg = d->cfg;
-	char v[300], msg[128];
+	struct pt_req req = { 0 };
+	struct ptbuf *m;
+	char msg[128];
 	int r;
 
-	if (c->slot && !pt_ratelimit_take(&c->slot->rate, cfg->uid_rate_n,
-					  cfg->uid_rate_period * 1000, pt_now_ms_monotonic())) {
-		uid_refused(d, c->slot, false);
+	if (c->slot && !pt_ratelimit_take(&c->slot->rate, F.lim.uid_rate_n,
+					  F.lim.uid_rate_period * 1000, pt_now_ms_monotonic())) {
+		uid_refused(c->slot, false);
 		snprintf(msg, sizeof(msg), "request rate of uid %u exceeded (uid_request_rate)",
-			 (unsigned)c->peer.uid);
+			 (unsigned)c->uid);
 		pt_rep_encode_error(c->out, PT_E_LIMIT, msg);
 		c->closing = true;
 		return;
 	}
-	r = pt_peer_recheck(&c->peer);
-	if (r < 0) {
-		/* it connected as one program and asks as another (or is gone and
-		 * someone else holds its socket): neither is who connected */
-		pt_log(LOG_WARNING,
-		       "op=%s result=deny peer_uid=%u peer_pid=%d exe=%s reason=\"%s\"",
-		       pt_msgtype_name(type), (unsigned)c->peer.uid, (int)c->peer.pid,
-		       pt_log_value(c->peer.exe_known ? c->peer.exe : NULL, v, sizeof(v)),
-		       r == -ESTALE ? "the peer runs another executable than when it connected" :
-				      "the process that connected is gone");
-		pt_rep_encode_error(c->out, PT_E_PERM,
-				    r == -ESTALE ?
-					    "the executable changed since the connection was made" :
-					    "the process that connected is gone");
+	m = msgbuf();
+	r = pt_req_decode(type, payload, len, &req);
+	if (m && r < 0) /* unknown or malformed: the key holder answers and counts it */
+		r = ps_encode_bad(m, c->id, type);
+	else if (m)
+		r = ps_encode_req(m, c->id, &req);
+	if (!m || r < 0 || to_holder(m, -1) < 0) {
+		if (m && r < 0)
+			ptbuf_free(m);
+		pt_rep_encode_error(c->out, PT_E_INTERNAL, "tokend cannot take the request");
 		c->closing = true;
-		return;
-	}
-	r = pt_ops_dispatch(d, &c->peer, type, payload, len, c->out);
-	if (r < 0)
-		c->closing = true;
+	} else
+		c->inflight = true;
+	pt_req_clear(&req);
 }
 
 /* Handles the next whole frame in c->in. Returns 1 when it did, 0 when there
  * is none yet. */
-static int conn_frame(struct pt_daemon *d, struct conn *c)
+static int conn_frame(struct conn *c)
 {
 	const uint8_t *payload;
 	size_t len, used;
@@ -451,7 +556,7 @@ static int conn_frame(struct pt_daemon *d, struct conn *c)
 		pt_log(LOG_WARNING,
 		       "op=frame result=error peer_uid=%u peer_pid=%d "
 		       "reason=\"%s\"",
-		       (unsigned)c->peer.uid, (int)c->peer.pid,
+		       (unsigned)c->uid, (int)c->pid,
 		       r == -EMSGSIZE ? "frame too large" : "malformed frame");
 		pt_rep_encode_error(c->out, PT_E_PROTO,
 				    r == -EMSGSIZE ? "frame too large" : "malformed frame");
@@ -466,10 +571,10 @@ static int conn_frame(struct pt_daemon *d, struct conn *c)
 		}
 		hello(c, payload, len);
 	} else
-		request(d, c, type, payload, len);
+		request(c, type, payload, len);
 	ptbuf_consume(c->in, used);
 	now = pt_now_ms_monotonic();
-	c->deadline = now + d->cfg->client_timeout_ms;
+	c->deadline = now + F.lim.client_timeout_ms;
 	if (c->deadline > c->expires)
 		c->deadline = c->expires; /* requests do not extend a connection's life */
 	return 1;
@@ -502,16 +607,17 @@ static int conn_recv(struct conn *c)
 	return k == 0 ? -1 : 1; /* k == 0: the peer closed; answer nothing more */
 }
 
-/* One turn of c: at most FRAMES_PER_ROUND frames, reading as they are
- * needed, none while its replies are not being read. */
-static void conn_run(struct pt_daemon *d, int ep, struct conn *c)
+/* One turn of c: frames until one goes to the key holder (one request at a
+ * time per connection keeps the replies in order), at most FRAMES_PER_ROUND,
+ * reading as they are needed, none while its replies are not being read. */
+static void conn_run(struct conn *c)
 {
 	unsigned budget = FRAMES_PER_ROUND;
 
-	c->round = round_no;
+	c->round = F.round_no;
 	set_backlog(c, false);
-	while (!c->closing && !conn_throttled(c)) {
-		int r = conn_frame(d, c);
+	while (c->identified && !c->closing && !c->inflight && !conn_throttled(c)) {
+		int r = conn_frame(c);
 
 		if (r > 0) {
 			if (--budget == 0) {
@@ -522,47 +628,14 @@ static void conn_run(struct pt_daemon *d, int ep, struct conn *c)
 		}
 		r = conn_recv(c);
 		if (r < 0) {
-			conn_close(d, ep, c);
+			conn_close(c);
 			return;
 		}
 		if (r == 0)
 			break;
 	}
-	if (pt_ops_commit_pending(d)) {
-		if (!c->held) {
-			c->held =
-				true; /* sent once its audit records and counted uses are on disk */
-			n_held++;
-		}
-		return;
-	}
-	if (!conn_flush(ep, c))
-		conn_close(d, ep, c);
-}
-
-/* Group commit: one fdatasync of the audit log, then every reply held this
- * round goes out. If the sync fails, none does (fail closed): those
- * connections close without an answer. */
-static void release_held(struct pt_daemon *d, int ep)
-{
-	bool ok = pt_ops_commit(d) == 0;
-
-	if (!ok)
-		pt_log(LOG_ERR, "op=audit result=error reason=\"%s; %u replies withheld\"",
-		       pt_audit_failure(d->audit) ?: "sync failed", n_held);
-	for (struct conn *c = conns, *n; c && n_held; c = n) {
-		n = c->next;
-		if (!c->held)
-			continue;
-		c->held = false;
-		n_held--;
-		if (!ok) {
-			ptbuf_reset(c->out);
-			conn_close(d, ep, c);
-		} else if (!conn_flush(ep, c))
-			conn_close(d, ep, c);
-	}
-	n_held = 0;
+	if (!conn_flush(c))
+		conn_close(c);
 }
 
 /* Says "busy" to a connection tokend will not serve, and closes it. */
@@ -577,20 +650,19 @@ static void refuse(int fd, const char *msg)
 }
 
 /*
- * Who gets a connection: root and actors up to max_connections; every other
- * peer (unprivileged) only while its uid holds fewer than
+ * Every connection goes to the key holder first, which reads the peer's
+ * credentials and executable from the kernel (PS_CONN, PS_IDENT); only then
+ * is it read. Who gets a connection: root and actors up to max_connections;
+ * every other peer (unprivileged) only while its uid holds fewer than
  * max_connections_per_uid and all unprivileged peers together fewer than
  * max_connections - reserved_connections, so that one user, or all of them,
  * never take the connections the schedulers need.
  */
-static void accept_some(struct pt_daemon *d, int ep, int lfd)
+static void accept_some(int lfd)
 {
-	const struct pt_config *cfg = d->cfg;
-
 	for (unsigned i = 0; i < ACCEPTS_PER_ROUND; i++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct uidslot *slot = NULL;
-		struct pt_peer peer;
+		struct ptbuf *m;
 		struct conn *c;
 		uint64_t now;
 
@@ -602,87 +674,176 @@ static void accept_some(struct pt_daemon *d, int ep, int lfd)
 				       strerror(errno));
 			return;
 		}
-		if (d->n_conns >= cfg->max_connections) {
+		if (F.n_conns >= F.lim.max_connections) {
 			refuse(fd, "too many connections");
-			uid_refused(d, &busy_all, true);
+			uid_refused(&F.busy_all, true);
 			continue;
 		}
-		pt_peer_read(cfg, fd, &peer);
-		if (peer.uid != 0 &&
-		    !pt_policy_is_actor(cfg, peer.uid, peer.exe_known ? peer.exe : NULL)) {
-			slot = uid_slot(peer.uid, true);
-			if (!slot || slot->n_conns >= cfg->max_connections_per_uid ||
-			    n_unprivileged >= cfg->max_connections - cfg->reserved_connections) {
-				pt_peer_clear(&peer);
-				refuse(fd, "too many connections from this user");
-				if (slot)
-					uid_refused(d, slot, true);
-				continue;
-			}
-		}
 		c = calloc(1, sizeof(*c));
+		m = msgbuf();
 		if (c) {
 			c->in = ptbuf_new(4 + PT_MAX_FRAME);
 			c->out = ptbuf_new(16 * (4 + PT_MAX_FRAME));
 		}
-		if (!c || !c->in || !c->out) {
+		if (!c || !c->in || !c->out || !m) {
 			if (c) {
 				ptbuf_free(c->in);
 				ptbuf_free(c->out);
 				free(c);
 			}
-			pt_peer_clear(&peer);
+			ptbuf_free(m);
 			close(fd);
 			continue;
 		}
 		c->fd = fd;
-		c->peer = peer;
+		do
+			c->id = ++F.next_id;
+		while (c->id == 0 || conn_by_id(c->id));
+		c->uid = (uid_t)-1;
+		c->pid = -1;
 		(void)!setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ OUT_HIGH }, sizeof(int));
 		now = pt_now_ms_monotonic();
-		c->expires = now + cfg->max_connection_lifetime * 1000;
-		c->deadline = now + cfg->client_timeout_ms;
+		c->expires = now + F.lim.max_connection_lifetime * 1000;
+		c->deadline = now + F.lim.client_timeout_ms;
 		if (c->deadline > c->expires)
 			c->deadline = c->expires;
-		c->events = EPOLLIN;
-		struct epoll_event ev = { .events = c->events, .data.ptr = c };
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		c->events = 0;
+		struct epoll_event ev = { .events = 0, .data.ptr = c };
+		if (epoll_ctl(F.ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			ptbuf_free(c->in);
 			ptbuf_free(c->out);
-			pt_peer_clear(&c->peer);
+			ptbuf_free(m);
 			free(c);
 			close(fd);
 			continue;
 		}
-		if (slot) {
-			c->slot = slot;
-			slot->n_conns++;
-			n_unprivileged++;
-		}
-		c->next = conns;
-		if (conns)
-			conns->prev = c;
-		conns = c;
-		d->n_conns++;
+		c->next = F.conns;
+		if (F.conns)
+			F.conns->prev = c;
+		F.conns = c;
+		c->hnext = F.byid[c->id % CONN_BUCKETS];
+		F.byid[c->id % CONN_BUCKETS] = c;
+		F.n_conns++;
+		if (ps_encode_conn(m, c->id) < 0 || to_holder(m, fd) < 0)
+			conn_close(c);
 	}
+}
+
+/* The key holder read the peer: admit it (or not) by its class. */
+static void identified(const struct ps_msg *msg)
+{
+	struct conn *c = conn_by_id(msg->conn);
+	struct uidslot *slot = NULL;
+
+	if (!c || c->identified)
+		return;
+	c->uid = (uid_t)msg->uid;
+	c->pid = (pid_t)msg->pid;
+	if (!msg->accepted) {
+		conn_close(c);
+		return;
+	}
+	if (msg->class == PS_CLASS_UNPRIVILEGED) {
+		slot = uid_slot(c->uid, true);
+		if (!slot || slot->n_conns >= F.lim.max_connections_per_uid ||
+		    F.n_unprivileged >= F.lim.max_connections - F.lim.reserved_connections) {
+			int fd = dup(c->fd);
+
+			conn_close(c);
+			if (fd >= 0)
+				refuse(fd, "too many connections from this user");
+			if (slot)
+				uid_refused(slot, true);
+			return;
+		}
+		c->slot = slot;
+		slot->n_conns++;
+		F.n_unprivileged++;
+	}
+	c->identified = true;
+	conn_events(c);
+	set_backlog(c, true); /* it may have written already */
+}
+
+/* A reply of the key holder: to the client, then its next request. */
+static void replied(const struct ps_msg *msg)
+{
+	struct conn *c = conn_by_id(msg->conn);
+
+	if (!c)
+		return; /* it closed meanwhile */
+	c->inflight = false;
+	if (msg->flags & PS_REP_DROP) {
+		conn_close(c);
+		return;
+	}
+	if (msg->rep_len && ptbuf_put(c->out, msg->rep, msg->rep_len) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (msg->flags & PS_REP_CLOSE)
+		c->closing = true;
+	if (!conn_flush(c)) {
+		conn_close(c);
+		return;
+	}
+	if (!c->closing && ptbuf_len(c->in) > 0)
+		set_backlog(c, true);
+}
+
+/* What the key holder sent. Returns -1 when it is gone (or broke the
+ * protocol: a key holder that does is not one to serve with). */
+static int from_holder(uint8_t *buf)
+{
+	for (unsigned i = 0; i < 256; i++) {
+		struct ps_msg msg;
+		size_t len;
+		int fd = -1, r;
+
+		r = ps_recv(F.pair, buf, &len, &fd);
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return -1;
+		if (fd >= 0)
+			close(fd);
+		if (ps_decode(buf, len, &msg) < 0)
+			return -1;
+		switch (msg.kind) {
+		case PS_IDENT:
+			identified(&msg);
+			break;
+		case PS_REP:
+			replied(&msg);
+			break;
+		case PS_LIMITS:
+			F.lim = msg.limits;
+			break;
+		default:
+			ps_msg_clear(&msg);
+			return -1;
+		}
+		ps_msg_clear(&msg);
+	}
+	return 0;
 }
 
 /* Closes connections past their deadline (an unfinished request, an idle
  * connection, unread replies, the end of its lifetime); returns ms until the
  * next one. */
-static int expire_conns(struct pt_daemon *d, int ep, uint64_t now)
+static int expire_conns(uint64_t now)
 {
 	uint64_t next = now + HOUSEKEEPING_MS;
 
-	for (struct conn *c = conns, *n; c; c = n) {
+	for (struct conn *c = F.conns, *n; c; c = n) {
 		n = c->next;
 		if (c->deadline <= now) {
 			if (ptbuf_len(c->in) > 0 && c->deadline < c->expires)
 				pt_log(LOG_NOTICE,
 				       "op=timeout result=error peer_uid=%u peer_pid=%d "
 				       "reason=\"request not completed within %u ms\"",
-				       (unsigned)c->peer.uid, (int)c->peer.pid,
-				       d->cfg->client_timeout_ms);
-			conn_close(d, ep, c);
+				       (unsigned)c->uid, (int)c->pid, F.lim.client_timeout_ms);
+			conn_close(c);
 		} else if (c->deadline < next)
 			next = c->deadline;
 	}
@@ -690,58 +851,77 @@ static int expire_conns(struct pt_daemon *d, int ep, uint64_t now)
 }
 
 /* The connections whose last turn ended with work left, in list order. */
-static void run_backlog(struct pt_daemon *d, int ep)
+static void run_backlog(void)
 {
-	for (struct conn *c = conns, *n; c && n_backlog; c = n) {
+	for (struct conn *c = F.conns, *n; c && F.n_backlog; c = n) {
 		n = c->next;
-		if (c->backlog && c->round != round_no)
-			conn_run(d, ep, c); /* may free c */
+		if (c->backlog && c->round != F.round_no)
+			conn_run(c); /* may free c */
 	}
 }
 
-int pt_server_run(struct pt_daemon *d, int lfd, void (*reload)(struct pt_daemon *d))
+int pt_front_run(int lfd, int pair)
 {
 	struct epoll_event evs[MAX_EVENTS];
 	uint64_t next_house = pt_now_ms_monotonic() + HOUSEKEEPING_MS;
-	sigset_t mask;
-	int ep, sfd, r = 0;
-	bool running = true;
+	uint8_t *buf = NULL;
+	int r = 0;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || ep < 0) {
+	F.pair = pair;
+	F.qtail = &F.q;
+	pt_log_set_sink(log_sink);
+	buf = malloc(PS_MAX_MSG);
+	F.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!buf || F.ep < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* the key holder's limits come first */
+	for (;;) {
+		struct ps_msg msg;
+		size_t len;
+		int fd = -1;
+
+		r = ps_recv(pair, buf, &len, &fd);
+		if (r < 0)
+			goto out;
+		if (fd >= 0)
+			close(fd);
+		if (ps_decode(buf, len, &msg) == 0 && msg.kind == PS_LIMITS) {
+			F.lim = msg.limits;
+			ps_msg_clear(&msg);
+			break;
+		}
+		ps_msg_clear(&msg);
+		r = -EPROTO;
+		goto out;
+	}
+	if (fcntl(pair, F_SETFL, fcntl(pair, F_GETFL) | O_NONBLOCK) < 0) {
 		r = -errno;
 		goto out;
 	}
 	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &lfd };
-	struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &sfd };
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0 ||
-	    epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &sev) < 0) {
+	struct epoll_event pev = { .events = EPOLLIN, .data.ptr = &F.pair };
+	if (epoll_ctl(F.ep, EPOLL_CTL_ADD, lfd, &lev) < 0 ||
+	    epoll_ctl(F.ep, EPOLL_CTL_ADD, pair, &pev) < 0) {
 		r = -errno;
 		goto out;
 	}
 
-	while (running) {
+	for (;;) {
 		uint64_t now = pt_now_ms_monotonic();
-		int timeout = expire_conns(d, ep, now), n;
+		int timeout = expire_conns(now), n;
 
 		if (now >= next_house) {
-			pt_ops_housekeeping(d);
-			uid_sweep(d, now);
+			uid_sweep(now);
 			next_house = now + HOUSEKEEPING_MS;
 		}
 		if ((uint64_t)timeout > next_house - now)
 			timeout = (int)(next_house - now);
-		round_no++;
-		if (n_backlog)
+		F.round_no++;
+		if (F.n_backlog)
 			timeout = 0; /* work is waiting: only look for more */
-		n = epoll_wait(ep, evs, MAX_EVENTS, timeout);
+		n = epoll_wait(F.ep, evs, MAX_EVENTS, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -750,19 +930,13 @@ int pt_server_run(struct pt_daemon *d, int lfd, void (*reload)(struct pt_daemon 
 		}
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &lfd) {
-				accept_some(d, ep, lfd);
-			} else if (evs[i].data.ptr == &sfd) {
-				struct signalfd_siginfo si;
-				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-					if (si.ssi_signo == SIGHUP)
-						reload(d);
-					else {
-						pt_log(LOG_INFO,
-						       "op=signal result=allow signal=%u "
-						       "reason=\"shutting down\"",
-						       si.ssi_signo);
-						running = false;
-					}
+				accept_some(lfd);
+			} else if (evs[i].data.ptr == &F.pair) {
+				if (((evs[i].events & EPOLLOUT) && pair_flush() < 0) ||
+				    ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+				     from_holder(buf) < 0)) {
+					r = -EPIPE; /* the key holder is gone: so are we */
+					goto out;
 				}
 			} else {
 				struct conn *c = evs[i].data.ptr;
@@ -771,29 +945,35 @@ int pt_server_run(struct pt_daemon *d, int lfd, void (*reload)(struct pt_daemon 
 				if (e & (EPOLLERR | EPOLLHUP)) {
 					/* the client is gone: nobody reads the replies
 					 * to what it left queued, so none is made */
-					conn_close(d, ep, c);
+					conn_close(c);
 					continue;
 				}
-				if ((e & EPOLLOUT) && !c->held && !conn_flush(ep, c)) {
-					conn_close(d, ep, c);
+				if ((e & EPOLLOUT) && !conn_flush(c)) {
+					conn_close(c);
 					continue;
 				}
-				if ((e & EPOLLIN) && c->round != round_no)
-					conn_run(d, ep, c); /* may free c */
+				if ((e & EPOLLIN) && c->round != F.round_no)
+					conn_run(c); /* may free c */
 			}
 		}
-		if (n_backlog)
-			run_backlog(d, ep);
-		if (n_held)
-			release_held(d, ep);
+		if (F.n_backlog)
+			run_backlog();
 	}
 out:
-	while (conns)
-		conn_close(d, ep, conns);
+	pt_log_set_sink(NULL);
+	while (F.conns)
+		conn_close(F.conns);
 	uid_free_all();
-	if (ep >= 0)
-		close(ep);
-	if (sfd >= 0)
-		close(sfd);
+	while (F.q) {
+		struct pending *p = F.q;
+		F.q = p->next;
+		if (p->fd >= 0)
+			close(p->fd);
+		ptbuf_free(p->msg);
+		free(p);
+	}
+	if (F.ep >= 0)
+		close(F.ep);
+	free(buf);
 	return r;
 }

@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -85,7 +85,7 @@ pkgflags() {
 common_src="common/util.c common/buf.c common/proto.c common/client.c common/b64.c"
 tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/policy.c tokend/store.c \
 tokend/seal.c tokend/seal-tpm2.c tokend/history.c tokend/tokentype.c tokend/codes.c tokend/journal.c \
-tokend/ratelimit.c"
+tokend/ratelimit.c tokend/privsep.c"
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 -fno-omit-frame-pointer -include $confdir/config.h -I$confdir -I$srcdir/common -I$srcdir/tokend \
@@ -103,7 +103,7 @@ for name in $names; do
 		# remembers Ed25519 verifications (see the harness)
 		libs="-DFUZZ_MEMO_VERIFY -Wl,--wrap=EVP_DigestVerify $(pkgflags "libcrypto json-c")"
 		maxlen=40000 ;;
-	config | record | tpm2blob | history | coderec | journal)
+	config | record | tpm2blob | history | coderec | journal | privsep)
 		src="$common_src common/jws.c common/ptjson.c $tokend_src"
 		libs=$(pkgflags "libcrypto json-c libconfig")
 		maxlen=16384 ;;

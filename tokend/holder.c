@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The key holder's loop (tokend(8), "PRIVILEGE SEPARATION"): it reads the
+ * front's messages (privsep.h), identifies each connection from the socket
+ * the front passes (SO_PEERCRED and the executable, peer.h), runs the
+ * dispatch table on the decoded requests, makes the round's decisions
+ * durable (one group commit) and only then sends the replies back.
+ */
+#include "conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "holder.h"
+#include "log.h"
+#include "peer.h"
+#include "policy.h"
+#include "privsep.h"
+#include "util.h"
+
+#define HOUSEKEEPING_MS 5000
+#define HCONN_BUCKETS 256
+/* Messages taken from the front per round before the group commit. */
+#define MSGS_PER_ROUND 128
+
+struct hconn {
+	uint32_t id;
+	struct pt_peer peer;
+	struct hconn *next;
+};
+
+/* A message for the front, sent after the round's commit. */
+struct out {
+	struct ptbuf *msg;
+	bool is_rep; /* withheld (PS_REP_DROP) when the commit fails */
+	uint32_t conn;
+	struct out *next;
+};
+
+static struct hconn *hconns[HCONN_BUCKETS];
+static struct out *outq, **outtail = &outq;
+
+static struct hconn **hconn_slot(uint32_t id)
+{
+	struct hconn **pp = &hconns[id % HCONN_BUCKETS];
+
+	while (*pp && (*pp)->id != id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void hconn_drop(struct pt_daemon *d, uint32_t id)
+{
+	struct hconn **pp = hconn_slot(id), *h = *pp;
+
+	if (!h)
+		return;
+	*pp = h->next;
+	pt_peer_clear(&h->peer);
+	free(h);
+	d->n_conns--;
+}
+
+static void hconn_free_all(struct pt_daemon *d)
+{
+	for (size_t i = 0; i < HCONN_BUCKETS; i++)
+		while (hconns[i])
+			hconn_drop(d, hconns[i]->id);
+}
+
+static void queue(struct ptbuf *msg, bool is_rep, uint32_t conn)
+{
+	struct out *o = calloc(1, sizeof(*o));
+
+	if (!o) {
+		ptbuf_free(msg);
+		return;
+	}
+	o->msg = msg;
+	o->is_rep = is_rep;
+	o->conn = conn;
+	*outtail = o;
+	outtail = &o->next;
+}
+
+/* Sends a message, waiting while the front's queue is full. */
+static int send_wait(int pair, const struct ptbuf *msg)
+{
+	for (;;) {
+		int r = ps_send(pair, msg, -1);
+		struct pollfd p = { .fd = pair, .events = POLLOUT };
+
+		if (r != -EAGAIN)
+			return r;
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* The round's messages, in order; replies withheld when !committed. */
+static int flush_out(int pair, bool committed)
+{
+	int r = 0;
+
+	while (outq) {
+		struct out *o = outq;
+
+		outq = o->next;
+		if (o->is_rep && !committed) {
+			ptbuf_free(o->msg);
+			o->msg = ptbuf_new(PS_MAX_MSG);
+			if (o->msg)
+				ps_encode_rep(o->msg, o->conn, PS_REP_DROP, NULL, 0);
+		}
+		if (o->msg && r == 0)
+			r = send_wait(pair, o->msg);
+		ptbuf_free(o->msg);
+		free(o);
+	}
+	outtail = &outq;
+	return r;
+}
+
+static struct ptbuf *msgbuf(void)
+{
+	return ptbuf_new(PS_MAX_MSG);
+}
+
+int pt_holder_limits(const struct pt_config *cfg, int pair)
+{
+	struct ps_limits l = { .max_connections = cfg->max_connections,
+			       .max_connections_per_uid = cfg->max_connections_per_uid,
+			       .reserved_connections = cfg->reserved_connections,
+			       .client_timeout_ms = cfg->client_timeout_ms,
+			       .max_connection_lifetime = cfg->max_connection_lifetime,
+			       .uid_rate_n = cfg->uid_rate_n,
+			       .uid_rate_period = cfg->uid_rate_period };
+	struct ptbuf *m = msgbuf();
+	int r = m ? ps_encode_limits(m, &l) : -ENOMEM;
+
+	if (r == 0)
+		r = send_wait(pair, m);
+	ptbuf_free(m);
+	return r;
+}
+
+/* PS_CONN: the kernel says who connected; the front learns the class. */
+static void on_conn(struct pt_daemon *d, uint32_t id, int fd)
+{
+	struct hconn *h = NULL;
+	struct ptbuf *m = msgbuf();
+	bool ok = false, privileged = false;
+
+	if (fd >= 0 && !*hconn_slot(id) && d->n_conns < 2 * d->cfg->max_connections + 16) {
+		h = calloc(1, sizeof(*h));
+		if (h) {
+			h->id = id;
+			pt_peer_read(d->cfg, fd, &h->peer);
+			privileged = h->peer.uid == 0 ||
+				     pt_policy_is_actor(d->cfg, h->peer.uid,
+							h->peer.exe_known ? h->peer.exe : NULL);
+			*hconn_slot(id) = h;
+			d->n_conns++;
+			ok = true;
+		}
+	}
+	if (fd >= 0)
+		close(fd); /* the front serves the socket; the peer is known now */
+	if (m && ps_encode_ident(m, id, h ? (uint32_t)h->peer.uid : UINT32_MAX,
+				 h ? (uint32_t)h->peer.pid : 0,
+				 privileged ? PS_CLASS_PRIVILEGED : PS_CLASS_UNPRIVILEGED, ok) == 0)
+		queue(m, false, id);
+	else
+		ptbuf_free(m);
+}
+
+/* PS_REQ and PS_BAD: the peer's executable again, then the dispatch table. */
+static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
+{
+	struct hconn *h = *hconn_slot(msg->conn);
+	struct ptbuf *rep = ptbuf_new(4 + PT_MAX_FRAME), *m = msgbuf();
+	uint8_t flags = 0;
+	char v[300];
+	int r;
+
+	if (!h || !rep || !m) {
+		/* a connection the front did not announce: nobody to answer */
+		ptbuf_free(rep);
+		if (m && ps_encode_rep(m, msg->conn, PS_REP_DROP, NULL, 0) == 0)
+			queue(m, false, msg->conn);
+		else
+			ptbuf_free(m);
+		return;
+	}
+	r = pt_peer_recheck(&h->peer);
+	if (r < 0) {
+		/* it connected as one program and asks as another (or is gone and
+		 * someone else holds its socket): neither is who connected */
+		uint8_t type = msg->kind == PS_REQ ? msg->req.type : msg->type;
+		pt_log(LOG_WARNING,
+		       "op=%s result=deny peer_uid=%u peer_pid=%d exe=%s reason=\"%s\"",
+		       pt_msgtype_name(type), (unsigned)h->peer.uid, (int)h->peer.pid,
+		       pt_log_value(h->peer.exe_known ? h->peer.exe : NULL, v, sizeof(v)),
+		       r == -ESTALE ? "the peer runs another executable than when it connected" :
+				      "the process that connected is gone");
+		pt_rep_encode_error(rep, PT_E_PERM,
+				    r == -ESTALE ?
+					    "the executable changed since the connection was made" :
+					    "the process that connected is gone");
+		flags = PS_REP_CLOSE;
+	} else {
+		r = msg->kind == PS_REQ ? pt_ops_handle(d, &h->peer, &msg->req, rep) :
+					  pt_ops_bad_request(d, &h->peer, msg->type, rep);
+		if (r < 0)
+			flags = PS_REP_CLOSE;
+	}
+	if (ps_encode_rep(m, msg->conn, flags, ptbuf_ptr(rep), ptbuf_len(rep)) < 0 &&
+	    ps_encode_rep(m, msg->conn, PS_REP_DROP, NULL, 0) < 0) {
+		ptbuf_free(m);
+		m = NULL;
+	}
+	ptbuf_free(rep); /* wiped: a reply may carry a token */
+	if (m)
+		queue(m, true, msg->conn);
+}
+
+/* Takes up to MSGS_PER_ROUND messages. 1: some, 0: none, -1: the front is
+ * gone or broke the protocol. */
+static int take(struct pt_daemon *d, int pair, uint8_t *buf)
+{
+	int n = 0;
+
+	for (; n < MSGS_PER_ROUND; n++) {
+		struct ps_msg msg;
+		size_t len;
+		int fd = -1, r;
+
+		r = ps_recv(pair, buf, &len, &fd);
+		if (r == -EAGAIN)
+			break;
+		if (r < 0) {
+			if (r != -EPIPE)
+				pt_log(LOG_ERR, "op=front result=error reason=\"%s\"",
+				       strerror(-r));
+			return -1;
+		}
+		r = ps_decode(buf, len, &msg);
+		if (r < 0 || (fd >= 0) != (msg.kind == PS_CONN)) {
+			if (fd >= 0)
+				close(fd);
+			if (r == 0)
+				ps_msg_clear(&msg);
+			pt_log(LOG_ERR, "op=front result=error reason=\"malformed message from "
+					"the front; stopping\"");
+			return -1;
+		}
+		switch (msg.kind) {
+		case PS_CONN:
+			on_conn(d, msg.conn, fd);
+			break;
+		case PS_REQ:
+		case PS_BAD:
+			on_req(d, &msg);
+			break;
+		case PS_CLOSE:
+			hconn_drop(d, msg.conn);
+			break;
+		case PS_LOG:
+			pt_log(msg.prio, "%s", msg.line);
+			break;
+		default:
+			ps_msg_clear(&msg);
+			pt_log(LOG_ERR, "op=front result=error reason=\"unexpected message from "
+					"the front; stopping\"");
+			return -1;
+		}
+		ps_msg_clear(&msg);
+	}
+	return n > 0;
+}
+
+bool pt_holder_reap(struct pt_daemon *d, bool wait)
+{
+	int st;
+
+	if (d->front_pid <= 0)
+		return false;
+	for (int i = 0; waitpid(d->front_pid, &st, WNOHANG) == 0; i++) {
+		if (!wait)
+			return false;
+		if (i == 200) { /* 2 s after its socket closed */
+			kill(d->front_pid, SIGKILL);
+			waitpid(d->front_pid, &st, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	if (wait && WIFSIGNALED(st) && (WTERMSIG(st) == SIGTERM || WTERMSIG(st) == SIGINT))
+		; /* stopped with us (systemd signals the whole unit) */
+	else if (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)
+		pt_log(LOG_ERR, "op=front result=error pid=%d reason=\"the front process %s %d%s\"",
+		       (int)d->front_pid, WIFSIGNALED(st) ? "was killed by signal" : "exited with",
+		       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+		       WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS ?
+			       " (a system call outside its seccomp filter)" :
+			       "");
+	d->front_pid = 0;
+	return true;
+}
+
+int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon *d))
+{
+	uint64_t next_house = pt_now_ms_monotonic() + HOUSEKEEPING_MS;
+	uint8_t *buf = malloc(PS_MAX_MSG);
+	sigset_t mask;
+	int ep = -1, sfd = -1, r = 0;
+	bool running = true;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	if (!buf || sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || ep < 0 || fcntl(pair, F_SETFL, fcntl(pair, F_GETFL) | O_NONBLOCK) < 0) {
+		r = -errno;
+		goto out;
+	}
+	struct epoll_event pev = { .events = EPOLLIN, .data.fd = pair };
+	struct epoll_event sev = { .events = EPOLLIN, .data.fd = sfd };
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, pair, &pev) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &sev) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = pt_holder_limits(d->cfg, pair);
+	if (r < 0)
+		goto out;
+
+	while (running) {
+		struct epoll_event evs[4];
+		uint64_t now = pt_now_ms_monotonic();
+		int n;
+
+		if (now >= next_house) {
+			pt_ops_housekeeping(d);
+			next_house = now + HOUSEKEEPING_MS;
+		}
+		n = epoll_wait(ep, evs, 4, (int)(next_house - now));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == sfd) {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						reload(d);
+						if (pt_holder_limits(d->cfg, pair) < 0)
+							running = false;
+					} else if (si.ssi_signo == SIGCHLD) {
+						if (pt_holder_reap(d, false)) {
+							r = -ECHILD;
+							running = false;
+						}
+					} else {
+						pt_log(LOG_INFO,
+						       "op=signal result=allow signal=%u "
+						       "reason=\"shutting down\"",
+						       si.ssi_signo);
+						running = false;
+					}
+				}
+			} else {
+				int k = take(d, pair, buf);
+				bool ok = true;
+
+				if (k < 0) {
+					if (r == 0)
+						r = -EPIPE;
+					running = false;
+				}
+				/* group commit: what the round decided is on disk
+				 * before any of its replies leaves */
+				if (pt_ops_commit_pending(d)) {
+					ok = pt_ops_commit(d) == 0;
+					if (!ok)
+						pt_log(LOG_ERR,
+						       "op=audit result=error reason=\"%s; replies "
+						       "withheld\"",
+						       pt_audit_failure(d->audit) ?: "sync failed");
+				}
+				if (flush_out(pair, ok) < 0 && running) {
+					r = -EPIPE;
+					running = false;
+				}
+			}
+		}
+	}
+out:
+	if (outq)
+		flush_out(pair, false);
+	hconn_free_all(d);
+	if (ep >= 0)
+		close(ep);
+	if (sfd >= 0)
+		close(sfd);
+	free(buf);
+	return r;
+}

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/* The front <-> key holder messages, see privsep.h. */
+#include "conf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "privsep.h"
+#include "util.h"
+
+/* The request's fields in their fixed order, with each one's bound. */
+enum {
+	F_USER,
+	F_SERVICE,
+	F_TTY,
+	F_RHOST,
+	F_LIVE_TOKEN,
+	F_HOLDER,
+	F_ID,
+	F_TTYPE,
+	F_CODE,
+	F_CURSOR,
+	F_N
+};
+
+static char **req_field(struct pt_req *r, unsigned i)
+{
+	switch (i) {
+	case F_USER:
+		return &r->user;
+	case F_SERVICE:
+		return &r->service;
+	case F_TTY:
+		return &r->tty;
+	case F_RHOST:
+		return &r->rhost;
+	case F_LIVE_TOKEN:
+		return &r->live_token;
+	case F_HOLDER:
+		return &r->holder;
+	case F_ID:
+		return &r->id;
+	case F_TTYPE:
+		return &r->ttype;
+	case F_CODE:
+		return &r->code;
+	default:
+		return &r->cursor;
+	}
+}
+
+static size_t field_max(unsigned i)
+{
+	return i == F_LIVE_TOKEN ? PT_MAX_TOKEN : i == F_CODE ? PT_MAX_CODE : PT_MAX_STR;
+}
+
+static int header(struct ptbuf *out, uint8_t kind, uint32_t conn)
+{
+	int r;
+
+	ptbuf_reset(out);
+	if ((r = ptbuf_put_u8(out, kind)) < 0 || (r = ptbuf_put_u32(out, conn)) < 0)
+		return r;
+	return 0;
+}
+
+int ps_encode_conn(struct ptbuf *out, uint32_t conn)
+{
+	return header(out, PS_CONN, conn);
+}
+
+int ps_encode_close(struct ptbuf *out, uint32_t conn)
+{
+	return header(out, PS_CLOSE, conn);
+}
+
+int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req)
+{
+	struct pt_req *q = (struct pt_req *)req; /* req_field only reads through it here */
+	uint32_t mask = 0;
+	int r;
+
+	for (unsigned i = 0; i < F_N; i++) {
+		const char *s = *req_field(q, i);
+		if (s) {
+			if (strlen(s) > field_max(i))
+				return -EMSGSIZE;
+			mask |= 1u << i;
+		}
+	}
+	if ((r = header(out, PS_REQ, conn)) < 0 || (r = ptbuf_put_u8(out, req->type)) < 0 ||
+	    (r = ptbuf_put_u32(out, mask)) < 0 || (r = ptbuf_put_u32(out, req->version)) < 0 ||
+	    (r = ptbuf_put_u64(out, req->lifetime)) < 0 ||
+	    (r = ptbuf_put_u8(out, req->format)) < 0 || (r = ptbuf_put_u64(out, req->at)) < 0 ||
+	    (r = ptbuf_put_u64(out, req->before)) < 0)
+		return r;
+	for (unsigned i = 0; i < F_N; i++)
+		if ((mask & (1u << i)) && (r = ptbuf_put_cstring(out, *req_field(q, i))) < 0)
+			return r;
+	return 0;
+}
+
+int ps_encode_bad(struct ptbuf *out, uint32_t conn, uint8_t type)
+{
+	int r;
+
+	if ((r = header(out, PS_BAD, conn)) < 0 || (r = ptbuf_put_u8(out, type)) < 0)
+		return r;
+	return 0;
+}
+
+static bool printable_line(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+int ps_encode_log(struct ptbuf *out, int prio, const char *line)
+{
+	char buf[PS_MAX_LOG + 1];
+	size_t n = strlen(line);
+	int r;
+
+	if (n > PS_MAX_LOG)
+		n = PS_MAX_LOG;
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i++) /* the key holder accepts printable lines only */
+		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x7f)
+			buf[i] = '?';
+	if ((r = header(out, PS_LOG, 0)) < 0 || (r = ptbuf_put_u8(out, (uint8_t)(prio & 7))) < 0 ||
+	    (r = ptbuf_put_cstring(out, buf)) < 0)
+		return r;
+	return 0;
+}
+
+int ps_encode_ident(struct ptbuf *out, uint32_t conn, uint32_t uid, uint32_t pid, uint8_t class,
+		    bool accepted)
+{
+	int r;
+
+	if ((r = header(out, PS_IDENT, conn)) < 0 || (r = ptbuf_put_u32(out, uid)) < 0 ||
+	    (r = ptbuf_put_u32(out, pid)) < 0 || (r = ptbuf_put_u8(out, class)) < 0 ||
+	    (r = ptbuf_put_u8(out, accepted ? 1 : 0)) < 0)
+		return r;
+	return 0;
+}
+
+int ps_encode_rep(struct ptbuf *out, uint32_t conn, uint8_t flags, const void *rep, size_t len)
+{
+	int r;
+
+	if (len > 4 + PT_MAX_FRAME)
+		return -EMSGSIZE;
+	if ((r = header(out, PS_REP, conn)) < 0 || (r = ptbuf_put_u8(out, flags)) < 0 ||
+	    (len && (r = ptbuf_put(out, rep, len)) < 0))
+		return r;
+	return 0;
+}
+
+int ps_encode_limits(struct ptbuf *out, const struct ps_limits *l)
+{
+	int r;
+
+	if ((r = header(out, PS_LIMITS, 0)) < 0 ||
+	    (r = ptbuf_put_u32(out, l->max_connections)) < 0 ||
+	    (r = ptbuf_put_u32(out, l->max_connections_per_uid)) < 0 ||
+	    (r = ptbuf_put_u32(out, l->reserved_connections)) < 0 ||
+	    (r = ptbuf_put_u32(out, l->client_timeout_ms)) < 0 ||
+	    (r = ptbuf_put_u64(out, l->max_connection_lifetime)) < 0 ||
+	    (r = ptbuf_put_u32(out, l->uid_rate_n)) < 0 ||
+	    (r = ptbuf_put_u64(out, l->uid_rate_period)) < 0)
+		return r;
+	return 0;
+}
+
+static int decode_req(struct ptbuf_view *v, struct pt_req *ret)
+{
+	struct pt_req q = { 0 };
+	uint32_t mask;
+	int r;
+
+	if ((r = ptbuf_view_get_u8(v, &q.type)) < 0 || (r = ptbuf_view_get_u32(v, &mask)) < 0 ||
+	    (r = ptbuf_view_get_u32(v, &q.version)) < 0 ||
+	    (r = ptbuf_view_get_u64(v, &q.lifetime)) < 0 ||
+	    (r = ptbuf_view_get_u8(v, &q.format)) < 0 || (r = ptbuf_view_get_u64(v, &q.at)) < 0 ||
+	    (r = ptbuf_view_get_u64(v, &q.before)) < 0)
+		return -EBADMSG;
+	if (mask >> F_N)
+		return -EBADMSG;
+	for (unsigned i = 0; i < F_N; i++)
+		if ((mask & (1u << i)) &&
+		    ptbuf_view_get_cstring(v, field_max(i), req_field(&q, i)) < 0) {
+			pt_req_clear(&q);
+			return -EBADMSG;
+		}
+	*ret = q;
+	return 0;
+}
+
+int ps_decode(const uint8_t *p, size_t n, struct ps_msg *ret)
+{
+	struct ps_msg m = { 0 };
+	struct ptbuf_view v;
+	int r = -EBADMSG;
+
+	if (!p || !ret)
+		return -EINVAL;
+	ptbuf_view_init(&v, p, n);
+	if (ptbuf_view_get_u8(&v, &m.kind) < 0 || ptbuf_view_get_u32(&v, &m.conn) < 0)
+		return -EBADMSG;
+	switch (m.kind) {
+	case PS_CONN:
+	case PS_CLOSE:
+		break;
+	case PS_REQ:
+		if (decode_req(&v, &m.req) < 0)
+			return -EBADMSG;
+		break;
+	case PS_BAD:
+		if (ptbuf_view_get_u8(&v, &m.type) < 0)
+			goto bad;
+		break;
+	case PS_LOG:
+		if (ptbuf_view_get_u8(&v, &m.prio) < 0 || m.prio > 7 ||
+		    ptbuf_view_get_cstring(&v, PS_MAX_LOG, &m.line) < 0)
+			goto bad;
+		if (!printable_line(m.line))
+			goto bad;
+		break;
+	case PS_IDENT:
+		if (ptbuf_view_get_u32(&v, &m.uid) < 0 || ptbuf_view_get_u32(&v, &m.pid) < 0 ||
+		    ptbuf_view_get_u8(&v, &m.class) < 0 || m.class > PS_CLASS_PRIVILEGED ||
+		    ptbuf_view_get_u8(&v, &m.accepted) < 0 || m.accepted > 1)
+			goto bad;
+		break;
+	case PS_REP:
+		if (ptbuf_view_get_u8(&v, &m.flags) < 0 ||
+		    (m.flags & ~(PS_REP_CLOSE | PS_REP_DROP)) || v.len - v.off > 4 + PT_MAX_FRAME)
+			goto bad;
+		m.rep = v.p + v.off;
+		m.rep_len = v.len - v.off;
+		v.off = v.len;
+		break;
+	case PS_LIMITS: {
+		struct ps_limits *l = &m.limits;
+		if (ptbuf_view_get_u32(&v, &l->max_connections) < 0 ||
+		    ptbuf_view_get_u32(&v, &l->max_connections_per_uid) < 0 ||
+		    ptbuf_view_get_u32(&v, &l->reserved_connections) < 0 ||
+		    ptbuf_view_get_u32(&v, &l->client_timeout_ms) < 0 ||
+		    ptbuf_view_get_u64(&v, &l->max_connection_lifetime) < 0 ||
+		    ptbuf_view_get_u32(&v, &l->uid_rate_n) < 0 ||
+		    ptbuf_view_get_u64(&v, &l->uid_rate_period) < 0)
+			goto bad;
+		if (l->max_connections == 0 || l->reserved_connections >= l->max_connections ||
+		    l->max_connections_per_uid == 0 || l->client_timeout_ms == 0 ||
+		    l->max_connection_lifetime == 0 || l->max_connection_lifetime > UINT32_MAX ||
+		    l->uid_rate_period > UINT32_MAX)
+			goto bad;
+		break;
+	}
+	default:
+		return -EBADMSG;
+	}
+	if (ptbuf_view_end(&v) < 0)
+		goto bad;
+	*ret = m;
+	return 0;
+bad:
+	ps_msg_clear(&m);
+	return r;
+}
+
+void ps_msg_clear(struct ps_msg *m)
+{
+	if (!m)
+		return;
+	pt_req_clear(&m->req);
+	free(m->line);
+	memset(m, 0, sizeof(*m));
+}
+
+int ps_send(int sock, const struct ptbuf *msg, int fd_pass)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)ptbuf_ptr(msg), .iov_len = ptbuf_len(msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd_pass >= 0) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd_pass, sizeof(int));
+	}
+	for (;;) {
+		ssize_t k = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		if (k >= 0)
+			return (size_t)k == iov.iov_len ? 0 : -EMSGSIZE;
+		if (errno == EINTR)
+			continue;
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+}
+
+int ps_recv(int sock, uint8_t *buf, size_t *ret_len, int *ret_fd)
+{
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = buf, .iov_len = PS_MAX_MSG };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	int fd = -1;
+	ssize_t k;
+
+	for (;;) {
+		k = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		if (k >= 0 || errno != EINTR)
+			break;
+	}
+	if (k < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int x;
+			memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (fd < 0)
+				fd = x;
+			else
+				close(x);
+		}
+	}
+	if (k == 0) {
+		if (fd >= 0)
+			close(fd);
+		return -EPIPE;
+	}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		if (fd >= 0)
+			close(fd);
+		return -EMSGSIZE;
+	}
+	*ret_len = (size_t)k;
+	*ret_fd = fd;
+	return 0;
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The channel between tokend's two processes (tokend(8), "PRIVILEGE
+ * SEPARATION"): the front, which owns the listening socket and parses every
+ * byte a client sends, and the key holder, which keeps the keys and the
+ * store and decides. They speak over a SOCK_SEQPACKET socketpair, one
+ * message per packet, in this small fixed binary form (integers big-endian,
+ * strings u32 length + bytes, bounded, no NUL):
+ *
+ *   u8 kind | u32 conn | body
+ *
+ * front -> key holder
+ *   PS_CONN    (empty)  with the accepted socket as SCM_RIGHTS: the key
+ *              holder reads the peer's credentials from the kernel itself
+ *   PS_REQ     a decoded request: u8 type, u32 fields (a bit per field
+ *              present), then the fields in a fixed order (ps_req_encode)
+ *   PS_BAD     u8 type: a request that did not decode (an unknown type or
+ *              a malformed payload; the key holder answers it and counts
+ *              it like a refusal)
+ *   PS_CLOSE   (empty)  the connection is gone
+ *   PS_LOG     u8 priority, str line (a log line of the front's)
+ * key holder -> front
+ *   PS_IDENT   u32 uid, u32 pid, u8 class (PS_CLASS_*), u8 accepted
+ *   PS_REP     u8 flags (PS_REP_*), then the reply frame(s) for the client,
+ *              as they are to be sent (the front does not look inside)
+ *   PS_LIMITS  the front's share of the configuration (struct ps_limits),
+ *              at start and after each reload
+ *
+ * Nothing in a message is trusted beyond its form: the key holder takes the
+ * caller's identity only from the socket it was given, never from the front.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "proto.h"
+
+#define PS_MAX_MSG (4u + 1u + 4u + 8u + PT_MAX_FRAME + 64u)
+
+enum ps_kind {
+	PS_CONN = 1,
+	PS_REQ = 2,
+	PS_CLOSE = 3,
+	PS_LOG = 4,
+	PS_BAD = 5,
+	PS_IDENT = 0x41,
+	PS_REP = 0x42,
+	PS_LIMITS = 0x43,
+};
+
+enum ps_class {
+	PS_CLASS_UNPRIVILEGED = 0, /* neither root nor an actor: per-uid caps */
+	PS_CLASS_PRIVILEGED = 1,   /* root or a configured actor */
+};
+
+enum {
+	PS_REP_CLOSE = 1, /* close the connection once the reply is sent */
+	PS_REP_DROP = 2,  /* close it without sending anything */
+};
+
+#define PS_MAX_LOG 2048u
+
+/* What the front needs of tokend.conf: connection caps, timeouts, rates. */
+struct ps_limits {
+	uint32_t max_connections;
+	uint32_t max_connections_per_uid;
+	uint32_t reserved_connections;
+	uint32_t client_timeout_ms;
+	uint64_t max_connection_lifetime; /* s */
+	uint32_t uid_rate_n;
+	uint64_t uid_rate_period; /* s */
+};
+
+/* A decoded message. Strings and req are owned (ps_msg_clear frees them;
+ * secrets are wiped). */
+struct ps_msg {
+	uint8_t kind;
+	uint32_t conn;
+	struct pt_req req;  /* PS_REQ */
+	uint8_t type;	    /* PS_BAD */
+	uint8_t prio;	    /* PS_LOG */
+	char *line;	    /* PS_LOG */
+	uint32_t uid, pid;  /* PS_IDENT */
+	uint8_t class;	    /* PS_IDENT */
+	uint8_t accepted;   /* PS_IDENT */
+	uint8_t flags;	    /* PS_REP */
+	const uint8_t *rep; /* PS_REP: points into the decoded bytes */
+	size_t rep_len;
+	struct ps_limits limits; /* PS_LIMITS */
+};
+
+/* Encoders: a whole message into out (which is reset first). */
+int ps_encode_conn(struct ptbuf *out, uint32_t conn);
+int ps_encode_close(struct ptbuf *out, uint32_t conn);
+int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req);
+int ps_encode_bad(struct ptbuf *out, uint32_t conn, uint8_t type);
+int ps_encode_log(struct ptbuf *out, int prio, const char *line);
+int ps_encode_ident(struct ptbuf *out, uint32_t conn, uint32_t uid, uint32_t pid, uint8_t class,
+		    bool accepted);
+int ps_encode_rep(struct ptbuf *out, uint32_t conn, uint8_t flags, const void *rep, size_t len);
+int ps_encode_limits(struct ptbuf *out, const struct ps_limits *l);
+
+/* Decodes one message of p[0..n). -EBADMSG for anything malformed (an
+ * unknown kind, a field out of bounds, trailing bytes; a log line that is
+ * not printable ASCII); *ret is untouched on failure. ret->rep points into
+ * p: keep p while using it. */
+int ps_decode(const uint8_t *p, size_t n, struct ps_msg *ret);
+void ps_msg_clear(struct ps_msg *m);
+
+/* One message (and at most one descriptor) over a SOCK_SEQPACKET socket.
+ * ps_send: fd_pass -1 for none; 0, -EAGAIN (non-blocking socket full) or
+ * -errno. ps_recv: fills buf (PS_MAX_MSG bytes), *ret_len, *ret_fd (-1 for
+ * none; any further descriptors are closed); 0, -EAGAIN, -EPIPE at end of
+ * stream, -EMSGSIZE (a truncated packet) or -errno. */
+int ps_send(int sock, const struct ptbuf *msg, int fd_pass);
+int ps_recv(int sock, uint8_t *buf, size_t *ret_len, int *ret_fd);
