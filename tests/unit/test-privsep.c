@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The front <-> key holder messages (tokend/privsep.c): every kind round
+ * trips; what a compromised front might send that is not exactly the form
+ * is refused (unknown kinds, unknown field bits, over-long strings, trailing
+ * bytes, a log line with control characters, absurd limits); a descriptor
+ * passes with its message over a real SOCK_SEQPACKET pair.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "privsep.h"
+
+static struct ptbuf *b;
+
+static int setup(void **state)
+{
+	(void)state;
+	b = ptbuf_new(PS_MAX_MSG);
+	return b ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ptbuf_free(b);
+	return 0;
+}
+
+static void test_req_round_trip(void **state)
+{
+	struct pt_req req = {
+		.type = PT_REDEEM, .user = "alice", .holder = "at", .service = "atd"
+	};
+	struct ps_msg m;
+
+	(void)state;
+	assert_int_equal(ps_encode_req(b, 7, &req), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_int_equal(m.kind, PS_REQ);
+	assert_int_equal(m.conn, 7);
+	assert_int_equal(m.req.type, PT_REDEEM);
+	assert_string_equal(m.req.user, "alice");
+	assert_string_equal(m.req.holder, "at");
+	assert_string_equal(m.req.service, "atd");
+	assert_null(m.req.tty); /* absent stays absent, not "" */
+	assert_null(m.req.live_token);
+	ps_msg_clear(&m);
+}
+
+static void test_other_kinds(void **state)
+{
+	struct ps_limits l = { .max_connections = 128,
+			       .max_connections_per_uid = 8,
+			       .reserved_connections = 32,
+			       .client_timeout_ms = 5000,
+			       .max_connection_lifetime = 30,
+			       .uid_rate_n = 20,
+			       .uid_rate_period = 1 };
+	uint8_t frame[] = { 0, 0, 0, 1, PT_OK };
+	struct ps_msg m;
+
+	(void)state;
+	assert_int_equal(ps_encode_ident(b, 3, 1000, 4242, PS_CLASS_PRIVILEGED, true), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_int_equal(m.uid, 1000);
+	assert_int_equal(m.pid, 4242);
+	assert_int_equal(m.class, PS_CLASS_PRIVILEGED);
+	assert_int_equal(m.accepted, 1);
+	ps_msg_clear(&m);
+	assert_int_equal(ps_encode_rep(b, 3, PS_REP_CLOSE, frame, sizeof(frame)), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_int_equal(m.flags, PS_REP_CLOSE);
+	assert_int_equal(m.rep_len, sizeof(frame));
+	assert_memory_equal(m.rep, frame, sizeof(frame));
+	ps_msg_clear(&m);
+	assert_int_equal(ps_encode_limits(b, &l), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_memory_equal(&m.limits, &l, sizeof(l));
+	ps_msg_clear(&m);
+	assert_int_equal(ps_encode_bad(b, 9, 99), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_int_equal(m.kind, PS_BAD);
+	assert_int_equal(m.type, 99);
+	ps_msg_clear(&m);
+	/* a log line is made printable before it leaves the front */
+	assert_int_equal(ps_encode_log(b, 4, "op=x result=y\nop=forged result=allow"), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_string_equal(m.line, "op=x result=y?op=forged result=allow");
+	ps_msg_clear(&m);
+}
+
+static void expect_bad(const uint8_t *p, size_t n)
+{
+	struct ps_msg m = { .kind = 0xee };
+
+	assert_int_equal(ps_decode(p, n, &m), -EBADMSG);
+	assert_int_equal(m.kind, 0xee); /* untouched */
+}
+
+static void test_rejects(void **state)
+{
+	struct pt_req req = { .type = PT_REVOKE, .id = "pt_x" };
+	uint8_t raw[PS_MAX_MSG];
+	size_t n;
+
+	(void)state;
+	/* unknown kind; a header cut short */
+	expect_bad((const uint8_t *)"\x77\0\0\0\1", 5);
+	expect_bad((const uint8_t *)"\x01\0\0", 3);
+	/* trailing bytes after a whole message */
+	assert_int_equal(ps_encode_conn(b, 1), 0);
+	n = ptbuf_len(b);
+	memcpy(raw, ptbuf_ptr(b), n);
+	raw[n] = 0;
+	expect_bad(raw, n + 1);
+	/* a field bit the format does not have */
+	assert_int_equal(ps_encode_req(b, 1, &req), 0);
+	n = ptbuf_len(b);
+	memcpy(raw, ptbuf_ptr(b), n);
+	raw[1 + 4 + 1] |= 0x80; /* the top byte of the u32 field mask */
+	expect_bad(raw, n);
+	/* a string longer than its bound (an id is at most PT_MAX_STR) */
+	{
+		char *big = malloc(PT_MAX_STR + 2);
+		struct ptbuf *x = ptbuf_new(PS_MAX_MSG);
+		assert_non_null(big);
+		memset(big, 'a', PT_MAX_STR + 1);
+		big[PT_MAX_STR + 1] = '\0';
+		req.id = big;
+		assert_int_equal(ps_encode_req(b, 1, &req), -EMSGSIZE); /* not sent ... */
+		/* ... and not taken when hand-made */
+		ptbuf_put_u8(x, PS_REQ);
+		ptbuf_put_u32(x, 1);
+		ptbuf_put_u8(x, PT_REVOKE);
+		ptbuf_put_u32(x, 1u << 6); /* id */
+		ptbuf_put_u32(x, 0);
+		ptbuf_put_u64(x, 0);
+		ptbuf_put_u8(x, 0);
+		ptbuf_put_u64(x, 0);
+		ptbuf_put_u64(x, 0);
+		ptbuf_put_cstring(x, big);
+		expect_bad(ptbuf_ptr(x), ptbuf_len(x));
+		ptbuf_free(x);
+		free(big);
+	}
+	/* a log line with a newline (a forged second line) */
+	{
+		struct ptbuf *x = ptbuf_new(PS_MAX_MSG);
+		ptbuf_put_u8(x, PS_LOG);
+		ptbuf_put_u32(x, 0);
+		ptbuf_put_u8(x, 4);
+		ptbuf_put_cstring(x, "op=a result=b\nop=c result=allow");
+		expect_bad(ptbuf_ptr(x), ptbuf_len(x));
+		ptbuf_free(x);
+	}
+	/* an ident with a class that does not exist */
+	assert_int_equal(ps_encode_ident(b, 3, 1000, 1, 2, true), 0);
+	expect_bad(ptbuf_ptr(b), ptbuf_len(b));
+	/* limits that would let everyone in: reserved >= max */
+	{
+		struct ps_limits l = { .max_connections = 8,
+				       .max_connections_per_uid = 8,
+				       .reserved_connections = 8,
+				       .client_timeout_ms = 1,
+				       .max_connection_lifetime = 1 };
+		assert_int_equal(ps_encode_limits(b, &l), 0);
+		expect_bad(ptbuf_ptr(b), ptbuf_len(b));
+	}
+	/* reply flags the format does not have */
+	assert_int_equal(ps_encode_rep(b, 3, 0x10, NULL, 0), 0);
+	expect_bad(ptbuf_ptr(b), ptbuf_len(b));
+}
+
+static void test_fd_passing(void **state)
+{
+	uint8_t buf[PS_MAX_MSG];
+	struct stat a, c;
+	size_t n;
+	int sv[2], fd = -1, probe;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	probe = dup(0);
+	assert_true(probe >= 0);
+	assert_int_equal(ps_encode_conn(b, 5), 0);
+	assert_int_equal(ps_send(sv[0], b, probe), 0);
+	assert_int_equal(ps_recv(sv[1], buf, &n, &fd), 0);
+	assert_true(fd >= 0 && fd != probe);
+	assert_int_equal(fstat(probe, &a), 0);
+	assert_int_equal(fstat(fd, &c), 0);
+	assert_true(a.st_dev == c.st_dev && a.st_ino == c.st_ino);
+	assert_int_equal(n, ptbuf_len(b));
+	close(fd);
+	/* a message without a descriptor gives none */
+	assert_int_equal(ps_send(sv[0], b, -1), 0);
+	assert_int_equal(ps_recv(sv[1], buf, &n, &fd), 0);
+	assert_int_equal(fd, -1);
+	/* the other end gone: end of stream */
+	close(sv[0]);
+	assert_int_equal(ps_recv(sv[1], buf, &n, &fd), -EPIPE);
+	close(sv[1]);
+	close(probe);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_req_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_kinds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_passing, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
