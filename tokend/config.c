@@ -262,7 +262,7 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 			r = set_str(&c->alg, str);
 			break;
 		case K_FRONT_USER:
-			r = get_string(p, s, w, &str);
+			r = pt_conf_string(&p->x, s, AT(w), &str);
 			if (r < 0)
 				return r;
 			if (str[0] == '\0' || strlen(str) > 32 || !printable(str, false))

@@ -424,7 +424,7 @@ int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct 
 }
 
 int pt_ops_bad_request(struct pt_daemon *d, const struct pt_peer *peer, uint8_t type,
-			struct ptbuf *out)
+		       struct ptbuf *out)
 {
 	char why[64];
 	int r;

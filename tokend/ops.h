@@ -55,7 +55,7 @@ struct pt_daemon {
 	/* injectable for tests; NULL: the real ones (pt_now_s, pt_account_lookup) */
 	uint64_t (*clock)(void); /* wall clock, unix seconds */
 	int (*account_lookup)(const char *user, struct pt_account **ret);
-	pid_t front_pid;		 /* the front process (privilege separation) */
+	pid_t front_pid; /* the front process (privilege separation) */
 	uid_t front_uid;
 	char front_user[64];
 };
