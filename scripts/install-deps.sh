@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # Installs every Debian 12 package that building pertok, its tests and the
-# demo need. Must run as root. Set PERTOK_NO_APT=1 to skip apt entirely
+# demo need, and creates the system user of tokend's front process
+# (scripts/system-user.sh), as the Debian package would. Must run as root. Set PERTOK_NO_APT=1 to skip apt entirely
 # (for instance on a machine prepared by hand or without a mirror): then a
 # missing package is an error (exit 3) unless PERTOK_SKIP_MISSING=1 says the
 # tests that need it may be left out.

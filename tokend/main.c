@@ -88,10 +88,11 @@ static void reload(struct pt_daemon *d)
 	    strcmp(cfg->seal_backend, d->cfg->seal_backend) != 0 ||
 	    strcmp(cfg->seal_tcti ?: "", d->cfg->seal_tcti ?: "") != 0 ||
 	    cfg->seal_srk_handle != d->cfg->seal_srk_handle ||
-	    cfg->seal_persist_srk != d->cfg->seal_persist_srk || strcmp(cfg->alg, d->cfg->alg) != 0)
+	    cfg->seal_persist_srk != d->cfg->seal_persist_srk ||
+	    strcmp(cfg->alg, d->cfg->alg) != 0 || strcmp(cfg->front_user, d->cfg->front_user) != 0)
 		pt_log(LOG_WARNING,
 		       "op=reload result=warning reason=\"socket, state_dir, seal "
-		       "backend, tcti, srk and alg changes take effect at the next start\"");
+		       "backend, tcti, srk, alg and front_user changes take effect at the next start\"");
 	if (cfg->seal_pcr_mask != d->cfg->seal_pcr_mask)
 		pt_log(LOG_NOTICE,
 		       "op=reload result=warning reason=\"seal.pcrs changed: run pertokctl "
