@@ -137,16 +137,25 @@ int pt_server_listen(const struct pt_config *cfg, int *ret_fd, int *ret_activate
 			close(fd);
 			return -EEXIST;
 		}
-		/* a stale socket, or a running tokend? */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
+		/* a stale socket, or a running tokend? One that answers for a whole
+		 * second is running; the front of a tokend just killed (it dies
+		 * with its key holder) stops answering within milliseconds */
+		bool live = true;
+		for (int i = 0; live && i < 20; i++) {
+			int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+			live = probe >= 0 &&
+			       connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+			if (probe >= 0)
+				close(probe);
+			if (live)
+				usleep(50000);
+		}
+		if (live) {
 			close(fd);
 			snprintf(err, errlen, "another tokend is listening on %s", sa.sun_path);
 			return -EADDRINUSE;
 		}
-		if (probe >= 0)
-			close(probe);
 		unlink(sa.sun_path);
 	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0666) < 0 ||

@@ -6,6 +6,8 @@
  *   bench echo PATH CLIENTS SECONDS    frame round trips against echo-server
  *   bench redeem PATH CLIENTS SECONDS USER HOLDER
  *   bench issue PATH SECONDS USER HOLDER     mint once, then exchange (durable writes)
+ *   bench sign SECONDS                 Ed25519 signatures of a live token's size on
+ *                                      one core (the ceiling of redemptions per core)
  *
  * Each client is a process with one connection; latencies go to a shared
  * mapping and the parent prints requests/s, p50 and p99 in microseconds.
@@ -24,6 +26,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "client.h"
 #include "proto.h"
@@ -296,6 +300,46 @@ static int run_issue(const struct job *j)
 	return errs ? 1 : 0;
 }
 
+/* What one core can sign: a redemption signs one live token (~700 bytes of
+ * signing input), so this bounds redemptions per core. */
+static int run_sign(unsigned seconds)
+{
+	EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+	EVP_PKEY *key = NULL;
+	uint8_t msg[700], sig[64];
+	uint64_t n = 0, t0, end;
+	size_t siglen;
+
+	memset(msg, 'x', sizeof(msg));
+	if (!kctx || EVP_PKEY_keygen_init(kctx) <= 0 || EVP_PKEY_keygen(kctx, &key) <= 0) {
+		EVP_PKEY_CTX_free(kctx);
+		return 1;
+	}
+	t0 = now_us();
+	end = t0 + (uint64_t)seconds * 1000000u;
+	while (now_us() < end) {
+		for (int i = 0; i < 64; i++) {
+			EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+			siglen = sizeof(sig);
+			if (!md || EVP_DigestSignInit(md, NULL, NULL, NULL, key) <= 0 ||
+			    EVP_DigestSign(md, sig, &siglen, msg, sizeof(msg)) <= 0) {
+				EVP_MD_CTX_free(md);
+				EVP_PKEY_free(key);
+				EVP_PKEY_CTX_free(kctx);
+				return 1;
+			}
+			EVP_MD_CTX_free(md);
+			n++;
+		}
+	}
+	printf("%-28s cores=1     signatures=%-8llu rate=%9.0f/s (the ceiling per core)\n",
+	       "Ed25519 sign (700 bytes)", (unsigned long long)n, n / ((now_us() - t0) / 1e6));
+	EVP_PKEY_free(key);
+	EVP_PKEY_CTX_free(kctx);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct job j = { 0 };
@@ -324,6 +368,8 @@ int main(int argc, char **argv)
 				  .holder = argv[5] };
 		return run_issue(&j);
 	}
+	if (argc == 3 && strcmp(argv[1], "sign") == 0)
+		return run_sign((unsigned)atoi(argv[2]));
 	fprintf(stderr, "usage: see the comment at the top of tests/bench/bench.c\n");
 	return 2;
 }
