@@ -16,7 +16,7 @@
 #include "log.h"
 #include "peer.h"
 #include "policy.h"
-#include "proto.h"
+#include "proto-server.h"
 #include "ratelimit.h"
 #include "server.h"
 #include "util.h"

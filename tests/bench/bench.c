@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "io.h"
 #include "proto.h"
 #include "util.h"
 #include "bench-util.h"
