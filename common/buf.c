@@ -242,6 +242,13 @@ int ptbuf_put_cstring(struct ptbuf *b, const char *s)
 	return ptbuf_put_string(b, s ? s : "", s ? strlen(s) : 0);
 }
 
+int ptbuf_put_cstring_max(struct ptbuf *b, const char *s, size_t maxlen)
+{
+	if (s && strlen(s) > maxlen)
+		return -EMSGSIZE;
+	return ptbuf_put_cstring(b, s);
+}
+
 /*
  * Decoders shared by the buffer and the view. Each parses from p[0..avail)
  * and returns the number of bytes it would consume, or a negative errno;

@@ -38,6 +38,9 @@ int ptbuf_put_u64(struct ptbuf *b, uint64_t v);
 int ptbuf_put_string(struct ptbuf *b, const void *p, size_t n);
 /* u32 length + bytes of a C string (without its NUL); s may be NULL = "" */
 int ptbuf_put_cstring(struct ptbuf *b, const char *s);
+/* The same, refusing (-EMSGSIZE) a string longer than maxlen bytes: the
+ * bound the decoder (ptbuf_get_cstring) will apply on the other end. */
+int ptbuf_put_cstring_max(struct ptbuf *b, const char *s, size_t maxlen);
 /* Reserves n bytes at the end and returns a pointer to them (to read(2) into). */
 int ptbuf_reserve(struct ptbuf *b, size_t n, uint8_t **ret);
 /* Gives back the tail of the last reservation that was not used. */

@@ -57,6 +57,14 @@
  *   PT_CODE_CHECK u32 count (uses left; 0 = the code is now spent)
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
+ *
+ * This header is the one definition of the format for both ends. The code
+ * is split by who needs it: framing, clearing and names (proto.c) and the
+ * client half, request encoding and reply decoding (proto-client.c), are in
+ * libptclient, linked by pam_pertok, the tools and tokend; the server half,
+ * request decoding and reply encoding (proto-server.c, proto-server.h), is
+ * in libptserver, linked only by tokend and its tests, so that the modules
+ * loaded into other processes do not carry the server's request decoder.
  */
 #pragma once
 
@@ -172,17 +180,18 @@ struct pt_rep {
 int pt_frame_split(const uint8_t *p, size_t n, size_t max_frame, uint8_t *ret_type,
 		   const uint8_t **ret_payload, size_t *ret_len, size_t *ret_consumed);
 
-/* Appends a whole frame (length, type, payload) to out. */
-int pt_req_encode(const struct pt_req *req, struct ptbuf *out);
-int pt_rep_encode(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *out);
-/* Convenience: append a PT_ERR frame. */
-int pt_rep_encode_error(struct ptbuf *out, uint32_t code, const char *message);
+/* Wraps payload in a frame (length, type, payload) and appends it to out,
+ * all or nothing. -EMSGSIZE when type + payload exceed PT_MAX_FRAME. */
+int pt_frame_append(struct ptbuf *out, uint8_t type, const struct ptbuf *payload);
 
-/* Decodes a payload. Unknown types, missing or trailing bytes, embedded NULs
+/* The client half (common/proto-client.c); the server half, pt_req_decode
+ * and pt_rep_encode, is declared in proto-server.h.
+ * pt_req_encode appends a whole request frame to out. */
+int pt_req_encode(const struct pt_req *req, struct ptbuf *out);
+/* Decodes a reply payload. req_type: the request this reply answers (decides
+ * the PT_OK layout). Unknown types, missing or trailing bytes, embedded NULs
  * and over-long strings are rejected with -EBADMSG; *ret is untouched on
  * failure. */
-int pt_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pt_req *ret);
-/* req_type: the request this reply answers (decides the PT_OK layout). */
 int pt_rep_decode(uint8_t req_type, uint8_t type, const uint8_t *payload, size_t len,
 		  struct pt_rep *ret);
 

@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "util.h"
@@ -144,24 +142,4 @@ bool pt_name_valid(const char *s)
 			return false;
 	}
 	return true;
-}
-
-int pt_write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *q = p;
-	struct stat st;
-	bool sock;
-
-	sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-	while (n > 0) {
-		ssize_t k = sock ? send(fd, q, n, MSG_NOSIGNAL) : write(fd, q, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		q += k;
-		n -= (size_t)k;
-	}
-	return 0;
 }

@@ -56,6 +56,3 @@ int pt_parse_duration(const char *s, uint64_t *ret_seconds);
  * 1..255 bytes, printable ASCII without spaces, ':' , '/', or control chars,
  * not starting with '-'. */
 bool pt_name_valid(const char *s);
-
-/* Full write loop on a socket or file (MSG_NOSIGNAL on sockets). 0 or -errno. */
-int pt_write_all(int fd, const void *p, size_t n);

@@ -13,7 +13,7 @@
 #include "live.h"
 #include "ops.h"
 #include "policy.h"
-#include "proto.h"
+#include "proto-server.h"
 
 /* Everything a handler gets. The dispatch loop fills who is asking (actor,
  * actor_name, all_tokens, the verified live token of an exchange) from the

@@ -15,7 +15,7 @@
 
 #include "log.h"
 #include "privsep.h"
-#include "proto.h"
+#include "proto-server.h"
 #include "ratelimit.h"
 #include "server.h"
 #include "util.h"

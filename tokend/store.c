@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "b64.h"
+#include "io.h"
 #include "ptjson.h"
 #include "store.h"
 #include "util.h"

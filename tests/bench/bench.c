@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 
 #include "client.h"
+#include "io.h"
 #include "proto.h"
 #include "util.h"
 #include "bench-util.h"

@@ -25,6 +25,7 @@
 
 #include "buf.h"
 #include "connlib.h"
+#include "io.h"
 #include "util.h"
 
 int cl_send(int fd, const struct pt_req *req)

@@ -35,6 +35,7 @@
 
 #include "b64.h"
 #include "client.h"
+#include "io.h"
 #include "proto.h"
 #include "util.h"
 

@@ -82,7 +82,11 @@ pkgflags() {
 	pkg-config --cflags --libs $pkgs
 }
 
-common_src="common/util.c common/buf.c common/proto.c common/client.c common/b64.c"
+# common/ by library (Makefile.am): libptformat, libptclient, libptserver
+format_src="common/util.c common/buf.c common/b64.c"
+client_src="common/proto.c common/proto-client.c common/client.c"
+server_src="common/proto-server.c common/io.c"
+common_src="$format_src $client_src $server_src"
 tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/policy.c tokend/store.c \
 tokend/seal.c tokend/seal-tpm2.c tokend/history.c tokend/tokentype.c tokend/codes.c tokend/journal.c \
 tokend/ratelimit.c tokend/privsep.c"

@@ -28,7 +28,8 @@
 
 #include "buf.h"
 #include "client.h"
-#include "proto.h"
+#include "io.h"
+#include "proto-server.h"
 #include "util.h"
 
 enum scenario {

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
-#include "proto.h"
+#include "proto-server.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ helpers */

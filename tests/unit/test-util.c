@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for common/util.c */
+/* Unit tests for common/util.c (and common/io.c: pt_write_all) */
 #include "config.h"
 
 #include <errno.h>
@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "io.h"
 #include "util.h"
 
 struct u64_case {

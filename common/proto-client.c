@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client half of the tokend wire protocol (libptclient): encodes
+ * requests and decodes replies. pam_pertok and the tools link it; the
+ * server half (proto-server.c) they never carry.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "proto.h"
+
+/* Smallest encoding of one PT_LIST entry: 4 empty strings, 2 u32, 3 u64. */
+#define PT_LIST_ENTRY_MIN (4 * 4 + 2 * 4 + 3 * 8)
+
+static int req_payload(const struct pt_req *req, struct ptbuf *b)
+{
+	int r;
+
+	switch (req->type) {
+	case PT_HELLO:
+		return ptbuf_put_u32(b, req->version);
+	case PT_MINT:
+		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->service, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->tty, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->rhost, PT_MAX_STR)) < 0)
+			return r;
+		return 0;
+	case PT_EXCHANGE:
+		if ((r = ptbuf_put_cstring_max(b, req->live_token, PT_MAX_TOKEN)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_u64(b, req->lifetime);
+	case PT_REDEEM:
+		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->service, PT_MAX_STR)) < 0)
+			return r;
+		return 0;
+	case PT_LIST:
+		return ptbuf_put_cstring_max(b, req->user, PT_MAX_STR);
+	case PT_LIST_PAGE:
+		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, req->cursor ? req->cursor : "", PT_MAX_STR);
+	case PT_REVOKE:
+		return ptbuf_put_cstring_max(b, req->id, PT_MAX_STR);
+	case PT_PUBKEY:
+		return ptbuf_put_u8(b, req->format);
+	case PT_STATUS:
+	case PT_ROTATE:
+	case PT_RESEAL:
+		return 0;
+	case PT_EXPLAIN:
+	case PT_REVOKE_MATCH:
+		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_u64(b, req->type == PT_EXPLAIN ? req->at : req->before);
+	case PT_CODE_ISSUE:
+	case PT_CODE_CHECK:
+		if ((r = ptbuf_put_cstring_max(b, req->ttype, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0)
+			return r;
+		if (req->type == PT_CODE_ISSUE)
+			return 0;
+		return ptbuf_put_cstring_max(b, req->code, PT_MAX_CODE);
+	default:
+		return -EINVAL;
+	}
+}
+
+int pt_req_encode(const struct pt_req *req, struct ptbuf *out)
+{
+	struct ptbuf *b;
+	int r;
+
+	if (!req || !out)
+		return -EINVAL;
+	b = ptbuf_new(PT_MAX_FRAME);
+	if (!b)
+		return -ENOMEM;
+	r = req_payload(req, b);
+	if (r >= 0)
+		r = pt_frame_append(out, req->type, b);
+	ptbuf_free(b);
+	return r;
+}
+
+/* ------------------------------------------------------------------ decode */
+
+static int list_decode(struct ptbuf_view *v, struct pt_rep *p)
+{
+	uint32_t n;
+	int r;
+
+	r = ptbuf_view_get_u32(v, &n);
+	if (r < 0)
+		return r;
+	if (n > PT_MAX_LIST || (size_t)n > (v->len - v->off) / PT_LIST_ENTRY_MIN)
+		return -EBADMSG;
+	if (n == 0)
+		return 0;
+	p->list = calloc(n, sizeof(*p->list));
+	if (!p->list)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		struct pt_tokinfo *t = &p->list[i];
+
+		p->n_list = i + 1; /* so that pt_rep_clear frees what was decoded */
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &t->id)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &t->user)) < 0 ||
+		    (r = ptbuf_view_get_u32(v, &t->uid)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &t->holder)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &t->actor)) < 0 ||
+		    (r = ptbuf_view_get_u64(v, &t->iat)) < 0 ||
+		    (r = ptbuf_view_get_u64(v, &t->exp)) < 0 ||
+		    (r = ptbuf_view_get_u64(v, &t->last_used)) < 0 ||
+		    (r = ptbuf_view_get_u32(v, &t->uses)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_rep *p)
+{
+	int r;
+
+	switch (req_type) {
+	case PT_HELLO:
+		return ptbuf_view_get_u32(v, &p->version);
+	case PT_MINT:
+	case PT_REDEEM:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &p->token)) < 0 ||
+		    (r = ptbuf_view_get_u64(v, &p->exp)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &p->id);
+	case PT_EXCHANGE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &p->id)) < 0 ||
+		    (r = ptbuf_view_get_u64(v, &p->exp)) < 0)
+			return r;
+		return ptbuf_view_get_u8(v, &p->renewed);
+	case PT_LIST:
+		return list_decode(v, p);
+	case PT_LIST_PAGE:
+		if ((r = list_decode(v, p)) < 0 || (r = ptbuf_view_get_u8(v, &p->more)) < 0)
+			return r;
+		if (p->more > 1)
+			return -EBADMSG;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &p->cursor);
+	case PT_REVOKE:
+	case PT_REVOKE_MATCH:
+		return ptbuf_view_get_u32(v, &p->count);
+	case PT_PUBKEY:
+	case PT_STATUS:
+	case PT_ROTATE:
+	case PT_RESEAL:
+	case PT_EXPLAIN:
+		return ptbuf_view_get_cstring(v, PT_MAX_TEXT, &p->text);
+	case PT_CODE_ISSUE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_CODE, &p->token)) < 0)
+			return r;
+		return ptbuf_view_get_u64(v, &p->exp);
+	case PT_CODE_CHECK:
+		return ptbuf_view_get_u32(v, &p->count);
+	default:
+		return -EBADMSG;
+	}
+}
+
+int pt_rep_decode(uint8_t req_type, uint8_t type, const uint8_t *payload, size_t len,
+		  struct pt_rep *ret)
+{
+	struct pt_rep p = { .type = type };
+	struct ptbuf_view v;
+	int r;
+
+	if (!ret || (!payload && len > 0))
+		return -EINVAL;
+	ptbuf_view_init(&v, payload, len);
+	if (type == PT_ERR) {
+		r = ptbuf_view_get_u32(&v, &p.err_code);
+		if (r >= 0)
+			r = ptbuf_view_get_cstring(&v, PT_MAX_TEXT, &p.message);
+	} else if (type == PT_OK)
+		r = ok_decode_fields(req_type, &v, &p);
+	else
+		r = -EBADMSG;
+	if (r >= 0)
+		r = ptbuf_view_end(&v);
+	if (r < 0) {
+		pt_rep_clear(&p);
+		return r == -ENOMEM ? r : -EBADMSG;
+	}
+	*ret = p;
+	return 0;
+}

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server half of the tokend wire protocol (libptserver, linked by
+ * tokend and its tests only): decodes requests strictly and encodes
+ * replies. The client half is proto-client.c; both follow proto.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "proto-server.h"
+
+static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *b)
+{
+	int r;
+
+	switch (req_type) {
+	case PT_HELLO:
+		return ptbuf_put_u32(b, rep->version);
+	case PT_MINT:
+	case PT_REDEEM:
+		if ((r = ptbuf_put_cstring_max(b, rep->token, PT_MAX_TOKEN)) < 0 ||
+		    (r = ptbuf_put_u64(b, rep->exp)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, rep->id, PT_MAX_STR);
+	case PT_EXCHANGE:
+		if ((r = ptbuf_put_cstring_max(b, rep->id, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_u64(b, rep->exp)) < 0)
+			return r;
+		return ptbuf_put_u8(b, rep->renewed);
+	case PT_LIST:
+	case PT_LIST_PAGE:
+		if (rep->n_list > PT_MAX_LIST || (rep->n_list > 0 && !rep->list))
+			return -EMSGSIZE;
+		r = ptbuf_put_u32(b, rep->n_list);
+		for (uint32_t i = 0; r >= 0 && i < rep->n_list; i++) {
+			const struct pt_tokinfo *t = &rep->list[i];
+
+			if ((r = ptbuf_put_cstring_max(b, t->id, PT_MAX_STR)) < 0 ||
+			    (r = ptbuf_put_cstring_max(b, t->user, PT_MAX_STR)) < 0 ||
+			    (r = ptbuf_put_u32(b, t->uid)) < 0 ||
+			    (r = ptbuf_put_cstring_max(b, t->holder, PT_MAX_STR)) < 0 ||
+			    (r = ptbuf_put_cstring_max(b, t->actor, PT_MAX_STR)) < 0 ||
+			    (r = ptbuf_put_u64(b, t->iat)) < 0 ||
+			    (r = ptbuf_put_u64(b, t->exp)) < 0 ||
+			    (r = ptbuf_put_u64(b, t->last_used)) < 0 ||
+			    (r = ptbuf_put_u32(b, t->uses)) < 0)
+				break;
+		}
+		if (r < 0 || req_type == PT_LIST)
+			return r;
+		if ((r = ptbuf_put_u8(b, rep->more ? 1 : 0)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, rep->cursor ? rep->cursor : "", PT_MAX_STR);
+	case PT_REVOKE:
+	case PT_REVOKE_MATCH:
+		return ptbuf_put_u32(b, rep->count);
+	case PT_PUBKEY:
+	case PT_STATUS:
+	case PT_ROTATE:
+	case PT_RESEAL:
+	case PT_EXPLAIN:
+		return ptbuf_put_cstring_max(b, rep->text, PT_MAX_TEXT);
+	case PT_CODE_ISSUE:
+		if ((r = ptbuf_put_cstring_max(b, rep->token, PT_MAX_CODE)) < 0)
+			return r;
+		return ptbuf_put_u64(b, rep->exp);
+	case PT_CODE_CHECK:
+		return ptbuf_put_u32(b, rep->count);
+	default:
+		return -EINVAL;
+	}
+}
+
+int pt_rep_encode(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *out)
+{
+	struct ptbuf *b;
+	int r;
+
+	if (!rep || !out)
+		return -EINVAL;
+	if (rep->type == PT_ERR)
+		return pt_rep_encode_error(out, rep->err_code, rep->message);
+	if (rep->type != PT_OK)
+		return -EINVAL;
+	b = ptbuf_new(PT_MAX_FRAME);
+	if (!b)
+		return -ENOMEM;
+	r = ok_payload(req_type, rep, b);
+	if (r >= 0)
+		r = pt_frame_append(out, PT_OK, b);
+	ptbuf_free(b);
+	return r;
+}
+
+int pt_rep_encode_error(struct ptbuf *out, uint32_t code, const char *message)
+{
+	struct ptbuf *b;
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	b = ptbuf_new(PT_MAX_FRAME);
+	if (!b)
+		return -ENOMEM;
+	r = ptbuf_put_u32(b, code);
+	if (r >= 0)
+		r = ptbuf_put_cstring_max(b, message, PT_MAX_TEXT);
+	if (r >= 0)
+		r = pt_frame_append(out, PT_ERR, b);
+	ptbuf_free(b);
+	return r;
+}
+
+/* ------------------------------------------------------------------ decode */
+
+static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
+{
+	int r;
+
+	switch (q->type) {
+	case PT_HELLO:
+		return ptbuf_view_get_u32(v, &q->version);
+	case PT_MINT:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->service)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->tty)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->rhost);
+	case PT_EXCHANGE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &q->live_token)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)
+			return r;
+		return ptbuf_view_get_u64(v, &q->lifetime);
+	case PT_REDEEM:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->service);
+	case PT_LIST:
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user);
+	case PT_LIST_PAGE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->cursor);
+	case PT_REVOKE:
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
+	case PT_PUBKEY:
+		r = ptbuf_view_get_u8(v, &q->format);
+		if (r < 0)
+			return r;
+		if (q->format != PT_PUBKEY_PEM && q->format != PT_PUBKEY_JWKS)
+			return -EBADMSG;
+		return 0;
+	case PT_STATUS:
+	case PT_ROTATE:
+	case PT_RESEAL:
+		return 0;
+	case PT_EXPLAIN:
+	case PT_REVOKE_MATCH:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)
+			return r;
+		return ptbuf_view_get_u64(v, q->type == PT_EXPLAIN ? &q->at : &q->before);
+	case PT_CODE_ISSUE:
+	case PT_CODE_CHECK:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->ttype)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
+			return r;
+		return q->type == PT_CODE_CHECK ? ptbuf_view_get_cstring(v, PT_MAX_CODE, &q->code) :
+						  0;
+	default:
+		return -EBADMSG;
+	}
+}
+
+int pt_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pt_req *ret)
+{
+	struct pt_req q = { .type = type };
+	struct ptbuf_view v;
+	int r;
+
+	if (!ret || (!payload && len > 0))
+		return -EINVAL;
+	ptbuf_view_init(&v, payload, len);
+	r = req_decode_fields(&v, &q);
+	if (r >= 0)
+		r = ptbuf_view_end(&v);
+	if (r < 0) {
+		pt_req_clear(&q);
+		return r == -ENOMEM ? r : -EBADMSG;
+	}
+	*ret = q;
+	return 0;
+}
