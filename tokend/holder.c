@@ -26,6 +26,7 @@
 #include "peer.h"
 #include "policy.h"
 #include "privsep.h"
+#include "proto-server.h"
 #include "util.h"
 
 #define HOUSEKEEPING_MS 5000
