@@ -691,9 +691,10 @@ static void test_refusal_flood(void **state_)
 	assert_non_null(log);
 	print_message("# audit.log: %lld bytes\n", (long long)size_of(auditlog));
 	assert_true((uint64_t)size_of(auditlog) < 8192 + windows * 3 * 6 * 512);
-	/* each window: 5 records of each op, then a summary record */
+	/* each window: 5 records of each op, then a summary record (the window
+	 * the flood ended in may have seen fewer than 5: a slow run, valgrind) */
 	records = count_lines(log, "\"op\":\"status\",\"result\":\"deny\"", "\"peer_uid\":65534");
-	assert_true(records >= 5 && records % 5 == 0 && records <= 5 * windows);
+	assert_true(records >= 5 && records <= 5 * windows);
 	snprintf(want, sizeof(want), "\"reason\":\"%u refusals of status by uid %d in the last 3 s",
 		 f.status, NOBODY);
 	if (records == 5) /* the usual case: the whole flood within one window */

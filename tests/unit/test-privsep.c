@@ -88,7 +88,13 @@ static void test_other_kinds(void **state)
 	ps_msg_clear(&m);
 	assert_int_equal(ps_encode_limits(b, &l), 0);
 	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
-	assert_memory_equal(&m.limits, &l, sizeof(l));
+	assert_int_equal(m.limits.max_connections, 128);
+	assert_int_equal(m.limits.max_connections_per_uid, 8);
+	assert_int_equal(m.limits.reserved_connections, 32);
+	assert_int_equal(m.limits.client_timeout_ms, 5000);
+	assert_int_equal(m.limits.max_connection_lifetime, 30);
+	assert_int_equal(m.limits.uid_rate_n, 20);
+	assert_int_equal(m.limits.uid_rate_period, 1);
 	ps_msg_clear(&m);
 	assert_int_equal(ps_encode_bad(b, 9, 99), 0);
 	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
