@@ -221,8 +221,8 @@ static int become_front(const struct pt_front *f, pid_t holder, int lfd, int pai
 	prctl(PR_SET_NAME, "tokend-front");
 	if (geteuid() == 0) {
 		if (chroot(f->root) < 0 || chdir("/") < 0) {
-			pt_log(LOG_ERR, "op=front result=error reason=\"chroot %s: %s\"", f->root,
-			       strerror(errno));
+			pt_log_kv(LOG_ERR, "front", "error", "reason",
+				  PT_LOG_F("chroot %s: %s", f->root, strerror(errno)), NULL);
 			return 1;
 		}
 		for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
@@ -230,20 +230,20 @@ static int become_front(const struct pt_front *f, pid_t holder, int lfd, int pai
 				prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
 		if (setgroups(1, &f->gid) < 0 || setresgid(f->gid, f->gid, f->gid) < 0 ||
 		    setresuid(f->uid, f->uid, f->uid) < 0) {
-			pt_log(LOG_ERR, "op=front result=error reason=\"cannot become %s: %s\"",
-			       f->user, strerror(errno));
+			pt_log_kv(LOG_ERR, "front", "error", "reason",
+				  PT_LOG_F("cannot become %s: %s", f->user, strerror(errno)), NULL);
 			return 1;
 		}
 		if (setuid(0) == 0 || geteuid() == 0) {
-			pt_log(LOG_ERR, "op=front result=error reason=\"root came back\"");
+			pt_log_kv(LOG_ERR, "front", "error", "reason", "root came back", NULL);
 			return 1;
 		}
 	} else if (chdir("/") < 0)
 		return 1;
 	/* what a non-root caller (or a capability left by a unit) may still hold */
 	if (syscall(SYS_capset, &hdr, none) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		pt_log(LOG_ERR, "op=front result=error reason=\"cannot drop capabilities: %s\"",
-		       strerror(errno));
+		pt_log_kv(LOG_ERR, "front", "error", "reason",
+			  PT_LOG_F("cannot drop capabilities: %s", strerror(errno)), NULL);
 		return 1;
 	}
 	prctl(PR_SET_DUMPABLE, 0);
@@ -251,13 +251,11 @@ static int become_front(const struct pt_front *f, pid_t holder, int lfd, int pai
 	if (getppid() != holder)
 		return 1; /* the key holder is gone already */
 	if (RUNNING_ON_VALGRIND) {
-		pt_log(LOG_WARNING, "op=front result=warning reason=\"running under valgrind: no "
-				    "seccomp filter\"");
+		pt_log_kv(LOG_WARNING, "front", "warning", "reason",
+			  "running under valgrind: no seccomp filter", NULL);
 	} else if ((r = install_seccomp()) < 0) {
-		pt_log(LOG_ERR,
-		       "op=front result=error reason=\"cannot install the seccomp filter: "
-		       "%s\"",
-		       strerror(-r));
+		pt_log_kv(LOG_ERR, "front", "error", "reason",
+			  PT_LOG_F("cannot install the seccomp filter: %s", strerror(-r)), NULL);
 		return 1;
 	}
 	return 0;

@@ -191,7 +191,6 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
 	struct hconn *h = *hconn_slot(msg->conn);
 	struct ptbuf *rep = ptbuf_new(4 + PT_MAX_FRAME), *m = msgbuf();
 	uint8_t flags = 0;
-	char v[300];
 	int r;
 
 	if (!h || !rep || !m) {
@@ -208,12 +207,12 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
 		/* it connected as one program and asks as another (or is gone and
 		 * someone else holds its socket): neither is who connected */
 		uint8_t type = msg->kind == PS_REQ ? msg->req.type : msg->type;
-		pt_log(LOG_WARNING,
-		       "op=%s result=deny peer_uid=%u peer_pid=%d exe=%s reason=\"%s\"",
-		       pt_msgtype_name(type), (unsigned)h->peer.uid, (int)h->peer.pid,
-		       pt_log_value(h->peer.exe_known ? h->peer.exe : NULL, v, sizeof(v)),
-		       r == -ESTALE ? "the peer runs another executable than when it connected" :
-				      "the process that connected is gone");
+		pt_log_kv(LOG_WARNING, pt_msgtype_name(type), "deny", "peer_uid",
+			  PT_LOG_U(h->peer.uid), "peer_pid", PT_LOG_I(h->peer.pid), "exe",
+			  h->peer.exe_known ? h->peer.exe : NULL, "reason",
+			  r == -ESTALE ? "the peer runs another executable than when it connected" :
+					 "the process that connected is gone",
+			  NULL);
 		pt_rep_encode_error(rep, PT_E_PERM,
 				    r == -ESTALE ?
 					    "the executable changed since the connection was made" :
@@ -251,8 +250,7 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 			break;
 		if (r < 0) {
 			if (r != -EPIPE)
-				pt_log(LOG_ERR, "op=front result=error reason=\"%s\"",
-				       strerror(-r));
+				pt_log_kv(LOG_ERR, "front", "error", "reason", strerror(-r), NULL);
 			return -1;
 		}
 		r = ps_decode(buf, len, &msg);
@@ -261,8 +259,8 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 				close(fd);
 			if (r == 0)
 				ps_msg_clear(&msg);
-			pt_log(LOG_ERR, "op=front result=error reason=\"malformed message from "
-					"the front; stopping\"");
+			pt_log_kv(LOG_ERR, "front", "error", "reason",
+				  "malformed message from the front; stopping", NULL);
 			return -1;
 		}
 		switch (msg.kind) {
@@ -277,12 +275,12 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 			hconn_drop(d, msg.conn);
 			break;
 		case PS_LOG:
-			pt_log(msg.prio, "%s", msg.line);
+			pt_log_line(msg.prio, msg.line); /* built by pt_log_kv there */
 			break;
 		default:
 			ps_msg_clear(&msg);
-			pt_log(LOG_ERR, "op=front result=error reason=\"unexpected message from "
-					"the front; stopping\"");
+			pt_log_kv(LOG_ERR, "front", "error", "reason",
+				  "unexpected message from the front; stopping", NULL);
 			return -1;
 		}
 		ps_msg_clear(&msg);
@@ -309,12 +307,14 @@ bool pt_holder_reap(struct pt_daemon *d, bool wait)
 	if (wait && WIFSIGNALED(st) && (WTERMSIG(st) == SIGTERM || WTERMSIG(st) == SIGINT))
 		; /* stopped with us (systemd signals the whole unit) */
 	else if (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)
-		pt_log(LOG_ERR, "op=front result=error pid=%d reason=\"the front process %s %d%s\"",
-		       (int)d->front_pid, WIFSIGNALED(st) ? "was killed by signal" : "exited with",
-		       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
-		       WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS ?
-			       " (a system call outside its seccomp filter)" :
-			       "");
+		pt_log_kv(LOG_ERR, "front", "error", "pid", PT_LOG_I(d->front_pid), "reason",
+			  PT_LOG_F("the front process %s %d%s",
+				   WIFSIGNALED(st) ? "was killed by signal" : "exited with",
+				   WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+				   WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS ?
+					   " (a system call outside its seccomp filter)" :
+					   ""),
+			  NULL);
 	d->front_pid = 0;
 	return true;
 }
@@ -384,10 +384,9 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 							running = false;
 						}
 					} else {
-						pt_log(LOG_INFO,
-						       "op=signal result=allow signal=%u "
-						       "reason=\"shutting down\"",
-						       si.ssi_signo);
+						pt_log_kv(LOG_INFO, "signal", "allow", "signal",
+							  PT_LOG_U(si.ssi_signo), "reason",
+							  "shutting down", NULL);
 						running = false;
 					}
 				}
@@ -405,10 +404,11 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 				if (pt_ops_commit_pending(d)) {
 					ok = pt_ops_commit(d) == 0;
 					if (!ok)
-						pt_log(LOG_ERR,
-						       "op=audit result=error reason=\"%s; replies "
-						       "withheld\"",
-						       pt_audit_failure(d->audit) ?: "sync failed");
+						pt_log_kv(LOG_ERR, "audit", "error", "reason",
+							  PT_LOG_F("%s; replies withheld",
+								   pt_audit_failure(d->audit) ?:
+									   "sync failed"),
+							  NULL);
 				}
 				if (flush_out(pair, ok) < 0 && running) {
 					r = -EPIPE;

@@ -23,40 +23,27 @@ void pt_log_open(bool to_stderr)
 	openlog("tokend", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 }
 
-void pt_log(int prio, const char *fmt, ...)
+void pt_log_line(int prio, const char *line)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
 	if (log_sink) {
-		char line[2048];
-
-		vsnprintf(line, sizeof(line), fmt, ap);
-		va_end(ap);
 		log_sink(prio, line);
 		return;
 	}
 	if (log_stderr) {
-		va_list aq;
 		struct timespec ts;
 		struct tm tm;
 		char when[32];
 		static const char *const names[] = { "emerg",	"alert",  "crit", "err",
 						     "warning", "notice", "info", "debug" };
 
-		va_copy(aq, ap);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ tokend %s: ", when, ts.tv_nsec / 1000000L,
-			names[prio & 7]);
-		vfprintf(stderr, fmt, aq);
-		fputc('\n', stderr);
+		fprintf(stderr, "%s.%03ldZ tokend %s: %s\n", when, ts.tv_nsec / 1000000L,
+			names[prio & 7], line);
 		fflush(stderr);
-		va_end(aq);
 	}
-	vsyslog(prio, fmt, ap);
-	va_end(ap);
+	syslog(prio, "%s", line);
 }
 
 const char *pt_log_value(const char *s, char *buf, size_t len)
@@ -100,9 +87,19 @@ const char *pt_log_i64(int64_t v, char *buf, size_t len)
 	return buf;
 }
 
+const char *pt_log_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
 void pt_log_kv(int prio, const char *op, const char *result, ...)
 {
-	char line[4096], v[1024];
+	char line[4096], v[2048];
 	size_t o = 0;
 	va_list ap;
 	const char *key;
@@ -122,5 +119,5 @@ void pt_log_kv(int prio, const char *op, const char *result, ...)
 		o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s", key, val);
 	}
 	va_end(ap);
-	pt_log(prio, "%s", line);
+	pt_log_line(prio, line);
 }

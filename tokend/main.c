@@ -52,19 +52,16 @@ static void usage(FILE *f)
 /* Holds the file at each actor's exe path until the next reload (peer.h). */
 static void pin_actors(struct pt_config *cfg)
 {
-	char v[300];
-
 	if (pt_config_pin_actors(cfg) == 0)
 		return;
 	for (size_t i = 0; i < cfg->n_actors; i++)
 		for (size_t j = 0; cfg->actors[i].pins && j < cfg->actors[i].n_exe; j++)
 			if (cfg->actors[i].pins[j].fd < 0 &&
 			    strcmp(cfg->actors[i].exe[j], "*") != 0)
-				pt_log(LOG_NOTICE,
-				       "op=config result=warning actor=%s exe=%s reason=\"no such executable now; "
-				       "matched by path only\"",
-				       cfg->actors[i].name,
-				       pt_log_value(cfg->actors[i].exe[j], v, sizeof(v)));
+				pt_log_kv(LOG_NOTICE, "config", "warning", "actor",
+					  cfg->actors[i].name, "exe", cfg->actors[i].exe[j],
+					  "reason", "no such executable now; matched by path only",
+					  NULL);
 }
 
 /* SIGHUP: a new policy, all or nothing. */
@@ -76,11 +73,8 @@ static void reload(struct pt_daemon *d)
 
 	r = pt_config_load(config_path, &cfg, err, sizeof(err));
 	if (r < 0) {
-		char v[1100];
-
 		strncat(err, "; keeping the previous policy", sizeof(err) - strlen(err) - 1);
-		pt_log(LOG_ERR, "op=reload result=error reason=%s",
-		       pt_log_value(err, v, sizeof(v)));
+		pt_log_kv(LOG_ERR, "reload", "error", "reason", err, NULL);
 		return;
 	}
 	if (strcmp(cfg->socket_path, d->cfg->socket_path) != 0 ||
@@ -90,13 +84,15 @@ static void reload(struct pt_daemon *d)
 	    cfg->seal_srk_handle != d->cfg->seal_srk_handle ||
 	    cfg->seal_persist_srk != d->cfg->seal_persist_srk ||
 	    strcmp(cfg->alg, d->cfg->alg) != 0 || strcmp(cfg->front_user, d->cfg->front_user) != 0)
-		pt_log(LOG_WARNING,
-		       "op=reload result=warning reason=\"socket, state_dir, seal "
-		       "backend, tcti, srk, alg and front_user changes take effect at the next start\"");
+		pt_log_kv(LOG_WARNING, "reload", "warning", "reason",
+			  "socket, state_dir, seal backend, tcti, srk, alg and front_user changes "
+			  "take effect at the next start",
+			  NULL);
 	if (cfg->seal_pcr_mask != d->cfg->seal_pcr_mask)
-		pt_log(LOG_NOTICE,
-		       "op=reload result=warning reason=\"seal.pcrs changed: run pertokctl "
-		       "reseal to bind the store key to the new list\"");
+		pt_log_kv(LOG_NOTICE, "reload", "warning", "reason",
+			  "seal.pcrs changed: run pertokctl reseal to bind the store key to the "
+			  "new list",
+			  NULL);
 	/* keep what only a restart may change */
 	free(cfg->socket_path);
 	free(cfg->state_dir);
@@ -107,9 +103,8 @@ static void reload(struct pt_daemon *d)
 	cfg->seal_backend = strdup(d->cfg->seal_backend);
 	cfg->alg = strdup(d->cfg->alg);
 	if (!cfg->socket_path || !cfg->state_dir || !cfg->seal_backend || !cfg->alg) {
-		pt_log(LOG_ERR,
-		       "op=reload result=error reason=\"out of memory; keeping the previous "
-		       "policy\"");
+		pt_log_kv(LOG_ERR, "reload", "error", "reason",
+			  "out of memory; keeping the previous policy", NULL);
 		pt_config_free(cfg);
 		return;
 	}
@@ -117,10 +112,9 @@ static void reload(struct pt_daemon *d)
 	pt_config_free(d->cfg); /* releases the previous policy's pinned executables */
 	d->cfg = cfg;
 	pt_account_cache_flush(); /* a reload re-reads everything */
-	pt_log(LOG_INFO,
-	       "op=reload result=allow config=%s actors=%zu issue_rules=%zu "
-	       "redeem_rules=%zu",
-	       config_path, cfg->n_actors, cfg->n_issue, cfg->n_redeem);
+	pt_log_kv(LOG_INFO, "reload", "allow", "config", config_path, "actors",
+		  PT_LOG_U(cfg->n_actors), "issue_rules", PT_LOG_U(cfg->n_issue), "redeem_rules",
+		  PT_LOG_U(cfg->n_redeem), NULL);
 }
 
 /* The state directory must be root's alone: a store anyone can write is no store. */
@@ -159,10 +153,10 @@ static uint8_t *secret_page(void)
 	if (p == MAP_FAILED)
 		return NULL;
 	if (mlock(p, (size_t)pg) < 0)
-		pt_log(LOG_WARNING,
-		       "op=start result=warning reason=\"mlock of the key page failed: %s "
-		       "(continuing)\"",
-		       strerror(errno));
+		pt_log_kv(
+			LOG_WARNING, "start", "warning", "reason",
+			PT_LOG_F("mlock of the key page failed: %s (continuing)", strerror(errno)),
+			NULL);
 	madvise(p, (size_t)pg, MADV_DONTDUMP);
 	return p;
 }
@@ -267,15 +261,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	pt_log_open(foreground);
 	if (CRYPTO_secure_malloc_init(64 * 1024, 32) != 1)
-		pt_log(LOG_WARNING, "op=start result=warning reason=\"OpenSSL secure heap "
-				    "unavailable: private keys live in ordinary memory\"");
+		pt_log_kv(LOG_WARNING, "start", "warning", "reason",
+			  "OpenSSL secure heap unavailable: private keys live in ordinary memory",
+			  NULL);
 
 	r = pt_config_load(config_path, &d.cfg, err, sizeof(err));
 	if (r < 0) {
-		char v[1100];
-
 		/* config errors quote names: escaped, one line form */
-		pt_log(LOG_ERR, "op=start result=error reason=%s", pt_log_value(err, v, sizeof(v)));
+		pt_log_kv(LOG_ERR, "start", "error", "reason", err, NULL);
 		return 1;
 	}
 	pin_actors(d.cfg);
@@ -290,36 +283,33 @@ int main(int argc, char **argv)
 		r = pt_sealer_new(d.cfg->seal_backend, &so, d.cfg->state_dir, &sealer, &auto_sw,
 				  err, sizeof(err));
 		if (r < 0) {
-			pt_log(LOG_ERR, "op=start result=error reason=\"seal backend %s: %s\"",
-			       d.cfg->seal_backend, err);
+			pt_log_kv(LOG_ERR, "start", "error", "reason",
+				  PT_LOG_F("seal backend %s: %s", d.cfg->seal_backend, err), NULL);
 			goto out;
 		}
 		d.sealer = sealer;
-		if (sealer->notice[0]) {
-			char v[600];
-
-			pt_log(auto_sw ? LOG_WARNING : LOG_NOTICE,
-			       "op=start result=%s seal=%s reason=%s",
-			       auto_sw ? "warning" : "allow", sealer->name,
-			       pt_log_value(sealer->notice, v, sizeof(v)));
-		}
+		if (sealer->notice[0])
+			pt_log_kv(auto_sw ? LOG_WARNING : LOG_NOTICE, "start",
+				  auto_sw ? "warning" : "allow", "seal", sealer->name, "reason",
+				  sealer->notice, NULL);
 	}
 	if (strcmp(d.sealer->name, "software") == 0)
-		pt_log(LOG_WARNING,
-		       "op=start result=warning seal=software reason=\"the store key is a plain "
-		       "file in %s; anyone who copies that directory can use every token in it. "
-		       "Use a TPM where the host has one.\"",
-		       d.cfg->state_dir);
+		pt_log_kv(LOG_WARNING, "start", "warning", "seal", "software", "reason",
+			  PT_LOG_F("the store key is a plain file in %s; anyone who copies that "
+				   "directory can use every token in it. Use a TPM where the host "
+				   "has one.",
+				   d.cfg->state_dir),
+			  NULL);
 
 	r = check_state_dir(d.cfg->state_dir, err, sizeof(err));
 	if (r < 0) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
+		pt_log_kv(LOG_ERR, "start", "error", "reason", err, NULL);
 		goto out;
 	}
 	/* The front is forked now, before any key is in this process's memory. */
 	r = pt_server_listen(d.cfg, &lfd, &activated, err, sizeof(err));
 	if (r < 0) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"%s\"", err);
+		pt_log_kv(LOG_ERR, "start", "error", "reason", err, NULL);
 		goto out;
 	}
 	bound = !activated;
@@ -330,10 +320,7 @@ int main(int argc, char **argv)
 		if (r == 0)
 			r = pt_front_spawn(&f, lfd, &d.front_pid, &pair, err, sizeof(err));
 		if (r < 0) {
-			char v[1100];
-
-			pt_log(LOG_ERR, "op=start result=error reason=%s",
-			       pt_log_value(err, v, sizeof(v)));
+			pt_log_kv(LOG_ERR, "start", "error", "reason", err, NULL);
 			goto out;
 		}
 		d.front_uid = f.uid;
@@ -349,43 +336,49 @@ int main(int argc, char **argv)
 	d.storekey = storekey;
 	r = pt_keygen_dir(d.cfg->state_dir, d.keydir, sizeof(d.keydir), &keygen);
 	if (r < 0) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"%s/current: %s\"", d.cfg->state_dir,
-		       r == -EBADMSG ?
-			       "missing or corrupt key generation pointer (gen-N "
-			       "directories exist; write the newest name, e.g. gen-1, into it)" :
-			       strerror(-r));
+		pt_log_kv(LOG_ERR, "start", "error", "reason",
+			  PT_LOG_F("%s/current: %s", d.cfg->state_dir,
+				   r == -EBADMSG ?
+					   "missing or corrupt key generation pointer (gen-N "
+					   "directories exist; write the newest name, e.g. gen-1, "
+					   "into it)" :
+					   strerror(-r)),
+			  NULL);
 		goto out;
 	}
 	r = pt_seal_load_or_create(d.sealer, d.keydir, storekey, &created, err, sizeof(err));
 	if (r < 0) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"store key: %s\"", err);
+		pt_log_kv(LOG_ERR, "start", "error", "reason", PT_LOG_F("store key: %s", err),
+			  NULL);
 		goto out;
 	}
 	if (created)
-		pt_log(LOG_NOTICE, "op=start result=allow created=store-key seal=%s state_dir=%s",
-		       d.sealer->name, d.cfg->state_dir);
+		pt_log_kv(LOG_NOTICE, "start", "allow", "created", "store-key", "seal",
+			  d.sealer->name, "state_dir", d.cfg->state_dir, NULL);
 	r = pt_keys_load_or_create(d.keydir, storekey, d.cfg->alg, &d.keys, &created, err,
 				   sizeof(err));
 	if (r < 0) {
-		pt_log(LOG_ERR, "op=start result=error reason=\"signing key: %s\"", err);
+		pt_log_kv(LOG_ERR, "start", "error", "reason", PT_LOG_F("signing key: %s", err),
+			  NULL);
 		goto out;
 	}
 	if (created)
-		pt_log(LOG_NOTICE, "op=start result=allow created=signing-key kid=%s", d.keys->kid);
+		pt_log_kv(LOG_NOTICE, "start", "allow", "created", "signing-key", "kid",
+			  d.keys->kid, NULL);
 	r = pt_store_open(d.keydir, storekey, &d.store, &bad);
 	if (r < 0) {
-		pt_log(LOG_ERR,
-		       "op=start result=error reason=\"cannot open the token store in %s: "
-		       "%s\"",
-		       d.cfg->state_dir, strerror(-r));
+		pt_log_kv(LOG_ERR, "start", "error", "reason",
+			  PT_LOG_F("cannot open the token store in %s: %s", d.cfg->state_dir,
+				   strerror(-r)),
+			  NULL);
 		goto out;
 	}
 	if (bad)
-		pt_log(LOG_ERR,
-		       "op=start result=error bad_tokens=%zu reason=\"%zu token file(s) in "
-		       "%s/tokens do not decrypt or parse; they were left untouched and are not "
-		       "served\"",
-		       bad, bad, d.keydir);
+		pt_log_kv(LOG_ERR, "start", "error", "bad_tokens", PT_LOG_U(bad), "reason",
+			  PT_LOG_F("%zu token file(s) in %s/tokens do not decrypt or parse; they "
+				   "were left untouched and are not served",
+				   bad, d.keydir),
+			  NULL);
 	{
 		char hpath[PATH_MAX];
 		bool hbad = false;
@@ -393,15 +386,16 @@ int main(int argc, char **argv)
 		snprintf(hpath, sizeof(hpath), "%s/history.json", d.cfg->state_dir);
 		r = pt_history_open(hpath, &d.history, &hbad);
 		if (r < 0) {
-			pt_log(LOG_ERR, "op=start result=error reason=\"usage history: %s\"",
-			       strerror(-r));
+			pt_log_kv(LOG_ERR, "start", "error", "reason",
+				  PT_LOG_F("usage history: %s", strerror(-r)), NULL);
 			goto out;
 		}
 		if (hbad)
-			pt_log(LOG_WARNING,
-			       "op=start result=warning reason=\"%s cannot be read or parsed: "
-			       "the usage history starts again\"",
-			       hpath);
+			pt_log_kv(LOG_WARNING, "start", "warning", "reason",
+				  PT_LOG_F("%s cannot be read or parsed: the usage history starts "
+					   "again",
+					   hpath),
+				  NULL);
 	}
 	pt_keygen_cleanup(d.cfg->state_dir, keygen); /* leftovers of an interrupted rotation */
 	pt_ops_clean_temps(&d);
@@ -414,32 +408,30 @@ int main(int argc, char **argv)
 		r = pt_audit_open_config(d.cfg, storekey, d.keys, &d.audit, warn, sizeof(warn), err,
 					 sizeof(err));
 		if (r < 0) {
-			pt_log(LOG_ERR, "op=start result=error reason=\"audit log: %s\"", err);
+			pt_log_kv(LOG_ERR, "start", "error", "reason",
+				  PT_LOG_F("audit log: %s", err), NULL);
 			goto out;
 		}
 		if (warn[0])
-			pt_log(LOG_ERR, "op=audit result=error reason=\"%s\"", warn);
+			pt_log_kv(LOG_ERR, "audit", "error", "reason", warn, NULL);
 		if (pt_audit_notes(d.audit))
-			pt_log(LOG_WARNING, "op=audit result=repair reason=\"%s\"",
-			       pt_audit_notes(d.audit));
+			pt_log_kv(LOG_WARNING, "audit", "repair", "reason", pt_audit_notes(d.audit),
+				  NULL);
 	}
 
 	if (geteuid() == 0) {
 		r = drop_privileges();
 		if (r < 0) {
-			pt_log(LOG_ERR,
-			       "op=start result=error reason=\"cannot drop capabilities: %s\"",
-			       strerror(-r));
+			pt_log_kv(LOG_ERR, "start", "error", "reason",
+				  PT_LOG_F("cannot drop capabilities: %s", strerror(-r)), NULL);
 			goto out;
 		}
 	}
 	d.started = pt_now_s();
-	pt_log(LOG_INFO,
-	       "op=start result=allow version=%s socket=%s activation=%s tokens=%zu kid=%s seal=%s "
-	       "front_pid=%d front_user=%s",
-	       PACKAGE_VERSION, d.cfg->socket_path, activated ? "systemd" : "none",
-	       pt_store_count(d.store), d.keys->kid, d.sealer->name, (int)d.front_pid,
-	       d.front_user);
+	pt_log_kv(LOG_INFO, "start", "allow", "version", PACKAGE_VERSION, "socket",
+		  d.cfg->socket_path, "activation", activated ? "systemd" : "none", "tokens",
+		  PT_LOG_U(pt_store_count(d.store)), "kid", d.keys->kid, "seal", d.sealer->name,
+		  "front_pid", PT_LOG_I(d.front_pid), "front_user", d.front_user, NULL);
 
 	r = pt_holder_run(&d, pair, reload);
 
@@ -447,11 +439,9 @@ int main(int argc, char **argv)
 	c = pt_audit_close(d.audit);
 	d.audit = NULL;
 	if (c < 0)
-		pt_log(LOG_ERR,
-		       "op=audit result=error reason=\"cannot write the final checkpoint: "
-		       "%s\"",
-		       strerror(-c));
-	pt_log(LOG_INFO, "op=stop result=%s", r < 0 ? "error" : "allow");
+		pt_log_kv(LOG_ERR, "audit", "error", "reason",
+			  PT_LOG_F("cannot write the final checkpoint: %s", strerror(-c)), NULL);
+	pt_log_kv(LOG_INFO, "stop", r < 0 ? "error" : "allow", NULL);
 out:
 	if (bound)
 		unlink(d.cfg->socket_path); /* ours: nobody answers there any more */

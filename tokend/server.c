@@ -71,14 +71,10 @@ static int socket_dir(const char *dir, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot chmod %s to 0755: %s", dir, strerror(errno));
 			return -errno;
 		}
-		if (!made) {
-			char v[300];
-
-			pt_log(LOG_NOTICE,
-			       "op=start result=warning socket_dir=%s reason=\"mode 0700 changed to "
-			       "0755: every user must reach the socket\"",
-			       pt_log_value(dir, v, sizeof(v)));
-		}
+		if (!made)
+			pt_log_kv(LOG_NOTICE, "start", "warning", "socket_dir", dir, "reason",
+				  "mode 0700 changed to 0755: every user must reach the socket",
+				  NULL);
 	}
 	return 0;
 }
@@ -325,24 +321,25 @@ static struct uidslot *uid_slot(uid_t uid, bool create)
 static void uid_summary(struct uidslot *s, uint64_t now)
 {
 	if (s == &F.busy_all && s->refused_conns)
-		pt_log(LOG_WARNING,
-		       "op=accept result=busy refused=%u period=%us reason=\"max_connections %u "
-		       "reached\"",
-		       s->refused_conns, SUMMARY_MS / 1000, F.lim.max_connections);
+		pt_log_kv(LOG_WARNING, "accept", "busy", "refused", PT_LOG_U(s->refused_conns),
+			  "period", PT_LOG_F("%us", SUMMARY_MS / 1000), "reason",
+			  PT_LOG_F("max_connections %u reached", F.lim.max_connections), NULL);
 	else if (s->refused_conns)
-		pt_log(LOG_WARNING,
-		       "op=accept result=busy peer_uid=%u refused=%u period=%us "
-		       "reason=\"max_connections_per_uid %u or the unprivileged share %u of "
-		       "max_connections reached\"",
-		       (unsigned)s->uid, s->refused_conns, SUMMARY_MS / 1000,
-		       F.lim.max_connections_per_uid,
-		       F.lim.max_connections - F.lim.reserved_connections);
+		pt_log_kv(LOG_WARNING, "accept", "busy", "peer_uid", PT_LOG_U(s->uid), "refused",
+			  PT_LOG_U(s->refused_conns), "period", PT_LOG_F("%us", SUMMARY_MS / 1000),
+			  "reason",
+			  PT_LOG_F("max_connections_per_uid %u or the unprivileged share %u of "
+				   "max_connections reached",
+				   F.lim.max_connections_per_uid,
+				   F.lim.max_connections - F.lim.reserved_connections),
+			  NULL);
 	if (s->refused_reqs)
-		pt_log(LOG_WARNING,
-		       "op=limit result=deny peer_uid=%u refused=%u period=%us "
-		       "reason=\"uid_request_rate %u/%llus exceeded\"",
-		       (unsigned)s->uid, s->refused_reqs, SUMMARY_MS / 1000, F.lim.uid_rate_n,
-		       (unsigned long long)F.lim.uid_rate_period);
+		pt_log_kv(LOG_WARNING, "limit", "deny", "peer_uid", PT_LOG_U(s->uid), "refused",
+			  PT_LOG_U(s->refused_reqs), "period", PT_LOG_F("%us", SUMMARY_MS / 1000),
+			  "reason",
+			  PT_LOG_F("uid_request_rate %u/%llus exceeded", F.lim.uid_rate_n,
+				   (unsigned long long)F.lim.uid_rate_period),
+			  NULL);
 	s->refused_conns = s->refused_reqs = 0;
 	s->logged = now;
 }
@@ -502,8 +499,8 @@ static void hello(struct conn *c, const uint8_t *payload, size_t len)
 		char msg[96];
 		snprintf(msg, sizeof(msg), "protocol version %u not supported (tokend speaks %u)",
 			 req.version, PT_PROTO_VERSION);
-		pt_log(LOG_WARNING, "op=hello result=error peer_uid=%u peer_pid=%d reason=\"%s\"",
-		       (unsigned)c->uid, (int)c->pid, msg);
+		pt_log_kv(LOG_WARNING, "hello", "error", "peer_uid", PT_LOG_U(c->uid), "peer_pid",
+			  PT_LOG_I(c->pid), "reason", msg, NULL);
 		pt_rep_encode_error(c->out, PT_E_VERSION, msg);
 		c->closing = true;
 		return;
@@ -562,11 +559,9 @@ static int conn_frame(struct conn *c)
 	if (r == -EAGAIN)
 		return 0;
 	if (r < 0) {
-		pt_log(LOG_WARNING,
-		       "op=frame result=error peer_uid=%u peer_pid=%d "
-		       "reason=\"%s\"",
-		       (unsigned)c->uid, (int)c->pid,
-		       r == -EMSGSIZE ? "frame too large" : "malformed frame");
+		pt_log_kv(LOG_WARNING, "frame", "error", "peer_uid", PT_LOG_U(c->uid), "peer_pid",
+			  PT_LOG_I(c->pid), "reason",
+			  r == -EMSGSIZE ? "frame too large" : "malformed frame", NULL);
 		pt_rep_encode_error(c->out, PT_E_PROTO,
 				    r == -EMSGSIZE ? "frame too large" : "malformed frame");
 		c->closing = true;
@@ -679,8 +674,8 @@ static void accept_some(int lfd)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				pt_log(LOG_ERR, "op=accept result=error reason=\"%s\"",
-				       strerror(errno));
+				pt_log_kv(LOG_ERR, "accept", "error", "reason", strerror(errno),
+					  NULL);
 			return;
 		}
 		if (F.n_conns >= F.lim.max_connections) {
@@ -848,10 +843,11 @@ static int expire_conns(uint64_t now)
 		n = c->next;
 		if (c->deadline <= now) {
 			if (ptbuf_len(c->in) > 0 && c->deadline < c->expires)
-				pt_log(LOG_NOTICE,
-				       "op=timeout result=error peer_uid=%u peer_pid=%d "
-				       "reason=\"request not completed within %u ms\"",
-				       (unsigned)c->uid, (int)c->pid, F.lim.client_timeout_ms);
+				pt_log_kv(LOG_NOTICE, "timeout", "error", "peer_uid",
+					  PT_LOG_U(c->uid), "peer_pid", PT_LOG_I(c->pid), "reason",
+					  PT_LOG_F("request not completed within %u ms",
+						   F.lim.client_timeout_ms),
+					  NULL);
 			conn_close(c);
 		} else if (c->deadline < next)
 			next = c->deadline;

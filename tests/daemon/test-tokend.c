@@ -590,27 +590,15 @@ static void test_no_token_in_log(void **state)
 	pt_free_secret(token);
 }
 
-/* A configuration error (its message quotes names) is logged in the one line
- * form too, at start and at reload. */
-static void test_config_error_logged(void **state)
+/* Runs tokend -f -c th.conf (stderr into the log) and expects it to refuse
+ * to start. */
+static void start_fails(void)
 {
 	const char *b = getenv("top_builddir");
 	char bin[PATH_MAX];
 	pid_t pid;
 	int st;
-	FILE *f;
 
-	/* at reload: the old policy stays */
-	f = fopen(th.conf, "w");
-	assert_non_null(f);
-	fprintf(f, "tokend: { socket = \"%s\"; bogus_setting = 1; };\n", th.sock);
-	fclose(f);
-	hup_and_wait();
-	assert_true(th_count_log("op=reload result=error reason=\"") >= 1);
-	assert_true(th_count_log("\\\"bogus_setting\\\"") >= 1); /* escaped quotes */
-	still_alive();
-	/* at start: tokend refuses to start, and says why in one line */
-	th_stop(SIGTERM);
 	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
 	pid = fork();
 	assert_true(pid >= 0);
@@ -624,8 +612,51 @@ static void test_config_error_logged(void **state)
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 127);
+}
+
+/* A configuration error (its message quotes names) is logged in the one line
+ * form too, at start and at reload. */
+static void test_config_error_logged(void **state)
+{
+	FILE *f;
+
+	/* at reload: the old policy stays */
+	f = fopen(th.conf, "w");
+	assert_non_null(f);
+	fprintf(f, "tokend: { socket = \"%s\"; bogus_setting = 1; };\n", th.sock);
+	fclose(f);
+	hup_and_wait();
+	assert_true(th_count_log("op=reload result=error reason=\"") >= 1);
+	assert_true(th_count_log("\\\"bogus_setting\\\"") >= 1); /* escaped quotes */
+	still_alive();
+	/* at start: tokend refuses to start, and says why in one line */
+	th_stop(SIGTERM);
+	start_fails();
 	assert_true(th_count_log("op=start result=error reason=\"") >= 1);
 	/* (the teardown checks that every line is in the form) */
+}
+
+/* A start error that is not a configuration error but names a path holding a
+ * quote (a state directory under a directory that does not exist) is one
+ * well-formed line too, the quote escaped. */
+static void test_start_error_escaped(void **state)
+{
+	char bad[512] = "";
+	FILE *f;
+
+	th_stop(SIGTERM);
+	f = fopen(th.conf, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"tokend: { socket = \"%s\"; state_dir = \"%s/no\\\"such dir/state\"; };\n"
+		"seal: { backend = \"software\"; };\n",
+		th.sock, th.dir);
+	fclose(f);
+	start_fails();
+	assert_true(th_count_log("op=start result=error reason=\"") >= 1);
+	assert_true(th_count_log("no\\\"such dir/state") >= 1); /* the quote escaped */
+	if (th_check_log_form(bad, sizeof(bad)) != 0)
+		fail_msg("a line not in the one line form: %s", bad);
 }
 
 /* An explain is a dry run: its log line says so and carries the decision,
@@ -876,6 +907,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_no_token_in_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explain_logs_decision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_error_logged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_error_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_exe, setup, teardown),
 		/* last: it leaves this process in its own mount namespace */
