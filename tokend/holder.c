@@ -167,9 +167,7 @@ static void on_conn(struct pt_daemon *d, uint32_t id, int fd)
 		if (h) {
 			h->id = id;
 			pt_peer_read(d->cfg, fd, &h->peer);
-			privileged = h->peer.uid == 0 ||
-				     pt_policy_is_actor(d->cfg, h->peer.uid,
-							h->peer.exe_known ? h->peer.exe : NULL);
+			privileged = pt_ops_privileged_peer(d->cfg, &h->peer);
 			*hconn_slot(id) = h;
 			d->n_conns++;
 			ok = true;

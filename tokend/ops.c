@@ -238,6 +238,15 @@ static void log_bad_request(struct pt_daemon *d, const struct pt_peer *peer, con
 
 /* ------------------------------------------------------------ caller class */
 
+/* The class the front's connection caps use (holder.c): root or a
+ * configured actor (any service), or neither. Decided here, with the
+ * table's classes, so that no other file reads the caller's class. */
+bool pt_ops_privileged_peer(const struct pt_config *cfg, const struct pt_peer *peer)
+{
+	return peer->uid == 0 ||
+	       pt_policy_is_actor(cfg, peer->uid, peer->exe_known ? peer->exe : NULL);
+}
+
 static const char *peer_exe(const struct pt_peer *peer)
 {
 	return peer->exe_known ? peer->exe : NULL;

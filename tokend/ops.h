@@ -74,6 +74,9 @@ int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct 
 int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t type,
 		    const uint8_t *payload, size_t len, struct ptbuf *out);
 
+/* Root or a configured actor (for the front's connection caps, holder.c)? */
+bool pt_ops_privileged_peer(const struct pt_config *cfg, const struct pt_peer *peer);
+
 /* Answers (and logs, as refusals are) a request of this type that did not
  * decode: an unknown type or a malformed payload. Returns -EBADMSG (the
  * connection is to be closed after the reply) or another -errno. */
