@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "seal.h"
-#include "store.h"
+#include "fileio.h"
 #include "tokentype.h"
 #include "util.h"
 

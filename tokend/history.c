@@ -22,7 +22,8 @@
 
 #include "history.h"
 #include "ptjson.h"
-#include "store.h"
+#include "fileio.h"
+#include "journal.h"
 #include "util.h"
 
 #define HISTORY_VERSION 1

@@ -16,6 +16,7 @@
 #include "history.h"
 #include "journal.h"
 #include "b64.h"
+#include "fileio.h"
 #include "jws.h"
 #include "log.h"
 #include "ops.h"

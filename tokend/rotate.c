@@ -21,6 +21,7 @@
 #include "keys.h"
 #include "rotate.h"
 #include "seal.h"
+#include "fileio.h"
 #include "store.h"
 #include "util.h"
 

@@ -14,46 +14,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "aead.h"
 #include "journal.h"
-
-#define PT_STORE_KEYLEN 32
-#define PT_ID_LEN 26 /* "pt_" + 22 base64url chars (16 random bytes) + NUL */
-
-struct pt_record {
-	char id[PT_ID_LEN];
-	/* identity snapshot at issuance */
-	char *user;
-	uid_t uid;
-	gid_t gid;
-	char **groups;
-	size_t n_groups; /* names */
-	char *gecos;
-	char *home;
-	char *shell;
-	/* how and where */
-	char *holder;
-	char *actor;
-	char *service;
-	char *tty;
-	char *rhost;
-	char *source_jti; /* jti of the live token it was exchanged from */
-	char **entitlements;
-	size_t n_entitlements; /* the issue rule's, at issuance (optional
-	                                               in the JSON: older records have none) */
-	uint64_t iat;
-	uint64_t exp;
-	/* usage: changed in memory (pt_store_touch), journaled by pt_store_journal
-	 * before the reply granting the use is sent, written to the token's file
-	 * by pt_store_flush (housekeeping) */
-	uint64_t last_used;
-	uint32_t uses;
-	bool dirty;	  /* the file is older than this */
-	bool unjournaled; /* uses/last_used changed since the last pt_store_journal */
-	bool exp_moved;	  /* exp changed: pt_store_journal rewrites the file */
-	/* memory only: CLOCK_BOOTTIME (ms) when housekeeping first saw the token
-	 * expired or idle, 0 when it did not (see pt_ops_housekeeping) */
-	uint64_t dead_since_ms;
-};
+#include "record.h"
 
 struct pt_store;
 
@@ -120,32 +83,3 @@ int pt_store_sync_failure(struct pt_store *s);
 #define PT_STORE_CURSOR_LEN 33
 int pt_store_seek(const struct pt_store *s, const char *cursor, size_t *ret);
 void pt_store_cursor(const struct pt_store *s, size_t i, char ret[PT_STORE_CURSOR_LEN]);
-
-/* A fresh random id "pt_..." */
-int pt_record_new_id(char ret[PT_ID_LEN]);
-void pt_record_free(struct pt_record *r);
-
-/* Serialisation used by the store (exposed for tests and the fuzzer). */
-int pt_record_to_json(const struct pt_record *r, char **ret);
-int pt_record_from_json(const char *json, size_t len, struct pt_record **ret);
-
-/* AEAD helpers (AES-256-GCM, 12-byte random nonce, 16-byte tag).
- * Sealed layout: "PTK1" | nonce | ciphertext | tag; aad is authenticated.
- * -EBADMSG when the blob is malformed or fails authentication. */
-int pt_aead_seal(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen, const void *pt,
-		 size_t ptlen, uint8_t **ret, size_t *ret_len);
-int pt_aead_open(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen,
-		 const uint8_t *blob, size_t bloblen, uint8_t **ret, size_t *ret_len);
-
-/* Durable atomic file write: temp in the same dir, fsync, rename, fsync dir. */
-int pt_atomic_write(const char *path, const void *p, size_t n, mode_t mode);
-/* The same, but a failed directory fsync after the rename (the write took
- * effect) returns that errno as a positive number instead of -errno. */
-int pt_atomic_replace(const char *path, const void *p, size_t n, mode_t mode);
-/* Removes the temporary files of interrupted atomic writes (".NAME.<hex>.tmp")
- * in dir, except those whose name starts with skip_prefix (may be NULL).
- * *ret_removed (may be NULL): how many, set also when a later removal
- * failed (for the log). 0 or -errno. */
-int pt_remove_stale_temps(const char *dir, const char *skip_prefix, size_t *ret_removed);
-/* Bounded read of a whole file (max bytes), -EFBIG if larger. */
-int pt_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);

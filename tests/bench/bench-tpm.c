@@ -22,7 +22,8 @@
 #include <time.h>
 
 #include "seal.h"
-#include "store.h"
+#include "aead.h"
+#include "fileio.h"
 #include "bench-util.h"
 
 int main(int argc, char **argv)

@@ -83,7 +83,7 @@ pkgflags() {
 }
 
 common_src="common/util.c common/buf.c common/proto.c common/client.c common/b64.c"
-tokend_src="tokend/config.c tokend/policy.c tokend/store.c tokend/seal.c tokend/seal-tpm2.c tokend/history.c \
+tokend_src="tokend/config.c tokend/policy.c tokend/fileio.c tokend/aead.c tokend/record.c tokend/store.c tokend/seal.c tokend/seal-tpm2.c tokend/history.c \
 tokend/tokentype.c tokend/codes.c tokend/journal.c tokend/ratelimit.c"
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
