@@ -16,6 +16,8 @@ packages=(
 	# build
 	autoconf automake libtool pkg-config make gcc
 	libpam0g-dev libssl-dev libconfig-dev libkeyutils-dev libjson-c-dev libtss2-dev
+	# the token store (tokend/store.c)
+	liblmdb-dev
 	# libFuzzer smoke (clang -fsanitize=fuzzer needs the compiler-rt runtime)
 	clang libclang-rt-14-dev clang-format
 	# unit and PAM module tests (cmocka, cwrap)

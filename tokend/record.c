@@ -51,16 +51,20 @@ static void free_str(char **s)
 	*s = NULL;
 }
 
-void pt_record_free(struct pt_record *r)
+static void free_strv(char **v, size_t n)
 {
-	if (!r)
+	if (!v)
 		return;
+	for (size_t i = 0; i < n; i++)
+		pt_free_secret(v[i]);
+	free(v);
+}
+
+/* The strings and lists of a record that is not packed. */
+static void free_fields(struct pt_record *r)
+{
 	free_str(&r->user);
-	if (r->groups) {
-		for (size_t i = 0; i < r->n_groups; i++)
-			pt_free_secret(r->groups[i]);
-		free(r->groups);
-	}
+	free_strv(r->groups, r->n_groups);
 	free_str(&r->gecos);
 	free_str(&r->home);
 	free_str(&r->shell);
@@ -70,13 +74,136 @@ void pt_record_free(struct pt_record *r)
 	free_str(&r->tty);
 	free_str(&r->rhost);
 	free_str(&r->source_jti);
-	if (r->entitlements) {
-		for (size_t i = 0; i < r->n_entitlements; i++)
-			pt_free_secret(r->entitlements[i]);
-		free(r->entitlements);
+	free_strv(r->entitlements, r->n_entitlements);
+}
+
+void pt_record_free(struct pt_record *r)
+{
+	if (!r)
+		return;
+	if (r->pack) {
+		pt_wipe(r->pack, r->pack_len);
+		if (r->pack != (void *)(r + 1))
+			free(r->pack);
+		pt_wipe(r, sizeof(*r));
+		free(r);
+		return;
 	}
+	free_fields(r);
 	pt_wipe(r, sizeof(*r));
 	free(r);
+}
+
+/* The string fields, in one place for the packer. */
+#define N_STR_FIELDS 10
+static char **str_fields(struct pt_record *r, char **f[N_STR_FIELDS])
+{
+	f[0] = &r->user;
+	f[1] = &r->gecos;
+	f[2] = &r->home;
+	f[3] = &r->shell;
+	f[4] = &r->holder;
+	f[5] = &r->actor;
+	f[6] = &r->service;
+	f[7] = &r->tty;
+	f[8] = &r->rhost;
+	f[9] = &r->source_jti;
+	return f[0];
+}
+
+static size_t str_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* Bytes of the block for r's strings and lists (pointer arrays first, so
+ * that they are aligned when the block is). */
+static size_t pack_size(struct pt_record *r)
+{
+	char **f[N_STR_FIELDS];
+	size_t n = (r->n_groups + 1 + r->n_entitlements + 1) * sizeof(char *);
+
+	str_fields(r, f);
+	for (size_t i = 0; i < N_STR_FIELDS; i++)
+		n += str_size(*f[i]);
+	for (size_t i = 0; i < r->n_groups; i++)
+		n += str_size(r->groups[i]);
+	for (size_t i = 0; i < r->n_entitlements; i++)
+		n += str_size(r->entitlements[i]);
+	return n;
+}
+
+static char *pack_str(char **p, const char *s)
+{
+	size_t n = str_size(s);
+	char *d = *p;
+
+	if (!s)
+		return NULL;
+	memcpy(d, s, n);
+	*p += n;
+	return d;
+}
+
+/* Points dst's strings and lists (copies of src's) into block. */
+static void pack_into(struct pt_record *dst, struct pt_record *src, void *block, size_t len)
+{
+	char **g = block, **e = g + src->n_groups + 1, *p = (char *)(e + src->n_entitlements + 1);
+	char **sf[N_STR_FIELDS], **df[N_STR_FIELDS];
+
+	str_fields(src, sf);
+	str_fields(dst, df);
+	for (size_t i = 0; i < N_STR_FIELDS; i++)
+		*df[i] = pack_str(&p, *sf[i]);
+	for (size_t i = 0; i < src->n_groups; i++)
+		g[i] = pack_str(&p, src->groups[i]);
+	g[src->n_groups] = NULL;
+	for (size_t i = 0; i < src->n_entitlements; i++)
+		e[i] = pack_str(&p, src->entitlements[i]);
+	e[src->n_entitlements] = NULL;
+	dst->groups = src->groups ? g : NULL;
+	dst->entitlements = src->entitlements ? e : NULL;
+	dst->pack = block;
+	dst->pack_len = len;
+}
+
+int pt_record_compact(struct pt_record *r)
+{
+	struct pt_record old;
+	size_t len;
+	void *block;
+
+	if (!r)
+		return -EINVAL;
+	if (r->pack)
+		return 0;
+	len = pack_size(r);
+	block = malloc(len);
+	if (!block)
+		return -ENOMEM;
+	old = *r;
+	pack_into(r, &old, block, len);
+	/* the old strings: freed as pt_record_free would */
+	free_fields(&old);
+	pt_wipe(&old, sizeof(old));
+	return 0;
+}
+
+int pt_record_compact_copy(const struct pt_record *r, struct pt_record **ret)
+{
+	struct pt_record *c;
+	size_t len;
+
+	if (!r || !ret)
+		return -EINVAL;
+	len = pack_size((struct pt_record *)r);
+	c = malloc(sizeof(*c) + len);
+	if (!c)
+		return -ENOMEM;
+	*c = *r;
+	pack_into(c, (struct pt_record *)r, c + 1, len);
+	*ret = c;
+	return 0;
 }
 
 bool pt_record_id_valid(const char *id)

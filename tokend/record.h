@@ -47,11 +47,22 @@ struct pt_record {
 	/* memory only: CLOCK_BOOTTIME (ms) when housekeeping first saw the token
 	 * expired or idle, 0 when it did not (see pt_ops_housekeeping) */
 	uint64_t dead_since_ms;
+	/* memory only: the strings and the two lists in one block of pack_len
+	 * bytes (pt_record_compact), NULL when each string is its own malloc */
+	void *pack;
+	size_t pack_len;
 };
 
 /* A fresh random id "pt_..." */
 int pt_record_new_id(char ret[PT_ID_LEN]);
 void pt_record_free(struct pt_record *r);
+/* The store's compact form, one block for every string and list instead of
+ * one malloc each: pt_record_compact moves r's strings into one (r itself
+ * stays where it is); pt_record_compact_copy makes a copy of r that is a
+ * single allocation. pt_record_free frees either form. 0 or -ENOMEM (r is
+ * unchanged then). */
+int pt_record_compact(struct pt_record *r);
+int pt_record_compact_copy(const struct pt_record *r, struct pt_record **ret);
 /* Is id a well-formed token id? Is every field of r within its limits? */
 bool pt_record_id_valid(const char *id);
 bool pt_record_valid(const struct pt_record *r);

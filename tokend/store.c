@@ -2,15 +2,35 @@
 /*
  * The persistable-token store, see store.h.
  *
- * On disk: STATE_DIR/tokens/<slot>.tok, slot = lowercase hex of the first 16
- * bytes of SHA-256(user "\0" holder); content = pt_aead_seal(store key,
- * aad = file name, plaintext = the record's JSON). The file name is bound
- * to the content twice: as AEAD associated data, and by checking on load
- * that the record's user and holder hash to it, so a file renamed or
- * copied into another slot does not load.
+ * On disk: one LMDB environment, KEYDIR/tokens.mdb (a single file, mode
+ * 0600, in the key generation's directory, mode 0700). Key: the token's
+ * slot, the first 16 bytes of SHA-256(user "\0" holder); value:
+ * pt_aead_seal(store key, aad = the slot's name "<32 hex>.tok", plaintext =
+ * the record's JSON) -- byte for byte what v0.1/v0.2 kept in the file
+ * KEYDIR/tokens/<32 hex>.tok. The slot is bound to the record twice: as AEAD
+ * associated data, and by checking on load that the record's user and
+ * holder hash to it, so a value copied under another key does not load.
+ * Every change is one write transaction committed with LMDB's default sync
+ * (data fsync'd, then the meta page written with O_DSYNC): a put that
+ * returned 0 survives kill -9 and power loss, and a crash leaves either the
+ * old or the new state. tokend is the only process that opens it and uses it
+ * from one thread (MDB_NOLOCK: no lock file).
  *
- * In memory: an array of (slot, record) sorted by slot (binary search for
- * slot look-ups, O(n log n) load); look-ups by id are linear (REVOKE/LIST).
+ * In memory: an array of (slot, record) sorted by slot (binary search, the
+ * order of LIST's cursor), and the same records sorted by id (REVOKE,
+ * renewal, journal replay). Records are kept compact (record.h): the struct
+ * and its strings in one block. The map's pages that loading touched are
+ * handed back after the load and at each flush, so the resident set holds
+ * the records, not the file.
+ *
+ * The one-file-per-token directory of v0.1/v0.2 (KEYDIR/tokens/) is imported
+ * by the first open: every file that decrypts and parses is put in one
+ * transaction (a slot already in the database is left as it is: only an
+ * import interrupted after its commit leaves one), then the imported files
+ * are removed and the directory synced before the store is used, so no file
+ * can come back after a crash and shadow a newer record. Files that do not
+ * load stay where they are and are counted as bad, as before; a crash at any
+ * point is safe to restart.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -21,13 +41,17 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <lmdb.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -36,9 +60,15 @@
 
 #define SLOT_LEN 16
 #define SLOT_NAME_LEN (SLOT_LEN * 2 + 4) /* hex + ".tok" */
-#define TOKENS_DIR "tokens"
-
 #define RECORD_FILE_MAX (PT_RECORD_JSON_MAX + 64)
+#define MAP_INITIAL ((size_t)1 << 30) /* address space, not memory; grows */
+#define MAP_GROW_TRIES 8
+#define DISK_RESERVE (64 * 1024) /* allocated past the file's end, see keep_reserve */
+
+/* tokend's log (log.c) when the program links it; the unit tests, the
+ * fuzzers and the benchmarks do not, and then the store logs nothing */
+extern void pt_log(int prio, const char *fmt, ...) __attribute__((weak, format(printf, 2, 3)));
+extern const char *pt_log_value(const char *s, char *buf, size_t len) __attribute__((weak));
 
 struct entry {
 	uint8_t slot[SLOT_LEN];
@@ -46,18 +76,47 @@ struct entry {
 };
 
 struct pt_store {
-	char *dir; /* STATE_DIR/tokens */
-	int dfd;
+	char *dir;  /* the key generation's directory */
+	char *path; /* dir/tokens.mdb */
+	MDB_env *env;
+	MDB_dbi dbi;
+	size_t mapsize;
 	uint8_t *key; /* in its own page: mlocked (best effort), not dumped */
 	size_t key_map_len;
-	struct entry *e;
-	size_t n, cap;
-	bool pending;	    /* some record is dirty (pt_store_touch) */
-	int sync_err;	    /* errno of a failed directory sync not yet repeated with success */
-	bool sync_reported; /* ... and pt_store_sync_failure said so */
+	struct entry *e; /* by slot */
+	struct pt_record **by_id;
+	size_t n, cap;	 /* both arrays */
+	size_t imported; /* by this open, from dir/tokens/ */
+	bool pending;	 /* some record is dirty (pt_store_touch) */
 };
 
-/* ------------------------------------------------------------------ store */
+/* One change of a write transaction: a sealed value to put, or a delete. */
+struct op {
+	uint8_t slot[SLOT_LEN];
+	uint8_t *blob; /* NULL: delete */
+	size_t len;
+};
+
+static int mdb_errno(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_KEYEXIST:
+		return -EEXIST;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		return -EBADMSG;
+	default:
+		return rc > 0 ? -rc : -EIO;
+	}
+}
 
 static int slot_of(const char *user, const char *holder, uint8_t ret[SLOT_LEN])
 {
@@ -124,20 +183,11 @@ static bool find_slot_index(const struct pt_store *s, const uint8_t slot[SLOT_LE
 	return i < s->n && memcmp(s->e[i].slot, slot, SLOT_LEN) == 0;
 }
 
-static bool find_id_index(const struct pt_store *s, const char *id, size_t *ret)
-{
-	if (!id)
-		return false;
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->e[i].rec->id, id) == 0) {
-			*ret = i;
-			return true;
-		}
-	return false;
-}
+/* ------------------------------------------------------------- the index */
 
 static int reserve(struct pt_store *s, size_t n)
 {
+	struct pt_record **b;
 	struct entry *e;
 	size_t cap;
 
@@ -150,44 +200,223 @@ static int reserve(struct pt_store *s, size_t n)
 	if (!e)
 		return -ENOMEM;
 	s->e = e;
+	b = reallocarray(s->by_id, cap, sizeof(*b));
+	if (!b)
+		return -ENOMEM; /* s->e is larger now, which is harmless */
+	s->by_id = b;
 	s->cap = cap;
 	return 0;
 }
 
-static void note_sync(struct pt_store *s, int err)
+/* Index in by_id[0..n) of the first record whose id is >= id. */
+static size_t id_lower_bound(const struct pt_store *s, size_t n, const char *id)
 {
-	if (err && !s->sync_err)
-		s->sync_reported = false;
-	s->sync_err = err;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(s->by_id[mid]->id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
-/* 0, a positive errno when written but the directory not synced, or -errno. */
-static int write_record(struct pt_store *s, const struct pt_record *rec,
-			const uint8_t slot[SLOT_LEN], bool sync_dir)
+static struct pt_record *by_id_find(const struct pt_store *s, const char *id)
+{
+	size_t i;
+
+	if (!id)
+		return NULL;
+	i = id_lower_bound(s, s->n, id);
+	return i < s->n && strcmp(s->by_id[i]->id, id) == 0 ? s->by_id[i] : NULL;
+}
+
+/* by_id holds s->n - 1 records: rec becomes the n-th (capacity reserved). */
+static void by_id_insert(struct pt_store *s, struct pt_record *rec)
+{
+	size_t m = s->n - 1, i = id_lower_bound(s, m, rec->id);
+
+	memmove(&s->by_id[i + 1], &s->by_id[i], (m - i) * sizeof(*s->by_id));
+	s->by_id[i] = rec;
+}
+
+/* by_id holds s->n records, rec among them: it leaves. */
+static void by_id_remove(struct pt_store *s, const struct pt_record *rec)
+{
+	size_t i = id_lower_bound(s, s->n, rec->id);
+
+	while (i < s->n && s->by_id[i] != rec)
+		i++;
+	if (i == s->n)
+		return;
+	memmove(&s->by_id[i], &s->by_id[i + 1], (s->n - i - 1) * sizeof(*s->by_id));
+}
+
+/* ------------------------------------------------------------- LMDB */
+
+/* The pages of the map that reading touched are clean copies of the file:
+ * hand them back (the next access maps them again from the page cache). */
+static void release_map(struct pt_store *s)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t len;
+
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 || !info.me_mapaddr)
+		return;
+	len = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+	if (len > info.me_mapsize)
+		len = info.me_mapsize;
+	(void)madvise(info.me_mapaddr, len, MADV_DONTNEED);
+}
+
+static int grow_map(struct pt_store *s)
+{
+	size_t m = s->mapsize * 2;
+	int rc;
+
+	if (m < s->mapsize)
+		return -ENOSPC;
+	rc = mdb_env_set_mapsize(s->env, m);
+	if (rc)
+		return mdb_errno(rc);
+	s->mapsize = m;
+	return 0;
+}
+
+/* Keeps room for the next commits allocated past the end of the file (not
+ * part of its size: LMDB does not see it), so that a revocation still
+ * commits on a full disk, as unlinking a token file did. Best effort. */
+static void keep_reserve(struct pt_store *s)
+{
+	struct stat st;
+	int fd;
+
+	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) < 0)
+		return;
+	if ((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size + DISK_RESERVE / 2)
+		return;
+	(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, DISK_RESERVE);
+}
+
+/* Applies ops in one durable write transaction (all or nothing), growing
+ * the map when it is full. flags: for the puts (MDB_NOOVERWRITE: a slot
+ * already there is left as it is). */
+static int commit_ops(struct pt_store *s, const struct op *ops, size_t n, unsigned flags)
+{
+	for (int tries = 0;; tries++) {
+		MDB_txn *txn = NULL;
+		int rc, r;
+
+		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			MDB_val k = { SLOT_LEN, (void *)ops[i].slot };
+
+			if (ops[i].blob) {
+				MDB_val v = { ops[i].len, ops[i].blob };
+				rc = mdb_put(txn, s->dbi, &k, &v, flags);
+				if (rc == MDB_KEYEXIST && (flags & MDB_NOOVERWRITE))
+					rc = 0;
+			} else {
+				rc = mdb_del(txn, s->dbi, &k, NULL);
+				if (rc == MDB_NOTFOUND)
+					rc = 0;
+			}
+		}
+		if (rc == 0) {
+			rc = mdb_txn_commit(txn);
+			if (rc == 0)
+				keep_reserve(s);
+		} else if (txn)
+			mdb_txn_abort(txn);
+		if (rc != MDB_MAP_FULL || tries >= MAP_GROW_TRIES)
+			return mdb_errno(rc);
+		r = grow_map(s);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* The sealed value of rec in slot. */
+static int seal_record(const struct pt_store *s, const struct pt_record *rec,
+		       const uint8_t slot[SLOT_LEN], uint8_t **ret, size_t *ret_len)
 {
 	char name[SLOT_NAME_LEN + 1];
 	char *json = NULL;
-	uint8_t *blob = NULL;
-	size_t bloblen = 0;
 	int r;
 
 	slot_name(slot, name);
 	r = pt_record_to_json(rec, &json);
 	if (r < 0)
 		return r;
-	r = pt_aead_seal(s->key, name, strlen(name), json, strlen(json), &blob, &bloblen);
+	r = pt_aead_seal(s->key, name, strlen(name), json, strlen(json), ret, ret_len);
 	pt_free_secret(json);
-	if (r < 0)
-		return r;
-	r = pt_atomic_write_at(s->dfd, name, blob, bloblen, 0600, sync_dir);
-	free(blob);
 	return r;
 }
 
+/* Opens a sealed value of slot name: -ENOMEM is fatal, any other error means
+ * "bad record". */
+static int unseal_record(const uint8_t *key, const char *name, const uint8_t *blob, size_t len,
+			 struct pt_record **ret, uint8_t ret_slot[SLOT_LEN])
+{
+	uint8_t *plain = NULL, slot[SLOT_LEN];
+	size_t plainlen = 0;
+	struct pt_record *rec = NULL;
+	char check[SLOT_NAME_LEN + 1];
+	int r;
+
+	r = pt_aead_open(key, name, strlen(name), blob, len, &plain, &plainlen);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	r = pt_record_from_json((const char *)plain, plainlen, &rec);
+	OPENSSL_cleanse(plain, plainlen);
+	free(plain);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	r = slot_of(rec->user, rec->holder, slot);
+	if (r < 0) {
+		pt_record_free(rec);
+		return r;
+	}
+	slot_name(slot, check);
+	if (strcmp(check, name) != 0) {
+		pt_record_free(rec);
+		return -EBADMSG;
+	}
+	memcpy(ret_slot, slot, SLOT_LEN);
+	*ret = rec;
+	return 0;
+}
+
+/* The end of a read-only scan: rc, LMDB's last answer (MDB_NOTFOUND: the
+ * end was reached), r, the scan's own error. */
+static int scan_end(MDB_cursor *cur, MDB_txn *txn, int rc, int r)
+{
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	if (r < 0)
+		return r;
+	return rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
+}
+
+static void free_ops(struct op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ops[i].blob);
+	free(ops);
+}
+
+/* ------------------------------------------------------------- the API */
+
 int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced)
 {
-	uint8_t slot[SLOT_LEN];
-	size_t i, j;
+	struct pt_record *other;
+	struct op op = { .blob = NULL };
+	size_t i;
 	bool found;
 	int r;
 
@@ -195,33 +424,44 @@ int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced)
 		return -EINVAL;
 	if (!pt_record_valid(rec))
 		return -EINVAL;
-	r = slot_of(rec->user, rec->holder, slot);
+	r = slot_of(rec->user, rec->holder, op.slot);
 	if (r < 0)
 		return r;
-	found = find_slot_index(s, slot, &i);
+	found = find_slot_index(s, op.slot, &i);
 	/* one id, one token: the same id in another slot is a caller bug */
-	if (find_id_index(s, rec->id, &j) && (!found || j != i))
+	other = by_id_find(s, rec->id);
+	if (other && (!found || other != s->e[i].rec))
 		return -EEXIST;
-	if (!found) {
-		r = reserve(s, s->n + 1); /* before the write: no failure after it */
-		if (r < 0)
-			return r;
-	}
-	r = write_record(s, rec, slot, true);
+	/* everything that can fail before the commit: nothing can after it */
+	if (!found && (r = reserve(s, s->n + 1)) < 0)
+		return r;
+	r = pt_record_compact(rec);
 	if (r < 0)
 		return r;
-	note_sync(s, r); /* the rename took effect: done, even if the directory sync failed */
+	r = seal_record(s, rec, op.slot, &op.blob, &op.len);
+	if (r < 0)
+		return r;
+	r = commit_ops(s, &op, 1, 0);
+	free(op.blob);
+	if (r < 0)
+		return r;
 
 	rec->dirty = rec->unjournaled = rec->exp_moved = false;
 	if (found) {
-		if (s->e[i].rec != rec)
-			pt_record_free(s->e[i].rec);
-		s->e[i].rec = rec;
+		struct pt_record *old = s->e[i].rec;
+
+		if (old != rec) {
+			by_id_remove(s, old);
+			s->e[i].rec = rec;
+			pt_record_free(old);
+			by_id_insert(s, rec);
+		}
 	} else {
 		memmove(&s->e[i + 1], &s->e[i], (s->n - i) * sizeof(*s->e));
-		memcpy(s->e[i].slot, slot, SLOT_LEN);
+		memcpy(s->e[i].slot, op.slot, SLOT_LEN);
 		s->e[i].rec = rec;
 		s->n++;
+		by_id_insert(s, rec);
 	}
 	if (ret_replaced)
 		*ret_replaced = found;
@@ -230,31 +470,34 @@ int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced)
 
 int pt_store_remove(struct pt_store *s, const char *id)
 {
-	char name[SLOT_NAME_LEN + 1];
+	struct pt_record *rec;
+	struct op op = { .blob = NULL };
 	size_t i;
+	int r;
 
 	if (!s || !id)
 		return -EINVAL;
-	if (!find_id_index(s, id, &i))
+	rec = by_id_find(s, id);
+	if (!rec)
 		return -ENOENT;
-	slot_name(s->e[i].slot, name);
-	if (unlinkat(s->dfd, name, 0) < 0 && errno != ENOENT)
-		return -errno;
-	/* gone: done, even if the directory sync fails (retried by pt_store_flush) */
-	note_sync(s, fsync(s->dfd) < 0 ? errno : 0);
-	pt_record_free(s->e[i].rec);
+	r = slot_of(rec->user, rec->holder, op.slot);
+	if (r < 0)
+		return r;
+	if (!find_slot_index(s, op.slot, &i) || s->e[i].rec != rec)
+		return -EIO; /* the two indexes disagree: cannot happen */
+	r = commit_ops(s, &op, 1, 0);
+	if (r < 0)
+		return r;
+	by_id_remove(s, rec);
 	memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(*s->e));
 	s->n--;
+	pt_record_free(rec);
 	return 0;
 }
 
 struct pt_record *pt_store_find_id(struct pt_store *s, const char *id)
 {
-	size_t i;
-
-	if (!s || !find_id_index(s, id, &i))
-		return NULL;
-	return s->e[i].rec;
+	return s ? by_id_find(s, id) : NULL;
 }
 
 struct pt_record *pt_store_find_slot(struct pt_store *s, const char *user, const char *holder)
@@ -293,34 +536,70 @@ struct pt_record *pt_store_at(struct pt_store *s, size_t i)
 	return s->e[i].rec;
 }
 
+/* Writes, in one transaction, every record that want() selects; done() is
+ * called for each once it is committed. 0 or -errno (nothing written). */
+static int write_records(struct pt_store *s, bool (*want)(const struct pt_record *),
+			 void (*done)(struct pt_record *), size_t *ret_n)
+{
+	struct op *ops = NULL;
+	size_t n = 0, k = 0;
+	int r;
+
+	for (size_t i = 0; i < s->n; i++)
+		n += want(s->e[i].rec);
+	*ret_n = n;
+	if (!n)
+		return 0;
+	ops = calloc(n, sizeof(*ops));
+	if (!ops)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n && k < n; i++) {
+		if (!want(s->e[i].rec))
+			continue;
+		memcpy(ops[k].slot, s->e[i].slot, SLOT_LEN);
+		r = seal_record(s, s->e[i].rec, s->e[i].slot, &ops[k].blob, &ops[k].len);
+		if (r < 0)
+			goto out;
+		k++;
+	}
+	r = commit_ops(s, ops, k, 0);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < s->n; i++)
+		if (want(s->e[i].rec))
+			done(s->e[i].rec);
+out:
+	free_ops(ops, k);
+	return r;
+}
+
+static bool is_dirty(const struct pt_record *rec)
+{
+	return rec->dirty;
+}
+
+static bool is_moved(const struct pt_record *rec)
+{
+	return rec->unjournaled && rec->exp_moved;
+}
+
+static void written(struct pt_record *rec)
+{
+	/* in the database now: the journal needs no line for it either */
+	rec->dirty = rec->unjournaled = rec->exp_moved = false;
+}
+
 int pt_store_flush(struct pt_store *s)
 {
-	bool wrote = false;
-	int r = 0;
+	size_t n;
+	int r;
 
 	if (!s)
 		return -EINVAL;
-	for (size_t i = 0; i < s->n; i++) {
-		int k;
-
-		if (!s->e[i].rec->dirty)
-			continue;
-		k = write_record(s, s->e[i].rec, s->e[i].slot, false);
-		if (k < 0) {
-			if (r == 0)
-				r = k;
-			continue;
-		}
-		/* in the file now: the journal needs no line for it either */
-		s->e[i].rec->dirty = s->e[i].rec->unjournaled = s->e[i].rec->exp_moved = false;
-		wrote = true;
-	}
+	r = write_records(s, is_dirty, written, &n);
 	if (r == 0)
 		s->pending = false;
-	/* one directory sync for every rename of this round, and the retry of
-	 * an earlier one that failed */
-	if (wrote || s->sync_err)
-		note_sync(s, fsync(s->dfd) < 0 ? errno : 0);
+	release_map(s);
 	return r;
 }
 
@@ -342,46 +621,36 @@ bool pt_store_pending(const struct pt_store *s)
 
 bool pt_store_synced(const struct pt_store *s)
 {
-	return s && !s->sync_err;
+	return s != NULL; /* every change is one committed transaction */
 }
 
 int pt_store_journal(struct pt_store *s, struct pt_journal *j)
 {
-	bool wrote = false;
-	int r = 0;
+	size_t n;
+	int r = 0, k;
 
 	if (!s || !j)
 		return -EINVAL;
 	if (!s->pending)
 		return 0;
+	/* expiry lives only in the sealed record: those are written now */
+	k = write_records(s, is_moved, written, &n);
+	if (k < 0)
+		r = k;
 	for (size_t i = 0; i < s->n; i++) {
 		struct pt_record *rec = s->e[i].rec;
 		char line[128];
-		int k;
 
-		if (!rec->unjournaled)
+		if (!rec->unjournaled || rec->exp_moved)
 			continue;
-		if (rec->exp_moved) {
-			k = write_record(s, rec, s->e[i].slot, false);
-			if (k >= 0) {
-				rec->dirty = rec->exp_moved = rec->unjournaled = false;
-				wrote = true;
-				continue;
-			}
-		} else {
-			snprintf(line, sizeof(line), "T %s %" PRIu32 " %" PRIu64, rec->id,
-				 rec->uses, rec->last_used);
-			k = pt_journal_add(j, line);
-			if (k >= 0) {
-				rec->unjournaled = false;
-				continue;
-			}
-		}
-		if (r == 0)
+		snprintf(line, sizeof(line), "T %s %" PRIu32 " %" PRIu64, rec->id, rec->uses,
+			 rec->last_used);
+		k = pt_journal_add(j, line);
+		if (k >= 0)
+			rec->unjournaled = false;
+		else if (r == 0)
 			r = k;
 	}
-	if (wrote)
-		note_sync(s, fsync(s->dfd) < 0 ? errno : 0);
 	if (r == 0)
 		s->pending = false;
 	return r;
@@ -413,10 +682,8 @@ int pt_store_replay(struct pt_store *s, const char *line)
 
 int pt_store_sync_failure(struct pt_store *s)
 {
-	if (!s || !s->sync_err || s->sync_reported)
-		return 0;
-	s->sync_reported = true;
-	return s->sync_err;
+	(void)s;
+	return 0; /* a commit either took effect durably or did not happen */
 }
 
 int pt_store_seek(const struct pt_store *s, const char *cursor, size_t *ret)
@@ -466,109 +733,357 @@ void pt_store_free(struct pt_store *s)
 	for (size_t i = 0; i < s->n; i++)
 		pt_record_free(s->e[i].rec);
 	free(s->e);
+	free(s->by_id);
+	if (s->env)
+		mdb_env_close(s->env);
 	if (s->key) {
 		OPENSSL_cleanse(s->key, PT_STORE_KEYLEN);
 		munlock(s->key, s->key_map_len);
 		munmap(s->key, s->key_map_len);
 	}
-	if (s->dfd >= 0)
-		close(s->dfd);
 	free(s->dir);
+	free(s->path);
 	free(s);
 }
 
-/* Loads one token file; -ENOMEM is fatal, any other error means "bad file". */
-static int load_one(struct pt_store *s, const char *name, struct pt_record **ret,
-		    uint8_t ret_slot[SLOT_LEN])
+/* ------------------------------------------------------------- opening */
+
+static int cmp_id(const void *a, const void *b)
 {
-	uint8_t *blob = NULL, *plain = NULL, slot[SLOT_LEN];
-	size_t bloblen = 0, plainlen = 0;
+	const struct pt_record *x = *(const struct pt_record *const *)a,
+			       *y = *(const struct pt_record *const *)b;
+
+	return strcmp(x->id, y->id);
+}
+
+/* Builds by_id. Two records with the same id cannot come from this code:
+ * keep the first by slot and count the others as bad. */
+static int index_ids(struct pt_store *s, size_t *bad)
+{
+	size_t w = 0, dups = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		s->by_id[i] = s->e[i].rec;
+	if (s->n > 1)
+		qsort(s->by_id, s->n, sizeof(*s->by_id), cmp_id);
+	for (size_t i = 1; i < s->n; i++) {
+		struct pt_record *a = s->by_id[i - 1], *b = s->by_id[i];
+		uint8_t sa[SLOT_LEN], sb[SLOT_LEN];
+
+		if (strcmp(a->id, b->id) != 0)
+			continue;
+		if (slot_of(a->user, a->holder, sa) < 0 || slot_of(b->user, b->holder, sb) < 0)
+			return -ENOMEM;
+		/* the later slot goes; the earlier stays in by_id[i] for the next
+		 * comparison */
+		if (memcmp(sa, sb, SLOT_LEN) < 0) {
+			s->by_id[i] = a;
+			s->by_id[i - 1] = b;
+		}
+		s->by_id[i - 1]->dead_since_ms = UINT64_MAX; /* marked: dropped below */
+		dups++;
+	}
+	if (!dups)
+		return 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->e[i].rec->dead_since_ms == UINT64_MAX) {
+			pt_record_free(s->e[i].rec);
+			continue;
+		}
+		s->e[w++] = s->e[i];
+	}
+	s->n = w;
+	*bad += dups;
+	return index_ids(s, bad);
+}
+
+/* Loads every record of the database; those that do not open or parse, or
+ * sit under a key they do not belong to, are counted in *bad and left in
+ * place. */
+static int load_all(struct pt_store *s, size_t *bad)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	MDB_stat st;
+	int rc, r = 0;
+
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0)
+		rc = mdb_stat(txn, s->dbi, &st);
+	if (rc == 0 && (r = reserve(s, st.ms_entries)) < 0)
+		goto out;
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, s->dbi, &cur);
+	if (rc)
+		goto out;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct pt_record *tmp = NULL, *rec = NULL;
+		uint8_t slot[SLOT_LEN];
+		char name[SLOT_NAME_LEN + 1];
+
+		if (k.mv_size != SLOT_LEN) {
+			(*bad)++;
+			continue;
+		}
+		slot_name(k.mv_data, name);
+		r = unseal_record(s->key, name, v.mv_data, v.mv_size, &tmp, slot);
+		if (r == -ENOMEM)
+			goto out;
+		if (r < 0) {
+			(*bad)++;
+			r = 0;
+			continue;
+		}
+		r = pt_record_compact_copy(tmp, &rec);
+		pt_record_free(tmp);
+		if (r == 0)
+			r = reserve(s, s->n + 1);
+		if (r < 0) {
+			pt_record_free(rec);
+			goto out;
+		}
+		/* LMDB's order is memcmp's: the array stays sorted */
+		memcpy(s->e[s->n].slot, slot, SLOT_LEN);
+		s->e[s->n++].rec = rec;
+	}
+out:
+	r = scan_end(cur, txn, rc, r);
+	if (r == 0)
+		r = index_ids(s, bad);
+	return r;
+}
+
+/* Reads and checks one v0.1/v0.2 token file (dfd: its directory). */
+static int read_legacy(const struct pt_store *s, int dfd, const char *name, uint8_t **ret,
+		       size_t *ret_len, uint8_t ret_slot[SLOT_LEN])
+{
 	struct pt_record *rec = NULL;
-	char check[SLOT_NAME_LEN + 1];
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	struct stat st;
 	int fd;
 	int r;
 
 	if (!slot_name_valid(name))
 		return -EINVAL;
-	fd = openat(s->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOMEM ? -EIO : -errno;
-	{
-		struct stat st;
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
-			return -EINVAL;
-		}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
 	}
-	r = pt_read_fd(fd, RECORD_FILE_MAX, &blob, &bloblen);
+	r = pt_read_fd(fd, RECORD_FILE_MAX, &blob, &len);
 	close(fd);
 	if (r < 0)
 		return r;
-	r = pt_aead_open(s->key, name, strlen(name), blob, bloblen, &plain, &plainlen);
-	free(blob);
-	if (r < 0)
-		return r == -ENOMEM ? r : -EBADMSG;
-	r = pt_record_from_json((const char *)plain, plainlen, &rec);
-	OPENSSL_cleanse(plain, plainlen);
-	free(plain);
-	if (r < 0)
-		return r == -ENOMEM ? r : -EBADMSG;
-	r = slot_of(rec->user, rec->holder, slot);
+	r = unseal_record(s->key, name, blob, len, &rec, ret_slot);
+	pt_record_free(rec);
 	if (r < 0) {
-		pt_record_free(rec);
+		free(blob);
 		return r;
 	}
-	slot_name(slot, check);
-	if (strcmp(check, name) != 0) {
-		pt_record_free(rec);
-		return -EBADMSG;
-	}
-	memcpy(ret_slot, slot, SLOT_LEN);
-	*ret = rec;
+	*ret = blob;
+	*ret_len = len;
 	return 0;
 }
 
-static int cmp_slot(const void *a, const void *b)
+static void log_import(const struct pt_store *s, size_t n, size_t bad)
 {
-	return memcmp(((const struct entry *)a)->slot, ((const struct entry *)b)->slot, SLOT_LEN);
+	char v[300];
+
+	if (!pt_log || !pt_log_value)
+		return;
+	pt_log(LOG_NOTICE,
+	       "op=store result=allow imported=%zu unreadable=%zu dir=%s reason=\"the "
+	       "one-file-per-token store of v0.1/v0.2 moved into " PT_STORE_FILE
+	       "; the imported files were removed%s\"",
+	       n, bad, pt_log_value(s->dir, v, sizeof(v)),
+	       bad ? ", those that do not decrypt or parse were left in tokens/" : "");
 }
 
-static int cmp_id(const void *a, const void *b)
+/* Imports dir/tokens/ (see the top of this file). */
+static int import_legacy(struct pt_store *s, size_t *bad)
 {
-	const struct entry *x = *(const struct entry *const *)a,
-			   *y = *(const struct entry *const *)b;
-	int c = strcmp(x->rec->id, y->rec->id);
+	struct op *ops = NULL;
+	size_t n = 0, cap = 0, nbad = 0, bytes = 0;
+	struct dirent *de;
+	DIR *d = NULL;
+	int dfd, r = 0;
+	bool removed = false;
 
-	/* equal ids: keep the smaller slot */
-	return c ? c : memcmp(x->slot, y->slot, SLOT_LEN);
-}
+	dfd = openat(AT_FDCWD, s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	{
+		int tfd = openat(dfd, PT_STORE_LEGACY_DIR,
+				 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
-/* Two files with the same id cannot come from this code; keep the first
- * (by slot) and count the others as bad. */
-static int drop_duplicate_ids(struct pt_store *s, size_t *bad)
-{
-	struct entry **by_id;
-	size_t w = 0;
-
-	if (s->n < 2)
-		return 0;
-	by_id = calloc(s->n, sizeof(*by_id));
-	if (!by_id)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i++)
-		by_id[i] = &s->e[i];
-	qsort(by_id, s->n, sizeof(*by_id), cmp_id);
-	for (size_t i = 1; i < s->n; i++)
-		if (strcmp(by_id[i]->rec->id, by_id[i - 1]->rec->id) == 0) {
-			pt_record_free(by_id[i]->rec);
-			by_id[i]->rec = NULL;
-			(*bad)++;
+		close(dfd);
+		if (tfd < 0)
+			return errno == ENOENT ? 0 : -errno;
+		d = fdopendir(tfd);
+		if (!d) {
+			r = -errno;
+			close(tfd);
+			return r;
 		}
-	free(by_id);
-	for (size_t i = 0; i < s->n; i++)
-		if (s->e[i].rec)
-			s->e[w++] = s->e[i];
-	s->n = w;
+		dfd = tfd;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+
+		if (pt_is_temp_name(de->d_name)) {
+			/* a write that crashed before its rename */
+			if (unlinkat(dfd, de->d_name, 0) == 0)
+				removed = true;
+			continue;
+		}
+		if (l < 4 || strcmp(de->d_name + l - 4, ".tok") != 0)
+			continue; /* not ours */
+		if (n == cap) {
+			struct op *o = reallocarray(ops, cap ? cap * 2 : 64, sizeof(*ops));
+
+			if (!o) {
+				r = -ENOMEM;
+				goto out;
+			}
+			ops = o;
+			cap = cap ? cap * 2 : 64;
+		}
+		r = read_legacy(s, dfd, de->d_name, &ops[n].blob, &ops[n].len, ops[n].slot);
+		if (r == -ENOMEM)
+			goto out;
+		if (r < 0) {
+			nbad++;
+			r = 0;
+			continue;
+		}
+		bytes += ops[n].len;
+		n++;
+	}
+	if (errno != 0) {
+		r = -errno;
+		goto out;
+	}
+	if (n) {
+		/* room for all of it at once (LMDB's pages are at most half full) */
+		while (s->mapsize < 4 * bytes + MAP_INITIAL)
+			if ((r = grow_map(s)) < 0)
+				goto out;
+		r = commit_ops(s, ops, n, MDB_NOOVERWRITE);
+		if (r < 0)
+			goto out;
+		/* committed: the files go, durably, before the store is used */
+		for (size_t i = 0; i < n; i++) {
+			char name[SLOT_NAME_LEN + 1];
+
+			slot_name(ops[i].slot, name);
+			if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
+				r = -errno;
+				goto out;
+			}
+		}
+		removed = true;
+	}
+	if (removed && fsync(dfd) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (n)
+		log_import(s, n, nbad);
+	s->imported = n;
+	*bad += nbad;
+	if (nbad == 0) {
+		/* nothing left that is ours: the directory goes too (best effort:
+		 * it may hold files that are not the store's) */
+		closedir(d);
+		d = NULL;
+		dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			if (unlinkat(dfd, PT_STORE_LEGACY_DIR, AT_REMOVEDIR) == 0)
+				(void)fsync(dfd);
+			close(dfd);
+		}
+	}
+out:
+	if (d)
+		closedir(d);
+	free_ops(ops, n);
+	return r;
+}
+
+/* A regular file of ours, mode 0600: created so, or made so. */
+static int check_file(struct pt_store *s)
+{
+	struct stat st;
+	int fd;
+
+	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) < 0)
+		return -EIO;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (st.st_uid != geteuid())
+		return -EPERM;
+	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The key generation's directory: a directory, not a link, ours, 0700
+ * (tightened when it is looser, as v0.1 did with tokens/). */
+static int check_dir(const char *dir)
+{
+	struct stat st;
+	int fd, r = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (st.st_uid != geteuid())
+		r = -EPERM;
+	else if ((st.st_mode & 0077) && fchmod(fd, st.st_mode & 0700) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int open_env(const char *path, size_t mapsize, MDB_env **ret_env, MDB_dbi *ret_dbi)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	struct stat st;
+	int rc;
+
+	/* LMDB opens the path itself: no link in its place */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return S_ISLNK(st.st_mode) ? -ELOOP : -EINVAL;
+	rc = mdb_env_create(&env);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(env, mapsize);
+	if (rc == 0)
+		rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NORDAHEAD | MDB_NOTLS,
+				  0600);
+	if (rc == 0)
+		rc = mdb_txn_begin(env, NULL, 0, &txn);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, NULL, 0, ret_dbi);
+	if (rc == 0) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	if (txn)
+		mdb_txn_abort(txn);
+	if (rc) {
+		if (env)
+			mdb_env_close(env);
+		return mdb_errno(rc);
+	}
+	*ret_env = env;
 	return 0;
 }
 
@@ -576,20 +1091,16 @@ int pt_store_open(const char *state_dir, const uint8_t key[PT_STORE_KEYLEN], str
 		  size_t *ret_bad)
 {
 	struct pt_store *s = NULL;
-	struct stat st;
-	DIR *d = NULL;
-	struct dirent *de;
+	MDB_envinfo info;
 	size_t bad = 0;
-	bool removed = false;
 	long pagesz;
-	int r, fd;
+	int r;
 
 	if (!state_dir || !key || !ret)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->dfd = -1;
 
 	pagesz = sysconf(_SC_PAGESIZE);
 	s->key_map_len = pagesz > 0 ? (size_t)pagesz : 4096;
@@ -604,94 +1115,180 @@ int pt_store_open(const char *state_dir, const uint8_t key[PT_STORE_KEYLEN], str
 	(void)madvise(s->key, s->key_map_len, MADV_DONTDUMP);
 	memcpy(s->key, key, PT_STORE_KEYLEN);
 
-	if (asprintf(&s->dir, "%s/" TOKENS_DIR, state_dir) < 0) {
-		s->dir = NULL;
+	s->dir = strdup(state_dir);
+	if (!s->dir || asprintf(&s->path, "%s/" PT_STORE_FILE, state_dir) < 0) {
+		s->path = NULL;
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
-		goto fail;
-	}
-	s->dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (s->dfd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (fstat(s->dfd, &st) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if ((st.st_mode & 07777) != 0700 && fchmod(s->dfd, 0700) < 0) {
-		r = -errno;
-		goto fail;
-	}
-
-	fd = dup(s->dfd);
-	if (fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
-		goto fail;
-	}
-	rewinddir(d);
-	while ((errno = 0, de = readdir(d))) {
-		struct pt_record *rec = NULL;
-		uint8_t slot[SLOT_LEN] = { 0 };
-		size_t n = strlen(de->d_name);
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (pt_is_temp_name(de->d_name)) {
-			/* a write that crashed before its rename */
-			if (unlinkat(s->dfd, de->d_name, 0) == 0)
-				removed = true;
-			continue;
-		}
-		if (n < 4 || strcmp(de->d_name + n - 4, ".tok") != 0)
-			continue; /* not ours */
-		r = load_one(s, de->d_name, &rec, slot);
-		if (r == -ENOMEM)
-			goto fail;
-		if (r < 0) {
-			bad++;
-			continue;
-		}
-		r = reserve(s, s->n + 1);
-		if (r < 0) {
-			pt_record_free(rec);
-			goto fail;
-		}
-		memcpy(s->e[s->n].slot, slot, SLOT_LEN);
-		s->e[s->n].rec = rec;
-		s->n++;
-	}
-	if (errno != 0) {
-		r = -errno;
-		goto fail;
-	}
-	closedir(d);
-	d = NULL;
-	if (removed)
-		(void)fsync(s->dfd);
-
-	if (s->n > 1)
-		qsort(s->e, s->n, sizeof(*s->e), cmp_slot);
-	r = drop_duplicate_ids(s, &bad);
+	r = check_dir(s->dir);
 	if (r < 0)
 		goto fail;
+	r = open_env(s->path, MAP_INITIAL, &s->env, &s->dbi);
+	if (r < 0)
+		goto fail;
+	r = check_file(s);
+	if (r < 0)
+		goto fail;
+	s->mapsize = mdb_env_info(s->env, &info) == 0 ? info.me_mapsize : MAP_INITIAL;
+	keep_reserve(s);
+
+	r = import_legacy(s, &bad);
+	if (r < 0)
+		goto fail;
+	r = load_all(s, &bad);
+	if (r < 0)
+		goto fail;
+	release_map(s);
+	/* what decoding allocated and freed goes back too */
+	malloc_trim(0);
 
 	*ret = s;
 	if (ret_bad)
 		*ret_bad = bad;
 	return 0;
 fail:
-	if (d)
-		closedir(d);
 	pt_store_free(s);
 	return r;
+}
+
+size_t pt_store_imported(const struct pt_store *s)
+{
+	return s ? s->imported : 0;
+}
+
+/* ------------------------------------------------------------- rotation */
+
+/* Token files of dir/tokens/ that did not import: copied as they are. */
+static int copy_legacy_leftovers(const char *dir, const char *newdir, size_t *bad)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int tfd = -1, r = 0;
+
+	if ((size_t)snprintf(from, sizeof(from), "%s/" PT_STORE_LEGACY_DIR, dir) >= sizeof(from) ||
+	    (size_t)snprintf(to, sizeof(to), "%s/" PT_STORE_LEGACY_DIR, newdir) >= sizeof(to))
+		return -ENAMETOOLONG;
+	d = opendir(from);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (r == 0 && (de = readdir(d))) {
+		uint8_t *blob = NULL;
+		size_t len = 0;
+		int fd;
+
+		if (!slot_name_valid(de->d_name))
+			continue;
+		if (tfd < 0) {
+			if (mkdir(to, 0700) < 0 && errno != EEXIST) {
+				r = -errno;
+				break;
+			}
+			tfd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			if (tfd < 0) {
+				r = -errno;
+				break;
+			}
+		}
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0) {
+			r = -errno;
+			break;
+		}
+		r = pt_read_fd(fd, RECORD_FILE_MAX, &blob, &len);
+		close(fd);
+		if (r == 0)
+			r = pt_atomic_write_at(tfd, de->d_name, blob, len, 0600, false);
+		free(blob);
+		if (r > 0)
+			r = -r;
+		if (r == 0)
+			(*bad)++;
+	}
+	if (r == 0 && tfd >= 0 && fsync(tfd) < 0)
+		r = -errno;
+	if (tfd >= 0)
+		close(tfd);
+	closedir(d);
+	return r;
+}
+
+/* One value under key2; one that does not decrypt is copied as it is
+ * (unusable, but nothing is lost). */
+static int rewrap_one(const uint8_t *key1, const uint8_t *key2, const MDB_val *k, const MDB_val *v,
+		      struct op *op, size_t *bad)
+{
+	char name[SLOT_NAME_LEN + 1];
+	uint8_t *plain = NULL;
+	size_t pl = 0;
+	int r;
+
+	memcpy(op->slot, k->mv_data, SLOT_LEN);
+	slot_name(k->mv_data, name);
+	if (pt_aead_open(key1, name, strlen(name), v->mv_data, v->mv_size, &plain, &pl) == 0) {
+		r = pt_aead_seal(key2, name, strlen(name), plain, pl, &op->blob, &op->len);
+		OPENSSL_cleanse(plain, pl);
+		free(plain);
+		return r;
+	}
+	(*bad)++;
+	op->blob = malloc(v->mv_size ? v->mv_size : 1);
+	if (!op->blob)
+		return -ENOMEM;
+	memcpy(op->blob, v->mv_data, v->mv_size);
+	op->len = v->mv_size;
+	return 0;
+}
+
+int pt_store_rewrap(struct pt_store *s, const char *newdir, const uint8_t key2[PT_STORE_KEYLEN],
+		    size_t *ret_n, size_t *ret_bad)
+{
+	struct pt_store ns = { .key = (uint8_t *)key2, .mapsize = s ? s->mapsize : 0 };
+	struct op *ops = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	MDB_stat st;
+	size_t n = 0, bad = 0;
+	int rc, r = 0;
+
+	if (!s || !newdir || !key2 || !ret_n || !ret_bad)
+		return -EINVAL;
+	if (asprintf(&ns.path, "%s/" PT_STORE_FILE, newdir) < 0)
+		return -ENOMEM;
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0)
+		rc = mdb_stat(txn, s->dbi, &st);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, s->dbi, &cur);
+	if (rc == 0 && !(ops = calloc(st.ms_entries ? st.ms_entries : 1, sizeof(*ops))))
+		r = -ENOMEM;
+	if (rc == 0 && r == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0 && r == 0 && n < st.ms_entries) {
+		if (k.mv_size == SLOT_LEN)
+			r = rewrap_one(s->key, key2, &k, &v, &ops[n], &bad);
+		else
+			bad++; /* cannot be put under a slot either */
+		if (r == 0 && k.mv_size == SLOT_LEN)
+			n++;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	r = scan_end(cur, txn, rc, r);
+	if (r == 0)
+		r = open_env(ns.path, ns.mapsize ? ns.mapsize : MAP_INITIAL, &ns.env, &ns.dbi);
+	if (r == 0)
+		r = commit_ops(&ns, ops, n, 0);
+	if (r == 0)
+		r = copy_legacy_leftovers(s->dir, newdir, &bad);
+	if (ns.env)
+		mdb_env_close(ns.env);
+	free(ns.path);
+	free_ops(ops, n);
+	if (r < 0)
+		return r;
+	*ret_n = n;
+	*ret_bad = bad;
+	return 0;
 }

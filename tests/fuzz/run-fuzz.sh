@@ -104,7 +104,7 @@ for name in $names; do
 		maxlen=40000 ;;
 	config | record | tpm2blob | history | coderec | journal)
 		src="$common_src common/jws.c common/ptjson.c $tokend_src"
-		libs=$(pkgflags "libcrypto json-c libconfig")
+		libs=$(pkgflags "libcrypto json-c libconfig lmdb")
 		maxlen=16384 ;;
 	*) echo "fuzz $name: FAILED (unknown harness)"; failed="$failed $name"; continue ;;
 	esac
