@@ -24,11 +24,12 @@
  * the records, not the file.
  *
  * The one-file-per-token directory of v0.1/v0.2 (KEYDIR/tokens/) is imported
- * by the first open: every file that decrypts and parses is put in one
- * transaction (a slot already in the database is left as it is: only an
- * import interrupted after its commit leaves one), then the imported files
- * are removed and the directory synced before the store is used, so no file
- * can come back after a crash and shadow a newer record. Files that do not
+ * by the first open: every file that decrypts and parses is put in the
+ * database, in transactions of IMPORT_BATCH (a slot already there is left as
+ * it is: only an interrupted import leaves one, with the same value), then,
+ * once all are committed, the imported files are removed and the directory
+ * synced before the store is used, so no file can come back after a crash
+ * and shadow a newer record. Files that do not
  * load stay where they are and are counted as bad, as before; a crash at any
  * point is safe to restart.
  */
@@ -51,6 +52,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -63,6 +65,7 @@
 #define RECORD_FILE_MAX (PT_RECORD_JSON_MAX + 64)
 #define MAP_INITIAL ((size_t)1 << 30) /* address space, not memory; grows */
 #define MAP_GROW_TRIES 8
+#define IMPORT_BATCH 2048
 #define DISK_RESERVE (64 * 1024) /* allocated past the file's end, see keep_reserve */
 
 /* tokend's log (log.c) when the program links it; the unit tests, the
@@ -81,7 +84,12 @@ struct pt_store {
 	MDB_env *env;
 	MDB_dbi dbi;
 	size_t mapsize;
-	uint8_t *key; /* in its own page: mlocked (best effort), not dumped */
+	void *map; /* LMDB's map of the file (found in /proc/self/maps), or NULL */
+	size_t map_len;
+	struct pt_record **touched; /* pt_store_touch'ed, not journaled yet */
+	size_t n_touched, cap_touched;
+	bool touched_all; /* the list could not grow: every record is a candidate */
+	uint8_t *key;	  /* in its own page: mlocked (best effort), not dumped */
 	size_t key_map_len;
 	struct entry *e; /* by slot */
 	struct pt_record **by_id;
@@ -256,6 +264,36 @@ static void by_id_remove(struct pt_store *s, const struct pt_record *rec)
 
 /* ------------------------------------------------------------- LMDB */
 
+/* Where LMDB mapped the file: the line of /proc/self/maps with its device
+ * and inode. LMDB keeps the address to itself unless the map is fixed. */
+static void find_map(struct pt_store *s)
+{
+	unsigned long lo, hi, ino, off;
+	unsigned maj, mnr;
+	char line[512];
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	s->map = NULL;
+	s->map_len = 0;
+	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) < 0)
+		return;
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &lo, &hi, &off, &maj, &mnr, &ino) ==
+			    6 &&
+		    ino == st.st_ino && maj == major(st.st_dev) && mnr == minor(st.st_dev) &&
+		    off == 0) {
+			s->map = (void *)lo;
+			s->map_len = hi - lo;
+			break;
+		}
+	fclose(f);
+}
+
 /* The pages of the map that reading touched are clean copies of the file:
  * hand them back (the next access maps them again from the page cache). */
 static void release_map(struct pt_store *s)
@@ -264,12 +302,12 @@ static void release_map(struct pt_store *s)
 	MDB_stat st;
 	size_t len;
 
-	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 || !info.me_mapaddr)
+	if (!s->map || mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
 		return;
 	len = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
-	if (len > info.me_mapsize)
-		len = info.me_mapsize;
-	(void)madvise(info.me_mapaddr, len, MADV_DONTNEED);
+	if (len > s->map_len)
+		len = s->map_len;
+	(void)madvise(s->map, len, MADV_DONTNEED);
 }
 
 static int grow_map(struct pt_store *s)
@@ -283,6 +321,8 @@ static int grow_map(struct pt_store *s)
 	if (rc)
 		return mdb_errno(rc);
 	s->mapsize = m;
+	if (s->map)
+		find_map(s); /* mapped again elsewhere */
 	return 0;
 }
 
@@ -410,6 +450,23 @@ static void free_ops(struct op *ops, size_t n)
 	free(ops);
 }
 
+/* rec leaves the store: it leaves the list of touched records too. */
+static void untouch(struct pt_store *s, const struct pt_record *rec)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < s->n_touched; i++)
+		if (s->touched[i] != rec)
+			s->touched[w++] = s->touched[i];
+	s->n_touched = w;
+}
+
+static void touched_none(struct pt_store *s)
+{
+	s->n_touched = 0;
+	s->touched_all = false;
+}
+
 /* ------------------------------------------------------------- the API */
 
 int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced)
@@ -451,6 +508,7 @@ int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced)
 		struct pt_record *old = s->e[i].rec;
 
 		if (old != rec) {
+			untouch(s, old);
 			by_id_remove(s, old);
 			s->e[i].rec = rec;
 			pt_record_free(old);
@@ -488,6 +546,7 @@ int pt_store_remove(struct pt_store *s, const char *id)
 	r = commit_ops(s, &op, 1, 0);
 	if (r < 0)
 		return r;
+	untouch(s, rec);
 	by_id_remove(s, rec);
 	memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(*s->e));
 	s->n--;
@@ -578,11 +637,6 @@ static bool is_dirty(const struct pt_record *rec)
 	return rec->dirty;
 }
 
-static bool is_moved(const struct pt_record *rec)
-{
-	return rec->unjournaled && rec->exp_moved;
-}
-
 static void written(struct pt_record *rec)
 {
 	/* in the database now: the journal needs no line for it either */
@@ -597,8 +651,10 @@ int pt_store_flush(struct pt_store *s)
 	if (!s)
 		return -EINVAL;
 	r = write_records(s, is_dirty, written, &n);
-	if (r == 0)
+	if (r == 0) {
 		s->pending = false;
+		touched_none(s);
+	}
 	release_map(s);
 	return r;
 }
@@ -607,6 +663,22 @@ void pt_store_touch(struct pt_store *s, struct pt_record *rec, bool exp_moved)
 {
 	if (!s || !rec)
 		return;
+	/* journaling goes through the records touched, not the whole store */
+	if (!rec->unjournaled && !s->touched_all) {
+		if (s->n_touched == s->cap_touched) {
+			size_t cap = s->cap_touched ? s->cap_touched * 2 : 64;
+			struct pt_record **t = reallocarray(s->touched, cap, sizeof(*t));
+
+			if (t) {
+				s->touched = t;
+				s->cap_touched = cap;
+			}
+		}
+		if (s->n_touched < s->cap_touched)
+			s->touched[s->n_touched++] = rec;
+		else
+			s->touched_all = true;
+	}
 	rec->dirty = true;
 	rec->unjournaled = true;
 	if (exp_moved)
@@ -624,21 +696,65 @@ bool pt_store_synced(const struct pt_store *s)
 	return s != NULL; /* every change is one committed transaction */
 }
 
+static bool is_moved(const struct pt_record *rec)
+{
+	return rec->unjournaled && rec->exp_moved;
+}
+
+/* The records whose expiry moved, of the n in list (NULL: the store's),
+ * written in one transaction. */
+static int write_moved(struct pt_store *s, struct pt_record **list, size_t n)
+{
+	struct op *ops = NULL;
+	size_t m = 0, k = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		m += is_moved(list ? list[i] : s->e[i].rec);
+	if (!m)
+		return 0;
+	ops = calloc(m, sizeof(*ops));
+	if (!ops)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && k < m && r == 0; i++) {
+		struct pt_record *rec = list ? list[i] : s->e[i].rec;
+
+		if (!is_moved(rec))
+			continue;
+		r = slot_of(rec->user, rec->holder, ops[k].slot);
+		if (r == 0)
+			r = seal_record(s, rec, ops[k].slot, &ops[k].blob, &ops[k].len);
+		if (r == 0)
+			k++;
+	}
+	if (r == 0)
+		r = commit_ops(s, ops, k, 0);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct pt_record *rec = list ? list[i] : s->e[i].rec;
+
+		if (is_moved(rec))
+			written(rec);
+	}
+	free_ops(ops, k);
+	return r;
+}
+
 int pt_store_journal(struct pt_store *s, struct pt_journal *j)
 {
+	struct pt_record **list;
 	size_t n;
-	int r = 0, k;
+	int r, k;
 
 	if (!s || !j)
 		return -EINVAL;
 	if (!s->pending)
 		return 0;
+	list = s->touched_all ? NULL : s->touched;
+	n = s->touched_all ? s->n : s->n_touched;
 	/* expiry lives only in the sealed record: those are written now */
-	k = write_records(s, is_moved, written, &n);
-	if (k < 0)
-		r = k;
-	for (size_t i = 0; i < s->n; i++) {
-		struct pt_record *rec = s->e[i].rec;
+	r = write_moved(s, list, n);
+	for (size_t i = 0; i < n; i++) {
+		struct pt_record *rec = list ? list[i] : s->e[i].rec;
 		char line[128];
 
 		if (!rec->unjournaled || rec->exp_moved)
@@ -651,8 +767,10 @@ int pt_store_journal(struct pt_store *s, struct pt_journal *j)
 		else if (r == 0)
 			r = k;
 	}
-	if (r == 0)
+	if (r == 0) {
 		s->pending = false;
+		touched_none(s);
+	}
 	return r;
 }
 
@@ -734,6 +852,7 @@ void pt_store_free(struct pt_store *s)
 		pt_record_free(s->e[i].rec);
 	free(s->e);
 	free(s->by_id);
+	free(s->touched);
 	if (s->env)
 		mdb_env_close(s->env);
 	if (s->key) {
@@ -904,11 +1023,27 @@ static void log_import(const struct pt_store *s, size_t n, size_t bad)
 	       bad ? ", those that do not decrypt or parse were left in tokens/" : "");
 }
 
-/* Imports dir/tokens/ (see the top of this file). */
+/* Commits n imported values (a slot already there is left as it is) and
+ * frees them: memory stays bounded by one batch, whatever the number of
+ * files. */
+static int import_batch(struct pt_store *s, struct op *ops, size_t n)
+{
+	int r = commit_ops(s, ops, n, MDB_NOOVERWRITE);
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		free(ops[i].blob);
+		ops[i].blob = NULL;
+	}
+	return r;
+}
+
+/* Imports dir/tokens/ (see the top of this file), in batches: an import
+ * interrupted between two is redone from the files, which stay until every
+ * batch is committed. */
 static int import_legacy(struct pt_store *s, size_t *bad)
 {
 	struct op *ops = NULL;
-	size_t n = 0, cap = 0, nbad = 0, bytes = 0;
+	size_t n = 0, done = 0, cap = 0, nbad = 0;
 	struct dirent *de;
 	DIR *d = NULL;
 	int dfd, r = 0;
@@ -961,22 +1096,23 @@ static int import_legacy(struct pt_store *s, size_t *bad)
 			r = 0;
 			continue;
 		}
-		bytes += ops[n].len;
 		n++;
+		if (n - done == IMPORT_BATCH) {
+			r = import_batch(s, ops + done, n - done);
+			if (r < 0)
+				goto out;
+			done = n;
+		}
 	}
 	if (errno != 0) {
 		r = -errno;
 		goto out;
 	}
 	if (n) {
-		/* room for all of it at once (LMDB's pages are at most half full) */
-		while (s->mapsize < 4 * bytes + MAP_INITIAL)
-			if ((r = grow_map(s)) < 0)
-				goto out;
-		r = commit_ops(s, ops, n, MDB_NOOVERWRITE);
+		r = import_batch(s, ops + done, n - done);
 		if (r < 0)
 			goto out;
-		/* committed: the files go, durably, before the store is used */
+		/* all committed: the files go, durably, before the store is used */
 		for (size_t i = 0; i < n; i++) {
 			char name[SLOT_NAME_LEN + 1];
 
@@ -1131,6 +1267,7 @@ int pt_store_open(const char *state_dir, const uint8_t key[PT_STORE_KEYLEN], str
 	if (r < 0)
 		goto fail;
 	s->mapsize = mdb_env_info(s->env, &info) == 0 ? info.me_mapsize : MAP_INITIAL;
+	find_map(s);
 	keep_reserve(s);
 
 	r = import_legacy(s, &bad);

@@ -179,8 +179,11 @@ static int start(const char *tokend, const char *conf, const char *sock)
 	if (pid == 0) {
 		int fd = open("/dev/null", O_WRONLY);
 
-		if (fd >= 0)
+		/* nothing of ours open in it: the caller reads our output to EOF */
+		if (fd >= 0) {
+			dup2(fd, 1);
 			dup2(fd, 2);
+		}
 		execl(tokend, tokend, "-c", conf, (char *)NULL);
 		_exit(127);
 	}

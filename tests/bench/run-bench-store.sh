@@ -52,7 +52,8 @@ issue = ( { name = "bench-issue"; actors = [ "bench" ]; holders = [ "bench" ]; m
 redeem = ( { name = "bench-redeem"; holders = [ "bench" ]; check_account = false; } );
 CONF
 	rm -f "$tmp/tokend.sock"
-	out=$("$bstore" start "$tokend" "$tmp/tokend.conf" "$tmp/tokend.sock")
+	"$bstore" start "$tokend" "$tmp/tokend.conf" "$tmp/tokend.sock" >"$tmp/start.out"
+	out=$(cat "$tmp/start.out")
 	tokend_pid=$(sed -n 's/^pid=\([0-9]*\).*/\1/p' <<<"$out")
 	printf '%-34s start=%6s ms  rss=%7s KiB\n' "$label" \
 		"$(sed -n 's/.*start_ms=\([0-9]*\).*/\1/p' <<<"$out")" \

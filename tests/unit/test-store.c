@@ -1211,6 +1211,26 @@ static void test_store_many(void **state)
 			0);
 	}
 	assert_int_equal(pt_store_count(s), N - N / 3);
+	/* a record touched, then removed or replaced, is not journaled */
+	{
+		struct pt_record *x = pt_store_find_slot(s, "user0001", "atd"),
+				 *y = pt_store_find_slot(s, "user0002", "cron");
+		struct pt_journal *j = NULL;
+		char jpath[256];
+
+		snprintf(jpath, sizeof(jpath), "%s/usage.journal", t->dir);
+		assert_int_equal(pt_journal_open(jpath, &j), 0);
+		x->uses++;
+		pt_store_touch(s, x, false);
+		y->uses++;
+		pt_store_touch(s, y, true);
+		assert_int_equal(pt_store_remove(s, x->id), 0);
+		assert_int_equal(pt_store_put(s, mkrec("user0002", "cron"), NULL), 0);
+		assert_int_equal(pt_store_journal(s, j), 0);
+		assert_int_equal(pt_journal_size(j), 0);
+		assert_false(pt_store_pending(s));
+		pt_journal_free(j);
+	}
 	for (size_t i = 0; i < pt_store_count(s); i++)
 		assert_ptr_equal(pt_store_find_id(s, pt_store_at(s, i)->id), pt_store_at(s, i));
 	pt_store_free(s);
