@@ -19,6 +19,8 @@ packages=(
 	libpam0g-dev libssl-dev libconfig-dev libkeyutils-dev libjson-c-dev libtss2-dev
 	# the front process's system-call filter (tokend(8))
 	libseccomp-dev
+	# the token store (tokend/store.c)
+	liblmdb-dev
 	# libFuzzer smoke (clang -fsanitize=fuzzer needs the compiler-rt runtime)
 	clang libclang-rt-14-dev clang-format
 	# unit and PAM module tests (cmocka, cwrap)

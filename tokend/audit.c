@@ -22,7 +22,7 @@
 #include "b64.h"
 #include "conf.h"
 #include "keys.h"
-#include "store.h"
+#include "fileio.h"
 #include "util.h"
 
 #define HEAD_NAME "audit.head"

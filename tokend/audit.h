@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "store.h"
+#include "aead.h"
 
 #define PT_AUDIT_TOKEN_HMAC_HEX 32 /* first 16 bytes of HMAC-SHA256, hex */
 

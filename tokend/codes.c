@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "store.h"
+#include "fileio.h"
 #include "util.h"
 
 #define MAX_RECORD 4096

@@ -27,7 +27,7 @@
 #include "confguard.h"
 #include "confvalue.h"
 #include "seal.h"
-#include "store.h"
+#include "fileio.h"
 #include "tokentype.h"
 #include "util.h"
 

@@ -20,8 +20,9 @@
 
 #include "history.h"
 #include "ptjson.h"
+#include "fileio.h"
+#include "journal.h"
 #include "ratelimit.h"
-#include "store.h"
 #include "util.h"
 
 #define HISTORY_VERSION 1

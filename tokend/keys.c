@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "jws.h"
+#include "fileio.h"
 #include "keys.h"
 #include "util.h"
 

@@ -10,7 +10,7 @@
 #include <openssl/evp.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "aead.h"
 
 /* A signing key replaced by pertokctl rotate-key: its public half stays
  * published (JWKS) and accepted until every live token it signed expired. */

@@ -373,12 +373,20 @@ int main(int argc, char **argv)
 			  NULL);
 		goto out;
 	}
-	if (bad)
-		pt_log_kv(LOG_ERR, "start", "error", "bad_tokens", PT_LOG_U(bad), "reason",
-			  PT_LOG_F("%zu token file(s) in %s/tokens do not decrypt or parse; they "
-				   "were left untouched and are not served",
-				   bad, d.keydir),
+	if (pt_store_imported(d.store))
+		pt_log_kv(LOG_NOTICE, "store", "allow", "imported",
+			  PT_LOG_U(pt_store_imported(d.store)), "dir", d.keydir, "reason",
+			  "the one-file-per-token store of v0.1/v0.2 moved into tokens.mdb; the "
+			  "imported files were removed",
 			  NULL);
+	if (bad)
+		pt_log_kv(
+			LOG_ERR, "start", "error", "bad_tokens", PT_LOG_U(bad), "reason",
+			PT_LOG_F(
+				"%zu token(s) in %s (tokens.mdb, or files left in tokens/) do "
+				"not decrypt or parse; they were left untouched and are not served",
+				bad, d.keydir),
+			NULL);
 	{
 		char hpath[PATH_MAX];
 		bool hbad = false;

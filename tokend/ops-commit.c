@@ -12,6 +12,7 @@
 
 #include "history.h"
 #include "journal.h"
+#include "fileio.h"
 #include "log.h"
 #include "ops-internal.h"
 #include "util.h"

@@ -21,12 +21,12 @@
 #include "keys.h"
 #include "rotate.h"
 #include "seal.h"
+#include "fileio.h"
 #include "store.h"
 #include "util.h"
 
 #define CURRENT_FILE "current"
 #define GEN_MAX 999999u
-#define TOKEN_FILE_MAX (1024 * 1024)
 
 static int join(char *buf, size_t n, const char *a, const char *b)
 {
@@ -114,14 +114,15 @@ static void rm_rf(const char *path)
 /* Generation 0's files in STATE_DIR itself. */
 static void remove_gen0(const char *state_dir)
 {
-	static const char *const files[] = { "storekey.sealed", "signing.key", "retired.keys" };
+	static const char *const files[] = { "storekey.sealed", "signing.key", "retired.keys",
+					     PT_STORE_FILE };
 	char p[4096];
 
 	for (size_t i = 0; i < PT_ELEMENTSOF(files); i++) {
 		if (join(p, sizeof(p), state_dir, files[i]) == 0)
 			unlink(p);
 	}
-	if (join(p, sizeof(p), state_dir, "tokens") == 0)
+	if (join(p, sizeof(p), state_dir, PT_STORE_LEGACY_DIR) == 0)
 		rm_rf(p);
 }
 
@@ -146,66 +147,6 @@ void pt_keygen_cleanup(const char *state_dir, unsigned gen)
 			rm_rf(p);
 	}
 	closedir(dir);
-}
-
-/* Re-encrypts every token file of olddir/tokens under key2 into newdir/tokens
- * (same names: the name is the AEAD associated data). Files that do not
- * decrypt are copied as they are (they stay unusable, but nothing is lost). */
-static int rewrap_tokens(const char *olddir, const char *newdir, const uint8_t *key1,
-			 const uint8_t *key2, size_t *ret_n, size_t *ret_bad)
-{
-	char from[4096], to[4096], p[4096];
-	struct dirent *de;
-	size_t n = 0, bad = 0;
-	DIR *dir;
-	int r = 0;
-
-	if (join(from, sizeof(from), olddir, "tokens") < 0 ||
-	    join(to, sizeof(to), newdir, "tokens") < 0)
-		return -ENAMETOOLONG;
-	if (mkdir(to, 0700) < 0)
-		return -errno;
-	dir = opendir(from);
-	if (!dir)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(dir))) {
-		size_t l = strlen(de->d_name), bl = 0, pl = 0, nl = 0;
-		uint8_t *blob = NULL, *plain = NULL, *nb = NULL;
-
-		if (de->d_name[0] == '.' || l < 5 || strcmp(de->d_name + l - 4, ".tok") != 0)
-			continue;
-		r = join(p, sizeof(p), from, de->d_name);
-		if (r >= 0)
-			r = pt_read_file(p, TOKEN_FILE_MAX, &blob, &bl);
-		if (r < 0)
-			break;
-		if (pt_aead_open(key1, de->d_name, l, blob, bl, &plain, &pl) == 0) {
-			r = pt_aead_seal(key2, de->d_name, l, plain, pl, &nb, &nl);
-			OPENSSL_cleanse(plain, pl);
-			free(plain);
-		} else {
-			bad++;
-			nb = blob;
-			nl = bl;
-			blob = NULL;
-		}
-		free(blob);
-		if (r < 0)
-			break;
-		r = join(p, sizeof(p), to, de->d_name);
-		if (r >= 0)
-			r = pt_atomic_write(p, nb, nl, 0600);
-		free(nb);
-		if (r < 0)
-			break;
-		n++;
-	}
-	closedir(dir);
-	if (r < 0)
-		return r;
-	*ret_n = n;
-	*ret_bad = bad;
-	return 0;
 }
 
 int pt_rotate(struct pt_daemon *d, char *msg, size_t len)
@@ -263,7 +204,7 @@ int pt_rotate(struct pt_daemon *d, char *msg, size_t len)
 		snprintf(msg, len, "cannot create the new signing key: %s", err);
 		goto out;
 	}
-	r = rewrap_tokens(d->keydir, newdir, d->storekey, key2, &n, &bad);
+	r = pt_store_rewrap(d->store, newdir, key2, &n, &bad);
 	if (r < 0) {
 		snprintf(msg, len, "cannot re-wrap the tokens: %s", strerror(-r));
 		goto out;

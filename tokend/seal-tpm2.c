@@ -40,7 +40,7 @@
 #include <tss2/tss2_tctildr.h>
 
 #include "seal.h"
-#include "store.h"
+#include "aead.h"
 #include "util.h"
 
 #define PAYLOAD_VERSION 1u

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "seal.h"
-#include "store.h"
+#include "fileio.h"
 #include "util.h"
 
 #define SEALED_FILE "storekey.sealed"

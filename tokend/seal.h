@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "aead.h"
 
 /* Backend settings from the config's seal { } group. */
 struct pt_seal_opts {

@@ -2,15 +2,36 @@
 /*
  * The persistable-token store, see store.h.
  *
- * On disk: STATE_DIR/tokens/<slot>.tok, slot = lowercase hex of the first 16
- * bytes of SHA-256(user "\0" holder); content = pt_aead_seal(store key,
- * aad = file name, plaintext = the record's JSON). The file name is bound
- * to the content twice: as AEAD associated data, and by checking on load
- * that the record's user and holder hash to it, so a file renamed or
- * copied into another slot does not load.
+ * On disk: one LMDB environment, KEYDIR/tokens.mdb (a single file, mode
+ * 0600, in the key generation's directory, mode 0700). Key: the token's
+ * slot, the first 16 bytes of SHA-256(user "\0" holder); value:
+ * pt_aead_seal(store key, aad = the slot's name "<32 hex>.tok", plaintext =
+ * the record's JSON) -- byte for byte what v0.1/v0.2 kept in the file
+ * KEYDIR/tokens/<32 hex>.tok. The slot is bound to the record twice: as AEAD
+ * associated data, and by checking on load that the record's user and
+ * holder hash to it, so a value copied under another key does not load.
+ * Every change is one write transaction committed with LMDB's default sync
+ * (data fsync'd, then the meta page written with O_DSYNC): a put that
+ * returned 0 survives kill -9 and power loss, and a crash leaves either the
+ * old or the new state. tokend is the only process that opens it and uses it
+ * from one thread (MDB_NOLOCK: no lock file).
  *
- * In memory: an array of (slot, record) sorted by slot (binary search for
- * slot look-ups, O(n log n) load); look-ups by id are linear (REVOKE/LIST).
+ * In memory: an array of (slot, record) sorted by slot (binary search, the
+ * order of LIST's cursor), and the same records sorted by id (REVOKE,
+ * renewal, journal replay). Records are kept compact (record.h): the struct
+ * and its strings in one block. The map's pages that loading touched are
+ * handed back after the load and at each flush, so the resident set holds
+ * the records, not the file.
+ *
+ * The one-file-per-token directory of v0.1/v0.2 (KEYDIR/tokens/) is imported
+ * by the first open: every file that decrypts and parses is put in the
+ * database, in transactions of IMPORT_BATCH (a slot already there is left as
+ * it is: only an interrupted import leaves one, with the same value), then,
+ * once all are committed, the imported files are removed and the directory
+ * synced before the store is used, so no file can come back after a crash
+ * and shadow a newer record. Files that do not
+ * load stay where they are and are counted as bad, as before; a crash at any
+ * point is safe to restart.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -19,20 +40,24 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <lmdb.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "b64.h"
+#include "fileio.h"
 #include "io.h"
 #include "ptjson.h"
 #include "store.h"
@@ -40,25 +65,11 @@
 
 #define SLOT_LEN 16
 #define SLOT_NAME_LEN (SLOT_LEN * 2 + 4) /* hex + ".tok" */
-#define TOKENS_DIR "tokens"
-
-/* record limits */
-#define RECORD_JSON_MAX (2 * 1024 * 1024)
-#define RECORD_FILE_MAX (RECORD_JSON_MAX + 64)
-#define MAX_GROUPS 4096
-#define MAX_GROUP_NAME 255
-#define MAX_GECOS 1024
-#define MAX_PATH_FIELD 4096
-#define MAX_SHORT_FIELD 255
-#define RECORD_VERSION 1
-
-/* AEAD layout */
-#define AEAD_MAGIC "PTK1"
-#define AEAD_MAGIC_LEN 4
-#define AEAD_NONCE_LEN 12
-#define AEAD_TAG_LEN 16
-#define AEAD_OVERHEAD (AEAD_MAGIC_LEN + AEAD_NONCE_LEN + AEAD_TAG_LEN)
-#define AEAD_MAX (64 * 1024 * 1024)
+#define RECORD_FILE_MAX (PT_RECORD_JSON_MAX + 64)
+#define MAP_INITIAL ((size_t)1 << 30) /* address space, not memory; grows */
+#define MAP_GROW_TRIES 8
+#define IMPORT_BATCH 2048
+#define DISK_RESERVE (64 * 1024) /* allocated past the file's end, see keep_reserve */
 
 struct entry {
 	uint8_t slot[SLOT_LEN];
@@ -66,862 +77,52 @@ struct entry {
 };
 
 struct pt_store {
-	char *dir; /* STATE_DIR/tokens */
-	int dfd;
-	uint8_t *key; /* in its own page: mlocked (best effort), not dumped */
+	char *dir;  /* the key generation's directory */
+	char *path; /* dir/tokens.mdb */
+	MDB_env *env;
+	MDB_dbi dbi;
+	size_t mapsize;
+	void *map; /* LMDB's map of the file (found in /proc/self/maps), or NULL */
+	size_t map_len;
+	struct pt_record **touched; /* pt_store_touch'ed, not journaled yet */
+	size_t n_touched, cap_touched;
+	bool touched_all; /* the list could not grow: every record is a candidate */
+	uint8_t *key;	  /* in its own page: mlocked (best effort), not dumped */
 	size_t key_map_len;
-	struct entry *e;
-	size_t n, cap;
-	bool pending;	    /* some record is dirty (pt_store_touch) */
-	int sync_err;	    /* errno of a failed directory sync not yet repeated with success */
-	bool sync_reported; /* ... and pt_store_sync_failure said so */
+	struct entry *e; /* by slot */
+	struct pt_record **by_id;
+	size_t n, cap;	 /* both arrays */
+	size_t imported; /* by this open, from dir/tokens/ */
+	bool pending;	 /* some record is dirty (pt_store_touch) */
 };
 
-/* ------------------------------------------------------------------ files */
+/* One change of a write transaction: a sealed value to put, or a delete. */
+struct op {
+	uint8_t slot[SLOT_LEN];
+	uint8_t *blob; /* NULL: delete */
+	size_t len;
+};
 
-static int read_fd(int fd, size_t max, uint8_t **ret, size_t *ret_len)
+static int mdb_errno(int rc)
 {
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t cap, len = 0;
-	int r;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
-		return -EFBIG;
-	/* regular files: one read to EOF (size + 1 sees it); others grow */
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
-	if (cap > max)
-		cap = max;
-	buf = malloc(cap + 1);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t k;
-
-		if (len == cap) {
-			uint8_t probe, *nb;
-
-			if (cap >= max) {
-				/* full: anything more means the file is too large */
-				k = read(fd, &probe, 1);
-				if (k < 0 && errno == EINTR)
-					continue;
-				if (k < 0) {
-					r = -errno;
-					goto fail;
-				}
-				if (k > 0) {
-					r = -EFBIG;
-					goto fail;
-				}
-				break;
-			}
-			size_t ncap = cap ? cap * 2 : 4096;
-			if (ncap > max || ncap < cap)
-				ncap = max;
-			nb = malloc(ncap + 1);
-			if (!nb) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			memcpy(nb, buf, len);
-			pt_wipe(buf, len);
-			free(buf);
-			buf = nb;
-			cap = ncap;
-		}
-		k = read(fd, buf + len, cap - len);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto fail;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-fail:
-	pt_wipe(buf, len);
-	free(buf);
-	return r;
-}
-
-int pt_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
-{
-	int fd;
-	int r;
-
-	if (!path || !ret || !ret_len)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	r = read_fd(fd, max, ret, ret_len);
-	close(fd);
-	return r;
-}
-
-static int random_hex(char *buf, size_t nbytes)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint8_t b[16];
-
-	if (nbytes > sizeof(b) || RAND_bytes(b, (int)nbytes) != 1)
-		return -EIO;
-	for (size_t i = 0; i < nbytes; i++) {
-		buf[2 * i] = hex[b[i] >> 4];
-		buf[2 * i + 1] = hex[b[i] & 15];
-	}
-	buf[2 * nbytes] = '\0';
-	return 0;
-}
-
-/* Temp files are ".<name>.<12 hex>.tmp" in the target's directory. */
-static bool is_temp_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 5 && name[0] == '.' && strcmp(name + n - 4, ".tmp") == 0;
-}
-
-/* Returns 0; a positive errno when the file was replaced but the directory
- * could not be synced (and sync_dir); or -errno when nothing changed. */
-static int atomic_write_at(int dfd, const char *base, const void *p, size_t n, mode_t mode,
-			   bool sync_dir)
-{
-	char tmp[NAME_MAX + 1], rnd[13];
-	int fd = -1;
-	int r;
-
-	if (!base[0] || strchr(base, '/'))
-		return -EINVAL;
-	if (strlen(base) + 1 + 1 + 12 + 4 > NAME_MAX)
-		return -ENAMETOOLONG;
-	for (int tries = 0;; tries++) {
-		r = random_hex(rnd, 6);
-		if (r < 0)
-			return r;
-		snprintf(tmp, sizeof(tmp), ".%s.%s.tmp", base, rnd);
-		fd = openat(dfd, tmp,
-			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-			    mode & 07777);
-		if (fd >= 0)
-			break;
-		if (errno != EEXIST || tries >= 16)
-			return -errno;
-	}
-	if (fchmod(fd, mode & 07777) < 0) { /* umask must not loosen or tighten it */
-		r = -errno;
-		goto fail;
-	}
-	r = pt_write_all(fd, p, n);
-	if (r < 0)
-		goto fail;
-	if (fsync(fd) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = close(fd);
-	fd = -1;
-	if (r < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (renameat(dfd, tmp, dfd, base) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	/* the new content is in place and visible: whatever the directory sync
-	 * says, the write took effect (only its durability across a power loss
-	 * is in doubt) */
-	if (sync_dir && fsync(dfd) < 0)
-		return errno;
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dfd, tmp, 0);
-	return r;
-}
-
-int pt_atomic_write(const char *path, const void *p, size_t n, mode_t mode)
-{
-	int r = pt_atomic_replace(path, p, n, mode);
-
-	return r > 0 ? -r : r;
-}
-
-int pt_atomic_replace(const char *path, const void *p, size_t n, mode_t mode)
-{
-	const char *slash, *base;
-	char *dir;
-	int dfd;
-	int r;
-
-	if (!path || (!p && n))
-		return -EINVAL;
-	slash = strrchr(path, '/');
-	if (slash) {
-		base = slash + 1;
-		dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
-	} else {
-		base = path;
-		dir = strdup(".");
-	}
-	if (!dir)
-		return -ENOMEM;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (dfd < 0)
-		return -errno;
-	r = atomic_write_at(dfd, base, p, n, mode, true);
-	close(dfd);
-	return r;
-}
-
-/* Exactly what atomic_write_at leaves behind: ".<base>.<12 hex>.tmp". */
-static bool is_our_temp(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n < 1 + 1 + 1 + 12 + 4 || name[0] != '.' || strcmp(name + n - 4, ".tmp") != 0 ||
-	    name[n - 4 - 12 - 1] != '.')
-		return false;
-	for (size_t i = n - 4 - 12; i < n - 4; i++)
-		if (!strchr("0123456789abcdef", name[i]) || !name[i])
-			return false;
-	return true;
-}
-
-int pt_remove_stale_temps(const char *dir, const char *skip_prefix, size_t *ret_removed)
-{
-	struct dirent *de;
-	size_t removed = 0;
-	DIR *d;
-	int r = 0;
-
-	if (!dir)
-		return -EINVAL;
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while ((errno = 0, de = readdir(d))) {
-		struct stat st;
-
-		if (!is_our_temp(de->d_name) ||
-		    (skip_prefix && strncmp(de->d_name, skip_prefix, strlen(skip_prefix)) == 0))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
-			if (r == 0 && errno != ENOENT)
-				r = -errno;
-			continue;
-		}
-		removed++;
-	}
-	if (errno != 0 && r == 0)
-		r = -errno;
-	if (removed)
-		(void)fsync(dirfd(d));
-	closedir(d);
-	if (ret_removed)
-		*ret_removed = removed;
-	return r;
-}
-
-/* ------------------------------------------------------------------ AEAD */
-
-int pt_aead_seal(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen, const void *pt,
-		 size_t ptlen, uint8_t **ret, size_t *ret_len)
-{
-	EVP_CIPHER_CTX *ctx = NULL;
-	uint8_t *out = NULL, *nonce, *ct;
-	size_t outlen;
-	int k, r = -EIO;
-
-	if (!key || (!aad && aadlen) || (!pt && ptlen) || !ret || !ret_len)
-		return -EINVAL;
-	if (ptlen > AEAD_MAX || aadlen > AEAD_MAX)
-		return -EFBIG;
-	outlen = AEAD_OVERHEAD + ptlen;
-	out = malloc(outlen);
-	if (!out)
-		return -ENOMEM;
-	memcpy(out, AEAD_MAGIC, AEAD_MAGIC_LEN);
-	nonce = out + AEAD_MAGIC_LEN;
-	ct = nonce + AEAD_NONCE_LEN;
-	if (RAND_bytes(nonce, AEAD_NONCE_LEN) != 1)
-		goto out;
-	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, AEAD_NONCE_LEN, NULL) != 1 ||
-	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) != 1)
-		goto out;
-	if (aadlen && EVP_EncryptUpdate(ctx, NULL, &k, aad, (int)aadlen) != 1)
-		goto out;
-	k = 0;
-	if (ptlen && EVP_EncryptUpdate(ctx, ct, &k, pt, (int)ptlen) != 1)
-		goto out;
-	if ((size_t)k != ptlen)
-		goto out;
-	if (EVP_EncryptFinal_ex(ctx, ct + ptlen, &k) != 1 || k != 0)
-		goto out;
-	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, AEAD_TAG_LEN, ct + ptlen) != 1)
-		goto out;
-	*ret = out;
-	*ret_len = outlen;
-	out = NULL;
-	r = 0;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	if (out) {
-		OPENSSL_cleanse(out, outlen);
-		free(out);
-	}
-	return r;
-}
-
-int pt_aead_open(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen,
-		 const uint8_t *blob, size_t bloblen, uint8_t **ret, size_t *ret_len)
-{
-	EVP_CIPHER_CTX *ctx = NULL;
-	const uint8_t *nonce, *ct, *tag;
-	uint8_t *out = NULL;
-	size_t ctlen = 0;
-	int k, r = -EBADMSG;
-
-	if (!key || (!aad && aadlen) || (!blob && bloblen) || !ret || !ret_len)
-		return -EINVAL;
-	if (bloblen < AEAD_OVERHEAD || memcmp(blob, AEAD_MAGIC, AEAD_MAGIC_LEN) != 0)
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_KEYEXIST:
+		return -EEXIST;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
 		return -EBADMSG;
-	if (bloblen - AEAD_OVERHEAD > AEAD_MAX || aadlen > AEAD_MAX)
-		return -EFBIG;
-	nonce = blob + AEAD_MAGIC_LEN;
-	ct = nonce + AEAD_NONCE_LEN;
-	ctlen = bloblen - AEAD_OVERHEAD;
-	tag = ct + ctlen;
-	out = malloc(ctlen + 1);
-	if (!out)
-		return -ENOMEM;
-	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, AEAD_NONCE_LEN, NULL) != 1 ||
-	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) != 1) {
-		r = -EIO;
-		goto out;
-	}
-	if (aadlen && EVP_DecryptUpdate(ctx, NULL, &k, aad, (int)aadlen) != 1)
-		goto out;
-	k = 0;
-	if (ctlen && EVP_DecryptUpdate(ctx, out, &k, ct, (int)ctlen) != 1)
-		goto out;
-	if ((size_t)k != ctlen)
-		goto out;
-	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, AEAD_TAG_LEN, (void *)tag) != 1)
-		goto out;
-	if (EVP_DecryptFinal_ex(ctx, out + ctlen, &k) != 1)
-		goto out; /* authentication failed */
-	out[ctlen] = '\0';
-	*ret = out;
-	*ret_len = ctlen;
-	out = NULL;
-	r = 0;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	if (out) {
-		OPENSSL_cleanse(out, ctlen + 1);
-		free(out);
-	}
-	return r;
-}
-
-/* ------------------------------------------------------------------ records */
-
-int pt_record_new_id(char ret[PT_ID_LEN])
-{
-	uint8_t b[16];
-	char *s;
-
-	if (!ret)
-		return -EINVAL;
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return -EIO;
-	s = pt_b64url_encode(b, sizeof(b));
-	if (!s)
-		return -ENOMEM;
-	if (strlen(s) != PT_ID_LEN - 4) {
-		free(s);
-		return -EIO;
-	}
-	memcpy(ret, "pt_", 3);
-	memcpy(ret + 3, s, PT_ID_LEN - 3); /* 22 chars + NUL */
-	free(s);
-	return 0;
-}
-
-static void free_str(char **s)
-{
-	pt_free_secret(*s);
-	*s = NULL;
-}
-
-void pt_record_free(struct pt_record *r)
-{
-	if (!r)
-		return;
-	free_str(&r->user);
-	if (r->groups) {
-		for (size_t i = 0; i < r->n_groups; i++)
-			pt_free_secret(r->groups[i]);
-		free(r->groups);
-	}
-	free_str(&r->gecos);
-	free_str(&r->home);
-	free_str(&r->shell);
-	free_str(&r->holder);
-	free_str(&r->actor);
-	free_str(&r->service);
-	free_str(&r->tty);
-	free_str(&r->rhost);
-	free_str(&r->source_jti);
-	if (r->entitlements) {
-		for (size_t i = 0; i < r->n_entitlements; i++)
-			pt_free_secret(r->entitlements[i]);
-		free(r->entitlements);
-	}
-	pt_wipe(r, sizeof(*r));
-	free(r);
-}
-
-static bool id_valid(const char *id)
-{
-	uint8_t *raw = NULL;
-	size_t rawlen = 0;
-	bool ok;
-
-	if (!id || strnlen(id, PT_ID_LEN) != PT_ID_LEN - 1 || strncmp(id, "pt_", 3) != 0)
-		return false;
-	if (pt_b64url_decode(id + 3, PT_ID_LEN - 4, &raw, &rawlen) < 0)
-		return false;
-	ok = rawlen == 16;
-	free(raw);
-	return ok;
-}
-
-/* No control characters (UTF-8 and other bytes >= 0x80 are fine). */
-static bool text_valid(const char *s, size_t max, bool allow_empty)
-{
-	size_t n = 0;
-
-	if (!s)
-		return false;
-	for (; s[n]; n++) {
-		unsigned char c = (unsigned char)s[n];
-		if (n >= max || c < 0x20 || c == 0x7f)
-			return false;
-	}
-	return allow_empty || n > 0;
-}
-
-static bool u64_ok(uint64_t v)
-{
-	return v <= (uint64_t)INT64_MAX;
-}
-
-static bool record_valid(const struct pt_record *r)
-{
-	if (!id_valid(r->id) || !pt_name_valid(r->user) || !pt_name_valid(r->holder) ||
-	    !pt_name_valid(r->actor))
-		return false;
-	if (r->uid == (uid_t)-1 || r->gid == (gid_t)-1)
-		return false;
-	if (r->n_groups > MAX_GROUPS || (r->n_groups && !r->groups))
-		return false;
-	for (size_t i = 0; i < r->n_groups; i++)
-		if (!text_valid(r->groups[i], MAX_GROUP_NAME, false))
-			return false;
-	if (r->n_entitlements > MAX_GROUPS || (r->n_entitlements && !r->entitlements))
-		return false;
-	for (size_t i = 0; i < r->n_entitlements; i++)
-		if (!pt_name_valid(r->entitlements[i]))
-			return false;
-	if ((r->gecos && !text_valid(r->gecos, MAX_GECOS, true)) ||
-	    (r->home && !text_valid(r->home, MAX_PATH_FIELD, true)) ||
-	    (r->shell && !text_valid(r->shell, MAX_PATH_FIELD, true)))
-		return false;
-	if ((r->service && !text_valid(r->service, MAX_SHORT_FIELD, true)) ||
-	    (r->tty && !text_valid(r->tty, MAX_SHORT_FIELD, true)) ||
-	    (r->rhost && !text_valid(r->rhost, MAX_SHORT_FIELD, true)) ||
-	    (r->source_jti && !text_valid(r->source_jti, MAX_SHORT_FIELD, true)))
-		return false;
-	if (!u64_ok(r->iat) || !u64_ok(r->exp) || !u64_ok(r->last_used) || r->exp < r->iat)
-		return false;
-	return true;
-}
-
-static int add_str(json_object *o, const char *key, const char *v, bool nullable)
-{
-	json_object *s;
-
-	if (!v && nullable)
-		return json_object_object_add(o, key, NULL) == 0 ? 0 : -ENOMEM;
-	s = json_object_new_string(v ? v : "");
-	if (!s)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, s) != 0) {
-		json_object_put(s);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int add_int(json_object *o, const char *key, int64_t v)
-{
-	json_object *i = json_object_new_int64(v);
-
-	if (!i)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, i) != 0) {
-		json_object_put(i);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* key: [v...]; nothing is added on failure */
-static int add_strv(json_object *o, const char *key, char *const *v, size_t n)
-{
-	json_object *a = json_object_new_array_ext((int)n);
-
-	if (!a)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_new_string(v[i]);
-		if (!e || json_object_array_add(a, e) != 0) {
-			json_object_put(e);
-			json_object_put(a);
-			return -ENOMEM;
-		}
-	}
-	if (json_object_object_add(o, key, a) != 0) {
-		json_object_put(a);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-int pt_record_to_json(const struct pt_record *r, char **ret)
-{
-	json_object *o = NULL;
-	const char *s;
-	char *out;
-	int rc = -ENOMEM;
-
-	if (!r || !ret)
-		return -EINVAL;
-	if (!record_valid(r))
-		return -EINVAL;
-	o = json_object_new_object();
-	if (!o)
-		return -ENOMEM;
-	if (add_int(o, "v", RECORD_VERSION) < 0 || add_str(o, "id", r->id, false) < 0 ||
-	    add_str(o, "user", r->user, false) < 0 || add_int(o, "uid", (int64_t)r->uid) < 0 ||
-	    add_int(o, "gid", (int64_t)r->gid) < 0)
-		goto out;
-	if (add_strv(o, "groups", r->groups, r->n_groups) < 0 ||
-	    (r->n_entitlements > 0 &&
-	     add_strv(o, "entitlements", r->entitlements, r->n_entitlements) < 0))
-		goto out;
-	if (add_str(o, "gecos", r->gecos, false) < 0 || add_str(o, "home", r->home, false) < 0 ||
-	    add_str(o, "shell", r->shell, false) < 0 ||
-	    add_str(o, "holder", r->holder, false) < 0 ||
-	    add_str(o, "actor", r->actor, false) < 0 ||
-	    add_str(o, "service", r->service, true) < 0 || add_str(o, "tty", r->tty, true) < 0 ||
-	    add_str(o, "rhost", r->rhost, true) < 0 ||
-	    add_str(o, "source_jti", r->source_jti, true) < 0 ||
-	    add_int(o, "iat", (int64_t)r->iat) < 0 || add_int(o, "exp", (int64_t)r->exp) < 0 ||
-	    add_int(o, "last_used", (int64_t)r->last_used) < 0 ||
-	    add_int(o, "uses", (int64_t)r->uses) < 0)
-		goto out;
-	s = json_object_to_json_string_ext(o,
-					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!s)
-		goto out;
-	out = strdup(s);
-	if (!out)
-		goto out;
-	*ret = out;
-	rc = 0;
-out:
-	json_object_put(o);
-	return rc;
-}
-
-enum field_kind {
-	F_STR,
-	F_NSTR,
-	F_NAME,
-	F_INT,
-	F_GROUPS,
-	F_ENTITLEMENTS, /* optional */
-	F_ID,
-	F_VERSION
-};
-
-static const struct field {
-	const char *key;
-	enum field_kind kind;
-	size_t max; /* strings: max length; ints: max value */
-} fields[] = {
-	{ "v", F_VERSION, 0 },
-	{ "id", F_ID, 0 },
-	{ "user", F_NAME, 0 },
-	{ "uid", F_INT, UINT32_MAX - 1 },
-	{ "gid", F_INT, UINT32_MAX - 1 },
-	{ "groups", F_GROUPS, 0 },
-	{ "gecos", F_STR, MAX_GECOS },
-	{ "home", F_STR, MAX_PATH_FIELD },
-	{ "shell", F_STR, MAX_PATH_FIELD },
-	{ "holder", F_NAME, 0 },
-	{ "actor", F_NAME, 0 },
-	{ "service", F_NSTR, MAX_SHORT_FIELD },
-	{ "tty", F_NSTR, MAX_SHORT_FIELD },
-	{ "rhost", F_NSTR, MAX_SHORT_FIELD },
-	{ "source_jti", F_NSTR, MAX_SHORT_FIELD },
-	{ "iat", F_INT, INT64_MAX },
-	{ "exp", F_INT, INT64_MAX },
-	{ "last_used", F_INT, INT64_MAX },
-	{ "uses", F_INT, UINT32_MAX },
-	{ "entitlements", F_ENTITLEMENTS, 0 },
-};
-
-/* The C string of a JSON string, refusing embedded NULs. */
-static const char *json_cstr(json_object *v)
-{
-	const char *s;
-
-	if (!json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	if (!s || strlen(s) != (size_t)json_object_get_string_len(v))
-		return NULL;
-	return s;
-}
-
-static int json_uint(json_object *v, uint64_t max, uint64_t *ret)
-{
-	int64_t i;
-	uint64_t u;
-
-	if (!json_object_is_type(v, json_type_int))
-		return -EINVAL;
-	i = json_object_get_int64(v);
-	if (i < 0)
-		return -EINVAL;
-	u = json_object_get_uint64(v);
-	if (u > max || (i != INT64_MAX && (uint64_t)i != u))
-		return -EINVAL;
-	*ret = u;
-	return 0;
-}
-
-static int dup_str(const char *s, char **ret)
-{
-	char *c = strdup(s);
-
-	if (!c)
-		return -ENOMEM;
-	*ret = c;
-	return 0;
-}
-
-static int set_field(struct pt_record *r, const struct field *f, json_object *v)
-{
-	const char *s = NULL;
-	uint64_t u;
-	int rc;
-
-	switch (f->kind) {
-	case F_VERSION:
-		if (json_uint(v, RECORD_VERSION, &u) < 0 || u != RECORD_VERSION)
-			return -EINVAL;
-		return 0;
-	case F_ID:
-		s = json_cstr(v);
-		if (!s || !id_valid(s))
-			return -EINVAL;
-		memcpy(r->id, s, PT_ID_LEN);
-		return 0;
-	case F_NAME:
-		s = json_cstr(v);
-		if (!s || !pt_name_valid(s))
-			return -EINVAL;
-		break;
-	case F_NSTR:
-		if (json_object_is_type(v, json_type_null))
-			return 0;
-		/* fall through */
-	case F_STR:
-		s = json_cstr(v);
-		if (!s || !text_valid(s, f->max, true))
-			return -EINVAL;
-		break;
-	case F_INT:
-		rc = json_uint(v, f->max, &u);
-		if (rc < 0)
-			return rc;
-		if (strcmp(f->key, "uid") == 0)
-			r->uid = (uid_t)u;
-		else if (strcmp(f->key, "gid") == 0)
-			r->gid = (gid_t)u;
-		else if (strcmp(f->key, "iat") == 0)
-			r->iat = u;
-		else if (strcmp(f->key, "exp") == 0)
-			r->exp = u;
-		else if (strcmp(f->key, "last_used") == 0)
-			r->last_used = u;
-		else
-			r->uses = (uint32_t)u;
-		return 0;
-	case F_GROUPS: {
-		size_t n;
-
-		if (!json_object_is_type(v, json_type_array))
-			return -EINVAL;
-		n = json_object_array_length(v);
-		if (n > MAX_GROUPS)
-			return -EINVAL;
-		r->groups = calloc(n + 1, sizeof(char *));
-		if (!r->groups)
-			return -ENOMEM;
-		for (size_t i = 0; i < n; i++) {
-			const char *g = json_cstr(json_object_array_get_idx(v, i));
-			if (!g || !text_valid(g, MAX_GROUP_NAME, false))
-				return -EINVAL;
-			rc = dup_str(g, &r->groups[i]);
-			if (rc < 0)
-				return rc;
-			r->n_groups++;
-		}
-		return 0;
-	}
-	case F_ENTITLEMENTS: {
-		size_t n;
-
-		if (!json_object_is_type(v, json_type_array))
-			return -EINVAL;
-		n = json_object_array_length(v);
-		if (n > MAX_GROUPS)
-			return -EINVAL;
-		r->entitlements = calloc(n + 1, sizeof(char *));
-		if (!r->entitlements)
-			return -ENOMEM;
-		for (size_t i = 0; i < n; i++) {
-			const char *e = json_cstr(json_object_array_get_idx(v, i));
-			if (!e || !pt_name_valid(e))
-				return -EINVAL;
-			rc = dup_str(e, &r->entitlements[i]);
-			if (rc < 0)
-				return rc;
-			r->n_entitlements++;
-		}
-		return 0;
-	}
-	}
-	if (!s)
-		return -EINVAL;
-
-	{
-		char **dst = strcmp(f->key, "user") == 0    ? &r->user :
-			     strcmp(f->key, "holder") == 0  ? &r->holder :
-			     strcmp(f->key, "actor") == 0   ? &r->actor :
-			     strcmp(f->key, "gecos") == 0   ? &r->gecos :
-			     strcmp(f->key, "home") == 0    ? &r->home :
-			     strcmp(f->key, "shell") == 0   ? &r->shell :
-			     strcmp(f->key, "service") == 0 ? &r->service :
-			     strcmp(f->key, "tty") == 0	    ? &r->tty :
-			     strcmp(f->key, "rhost") == 0   ? &r->rhost :
-							      &r->source_jti;
-		if (*dst)
-			return -EINVAL;
-		return dup_str(s, dst);
+	default:
+		return rc > 0 ? -rc : -EIO;
 	}
 }
-
-int pt_record_from_json(const char *json, size_t len, struct pt_record **ret)
-{
-	json_object *o = NULL;
-	struct pt_record *r = NULL;
-	bool seen[PT_ELEMENTSOF(fields)] = { 0 };
-	int rc;
-
-	if (!ret)
-		return -EINVAL;
-	rc = pt_json_parse_strict(json, len, RECORD_JSON_MAX, 4, &o);
-	if (rc < 0)
-		return rc;
-	rc = -EINVAL;
-	if (!json_object_is_type(o, json_type_object))
-		goto out;
-
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	{
-		json_object_object_foreach(o, key, val)
-		{
-			size_t i;
-
-			for (i = 0; i < PT_ELEMENTSOF(fields); i++)
-				if (strcmp(fields[i].key, key) == 0)
-					break;
-			if (i == PT_ELEMENTSOF(fields) || seen[i]) {
-				rc = -EINVAL;
-				goto out;
-			}
-			seen[i] = true;
-			rc = set_field(r, &fields[i], val);
-			if (rc < 0)
-				goto out;
-		}
-	}
-	rc = -EINVAL;
-	for (size_t i = 0; i < PT_ELEMENTSOF(fields); i++)
-		if (!seen[i] && fields[i].kind != F_ENTITLEMENTS)
-			goto out;
-	if (!record_valid(r))
-		goto out;
-	*ret = r;
-	r = NULL;
-	rc = 0;
-out:
-	pt_record_free(r);
-	json_object_put(o);
-	return rc;
-}
-
-/* ------------------------------------------------------------------ store */
 
 static int slot_of(const char *user, const char *holder, uint8_t ret[SLOT_LEN])
 {
@@ -988,20 +189,11 @@ static bool find_slot_index(const struct pt_store *s, const uint8_t slot[SLOT_LE
 	return i < s->n && memcmp(s->e[i].slot, slot, SLOT_LEN) == 0;
 }
 
-static bool find_id_index(const struct pt_store *s, const char *id, size_t *ret)
-{
-	if (!id)
-		return false;
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->e[i].rec->id, id) == 0) {
-			*ret = i;
-			return true;
-		}
-	return false;
-}
+/* ------------------------------------------------------------- the index */
 
 static int reserve(struct pt_store *s, size_t n)
 {
+	struct pt_record **b;
 	struct entry *e;
 	size_t cap;
 
@@ -1014,78 +206,318 @@ static int reserve(struct pt_store *s, size_t n)
 	if (!e)
 		return -ENOMEM;
 	s->e = e;
+	b = reallocarray(s->by_id, cap, sizeof(*b));
+	if (!b)
+		return -ENOMEM; /* s->e is larger now, which is harmless */
+	s->by_id = b;
 	s->cap = cap;
 	return 0;
 }
 
-static void note_sync(struct pt_store *s, int err)
+/* Index in by_id[0..n) of the first record whose id is >= id. */
+static size_t id_lower_bound(const struct pt_store *s, size_t n, const char *id)
 {
-	if (err && !s->sync_err)
-		s->sync_reported = false;
-	s->sync_err = err;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(s->by_id[mid]->id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
-/* 0, a positive errno when written but the directory not synced, or -errno. */
-static int write_record(struct pt_store *s, const struct pt_record *rec,
-			const uint8_t slot[SLOT_LEN], bool sync_dir)
+static struct pt_record *by_id_find(const struct pt_store *s, const char *id)
+{
+	size_t i;
+
+	if (!id)
+		return NULL;
+	i = id_lower_bound(s, s->n, id);
+	return i < s->n && strcmp(s->by_id[i]->id, id) == 0 ? s->by_id[i] : NULL;
+}
+
+/* by_id holds s->n - 1 records: rec becomes the n-th (capacity reserved). */
+static void by_id_insert(struct pt_store *s, struct pt_record *rec)
+{
+	size_t m = s->n - 1, i = id_lower_bound(s, m, rec->id);
+
+	memmove(&s->by_id[i + 1], &s->by_id[i], (m - i) * sizeof(*s->by_id));
+	s->by_id[i] = rec;
+}
+
+/* by_id holds s->n records, rec among them: it leaves. */
+static void by_id_remove(struct pt_store *s, const struct pt_record *rec)
+{
+	size_t i = id_lower_bound(s, s->n, rec->id);
+
+	while (i < s->n && s->by_id[i] != rec)
+		i++;
+	if (i == s->n)
+		return;
+	memmove(&s->by_id[i], &s->by_id[i + 1], (s->n - i - 1) * sizeof(*s->by_id));
+}
+
+/* ------------------------------------------------------------- LMDB */
+
+/* Where LMDB mapped the file: the line of /proc/self/maps with its device
+ * and inode. LMDB keeps the address to itself unless the map is fixed. */
+static void find_map(struct pt_store *s)
+{
+	unsigned long lo, hi, ino, off;
+	unsigned maj, mnr;
+	char line[512];
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	s->map = NULL;
+	s->map_len = 0;
+	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) < 0)
+		return;
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &lo, &hi, &off, &maj, &mnr, &ino) ==
+			    6 &&
+		    ino == st.st_ino && maj == major(st.st_dev) && mnr == minor(st.st_dev) &&
+		    off == 0) {
+			s->map = (void *)lo;
+			s->map_len = hi - lo;
+			break;
+		}
+	fclose(f);
+}
+
+/* The pages of the map that reading touched are clean copies of the file:
+ * hand them back (the next access maps them again from the page cache). */
+static void release_map(struct pt_store *s)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t len;
+
+	if (!s->map || mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+		return;
+	len = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+	if (len > s->map_len)
+		len = s->map_len;
+	(void)madvise(s->map, len, MADV_DONTNEED);
+}
+
+static int grow_map(struct pt_store *s)
+{
+	size_t m = s->mapsize * 2;
+	int rc;
+
+	if (m < s->mapsize)
+		return -ENOSPC;
+	rc = mdb_env_set_mapsize(s->env, m);
+	if (rc)
+		return mdb_errno(rc);
+	s->mapsize = m;
+	if (s->map)
+		find_map(s); /* mapped again elsewhere */
+	return 0;
+}
+
+/* Keeps room for the next commits allocated past the end of the file (not
+ * part of its size: LMDB does not see it), so that a revocation still
+ * commits on a full disk, as unlinking a token file did. Best effort. */
+static void keep_reserve(struct pt_store *s)
+{
+	struct stat st;
+	int fd;
+
+	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) < 0)
+		return;
+	if ((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size + DISK_RESERVE / 2)
+		return;
+	(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, DISK_RESERVE);
+}
+
+/* Applies ops in one durable write transaction (all or nothing), growing
+ * the map when it is full. flags: for the puts (MDB_NOOVERWRITE: a slot
+ * already there is left as it is). */
+static int commit_ops(struct pt_store *s, const struct op *ops, size_t n, unsigned flags)
+{
+	for (int tries = 0;; tries++) {
+		MDB_txn *txn = NULL;
+		int rc, r;
+
+		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			MDB_val k = { SLOT_LEN, (void *)ops[i].slot };
+
+			if (ops[i].blob) {
+				MDB_val v = { ops[i].len, ops[i].blob };
+				rc = mdb_put(txn, s->dbi, &k, &v, flags);
+				if (rc == MDB_KEYEXIST && (flags & MDB_NOOVERWRITE))
+					rc = 0;
+			} else {
+				rc = mdb_del(txn, s->dbi, &k, NULL);
+				if (rc == MDB_NOTFOUND)
+					rc = 0;
+			}
+		}
+		if (rc == 0) {
+			rc = mdb_txn_commit(txn);
+			if (rc == 0)
+				keep_reserve(s);
+		} else if (txn)
+			mdb_txn_abort(txn);
+		if (rc != MDB_MAP_FULL || tries >= MAP_GROW_TRIES)
+			return mdb_errno(rc);
+		r = grow_map(s);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* The sealed value of rec in slot. */
+static int seal_record(const struct pt_store *s, const struct pt_record *rec,
+		       const uint8_t slot[SLOT_LEN], uint8_t **ret, size_t *ret_len)
 {
 	char name[SLOT_NAME_LEN + 1];
 	char *json = NULL;
-	uint8_t *blob = NULL;
-	size_t bloblen = 0;
 	int r;
 
 	slot_name(slot, name);
 	r = pt_record_to_json(rec, &json);
 	if (r < 0)
 		return r;
-	r = pt_aead_seal(s->key, name, strlen(name), json, strlen(json), &blob, &bloblen);
+	r = pt_aead_seal(s->key, name, strlen(name), json, strlen(json), ret, ret_len);
 	pt_free_secret(json);
-	if (r < 0)
-		return r;
-	r = atomic_write_at(s->dfd, name, blob, bloblen, 0600, sync_dir);
-	free(blob);
 	return r;
 }
 
+/* Opens a sealed value of slot name: -ENOMEM is fatal, any other error means
+ * "bad record". */
+static int unseal_record(const uint8_t *key, const char *name, const uint8_t *blob, size_t len,
+			 struct pt_record **ret, uint8_t ret_slot[SLOT_LEN])
+{
+	uint8_t *plain = NULL, slot[SLOT_LEN];
+	size_t plainlen = 0;
+	struct pt_record *rec = NULL;
+	char check[SLOT_NAME_LEN + 1];
+	int r;
+
+	r = pt_aead_open(key, name, strlen(name), blob, len, &plain, &plainlen);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	r = pt_record_from_json((const char *)plain, plainlen, &rec);
+	OPENSSL_cleanse(plain, plainlen);
+	free(plain);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	r = slot_of(rec->user, rec->holder, slot);
+	if (r < 0) {
+		pt_record_free(rec);
+		return r;
+	}
+	slot_name(slot, check);
+	if (strcmp(check, name) != 0) {
+		pt_record_free(rec);
+		return -EBADMSG;
+	}
+	memcpy(ret_slot, slot, SLOT_LEN);
+	*ret = rec;
+	return 0;
+}
+
+/* The end of a read-only scan: rc, LMDB's last answer (MDB_NOTFOUND: the
+ * end was reached), r, the scan's own error. */
+static int scan_end(MDB_cursor *cur, MDB_txn *txn, int rc, int r)
+{
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	if (r < 0)
+		return r;
+	return rc == MDB_NOTFOUND ? 0 : mdb_errno(rc);
+}
+
+static void free_ops(struct op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ops[i].blob);
+	free(ops);
+}
+
+/* rec leaves the store: it leaves the list of touched records too. */
+static void untouch(struct pt_store *s, const struct pt_record *rec)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < s->n_touched; i++)
+		if (s->touched[i] != rec)
+			s->touched[w++] = s->touched[i];
+	s->n_touched = w;
+}
+
+static void touched_none(struct pt_store *s)
+{
+	s->n_touched = 0;
+	s->touched_all = false;
+}
+
+/* ------------------------------------------------------------- the API */
+
 int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced)
 {
-	uint8_t slot[SLOT_LEN];
-	size_t i, j;
+	struct pt_record *other;
+	struct op op = { .blob = NULL };
+	size_t i;
 	bool found;
 	int r;
 
 	if (!s || !rec || !rec->user || !rec->holder)
 		return -EINVAL;
-	if (!record_valid(rec))
+	if (!pt_record_valid(rec))
 		return -EINVAL;
-	r = slot_of(rec->user, rec->holder, slot);
+	r = slot_of(rec->user, rec->holder, op.slot);
 	if (r < 0)
 		return r;
-	found = find_slot_index(s, slot, &i);
+	found = find_slot_index(s, op.slot, &i);
 	/* one id, one token: the same id in another slot is a caller bug */
-	if (find_id_index(s, rec->id, &j) && (!found || j != i))
+	other = by_id_find(s, rec->id);
+	if (other && (!found || other != s->e[i].rec))
 		return -EEXIST;
-	if (!found) {
-		r = reserve(s, s->n + 1); /* before the write: no failure after it */
-		if (r < 0)
-			return r;
-	}
-	r = write_record(s, rec, slot, true);
+	/* everything that can fail before the commit: nothing can after it */
+	if (!found && (r = reserve(s, s->n + 1)) < 0)
+		return r;
+	r = pt_record_compact(rec);
 	if (r < 0)
 		return r;
-	note_sync(s, r); /* the rename took effect: done, even if the directory sync failed */
+	r = seal_record(s, rec, op.slot, &op.blob, &op.len);
+	if (r < 0)
+		return r;
+	r = commit_ops(s, &op, 1, 0);
+	free(op.blob);
+	if (r < 0)
+		return r;
 
 	rec->dirty = rec->unjournaled = rec->exp_moved = false;
 	if (found) {
-		if (s->e[i].rec != rec)
-			pt_record_free(s->e[i].rec);
-		s->e[i].rec = rec;
+		struct pt_record *old = s->e[i].rec;
+
+		if (old != rec) {
+			untouch(s, old);
+			by_id_remove(s, old);
+			s->e[i].rec = rec;
+			pt_record_free(old);
+			by_id_insert(s, rec);
+		}
 	} else {
 		memmove(&s->e[i + 1], &s->e[i], (s->n - i) * sizeof(*s->e));
-		memcpy(s->e[i].slot, slot, SLOT_LEN);
+		memcpy(s->e[i].slot, op.slot, SLOT_LEN);
 		s->e[i].rec = rec;
 		s->n++;
+		by_id_insert(s, rec);
 	}
 	if (ret_replaced)
 		*ret_replaced = found;
@@ -1094,31 +526,35 @@ int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced)
 
 int pt_store_remove(struct pt_store *s, const char *id)
 {
-	char name[SLOT_NAME_LEN + 1];
+	struct pt_record *rec;
+	struct op op = { .blob = NULL };
 	size_t i;
+	int r;
 
 	if (!s || !id)
 		return -EINVAL;
-	if (!find_id_index(s, id, &i))
+	rec = by_id_find(s, id);
+	if (!rec)
 		return -ENOENT;
-	slot_name(s->e[i].slot, name);
-	if (unlinkat(s->dfd, name, 0) < 0 && errno != ENOENT)
-		return -errno;
-	/* gone: done, even if the directory sync fails (retried by pt_store_flush) */
-	note_sync(s, fsync(s->dfd) < 0 ? errno : 0);
-	pt_record_free(s->e[i].rec);
+	r = slot_of(rec->user, rec->holder, op.slot);
+	if (r < 0)
+		return r;
+	if (!find_slot_index(s, op.slot, &i) || s->e[i].rec != rec)
+		return -EIO; /* the two indexes disagree: cannot happen */
+	r = commit_ops(s, &op, 1, 0);
+	if (r < 0)
+		return r;
+	untouch(s, rec);
+	by_id_remove(s, rec);
 	memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(*s->e));
 	s->n--;
+	pt_record_free(rec);
 	return 0;
 }
 
 struct pt_record *pt_store_find_id(struct pt_store *s, const char *id)
 {
-	size_t i;
-
-	if (!s || !find_id_index(s, id, &i))
-		return NULL;
-	return s->e[i].rec;
+	return s ? by_id_find(s, id) : NULL;
 }
 
 struct pt_record *pt_store_find_slot(struct pt_store *s, const char *user, const char *holder)
@@ -1157,34 +593,67 @@ struct pt_record *pt_store_at(struct pt_store *s, size_t i)
 	return s->e[i].rec;
 }
 
+/* Writes, in one transaction, every record that want() selects; done() is
+ * called for each once it is committed. 0 or -errno (nothing written). */
+static int write_records(struct pt_store *s, bool (*want)(const struct pt_record *),
+			 void (*done)(struct pt_record *), size_t *ret_n)
+{
+	struct op *ops = NULL;
+	size_t n = 0, k = 0;
+	int r;
+
+	for (size_t i = 0; i < s->n; i++)
+		n += want(s->e[i].rec);
+	*ret_n = n;
+	if (!n)
+		return 0;
+	ops = calloc(n, sizeof(*ops));
+	if (!ops)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n && k < n; i++) {
+		if (!want(s->e[i].rec))
+			continue;
+		memcpy(ops[k].slot, s->e[i].slot, SLOT_LEN);
+		r = seal_record(s, s->e[i].rec, s->e[i].slot, &ops[k].blob, &ops[k].len);
+		if (r < 0)
+			goto out;
+		k++;
+	}
+	r = commit_ops(s, ops, k, 0);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < s->n; i++)
+		if (want(s->e[i].rec))
+			done(s->e[i].rec);
+out:
+	free_ops(ops, k);
+	return r;
+}
+
+static bool is_dirty(const struct pt_record *rec)
+{
+	return rec->dirty;
+}
+
+static void written(struct pt_record *rec)
+{
+	/* in the database now: the journal needs no line for it either */
+	rec->dirty = rec->unjournaled = rec->exp_moved = false;
+}
+
 int pt_store_flush(struct pt_store *s)
 {
-	bool wrote = false;
-	int r = 0;
+	size_t n;
+	int r;
 
 	if (!s)
 		return -EINVAL;
-	for (size_t i = 0; i < s->n; i++) {
-		int k;
-
-		if (!s->e[i].rec->dirty)
-			continue;
-		k = write_record(s, s->e[i].rec, s->e[i].slot, false);
-		if (k < 0) {
-			if (r == 0)
-				r = k;
-			continue;
-		}
-		/* in the file now: the journal needs no line for it either */
-		s->e[i].rec->dirty = s->e[i].rec->unjournaled = s->e[i].rec->exp_moved = false;
-		wrote = true;
-	}
-	if (r == 0)
+	r = write_records(s, is_dirty, written, &n);
+	if (r == 0) {
 		s->pending = false;
-	/* one directory sync for every rename of this round, and the retry of
-	 * an earlier one that failed */
-	if (wrote || s->sync_err)
-		note_sync(s, fsync(s->dfd) < 0 ? errno : 0);
+		touched_none(s);
+	}
+	release_map(s);
 	return r;
 }
 
@@ -1192,6 +661,22 @@ void pt_store_touch(struct pt_store *s, struct pt_record *rec, bool exp_moved)
 {
 	if (!s || !rec)
 		return;
+	/* journaling goes through the records touched, not the whole store */
+	if (!rec->unjournaled && !s->touched_all) {
+		if (s->n_touched == s->cap_touched) {
+			size_t cap = s->cap_touched ? s->cap_touched * 2 : 64;
+			struct pt_record **t = reallocarray(s->touched, cap, sizeof(*t));
+
+			if (t) {
+				s->touched = t;
+				s->cap_touched = cap;
+			}
+		}
+		if (s->n_touched < s->cap_touched)
+			s->touched[s->n_touched++] = rec;
+		else
+			s->touched_all = true;
+	}
 	rec->dirty = true;
 	rec->unjournaled = true;
 	if (exp_moved)
@@ -1206,48 +691,84 @@ bool pt_store_pending(const struct pt_store *s)
 
 bool pt_store_synced(const struct pt_store *s)
 {
-	return s && !s->sync_err;
+	return s != NULL; /* every change is one committed transaction */
+}
+
+static bool is_moved(const struct pt_record *rec)
+{
+	return rec->unjournaled && rec->exp_moved;
+}
+
+/* The records whose expiry moved, of the n in list (NULL: the store's),
+ * written in one transaction. */
+static int write_moved(struct pt_store *s, struct pt_record **list, size_t n)
+{
+	struct op *ops = NULL;
+	size_t m = 0, k = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		m += is_moved(list ? list[i] : s->e[i].rec);
+	if (!m)
+		return 0;
+	ops = calloc(m, sizeof(*ops));
+	if (!ops)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && k < m && r == 0; i++) {
+		struct pt_record *rec = list ? list[i] : s->e[i].rec;
+
+		if (!is_moved(rec))
+			continue;
+		r = slot_of(rec->user, rec->holder, ops[k].slot);
+		if (r == 0)
+			r = seal_record(s, rec, ops[k].slot, &ops[k].blob, &ops[k].len);
+		if (r == 0)
+			k++;
+	}
+	if (r == 0)
+		r = commit_ops(s, ops, k, 0);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct pt_record *rec = list ? list[i] : s->e[i].rec;
+
+		if (is_moved(rec))
+			written(rec);
+	}
+	free_ops(ops, k);
+	return r;
 }
 
 int pt_store_journal(struct pt_store *s, struct pt_journal *j)
 {
-	bool wrote = false;
-	int r = 0;
+	struct pt_record **list;
+	size_t n;
+	int r, k;
 
 	if (!s || !j)
 		return -EINVAL;
 	if (!s->pending)
 		return 0;
-	for (size_t i = 0; i < s->n; i++) {
-		struct pt_record *rec = s->e[i].rec;
+	list = s->touched_all ? NULL : s->touched;
+	n = s->touched_all ? s->n : s->n_touched;
+	/* expiry lives only in the sealed record: those are written now */
+	r = write_moved(s, list, n);
+	for (size_t i = 0; i < n; i++) {
+		struct pt_record *rec = list ? list[i] : s->e[i].rec;
 		char line[128];
-		int k;
 
-		if (!rec->unjournaled)
+		if (!rec->unjournaled || rec->exp_moved)
 			continue;
-		if (rec->exp_moved) {
-			k = write_record(s, rec, s->e[i].slot, false);
-			if (k >= 0) {
-				rec->dirty = rec->exp_moved = rec->unjournaled = false;
-				wrote = true;
-				continue;
-			}
-		} else {
-			snprintf(line, sizeof(line), "T %s %" PRIu32 " %" PRIu64, rec->id,
-				 rec->uses, rec->last_used);
-			k = pt_journal_add(j, line);
-			if (k >= 0) {
-				rec->unjournaled = false;
-				continue;
-			}
-		}
-		if (r == 0)
+		snprintf(line, sizeof(line), "T %s %" PRIu32 " %" PRIu64, rec->id, rec->uses,
+			 rec->last_used);
+		k = pt_journal_add(j, line);
+		if (k >= 0)
+			rec->unjournaled = false;
+		else if (r == 0)
 			r = k;
 	}
-	if (wrote)
-		note_sync(s, fsync(s->dfd) < 0 ? errno : 0);
-	if (r == 0)
+	if (r == 0) {
 		s->pending = false;
+		touched_none(s);
+	}
 	return r;
 }
 
@@ -1263,7 +784,7 @@ int pt_store_replay(struct pt_store *s, const char *line)
 	if (line[0] != 'T' || line[1] != ' ')
 		return 0;
 	if (sscanf(line, "T %26s %llu %llu%n", id, &uses, &last, &end) != 3 || line[end] ||
-	    !id_valid(id) || uses > UINT32_MAX)
+	    !pt_record_id_valid(id) || uses > UINT32_MAX)
 		return -EINVAL;
 	rec = pt_store_find_id(s, id);
 	if (!rec || uses <= rec->uses)
@@ -1277,10 +798,8 @@ int pt_store_replay(struct pt_store *s, const char *line)
 
 int pt_store_sync_failure(struct pt_store *s)
 {
-	if (!s || !s->sync_err || s->sync_reported)
-		return 0;
-	s->sync_reported = true;
-	return s->sync_err;
+	(void)s;
+	return 0; /* a commit either took effect durably or did not happen */
 }
 
 int pt_store_seek(const struct pt_store *s, const char *cursor, size_t *ret)
@@ -1330,109 +849,360 @@ void pt_store_free(struct pt_store *s)
 	for (size_t i = 0; i < s->n; i++)
 		pt_record_free(s->e[i].rec);
 	free(s->e);
+	free(s->by_id);
+	free(s->touched);
+	if (s->env)
+		mdb_env_close(s->env);
 	if (s->key) {
 		OPENSSL_cleanse(s->key, PT_STORE_KEYLEN);
 		munlock(s->key, s->key_map_len);
 		munmap(s->key, s->key_map_len);
 	}
-	if (s->dfd >= 0)
-		close(s->dfd);
 	free(s->dir);
+	free(s->path);
 	free(s);
 }
 
-/* Loads one token file; -ENOMEM is fatal, any other error means "bad file". */
-static int load_one(struct pt_store *s, const char *name, struct pt_record **ret,
-		    uint8_t ret_slot[SLOT_LEN])
+/* ------------------------------------------------------------- opening */
+
+static int cmp_id(const void *a, const void *b)
 {
-	uint8_t *blob = NULL, *plain = NULL, slot[SLOT_LEN];
-	size_t bloblen = 0, plainlen = 0;
+	const struct pt_record *x = *(const struct pt_record *const *)a,
+			       *y = *(const struct pt_record *const *)b;
+
+	return strcmp(x->id, y->id);
+}
+
+/* Builds by_id. Two records with the same id cannot come from this code:
+ * keep the first by slot and count the others as bad. */
+static int index_ids(struct pt_store *s, size_t *bad)
+{
+	size_t w = 0, dups = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		s->by_id[i] = s->e[i].rec;
+	if (s->n > 1)
+		qsort(s->by_id, s->n, sizeof(*s->by_id), cmp_id);
+	for (size_t i = 1; i < s->n; i++) {
+		struct pt_record *a = s->by_id[i - 1], *b = s->by_id[i];
+		uint8_t sa[SLOT_LEN], sb[SLOT_LEN];
+
+		if (strcmp(a->id, b->id) != 0)
+			continue;
+		if (slot_of(a->user, a->holder, sa) < 0 || slot_of(b->user, b->holder, sb) < 0)
+			return -ENOMEM;
+		/* the later slot goes; the earlier stays in by_id[i] for the next
+		 * comparison */
+		if (memcmp(sa, sb, SLOT_LEN) < 0) {
+			s->by_id[i] = a;
+			s->by_id[i - 1] = b;
+		}
+		s->by_id[i - 1]->dead_since_ms = UINT64_MAX; /* marked: dropped below */
+		dups++;
+	}
+	if (!dups)
+		return 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->e[i].rec->dead_since_ms == UINT64_MAX) {
+			pt_record_free(s->e[i].rec);
+			continue;
+		}
+		s->e[w++] = s->e[i];
+	}
+	s->n = w;
+	*bad += dups;
+	return index_ids(s, bad);
+}
+
+/* Loads every record of the database; those that do not open or parse, or
+ * sit under a key they do not belong to, are counted in *bad and left in
+ * place. */
+static int load_all(struct pt_store *s, size_t *bad)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	MDB_stat st;
+	int rc, r = 0;
+
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0)
+		rc = mdb_stat(txn, s->dbi, &st);
+	if (rc == 0 && (r = reserve(s, st.ms_entries)) < 0)
+		goto out;
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, s->dbi, &cur);
+	if (rc)
+		goto out;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct pt_record *tmp = NULL, *rec = NULL;
+		uint8_t slot[SLOT_LEN];
+		char name[SLOT_NAME_LEN + 1];
+
+		if (k.mv_size != SLOT_LEN) {
+			(*bad)++;
+			continue;
+		}
+		slot_name(k.mv_data, name);
+		r = unseal_record(s->key, name, v.mv_data, v.mv_size, &tmp, slot);
+		if (r == -ENOMEM)
+			goto out;
+		if (r < 0) {
+			(*bad)++;
+			r = 0;
+			continue;
+		}
+		r = pt_record_compact_copy(tmp, &rec);
+		pt_record_free(tmp);
+		if (r == 0)
+			r = reserve(s, s->n + 1);
+		if (r < 0) {
+			pt_record_free(rec);
+			goto out;
+		}
+		/* LMDB's order is memcmp's: the array stays sorted */
+		memcpy(s->e[s->n].slot, slot, SLOT_LEN);
+		s->e[s->n++].rec = rec;
+	}
+out:
+	r = scan_end(cur, txn, rc, r);
+	if (r == 0)
+		r = index_ids(s, bad);
+	return r;
+}
+
+/* Reads and checks one v0.1/v0.2 token file (dfd: its directory). */
+static int read_legacy(const struct pt_store *s, int dfd, const char *name, uint8_t **ret,
+		       size_t *ret_len, uint8_t ret_slot[SLOT_LEN])
+{
 	struct pt_record *rec = NULL;
-	char check[SLOT_NAME_LEN + 1];
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	struct stat st;
 	int fd;
 	int r;
 
 	if (!slot_name_valid(name))
 		return -EINVAL;
-	fd = openat(s->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOMEM ? -EIO : -errno;
-	{
-		struct stat st;
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
-			return -EINVAL;
-		}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
 	}
-	r = read_fd(fd, RECORD_FILE_MAX, &blob, &bloblen);
+	r = pt_read_fd(fd, RECORD_FILE_MAX, &blob, &len);
 	close(fd);
 	if (r < 0)
 		return r;
-	r = pt_aead_open(s->key, name, strlen(name), blob, bloblen, &plain, &plainlen);
-	free(blob);
-	if (r < 0)
-		return r == -ENOMEM ? r : -EBADMSG;
-	r = pt_record_from_json((const char *)plain, plainlen, &rec);
-	OPENSSL_cleanse(plain, plainlen);
-	free(plain);
-	if (r < 0)
-		return r == -ENOMEM ? r : -EBADMSG;
-	r = slot_of(rec->user, rec->holder, slot);
+	r = unseal_record(s->key, name, blob, len, &rec, ret_slot);
+	pt_record_free(rec);
 	if (r < 0) {
-		pt_record_free(rec);
+		free(blob);
 		return r;
 	}
-	slot_name(slot, check);
-	if (strcmp(check, name) != 0) {
-		pt_record_free(rec);
-		return -EBADMSG;
-	}
-	memcpy(ret_slot, slot, SLOT_LEN);
-	*ret = rec;
+	*ret = blob;
+	*ret_len = len;
 	return 0;
 }
 
-static int cmp_slot(const void *a, const void *b)
+/* Commits n imported values (a slot already there is left as it is) and
+ * frees them: memory stays bounded by one batch, whatever the number of
+ * files. */
+static int import_batch(struct pt_store *s, struct op *ops, size_t n)
 {
-	return memcmp(((const struct entry *)a)->slot, ((const struct entry *)b)->slot, SLOT_LEN);
+	int r = commit_ops(s, ops, n, MDB_NOOVERWRITE);
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		free(ops[i].blob);
+		ops[i].blob = NULL;
+	}
+	return r;
 }
 
-static int cmp_id(const void *a, const void *b)
+/* Imports dir/tokens/ (see the top of this file), in batches: an import
+ * interrupted between two is redone from the files, which stay until every
+ * batch is committed. */
+static int import_legacy(struct pt_store *s, size_t *bad)
 {
-	const struct entry *x = *(const struct entry *const *)a,
-			   *y = *(const struct entry *const *)b;
-	int c = strcmp(x->rec->id, y->rec->id);
+	struct op *ops = NULL;
+	size_t n = 0, done = 0, cap = 0, nbad = 0;
+	struct dirent *de;
+	DIR *d = NULL;
+	int dfd, r = 0;
+	bool removed = false;
 
-	/* equal ids: keep the smaller slot */
-	return c ? c : memcmp(x->slot, y->slot, SLOT_LEN);
-}
+	dfd = openat(AT_FDCWD, s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	{
+		int tfd = openat(dfd, PT_STORE_LEGACY_DIR,
+				 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
-/* Two files with the same id cannot come from this code; keep the first
- * (by slot) and count the others as bad. */
-static int drop_duplicate_ids(struct pt_store *s, size_t *bad)
-{
-	struct entry **by_id;
-	size_t w = 0;
-
-	if (s->n < 2)
-		return 0;
-	by_id = calloc(s->n, sizeof(*by_id));
-	if (!by_id)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i++)
-		by_id[i] = &s->e[i];
-	qsort(by_id, s->n, sizeof(*by_id), cmp_id);
-	for (size_t i = 1; i < s->n; i++)
-		if (strcmp(by_id[i]->rec->id, by_id[i - 1]->rec->id) == 0) {
-			pt_record_free(by_id[i]->rec);
-			by_id[i]->rec = NULL;
-			(*bad)++;
+		close(dfd);
+		if (tfd < 0)
+			return errno == ENOENT ? 0 : -errno;
+		d = fdopendir(tfd);
+		if (!d) {
+			r = -errno;
+			close(tfd);
+			return r;
 		}
-	free(by_id);
-	for (size_t i = 0; i < s->n; i++)
-		if (s->e[i].rec)
-			s->e[w++] = s->e[i];
-	s->n = w;
+		dfd = tfd;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+
+		if (pt_is_temp_name(de->d_name)) {
+			/* a write that crashed before its rename */
+			if (unlinkat(dfd, de->d_name, 0) == 0)
+				removed = true;
+			continue;
+		}
+		if (l < 4 || strcmp(de->d_name + l - 4, ".tok") != 0)
+			continue; /* not ours */
+		if (n == cap) {
+			struct op *o = reallocarray(ops, cap ? cap * 2 : 64, sizeof(*ops));
+
+			if (!o) {
+				r = -ENOMEM;
+				goto out;
+			}
+			ops = o;
+			cap = cap ? cap * 2 : 64;
+		}
+		r = read_legacy(s, dfd, de->d_name, &ops[n].blob, &ops[n].len, ops[n].slot);
+		if (r == -ENOMEM)
+			goto out;
+		if (r < 0) {
+			nbad++;
+			r = 0;
+			continue;
+		}
+		n++;
+		if (n - done == IMPORT_BATCH) {
+			r = import_batch(s, ops + done, n - done);
+			if (r < 0)
+				goto out;
+			done = n;
+		}
+	}
+	if (errno != 0) {
+		r = -errno;
+		goto out;
+	}
+	if (n) {
+		r = import_batch(s, ops + done, n - done);
+		if (r < 0)
+			goto out;
+		/* all committed: the files go, durably, before the store is used */
+		for (size_t i = 0; i < n; i++) {
+			char name[SLOT_NAME_LEN + 1];
+
+			slot_name(ops[i].slot, name);
+			if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
+				r = -errno;
+				goto out;
+			}
+		}
+		removed = true;
+	}
+	if (removed && fsync(dfd) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (n)
+		s->imported = n;
+	*bad += nbad;
+	if (nbad == 0) {
+		/* nothing left that is ours: the directory goes too (best effort:
+		 * it may hold files that are not the store's) */
+		closedir(d);
+		d = NULL;
+		dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			if (unlinkat(dfd, PT_STORE_LEGACY_DIR, AT_REMOVEDIR) == 0)
+				(void)fsync(dfd);
+			close(dfd);
+		}
+	}
+out:
+	if (d)
+		closedir(d);
+	free_ops(ops, n);
+	return r;
+}
+
+/* A regular file of ours, mode 0600: created so, or made so. */
+static int check_file(struct pt_store *s)
+{
+	struct stat st;
+	int fd;
+
+	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) < 0)
+		return -EIO;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (st.st_uid != geteuid())
+		return -EPERM;
+	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The key generation's directory: a directory, not a link, ours, 0700
+ * (tightened when it is looser, as v0.1 did with tokens/). */
+static int check_dir(const char *dir)
+{
+	struct stat st;
+	int fd, r = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (st.st_uid != geteuid())
+		r = -EPERM;
+	else if ((st.st_mode & 0077) && fchmod(fd, st.st_mode & 0700) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int open_env(const char *path, size_t mapsize, MDB_env **ret_env, MDB_dbi *ret_dbi)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	struct stat st;
+	int rc;
+
+	/* LMDB opens the path itself: no link in its place */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return S_ISLNK(st.st_mode) ? -ELOOP : -EINVAL;
+	rc = mdb_env_create(&env);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(env, mapsize);
+	if (rc == 0)
+		rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NORDAHEAD | MDB_NOTLS,
+				  0600);
+	if (rc == 0)
+		rc = mdb_txn_begin(env, NULL, 0, &txn);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, NULL, 0, ret_dbi);
+	if (rc == 0) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	if (txn)
+		mdb_txn_abort(txn);
+	if (rc) {
+		if (env)
+			mdb_env_close(env);
+		return mdb_errno(rc);
+	}
+	*ret_env = env;
 	return 0;
 }
 
@@ -1440,20 +1210,16 @@ int pt_store_open(const char *state_dir, const uint8_t key[PT_STORE_KEYLEN], str
 		  size_t *ret_bad)
 {
 	struct pt_store *s = NULL;
-	struct stat st;
-	DIR *d = NULL;
-	struct dirent *de;
+	MDB_envinfo info;
 	size_t bad = 0;
-	bool removed = false;
 	long pagesz;
-	int r, fd;
+	int r;
 
 	if (!state_dir || !key || !ret)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->dfd = -1;
 
 	pagesz = sysconf(_SC_PAGESIZE);
 	s->key_map_len = pagesz > 0 ? (size_t)pagesz : 4096;
@@ -1468,94 +1234,181 @@ int pt_store_open(const char *state_dir, const uint8_t key[PT_STORE_KEYLEN], str
 	(void)madvise(s->key, s->key_map_len, MADV_DONTDUMP);
 	memcpy(s->key, key, PT_STORE_KEYLEN);
 
-	if (asprintf(&s->dir, "%s/" TOKENS_DIR, state_dir) < 0) {
-		s->dir = NULL;
+	s->dir = strdup(state_dir);
+	if (!s->dir || asprintf(&s->path, "%s/" PT_STORE_FILE, state_dir) < 0) {
+		s->path = NULL;
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
-		goto fail;
-	}
-	s->dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (s->dfd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (fstat(s->dfd, &st) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if ((st.st_mode & 07777) != 0700 && fchmod(s->dfd, 0700) < 0) {
-		r = -errno;
-		goto fail;
-	}
-
-	fd = dup(s->dfd);
-	if (fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
-		goto fail;
-	}
-	rewinddir(d);
-	while ((errno = 0, de = readdir(d))) {
-		struct pt_record *rec = NULL;
-		uint8_t slot[SLOT_LEN] = { 0 };
-		size_t n = strlen(de->d_name);
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (is_temp_name(de->d_name)) {
-			/* a write that crashed before its rename */
-			if (unlinkat(s->dfd, de->d_name, 0) == 0)
-				removed = true;
-			continue;
-		}
-		if (n < 4 || strcmp(de->d_name + n - 4, ".tok") != 0)
-			continue; /* not ours */
-		r = load_one(s, de->d_name, &rec, slot);
-		if (r == -ENOMEM)
-			goto fail;
-		if (r < 0) {
-			bad++;
-			continue;
-		}
-		r = reserve(s, s->n + 1);
-		if (r < 0) {
-			pt_record_free(rec);
-			goto fail;
-		}
-		memcpy(s->e[s->n].slot, slot, SLOT_LEN);
-		s->e[s->n].rec = rec;
-		s->n++;
-	}
-	if (errno != 0) {
-		r = -errno;
-		goto fail;
-	}
-	closedir(d);
-	d = NULL;
-	if (removed)
-		(void)fsync(s->dfd);
-
-	if (s->n > 1)
-		qsort(s->e, s->n, sizeof(*s->e), cmp_slot);
-	r = drop_duplicate_ids(s, &bad);
+	r = check_dir(s->dir);
 	if (r < 0)
 		goto fail;
+	r = open_env(s->path, MAP_INITIAL, &s->env, &s->dbi);
+	if (r < 0)
+		goto fail;
+	r = check_file(s);
+	if (r < 0)
+		goto fail;
+	s->mapsize = mdb_env_info(s->env, &info) == 0 ? info.me_mapsize : MAP_INITIAL;
+	find_map(s);
+	keep_reserve(s);
+
+	r = import_legacy(s, &bad);
+	if (r < 0)
+		goto fail;
+	r = load_all(s, &bad);
+	if (r < 0)
+		goto fail;
+	release_map(s);
+	/* what decoding allocated and freed goes back too */
+	malloc_trim(0);
 
 	*ret = s;
 	if (ret_bad)
 		*ret_bad = bad;
 	return 0;
 fail:
-	if (d)
-		closedir(d);
 	pt_store_free(s);
 	return r;
+}
+
+size_t pt_store_imported(const struct pt_store *s)
+{
+	return s ? s->imported : 0;
+}
+
+/* ------------------------------------------------------------- rotation */
+
+/* Token files of dir/tokens/ that did not import: copied as they are. */
+static int copy_legacy_leftovers(const char *dir, const char *newdir, size_t *bad)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int tfd = -1, r = 0;
+
+	if ((size_t)snprintf(from, sizeof(from), "%s/" PT_STORE_LEGACY_DIR, dir) >= sizeof(from) ||
+	    (size_t)snprintf(to, sizeof(to), "%s/" PT_STORE_LEGACY_DIR, newdir) >= sizeof(to))
+		return -ENAMETOOLONG;
+	d = opendir(from);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (r == 0 && (de = readdir(d))) {
+		uint8_t *blob = NULL;
+		size_t len = 0;
+		int fd;
+
+		if (!slot_name_valid(de->d_name))
+			continue;
+		if (tfd < 0) {
+			if (mkdir(to, 0700) < 0 && errno != EEXIST) {
+				r = -errno;
+				break;
+			}
+			tfd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			if (tfd < 0) {
+				r = -errno;
+				break;
+			}
+		}
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0) {
+			r = -errno;
+			break;
+		}
+		r = pt_read_fd(fd, RECORD_FILE_MAX, &blob, &len);
+		close(fd);
+		if (r == 0)
+			r = pt_atomic_write_at(tfd, de->d_name, blob, len, 0600, false);
+		free(blob);
+		if (r > 0)
+			r = -r;
+		if (r == 0)
+			(*bad)++;
+	}
+	if (r == 0 && tfd >= 0 && fsync(tfd) < 0)
+		r = -errno;
+	if (tfd >= 0)
+		close(tfd);
+	closedir(d);
+	return r;
+}
+
+/* One value under key2; one that does not decrypt is copied as it is
+ * (unusable, but nothing is lost). */
+static int rewrap_one(const uint8_t *key1, const uint8_t *key2, const MDB_val *k, const MDB_val *v,
+		      struct op *op, size_t *bad)
+{
+	char name[SLOT_NAME_LEN + 1];
+	uint8_t *plain = NULL;
+	size_t pl = 0;
+	int r;
+
+	memcpy(op->slot, k->mv_data, SLOT_LEN);
+	slot_name(k->mv_data, name);
+	if (pt_aead_open(key1, name, strlen(name), v->mv_data, v->mv_size, &plain, &pl) == 0) {
+		r = pt_aead_seal(key2, name, strlen(name), plain, pl, &op->blob, &op->len);
+		OPENSSL_cleanse(plain, pl);
+		free(plain);
+		return r;
+	}
+	(*bad)++;
+	op->blob = malloc(v->mv_size ? v->mv_size : 1);
+	if (!op->blob)
+		return -ENOMEM;
+	memcpy(op->blob, v->mv_data, v->mv_size);
+	op->len = v->mv_size;
+	return 0;
+}
+
+int pt_store_rewrap(struct pt_store *s, const char *newdir, const uint8_t key2[PT_STORE_KEYLEN],
+		    size_t *ret_n, size_t *ret_bad)
+{
+	struct pt_store ns = { .key = (uint8_t *)key2, .mapsize = s ? s->mapsize : 0 };
+	struct op *ops = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	MDB_stat st;
+	size_t n = 0, bad = 0;
+	int rc, r = 0;
+
+	if (!s || !newdir || !key2 || !ret_n || !ret_bad)
+		return -EINVAL;
+	if (asprintf(&ns.path, "%s/" PT_STORE_FILE, newdir) < 0)
+		return -ENOMEM;
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0)
+		rc = mdb_stat(txn, s->dbi, &st);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, s->dbi, &cur);
+	if (rc == 0 && !(ops = calloc(st.ms_entries ? st.ms_entries : 1, sizeof(*ops))))
+		r = -ENOMEM;
+	if (rc == 0 && r == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0 && r == 0 && n < st.ms_entries) {
+		if (k.mv_size == SLOT_LEN)
+			r = rewrap_one(s->key, key2, &k, &v, &ops[n], &bad);
+		else
+			bad++; /* cannot be put under a slot either */
+		if (r == 0 && k.mv_size == SLOT_LEN)
+			n++;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	r = scan_end(cur, txn, rc, r);
+	if (r == 0)
+		r = open_env(ns.path, ns.mapsize ? ns.mapsize : MAP_INITIAL, &ns.env, &ns.dbi);
+	if (r == 0)
+		r = commit_ops(&ns, ops, n, 0);
+	if (r == 0)
+		r = copy_legacy_leftovers(s->dir, newdir, &bad);
+	if (ns.env)
+		mdb_env_close(ns.env);
+	free(ns.path);
+	free_ops(ops, n);
+	if (r < 0)
+		return r;
+	*ret_n = n;
+	*ret_bad = bad;
+	return 0;
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The persistable-token store: one file per token under STATE_DIR/tokens/,
- * each AEAD-encrypted (AES-256-GCM) under the store key. Writes are
- * write-to-temp + fsync + rename + fsync(dir): an acknowledged put survives
- * kill -9 and power loss, and a crash never leaves a half-written token.
- * A token's file name is derived from its slot (user + holder), so renewal
- * replaces the old token atomically with the rename.
+ * The persistable-token store: one LMDB database per key generation,
+ * KEYDIR/tokens.mdb, holding each token AEAD-encrypted (AES-256-GCM) under
+ * the store key, keyed by its slot (user + holder), so renewal replaces the
+ * old token in the same transaction. Every change is one transaction
+ * committed with a sync: an acknowledged put survives kill -9 and power
+ * loss, and a crash never leaves a half-written token. tokend is its one
+ * writer. The one-file-per-token directory of v0.1/v0.2 (KEYDIR/tokens/)
+ * is imported by the first open (store.c).
  */
 #pragma once
 
@@ -14,70 +16,39 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "aead.h"
 #include "journal.h"
+#include "record.h"
 
-#define PT_STORE_KEYLEN 32
-#define PT_ID_LEN 26 /* "pt_" + 22 base64url chars (16 random bytes) + NUL */
-
-struct pt_record {
-	char id[PT_ID_LEN];
-	/* identity snapshot at issuance */
-	char *user;
-	uid_t uid;
-	gid_t gid;
-	char **groups;
-	size_t n_groups; /* names */
-	char *gecos;
-	char *home;
-	char *shell;
-	/* how and where */
-	char *holder;
-	char *actor;
-	char *service;
-	char *tty;
-	char *rhost;
-	char *source_jti; /* jti of the live token it was exchanged from */
-	char **entitlements;
-	size_t n_entitlements; /* the issue rule's, at issuance (optional
-	                                               in the JSON: older records have none) */
-	uint64_t iat;
-	uint64_t exp;
-	/* usage: changed in memory (pt_store_touch), journaled by pt_store_journal
-	 * before the reply granting the use is sent, written to the token's file
-	 * by pt_store_flush (housekeeping) */
-	uint64_t last_used;
-	uint32_t uses;
-	bool dirty;	  /* the file is older than this */
-	bool unjournaled; /* uses/last_used changed since the last pt_store_journal */
-	bool exp_moved;	  /* exp changed: pt_store_journal rewrites the file */
-	/* memory only: CLOCK_BOOTTIME (ms) when housekeeping first saw the token
-	 * expired or idle, 0 when it did not (see pt_ops_housekeeping) */
-	uint64_t dead_since_ms;
-};
+#define PT_STORE_FILE "tokens.mdb"
+#define PT_STORE_LEGACY_DIR "tokens" /* v0.1/v0.2: one file per token */
 
 struct pt_store;
 
-/* Opens (creating STATE_DIR/tokens 0700 if needed) and loads every token.
- * Files that fail to decrypt or parse are left in place, not loaded, and
- * counted in *ret_bad (may be NULL). Returns 0 or -errno. */
+/* Opens (creating STATE_DIR/tokens.mdb 0600 if needed; STATE_DIR must be
+ * ours, it is made 0700 if looser) and loads every token, after importing
+ * STATE_DIR/tokens/ if there is one (logged through tokend's log).
+ * Records and files that fail to decrypt or parse are left in place, not
+ * loaded, and counted in *ret_bad (may be NULL). Returns 0 or -errno. */
 int pt_store_open(const char *state_dir, const uint8_t key[PT_STORE_KEYLEN], struct pt_store **ret,
 		  size_t *ret_bad);
 void pt_store_free(struct pt_store *s);
+/* How many token files this open imported from STATE_DIR/tokens/. */
+size_t pt_store_imported(const struct pt_store *s);
+/* Key rotation: writes newdir/tokens.mdb with every record of s sealed
+ * under key2 instead (those that do not decrypt are copied as they are and
+ * counted in *ret_bad; so are token files that did not import). s is not
+ * changed. 0 or -errno. */
+int pt_store_rewrap(struct pt_store *s, const char *newdir, const uint8_t key2[PT_STORE_KEYLEN],
+		    size_t *ret_n, size_t *ret_bad);
 
 /* Durably stores rec (takes ownership on success; on failure the caller
  * still owns it and the store is unchanged). If a token for the same slot
- * (user, holder) exists it is replaced in the same rename and *ret_replaced
- * is set to true.
- * Once the rename is done the put has taken effect and returns 0, even when
- * the directory fsync that follows fails: the new file is in place, visible
- * and survives a crash of tokend (only a power loss might undo the rename).
- * Reporting a failure for a change that happened would be a lie that callers
- * act on (a retried exchange, an "error" for a revocation that revoked); the
- * failure is kept instead, the sync retried by every pt_store_flush, and
- * pt_store_sync_failure reports it once for the log. */
+ * (user, holder) exists it is replaced in the same transaction and
+ * *ret_replaced is set to true. rec's strings are moved into one block
+ * (pt_record_compact); rec itself stays where it is. */
 int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced);
-/* Durably removes by id. -ENOENT if absent. A failed directory sync after the
- * unlink is treated as in pt_store_put. */
+/* Durably removes by id. -ENOENT if absent. */
 int pt_store_remove(struct pt_store *s, const char *id);
 
 struct pt_record *pt_store_find_id(struct pt_store *s, const char *id);
@@ -95,22 +66,22 @@ void pt_store_touch(struct pt_store *s, struct pt_record *rec, bool exp_moved);
 bool pt_store_pending(const struct pt_store *s);
 /* Makes every pt_store_touch since the last call durable with the journal's
  * next sync: a line "T <id> <uses> <last_used>" queued in j per record, and
- * the record's file rewritten now when its expiry moved (expiry is kept only
- * in the sealed file). 0 or -errno (what failed stays pending). */
+ * the records whose expiry moved written now, in one transaction (expiry is
+ * kept only in the sealed record). 0 or -errno (what failed stays pending). */
 int pt_store_journal(struct pt_store *s, struct pt_journal *j);
 /* Applies one journal line when it is a "T" line of a token in the store
  * and raises its counters (then the record is dirty). Returns 1 when
  * applied, 0 when not (another kind of line, an unknown id, older values),
  * -EINVAL when malformed. */
 int pt_store_replay(struct pt_store *s, const char *line);
-/* Every rename and unlink so far is synced in the directory? */
+/* Is every change so far durable? Always, with one transaction per change
+ * (kept for the callers of v0.1's directory syncs). */
 bool pt_store_synced(const struct pt_store *s);
-/* Writes every dirty record (usage counters), then syncs the directory once
- * (and retries a directory sync that failed before). 0 or the first -errno
- * of a record that could not be written (it stays dirty). */
+/* Writes every dirty record (usage counters) in one transaction. 0 or
+ * -errno (then they all stay dirty). */
 int pt_store_flush(struct pt_store *s);
-/* The errno of a directory sync that failed and was not reported before (it
- * is reported once per failure episode), or 0. */
+/* v0.1 reported a directory sync that failed after a change took effect;
+ * a transaction's commit is all or nothing: always 0. */
 int pt_store_sync_failure(struct pt_store *s);
 
 /* Paging (LIST): a cursor names an entry's position in the store's order
@@ -120,32 +91,3 @@ int pt_store_sync_failure(struct pt_store *s);
 #define PT_STORE_CURSOR_LEN 33
 int pt_store_seek(const struct pt_store *s, const char *cursor, size_t *ret);
 void pt_store_cursor(const struct pt_store *s, size_t i, char ret[PT_STORE_CURSOR_LEN]);
-
-/* A fresh random id "pt_..." */
-int pt_record_new_id(char ret[PT_ID_LEN]);
-void pt_record_free(struct pt_record *r);
-
-/* Serialisation used by the store (exposed for tests and the fuzzer). */
-int pt_record_to_json(const struct pt_record *r, char **ret);
-int pt_record_from_json(const char *json, size_t len, struct pt_record **ret);
-
-/* AEAD helpers (AES-256-GCM, 12-byte random nonce, 16-byte tag).
- * Sealed layout: "PTK1" | nonce | ciphertext | tag; aad is authenticated.
- * -EBADMSG when the blob is malformed or fails authentication. */
-int pt_aead_seal(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen, const void *pt,
-		 size_t ptlen, uint8_t **ret, size_t *ret_len);
-int pt_aead_open(const uint8_t key[PT_STORE_KEYLEN], const void *aad, size_t aadlen,
-		 const uint8_t *blob, size_t bloblen, uint8_t **ret, size_t *ret_len);
-
-/* Durable atomic file write: temp in the same dir, fsync, rename, fsync dir. */
-int pt_atomic_write(const char *path, const void *p, size_t n, mode_t mode);
-/* The same, but a failed directory fsync after the rename (the write took
- * effect) returns that errno as a positive number instead of -errno. */
-int pt_atomic_replace(const char *path, const void *p, size_t n, mode_t mode);
-/* Removes the temporary files of interrupted atomic writes (".NAME.<hex>.tmp")
- * in dir, except those whose name starts with skip_prefix (may be NULL).
- * *ret_removed (may be NULL): how many, set also when a later removal
- * failed (for the log). 0 or -errno. */
-int pt_remove_stale_temps(const char *dir, const char *skip_prefix, size_t *ret_removed);
-/* Bounded read of a whole file (max bytes), -EFBIG if larger. */
-int pt_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);

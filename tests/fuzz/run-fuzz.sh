@@ -87,7 +87,7 @@ format_src="common/util.c common/buf.c common/b64.c"
 client_src="common/proto.c common/proto-client.c common/client.c"
 server_src="common/proto-server.c common/io.c"
 common_src="$format_src $client_src $server_src"
-tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/policy.c tokend/store.c \
+tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/policy.c tokend/fileio.c tokend/aead.c tokend/record.c tokend/store.c \
 tokend/seal.c tokend/seal-tpm2.c tokend/history.c tokend/tokentype.c tokend/codes.c tokend/journal.c \
 tokend/ratelimit.c tokend/privsep.c"
 
@@ -109,7 +109,7 @@ for name in $names; do
 		maxlen=40000 ;;
 	config | record | tpm2blob | history | coderec | journal | privsep)
 		src="$common_src common/jws.c common/ptjson.c $tokend_src"
-		libs=$(pkgflags "libcrypto json-c libconfig")
+		libs=$(pkgflags "libcrypto json-c libconfig lmdb")
 		maxlen=16384 ;;
 	*) echo "fuzz $name: FAILED (unknown harness)"; failed="$failed $name"; continue ;;
 	esac

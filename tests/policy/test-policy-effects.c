@@ -21,7 +21,7 @@
 
 #include "policy.h"
 #include "history.h"
-#include "store.h"
+#include "record.h"
 
 /* Line numbers matter: reasons quote them. */
 /* clang-format off */

@@ -21,6 +21,7 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "fileio.h"
 #include "seal.h"
 
 static TSS2_RC tctildr_rc, getcap_rc, frompublic_rc;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "seal.h"
 
 #define HEADER "pertok-sealed-v1\nbackend=software\n"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The persistable-token store: AEAD, record JSON, files, persistence. */
+/* The persistable-token store: AEAD, record JSON, files, the database, its import. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,13 +10,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <lmdb.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "history.h"
 #include "store.h"
 
@@ -28,6 +33,7 @@ static const uint8_t key2[PT_STORE_KEYLEN] = "fedcba9876543210fedcba9876543210";
 struct tmp {
 	char dir[64];
 	char tokens[96];
+	char db[96];
 };
 
 static int setup(void **state)
@@ -40,6 +46,7 @@ static int setup(void **state)
 	if (!mkdtemp(t->dir))
 		return -1;
 	snprintf(t->tokens, sizeof(t->tokens), "%s/tokens", t->dir);
+	snprintf(t->db, sizeof(t->db), "%s/" PT_STORE_FILE, t->dir);
 	*state = t;
 	return 0;
 }
@@ -521,22 +528,143 @@ static void test_atomic_write(void **state)
 
 /* ------------------------------------------------------------------ store */
 
+/* Direct access to the database file (the store must be closed). */
+static MDB_env *db_open(const struct tmp *t, MDB_dbi *dbi, MDB_txn **txn, bool write)
+{
+	MDB_env *env = NULL;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, 64 << 20), 0);
+	assert_int_equal(mdb_env_open(env, t->db, MDB_NOSUBDIR | MDB_NOLOCK, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, write ? 0 : MDB_RDONLY, txn), 0);
+	assert_int_equal(mdb_dbi_open(*txn, NULL, 0, dbi), 0);
+	return env;
+}
+
+static void db_close(MDB_env *env, MDB_txn *txn, bool commit)
+{
+	if (commit)
+		assert_int_equal(mdb_txn_commit(txn), 0);
+	else
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
+static size_t db_count(const struct tmp *t)
+{
+	MDB_dbi dbi;
+	MDB_txn *txn;
+	MDB_env *env = db_open(t, &dbi, &txn, false);
+	MDB_stat st;
+
+	assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+	db_close(env, txn, false);
+	return st.ms_entries;
+}
+
+static void slot_of(const char *user, const char *holder, uint8_t slot[16])
+{
+	uint8_t md[32], in[512];
+	unsigned mdlen = 0;
+	size_t ul = strlen(user), hl = strlen(holder);
+
+	memcpy(in, user, ul + 1);
+	memcpy(in + ul + 1, holder, hl);
+	assert_int_equal(EVP_Digest(in, ul + 1 + hl, md, &mdlen, EVP_sha256(), NULL), 1);
+	memcpy(slot, md, 16);
+}
+
+/* The value under (user, holder)'s slot into *ret (NULL if none). */
+static void db_get(const struct tmp *t, const char *user, const char *holder, uint8_t **ret,
+		   size_t *ret_len)
+{
+	uint8_t slot[16];
+	MDB_dbi dbi;
+	MDB_txn *txn;
+	MDB_env *env = db_open(t, &dbi, &txn, false);
+	MDB_val k = { 16, slot }, v;
+
+	slot_of(user, holder, slot);
+	*ret = NULL;
+	*ret_len = 0;
+	if (mdb_get(txn, dbi, &k, &v) == 0) {
+		*ret = malloc(v.mv_size);
+		assert_non_null(*ret);
+		memcpy(*ret, v.mv_data, v.mv_size);
+		*ret_len = v.mv_size;
+	}
+	db_close(env, txn, false);
+}
+
+/* Puts raw bytes under a key (key_len 16: a slot; else any key). */
+static void db_put_raw(const struct tmp *t, const void *key, size_t key_len, const void *p,
+		       size_t n)
+{
+	MDB_dbi dbi;
+	MDB_txn *txn;
+	MDB_env *env = db_open(t, &dbi, &txn, true);
+	MDB_val k = { key_len, (void *)key }, v = { n, (void *)p };
+
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	db_close(env, txn, true);
+}
+
+static void db_put(const struct tmp *t, const char *user, const char *holder, const void *p,
+		   size_t n)
+{
+	uint8_t slot[16];
+
+	slot_of(user, holder, slot);
+	db_put_raw(t, slot, 16, p, n);
+}
+
+/* rec's JSON sealed with the slot name of (user, holder) as AAD. */
+static void seal_as(const struct pt_record *rec, const char *user, const char *holder,
+		    const uint8_t *key, uint8_t **ret, size_t *ret_len)
+{
+	char path[256], *json = NULL, *name;
+	struct tmp dummy = { .tokens = "" };
+
+	slot_path(&dummy, user, holder, path, sizeof(path));
+	name = strrchr(path, '/') + 1;
+	assert_int_equal(pt_record_to_json(rec, &json), 0);
+	assert_int_equal(pt_aead_seal(key, name, strlen(name), json, strlen(json), ret, ret_len),
+			 0);
+	free(json);
+}
+
+/* A token file of v0.1/v0.2 (one file per token in tokens/). */
+static void legacy_write(const struct tmp *t, const struct pt_record *rec, const uint8_t *key)
+{
+	char path[256];
+	uint8_t *blob = NULL;
+	size_t n = 0;
+
+	mkdir(t->tokens, 0700);
+	slot_path(t, rec->user, rec->holder, path, sizeof(path));
+	seal_as(rec, rec->user, rec->holder, key, &blob, &n);
+	write_all(path, blob, n);
+	free(blob);
+}
+
 static void test_store_basic(void **state)
 {
 	struct tmp *t = *state;
 	struct pt_store *s = NULL;
 	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("alice", "cron"),
 			 *c = mkrec("bob", "atd"), *a2 = mkrec("alice", "atd");
-	char a_id[PT_ID_LEN], a2_id[PT_ID_LEN], path[256];
+	char a_id[PT_ID_LEN], a2_id[PT_ID_LEN];
 	bool replaced = true;
-	size_t bad = 99;
+	size_t bad = 99, n;
 	struct stat st;
+	uint8_t *v;
 
 	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
 	assert_int_equal(bad, 0);
-	assert_int_equal(stat(t->tokens, &st), 0);
-	assert_true(S_ISDIR(st.st_mode));
-	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(t->db, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(access(t->tokens, F_OK), -1); /* no directory of files any more */
 	assert_int_equal(pt_store_count(s), 0);
 
 	memcpy(a_id, a->id, PT_ID_LEN);
@@ -550,12 +678,7 @@ static void test_store_basic(void **state)
 	assert_int_equal(pt_store_count_user(s, "alice"), 2);
 	assert_int_equal(pt_store_count_user(s, "bob"), 1);
 	assert_int_equal(pt_store_count_user(s, "carol"), 0);
-	assert_int_equal(count_files(t->tokens, ".tok"), 3);
-
-	/* file name is the documented slot hash */
-	slot_path(t, "alice", "atd", path, sizeof(path));
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_non_null(a->pack); /* compact in memory */
 
 	assert_ptr_equal(pt_store_find_id(s, a_id), a);
 	assert_ptr_equal(pt_store_find_slot(s, "alice", "atd"), a);
@@ -569,7 +692,7 @@ static void test_store_basic(void **state)
 	for (size_t i = 0; i < 3; i++)
 		assert_non_null(pt_store_at(s, i));
 
-	/* renewal replaces: same slot, new id, one file, count unchanged */
+	/* renewal replaces: same slot, new id, count unchanged */
 	assert_int_equal(pt_store_put(s, a2, &replaced), 0);
 	assert_true(replaced);
 	assert_int_equal(pt_store_count(s), 3);
@@ -577,8 +700,6 @@ static void test_store_basic(void **state)
 	assert_null(pt_store_find_id(s, a_id));
 	assert_ptr_equal(pt_store_find_id(s, a2_id), a2);
 	assert_ptr_equal(pt_store_find_slot(s, "alice", "atd"), a2);
-	assert_int_equal(count_files(t->tokens, ".tok"), 3);
-	assert_int_equal(count_hidden(t->tokens), 0);
 
 	/* re-putting the stored record itself (after an update) is fine */
 	a2->uses = 3;
@@ -590,14 +711,21 @@ static void test_store_basic(void **state)
 	assert_int_equal(pt_store_remove(s, c->id), 0); /* c is freed now */
 	assert_int_equal(pt_store_count(s), 2);
 	assert_null(pt_store_find_slot(s, "bob", "atd"));
-	slot_path(t, "bob", "atd", path, sizeof(path));
-	assert_int_equal(stat(path, &st), -1);
-	assert_int_equal(errno, ENOENT);
 	assert_int_equal(pt_store_remove(s, a_id), -ENOENT);
 	assert_int_equal(pt_store_remove(s, "pt_nothing"), -ENOENT);
-	assert_int_equal(count_files(t->tokens, ".tok"), 2);
+	assert_true(pt_store_synced(s));
+	assert_int_equal(pt_store_sync_failure(s), 0);
 	pt_store_free(s);
 	pt_store_free(NULL);
+
+	/* on disk: one value per slot, keyed by the documented slot hash */
+	assert_int_equal(db_count(t), 2);
+	db_get(t, "bob", "atd", &v, &n);
+	assert_null(v);
+	db_get(t, "alice", "atd", &v, &n);
+	assert_non_null(v);
+	assert_memory_equal(v, "PTK1", 4);
+	free(v);
 
 	/* persistence: a new store sees the same tokens */
 	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
@@ -610,12 +738,30 @@ static void test_store_basic(void **state)
 		assert_string_equal(x->holder, "atd");
 		assert_int_equal(x->uses, 3);
 		assert_string_equal(x->groups[1], "pertok");
+		assert_null(x->groups[2]);
 		assert_string_equal(x->rhost, "192.0.2.1");
 		assert_ptr_equal(pt_store_find_slot(s, "alice", "atd"), x);
 		assert_non_null(pt_store_find_slot(s, "alice", "cron"));
 		assert_false(x->dirty);
 	}
 	pt_store_free(s);
+}
+
+/* The file may only grow to its current size: a commit that needs more
+ * fails as a full disk would. */
+static void limit_file_size(const struct tmp *t, bool on)
+{
+	struct rlimit rl;
+	struct stat st;
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	if (on) {
+		assert_int_equal(stat(t->db, &st), 0);
+		rl.rlim_cur = (rlim_t)st.st_size;
+	} else
+		rl.rlim_cur = rl.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
 }
 
 static void test_store_put_failures(void **state)
@@ -645,22 +791,56 @@ static void test_store_put_failures(void **state)
 	bad_rec->holder = xstrdup("atd");
 	assert_int_equal(pt_store_put(s, bad_rec, &replaced), -EINVAL);
 	assert_int_equal(pt_store_count(s), 1);
-	assert_int_equal(count_files(t->tokens, ".tok"), 1);
 	assert_int_equal(pt_store_put(s, NULL, &replaced), -EINVAL);
 	pt_record_free(bad_rec);
 
-	/* a write failure (tokens dir gone) leaves memory unchanged */
+	/* a failed commit (the disk is full) leaves memory and disk unchanged,
+	 * and the store goes on working once there is room again */
 	{
-		char cmd[256];
 		struct pt_record *c = mkrec("carol", "atd");
-		snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", t->tokens);
-		assert_int_equal(system(cmd), 0);
+		char id[PT_ID_LEN];
+
+		memcpy(id, c->id, PT_ID_LEN);
+		limit_file_size(t, true);
 		assert_true(pt_store_put(s, c, &replaced) < 0);
+		limit_file_size(t, false);
 		assert_int_equal(pt_store_count(s), 1);
 		assert_null(pt_store_find_slot(s, "carol", "atd"));
-		pt_record_free(c);
+		assert_null(pt_store_find_id(s, id));
+		assert_int_equal(pt_store_put(s, c, &replaced), 0);
+		assert_int_equal(pt_store_count(s), 2);
 	}
 	pt_store_free(s);
+	assert_int_equal(db_count(t), 2);
+}
+
+/* An acknowledged put survives the process being killed right after it. */
+static void test_store_put_survives_kill(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd");
+	char id[PT_ID_LEN];
+	int status = 0;
+	pid_t pid;
+
+	memcpy(id, a->id, PT_ID_LEN);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (pt_store_open(t->dir, key1, &s, NULL) < 0 || pt_store_put(s, a, NULL) < 0)
+			_exit(1);
+		raise(SIGKILL);
+		_exit(2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_non_null(pt_store_find_id(s, id));
+	assert_non_null(pt_store_find_slot(s, "alice", "atd"));
+	pt_store_free(s);
+	pt_record_free(a);
 }
 
 static void test_store_flush(void **state)
@@ -678,6 +858,7 @@ static void test_store_flush(void **state)
 	pt_store_touch(s, a, false);
 	assert_int_equal(pt_store_flush(s), 0);
 	assert_false(a->dirty);
+	assert_false(pt_store_pending(s));
 	pt_store_free(s);
 
 	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
@@ -688,79 +869,71 @@ static void test_store_flush(void **state)
 	pt_store_free(s);
 }
 
+/* Records that do not open, or sit under a key they do not belong to, are
+ * counted and left in place; the others load. */
 static void test_store_corruption(void **state)
 {
 	struct tmp *t = *state;
 	struct pt_store *s = NULL;
-	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "atd");
-	char pa[256], pb[256], other[256], odd[256], big[256], readme[256];
-	uint8_t *before = NULL, *after = NULL;
-	size_t nbefore = 0, nafter = 0, bad = 0;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "atd"),
+			 *d = mkrec("dave", "atd");
+	uint8_t *va = NULL, *vb = NULL, *x = NULL, *after = NULL;
+	size_t na = 0, nb = 0, nx = 0, nafter = 0, bad = 0;
 
 	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
 	assert_int_equal(pt_store_put(s, a, NULL), 0);
 	assert_int_equal(pt_store_put(s, b, NULL), 0);
 	pt_store_free(s);
-	slot_path(t, "alice", "atd", pa, sizeof(pa));
-	slot_path(t, "bob", "atd", pb, sizeof(pb));
 
 	/* flip one byte of alice's token */
-	read_all(pa, &before, &nbefore);
-	before[nbefore / 2] ^= 0x20;
-	write_all(pa, before, nbefore);
-
-	/* a valid token copied into another slot's name */
-	slot_path(t, "carol", "atd", other, sizeof(other));
-	{
-		uint8_t *p;
-		size_t n;
-		read_all(pb, &p, &n);
-		write_all(other, p, n);
-		free(p);
-	}
-	/* a .tok whose name is not a slot, an oversized one, and a stranger */
-	snprintf(odd, sizeof(odd), "%s/ABC.tok", t->tokens);
-	write_all(odd, "PTK1", 4);
-	snprintf(big, sizeof(big), "%s/00000000000000000000000000000000.tok", t->tokens);
-	{
-		size_t n = 3 * 1024 * 1024;
-		uint8_t *p = calloc(1, n);
-		assert_non_null(p);
-		memcpy(p, "PTK1", 4);
-		write_all(big, p, n);
-		free(p);
-	}
-	snprintf(readme, sizeof(readme), "%s/README", t->tokens);
-	write_all(readme, "hello", 5);
+	db_get(t, "alice", "atd", &va, &na);
+	va[na / 2] ^= 0x20;
+	db_put(t, "alice", "atd", va, na);
+	/* bob's value copied under carol's slot: its AAD names bob's slot */
+	db_get(t, "bob", "atd", &vb, &nb);
+	db_put(t, "carol", "atd", vb, nb);
+	/* dave's record sealed for erin's slot and put there: the AEAD is
+	 * fine, but dave and his holder do not hash to that slot */
+	seal_as(d, "erin", "atd", key1, &x, &nx);
+	db_put(t, "erin", "atd", x, nx);
+	free(x);
+	/* dave's record sealed for frank's slot, put under dave's own: the
+	 * record hashes to the key, only the AAD tells it is misplaced */
+	seal_as(d, "frank", "atd", key1, &x, &nx);
+	db_put(t, "dave", "atd", x, nx);
+	free(x);
+	/* a key that is no slot */
+	db_put_raw(t, "short", 5, vb, nb);
+	free(vb);
 
 	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
-	assert_int_equal(bad, 4); /* flipped, copied, odd name, oversized */
+	assert_int_equal(bad, 5); /* flipped, copied, wrong slot, wrong AAD, odd key */
 	assert_int_equal(pt_store_count(s), 1);
 	assert_null(pt_store_find_slot(s, "alice", "atd"));
 	assert_null(pt_store_find_slot(s, "carol", "atd"));
+	assert_null(pt_store_find_slot(s, "erin", "atd"));
+	assert_null(pt_store_find_slot(s, "dave", "atd"));
+	assert_null(pt_store_find_id(s, d->id));
 	assert_non_null(pt_store_find_slot(s, "bob", "atd"));
 	pt_store_free(s);
 
-	/* bad files are left untouched */
-	read_all(pa, &after, &nafter);
-	assert_int_equal(nafter, nbefore);
-	assert_memory_equal(after, before, nbefore);
+	/* bad records are left untouched */
+	db_get(t, "alice", "atd", &after, &nafter);
+	assert_int_equal(nafter, na);
+	assert_memory_equal(after, va, na);
 	free(after);
-	free(before);
-	assert_int_equal(access(other, F_OK), 0);
-	assert_int_equal(access(odd, F_OK), 0);
-	assert_int_equal(access(big, F_OK), 0);
-	assert_int_equal(access(readme, F_OK), 0);
+	free(va);
+	assert_int_equal(db_count(t), 6);
 
 	/* the wrong key: nothing loads, nothing is touched */
 	assert_int_equal(pt_store_open(t->dir, key2, &s, &bad), 0);
 	assert_int_equal(pt_store_count(s), 0);
-	assert_int_equal(bad, 5);
+	assert_int_equal(bad, 6);
 	pt_store_free(s);
-	assert_int_equal(access(pb, F_OK), 0);
 	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
 	assert_int_equal(pt_store_count(s), 1);
 	pt_store_free(s);
+	pt_record_free(d);
 }
 
 static void test_store_duplicate_ids_on_disk(void **state)
@@ -773,22 +946,15 @@ static void test_store_duplicate_ids_on_disk(void **state)
 	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
 	pt_store_free(s);
 
-	/* two files in two slots with the same id: only this code's bug could do it */
+	/* two slots with the same id: only this code's bug could do it */
 	memcpy(b->id, a->id, PT_ID_LEN);
 	for (int i = 0; i < 2; i++) {
 		struct pt_record *r = i ? b : a;
-		char path[256], *json = NULL, *name;
 		uint8_t *blob = NULL;
 		size_t bloblen = 0;
 
-		slot_path(t, r->user, r->holder, path, sizeof(path));
-		name = strrchr(path, '/') + 1;
-		assert_int_equal(pt_record_to_json(r, &json), 0);
-		assert_int_equal(
-			pt_aead_seal(key1, name, strlen(name), json, strlen(json), &blob, &bloblen),
-			0);
-		assert_int_equal(pt_atomic_write(path, blob, bloblen, 0600), 0);
-		free(json);
+		seal_as(r, r->user, r->holder, key1, &blob, &bloblen);
+		db_put(t, r->user, r->holder, blob, bloblen);
 		free(blob);
 	}
 	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
@@ -800,35 +966,206 @@ static void test_store_duplicate_ids_on_disk(void **state)
 	pt_record_free(b);
 }
 
-static void test_store_stale_temp(void **state)
+/* The database file is 0600 and the directory 0700 (tightened when looser);
+ * a link in the file's place is refused. */
+static void test_store_modes(void **state)
 {
 	struct tmp *t = *state;
 	struct pt_store *s = NULL;
-	char tmp1[256], tmp2[256];
 	struct stat st;
-	size_t bad = 9;
+	char other[256];
 
 	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
 	assert_int_equal(pt_store_put(s, mkrec("alice", "atd"), NULL), 0);
 	pt_store_free(s);
+	assert_int_equal(chmod(t->db, 0644), 0);
+	assert_int_equal(chmod(t->dir, 0755), 0);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_count(s), 1);
+	pt_store_free(s);
+	assert_int_equal(stat(t->db, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(stat(t->dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
 
+	/* a symlink where the database should be */
+	snprintf(other, sizeof(other), "%s/elsewhere.mdb", t->dir);
+	assert_int_equal(rename(t->db, other), 0);
+	assert_int_equal(symlink(other, t->db), 0);
+	s = (struct pt_store *)0x1;
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), -ELOOP);
+	assert_ptr_equal(s, (struct pt_store *)0x1);
+	assert_int_equal(unlink(t->db), 0);
+	assert_int_equal(rename(other, t->db), 0);
+
+	/* someone else's file (root only can make one) */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(t->db, 1, 1), 0);
+		assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), -EPERM);
+		assert_int_equal(chown(t->db, 0, 0), 0);
+	}
+}
+
+/* v0.1/v0.2's tokens/ directory is imported by the first open: the files
+ * that load move into the database and are removed; those that do not stay
+ * and are counted, as before; stale temporaries go. */
+static void test_store_import(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "cron"),
+			 *c = mkrec("carol", "atd");
+	char pc[256], tmp1[256];
+	uint8_t *p;
+	size_t n, bad = 0;
+
+	c->uses = 5;
+	legacy_write(t, a, key1);
+	legacy_write(t, b, key1);
+	legacy_write(t, c, key2); /* does not decrypt under key1 */
+	slot_path(t, "carol", "atd", pc, sizeof(pc));
 	snprintf(tmp1, sizeof(tmp1), "%s/.0123456789abcdef0123456789abcdef.tok.a1b2c3d4e5f6.tmp",
 		 t->tokens);
 	write_all(tmp1, "PTK1half", 8);
-	snprintf(tmp2, sizeof(tmp2), "%s/.x.tmp", t->tokens);
-	write_all(tmp2, "", 0);
-	assert_int_equal(count_hidden(t->tokens), 2);
 
-	/* and a looser tokens directory gets tightened */
-	assert_int_equal(chmod(t->tokens, 0755), 0);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(bad, 1);
+	assert_int_equal(pt_store_imported(s), 2);
+	assert_int_equal(pt_store_count(s), 2);
+	assert_non_null(pt_store_find_id(s, a->id));
+	assert_ptr_equal(pt_store_find_slot(s, "bob", "cron"), pt_store_find_id(s, b->id));
+	pt_store_free(s);
+	assert_int_equal(count_files(t->tokens, ".tok"), 1); /* carol's, untouched */
+	assert_int_equal(count_hidden(t->tokens), 0);
+	assert_int_equal(access(pc, F_OK), 0);
+	assert_int_equal(db_count(t), 2);
+
+	/* the next open imports nothing and still counts the bad file */
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(bad, 1);
+	assert_int_equal(pt_store_imported(s), 0);
+	assert_int_equal(pt_store_count(s), 2);
+	pt_store_free(s);
+
+	/* once the bad file is dealt with, the directory goes */
+	assert_int_equal(unlink(pc), 0);
+	legacy_write(t, c, key1);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(pt_store_count(s), 3);
+	assert_int_equal(pt_store_find_id(s, c->id)->uses, 5);
+	pt_store_free(s);
+	assert_int_equal(access(t->tokens, F_OK), -1);
+	db_get(t, "carol", "atd", &p, &n);
+	assert_non_null(p);
+	free(p);
+	pt_record_free(a);
+	pt_record_free(b);
+	pt_record_free(c);
+}
+
+/* An import interrupted before its commit (here: the disk full) leaves the
+ * files as they were, and the next start imports them; one interrupted
+ * after its commit, before the files were removed, imports them again
+ * without a duplicate and without replacing what the database holds. */
+static void test_store_import_interrupted(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *recs[40];
+	char saved[256], cmd[600];
+	size_t bad = 9;
+
+	/* an empty database first, so that the import has to grow the file */
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	pt_store_free(s);
+	for (int i = 0; i < 40; i++) {
+		char user[16];
+
+		snprintf(user, sizeof(user), "u%02d", i);
+		recs[i] = mkrec(user, "atd");
+		legacy_write(t, recs[i], key1);
+	}
+	snprintf(saved, sizeof(saved), "%s/saved", t->dir);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", t->tokens, saved);
+	assert_int_equal(system(cmd), 0);
+
+	limit_file_size(t, true);
+	assert_true(pt_store_open(t->dir, key1, &s, &bad) < 0);
+	limit_file_size(t, false);
+	assert_int_equal(count_files(t->tokens, ".tok"), 40);
+	assert_int_equal(db_count(t), 0);
 
 	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
 	assert_int_equal(bad, 0);
-	assert_int_equal(pt_store_count(s), 1);
-	assert_int_equal(count_hidden(t->tokens), 0);
-	assert_int_equal(stat(t->tokens, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(pt_store_count(s), 40);
+	/* a renewal after the import */
+	{
+		struct pt_record *r = mkrec("u07", "atd");
+		char id[PT_ID_LEN];
+
+		memcpy(id, r->id, PT_ID_LEN);
+		assert_int_equal(pt_store_put(s, r, NULL), 0);
+		pt_store_free(s);
+
+		/* the files come back, as if the removal had not happened */
+		snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", saved, t->tokens);
+		assert_int_equal(system(cmd), 0);
+		assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+		assert_int_equal(bad, 0);
+		assert_int_equal(pt_store_count(s), 40);
+		assert_non_null(pt_store_find_id(s, id));
+		assert_null(pt_store_find_id(s, recs[7]->id));
+		assert_non_null(pt_store_find_id(s, recs[8]->id));
+		pt_store_free(s);
+	}
+	assert_int_equal(access(t->tokens, F_OK), -1);
+	for (int i = 0; i < 40; i++)
+		pt_record_free(recs[i]);
+}
+
+/* Key rotation's half: every record sealed again under the new key in a
+ * new directory; what does not decrypt is copied as it is. */
+static void test_store_rewrap(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL, *ns = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "atd");
+	char newdir[256], newdb[300], id[PT_ID_LEN];
+	size_t n = 0, bad = 0;
+	uint8_t *blob = NULL;
+	size_t bl = 0;
+
+	memcpy(id, a->id, PT_ID_LEN);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_put(s, a, NULL), 0);
 	pt_store_free(s);
+	seal_as(b, "bob", "atd", key2, &blob, &bl); /* unreadable under key1 */
+	db_put(t, "bob", "atd", blob, bl);
+	free(blob);
+
+	snprintf(newdir, sizeof(newdir), "%s/gen-1", t->dir);
+	snprintf(newdb, sizeof(newdb), "%s/" PT_STORE_FILE, newdir);
+	assert_int_equal(mkdir(newdir, 0700), 0);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, &bad), 0);
+	assert_int_equal(bad, 1);
+	assert_int_equal(pt_store_rewrap(s, newdir, key2, &n, &bad), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(bad, 1);
+	assert_int_equal(pt_store_count(s), 1); /* unchanged */
+	pt_store_free(s);
+
+	/* under key2, alice's loads and bob's (copied as it was) now too */
+	assert_int_equal(pt_store_open(newdir, key2, &ns, &bad), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(pt_store_count(ns), 2);
+	assert_non_null(pt_store_find_id(ns, id));
+	pt_store_free(ns);
+	assert_int_equal(pt_store_open(newdir, key1, &ns, &bad), 0);
+	assert_int_equal(pt_store_count(ns), 0);
+	assert_int_equal(bad, 2);
+	pt_store_free(ns);
+	pt_record_free(b);
 }
 
 static void test_store_many(void **state)
@@ -858,12 +1195,44 @@ static void test_store_many(void **state)
 		r = pt_store_find_slot(s, user, i % 2 ? "atd" : "cron");
 		assert_non_null(r);
 		assert_string_equal(r->user, user);
+		assert_ptr_equal(pt_store_find_id(s, r->id), r);
 		assert_null(pt_store_find_slot(s, user, i % 2 ? "cron" : "atd"));
 	}
 	assert_int_equal(pt_store_count_user(s, "user0042"), 1);
 	/* a token housekeeping found dead, kept for the grace, does not count */
 	pt_store_find_slot(s, "user0042", "cron")->dead_since_ms = 1;
 	assert_int_equal(pt_store_count_user(s, "user0042"), 0);
+	/* removals keep both indexes right */
+	for (int i = 0; i < N; i += 3) {
+		char user[32];
+		snprintf(user, sizeof(user), "user%04d", i);
+		assert_int_equal(
+			pt_store_remove(s, pt_store_find_slot(s, user, i % 2 ? "atd" : "cron")->id),
+			0);
+	}
+	assert_int_equal(pt_store_count(s), N - N / 3);
+	/* a record touched, then removed or replaced, is not journaled */
+	{
+		struct pt_record *x = pt_store_find_slot(s, "user0001", "atd"),
+				 *y = pt_store_find_slot(s, "user0002", "cron");
+		struct pt_journal *j = NULL;
+		char jpath[256];
+
+		snprintf(jpath, sizeof(jpath), "%s/usage.journal", t->dir);
+		assert_int_equal(pt_journal_open(jpath, &j), 0);
+		x->uses++;
+		pt_store_touch(s, x, false);
+		y->uses++;
+		pt_store_touch(s, y, true);
+		assert_int_equal(pt_store_remove(s, x->id), 0);
+		assert_int_equal(pt_store_put(s, mkrec("user0002", "cron"), NULL), 0);
+		assert_int_equal(pt_store_journal(s, j), 0);
+		assert_int_equal(pt_journal_size(j), 0);
+		assert_false(pt_store_pending(s));
+		pt_journal_free(j);
+	}
+	for (size_t i = 0; i < pt_store_count(s); i++)
+		assert_ptr_equal(pt_store_find_id(s, pt_store_at(s, i)->id), pt_store_at(s, i));
 	pt_store_free(s);
 }
 
@@ -876,14 +1245,12 @@ static void test_store_open_errors(void **state)
 	snprintf(path, sizeof(path), "%s/missing", t->dir);
 	assert_int_equal(pt_store_open(path, key1, &s, NULL), -ENOENT);
 	assert_ptr_equal(s, (struct pt_store *)0x1);
-	/* tokens is a symlink: refused */
+	/* tokens (the old directory) is a symlink: refused */
 	assert_int_equal(symlink("/tmp", t->tokens), 0);
 	assert_true(pt_store_open(t->dir, key1, &s, NULL) < 0);
 	assert_ptr_equal(s, (struct pt_store *)0x1);
 	assert_int_equal(unlink(t->tokens), 0);
 }
-
-/* ------------------------------------------------------- fault injection */
 
 /* -Wl,--wrap=fsync: fail_dir_fsync makes the fsync of directories fail. */
 int __real_fsync(int fd);
@@ -916,64 +1283,32 @@ int __wrap_fdatasync(int fd)
 	return __real_fdatasync(fd);
 }
 
-/* A directory fsync that fails after the rename (or unlink) took effect:
- * the operation is reported done (it is: visible, and on disk but for a
- * power loss), the failure is reported once for the log, and the sync is
- * retried by the next flush. */
-static void test_store_dir_fsync_failure(void **state)
+/* pt_atomic_write reports a directory fsync that failed after the rename as
+ * an error; pt_atomic_replace says "done, directory not synced". An import
+ * whose removal of the imported files cannot be synced does not open: a
+ * file that came back after a crash would shadow a newer record. */
+static void test_dir_fsync_failure(void **state)
 {
 	struct tmp *t = *state;
 	struct pt_store *s = NULL;
-	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "atd");
-	char ida[PT_ID_LEN], idb[PT_ID_LEN];
-	bool replaced = true;
+	struct pt_record *a = mkrec("alice", "atd");
+	char path[256];
 
-	memcpy(ida, a->id, PT_ID_LEN);
-	memcpy(idb, b->id, PT_ID_LEN);
-	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
-	assert_int_equal(pt_store_put(s, b, NULL), 0);
-
+	snprintf(path, sizeof(path), "%s/f", t->dir);
 	fail_dir_fsync = EIO;
-	dir_fsyncs_failed = 0;
-	assert_int_equal(pt_store_put(s, a, &replaced), 0); /* done, not "failed" */
-	assert_false(replaced);
-	assert_true(dir_fsyncs_failed > 0);
-	assert_ptr_equal(pt_store_find_id(s, ida), a);
-	assert_int_equal(count_files(t->tokens, ".tok"), 2);
-	assert_false(pt_store_synced(s));
-	assert_int_equal(pt_store_sync_failure(s), EIO); /* reported once */
-	assert_int_equal(pt_store_sync_failure(s), 0);
-
-	/* revocation: removed, reported done */
-	assert_int_equal(pt_store_remove(s, idb), 0);
-	assert_null(pt_store_find_id(s, idb));
-	assert_int_equal(count_files(t->tokens, ".tok"), 1);
-	assert_int_equal(pt_store_remove(s, idb), -ENOENT);
-
-	/* the disk recovers: the next flush syncs the directory */
+	assert_int_equal(pt_atomic_write(path, "x", 1, 0600), -EIO);
+	assert_int_equal(pt_atomic_replace(path, "y", 1, 0600), EIO);
 	fail_dir_fsync = 0;
-	assert_int_equal(pt_store_flush(s), 0);
-	assert_true(pt_store_synced(s));
-	assert_int_equal(pt_store_sync_failure(s), 0);
-	pt_store_free(s);
+	assert_int_equal(pt_atomic_replace(path, "z", 1, 0600), 0);
 
+	legacy_write(t, a, key1);
+	fail_dir_fsync = EIO;
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), -EIO);
+	fail_dir_fsync = 0;
 	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
-	assert_int_equal(pt_store_count(s), 1);
-	assert_non_null(pt_store_find_id(s, ida));
+	assert_non_null(pt_store_find_id(s, a->id));
 	pt_store_free(s);
-
-	/* pt_atomic_write keeps reporting it as an error; pt_atomic_replace says
-	 * "done, directory not synced" */
-	{
-		char path[256];
-
-		snprintf(path, sizeof(path), "%s/f", t->dir);
-		fail_dir_fsync = EIO;
-		assert_int_equal(pt_atomic_write(path, "x", 1, 0600), -EIO);
-		assert_int_equal(pt_atomic_replace(path, "y", 1, 0600), EIO);
-		fail_dir_fsync = 0;
-		assert_int_equal(pt_atomic_replace(path, "z", 1, 0600), 0);
-	}
+	pt_record_free(a);
 }
 
 struct replay {
@@ -1306,13 +1641,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_atomic_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_put_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_put_survives_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_duplicate_ids_on_disk, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_stale_temp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_import_interrupted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_rewrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_open_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_dir_fsync_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_fsync_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_sync_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_journal, setup, teardown),

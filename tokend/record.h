@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A persistable token's record (identity snapshot, provenance, usage) and
+ * its JSON form, the plaintext the store seals.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PT_RECORD_JSON_MAX (2 * 1024 * 1024)
+#define PT_ID_LEN 26 /* "pt_" + 22 base64url chars (16 random bytes) + NUL */
+
+struct pt_record {
+	char id[PT_ID_LEN];
+	/* identity snapshot at issuance */
+	char *user;
+	uid_t uid;
+	gid_t gid;
+	char **groups;
+	size_t n_groups; /* names */
+	char *gecos;
+	char *home;
+	char *shell;
+	/* how and where */
+	char *holder;
+	char *actor;
+	char *service;
+	char *tty;
+	char *rhost;
+	char *source_jti; /* jti of the live token it was exchanged from */
+	char **entitlements;
+	size_t n_entitlements; /* the issue rule's, at issuance (optional
+	                                               in the JSON: older records have none) */
+	uint64_t iat;
+	uint64_t exp;
+	/* usage: changed in memory (pt_store_touch), journaled by pt_store_journal
+	 * before the reply granting the use is sent, written to the token's file
+	 * by pt_store_flush (housekeeping) */
+	uint64_t last_used;
+	uint32_t uses;
+	bool dirty;	  /* the file is older than this */
+	bool unjournaled; /* uses/last_used changed since the last pt_store_journal */
+	bool exp_moved;	  /* exp changed: pt_store_journal rewrites the file */
+	/* memory only: CLOCK_BOOTTIME (ms) when housekeeping first saw the token
+	 * expired or idle, 0 when it did not (see pt_ops_housekeeping) */
+	uint64_t dead_since_ms;
+	/* memory only: the strings and the two lists in one block of pack_len
+	 * bytes (pt_record_compact), NULL when each string is its own malloc */
+	void *pack;
+	size_t pack_len;
+};
+
+/* A fresh random id "pt_..." */
+int pt_record_new_id(char ret[PT_ID_LEN]);
+void pt_record_free(struct pt_record *r);
+/* The store's compact form, one block for every string and list instead of
+ * one malloc each: pt_record_compact moves r's strings into one (r itself
+ * stays where it is); pt_record_compact_copy makes a copy of r that is a
+ * single allocation. pt_record_free frees either form. 0 or -ENOMEM (r is
+ * unchanged then). */
+int pt_record_compact(struct pt_record *r);
+int pt_record_compact_copy(const struct pt_record *r, struct pt_record **ret);
+/* Is id a well-formed token id? Is every field of r within its limits? */
+bool pt_record_id_valid(const char *id);
+bool pt_record_valid(const struct pt_record *r);
+
+/* Serialisation used by the store (exposed for tests and the fuzzer). */
+int pt_record_to_json(const struct pt_record *r, char **ret);
+int pt_record_from_json(const char *json, size_t len, struct pt_record **ret);
