@@ -196,6 +196,7 @@ struct conn {
 	bool want_out;	   /* a send would have blocked: wait for EPOLLOUT */
 	bool inflight;	   /* a request is with the key holder */
 	bool backlog;	   /* its round ended with work left: run it next round */
+	bool dead;	   /* closed this round; freed when the round's events are done */
 	struct conn *prev, *next;
 	struct conn *hnext; /* by id */
 };
@@ -214,6 +215,7 @@ struct front {
 	uint32_t next_id;
 	uint64_t round_no;
 	struct conn *conns;
+	struct conn *graveyard; /* closed this round (conn_close), by next */
 	struct conn *byid[CONN_BUCKETS];
 	struct uidslot *uids[UID_BUCKETS];
 	struct uidslot busy_all; /* refusals at max_connections (any peer) */
@@ -436,8 +438,23 @@ static void conn_close(struct conn *c)
 			*pp = c->hnext;
 			break;
 		}
-	free(c);
+	/* an event of this round may still name it (a reply of the key holder
+	 * can close a connection whose own event comes later in the batch):
+	 * the memory stays until the round is over */
+	c->dead = true;
+	c->next = F.graveyard;
+	F.graveyard = c;
 	F.n_conns--;
+}
+
+static void bury(void)
+{
+	while (F.graveyard) {
+		struct conn *c = F.graveyard;
+
+		F.graveyard = c->next;
+		free(c);
+	}
 }
 
 /* Requests are read while the client reads its replies: a connection whose
@@ -795,8 +812,9 @@ static void replied(const struct ps_msg *msg)
 		set_backlog(c, true);
 }
 
-/* What the key holder sent. Returns -1 when it is gone (or broke the
- * protocol: a key holder that does is not one to serve with). */
+/* What the key holder sent. Returns 0, 1 when it stopped (the end of the
+ * stream), -1 when it broke the protocol (a key holder that does is not one
+ * to serve with). */
 static int from_holder(uint8_t *buf)
 {
 	for (unsigned i = 0; i < 256; i++) {
@@ -807,6 +825,8 @@ static int from_holder(uint8_t *buf)
 		r = ps_recv(F.pair, buf, &len, &fd);
 		if (r == -EAGAIN)
 			return 0;
+		if (r == -EPIPE)
+			return 1; /* the key holder stopped: so do we */
 		if (r < 0)
 			return -1;
 		if (fd >= 0)
@@ -888,6 +908,10 @@ int pt_front_run(int lfd, int pair)
 		int fd = -1;
 
 		r = ps_recv(pair, buf, &len, &fd);
+		if (r == -EPIPE) {
+			r = 0; /* the key holder stopped before it started */
+			goto out;
+		}
 		if (r < 0)
 			goto out;
 		if (fd >= 0)
@@ -937,16 +961,24 @@ int pt_front_run(int lfd, int pair)
 			if (evs[i].data.ptr == &lfd) {
 				accept_some(lfd);
 			} else if (evs[i].data.ptr == &F.pair) {
-				if (((evs[i].events & EPOLLOUT) && pair_flush() < 0) ||
-				    ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-				     from_holder(buf) < 0)) {
-					r = -EPIPE; /* the key holder is gone: so are we */
+				int k = 0;
+
+				if ((evs[i].events & EPOLLOUT) && pair_flush() < 0)
+					k = 1; /* its end is closed */
+				if (k == 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+					k = from_holder(buf);
+				if (k != 0) {
+					/* the key holder stopped (a clean end), or broke
+					 * the protocol */
+					r = k > 0 ? 0 : -EPROTO;
 					goto out;
 				}
 			} else {
 				struct conn *c = evs[i].data.ptr;
 				uint32_t e = evs[i].events;
 
+				if (c->dead)
+					continue; /* closed earlier in this round */
 				if (e & (EPOLLERR | EPOLLHUP)) {
 					/* the client is gone: nobody reads the replies
 					 * to what it left queued, so none is made */
@@ -963,11 +995,13 @@ int pt_front_run(int lfd, int pair)
 		}
 		if (F.n_backlog)
 			run_backlog();
+		bury();
 	}
 out:
 	pt_log_set_sink(NULL);
 	while (F.conns)
 		conn_close(F.conns);
+	bury();
 	uid_free_all();
 	while (F.q) {
 		struct pending *p = F.q;
