@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -442,6 +443,69 @@ static void test_pipelined_flood(void **state)
 		      (unsigned long long)dt);
 }
 
+/*
+ * Privilege separation: a connection the front refuses as busy once the key
+ * holder has identified it, from a client that has already hung up, is
+ * closed while its own hang-up is still among the round's events. The front
+ * must survive that (it once used the freed connection: a crash under load,
+ * every client reset). Many such connections in bursts, then the same front
+ * still serves and never logged its end.
+ */
+static int busy_storm(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < 30; round++) {
+		int fds[24];
+
+		for (int i = 0; i < 24; i++) {
+			struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+			fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", th.sock);
+			if (fds[i] >= 0 &&
+			    connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		}
+		for (int i = 0; i < 24; i++) /* hang up before the front decides */
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+	return 0;
+}
+
+static unsigned front_pid(void)
+{
+	struct pt_req req = { .type = PT_STATUS };
+	struct pt_rep rep;
+	const char *p;
+	unsigned n;
+
+	assert_int_equal(th_call(&req, &rep), 0);
+	assert_int_equal(rep.type, PT_OK);
+	p = strstr(rep.text, "\nfront_pid=");
+	assert_non_null(p);
+	n = (unsigned)strtoul(p + 11, NULL, 10);
+	pt_rep_clear(&rep);
+	return n;
+}
+
+static void test_busy_hangups_front_survives(void **state)
+{
+	unsigned before;
+
+	(void)state;
+	start("max_connections_per_uid = 2; uid_request_rate = \"1000000/1s\";");
+	issue_token();
+	before = front_pid();
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(wait_child(spawn_as(uid_a, busy_storm, NULL), 20000), 0);
+	assert_int_equal(actor_redeem(), 0);
+	assert_int_equal(front_pid(), before);
+	assert_int_equal(th_count_log("op=front result=error"), 0);
+}
+
 static int group_setup(void **state)
 {
 	static const char *const names[] = { USER_A, USER_B };
@@ -466,6 +530,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_user_cannot_starve_actor, teardown),
+		cmocka_unit_test_teardown(test_busy_hangups_front_survives, teardown),
 		cmocka_unit_test_teardown(test_connection_lifetime, teardown),
 		cmocka_unit_test_teardown(test_uid_request_rate, teardown),
 		cmocka_unit_test_teardown(test_pipelined_flood, teardown),
