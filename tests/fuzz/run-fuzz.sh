@@ -8,7 +8,7 @@
 # does not build or finds a crash, leak, timeout or undefined behaviour.
 #
 #   tests/fuzz/run-fuzz.sh [NAME...]
-#     default: proto jws config record auditlog tpm2blob history coderec
+#     default: proto jws config record auditlog tpm2blob history coderec journal live
 #
 # Environment:
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal live}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -102,6 +102,10 @@ for name in $names; do
 		# remembers Ed25519 verifications (see the harness)
 		libs="-DFUZZ_MEMO_VERIFY -Wl,--wrap=EVP_DigestVerify $(pkgflags "libcrypto json-c")"
 		maxlen=40000 ;;
+	live)
+		src="$common_src common/jws.c common/ptjson.c tokend/live.c tokend/live-parse.c tokend/live-wire.c"
+		libs=$(pkgflags "libcrypto json-c")
+		maxlen=16384 ;;
 	config | record | tpm2blob | history | coderec | journal)
 		src="$common_src common/jws.c common/ptjson.c $tokend_src"
 		libs=$(pkgflags "libcrypto json-c libconfig")
