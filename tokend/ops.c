@@ -260,31 +260,43 @@ static int refuse(struct call *c, int prio, uint32_t code, const char *user, con
 	return reply_error(c, code, "%s", message);
 }
 
-/* The exchange's subject: the live token, verified, names the user ("self"
- * is that user's own uid) and the PAM service an actor is matched with. */
-static int exchange_subject(struct call *c, bool *ret_ok)
+/* The exchange's subject: the live token, checked, names the user ("self"
+ * is that user's own uid) and the PAM service an actor is matched with.
+ * *ret_token: the token re-made from what was checked (c->token points to
+ * it; the caller frees it). */
+static int exchange_subject(struct call *c, const struct pt_live_presented *live, bool *ret_ok,
+			    char **ret_token)
 {
+	static const struct pt_live_presented malformed = { .refused = PT_LIVE_MALFORMED };
 	const struct pt_req *q = c->req;
-	const char *why = NULL;
+	enum pt_live_refusal why;
+	char *token = NULL;
 	char msg[300];
+	int r;
 
 	*ret_ok = false;
 	if (!pt_name_valid(q->holder))
 		return reply_error(c, PT_E_PROTO, "invalid holder name");
-	if (pt_live_verify(c->d->keys, c->d->cfg->audience, q->live_token, pt_ops_now(c->d),
-			   &c->live, &why) < 0) {
-		snprintf(msg, sizeof(msg), "live token rejected: %s", why);
-		record_decision(c, LOG_NOTICE, "deny", NULL, q->holder, NULL, NULL, why);
+	r = pt_live_check(c->d->keys, c->d->cfg->audience, live ? live : &malformed,
+			  pt_ops_now(c->d), &token, &why);
+	if (r >= 0 && (r = pt_live_claims_copy(&live->claims, &c->live)) < 0)
+		why = PT_LIVE_NO_MEMORY;
+	if (r < 0) {
+		pt_free_secret(token);
+		snprintf(msg, sizeof(msg), "live token rejected: %s", pt_live_why(why));
+		record_decision(c, LOG_NOTICE, "deny", NULL, q->holder, NULL, NULL,
+				pt_live_why(why));
 		return reply_error(c, PT_E_INVALID, "%s", msg);
 	}
-	c->token = q->live_token;
+	c->token = *ret_token = token;
 	*ret_ok = true;
 	return 0;
 }
 
 /* Checks the row's caller class against the peer. true: the handler may
  * run (c filled in); false: *ret_reply holds the refusal's reply. */
-static bool caller_admitted(struct call *c, const struct pt_ops_row *row, int *ret_reply)
+static bool caller_admitted(struct call *c, const struct pt_ops_row *row,
+			    const struct pt_live_presented *live, char **ret_token, int *ret_reply)
 {
 	const struct pt_peer *peer = c->peer;
 	const struct pt_config *cfg = c->d->cfg;
@@ -333,7 +345,7 @@ static bool caller_admitted(struct call *c, const struct pt_ops_row *row, int *r
 				    "caller is another actor than the holder", why);
 		return false;
 	case PT_CALLER_ACTOR_OR_SELF:
-		*ret_reply = exchange_subject(c, &ok);
+		*ret_reply = exchange_subject(c, live, &ok, ret_token);
 		if (!ok)
 			return false;
 		/* a configured actor (root-run login stacks) or the user themself */
@@ -414,10 +426,11 @@ static int run_held(struct call *c, const struct pt_ops_row *row)
 /* ------------------------------------------------------------------- loop */
 
 int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
-		  struct ptbuf *out)
+		  const struct pt_live_presented *live, struct ptbuf *out)
 {
 	const struct pt_ops_row *row = row_of(req->type);
 	struct call c = { .d = d, .peer = peer, .req = req, .out = out };
+	_cleanup_secret_ char *token = NULL;
 	int r = 0;
 
 	d->n_requests++;
@@ -426,7 +439,7 @@ int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct 
 		r = pt_rep_encode_error(out, PT_E_PROTO, "unknown request type");
 		return r < 0 ? r : -EBADMSG;
 	}
-	if (caller_admitted(&c, row, &r))
+	if (caller_admitted(&c, row, live, &token, &r))
 		r = row->audit == PT_AUDIT_HELD ? run_held(&c, row) : row->fn(&c);
 	pt_live_claims_clear(&c.live);
 	return r;
@@ -454,11 +467,20 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 		    const uint8_t *payload, size_t len, struct ptbuf *out)
 {
 	struct pt_req req = { 0 };
+	struct pt_live_presented live = { 0 };
 	int r;
 
 	if (!row_of(type) || pt_req_decode(type, payload, len, &req) < 0)
 		return pt_ops_bad_request(d, peer, type, out);
-	r = pt_ops_handle(d, peer, &req, out);
+	/* the front's part of an exchange: a form error becomes a refusal that
+	 * the exchange reports and records as any other invalid token */
+	if (type == PT_EXCHANGE && pt_live_parse(req.live_token, &live) == -ENOMEM) {
+		d->n_requests++;
+		pt_req_clear(&req);
+		return pt_rep_encode_error(out, PT_E_INTERNAL, "out of memory");
+	}
+	r = pt_ops_handle(d, peer, &req, type == PT_EXCHANGE ? &live : NULL, out);
+	pt_live_presented_clear(&live);
 	pt_req_clear(&req);
 	return r;
 }

@@ -34,6 +34,7 @@ struct pt_peer {
 };
 
 struct pt_account;
+struct pt_live_presented;
 struct pt_req;
 
 struct pt_daemon {
@@ -62,15 +63,20 @@ struct pt_daemon {
 
 /* Handles one decoded request from peer: checks the dispatch table's
  * caller class, runs the handler and appends exactly one reply frame to out.
- * Returns 0, -EBADMSG when the request must close the connection after its
- * error reply, or another negative errno when no reply could be made. */
+ * live: for PT_EXCHANGE, the request's live token as pt_live_parse made it
+ * (possibly a refusal; NULL counts as a malformed token); the exchange
+ * checks that (pt_live_check) and never looks at req->live_token. Other
+ * requests ignore it (NULL). Returns 0, -EBADMSG when the request must close
+ * the connection after its error reply, or another negative errno when no
+ * reply could be made. */
 int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
-		  struct ptbuf *out);
+		  const struct pt_live_presented *live, struct ptbuf *out);
 
-/* One request frame (type + payload) from peer: decoded, then handled by
- * pt_ops_handle. Returns as pt_ops_handle; -EBADMSG also when the request
- * is of an unknown type or malformed (the reply is an error and the
- * connection must be closed after it is sent). */
+/* One request frame (type + payload) from peer: decoded (an exchange's live
+ * token by pt_live_parse), then handled by pt_ops_handle. Returns as
+ * pt_ops_handle; -EBADMSG also when the request is of an unknown type or
+ * malformed (the reply is an error and the connection must be closed after
+ * it is sent). */
 int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t type,
 		    const uint8_t *payload, size_t len, struct ptbuf *out);
 

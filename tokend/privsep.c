@@ -77,7 +77,8 @@ int ps_encode_close(struct ptbuf *out, uint32_t conn)
 	return header(out, PS_CLOSE, conn);
 }
 
-int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req)
+int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req,
+		  const struct pt_live_presented *live)
 {
 	struct pt_req *q = (struct pt_req *)req; /* req_field only reads through it here */
 	uint32_t mask = 0;
@@ -85,7 +86,7 @@ int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req)
 
 	for (unsigned i = 0; i < F_N; i++) {
 		const char *s = *req_field(q, i);
-		if (s) {
+		if (s && i != F_LIVE_TOKEN) {
 			if (strlen(s) > field_max(i))
 				return -EMSGSIZE;
 			mask |= 1u << i;
@@ -100,6 +101,9 @@ int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req)
 	for (unsigned i = 0; i < F_N; i++)
 		if ((mask & (1u << i)) && (r = ptbuf_put_cstring(out, *req_field(q, i))) < 0)
 			return r;
+	if ((r = ptbuf_put_u8(out, live ? 1 : 0)) < 0 ||
+	    (live && (r = pt_live_wire_put(out, live)) < 0))
+		return r;
 	return 0;
 }
 
@@ -179,28 +183,34 @@ int ps_encode_limits(struct ptbuf *out, const struct ps_limits *l)
 	return 0;
 }
 
-static int decode_req(struct ptbuf_view *v, struct pt_req *ret)
+static int decode_req(struct ptbuf_view *v, struct ps_msg *m)
 {
 	struct pt_req q = { 0 };
 	uint32_t mask;
-	int r;
+	uint8_t has_live;
 
-	if ((r = ptbuf_view_get_u8(v, &q.type)) < 0 || (r = ptbuf_view_get_u32(v, &mask)) < 0 ||
-	    (r = ptbuf_view_get_u32(v, &q.version)) < 0 ||
-	    (r = ptbuf_view_get_u64(v, &q.lifetime)) < 0 ||
-	    (r = ptbuf_view_get_u8(v, &q.format)) < 0 || (r = ptbuf_view_get_u64(v, &q.at)) < 0 ||
-	    (r = ptbuf_view_get_u64(v, &q.before)) < 0)
+	if (ptbuf_view_get_u8(v, &q.type) < 0 || ptbuf_view_get_u32(v, &mask) < 0 ||
+	    ptbuf_view_get_u32(v, &q.version) < 0 || ptbuf_view_get_u64(v, &q.lifetime) < 0 ||
+	    ptbuf_view_get_u8(v, &q.format) < 0 || ptbuf_view_get_u64(v, &q.at) < 0 ||
+	    ptbuf_view_get_u64(v, &q.before) < 0)
 		return -EBADMSG;
-	if (mask >> F_N)
+	/* no field the format lacks, and never a live token's text */
+	if ((mask >> F_N) || (mask & (1u << F_LIVE_TOKEN)))
 		return -EBADMSG;
 	for (unsigned i = 0; i < F_N; i++)
 		if ((mask & (1u << i)) &&
-		    ptbuf_view_get_cstring(v, field_max(i), req_field(&q, i)) < 0) {
-			pt_req_clear(&q);
-			return -EBADMSG;
-		}
-	*ret = q;
+		    ptbuf_view_get_cstring(v, field_max(i), req_field(&q, i)) < 0)
+			goto bad;
+	if (ptbuf_view_get_u8(v, &has_live) < 0 || has_live > 1)
+		goto bad;
+	if (has_live && pt_live_wire_get(v, &m->live) < 0)
+		goto bad;
+	m->has_live = has_live;
+	m->req = q;
 	return 0;
+bad:
+	pt_req_clear(&q);
+	return -EBADMSG;
 }
 
 int ps_decode(const uint8_t *p, size_t n, struct ps_msg *ret)
@@ -219,7 +229,7 @@ int ps_decode(const uint8_t *p, size_t n, struct ps_msg *ret)
 	case PS_CLOSE:
 		break;
 	case PS_REQ:
-		if (decode_req(&v, &m.req) < 0)
+		if (decode_req(&v, &m) < 0)
 			return -EBADMSG;
 		break;
 	case PS_BAD:
@@ -281,6 +291,7 @@ void ps_msg_clear(struct ps_msg *m)
 	if (!m)
 		return;
 	pt_req_clear(&m->req);
+	pt_live_presented_clear(&m->live);
 	free(m->line);
 	memset(m, 0, sizeof(*m));
 }

@@ -13,7 +13,10 @@
  *   PS_CONN    (empty)  with the accepted socket as SCM_RIGHTS: the key
  *              holder reads the peer's credentials from the kernel itself
  *   PS_REQ     a decoded request: u8 type, u32 fields (a bit per field
- *              present), then the fields in a fixed order (ps_req_encode)
+ *              present), then the fields in a fixed order (ps_req_encode);
+ *              then u8 live: 1 when a presented live token follows in its
+ *              wire form (live.h: the front split and decoded it; the
+ *              token's text never reaches the key holder), else 0
  *   PS_BAD     u8 type: a request that did not decode (an unknown type or
  *              a malformed payload; the key holder answers it and counts
  *              it like a refusal)
@@ -36,6 +39,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "live.h"
 #include "proto.h"
 
 #define PS_MAX_MSG (4u + 1u + 4u + 8u + PT_MAX_FRAME + 64u)
@@ -79,7 +83,9 @@ struct ps_limits {
 struct ps_msg {
 	uint8_t kind;
 	uint32_t conn;
-	struct pt_req req;  /* PS_REQ */
+	struct pt_req req; /* PS_REQ (never a live_token) */
+	bool has_live;	   /* PS_REQ: live is set */
+	struct pt_live_presented live;
 	uint8_t type;	    /* PS_BAD */
 	uint8_t prio;	    /* PS_LOG */
 	char *line;	    /* PS_LOG */
@@ -95,7 +101,9 @@ struct ps_msg {
 /* Encoders: a whole message into out (which is reset first). */
 int ps_encode_conn(struct ptbuf *out, uint32_t conn);
 int ps_encode_close(struct ptbuf *out, uint32_t conn);
-int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req);
+/* req->live_token is not sent: live (NULL for none) stands for it. */
+int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req,
+		  const struct pt_live_presented *live);
 int ps_encode_bad(struct ptbuf *out, uint32_t conn, uint8_t type);
 int ps_encode_log(struct ptbuf *out, int prio, const char *line);
 int ps_encode_ident(struct ptbuf *out, uint32_t conn, uint32_t uid, uint32_t pid, uint8_t class,

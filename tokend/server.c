@@ -531,6 +531,7 @@ static void hello(struct conn *c, const uint8_t *payload, size_t len)
  * peer's executable and runs the dispatch table. */
 static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t len)
 {
+	struct pt_live_presented live = { 0 };
 	struct pt_req req = { 0 };
 	struct ptbuf *m;
 	char msg[128];
@@ -549,8 +550,16 @@ static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t
 	r = pt_req_decode(type, payload, len, &req);
 	if (m && r < 0) /* unknown or malformed: the key holder answers and counts it */
 		r = ps_encode_bad(m, c->id, type);
-	else if (m)
-		r = ps_encode_req(m, c->id, &req);
+	else if (m && type == PT_EXCHANGE) {
+		/* the presented live token is split and decoded here; the key
+		 * holder gets its parts (or why it does not parse) and checks the
+		 * signature over what it rebuilds from them (live.h) */
+		r = pt_live_parse(req.live_token, &live);
+		if (r != -ENOMEM)
+			r = ps_encode_req(m, c->id, &req, &live);
+		pt_live_presented_clear(&live);
+	} else if (m)
+		r = ps_encode_req(m, c->id, &req, NULL);
 	if (!m || r < 0 || to_holder(m, -1) < 0) {
 		if (m && r < 0)
 			ptbuf_free(m);
@@ -558,7 +567,7 @@ static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t
 		c->closing = true;
 	} else
 		c->inflight = true;
-	pt_req_clear(&req);
+	pt_req_clear(&req); /* wipes the token */
 }
 
 /* Handles the next whole frame in c->in. Returns 1 when it did, 0 when there

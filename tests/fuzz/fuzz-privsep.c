@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = ps_encode_close(b, m.conn);
 		break;
 	case PS_REQ:
-		r = ps_encode_req(b, m.conn, &m.req);
+		r = ps_encode_req(b, m.conn, &m.req, m.has_live ? &m.live : NULL);
 		break;
 	case PS_BAD:
 		r = ps_encode_bad(b, m.conn, m.type);

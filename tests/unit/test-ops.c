@@ -176,33 +176,58 @@ static struct pt_peer peer_of(enum who w)
 	return peer;
 }
 
-/* Sends req as w: the reply's type, and its error code (0 for PT_OK). */
-static uint32_t call(enum who w, const struct pt_req *req, struct pt_rep *ret)
+/* The one reply frame in out, decoded: its error code (0 for PT_OK). */
+static uint32_t reply_of(uint8_t req_type, struct ptbuf *out, struct pt_rep *ret)
 {
-	struct pt_peer peer = peer_of(w);
-	struct ptbuf *out = ptbuf_new(4 + PT_MAX_FRAME);
 	const uint8_t *payload;
 	size_t len, used;
 	uint8_t type;
 	struct pt_rep rep = { 0 };
 	uint32_t code;
-	int r;
 
-	assert_non_null(out);
-	r = pt_ops_handle(&d, &peer, req, out);
-	assert_true(r == 0 || r == -EBADMSG);
 	assert_int_equal(pt_frame_split(ptbuf_ptr(out), ptbuf_len(out), PT_MAX_FRAME, &type,
 					&payload, &len, &used),
 			 0);
 	assert_int_equal(used, ptbuf_len(out)); /* exactly one reply */
-	assert_int_equal(pt_rep_decode(req->type, type, payload, len, &rep), 0);
-	ptbuf_free(out);
+	assert_int_equal(pt_rep_decode(req_type, type, payload, len, &rep), 0);
 	assert_int_equal(pt_ops_commit(&d), 0);
 	code = rep.type == PT_OK ? 0 : rep.err_code;
 	if (ret)
 		*ret = rep;
 	else
 		pt_rep_clear(&rep);
+	return code;
+}
+
+/* Sends req as w with the live token live (the front's struct): the reply's
+ * error code (0 for PT_OK). */
+static uint32_t call_live(enum who w, const struct pt_req *req,
+			  const struct pt_live_presented *live, struct pt_rep *ret)
+{
+	struct pt_peer peer = peer_of(w);
+	struct ptbuf *out = ptbuf_new(4 + PT_MAX_FRAME);
+	uint32_t code;
+	int r;
+
+	assert_non_null(out);
+	r = pt_ops_handle(&d, &peer, req, live, out);
+	assert_true(r == 0 || r == -EBADMSG);
+	code = reply_of(req->type, out, ret);
+	ptbuf_free(out);
+	return code;
+}
+
+/* Sends req as w: the reply's error code (0 for PT_OK). */
+static uint32_t call(enum who w, const struct pt_req *req, struct pt_rep *ret)
+{
+	struct pt_live_presented live = { 0 };
+	uint32_t code;
+
+	/* the front's part of an exchange (a form error is a refusal in live) */
+	if (req->type == PT_EXCHANGE)
+		assert_int_not_equal(pt_live_parse(req->live_token, &live), -ENOMEM);
+	code = call_live(w, req, req->type == PT_EXCHANGE ? &live : NULL, ret);
+	pt_live_presented_clear(&live);
 	return code;
 }
 
@@ -453,6 +478,82 @@ static void test_explain_agrees(void **state)
 	now_s = pt_now_s();
 }
 
+/* ---------------------------------------------------------------- exchange */
+
+/* pt_ops_dispatch with an encoded request (the single-process path: it
+ * parses the live token itself). */
+static uint32_t dispatch(enum who w, const struct pt_req *req, struct pt_rep *ret)
+{
+	struct pt_peer peer = peer_of(w);
+	struct ptbuf *in = ptbuf_new(4 + PT_MAX_FRAME), *out = ptbuf_new(4 + PT_MAX_FRAME);
+	const uint8_t *payload;
+	size_t len, used;
+	uint8_t type;
+	uint32_t code;
+	int r;
+
+	assert_true(in && out);
+	assert_int_equal(pt_req_encode(req, in), 0);
+	assert_int_equal(pt_frame_split(ptbuf_ptr(in), ptbuf_len(in), PT_MAX_FRAME, &type, &payload,
+					&len, &used),
+			 0);
+	r = pt_ops_dispatch(&d, &peer, type, payload, len, out);
+	assert_true(r == 0 || r == -EBADMSG);
+	code = reply_of(req->type, out, ret);
+	ptbuf_free(in);
+	ptbuf_free(out);
+	return code;
+}
+
+static void expect_rejected(uint32_t code, struct pt_rep *rep, const char *why)
+{
+	char want[128];
+
+	snprintf(want, sizeof(want), "live token rejected: %s", why);
+	assert_int_equal(code, PT_E_INVALID);
+	assert_string_equal(rep->message, want);
+	pt_rep_clear(rep);
+}
+
+/* The exchange decides on the front's struct (pt_ops_handle's live), never
+ * on req->live_token: a struct whose claims were changed is refused for its
+ * signature, the genuine one is taken whatever req->live_token says; a
+ * token the parse refuses gets the same refusal by either path. */
+static void test_exchange_live(void **state)
+{
+	char *token = login("alice");
+	struct pt_live_presented p = { 0 };
+	struct pt_req q = { .type = PT_EXCHANGE, .live_token = token, .holder = (char *)"atd" };
+	struct pt_rep rep;
+
+	(void)state;
+	assert_int_equal(pt_live_parse(token, &p), 0);
+	/* the front says the token is carol's */
+	assert_int_equal(pt_live_set_str(&p.claims.sub, "carol"), 0);
+	p.claims.uid = 1003;
+	expect_rejected(call_live(ATD, &q, &p, &rep), &rep, "bad signature");
+	pt_live_presented_clear(&p);
+	/* no struct at all: a malformed token */
+	expect_rejected(call_live(ATD, &q, NULL, &rep), &rep, "malformed token");
+	/* the genuine struct decides, not the request's bytes */
+	assert_int_equal(pt_live_parse(token, &p), 0);
+	q.live_token = (char *)"not.a.token";
+	assert_int_equal(call_live(ATD, &q, &p, &rep), 0);
+	assert_non_null(rep.id);
+	pt_rep_clear(&rep);
+	pt_live_presented_clear(&p);
+	/* the single-process path parses: the same refusals, the same exchange */
+	expect_rejected(dispatch(ATD, &q, &rep), &rep, "malformed token");
+	q.live_token = (char *)"eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.e30.AAAA";
+	expect_rejected(call(ATD, &q, &rep), &rep, "not a live token");
+	expect_rejected(dispatch(ATD, &q, &rep), &rep, "not a live token");
+	q.live_token = token;
+	assert_int_equal(dispatch(ATD, &q, &rep), 0);
+	assert_true(rep.renewed); /* the same slot again */
+	pt_rep_clear(&rep);
+	pt_free_secret(token);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +561,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_caller_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_any_sees_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explain_agrees, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exchange_live, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

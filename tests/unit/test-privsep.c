@@ -47,7 +47,7 @@ static void test_req_round_trip(void **state)
 	struct ps_msg m;
 
 	(void)state;
-	assert_int_equal(ps_encode_req(b, 7, &req), 0);
+	assert_int_equal(ps_encode_req(b, 7, &req, NULL), 0);
 	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
 	assert_int_equal(m.kind, PS_REQ);
 	assert_int_equal(m.conn, 7);
@@ -58,6 +58,57 @@ static void test_req_round_trip(void **state)
 	assert_null(m.req.tty); /* absent stays absent, not "" */
 	assert_null(m.req.live_token);
 	ps_msg_clear(&m);
+}
+
+/* The live token's text never crosses: its parts do (or why they did not
+ * parse), and a message that carries the text is refused. */
+static void test_req_live(void **state)
+{
+	struct pt_req req = { .type = PT_EXCHANGE, .holder = "at", .lifetime = 60 };
+	struct pt_live_presented live = { .refused = PT_LIVE_OK };
+	struct ptbuf *x;
+	struct ps_msg m;
+	size_t n;
+
+	(void)state;
+	req.live_token = "eyJhbGciOiJFZERTQSJ9.e30.c2ln"; /* not sent */
+	live.refused = 1; /* a token the front could not parse travels as its refusal */
+	assert_int_equal(ps_encode_req(b, 4, &req, &live), 0);
+	assert_null(memmem(ptbuf_ptr(b), ptbuf_len(b), "eyJ", 3));
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_true(m.has_live);
+	assert_int_equal(m.live.refused, 1);
+	assert_null(m.req.live_token);
+	assert_string_equal(m.req.holder, "at");
+	assert_int_equal(m.req.lifetime, 60);
+	ps_msg_clear(&m);
+	/* without a live token: has_live 0 */
+	assert_int_equal(ps_encode_req(b, 4, &req, NULL), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_false(m.has_live);
+	ps_msg_clear(&m);
+	/* hand-made: the live token's text as a field is refused */
+	x = ptbuf_new(PS_MAX_MSG);
+	assert_non_null(x);
+	ptbuf_put_u8(x, PS_REQ);
+	ptbuf_put_u32(x, 1);
+	ptbuf_put_u8(x, PT_EXCHANGE);
+	ptbuf_put_u32(x, 1u << 4); /* the live token's bit */
+	ptbuf_put_u32(x, 0);
+	ptbuf_put_u64(x, 0);
+	ptbuf_put_u8(x, 0);
+	ptbuf_put_u64(x, 0);
+	ptbuf_put_u64(x, 0);
+	ptbuf_put_cstring(x, "eyJhbGciOiJFZERTQSJ9.e30.c2ln");
+	ptbuf_put_u8(x, 0);
+	n = ptbuf_len(x);
+	assert_int_equal(ps_decode(ptbuf_ptr(x), n, &m), -EBADMSG);
+	/* and a live flag that is neither 0 nor 1 */
+	ptbuf_reset(x);
+	assert_int_equal(ps_encode_req(x, 1, &req, NULL), 0);
+	ptbuf_mutable_ptr(x)[ptbuf_len(x) - 1] = 2;
+	assert_int_equal(ps_decode(ptbuf_ptr(x), ptbuf_len(x), &m), -EBADMSG);
+	ptbuf_free(x);
 }
 
 static void test_other_kinds(void **state)
@@ -133,7 +184,7 @@ static void test_rejects(void **state)
 	raw[n] = 0;
 	expect_bad(raw, n + 1);
 	/* a field bit the format does not have */
-	assert_int_equal(ps_encode_req(b, 1, &req), 0);
+	assert_int_equal(ps_encode_req(b, 1, &req, NULL), 0);
 	n = ptbuf_len(b);
 	memcpy(raw, ptbuf_ptr(b), n);
 	raw[1 + 4 + 1] |= 0x80; /* the top byte of the u32 field mask */
@@ -146,7 +197,7 @@ static void test_rejects(void **state)
 		memset(big, 'a', PT_MAX_STR + 1);
 		big[PT_MAX_STR + 1] = '\0';
 		req.id = big;
-		assert_int_equal(ps_encode_req(b, 1, &req), -EMSGSIZE); /* not sent ... */
+		assert_int_equal(ps_encode_req(b, 1, &req, NULL), -EMSGSIZE); /* not sent ... */
 		/* ... and not taken when hand-made */
 		ptbuf_put_u8(x, PS_REQ);
 		ptbuf_put_u32(x, 1);
@@ -225,6 +276,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_req_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_req_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_kinds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_passing, setup, teardown),
