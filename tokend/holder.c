@@ -248,7 +248,7 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 		if (r == -EAGAIN)
 			break;
 		if (r < 0) {
-			if (r != -EPIPE)
+			if (r != -EPIPE && r != -ECONNRESET)
 				pt_log_kv(LOG_ERR, "front", "error", "reason", strerror(-r), NULL);
 			return -1;
 		}

@@ -834,8 +834,9 @@ static int from_holder(uint8_t *buf)
 		r = ps_recv(F.pair, buf, &len, &fd);
 		if (r == -EAGAIN)
 			return 0;
-		if (r == -EPIPE)
-			return 1; /* the key holder stopped: so do we */
+		if (r == -EPIPE || r == -ECONNRESET)
+			return 1; /* the key holder stopped (with our messages unread,
+				   * ECONNRESET): so do we */
 		if (r < 0)
 			return -1;
 		if (fd >= 0)
@@ -917,7 +918,7 @@ int pt_front_run(int lfd, int pair)
 		int fd = -1;
 
 		r = ps_recv(pair, buf, &len, &fd);
-		if (r == -EPIPE) {
+		if (r == -EPIPE || r == -ECONNRESET) {
 			r = 0; /* the key holder stopped before it started */
 			goto out;
 		}

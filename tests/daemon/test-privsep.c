@@ -188,6 +188,10 @@ static void test_two_processes(void **state)
 		assert_non_null(strstr(comm, "tokend-front"));
 		free(comm);
 	}
+	/* a stop by SIGTERM ends both, the front cleanly (no op=front line) */
+	th_stop(SIGTERM);
+	assert_int_equal(kill(front, 0), -1);
+	assert_int_equal(th_count_log("op=front result=error"), 0);
 }
 
 /* Does pid's readable memory contain needle? -1 when it cannot be read. */
