@@ -44,7 +44,7 @@ static void early_sink(int prio, const char *line)
 	struct ptbuf *m = ptbuf_new(PS_MAX_MSG);
 
 	if (m && ps_encode_log(m, prio, line) == 0)
-		ps_send(early_pair, m, -1);
+		ps_send_msg(early_pair, m, -1);
 	ptbuf_free(m);
 }
 

@@ -31,8 +31,9 @@
 
 #define HOUSEKEEPING_MS 5000
 #define HCONN_BUCKETS 256
-/* Messages taken from the front per round before the group commit. */
-#define MSGS_PER_ROUND 128
+/* Packets taken from the front per round before the group commit (each
+ * holds a round of the front's messages). */
+#define PACKETS_PER_ROUND 16
 
 struct hconn {
 	uint32_t id;
@@ -94,7 +95,7 @@ static void queue(struct ptbuf *msg, bool is_rep, uint32_t conn)
 	outtail = &o->next;
 }
 
-/* Sends a message, waiting while the front's queue is full. */
+/* Sends a packet, waiting while the front's queue is full. */
 static int send_wait(int pair, const struct ptbuf *msg)
 {
 	for (;;) {
@@ -108,10 +109,12 @@ static int send_wait(int pair, const struct ptbuf *msg)
 	}
 }
 
-/* The round's messages, in order; replies withheld when !committed. */
+/* The round's messages, in order, in as few packets as they fit in;
+ * replies withheld (PS_REP_DROP) when !committed. */
 static int flush_out(int pair, bool committed)
 {
-	int r = 0;
+	struct ptbuf *d = ptbuf_new(PS_MAX_DGRAM);
+	int r = d ? 0 : -ENOMEM;
 
 	while (outq) {
 		struct out *o = outq;
@@ -120,14 +123,23 @@ static int flush_out(int pair, bool committed)
 		if (o->is_rep && !committed) {
 			ptbuf_free(o->msg);
 			o->msg = ptbuf_new(PS_MAX_MSG);
-			if (o->msg)
-				ps_encode_rep(o->msg, o->conn, PS_REP_DROP, NULL, 0);
+			if (o->msg && ps_encode_rep(o->msg, o->conn, PS_REP_DROP, NULL, 0) < 0) {
+				ptbuf_free(o->msg);
+				o->msg = NULL;
+			}
 		}
-		if (o->msg && r == 0)
-			r = send_wait(pair, o->msg);
+		if (o->msg && r == 0 && ps_dgram_add(d, o->msg) < 0) {
+			r = send_wait(pair, d); /* full: send it, start the next */
+			ptbuf_reset(d);
+			if (r == 0 && ps_dgram_add(d, o->msg) < 0)
+				r = -EMSGSIZE;
+		}
 		ptbuf_free(o->msg);
 		free(o);
 	}
+	if (r == 0 && d && ptbuf_len(d) > 0)
+		r = send_wait(pair, d);
+	ptbuf_free(d);
 	outtail = &outq;
 	return r;
 }
@@ -146,12 +158,15 @@ int pt_holder_limits(const struct pt_config *cfg, int pair)
 			       .max_connection_lifetime = cfg->max_connection_lifetime,
 			       .uid_rate_n = cfg->uid_rate_n,
 			       .uid_rate_period = cfg->uid_rate_period };
-	struct ptbuf *m = msgbuf();
-	int r = m ? ps_encode_limits(m, &l) : -ENOMEM;
+	struct ptbuf *m = msgbuf(), *d = ptbuf_new(PS_MAX_DGRAM);
+	int r = m && d ? ps_encode_limits(m, &l) : -ENOMEM;
 
 	if (r == 0)
-		r = send_wait(pair, m);
+		r = ps_dgram_add(d, m);
+	if (r == 0)
+		r = send_wait(pair, d);
 	ptbuf_free(m);
+	ptbuf_free(d);
 	return r;
 }
 
@@ -239,10 +254,10 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 {
 	int n = 0;
 
-	for (; n < MSGS_PER_ROUND; n++) {
-		struct ps_msg msg;
-		size_t len;
-		int fd = -1, r;
+	for (; n < PACKETS_PER_ROUND; n++) {
+		const uint8_t *mp;
+		size_t len, off = 0, mlen;
+		int fd = -1, r, k, count = 0;
 
 		r = ps_recv(pair, buf, &len, &fd);
 		if (r == -EAGAIN)
@@ -252,37 +267,49 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 				pt_log_kv(LOG_ERR, "front", "error", "reason", strerror(-r), NULL);
 			return -1;
 		}
-		r = ps_decode(buf, len, &msg);
-		if (r < 0 || (fd >= 0) != (msg.kind == PS_CONN)) {
-			if (fd >= 0)
-				close(fd);
-			if (r == 0)
-				ps_msg_clear(&msg);
+		while ((k = ps_dgram_next(buf, len, &off, &mp, &mlen)) > 0) {
+			struct ps_msg msg;
+
+			/* a descriptor comes alone, with the PS_CONN it belongs to */
+			r = ps_decode(mp, mlen, &msg);
+			if (r < 0 || (fd >= 0) != (msg.kind == PS_CONN) ||
+			    (fd >= 0 && (count > 0 || off != len))) {
+				if (r == 0)
+					ps_msg_clear(&msg);
+				k = -EBADMSG;
+				break;
+			}
+			count++;
+			switch (msg.kind) {
+			case PS_CONN:
+				on_conn(d, msg.conn, fd);
+				fd = -1; /* taken (and closed) */
+				break;
+			case PS_REQ:
+			case PS_BAD:
+				on_req(d, &msg);
+				break;
+			case PS_CLOSE:
+				hconn_drop(d, msg.conn);
+				break;
+			case PS_LOG:
+				pt_log_line(msg.prio, msg.line); /* built by pt_log_kv there */
+				break;
+			default:
+				k = -EBADMSG;
+				break;
+			}
+			ps_msg_clear(&msg);
+			if (k < 0)
+				break;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (k < 0 || count == 0) {
 			pt_log_kv(LOG_ERR, "front", "error", "reason",
 				  "malformed message from the front; stopping", NULL);
 			return -1;
 		}
-		switch (msg.kind) {
-		case PS_CONN:
-			on_conn(d, msg.conn, fd);
-			break;
-		case PS_REQ:
-		case PS_BAD:
-			on_req(d, &msg);
-			break;
-		case PS_CLOSE:
-			hconn_drop(d, msg.conn);
-			break;
-		case PS_LOG:
-			pt_log_line(msg.prio, msg.line); /* built by pt_log_kv there */
-			break;
-		default:
-			ps_msg_clear(&msg);
-			pt_log_kv(LOG_ERR, "front", "error", "reason",
-				  "unexpected message from the front; stopping", NULL);
-			return -1;
-		}
-		ps_msg_clear(&msg);
 	}
 	return n > 0;
 }
@@ -321,7 +348,7 @@ bool pt_holder_reap(struct pt_daemon *d, bool wait)
 int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon *d))
 {
 	uint64_t next_house = pt_now_ms_monotonic() + HOUSEKEEPING_MS;
-	uint8_t *buf = malloc(PS_MAX_MSG);
+	uint8_t *buf = malloc(PS_MAX_DGRAM);
 	sigset_t mask;
 	int ep = -1, sfd = -1, r = 0;
 	bool running = true;

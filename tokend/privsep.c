@@ -296,6 +296,51 @@ void ps_msg_clear(struct ps_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
+int ps_dgram_add(struct ptbuf *dgram, const struct ptbuf *msg)
+{
+	size_t n = ptbuf_len(msg);
+	uint8_t *q;
+
+	if (n == 0 || n > PS_MAX_MSG || ptbuf_len(dgram) + 4 + n > PS_MAX_DGRAM ||
+	    ptbuf_reserve(dgram, 4 + n, &q) < 0)
+		return -EMSGSIZE;
+	q[0] = (uint8_t)(n >> 24);
+	q[1] = (uint8_t)(n >> 16);
+	q[2] = (uint8_t)(n >> 8);
+	q[3] = (uint8_t)n;
+	memcpy(q + 4, ptbuf_ptr(msg), n);
+	return 0;
+}
+
+int ps_dgram_next(const uint8_t *p, size_t n, size_t *off, const uint8_t **ret_msg, size_t *ret_len)
+{
+	size_t o = *off;
+	uint32_t len;
+
+	if (o >= n)
+		return 0;
+	if (n - o < 4)
+		return -EBADMSG;
+	len = (uint32_t)p[o] << 24 | (uint32_t)p[o + 1] << 16 | (uint32_t)p[o + 2] << 8 | p[o + 3];
+	if (len == 0 || len > PS_MAX_MSG || len > n - o - 4)
+		return -EBADMSG;
+	*ret_msg = p + o + 4;
+	*ret_len = len;
+	*off = o + 4 + len;
+	return 1;
+}
+
+int ps_send_msg(int sock, const struct ptbuf *msg, int fd_pass)
+{
+	struct ptbuf *d = ptbuf_new(PS_MAX_DGRAM);
+	int r = d ? ps_dgram_add(d, msg) : -ENOMEM;
+
+	if (r == 0)
+		r = ps_send(sock, d, fd_pass);
+	ptbuf_free(d);
+	return r;
+}
+
 int ps_send(int sock, const struct ptbuf *msg, int fd_pass)
 {
 	union {
@@ -333,7 +378,7 @@ int ps_recv(int sock, uint8_t *buf, size_t *ret_len, int *ret_fd)
 		char buf[CMSG_SPACE(4 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { .iov_base = buf, .iov_len = PS_MAX_MSG };
+	struct iovec iov = { .iov_base = buf, .iov_len = PS_MAX_DGRAM };
 	struct msghdr mh = { .msg_iov = &iov,
 			     .msg_iovlen = 1,
 			     .msg_control = u.buf,

@@ -43,6 +43,7 @@
 #include "proto.h"
 
 #define PS_MAX_MSG (4u + 1u + 4u + 8u + PT_MAX_FRAME + 64u)
+#define PS_MAX_DGRAM (256u * 1024u) /* a packet of messages */
 
 enum ps_kind {
 	PS_CONN = 1,
@@ -118,10 +119,21 @@ int ps_encode_limits(struct ptbuf *out, const struct ps_limits *l);
 int ps_decode(const uint8_t *p, size_t n, struct ps_msg *ret);
 void ps_msg_clear(struct ps_msg *m);
 
-/* One message (and at most one descriptor) over a SOCK_SEQPACKET socket.
+/* Packets. ps_dgram_add appends msg (a whole encoded message) to the packet
+ * dgram: 0, or -EMSGSIZE when it would pass PS_MAX_DGRAM (dgram unchanged).
+ * ps_dgram_next splits the next message off p[*off..n): 1 and the message,
+ * 0 at the end, -EBADMSG for a length of 0, over PS_MAX_MSG or past the
+ * end (*off unchanged). */
+int ps_dgram_add(struct ptbuf *dgram, const struct ptbuf *msg);
+int ps_dgram_next(const uint8_t *p, size_t n, size_t *off, const uint8_t **ret_msg,
+		  size_t *ret_len);
+
+/* One packet (and at most one descriptor) over a SOCK_SEQPACKET socket.
  * ps_send: fd_pass -1 for none; 0, -EAGAIN (non-blocking socket full) or
- * -errno. ps_recv: fills buf (PS_MAX_MSG bytes), *ret_len, *ret_fd (-1 for
- * none; any further descriptors are closed); 0, -EAGAIN, -EPIPE at end of
- * stream, -EMSGSIZE (a truncated packet) or -errno. */
+ * -errno. ps_send_msg: the same for a packet of the one message msg.
+ * ps_recv: fills buf (PS_MAX_DGRAM bytes), *ret_len, *ret_fd (-1 for none;
+ * any further descriptors are closed); 0, -EAGAIN, -EPIPE at end of stream,
+ * -EMSGSIZE (a truncated packet) or -errno. */
+int ps_send_msg(int sock, const struct ptbuf *msg, int fd_pass);
 int ps_send(int sock, const struct ptbuf *msg, int fd_pass);
 int ps_recv(int sock, uint8_t *buf, size_t *ret_len, int *ret_fd);

@@ -220,7 +220,8 @@ struct front {
 	struct uidslot *uids[UID_BUCKETS];
 	struct uidslot busy_all; /* refusals at max_connections (any peer) */
 	struct pending *q, **qtail;
-	bool pair_out; /* EPOLLOUT registered on the pair */
+	bool pair_out;	     /* EPOLLOUT registered on the pair */
+	struct ptbuf *dgram; /* the packet being sent (pair_flush) */
 	struct ptbuf *scratch;
 };
 
@@ -237,30 +238,48 @@ static void pair_events(void)
 		F.pair_out = want;
 }
 
-/* Sends what waits, in order. Returns -1 when the key holder is gone. */
+/* Sends what waits, in order, as few packets as it fits in (a message with
+ * a descriptor goes alone). Returns -1 when the key holder is gone. */
 static int pair_flush(void)
 {
 	while (F.q) {
-		struct pending *p = F.q;
-		int r = ps_send(F.pair, p->msg, p->fd);
+		struct pending *end, *p = F.q;
+		int fd = -1, r;
 
+		ptbuf_reset(F.dgram);
+		if (p->fd >= 0) {
+			fd = p->fd;
+			end = p->next;
+			r = ps_dgram_add(F.dgram, p->msg);
+		} else {
+			for (end = p; end && end->fd < 0 && ps_dgram_add(F.dgram, end->msg) == 0;
+			     end = end->next)
+				;
+			r = end == p ? -EMSGSIZE : 0; /* cannot be: one message always fits */
+		}
+		if (r == 0)
+			r = ps_send(F.pair, F.dgram, fd);
 		if (r == -EAGAIN)
 			break;
 		if (r < 0)
 			return -1;
-		F.q = p->next;
-		if (!F.q)
-			F.qtail = &F.q;
-		if (p->fd >= 0)
-			close(p->fd);
-		ptbuf_free(p->msg);
-		free(p);
+		while (F.q != end) {
+			p = F.q;
+			F.q = p->next;
+			if (p->fd >= 0)
+				close(p->fd);
+			ptbuf_free(p->msg);
+			free(p);
+		}
 	}
+	if (!F.q)
+		F.qtail = &F.q;
 	pair_events();
 	return 0;
 }
 
-/* Queues msg (taken) for the key holder, with a copy of fd (-1: none). */
+/* Queues msg (taken) for the key holder, with a copy of fd (-1: none); the
+ * round's messages leave together at its end (pair_flush). */
 static int to_holder(struct ptbuf *msg, int fd)
 {
 	struct pending *p = calloc(1, sizeof(*p));
@@ -278,7 +297,7 @@ static int to_holder(struct ptbuf *msg, int fd)
 	}
 	*F.qtail = p;
 	F.qtail = &p->next;
-	return pair_flush() < 0 ? -EPIPE : 0;
+	return 0;
 }
 
 static struct ptbuf *msgbuf(void)
@@ -826,10 +845,10 @@ static void replied(const struct ps_msg *msg)
  * to serve with). */
 static int from_holder(uint8_t *buf)
 {
-	for (unsigned i = 0; i < 256; i++) {
-		struct ps_msg msg;
-		size_t len;
-		int fd = -1, r;
+	for (unsigned i = 0; i < 64; i++) {
+		const uint8_t *mp;
+		size_t len, off = 0, mlen;
+		int fd = -1, r, k;
 
 		r = ps_recv(F.pair, buf, &len, &fd);
 		if (r == -EAGAIN)
@@ -839,25 +858,33 @@ static int from_holder(uint8_t *buf)
 				   * ECONNRESET): so do we */
 		if (r < 0)
 			return -1;
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
-		if (ps_decode(buf, len, &msg) < 0)
-			return -1;
-		switch (msg.kind) {
-		case PS_IDENT:
-			identified(&msg);
-			break;
-		case PS_REP:
-			replied(&msg);
-			break;
-		case PS_LIMITS:
-			F.lim = msg.limits;
-			break;
-		default:
-			ps_msg_clear(&msg);
-			return -1;
+			return -1; /* the key holder passes no descriptors */
 		}
-		ps_msg_clear(&msg);
+		while ((k = ps_dgram_next(buf, len, &off, &mp, &mlen)) > 0) {
+			struct ps_msg msg;
+
+			if (ps_decode(mp, mlen, &msg) < 0)
+				return -1;
+			switch (msg.kind) {
+			case PS_IDENT:
+				identified(&msg);
+				break;
+			case PS_REP:
+				replied(&msg);
+				break;
+			case PS_LIMITS:
+				F.lim = msg.limits;
+				break;
+			default:
+				ps_msg_clear(&msg);
+				return -1;
+			}
+			ps_msg_clear(&msg);
+		}
+		if (k < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -905,15 +932,16 @@ int pt_front_run(int lfd, int pair)
 	F.pair = pair;
 	F.qtail = &F.q;
 	pt_log_set_sink(log_sink);
-	buf = malloc(PS_MAX_MSG);
+	buf = malloc(PS_MAX_DGRAM);
+	F.dgram = ptbuf_new(PS_MAX_DGRAM);
 	F.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (!buf || F.ep < 0) {
+	if (!buf || !F.dgram || F.ep < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
 	/* the key holder's limits come first */
 	for (;;) {
-		struct ps_msg msg;
+		struct ps_msg msg = { 0 };
 		size_t len;
 		int fd = -1;
 
@@ -924,9 +952,13 @@ int pt_front_run(int lfd, int pair)
 		}
 		if (r < 0)
 			goto out;
+		const uint8_t *mp;
+		size_t off = 0, mlen;
+
 		if (fd >= 0)
 			close(fd);
-		if (ps_decode(buf, len, &msg) == 0 && msg.kind == PS_LIMITS) {
+		if (ps_dgram_next(buf, len, &off, &mp, &mlen) == 1 && off == len &&
+		    ps_decode(mp, mlen, &msg) == 0 && msg.kind == PS_LIMITS) {
 			F.lim = msg.limits;
 			ps_msg_clear(&msg);
 			break;
@@ -1006,6 +1038,10 @@ int pt_front_run(int lfd, int pair)
 		if (F.n_backlog)
 			run_backlog();
 		bury();
+		if (F.q && pair_flush() < 0) {
+			r = 0; /* the key holder is gone: so are we */
+			goto out;
+		}
 	}
 out:
 	pt_log_set_sink(NULL);
@@ -1023,6 +1059,7 @@ out:
 	}
 	if (F.ep >= 0)
 		close(F.ep);
+	ptbuf_free(F.dgram);
 	free(buf);
 	return r;
 }

@@ -4,7 +4,8 @@
  * the key holder decodes whatever a compromised front might send. A message
  * that decodes must encode back to the same bytes (a canonical form: nothing
  * the decoder accepts is ambiguous), and a log line that decodes is
- * printable.
+ * printable. The same input is also split as a packet of messages
+ * (ps_dgram_next): every piece lies within the input and decodes or not.
  */
 #include "config.h"
 
@@ -22,6 +23,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ptbuf *b;
 	int r;
 
+	{
+		const uint8_t *mp;
+		size_t off = 0, mlen;
+		int k;
+
+		while ((k = ps_dgram_next(data, size, &off, &mp, &mlen)) > 0) {
+			if (mp < data || mp + mlen > data + size || off > size)
+				abort();
+			if (ps_decode(mp, mlen, &m) == 0)
+				ps_msg_clear(&m);
+		}
+	}
 	if (ps_decode(data, size, &m) < 0)
 		return 0;
 	b = ptbuf_new(PS_MAX_MSG);

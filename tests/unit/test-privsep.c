@@ -241,6 +241,59 @@ static void test_rejects(void **state)
 	expect_bad(ptbuf_ptr(b), ptbuf_len(b));
 }
 
+/* Packets: messages in, the same messages out; bad lengths refused. */
+static void test_packets(void **state)
+{
+	struct ptbuf *d = ptbuf_new(PS_MAX_DGRAM);
+	const uint8_t *mp;
+	size_t off = 0, mlen, n = 0;
+	uint8_t raw[16];
+	int k;
+
+	(void)state;
+	assert_non_null(d);
+	for (uint32_t i = 1; i <= 3; i++) {
+		assert_int_equal(ps_encode_close(b, i), 0);
+		assert_int_equal(ps_dgram_add(d, b), 0);
+	}
+	while ((k = ps_dgram_next(ptbuf_ptr(d), ptbuf_len(d), &off, &mp, &mlen)) > 0) {
+		struct ps_msg m;
+
+		assert_int_equal(ps_decode(mp, mlen, &m), 0);
+		assert_int_equal(m.kind, PS_CLOSE);
+		assert_int_equal(m.conn, ++n);
+		ps_msg_clear(&m);
+	}
+	assert_int_equal(k, 0);
+	assert_int_equal(n, 3);
+	/* a length of 0, one past the end, one over PS_MAX_MSG, a cut length */
+	memset(raw, 0, sizeof(raw));
+	off = 0;
+	assert_int_equal(ps_dgram_next(raw, 8, &off, &mp, &mlen), -EBADMSG);
+	raw[3] = 9;
+	assert_int_equal(ps_dgram_next(raw, 12, &off, &mp, &mlen), -EBADMSG);
+	raw[3] = 0;
+	raw[1] = 0x7f;
+	assert_int_equal(ps_dgram_next(raw, sizeof(raw), &off, &mp, &mlen), -EBADMSG);
+	assert_int_equal(ps_dgram_next(raw, 3, &off, &mp, &mlen), -EBADMSG);
+	assert_int_equal(off, 0);
+	/* a packet never grows past PS_MAX_DGRAM */
+	{
+		struct ptbuf *big = ptbuf_new(PS_MAX_MSG);
+		uint8_t frame[PT_MAX_FRAME];
+
+		assert_non_null(big);
+		memset(frame, 'x', sizeof(frame));
+		assert_int_equal(ps_encode_rep(big, 1, 0, frame, sizeof(frame)), 0);
+		ptbuf_reset(d);
+		for (k = 0; ps_dgram_add(d, big) == 0; k++)
+			;
+		assert_true(k >= 1 && ptbuf_len(d) <= PS_MAX_DGRAM);
+		ptbuf_free(big);
+	}
+	ptbuf_free(d);
+}
+
 static void test_fd_passing(void **state)
 {
 	uint8_t buf[PS_MAX_MSG];
@@ -279,6 +332,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_req_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_kinds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_passing, setup, teardown),
 	};
 
