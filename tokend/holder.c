@@ -171,11 +171,25 @@ int pt_holder_limits(const struct pt_config *cfg, int pair)
 }
 
 /* PS_CONN: the kernel says who connected; the front learns the class. */
-static void on_conn(struct pt_daemon *d, uint32_t id, int fd)
+static int on_conn(struct pt_daemon *d, uint32_t id, int fd)
 {
 	struct hconn *h = NULL;
-	struct ptbuf *m = msgbuf();
+	struct ptbuf *m;
 	bool ok = false, privileged = false;
+
+	/* only a connection accepted on tokend's socket identifies a caller: the
+	 * listening socket's SO_PEERCRED would name tokend itself, a socket of
+	 * another service its owner. A front that passes anything else is not
+	 * one to serve with. */
+	if (ps_check_client_fd(fd, &d->listen_addr, d->listen_addr_len) < 0) {
+		close(fd);
+		pt_log_kv(LOG_ERR, "front", "error", "reason",
+			  "the front passed a descriptor that is not a connection accepted on "
+			  "tokend's socket; stopping",
+			  NULL);
+		return -EPERM;
+	}
+	m = msgbuf();
 
 	if (fd >= 0 && !*hconn_slot(id) && d->n_conns < 2 * d->cfg->max_connections + 16) {
 		h = calloc(1, sizeof(*h));
@@ -196,6 +210,7 @@ static void on_conn(struct pt_daemon *d, uint32_t id, int fd)
 		queue(m, false, id);
 	else
 		ptbuf_free(m);
+	return 0;
 }
 
 /* PS_REQ and PS_BAD: the peer's executable again, then the dispatch table. */
@@ -282,7 +297,8 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 			count++;
 			switch (msg.kind) {
 			case PS_CONN:
-				on_conn(d, msg.conn, fd);
+				if (on_conn(d, msg.conn, fd) < 0)
+					k = -EPERM;
 				fd = -1; /* taken (and closed) */
 				break;
 			case PS_REQ:
@@ -306,8 +322,9 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 		if (fd >= 0)
 			close(fd);
 		if (k < 0 || count == 0) {
-			pt_log_kv(LOG_ERR, "front", "error", "reason",
-				  "malformed message from the front; stopping", NULL);
+			if (k != -EPERM) /* (that one said why) */
+				pt_log_kv(LOG_ERR, "front", "error", "reason",
+					  "malformed message from the front; stopping", NULL);
 			return -1;
 		}
 	}

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
@@ -313,6 +314,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	bound = !activated;
+	d.listen_addr_len = sizeof(d.listen_addr);
+	if (getsockname(lfd, (struct sockaddr *)&d.listen_addr, &d.listen_addr_len) < 0) {
+		pt_log_kv(LOG_ERR, "start", "error", "reason",
+			  PT_LOG_F("getsockname of the listening socket: %s", strerror(errno)),
+			  NULL);
+		r = -errno;
+		goto out;
+	}
 	{
 		struct pt_front f;
 

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "audit.h"
 #include "buf.h"
@@ -56,7 +58,9 @@ struct pt_daemon {
 	/* injectable for tests; NULL: the real ones (pt_now_s, pt_account_lookup) */
 	uint64_t (*clock)(void); /* wall clock, unix seconds */
 	int (*account_lookup)(const char *user, struct pt_account **ret);
-	pid_t front_pid; /* the front process (privilege separation) */
+	pid_t front_pid;		/* the front process (privilege separation) */
+	struct sockaddr_un listen_addr; /* the listening socket's (getsockname) */
+	socklen_t listen_addr_len;
 	uid_t front_uid;
 	char front_user[64];
 };

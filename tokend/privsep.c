@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -294,6 +295,31 @@ void ps_msg_clear(struct ps_msg *m)
 	pt_live_presented_clear(&m->live);
 	free(m->line);
 	memset(m, 0, sizeof(*m));
+}
+
+int ps_check_client_fd(int fd, const struct sockaddr_un *laddr, socklen_t laddr_len)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	int v;
+
+	if (fd < 0 || !laddr || laddr_len <= offsetof(struct sockaddr_un, sun_path))
+		return -EPERM;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX)
+		return -EPERM;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_STREAM)
+		return -EPERM;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || v != 0)
+		return -EPERM;
+	len = sizeof(sa);
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 || len != laddr_len ||
+	    memcmp(&sa, laddr, len) != 0)
+		return -EPERM;
+	return 0;
 }
 
 int ps_dgram_add(struct ptbuf *dgram, const struct ptbuf *msg)

@@ -119,6 +119,16 @@ int ps_encode_limits(struct ptbuf *out, const struct ps_limits *l);
 int ps_decode(const uint8_t *p, size_t n, struct ps_msg *ret);
 void ps_msg_clear(struct ps_msg *m);
 
+/* Is fd what a front may pass with PS_CONN: a connected AF_UNIX stream
+ * socket whose local address is tokend's listening socket (laddr, from
+ * getsockname at start), i.e. a connection accepted there? Not the
+ * listening socket itself (its SO_PEERCRED would name tokend), not a
+ * socket of another service (the journal's stream on stderr), not a pair.
+ * 0 or -EPERM. */
+#include <sys/socket.h>
+#include <sys/un.h>
+int ps_check_client_fd(int fd, const struct sockaddr_un *laddr, socklen_t laddr_len);
+
 /* Packets. ps_dgram_add appends msg (a whole encoded message) to the packet
  * dgram: 0, or -EMSGSIZE when it would pass PS_MAX_DGRAM (dgram unchanged).
  * ps_dgram_next splits the next message off p[*off..n): 1 and the message,

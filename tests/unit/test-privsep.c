@@ -13,10 +13,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -294,6 +296,78 @@ static void test_packets(void **state)
 	ptbuf_free(d);
 }
 
+static int listen_at(const char *path, struct sockaddr_un *ret, socklen_t *ret_len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	*ret_len = sizeof(*ret);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)ret, ret_len), 0);
+	return fd;
+}
+
+static int connect_to(const struct sockaddr_un *sa, socklen_t len)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (const struct sockaddr *)sa, len), 0);
+	return fd;
+}
+
+/* What the key holder takes from its front as a client: only a connection
+ * accepted on tokend's own socket. The listening socket's SO_PEERCRED names
+ * the process that listened (tokend: root), another service's socket its
+ * owner: a compromised front passing those would pass for them. */
+static void test_client_fd_check(void **state)
+{
+	char dir[] = "/tmp/pertok-privsep-XXXXXX", p1[64], p2[64];
+	struct sockaddr_un a1, a2;
+	socklen_t l1, l2;
+	int lfd, other, cli, acc, cli2, acc2, sp[2], dg;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(p1, sizeof(p1), "%s/tokend.sock", dir);
+	snprintf(p2, sizeof(p2), "%s/other.sock", dir);
+	lfd = listen_at(p1, &a1, &l1);
+	other = listen_at(p2, &a2, &l2);
+	cli = connect_to(&a1, l1);
+	acc = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	cli2 = connect_to(&a2, l2);
+	acc2 = accept4(other, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(acc >= 0 && acc2 >= 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	dg = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_int_equal(ps_check_client_fd(acc, &a1, l1), 0);	      /* accepted here */
+	assert_int_equal(ps_check_client_fd(lfd, &a1, l1), -EPERM);   /* the listener */
+	assert_int_equal(ps_check_client_fd(cli, &a1, l1), -EPERM);   /* the client's end */
+	assert_int_equal(ps_check_client_fd(acc2, &a1, l1), -EPERM);  /* another service */
+	assert_int_equal(ps_check_client_fd(sp[0], &a1, l1), -EPERM); /* a pair */
+	assert_int_equal(ps_check_client_fd(dg, &a1, l1), -EPERM);    /* not a stream */
+	assert_int_equal(ps_check_client_fd(0, &a1, l1), -EPERM);     /* stdin */
+	assert_int_equal(ps_check_client_fd(-1, &a1, l1), -EPERM);
+
+	close(lfd);
+	close(other);
+	close(cli);
+	close(acc);
+	close(cli2);
+	close(acc2);
+	close(sp[0]);
+	close(sp[1]);
+	close(dg);
+	unlink(p1);
+	unlink(p2);
+	rmdir(dir);
+}
+
 static void test_fd_passing(void **state)
 {
 	uint8_t buf[PS_MAX_MSG];
@@ -334,6 +408,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_packets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_passing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_fd_check, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
