@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -138,55 +139,33 @@ static void close_others(const int *keep, size_t n)
 static int install_seccomp(void)
 {
 	static const int allow[] = {
-		SCMP_SYS(read),
-		SCMP_SYS(write),
-		SCMP_SYS(close),
-		SCMP_SYS(recvmsg),
-		SCMP_SYS(sendmsg),
-		SCMP_SYS(recvfrom),
-		SCMP_SYS(sendto),
-		SCMP_SYS(accept4),
-		SCMP_SYS(setsockopt),
-		SCMP_SYS(epoll_wait),
-		SCMP_SYS(epoll_pwait),
-		SCMP_SYS(epoll_ctl),
-		SCMP_SYS(epoll_create1),
-		SCMP_SYS(fcntl),
-		SCMP_SYS(dup),
-		SCMP_SYS(poll),
-		SCMP_SYS(ppoll),
-		SCMP_SYS(clock_gettime),
-		SCMP_SYS(gettimeofday),
-		SCMP_SYS(mmap),
-		SCMP_SYS(munmap),
-		SCMP_SYS(mremap),
-		SCMP_SYS(brk),
-		SCMP_SYS(madvise),
-		SCMP_SYS(mprotect),
-		SCMP_SYS(futex),
-		SCMP_SYS(getrandom),
-		SCMP_SYS(rt_sigreturn),
-		SCMP_SYS(rt_sigprocmask),
-		SCMP_SYS(exit),
-		SCMP_SYS(exit_group),
-		SCMP_SYS(getpid),
-		SCMP_SYS(gettid),
-		SCMP_SYS(getppid),
-		SCMP_SYS(restart_syscall),
-		SCMP_SYS(nanosleep),
-		SCMP_SYS(clock_nanosleep),
-		SCMP_SYS(sched_yield),
-		SCMP_SYS(newfstatat),
-		SCMP_SYS(fstat),
-		SCMP_SYS(lseek),
-		SCMP_SYS(writev),
-		SCMP_SYS(sigaltstack),
+		SCMP_SYS(read),		 SCMP_SYS(write),	    SCMP_SYS(close),
+		SCMP_SYS(recvmsg),	 SCMP_SYS(sendmsg),	    SCMP_SYS(recvfrom),
+		SCMP_SYS(sendto),	 SCMP_SYS(accept4),	    SCMP_SYS(setsockopt),
+		SCMP_SYS(epoll_wait),	 SCMP_SYS(epoll_pwait),	    SCMP_SYS(epoll_ctl),
+		SCMP_SYS(epoll_create1), SCMP_SYS(fcntl),	    SCMP_SYS(dup),
+		SCMP_SYS(poll),		 SCMP_SYS(ppoll),	    SCMP_SYS(clock_gettime),
+		SCMP_SYS(gettimeofday),	 SCMP_SYS(munmap),	    SCMP_SYS(mremap),
+		SCMP_SYS(brk),		 SCMP_SYS(madvise),	    SCMP_SYS(futex),
+		SCMP_SYS(getrandom),	 SCMP_SYS(rt_sigreturn),    SCMP_SYS(rt_sigprocmask),
+		SCMP_SYS(exit),		 SCMP_SYS(exit_group),	    SCMP_SYS(getpid),
+		SCMP_SYS(gettid),	 SCMP_SYS(getppid),	    SCMP_SYS(restart_syscall),
+		SCMP_SYS(nanosleep),	 SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield),
+		SCMP_SYS(newfstatat),	 SCMP_SYS(fstat),	    SCMP_SYS(lseek),
+		SCMP_SYS(writev),	 SCMP_SYS(sigaltstack),
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int r = ctx ? 0 : -ENOMEM;
 
 	for (size_t i = 0; r == 0 && i < sizeof(allow) / sizeof(allow[0]); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allow[i], 0);
+	/* memory, never executable memory */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	/* glibc may try to open locale or time zone files: say no, do not die */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
@@ -211,6 +190,16 @@ static int become_front(const struct pt_front *f, pid_t holder, int lfd, int pai
 	pt_log_set_sink(early_sink);
 	closelog(); /* logs go to the key holder (PS_LOG) */
 	close_others(keep, 2);
+	/* no stdio either: under systemd it is the journal's stream of tokend's
+	 * main process, where raw bytes would pass for the key holder's lines */
+	{
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			return 1;
+		if (null > 2)
+			close(null);
+	}
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	signal(SIGHUP, SIG_IGN); /* the key holder reloads; the front gets new limits */

@@ -95,16 +95,28 @@ static void queue(struct ptbuf *msg, bool is_rep, uint32_t conn)
 	outtail = &o->next;
 }
 
-/* Sends a packet, waiting while the front's queue is full. */
+/* Sends a packet, waiting while the front's queue is full, but not for
+ * ever: a front that reads nothing for SEND_WAIT_MS is taken for gone (the
+ * key holder must keep hearing signals and doing its housekeeping). */
+#define SEND_WAIT_MS 5000
 static int send_wait(int pair, const struct ptbuf *msg)
 {
+	uint64_t end = pt_now_ms_monotonic() + SEND_WAIT_MS;
+
 	for (;;) {
 		int r = ps_send(pair, msg, -1);
 		struct pollfd p = { .fd = pair, .events = POLLOUT };
+		uint64_t now;
 
 		if (r != -EAGAIN)
 			return r;
-		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+		now = pt_now_ms_monotonic();
+		if (now >= end) {
+			pt_log_kv(LOG_ERR, "front", "error", "reason",
+				  "the front reads nothing from the key holder; stopping", NULL);
+			return -ETIMEDOUT;
+		}
+		if (poll(&p, 1, (int)(end - now)) < 0 && errno != EINTR)
 			return -errno;
 	}
 }
@@ -196,6 +208,17 @@ static int on_conn(struct pt_daemon *d, uint32_t id, int fd)
 		if (h) {
 			h->id = id;
 			pt_peer_read(d->cfg, fd, &h->peer);
+			if (h->peer.pid == getpid() || h->peer.pid == d->front_pid) {
+				/* tokend's own processes are never its callers */
+				pt_peer_clear(&h->peer);
+				free(h);
+				close(fd);
+				ptbuf_free(m);
+				pt_log_kv(LOG_ERR, "front", "error", "reason",
+					  "the front passed a connection of tokend's own; stopping",
+					  NULL);
+				return -EPERM;
+			}
 			privileged = pt_ops_privileged_peer(d->cfg, &h->peer);
 			*hconn_slot(id) = h;
 			d->n_conns++;
@@ -263,6 +286,17 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
 		queue(m, true, msg->conn);
 }
 
+/* A log line of the front's (built by pt_log_kv there, printable): marked
+ * as its, and never above LOG_ERR (an emergency is not the front's to
+ * declare; rsyslog broadcasts those to every terminal). */
+static void front_line(uint8_t prio, const char *line)
+{
+	char buf[PS_MAX_LOG + 16];
+
+	snprintf(buf, sizeof(buf), "%s src=front", line);
+	pt_log_line(prio < LOG_ERR ? LOG_ERR : prio, buf);
+}
+
 /* Takes up to MSGS_PER_ROUND messages. 1: some, 0: none, -1: the front is
  * gone or broke the protocol. */
 static int take(struct pt_daemon *d, int pair, uint8_t *buf)
@@ -309,7 +343,7 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 				hconn_drop(d, msg.conn);
 				break;
 			case PS_LOG:
-				pt_log_line(msg.prio, msg.line); /* built by pt_log_kv there */
+				front_line(msg.prio, msg.line);
 				break;
 			default:
 				k = -EBADMSG;
@@ -340,10 +374,15 @@ bool pt_holder_reap(struct pt_daemon *d, bool wait)
 	for (int i = 0; waitpid(d->front_pid, &st, WNOHANG) == 0; i++) {
 		if (!wait)
 			return false;
-		if (i == 200) { /* 2 s after its socket closed */
-			kill(d->front_pid, SIGKILL);
-			waitpid(d->front_pid, &st, 0);
-			break;
+		if (i == 200) {
+			/* 2 s after its socket closed: it dies with us
+			 * (PR_SET_PDEATHSIG); the key holder cannot signal it
+			 * (another uid, and no CAP_KILL) and must not hang */
+			pt_log_kv(LOG_WARNING, "front", "warning", "pid", PT_LOG_I(d->front_pid),
+				  "reason",
+				  "the front did not stop within 2 s; it ends with tokend", NULL);
+			d->front_pid = 0;
+			return true;
 		}
 		usleep(10000);
 	}
@@ -393,8 +432,10 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 		goto out;
 	}
 	r = pt_holder_limits(d->cfg, pair);
-	if (r < 0)
+	if (r < 0) {
+		(void)take(d, pair, buf); /* the front's last lines say why it ended */
 		goto out;
+	}
 
 	while (running) {
 		struct epoll_event evs[4];

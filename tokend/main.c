@@ -307,6 +307,18 @@ int main(int argc, char **argv)
 		pt_log_kv(LOG_ERR, "start", "error", "reason", err, NULL);
 		goto out;
 	}
+	/* Descriptors: each connection costs the front one (and one more while
+	 * it is handed to the key holder) and the key holder one (its /proc
+	 * entry); the soft limit is raised to what max_connections needs. */
+	{
+		struct rlimit nf;
+		rlim_t want = 2 * (rlim_t)d.cfg->max_connections + 256;
+
+		if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur < want) {
+			nf.rlim_cur = nf.rlim_max < want ? nf.rlim_max : want;
+			(void)setrlimit(RLIMIT_NOFILE, &nf);
+		}
+	}
 	/* The front is forked now, before any key is in this process's memory. */
 	r = pt_server_listen(d.cfg, &lfd, &activated, err, sizeof(err));
 	if (r < 0) {

@@ -68,8 +68,16 @@ void pt_peer_read(const struct pt_config *cfg, int fd, struct pt_peer *peer)
 	if (uc.pid <= 0)
 		return;
 	len = sizeof(pidfd);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
 		pidfd = -1;
+		/* only a kernel without the option (before 6.5) leaves the /proc
+		 * entry as the best there is; any other failure (a peer already
+		 * reaped) means the process that connected is gone */
+		if (errno != ENOPROTOOPT) {
+			peer->exe_known = false;
+			return;
+		}
+	}
 	/* /proc/PID, held: it keeps naming this process (lookups in it fail once
 	 * the process is gone, whoever gets the pid next) */
 	snprintf(dir, sizeof(dir), "/proc/%d", (int)uc.pid);

@@ -222,6 +222,12 @@ struct front {
 	struct pending *q, **qtail;
 	bool pair_out;	     /* EPOLLOUT registered on the pair */
 	struct ptbuf *dgram; /* the packet being sent (pair_flush) */
+	int lfd;
+	unsigned n_pending_fds;			 /* client sockets queued for the key holder */
+	bool listen_paused;			 /* the listening socket is off epoll ... */
+	uint64_t listen_resume;			 /* ... until then (ms, monotonic) */
+	uint64_t noisy_since;			 /* client errors logged in this window ... */
+	unsigned noisy_logged, noisy_suppressed; /* ... and not */
 	struct ptbuf *scratch;
 };
 
@@ -266,8 +272,10 @@ static int pair_flush(void)
 		while (F.q != end) {
 			p = F.q;
 			F.q = p->next;
-			if (p->fd >= 0)
+			if (p->fd >= 0) {
 				close(p->fd);
+				F.n_pending_fds--;
+			}
 			ptbuf_free(p->msg);
 			free(p);
 		}
@@ -295,6 +303,8 @@ static int to_holder(struct ptbuf *msg, int fd)
 		free(p);
 		return -errno;
 	}
+	if (p->fd >= 0)
+		F.n_pending_fds++;
 	*F.qtail = p;
 	F.qtail = &p->next;
 	return 0;
@@ -406,6 +416,31 @@ static void uid_free_all(void)
 			F.uids[i] = s->next;
 			free(s);
 		}
+}
+
+/* Lines about what a client did wrong (a bad frame, a bad version, a
+ * timeout) or about accept failing: at most NOISY_MAX per SUMMARY_MS, the
+ * rest counted and summarised, so that no client fills the log. */
+#define NOISY_MAX 10
+static bool noisy_admit(void)
+{
+	uint64_t now = pt_now_ms_monotonic();
+
+	if (F.noisy_since == 0 || now - F.noisy_since >= SUMMARY_MS) {
+		if (F.noisy_suppressed)
+			pt_log_kv(LOG_WARNING, "client", "summary", "suppressed",
+				  PT_LOG_U(F.noisy_suppressed), "period",
+				  PT_LOG_F("%us", SUMMARY_MS / 1000), "reason",
+				  "more client errors than are logged one by one", NULL);
+		F.noisy_since = now;
+		F.noisy_logged = F.noisy_suppressed = 0;
+	}
+	if (F.noisy_logged < NOISY_MAX) {
+		F.noisy_logged++;
+		return true;
+	}
+	F.noisy_suppressed++;
+	return false;
 }
 
 /* ------------------------------------------------------------ connections */
@@ -535,8 +570,9 @@ static void hello(struct conn *c, const uint8_t *payload, size_t len)
 		char msg[96];
 		snprintf(msg, sizeof(msg), "protocol version %u not supported (tokend speaks %u)",
 			 req.version, PT_PROTO_VERSION);
-		pt_log_kv(LOG_WARNING, "hello", "error", "peer_uid", PT_LOG_U(c->uid), "peer_pid",
-			  PT_LOG_I(c->pid), "reason", msg, NULL);
+		if (noisy_admit())
+			pt_log_kv(LOG_WARNING, "hello", "error", "peer_uid", PT_LOG_U(c->uid),
+				  "peer_pid", PT_LOG_I(c->pid), "reason", msg, NULL);
 		pt_rep_encode_error(c->out, PT_E_VERSION, msg);
 		c->closing = true;
 		return;
@@ -604,9 +640,10 @@ static int conn_frame(struct conn *c)
 	if (r == -EAGAIN)
 		return 0;
 	if (r < 0) {
-		pt_log_kv(LOG_WARNING, "frame", "error", "peer_uid", PT_LOG_U(c->uid), "peer_pid",
-			  PT_LOG_I(c->pid), "reason",
-			  r == -EMSGSIZE ? "frame too large" : "malformed frame", NULL);
+		if (noisy_admit())
+			pt_log_kv(LOG_WARNING, "frame", "error", "peer_uid", PT_LOG_U(c->uid),
+				  "peer_pid", PT_LOG_I(c->pid), "reason",
+				  r == -EMSGSIZE ? "frame too large" : "malformed frame", NULL);
 		pt_rep_encode_error(c->out, PT_E_PROTO,
 				    r == -EMSGSIZE ? "frame too large" : "malformed frame");
 		c->closing = true;
@@ -707,6 +744,24 @@ static void refuse(int fd, const char *msg)
  * max_connections - reserved_connections, so that one user, or all of them,
  * never take the connections the schedulers need.
  */
+static void listen_pause(int lfd, unsigned ms)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &F.lfd };
+
+	if (!F.listen_paused && epoll_ctl(F.ep, EPOLL_CTL_MOD, lfd, &ev) == 0)
+		F.listen_paused = true;
+	F.listen_resume = pt_now_ms_monotonic() + ms;
+}
+
+static void listen_resume(int lfd, uint64_t now)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &F.lfd };
+
+	if (F.listen_paused && now >= F.listen_resume && F.n_pending_fds < F.lim.max_connections &&
+	    epoll_ctl(F.ep, EPOLL_CTL_MOD, lfd, &ev) == 0)
+		F.listen_paused = false;
+}
+
 static void accept_some(int lfd)
 {
 	for (unsigned i = 0; i < ACCEPTS_PER_ROUND; i++) {
@@ -718,9 +773,21 @@ static void accept_some(int lfd)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				pt_log_kv(LOG_ERR, "accept", "error", "reason", strerror(errno),
-					  NULL);
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				/* out of descriptors (or memory): a level-triggered
+				 * socket would spin; look again in a second */
+				if (noisy_admit())
+					pt_log_kv(LOG_ERR, "accept", "error", "reason",
+						  strerror(errno), NULL);
+				listen_pause(lfd, 1000);
+			}
+			return;
+		}
+		if (F.n_pending_fds >= F.lim.max_connections) {
+			/* the key holder has not taken the sockets handed to it
+			 * yet: accept no more than it can answer for */
+			refuse(fd, "too many connections");
+			listen_pause(lfd, 100);
 			return;
 		}
 		if (F.n_conns >= F.lim.max_connections) {
@@ -899,7 +966,7 @@ static int expire_conns(uint64_t now)
 	for (struct conn *c = F.conns, *n; c; c = n) {
 		n = c->next;
 		if (c->deadline <= now) {
-			if (ptbuf_len(c->in) > 0 && c->deadline < c->expires)
+			if (ptbuf_len(c->in) > 0 && c->deadline < c->expires && noisy_admit())
 				pt_log_kv(LOG_NOTICE, "timeout", "error", "peer_uid",
 					  PT_LOG_U(c->uid), "peer_pid", PT_LOG_I(c->pid), "reason",
 					  PT_LOG_F("request not completed within %u ms",
@@ -930,6 +997,7 @@ int pt_front_run(int lfd, int pair)
 	int r = 0;
 
 	F.pair = pair;
+	F.lfd = lfd;
 	F.qtail = &F.q;
 	pt_log_set_sink(log_sink);
 	buf = malloc(PS_MAX_DGRAM);
@@ -971,7 +1039,7 @@ int pt_front_run(int lfd, int pair)
 		r = -errno;
 		goto out;
 	}
-	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &lfd };
+	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &F.lfd };
 	struct epoll_event pev = { .events = EPOLLIN, .data.ptr = &F.pair };
 	if (epoll_ctl(F.ep, EPOLL_CTL_ADD, lfd, &lev) < 0 ||
 	    epoll_ctl(F.ep, EPOLL_CTL_ADD, pair, &pev) < 0) {
@@ -989,6 +1057,11 @@ int pt_front_run(int lfd, int pair)
 		}
 		if ((uint64_t)timeout > next_house - now)
 			timeout = (int)(next_house - now);
+		if (F.listen_paused) {
+			listen_resume(lfd, now);
+			if (F.listen_paused && (uint64_t)timeout > F.listen_resume - now)
+				timeout = F.listen_resume > now ? (int)(F.listen_resume - now) : 10;
+		}
 		F.round_no++;
 		if (F.n_backlog)
 			timeout = 0; /* work is waiting: only look for more */
@@ -1000,7 +1073,7 @@ int pt_front_run(int lfd, int pair)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.ptr == &lfd) {
+			if (evs[i].data.ptr == &F.lfd) {
 				accept_some(lfd);
 			} else if (evs[i].data.ptr == &F.pair) {
 				int k = 0;

@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -188,10 +190,49 @@ static void test_two_processes(void **state)
 		assert_non_null(strstr(comm, "tokend-front"));
 		free(comm);
 	}
+	/* no standard streams: under systemd they would reach the journal as
+	 * the key holder's own lines */
+	for (int fd = 0; fd <= 2; fd++) {
+		char link[PATH_MAX];
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)front, fd);
+		k = readlink(path, link, sizeof(link) - 1);
+		assert_true(k > 0);
+		link[k] = '\0';
+		assert_string_equal(link, "/dev/null");
+	}
 	/* a stop by SIGTERM ends both, the front cleanly (no op=front line) */
 	th_stop(SIGTERM);
 	assert_int_equal(kill(front, 0), -1);
 	assert_int_equal(th_count_log("op=front result=error"), 0);
+}
+
+/* A client that sends garbage on many connections: the front's lines
+ * reach the log marked as its (src=front), and no more than a few of them
+ * one by one. */
+static void test_client_errors_bounded(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static const uint8_t junk[] = { 0, 0, 0, 0, 1 }; /* a frame of length 0 */
+
+	(void)state;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", th.sock);
+	for (int i = 0; i < 40; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		char buf[256];
+
+		assert_true(fd >= 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+		(void)!read(fd, buf, sizeof(buf)); /* the error reply, then the end */
+		close(fd);
+	}
+	assert_true(th_wait_log("op=frame result=error", 1, 5000) >= 1);
+	/* what the front logs is marked as the front's */
+	assert_int_equal(th_count_log("op=frame result=error"),
+			 th_count_log("reason=\"malformed frame\" src=front"));
+	/* and bounded: 40 bad frames, at most 10 lines one by one */
+	assert_true(th_count_log("op=frame result=error") <= 10);
 }
 
 /* Does pid's readable memory contain needle? -1 when it cannot be read. */
@@ -335,6 +376,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_front_memory_has_no_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_errors_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_front_death_stops_holder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_front_user, setup, teardown),
 	};
