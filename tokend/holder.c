@@ -37,6 +37,7 @@
 
 struct hconn {
 	uint32_t id;
+	uint64_t since; /* ms, monotonic: when the front handed it over */
 	struct pt_peer peer;
 	struct hconn *next;
 };
@@ -207,6 +208,7 @@ static int on_conn(struct pt_daemon *d, uint32_t id, int fd)
 		h = calloc(1, sizeof(*h));
 		if (h) {
 			h->id = id;
+			h->since = pt_now_ms_monotonic();
 			pt_peer_read(d->cfg, fd, &h->peer);
 			if (h->peer.pid == getpid() || h->peer.pid == d->front_pid) {
 				/* tokend's own processes are never its callers */
@@ -248,6 +250,17 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
 		/* a connection the front did not announce: nobody to answer */
 		ptbuf_free(rep);
 		if (m && ps_encode_rep(m, msg->conn, PS_REP_DROP, NULL, 0) == 0)
+			queue(m, false, msg->conn);
+		else
+			ptbuf_free(m);
+		return;
+	}
+	/* the front ends every connection at max_connection_lifetime; the key
+	 * holder holds it to that too (one second's slack for the hop), so that
+	 * not even a compromised front keeps using a caller's connection */
+	if (pt_now_ms_monotonic() - h->since > d->cfg->max_connection_lifetime * 1000 + 1000) {
+		ptbuf_free(rep);
+		if (ps_encode_rep(m, msg->conn, PS_REP_DROP, NULL, 0) == 0)
 			queue(m, false, msg->conn);
 		else
 			ptbuf_free(m);
