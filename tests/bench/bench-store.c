@@ -9,7 +9,7 @@
  *       per token in STATE_DIR/tokens/ (not fsync'd: a benchmark's data).
  *       tokend imports them on its first start; a v0.2 tokend reads them.
  *   bench-store start TOKEND CONF SOCKET
- *       starts TOKEND -c CONF and waits until SOCKET accepts a connection;
+ *       starts TOKEND -c CONF and waits until it answers on SOCKET (PUBKEY);
  *       prints "pid=P start_ms=T rss_kib=R" (VmRSS at that moment) and
  *       leaves tokend running (the caller stops it).
  */
@@ -32,6 +32,8 @@
 
 #include "aead.h"
 #include "bench-util.h"
+#include "client.h"
+#include "proto.h"
 #include "record.h"
 #include "seal.h"
 
@@ -168,11 +170,9 @@ static long rss_kib(pid_t pid)
 
 static int start(const char *tokend, const char *conf, const char *sock)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint64_t t0 = now_us();
 	pid_t pid;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
 	pid = fork();
 	if (pid < 0)
 		return 1;
@@ -188,18 +188,25 @@ static int start(const char *tokend, const char *conf, const char *sock)
 		_exit(127);
 	}
 	for (;;) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), st;
+		struct pt_client *c = NULL;
+		struct pt_req req = { .type = PT_PUBKEY, .format = PT_PUBKEY_PEM };
+		struct pt_rep rep = { 0 };
+		int st;
 
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		/* ready = answering: the socket exists (the front's) before the key
+		 * holder has loaded the store, so a connection alone says nothing */
+		if (pt_client_connect(sock, 1000, &c) == 0 && pt_client_call(c, &req, &rep) == 0 &&
+		    rep.type == PT_OK) {
 			uint64_t ms = (now_us() - t0) / 1000;
 
-			close(fd);
+			pt_rep_clear(&rep);
+			pt_client_free(c);
 			printf("pid=%d start_ms=%llu rss_kib=%ld\n", (int)pid,
 			       (unsigned long long)ms, rss_kib(pid));
 			return 0;
 		}
-		if (fd >= 0)
-			close(fd);
+		pt_rep_clear(&rep);
+		pt_client_free(c);
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			fprintf(stderr, "bench-store: tokend exited before it was ready\n");
 			return 1;
