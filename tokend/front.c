@@ -58,7 +58,9 @@ static int empty_dir(const char *state_dir, char *path, size_t len, char *err, s
 		snprintf(err, errlen, "state_dir too long for %s/empty", state_dir);
 		return -ENAMETOOLONG;
 	}
-	if (mkdir(path, 0555) < 0 && errno != EEXIST) {
+	if (mkdir(path, 0555) == 0)
+		(void)chmod(path, 0555); /* whatever the umask (0077 under the unit) */
+	else if (errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
 		return -errno;
 	}
@@ -202,10 +204,13 @@ static int become_front(const struct pt_front *f, pid_t holder, int lfd, int pai
 	}
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	/* the key holder decides when tokend stops: the front ends when its
+	 * socketpair does (or dies with it, PR_SET_PDEATHSIG), not on a SIGTERM
+	 * or SIGINT sent to the whole group (a unit's stop, Ctrl-C) */
 	signal(SIGHUP, SIG_IGN); /* the key holder reloads; the front gets new limits */
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	prctl(PR_SET_NAME, "tokend-front");
 	if (geteuid() == 0) {

@@ -201,7 +201,21 @@ static void test_two_processes(void **state)
 		link[k] = '\0';
 		assert_string_equal(link, "/dev/null");
 	}
-	/* a stop by SIGTERM ends both, the front cleanly (no op=front line) */
+	/* STATE_DIR/empty is 0555 whatever tokend's umask (0077) */
+	{
+		struct stat st;
+
+		assert_int_equal(stat(empty, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0555);
+	}
+	/* a SIGTERM to the whole group (systemd's default stop, Ctrl-C sends
+	 * SIGINT so) is the key holder's to act on: the front stays ... */
+	assert_int_equal(kill(front, SIGTERM), 0);
+	assert_int_equal(kill(front, SIGINT), 0);
+	usleep(200000);
+	assert_int_equal(kill(front, 0), 0);
+	/* ... and a stop by SIGTERM ends both, the front cleanly (no op=front
+	 * line) */
 	th_stop(SIGTERM);
 	assert_int_equal(kill(front, 0), -1);
 	assert_int_equal(th_count_log("op=front result=error"), 0);
