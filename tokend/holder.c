@@ -26,6 +26,7 @@
 #include "peer.h"
 #include "policy.h"
 #include "privsep.h"
+#include "store.h"
 #include "proto-server.h"
 #include "util.h"
 
@@ -509,6 +510,16 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 				}
 				if (flush_out(pair, ok) < 0 && running) {
 					r = -EPIPE;
+					running = false;
+				}
+				if (pt_store_broken(d->store) && running) {
+					pt_log_kv(
+						LOG_CRIT, "store", "error", "reason",
+						"the token store cannot commit any more (a failed "
+						"write of its meta page); stopping: a restart "
+						"reopens it from its last commit",
+						NULL);
+					r = -EIO;
 					running = false;
 				}
 			}

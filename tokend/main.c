@@ -389,8 +389,12 @@ int main(int argc, char **argv)
 	r = pt_store_open(d.keydir, storekey, &d.store, &bad);
 	if (r < 0) {
 		pt_log_kv(LOG_ERR, "start", "error", "reason",
-			  PT_LOG_F("cannot open the token store in %s: %s", d.cfg->state_dir,
-				   strerror(-r)),
+			  r == -EBUSY ?
+				  PT_LOG_F("the token store in %s is in use by another tokend "
+					   "(one per state_dir)",
+					   d.keydir) :
+				  PT_LOG_F("cannot open the token store in %s: %s",
+					   d.cfg->state_dir, strerror(-r)),
 			  NULL);
 		goto out;
 	}

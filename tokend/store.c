@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <syslog.h>
@@ -93,6 +94,7 @@ struct pt_store {
 	struct pt_record **by_id;
 	size_t n, cap;	 /* both arrays */
 	size_t imported; /* by this open, from dir/tokens/ */
+	bool broken;	 /* a commit failed for good (MDB_PANIC): restart */
 	bool pending;	 /* some record is dirty (pt_store_touch) */
 };
 
@@ -344,6 +346,19 @@ static void keep_reserve(struct pt_store *s)
  * already there is left as it is). */
 static int commit_ops(struct pt_store *s, const struct op *ops, size_t n, unsigned flags)
 {
+	/* the reserve is for removals: a put that cannot leave it intact is
+	 * refused (a full disk still lets a revocation commit) */
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].blob) {
+			int fd;
+			struct stat st;
+
+			if (mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &st) == 0 &&
+			    fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, DISK_RESERVE) < 0 &&
+			    (errno == ENOSPC || errno == EDQUOT))
+				return -ENOSPC;
+			break;
+		}
 	for (int tries = 0;; tries++) {
 		MDB_txn *txn = NULL;
 		int rc, r;
@@ -369,6 +384,12 @@ static int commit_ops(struct pt_store *s, const struct op *ops, size_t n, unsign
 				keep_reserve(s);
 		} else if (txn)
 			mdb_txn_abort(txn);
+		if (rc == MDB_PANIC) {
+			/* LMDB refuses every write after a failed meta page write
+			 * (MDB_PANIC): nothing this process does will commit again */
+			s->broken = true;
+			return -EIO;
+		}
 		if (rc != MDB_MAP_FULL || tries >= MAP_GROW_TRIES)
 			return mdb_errno(rc);
 		r = grow_map(s);
@@ -1206,6 +1227,32 @@ static int open_env(const char *path, size_t mapsize, MDB_env **ret_env, MDB_dbi
 	return 0;
 }
 
+/* One tokend per store: LMDB runs without its lock file (MDB_NOLOCK), so
+ * two processes writing the same file would corrupt it. */
+static int lock_file(struct pt_store *s)
+{
+	int fd;
+
+	if (mdb_env_get_fd(s->env, &fd) != 0)
+		return -EIO;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	return 0;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 int pt_store_open(const char *state_dir, const uint8_t key[PT_STORE_KEYLEN], struct pt_store **ret,
 		  size_t *ret_bad)
 {
@@ -1243,12 +1290,24 @@ int pt_store_open(const char *state_dir, const uint8_t key[PT_STORE_KEYLEN], str
 	r = check_dir(s->dir);
 	if (r < 0)
 		goto fail;
-	r = open_env(s->path, MAP_INITIAL, &s->env, &s->dbi);
-	if (r < 0)
-		goto fail;
-	r = check_file(s);
-	if (r < 0)
-		goto fail;
+	{
+		struct stat st;
+		bool created = lstat(s->path, &st) < 0 && errno == ENOENT;
+
+		r = open_env(s->path, MAP_INITIAL, &s->env, &s->dbi);
+		if (r < 0)
+			goto fail;
+		r = check_file(s);
+		if (r < 0)
+			goto fail;
+		r = lock_file(s);
+		if (r < 0)
+			goto fail;
+		/* a new file's name is durable before anything (an import's
+		 * removals) depends on it */
+		if (created && (r = sync_dir(s->dir)) < 0)
+			goto fail;
+	}
 	s->mapsize = mdb_env_info(s->env, &info) == 0 ? info.me_mapsize : MAP_INITIAL;
 	find_map(s);
 	keep_reserve(s);
@@ -1270,6 +1329,11 @@ int pt_store_open(const char *state_dir, const uint8_t key[PT_STORE_KEYLEN], str
 fail:
 	pt_store_free(s);
 	return r;
+}
+
+bool pt_store_broken(const struct pt_store *s)
+{
+	return s && s->broken;
 }
 
 size_t pt_store_imported(const struct pt_store *s)
@@ -1402,6 +1466,8 @@ int pt_store_rewrap(struct pt_store *s, const char *newdir, const uint8_t key2[P
 		r = commit_ops(&ns, ops, n, 0);
 	if (r == 0)
 		r = copy_legacy_leftovers(s->dir, newdir, &bad);
+	if (r == 0)
+		r = sync_dir(newdir); /* the new file's name, before the switch */
 	if (ns.env)
 		mdb_env_close(ns.env);
 	free(ns.path);

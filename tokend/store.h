@@ -33,6 +33,12 @@ struct pt_store;
 int pt_store_open(const char *state_dir, const uint8_t key[PT_STORE_KEYLEN], struct pt_store **ret,
 		  size_t *ret_bad);
 void pt_store_free(struct pt_store *s);
+/* Did a commit fail for good (LMDB's MDB_PANIC after a failed write of its
+ * meta page)? Then no change will commit again in this process: tokend must
+ * stop (systemd starts it again, and the store reopens from its last
+ * commit). */
+bool pt_store_broken(const struct pt_store *s);
+
 /* How many token files this open imported from STATE_DIR/tokens/. */
 size_t pt_store_imported(const struct pt_store *s);
 /* Key rotation: writes newdir/tokens.mdb with every record of s sealed

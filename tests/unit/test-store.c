@@ -1283,6 +1283,94 @@ int __wrap_fdatasync(int fd)
 	return __real_fdatasync(fd);
 }
 
+/* -Wl,--wrap=fallocate: fail_fallocate makes the disk look full for it;
+ * -Wl,--wrap=mdb_txn_commit: panic_commit makes commits fail as after a
+ * failed write of LMDB's meta page. */
+int __real_fallocate(int fd, int mode, off_t off, off_t len);
+int __wrap_fallocate(int fd, int mode, off_t off, off_t len);
+static int fail_fallocate;
+
+int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	if (fail_fallocate) {
+		errno = fail_fallocate;
+		return -1;
+	}
+	return __real_fallocate(fd, mode, off, len);
+}
+
+int __real_mdb_txn_commit(MDB_txn *txn);
+int __wrap_mdb_txn_commit(MDB_txn *txn);
+static int panic_commit;
+
+int __wrap_mdb_txn_commit(MDB_txn *txn)
+{
+	if (panic_commit) {
+		mdb_txn_abort(txn);
+		return MDB_PANIC;
+	}
+	return __real_mdb_txn_commit(txn);
+}
+
+/* The disk reserve is the removals': when it cannot be kept a put is
+ * refused (-ENOSPC) and a revocation still commits. */
+static void test_reserve_for_removals(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("bob", "atd");
+	char id[PT_ID_LEN];
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	memcpy(id, a->id, PT_ID_LEN);
+	assert_int_equal(pt_store_put(s, a, NULL), 0);
+	fail_fallocate = ENOSPC;
+	assert_int_equal(pt_store_put(s, b, NULL), -ENOSPC); /* b still ours */
+	assert_int_equal(pt_store_count(s), 1);
+	assert_int_equal(pt_store_remove(s, id), 0);
+	fail_fallocate = 0;
+	assert_int_equal(pt_store_count(s), 0);
+	pt_store_free(s);
+	/* the removal is on disk */
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_count(s), 0);
+	pt_store_free(s);
+	pt_record_free(b);
+}
+
+/* After LMDB's MDB_PANIC nothing commits again in this process: the store
+ * says so (tokend stops) and memory stays as the disk is. */
+static void test_panic_is_fatal(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd");
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_false(pt_store_broken(s));
+	panic_commit = 1;
+	assert_int_equal(pt_store_put(s, a, NULL), -EIO);
+	panic_commit = 0;
+	assert_true(pt_store_broken(s));
+	assert_int_equal(pt_store_count(s), 0);
+	pt_store_free(s);
+	pt_record_free(a);
+}
+
+/* One tokend per store: a second open of the same file is refused. */
+static void test_one_opener(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL, *s2 = (struct pt_store *)0x1;
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_open(t->dir, key1, &s2, NULL), -EBUSY);
+	assert_ptr_equal(s2, (struct pt_store *)0x1);
+	pt_store_free(s);
+	assert_int_equal(pt_store_open(t->dir, key1, &s2, NULL), 0); /* released */
+	pt_store_free(s2);
+}
+
 /* pt_atomic_write reports a directory fsync that failed after the rename as
  * an error; pt_atomic_replace says "done, directory not synced". An import
  * whose removal of the imported files cannot be synced does not open: a
@@ -1634,6 +1722,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_aead),
+		cmocka_unit_test_setup_teardown(test_reserve_for_removals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_panic_is_fatal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_opener, setup, teardown),
 		cmocka_unit_test(test_record_id),
 		cmocka_unit_test(test_record_roundtrip),
 		cmocka_unit_test(test_record_strict),
