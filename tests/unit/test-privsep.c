@@ -370,7 +370,7 @@ static void test_client_fd_check(void **state)
 
 static void test_fd_passing(void **state)
 {
-	uint8_t buf[PS_MAX_MSG];
+	static uint8_t buf[PS_MAX_DGRAM]; /* what ps_recv may fill */
 	struct stat a, c;
 	size_t n;
 	int sv[2], fd = -1, probe;
