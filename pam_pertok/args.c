@@ -17,6 +17,8 @@ const char *pp_mode_name(enum pp_mode mode)
 		return "issue";
 	case PP_MODE_REDEEM:
 		return "redeem";
+	case PP_MODE_RECOVERY:
+		return "recovery";
 	case PP_MODE_NONE:
 		break;
 	}
@@ -93,6 +95,27 @@ static void parse_timeout(pam_handle_t *pamh, const char *value, struct pp_args 
 	a->timeout_ms = (int)v;
 }
 
+static void parse_delay(pam_handle_t *pamh, const char *value, struct pp_args *a)
+{
+	uint32_t v;
+	int r;
+
+	r = pt_parse_u32(value, &v);
+	if (r == -ERANGE)
+		v = UINT32_MAX;
+	else if (r < 0) {
+		pam_syslog(pamh, LOG_ERR, "invalid delay=%s (milliseconds), using %d", value,
+			   a->delay_ms);
+		return;
+	}
+	if (v > PP_DELAY_MAX) {
+		pam_syslog(pamh, LOG_NOTICE, "delay=%s out of range 0..%d, using %d", value,
+			   PP_DELAY_MAX, PP_DELAY_MAX);
+		v = PP_DELAY_MAX;
+	}
+	a->delay_ms = (int)v;
+}
+
 /* Options that only one mode uses: logged, not fatal. */
 static void check_mode_option(pam_handle_t *pamh, enum pp_mode mode, enum pp_mode wanted,
 			      const char *arg)
@@ -109,6 +132,7 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 		.timeout_ms = PP_TIMEOUT_DEFAULT,
 		.onerror = PP_ONERROR_IGNORE,
 		.notoken = PP_NOTOKEN_DENY,
+		.delay_ms = PP_DELAY_DEFAULT,
 	};
 	const char *v;
 
@@ -122,6 +146,8 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 			m = PP_MODE_ISSUE;
 		else if (strcmp(argv[i], "redeem") == 0)
 			m = PP_MODE_REDEEM;
+		else if (strcmp(argv[i], "recovery") == 0)
+			m = PP_MODE_RECOVERY;
 		else
 			continue;
 		if (a.mode != PP_MODE_NONE) {
@@ -132,14 +158,15 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 		a.mode = m;
 	}
 	if (a.mode == PP_MODE_NONE) {
-		pam_syslog(pamh, LOG_ERR, "no mode given (issue or redeem)");
+		pam_syslog(pamh, LOG_ERR, "no mode given (issue, redeem or recovery)");
 		return -EINVAL;
 	}
 
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
 
-		if (!arg || strcmp(arg, "issue") == 0 || strcmp(arg, "redeem") == 0)
+		if (!arg || strcmp(arg, "issue") == 0 || strcmp(arg, "redeem") == 0 ||
+		    strcmp(arg, "recovery") == 0)
 			continue;
 		if (strcmp(arg, "debug") == 0)
 			a.debug = true;
@@ -172,6 +199,16 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 				pam_syslog(pamh, LOG_ERR,
 					   "invalid onerror=%s (ignore, success or fail), ignored",
 					   v);
+		} else if ((v = opt_value(arg, "type"))) {
+			check_mode_option(pamh, a.mode, PP_MODE_RECOVERY, arg);
+			if (!pt_name_valid(v))
+				pam_syslog(pamh, LOG_ERR, "invalid type=%s (a type name), ignored",
+					   v);
+			else
+				a.type = v;
+		} else if ((v = opt_value(arg, "delay"))) {
+			check_mode_option(pamh, a.mode, PP_MODE_RECOVERY, arg);
+			parse_delay(pamh, v, &a);
 		} else if ((v = opt_value(arg, "notoken"))) {
 			check_mode_option(pamh, a.mode, PP_MODE_REDEEM, arg);
 			if (strcmp(v, "deny") == 0)

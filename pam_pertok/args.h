@@ -2,7 +2,7 @@
 /*
  * pam_pertok module options, parsed once per call into a struct.
  *
- *   issue | redeem         mode (exactly one, normally the first argument)
+ *   issue | redeem | recovery   mode (exactly one, normally the first argument)
  *   socket=PATH            tokend's socket (default: the compiled-in path)
  *   timeout=MS             per request, 100..30000 (default 3000; clamped)
  *   holder=NAME[,NAME...]  issue: holders to exchange for (default "atd");
@@ -10,6 +10,9 @@
  *   onerror=ignore|success|fail   issue: what a failure returns (default ignore)
  *   notoken=deny|ignore    redeem: no token for the user (default deny)
  *   nokeyring              redeem: do not touch keyrings
+ *   type=NAME              recovery: the code type tokend checks (required)
+ *   delay=MS               recovery: least time a refusal takes, 0..10000
+ *                          (default 2000; clamped)
  *   debug                  LOG_DEBUG lines
  *
  * Unknown options are logged and skipped. An invalid value of a known
@@ -28,11 +31,14 @@
 #define PP_TIMEOUT_MAX 30000
 #define PP_MAX_HOLDERS 16
 #define PP_DEFAULT_ISSUE_HOLDER "atd"
+#define PP_DELAY_DEFAULT 2000
+#define PP_DELAY_MAX 10000
 
 enum pp_mode {
 	PP_MODE_NONE = 0,
 	PP_MODE_ISSUE,
 	PP_MODE_REDEEM,
+	PP_MODE_RECOVERY,
 };
 
 enum pp_onerror {
@@ -58,6 +64,8 @@ struct pp_args {
 	enum pp_onerror onerror;
 	enum pp_notoken notoken;
 	bool nokeyring;
+	const char *type; /* recovery: points into argv; NULL = not given */
+	int delay_ms;	  /* recovery: least duration of a refusal */
 	bool debug;
 };
 

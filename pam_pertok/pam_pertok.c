@@ -5,6 +5,7 @@
  *   session  optional  pam_pertok.so issue  [holder=atd,cron] [onerror=...]
  *   account  required  pam_pertok.so redeem [holder=NAME] [notoken=ignore]
  *   session  required  pam_pertok.so redeem [nokeyring]
+ *   auth     sufficient pam_pertok.so recovery type=NAME [delay=MS]
  *
  * issue (open_session): MINT a live token for PAM_USER, put it in the
  * session keyring, EXCHANGE it once per holder. Failures return per
@@ -14,6 +15,13 @@
  * whichever stage comes first; the result, failure included, is kept with
  * pam_set_data and reused by the other stages. open_session joins a fresh
  * session keyring and installs the new live token owned by the user.
+ *
+ * recovery (authenticate): prompts for a one-time code (echo off), has
+ * tokend CODE_CHECK it for (type, PAM_USER), wipes it. A wrong code, a
+ * locked-out user, a user without a code and an unknown user are one
+ * answer: PAM_AUTH_ERR, the same message, after at least delay= ms; an empty
+ * answer skips the module (PAM_IGNORE, nothing counted); tokend unreachable
+ * or refusing the caller is PAM_AUTHINFO_UNAVAIL.
  *
  * No global state, no signal handlers, no exit(); the client closes its
  * socket; the token is wiped wherever it is freed and never logged.
@@ -31,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "args.h"
 #include "client.h"
@@ -529,13 +538,143 @@ static int redeem_open_session(pam_handle_t *pamh, const struct pp_args *a)
 			 (unsigned long long)st->exp);
 }
 
+/* ---------------------------------------------------------------- recovery */
+
+#define PP_RECOVERY_PROMPT "Recovery code (Enter to skip): "
+#define PP_RECOVERY_REFUSED "Recovery code not accepted."
+
+/* Sleeps until start_ms + delay_ms (monotonic), through EINTR. */
+static void wait_until(uint64_t start_ms, int delay_ms)
+{
+	uint64_t end = start_ms + (uint64_t)delay_ms, now;
+
+	while ((now = pt_now_ms_monotonic()) < end) {
+		struct timespec ts = { .tv_sec = (time_t)((end - now) / 1000),
+				       .tv_nsec = (long)((end - now) % 1000) * 1000000L };
+
+		(void)nanosleep(&ts, NULL);
+	}
+}
+
+/* The one refusal every user-dependent failure ends in: same code, same
+ * message, not before start + delay. The log line (for the admin) says why. */
+static int recovery_refused(pam_handle_t *pamh, const struct pp_args *a, uint64_t start,
+			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int recovery_refused(pam_handle_t *pamh, const struct pp_args *a, uint64_t start,
+			    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pam_vsyslog(pamh, LOG_NOTICE, fmt, ap);
+	va_end(ap);
+	wait_until(start, a->delay_ms);
+	(void)pam_error(pamh, "%s", PP_RECOVERY_REFUSED);
+	return PAM_AUTH_ERR;
+}
+
+static int do_recovery(pam_handle_t *pamh, const struct pp_args *a)
+{
+	const char *user = NULL, *tty;
+	struct pt_client *c = NULL;
+	struct pt_rep rep = {};
+	char *code = NULL;
+	char msg[256];
+	uint64_t start;
+	int code_r, r;
+
+	if (!a->type)
+		return pp_result(pamh, a, PAM_SERVICE_ERR, LOG_ERR,
+				 "op=recovery result=error error=\"no type= given\"");
+	r = pam_get_user(pamh, &user, NULL);
+	if (r != PAM_SUCCESS || !user)
+		return pp_result(pamh, a, r == PAM_SUCCESS ? PAM_AUTH_ERR : r, LOG_ERR,
+				 "op=recovery result=error error=\"cannot get the user: %s\"",
+				 pam_strerror(pamh, r));
+	tty = short_item(pamh, PAM_TTY);
+
+	/* Asked whoever the user is: the prompt says nothing about the user. */
+	r = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", PP_RECOVERY_PROMPT);
+	if (r != PAM_SUCCESS) {
+		code_r = pp_result(pamh, a, r == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_CONV_ERR,
+				   LOG_ERR, "op=recovery result=error tty=%s error=\"conversation: %s\"",
+				   tty, pam_strerror(pamh, r));
+		goto out;
+	}
+	start = pt_now_ms_monotonic();
+	if (!code || !*code) {
+		/* Declined: nothing reaches tokend, nothing counts as a failure. */
+		code_r = pp_result(pamh, a, PAM_IGNORE, LOG_DEBUG,
+				   "op=recovery result=skip tty=%s no code entered", tty);
+		goto out;
+	}
+	if (!pt_name_valid(user) || strlen(code) > PT_MAX_CODE) {
+		code_r = recovery_refused(pamh, a, start,
+					  "op=recovery result=deny tty=%s error=\"%s\"", tty,
+					  pt_name_valid(user) ? "code too long" : "invalid user name");
+		goto out;
+	}
+
+	r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+	if (r >= 0) {
+		struct pt_req req = {
+			.type = PT_CODE_CHECK,
+			.ttype = (char *)a->type,
+			.user = (char *)user,
+			.code = code,
+		};
+
+		r = pt_client_call(c, &req, &rep);
+	}
+	pt_free_secret(code);
+	code = NULL;
+	if (r < 0) {
+		code_r = pp_result(pamh, a, PAM_AUTHINFO_UNAVAIL, LOG_ERR,
+				   "op=recovery result=error user=%s tty=%s type=%s socket=%s "
+				   "error=\"%s\"",
+				   user, tty, a->type, socket_path(a), transport_error(r));
+		goto out;
+	}
+	if (rep.type == PT_OK) {
+		code_r = pp_result(pamh, a, PAM_SUCCESS, LOG_NOTICE,
+				   "op=recovery result=allow user=%s tty=%s type=%s uses_left=%u",
+				   user, tty, a->type, (unsigned)rep.count);
+		goto out;
+	}
+	if (rep.err_code == PT_E_INVALID || rep.err_code == PT_E_LIMIT) {
+		/* wrong, spent, expired, no code, locked out: one answer */
+		code_r = recovery_refused(pamh, a, start,
+					  "op=recovery result=deny user=%s tty=%s type=%s error=%s "
+					  "message=\"%s\"",
+					  user, tty, a->type, pt_errcode_name(rep.err_code),
+					  clean_text(rep.message, msg, sizeof(msg)));
+		goto out;
+	}
+	/* the caller is not root or an actor, no such type, tokend's own failure:
+	 * the same for every user */
+	code_r = pp_result(pamh, a, PAM_AUTHINFO_UNAVAIL, LOG_ERR,
+			   "op=recovery result=error user=%s tty=%s type=%s error=%s message=\"%s\"",
+			   user, tty, a->type, pt_errcode_name(rep.err_code),
+			   clean_text(rep.message, msg, sizeof(msg)));
+out:
+	pt_free_secret(code);
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	return code_r;
+}
+
 /* ---------------------------------------------------------------- entry points */
 
 PP_EXPORT PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 					     const char **argv)
 {
-	/* pertok does not authenticate users (yet). */
-	return PAM_IGNORE;
+	struct pp_args a;
+
+	if (pp_args_parse(pamh, argc, argv, &a) < 0)
+		return PAM_SERVICE_ERR;
+	if (a.mode != PP_MODE_RECOVERY)
+		return PAM_IGNORE; /* issue and redeem do not authenticate */
+	return do_recovery(pamh, &a);
 }
 
 PP_EXPORT PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -546,6 +685,8 @@ PP_EXPORT PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 
 	if (pp_args_parse(pamh, argc, argv, &a) < 0)
 		return PAM_SERVICE_ERR;
+	if (a.mode == PP_MODE_RECOVERY)
+		return PAM_SUCCESS; /* no credentials of its own to set */
 	if (a.mode != PP_MODE_REDEEM)
 		return PAM_IGNORE;
 	if (flags & PAM_DELETE_CRED) {
@@ -579,6 +720,8 @@ PP_EXPORT PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int 
 		return PAM_SERVICE_ERR;
 	if (a.mode == PP_MODE_ISSUE)
 		return do_issue(pamh, &a);
+	if (a.mode != PP_MODE_REDEEM)
+		return PAM_IGNORE;
 	return redeem_open_session(pamh, &a);
 }
 

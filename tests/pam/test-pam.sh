@@ -6,8 +6,9 @@
 # Creates a temporary directory with a tokend configuration (state and
 # socket inside it), starts tokend in the foreground in the background,
 # writes PAM service files that name the built module by absolute path,
-# runs tests/pam/test-pam (cmocka, TAP output) under pam_wrapper and stops
-# tokend by its PID. Needs root: tokend reads shadow and matches uid 0
+# runs tests/pam/test-pam (cmocka, TAP output; or the program named by
+# PERTOK_PAM_TEST, e.g. test-recovery) under pam_wrapper and stops tokend by
+# its PID. Needs root: tokend reads shadow and matches uid 0
 # actors, and the module chowns keys. Uses the existing users root and
 # nobody; changes nothing outside the temporary directory.
 set -u
@@ -19,7 +20,7 @@ fi
 
 top_builddir=${top_builddir:-$(pwd)}
 tokend=$top_builddir/tokend/tokend
-test_pam=$top_builddir/tests/pam/test-pam
+test_pam=$top_builddir/tests/pam/${PERTOK_PAM_TEST:-test-pam}
 module=$top_builddir/pam_pertok/.libs/pam_pertok.so
 
 for f in "$tokend" "$test_pam" "$module"; do
@@ -117,6 +118,11 @@ issue = (
 redeem = (
 	{ name = "no-cron"; action = "deny"; holders = [ "cron" ]; },
 	{ name = "jobs"; holders = [ "atd" ]; live_lifetime = "5m"; }
+);
+types = (
+	{ name = "recovery"; length = 20; case_sensitive = false;
+	  charset = { letters = true; digits = false; special = false; };
+	  ttl = "1h"; num_uses = 1; max_failures = 3; lockout = "1h"; }
 );
 EOF
 
@@ -244,6 +250,21 @@ session required $setitems
 session required $m redeem $s holder=atd
 EOF
 fi
+# recovery (test-recovery): probes, and a console stack
+probe auth recovery "$s" type=recovery delay=300 >"$services/pt-rec"
+probe auth recovery socket="$absent" type=recovery delay=300 >"$services/pt-rec-down"
+probe auth recovery "$s" delay=300 >"$services/pt-rec-notype"
+probe auth recovery "$s" type=nosuch delay=300 >"$services/pt-rec-badtype"
+probe auth recovery "$s" type=recovery >"$services/pt-rec-nodelay"
+{
+	probe auth recovery "$s" type=recovery delay=300
+	probe account recovery "$s" type=recovery
+	probe session recovery "$s" type=recovery
+} >"$services/pt-rec-all"
+svc pt-rec-login <<EOF
+auth sufficient $m recovery $s type=recovery delay=300
+auth required $deny
+EOF
 # services without a line for a type fall back to "other"
 svc other <<EOF
 auth     required $deny
