@@ -597,7 +597,8 @@ static int do_recovery(pam_handle_t *pamh, const struct pp_args *a)
 	r = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", PP_RECOVERY_PROMPT);
 	if (r != PAM_SUCCESS) {
 		code_r = pp_result(pamh, a, r == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_CONV_ERR,
-				   LOG_ERR, "op=recovery result=error tty=%s error=\"conversation: %s\"",
+				   LOG_ERR,
+				   "op=recovery result=error tty=%s error=\"conversation: %s\"",
 				   tty, pam_strerror(pamh, r));
 		goto out;
 	}
@@ -609,9 +610,9 @@ static int do_recovery(pam_handle_t *pamh, const struct pp_args *a)
 		goto out;
 	}
 	if (!pt_name_valid(user) || strlen(code) > PT_MAX_CODE) {
-		code_r = recovery_refused(pamh, a, start,
-					  "op=recovery result=deny tty=%s error=\"%s\"", tty,
-					  pt_name_valid(user) ? "code too long" : "invalid user name");
+		code_r = recovery_refused(
+			pamh, a, start, "op=recovery result=deny tty=%s error=\"%s\"", tty,
+			pt_name_valid(user) ? "code too long" : "invalid user name");
 		goto out;
 	}
 
@@ -652,10 +653,11 @@ static int do_recovery(pam_handle_t *pamh, const struct pp_args *a)
 	}
 	/* the caller is not root or an actor, no such type, tokend's own failure:
 	 * the same for every user */
-	code_r = pp_result(pamh, a, PAM_AUTHINFO_UNAVAIL, LOG_ERR,
-			   "op=recovery result=error user=%s tty=%s type=%s error=%s message=\"%s\"",
-			   user, tty, a->type, pt_errcode_name(rep.err_code),
-			   clean_text(rep.message, msg, sizeof(msg)));
+	code_r =
+		pp_result(pamh, a, PAM_AUTHINFO_UNAVAIL, LOG_ERR,
+			  "op=recovery result=error user=%s tty=%s type=%s error=%s message=\"%s\"",
+			  user, tty, a->type, pt_errcode_name(rep.err_code),
+			  clean_text(rep.message, msg, sizeof(msg)));
 out:
 	pt_free_secret(code);
 	pt_rep_clear(&rep);

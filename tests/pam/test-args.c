@@ -354,6 +354,71 @@ static void test_option_of_other_mode(void **state)
 	assert_logged("no effect in issue mode");
 }
 
+static void test_recovery(void **state)
+{
+	struct pp_args a;
+
+	assert_int_equal(parse(&a, ARGV("recovery", "type=recovery", "delay=500")), 0);
+	assert_int_equal(a.mode, PP_MODE_RECOVERY);
+	assert_string_equal(pp_mode_name(a.mode), "recovery");
+	assert_string_equal(a.type, "recovery");
+	assert_int_equal(a.delay_ms, 500);
+	assert_int_equal(logs.n, 0);
+	/* defaults: no type (the module refuses to run), 2 s */
+	assert_int_equal(parse(&a, ARGV("recovery")), 0);
+	assert_null(a.type);
+	assert_int_equal(a.delay_ms, PP_DELAY_DEFAULT);
+	assert_int_equal(a.delay_ms, 2000);
+	/* a third mode is still one mode */
+	assert_int_equal(parse(&a, ARGV("recovery", "issue")), -EINVAL);
+	assert_logged("more than one mode");
+	/* an invalid type name is logged and ignored */
+	reset_logs(state);
+	assert_int_equal(parse(&a, ARGV("recovery", "type=a b")), 0);
+	assert_null(a.type);
+	assert_logged("invalid type=a b");
+	reset_logs(state);
+	assert_int_equal(parse(&a, ARGV("recovery", "type=")), 0);
+	assert_null(a.type);
+	assert_int_equal(logs.n, 1);
+	/* the recovery options mean nothing to the other modes */
+	reset_logs(state);
+	assert_int_equal(parse(&a, ARGV("redeem", "type=recovery", "delay=5")), 0);
+	assert_int_equal(logs.n, 2);
+	assert_logged("option type=recovery has no effect in redeem mode");
+	assert_logged("option delay=5 has no effect in redeem mode");
+}
+
+/* Table: delay= values and what they become. */
+static void test_delay_table(void **state)
+{
+	static const struct {
+		const char *arg;
+		int want;
+		bool logged;
+	} t[] = {
+		{ "delay=0", 0, false },
+		{ "delay=2000", 2000, false },
+		{ "delay=10000", 10000, false },
+		{ "delay=10001", 10000, true }, /* clamped down */
+		{ "delay=99999999999999999999999", 10000, true },
+		{ "delay=abc", 2000, true }, /* invalid: default kept */
+		{ "delay=", 2000, true },
+		{ "delay=-1", 2000, true },
+		{ "delay=2s", 2000, true },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct pp_args a;
+
+		reset_logs(state);
+		assert_int_equal(parse(&a, ARGV("recovery", t[i].arg)), 0);
+		if (a.delay_ms != t[i].want || (logs.n > 0) != t[i].logged)
+			fail_msg("%s: delay %d (want %d), %d log lines", t[i].arg, a.delay_ms,
+				 t[i].want, logs.n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +437,8 @@ int main(void)
 		cmocka_unit_test_setup(test_onerror, reset_logs),
 		cmocka_unit_test_setup(test_notoken, reset_logs),
 		cmocka_unit_test_setup(test_option_of_other_mode, reset_logs),
+		cmocka_unit_test_setup(test_recovery, reset_logs),
+		cmocka_unit_test_setup(test_delay_table, reset_logs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -261,6 +261,12 @@ probe auth recovery "$s" type=recovery >"$services/pt-rec-nodelay"
 	probe account recovery "$s" type=recovery
 	probe session recovery "$s" type=recovery
 } >"$services/pt-rec-all"
+if [ -n "$setitems" ]; then # PAM_TTY from the environment
+	{
+		echo "auth required $setitems"
+		probe auth recovery "$s" type=recovery delay=300
+	} >"$services/pt-rec-tty"
+fi
 svc pt-rec-login <<EOF
 auth sufficient $m recovery $s type=recovery delay=300
 auth required $deny

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libpamtest.h>
@@ -76,8 +78,8 @@ static char *wrong_code(const char *code)
 }
 
 struct outcome {
-	int rv;		   /* pam_authenticate's */
-	uint64_t ms;	   /* how long it took */
+	int rv;			    /* pam_authenticate's */
+	uint64_t ms;		    /* how long it took */
 	char err[PAM_MAX_MSG_SIZE]; /* the first PAM_ERROR_MSG ("" if none) */
 	char info[PAM_MAX_MSG_SIZE];
 };
@@ -89,7 +91,8 @@ static struct outcome auth(const char *service, const char *user, const char *co
 	static char info[8][PAM_MAX_MSG_SIZE], err[8][PAM_MAX_MSG_SIZE];
 	char *out_info[9] = { 0 }, *out_err[9] = { 0 };
 	const char *in[2] = { code, NULL };
-	struct pamtest_conv_data conv = { .in_echo_off = in, .out_info = out_info,
+	struct pamtest_conv_data conv = { .in_echo_off = in,
+					  .out_info = out_info,
 					  .out_err = out_err };
 	struct pam_testcase t[] = { pam_test(PAMTEST_AUTHENTICATE, 0) };
 	struct outcome o = {};
@@ -299,25 +302,76 @@ static void test_other_entry_points(void **state)
 	pt_free_secret(code);
 }
 
-/* tokend never logs a code it checked. */
-static void test_code_not_in_tokend_log(void **state)
+/* The whole file at path (caller frees). */
+static char *slurp(const char *path)
 {
-	char *code = issue_code("pt-rec-log"), *w = wrong_code(code), path[512], *log;
-	FILE *f;
+	FILE *f = fopen(path, "re");
+	char *text;
 	long n;
 
-	(void)auth("pt-rec", "pt-rec-log", w);
-	assert_int_equal(auth("pt-rec", "pt-rec-log", code).rv, PAM_SUCCESS);
-	snprintf(path, sizeof(path), "%s/tokend.log", env.dir);
-	f = fopen(path, "re");
 	assert_non_null(f);
 	assert_int_equal(fseek(f, 0, SEEK_END), 0);
 	n = ftell(f);
 	rewind(f);
-	log = calloc(1, (size_t)n + 1);
-	assert_non_null(log);
-	assert_int_equal(fread(log, 1, (size_t)n, f), (size_t)n);
+	text = calloc(1, (size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
 	fclose(f);
+	return text;
+}
+
+/* The module's log lines (pam_wrapper writes pam_syslog to stderr) name the
+ * console, PAM_TTY, for a refusal and a success, and never the code. */
+static void test_log_names_tty_not_code(void **state)
+{
+	char *code = issue_code("pt-rec-tty"), *w = wrong_code(code), path[512], *log;
+	int saved, fd;
+
+	snprintf(path, sizeof(path), "%s/services/pt-rec-tty", env.dir);
+	if (access(path, F_OK) < 0) {
+		print_message("# skipped: pam_wrapper's pam_set_items.so is not installed\n");
+		pt_free_secret(code);
+		pt_free_secret(w);
+		skip();
+	}
+	snprintf(path, sizeof(path), "%s/module.log", env.dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(setenv("PAM_TTY", "tty7", 1), 0);
+	assert_int_equal(setenv("PAM_WRAPPER_DEBUGLEVEL", "3", 1), 0);
+	fflush(stderr);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+	(void)auth("pt-rec-tty", "pt-rec-tty", w);
+	(void)auth("pt-rec-tty", "pt-rec-tty", code);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	assert_int_equal(unsetenv("PAM_WRAPPER_DEBUGLEVEL"), 0);
+	assert_int_equal(unsetenv("PAM_TTY"), 0);
+
+	log = slurp(path);
+	if (!strstr(log, "op=recovery result=deny user=pt-rec-tty tty=tty7") ||
+	    !strstr(log, "op=recovery result=allow user=pt-rec-tty tty=tty7"))
+		fail_msg("no deny and allow lines naming tty7 in:\n%s", log);
+	assert_null(strstr(log, code));
+	assert_null(strstr(log, w));
+	free(log);
+	pt_free_secret(code);
+	pt_free_secret(w);
+}
+
+/* tokend never logs a code it checked. */
+static void test_code_not_in_tokend_log(void **state)
+{
+	char *code = issue_code("pt-rec-log"), *w = wrong_code(code), path[512], *log;
+
+	(void)auth("pt-rec", "pt-rec-log", w);
+	assert_int_equal(auth("pt-rec", "pt-rec-log", code).rv, PAM_SUCCESS);
+	snprintf(path, sizeof(path), "%s/tokend.log", env.dir);
+	log = slurp(path);
 	assert_non_null(strstr(log, "pt-rec-log")); /* the checks were logged */
 	assert_null(strstr(log, code));
 	assert_null(strstr(log, w));
@@ -350,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_default_delay),
 		cmocka_unit_test(test_other_entry_points),
+		cmocka_unit_test(test_log_names_tty_not_code),
 		cmocka_unit_test(test_code_not_in_tokend_log),
 	};
 
