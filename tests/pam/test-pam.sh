@@ -95,6 +95,14 @@ if [ -n "${PERTOK_TEST_VALGRIND:-}" ]; then
 	exe=$(readlink -f /usr/libexec/valgrind/memcheck-amd64-linux)
 fi
 
+# test-recovery: a program running the stack as uid 65534 (a screen locker,
+# say) may check codes only as a configured actor
+extra_actors=
+if [ "${PERTOK_PAM_TEST:-test-pam}" = test-recovery ]; then
+	extra_actors=",
+	{ name = \"locker\"; uid = 65534; exe = [ \"$exe\" ]; }"
+fi
+
 cat >"$tmp/tokend.conf" <<EOF
 tokend: {
 	socket = "$sock";
@@ -110,7 +118,7 @@ actors = (
 		       "pt-probe-notoken", "pt-probe-notoken-deny", "pt-probe-setcred",
 		       "pt-cache-fail", "pt-cache-ok", "pt-user-change" ]; },
 	{ name = "cron";  uid = 0; exe = [ "*" ]; services = [ "cron" ]; },
-	{ name = "login"; uid = 0; exe = [ "$exe" ]; }
+	{ name = "login"; uid = 0; exe = [ "$exe" ]; }$extra_actors
 );
 issue = (
 	{ name = "logins"; actors = [ "login" ]; holders = [ "atd", "cron" ]; }

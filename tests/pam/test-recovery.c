@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -302,6 +304,54 @@ static void test_other_entry_points(void **state)
 	pt_free_secret(code);
 }
 
+/* pam_authenticate of pt-rec in a child running as uid (no groups): its
+ * pam_authenticate code, or -1. */
+static int auth_as(uid_t uid, const char *user, const char *code)
+{
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct outcome o;
+
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(uid) < 0)
+			_exit(255);
+		o = auth("pt-rec", user, code);
+		_exit(o.rv & 0xff);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static char *slurp(const char *path);
+
+/* tokend admits code checks from root or a configured actor: a stack run
+ * by another uid gets PAM_AUTHINFO_UNAVAIL (the same for every user) and the
+ * code is not counted; uid 65534, an actor of test-pam.sh's tokend, is
+ * admitted. */
+static void test_caller_class(void **state)
+{
+	char *code = issue_code("pt-rec-caller"), *w = wrong_code(code), path[512], *log;
+
+	assert_int_equal(auth_as(65533, "pt-rec-caller", w), PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(auth_as(65533, "pt-rec-caller", code), PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(auth_as(65533, "pt-rec-no-such-user", w), PAM_AUTHINFO_UNAVAIL);
+	snprintf(path, sizeof(path), "%s/tokend.log", env.dir);
+	log = slurp(path);
+	assert_non_null(strstr(log, "caller is neither root nor a configured actor"));
+	free(log);
+	/* the actor's wrong code is counted like root's, its right code opens */
+	assert_int_equal(auth_as(65534, "pt-rec-caller", w), PAM_AUTH_ERR);
+	assert_int_equal(auth_as(65534, "pt-rec-caller", code), PAM_SUCCESS);
+	pt_free_secret(code);
+	pt_free_secret(w);
+}
+
 /* The whole file at path (caller frees). */
 static char *slurp(const char *path)
 {
@@ -404,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_default_delay),
 		cmocka_unit_test(test_other_entry_points),
+		cmocka_unit_test(test_caller_class),
 		cmocka_unit_test(test_log_names_tty_not_code),
 		cmocka_unit_test(test_code_not_in_tokend_log),
 	};
