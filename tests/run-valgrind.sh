@@ -33,6 +33,10 @@ for p in $progs; do
 		# pam_wrapper and its tokend (PERTOK_TEST_VALGRIND=1)
 		cmd=(env PERTOK_TEST_VALGRIND=1 sh "$src/tests/pam/test-pam.sh")
 		;;
+	tests/pam/test-recovery)
+		# the same set-up, running test-recovery
+		cmd=(env PERTOK_TEST_VALGRIND=1 sh "$src/tests/pam/test-recovery.sh")
+		;;
 	*.so)
 		continue # a preloaded test helper (fault injection), not a program
 		;;
