@@ -7,7 +7,7 @@ if ! command -v clang-format >/dev/null; then
 	echo "ok 1 # SKIP clang-format is not installed (Debian package clang-format)"
 	exit 0
 fi
-mapfile -t files < <(cd "$srcdir" && find common pam_pertok tokend tools tests -name '*.[ch]' | sort)
+mapfile -t files < <(cd "$srcdir" && find common pam_pertok nss_pertok tokend tools tests -name '*.[ch]' | sort)
 if out=$(cd "$srcdir" && clang-format --dry-run --Werror "${files[@]}" 2>&1); then
 	echo "ok 1 - ${#files[@]} C files formatted as .clang-format says"
 else
