@@ -61,8 +61,8 @@ static struct {
 	size_t len;
 	struct nssc_view v;
 	bool valid;
-	uint64_t tried_ms; /* last attempt to (re)open, CLOCK_MONOTONIC_COARSE */
-	int err;	   /* its result when it left no valid mapping */
+	uint64_t retry_after; /* no new attempt to map before (CLOCK_MONOTONIC_COARSE ms) */
+	int err;	      /* its result when it left no valid mapping */
 	uint32_t pw_cursor, gr_cursor;
 } st;
 
@@ -76,8 +76,11 @@ static void atfork_release(void)
 	pthread_mutex_unlock(&lock);
 }
 
+static bool bypass; /* PERTOK_NSS_BYPASS set: this process is tokend */
+
 static void init_once(void)
 {
+	bypass = getenv("PERTOK_NSS_BYPASS") != NULL;
 	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
 }
 
@@ -134,21 +137,35 @@ static int map_file(void)
 	return 0;
 }
 
-/* Under the lock: a valid view in st.v, or a negative errno (UNAVAIL). */
+/* Under the lock: a valid view in st.v, or a negative errno (UNAVAIL). A
+ * mapping marked stale is replaced at once by the new file; when there is
+ * none yet (tokend marks the old file just before its rename) or no valid
+ * file at all, the next attempt waits RETRY_MS, and a stale but valid mapping
+ * keeps answering meanwhile. */
 static int cache_get(void)
 {
 	uint64_t t;
 	int r;
 
+	if (bypass)
+		return -ENOENT;
 	if (st.valid && !nssc_stale(&st.v))
 		return 0;
 	t = now_ms();
-	if (st.tried_ms != 0 && t - st.tried_ms < RETRY_MS)
-		return st.valid ? 0 : st.err; /* a stale file still answers */
-	st.tried_ms = t ? t : 1;
-	r = map_file();
-	/* a stale mapping is replaced only by a valid new file: until then it
-	 * keeps answering (tokend marks it just before the rename) */
+	if (st.retry_after != 0 && t < st.retry_after)
+		return st.valid ? 0 : st.err;
+	/* a file replaced again between our open() and its check is stale too:
+	 * the path then already names a newer one */
+	for (int i = 0; i < 3; i++) {
+		r = map_file();
+		if (r == 0 && !nssc_stale(&st.v)) {
+			st.retry_after = 0;
+			return 0;
+		}
+		if (r < 0)
+			break;
+	}
+	st.retry_after = t + RETRY_MS;
 	if (r < 0 && !st.valid) {
 		st.err = r;
 		return r;
@@ -210,7 +227,7 @@ static enum nss_status gr_result(int r, const struct nssc_gr *e, struct group *g
 EXPORT enum nss_status _nss_pertok_getpwnam_r(const char *name, struct passwd *pwd, char *buf,
 					      size_t buflen, int *errnop)
 {
-	int saved = errno, r;
+	int saved = errno, err = 0, r;
 	enum nss_status s;
 	struct nssc_pw e;
 
@@ -219,18 +236,21 @@ EXPORT enum nss_status _nss_pertok_getpwnam_r(const char *name, struct passwd *p
 	enter();
 	r = cache_get();
 	if (r < 0)
-		s = unavail(r, errnop);
+		s = unavail(r, &err);
 	else
-		s = pw_result(nssc_pw_byname(&st.v, name, &e), &e, pwd, buf, buflen, errnop);
+		s = pw_result(nssc_pw_byname(&st.v, name, &e), &e, pwd, buf, buflen, &err);
 	leave();
+	/* errnop is &errno in glibc: set after errno is restored */
 	errno = saved;
+	if (err)
+		*errnop = err;
 	return s;
 }
 
 EXPORT enum nss_status _nss_pertok_getpwuid_r(uid_t uid, struct passwd *pwd, char *buf,
 					      size_t buflen, int *errnop)
 {
-	int saved = errno, r;
+	int saved = errno, err = 0, r;
 	enum nss_status s;
 	struct nssc_pw e;
 
@@ -239,18 +259,21 @@ EXPORT enum nss_status _nss_pertok_getpwuid_r(uid_t uid, struct passwd *pwd, cha
 	enter();
 	r = cache_get();
 	if (r < 0)
-		s = unavail(r, errnop);
+		s = unavail(r, &err);
 	else
-		s = pw_result(nssc_pw_byuid(&st.v, uid, &e), &e, pwd, buf, buflen, errnop);
+		s = pw_result(nssc_pw_byuid(&st.v, uid, &e), &e, pwd, buf, buflen, &err);
 	leave();
+	/* errnop is &errno in glibc: set after errno is restored */
 	errno = saved;
+	if (err)
+		*errnop = err;
 	return s;
 }
 
 EXPORT enum nss_status _nss_pertok_getgrnam_r(const char *name, struct group *grp, char *buf,
 					      size_t buflen, int *errnop)
 {
-	int saved = errno, r;
+	int saved = errno, err = 0, r;
 	enum nss_status s;
 	struct nssc_gr e;
 
@@ -259,18 +282,21 @@ EXPORT enum nss_status _nss_pertok_getgrnam_r(const char *name, struct group *gr
 	enter();
 	r = cache_get();
 	if (r < 0)
-		s = unavail(r, errnop);
+		s = unavail(r, &err);
 	else
-		s = gr_result(nssc_gr_byname(&st.v, name, &e), &e, grp, buf, buflen, errnop);
+		s = gr_result(nssc_gr_byname(&st.v, name, &e), &e, grp, buf, buflen, &err);
 	leave();
+	/* errnop is &errno in glibc: set after errno is restored */
 	errno = saved;
+	if (err)
+		*errnop = err;
 	return s;
 }
 
 EXPORT enum nss_status _nss_pertok_getgrgid_r(gid_t gid, struct group *grp, char *buf,
 					      size_t buflen, int *errnop)
 {
-	int saved = errno, r;
+	int saved = errno, err = 0, r;
 	enum nss_status s;
 	struct nssc_gr e;
 
@@ -279,11 +305,14 @@ EXPORT enum nss_status _nss_pertok_getgrgid_r(gid_t gid, struct group *grp, char
 	enter();
 	r = cache_get();
 	if (r < 0)
-		s = unavail(r, errnop);
+		s = unavail(r, &err);
 	else
-		s = gr_result(nssc_gr_bygid(&st.v, gid, &e), &e, grp, buf, buflen, errnop);
+		s = gr_result(nssc_gr_bygid(&st.v, gid, &e), &e, grp, buf, buflen, &err);
 	leave();
+	/* errnop is &errno in glibc: set after errno is restored */
 	errno = saved;
+	if (err)
+		*errnop = err;
 	return s;
 }
 
@@ -308,7 +337,7 @@ EXPORT enum nss_status _nss_pertok_endpwent(void)
 EXPORT enum nss_status _nss_pertok_getpwent_r(struct passwd *pwd, char *buf, size_t buflen,
 					      int *errnop)
 {
-	int saved = errno, r;
+	int saved = errno, err = 0, r;
 	enum nss_status s;
 	struct nssc_pw e;
 	uint32_t cur;
@@ -318,15 +347,18 @@ EXPORT enum nss_status _nss_pertok_getpwent_r(struct passwd *pwd, char *buf, siz
 	enter();
 	r = cache_get();
 	if (r < 0) {
-		s = unavail(r, errnop);
+		s = unavail(r, &err);
 	} else {
 		cur = st.pw_cursor;
-		s = pw_result(nssc_pw_next(&st.v, &cur, &e), &e, pwd, buf, buflen, errnop);
+		s = pw_result(nssc_pw_next(&st.v, &cur, &e), &e, pwd, buf, buflen, &err);
 		if (s != NSS_STATUS_TRYAGAIN) /* the caller retries the same entry */
 			st.pw_cursor = cur;
 	}
 	leave();
+	/* errnop is &errno in glibc: set after errno is restored */
 	errno = saved;
+	if (err)
+		*errnop = err;
 	return s;
 }
 
@@ -350,7 +382,7 @@ EXPORT enum nss_status _nss_pertok_endgrent(void)
 EXPORT enum nss_status _nss_pertok_getgrent_r(struct group *grp, char *buf, size_t buflen,
 					      int *errnop)
 {
-	int saved = errno, r;
+	int saved = errno, err = 0, r;
 	enum nss_status s;
 	struct nssc_gr e;
 	uint32_t cur;
@@ -360,15 +392,18 @@ EXPORT enum nss_status _nss_pertok_getgrent_r(struct group *grp, char *buf, size
 	enter();
 	r = cache_get();
 	if (r < 0) {
-		s = unavail(r, errnop);
+		s = unavail(r, &err);
 	} else {
 		cur = st.gr_cursor;
-		s = gr_result(nssc_gr_next(&st.v, &cur, &e), &e, grp, buf, buflen, errnop);
+		s = gr_result(nssc_gr_next(&st.v, &cur, &e), &e, grp, buf, buflen, &err);
 		if (s != NSS_STATUS_TRYAGAIN)
 			st.gr_cursor = cur;
 	}
 	leave();
+	/* errnop is &errno in glibc: set after errno is restored */
 	errno = saved;
+	if (err)
+		*errnop = err;
 	return s;
 }
 
@@ -376,11 +411,19 @@ EXPORT enum nss_status _nss_pertok_getgrent_r(struct group *grp, char *buf, size
 /* Every cached group that names user as a member, except `group` (the
  * primary one, which the caller adds), appended to *groupsp (grown as glibc
  * expects, never past limit when limit > 0). */
+static bool listed(const gid_t *g, long int n, gid_t gid)
+{
+	for (long int i = 0; i < n; i++)
+		if (g[i] == gid)
+			return true;
+	return false;
+}
+
 EXPORT enum nss_status _nss_pertok_initgroups_dyn(const char *user, gid_t group, long int *start,
 						  long int *size, gid_t **groupsp, long int limit,
 						  int *errnop)
 {
-	int saved = errno, r;
+	int saved = errno, err = 0, r;
 	enum nss_status s = NSS_STATUS_NOTFOUND;
 	struct nssc_gr e;
 	uint32_t cur = 0;
@@ -390,7 +433,7 @@ EXPORT enum nss_status _nss_pertok_initgroups_dyn(const char *user, gid_t group,
 	enter();
 	r = cache_get();
 	if (r < 0) {
-		s = unavail(r, errnop);
+		s = unavail(r, &err);
 		goto out;
 	}
 	for (;;) {
@@ -398,10 +441,11 @@ EXPORT enum nss_status _nss_pertok_initgroups_dyn(const char *user, gid_t group,
 		if (r == -ENOENT)
 			break;
 		if (r < 0) {
-			s = unavail(-EIO, errnop);
+			s = unavail(-EIO, &err);
 			goto out;
 		}
-		if (e.gid == group || !nssc_gr_has_member(&st.v, &e, user))
+		if (e.gid == group || !nssc_gr_has_member(&st.v, &e, user) ||
+		    listed(*groupsp, *start, e.gid))
 			continue;
 		if (*start == *size) {
 			long int n = *size > 0 ? 2 * *size : 16;
@@ -413,7 +457,7 @@ EXPORT enum nss_status _nss_pertok_initgroups_dyn(const char *user, gid_t group,
 				break; /* at the limit */
 			g = realloc(*groupsp, (size_t)n * sizeof(gid_t));
 			if (!g) {
-				*errnop = ENOMEM;
+				err = ENOMEM;
 				s = NSS_STATUS_TRYAGAIN;
 				goto out;
 			}
@@ -425,6 +469,9 @@ EXPORT enum nss_status _nss_pertok_initgroups_dyn(const char *user, gid_t group,
 	}
 out:
 	leave();
+	/* errnop is &errno in glibc: set after errno is restored */
 	errno = saved;
+	if (err)
+		*errnop = err;
 	return s;
 }

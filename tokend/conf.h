@@ -110,6 +110,8 @@ struct pt_config {
 	uint64_t max_persist_lifetime; /* default 60 d */
 	uint32_t max_outstanding;      /* default 4 */
 	uint64_t expire_grace;	       /* default 1 d: expired tokens kept before removal */
+	/* libnss_pertok's file, LOCALSTATEDIR "/cache/pertok/nss.cache"; "" = none */
+	char *nss_cache;
 
 	/* connections: unprivileged peers are neither root nor an actor */
 	unsigned max_connections_per_uid; /* per unprivileged uid; default 8 */

@@ -35,6 +35,7 @@
 
 #define DEFAULT_SOCKET RUNDIR "/pertok/tokend.sock"
 #define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/pertok"
+#define DEFAULT_NSS_CACHE LOCALSTATEDIR "/cache/pertok/nss.cache"
 #define DEFAULT_AUDIENCE "pertok"
 #define DEFAULT_ALG "EdDSA"
 #define DEFAULT_FRONT_USER "_pertok"
@@ -147,6 +148,7 @@ enum {
 	K_MAX_CONNECTION_LIFETIME,
 	K_UID_REQUEST_RATE,
 	K_FRONT_USER,
+	K_NSS_CACHE,
 	_K_MAX,
 };
 
@@ -157,6 +159,7 @@ static const char *const tokend_keys[_K_MAX] = {
 	[K_AUDIENCE] = "audience",
 	[K_ALG] = "alg",
 	[K_FRONT_USER] = "front_user",
+	[K_NSS_CACHE] = "nss_cache",
 	[K_MAX_CONNECTIONS] = "max_connections",
 	[K_CLIENT_TIMEOUT] = "client_timeout",
 	[K_LIVE_LIFETIME] = "live_lifetime",
@@ -237,6 +240,18 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 					    "absolute path",
 					    str);
 			r = set_str(&c->state_dir, str);
+			break;
+		case K_NSS_CACHE:
+			/* libnss_pertok's file; "" = tokend writes none */
+			r = pt_conf_string(&p->x, s, AT(w), &str);
+			if (r < 0)
+				return r;
+			if (*str && (!path_normalized(str) || strcmp(str, "/") == 0))
+				return fail(p, s,
+					    "tokend.nss_cache: \"%.128s\" is not a normalized "
+					    "absolute path (or \"\" for none)",
+					    str);
+			r = set_str(&c->nss_cache, str);
 			break;
 		case K_ISSUER:
 		case K_AUDIENCE:
@@ -1173,6 +1188,7 @@ void pt_config_free(struct pt_config *cfg)
 	free(cfg->path);
 	free(cfg->socket_path);
 	free(cfg->state_dir);
+	free(cfg->nss_cache);
 	free(cfg->issuer);
 	free(cfg->audience);
 	free(cfg->alg);
@@ -1271,7 +1287,8 @@ static int set_defaults(struct pt_config *c)
 	c->audit_refusal_burst = 10;
 	c->audit_refusal_window = 60;
 	if (set_str(&c->socket_path, DEFAULT_SOCKET) < 0 ||
-	    set_str(&c->state_dir, DEFAULT_STATE_DIR) < 0 || set_str(&c->issuer, issuer) < 0 ||
+	    set_str(&c->state_dir, DEFAULT_STATE_DIR) < 0 ||
+	    set_str(&c->nss_cache, DEFAULT_NSS_CACHE) < 0 || set_str(&c->issuer, issuer) < 0 ||
 	    set_str(&c->audience, DEFAULT_AUDIENCE) < 0 || set_str(&c->alg, DEFAULT_ALG) < 0 ||
 	    set_str(&c->front_user, DEFAULT_FRONT_USER) < 0 ||
 	    set_str(&c->seal_backend, DEFAULT_SEAL_BACKEND) < 0)

@@ -23,6 +23,8 @@
 #include "audit.h"
 #include "holder.h"
 #include "log.h"
+#include "nsscache-write.h"
+#include "ops-internal.h"
 #include "peer.h"
 #include "policy.h"
 #include "privsep.h"
@@ -53,6 +55,17 @@ struct out {
 
 static struct hconn *hconns[HCONN_BUCKETS];
 static struct out *outq, **outtail = &outq;
+
+/* libnss_pertok's cache follows the set of token holders (nsscache-write.h);
+ * a cache directory that does not exist means none is wanted here */
+static void nss_cache_update(struct pt_daemon *d)
+{
+	int r = pt_nsscache_update(d->store, d->cfg->nss_cache, pt_ops_now(d));
+
+	if (r < 0 && r != -ENOENT)
+		pt_log_kv(LOG_ERR, "nss-cache", "error", "path", d->cfg->nss_cache, "reason",
+			  strerror(-r), NULL);
+}
 
 static struct hconn **hconn_slot(uint32_t id)
 {
@@ -458,6 +471,7 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 
 		if (now >= next_house) {
 			pt_ops_housekeeping(d);
+			nss_cache_update(d);
 			next_house = now + HOUSEKEEPING_MS;
 		}
 		n = epoll_wait(ep, evs, 4, (int)(next_house - now));
@@ -512,6 +526,9 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 					r = -EPIPE;
 					running = false;
 				}
+				/* after the replies: a put or a removal changes who
+				 * libnss_pertok resolves */
+				nss_cache_update(d);
 				if (pt_store_broken(d->store) && running) {
 					pt_log_kv(
 						LOG_CRIT, "store", "error", "reason",

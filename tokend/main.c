@@ -216,6 +216,9 @@ int main(int argc, char **argv)
 	size_t bad = 0;
 	int c, r, lfd = -1, pair = -1, activated = 0, created = 0;
 
+	/* tokend never resolves a name through libnss_pertok (its own cache):
+	 * an account check must see the directory, not the snapshot */
+	(void)setenv("PERTOK_NSS_BYPASS", "1", 1);
 	while ((c = getopt_long(argc, argv, "c:fhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
