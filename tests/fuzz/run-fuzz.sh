@@ -8,7 +8,7 @@
 # does not build or finds a crash, leak, timeout or undefined behaviour.
 #
 #   tests/fuzz/run-fuzz.sh [NAME...]
-#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live
+#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache
 #
 # Environment:
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -83,7 +83,7 @@ pkgflags() {
 }
 
 # common/ by library (Makefile.am): libptformat, libptclient, libptserver
-format_src="common/util.c common/buf.c common/b64.c"
+format_src="common/util.c common/buf.c common/b64.c common/nsscache.c"
 client_src="common/proto.c common/proto-client.c common/client.c"
 server_src="common/proto-server.c common/io.c"
 common_src="$format_src $client_src $server_src"
@@ -101,6 +101,7 @@ table=""
 for name in $names; do
 	case $name in
 	proto) src="$common_src"; libs=""; maxlen=20000 ;;
+	nsscache) src="$format_src"; libs=""; maxlen=65536 ;;
 	jws) src="$common_src common/jws.c common/ptjson.c"; libs=$(pkgflags "libcrypto json-c"); maxlen=10000 ;;
 	auditlog)
 		src="$common_src common/jws.c common/ptjson.c common/auditlog.c"
