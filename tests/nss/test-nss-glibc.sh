@@ -25,7 +25,15 @@ if [ "${PERTOK_NSS_NS:-}" != 1 ]; then
 		echo "1..0 # SKIP not built: $tool, $module_dir/libnss_pertok.so.2"
 		exit 0
 	fi
-	export PERTOK_NSS_NS=1 top_builddir
+	# getent and id are not ASan programs: they cannot load an ASan-built
+	# module (the sanitizer pass): then only nss-tool's checks run (the
+	# threads and the fork), nss-tool being built with ASan as well
+	PERTOK_NSS_TOOL_ONLY=0
+	if command -v objdump >/dev/null &&
+		objdump -p "$module_dir/libnss_pertok.so.2" | grep -q 'NEEDED.*libasan'; then
+		PERTOK_NSS_TOOL_ONLY=1
+	fi
+	export PERTOK_NSS_NS=1 PERTOK_NSS_TOOL_ONLY top_builddir
 	exec unshare -m --propagation private -- /bin/bash "$0" "$@"
 fi
 
@@ -105,6 +113,16 @@ write_good() {
 	printf 'M\tptnss-team\tptnss-dave\n'
 }
 
+if [ "${PERTOK_NSS_TOOL_ONLY:-0}" = 1 ]; then
+	echo "1..2 # the module is built with ASan: getent and id cannot load it"
+	write_good | "$tool" write "$cache" || exit 1
+	out=$("$tool" threads "$cache" 2>&1)
+	[ $? -eq 0 ] && tap OK "4 threads look up while the cache is rewritten 200 times ($out)" ||
+		tap FAIL "4 threads look up while the cache is rewritten 200 times" "$out"
+	out=$("$tool" fork "$cache" 2>&1)
+	[ $? -eq 0 ] && tap OK "a forked child sees a rewrite" || tap FAIL "a forked child sees a rewrite" "$out"
+	exit 0
+fi
 echo "1..20"
 write_good | "$tool" write "$cache"
 rc=$?
