@@ -22,7 +22,7 @@ logs=$build/valgrind-logs
 mkdir -p "$logs"
 # the C test programs make check runs (not its shell scripts)
 progs=$(make -s -C "$build" -f Makefile -f - print-tests <<<'print-tests: ; @echo $(check_PROGRAMS)' |
-	tr ' ' '\n' | grep '^tests/' | grep -v '/bench/\|/fuzz/\|/tpm/tpm-client')
+	tr ' ' '\n' | grep '^tests/' | grep -v '/bench/\|/fuzz/\|/tpm/tpm-client\|/nss/nss-tool')
 cd "$build" || exit 2
 for p in $progs; do
 	[ -x "$p" ] || continue

@@ -57,14 +57,33 @@ static struct hconn *hconns[HCONN_BUCKETS];
 static struct out *outq, **outtail = &outq;
 
 /* libnss_pertok's cache follows the set of token holders (nsscache-write.h);
- * a cache directory that does not exist means none is wanted here */
+ * a cache directory that does not exist means none is wanted here. After
+ * request rounds it is brought up to date at most every NSS_CACHE_MS (the
+ * check walks the store), and at each housekeeping. */
+#define NSS_CACHE_MS 100
+static uint64_t nss_cache_due; /* a round asked for an update due then; 0: none */
+
 static void nss_cache_update(struct pt_daemon *d)
 {
 	int r = pt_nsscache_update(d->store, d->cfg->nss_cache, pt_ops_now(d));
 
+	nss_cache_due = 0;
 	if (r < 0 && r != -ENOENT)
 		pt_log_kv(LOG_ERR, "nss-cache", "error", "path", d->cfg->nss_cache, "reason",
 			  strerror(-r), NULL);
+}
+
+static uint64_t nss_cache_last;
+
+/* after a round: now, or at the latest NSS_CACHE_MS after the last update */
+static void nss_cache_round(struct pt_daemon *d, uint64_t now)
+{
+	if (now >= nss_cache_last + NSS_CACHE_MS) {
+		nss_cache_last = now;
+		nss_cache_update(d);
+	} else if (!nss_cache_due) {
+		nss_cache_due = nss_cache_last + NSS_CACHE_MS;
+	}
 }
 
 static struct hconn **hconn_slot(uint32_t id)
@@ -466,15 +485,23 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 
 	while (running) {
 		struct epoll_event evs[4];
-		uint64_t now = pt_now_ms_monotonic();
+		uint64_t now = pt_now_ms_monotonic(), wake;
 		int n;
 
 		if (now >= next_house) {
 			pt_ops_housekeeping(d);
+			nss_cache_last = now;
 			nss_cache_update(d);
 			next_house = now + HOUSEKEEPING_MS;
 		}
-		n = epoll_wait(ep, evs, 4, (int)(next_house - now));
+		if (nss_cache_due && now >= nss_cache_due) {
+			nss_cache_last = now;
+			nss_cache_update(d);
+		}
+		wake = next_house;
+		if (nss_cache_due && nss_cache_due < wake)
+			wake = nss_cache_due;
+		n = epoll_wait(ep, evs, 4, (int)(wake - now));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -528,7 +555,7 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 				}
 				/* after the replies: a put or a removal changes who
 				 * libnss_pertok resolves */
-				nss_cache_update(d);
+				nss_cache_round(d, pt_now_ms_monotonic());
 				if (pt_store_broken(d->store) && running) {
 					pt_log_kv(
 						LOG_CRIT, "store", "error", "reason",

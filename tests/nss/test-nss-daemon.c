@@ -118,10 +118,10 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Waits (up to 3 s) until cached(user) == want */
+/* Waits (up to 10 s: tokend may run under valgrind) until cached(user) == want */
 static bool wait_cached(const char *user, int want)
 {
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < 1000; i++) {
 		if (cached(user, NULL, NULL, 0) == want)
 			return true;
 		sleep_ms(10);
