@@ -391,20 +391,28 @@ static int flood(void *arg)
 	}
 }
 
-static unsigned tokend_connections(void)
+/* A number of tokend's STATUS text ("\nKEY=N"). */
+static unsigned status_number(const char *key)
 {
 	struct pt_req req = { .type = PT_STATUS };
 	struct pt_rep rep;
+	char want[64];
 	const char *p;
-	unsigned n = 0;
+	unsigned n;
 
 	assert_int_equal(th_call(&req, &rep), 0);
 	assert_int_equal(rep.type, PT_OK);
-	p = strstr(rep.text, "\nconnections=");
+	snprintf(want, sizeof(want), "\n%s=", key);
+	p = strstr(rep.text, want);
 	assert_non_null(p);
-	n = (unsigned)strtoul(p + 13, NULL, 10);
+	n = (unsigned)strtoul(p + strlen(want), NULL, 10);
 	pt_rep_clear(&rep);
 	return n;
+}
+
+static unsigned tokend_connections(void)
+{
+	return status_number("connections");
 }
 
 static void test_pipelined_flood(void **state)
@@ -477,18 +485,7 @@ static int busy_storm(void *arg)
 
 static unsigned front_pid(void)
 {
-	struct pt_req req = { .type = PT_STATUS };
-	struct pt_rep rep;
-	const char *p;
-	unsigned n;
-
-	assert_int_equal(th_call(&req, &rep), 0);
-	assert_int_equal(rep.type, PT_OK);
-	p = strstr(rep.text, "\nfront_pid=");
-	assert_non_null(p);
-	n = (unsigned)strtoul(p + 11, NULL, 10);
-	pt_rep_clear(&rep);
-	return n;
+	return status_number("front_pid");
 }
 
 static void test_busy_hangups_front_survives(void **state)

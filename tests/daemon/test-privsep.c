@@ -360,27 +360,10 @@ static void test_front_death_stops_holder(void **state)
 /* A front_user that does not exist: no start, one precise line, no socket. */
 static void test_missing_front_user(void **state)
 {
-	const char *b = getenv("top_builddir");
-	char bin[PATH_MAX];
-	pid_t pid;
-	int st;
-
 	(void)state;
 	th_stop(SIGTERM);
 	write_conf("pertok-no-such-user");
-	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(th.logpath, O_WRONLY | O_APPEND);
-
-		if (fd >= 0)
-			dup2(fd, 2);
-		execl(bin, "tokend", "-f", "-c", th.conf, (char *)NULL);
-		_exit(127);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	assert_int_equal(th_start_fails(), 1);
 	assert_true(th_count_log("the front's user pertok-no-such-user does not exist") >= 1);
 	assert_int_equal(access(th.sock, F_OK), -1);
 }

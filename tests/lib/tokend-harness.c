@@ -213,6 +213,29 @@ char *th_mint(const char *user, const char *service, uint64_t *ret_exp)
 	return token;
 }
 
+int th_start_fails(void)
+{
+	const char *b = getenv("top_builddir");
+	char bin[PATH_MAX];
+	pid_t pid;
+	int st;
+
+	snprintf(bin, sizeof(bin), "%s/tokend/tokend", b ? b : ".");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(th.logpath, O_WRONLY | O_APPEND);
+
+		if (fd >= 0)
+			dup2(fd, 2);
+		execl(bin, "tokend", "-f", "-c", th.conf, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 127);
+	return WEXITSTATUS(st);
+}
+
 char *th_slurp(const char *path)
 {
 	FILE *f = fopen(path, "re");

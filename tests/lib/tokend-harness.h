@@ -63,5 +63,10 @@ int th_call(const struct pt_req *req, struct pt_rep *rep);
  * tokend refuses. */
 char *th_mint(const char *user, const char *service, uint64_t *ret_exp);
 
+/* Runs tokend -f -c th.conf in the foreground, its stderr appended to the
+ * log, and returns its exit status; fails the test when it did not exit (or
+ * could not be run). For starts that must be refused. */
+int th_start_fails(void);
+
 /* The whole file at path (caller frees), NULL when it cannot be opened. */
 char *th_slurp(const char *path);
