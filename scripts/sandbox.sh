@@ -422,7 +422,10 @@ sb_tokend_start() {
 	SB_TOKEND_PID=$!
 	echo "$SB_TOKEND_PID" >"$SB/tokend.pid"
 	for _ in $(seq 1 100); do
-		if [ -S "$SB_SOCKET" ]; then
+		# A round trip, not the socket: the front listens before the key
+		# holder has unsealed the store.
+		if [ -S "$SB_SOCKET" ] &&
+			"$SB/bin/pertokctl" -s "$SB_SOCKET" status >/dev/null 2>&1; then
 			sb_say "tokend pid $SB_TOKEND_PID listening on $SB_SOCKET"
 			return 0
 		fi
@@ -435,7 +438,7 @@ sb_tokend_start() {
 		fi
 		sleep 0.1
 	done
-	sb_err "tokend did not create $SB_SOCKET within 10 s"
+	sb_err "tokend did not answer on $SB_SOCKET within 10 s"
 	sb_tokend_stop
 	return 1
 }

@@ -46,8 +46,8 @@ printf '%s\n' "auth required pam_permit.so" \
 	>"$tmp/pam.d/bench-pertok"
 "$builddir/tokend/tokend" -c "$tmp/tokend.conf" 2>>"$tmp/tokend.log" &
 tokend_pid=$!
-for _ in $(seq 200); do [ -S "$tmp/tokend.sock" ] && break; sleep 0.05; done
-[ -S "$tmp/tokend.sock" ] || { cat "$tmp/tokend.log"; echo "bench-pam: tokend did not start"; exit 1; }
+for _ in $(seq 400); do "$builddir/tools/pertokctl" -s "$tmp/tokend.sock" status >/dev/null 2>&1 && break; sleep 0.05; done
+"$builddir/tools/pertokctl" -s "$tmp/tokend.sock" status >/dev/null 2>&1 || { cat "$tmp/tokend.log"; echo "bench-pam: tokend did not start"; exit 1; }
 # root's persistable token for holder "bench" (what a login leaves behind)
 "$bench" issue "$tmp/tokend.sock" 1 root bench >/dev/null
 

@@ -72,8 +72,8 @@ CONF
 	t0=$(date +%s.%N)
 	"$builddir/tokend/tokend" -c "$tmp/tokend.conf" 2>"$tmp/tokend.log" &
 	tokend_pid=$!
-	for _ in $(seq 200); do [ -S "$tmp/tokend.sock" ] && break; sleep 0.02; done
-	[ -S "$tmp/tokend.sock" ] || { cat "$tmp/tokend.log"; echo "bench-tpm: tokend did not start"; exit 1; }
+	for _ in $(seq 400); do "$builddir/tools/pertokctl" -s "$tmp/tokend.sock" status >/dev/null 2>&1 && break; sleep 0.02; done
+	"$builddir/tools/pertokctl" -s "$tmp/tokend.sock" status >/dev/null 2>&1 || { cat "$tmp/tokend.log"; echo "bench-tpm: tokend did not start"; exit 1; }
 	t1=$(date +%s.%N)
 	printf "== tokend, tpm2 backend, audit sync = %s (start incl. unseal: %.0f ms)\n" "$1" \
 		"$(echo "($t1 - $t0) * 1000" | bc)"

@@ -51,8 +51,8 @@ CONF
 	rm -f "$tmp/tokend.sock"
 	"$bin" -c "$tmp/tokend.conf" 2>>"$tmp/tokend.log" &
 	tokend_pid=$!
-	for _ in $(seq 100); do [ -S "$tmp/tokend.sock" ] && break; sleep 0.05; done
-	[ -S "$tmp/tokend.sock" ] || { cat "$tmp/tokend.log"; echo "bench: tokend did not start"; exit 1; }
+	for _ in $(seq 200); do "$builddir/tools/pertokctl" -s "$tmp/tokend.sock" status >/dev/null 2>&1 && break; sleep 0.05; done
+	"$builddir/tools/pertokctl" -s "$tmp/tokend.sock" status >/dev/null 2>&1 || { cat "$tmp/tokend.log"; echo "bench: tokend did not start"; exit 1; }
 }
 start_tokend record
 "$bench" echo-server "$tmp/echo.sock" &

@@ -142,7 +142,8 @@ fi
 "$tokend" -f -c "$tmp/tokend.conf" >"$tmp/tokend.log" 2>&1 &
 tokend_pid=$!
 i=0
-while [ ! -S "$sock" ]; do
+# ready = a round trip (the front listens before the key holder is ready)
+while ! "$top_builddir/tools/pertokctl" -s "$sock" status >/dev/null 2>&1; do
 	if ! kill -0 "$tokend_pid" 2>/dev/null; then
 		tokend_pid=
 		echo "Bail out! tokend exited: $(tail -n 5 "$tmp/tokend.log")"
@@ -150,7 +151,7 @@ while [ ! -S "$sock" ]; do
 	fi
 	i=$((i + 1))
 	if [ "$i" -gt 100 ]; then
-		echo "Bail out! tokend did not create $sock within 10 s"
+		echo "Bail out! tokend did not answer on $sock within 10 s"
 		exit 1
 	fi
 	sleep 0.1

@@ -88,13 +88,16 @@ redeem = ( { name = "r"; holders = [ "h" ]; check_account = false; } );
 CONF
 }
 
-# start_tokend CONF: background, waits for the socket; 0 when it is up.
+# start_tokend CONF: background, waits until it answers; 0 when it is up.
 start_tokend() {
 	rm -f "$tmp/tokend.sock"
 	"$tokend" -f -c "$1" 2>"$tmp/tokend.log" &
 	tokend_pid=$!
-	for _ in $(seq 200); do
-		[ -S "$tmp/tokend.sock" ] && return 0
+	# Ready means a round trip: the front listens before the key holder
+	# has unsealed the store, so the socket alone says nothing.
+	for _ in $(seq 400); do
+		[ -S "$tmp/tokend.sock" ] &&
+			"$ctl" -s "$tmp/tokend.sock" status >/dev/null 2>&1 && return 0
 		kill -0 "$tokend_pid" 2>/dev/null || break
 		sleep 0.05
 	done
