@@ -38,6 +38,9 @@ packages=(
 	systemd
 	# tests that move the clock of one process (faketime, libfaketime)
 	faketime libfaketime
+	# the Debian packages (debian/, tests/system/test-deb.sh): dh sequencer,
+	# dh_installnss (dh-nss), lintian
+	debhelper dh-nss dpkg-dev lintian
 )
 
 missing() {

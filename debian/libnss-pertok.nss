@@ -1,0 +1,2 @@
+passwd last pertok
+group last pertok
