@@ -92,7 +92,7 @@ if ! mount -n -t tmpfs -o mode=0755 tmpfs "$W/ov" ||
 	skip "cannot mount an overlay over / ($(cat "$W/log/overlay.err" 2>/dev/null))"
 fi
 
-echo "1..21"
+echo "1..22"
 
 # ---- build
 t0=$(date +%s)
@@ -310,6 +310,17 @@ ok $rc "the installed libnss_pertok.so.2 answers getent -s pertok passwd pertok-
 
 stop_tokend
 TOKEND_PID=""
+
+# ---- reinstall (dpkg's upgrade path: prerm upgrade, postinst configure V)
+timeout 120 chroot "$R" dpkg -i "/tmp/debs/${DEB_PAM##*/}" "/tmp/debs/${DEB_NSS##*/}" \
+	"/tmp/debs/${DEB_TOK##*/}" >"$W/log/reinstall.log" 2>&1
+rc=$?
+grep -q '/usr/bin/pamtester' "$R/etc/pertok/tokend.conf" || rc=1
+grep -q 'pam_pertok\.so issue' "$R/etc/pam.d/common-session" || rc=1
+[ "$(grep -Ec '^(passwd|group):.*[[:space:]]pertok([[:space:]]|$)' "$R/etc/nsswitch.conf")" = 2 ] || rc=1
+[ "$(grep -o pertok "$R/etc/nsswitch.conf" | wc -l)" = 2 ] || rc=1
+[ $rc -eq 0 ] || cat "$W/log/reinstall.log" "$R/etc/nsswitch.conf" | diag
+ok $rc "reinstall (upgrade path): the edited conffile kept, the profile still in common-session, pertok once per nsswitch.conf line"
 
 # ---- remove (the redeem stack still in /etc/pam.d/atd: an admin's file)
 timeout 120 chroot "$R" dpkg -r pertok libpam-pertok libnss-pertok >"$W/log/remove.log" 2>&1
