@@ -357,6 +357,21 @@ static void test_explain(void **state)
 	assert_string_equal(rep.text + n - 14, "decision=deny\n");
 	pt_rep_clear(&rep);
 
+	/* an issue explain names a valid actor: tokend checks, whatever the tool sends */
+	{
+		struct pt_req bad = { .type = PT_EXPLAIN_ISSUE,
+				      .user = (char *)USER,
+				      .actor = (char *)"no actor",
+				      .holder = (char *)"tester" };
+
+		assert_int_equal(th_call(&bad, &rep), 0);
+		assert_int_equal(rep.type, PT_ERR);
+		assert_int_equal(rep.err_code, PT_E_PROTO);
+		assert_string_equal(rep.message,
+				    "explain --issue needs a valid user, actor and holder");
+		pt_rep_clear(&rep);
+	}
+
 	assert_int_equal(run(CTL, bin(), th.sock, "--user " USER " --holder closed"), 1);
 	assert_int_equal(run(CTL, bin(), th.sock, "--user " USER " --holder tester"), 0);
 	assert_int_equal(
