@@ -356,6 +356,20 @@ exchange:
 	if (!a->quiet && (r = pt_client_list(c, user, &before)) < 0)
 		pp_debug(pamh, a, "op=issue step=notices user=%s error=\"%s\"", user,
 			 transport_error(r));
+	if (!a->quiet && (r < 0 || before.type != PT_OK)) {
+		/* tokend may have closed the connection (a tokend older than
+		 * PT_LIST_STATUS answers PT_E_PROTO and hangs up): the exchanges
+		 * get a fresh one */
+		pt_client_free(c);
+		c = NULL;
+		r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+		if (r < 0) {
+			code = pp_result(pamh, a, fail, LOG_ERR,
+					 "op=issue result=error user=%s socket=%s error=\"%s\"",
+					 user, socket_path(a), transport_error(r));
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < n_holders; i++) {
 		struct pt_req req = {
 			.type = PT_EXCHANGE,
