@@ -324,7 +324,9 @@ int pt_client_list(struct pt_client *c, const char *user, struct pt_rep *ret)
 	if (!c || !ret)
 		return -EINVAL;
 	for (unsigned pages = 0;; pages++) {
-		struct pt_req req = { .type = PT_LIST_PAGE,
+		/* with each token's last refusal (tokend v0.3; older ones answer
+		 * PT_E_PROTO) */
+		struct pt_req req = { .type = PT_LIST_STATUS,
 				      .user = (char *)(user ? user : ""),
 				      .cursor = cursor ? cursor : (char *)"" };
 

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "proto.h"
@@ -42,6 +43,7 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 	case PT_LIST:
 		return ptbuf_put_cstring_max(b, req->user, PT_MAX_STR);
 	case PT_LIST_PAGE:
+	case PT_LIST_STATUS:
 		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0)
 			return r;
 		return ptbuf_put_cstring_max(b, req->cursor ? req->cursor : "", PT_MAX_STR);
@@ -67,6 +69,12 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		if (req->type == PT_CODE_ISSUE)
 			return 0;
 		return ptbuf_put_cstring_max(b, req->code, PT_MAX_CODE);
+	case PT_EXPLAIN_ISSUE:
+		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->actor, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_u64(b, req->at);
 	default:
 		return -EINVAL;
 	}
@@ -91,15 +99,19 @@ int pt_req_encode(const struct pt_req *req, struct ptbuf *out)
 
 /* ------------------------------------------------------------------ decode */
 
-static int list_decode(struct ptbuf_view *v, struct pt_rep *p)
+/* ... and of the part a PT_LIST_STATUS entry adds: 2 empty strings, u32, u64 */
+#define PT_LIST_STATUS_MIN (2 * 4 + 4 + 8)
+
+static int list_decode(struct ptbuf_view *v, struct pt_rep *p, bool status)
 {
+	size_t min = PT_LIST_ENTRY_MIN + (status ? PT_LIST_STATUS_MIN : 0);
 	uint32_t n;
 	int r;
 
 	r = ptbuf_view_get_u32(v, &n);
 	if (r < 0)
 		return r;
-	if (n > PT_MAX_LIST || (size_t)n > (v->len - v->off) / PT_LIST_ENTRY_MIN)
+	if (n > PT_MAX_LIST || (size_t)n > (v->len - v->off) / min)
 		return -EBADMSG;
 	if (n == 0)
 		return 0;
@@ -119,6 +131,11 @@ static int list_decode(struct ptbuf_view *v, struct pt_rep *p)
 		    (r = ptbuf_view_get_u64(v, &t->exp)) < 0 ||
 		    (r = ptbuf_view_get_u64(v, &t->last_used)) < 0 ||
 		    (r = ptbuf_view_get_u32(v, &t->uses)) < 0)
+			return r;
+		if (status && ((r = ptbuf_view_get_u64(v, &t->refused_at)) < 0 ||
+			       (r = ptbuf_view_get_u32(v, &t->refusals)) < 0 ||
+			       (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &t->refusal_rule)) < 0 ||
+			       (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &t->refusal_reason)) < 0))
 			return r;
 	}
 	return 0;
@@ -143,9 +160,11 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 			return r;
 		return ptbuf_view_get_u8(v, &p->renewed);
 	case PT_LIST:
-		return list_decode(v, p);
+		return list_decode(v, p, false);
 	case PT_LIST_PAGE:
-		if ((r = list_decode(v, p)) < 0 || (r = ptbuf_view_get_u8(v, &p->more)) < 0)
+	case PT_LIST_STATUS:
+		if ((r = list_decode(v, p, req_type == PT_LIST_STATUS)) < 0 ||
+		    (r = ptbuf_view_get_u8(v, &p->more)) < 0)
 			return r;
 		if (p->more > 1)
 			return -EBADMSG;
@@ -158,6 +177,7 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_ROTATE:
 	case PT_RESEAL:
 	case PT_EXPLAIN:
+	case PT_EXPLAIN_ISSUE:
 		return ptbuf_view_get_cstring(v, PT_MAX_TEXT, &p->text);
 	case PT_CODE_ISSUE:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_CODE, &p->token)) < 0)

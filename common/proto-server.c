@@ -30,6 +30,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 		return ptbuf_put_u8(b, rep->renewed);
 	case PT_LIST:
 	case PT_LIST_PAGE:
+	case PT_LIST_STATUS:
 		if (rep->n_list > PT_MAX_LIST || (rep->n_list > 0 && !rep->list))
 			return -EMSGSIZE;
 		r = ptbuf_put_u32(b, rep->n_list);
@@ -46,6 +47,15 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 			    (r = ptbuf_put_u64(b, t->last_used)) < 0 ||
 			    (r = ptbuf_put_u32(b, t->uses)) < 0)
 				break;
+			if (req_type == PT_LIST_STATUS &&
+			    ((r = ptbuf_put_u64(b, t->refused_at)) < 0 ||
+			     (r = ptbuf_put_u32(b, t->refusals)) < 0 ||
+			     (r = ptbuf_put_cstring_max(b, t->refusal_rule ? t->refusal_rule : "",
+							PT_MAX_STR)) < 0 ||
+			     (r = ptbuf_put_cstring_max(b,
+							t->refusal_reason ? t->refusal_reason : "",
+							PT_MAX_STR)) < 0))
+				break;
 		}
 		if (r < 0 || req_type == PT_LIST)
 			return r;
@@ -60,6 +70,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_ROTATE:
 	case PT_RESEAL:
 	case PT_EXPLAIN:
+	case PT_EXPLAIN_ISSUE:
 		return ptbuf_put_cstring_max(b, rep->text, PT_MAX_TEXT);
 	case PT_CODE_ISSUE:
 		if ((r = ptbuf_put_cstring_max(b, rep->token, PT_MAX_CODE)) < 0)
@@ -140,6 +151,7 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 	case PT_LIST:
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user);
 	case PT_LIST_PAGE:
+	case PT_LIST_STATUS:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
 			return r;
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->cursor);
@@ -169,6 +181,12 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 			return r;
 		return q->type == PT_CODE_CHECK ? ptbuf_view_get_cstring(v, PT_MAX_CODE, &q->code) :
 						  0;
+	case PT_EXPLAIN_ISSUE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->actor)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)
+			return r;
+		return ptbuf_view_get_u64(v, &q->at);
 	default:
 		return -EBADMSG;
 	}

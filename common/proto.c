@@ -62,6 +62,8 @@ static void tokinfo_clear(struct pt_tokinfo *t)
 	free(t->user);
 	free(t->holder);
 	free(t->actor);
+	free(t->refusal_rule);
+	free(t->refusal_reason);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -78,6 +80,7 @@ void pt_req_clear(struct pt_req *req)
 	free(req->id);
 	free(req->ttype);
 	free(req->cursor);
+	free(req->actor);
 	pt_free_secret(req->code);
 	memset(req, 0, sizeof(*req));
 }
@@ -122,6 +125,8 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_CODE_ISSUE, "code-issue" },
 	{ PT_CODE_CHECK, "code-check" },
 	{ PT_ERR, "error" },
+	{ PT_LIST_STATUS, "list" },
+	{ PT_EXPLAIN_ISSUE, "explain" },
 };
 
 static const struct pt_name errcode_names[] = {

@@ -30,6 +30,9 @@
  *                at least one set)
  *   PT_CODE_ISSUE str type, str user (root only)
  *   PT_CODE_CHECK str type, str user, str code (secret; root or an actor)
+ *   PT_LIST_STATUS str user, str cursor (as PT_LIST_PAGE)
+ *   PT_EXPLAIN_ISSUE str user, str actor (a configured actor's name, or
+ *                "self" for pertok persist), str holder, u64 at (0 = now)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -55,6 +58,14 @@
  *   PT_REVOKE_MATCH u32 count
  *   PT_CODE_ISSUE str code (secret, shown once), u64 exp
  *   PT_CODE_CHECK u32 count (uses left; 0 = the code is now spent)
+ *   PT_LIST_STATUS as PT_LIST_PAGE, each entry followed by u64 refused_at
+ *                (0 = never refused), u32 refusals (since issuance), str
+ *                refusal_rule ("" = none), str refusal_reason: the last
+ *                refused redemption of the token (its last success is
+ *                last_used). Added in v0.3 within version 1 (a new type).
+ *   PT_EXPLAIN_ISSUE str text, as PT_EXPLAIN (an exchange's decision)
+ *   PT_EXPLAIN and PT_EXPLAIN_ISSUE texts end with a line "decision=allow"
+ *   or "decision=deny" (since v0.3) for the tools' exit status and JSON.
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -94,9 +105,11 @@ enum pt_msgtype {
 	PT_RESEAL = 18, /* root: seal the store key again to current PCRs (same) */
 	PT_EXPLAIN = 19,
 	PT_REVOKE_MATCH = 20,
-	PT_CODE_ISSUE = 21, /* root: a code of a configured token type */
-	PT_CODE_CHECK = 22, /* root or actor: check an entered code */
-	PT_LIST_PAGE = 23,  /* LIST, paged (cursor in, more flag + cursor out) */
+	PT_CODE_ISSUE = 21,    /* root: a code of a configured token type */
+	PT_CODE_CHECK = 22,    /* root or actor: check an entered code */
+	PT_LIST_PAGE = 23,     /* LIST, paged (cursor in, more flag + cursor out) */
+	PT_LIST_STATUS = 30,   /* LIST_PAGE with each token's last refusal */
+	PT_EXPLAIN_ISSUE = 31, /* root: dry run of an exchange (issue decision) */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -136,7 +149,8 @@ struct pt_req {
 	uint64_t before;   /* REVOKE_MATCH (0 = any) */
 	char *ttype;	   /* CODE_ISSUE, CODE_CHECK: token type name */
 	char *code;	   /* CODE_CHECK (secret) */
-	char *cursor;	   /* LIST_PAGE ("" = first page) */
+	char *cursor;	   /* LIST_PAGE, LIST_STATUS ("" = first page) */
+	char *actor;	   /* EXPLAIN_ISSUE */
 };
 
 struct pt_tokinfo {
@@ -149,6 +163,11 @@ struct pt_tokinfo {
 	uint64_t exp;
 	uint64_t last_used;
 	uint32_t uses;
+	/* LIST_STATUS only (0 / NULL otherwise) */
+	uint64_t refused_at;
+	uint32_t refusals;
+	char *refusal_rule;
+	char *refusal_reason;
 };
 
 /* A decoded reply. type is PT_OK or PT_ERR; which fields are set depends on

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -142,4 +143,23 @@ bool pt_name_valid(const char *s)
 			return false;
 	}
 	return true;
+}
+
+const char *pt_left_text(uint64_t exp, uint64_t now, char *buf, size_t n)
+{
+	uint64_t s = exp > now ? exp - now : 0;
+
+	if (s == 0)
+		snprintf(buf, n, "expired");
+	else if (s >= 86400)
+		snprintf(buf, n, "%llud %lluh", (unsigned long long)(s / 86400),
+			 (unsigned long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, n, "%lluh %llum", (unsigned long long)(s / 3600),
+			 (unsigned long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, n, "%llum", (unsigned long long)(s / 60));
+	else
+		snprintf(buf, n, "<1m");
+	return buf;
 }

@@ -56,3 +56,7 @@ int pt_parse_duration(const char *s, uint64_t *ret_seconds);
  * 1..255 bytes, printable ASCII without spaces, ':' , '/', or control chars,
  * not starting with '-'. */
 bool pt_name_valid(const char *s);
+
+/* How long from now until exp, for people, rounded down: "6d 23h",
+ * "4h 10m", "3m", "<1m" or "expired". Returns buf. */
+const char *pt_left_text(uint64_t exp, uint64_t now, char *buf, size_t n);

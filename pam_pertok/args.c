@@ -133,6 +133,7 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 		.onerror = PP_ONERROR_IGNORE,
 		.notoken = PP_NOTOKEN_DENY,
 		.delay_ms = PP_DELAY_DEFAULT,
+		.warn_days = PP_WARN_DAYS_DEFAULT,
 	};
 	const char *v;
 
@@ -209,6 +210,19 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 		} else if ((v = opt_value(arg, "delay"))) {
 			check_mode_option(pamh, a.mode, PP_MODE_RECOVERY, arg);
 			parse_delay(pamh, v, &a);
+		} else if (strcmp(arg, "quiet") == 0) {
+			check_mode_option(pamh, a.mode, PP_MODE_ISSUE, arg);
+			a.quiet = true;
+		} else if ((v = opt_value(arg, "warn_days"))) {
+			uint32_t d;
+
+			check_mode_option(pamh, a.mode, PP_MODE_ISSUE, arg);
+			if (pt_parse_u32(v, &d) < 0 || d > PP_WARN_DAYS_MAX)
+				pam_syslog(pamh, LOG_ERR,
+					   "invalid warn_days=%s (days, 0..%d), using %u", v,
+					   PP_WARN_DAYS_MAX, (unsigned)a.warn_days);
+			else
+				a.warn_days = d;
 		} else if ((v = opt_value(arg, "notoken"))) {
 			check_mode_option(pamh, a.mode, PP_MODE_REDEEM, arg);
 			if (strcmp(v, "deny") == 0)

@@ -24,6 +24,7 @@
 
 #include <security/pam_modules.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #define PP_TIMEOUT_DEFAULT 3000
@@ -33,6 +34,8 @@
 #define PP_DEFAULT_ISSUE_HOLDER "atd"
 #define PP_DELAY_DEFAULT 2000
 #define PP_DELAY_MAX 10000
+#define PP_WARN_DAYS_DEFAULT 7 /* issue: warn of tokens expiring within a week */
+#define PP_WARN_DAYS_MAX 3650
 
 enum pp_mode {
 	PP_MODE_NONE = 0,
@@ -64,8 +67,10 @@ struct pp_args {
 	enum pp_onerror onerror;
 	enum pp_notoken notoken;
 	bool nokeyring;
-	const char *type; /* recovery: points into argv; NULL = not given */
-	int delay_ms;	  /* recovery: least duration of a refusal */
+	const char *type;   /* recovery: points into argv; NULL = not given */
+	int delay_ms;	    /* recovery: least duration of a refusal */
+	bool quiet;	    /* issue: no login messages (refused jobs, expiring tokens) */
+	uint32_t warn_days; /* issue: tell of tokens expiring within this many days (0: never) */
 	bool debug;
 };
 

@@ -168,6 +168,71 @@ static int issue_fail_code(const struct pp_args *a)
 	return PAM_IGNORE;
 }
 
+static const char *utc_time(uint64_t t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || strftime(buf, n, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		snprintf(buf, n, "%llu", (unsigned long long)t);
+	return buf;
+}
+
+/* What the user is told at login (pam_info; the quiet option silences it),
+ * from the user's tokens as they were before this login renewed any
+ * (lst): the jobs refused since the last login (the newest token's issue
+ * time), and the tokens this login did not renew (renewed[i]: holders[i]
+ * was) that expire within warn_days. A user who cannot be told (no
+ * conversation) loses only the message. */
+static void issue_notices(pam_handle_t *pamh, const struct pp_args *a, const char *user,
+			  const struct pt_rep *lst, const char *const *holders, const bool *renewed,
+			  size_t n_holders)
+{
+	uint64_t now = pt_now_s(), last_login = 0;
+	char when[64], left[32], rule[128], why[256];
+
+	if (a->quiet || !lst || lst->type != PT_OK)
+		return;
+	for (uint32_t i = 0; i < lst->n_list; i++)
+		if (strcmp(lst->list[i].user, user) == 0 && lst->list[i].iat > last_login)
+			last_login = lst->list[i].iat;
+	for (uint32_t i = 0; i < lst->n_list; i++) {
+		const struct pt_tokinfo *t = &lst->list[i];
+		bool again = false;
+
+		if (strcmp(t->user, user) != 0)
+			continue;
+		if (t->refused_at && t->refused_at >= last_login)
+			pam_info(
+				pamh,
+				"pertok: a job of holder %s was refused at %s%s%s: %s (%u refusal%s "
+				"since the token was issued; \"pertok status\" shows more)",
+				t->holder, utc_time(t->refused_at, when, sizeof(when)),
+				t->refusal_rule && *t->refusal_rule ? " by rule " : "",
+				t->refusal_rule && *t->refusal_rule ?
+					clean_text(t->refusal_rule, rule, sizeof(rule)) :
+					"",
+				clean_text(t->refusal_reason, why, sizeof(why)),
+				(unsigned)t->refusals, t->refusals == 1 ? "" : "s");
+		for (size_t k = 0; k < n_holders; k++)
+			again = again || (renewed[k] && strcmp(holders[k], t->holder) == 0);
+		if (again || a->warn_days == 0 || t->exp > now + (uint64_t)a->warn_days * 86400)
+			continue;
+		if (t->exp <= now)
+			pam_info(pamh,
+				 "pertok: your token for holder %s expired at %s: its jobs are "
+				 "refused (\"pertok persist --holder %s\" makes a new one)",
+				 t->holder, utc_time(t->exp, when, sizeof(when)), t->holder);
+		else
+			pam_info(
+				pamh,
+				"pertok: your token for holder %s expires in %s (%s): its jobs are "
+				"refused after that (\"pertok persist --holder %s\" makes a new one)",
+				t->holder, pt_left_text(t->exp, now, left, sizeof(left)),
+				utc_time(t->exp, when, sizeof(when)), t->holder);
+	}
+}
+
 static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 {
 	static const char *const default_holders[] = { PP_DEFAULT_ISSUE_HOLDER };
@@ -177,7 +242,8 @@ static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 	const char *user = NULL, *service = NULL;
 	const struct passwd *pw;
 	struct pt_client *c = NULL;
-	struct pt_rep rep = {};
+	struct pt_rep rep = {}, before = {};
+	bool renewed[PP_MAX_HOLDERS] = { false };
 	char *token = NULL;
 	char msg[256], list[sizeof(a->holder_buf)] = "";
 	uint64_t exp;
@@ -285,6 +351,25 @@ static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 			 (unsigned long long)exp);
 
 exchange:
+	/* the user's tokens before this login renews them: what to tell at the
+	 * end (an error here costs only the messages) */
+	if (!a->quiet && (r = pt_client_list(c, user, &before)) < 0)
+		pp_debug(pamh, a, "op=issue step=notices user=%s error=\"%s\"", user,
+			 transport_error(r));
+	if (!a->quiet && (r < 0 || before.type != PT_OK)) {
+		/* tokend may have closed the connection (a tokend older than
+		 * PT_LIST_STATUS answers PT_E_PROTO and hangs up): the exchanges
+		 * get a fresh one */
+		pt_client_free(c);
+		c = NULL;
+		r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+		if (r < 0) {
+			code = pp_result(pamh, a, fail, LOG_ERR,
+					 "op=issue result=error user=%s socket=%s error=\"%s\"",
+					 user, socket_path(a), transport_error(r));
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < n_holders; i++) {
 		struct pt_req req = {
 			.type = PT_EXCHANGE,
@@ -318,6 +403,7 @@ exchange:
 				 "renewed=%u",
 				 user, holders[i], rep.id ? rep.id : "",
 				 (unsigned long long)rep.exp, (unsigned)rep.renewed);
+			renewed[i] = true;
 			if (*list)
 				strncat(list, ",", sizeof(list) - strlen(list) - 1);
 			strncat(list, holders[i], sizeof(list) - strlen(list) - 1);
@@ -325,6 +411,7 @@ exchange:
 		pt_rep_clear(&rep);
 	}
 
+	issue_notices(pamh, a, user, &before, holders, renewed, n_holders);
 	if (n_failed > 0)
 		code = fail; /* each failure was logged above */
 	else
@@ -333,6 +420,7 @@ exchange:
 				 service, list, (unsigned long long)exp);
 out:
 	pt_rep_clear(&rep);
+	pt_rep_clear(&before);
 	pt_free_secret(token);
 	pt_client_free(c);
 	return code;

@@ -72,10 +72,13 @@ static void reload(struct pt_daemon *d)
 	char err[1024];
 	int r;
 
+	d->reload_at = d->clock ? d->clock() : pt_now_s();
+	d->reload_error[0] = '\0';
 	r = pt_config_load(config_path, &cfg, err, sizeof(err));
 	if (r < 0) {
 		strncat(err, "; keeping the previous policy", sizeof(err) - strlen(err) - 1);
 		pt_log_kv(LOG_ERR, "reload", "error", "reason", err, NULL);
+		snprintf(d->reload_error, sizeof(d->reload_error), "%s", err);
 		return;
 	}
 	if (strcmp(cfg->socket_path, d->cfg->socket_path) != 0 ||
@@ -106,6 +109,8 @@ static void reload(struct pt_daemon *d)
 	if (!cfg->socket_path || !cfg->state_dir || !cfg->seal_backend || !cfg->alg) {
 		pt_log_kv(LOG_ERR, "reload", "error", "reason",
 			  "out of memory; keeping the previous policy", NULL);
+		snprintf(d->reload_error, sizeof(d->reload_error), "%s",
+			 "out of memory; keeping the previous policy");
 		pt_config_free(cfg);
 		return;
 	}

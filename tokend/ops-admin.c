@@ -30,11 +30,30 @@ int op_pubkey(struct call *c)
 	return pt_rep_encode(PT_PUBKEY, &rep, c->out);
 }
 
+/* The last SIGHUP's outcome, as status lines: reload_time (0: none since
+ * the start), reload=none|ok|error, reload_error (one line: control
+ * characters become spaces). */
+static void status_reload(const struct pt_daemon *d, char *buf, size_t len)
+{
+	char err[sizeof(d->reload_error)];
+	size_t i;
+
+	for (i = 0; d->reload_error[i] && i < sizeof(err) - 1; i++)
+		err[i] = (unsigned char)d->reload_error[i] < 0x20 ? ' ' : d->reload_error[i];
+	err[i] = '\0';
+	snprintf(buf, len, "reload_time=%llu\nreload=%s\nreload_error=%s\n",
+		 (unsigned long long)d->reload_at,
+		 !d->reload_at ? "none" :
+		 err[0]	       ? "error" :
+				 "ok",
+		 err);
+}
+
 int op_status(struct call *c)
 {
 	struct pt_daemon *d = c->d;
 	struct pt_rep rep = { .type = PT_OK };
-	char text[4096];
+	char text[8192];
 	uint64_t now = pt_ops_now(d);
 
 	snprintf(text, sizeof(text),
@@ -74,9 +93,12 @@ int op_status(struct call *c)
 		if (o < sizeof(text) && pt_seal_describe(d->keydir, p, sizeof(p)) == 0)
 			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s", p);
 		if (o < sizeof(text))
-			snprintf(text + o, sizeof(text) - o, "audit_seq=%llu\naudit=%s\n",
-				 (unsigned long long)pt_audit_seq(d->audit),
-				 pt_audit_failure(d->audit) ? "failing" : "ok");
+			o += (size_t)snprintf(text + o, sizeof(text) - o,
+					      "audit_seq=%llu\naudit=%s\n",
+					      (unsigned long long)pt_audit_seq(d->audit),
+					      pt_audit_failure(d->audit) ? "failing" : "ok");
+		if (o < sizeof(text))
+			status_reload(d, text + o, sizeof(text) - o);
 	}
 	rep.text = text;
 	return pt_rep_encode(PT_STATUS, &rep, c->out);
@@ -142,6 +164,37 @@ static const char *iso_time(uint64_t t, bool local, char *buf, size_t len)
 	return buf;
 }
 
+/* The last line of an explain text (proto.h), after at most len bytes of
+ * it, in the DECISION_LINE_MAX bytes kept free for it. */
+#define DECISION_LINE_MAX 32
+static void decision_line(char *text, size_t len, size_t off, bool allow)
+{
+	snprintf(text + (off < len ? off : len), DECISION_LINE_MAX, "%sdecision=%s\n",
+		 off && text[(off < len ? off : len) - 1] != '\n' ? "\n" : "",
+		 allow ? "allow" : "deny");
+}
+
+/* What both explains need first: the text buffer (len bytes and the
+ * decision line) and the account now (NULL: no such user). 1 to go on;
+ * otherwise an error reply was made and its result is returned. */
+static int explain_start(struct call *c, size_t len, char **ret_text, struct pt_account **ret_acct)
+{
+	struct pt_account *acct = NULL;
+	char *text = calloc(1, len + DECISION_LINE_MAX);
+	int r;
+
+	if (!text)
+		return reply_error(c, PT_E_INTERNAL, "out of memory");
+	r = pt_ops_account(c->d, c->req->user, &acct);
+	if (r < 0 && r != -ENOENT) {
+		free(text);
+		return reply_error(c, PT_E_INTERNAL, "user look-up failed: %s", strerror(-r));
+	}
+	*ret_text = text;
+	*ret_acct = r < 0 ? NULL : acct;
+	return 1;
+}
+
 /* A dry run of a redemption: the very decision op_redeem takes
  * (pt_policy_redeem) with its trace, on what account state, and the claims
  * the live token would carry. Nothing is signed, no use is counted, nothing
@@ -173,14 +226,8 @@ int op_explain(struct call *c)
 
 	if (!pt_name_valid(q->user) || !pt_name_valid(q->holder))
 		return reply_error(c, PT_E_PROTO, "explain needs a valid user and holder");
-	text = calloc(1, len);
-	if (!text)
-		return reply_error(c, PT_E_INTERNAL, "out of memory");
-	r = pt_ops_account(d, q->user, &acct);
-	if (r < 0 && r != -ENOENT) {
-		r = reply_error(c, PT_E_INTERNAL, "user look-up failed: %s", strerror(-r));
-		goto out;
-	}
+	if ((r = explain_start(c, len, &text, &acct)) <= 0)
+		return r;
 	rec = pt_store_find_slot(d->store, q->user, q->holder);
 	if (rec)
 		policy_token(&pt, rec);
@@ -252,6 +299,7 @@ int op_explain(struct call *c)
 	} else
 		OUT("no live token would be minted\n");
 #undef OUT
+	decision_line(text, len, off, rd.outcome == PT_OUTCOME_ALLOW);
 	rep.text = text;
 	/* result=dry-run: nothing was granted; the reason carries the decision */
 	record_decision(c, LOG_INFO, "dry-run", q->user, q->holder, rec ? rec->id : NULL,
@@ -262,6 +310,76 @@ int op_explain(struct call *c)
 out:
 	free(claims);
 	pt_live_claims_clear(&lc);
+	pt_account_free(acct);
+	free(text);
+	return r;
+}
+
+/* A dry run of an exchange at login (explain --issue): the very decision
+ * op_exchange takes (pt_policy_exchange) with its trace, for a fresh login
+ * of user through actor (an exchange of a login's live token, not a
+ * renewal from a redeemed one). The issue rate is not taken, only named:
+ * a dry run must not spend it. Nothing is stored. */
+int op_explain_issue(struct call *c)
+{
+	struct pt_daemon *d = c->d;
+	const struct pt_req *q = c->req;
+	struct pt_rep rep = { .type = PT_OK };
+	struct pt_account *acct = NULL;
+	struct pt_policy_account pa;
+	struct pt_exchange_decision x;
+	uint64_t now = pt_ops_now(d), at = q->at ? q->at : now;
+	size_t len = 32 * 1024, off = 0;
+	char *text = NULL, t1[64], t2[64];
+	bool slot;
+	int r, k;
+
+	if (!pt_name_valid(q->user) || !pt_name_valid(q->holder) || !pt_name_valid(q->actor))
+		return reply_error(c, PT_E_PROTO,
+				   "explain --issue needs a valid user, actor and holder");
+	if ((r = explain_start(c, len, &text, &acct)) <= 0)
+		return r;
+	policy_account(&pa, acct);
+	slot = pt_store_find_slot(d->store, q->user, q->holder) != NULL;
+	struct pt_exchange_input in = {
+		.actor = q->actor,
+		.user = q->user,
+		.uid = acct ? acct->uid : (uid_t)-1,
+		.holder = q->holder,
+		.account = &pa,
+		.holder_known = pt_config_find_actor(d->cfg, q->holder) != NULL,
+		.now = at,
+		.has_slot = slot,
+		.outstanding = pt_store_count_user(d->store, q->user),
+	};
+	k = snprintf(text, len,
+		     "explain: issue (login exchange) through actor %s for user %s, holder %s at "
+		     "%s (%s), config %s\n"
+		     "account: %s\ntokens: %zu outstanding, %s for holder %s\n",
+		     q->actor, q->user, q->holder, iso_time(at, false, t1, sizeof(t1)),
+		     iso_time(at, true, t2, sizeof(t2)), d->cfg->path ? d->cfg->path : "-",
+		     acct ? "exists" : "does not exist", in.outstanding,
+		     slot ? "one (a login renews it)" : "none", q->holder);
+	off = k < 0 ? 0 : (size_t)k < len ? (size_t)k : len;
+	if (off < len)
+		off += pt_policy_exchange(d->cfg, &in, &x, text + off, len - off);
+	if (off < len && x.outcome == PT_OUTCOME_ALLOW) {
+		k = snprintf(text + off, len - off, "persistable token: would expire %s%s\n",
+			     iso_time(x.exp, false, t1, sizeof(t1)),
+			     x.dec.rule && x.dec.rule->rate_n ?
+				     " (if the rule's issue rate is not used up: a dry run does "
+				     "not take from it)" :
+				     "");
+		off = k < 0 ? off : off + (size_t)k < len ? off + (size_t)k : len;
+	}
+	decision_line(text, len, off, x.outcome == PT_OUTCOME_ALLOW);
+	rep.text = text;
+	record_decision(c, LOG_INFO, "dry-run", q->user, q->holder, NULL,
+			x.dec.rule ? x.dec.rule->name : NULL,
+			x.outcome == PT_OUTCOME_ALLOW ?
+				"explained issue (dry run): decision=allow" :
+				"explained issue (dry run): decision=deny");
+	r = pt_rep_encode(PT_EXPLAIN_ISSUE, &rep, c->out);
 	pt_account_free(acct);
 	free(text);
 	return r;

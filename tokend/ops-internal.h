@@ -109,6 +109,7 @@ int op_pubkey(struct call *c);
 int op_status(struct call *c);
 int op_revoke_match(struct call *c);
 int op_explain(struct call *c);
+int op_explain_issue(struct call *c);
 int op_rotate(struct call *c);
 int op_reseal(struct call *c);
 /* ops-code.c */

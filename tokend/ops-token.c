@@ -354,7 +354,7 @@ int op_exchange(struct call *c)
 		.rate_take = rate_take,
 		.userdata = d,
 	};
-	pt_policy_exchange(d->cfg, &in, &x);
+	pt_policy_exchange(d->cfg, &in, &x, NULL, 0);
 	if (x.outcome != PT_OUTCOME_ALLOW) {
 		record_decision(c, x.suspicious ? LOG_WARNING : LOG_NOTICE, "deny", user, q->holder,
 				x.log_id, x.dec.rule ? x.dec.rule->name : NULL, x.reason);
@@ -428,6 +428,23 @@ out:
 
 /* ----------------------------------------------------------------- redeem */
 
+/* A refused redemption of rec, kept on the token for its owner (pertok
+ * list/status, the login message) and journaled with the round's group
+ * commit like a use. A failure to note it costs the note, not the reply. */
+static void note_refusal(struct pt_daemon *d, struct pt_record *rec, const char *rule,
+			 const char *reason, uint64_t now)
+{
+	uint32_t n = rec->refusals < UINT32_MAX ? rec->refusals + 1 : UINT32_MAX;
+
+	if (pt_record_set_refusal(rec, now, n, rule, reason ? reason : "") < 0) {
+		pt_log_kv(LOG_ERR, "redeem", "error", "id", rec->id, "reason",
+			  "cannot record the refusal on the token: out of memory", NULL);
+		return;
+	}
+	rec->refusal_unjournaled = true;
+	pt_store_touch(d->store, rec, false);
+}
+
 /* The caller class (PT_CALLER_HOLDER) matched the actor that the request
  * names as holder. */
 int op_redeem(struct call *c)
@@ -482,11 +499,13 @@ int op_redeem(struct call *c)
 	case PT_OUTCOME_INVALID:
 		record_decision(c, LOG_NOTICE, "deny", q->user, q->holder, rec->id, NULL,
 				rd.dec.reason);
+		note_refusal(d, rec, NULL, rd.dec.reason, now);
 		r = reply_error(c, PT_E_INVALID, "the persistable token %s expired", rec->id);
 		goto out;
 	default:
 		record_decision(c, LOG_NOTICE, "deny", q->user, q->holder, rec->id,
 				rd.dec.rule ? rd.dec.rule->name : NULL, rd.dec.reason);
+		note_refusal(d, rec, rd.dec.rule ? rd.dec.rule->name : NULL, rd.dec.reason, now);
 		r = reply_error(c, PT_E_DENIED, "%s", rd.dec.reason);
 		goto out;
 	}
@@ -527,14 +546,14 @@ out:
 
 /* ------------------------------------------------------------ list, revoke */
 
-/* LIST and LIST_PAGE: the entries the caller may see, from the cursor on,
- * as many as fit one frame (proto.h). */
+/* LIST, LIST_PAGE and LIST_STATUS: the entries the caller may see, from
+ * the cursor on, as many as fit one frame (proto.h). */
 int op_list(struct call *c)
 {
 	struct pt_daemon *d = c->d;
 	struct pt_rep rep = { .type = PT_OK };
 	size_t n = pt_store_count(d->store), i = 0, last = 0, k = 0, bytes;
-	bool paged = c->req->type == PT_LIST_PAGE;
+	bool paged = c->req->type != PT_LIST, status = c->req->type == PT_LIST_STATUS;
 	char cursor[PT_STORE_CURSOR_LEN] = "";
 	int r;
 
@@ -556,6 +575,9 @@ int op_list(struct call *c)
 			continue;
 		sz = 4 * 4 + 4 * 2 + 8 * 3 + strlen(rec->id) + strlen(rec->user) +
 		     strlen(rec->holder) + strlen(rec->actor);
+		if (status)
+			sz += 4 * 2 + 4 + 8 + (rec->refusal_rule ? strlen(rec->refusal_rule) : 0) +
+			      (rec->refusal_reason ? strlen(rec->refusal_reason) : 0);
 		if (k == PT_MAX_LIST || bytes + sz > PT_MAX_FRAME) {
 			rep.more = 1; /* this one is for the next page */
 			break;
@@ -571,6 +593,12 @@ int op_list(struct call *c)
 						     .exp = rec->exp,
 						     .last_used = rec->last_used,
 						     .uses = rec->uses };
+		if (status) {
+			rep.list[k - 1].refused_at = rec->refused_at;
+			rep.list[k - 1].refusals = rec->refusals;
+			rep.list[k - 1].refusal_rule = rec->refusal_rule;
+			rep.list[k - 1].refusal_reason = rec->refusal_reason;
+		}
 	}
 	if (rep.more)
 		pt_store_cursor(d->store, last, cursor);

@@ -63,6 +63,10 @@ struct pt_daemon {
 	socklen_t listen_addr_len;
 	uid_t front_uid;
 	char front_user[64];
+	/* the last SIGHUP (pertokctl status): when (0: none yet), and the error
+	 * that kept the previous policy ("" when it took effect) */
+	uint64_t reload_at;
+	char reload_error[1024];
 };
 
 /* Handles one decoded request from peer: checks the dispatch table's

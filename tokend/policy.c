@@ -665,9 +665,10 @@ static uint64_t renewal_cap(const struct pt_config *cfg, const struct pt_exchang
 	return cap;
 }
 
-void pt_policy_exchange(const struct pt_config *cfg, const struct pt_exchange_input *in,
-			struct pt_exchange_decision *ret)
+size_t pt_policy_exchange(const struct pt_config *cfg, const struct pt_exchange_input *in,
+			  struct pt_exchange_decision *ret, char *buf, size_t len)
 {
+	struct trace t = { .buf = buf, .len = len, .off = 0 }, *tp = buf && len ? &t : NULL;
 	struct pt_exchange_decision d = { .outcome = PT_OUTCOME_DENIED };
 	const struct pt_policy_token *src = in->source;
 	const struct pt_rule *r;
@@ -677,6 +678,8 @@ void pt_policy_exchange(const struct pt_config *cfg, const struct pt_exchange_in
 	const char *cap_by = NULL;
 	uint64_t lifetime, cap = 0;
 
+	if (tp)
+		buf[0] = '\0';
 	if (!in->holder_known) {
 		snprintf(d.reason, sizeof(d.reason), "unknown holder");
 		snprintf(msg, sizeof(msg), "holder %s is not a configured actor", holder);
@@ -690,7 +693,7 @@ void pt_policy_exchange(const struct pt_config *cfg, const struct pt_exchange_in
 		goto out;
 	}
 	ctx_from(&ctx, in->actor, in->user, in->holder, in->account, NULL, in->now);
-	eval(cfg, cfg->issue, cfg->n_issue, &ctx, &d.dec, NULL);
+	eval(cfg, cfg->issue, cfg->n_issue, &ctx, &d.dec, tp);
 	r = d.dec.rule;
 	if (in->redeemed && (!d.dec.allow || !r->renew_from_redeemed)) {
 		/* only a login mints a live token that can be exchanged (default) */
@@ -795,5 +798,10 @@ void pt_policy_exchange(const struct pt_config *cfg, const struct pt_exchange_in
 			 capped ? cap_by : "");
 	}
 out:
+	tracef(tp, "exchange: %s: %s\n", d.outcome == PT_OUTCOME_ALLOW ? "allow" : "deny",
+	       d.outcome == PT_OUTCOME_ALLOW ? d.reason : d.message);
 	*ret = d;
+	if (!tp)
+		return 0;
+	return t.off >= len ? strlen(buf) : t.off;
 }

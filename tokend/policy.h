@@ -184,9 +184,11 @@ struct pt_exchange_decision {
 /* Exchanging a live token for a persistable one: holder, account, the issue
  * rules, renewal from a redeemed live token (renew_from_redeemed; the
  * source's user, holder, expiry and maximum lifetime), max_outstanding and
- * the issue rate, in that order. */
-void pt_policy_exchange(const struct pt_config *cfg, const struct pt_exchange_input *in,
-			struct pt_exchange_decision *ret);
+ * the issue rate, in that order. trace (may be NULL): the issue rules looked
+ * at and the outcome, as pt_policy_redeem's (explain --issue). Returns the
+ * trace's length. */
+size_t pt_policy_exchange(const struct pt_config *cfg, const struct pt_exchange_input *in,
+			  struct pt_exchange_decision *ret, char *trace, size_t len);
 
 /* base + add - remove, without duplicates, in order (base first); remove
  * may hold "*" (remove everything that is not added back). The result is a

@@ -24,6 +24,7 @@ enum {
 	F_TTYPE,
 	F_CODE,
 	F_CURSOR,
+	F_ACTOR, /* EXPLAIN_ISSUE */
 	F_N
 };
 
@@ -48,8 +49,10 @@ static char **req_field(struct pt_req *r, unsigned i)
 		return &r->ttype;
 	case F_CODE:
 		return &r->code;
-	default:
+	case F_CURSOR:
 		return &r->cursor;
+	default:
+		return &r->actor;
 	}
 }
 

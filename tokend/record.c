@@ -81,6 +81,9 @@ void pt_record_free(struct pt_record *r)
 {
 	if (!r)
 		return;
+	/* never in the pack (record.h) */
+	free_str(&r->refusal_rule);
+	free_str(&r->refusal_reason);
 	if (r->pack) {
 		pt_wipe(r->pack, r->pack_len);
 		if (r->pack != (void *)(r + 1))
@@ -201,6 +204,14 @@ int pt_record_compact_copy(const struct pt_record *r, struct pt_record **ret)
 	if (!c)
 		return -ENOMEM;
 	*c = *r;
+	c->refusal_rule = r->refusal_rule ? strdup(r->refusal_rule) : NULL;
+	c->refusal_reason = r->refusal_reason ? strdup(r->refusal_reason) : NULL;
+	if ((r->refusal_rule && !c->refusal_rule) || (r->refusal_reason && !c->refusal_reason)) {
+		free(c->refusal_rule);
+		free(c->refusal_reason);
+		free(c);
+		return -ENOMEM;
+	}
 	pack_into(c, (struct pt_record *)r, c + 1, len);
 	*ret = c;
 	return 0;
@@ -269,7 +280,44 @@ bool pt_record_valid(const struct pt_record *r)
 		return false;
 	if (!u64_ok(r->iat) || !u64_ok(r->exp) || !u64_ok(r->last_used) || r->exp < r->iat)
 		return false;
+	if (!u64_ok(r->refused_at) || (r->refusal_rule && !pt_name_valid(r->refusal_rule)) ||
+	    (r->refusal_reason && !text_valid(r->refusal_reason, PT_REFUSAL_REASON_MAX, true)))
+		return false;
 	return true;
+}
+
+int pt_record_set_refusal(struct pt_record *r, uint64_t at, uint32_t refusals, const char *rule,
+			  const char *reason)
+{
+	char *nrule = NULL, *nreason;
+	size_t n;
+
+	if (!r || !reason)
+		return -EINVAL;
+	if (rule && *rule && !pt_name_valid(rule))
+		rule = NULL;
+	if (rule && *rule && !(nrule = strdup(rule)))
+		return -ENOMEM;
+	n = strnlen(reason, PT_REFUSAL_REASON_MAX - 1);
+	/* cut at a character boundary (a UTF-8 continuation byte is 10xxxxxx) */
+	if (reason[n])
+		while (n > 0 && ((unsigned char)reason[n] & 0xc0) == 0x80)
+			n--;
+	nreason = strndup(reason, n);
+	if (!nreason) {
+		free(nrule);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)nreason[i] < 0x20 || nreason[i] == 0x7f)
+			nreason[i] = '?';
+	free_str(&r->refusal_rule);
+	free_str(&r->refusal_reason);
+	r->refusal_rule = nrule;
+	r->refusal_reason = nreason;
+	r->refused_at = at;
+	r->refusals = refusals;
+	return 0;
 }
 
 static int add_str(json_object *o, const char *key, const char *v, bool nullable)
@@ -356,6 +404,13 @@ int pt_record_to_json(const struct pt_record *r, char **ret)
 	    add_int(o, "last_used", (int64_t)r->last_used) < 0 ||
 	    add_int(o, "uses", (int64_t)r->uses) < 0)
 		goto out;
+	/* only once refused: the records of tokens never refused stay as before */
+	if (r->refusals > 0 &&
+	    (add_int(o, "refusals", (int64_t)r->refusals) < 0 ||
+	     add_int(o, "refused_at", (int64_t)r->refused_at) < 0 ||
+	     add_str(o, "refusal_rule", r->refusal_rule, true) < 0 ||
+	     add_str(o, "refusal_reason", r->refusal_reason ? r->refusal_reason : "", false) < 0))
+		goto out;
 	s = json_object_to_json_string_ext(o,
 					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!s)
@@ -378,7 +433,10 @@ enum field_kind {
 	F_GROUPS,
 	F_ENTITLEMENTS, /* optional */
 	F_ID,
-	F_VERSION
+	F_VERSION,
+	F_OPT_INT, /* optional (the last refusal: older records have none) */
+	F_OPT_NAME,
+	F_OPT_STR,
 };
 
 static const struct field {
@@ -406,7 +464,16 @@ static const struct field {
 	{ "last_used", F_INT, INT64_MAX },
 	{ "uses", F_INT, UINT32_MAX },
 	{ "entitlements", F_ENTITLEMENTS, 0 },
+	{ "refusals", F_OPT_INT, UINT32_MAX },
+	{ "refused_at", F_OPT_INT, INT64_MAX },
+	{ "refusal_rule", F_OPT_NAME, 0 },
+	{ "refusal_reason", F_OPT_STR, PT_REFUSAL_REASON_MAX },
 };
+
+static bool field_optional(enum field_kind k)
+{
+	return k == F_ENTITLEMENTS || k == F_OPT_INT || k == F_OPT_NAME || k == F_OPT_STR;
+}
 
 /* The C string of a JSON string, refusing embedded NULs. */
 static const char *json_cstr(json_object *v)
@@ -455,6 +522,27 @@ static int set_field(struct pt_record *r, const struct field *f, json_object *v)
 	int rc;
 
 	switch (f->kind) {
+	case F_OPT_INT:
+		rc = json_uint(v, f->max, &u);
+		if (rc < 0)
+			return rc;
+		if (strcmp(f->key, "refusals") == 0)
+			r->refusals = (uint32_t)u;
+		else
+			r->refused_at = u;
+		return 0;
+	case F_OPT_NAME:
+		if (json_object_is_type(v, json_type_null))
+			return 0;
+		s = json_cstr(v);
+		if (!s || !pt_name_valid(s))
+			return -EINVAL;
+		return dup_str(s, &r->refusal_rule);
+	case F_OPT_STR:
+		s = json_cstr(v);
+		if (!s || !text_valid(s, f->max, true))
+			return -EINVAL;
+		return dup_str(s, &r->refusal_reason);
 	case F_VERSION:
 		if (json_uint(v, RECORD_VERSION, &u) < 0 || u != RECORD_VERSION)
 			return -EINVAL;
@@ -602,7 +690,7 @@ int pt_record_from_json(const char *json, size_t len, struct pt_record **ret)
 	}
 	rc = -EINVAL;
 	for (size_t i = 0; i < PT_ELEMENTSOF(fields); i++)
-		if (!seen[i] && fields[i].kind != F_ENTITLEMENTS)
+		if (!seen[i] && !field_optional(fields[i].kind))
 			goto out;
 	if (!pt_record_valid(r))
 		goto out;

@@ -39,11 +39,20 @@ struct pt_record {
 	/* usage: changed in memory (pt_store_touch), journaled by pt_store_journal
 	 * before the reply granting the use is sent, written to the token's file
 	 * by pt_store_flush (housekeeping) */
-	uint64_t last_used;
+	uint64_t last_used; /* the last success (0: never) */
 	uint32_t uses;
-	bool dirty;	  /* the file is older than this */
-	bool unjournaled; /* uses/last_used changed since the last pt_store_journal */
-	bool exp_moved;	  /* exp changed: pt_store_journal rewrites the file */
+	/* the last refusal of a redemption (optional in the JSON: older records
+	 * have none): when, how many since issuance, the deciding rule (NULL:
+	 * none, e.g. expired) and the reason. The two strings are their own
+	 * mallocs, never in pack, so that a refusal can replace them. */
+	uint64_t refused_at; /* 0: never refused */
+	uint32_t refusals;
+	char *refusal_rule;
+	char *refusal_reason;
+	bool dirty;		  /* the file is older than this */
+	bool unjournaled;	  /* uses/last_used changed since the last pt_store_journal */
+	bool exp_moved;		  /* exp changed: pt_store_journal rewrites the file */
+	bool refusal_unjournaled; /* the refusal fields changed since pt_store_journal */
 	/* memory only: CLOCK_BOOTTIME (ms) when housekeeping first saw the token
 	 * expired or idle, 0 when it did not (see pt_ops_housekeeping) */
 	uint64_t dead_since_ms;
@@ -66,6 +75,14 @@ int pt_record_compact_copy(const struct pt_record *r, struct pt_record **ret);
 /* Is id a well-formed token id? Is every field of r within its limits? */
 bool pt_record_id_valid(const char *id);
 bool pt_record_valid(const struct pt_record *r);
+
+/* Records a refused redemption at time at: refusals + 1, rule (NULL or ""
+ * for none) and reason (control characters become '?', cut at
+ * PT_REFUSAL_REASON_MAX bytes). The caller marks the record touched.
+ * 0 or -ENOMEM (r unchanged). */
+#define PT_REFUSAL_REASON_MAX 256 /* with its NUL: fits a protocol string */
+int pt_record_set_refusal(struct pt_record *r, uint64_t at, uint32_t refusals, const char *rule,
+			  const char *reason);
 
 /* Serialisation used by the store (exposed for tests and the fuzzer). */
 int pt_record_to_json(const struct pt_record *r, char **ret);

@@ -522,7 +522,7 @@ int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced)
 	if (r < 0)
 		return r;
 
-	rec->dirty = rec->unjournaled = rec->exp_moved = false;
+	rec->dirty = rec->unjournaled = rec->exp_moved = rec->refusal_unjournaled = false;
 	if (found) {
 		struct pt_record *old = s->e[i].rec;
 
@@ -659,7 +659,7 @@ static bool is_dirty(const struct pt_record *rec)
 static void written(struct pt_record *rec)
 {
 	/* in the database now: the journal needs no line for it either */
-	rec->dirty = rec->unjournaled = rec->exp_moved = false;
+	rec->dirty = rec->unjournaled = rec->exp_moved = rec->refusal_unjournaled = false;
 }
 
 int pt_store_flush(struct pt_store *s)
@@ -758,6 +758,41 @@ static int write_moved(struct pt_store *s, struct pt_record **list, size_t n)
 	return r;
 }
 
+/* "F <id> <refusals> <refused_at> <rule or -> <reason>": the last refusal
+ * (record.h), the reason the rest of the line. */
+static int journal_refusal(struct pt_journal *j, const struct pt_record *rec)
+{
+	char line[PT_JOURNAL_LINE_MAX];
+
+	snprintf(line, sizeof(line), "F %s %" PRIu32 " %" PRIu64 " %s %s", rec->id, rec->refusals,
+		 rec->refused_at, rec->refusal_rule ? rec->refusal_rule : "-",
+		 rec->refusal_reason ? rec->refusal_reason : "");
+	return pt_journal_add(j, line);
+}
+
+/* Applies an "F" line (journal_refusal) when it is newer than rec's. */
+static int replay_refusal(struct pt_store *s, const char *line)
+{
+	char id[PT_ID_LEN + 1], rule[256];
+	unsigned long long n, at;
+	struct pt_record *rec;
+	int end = 0, r;
+
+	if (sscanf(line, "F %26s %llu %llu %255s %n", id, &n, &at, rule, &end) != 4 || !end ||
+	    !pt_record_id_valid(id) || n > UINT32_MAX || at > INT64_MAX ||
+	    (strcmp(rule, "-") != 0 && !pt_name_valid(rule)))
+		return -EINVAL;
+	rec = pt_store_find_id(s, id);
+	if (!rec || n <= rec->refusals)
+		return 0; /* revoked or renewed since, or already in the file */
+	r = pt_record_set_refusal(rec, at, (uint32_t)n, strcmp(rule, "-") ? rule : NULL,
+				  line + end);
+	if (r < 0)
+		return r;
+	rec->dirty = true;
+	return 1;
+}
+
 int pt_store_journal(struct pt_store *s, struct pt_journal *j)
 {
 	struct pt_record **list;
@@ -778,12 +813,19 @@ int pt_store_journal(struct pt_store *s, struct pt_journal *j)
 
 		if (!rec->unjournaled || rec->exp_moved)
 			continue;
+		if (rec->refusal_unjournaled) {
+			k = journal_refusal(j, rec);
+			if (k >= 0)
+				rec->refusal_unjournaled = false;
+			else if (r == 0)
+				r = k;
+		}
 		snprintf(line, sizeof(line), "T %s %" PRIu32 " %" PRIu64, rec->id, rec->uses,
 			 rec->last_used);
 		k = pt_journal_add(j, line);
-		if (k >= 0)
+		if (k >= 0 && !rec->refusal_unjournaled)
 			rec->unjournaled = false;
-		else if (r == 0)
+		else if (k < 0 && r == 0)
 			r = k;
 	}
 	if (r == 0) {
@@ -802,6 +844,8 @@ int pt_store_replay(struct pt_store *s, const char *line)
 
 	if (!s || !line)
 		return -EINVAL;
+	if (line[0] == 'F' && line[1] == ' ')
+		return replay_refusal(s, line);
 	if (line[0] != 'T' || line[1] != ' ')
 		return 0;
 	if (sscanf(line, "T %26s %llu %llu%n", id, &uses, &last, &end) != 3 || line[end] ||

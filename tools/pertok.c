@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -29,6 +30,8 @@ static void usage(FILE *f)
 		"  token [--claims]        print the live token in this session's keyring\n"
 		"                          (--claims: its decoded payload, not verified)\n"
 		"  list [--json]           list your persistable tokens\n"
+		"  status                  each token's time left, last success and last\n"
+		"                          refusal (when, which rule, why)\n"
 		"  revoke ID               revoke one of your persistable tokens\n"
 		"  revoke --all            revoke all of your persistable tokens\n"
 		"  persist --holder NAME [--lifetime DURATION]\n"
@@ -143,6 +146,60 @@ static int cmd_list(int argc, char **argv, struct tool_conn *conn)
 	return code;
 }
 
+/* ---------------------------------------------------------------- status */
+
+/* One token, for a person: how long it has left, the last job it let run
+ * and the last one refused, with tokend's reason. */
+static void print_status(const struct pt_tokinfo *t, uint64_t now)
+{
+	char a[64], b[64];
+
+	printf("%s  holder %s\n", t->id ? t->id : "", t->holder ? t->holder : "");
+	printf("  expires       %s (%s%s)\n", tool_time(t->exp, a, sizeof(a)),
+	       pt_left_text(t->exp, now, b, sizeof(b)), t->exp > now ? " left" : "");
+	if (t->last_used)
+		printf("  last success  %s (%u use%s in all)\n",
+		       tool_time(t->last_used, a, sizeof(a)), (unsigned)t->uses,
+		       t->uses == 1 ? "" : "s");
+	else
+		printf("  last success  never\n");
+	if (t->refused_at)
+		printf("  last refusal  %s%s%s: %s (%u refusal%s in all)\n",
+		       tool_time(t->refused_at, a, sizeof(a)),
+		       t->refusal_rule && *t->refusal_rule ? ", rule " : "",
+		       t->refusal_rule && *t->refusal_rule ? t->refusal_rule : "",
+		       t->refusal_reason && *t->refusal_reason ? t->refusal_reason : "refused",
+		       (unsigned)t->refusals, t->refusals == 1 ? "" : "s");
+	else
+		printf("  last refusal  never\n");
+}
+
+static int cmd_status(int argc, char **argv, struct tool_conn *conn)
+{
+	struct pt_req req = { .type = PT_LIST, .user = (char *)"" };
+	struct pt_rep rep = {};
+	int code;
+
+	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind != argc) {
+		tool_err("status takes no arguments");
+		return TOOL_EXIT_USAGE;
+	}
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK) {
+		uint64_t now = (uint64_t)time(NULL);
+
+		if (rep.n_list == 0)
+			printf("no persistable tokens\n");
+		for (uint32_t i = 0; i < rep.n_list; i++)
+			print_status(&rep.list[i], now);
+	}
+	pt_rep_clear(&rep);
+	return code;
+}
+
 /* ---------------------------------------------------------------- revoke */
 
 static int cmd_revoke(int argc, char **argv, struct tool_conn *conn)
@@ -252,10 +309,8 @@ static int cmd_persist(int argc, char **argv, struct tool_conn *conn)
 /* ---------------------------------------------------------------- main */
 
 static const struct tool_command commands[] = {
-	{ "token", cmd_token },
-	{ "list", cmd_list },
-	{ "revoke", cmd_revoke },
-	{ "persist", cmd_persist },
+	{ "token", cmd_token },	  { "list", cmd_list },	      { "status", cmd_status },
+	{ "revoke", cmd_revoke }, { "persist", cmd_persist },
 };
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +30,18 @@ static void usage(FILE *f)
 		"  revoke ID                     revoke a persistable token\n"
 		"  revoke [--user U] [--holder H] [--before TIME]\n"
 		"                                revoke every token matching all of them\n"
-		"  explain --user U --holder H [--at TIME]\n"
+		"  explain --user U --holder H [--at TIME] [--json]\n"
 		"                                which redeem rule decides and why, and the\n"
-		"                                live token's claims (a dry run)\n"
+		"                                live token's claims (a dry run; exit 0 allow,\n"
+		"                                1 deny)\n"
+		"  explain --issue --actor A --user U --holder H [--at TIME] [--json]\n"
+		"                                the same for the exchange at a login through A\n"
 		"  check-config FILE             check a tokend.conf without touching tokend\n"
 		"  code issue --type T --user U  issue a code of a code type (printed once)\n"
 		"  code check --type T --user U  check a code read from standard input\n"
 		"  pubkey [--jwks]               print tokend's public key (PEM, or a JWK set)\n"
 		"  audit verify|show [OPTIONS]   check or print the audit log (audit --help)\n"
-		"  status                        print tokend's status\n"
+		"  status [--json]               print tokend's status (and the last reload's)\n"
 		"  rotate-key                    new store and signing keys; tokens re-wrapped,\n"
 		"                                the old public key stays published\n"
 		"  reseal                        seal the store key again to the current PCRs\n"
@@ -244,19 +248,74 @@ static int cmd_pubkey(int argc, char **argv, struct tool_conn *conn)
 
 /* ---------------------------------------------------------------- status */
 
+/* "key=value" lines as one JSON object (numbers where the value is all
+ * digits); a line without '=' is not tokend's format and is refused. */
+static int print_kv_json(const char *text)
+{
+	struct json_object *o = json_object_new_object();
+	const char *p = text ? text : "";
+
+	if (!o)
+		goto oom;
+	while (*p) {
+		size_t n = strcspn(p, "\n"), k = strcspn(p, "=");
+		struct json_object *v;
+		char key[128];
+		bool num = k < n && k + 1 < n && n - k - 1 <= 18;
+
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		if (k >= n || k == 0 || k >= sizeof(key)) {
+			tool_err("tokend's status has a line that is not key=value: %.*s", (int)n,
+				 p);
+			json_object_put(o);
+			return TOOL_EXIT_REFUSED;
+		}
+		for (size_t i = k + 1; num && i < n; i++)
+			num = p[i] >= '0' && p[i] <= '9';
+		memcpy(key, p, k);
+		key[k] = '\0';
+		v = num ? json_object_new_int64(strtoll(p + k + 1, NULL, 10)) :
+			  json_object_new_string_len(p + k + 1, (int)(n - k - 1));
+		if (!v || json_object_object_add(o, key, v) < 0) {
+			json_object_put(v);
+			goto oom;
+		}
+		p += n;
+	}
+	return tool_print_json_object(o);
+oom:
+	json_object_put(o);
+	return tool_print_json_object(NULL);
+}
+
 static int cmd_status(int argc, char **argv, struct tool_conn *conn)
 {
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' } };
 	struct pt_req req = { .type = PT_STATUS };
+	struct pt_rep rep = {};
+	bool json = false;
 	int code;
 
-	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
+	code = tool_parse_command(argc, argv, "j", opts, PT_ELEMENTSOF(opts), tool_opt_flag, &json,
+				  usage, conn);
 	if (code >= 0)
 		return code;
 	if (optind != argc) {
-		tool_err("status takes no arguments");
+		tool_err("usage: status [--json]");
 		return TOOL_EXIT_USAGE;
 	}
-	return tool_call_text(conn, &req);
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK) {
+		if (json)
+			code = print_kv_json(rep.text);
+		else
+			tool_print_text(rep.text);
+	}
+	pt_rep_clear(&rep);
+	return code;
 }
 
 /* ------------------------------------------------------- rotate-key, reseal */
@@ -291,29 +350,159 @@ static int cmd_reseal(int argc, char **argv, struct tool_conn *conn)
 
 /* ---------------------------------------------------------------- explain */
 
+struct explain_opts {
+	struct match_opts m;
+	const char *actor;
+	bool issue, json;
+};
+
+static int opt_explain(int c, const char *arg, void *u)
+{
+	struct explain_opts *e = u;
+
+	switch (c) {
+	case 'i':
+		e->issue = true;
+		return 0;
+	case 'j':
+		e->json = true;
+		return 0;
+	case 'A':
+		if (!pt_name_valid(arg)) {
+			tool_err("invalid actor name: %s", arg);
+			return -EINVAL;
+		}
+		e->actor = arg;
+		return 0;
+	default:
+		return opt_match(c, arg, &e->m);
+	}
+}
+
+/* The decision the explain text ends with (proto.h): 1 allow, 0 deny, -1
+ * none (a tokend older than v0.3). */
+static int explain_decision(const char *text)
+{
+	const char *p = text ? strstr(text, "decision=") : NULL, *last = NULL;
+
+	for (; p; p = strstr(p + 1, "decision="))
+		if (p == text || p[-1] == '\n')
+			last = p;
+	if (!last)
+		return -1;
+	return strncmp(last, "decision=allow", 14) == 0 ? 1 : 0;
+}
+
+static int add_json_str(struct json_object *o, const char *key, const char *v)
+{
+	struct json_object *s = v ? json_object_new_string(v) : NULL;
+
+	if (v && !s)
+		return -ENOMEM;
+	if (json_object_object_add(o, key, s) < 0) {
+		json_object_put(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The explanation as JSON: what was asked, the decision, the trace lines,
+ * and (a redemption that is allowed) the claims as an object. */
+static int print_explain_json(const struct explain_opts *e, const char *text, int decision)
+{
+	struct json_object *o = json_object_new_object(), *lines = json_object_new_array();
+	struct json_object *claims = NULL;
+	const char *p = text ? text : "", *brace;
+
+	if (!o || !lines)
+		goto oom;
+	if (add_json_str(o, "kind", e->issue ? "issue" : "redeem") < 0 ||
+	    add_json_str(o, "user", e->m.user) < 0 || add_json_str(o, "holder", e->m.holder) < 0 ||
+	    add_json_str(o, "actor", e->issue ? e->actor : e->m.holder) < 0 ||
+	    add_json_str(o, "decision",
+			 decision < 0 ? NULL :
+			 decision     ? "allow" :
+					"deny") < 0)
+		goto oom;
+	brace = strstr(p, "\n{");
+	if (brace) {
+		struct json_tokener *tok = json_tokener_new();
+
+		if (tok) {
+			claims = json_tokener_parse_ex(tok, brace + 1, (int)strlen(brace + 1));
+			json_tokener_free(tok);
+		}
+	}
+	if (json_object_object_add(o, "claims", claims) < 0) {
+		json_object_put(claims);
+		goto oom;
+	}
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		struct json_object *l = json_object_new_string_len(p, (int)n);
+
+		if (!l || json_object_array_add(lines, l) < 0) {
+			json_object_put(l);
+			goto oom;
+		}
+		p += n + (p[n] ? 1 : 0);
+	}
+	if (json_object_object_add(o, "text", lines) < 0)
+		goto oom;
+	return tool_print_json_object(o);
+oom:
+	json_object_put(lines);
+	json_object_put(o);
+	return tool_print_json_object(NULL);
+}
+
+/* Exit status: 0 allow, 1 deny (or refused, or failed), 2 usage, 3 no
+ * tokend. */
 static int cmd_explain(int argc, char **argv, struct tool_conn *conn)
 {
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "holder", required_argument, NULL, 'H' },
 		{ "at", required_argument, NULL, 'a' },
+		{ "issue", no_argument, NULL, 'i' },
+		{ "actor", required_argument, NULL, 'A' },
+		{ "json", no_argument, NULL, 'j' },
 	};
-	struct match_opts m = {};
+	struct explain_opts e = {};
 	struct pt_req req = { .type = PT_EXPLAIN };
-	int code;
+	struct pt_rep rep = {};
+	int code, decision;
 
-	code = tool_parse_command(argc, argv, "u:H:a:", opts, PT_ELEMENTSOF(opts), opt_match, &m,
-				  usage, conn);
+	code = tool_parse_command(argc, argv, "u:H:a:iA:j", opts, PT_ELEMENTSOF(opts), opt_explain,
+				  &e, usage, conn);
 	if (code >= 0)
 		return code;
-	if (optind != argc || !m.user || !m.holder) {
-		tool_err("usage: explain --user U --holder H [--at TIME]");
+	if (optind != argc || !e.m.user || !e.m.holder || (e.issue != !!e.actor)) {
+		tool_err(
+			"usage: explain --user U --holder H [--at TIME] [--json]\n"
+			"       explain --issue --actor A --user U --holder H [--at TIME] [--json]");
 		return TOOL_EXIT_USAGE;
 	}
-	req.user = (char *)m.user;
-	req.holder = (char *)m.holder;
-	req.at = m.time;
-	return tool_call_text(conn, &req);
+	if (e.issue) {
+		req.type = PT_EXPLAIN_ISSUE;
+		req.actor = (char *)e.actor;
+	}
+	req.user = (char *)e.m.user;
+	req.holder = (char *)e.m.holder;
+	req.at = e.m.time;
+	code = tool_call(conn, &req, &rep);
+	if (code != TOOL_EXIT_OK)
+		goto out;
+	decision = explain_decision(rep.text);
+	if (e.json)
+		code = print_explain_json(&e, rep.text, decision);
+	else
+		tool_print_text(rep.text);
+	if (code == TOOL_EXIT_OK && decision != 1)
+		code = TOOL_EXIT_REFUSED; /* deny, or no decision to tell */
+out:
+	pt_rep_clear(&rep);
+	return code;
 }
 
 /* ---------------------------------------------------------------- code */

@@ -183,8 +183,8 @@ const char *tool_time(uint64_t t, char *buf, size_t n)
 
 static int print_list_json(const struct pt_rep *rep)
 {
+	uint64_t now = (uint64_t)time(NULL);
 	struct json_object *arr = json_object_new_array();
-	int code = TOOL_EXIT_REFUSED;
 
 	if (!arr)
 		goto oom;
@@ -209,21 +209,44 @@ static int print_list_json(const struct pt_rep *rep)
 		    json_object_object_add(
 			    o, "last_used",
 			    t->last_used ? json_object_new_int64((int64_t)t->last_used) : NULL) ||
-		    json_object_object_add(o, "uses", json_object_new_int64(t->uses)))
+		    json_object_object_add(o, "uses", json_object_new_int64(t->uses)) ||
+		    json_object_object_add(
+			    o, "left",
+			    json_object_new_int64(t->exp > now ? (int64_t)(t->exp - now) : 0)) ||
+		    json_object_object_add(o, "refusals", json_object_new_int64(t->refusals)) ||
+		    json_object_object_add(
+			    o, "refused_at",
+			    t->refused_at ? json_object_new_int64((int64_t)t->refused_at) : NULL) ||
+		    json_object_object_add(o, "refusal_rule",
+					   t->refusal_rule && *t->refusal_rule ?
+						   json_object_new_string(t->refusal_rule) :
+						   NULL) ||
+		    json_object_object_add(
+			    o, "refusal_reason",
+			    t->refused_at ? json_object_new_string(
+						    t->refusal_reason ? t->refusal_reason : "") :
+					    NULL))
 			goto oom;
 	}
-	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-	code = TOOL_EXIT_OK;
-	goto out;
+	return tool_print_json_object(arr);
 oom:
-	tool_err("out of memory");
-out:
 	json_object_put(arr);
-	return code;
+	return tool_print_json_object(NULL);
 }
 
-#define LIST_COLS 9
+int tool_print_json_object(struct json_object *o)
+{
+	if (!o) {
+		tool_err("out of memory");
+		return TOOL_EXIT_REFUSED;
+	}
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return TOOL_EXIT_OK;
+}
+
+#define LIST_COLS 11
 
 /* Text columns left-aligned, numbers (UID, USES) right-aligned; no trailing blanks. */
 static void print_row(const char *const cell[LIST_COLS], const size_t w[LIST_COLS])
@@ -246,8 +269,10 @@ struct list_row {
 int tool_print_list(const struct pt_rep *rep, bool json)
 {
 	static const char *const head[LIST_COLS] = {
-		"ID", "USER", "UID", "HOLDER", "ACTOR", "ISSUED", "EXPIRES", "LAST-USED", "USES",
+		"ID",	   "USER", "UID",  "HOLDER",	   "ACTOR",	   "ISSUED",
+		"EXPIRES", "LEFT", "USES", "LAST-SUCCESS", "LAST-REFUSAL",
 	};
+	uint64_t now = (uint64_t)time(NULL);
 	struct list_row *rows;
 	size_t w[LIST_COLS];
 	uint32_t n = rep->n_list;
@@ -273,8 +298,10 @@ int tool_print_list(const struct pt_rep *rep, bool json)
 		snprintf(r->cell[4], sizeof(r->cell[4]), "%s", t->actor ? t->actor : "");
 		tool_time(t->iat, r->cell[5], sizeof(r->cell[5]));
 		tool_time(t->exp, r->cell[6], sizeof(r->cell[6]));
-		tool_time(t->last_used, r->cell[7], sizeof(r->cell[7]));
+		pt_left_text(t->exp, now, r->cell[7], sizeof(r->cell[7]));
 		snprintf(r->cell[8], sizeof(r->cell[8]), "%u", (unsigned)t->uses);
+		tool_time(t->last_used, r->cell[9], sizeof(r->cell[9]));
+		tool_time(t->refused_at, r->cell[10], sizeof(r->cell[10]));
 		for (size_t c = 0; c < LIST_COLS; c++)
 			if (strlen(r->cell[c]) > w[c])
 				w[c] = strlen(r->cell[c]);

@@ -2,6 +2,8 @@
 /* What pertok and pertokctl share: options, one request to tokend, output. */
 #pragma once
 
+struct json_object;
+
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -66,6 +68,9 @@ int tool_print_list(const struct pt_rep *rep, bool json);
 
 /* Prints a JSON text pretty (json-c). Returns an exit code. */
 int tool_print_json_pretty(const char *text);
+/* Prints o pretty and frees it; NULL (a failed build): "out of memory".
+ * The exit code. */
+int tool_print_json_object(struct json_object *o);
 
 /* A getopt handler for a command whose one option is a flag: sets *(bool *)u. */
 int tool_opt_flag(int c, const char *arg, void *u);

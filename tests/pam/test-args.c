@@ -82,6 +82,9 @@ static void test_issue_defaults(void **state)
 	assert_int_equal(a.notoken, PP_NOTOKEN_DENY);
 	assert_false(a.nokeyring);
 	assert_false(a.debug);
+	assert_false(a.quiet);
+	assert_int_equal(a.warn_days, PP_WARN_DAYS_DEFAULT);
+	assert_int_equal(a.warn_days, 7);
 	assert_int_equal(logs.n, 0);
 	assert_string_equal(pp_mode_name(a.mode), "issue");
 }
@@ -389,6 +392,36 @@ static void test_recovery(void **state)
 	assert_logged("option delay=5 has no effect in redeem mode");
 }
 
+/* The login messages' options: quiet, and warn_days= (a table). */
+static void test_quiet_warn_days(void **state)
+{
+	static const struct {
+		const char *arg;
+		uint32_t want;
+		bool logged;
+	} t[] = {
+		{ "warn_days=0", 0, false },	   { "warn_days=30", 30, false },
+		{ "warn_days=3650", 3650, false }, { "warn_days=3651", 7, true },
+		{ "warn_days=-1", 7, true },	   { "warn_days=7d", 7, true },
+		{ "warn_days=", 7, true },
+	};
+	struct pp_args a;
+
+	assert_int_equal(parse(&a, ARGV("issue", "quiet")), 0);
+	assert_true(a.quiet);
+	assert_int_equal(logs.n, 0);
+	assert_int_equal(parse(&a, ARGV("redeem", "quiet")), 0);
+	assert_logged("option quiet has no effect in redeem mode");
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		reset_logs(state);
+		assert_int_equal(parse(&a, ARGV("issue", t[i].arg)), 0);
+		if (a.warn_days != t[i].want || (logs.n > 0) != t[i].logged)
+			fail_msg("%s: warn_days %u (want %u), %d log lines", t[i].arg,
+				 (unsigned)a.warn_days, (unsigned)t[i].want, logs.n);
+	}
+	assert_logged("invalid warn_days= (days, 0..3650), using 7");
+}
+
 /* Table: delay= values and what they become. */
 static void test_delay_table(void **state)
 {
@@ -438,6 +471,7 @@ int main(void)
 		cmocka_unit_test_setup(test_notoken, reset_logs),
 		cmocka_unit_test_setup(test_option_of_other_mode, reset_logs),
 		cmocka_unit_test_setup(test_recovery, reset_logs),
+		cmocka_unit_test_setup(test_quiet_warn_days, reset_logs),
 		cmocka_unit_test_setup(test_delay_table, reset_logs),
 	};
 

@@ -238,14 +238,18 @@ static struct tokrec lookup_token(const char *user, const char *holder)
 	return t;
 }
 
+/* The PAM_TEXT_INFO messages of the last run_stack (pam_debug in the probes
+ * sends them too), "" after the last. */
+static char info[8][PAM_MAX_MSG_SIZE];
+
 static void run_stack(const char *service, const char *user, struct pam_testcase *tests, size_t n)
 {
-	/* pam_debug (in the probes) sends PAM_TEXT_INFO: collect it somewhere */
-	static char info[8][PAM_MAX_MSG_SIZE], err[8][PAM_MAX_MSG_SIZE];
+	static char err[8][PAM_MAX_MSG_SIZE];
 	char *out_info[9] = { 0 }, *out_err[9] = { 0 };
 	struct pamtest_conv_data conv = { .out_info = out_info, .out_err = out_err };
 	enum pamtest_err perr;
 
+	memset(info, 0, sizeof(info));
 	for (size_t i = 0; i < 8; i++) {
 		out_info[i] = info[i];
 		out_err[i] = err[i];
@@ -495,6 +499,52 @@ static void test_redeem_denied_by_policy(void **state)
 	RUN_STACK("pt-wrong-actor", USER, pam_test(PAMTEST_ACCOUNT, PAM_PERM_DENIED));
 }
 
+/* The info messages of the last stack that contain needle. */
+static unsigned count_info(const char *needle)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < 8 && info[i][0]; i++)
+		n += strstr(info[i], needle) != NULL;
+	return n;
+}
+
+/* A login after a refused job: pam_info tells the user which job was
+ * refused, when, by which rule and why, and which token this login did
+ * not renew expires soon (persist_lifetime is 1d: within warn_days' 7);
+ * quiet says nothing, warn_days=0 leaves out the expiry. */
+static void test_issue_tells_refusals(void **state)
+{
+	static const char *const stacks[] = { "pt-issue-atd", "pt-issue-atd-quiet",
+					      "pt-issue-atd-nowarn" };
+
+	for (size_t k = 0; k < 3; k++) {
+		issue(); /* fresh tokens for atd and cron */
+		drop_live_key(state);
+		/* the redeem rule "no-cron" refuses the cron job */
+		RUN_STACK("cron", USER, pam_test(PAMTEST_ACCOUNT, PAM_PERM_DENIED));
+		user_session_keyring();
+		RUN_STACK(stacks[k], USER, pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+			  pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS));
+		drop_live_key(state);
+		if (k == 1) {
+			if (info[0][0])
+				fail_msg("quiet, yet the module said: %s", info[0]);
+			continue;
+		}
+		assert_int_equal(count_info("pertok: a job of holder cron was refused at "), 1);
+		assert_int_equal(count_info(" by rule no-cron: "), 1);
+		assert_int_equal(count_info("(1 refusal since the token was issued; "
+					    "\"pertok status\" shows more)"),
+				 1);
+		assert_int_equal(count_info("holder atd was refused"), 0);
+		/* atd was renewed by this login: only cron's expiry is told */
+		assert_int_equal(count_info("pertok: your token for holder cron expires in "),
+				 k == 0 ? 1 : 0);
+		assert_int_equal(count_info("your token for holder atd"), 0);
+	}
+}
+
 static void test_redeem_tokend_down(void **state)
 {
 	uint64_t t0 = now_ms();
@@ -721,6 +771,7 @@ int main(void)
 		T(test_redeem_no_token_denied),
 		T(test_redeem_no_token_ignore),
 		T(test_redeem_denied_by_policy),
+		T(test_issue_tells_refusals),
 		T(test_redeem_tokend_down),
 		T(test_redeem_result_cached),
 		T(test_redeem_user_changed),

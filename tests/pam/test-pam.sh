@@ -167,6 +167,16 @@ svc() { cat >"$services/$1"; }
 svc pt-issue <<EOF
 session required $m issue $s holder=atd,cron onerror=fail debug
 EOF
+# issue for atd alone (cron's token is not renewed), with its login messages
+svc pt-issue-atd <<EOF
+session required $m issue $s holder=atd
+EOF
+svc pt-issue-atd-quiet <<EOF
+session required $m issue $s holder=atd quiet
+EOF
+svc pt-issue-atd-nowarn <<EOF
+session required $m issue $s holder=atd warn_days=0
+EOF
 svc pt-issue-down-ignore <<EOF
 session required $m issue socket=$absent onerror=ignore
 session required $permit

@@ -727,13 +727,15 @@ static void test_pertokctl(void **state)
 	(void)state;
 	reconfigure("", "");
 	issue("tester", id);
+	/* the rules allow, but the token has expired by then: a deny, exit 1 */
 	assert_int_equal(run("explain --user root --holder tester --at 2030-01-01T00:00:00Z", out,
 			     sizeof(out)),
-			 0);
+			 1);
 	assert_non_null(strstr(out, "at 2030-01-01T00:00:00Z"));
 	assert_non_null(strstr(out, "decision: allow"));
+	assert_non_null(strstr(out, "\ndecision=deny\n"));
 	assert_int_equal(
-		run("explain --user root --holder tester --at 1893456000", out, sizeof(out)), 0);
+		run("explain --user root --holder tester --at 1893456000", out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "at 2030-01-01T00:00:00Z"));
 	assert_int_equal(run("explain --user root", out, sizeof(out)), 2);
 	assert_int_equal(

@@ -320,6 +320,8 @@ static const struct matrix_row {
 	{ PT_REVOKE_MATCH, { A, A, A, A, A, A } },
 	{ PT_CODE_ISSUE, { A, A, A, P, P, P } },
 	{ PT_CODE_CHECK, { A, A, A, A, P, P } },
+	{ PT_LIST_STATUS, { A, A, A, A, A, A } },
+	{ PT_EXPLAIN_ISSUE, { A, A, A, P, P, P } },
 };
 
 static void test_caller_classes(void **state)
@@ -355,6 +357,7 @@ static void test_caller_classes(void **state)
 			.ttype = (char *)"nosuchtype",
 			.code = (char *)"0000",
 			.cursor = (char *)"",
+			.actor = (char *)"atd",
 		};
 
 		for (int w = 0; w < N_WHO; w++) {

@@ -532,7 +532,7 @@ static void test_exchange_decision(void **state)
 		struct pt_exchange_decision d;
 
 		rate_calls = 0;
-		pt_policy_exchange(*state, &in, &d);
+		pt_policy_exchange(*state, &in, &d, NULL, 0);
 		if (d.outcome != c->outcome || strcmp(d.reason, c->reason) != 0)
 			fail_msg("case %zu: outcome %d \"%s\"", i, d.outcome, d.reason);
 		if (c->outcome == PT_OUTCOME_ALLOW)

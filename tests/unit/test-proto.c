@@ -45,6 +45,8 @@ static const struct layout layouts[] = {
 	{ "req revoke-match", 0, PT_REVOKE_MATCH, "ssq" },
 	{ "req code-issue", 0, PT_CODE_ISSUE, "ss" },
 	{ "req code-check", 0, PT_CODE_CHECK, "ssc" },
+	{ "req list-status", 0, PT_LIST_STATUS, "ss" },
+	{ "req explain-issue", 0, PT_EXPLAIN_ISSUE, "sssq" },
 	{ "ok hello", 1, PT_HELLO, "u" },
 	{ "ok mint", 1, PT_MINT, "tqs" },
 	{ "ok redeem", 1, PT_REDEEM, "tqs" },
@@ -56,6 +58,7 @@ static const struct layout layouts[] = {
 	{ "ok revoke-match", 1, PT_REVOKE_MATCH, "u" },
 	{ "ok code-issue", 1, PT_CODE_ISSUE, "cq" },
 	{ "ok code-check", 1, PT_CODE_CHECK, "u" },
+	{ "ok explain-issue", 1, PT_EXPLAIN_ISSUE, "x" },
 	{ "error", 2, PT_HELLO, "ux" },
 	{ "error (any request)", 2, PT_LIST, "ux" },
 };
@@ -570,6 +573,50 @@ static void test_rep_list_page(void **state)
 	ptbuf_free(b);
 }
 
+/* LIST_STATUS: the LIST_PAGE entries, each with the token's last refusal. */
+static void test_rep_list_status(void **state)
+{
+	struct pt_tokinfo two[2] = {
+		{ .id = "pt_1",
+		  .user = "alice",
+		  .holder = "atd",
+		  .actor = "sshd",
+		  .refused_at = 7,
+		  .refusals = 3,
+		  .refusal_rule = "night",
+		  .refusal_reason = "outside hours" },
+		{ .id = "pt_2", .user = "alice", .holder = "cron", .actor = "sshd" },
+	};
+	struct pt_rep in = { .type = PT_OK, .list = two, .n_list = 2 };
+	struct ptbuf *b = ptbuf_new(4 + PT_MAX_FRAME);
+	struct pt_rep p = { 0 };
+	const uint8_t *payload;
+	size_t plen, used;
+	uint8_t type;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(pt_rep_encode(PT_LIST_STATUS, &in, b), 0);
+	assert_int_equal(pt_frame_split(ptbuf_ptr(b), ptbuf_len(b), PT_MAX_FRAME, &type, &payload,
+					&plen, &used),
+			 0);
+	assert_int_equal(pt_rep_decode(PT_LIST_STATUS, type, payload, plen, &p), 0);
+	assert_int_equal(p.n_list, 2);
+	assert_int_equal(p.list[0].refused_at, 7);
+	assert_int_equal(p.list[0].refusals, 3);
+	assert_string_equal(p.list[0].refusal_rule, "night");
+	assert_string_equal(p.list[0].refusal_reason, "outside hours");
+	assert_int_equal(p.list[1].refused_at, 0);
+	assert_string_equal(p.list[1].refusal_rule, "");
+	assert_int_equal(p.more, 0);
+	pt_rep_clear(&p);
+	/* an entry cut inside its refusal part */
+	assert_int_equal(pt_rep_decode(PT_LIST_STATUS, type, payload, plen - 10, &p), -EBADMSG);
+	assert_string_equal(pt_msgtype_name(PT_LIST_STATUS), "list");
+	assert_string_equal(pt_msgtype_name(PT_EXPLAIN_ISSUE), "explain");
+	ptbuf_free(b);
+}
+
 static void test_rep_list_malformed(void **state)
 {
 	struct pt_tokinfo t = { .id = "i", .user = "u", .holder = "h", .actor = "a" };
@@ -896,6 +943,7 @@ int main(void)
 		cmocka_unit_test(test_req_encode_sizes),
 		cmocka_unit_test(test_rep_roundtrip),
 		cmocka_unit_test(test_rep_list_page),
+		cmocka_unit_test(test_rep_list_status),
 		cmocka_unit_test(test_rep_list_malformed),
 		cmocka_unit_test(test_rep_bad_types),
 		cmocka_unit_test(test_rep_encode_errors),

@@ -1511,6 +1511,157 @@ static void test_store_journal(void **state)
 	pt_store_free(s);
 }
 
+/* The last refusal (record.h): optional in the JSON, so that the records
+ * of v0.2 load; kept through a round trip and both compact forms; its
+ * fields validated; pt_record_set_refusal cleans what it is given. */
+static void test_record_refusal(void **state)
+{
+	/* a v0.2 record, as its store wrote it: no refusal fields */
+	static const char old[] =
+		"{\"v\":1,\"id\":\"pt_AAAAAAAAAAAAAAAAAAAAAA\",\"user\":\"alice\",\"uid\":1000,"
+		"\"gid\":1000,\"groups\":[\"alice\"],\"gecos\":\"\",\"home\":\"/home/alice\","
+		"\"shell\":\"/bin/sh\",\"holder\":\"atd\",\"actor\":\"login\",\"service\":null,"
+		"\"tty\":null,\"rhost\":null,\"source_jti\":null,\"iat\":1700000000,"
+		"\"exp\":1700086400,\"last_used\":0,\"uses\":0}";
+	struct pt_record *r = NULL, *back = NULL, *copy = NULL;
+	char *json = NULL, long_reason[600], *p;
+
+	(void)state;
+	assert_int_equal(pt_record_from_json(old, strlen(old), &r), 0);
+	assert_int_equal(r->refusals, 0);
+	assert_int_equal(r->refused_at, 0);
+	assert_null(r->refusal_rule);
+	assert_null(r->refusal_reason);
+	/* never refused: written as before */
+	assert_int_equal(pt_record_to_json(r, &json), 0);
+	assert_null(strstr(json, "refus"));
+	free(json);
+
+	assert_int_equal(pt_record_set_refusal(r, 1700000500, 3, "night", "outside\nhours"), 0);
+	assert_string_equal(r->refusal_reason, "outside?hours");
+	assert_int_equal(pt_record_to_json(r, &json), 0);
+	assert_non_null(strstr(json, "\"refusals\":3"));
+	assert_int_equal(pt_record_from_json(json, strlen(json), &back), 0);
+	assert_int_equal(back->refusals, 3);
+	assert_int_equal(back->refused_at, 1700000500);
+	assert_string_equal(back->refusal_rule, "night");
+	assert_string_equal(back->refusal_reason, "outside?hours");
+	free(json);
+	/* the compact forms keep them (and free them once: ASan runs this) */
+	assert_int_equal(pt_record_compact(back), 0);
+	assert_string_equal(back->refusal_rule, "night");
+	assert_int_equal(pt_record_compact_copy(back, &copy), 0);
+	assert_string_equal(copy->refusal_reason, "outside?hours");
+	assert_ptr_not_equal(copy->refusal_reason, back->refusal_reason);
+	assert_int_equal(pt_record_set_refusal(back, 1700000600, 4, NULL, "expired"), 0);
+	assert_null(back->refusal_rule);
+	assert_string_equal(copy->refusal_rule, "night");
+	pt_record_free(copy);
+	pt_record_free(back);
+
+	/* a reason too long for one protocol string is cut, at a character */
+	memset(long_reason, 'x', sizeof(long_reason));
+	long_reason[sizeof(long_reason) - 1] = '\0';
+	memcpy(long_reason + PT_REFUSAL_REASON_MAX - 2, "\xc3\xa9", 2); /* e-acute across the cut */
+	assert_int_equal(pt_record_set_refusal(r, 1700000700, 5, "night", long_reason), 0);
+	assert_int_equal(strlen(r->refusal_reason), PT_REFUSAL_REASON_MAX - 2);
+	assert_true(pt_record_valid(r));
+
+	/* what the JSON may not hold */
+	assert_int_equal(pt_record_set_refusal(r, 1700000700, 5, "night", "why"), 0);
+	assert_int_equal(pt_record_to_json(r, &json), 0);
+	p = strstr(json, "\"night\"");
+	assert_non_null(p);
+	memcpy(p, "\"ni ht\"", 7);
+	assert_int_equal(pt_record_from_json(json, strlen(json), &back), -EINVAL);
+	free(json);
+	{
+		char bad[1200];
+
+		snprintf(bad, sizeof(bad), "%.*s,\"refusal_reason\":\"a\\u0001b\"}",
+			 (int)(strlen(old) - 1), old);
+		assert_int_equal(pt_record_from_json(bad, strlen(bad), &back), -EINVAL);
+		snprintf(bad, sizeof(bad), "%.*s,\"refusals\":-1}", (int)(strlen(old) - 1), old);
+		assert_int_equal(pt_record_from_json(bad, strlen(bad), &back), -EINVAL);
+		snprintf(bad, sizeof(bad), "%.*s,\"refused_at\":\"1\"}", (int)(strlen(old) - 1),
+			 old);
+		assert_int_equal(pt_record_from_json(bad, strlen(bad), &back), -EINVAL);
+		snprintf(bad, sizeof(bad), "%.*s,\"refusal_rule\":null,\"refusals\":1}",
+			 (int)(strlen(old) - 1), old);
+		assert_int_equal(pt_record_from_json(bad, strlen(bad), &back), 0);
+		assert_int_equal(back->refusals, 1);
+		pt_record_free(back);
+	}
+	pt_record_free(r);
+}
+
+/* A refusal is journaled like a use ("F" line) and replayed at the next
+ * open; an older or malformed line changes nothing. */
+static void test_store_journal_refusal(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_journal *j = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *x;
+	char ida[PT_ID_LEN], jpath[256], line[256];
+
+	fail_dir_fsync = fail_fdatasync = 0;
+	memcpy(ida, a->id, PT_ID_LEN);
+	snprintf(jpath, sizeof(jpath), "%s/usage.journal", t->dir);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	assert_int_equal(pt_store_put(s, a, NULL), 0);
+
+	assert_int_equal(pt_record_set_refusal(a, 1700000300, 1, "night", "outside 08:00-18:00"),
+			 0);
+	a->refusal_unjournaled = true;
+	pt_store_touch(s, a, false);
+	assert_int_equal(pt_store_journal(s, j), 0);
+	assert_false(a->refusal_unjournaled);
+	assert_int_equal(pt_journal_sync(j), 0);
+	pt_journal_free(j);
+	pt_store_free(s); /* a crash: nothing flushed */
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	x = pt_store_find_id(s, ida);
+	assert_non_null(x);
+	assert_int_equal(x->refusals, 0); /* the file is old */
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	{
+		struct replay rp = { s, 0, 0 };
+
+		assert_int_equal(pt_journal_replay(j, replay_fn, &rp), 0);
+		assert_int_equal(rp.applied, 1);
+		assert_int_equal(rp.bad, 0);
+	}
+	assert_int_equal(x->refusals, 1);
+	assert_int_equal(x->refused_at, 1700000300);
+	assert_string_equal(x->refusal_rule, "night");
+	assert_string_equal(x->refusal_reason, "outside 08:00-18:00");
+	/* older: nothing; no rule: "-"; malformed */
+	snprintf(line, sizeof(line), "F %s 1 1700000900 other older", ida);
+	assert_int_equal(pt_store_replay(s, line), 0);
+	assert_string_equal(x->refusal_rule, "night");
+	snprintf(line, sizeof(line), "F %s 2 1700000900 - expired", ida);
+	assert_int_equal(pt_store_replay(s, line), 1);
+	assert_null(x->refusal_rule);
+	assert_string_equal(x->refusal_reason, "expired");
+	snprintf(line, sizeof(line), "F %s 3 1700000900", ida);
+	assert_int_equal(pt_store_replay(s, line), -EINVAL);
+	snprintf(line, sizeof(line), "F %s x 1700000900 - y", ida);
+	assert_int_equal(pt_store_replay(s, line), -EINVAL);
+	snprintf(line, sizeof(line), "F %s 3 1700000900 bad/rule y", ida);
+	assert_int_equal(pt_store_replay(s, line), -EINVAL);
+	assert_int_equal(x->refusals, 2);
+	/* written to the store by the next flush */
+	assert_int_equal(pt_store_flush(s), 0);
+	pt_journal_free(j);
+	pt_store_free(s);
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_find_id(s, ida)->refusals, 2);
+	pt_store_free(s);
+}
+
 /* A failed journal write leaves no torn line: the lines stay queued. */
 static void test_journal_sync_failure(void **state)
 {
@@ -1727,6 +1878,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_opener, setup, teardown),
 		cmocka_unit_test(test_record_id),
 		cmocka_unit_test(test_record_roundtrip),
+		cmocka_unit_test(test_record_refusal),
 		cmocka_unit_test(test_record_strict),
 		cmocka_unit_test_setup_teardown(test_read_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_write, setup, teardown),
@@ -1744,6 +1896,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_fsync_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_journal_refusal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_sync_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_large, setup, teardown),
