@@ -114,3 +114,5 @@ int op_reseal(struct call *c);
 /* ops-code.c */
 int op_code_issue(struct call *c);
 int op_code_check(struct call *c);
+int op_code_sheet(struct call *c);
+int op_code_list(struct call *c);

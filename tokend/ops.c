@@ -39,6 +39,8 @@ static const struct pt_ops_row rows[] = {
 	{ PT_REVOKE_MATCH, PT_CALLER_ANY, PT_AUDIT_RECORD, op_revoke_match },
 	{ PT_CODE_ISSUE, PT_CALLER_ROOT, PT_AUDIT_HELD, op_code_issue },
 	{ PT_CODE_CHECK, PT_CALLER_ROOT_OR_ACTOR, PT_AUDIT_HELD, op_code_check },
+	{ PT_CODE_SHEET, PT_CALLER_ROOT, PT_AUDIT_HELD, op_code_sheet },
+	{ PT_CODE_LIST, PT_CALLER_ROOT, PT_AUDIT_NONE, op_code_list },
 	{ PT_OK, PT_CALLER_NONE, PT_AUDIT_NONE, NULL },	 /* a reply */
 	{ PT_ERR, PT_CALLER_NONE, PT_AUDIT_NONE, NULL }, /* a reply */
 };
