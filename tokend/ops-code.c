@@ -286,12 +286,12 @@ static int code_failed(struct call *c, const struct pt_tokentype *t, struct pt_c
 	rec->failures++;
 	locked = t->max_failures && rec->failures >= t->max_failures;
 	if (locked) {
+		snprintf(reason, sizeof(reason),
+			 "%s; %u failures: code%s revoked, user locked out for %" PRIu64 "s", what,
+			 t->max_failures, rec->n_codes > 1 ? "s" : "", t->lockout);
 		pt_codes_drop_sheet(rec);
 		rec->failures = 0;
 		rec->locked_until = now + t->lockout;
-		snprintf(reason, sizeof(reason),
-			 "%s; %u failures: codes revoked, user locked out for %" PRIu64 "s", what,
-			 t->max_failures, t->lockout);
 	} else if (t->max_failures)
 		snprintf(reason, sizeof(reason), "%s (%u of %u attempts left)", what,
 			 t->max_failures - rec->failures, t->max_failures);
@@ -388,13 +388,15 @@ int op_code_check(struct call *c)
 		goto out;
 	}
 	if (now >= code_exp(t, &rec)) {
+		bool many = rec.n_codes > 1;
+
 		pt_codes_drop_sheet(&rec);
 		if ((r = pt_codes_save(d->cfg->state_dir, &rec)) < 0)
 			goto internal;
 		record_decision(c, LOG_NOTICE, "deny", c->req->user, NULL, NULL, rule,
 				now >= rec.hard_exp ? "expired (max_ttl)" : "expired (ttl)");
-		r = reply_error(c, PT_E_INVALID, "the codes of type %s for %s have expired",
-				t->name, c->req->user);
+		r = reply_error(c, PT_E_INVALID, "the code%s of type %s for %s ha%s expired",
+				many ? "s" : "", t->name, c->req->user, many ? "ve" : "s");
 		goto out;
 	}
 	if (!format_ok || slot < 0) {
