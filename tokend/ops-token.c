@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account.h"
 #include "history.h"
 #include "log.h"
 #include "ops-internal.h"
@@ -428,6 +429,42 @@ out:
 
 /* ----------------------------------------------------------------- redeem */
 
+/*
+ * The name service reported an error for the user (account.h: "directory
+ * down", not "user gone"). tokend.offline = "deny" (the default): refuses,
+ * naming the error, and returns the reply's result (0 or a negative errno).
+ * "cached": *ret_acct is the identity recorded with the token (the one
+ * the NSS cache publishes), note says so for the log line and the audit
+ * record; returns 1.
+ */
+static int offline_account(struct call *c, const struct pt_record *rec,
+			   struct pt_account **ret_acct, char *note, size_t len)
+{
+	const struct pt_req *q = c->req;
+	char why[400];
+	int r;
+
+	if (!c->d->cfg->offline_cached) {
+		snprintf(why, sizeof(why),
+			 "the directory is unreachable (%s): account %s cannot be checked "
+			 "(tokend.offline = \"deny\")",
+			 pt_account_error(), q->user);
+		record_decision(c, LOG_WARNING, "deny", q->user, q->holder, rec->id, NULL, why);
+		return reply_error(c, PT_E_DENIED, "%s", why);
+	}
+	r = pt_account_from_record(rec, ret_acct);
+	if (r < 0) {
+		record_decision(c, LOG_ERR, "error", q->user, q->holder, rec->id, NULL,
+				strerror(-r));
+		return reply_error(c, PT_E_INTERNAL, "user look-up failed");
+	}
+	snprintf(note, len,
+		 "; account from the identity recorded with the token (uid %u), the "
+		 "directory being unreachable (%s; tokend.offline = \"cached\")",
+		 (unsigned)rec->uid, pt_account_error());
+	return 1;
+}
+
 /* The caller class (PT_CALLER_HOLDER) matched the actor that the request
  * names as holder. */
 int op_redeem(struct call *c)
@@ -441,7 +478,7 @@ int op_redeem(struct call *c)
 	struct pt_redeem_decision rd;
 	struct pt_live_claims lc = { 0 };
 	struct pt_rep rep = { .type = PT_OK };
-	char *token = NULL;
+	char *token = NULL, offline[400] = "", reason[700];
 	uint64_t now = pt_ops_now(d);
 	int r;
 
@@ -451,7 +488,11 @@ int op_redeem(struct call *c)
 		/* the account now, looked up only for a token that may be redeemed */
 		if (rec->exp > now) {
 			r = pt_ops_account(d, q->user, &acct);
-			if (r < 0 && r != -ENOENT) {
+			if (r == PT_ACCOUNT_EUNAVAIL) {
+				r = offline_account(c, rec, &acct, offline, sizeof(offline));
+				if (r <= 0)
+					return r;
+			} else if (r < 0 && r != -ENOENT) {
 				record_decision(c, LOG_ERR, "error", q->user, q->holder, rec->id,
 						NULL, strerror(-r));
 				return reply_error(c, PT_E_INTERNAL, "user look-up failed");
@@ -485,9 +526,10 @@ int op_redeem(struct call *c)
 		r = reply_error(c, PT_E_INVALID, "the persistable token %s expired", rec->id);
 		goto out;
 	default:
+		snprintf(reason, sizeof(reason), "%s%s", rd.dec.reason, offline);
 		record_decision(c, LOG_NOTICE, "deny", q->user, q->holder, rec->id,
-				rd.dec.rule ? rd.dec.rule->name : NULL, rd.dec.reason);
-		r = reply_error(c, PT_E_DENIED, "%s", rd.dec.reason);
+				rd.dec.rule ? rd.dec.rule->name : NULL, reason);
+		r = reply_error(c, PT_E_DENIED, "%s", reason);
 		goto out;
 	}
 	r = redeem_claims(d, acct, rec, rd.dec.rule, c->actor->name, q->service,
@@ -515,8 +557,9 @@ int op_redeem(struct call *c)
 	rep.exp = lc.exp;
 	c->token = token;
 	rep.id = rec->id;
-	record_decision(c, LOG_INFO, "allow", q->user, q->holder, rec->id, rd.dec.rule->name,
-			rd.dec.reason);
+	snprintf(reason, sizeof(reason), "%s%s", rd.dec.reason, offline);
+	record_decision(c, offline[0] ? LOG_NOTICE : LOG_INFO, "allow", q->user, q->holder, rec->id,
+			rd.dec.rule->name, reason);
 	r = pt_rep_encode(PT_REDEEM, &rep, c->out);
 out:
 	pt_live_claims_clear(&lc);
