@@ -110,7 +110,7 @@ int pt_codes_hash(const uint8_t salt[PT_CODE_SALTLEN], const char *type, const c
 int pt_codes_match(const struct pt_code_rec *rec, const char *type, const char *user,
 		   const char *code, int *ret_slot)
 {
-	static const uint8_t no_salt[PT_CODE_SALTLEN];
+	static const uint8_t no_salt[PT_CODE_SALTLEN], no_hash[PT_CODE_HASHLEN];
 	uint8_t h[PT_CODE_HASHLEN];
 	uint32_t found = 0, n = rec ? rec->n_codes : 0;
 	int r = 0;
@@ -122,7 +122,7 @@ int pt_codes_match(const struct pt_code_rec *rec, const char *type, const char *
 		/* every slot costs one hash, real or not; no branch on the result */
 		if (pt_codes_hash(s ? s->salt : no_salt, type, user, code, h) < 0)
 			r = -EIO;
-		eq = (uint32_t)(CRYPTO_memcmp(h, s ? s->hash : no_salt, PT_CODE_HASHLEN) == 0);
+		eq = (uint32_t)(CRYPTO_memcmp(h, s ? s->hash : no_hash, PT_CODE_HASHLEN) == 0);
 		eq &= real;
 		/* keep the first match: found holds i + 1 */
 		found |= (0u - (eq & (uint32_t)(found == 0))) & (i + 1);

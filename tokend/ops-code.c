@@ -32,6 +32,12 @@ static const char *code_type_why(struct call *c, const struct pt_tokentype **ret
 	return !t ? "no such type" : t->kind != PT_TTYPE_CODE ? "not a code type" : NULL;
 }
 
+/* The reply's words for code_type_why's reason. */
+static const char *type_error(const char *why)
+{
+	return strcmp(why, "no such type") == 0 ? "no such token type" : "not a code type";
+}
+
 /* A code type named by the request, or an error reply (tokentype.h). */
 static const struct pt_tokentype *code_type(struct call *c, int *ret_reply)
 {
@@ -43,10 +49,7 @@ static const struct pt_tokentype *code_type(struct call *c, int *ret_reply)
 	if (why) {
 		record_decision(c, LOG_NOTICE, "deny", c->req->user, NULL, NULL, rule, why);
 		*ret_reply =
-			reply_error(c, PT_E_NOTFOUND, "%s: %.64s",
-				    t || strcmp(why, "not a code type") == 0 ? "not a code type" :
-									       "no such token type",
-				    c->req->ttype);
+			reply_error(c, PT_E_NOTFOUND, "%s: %.64s", type_error(why), c->req->ttype);
 		return NULL;
 	}
 	if (!pt_name_valid(c->req->user)) {
@@ -352,10 +355,7 @@ int op_code_check(struct call *c)
 	snprintf(rule, sizeof(rule), "type:%.64s", t ? t->name : c->req->ttype);
 	if (type_why) {
 		record_decision(c, LOG_NOTICE, "deny", c->req->user, NULL, NULL, rule, type_why);
-		r = reply_error(c, PT_E_NOTFOUND, "%s: %.64s",
-				strcmp(type_why, "no such type") == 0 ? "no such token type" :
-									"not a code type",
-				c->req->ttype);
+		r = reply_error(c, PT_E_NOTFOUND, "%s: %.64s", type_error(type_why), c->req->ttype);
 		goto out;
 	}
 	if (!name_ok) {
