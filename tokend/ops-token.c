@@ -429,40 +429,17 @@ out:
 
 /* ----------------------------------------------------------------- redeem */
 
-/*
- * The name service reported an error for the user (account.h: "directory
- * down", not "user gone"). tokend.offline = "deny" (the default): refuses,
- * naming the error, and returns the reply's result (0 or a negative errno).
- * "cached": *ret_acct is the identity recorded with the token (the one
- * the NSS cache publishes), note says so for the log line and the audit
- * record; returns 1.
- */
-static int offline_account(struct call *c, const struct pt_record *rec,
-			   struct pt_account **ret_acct, char *note, size_t len)
+int redeem_account(const struct pt_daemon *d, const char *user, const struct pt_record *rec,
+		   struct pt_account **ret, bool *ret_cached)
 {
-	const struct pt_req *q = c->req;
-	char why[400];
-	int r;
+	int r = pt_ops_account(d, user, ret);
 
-	if (!c->d->cfg->offline_cached) {
-		snprintf(why, sizeof(why),
-			 "the directory is unreachable (%s): account %s cannot be checked "
-			 "(tokend.offline = \"deny\")",
-			 pt_account_error(), q->user);
-		record_decision(c, LOG_WARNING, "deny", q->user, q->holder, rec->id, NULL, why);
-		return reply_error(c, PT_E_DENIED, "%s", why);
-	}
-	r = pt_account_from_record(rec, ret_acct);
-	if (r < 0) {
-		record_decision(c, LOG_ERR, "error", q->user, q->holder, rec->id, NULL,
-				strerror(-r));
-		return reply_error(c, PT_E_INTERNAL, "user look-up failed");
-	}
-	snprintf(note, len,
-		 "; account from the identity recorded with the token (uid %u), the "
-		 "directory being unreachable (%s; tokend.offline = \"cached\")",
-		 (unsigned)rec->uid, pt_account_error());
-	return 1;
+	*ret_cached = false;
+	if (r != PT_ACCOUNT_EUNAVAIL || !rec || !d->cfg->offline_cached)
+		return r;
+	r = pt_account_from_record(rec, ret);
+	*ret_cached = r >= 0;
+	return r;
 }
 
 /* The caller class (PT_CALLER_HOLDER) matched the actor that the request
@@ -479,6 +456,7 @@ int op_redeem(struct call *c)
 	struct pt_live_claims lc = { 0 };
 	struct pt_rep rep = { .type = PT_OK };
 	char *token = NULL, offline[400] = "", reason[700];
+	bool cached = false;
 	uint64_t now = pt_ops_now(d);
 	int r;
 
@@ -487,16 +465,26 @@ int op_redeem(struct call *c)
 		policy_token(&pt, rec);
 		/* the account now, looked up only for a token that may be redeemed */
 		if (rec->exp > now) {
-			r = pt_ops_account(d, q->user, &acct);
+			r = redeem_account(d, q->user, rec, &acct, &cached);
 			if (r == PT_ACCOUNT_EUNAVAIL) {
-				r = offline_account(c, rec, &acct, offline, sizeof(offline));
-				if (r <= 0)
-					return r;
+				snprintf(reason, sizeof(reason),
+					 "the directory is unreachable (%s): account %s cannot be "
+					 "checked (tokend.offline = \"deny\")",
+					 pt_account_error(), q->user);
+				record_decision(c, LOG_WARNING, "deny", q->user, q->holder, rec->id,
+						NULL, reason);
+				return reply_error(c, PT_E_DENIED, "%s", reason);
 			} else if (r < 0 && r != -ENOENT) {
 				record_decision(c, LOG_ERR, "error", q->user, q->holder, rec->id,
 						NULL, strerror(-r));
 				return reply_error(c, PT_E_INTERNAL, "user look-up failed");
 			}
+			if (cached)
+				snprintf(offline, sizeof(offline),
+					 "; account from the identity recorded with the token "
+					 "(uid %u), the directory being unreachable (%s; "
+					 "tokend.offline = \"cached\")",
+					 (unsigned)rec->uid, pt_account_error());
 		}
 	}
 	policy_account(&pa, acct);

@@ -112,6 +112,22 @@ static uint32_t redeem_dirk(char *msg, size_t len)
 	return code;
 }
 
+/* explain's answer for dirk: its error code; its text or message in buf. */
+static uint32_t explain_dirk(char *buf, size_t len)
+{
+	struct pt_req req = { .type = PT_EXPLAIN,
+			      .user = (char *)"dirk",
+			      .holder = (char *)"tester" };
+	struct pt_rep rep;
+	uint32_t code;
+
+	assert_int_equal(th_call(&req, &rep), 0);
+	code = rep.type == PT_OK ? 0 : rep.err_code;
+	snprintf(buf, len, "%s", rep.type == PT_OK ? rep.text : rep.message);
+	pt_rep_clear(&rep);
+	return code;
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -173,6 +189,10 @@ static void test_down_denies(void **state)
 		strstr(msg, "the directory is unreachable (getpwnam_r(dirk): No such file"));
 	assert_null(strstr(msg, "does not exist"));
 	assert_true(th_wait_log("result=deny user=dirk", 2, 5000) >= 2);
+	/* explain says what a redemption would do */
+	assert_int_equal(explain_dirk(msg, sizeof(msg)), PT_E_DENIED);
+	assert_non_null(
+		strstr(msg, "the directory is unreachable (getpwnam_r(dirk): No such file"));
 	assert_int_equal(th_count_log("account dirk does not exist"), 0);
 	/* back up: redeems again */
 	set_state("up");
@@ -197,7 +217,7 @@ static void test_gone_denies(void **state)
  * the log line and the audit record say so; gone is still refused. */
 static void test_down_cached(void **state)
 {
-	char msg[512], audit[256];
+	char msg[4096], audit[256];
 	char *text;
 
 	(void)state;
@@ -216,6 +236,11 @@ static void test_down_cached(void **state)
 	assert_non_null(text);
 	assert_non_null(strstr(text, "account from the identity recorded with the token"));
 	free(text);
+	assert_int_equal(explain_dirk(msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg,
+			       "account: the directory is unreachable (getpwnam_r(dirk): No "
+			       "such file or directory): the identity recorded with the token"));
+	assert_non_null(strstr(msg, "account: uid 4242, gid 4242"));
 	set_state("gone");
 	assert_int_equal(redeem_dirk(msg, sizeof(msg)), PT_E_DENIED);
 	assert_non_null(strstr(msg, "account dirk does not exist"));
