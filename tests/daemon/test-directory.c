@@ -96,37 +96,27 @@ static bool private_nsswitch(void)
 	return true;
 }
 
-static uint32_t redeem_dirk(char *msg, size_t len)
+/* A redemption (PT_REDEEM) or its dry run (PT_EXPLAIN) for dirk by the
+ * holder "tester": the error code (0: PT_OK); the message, or explain's text,
+ * in buf. */
+static uint32_t ask_dirk(uint8_t type, char *buf, size_t len)
 {
-	struct pt_req req = { .type = PT_REDEEM,
+	struct pt_req req = { .type = type,
 			      .user = (char *)"dirk",
 			      .holder = (char *)"tester",
-			      .service = (char *)"test" };
+			      .service = type == PT_REDEEM ? (char *)"test" : NULL };
 	struct pt_rep rep;
 	uint32_t code;
 
 	assert_int_equal(th_call(&req, &rep), 0);
 	code = rep.type == PT_OK ? 0 : rep.err_code;
-	snprintf(msg, len, "%s", rep.message ? rep.message : "");
+	snprintf(buf, len, "%s", rep.type != PT_OK ? rep.message : rep.text ? rep.text : "");
 	pt_rep_clear(&rep);
 	return code;
 }
 
-/* explain's answer for dirk: its error code; its text or message in buf. */
-static uint32_t explain_dirk(char *buf, size_t len)
-{
-	struct pt_req req = { .type = PT_EXPLAIN,
-			      .user = (char *)"dirk",
-			      .holder = (char *)"tester" };
-	struct pt_rep rep;
-	uint32_t code;
-
-	assert_int_equal(th_call(&req, &rep), 0);
-	code = rep.type == PT_OK ? 0 : rep.err_code;
-	snprintf(buf, len, "%s", rep.type == PT_OK ? rep.text : rep.message);
-	pt_rep_clear(&rep);
-	return code;
-}
+#define redeem_dirk(buf, len) ask_dirk(PT_REDEEM, buf, len)
+#define explain_dirk(buf, len) ask_dirk(PT_EXPLAIN, buf, len)
 
 static int setup(void **state)
 {
