@@ -75,6 +75,12 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		    (r = ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR)) < 0)
 			return r;
 		return ptbuf_put_u64(b, req->at);
+	case PT_CODE_SHEET:
+	case PT_CODE_LIST:
+		if ((r = ptbuf_put_cstring_max(b, req->ttype, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0)
+			return r;
+		return req->type == PT_CODE_SHEET ? ptbuf_put_u32(b, req->count) : 0;
 	default:
 		return -EINVAL;
 	}
@@ -141,6 +147,38 @@ static int list_decode(struct ptbuf_view *v, struct pt_rep *p, bool status)
 	return 0;
 }
 
+/* CODE_SHEET: n x { id, code }; CODE_LIST: n x { id, uses, spent } */
+static int codes_decode(uint8_t req_type, struct ptbuf_view *v, struct pt_rep *p)
+{
+	uint32_t n;
+	int r;
+
+	if ((r = ptbuf_view_get_u32(v, &n)) < 0)
+		return r;
+	if (n > PT_MAX_SHEET)
+		return -EBADMSG;
+	if (n == 0)
+		return 0;
+	p->codes = calloc(n, sizeof(*p->codes));
+	if (!p->codes)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		struct pt_codeinfo *c = &p->codes[i];
+
+		p->n_codes = i + 1; /* so that pt_rep_clear frees what was decoded */
+		if ((r = ptbuf_view_get_u32(v, &c->id)) < 0)
+			return r;
+		if (req_type == PT_CODE_SHEET)
+			r = ptbuf_view_get_cstring(v, PT_MAX_CODE, &c->code);
+		else if ((r = ptbuf_view_get_u32(v, &c->uses)) >= 0 &&
+			 (r = ptbuf_view_get_u8(v, &c->spent)) >= 0 && c->spent > 1)
+			r = -EBADMSG;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_rep *p)
 {
 	int r;
@@ -185,6 +223,17 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 		return ptbuf_view_get_u64(v, &p->exp);
 	case PT_CODE_CHECK:
 		return ptbuf_view_get_u32(v, &p->count);
+	case PT_CODE_SHEET:
+		if ((r = ptbuf_view_get_u64(v, &p->exp)) < 0)
+			return r;
+		return codes_decode(req_type, v, p);
+	case PT_CODE_LIST:
+		if ((r = ptbuf_view_get_u64(v, &p->iat)) < 0 ||
+		    (r = ptbuf_view_get_u64(v, &p->exp)) < 0 ||
+		    (r = ptbuf_view_get_u32(v, &p->failures)) < 0 ||
+		    (r = ptbuf_view_get_u64(v, &p->locked_until)) < 0)
+			return r;
+		return codes_decode(req_type, v, p);
 	default:
 		return -EBADMSG;
 	}

@@ -78,6 +78,29 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 		return ptbuf_put_u64(b, rep->exp);
 	case PT_CODE_CHECK:
 		return ptbuf_put_u32(b, rep->count);
+	case PT_CODE_SHEET:
+	case PT_CODE_LIST:
+		if (rep->n_codes > PT_MAX_SHEET || (rep->n_codes > 0 && !rep->codes))
+			return -EMSGSIZE;
+		if (req_type == PT_CODE_SHEET)
+			r = ptbuf_put_u64(b, rep->exp);
+		else if ((r = ptbuf_put_u64(b, rep->iat)) >= 0 &&
+			 (r = ptbuf_put_u64(b, rep->exp)) >= 0 &&
+			 (r = ptbuf_put_u32(b, rep->failures)) >= 0)
+			r = ptbuf_put_u64(b, rep->locked_until);
+		if (r < 0 || (r = ptbuf_put_u32(b, rep->n_codes)) < 0)
+			return r;
+		for (uint32_t i = 0; r >= 0 && i < rep->n_codes; i++) {
+			const struct pt_codeinfo *c = &rep->codes[i];
+
+			if ((r = ptbuf_put_u32(b, c->id)) < 0)
+				break;
+			if (req_type == PT_CODE_SHEET)
+				r = ptbuf_put_cstring_max(b, c->code, PT_MAX_CODE);
+			else if ((r = ptbuf_put_u32(b, c->uses)) >= 0)
+				r = ptbuf_put_u8(b, c->spent ? 1 : 0);
+		}
+		return r;
 	default:
 		return -EINVAL;
 	}
@@ -187,6 +210,16 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)
 			return r;
 		return ptbuf_view_get_u64(v, &q->at);
+	case PT_CODE_SHEET:
+	case PT_CODE_LIST:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->ttype)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
+			return r;
+		if (q->type == PT_CODE_LIST)
+			return 0;
+		if ((r = ptbuf_view_get_u32(v, &q->count)) < 0)
+			return r;
+		return q->count >= 1 && q->count <= PT_MAX_SHEET ? 0 : -EBADMSG;
 	default:
 		return -EBADMSG;
 	}

@@ -94,6 +94,11 @@ void pt_rep_clear(struct pt_rep *rep)
 	free(rep->id);
 	free(rep->text);
 	free(rep->cursor);
+	if (rep->codes) {
+		for (uint32_t i = 0; i < rep->n_codes; i++)
+			pt_free_secret(rep->codes[i].code);
+		free(rep->codes);
+	}
 	if (rep->list) {
 		for (uint32_t i = 0; i < rep->n_list; i++)
 			tokinfo_clear(&rep->list[i]);
@@ -124,6 +129,8 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_RESEAL, "reseal" },
 	{ PT_CODE_ISSUE, "code-issue" },
 	{ PT_CODE_CHECK, "code-check" },
+	{ PT_CODE_SHEET, "code-sheet" },
+	{ PT_CODE_LIST, "code-list" },
 	{ PT_ERR, "error" },
 	{ PT_LIST_STATUS, "list" },
 	{ PT_EXPLAIN_ISSUE, "explain" },

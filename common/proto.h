@@ -33,6 +33,8 @@
  *   PT_LIST_STATUS str user, str cursor (as PT_LIST_PAGE)
  *   PT_EXPLAIN_ISSUE str user, str actor (a configured actor's name, or
  *                "self" for pertok persist), str holder, u64 at (0 = now)
+ *   PT_CODE_SHEET str type, str user, u32 count (1..PT_MAX_SHEET; root only)
+ *   PT_CODE_LIST  str type, str user (root only)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -66,6 +68,13 @@
  *   PT_EXPLAIN_ISSUE str text, as PT_EXPLAIN (an exchange's decision)
  *   PT_EXPLAIN and PT_EXPLAIN_ISSUE texts end with a line "decision=allow"
  *   or "decision=deny" (since v0.3) for the tools' exit status and JSON.
+ *   PT_CODE_SHEET u64 exp, u32 n, n x { u32 id, str code (secret, shown
+ *                once) }: a new sheet that replaces the user's old one
+ *   PT_CODE_LIST  u64 iat, u64 exp, u32 failures, u64 locked_until, u32 n,
+ *                n x { u32 id, u32 uses, u8 spent (0/1) } (never a code)
+ *   CODE_SHEET and CODE_LIST were added in v0.3 within version 1 (new
+ *   request types: older peers are unaffected; an older tokend answers
+ *   PT_E_PROTO).
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -91,6 +100,7 @@
 #define PT_MAX_TEXT (60u * 1024u)  /* pubkey / status text */
 #define PT_MAX_LIST 1000u	   /* entries in one PT_LIST reply */
 #define PT_MAX_CODE 256u	   /* a code of a configured token type */
+#define PT_MAX_SHEET 100u	   /* codes in one CODE_SHEET / CODE_LIST reply */
 
 enum pt_msgtype {
 	PT_HELLO = 1,
@@ -110,6 +120,8 @@ enum pt_msgtype {
 	PT_LIST_PAGE = 23,     /* LIST, paged (cursor in, more flag + cursor out) */
 	PT_LIST_STATUS = 30,   /* LIST_PAGE with each token's last refusal */
 	PT_EXPLAIN_ISSUE = 31, /* root: dry run of an exchange (issue decision) */
+	PT_CODE_SHEET = 40,    /* root: a sheet of codes (replaces the old one) */
+	PT_CODE_LIST = 41,     /* root: the ids on a user's sheet, used or not */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -151,6 +163,15 @@ struct pt_req {
 	char *code;	   /* CODE_CHECK (secret) */
 	char *cursor;	   /* LIST_PAGE, LIST_STATUS ("" = first page) */
 	char *actor;	   /* EXPLAIN_ISSUE */
+	uint32_t count;	   /* CODE_SHEET: codes wanted */
+};
+
+/* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */
+struct pt_codeinfo {
+	uint32_t id;
+	uint32_t uses;
+	uint8_t spent;
+	char *code; /* CODE_SHEET only (secret) */
 };
 
 struct pt_tokinfo {
@@ -178,7 +199,7 @@ struct pt_rep {
 	char *message;		 /* PT_ERR */
 	uint32_t version;	 /* HELLO */
 	char *token;		 /* MINT, REDEEM, CODE_ISSUE (secret) */
-	uint64_t exp;		 /* MINT, REDEEM, EXCHANGE */
+	uint64_t exp;		 /* MINT, REDEEM, EXCHANGE, CODE_SHEET, CODE_LIST */
 	char *id;		 /* MINT (""), REDEEM, EXCHANGE */
 	uint8_t renewed;	 /* EXCHANGE */
 	uint32_t count;		 /* REVOKE, REVOKE_MATCH */
@@ -187,6 +208,13 @@ struct pt_rep {
 	uint32_t n_list;	 /* LIST, LIST_PAGE */
 	uint8_t more;		 /* LIST_PAGE: further entries exist */
 	char *cursor;		 /* LIST_PAGE: where the next page starts */
+
+	/* CODE_SHEET, CODE_LIST */
+	struct pt_codeinfo *codes;
+	uint32_t n_codes;
+	uint64_t iat;	       /* CODE_LIST: when the sheet was issued */
+	uint32_t failures;     /* CODE_LIST */
+	uint64_t locked_until; /* CODE_LIST (0 = not locked out) */
 };
 
 /*

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "account.h"
+#include "record.h"
 #include "util.h"
 
 #define MAX_GROUPS 4096
@@ -30,6 +31,32 @@ void pt_account_free(struct pt_account *a)
 	free(a);
 }
 
+static char last_error[320];
+
+const char *pt_account_error(void)
+{
+	return last_error;
+}
+
+void pt_account_set_error(const char *call, const char *user, int errnum)
+{
+	snprintf(last_error, sizeof(last_error), "%s(%.64s): %s", call, user, strerror(errnum));
+}
+
+/*
+ * glibc's getpwnam_r / getgrgid_r return 0 with no entry when every module
+ * said NOTFOUND, and the error a module set (its *errnop) when the last one
+ * asked said UNAVAIL or TRYAGAIN: SSSD's client says UNAVAIL with ENOENT
+ * when sssd's socket is missing, so an error is never "no such user",
+ * whatever its errno. (A module that reports UNAVAIL without setting an
+ * error looks like NOTFOUND to its callers; nothing here can tell.)
+ */
+static int nss_error(const char *call, const char *name, int r)
+{
+	pt_account_set_error(call, name, r);
+	return r == ENOMEM || r == ERANGE ? -r : PT_ACCOUNT_EUNAVAIL;
+}
+
 static int group_name(gid_t gid, char **ret)
 {
 	struct group gr, *res = NULL;
@@ -37,8 +64,12 @@ static int group_name(gid_t gid, char **ret)
 	int r;
 
 	r = getgrgid_r(gid, &gr, buf, sizeof(buf), &res);
-	if (r != 0)
-		return -r;
+	if (r != 0) {
+		char g[16];
+
+		snprintf(g, sizeof(g), "%u", (unsigned)gid);
+		return nss_error("getgrgid_r", g, r);
+	}
 	if (!res) {
 		/* a gid without a name: keep it visible as a number */
 		if (asprintf(ret, "%u", (unsigned)gid) < 0)
@@ -79,7 +110,7 @@ static int account_fetch(const char *user, struct pt_account **ret)
 
 	r = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
 	if (r != 0)
-		return -r;
+		return nss_error("getpwnam_r", user, r);
 	if (!res)
 		return -ENOENT;
 
@@ -212,6 +243,8 @@ static size_t slot_of(const char *user)
 	return h % CACHE_SLOTS;
 }
 
+static int account_copy(const struct pt_account *a, struct pt_account **ret);
+
 static char *dup_or_null(const char *s, bool *oom)
 {
 	char *d = strdup(s);
@@ -219,6 +252,24 @@ static char *dup_or_null(const char *s, bool *oom)
 	if (!d)
 		*oom = true;
 	return d;
+}
+
+int pt_account_from_record(const struct pt_record *rec, struct pt_account **ret)
+{
+	struct pt_account a = {
+		.user = rec->user,
+		.uid = rec->uid,
+		.gid = rec->gid,
+		.gecos = rec->gecos ? rec->gecos : (char *)"",
+		.home = rec->home ? rec->home : (char *)"",
+		.shell = rec->shell ? rec->shell : (char *)"",
+		.groups = rec->groups,
+		.n_groups = rec->n_groups,
+	};
+
+	if (!rec->user)
+		return -EINVAL;
+	return account_copy(&a, ret);
 }
 
 static int account_copy(const struct pt_account *a, struct pt_account **ret)

@@ -112,6 +112,10 @@ struct pt_config {
 	uint64_t expire_grace;	       /* default 1 d: expired tokens kept before removal */
 	/* libnss_pertok's file, LOCALSTATEDIR "/cache/pertok/nss.cache"; "" = none */
 	char *nss_cache;
+	/* redeem while the name service reports an error ("directory down"):
+	 * false ("deny", default) refuses, true ("cached") decides from the
+	 * identity recorded with the token */
+	bool offline_cached;
 
 	/* connections: unprivileged peers are neither root nor an actor */
 	unsigned max_connections_per_uid; /* per unprivileged uid; default 8 */

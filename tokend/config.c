@@ -149,6 +149,7 @@ enum {
 	K_UID_REQUEST_RATE,
 	K_FRONT_USER,
 	K_NSS_CACHE,
+	K_OFFLINE,
 	_K_MAX,
 };
 
@@ -172,6 +173,7 @@ static const char *const tokend_keys[_K_MAX] = {
 	[K_RESERVED_CONNECTIONS] = "reserved_connections",
 	[K_MAX_CONNECTION_LIFETIME] = "max_connection_lifetime",
 	[K_UID_REQUEST_RATE] = "uid_request_rate",
+	[K_OFFLINE] = "offline",
 };
 
 /* Lifetime default vs. its cap: the error is at whichever of the two was set. */
@@ -275,6 +277,18 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 					    "not \"%.64s\"",
 					    str);
 			r = set_str(&c->alg, str);
+			break;
+		case K_OFFLINE:
+			/* redeem when the name service reports an error (account.h) */
+			r = pt_conf_string(&p->x, s, AT(w), &str);
+			if (r < 0)
+				return r;
+			if (strcmp(str, "deny") != 0 && strcmp(str, "cached") != 0)
+				return fail(p, s,
+					    "tokend.offline must be \"deny\" or \"cached\", "
+					    "not \"%.64s\"",
+					    str);
+			c->offline_cached = strcmp(str, "cached") == 0;
 			break;
 		case K_FRONT_USER:
 			r = pt_conf_string(&p->x, s, AT(w), &str);

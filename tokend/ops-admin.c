@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "history.h"
 #include "log.h"
 #include "ops-internal.h"
@@ -186,6 +187,11 @@ static int explain_start(struct call *c, size_t len, char **ret_text, struct pt_
 	if (!text)
 		return reply_error(c, PT_E_INTERNAL, "out of memory");
 	r = pt_ops_account(c->d, c->req->user, &acct);
+	if (r == PT_ACCOUNT_EUNAVAIL) {
+		free(text);
+		return reply_error(c, PT_E_DENIED, "the directory is unreachable (%s)",
+				   pt_account_error());
+	}
 	if (r < 0 && r != -ENOENT) {
 		free(text);
 		return reply_error(c, PT_E_INTERNAL, "user look-up failed: %s", strerror(-r));
@@ -214,6 +220,7 @@ int op_explain(struct call *c)
 	uint32_t today;
 	size_t len = 32 * 1024, off = 0;
 	char *text = NULL, *claims = NULL, t1[64], t2[64], t3[64];
+	bool cached = false;
 	int r;
 
 #define OUT(...)                                                                              \
@@ -226,11 +233,24 @@ int op_explain(struct call *c)
 
 	if (!pt_name_valid(q->user) || !pt_name_valid(q->holder))
 		return reply_error(c, PT_E_PROTO, "explain needs a valid user and holder");
-	if ((r = explain_start(c, len, &text, &acct)) <= 0)
-		return r;
+	text = calloc(1, len + DECISION_LINE_MAX);
+	if (!text)
+		return reply_error(c, PT_E_INTERNAL, "out of memory");
 	rec = pt_store_find_slot(d->store, q->user, q->holder);
 	if (rec)
 		policy_token(&pt, rec);
+	r = redeem_account(d, q->user, rec, &acct, &cached);
+	if (r == PT_ACCOUNT_EUNAVAIL) {
+		r = reply_error(c, PT_E_DENIED,
+				"the directory is unreachable (%s): a redemption is refused "
+				"(tokend.offline = \"deny\")",
+				pt_account_error());
+		goto out;
+	}
+	if (r < 0 && r != -ENOENT) {
+		r = reply_error(c, PT_E_INTERNAL, "user look-up failed: %s", strerror(-r));
+		goto out;
+	}
 	policy_account(&pa, acct);
 	today = pt_history_today(d->history, PT_HIST_USER, q->user, PT_HIST_REDEMPTIONS, at);
 	/* as op_redeem decides it, with the holder as the actor */
@@ -267,6 +287,10 @@ int op_explain(struct call *c)
 		    "missing\n",
 		    (unsigned)acct->uid, (unsigned)rec->uid);
 	else if (acct) {
+		if (cached)
+			OUT("account: the directory is unreachable (%s): the identity recorded "
+			    "with the token (tokend.offline = \"cached\")\n",
+			    pt_account_error());
 		OUT("account: uid %u, gid %u, %s, %s, groups:", (unsigned)acct->uid,
 		    (unsigned)acct->gid,
 		    acct->locked ?

@@ -91,6 +91,13 @@ bool may_see(const struct call *c, const struct pt_record *rec);
 /* The policy view of an account (NULL: missing) and of a stored token. */
 void policy_account(struct pt_policy_account *ret, const struct pt_account *acct);
 void policy_token(struct pt_policy_token *ret, const struct pt_record *rec);
+/* The account a redemption of rec (may be NULL) decides on, for op_redeem
+ * and op_explain alike: NSS's answer now (pt_ops_account); when NSS reports
+ * an error (PT_ACCOUNT_EUNAVAIL, "directory down") and tokend.offline =
+ * "cached", the identity recorded with the token, *ret_cached then true.
+ * Returns as pt_ops_account. */
+int redeem_account(const struct pt_daemon *d, const char *user, const struct pt_record *rec,
+		   struct pt_account **ret, bool *ret_cached);
 
 /* The claims of the live token a redemption of rec mints (explain shows
  * them unsigned): the deciding rule's lists over the account now. */
@@ -115,3 +122,5 @@ int op_reseal(struct call *c);
 /* ops-code.c */
 int op_code_issue(struct call *c);
 int op_code_check(struct call *c);
+int op_code_sheet(struct call *c);
+int op_code_list(struct call *c);

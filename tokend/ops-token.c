@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account.h"
 #include "history.h"
 #include "log.h"
 #include "ops-internal.h"
@@ -445,6 +446,19 @@ static void note_refusal(struct pt_daemon *d, struct pt_record *rec, const char 
 	pt_store_touch(d->store, rec, false);
 }
 
+int redeem_account(const struct pt_daemon *d, const char *user, const struct pt_record *rec,
+		   struct pt_account **ret, bool *ret_cached)
+{
+	int r = pt_ops_account(d, user, ret);
+
+	*ret_cached = false;
+	if (r != PT_ACCOUNT_EUNAVAIL || !rec || !d->cfg->offline_cached)
+		return r;
+	r = pt_account_from_record(rec, ret);
+	*ret_cached = r >= 0;
+	return r;
+}
+
 /* The caller class (PT_CALLER_HOLDER) matched the actor that the request
  * names as holder. */
 int op_redeem(struct call *c)
@@ -458,7 +472,8 @@ int op_redeem(struct call *c)
 	struct pt_redeem_decision rd;
 	struct pt_live_claims lc = { 0 };
 	struct pt_rep rep = { .type = PT_OK };
-	char *token = NULL;
+	char *token = NULL, offline[400] = "", reason[700];
+	bool cached = false;
 	uint64_t now = pt_ops_now(d);
 	int r;
 
@@ -467,12 +482,27 @@ int op_redeem(struct call *c)
 		policy_token(&pt, rec);
 		/* the account now, looked up only for a token that may be redeemed */
 		if (rec->exp > now) {
-			r = pt_ops_account(d, q->user, &acct);
-			if (r < 0 && r != -ENOENT) {
+			r = redeem_account(d, q->user, rec, &acct, &cached);
+			if (r == PT_ACCOUNT_EUNAVAIL) {
+				snprintf(reason, sizeof(reason),
+					 "the directory is unreachable (%s): account %s cannot be "
+					 "checked (tokend.offline = \"deny\")",
+					 pt_account_error(), q->user);
+				record_decision(c, LOG_WARNING, "deny", q->user, q->holder, rec->id,
+						NULL, reason);
+				note_refusal(d, rec, NULL, reason, now);
+				return reply_error(c, PT_E_DENIED, "%s", reason);
+			} else if (r < 0 && r != -ENOENT) {
 				record_decision(c, LOG_ERR, "error", q->user, q->holder, rec->id,
 						NULL, strerror(-r));
 				return reply_error(c, PT_E_INTERNAL, "user look-up failed");
 			}
+			if (cached)
+				snprintf(offline, sizeof(offline),
+					 "; account from the identity recorded with the token "
+					 "(uid %u), the directory being unreachable (%s; "
+					 "tokend.offline = \"cached\")",
+					 (unsigned)rec->uid, pt_account_error());
 		}
 	}
 	policy_account(&pa, acct);
@@ -503,10 +533,11 @@ int op_redeem(struct call *c)
 		r = reply_error(c, PT_E_INVALID, "the persistable token %s expired", rec->id);
 		goto out;
 	default:
+		snprintf(reason, sizeof(reason), "%s%s", rd.dec.reason, offline);
 		record_decision(c, LOG_NOTICE, "deny", q->user, q->holder, rec->id,
-				rd.dec.rule ? rd.dec.rule->name : NULL, rd.dec.reason);
-		note_refusal(d, rec, rd.dec.rule ? rd.dec.rule->name : NULL, rd.dec.reason, now);
-		r = reply_error(c, PT_E_DENIED, "%s", rd.dec.reason);
+				rd.dec.rule ? rd.dec.rule->name : NULL, reason);
+		note_refusal(d, rec, rd.dec.rule ? rd.dec.rule->name : NULL, reason, now);
+		r = reply_error(c, PT_E_DENIED, "%s", reason);
 		goto out;
 	}
 	r = redeem_claims(d, acct, rec, rd.dec.rule, c->actor->name, q->service,
@@ -534,8 +565,9 @@ int op_redeem(struct call *c)
 	rep.exp = lc.exp;
 	c->token = token;
 	rep.id = rec->id;
-	record_decision(c, LOG_INFO, "allow", q->user, q->holder, rec->id, rd.dec.rule->name,
-			rd.dec.reason);
+	snprintf(reason, sizeof(reason), "%s%s", rd.dec.reason, offline);
+	record_decision(c, offline[0] ? LOG_NOTICE : LOG_INFO, "allow", q->user, q->holder, rec->id,
+			rd.dec.rule->name, reason);
 	r = pt_rep_encode(PT_REDEEM, &rep, c->out);
 out:
 	pt_live_claims_clear(&lc);

@@ -41,6 +41,8 @@ static const struct pt_ops_row rows[] = {
 	{ PT_CODE_CHECK, PT_CALLER_ROOT_OR_ACTOR, PT_AUDIT_HELD, op_code_check },
 	{ PT_LIST_STATUS, PT_CALLER_ANY, PT_AUDIT_NONE, op_list },
 	{ PT_EXPLAIN_ISSUE, PT_CALLER_ROOT, PT_AUDIT_RECORD, op_explain_issue },
+	{ PT_CODE_SHEET, PT_CALLER_ROOT, PT_AUDIT_HELD, op_code_sheet },
+	{ PT_CODE_LIST, PT_CALLER_ROOT, PT_AUDIT_NONE, op_code_list },
 	{ PT_OK, PT_CALLER_NONE, PT_AUDIT_NONE, NULL },	 /* a reply */
 	{ PT_ERR, PT_CALLER_NONE, PT_AUDIT_NONE, NULL }, /* a reply */
 };

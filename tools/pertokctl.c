@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -37,8 +38,14 @@ static void usage(FILE *f)
 		"  explain --issue --actor A --user U --holder H [--at TIME] [--json]\n"
 		"                                the same for the exchange at a login through A\n"
 		"  check-config FILE             check a tokend.conf without touching tokend\n"
-		"  code issue --type T --user U  issue a code of a code type (printed once)\n"
-		"  code check --type T --user U  check a code read from standard input\n"
+		"  code issue [USER] --type T [--user U] [--count N]\n"
+		"                                issue a code of a code type (printed once);\n"
+		"                                --count N: a printable sheet of N codes with\n"
+		"                                ids, replacing the user's old sheet\n"
+		"  code check [USER] --type T [--user U]\n"
+		"                                check a code read from standard input\n"
+		"  code list [USER] --type T [--user U]\n"
+		"                                the sheet's ids, used or unused (no codes)\n"
 		"  pubkey [--jwks]               print tokend's public key (PEM, or a JWK set)\n"
 		"  audit verify|show [OPTIONS]   check or print the audit log (audit --help)\n"
 		"  status [--json]               print tokend's status (and the last reload's)\n"
@@ -544,12 +551,22 @@ static int read_code(char *buf, size_t len)
 struct code_opts {
 	const char *type;
 	const char *user;
+	uint32_t count; /* 0: not given */
 };
 
 static int opt_code(int c, const char *arg, void *u)
 {
 	struct code_opts *o = u;
+	uint64_t n;
 
+	if (c == 'n') {
+		if (pt_parse_u64(arg, &n) < 0 || n < 1 || n > PT_MAX_SHEET) {
+			tool_err("invalid --count: %s (1 to %u)", arg, PT_MAX_SHEET);
+			return -EINVAL;
+		}
+		o->count = (uint32_t)n;
+		return 0;
+	}
 	if (!pt_name_valid(arg)) {
 		tool_err("invalid %s: %s", c == 'T' ? "type name" : "user name", arg);
 		return -EINVAL;
@@ -561,38 +578,100 @@ static int opt_code(int c, const char *arg, void *u)
 	return 0;
 }
 
-/* code issue --type T --user U: prints the code (once) on stdout.
- * code check --type T --user U: reads the code from stdin (never argv). */
+/* The printable sheet: a header saying what it is, then one "ID  CODE" line
+ * per code, for an administrator to print and keep in a safe. */
+static void print_sheet(const struct code_opts *o, const struct pt_rep *rep)
+{
+	char host[256] = "", when[64], exp[64];
+
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "?");
+	printf("pertok one-time codes\n"
+	       "host:    %s\n"
+	       "user:    %s\n"
+	       "type:    %s\n"
+	       "issued:  %s\n"
+	       "expires: %s (later if a code is used before then, up to the type's max_ttl)\n"
+	       "Each code works once. A new sheet for this user and type replaces\n"
+	       "this one. Keep this sheet in a safe place.\n\n",
+	       host, o->user, o->type, tool_time((uint64_t)time(NULL), when, sizeof(when)),
+	       tool_time(rep->exp, exp, sizeof(exp)));
+	for (uint32_t i = 0; i < rep->n_codes; i++)
+		printf("  %3" PRIu32 "   %s   [ ]\n", rep->codes[i].id,
+		       rep->codes[i].code ? rep->codes[i].code : "");
+	fflush(stdout);
+}
+
+static void print_code_list(const struct code_opts *o, const struct pt_rep *rep)
+{
+	char a[64], b[64];
+	uint32_t unused = 0;
+
+	for (uint32_t i = 0; i < rep->n_codes; i++)
+		unused += !rep->codes[i].spent;
+	printf("user %s, type %s: ", o->user, o->type);
+	if (rep->n_codes == 0)
+		printf("no sheet\n");
+	else
+		printf("sheet of %" PRIu32 " codes issued %s, %" PRIu32 " unused, expires %s\n",
+		       rep->n_codes, tool_time(rep->iat, a, sizeof(a)), unused,
+		       tool_time(rep->exp, b, sizeof(b)));
+	printf("failures: %" PRIu32 "\n", rep->failures);
+	if (rep->locked_until)
+		printf("locked out until %s\n", tool_time(rep->locked_until, a, sizeof(a)));
+	if (rep->n_codes)
+		printf("%4s  %-6s  %s\n", "id", "state", "uses");
+	for (uint32_t i = 0; i < rep->n_codes; i++)
+		printf("%4" PRIu32 "  %-6s  %" PRIu32 "\n", rep->codes[i].id,
+		       rep->codes[i].spent ? "used" : "unused", rep->codes[i].uses);
+}
+
+/* code issue [USER] --type T [--user U] [--count N]: prints the code (once) on
+ * stdout; with --count, a printable sheet of N codes with their ids.
+ * code check [USER] --type T [--user U]: reads the code from stdin (never argv).
+ * code list [USER] --type T [--user U]: the ids of the user's sheet, used or not. */
 static int cmd_code(int argc, char **argv, struct tool_conn *conn)
 {
 	static const struct option opts[] = {
 		{ "type", required_argument, NULL, 'T' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "count", required_argument, NULL, 'n' },
 	};
+	static const char *const subs[] = { "issue", "check", "list" };
 	struct code_opts o = {};
 	struct pt_req req = {};
 	struct pt_rep rep = {};
-	char line[PT_MAX_CODE + 3], when[64];
-	bool issue;
+	char line[PT_MAX_CODE + 3] = "", when[64];
+	const char *sub = argc >= 2 ? argv[1] : "";
 	int code;
 
-	if (argc < 2 || (strcmp(argv[1], "issue") != 0 && strcmp(argv[1], "check") != 0)) {
-		tool_err("usage: code issue|check --type T --user U");
+	if (strcmp(sub, subs[0]) != 0 && strcmp(sub, subs[1]) != 0 && strcmp(sub, subs[2]) != 0) {
+		tool_err("usage: code issue|check|list [USER] --type T [--user U] [--count N]");
 		return TOOL_EXIT_USAGE;
 	}
-	issue = strcmp(argv[1], "issue") == 0;
-	code = tool_parse_command(argc - 1, argv + 1, "T:u:", opts, PT_ELEMENTSOF(opts), opt_code,
+	code = tool_parse_command(argc - 1, argv + 1, "T:u:n:", opts, PT_ELEMENTSOF(opts), opt_code,
 				  &o, usage, conn);
 	if (code >= 0)
 		return code;
-	if (optind != argc - 1 || !o.type || !o.user) {
-		tool_err("usage: code %s --type T --user U", argv[1]);
+	/* the user as an argument, or as --user (not both) */
+	if (optind == argc - 2 && !o.user) {
+		if (opt_code('u', argv[optind + 1], &o) < 0)
+			return TOOL_EXIT_USAGE;
+		optind++;
+	}
+	if (optind != argc - 1 || !o.type || !o.user || (o.count && strcmp(sub, "issue") != 0)) {
+		tool_err("usage: code %s [USER] --type T [--user U]%s", sub,
+			 strcmp(sub, "issue") == 0 ? " [--count N]" : "");
 		return TOOL_EXIT_USAGE;
 	}
-	req.type = issue ? PT_CODE_ISSUE : PT_CODE_CHECK;
+	req.type = strcmp(sub, "check") == 0 ? PT_CODE_CHECK :
+		   strcmp(sub, "list") == 0  ? PT_CODE_LIST :
+		   o.count		     ? PT_CODE_SHEET :
+					       PT_CODE_ISSUE;
 	req.ttype = (char *)o.type;
 	req.user = (char *)o.user;
-	if (!issue) {
+	req.count = o.count;
+	if (req.type == PT_CODE_CHECK) {
 		code = read_code(line, sizeof(line));
 		if (code != 0)
 			return code;
@@ -600,18 +679,22 @@ static int cmd_code(int argc, char **argv, struct tool_conn *conn)
 	}
 	code = tool_call(conn, &req, &rep);
 	explicit_bzero(line, sizeof(line));
-	if (code == TOOL_EXIT_OK && issue) {
+	if (code != TOOL_EXIT_OK) {
+		/* tool_call said why */
+	} else if (req.type == PT_CODE_ISSUE) {
 		printf("%s\n", rep.token ? rep.token : "");
 		fflush(stdout);
 		fprintf(stderr, "expires %s; shown only this once\n",
 			tool_time(rep.exp, when, sizeof(when)));
-	} else if (code == TOOL_EXIT_OK) {
-		if (rep.count == UINT32_MAX)
-			printf("code accepted\n");
-		else
-			printf("code accepted (%u use%s left)\n", rep.count,
-			       rep.count == 1 ? "" : "s");
-	}
+	} else if (req.type == PT_CODE_SHEET) {
+		print_sheet(&o, &rep);
+		fprintf(stderr, "shown only this once; the user's previous sheet is revoked\n");
+	} else if (req.type == PT_CODE_LIST)
+		print_code_list(&o, &rep);
+	else if (rep.count == UINT32_MAX)
+		printf("code accepted\n");
+	else
+		printf("code accepted (%u use%s left)\n", rep.count, rep.count == 1 ? "" : "s");
 	pt_rep_clear(&rep);
 	return code;
 }

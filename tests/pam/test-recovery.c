@@ -4,8 +4,9 @@
  * real tokend, run by tests/pam/test-recovery.sh (test-pam.sh with this
  * program) under pam_wrapper, through libpamtest and real stacks. tokend's
  * type "recovery": 20 letters, case-insensitive, one use, max_failures 3.
- * Codes are issued here as root (PT_CODE_ISSUE); the module checks them as
- * root, the caller class a console login has.
+ * Codes are issued here as root (PT_CODE_ISSUE, or PT_CODE_SHEET for a sheet
+ * of several); the module checks them as root, the caller class a console
+ * login has.
  *
  * The "pt-rec-*" probes show the module's own code (see test-pam.c:
  * PAM_IGNORE comes back as MODULE_IGNORED). Each test uses user names of its
@@ -67,6 +68,29 @@ static char *issue_code(const char *user)
 	assert_non_null(code);
 	assert_int_equal(strlen(code), 20);
 	return code;
+}
+
+/* A sheet of n codes of TYPE for user (as root): codes[0..n), caller frees. */
+static void issue_sheet(const char *user, uint32_t n, char **codes)
+{
+	struct pt_req req = {
+		.type = PT_CODE_SHEET, .ttype = TYPE, .user = (char *)user, .count = n
+	};
+	struct pt_rep rep = {};
+	struct pt_client *c = NULL;
+
+	assert_int_equal(pt_client_connect(env.sock, 3000, &c), 0);
+	assert_int_equal(pt_client_call(c, &req, &rep), 0);
+	if (rep.type != PT_OK)
+		fail_msg("code sheet for %s: %s", user, rep.message ? rep.message : "?");
+	assert_int_equal(rep.n_codes, n);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_int_equal(rep.codes[i].id, i + 1);
+		codes[i] = rep.codes[i].code;
+		rep.codes[i].code = NULL;
+	}
+	pt_rep_clear(&rep);
+	pt_client_free(c);
 }
 
 /* The same code with one letter changed (still the type's format). */
@@ -144,6 +168,26 @@ static void test_good_code_once(void **state)
 	assert_refused(&o);
 	pt_free_secret(code);
 	pt_free_secret(lower);
+}
+
+/* A sheet: any of its codes opens the console once, in any order; a used
+ * one is refused; when all are used, nothing is left. */
+static void test_sheet_codes(void **state)
+{
+	char *codes[3];
+	struct outcome o;
+
+	issue_sheet("pt-rec-sheet", 3, codes);
+	assert_int_equal(auth("pt-rec", "pt-rec-sheet", codes[1]).rv, PAM_SUCCESS);
+	o = auth("pt-rec", "pt-rec-sheet", codes[1]);
+	assert_refused(&o);
+	assert_int_equal(auth("pt-rec", "pt-rec-sheet", codes[0]).rv, PAM_SUCCESS);
+	assert_int_equal(auth("pt-rec", "pt-rec-sheet", codes[2]).rv, PAM_SUCCESS);
+	for (int i = 0; i < 3; i++) {
+		o = auth("pt-rec", "pt-rec-sheet", codes[i]);
+		assert_refused(&o);
+		pt_free_secret(codes[i]);
+	}
 }
 
 /* In a console stack (sufficient, then pam_deny): the code is the login. */
@@ -453,6 +497,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_code_once),
 		cmocka_unit_test(test_login_stack),
+		cmocka_unit_test(test_sheet_codes),
 		cmocka_unit_test(test_lockout),
 		cmocka_unit_test(test_unknown_user_indistinguishable),
 		cmocka_unit_test(test_overlong_input_refused),

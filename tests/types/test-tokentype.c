@@ -429,19 +429,22 @@ static void test_record_parse(void **state)
 	uint8_t salt[PT_CODE_SALTLEN] = { 0 }, h1[PT_CODE_HASHLEN], h2[PT_CODE_HASHLEN];
 
 	(void)state;
-	assert_int_equal(pt_codes_parse(good, strlen(good), "recovery", "alice", &rec), 0);
-	assert_true(rec.active);
-	assert_int_equal(rec.salt[15], 15);
+	assert_int_equal(pt_codes_parse(good, strlen(good), "recovery", "alice", &rec, NULL, 0), 0);
+	/* a version 1 record: its code is code 1 of a sheet of one */
+	assert_int_equal(rec.n_codes, 1);
+	assert_int_equal(rec.codes[0].id, 1);
+	assert_int_equal(rec.codes[0].uses, 1);
+	assert_int_equal(rec.codes[0].salt[15], 15);
 	assert_int_equal(rec.iat, 10);
 	assert_int_equal(rec.hard_exp, 12);
 	assert_int_equal(rec.failures, 2);
 	assert_int_equal(rec.bucket.milli, 500);
 	assert_int_equal(rec.bucket.ts, 9);
 	for (size_t i = 0; i < PT_ELEMENTSOF(bad_recs); i++)
-		assert_int_equal(
-			pt_codes_parse(bad_recs[i], strlen(bad_recs[i]), "recovery", "alice", &rec),
-			-EBADMSG);
-	assert_int_equal(pt_codes_parse("a\0b", 3, "recovery", "alice", &rec), -EBADMSG);
+		assert_int_equal(pt_codes_parse(bad_recs[i], strlen(bad_recs[i]), "recovery",
+						"alice", &rec, NULL, 0),
+				 -EBADMSG);
+	assert_int_equal(pt_codes_parse("a\0b", 3, "recovery", "alice", &rec, NULL, 0), -EBADMSG);
 	/* the hash binds type and user */
 	assert_int_equal(pt_codes_hash(salt, "t", "alice", "CODE", h1), 0);
 	assert_int_equal(pt_codes_hash(salt, "t", "bob", "CODE", h2), 0);

@@ -6,7 +6,9 @@
  * failures, the last one revokes the code and locks the user out; the lockout
  * ends; an idle code expires; num_uses and the global rate limit hold; the
  * failure count survives a restart; an unprivileged peer may do neither;
- * pertokctl code issue / check (code on stdin). Finally no code issued
+ * pertokctl code issue / check (code on stdin); pertokctl code issue --count
+ * prints a sheet of codes with ids, any one of them works once and code list
+ * shows which are used. Finally no code issued
  * appears in tokend's log or anywhere in its state directory. Needs root.
  */
 #include <ctype.h>
@@ -336,6 +338,84 @@ static void test_pertokctl(void **state)
 	assert_int_equal(WEXITSTATUS(system(cmd)), 2);
 }
 
+/* Runs cmd through the shell; its exit status. */
+static int sh(const char *cmd)
+{
+	int st = system(cmd);
+
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* pertokctl code issue USER --count 4: a sheet (a header, then "ID CODE [ ]"
+ * lines); code 2 works once through code check; code list shows code 2 used
+ * and the others unused, and no code. */
+static void test_pertokctl_sheet(void **state)
+{
+	const char *b = getenv("top_builddir");
+	char cmd[PATH_MAX * 2], line[256], sheet[128], listf[128], code2[64] = "";
+	unsigned ids = 0;
+	FILE *f;
+
+	(void)state;
+	b = b ? b : ".";
+	snprintf(sheet, sizeof(sheet), "%s/sheet.txt", th.dir);
+	snprintf(listf, sizeof(listf), "%s/list.txt", th.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/tools/pertokctl' -s '%s' code issue quinn --type vault --count 4 >'%s' "
+		 "2>/dev/null",
+		 b, th.sock, sheet);
+	assert_int_equal(sh(cmd), 0);
+	f = fopen(sheet, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned id;
+		char code[64];
+
+		if (strncmp(line, "user:", 5) == 0)
+			assert_non_null(strstr(line, "quinn"));
+		if (sscanf(line, " %u %63s [ ]", &id, code) != 2)
+			continue;
+		assert_int_equal(id, ++ids);
+		assert_int_equal(strlen(code), 20);
+		assert_true(n_codes < MAX_CODES);
+		codes[n_codes++] = strdup(code);
+		if (id == 2)
+			snprintf(code2, sizeof(code2), "%s", code);
+	}
+	fclose(f);
+	unlink(sheet);
+	assert_int_equal(ids, 4);
+	snprintf(cmd, sizeof(cmd),
+		 "echo '%s' | '%s/tools/pertokctl' -s '%s' code check quinn --type vault "
+		 ">/dev/null 2>&1",
+		 code2, b, th.sock);
+	assert_int_equal(sh(cmd), 0);
+	assert_int_equal(sh(cmd), 1); /* once */
+	explicit_bzero(code2, sizeof(code2));
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/tools/pertokctl' -s '%s' code list quinn --type vault >'%s' 2>&1", b, th.sock,
+		 listf);
+	assert_int_equal(sh(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "grep -Eq '^ +2  used +1$' '%s'", listf);
+	assert_int_equal(sh(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "grep -Ec '^ +[134]  unused +0$' '%s' | grep -qx 3", listf);
+	assert_int_equal(sh(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "grep -q 'sheet of 4 codes' '%s'", listf);
+	assert_int_equal(sh(cmd), 0);
+	unlink(listf);
+	/* --count is bounded, and only for issue */
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/tools/pertokctl' -s '%s' code issue quinn --type vault --count 21 "
+		 ">/dev/null 2>&1",
+		 b, th.sock);
+	assert_int_equal(sh(cmd), 1);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/tools/pertokctl' -s '%s' code list quinn --type vault --count 2 "
+		 ">/dev/null 2>&1",
+		 b, th.sock);
+	assert_int_equal(sh(cmd), 2);
+}
+
 /* No code ever appears in the log or in any file under the temp dir
  * (state: store, audit log, history, code records). */
 static void test_no_code_leaked(void **state)
@@ -367,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_failures_survive_restart),
 		cmocka_unit_test(test_unprivileged),
 		cmocka_unit_test(test_pertokctl),
+		cmocka_unit_test(test_pertokctl_sheet),
 		cmocka_unit_test(test_no_code_leaked),
 	};
 

@@ -60,6 +60,14 @@ static void test_req_round_trip(void **state)
 	assert_null(m.req.tty); /* absent stays absent, not "" */
 	assert_null(m.req.live_token);
 	ps_msg_clear(&m);
+	/* a code sheet's count reaches the key holder */
+	req = (struct pt_req){
+		.type = PT_CODE_SHEET, .ttype = "recovery", .user = "alice", .count = 12
+	};
+	assert_int_equal(ps_encode_req(b, 7, &req, NULL), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_int_equal(m.req.count, 12);
+	ps_msg_clear(&m);
 }
 
 /* The live token's text never crosses: its parts do (or why they did not
@@ -101,6 +109,7 @@ static void test_req_live(void **state)
 	ptbuf_put_u8(x, 0);
 	ptbuf_put_u64(x, 0);
 	ptbuf_put_u64(x, 0);
+	ptbuf_put_u32(x, 0); /* count */
 	ptbuf_put_cstring(x, "eyJhbGciOiJFZERTQSJ9.e30.c2ln");
 	ptbuf_put_u8(x, 0);
 	n = ptbuf_len(x);

@@ -47,6 +47,8 @@ static const struct layout layouts[] = {
 	{ "req code-check", 0, PT_CODE_CHECK, "ssc" },
 	{ "req list-status", 0, PT_LIST_STATUS, "ss" },
 	{ "req explain-issue", 0, PT_EXPLAIN_ISSUE, "sssq" },
+	{ "req code-sheet", 0, PT_CODE_SHEET, "ssu" },
+	{ "req code-list", 0, PT_CODE_LIST, "ss" },
 	{ "ok hello", 1, PT_HELLO, "u" },
 	{ "ok mint", 1, PT_MINT, "tqs" },
 	{ "ok redeem", 1, PT_REDEEM, "tqs" },
@@ -59,6 +61,8 @@ static const struct layout layouts[] = {
 	{ "ok code-issue", 1, PT_CODE_ISSUE, "cq" },
 	{ "ok code-check", 1, PT_CODE_CHECK, "u" },
 	{ "ok explain-issue", 1, PT_EXPLAIN_ISSUE, "x" },
+	{ "ok code-sheet (one code)", 1, PT_CODE_SHEET, "quuc" },
+	{ "ok code-list (one id)", 1, PT_CODE_LIST, "qququuub" },
 	{ "error", 2, PT_HELLO, "ux" },
 	{ "error (any request)", 2, PT_LIST, "ux" },
 };
@@ -435,6 +439,9 @@ static void test_rep_roundtrip(void **state)
 		  .last_used = 0,
 		  .uses = UINT32_MAX },
 	};
+	struct pt_codeinfo sheet[] = { { .id = 1, .code = "ABCDEFGHIJKL" },
+				       { .id = 2, .code = "MNOPQRSTUVWX" } };
+	struct pt_codeinfo ids[] = { { .id = 1, .uses = 1, .spent = 1 }, { .id = 2 } };
 	const struct {
 		uint8_t req;
 		struct pt_rep rep;
@@ -452,6 +459,16 @@ static void test_rep_roundtrip(void **state)
 		{ PT_REVOKE_MATCH, { .type = PT_OK, .count = 7 } },
 		{ PT_CODE_ISSUE, { .type = PT_OK, .token = "ABCDEFGHIJKLMNOPQRST", .exp = 86400 } },
 		{ PT_CODE_CHECK, { .type = PT_OK, .count = UINT32_MAX } },
+		{ PT_CODE_SHEET, { .type = PT_OK, .exp = 86400, .codes = sheet, .n_codes = 2 } },
+		{ PT_CODE_LIST,
+		  { .type = PT_OK,
+		    .iat = 5,
+		    .exp = 86400,
+		    .failures = 2,
+		    .locked_until = 7,
+		    .codes = ids,
+		    .n_codes = 2 } },
+		{ PT_CODE_LIST, { .type = PT_OK, .n_codes = 0 } },
 		{ PT_CODE_CHECK, { .type = PT_ERR, .err_code = PT_E_LIMIT, .message = "locked" } },
 		{ PT_REDEEM, { .type = PT_ERR, .err_code = PT_E_DENIED, .message = "rule x" } },
 		{ PT_HELLO, { .type = PT_ERR, .err_code = PT_E_VERSION, .message = "version" } },
@@ -479,6 +496,21 @@ static void test_rep_roundtrip(void **state)
 		assert_int_equal(p.renewed, in->renewed);
 		assert_int_equal(p.count, in->count);
 		assert_int_equal(p.n_list, in->n_list);
+		assert_int_equal(p.iat, in->iat);
+		assert_int_equal(p.failures, in->failures);
+		assert_int_equal(p.locked_until, in->locked_until);
+		assert_int_equal(p.n_codes, in->n_codes);
+		if (in->n_codes == 0)
+			assert_null(p.codes);
+		for (uint32_t k = 0; k < in->n_codes; k++) {
+			assert_int_equal(p.codes[k].id, in->codes[k].id);
+			assert_int_equal(p.codes[k].uses, in->codes[k].uses);
+			assert_int_equal(p.codes[k].spent, in->codes[k].spent);
+			if (in->codes[k].code)
+				assert_string_equal(p.codes[k].code, in->codes[k].code);
+			else
+				assert_null(p.codes[k].code);
+		}
 #define CHECK_STR(f)                                     \
 	do {                                             \
 		if (in->f)                               \
@@ -905,6 +937,8 @@ static void test_names(void **state)
 		{ 2, "unknown" },
 		{ PT_CODE_ISSUE, "code-issue" },
 		{ PT_CODE_CHECK, "code-check" },
+		{ PT_CODE_SHEET, "code-sheet" },
+		{ PT_CODE_LIST, "code-list" },
 		{ 0xff, "unknown" },
 	};
 	static const struct {

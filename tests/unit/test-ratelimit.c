@@ -193,7 +193,7 @@ static void test_code_record_bucket(void **state)
 	int n;
 
 	(void)state;
-	assert_int_equal(pt_codes_parse(old, strlen(old), "recovery", "alice", &rec), 0);
+	assert_int_equal(pt_codes_parse(old, strlen(old), "recovery", "alice", &rec, NULL, 0), 0);
 	assert_int_equal(rec.bucket.milli, 1500);
 	assert_int_equal(rec.bucket.ts, 1000000);
 	/* 3 per hour: 1.5 tokens banked, one more after 20 minutes */
