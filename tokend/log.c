@@ -51,21 +51,29 @@ static const struct {
 	const char *result;
 	const char *id;
 } message_ids[] = {
-	{ "redeem", "allow", PT_MID_REDEEM_ALLOW },   { "redeem", "deny", PT_MID_REDEEM_DENY },
-	{ "mint", "allow", PT_MID_MINT_ALLOW },	      { "mint", "deny", PT_MID_MINT_DENY },
-	{ "exchange", "allow", PT_MID_EXCHANGE_ALLOW }, { "exchange", "renew", PT_MID_EXCHANGE_ALLOW },
-	{ "exchange", "deny", PT_MID_EXCHANGE_DENY }, { "start", "allow", PT_MID_START },
-	{ "start", "error", PT_MID_START_FAILED },    { "reload", "allow", PT_MID_RELOAD },
-	{ "reload", "error", PT_MID_RELOAD_FAILED },  { NULL, "allow", PT_MID_ALLOW },
-	{ NULL, "renew", PT_MID_ALLOW },	      { NULL, "deny", PT_MID_DENY },
-	{ NULL, "error", PT_MID_ERROR },	      { NULL, "summary", PT_MID_SUMMARY },
+	{ "redeem", "allow", PT_MID_REDEEM_ALLOW },
+	{ "redeem", "deny", PT_MID_REDEEM_DENY },
+	{ "mint", "allow", PT_MID_MINT_ALLOW },
+	{ "mint", "deny", PT_MID_MINT_DENY },
+	{ "exchange", "allow", PT_MID_EXCHANGE_ALLOW },
+	{ "exchange", "renew", PT_MID_EXCHANGE_ALLOW },
+	{ "exchange", "deny", PT_MID_EXCHANGE_DENY },
+	{ "start", "allow", PT_MID_START },
+	{ "start", "error", PT_MID_START_FAILED },
+	{ "reload", "allow", PT_MID_RELOAD },
+	{ "reload", "error", PT_MID_RELOAD_FAILED },
+	{ NULL, "allow", PT_MID_ALLOW },
+	{ NULL, "renew", PT_MID_ALLOW },
+	{ NULL, "deny", PT_MID_DENY },
+	{ NULL, "error", PT_MID_ERROR },
+	{ NULL, "summary", PT_MID_SUMMARY },
 };
 
 const char *pt_log_message_id(const char *op, const char *result)
 {
 	for (size_t i = 0; i < sizeof(message_ids) / sizeof(message_ids[0]); i++)
-		if ((!message_ids[i].op || (op && strcmp(op, message_ids[i].op) == 0)) &&
-		    result && strcmp(result, message_ids[i].result) == 0)
+		if ((!message_ids[i].op || (op && strcmp(op, message_ids[i].op) == 0)) && result &&
+		    strcmp(result, message_ids[i].result) == 0)
 			return message_ids[i].id;
 	return PT_MID_EVENT;
 }
@@ -107,14 +115,14 @@ int pt_log_journal_fields(int prio, const char *line, const char *message_id,
 
 	if (iov_max < 5)
 		return -ENOBUFS;
-	/* the fixed fields: these never come from a caller's key */
-#define FIXED(...)                                                                              \
-	do {                                                                                    \
-		int w_ = snprintf(buf + o, len - o, __VA_ARGS__);                               \
-		if (w_ < 0 || (size_t)w_ >= len - o)                                            \
-			return -ENOBUFS;                                                        \
-		iov[k++] = (struct iovec){ buf + o, (size_t)w_ };                               \
-		o += (size_t)w_ + 1;                                                            \
+		/* the fixed fields: these never come from a caller's key */
+#define FIXED(...)                                                \
+	do {                                                      \
+		int w_ = snprintf(buf + o, len - o, __VA_ARGS__); \
+		if (w_ < 0 || (size_t)w_ >= len - o)              \
+			return -ENOBUFS;                          \
+		iov[k++] = (struct iovec){ buf + o, (size_t)w_ }; \
+		o += (size_t)w_ + 1;                              \
 	} while (0)
 	FIXED("MESSAGE=%s", line);
 	FIXED("PRIORITY=%d", prio & 7);
@@ -343,9 +351,8 @@ void pt_log_kv(int prio, const char *op, const char *result, ...)
 			break; /* whole fields only: the line stays well-formed */
 		o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s", key, val);
 		if (n < PT_LOG_MAX_FIELDS && key_ok(key, strlen(key)) && vo + 8 < sizeof(vals)) {
-			f[n++] = (struct pt_log_field){
-				key, escape(raw, vals + vo, sizeof(vals) - vo, false)
-			};
+			f[n++] = (struct pt_log_field){ key, escape(raw, vals + vo,
+								    sizeof(vals) - vo, false) };
 			vo += strlen(vals + vo) + 1;
 		}
 	}

@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < n; i++) {
 		size_t kl = strlen(f[i].key);
 
-		if (kl == 0 || kl > PT_LOG_MAX_KEY || strspn(f[i].key, "abcdefghijklmnopqrstuvwxyz_") != kl)
+		if (kl == 0 || kl > PT_LOG_MAX_KEY ||
+		    strspn(f[i].key, "abcdefghijklmnopqrstuvwxyz_") != kl)
 			abort();
 		if (f[i].key < buf || f[i].value < buf ||
 		    f[i].value + strlen(f[i].value) >= buf + sizeof(buf))

@@ -140,11 +140,12 @@ static void test_message_ids(void **state)
 		{ "reload", "warning", PT_MID_EVENT },
 		{ NULL, NULL, PT_MID_EVENT },
 	};
-	const char *all[] = { PT_MID_REDEEM_ALLOW, PT_MID_REDEEM_DENY, PT_MID_MINT_ALLOW,
-			      PT_MID_MINT_DENY, PT_MID_EXCHANGE_ALLOW, PT_MID_EXCHANGE_DENY,
-			      PT_MID_ALLOW, PT_MID_DENY, PT_MID_ERROR, PT_MID_START,
-			      PT_MID_START_FAILED, PT_MID_RELOAD, PT_MID_RELOAD_FAILED,
-			      PT_MID_SUMMARY, PT_MID_FRONT, PT_MID_EVENT };
+	const char *all[] = { PT_MID_REDEEM_ALLOW,  PT_MID_REDEEM_DENY,	   PT_MID_MINT_ALLOW,
+			      PT_MID_MINT_DENY,	    PT_MID_EXCHANGE_ALLOW, PT_MID_EXCHANGE_DENY,
+			      PT_MID_ALLOW,	    PT_MID_DENY,	   PT_MID_ERROR,
+			      PT_MID_START,	    PT_MID_START_FAILED,   PT_MID_RELOAD,
+			      PT_MID_RELOAD_FAILED, PT_MID_SUMMARY,	   PT_MID_FRONT,
+			      PT_MID_EVENT };
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		assert_string_equal(pt_log_message_id(t[i].op, t[i].result), t[i].id);
@@ -212,7 +213,8 @@ static void test_front_line(void **state)
 {
 	int c;
 
-	pt_log_line(LOG_NOTICE, "op=redeem result=allow user=bob src=holder reason=\"x y\" src=front");
+	pt_log_line(LOG_NOTICE,
+		    "op=redeem result=allow user=bob src=holder reason=\"x y\" src=front");
 	assert_int_equal(n_sendv, 1);
 	assert_string_equal(field("MESSAGE_ID", NULL), PT_MID_FRONT);
 	assert_string_equal(field("PERTOK_SRC", &c), "front");
@@ -259,8 +261,8 @@ static void test_parse_line(void **state)
 		{ "op=\"a\\n\"", -EBADMSG },
 		{ "op=\"a\"b", -EBADMSG },
 		{ "abcdefghijklmnopqrstuvwxyzabcdefg=x", -EBADMSG }, /* 33 */
-		{ "abcdefghijklmnopqrstuvwxyzabcdef=x", 1 },	      /* 32 */
-		{ "a=1 b=2 c=3 d=4 e=5", -E2BIG },		      /* max 4 */
+		{ "abcdefghijklmnopqrstuvwxyzabcdef=x", 1 },	     /* 32 */
+		{ "a=1 b=2 c=3 d=4 e=5", -E2BIG },		     /* max 4 */
 	};
 	struct pt_log_field f[4];
 	char buf[256];
