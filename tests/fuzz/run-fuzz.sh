@@ -87,13 +87,13 @@ format_src="common/util.c common/buf.c common/b64.c common/nsscache.c"
 client_src="common/proto.c common/proto-client.c common/client.c"
 server_src="common/proto-server.c common/io.c"
 common_src="$format_src $client_src $server_src"
-tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/policy.c tokend/fileio.c tokend/aead.c tokend/record.c tokend/store.c \
+tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/confdir.c tokend/policy.c tokend/fileio.c tokend/aead.c tokend/record.c tokend/store.c \
 tokend/seal.c tokend/seal-tpm2.c tokend/history.c tokend/tokentype.c tokend/codes.c tokend/journal.c \
 tokend/ratelimit.c"
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 -fno-omit-frame-pointer -include $confdir/config.h -I$confdir -I$srcdir/common -I$srcdir/tokend \
--DSYSCONFDIR=\"/etc\" -DLOCALSTATEDIR=\"/var\" -DRUNDIR=\"/run\" \
+-DSYSCONFDIR=\"/etc\" -DDATADIR=\"/usr/share\" -DLOCALSTATEDIR=\"/var\" -DRUNDIR=\"/run\" \
 -DSBINDIR=\"/usr/sbin\" -DBINDIR=\"/usr/bin\""
 
 failed=""
