@@ -18,12 +18,7 @@ if ! command -v journalctl >/dev/null 2>&1; then
 fi
 
 echo "1..5"
-T=0
-ok() {
-	T=$((T + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $T - $2"; else echo "not ok $T - $2"; fi
-}
-diag() { sed 's/^/# /'; }
+. "$top_srcdir/tests/lib/tap.sh"
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/pertok-catalog.XXXXXX") || exit 1
 trap 'rm -rf "$D"' EXIT

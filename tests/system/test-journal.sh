@@ -50,12 +50,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-T=0
-ok() {
-	T=$((T + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $T - $2"; else echo "not ok $T - $2"; fi
-}
-diag() { sed 's/^/# /'; }
+. "$top_srcdir/tests/lib/tap.sh"
 bail() {
 	echo "Bail out! $*"
 	[ -n "$SB" ] && [ -f "$SB/log/tokend.log" ] && diag <"$SB/log/tokend.log"

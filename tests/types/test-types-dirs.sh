@@ -18,13 +18,7 @@ if [ ! -x "$TOKEND" ]; then
 fi
 
 echo "1..7"
-T=0
-ok() {
-	T=$((T + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $T - $2"; else echo "not ok $T - $2"; fi
-}
-skip() { T=$((T + 1)); echo "ok $T - $1 # SKIP $2"; }
-diag() { sed 's/^/# /'; }
+. "$top_srcdir/tests/lib/tap.sh"
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/pertok-typesdirs.XXXXXX") || exit 1
 trap 'rm -rf "$D"' EXIT
