@@ -38,11 +38,24 @@ fi
 sb_enter "$@"
 
 JOURNAL_PID=""
+DEV_BOUND=""
 cleanup() {
 	local rc=$?
 	if [ -n "$JOURNAL_PID" ]; then
 		kill -TERM "$JOURNAL_PID" 2>/dev/null
 		wait "$JOURNAL_PID" 2>/dev/null
+	fi
+	# the private /dev of (8): its binds go before its directory is removed
+	# (sb_cleanup's rm cannot unlink a mount point)
+	if [ -n "$DEV_BOUND" ]; then
+		sb_tokend_stop
+		if [ -n "$SB_SYSLOG_PID" ]; then
+			kill -TERM "$SB_SYSLOG_PID" 2>/dev/null
+			wait "$SB_SYSLOG_PID" 2>/dev/null
+			SB_SYSLOG_PID=""
+		fi
+		umount -n -R -l /dev 2>/dev/null
+		umount -n -R -l "$SB/dev" 2>/dev/null
 	fi
 	sb_cleanup
 	return $rc
@@ -248,7 +261,10 @@ rm -f /run/systemd/journal/socket
 # A host without /dev/log (a container): a private /dev whose log socket is
 # a receiver, the rest of /dev bound in from the real one.
 if [ ! -e /dev/log ]; then
+	# on a tmpfs of its own, so that one recursive unmount undoes it all
 	mkdir -p "$SB/dev"
+	mount -n -t tmpfs -o mode=0755 tmpfs "$SB/dev" || bail "cannot mount a tmpfs on $SB/dev"
+	DEV_BOUND=1
 	for f in /dev/*; do
 		b=${f#/dev/}
 		if [ -d "$f" ] && [ ! -L "$f" ]; then
@@ -259,7 +275,7 @@ if [ ! -e /dev/log ]; then
 			: >"$SB/dev/$b" && mount -n --bind "$f" "$SB/dev/$b"
 		fi
 	done
-	mount -n --bind "$SB/dev" /dev || bail "cannot bind a private /dev"
+	mount -n --rbind "$SB/dev" /dev || bail "cannot bind a private /dev"
 	SB_SYSLOG_PID_OLD=$SB_SYSLOG_PID
 	: >"$SB/log/syslog"
 	/usr/bin/python3 -c '
