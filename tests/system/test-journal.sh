@@ -17,7 +17,10 @@
 #   (4) start: its MESSAGE_ID
 #   (5) every MESSAGE_ID sent is explained in data/catalog/pertok.catalog
 #   (6) no field holds the live token the job read, nor any part of it
-#   (7) without the socket, tokend logs to syslog (/dev/log) instead
+#   (7) the front's lines: their own MESSAGE_ID, PERTOK_SRC=front
+#   (8) reloads: a broken drop-in refused naming its FILE:LINE, a good one
+#       read, each with its MESSAGE_ID
+#   (9) without the socket, tokend logs to syslog (/dev/log) instead
 #
 # Root only; prints "1..0 # SKIP why" where it cannot run.
 set -u
@@ -45,7 +48,7 @@ cleanup() {
 		kill -TERM "$JOURNAL_PID" 2>/dev/null
 		wait "$JOURNAL_PID" 2>/dev/null
 	fi
-	# the private /dev of (8): its binds go before its directory is removed
+	# the private /dev of (9): its binds go before its directory is removed
 	# (sb_cleanup's rm cannot unlink a mount point)
 	if [ -n "$DEV_BOUND" ]; then
 		sb_tokend_stop
@@ -136,7 +139,7 @@ sys.exit(0 if n else 1)
 ' "$@"
 }
 
-echo "1..9"
+echo "1..10"
 
 sb_setup || bail "sandbox setup failed"
 J=$SB/log/journal.jsonl
@@ -170,6 +173,14 @@ except OSError:
     pass
 ' "$SB_SOCKET" 2>&1 | diag
 sleep 0.3
+# a reload that a broken drop-in refuses, then one that takes a good one
+mkdir -p /etc/pertok/tokend.conf.d
+printf 'tokend = {\n live_lifetim = 5; };\n' >/etc/pertok/tokend.conf.d/50-bad.conf
+sb_tokend_hup
+rm -f /etc/pertok/tokend.conf.d/50-bad.conf
+printf 'redeem = ( { name = "dropin-deny"; action = "deny"; users = [ "nobody" ]; } );\n' \
+	>/etc/pertok/tokend.conf.d/60-good.conf
+sb_tokend_hup
 sb_tokend_stop
 sleep 0.2
 
@@ -253,7 +264,24 @@ if not found:
 ' "$J" "$(MID FRONT)" | diag
 ok "${PIPESTATUS[0]}" "(7) the front's line (a bad frame): MESSAGE_ID=$(MID FRONT), PERTOK_SRC=front once, PERTOK_PEER_UID=0"
 
-# (8) no journal socket: syslog
+/usr/bin/python3 -c '
+import json, sys
+bad, good = sys.argv[2], sys.argv[3]
+ok_bad = ok_good = False
+for line in open(sys.argv[1]):
+    d = dict(json.loads(line))
+    if d.get("MESSAGE_ID") == bad and d.get("PERTOK_OP") == "reload" and \
+            "/etc/pertok/tokend.conf.d/50-bad.conf:2: unknown setting" in d.get("PERTOK_REASON", ""):
+        ok_bad = True
+    if d.get("MESSAGE_ID") == good and d.get("PERTOK_REDEEM_RULES") == "2" and ok_bad:
+        ok_good = True
+if not (ok_bad and ok_good):
+    print("reload entries missing: refused %s, taken %s" % (ok_bad, ok_good))
+    sys.exit(1)
+' "$J" "$(MID RELOAD_FAILED)" "$(MID RELOAD)" | diag
+ok "${PIPESTATUS[0]}" "(8) SIGHUP: a broken drop-in refused (MESSAGE_ID=$(MID RELOAD_FAILED), its FILE:LINE in PERTOK_REASON), then a good one read (MESSAGE_ID=$(MID RELOAD), 2 redeem rules)"
+
+# (9) no journal socket: syslog
 kill -TERM "$JOURNAL_PID" 2>/dev/null
 wait "$JOURNAL_PID" 2>/dev/null
 JOURNAL_PID=""
@@ -304,4 +332,4 @@ if [ "${sys_after:-0}" -le "${sys_before:-0}" ]; then
 	rc=1
 fi
 grep -q 'tokend.*op=start result=allow' "$SB/log/syslog" || rc=1
-ok $rc "(8) without /run/systemd/journal/socket: nothing to the journal, op=start to syslog (/dev/log)"
+ok $rc "(9) without /run/systemd/journal/socket: nothing to the journal, op=start to syslog (/dev/log)"
