@@ -29,6 +29,7 @@ SCORE_MAX=1.7
 
 echo "1..6"
 . "$top_srcdir/tests/lib/tap.sh"
+skip() { T=$((T + 1)); echo "ok $T - $1 # SKIP $2"; }
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	for d in verify security settings activation proc journal; do skip "$d" "systemd-analyze not installed"; done
