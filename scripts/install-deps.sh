@@ -19,6 +19,8 @@ packages=(
 	libpam0g-dev libssl-dev libconfig-dev libkeyutils-dev libjson-c-dev libtss2-dev
 	# the front process's system-call filter (tokend(8))
 	libseccomp-dev
+	# tokend's journal entries (sd_journal_sendv; tokend(8), LOGGING)
+	libsystemd-dev
 	# the token store (tokend/store.c)
 	liblmdb-dev
 	# libFuzzer smoke (clang -fsanitize=fuzzer needs the compiler-rt runtime)

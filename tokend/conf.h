@@ -15,6 +15,17 @@
 
 struct pt_tokentype; /* tokentype.h */
 
+/* The files a configuration was read from, in order (tokend --check-config
+ * lists them): path[i], and what it was ("config", "drop-in", "masked
+ * drop-in", "type", "masked type"). confdir.h. */
+struct pt_conf_files {
+	char **path;
+	const char **what;
+	size_t n;
+	/* where it looked (NULL: nowhere) */
+	char *dropin_dir, *types_vendor_dir, *types_admin_dir;
+};
+
 /* The file found at an actor's exe path when the config was loaded, held
  * open (O_PATH) so that its inode cannot be reused while the config lives. */
 struct pt_exe_pin {
@@ -95,6 +106,7 @@ struct pt_rule {
 
 struct pt_config {
 	char *path;
+	struct pt_conf_files files; /* empty when loaded from a string */
 	/* tokend { } */
 	char *socket_path;	       /* default RUNDIR "/pertok/tokend.sock" */
 	char *state_dir;	       /* default LOCALSTATEDIR "/lib/pertok" */
@@ -150,8 +162,18 @@ struct pt_config {
 	size_t n_types;
 };
 
-/* Returns 0 or a negative errno; on failure err holds "FILE:LINE: message". */
+/* Returns 0 or a negative errno; on failure err holds "FILE:LINE: message"
+ * (FILE: the file the setting is in). Reads path, then its drop-ins
+ * (path + ".d/ *.conf") and the token types of PT_TYPES_VENDOR_DIR and of
+ * the directory "types.d" next to path (confdir.h). */
 int pt_config_load(const char *path, struct pt_config **ret, char *err, size_t errlen);
+#define PT_TYPES_VENDOR_DIR DATADIR "/pertok/types.d"
+/* Same with the directories named (NULL: none). */
+struct pt_config_dirs {
+	const char *dropin_dir, *types_vendor_dir, *types_admin_dir;
+};
+int pt_config_load_dirs(const char *path, const struct pt_config_dirs *dirs, struct pt_config **ret,
+			char *err, size_t errlen);
 /* Same from memory; name is used in error messages in place of FILE. */
 int pt_config_load_string(const char *text, const char *name, struct pt_config **ret, char *err,
 			  size_t errlen);

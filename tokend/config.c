@@ -24,7 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "confguard.h"
+#include "confdir.h"
 #include "confvalue.h"
 #include "seal.h"
 #include "fileio.h"
@@ -661,10 +661,12 @@ static int parse_actors(struct parse *p, const config_setting_t *l)
 			return r;
 		for (int j = 0; j < i; j++)
 			if (strcmp(c->actors[j].name, a->name) == 0)
-				return fail(
-					p, g,
-					"duplicate actor name \"%s\" (first defined at line %d)",
-					a->name, c->actors[j].line);
+				return fail(p, g,
+					    "duplicate actor name \"%s\" (first defined at %s)",
+					    a->name,
+					    pt_conf_place(p->x.fname,
+							  config_setting_get_elem(l, (unsigned)j),
+							  (char[512]){ 0 }, 512));
 	}
 	return 0;
 }
@@ -1143,9 +1145,11 @@ static int parse_rules(struct parse *p, const config_setting_t *l, const char *s
 			return r;
 		for (int j = 0; j < i; j++)
 			if (strcmp(rules[j].name, rules[i].name) == 0)
-				return fail(p, g,
-					    "duplicate rule name \"%s\" in %s (first at line %d)",
-					    rules[i].name, set, rules[j].line);
+				return fail(p, g, "duplicate rule name \"%s\" in %s (first at %s)",
+					    rules[i].name, set,
+					    pt_conf_place(p->x.fname,
+							  config_setting_get_elem(l, (unsigned)j),
+							  (char[512]){ 0 }, 512));
 	}
 	return 0;
 }
@@ -1220,6 +1224,7 @@ void pt_config_free(struct pt_config *cfg)
 		rule_clear(&cfg->redeem[i]);
 	free(cfg->redeem);
 	pt_ttypes_free(cfg->types, cfg->n_types);
+	pt_conf_files_free(&cfg->files);
 	free(cfg);
 }
 
@@ -1323,80 +1328,75 @@ enum {
 static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",  "actors", "issue",
 						"redeem", "audit", "types" };
 
+/* A new config with the defaults, named name; NULL: out of memory. */
+static struct pt_config *config_new(const char *name)
+{
+	struct pt_config *c = calloc(1, sizeof(*c));
+
+	if (c && (set_defaults(c) < 0 || !(c->path = strdup(name)))) {
+		pt_config_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* The sections of the (merged) tree, into p->cfg. */
+static int parse_tree(struct parse *p, config_t *lc)
+{
+	const config_setting_t *top[_TOP_MAX] = { 0 };
+	config_setting_t *root = config_root_setting(lc);
+	int len = config_setting_length(root);
+	int r;
+
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		int k = pt_conf_key_index(config_setting_name(s), top_keys, _TOP_MAX);
+
+		if (k < 0)
+			return pt_conf_unknown_key(&p->x, s, NULL, top_keys, _TOP_MAX);
+		top[k] = s;
+	}
+	/* tokend first: rules are checked against its caps */
+	if (top[TOP_TOKEND] && (r = parse_tokend(p, top[TOP_TOKEND])) < 0)
+		return r;
+	/* types after tokend: the built-ins' ttl / max_ttl become its lifetimes */
+	if ((r = parse_types(p, top[TOP_TYPES], top[TOP_TOKEND])) < 0)
+		return r;
+	if (top[TOP_SEAL] && (r = parse_seal(p, top[TOP_SEAL])) < 0)
+		return r;
+	if (top[TOP_AUDIT] && (r = parse_audit(p, top[TOP_AUDIT])) < 0)
+		return r;
+	if (top[TOP_ACTORS] && (r = parse_actors(p, top[TOP_ACTORS])) < 0)
+		return r;
+	if (top[TOP_ISSUE] &&
+	    (r = parse_rules(p, top[TOP_ISSUE], "issue", &p->cfg->issue, &p->cfg->n_issue)) < 0)
+		return r;
+	if (top[TOP_REDEEM] &&
+	    (r = parse_rules(p, top[TOP_REDEEM], "redeem", &p->cfg->redeem, &p->cfg->n_redeem)) < 0)
+		return r;
+	return 0;
+}
+
 int pt_config_load_string(const char *text, const char *name, struct pt_config **ret, char *err,
 			  size_t errlen)
 {
 	struct parse p = {
 		.x = { .fname = name ? name : "(config)", .err = err, .errlen = errlen }
 	};
-	const config_setting_t *top[_TOP_MAX] = { 0 };
-	config_setting_t *root;
-	char *defused = NULL;
 	config_t lc;
-	int len;
 	int r;
 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!text || !ret)
 		return -EINVAL;
-	r = pt_conf_guard(text, p.x.fname, &defused, err, errlen);
-	if (r < 0)
-		return r;
-
-	p.cfg = calloc(1, sizeof(*p.cfg));
-	if (!p.cfg) {
-		free(defused);
+	p.cfg = config_new(p.x.fname);
+	if (!p.cfg)
 		return -ENOMEM;
-	}
-	r = set_defaults(p.cfg);
-	if (r >= 0 && !(p.cfg->path = strdup(p.x.fname)))
-		r = -ENOMEM;
-	if (r < 0) {
-		free(defused);
-		pt_config_free(p.cfg);
-		return r;
-	}
-
 	config_init(&lc);
-	if (config_read_string(&lc, defused ? defused : text) != CONFIG_TRUE) {
-		const char *t = config_error_text(&lc);
-		if (err && errlen)
-			snprintf(err, errlen, "%s:%d: %s", p.x.fname, config_error_line(&lc),
-				 t ? t : "syntax error");
-		r = -EINVAL;
+	if ((r = pt_conf_read_text(text, p.x.fname, &lc, err, errlen)) < 0)
 		goto out;
-	}
-
-	root = config_root_setting(&lc);
-	len = config_setting_length(root);
-	for (int i = 0; i < len; i++) {
-		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
-		int k = pt_conf_key_index(config_setting_name(s), top_keys, _TOP_MAX);
-
-		if (k < 0) {
-			r = pt_conf_unknown_key(&p.x, s, NULL, top_keys, _TOP_MAX);
-			goto out;
-		}
-		top[k] = s;
-	}
-	/* tokend first: rules are checked against its caps */
-	if (top[TOP_TOKEND] && (r = parse_tokend(&p, top[TOP_TOKEND])) < 0)
-		goto out;
-	/* types after tokend: the built-ins' ttl / max_ttl become its lifetimes */
-	if ((r = parse_types(&p, top[TOP_TYPES], top[TOP_TOKEND])) < 0)
-		goto out;
-	if (top[TOP_SEAL] && (r = parse_seal(&p, top[TOP_SEAL])) < 0)
-		goto out;
-	if (top[TOP_AUDIT] && (r = parse_audit(&p, top[TOP_AUDIT])) < 0)
-		goto out;
-	if (top[TOP_ACTORS] && (r = parse_actors(&p, top[TOP_ACTORS])) < 0)
-		goto out;
-	if (top[TOP_ISSUE] &&
-	    (r = parse_rules(&p, top[TOP_ISSUE], "issue", &p.cfg->issue, &p.cfg->n_issue)) < 0)
-		goto out;
-	if (top[TOP_REDEEM] &&
-	    (r = parse_rules(&p, top[TOP_REDEEM], "redeem", &p.cfg->redeem, &p.cfg->n_redeem)) < 0)
+	if ((r = parse_tree(&p, &lc)) < 0)
 		goto out;
 
 	*ret = p.cfg;
@@ -1404,41 +1404,84 @@ int pt_config_load_string(const char *text, const char *name, struct pt_config *
 	r = 0;
 out:
 	config_destroy(&lc);
-	free(defused);
 	if (r == -ENOMEM && err && errlen)
 		snprintf(err, errlen, "%s: out of memory", p.x.fname);
 	pt_config_free(p.cfg);
 	return r;
 }
 
-int pt_config_load(const char *path, struct pt_config **ret, char *err, size_t errlen)
+int pt_config_load_dirs(const char *path, const struct pt_config_dirs *dirs, struct pt_config **ret,
+			char *err, size_t errlen)
 {
-	uint8_t *text = NULL;
-	size_t len = 0;
+	struct parse p = { .x = { .fname = path, .err = err, .errlen = errlen } };
+	struct pt_conf_files files = { 0 };
+	config_t lc;
 	int r;
 
 	if (err && errlen)
 		err[0] = '\0';
+	if (!path || !dirs || !ret)
+		return -EINVAL;
+	config_init(&lc);
+	if ((r = pt_conf_files_add(&files, path, "config")) < 0)
+		goto out;
+	if ((dirs->dropin_dir && !(files.dropin_dir = strdup(dirs->dropin_dir))) ||
+	    (dirs->types_vendor_dir &&
+	     !(files.types_vendor_dir = strdup(dirs->types_vendor_dir))) ||
+	    (dirs->types_admin_dir && !(files.types_admin_dir = strdup(dirs->types_admin_dir)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* tokend.conf, then its drop-ins, then types.d; all merged into one
+	 * tree whose settings remember their file */
+	if ((r = pt_conf_read_file(path, CONFIG_MAX_SIZE, &lc, err, errlen)) < 0 ||
+	    (r = pt_conf_merge_dropins(config_root_setting(&lc), dirs->dropin_dir, &files, err,
+				       errlen)) < 0 ||
+	    (r = pt_conf_merge_types(config_root_setting(&lc), dirs->types_vendor_dir,
+				     dirs->types_admin_dir, &files, err, errlen)) < 0)
+		goto out;
+	p.cfg = config_new(path);
+	if (!p.cfg) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = parse_tree(&p, &lc)) < 0)
+		goto out;
+	p.cfg->files = files;
+	files = (struct pt_conf_files){ 0 };
+	*ret = p.cfg;
+	p.cfg = NULL;
+	r = 0;
+out:
+	config_destroy(&lc);
+	pt_conf_files_free(&files); /* after the tree: its settings point to these names */
+	if (r == -ENOMEM && err && errlen)
+		snprintf(err, errlen, "%s: out of memory", path);
+	pt_config_free(p.cfg);
+	return r;
+}
+
+int pt_config_load(const char *path, struct pt_config **ret, char *err, size_t errlen)
+{
+	char *dropin = NULL, *admin = NULL;
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	int r;
+
 	if (!path || !ret)
 		return -EINVAL;
-	r = pt_read_file(path, CONFIG_MAX_SIZE, &text, &len);
-	if (r < 0) {
-		if (err && errlen) {
-			if (r == -EFBIG)
-				snprintf(err, errlen, "%s: file too large (max %d bytes)", path,
-					 CONFIG_MAX_SIZE);
-			else
-				snprintf(err, errlen, "%s: %s", path, strerror(-r));
-		}
-		return r;
+	if (asprintf(&dropin, "%s.d", path) < 0)
+		return -ENOMEM;
+	if (asprintf(&admin, "%.*s/types.d", slash ? (int)(slash - path) : 1, slash ? path : ".") <
+	    0) {
+		free(dropin);
+		return -ENOMEM;
 	}
-	if (memchr(text, '\0', len)) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s: contains a NUL byte", path);
-		free(text);
-		return -EINVAL;
-	}
-	r = pt_config_load_string((const char *)text, path, ret, err, errlen);
-	free(text);
+	r = pt_config_load_dirs(path,
+				&(struct pt_config_dirs){ .dropin_dir = dropin,
+							  .types_vendor_dir = PT_TYPES_VENDOR_DIR,
+							  .types_admin_dir = admin },
+				ret, err, errlen);
+	free(dropin);
+	free(admin);
 	return r;
 }

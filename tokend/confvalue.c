@@ -23,6 +23,9 @@ int pt_conf_fail(const struct pt_conf_ctx *x, const config_setting_t *s, const c
 {
 	char msg[768];
 	unsigned line = s ? config_setting_source_line(s) : 0;
+	/* a setting merged in from a drop-in or types.d names its own file */
+	const char *file =
+		s && config_setting_source_file(s) ? config_setting_source_file(s) : x->fname;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -30,7 +33,7 @@ int pt_conf_fail(const struct pt_conf_ctx *x, const config_setting_t *s, const c
 	va_end(ap);
 	if (x->err && x->errlen > 0) {
 		if (line > 0)
-			snprintf(x->err, x->errlen, "%s:%u: %s", x->fname, line, msg);
+			snprintf(x->err, x->errlen, "%s:%u: %s", file, line, msg);
 		else
 			snprintf(x->err, x->errlen, "%s: %s", x->fname, msg);
 	}

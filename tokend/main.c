@@ -259,6 +259,12 @@ int main(int argc, char **argv)
 		}
 		printf("%s: OK (%zu actors, %zu issue rules, %zu redeem rules)\n", config_path,
 		       d.cfg->n_actors, d.cfg->n_issue, d.cfg->n_redeem);
+		/* what was read, in order: tokend.conf, drop-ins, types.d */
+		for (size_t i = 0; i < d.cfg->files.n; i++)
+			printf("  %s (%s)\n", d.cfg->files.path[i], d.cfg->files.what[i]);
+		printf("  looked for drop-ins in %s, types in %s and %s\n",
+		       d.cfg->files.dropin_dir ?: "-", d.cfg->files.types_vendor_dir ?: "-",
+		       d.cfg->files.types_admin_dir ?: "-");
 		pt_config_free(d.cfg);
 		return 0;
 	}

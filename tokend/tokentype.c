@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "confdir.h"
 #include "confvalue.h"
 #include "util.h"
 
@@ -851,8 +852,13 @@ int pt_ttypes_parse(const config_setting_t *list, const char *fname, uint64_t li
 		}
 		n++;
 		if (pt_ttype_find(v, n - 1, t->name)) {
-			r = fail(&p, g, "types[%d]: a type named \"%s\" is already defined", i,
-				 t->name);
+			const struct pt_tokentype *first = pt_ttype_find(v, n - 1, t->name);
+
+			r = fail(&p, g, "types[%d]: a type named \"%s\" is already defined at %s",
+				 i, t->name,
+				 pt_conf_place(p.fname,
+					       config_setting_get_elem(list, (unsigned)(first - v)),
+					       (char[512]){ 0 }, 512));
 			goto fail;
 		}
 		if (t->kind != PT_TTYPE_CODE) {

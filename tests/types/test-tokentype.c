@@ -174,7 +174,7 @@ static const struct {
 	{ "types = ( { name = \"c\"; length = 8; max_failures = 0;\n lockout = \"5m\"; } );",
 	  "t.conf:2: types[0] (c): lockout needs max_failures" },
 	{ "types = ( { name = \"c\"; length = 8; },\n { name = \"c\"; length = 9; } );",
-	  "t.conf:2: types[1]: a type named \"c\" is already defined" },
+	  "t.conf:2: types[1]: a type named \"c\" is already defined at t.conf:1" },
 	{ "types = ( { name = \"c\";\n kind = \"jws\"; length = 8; } );",
 	  "t.conf:2: types[0] (c).kind: jws (only the built-in type \"live\" is of kind \"jws\", "
 	  "only \"persistable\" of kind \"persistable\", every other type is of kind \"code\")" },

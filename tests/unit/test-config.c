@@ -469,7 +469,7 @@ static const struct {
 	{ "actors = ( { name = \"a\"; uid = 0; exe = \"*\"; services = [ \"-x\" ]; } );\n",
 	  "t.conf:1: actors[0].services: \"-x\" is not a valid PAM service name or \"*\"" },
 	{ "actors = (\n  { name = \"atd\"; uid = 0; exe = \"*\"; },\n  { name = \"atd\"; uid = 1; exe = \"*\"; } );\n",
-	  "t.conf:3: duplicate actor name \"atd\" (first defined at line 2)" },
+	  "t.conf:3: duplicate actor name \"atd\" (first defined at t.conf:2)" },
 
 	/* rules */
 	{ ACTORS "issue = (\n  { actors = [ \"attd\" ]; } );\n",
@@ -493,9 +493,9 @@ static const struct {
 	{ "issue = ( { name = \"a:b\"; } );\n",
 	  "t.conf:1: issue[0].name: \"a:b\" is not a valid name" },
 	{ "redeem = (\n  { name = \"x\"; },\n  { name = \"x\"; } );\n",
-	  "t.conf:3: duplicate rule name \"x\" in redeem (first at line 2)" },
+	  "t.conf:3: duplicate rule name \"x\" in redeem (first at t.conf:2)" },
 	{ "redeem = (\n  { },\n  { name = \"redeem[0]\"; } );\n",
-	  "t.conf:3: duplicate rule name \"redeem[0]\" in redeem (first at line 2)" },
+	  "t.conf:3: duplicate rule name \"redeem[0]\" in redeem (first at t.conf:2)" },
 };
 
 static void test_errors(void **state)
