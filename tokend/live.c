@@ -95,6 +95,7 @@ int pt_live_claims_copy(const struct pt_live_claims *src, struct pt_live_claims 
 	c.gid = src->gid;
 	c.has_entitlements = src->has_entitlements;
 	c.has_ptk = src->has_ptk;
+	c.auth_time = src->auth_time;
 	*ret = c;
 	return 0;
 fail:
@@ -285,6 +286,8 @@ static int claims_object(const struct pt_live_claims *c, json_object **ret)
 		r = add(o, "act", act_chain(c, 0));
 	if (r >= 0 && c->has_ptk)
 		r = add(o, "ptk", str_or_empty(c->ptk));
+	if (r >= 0 && c->auth_time)
+		r = add(o, "auth_time", json_object_new_int64((int64_t)c->auth_time));
 	if (r >= 0 && c->svc && *c->svc)
 		r = add(o, "svc", json_object_new_string(c->svc));
 	if (r >= 0 && c->tty && *c->tty)

@@ -63,6 +63,8 @@ struct pt_live_claims {
 	size_t n_act;
 	bool has_ptk; /* minted by a redemption: names its persistable token */
 	char *ptk;
+	uint64_t auth_time; /* minted by a redemption: when that redemption was (a
+			       refresh keeps it; OIDC's claim); 0 = absent */
 	char *svc;   /* PAM service ("" is left out) */
 	char *tty;   /* (same) */
 	char *rhost; /* (same) */
@@ -184,6 +186,7 @@ int pt_live_verify(const struct pt_keys *keys, const char *audience, const char 
  *   u8 n_act (<= PT_LIVE_MAX_ACT)  str act[n_act]
  *   u8 has_ptk  str ptk           ("" without)
  *   str svc  str tty  str rhost   ("" = absent)
+ *   u64 auth_time                 (0 = absent)
  *
  * Strings at most PT_LIVE_MAX_STR bytes of UTF-8, no NUL; lists at most
  * PT_LIVE_MAX_LIST; flags 0 or 1; alg and kid of the form pt_live_parse

@@ -238,6 +238,7 @@ static struct ptbuf *handmade(enum field f, const char *kid, const char *str)
 	assert_int_equal(ptbuf_put_cstring(b, f == F_PTK_WITHOUT ? "pt_x" : ""), 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(ptbuf_put_cstring(b, ""), 0);
+	assert_int_equal(ptbuf_put_u64(b, 0), 0); /* auth_time */
 	return b;
 }
 

@@ -224,9 +224,9 @@ static uint32_t call(enum who w, const struct pt_req *req, struct pt_rep *ret)
 	uint32_t code;
 
 	/* the front's part of an exchange (a form error is a refusal in live) */
-	if (req->type == PT_EXCHANGE)
+	if (pt_req_presents_live(req->type))
 		assert_int_not_equal(pt_live_parse(req->live_token, &live), -ENOMEM);
-	code = call_live(w, req, req->type == PT_EXCHANGE ? &live : NULL, ret);
+	code = call_live(w, req, pt_req_presents_live(req->type) ? &live : NULL, ret);
 	pt_live_presented_clear(&live);
 	return code;
 }
@@ -320,6 +320,8 @@ static const struct matrix_row {
 	{ PT_REVOKE_MATCH, { A, A, A, A, A, A } },
 	{ PT_CODE_ISSUE, { A, A, A, P, P, P } },
 	{ PT_CODE_CHECK, { A, A, A, A, P, P } },
+	/* the token's own uid only (alice's login token: admitted, then invalid) */
+	{ PT_REFRESH, { P, P, P, P, A, P } },
 };
 
 static void test_caller_classes(void **state)
