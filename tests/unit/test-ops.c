@@ -231,6 +231,19 @@ static uint32_t call(enum who w, const struct pt_req *req, struct pt_rep *ret)
 	return code;
 }
 
+/* The token of the reply to q sent as w (the caller frees it). */
+static char *token_of(enum who w, const struct pt_req *q)
+{
+	struct pt_rep rep;
+	char *token;
+
+	assert_int_equal(call(w, q, &rep), 0);
+	token = rep.token;
+	rep.token = NULL;
+	pt_rep_clear(&rep);
+	return token;
+}
+
 /* A live token of user, minted by atd at login. */
 static char *login(const char *user)
 {
@@ -239,14 +252,8 @@ static char *login(const char *user)
 			    .service = (char *)"sshd",
 			    .tty = (char *)"pts/0",
 			    .rhost = (char *)"" };
-	struct pt_rep rep;
-	char *token;
 
-	assert_int_equal(call(ATD, &q, &rep), 0);
-	token = rep.token;
-	rep.token = NULL;
-	pt_rep_clear(&rep);
-	return token;
+	return token_of(ATD, &q);
 }
 
 static void persist(const char *user)
@@ -287,7 +294,8 @@ static void test_table_complete(void **state)
 		assert_true((rows[i].fn != NULL) == (rows[i].caller != PT_CALLER_NONE));
 		/* whatever issues a token or a code waits for its audit record */
 		if (rows[i].type == PT_MINT || rows[i].type == PT_EXCHANGE ||
-		    rows[i].type == PT_REDEEM || rows[i].type == PT_CODE_ISSUE ||
+		    rows[i].type == PT_REDEEM || rows[i].type == PT_REFRESH ||
+		    rows[i].type == PT_CODE_ISSUE ||
 		    rows[i].type == PT_CODE_CHECK)
 			assert_int_equal(rows[i].audit, PT_AUDIT_HELD);
 	}
@@ -556,6 +564,90 @@ static void test_exchange_live(void **state)
 	pt_free_secret(token);
 }
 
+/* A live token from atd's redemption for user (the caller frees it). */
+static char *redeemed(const char *user)
+{
+	struct pt_req q = { .type = PT_REDEEM,
+			    .user = (char *)user,
+			    .holder = (char *)"atd",
+			    .service = (char *)"atd" };
+
+	return token_of(ATD, &q);
+}
+
+/* token's claims changed by change, signed again with tokend's key (what
+ * no client can do): the refresh of it by SELF (alice's uid). */
+static uint32_t refresh_resigned(const char *token, void (*change)(struct pt_live_claims *))
+{
+	struct pt_live_claims cl = { 0 };
+	const char *why = NULL;
+	char *forged = NULL;
+	struct pt_req q = { .type = PT_REFRESH };
+	struct pt_rep rep;
+	uint32_t code;
+
+	assert_int_equal(pt_live_verify(d.keys, d.cfg->audience, token, now_s, &cl, &why), 0);
+	change(&cl);
+	assert_int_equal(pt_live_sign(d.keys, d.cfg->alg, &cl, &forged), 0);
+	q.live_token = forged;
+	code = call(SELF, &q, &rep);
+	pt_rep_clear(&rep);
+	pt_live_claims_clear(&cl);
+	pt_free_secret(forged);
+	return code;
+}
+
+static char carol_ptk[64];
+static void ptk_of_carol(struct pt_live_claims *c)
+{
+	assert_int_equal(pt_live_set_str(&c->ptk, carol_ptk), 0);
+}
+static void holder_cron(struct pt_live_claims *c)
+{
+	assert_int_equal(pt_live_set_str(&c->act[0], "cron"), 0);
+}
+static void sub_carol(struct pt_live_claims *c)
+{
+	assert_int_equal(pt_live_set_str(&c->sub, "carol"), 0);
+}
+static void unchanged(struct pt_live_claims *c)
+{
+	(void)c;
+}
+
+/* REFRESH mints only for the persistable token the live token names, and
+ * only when that token is the live token's user's and holder's: a live
+ * token (validly signed) naming carol's token, another holder, or another
+ * user name is refused as if the token were gone. */
+static void test_refresh_own_token_only(void **state)
+{
+	char *alice, *carol, *p;
+
+	(void)state;
+	persist("alice");
+	persist("carol");
+	alice = redeemed("alice");
+	carol = redeemed("carol");
+	/* carol's ptk, read from her token's claims */
+	{
+		struct pt_live_claims cl = { 0 };
+		const char *why = NULL;
+
+		assert_int_equal(pt_live_verify(d.keys, d.cfg->audience, carol, now_s, &cl, &why),
+				 0);
+		assert_non_null(cl.ptk);
+		snprintf(carol_ptk, sizeof(carol_ptk), "%s", cl.ptk);
+		pt_live_claims_clear(&cl);
+	}
+	assert_int_equal(refresh_resigned(alice, unchanged), 0); /* the checks below can fail */
+	assert_int_equal(refresh_resigned(alice, ptk_of_carol), PT_E_NOTFOUND);
+	assert_int_equal(refresh_resigned(alice, holder_cron), PT_E_NOTFOUND);
+	assert_int_equal(refresh_resigned(alice, sub_carol), PT_E_NOTFOUND);
+	p = alice;
+	pt_free_secret(p);
+	pt_free_secret(carol);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +656,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_any_sees_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explain_agrees, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exchange_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_own_token_only, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
