@@ -156,9 +156,10 @@ static int optional(int r)
  * (the reasons pt_live_verify gave for a missing aud, exp, nbf, sub, uid). */
 static int parse_claims(json_object *o, struct pt_live_claims *c, enum pt_live_refusal *ret_why)
 {
-	static const char *const names[] = { "iss", "sub", "aud", "exp",    "nbf",	    "iat",
-					     "jti", "uid", "gid", "groups", "entitlements", "act",
-					     "ptk", "auth_time", "svc", "tty", "rhost" };
+	static const char *const names[] = { "iss",	     "sub",  "aud", "exp",	 "nbf",
+					     "iat",	     "jti",  "uid", "gid",	 "groups",
+					     "entitlements", "act",  "ptk", "auth_time", "svc",
+					     "tty",	     "rhost" };
 	int64_t t;
 	int r;
 

@@ -63,8 +63,9 @@ struct pt_live_claims {
 	size_t n_act;
 	bool has_ptk; /* minted by a redemption: names its persistable token */
 	char *ptk;
-	uint64_t auth_time; /* minted by a redemption: when that redemption was (a
-			       refresh keeps it; OIDC's claim); 0 = absent */
+	/* minted by a redemption: when that redemption was (OIDC's claim; a
+	 * refresh keeps it); 0 = absent */
+	uint64_t auth_time;
 	char *svc;   /* PAM service ("" is left out) */
 	char *tty;   /* (same) */
 	char *rhost; /* (same) */

@@ -463,8 +463,8 @@ static int redeem_decide(struct call *c, struct pt_record *rec, const char *user
 		.holder = holder,
 		.token = rec ? &pt : NULL,
 		.account = &pa,
-		.redemptions_today = pt_history_today(d->history, PT_HIST_USER, user,
-						      PT_HIST_REDEMPTIONS, now),
+		.redemptions_today =
+			pt_history_today(d->history, PT_HIST_USER, user, PT_HIST_REDEMPTIONS, now),
 		.now = now,
 	};
 	pt_policy_redeem(d->cfg, &in, rd, NULL, 0);
@@ -496,9 +496,8 @@ static int redeem_decide(struct call *c, struct pt_record *rec, const char *user
  * auth_time: the redemption the job started with (now for a redemption);
  * move_exp: apply the decision's new expiry of rec (a refresh never does). */
 static int redeem_grant(struct call *c, struct pt_record *rec, const struct pt_account *acct,
-			const struct pt_redeem_decision *rd, const char *actor,
-			const char *service, uint64_t lifetime, uint64_t auth_time,
-			bool move_exp, uint64_t now)
+			const struct pt_redeem_decision *rd, const char *actor, const char *service,
+			uint64_t lifetime, uint64_t auth_time, bool move_exp, uint64_t now)
 {
 	struct pt_daemon *d = c->d;
 	struct pt_live_claims lc = { 0 };

@@ -105,7 +105,7 @@ static int refresh_live_token(struct tool_conn *conn, key_serial_t key, char **t
 	}
 	if (keyctl_update(key, rep.token, strlen(rep.token)) < 0 ||
 	    keyctl_set_timeout(key, rep.exp - now > UINT32_MAX ? UINT32_MAX :
-								  (unsigned)(rep.exp - now)) < 0) {
+								 (unsigned)(rep.exp - now)) < 0) {
 		tool_err("cannot put the new live token in the keyring: %s", strerror(errno));
 		code = TOOL_EXIT_REFUSED;
 		goto out;
@@ -148,8 +148,8 @@ static int cmd_token(int argc, char **argv, struct tool_conn *conn)
 	bool claims;
 	int code, r;
 
-	code = tool_parse_command(argc, argv, "cr", opts, PT_ELEMENTSOF(opts), opt_token, &t,
-				  usage, conn);
+	code = tool_parse_command(argc, argv, "cr", opts, PT_ELEMENTSOF(opts), opt_token, &t, usage,
+				  conn);
 	if (code >= 0)
 		return code;
 	if (optind != argc) {

@@ -97,7 +97,9 @@ static int teardown(void **state)
 static char *persist_nobody(void)
 {
 	char *login = th_mint("nobody", "sshd", NULL), *id;
-	struct pt_req req = { .type = PT_EXCHANGE, .live_token = login, .holder = (char *)"tester" };
+	struct pt_req req = { .type = PT_EXCHANGE,
+			      .live_token = login,
+			      .holder = (char *)"tester" };
 	struct pt_rep rep;
 
 	assert_int_equal(th_call(&req, &rep), 0);
@@ -282,8 +284,7 @@ static void test_refresh_works(void **state)
 	assert_int_equal(claim_u64(t3, "auth_time"), at1);
 	token_state(id, &uses2, &exp);
 	assert_int_equal(uses2, uses0 + 2);
-	assert_true(th_wait_log("op=refresh result=allow user=nobody holder=tester", 2, 2000) >=
-		    0);
+	assert_true(th_wait_log("op=refresh result=allow user=nobody holder=tester", 2, 2000) >= 0);
 
 	free(ptk1), free(ptk2), free(jti1), free(jti2), free(sub2);
 	free(id);
@@ -423,8 +424,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refresh_works, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_other_uid_refused, setup_default,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_refresh_expired_live_refused,
-						setup_short_live, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_expired_live_refused, setup_short_live,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_max_job_runtime, setup_short_job,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_after_revoke_refused, setup_default,

@@ -20,10 +20,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t req_types[] = {
-	PT_HELLO,   PT_MINT,	     PT_EXCHANGE,   PT_REDEEM,	   PT_LIST,
-	PT_REVOKE,  PT_PUBKEY,	     PT_STATUS,	    PT_ROTATE,	   PT_RESEAL,
-	PT_EXPLAIN, PT_REVOKE_MATCH, PT_CODE_ISSUE, PT_CODE_CHECK, PT_LIST_PAGE,
-	PT_REFRESH,
+	PT_HELLO,      PT_MINT,	      PT_EXCHANGE,  PT_REDEEM,	PT_LIST,    PT_REVOKE,
+	PT_PUBKEY,     PT_STATUS,     PT_ROTATE,    PT_RESEAL,	PT_EXPLAIN, PT_REVOKE_MATCH,
+	PT_CODE_ISSUE, PT_CODE_CHECK, PT_LIST_PAGE, PT_REFRESH,
 };
 
 static void check_same(const struct ptbuf *out, uint8_t type, const uint8_t *payload, size_t len)

@@ -567,12 +567,10 @@ static const struct form_case {
 	  "malformed token" },
 	{ "svc empty", HDR, "{" CLAIMS_HEAD ",\"svc\":\"\"}", 64, "malformed token" },
 	{ "ptk a number", HDR, "{" CLAIMS_HEAD ",\"ptk\":1}", 64, "malformed token" },
-	{ "auth_time", HDR, "{" CLAIMS_HEAD ",\"ptk\":\"p\",\"auth_time\":1700000000}", 64,
-	  NULL },
+	{ "auth_time", HDR, "{" CLAIMS_HEAD ",\"ptk\":\"p\",\"auth_time\":1700000000}", 64, NULL },
 	/* pt_live_claims_json leaves 0 out: never a form tokend signs */
 	{ "auth_time 0", HDR, "{" CLAIMS_HEAD ",\"auth_time\":0}", 64, "malformed token" },
-	{ "auth_time negative", HDR, "{" CLAIMS_HEAD ",\"auth_time\":-5}", 64,
-	  "malformed token" },
+	{ "auth_time negative", HDR, "{" CLAIMS_HEAD ",\"auth_time\":-5}", 64, "malformed token" },
 	{ "auth_time a string", HDR, "{" CLAIMS_HEAD ",\"auth_time\":\"1\"}", 64,
 	  "malformed token" },
 	/* json-c makes it U+FFFD: parsed, and the check (the bytes re-made) fails */

@@ -295,8 +295,7 @@ static void test_table_complete(void **state)
 		/* whatever issues a token or a code waits for its audit record */
 		if (rows[i].type == PT_MINT || rows[i].type == PT_EXCHANGE ||
 		    rows[i].type == PT_REDEEM || rows[i].type == PT_REFRESH ||
-		    rows[i].type == PT_CODE_ISSUE ||
-		    rows[i].type == PT_CODE_CHECK)
+		    rows[i].type == PT_CODE_ISSUE || rows[i].type == PT_CODE_CHECK)
 			assert_int_equal(rows[i].audit, PT_AUDIT_HELD);
 	}
 }
