@@ -850,6 +850,7 @@ static void test_names(void **state)
 		{ PT_MINT, "mint" },
 		{ PT_EXCHANGE, "exchange" },
 		{ PT_REDEEM, "redeem" },
+		{ PT_REFRESH, "refresh" },
 		{ PT_LIST, "list" },
 		{ PT_REVOKE, "revoke" },
 		{ PT_PUBKEY, "pubkey" },
