@@ -189,7 +189,8 @@ bool pt_live_claims_valid(const struct pt_live_claims *c)
 	    !str_bounded(c->jti) || !str_bounded(c->ptk) || !str_bounded(c->svc) ||
 	    !str_bounded(c->tty) || !str_bounded(c->rhost) || c->n_act > PT_LIVE_MAX_ACT ||
 	    !strv_bounded(c->groups, c->n_groups) ||
-	    !strv_bounded(c->entitlements, c->has_entitlements ? c->n_entitlements : 0))
+	    !strv_bounded(c->entitlements, c->has_entitlements ? c->n_entitlements : 0) ||
+	    c->auth_time > INT64_MAX) /* a positive JSON integer (pt_live_parse) */
 		return false;
 	for (size_t i = 0; i < c->n_act; i++)
 		if (!str_bounded(c->act[i]))

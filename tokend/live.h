@@ -83,7 +83,7 @@ int pt_live_set_strv(char ***field, size_t *n, char *const *v, size_t count);
  * form share: alg "EdDSA" or "Ed25519"; kid PT_LIVE_KID_LEN base64url
  * characters; every string of c UTF-8 (RFC 3629) of at most PT_LIVE_MAX_STR
  * bytes, every list at most PT_LIVE_MAX_LIST, n_act at most
- * PT_LIVE_MAX_ACT. */
+ * PT_LIVE_MAX_ACT, auth_time at most INT64_MAX. */
 bool pt_live_alg_valid(const char *alg);
 bool pt_live_kid_valid(const char *kid);
 bool pt_live_claims_valid(const struct pt_live_claims *c);

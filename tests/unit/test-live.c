@@ -661,6 +661,12 @@ static void test_sign_refuses(void **state)
 	c.n_act = PT_LIVE_MAX_ACT + 1;
 	assert_int_equal(pt_live_sign(k, "EdDSA", &c, &token), -EINVAL);
 	c.n_act = PT_LIVE_MAX_ACT;
+	c.auth_time = (uint64_t)INT64_MAX + 1; /* negative in JSON: never parsed back */
+	assert_int_equal(pt_live_sign(k, "EdDSA", &c, &token), -EINVAL);
+	c.auth_time = INT64_MAX;
+	assert_int_equal(pt_live_sign(k, "EdDSA", &c, &token), 0);
+	pt_free_secret(token);
+	token = NULL;
 	assert_int_equal(pt_live_sign(k, "HS256", &c, &token), -EINVAL);
 	assert_null(token);
 	free(big);
