@@ -577,7 +577,7 @@ int op_refresh(struct call *c)
 	char why[160], max[32];
 	int r;
 
-	if (!live->has_ptk || !live->ptk || !*live->ptk || live->n_act < 1) {
+	if (!live->has_ptk || !live->ptk || !*live->ptk || live->n_act < 1 || !live->act[0]) {
 		record_decision(c, LOG_NOTICE, "deny", live->sub, NULL, NULL, NULL,
 				"not a live token from a redemption");
 		return reply_error(c, PT_E_INVALID,

@@ -613,11 +613,20 @@ static void unchanged(struct pt_live_claims *c)
 {
 	(void)c;
 }
+static void no_actor(struct pt_live_claims *c)
+{
+	for (size_t i = 0; i < c->n_act; i++) {
+		free(c->act[i]);
+		c->act[i] = NULL;
+	}
+	c->n_act = 0;
+}
 
 /* REFRESH mints only for the persistable token the live token names, and
  * only when that token is the live token's user's and holder's: a live
  * token (validly signed) naming carol's token, another holder, or another
- * user name is refused as if the token were gone. */
+ * user name is refused as if the token were gone; one without the actor
+ * that redeemed it is no redemption's. */
 static void test_refresh_own_token_only(void **state)
 {
 	char *alice, *carol, *p;
@@ -642,6 +651,8 @@ static void test_refresh_own_token_only(void **state)
 	assert_int_equal(refresh_resigned(alice, ptk_of_carol), PT_E_NOTFOUND);
 	assert_int_equal(refresh_resigned(alice, holder_cron), PT_E_NOTFOUND);
 	assert_int_equal(refresh_resigned(alice, sub_carol), PT_E_NOTFOUND);
+	/* a ptk but no actor: not a redemption's token */
+	assert_int_equal(refresh_resigned(alice, no_actor), PT_E_INVALID);
 	p = alice;
 	pt_free_secret(p);
 	pt_free_secret(carol);
