@@ -206,7 +206,7 @@ rc=0
 for j in boot minute; do
 	if [ -e "$HB/$j.out" ] || [ -e "$HB/$j.uid" ]; then
 		echo "bob's $j job ran although his token is revoked:" | diag
-		cat "$HB/$j.out" 2>/dev/null | diag
+		diag <"$HB/$j.out" 2>/dev/null
 		rc=1
 	fi
 done
@@ -242,7 +242,7 @@ if [ "$FAILED" -ne 0 ]; then
 	echo "tokend log:" | diag
 	diag <"$SB/log/tokend.log"
 	echo "cron output and syslog:" | diag
-	cat "$SB/log/cron.log" 2>/dev/null | diag
+	diag <"$SB/log/cron.log" 2>/dev/null
 	grep -v 'tokend\[' "$SB/log/syslog" 2>/dev/null | diag
 fi
 exit 0
