@@ -34,6 +34,8 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		    (r = ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR)) < 0)
 			return r;
 		return ptbuf_put_u64(b, req->lifetime);
+	case PT_REFRESH:
+		return ptbuf_put_cstring_max(b, req->live_token, PT_MAX_TOKEN);
 	case PT_REDEEM:
 		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
 		    (r = ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR)) < 0 ||
@@ -188,6 +190,7 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 		return ptbuf_view_get_u32(v, &p->version);
 	case PT_MINT:
 	case PT_REDEEM:
+	case PT_REFRESH:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &p->token)) < 0 ||
 		    (r = ptbuf_view_get_u64(v, &p->exp)) < 0)
 			return r;

@@ -19,6 +19,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 		return ptbuf_put_u32(b, rep->version);
 	case PT_MINT:
 	case PT_REDEEM:
+	case PT_REFRESH:
 		if ((r = ptbuf_put_cstring_max(b, rep->token, PT_MAX_TOKEN)) < 0 ||
 		    (r = ptbuf_put_u64(b, rep->exp)) < 0)
 			return r;
@@ -166,6 +167,8 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)
 			return r;
 		return ptbuf_view_get_u64(v, &q->lifetime);
+	case PT_REFRESH:
+		return ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &q->live_token);
 	case PT_REDEEM:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
 		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)

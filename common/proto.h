@@ -35,6 +35,8 @@
  *                "self" for pertok persist), str holder, u64 at (0 = now)
  *   PT_CODE_SHEET str type, str user, u32 count (1..PT_MAX_SHEET; root only)
  *   PT_CODE_LIST  str type, str user (root only)
+ *   PT_REFRESH   str live_token (secret: a live token minted by a redemption,
+ *                still valid, whose uid is the caller's)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -75,6 +77,8 @@
  *   CODE_SHEET and CODE_LIST were added in v0.3 within version 1 (new
  *   request types: older peers are unaffected; an older tokend answers
  *   PT_E_PROTO).
+ *   PT_REFRESH   str token, u64 exp, str id (as PT_REDEEM: a new live token
+ *                for the same persistable token, which is not extended)
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -118,6 +122,7 @@ enum pt_msgtype {
 	PT_CODE_ISSUE = 21,    /* root: a code of a configured token type */
 	PT_CODE_CHECK = 22,    /* root or actor: check an entered code */
 	PT_LIST_PAGE = 23,     /* LIST, paged (cursor in, more flag + cursor out) */
+	PT_REFRESH = 24,       /* the token's user: a redeemed live token for a fresh one */
 	PT_LIST_STATUS = 30,   /* LIST_PAGE with each token's last refusal */
 	PT_EXPLAIN_ISSUE = 31, /* root: dry run of an exchange (issue decision) */
 	PT_CODE_SHEET = 40,    /* root: a sheet of codes (replaces the old one) */
@@ -152,7 +157,7 @@ struct pt_req {
 	char *service;	   /* MINT, REDEEM */
 	char *tty;	   /* MINT */
 	char *rhost;	   /* MINT */
-	char *live_token;  /* EXCHANGE (secret) */
+	char *live_token;  /* EXCHANGE, REFRESH (secret) */
 	char *holder;	   /* EXCHANGE, REDEEM */
 	uint64_t lifetime; /* EXCHANGE */
 	char *id;	   /* REVOKE */
@@ -198,9 +203,9 @@ struct pt_rep {
 	uint32_t err_code;	 /* PT_ERR */
 	char *message;		 /* PT_ERR */
 	uint32_t version;	 /* HELLO */
-	char *token;		 /* MINT, REDEEM, CODE_ISSUE (secret) */
-	uint64_t exp;		 /* MINT, REDEEM, EXCHANGE, CODE_SHEET, CODE_LIST */
-	char *id;		 /* MINT (""), REDEEM, EXCHANGE */
+	char *token;		 /* MINT, REDEEM, REFRESH, CODE_ISSUE (secret) */
+	uint64_t exp;		 /* MINT, REDEEM, REFRESH, EXCHANGE, CODE_SHEET, CODE_LIST */
+	char *id;		 /* MINT (""), REDEEM, REFRESH, EXCHANGE */
 	uint8_t renewed;	 /* EXCHANGE */
 	uint32_t count;		 /* REVOKE, REVOKE_MATCH */
 	char *text;		 /* PUBKEY, STATUS, EXPLAIN */
@@ -245,6 +250,13 @@ int pt_rep_decode(uint8_t req_type, uint8_t type, const uint8_t *payload, size_t
 /* Free (and wipe secrets of) what decode allocated; zero the struct. */
 void pt_req_clear(struct pt_req *req);
 void pt_rep_clear(struct pt_rep *rep);
+
+/* The requests that present a live token (req.live_token): tokend's front
+ * splits it (pt_live_parse) and the key holder checks it. */
+static inline int pt_req_presents_live(uint8_t type)
+{
+	return type == PT_EXCHANGE || type == PT_REFRESH;
+}
 
 const char *pt_msgtype_name(uint8_t type);  /* "redeem", ... or "unknown" */
 const char *pt_errcode_name(uint32_t code); /* "denied", ... or "unknown" */

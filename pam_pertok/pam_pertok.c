@@ -591,6 +591,7 @@ static int redeem_open_session(pam_handle_t *pamh, const struct pp_args *a)
 	const struct passwd *pw;
 	const char *user;
 	int32_t key = 0;
+	char env[32];
 	int code, r;
 
 	code = redeem_stage(pamh, a, "session", &st);
@@ -621,6 +622,11 @@ static int redeem_open_session(pam_handle_t *pamh, const struct pp_args *a)
 				 "op=redeem stage=session result=error user=%s "
 				 "error=\"cannot put the live token in the session keyring: %s\"",
 				 user, strerror(-r));
+	/* A pointer for the job, never the token: schedulers that pass the PAM
+	 * environment on (cron, systemd) give the job the key's serial. */
+	snprintf(env, sizeof(env), "PERTOK_KEY=%d", (int)key);
+	if (pam_putenv(pamh, env) != PAM_SUCCESS)
+		pp_debug(pamh, a, "op=redeem stage=session cannot set PERTOK_KEY");
 	return pp_result(pamh, a, PAM_SUCCESS, LOG_DEBUG,
 			 "op=redeem stage=session user=%s key=%d exp=%llu", user, (int)key,
 			 (unsigned long long)st->exp);

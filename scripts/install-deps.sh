@@ -29,8 +29,8 @@ packages=(
 	libcmocka-dev libpam-wrapper libpamtest0-dev libnss-wrapper libuid-wrapper
 	# TPM tests (software TPM)
 	swtpm swtpm-tools tpm2-tools
-	# system tests and demo: the real at daemon in a private mount namespace
-	at pamtester keyutils util-linux mount passwd procps coreutils
+	# system tests and demo: the real at and cron daemons in a private mount namespace
+	at cron pamtester keyutils util-linux mount passwd procps coreutils
 	libpam-modules libpam-runtime
 	# independent JWT verification (Debian's /usr/bin/python3)
 	python3 python3-jwt python3-cryptography

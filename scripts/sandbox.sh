@@ -15,6 +15,9 @@
 #   sb_login USER                a login through the real PAM stack (pamtester)
 #   sb_at_queue USER NAME BODY   queue an at job writing to ~USER/NAME.out
 #   sb_atd_run                   run the queue once (atd -s), wait for the jobs
+#   sb_cron_setup                private crontab spool, no system crontabs,
+#                                /etc/pam.d/cron redeeming for holder cron
+#   sb_cron_start / sb_cron_stop the real cron daemon (cron -f), by its pid
 #   sb_cleanup                   (EXIT trap) stops what we started, rm -rf $SB
 #
 # Inside the namespace:
@@ -48,7 +51,9 @@ SB_SOCKET="/run/pertok/tokend.sock"
 SB_CONF="/etc/pertok/tokend.conf"
 SB_SPOOL_JOBS="/var/spool/cron/atjobs"
 SB_SPOOL_OUT="/var/spool/cron/atspool"
+SB_CRONTABS="/var/spool/cron/crontabs"
 SB_TOKEND_PID=""
+SB_CRON_PID=""
 SB_SYSLOG_PID=""
 SB=""
 
@@ -430,9 +435,7 @@ sb_tokend_start() {
 			return 0
 		fi
 		if ! kill -0 "$SB_TOKEND_PID" 2>/dev/null; then
-			wait "$SB_TOKEND_PID" 2>/dev/null
-			sb_err "tokend exited at start (status $?); its log:"
-			sed 's/^/  | /' "$SB/log/tokend.log" >&2
+			sb_exited_at_start tokend "$SB_TOKEND_PID" "$SB/log/tokend.log"
 			SB_TOKEND_PID=""
 			return 1
 		fi
@@ -447,21 +450,37 @@ sb_tokend_start() {
 sb_tokend_stop() {
 	local rc=0
 	[ -n "$SB_TOKEND_PID" ] || return 0
-	if kill -TERM "$SB_TOKEND_PID" 2>/dev/null; then
-		for _ in $(seq 1 50); do
-			kill -0 "$SB_TOKEND_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$SB_TOKEND_PID" 2>/dev/null; then
-			sb_err "tokend (pid $SB_TOKEND_PID) ignored SIGTERM for 5 s; SIGKILL"
-			kill -KILL "$SB_TOKEND_PID" 2>/dev/null
-			rc=1
-		fi
-	fi
-	wait "$SB_TOKEND_PID" 2>/dev/null
+	sb_stop_pid tokend "$SB_TOKEND_PID" || rc=1
 	SB_TOKEND_PID=""
 	rm -f "$SB/tokend.pid"
 	return $rc
+}
+
+# sb_stop_pid NAME PID: SIGTERM to a daemon we started, wait up to 5 s, then
+# SIGKILL (returns 1 then); reaps it.
+sb_stop_pid() {
+	local rc=0
+	if kill -TERM "$2" 2>/dev/null; then
+		for _ in $(seq 1 50); do
+			kill -0 "$2" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$2" 2>/dev/null; then
+			sb_err "$1 (pid $2) ignored SIGTERM for 5 s; SIGKILL"
+			kill -KILL "$2" 2>/dev/null
+			rc=1
+		fi
+	fi
+	wait "$2" 2>/dev/null
+	return $rc
+}
+
+# sb_exited_at_start NAME PID OUTPUT: reaps a daemon that died at its start
+# and shows why.
+sb_exited_at_start() {
+	wait "$2" 2>/dev/null
+	sb_err "$1 exited at start (status $?); its output:"
+	sed 's/^/  | /' "$3" >&2
 }
 
 # SIGHUP (reload) and wait until the log shows the reload (or 3 s).
@@ -541,8 +560,59 @@ sys.exit(rc)
 	return $rc
 }
 
+# cron (Debian's cron 3.0pl1) in the sandbox: the crontab spool is private
+# (root:crontab 1730, as the package makes it; `crontab -u USER FILE` writes
+# there), the private /etc has no system crontab and no /etc/cron.d jobs, and
+# /etc/pam.d/cron redeems for holder "cron" (cron calls account, setcred,
+# open_session; auth holds only setcred's hook: cron never authenticates).
+sb_cron_setup() {
+	local mod=$SB/lib/pam_pertok.so
+	mkdir -p "$SB/spool/crontabs"
+	chown root:crontab "$SB/spool/crontabs" || return 1
+	chmod 1730 "$SB/spool/crontabs"
+	mount -n --bind "$SB/spool/crontabs" "$SB_CRONTABS" || return 1
+	find /etc/cron.d -mindepth 1 -delete 2>/dev/null
+	printf '# pertok sandbox: no system jobs\n' >/etc/crontab
+	cat >/etc/pam.d/cron <<-EOF
+		# pertok sandbox: every cron job must redeem the user's persistable token
+		auth     required  pam_permit.so
+		auth     required  $mod redeem holder=cron
+		account  required  $mod redeem holder=cron
+		session  required  $mod redeem holder=cron
+		password required  pam_deny.so
+	EOF
+}
+
+# Starts cron in the foreground (-f; -L 15 logs each job's start and end to
+# syslog) in the background; its output in $SB/log/cron.log. cron reads the
+# crontabs at start, runs the @reboot entries at once (the private /run has
+# no /run/crond.reboot yet) and the others at their minute.
+sb_cron_start() {
+	if [ -n "$SB_CRON_PID" ]; then
+		sb_err "cron already running (pid $SB_CRON_PID)"
+		return 1
+	fi
+	/usr/sbin/cron -f -L 15 </dev/null >>"$SB/log/cron.log" 2>&1 &
+	SB_CRON_PID=$!
+	sleep 0.2
+	if ! kill -0 "$SB_CRON_PID" 2>/dev/null; then
+		sb_exited_at_start cron "$SB_CRON_PID" "$SB/log/cron.log"
+		SB_CRON_PID=""
+		return 1
+	fi
+}
+
+# SIGTERM to the pid we started (sb_stop_pid).
+sb_cron_stop() {
+	[ -n "$SB_CRON_PID" ] || return 0
+	sb_stop_pid cron "$SB_CRON_PID"
+	SB_CRON_PID=""
+	return 0
+}
+
 sb_cleanup() {
 	local rc=$?
+	sb_cron_stop
 	sb_tokend_stop
 	if [ -n "$SB_SYSLOG_PID" ]; then
 		kill -TERM "$SB_SYSLOG_PID" 2>/dev/null

@@ -122,6 +122,8 @@ struct pt_config {
 	uint64_t max_persist_lifetime; /* default 60 d */
 	uint32_t max_outstanding;      /* default 4 */
 	uint64_t expire_grace;	       /* default 1 d: expired tokens kept before removal */
+	uint64_t max_job_runtime;      /* default 12 h: refreshes end this long after the
+					  redemption that started the job */
 	/* libnss_pertok's file, LOCALSTATEDIR "/cache/pertok/nss.cache"; "" = none */
 	char *nss_cache;
 	/* redeem while the name service reports an error ("directory down"):

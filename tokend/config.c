@@ -50,6 +50,7 @@
 #define DEFAULT_PERSIST_LIFETIME (30 * 86400)
 #define DEFAULT_MAX_PERSIST_LIFETIME (60 * 86400)
 #define DEFAULT_MAX_OUTSTANDING 4
+#define DEFAULT_MAX_JOB_RUNTIME (12 * 3600)
 #define DEFAULT_SEAL_BACKEND "software"
 
 #define MAX_CONNECTIONS 65536
@@ -150,6 +151,7 @@ enum {
 	K_FRONT_USER,
 	K_NSS_CACHE,
 	K_OFFLINE,
+	K_MAX_JOB_RUNTIME,
 	_K_MAX,
 };
 
@@ -174,6 +176,7 @@ static const char *const tokend_keys[_K_MAX] = {
 	[K_MAX_CONNECTION_LIFETIME] = "max_connection_lifetime",
 	[K_UID_REQUEST_RATE] = "uid_request_rate",
 	[K_OFFLINE] = "offline",
+	[K_MAX_JOB_RUNTIME] = "max_job_runtime",
 };
 
 /* Lifetime default vs. its cap: the error is at whichever of the two was set. */
@@ -329,6 +332,9 @@ static int parse_tokend(struct parse *p, const config_setting_t *g)
 			break;
 		case K_EXPIRE_GRACE:
 			r = pt_conf_duration(&p->x, s, AT(w), &c->expire_grace);
+			break;
+		case K_MAX_JOB_RUNTIME:
+			r = pt_conf_duration(&p->x, s, AT(w), &c->max_job_runtime);
 			break;
 		case K_MAX_CONNECTIONS_PER_UID:
 			r = pt_conf_int(&p->x, s, AT(w), 1, MAX_CONNECTIONS, &v);
@@ -1287,6 +1293,7 @@ static int set_defaults(struct pt_config *c)
 	c->max_connections = DEFAULT_MAX_CONNECTIONS;
 	c->client_timeout_ms = DEFAULT_CLIENT_TIMEOUT_MS;
 	c->expire_grace = 86400;
+	c->max_job_runtime = DEFAULT_MAX_JOB_RUNTIME;
 	c->max_connections_per_uid = DEFAULT_MAX_CONNECTIONS_PER_UID;
 	c->reserved_connections = DEFAULT_MAX_CONNECTIONS / 4;
 	c->max_connection_lifetime = DEFAULT_MAX_CONNECTION_LIFETIME;

@@ -156,9 +156,10 @@ static int optional(int r)
  * (the reasons pt_live_verify gave for a missing aud, exp, nbf, sub, uid). */
 static int parse_claims(json_object *o, struct pt_live_claims *c, enum pt_live_refusal *ret_why)
 {
-	static const char *const names[] = { "iss", "sub", "aud", "exp",    "nbf",	    "iat",
-					     "jti", "uid", "gid", "groups", "entitlements", "act",
-					     "ptk", "svc", "tty", "rhost" };
+	static const char *const names[] = { "iss",	     "sub",  "aud", "exp",	 "nbf",
+					     "iat",	     "jti",  "uid", "gid",	 "groups",
+					     "entitlements", "act",  "ptk", "auth_time", "svc",
+					     "tty",	     "rhost" };
 	int64_t t;
 	int r;
 
@@ -196,6 +197,12 @@ static int parse_claims(json_object *o, struct pt_live_claims *c, enum pt_live_r
 		return r;
 	r = member_str(o, "ptk", &c->ptk);
 	c->has_ptk = r == 0;
+	if ((r = optional(r)) < 0)
+		return r;
+	/* present: a positive time (pt_live_claims_json leaves 0 out) */
+	if ((r = member_int(o, "auth_time", &t)) == 0 && t <= 0)
+		return -EBADMSG;
+	c->auth_time = r == 0 ? (uint64_t)t : 0;
 	if ((r = optional(r)) < 0 || (r = optional(member_str(o, "svc", &c->svc))) < 0 ||
 	    (r = optional(member_str(o, "tty", &c->tty))) < 0 ||
 	    (r = optional(member_str(o, "rhost", &c->rhost))) < 0)

@@ -95,6 +95,7 @@ int pt_live_claims_copy(const struct pt_live_claims *src, struct pt_live_claims 
 	c.gid = src->gid;
 	c.has_entitlements = src->has_entitlements;
 	c.has_ptk = src->has_ptk;
+	c.auth_time = src->auth_time;
 	*ret = c;
 	return 0;
 fail:
@@ -188,7 +189,8 @@ bool pt_live_claims_valid(const struct pt_live_claims *c)
 	    !str_bounded(c->jti) || !str_bounded(c->ptk) || !str_bounded(c->svc) ||
 	    !str_bounded(c->tty) || !str_bounded(c->rhost) || c->n_act > PT_LIVE_MAX_ACT ||
 	    !strv_bounded(c->groups, c->n_groups) ||
-	    !strv_bounded(c->entitlements, c->has_entitlements ? c->n_entitlements : 0))
+	    !strv_bounded(c->entitlements, c->has_entitlements ? c->n_entitlements : 0) ||
+	    c->auth_time > INT64_MAX) /* a positive JSON integer (pt_live_parse) */
 		return false;
 	for (size_t i = 0; i < c->n_act; i++)
 		if (!str_bounded(c->act[i]))
@@ -285,6 +287,8 @@ static int claims_object(const struct pt_live_claims *c, json_object **ret)
 		r = add(o, "act", act_chain(c, 0));
 	if (r >= 0 && c->has_ptk)
 		r = add(o, "ptk", str_or_empty(c->ptk));
+	if (r >= 0 && c->auth_time)
+		r = add(o, "auth_time", json_object_new_int64((int64_t)c->auth_time));
 	if (r >= 0 && c->svc && *c->svc)
 		r = add(o, "svc", json_object_new_string(c->svc));
 	if (r >= 0 && c->tty && *c->tty)

@@ -63,6 +63,9 @@ struct pt_live_claims {
 	size_t n_act;
 	bool has_ptk; /* minted by a redemption: names its persistable token */
 	char *ptk;
+	/* minted by a redemption: when that redemption was (OIDC's claim; a
+	 * refresh keeps it); 0 = absent */
+	uint64_t auth_time;
 	char *svc;   /* PAM service ("" is left out) */
 	char *tty;   /* (same) */
 	char *rhost; /* (same) */
@@ -80,7 +83,7 @@ int pt_live_set_strv(char ***field, size_t *n, char *const *v, size_t count);
  * form share: alg "EdDSA" or "Ed25519"; kid PT_LIVE_KID_LEN base64url
  * characters; every string of c UTF-8 (RFC 3629) of at most PT_LIVE_MAX_STR
  * bytes, every list at most PT_LIVE_MAX_LIST, n_act at most
- * PT_LIVE_MAX_ACT. */
+ * PT_LIVE_MAX_ACT, auth_time at most INT64_MAX. */
 bool pt_live_alg_valid(const char *alg);
 bool pt_live_kid_valid(const char *kid);
 bool pt_live_claims_valid(const struct pt_live_claims *c);
@@ -184,6 +187,7 @@ int pt_live_verify(const struct pt_keys *keys, const char *audience, const char 
  *   u8 n_act (<= PT_LIVE_MAX_ACT)  str act[n_act]
  *   u8 has_ptk  str ptk           ("" without)
  *   str svc  str tty  str rhost   ("" = absent)
+ *   u64 auth_time                 (0 = absent)
  *
  * Strings at most PT_LIVE_MAX_STR bytes of UTF-8, no NUL; lists at most
  * PT_LIVE_MAX_LIST; flags 0 or 1; alg and kid of the form pt_live_parse

@@ -28,7 +28,7 @@ struct call {
 	bool privileged;	      /* root or an actor: refusals recorded one by one */
 	const struct pt_req *req;
 	struct ptbuf *out;
-	struct pt_live_claims live; /* EXCHANGE: the verified live token's claims */
+	struct pt_live_claims live; /* EXCHANGE, REFRESH: the verified live token's claims */
 	const char *token;	    /* the live token decided on (audited as its HMAC) */
 	int audit_err;		    /* an allow could not be audited: the reply is refused */
 	char audit_id[PT_ID_LEN];   /* ... and the persistable token it created */
@@ -45,6 +45,9 @@ enum pt_caller {
 	PT_CALLER_ACTOR_OR_SELF, /* an actor (the live token's service), or the user the
 				    verified live token names (its uid is the peer's) */
 	PT_CALLER_ROOT_OR_ACTOR, /* uid 0, or an actor whatever its service */
+	PT_CALLER_TOKEN_OWNER,	 /* the user the verified live token names, its uid
+				    the peer's (actors and root included: nobody acts
+				    for another here) */
 };
 
 /* What the request records once admitted (a refusal by its caller class is
@@ -109,6 +112,7 @@ int redeem_claims(const struct pt_daemon *d, const struct pt_account *acct,
 int op_mint(struct call *c);
 int op_exchange(struct call *c);
 int op_redeem(struct call *c);
+int op_refresh(struct call *c);
 int op_list(struct call *c);
 int op_revoke(struct call *c);
 /* ops-admin.c */

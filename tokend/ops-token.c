@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "confvalue.h"
 #include "history.h"
 #include "log.h"
 #include "ops-internal.h"
@@ -459,46 +460,47 @@ int redeem_account(const struct pt_daemon *d, const char *user, const struct pt_
 	return r;
 }
 
-/* The caller class (PT_CALLER_HOLDER) matched the actor that the request
- * names as holder. */
-int op_redeem(struct call *c)
+/* The redeem decision for rec (NULL: none) of user and holder now, the
+ * account looked up only for a token that may be redeemed. Returns 1 when
+ * it allows (*ret_acct, *rd set; the caller frees *ret_acct), else the
+ * refusal's reply (recorded, and noted on the token for its owner).
+ * offline (offline_len bytes) gets "" or, when the account came from the
+ * identity recorded with the token (the directory down, tokend.offline =
+ * "cached"), the note the decision's log line and reason carry. */
+static int redeem_decide(struct call *c, struct pt_record *rec, const char *user,
+			 const char *holder, const char *actor, uint64_t now,
+			 struct pt_account **ret_acct, struct pt_redeem_decision *rd, char *offline,
+			 size_t offline_len)
 {
 	struct pt_daemon *d = c->d;
-	const struct pt_req *q = c->req;
-	struct pt_record *rec;
 	struct pt_account *acct = NULL;
 	struct pt_policy_account pa;
 	struct pt_policy_token pt;
-	struct pt_redeem_decision rd;
-	struct pt_live_claims lc = { 0 };
-	struct pt_rep rep = { .type = PT_OK };
-	char *token = NULL, offline[400] = "", reason[700];
+	char reason[700];
 	bool cached = false;
-	uint64_t now = pt_ops_now(d);
 	int r;
 
-	rec = pt_store_find_slot(d->store, q->user, q->holder);
+	offline[0] = '\0';
 	if (rec) {
 		policy_token(&pt, rec);
-		/* the account now, looked up only for a token that may be redeemed */
 		if (rec->exp > now) {
-			r = redeem_account(d, q->user, rec, &acct, &cached);
+			r = redeem_account(d, user, rec, &acct, &cached);
 			if (r == PT_ACCOUNT_EUNAVAIL) {
 				snprintf(reason, sizeof(reason),
 					 "the directory is unreachable (%s): account %s cannot be "
 					 "checked (tokend.offline = \"deny\")",
-					 pt_account_error(), q->user);
-				record_decision(c, LOG_WARNING, "deny", q->user, q->holder, rec->id,
-						NULL, reason);
+					 pt_account_error(), user);
+				record_decision(c, LOG_WARNING, "deny", user, holder, rec->id, NULL,
+						reason);
 				note_refusal(d, rec, NULL, reason, now);
 				return reply_error(c, PT_E_DENIED, "%s", reason);
 			} else if (r < 0 && r != -ENOENT) {
-				record_decision(c, LOG_ERR, "error", q->user, q->holder, rec->id,
-						NULL, strerror(-r));
+				record_decision(c, LOG_ERR, "error", user, holder, rec->id, NULL,
+						strerror(-r));
 				return reply_error(c, PT_E_INTERNAL, "user look-up failed");
 			}
 			if (cached)
-				snprintf(offline, sizeof(offline),
+				snprintf(offline, offline_len,
 					 "; account from the identity recorded with the token "
 					 "(uid %u), the directory being unreachable (%s; "
 					 "tokend.offline = \"cached\")",
@@ -507,71 +509,172 @@ int op_redeem(struct call *c)
 	}
 	policy_account(&pa, acct);
 	struct pt_redeem_input in = {
-		.actor = c->actor->name,
-		.user = q->user,
-		.holder = q->holder,
+		.actor = actor,
+		.user = user,
+		.holder = holder,
 		.token = rec ? &pt : NULL,
 		.account = &pa,
-		.redemptions_today = pt_history_today(d->history, PT_HIST_USER, q->user,
-						      PT_HIST_REDEMPTIONS, now),
+		.redemptions_today =
+			pt_history_today(d->history, PT_HIST_USER, user, PT_HIST_REDEMPTIONS, now),
 		.now = now,
 	};
-	pt_policy_redeem(d->cfg, &in, &rd, NULL, 0);
-	switch (rd.outcome) {
+	pt_policy_redeem(d->cfg, &in, rd, NULL, 0);
+	switch (rd->outcome) {
 	case PT_OUTCOME_ALLOW:
-		break;
+		*ret_acct = acct;
+		return 1;
 	case PT_OUTCOME_NOTFOUND:
-		record_decision(c, LOG_NOTICE, "deny", q->user, q->holder, NULL, NULL,
-				rd.dec.reason);
+		record_decision(c, LOG_NOTICE, "deny", user, holder, NULL, NULL, rd->dec.reason);
 		r = reply_error(c, PT_E_NOTFOUND, "no persistable token for user %s and holder %s",
-				q->user, q->holder);
-		goto out;
+				user, holder);
+		break;
 	case PT_OUTCOME_INVALID:
-		record_decision(c, LOG_NOTICE, "deny", q->user, q->holder, rec->id, NULL,
-				rd.dec.reason);
-		note_refusal(d, rec, NULL, rd.dec.reason, now);
+		record_decision(c, LOG_NOTICE, "deny", user, holder, rec->id, NULL, rd->dec.reason);
+		note_refusal(d, rec, NULL, rd->dec.reason, now);
 		r = reply_error(c, PT_E_INVALID, "the persistable token %s expired", rec->id);
-		goto out;
+		break;
 	default:
-		snprintf(reason, sizeof(reason), "%s%s", rd.dec.reason, offline);
-		record_decision(c, LOG_NOTICE, "deny", q->user, q->holder, rec->id,
-				rd.dec.rule ? rd.dec.rule->name : NULL, reason);
-		note_refusal(d, rec, rd.dec.rule ? rd.dec.rule->name : NULL, reason, now);
+		snprintf(reason, sizeof(reason), "%s%s", rd->dec.reason, offline);
+		record_decision(c, LOG_NOTICE, "deny", user, holder, rec->id,
+				rd->dec.rule ? rd->dec.rule->name : NULL, reason);
+		note_refusal(d, rec, rd->dec.rule ? rd->dec.rule->name : NULL, reason, now);
 		r = reply_error(c, PT_E_DENIED, "%s", reason);
-		goto out;
+		break;
 	}
-	r = redeem_claims(d, acct, rec, rd.dec.rule, c->actor->name, q->service,
-			  rd.dec.live_lifetime, now, &lc);
+	pt_account_free(acct);
+	return r;
+}
+
+/* An allowed redemption (or refresh) of rec: the live token, the use
+ * counted (on disk before the reply goes out: pt_ops_commit), the reply.
+ * auth_time: the redemption the job started with (now for a redemption);
+ * move_exp: apply the decision's new expiry of rec (a refresh never does);
+ * offline: redeem_decide's note ("" when the directory answered). */
+static int redeem_grant(struct call *c, struct pt_record *rec, const struct pt_account *acct,
+			const struct pt_redeem_decision *rd, const char *actor, const char *service,
+			uint64_t lifetime, uint64_t auth_time, bool move_exp, const char *offline,
+			uint64_t now)
+{
+	struct pt_daemon *d = c->d;
+	struct pt_live_claims lc = { 0 };
+	struct pt_rep rep = { .type = PT_OK };
+	char *token = NULL, reason[700];
+	int r;
+
+	r = redeem_claims(d, acct, rec, rd->dec.rule, actor, service, lifetime, now, &lc);
 	if (r < 0) {
-		record_decision(c, LOG_ERR, "error", q->user, q->holder, rec->id, rd.dec.rule->name,
-				strerror(-r));
+		record_decision(c, LOG_ERR, "error", rec->user, rec->holder, rec->id,
+				rd->dec.rule->name, strerror(-r));
 		r = reply_error(c, PT_E_INTERNAL, "out of memory");
 		goto out;
 	}
+	lc.auth_time = auth_time;
 	r = pt_live_sign(d->keys, d->cfg->alg, &lc, &token);
 	if (r < 0) {
-		record_decision(c, LOG_ERR, "error", q->user, q->holder, rec->id, rd.dec.rule->name,
-				"cannot sign a live token");
+		record_decision(c, LOG_ERR, "error", rec->user, rec->holder, rec->id,
+				rd->dec.rule->name, "cannot sign a live token");
 		r = reply_error(c, PT_E_INTERNAL, "cannot sign a live token");
 		goto out;
 	}
-	/* counted now, on disk before this reply goes out (pt_ops_commit) */
 	rec->uses++;
 	rec->last_used = now;
-	if (rd.move_exp)
-		rec->exp = rd.new_exp;
-	pt_store_touch(d->store, rec, rd.move_exp);
+	if (move_exp)
+		rec->exp = rd->new_exp;
+	pt_store_touch(d->store, rec, move_exp);
 	rep.token = token;
 	rep.exp = lc.exp;
 	c->token = token;
 	rep.id = rec->id;
-	snprintf(reason, sizeof(reason), "%s%s", rd.dec.reason, offline);
-	record_decision(c, offline[0] ? LOG_NOTICE : LOG_INFO, "allow", q->user, q->holder, rec->id,
-			rd.dec.rule->name, reason);
-	r = pt_rep_encode(PT_REDEEM, &rep, c->out);
+	snprintf(reason, sizeof(reason), "%s%s", rd->dec.reason, offline);
+	record_decision(c, offline[0] ? LOG_NOTICE : LOG_INFO, "allow", rec->user, rec->holder,
+			rec->id, rd->dec.rule->name, reason);
+	r = pt_rep_encode(c->req->type, &rep, c->out);
 out:
 	pt_live_claims_clear(&lc);
 	pt_free_secret(token);
+	return r;
+}
+
+/* The caller class (PT_CALLER_HOLDER) matched the actor that the request
+ * names as holder. */
+int op_redeem(struct call *c)
+{
+	const struct pt_req *q = c->req;
+	struct pt_record *rec;
+	struct pt_account *acct = NULL;
+	struct pt_redeem_decision rd;
+	uint64_t now = pt_ops_now(c->d);
+	char offline[400];
+	int r;
+
+	rec = pt_store_find_slot(c->d->store, q->user, q->holder);
+	r = redeem_decide(c, rec, q->user, q->holder, c->actor->name, now, &acct, &rd, offline,
+			  sizeof(offline));
+	if (r <= 0)
+		return r;
+	r = redeem_grant(c, rec, acct, &rd, c->actor->name, q->service, rd.dec.live_lifetime, now,
+			 rd.move_exp, offline, now);
+	pt_account_free(acct);
+	return r;
+}
+
+/* REFRESH: a job that outlives its live token presents it, still valid,
+ * for a fresh one. The table checked the token (signature, audience, time)
+ * and that the caller's uid is the token's. It must come from a
+ * redemption; its persistable token must still be there and be that
+ * user's; the redeem rules decide again now (late-bound, for the holder
+ * that redeemed it: pt_policy_redeem as a redemption), and the refresh is
+ * counted as a use. Never later than max_job_runtime after the redemption
+ * the job started with (auth_time, kept by every refresh), never past the
+ * persistable token's expiry, which it never moves. */
+int op_refresh(struct call *c)
+{
+	const struct pt_live_claims *live = &c->live;
+	struct pt_daemon *d = c->d;
+	struct pt_record *rec;
+	struct pt_account *acct = NULL;
+	struct pt_redeem_decision rd;
+	uint64_t now = pt_ops_now(d), redeemed, end, lifetime;
+	char why[160], max[32], offline[400];
+	int r;
+
+	if (!live->has_ptk || !live->ptk || !*live->ptk || live->n_act < 1 || !live->act[0]) {
+		record_decision(c, LOG_NOTICE, "deny", live->sub, NULL, NULL, NULL,
+				"not a live token from a redemption");
+		return reply_error(c, PT_E_INVALID,
+				   "only a live token from a redemption can be refreshed");
+	}
+	rec = pt_store_find_id(d->store, live->ptk);
+	if (!rec || (int64_t)rec->uid != live->uid || strcmp(rec->user, live->sub) != 0 ||
+	    strcmp(rec->holder, live->act[0]) != 0) {
+		record_decision(c, LOG_NOTICE, "deny", live->sub, live->act[0], NULL, NULL,
+				"its persistable token is gone (revoked or expired)");
+		return reply_error(c, PT_E_NOTFOUND,
+				   "the persistable token %s is gone (revoked or expired)",
+				   live->ptk);
+	}
+	/* a token minted before auth_time existed: its iat was the redemption */
+	redeemed = live->auth_time ? live->auth_time : live->iat;
+	end = redeemed + d->cfg->max_job_runtime;
+	if (now >= end) {
+		pt_conf_fmt_duration(d->cfg->max_job_runtime, max, sizeof(max));
+		snprintf(why, sizeof(why), "max_job_runtime (%s) since the redemption has passed",
+			 max);
+		record_decision(c, LOG_NOTICE, "deny", rec->user, rec->holder, rec->id, NULL, why);
+		return reply_error(c, PT_E_DENIED, "%s", why);
+	}
+	r = redeem_decide(c, rec, rec->user, rec->holder, rec->holder, now, &acct, &rd, offline,
+			  sizeof(offline));
+	if (r <= 0)
+		return r;
+	lifetime = rd.dec.live_lifetime;
+	if (rec->exp < end)
+		end = rec->exp;
+	if (lifetime > end - now)
+		lifetime = end - now;
+	/* a rule's persist_lifetime may curtail the persistable token, never extend it */
+	r = redeem_grant(c, rec, acct, &rd, rec->holder, live->svc, lifetime, redeemed,
+			 rd.move_exp && rd.new_exp < rec->exp, offline, now);
 	pt_account_free(acct);
 	return r;
 }

@@ -30,6 +30,7 @@ static const struct pt_ops_row rows[] = {
 	{ PT_REDEEM, PT_CALLER_HOLDER, PT_AUDIT_HELD, op_redeem },
 	{ PT_LIST, PT_CALLER_ANY, PT_AUDIT_NONE, op_list },
 	{ PT_LIST_PAGE, PT_CALLER_ANY, PT_AUDIT_NONE, op_list },
+	{ PT_REFRESH, PT_CALLER_TOKEN_OWNER, PT_AUDIT_HELD, op_refresh },
 	{ PT_REVOKE, PT_CALLER_ANY, PT_AUDIT_RECORD, op_revoke },
 	{ PT_PUBKEY, PT_CALLER_ANY, PT_AUDIT_NONE, op_pubkey },
 	{ PT_STATUS, PT_CALLER_ROOT, PT_AUDIT_NONE, op_status },
@@ -279,7 +280,7 @@ static int exchange_subject(struct call *c, const struct pt_live_presented *live
 	int r;
 
 	*ret_ok = false;
-	if (!pt_name_valid(q->holder))
+	if (q->type == PT_EXCHANGE && !pt_name_valid(q->holder))
 		return reply_error(c, PT_E_PROTO, "invalid holder name");
 	r = pt_live_check(c->d->keys, c->d->cfg->audience, live ? live : &malformed,
 			  pt_ops_now(c->d), &token, &why);
@@ -364,6 +365,18 @@ static bool caller_admitted(struct call *c, const struct pt_ops_row *row,
 		*ret_reply = refuse(c, LOG_WARNING, PT_E_PERM, c->live.sub, q->holder,
 				    "caller is neither an actor nor the token's user",
 				    "you may only exchange your own live token");
+		return false;
+	case PT_CALLER_TOKEN_OWNER:
+		*ret_reply = exchange_subject(c, live, &ok, ret_token);
+		if (!ok)
+			return false;
+		if ((int64_t)peer->uid == c->live.uid) {
+			c->actor_name = "self";
+			return true;
+		}
+		*ret_reply = refuse(c, LOG_WARNING, PT_E_PERM, c->live.sub, NULL,
+				    "caller is not the token's user",
+				    "you may only refresh your own live token");
 		return false;
 	case PT_CALLER_ROOT_OR_ACTOR:
 		if (peer->uid == 0)
@@ -478,12 +491,12 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 		return pt_ops_bad_request(d, peer, type, out);
 	/* the front's part of an exchange: a form error becomes a refusal that
 	 * the exchange reports and records as any other invalid token */
-	if (type == PT_EXCHANGE && pt_live_parse(req.live_token, &live) == -ENOMEM) {
+	if (pt_req_presents_live(type) && pt_live_parse(req.live_token, &live) == -ENOMEM) {
 		d->n_requests++;
 		pt_req_clear(&req);
 		return pt_rep_encode_error(out, PT_E_INTERNAL, "out of memory");
 	}
-	r = pt_ops_handle(d, peer, &req, type == PT_EXCHANGE ? &live : NULL, out);
+	r = pt_ops_handle(d, peer, &req, pt_req_presents_live(type) ? &live : NULL, out);
 	pt_live_presented_clear(&live);
 	pt_req_clear(&req);
 	return r;

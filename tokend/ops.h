@@ -71,9 +71,9 @@ struct pt_daemon {
 
 /* Handles one decoded request from peer: checks the dispatch table's
  * caller class, runs the handler and appends exactly one reply frame to out.
- * live: for PT_EXCHANGE, the request's live token as pt_live_parse made it
- * (possibly a refusal; NULL counts as a malformed token); the exchange
- * checks that (pt_live_check) and never looks at req->live_token. Other
+ * live: for PT_EXCHANGE and PT_REFRESH (pt_req_presents_live), the
+ * request's live token as pt_live_parse made it (possibly a refusal; NULL
+ * counts as a malformed token); the dispatch loop checks that (pt_live_check) and never looks at req->live_token. Other
  * requests ignore it (NULL). Returns 0, -EBADMSG when the request must close
  * the connection after its error reply, or another negative errno when no
  * reply could be made. */

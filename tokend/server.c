@@ -605,7 +605,7 @@ static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t
 	r = pt_req_decode(type, payload, len, &req);
 	if (m && r < 0) /* unknown or malformed: the key holder answers and counts it */
 		r = ps_encode_bad(m, c->id, type);
-	else if (m && type == PT_EXCHANGE) {
+	else if (m && pt_req_presents_live(type)) {
 		/* the presented live token is split and decoded here; the key
 		 * holder gets its parts (or why it does not parse) and checks the
 		 * signature over what it rebuilds from them (live.h) */

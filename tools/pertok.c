@@ -27,8 +27,11 @@ static void usage(FILE *f)
 		"Usage: %s [OPTIONS] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  token [--claims]        print the live token in this session's keyring\n"
-		"                          (--claims: its decoded payload, not verified)\n"
+		"  token [--claims] [--refresh]\n"
+		"                          print the live token in this session's keyring\n"
+		"                          (--claims: its decoded payload, not verified;\n"
+		"                          --refresh: first trade it, still valid, for a\n"
+		"                          fresh one, which replaces it in the keyring)\n"
 		"  list [--json]           list your persistable tokens\n"
 		"  status                  each token's time left, last success and last\n"
 		"                          refusal (when, which rule, why)\n"
@@ -48,8 +51,9 @@ static void usage(FILE *f)
 		program_invocation_short_name, pt_default_socket(), TOOL_TIMEOUT_DEFAULT);
 }
 
-/* Reads the live token (secret; caller pt_free_secret()s). Exit code. */
-static int read_live_token(char **ret)
+/* Reads the live token (secret; caller pt_free_secret()s) and, when
+ * ret_key is not NULL, its key. Exit code. */
+static int read_live_token(char **ret, key_serial_t *ret_key)
 {
 	void *buf = NULL;
 	long key;
@@ -79,30 +83,89 @@ static int read_live_token(char **ret)
 		return TOOL_EXIT_REFUSED;
 	}
 	*ret = buf;
+	if (ret_key)
+		*ret_key = (key_serial_t)key;
 	return TOOL_EXIT_OK;
+}
+
+/* Trades the live token *token (key `key`) for a fresh one from tokend
+ * (PT_REFRESH), which replaces it in the key, with the new expiry as the
+ * key's timeout; *token is then the new one. Exit code. */
+static int refresh_live_token(struct tool_conn *conn, key_serial_t key, char **token)
+{
+	struct pt_req req = { .type = PT_REFRESH, .live_token = *token };
+	struct pt_rep rep = {};
+	uint64_t now = pt_now_s();
+	int code;
+
+	code = tool_call(conn, &req, &rep);
+	if (code != TOOL_EXIT_OK)
+		goto out;
+	if (!rep.token || !*rep.token || rep.exp <= now) {
+		tool_err("tokend answered without a valid live token");
+		code = TOOL_EXIT_REFUSED;
+		goto out;
+	}
+	if (keyctl_update(key, rep.token, strlen(rep.token)) < 0 ||
+	    keyctl_set_timeout(key, rep.exp - now > UINT32_MAX ? UINT32_MAX :
+								 (unsigned)(rep.exp - now)) < 0) {
+		tool_err("cannot put the new live token in the keyring: %s", strerror(errno));
+		code = TOOL_EXIT_REFUSED;
+		goto out;
+	}
+	pt_free_secret(*token);
+	*token = rep.token;
+	rep.token = NULL;
+out:
+	pt_rep_clear(&rep);
+	return code;
 }
 
 /* ---------------------------------------------------------------- token */
 
+struct token_opts {
+	bool claims, refresh;
+};
+
+static int opt_token(int c, const char *arg, void *u)
+{
+	struct token_opts *t = u;
+
+	(void)arg;
+	if (c == 'c')
+		t->claims = true;
+	else if (c == 'r')
+		t->refresh = true;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static int cmd_token(int argc, char **argv, struct tool_conn *conn)
 {
-	static const struct option opts[] = { { "claims", no_argument, NULL, 'c' } };
+	static const struct option opts[] = { { "claims", no_argument, NULL, 'c' },
+					      { "refresh", no_argument, NULL, 'r' } };
 	char *token = NULL, *header = NULL, *payload = NULL;
-	bool claims = false;
+	struct token_opts t = {};
+	key_serial_t key = 0;
+	bool claims;
 	int code, r;
 
-	code = tool_parse_command(argc, argv, "c", opts, PT_ELEMENTSOF(opts), tool_opt_flag,
-				  &claims, usage, conn);
+	code = tool_parse_command(argc, argv, "cr", opts, PT_ELEMENTSOF(opts), opt_token, &t, usage,
+				  conn);
 	if (code >= 0)
 		return code;
 	if (optind != argc) {
 		tool_err("token takes no arguments");
 		return TOOL_EXIT_USAGE;
 	}
+	claims = t.claims;
 
-	code = read_live_token(&token);
+	code = read_live_token(&token, &key);
 	if (code != TOOL_EXIT_OK)
 		return code;
+	if (t.refresh && (code = refresh_live_token(conn, key, &token)) != TOOL_EXIT_OK)
+		goto out;
 	if (!claims) {
 		printf("%s\n", token);
 		goto out;
@@ -291,7 +354,7 @@ static int cmd_persist(int argc, char **argv, struct tool_conn *conn)
 		return TOOL_EXIT_USAGE;
 	}
 
-	code = read_live_token(&token);
+	code = read_live_token(&token, NULL);
 	if (code != TOOL_EXIT_OK)
 		return code;
 	req.live_token = token;

@@ -17,6 +17,8 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 export top_srcdir
 # shellcheck source=../../scripts/sandbox.sh
 . "$top_srcdir/scripts/sandbox.sh"
+# shellcheck source=tap.sh
+. "$top_srcdir/tests/system/tap.sh"
 
 if [ "${PERTOK_SANITIZER:-0}" = 1 ]; then
 	echo "1..0 # SKIP sanitizer build: the real atd and pamtester cannot load an ASan-instrumented pam_pertok.so"
@@ -30,43 +32,6 @@ sb_enter "$@"
 
 trap sb_cleanup EXIT
 trap 'exit 130' INT TERM HUP
-
-T=0
-FAILED=0
-ok() {  # ok CONDITION-STATUS DESCRIPTION
-	T=$((T + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $T - $2"
-	else
-		echo "not ok $T - $2"
-		FAILED=$((FAILED + 1))
-	fi
-}
-diag() { sed 's/^/# /'; }
-bail() {
-	echo "Bail out! $*"
-	[ -n "$SB" ] && [ -f "$SB/log/tokend.log" ] && diag <"$SB/log/tokend.log"
-	exit 1
-}
-
-# JSON helpers on Debian's python
-pyjson() { /usr/bin/python3 -c "$@"; }
-
-# id of USER's persistable token for holder atd, from pertokctl list --json
-token_id() {
-	timeout 10 pertokctl list --user "$1" --json 2>/dev/null | pyjson '
-import json, sys
-u = sys.argv[1]
-try:
-    d = json.load(sys.stdin)
-except Exception:
-    sys.exit(1)
-if isinstance(d, dict):
-    d = d.get("tokens", d.get("list", []))
-ids = [t["id"] for t in d if t.get("user") == u and t.get("holder", "atd") == "atd"]
-print(ids[-1] if ids else "")
-' "$1"
-}
 
 # base64url helpers for the JWS checks
 b64url_decode() { pyjson 'import base64,sys; s=sys.stdin.read().strip(); sys.stdout.buffer.write(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))'; }
@@ -129,16 +94,11 @@ HB=$(sb_home pertok-bob)
 
 # ---- logins
 rc=0
-for u in pertok-alice pertok-bob; do
-	if ! sb_login "$u"; then
-		rc=1
-		diag <"$SB/log/login-$u.log"
-	fi
-done
+login_all pertok-alice pertok-bob || rc=1
 ok $rc "alice and bob log in through the real PAM stack (pamtester, pam_pertok issue)"
 
-ALICE_ID=$(token_id pertok-alice)
-BOB_ID=$(token_id pertok-bob)
+ALICE_ID=$(token_id pertok-alice atd)
+BOB_ID=$(token_id pertok-bob atd)
 rc=0
 [ -n "$ALICE_ID" ] && [ -n "$BOB_ID" ] || rc=1
 [ "$ALICE_ID" != "$BOB_ID" ] || rc=1
@@ -195,7 +155,7 @@ ok $rc "(1) the same token with uid changed to 0 does not verify"
 rc=0
 timeout 10 pertokctl revoke "$ALICE_ID" 2>&1 | diag
 [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
-[ -z "$(token_id pertok-alice)" ] || rc=1
+[ -z "$(token_id pertok-alice atd)" ] || rc=1
 ok $rc "(2) pertokctl revoke $ALICE_ID; the token is no longer listed"
 
 mark=$(sb_log_mark)
@@ -237,7 +197,7 @@ ok $rc "(3) bob's next job is refused by the redeem policy (late binding: op=red
 
 # ---- (4) tokend down
 sb_login pertok-alice || { rc=1; diag <"$SB/log/login-pertok-alice.log"; }
-ALICE_ID2=$(token_id pertok-alice)
+ALICE_ID2=$(token_id pertok-alice atd)
 rc=0
 [ -n "$ALICE_ID2" ] || rc=1
 ok $rc "(4) alice logs in again and holds a new token (${ALICE_ID2:-none})"

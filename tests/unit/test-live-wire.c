@@ -67,6 +67,7 @@ static void presented(const struct pt_keys *k, bool full, struct pt_live_present
 		c.n_act = 2;
 		c.has_ptk = true;
 		assert_int_equal(pt_live_set_str(&c.ptk, "pt_x"), 0);
+		c.auth_time = NOW - 3600;
 		assert_int_equal(pt_live_set_str(&c.svc, "sshd"), 0);
 		assert_int_equal(pt_live_set_str(&c.tty, "pts/0"), 0);
 		assert_int_equal(pt_live_set_str(&c.rhost, "h"), 0);
@@ -111,6 +112,7 @@ static void test_round_trip(void **state)
 		assert_int_equal(q.claims.gid, p.claims.gid);
 		assert_int_equal(q.claims.n_act, p.claims.n_act);
 		assert_int_equal(q.claims.has_ptk, p.claims.has_ptk);
+		assert_int_equal(q.claims.auth_time, p.claims.auth_time);
 		assert_int_equal(q.claims.has_entitlements, p.claims.has_entitlements);
 		pt_live_presented_clear(&p);
 		pt_live_presented_clear(&q);
@@ -238,6 +240,7 @@ static struct ptbuf *handmade(enum field f, const char *kid, const char *str)
 	assert_int_equal(ptbuf_put_cstring(b, f == F_PTK_WITHOUT ? "pt_x" : ""), 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(ptbuf_put_cstring(b, ""), 0);
+	assert_int_equal(ptbuf_put_u64(b, 0), 0); /* auth_time */
 	return b;
 }
 

@@ -88,6 +88,7 @@ static void full_claims(struct pt_live_claims *c)
 	c->n_act = 2;
 	c->has_ptk = true;
 	assert_int_equal(pt_live_set_str(&c->ptk, "pt_0123456789abcdef"), 0);
+	c->auth_time = c->iat;
 	assert_int_equal(pt_live_set_str(&c->svc, "sshd"), 0);
 	assert_int_equal(pt_live_set_str(&c->tty, "pts/0"), 0);
 	assert_int_equal(pt_live_set_str(&c->rhost, "host.example"), 0);
@@ -141,6 +142,8 @@ static void test_round_trip(void **state)
 	assert_same_json(&v, &c);
 	assert_int_equal(v.n_act, 2);
 	assert_true(v.has_ptk && v.has_entitlements);
+	assert_true(v.auth_time > 0);
+	assert_int_equal(v.auth_time, c.auth_time);
 
 	pt_free_secret(again);
 	pt_free_secret(token);
@@ -494,7 +497,7 @@ static const struct form_case {
 	{ "the reference", HDR, CLAIMS, 64, NULL },
 	{ "every optional member", HDR,
 	  "{" CLAIMS_HEAD ",\"entitlements\":[],\"act\":{\"sub\":\"atd\",\"act\":{\"sub\":\"\"}},"
-	  "\"ptk\":\"\",\"svc\":\"s\",\"tty\":\"t\",\"rhost\":\"r\"}",
+	  "\"ptk\":\"\",\"auth_time\":1,\"svc\":\"s\",\"tty\":\"t\",\"rhost\":\"r\"}",
 	  64, NULL },
 	{ "alg Ed25519", "{\"alg\":\"Ed25519\",\"typ\":\"pertok-live+jwt\",\"kid\":\"" KID "\"}",
 	  CLAIMS, 64, NULL },
@@ -564,6 +567,12 @@ static const struct form_case {
 	  "malformed token" },
 	{ "svc empty", HDR, "{" CLAIMS_HEAD ",\"svc\":\"\"}", 64, "malformed token" },
 	{ "ptk a number", HDR, "{" CLAIMS_HEAD ",\"ptk\":1}", 64, "malformed token" },
+	{ "auth_time", HDR, "{" CLAIMS_HEAD ",\"ptk\":\"p\",\"auth_time\":1700000000}", 64, NULL },
+	/* pt_live_claims_json leaves 0 out: never a form tokend signs */
+	{ "auth_time 0", HDR, "{" CLAIMS_HEAD ",\"auth_time\":0}", 64, "malformed token" },
+	{ "auth_time negative", HDR, "{" CLAIMS_HEAD ",\"auth_time\":-5}", 64, "malformed token" },
+	{ "auth_time a string", HDR, "{" CLAIMS_HEAD ",\"auth_time\":\"1\"}", 64,
+	  "malformed token" },
 	/* json-c makes it U+FFFD: parsed, and the check (the bytes re-made) fails */
 	{ "a lone surrogate", HDR, "{" CLAIMS_HEAD ",\"tty\":\"\\ud800\"}", 64, NULL },
 	{ "non-ASCII", HDR, "{" CLAIMS_HEAD ",\"tty\":\"\\u00e9\xc3\xa9\"}", 64, NULL },
@@ -652,6 +661,12 @@ static void test_sign_refuses(void **state)
 	c.n_act = PT_LIVE_MAX_ACT + 1;
 	assert_int_equal(pt_live_sign(k, "EdDSA", &c, &token), -EINVAL);
 	c.n_act = PT_LIVE_MAX_ACT;
+	c.auth_time = (uint64_t)INT64_MAX + 1; /* negative in JSON: never parsed back */
+	assert_int_equal(pt_live_sign(k, "EdDSA", &c, &token), -EINVAL);
+	c.auth_time = INT64_MAX;
+	assert_int_equal(pt_live_sign(k, "EdDSA", &c, &token), 0);
+	pt_free_secret(token);
+	token = NULL;
 	assert_int_equal(pt_live_sign(k, "HS256", &c, &token), -EINVAL);
 	assert_null(token);
 	free(big);

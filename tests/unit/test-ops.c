@@ -237,11 +237,24 @@ static uint32_t call(enum who w, const struct pt_req *req, struct pt_rep *ret)
 	uint32_t code;
 
 	/* the front's part of an exchange (a form error is a refusal in live) */
-	if (req->type == PT_EXCHANGE)
+	if (pt_req_presents_live(req->type))
 		assert_int_not_equal(pt_live_parse(req->live_token, &live), -ENOMEM);
-	code = call_live(w, req, req->type == PT_EXCHANGE ? &live : NULL, ret);
+	code = call_live(w, req, pt_req_presents_live(req->type) ? &live : NULL, ret);
 	pt_live_presented_clear(&live);
 	return code;
+}
+
+/* The token of the reply to q sent as w (the caller frees it). */
+static char *token_of(enum who w, const struct pt_req *q)
+{
+	struct pt_rep rep;
+	char *token;
+
+	assert_int_equal(call(w, q, &rep), 0);
+	token = rep.token;
+	rep.token = NULL;
+	pt_rep_clear(&rep);
+	return token;
 }
 
 /* A live token of user, minted by atd at login. */
@@ -252,14 +265,8 @@ static char *login(const char *user)
 			    .service = (char *)"sshd",
 			    .tty = (char *)"pts/0",
 			    .rhost = (char *)"" };
-	struct pt_rep rep;
-	char *token;
 
-	assert_int_equal(call(ATD, &q, &rep), 0);
-	token = rep.token;
-	rep.token = NULL;
-	pt_rep_clear(&rep);
-	return token;
+	return token_of(ATD, &q);
 }
 
 static void persist(const char *user)
@@ -300,8 +307,9 @@ static void test_table_complete(void **state)
 		assert_true((rows[i].fn != NULL) == (rows[i].caller != PT_CALLER_NONE));
 		/* whatever issues a token or a code waits for its audit record */
 		if (rows[i].type == PT_MINT || rows[i].type == PT_EXCHANGE ||
-		    rows[i].type == PT_REDEEM || rows[i].type == PT_CODE_ISSUE ||
-		    rows[i].type == PT_CODE_CHECK || rows[i].type == PT_CODE_SHEET)
+		    rows[i].type == PT_REDEEM || rows[i].type == PT_REFRESH ||
+		    rows[i].type == PT_CODE_ISSUE || rows[i].type == PT_CODE_CHECK ||
+		    rows[i].type == PT_CODE_SHEET)
 			assert_int_equal(rows[i].audit, PT_AUDIT_HELD);
 	}
 }
@@ -337,6 +345,8 @@ static const struct matrix_row {
 	{ PT_EXPLAIN_ISSUE, { A, A, A, P, P, P } },
 	{ PT_CODE_SHEET, { A, A, A, P, P, P } },
 	{ PT_CODE_LIST, { A, A, A, P, P, P } },
+	/* the token's own uid only (alice's login token: admitted, then invalid) */
+	{ PT_REFRESH, { P, P, P, P, A, P } },
 };
 
 static void test_caller_classes(void **state)
@@ -871,6 +881,99 @@ static void test_code_record_versions(void **state)
 			assert_string_equal(err, bad[i].err);
 		}
 	}
+/* A live token from atd's redemption for user (the caller frees it). */
+static char *redeemed(const char *user)
+{
+	struct pt_req q = { .type = PT_REDEEM,
+			    .user = (char *)user,
+			    .holder = (char *)"atd",
+			    .service = (char *)"atd" };
+
+	return token_of(ATD, &q);
+}
+
+/* token's claims changed by change, signed again with tokend's key (what
+ * no client can do): the refresh of it by SELF (alice's uid). */
+static uint32_t refresh_resigned(const char *token, void (*change)(struct pt_live_claims *))
+{
+	struct pt_live_claims cl = { 0 };
+	const char *why = NULL;
+	char *forged = NULL;
+	struct pt_req q = { .type = PT_REFRESH };
+	struct pt_rep rep;
+	uint32_t code;
+
+	assert_int_equal(pt_live_verify(d.keys, d.cfg->audience, token, now_s, &cl, &why), 0);
+	change(&cl);
+	assert_int_equal(pt_live_sign(d.keys, d.cfg->alg, &cl, &forged), 0);
+	q.live_token = forged;
+	code = call(SELF, &q, &rep);
+	pt_rep_clear(&rep);
+	pt_live_claims_clear(&cl);
+	pt_free_secret(forged);
+	return code;
+}
+
+static char carol_ptk[64];
+static void ptk_of_carol(struct pt_live_claims *c)
+{
+	assert_int_equal(pt_live_set_str(&c->ptk, carol_ptk), 0);
+}
+static void holder_cron(struct pt_live_claims *c)
+{
+	assert_int_equal(pt_live_set_str(&c->act[0], "cron"), 0);
+}
+static void sub_carol(struct pt_live_claims *c)
+{
+	assert_int_equal(pt_live_set_str(&c->sub, "carol"), 0);
+}
+static void unchanged(struct pt_live_claims *c)
+{
+	(void)c;
+}
+static void no_actor(struct pt_live_claims *c)
+{
+	for (size_t i = 0; i < c->n_act; i++) {
+		free(c->act[i]);
+		c->act[i] = NULL;
+	}
+	c->n_act = 0;
+}
+
+/* REFRESH mints only for the persistable token the live token names, and
+ * only when that token is the live token's user's and holder's: a live
+ * token (validly signed) naming carol's token, another holder, or another
+ * user name is refused as if the token were gone; one without the actor
+ * that redeemed it is no redemption's. */
+static void test_refresh_own_token_only(void **state)
+{
+	char *alice, *carol, *p;
+
+	(void)state;
+	persist("alice");
+	persist("carol");
+	alice = redeemed("alice");
+	carol = redeemed("carol");
+	/* carol's ptk, read from her token's claims */
+	{
+		struct pt_live_claims cl = { 0 };
+		const char *why = NULL;
+
+		assert_int_equal(pt_live_verify(d.keys, d.cfg->audience, carol, now_s, &cl, &why),
+				 0);
+		assert_non_null(cl.ptk);
+		snprintf(carol_ptk, sizeof(carol_ptk), "%s", cl.ptk);
+		pt_live_claims_clear(&cl);
+	}
+	assert_int_equal(refresh_resigned(alice, unchanged), 0); /* the checks below can fail */
+	assert_int_equal(refresh_resigned(alice, ptk_of_carol), PT_E_NOTFOUND);
+	assert_int_equal(refresh_resigned(alice, holder_cron), PT_E_NOTFOUND);
+	assert_int_equal(refresh_resigned(alice, sub_carol), PT_E_NOTFOUND);
+	/* a ptk but no actor: not a redemption's token */
+	assert_int_equal(refresh_resigned(alice, no_actor), PT_E_INVALID);
+	p = alice;
+	pt_free_secret(p);
+	pt_free_secret(carol);
 }
 
 int main(void)
@@ -886,6 +989,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_code_sheet_lockout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_code_equal_work, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_code_record_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_own_token_only, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
