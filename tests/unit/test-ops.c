@@ -881,6 +881,8 @@ static void test_code_record_versions(void **state)
 			assert_string_equal(err, bad[i].err);
 		}
 	}
+}
+
 /* A live token from atd's redemption for user (the caller frees it). */
 static char *redeemed(const char *user)
 {
