@@ -297,6 +297,10 @@ static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 				 denied ? "deny" : "error", user, service,
 				 pt_errcode_name(rep.err_code),
 				 clean_text(rep.message, msg, sizeof(msg)));
+		/* a login that gets no token must still hear of its refused jobs
+		 * (the user's tokens are redeemed, and refused, all the same) */
+		if (denied && !a->quiet && pt_client_list(c, user, &before) >= 0)
+			issue_notices(pamh, a, user, &before, holders, renewed, n_holders);
 		goto out;
 	}
 	if (!rep.token || !*rep.token) {

@@ -543,6 +543,15 @@ static void test_issue_tells_refusals(void **state)
 				 k == 0 ? 1 : 0);
 		assert_int_equal(count_info("your token for holder atd"), 0);
 	}
+	/* a login that gets no token (no issue rule allows actor kiosk) is
+	 * still told of the refused job */
+	issue();
+	drop_live_key(state);
+	RUN_STACK("cron", USER, pam_test(PAMTEST_ACCOUNT, PAM_PERM_DENIED));
+	user_session_keyring();
+	RUN_STACK("pt-issue-kiosk", USER, pam_test(PAMTEST_OPEN_SESSION, PAM_SESSION_ERR));
+	drop_live_key(state);
+	assert_int_equal(count_info("pertok: a job of holder cron was refused at "), 1);
 }
 
 static void test_redeem_tokend_down(void **state)

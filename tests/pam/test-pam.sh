@@ -118,6 +118,7 @@ actors = (
 		       "pt-probe-notoken", "pt-probe-notoken-deny", "pt-probe-setcred",
 		       "pt-cache-fail", "pt-cache-ok", "pt-user-change" ]; },
 	{ name = "cron";  uid = 0; exe = [ "*" ]; services = [ "cron" ]; },
+	{ name = "kiosk"; uid = 0; exe = [ "$exe" ]; services = [ "pt-issue-kiosk" ]; },
 	{ name = "login"; uid = 0; exe = [ "$exe" ]; }$extra_actors
 );
 issue = (
@@ -170,6 +171,10 @@ EOF
 # issue for atd alone (cron's token is not renewed), with its login messages
 svc pt-issue-atd <<EOF
 session required $m issue $s holder=atd
+EOF
+# a login no issue rule allows (actor kiosk): no token, but the messages
+svc pt-issue-kiosk <<EOF
+session required $m issue $s holder=atd onerror=fail
 EOF
 svc pt-issue-atd-quiet <<EOF
 session required $m issue $s holder=atd quiet
