@@ -361,6 +361,11 @@ int op_explain_issue(struct call *c)
 	if (!pt_name_valid(q->user) || !pt_name_valid(q->holder) || !pt_name_valid(q->actor))
 		return reply_error(c, PT_E_PROTO,
 				   "explain --issue needs a valid user, actor and holder");
+	/* a misspelt actor is a usage error, not a policy's "deny" */
+	if (strcmp(q->actor, "self") != 0 && !pt_config_find_actor(d->cfg, q->actor))
+		return reply_error(c, PT_E_INVALID,
+				   "no actor named %s in the configuration (nor is it \"self\")",
+				   q->actor);
 	if ((r = explain_start(c, len, &text, &acct)) <= 0)
 		return r;
 	policy_account(&pa, acct);

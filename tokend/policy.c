@@ -599,6 +599,7 @@ size_t pt_policy_redeem(const struct pt_config *cfg, const struct pt_redeem_inpu
 	}
 	if (d.dec.allow && !acct.exists) {
 		d.dec.allow = false;
+		d.dec.rule = NULL; /* no rule refused it: the account did */
 		snprintf(d.dec.reason, sizeof(d.dec.reason),
 			 "user %s no longer exists (or changed uid)", user);
 		tracef(tp, "but: user %s no longer exists (or changed uid): deny\n", user);

@@ -370,6 +370,14 @@ static void test_explain(void **state)
 		assert_string_equal(rep.message,
 				    "explain --issue needs a valid user, actor and holder");
 		pt_rep_clear(&rep);
+		/* a well-formed name that no actor has: an error, not a "deny" */
+		bad.actor = (char *)"sshd";
+		assert_int_equal(th_call(&bad, &rep), 0);
+		assert_int_equal(rep.type, PT_ERR);
+		assert_int_equal(rep.err_code, PT_E_INVALID);
+		assert_string_equal(rep.message,
+				    "no actor named sshd in the configuration (nor is it \"self\")");
+		pt_rep_clear(&rep);
 	}
 
 	assert_int_equal(run(CTL, bin(), th.sock, "--user " USER " --holder closed"), 1);

@@ -407,11 +407,12 @@ static const struct redeem_case {
 	{ "atd", "dave", G("users"), OK, 1001, TOKEN, PT_OUTCOME_DENIED, "scheduled-jobs",
 	  "rule \"scheduled-jobs\" (line 22) denies: user dave is not in any of the groups pertok",
 	  false },
-	/* check_account = false: the rule allows, the missing account still denies */
-	{ "atd", "bob", NOG, MISSING, 1001, TOKEN, PT_OUTCOME_DENIED, "bob-anywhere",
+	/* check_account = false: the rule allows, the missing account still
+	 * denies (no rule is named: the account refused it, not the rule) */
+	{ "atd", "bob", NOG, MISSING, 1001, TOKEN, PT_OUTCOME_DENIED, NULL,
 	  "user bob no longer exists (or changed uid)", false },
 	/* the name belongs to another uid now: taken as missing */
-	{ "atd", "bob", NOG, OK, 2000, TOKEN, PT_OUTCOME_DENIED, "bob-anywhere",
+	{ "atd", "bob", NOG, OK, 2000, TOKEN, PT_OUTCOME_DENIED, NULL,
 	  "user bob no longer exists (or changed uid)", true },
 	{ "atd", "bob", NOG, OK, 1001, TOKEN, PT_OUTCOME_ALLOW, "bob-anywhere",
 	  "rule \"bob-anywhere\" (line 24) allows", false },
