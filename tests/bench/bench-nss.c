@@ -102,8 +102,8 @@ out:
 static int write_passwd(unsigned long n)
 {
 	for (unsigned long i = 0; i < n; i++)
-		printf("ptb%lu-%lu:x:%lu:%lu:pertok bench:/nonexistent:/bin/sh\n", n, i, FIRST_ID + i,
-		       FIRST_ID + i);
+		printf("ptb%lu-%lu:x:%lu:%lu:pertok bench:/nonexistent:/bin/sh\n", n, i,
+		       FIRST_ID + i, FIRST_ID + i);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -112,8 +112,9 @@ static int lookup(const char *name, uid_t uid)
 	struct passwd pw, *res = NULL;
 	char buf[1024];
 
-	return getpwnam_r(name, &pw, buf, sizeof(buf), &res) == 0 && res && pw.pw_uid == uid ? 0
-											   : -1;
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res || pw.pw_uid != uid)
+		return -1;
+	return 0;
 }
 
 static int time_lookups(const char *name, const char *uid_s, const char *secs_s)

@@ -376,9 +376,9 @@ static void test_erange(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),   cmocka_unit_test(test_builder_refuses),
-		cmocka_unit_test(test_truncation),  cmocka_unit_test(test_corruption),
-		cmocka_unit_test(test_bad_records), cmocka_unit_test(test_erange),
+		cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_builder_refuses),
+		cmocka_unit_test(test_truncation),     cmocka_unit_test(test_corruption),
+		cmocka_unit_test(test_bad_records),    cmocka_unit_test(test_erange),
 		cmocka_unit_test(test_builder_scales),
 	};
 
