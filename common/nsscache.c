@@ -67,6 +67,11 @@ struct bent {
 	uint32_t off; /* in the file, set by finish */
 };
 
+struct mslot {
+	uint32_t ent; /* 1 + the group's position in ent; 0: an empty slot */
+	uint32_t mem; /* the member's position in the group's str */
+};
+
 struct nssc_builder {
 	struct bent *ent;
 	size_t n, cap;
@@ -75,6 +80,10 @@ struct nssc_builder {
 	 * builds a file of 100,000 users in linear time) */
 	uint32_t *idx;
 	size_t idx_slots;
+	/* index of the groups' members, the same way: the member check of
+	 * nssc_builder_add_member in O(1), whatever the size of the group */
+	struct mslot *midx;
+	size_t midx_slots, n_members;
 	size_t bytes; /* records' size so far */
 	size_t n_pw, n_gr;
 };
@@ -104,6 +113,7 @@ void nssc_builder_free(struct nssc_builder *b)
 		bent_clear(&b->ent[i]);
 	free(b->ent);
 	free(b->idx);
+	free(b->midx);
 	free(b);
 }
 
@@ -254,9 +264,54 @@ int nssc_builder_add_group(struct nssc_builder *b, const char *name, gid_t gid)
 	return r;
 }
 
+/* The slot of member in the group ent (1 + its position) in the member
+ * index: its own, or the empty one where it would go */
+static struct mslot *mem_slot(const struct nssc_builder *b, uint32_t ent, const char *member)
+{
+	size_t mask = b->midx_slots - 1;
+	size_t i = fnv1a(member, strlen(member), 2166136261u ^ (ent * 2654435761u)) & mask;
+
+	for (;; i = (i + 1) & mask) {
+		struct mslot *m = &b->midx[i];
+
+		if (m->ent == 0 ||
+		    (m->ent == ent && strcmp(b->ent[ent - 1].str[m->mem], member) == 0))
+			return m;
+	}
+}
+
+/* Room in the member index for one more member (rebuilt twice as large
+ * when half full) */
+static int mem_reserve(struct nssc_builder *b)
+{
+	size_t slots = b->midx_slots ? b->midx_slots : 64;
+	struct mslot *old = b->midx;
+
+	if (2 * (b->n_members + 1) <= b->midx_slots)
+		return 0;
+	while (2 * (b->n_members + 1) > slots)
+		slots *= 2;
+	b->midx = calloc(slots, sizeof(*b->midx));
+	if (!b->midx) {
+		b->midx = old;
+		return -ENOMEM;
+	}
+	b->midx_slots = slots;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct bent *g = &b->ent[i];
+
+		for (uint32_t k = 1; g->kind == KIND_GR && k < g->nstr; k++)
+			*mem_slot(b, (uint32_t)(i + 1), g->str[k]) =
+				(struct mslot){ .ent = (uint32_t)(i + 1), .mem = k };
+	}
+	free(old);
+	return 0;
+}
+
 int nssc_builder_add_member(struct nssc_builder *b, const char *group, const char *member)
 {
 	struct bent *e;
+	uint32_t ent;
 	char **p;
 	char *m;
 
@@ -265,13 +320,15 @@ int nssc_builder_add_member(struct nssc_builder *b, const char *group, const cha
 	e = find(b, KIND_GR, group);
 	if (!e)
 		return -ENOENT;
-	for (uint32_t i = 1; i < e->nstr; i++)
-		if (strcmp(e->str[i], member) == 0)
-			return 0;
+	ent = (uint32_t)(e - b->ent) + 1;
+	if (b->midx_slots && mem_slot(b, ent, member)->ent)
+		return 0; /* already a member */
 	if (e->nstr > NSSC_MAX_MEMBERS)
 		return -E2BIG;
 	if (b->bytes + str_size(member) + 4 > NSSC_MAX_FILE / 2)
 		return -E2BIG;
+	if (mem_reserve(b) < 0)
+		return -ENOMEM;
 	m = strdup(member);
 	if (!m)
 		return -ENOMEM;
@@ -282,6 +339,8 @@ int nssc_builder_add_member(struct nssc_builder *b, const char *group, const cha
 	}
 	e->str = p;
 	e->str[e->nstr++] = m;
+	*mem_slot(b, ent, member) = (struct mslot){ .ent = ent, .mem = e->nstr - 1 };
+	b->n_members++;
 	b->bytes += str_size(member) + 4; /* a bound: alignment may add up to 3 */
 	return 0;
 }
