@@ -208,7 +208,11 @@ missed=
 for n in $sizes; do
 	name=ptb$n-$((n - 1))
 	uid=$((200000 + n - 1))
-	bytes=$("$bench" cache "$cache" "$n" 2>"$N/err") || { say "- $n: $(cat "$N/err")"; continue; }
+	bytes=$("$bench" cache "$cache" "$n" 2>"$N/err") || {
+		say "- $n: $(cat "$N/err")"
+		missed="$missed $n(not run)"
+		continue
+	}
 	{ cat "$N/host-passwd" && "$bench" passwd "$n"; } >"$N/passwd.new"
 	cat "$N/passwd.new" >/etc/passwd # same inode: the bind mount stays
 	if [ -n "$sssd_pid" ]; then
