@@ -254,6 +254,6 @@ done
 if [ -z "$missed" ]; then
 	say "target met: nss_pertok's cost above the floor is at most half of SSSD's at every size"
 else
-	say "target missed or not measured at:$missed (nss_pertok's cost above the floor > half of SSSD's)"
+	say "target missed or not measured at:$missed (the target: nss_pertok's cost above the floor at most half of SSSD's)"
 fi
 exit 0
