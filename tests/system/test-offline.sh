@@ -273,15 +273,17 @@ printf '%s\n' "$a" | grep -q 'Authentication failure' || rc=1
 [ $rc -eq 0 ] || printf 'wrong code (%s):\n%s\nunknown user (%s):\n%s\n' "$ra" "$a" "$rb" "$b" | diag
 ok $rc "(3) an unknown user gets exactly a wrong code's answer (status $ra, same output)"
 
-# max_failures = 3: two more wrong codes lock bob out; then his good code 2 is
-# refused with the same answer
+# max_failures = 3: two more wrong codes lock bob out; then his code 2, good
+# until the third failure, is refused with the same answer (tokend: locked out)
 for _ in 1 2; do console pertok-bob "$wrong" >/dev/null; done
+mark=$(sb_log_mark)
 out=$(console pertok-bob "$CODE2")
 rc=$?
 out=${out//pertok-bob/USER}
 [ $rc -ne 0 ] && [ "$out" = "$a" ] && rc=0 || rc=1
-[ $rc -eq 0 ] || printf '%s\n' "$out" | diag
-ok $rc "(3) after 3 failures bob is locked out: his unused good code is refused with the same answer"
+sb_log_since "$mark" | grep 'op=code-check' | grep 'user=pertok-bob' | grep -q 'locked out' || rc=1
+[ $rc -eq 0 ] || { printf '%s\n' "$out"; sb_log_since "$mark"; } | diag
+ok $rc "(3) after 3 failures bob is locked out: his good code is refused with the same answer (tokend: locked out)"
 
 rc=0
 grep -i 'recovery' "$SB/log/tokend.log" | grep -q 'pertok-bob' || rc=1
