@@ -23,6 +23,7 @@
 # namespace only. (apt-get install would run their maintainer scripts, which
 # start sssd on the host and add sss to the host's nsswitch.conf and PAM.)
 # When sssd cannot run the script says why and goes on without it.
+# PERTOK_NO_APT=1: nothing is fetched (an unpacked copy already there is used).
 #
 # Prints a table of microseconds per call, each back end's cost above the
 # floor, and nss_pertok's above-floor cost as a fraction of SSSD's. Exit 0
@@ -66,7 +67,9 @@ if [ "${PERTOK_BENCH_NSS_NS:-}" != 1 ]; then
 		say "sssd: the host's (/usr/sbin/sssd, sssd-proxy installed)"
 	else
 		sssd_root=$builddir/tests/bench/sssd/root
-		if [ ! -x "$sssd_root/usr/sbin/sssd" ] ||
+		if [ "${PERTOK_NO_APT:-0}" = 1 ] && [ ! -x "$sssd_root/usr/sbin/sssd" ]; then
+			sssd_why="not installed, and PERTOK_NO_APT=1: not fetched"
+		elif [ ! -x "$sssd_root/usr/sbin/sssd" ] ||
 			[ ! -f "$sssd_root/usr/lib/$multiarch/sssd/libsss_proxy.so" ]; then
 			d=$builddir/tests/bench/sssd
 			rm -rf "$d" && mkdir -p "$d/debs" "$d/root"
