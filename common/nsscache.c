@@ -64,6 +64,7 @@ struct bent {
 	uint32_t kind, id, gid;
 	char **str; /* P: 4 strings; G: name then members */
 	uint32_t nstr;
+	uint32_t cap; /* str's room (a group's members grow it twice as large) */
 	uint32_t off; /* in the file, set by finish */
 };
 
@@ -211,6 +212,7 @@ static int add_ent(struct nssc_builder *b, uint32_t kind, uint32_t id, uint32_t 
 		b->cap = cap;
 	}
 	e.str = calloc(nstr, sizeof(char *));
+	e.cap = nstr;
 	if (!e.str)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < nstr; i++) {
@@ -329,15 +331,18 @@ int nssc_builder_add_member(struct nssc_builder *b, const char *group, const cha
 		return -E2BIG;
 	if (mem_reserve(b) < 0)
 		return -ENOMEM;
+	if (e->nstr == e->cap) {
+		uint32_t cap = e->cap < 4 ? 4 : 2 * e->cap;
+
+		p = realloc(e->str, (size_t)cap * sizeof(char *));
+		if (!p)
+			return -ENOMEM;
+		e->str = p;
+		e->cap = cap;
+	}
 	m = strdup(member);
 	if (!m)
 		return -ENOMEM;
-	p = realloc(e->str, (e->nstr + 1) * sizeof(char *));
-	if (!p) {
-		free(m);
-		return -ENOMEM;
-	}
-	e->str = p;
 	e->str[e->nstr++] = m;
 	*mem_slot(b, ent, member) = (struct mslot){ .ent = ent, .mem = e->nstr - 1 };
 	b->n_members++;
