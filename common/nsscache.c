@@ -64,12 +64,27 @@ struct bent {
 	uint32_t kind, id, gid;
 	char **str; /* P: 4 strings; G: name then members */
 	uint32_t nstr;
+	uint32_t cap; /* str's room (a group's members grow it twice as large) */
 	uint32_t off; /* in the file, set by finish */
+};
+
+struct mslot {
+	uint32_t ent; /* 1 + the group's position in ent; 0: an empty slot */
+	uint32_t mem; /* the member's position in the group's str */
 };
 
 struct nssc_builder {
 	struct bent *ent;
 	size_t n, cap;
+	/* index of ent by (kind, name): open addressing, 1 + the entry's
+	 * position per used slot, at most half full (find() in O(1), so tokend
+	 * builds a file of 100,000 users in linear time) */
+	uint32_t *idx;
+	size_t idx_slots;
+	/* index of the groups' members, the same way: the member check of
+	 * nssc_builder_add_member in O(1), whatever the size of the group */
+	struct mslot *midx;
+	size_t midx_slots, n_members;
 	size_t bytes; /* records' size so far */
 	size_t n_pw, n_gr;
 };
@@ -98,6 +113,8 @@ void nssc_builder_free(struct nssc_builder *b)
 	for (size_t i = 0; i < b->n; i++)
 		bent_clear(&b->ent[i]);
 	free(b->ent);
+	free(b->idx);
+	free(b->midx);
 	free(b);
 }
 
@@ -113,12 +130,58 @@ static bool str_ok(const char *s, bool nonempty)
 	return strpbrk(s, ":\n") == NULL;
 }
 
+static size_t ent_hash(uint32_t kind, const char *name)
+{
+	return fnv1a(name, strlen(name), 2166136261u ^ kind);
+}
+
+/* The slot of (kind, name) in the index: its entry's, or the empty one
+ * where it would go. */
+static uint32_t *idx_slot(const struct nssc_builder *b, uint32_t kind, const char *name)
+{
+	size_t mask = b->idx_slots - 1, i = ent_hash(kind, name) & mask;
+
+	for (;; i = (i + 1) & mask) {
+		const struct bent *e;
+
+		if (b->idx[i] == 0)
+			return &b->idx[i];
+		e = &b->ent[b->idx[i] - 1];
+		if (e->kind == kind && strcmp(e->str[0], name) == 0)
+			return &b->idx[i];
+	}
+}
+
 static struct bent *find(struct nssc_builder *b, uint32_t kind, const char *name)
 {
+	uint32_t *slot;
+
+	if (b->idx_slots == 0)
+		return NULL;
+	slot = idx_slot(b, kind, name);
+	return *slot ? &b->ent[*slot - 1] : NULL;
+}
+
+/* Room in the index for one more entry (rebuilt twice as large when half full) */
+static int idx_reserve(struct nssc_builder *b)
+{
+	size_t slots = b->idx_slots ? b->idx_slots : 64;
+	uint32_t *old = b->idx;
+
+	if (2 * (b->n + 1) <= b->idx_slots)
+		return 0;
+	while (2 * (b->n + 1) > slots)
+		slots *= 2;
+	b->idx = calloc(slots, sizeof(*b->idx));
+	if (!b->idx) {
+		b->idx = old;
+		return -ENOMEM;
+	}
+	b->idx_slots = slots;
 	for (size_t i = 0; i < b->n; i++)
-		if (b->ent[i].kind == kind && strcmp(b->ent[i].str[0], name) == 0)
-			return &b->ent[i];
-	return NULL;
+		*idx_slot(b, b->ent[i].kind, b->ent[i].str[0]) = (uint32_t)(i + 1);
+	free(old);
+	return 0;
 }
 
 static size_t str_size(const char *s)
@@ -137,6 +200,8 @@ static int add_ent(struct nssc_builder *b, uint32_t kind, uint32_t id, uint32_t 
 	struct bent e = { .kind = kind, .id = id, .gid = gid };
 	size_t sz = REC_HEAD;
 
+	if (idx_reserve(b) < 0)
+		return -ENOMEM;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 16;
 		struct bent *p = realloc(b->ent, cap * sizeof(*p));
@@ -147,6 +212,7 @@ static int add_ent(struct nssc_builder *b, uint32_t kind, uint32_t id, uint32_t 
 		b->cap = cap;
 	}
 	e.str = calloc(nstr, sizeof(char *));
+	e.cap = nstr;
 	if (!e.str)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < nstr; i++) {
@@ -164,6 +230,7 @@ static int add_ent(struct nssc_builder *b, uint32_t kind, uint32_t id, uint32_t 
 	}
 	b->bytes += align4(sz);
 	b->ent[b->n++] = e;
+	*idx_slot(b, kind, e.str[0]) = (uint32_t)b->n;
 	return 0;
 }
 
@@ -199,9 +266,54 @@ int nssc_builder_add_group(struct nssc_builder *b, const char *name, gid_t gid)
 	return r;
 }
 
+/* The slot of member in the group ent (1 + its position) in the member
+ * index: its own, or the empty one where it would go */
+static struct mslot *mem_slot(const struct nssc_builder *b, uint32_t ent, const char *member)
+{
+	size_t mask = b->midx_slots - 1;
+	size_t i = fnv1a(member, strlen(member), 2166136261u ^ (ent * 2654435761u)) & mask;
+
+	for (;; i = (i + 1) & mask) {
+		struct mslot *m = &b->midx[i];
+
+		if (m->ent == 0 ||
+		    (m->ent == ent && strcmp(b->ent[ent - 1].str[m->mem], member) == 0))
+			return m;
+	}
+}
+
+/* Room in the member index for one more member (rebuilt twice as large
+ * when half full) */
+static int mem_reserve(struct nssc_builder *b)
+{
+	size_t slots = b->midx_slots ? b->midx_slots : 64;
+	struct mslot *old = b->midx;
+
+	if (2 * (b->n_members + 1) <= b->midx_slots)
+		return 0;
+	while (2 * (b->n_members + 1) > slots)
+		slots *= 2;
+	b->midx = calloc(slots, sizeof(*b->midx));
+	if (!b->midx) {
+		b->midx = old;
+		return -ENOMEM;
+	}
+	b->midx_slots = slots;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct bent *g = &b->ent[i];
+
+		for (uint32_t k = 1; g->kind == KIND_GR && k < g->nstr; k++)
+			*mem_slot(b, (uint32_t)(i + 1), g->str[k]) =
+				(struct mslot){ .ent = (uint32_t)(i + 1), .mem = k };
+	}
+	free(old);
+	return 0;
+}
+
 int nssc_builder_add_member(struct nssc_builder *b, const char *group, const char *member)
 {
 	struct bent *e;
+	uint32_t ent;
 	char **p;
 	char *m;
 
@@ -210,23 +322,30 @@ int nssc_builder_add_member(struct nssc_builder *b, const char *group, const cha
 	e = find(b, KIND_GR, group);
 	if (!e)
 		return -ENOENT;
-	for (uint32_t i = 1; i < e->nstr; i++)
-		if (strcmp(e->str[i], member) == 0)
-			return 0;
+	ent = (uint32_t)(e - b->ent) + 1;
+	if (b->midx_slots && mem_slot(b, ent, member)->ent)
+		return 0; /* already a member */
 	if (e->nstr > NSSC_MAX_MEMBERS)
 		return -E2BIG;
 	if (b->bytes + str_size(member) + 4 > NSSC_MAX_FILE / 2)
 		return -E2BIG;
+	if (mem_reserve(b) < 0)
+		return -ENOMEM;
+	if (e->nstr == e->cap) {
+		uint32_t cap = e->cap < 4 ? 4 : 2 * e->cap;
+
+		p = realloc(e->str, (size_t)cap * sizeof(char *));
+		if (!p)
+			return -ENOMEM;
+		e->str = p;
+		e->cap = cap;
+	}
 	m = strdup(member);
 	if (!m)
 		return -ENOMEM;
-	p = realloc(e->str, (e->nstr + 1) * sizeof(char *));
-	if (!p) {
-		free(m);
-		return -ENOMEM;
-	}
-	e->str = p;
 	e->str[e->nstr++] = m;
+	*mem_slot(b, ent, member) = (struct mslot){ .ent = ent, .mem = e->nstr - 1 };
+	b->n_members++;
 	b->bytes += str_size(member) + 4; /* a bound: alignment may add up to 3 */
 	return 0;
 }

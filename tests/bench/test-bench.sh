@@ -10,9 +10,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-echo "1..4"
+echo "1..5"
 n=0
-for s in run-bench.sh run-bench-tpm.sh run-bench-pam.sh run-bench-store.sh; do
+for s in run-bench.sh run-bench-tpm.sh run-bench-pam.sh run-bench-store.sh run-bench-nss.sh; do
 	n=$((n + 1))
 	BENCH_SECONDS=1 BENCH_STORE_USERS=100 timeout 300 bash "$top_srcdir/tests/bench/$s" "$top_builddir" >"$tmp/out" 2>&1
 	rc=$?
@@ -21,6 +21,7 @@ for s in run-bench.sh run-bench-tpm.sh run-bench-pam.sh run-bench-store.sh; do
 	run-bench.sh) last='^tokend redeem +clients=16 ' ;;
 	run-bench-pam.sh) last='^pam_pertok.so redeem job' ;;
 	run-bench-store.sh) last='^after: tokens.mdb' ;;
+	run-bench-nss.sh) last='^target (met|missed)' ;;
 	*) last='^== ratio, 1 client, audit sync=batch|not run' ;;
 	esac
 	if [ $rc -eq 0 ] && grep -Eq "$last" "$tmp/out"; then

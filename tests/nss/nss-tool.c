@@ -167,7 +167,11 @@ static int threads(const char *path)
 	printf("lookups found %ld, wrong %ld\n", atomic_load(&hits), atomic_load(&wrong));
 	if (atomic_load(&wrong) != 0 || atomic_load(&hits) == 0)
 		return 1;
-	/* the last set written was 'a' (k = 199): it answers, 'b' is gone */
+	/* the last set written was 'a' (k = 199): it answers, 'b' is gone. Not
+	 * at once: a look-up that found each new file replaced again (a rewrite
+	 * every 2 ms) keeps the stale mapping for the module's RETRY_MS (100 ms)
+	 * before it maps the file again */
+	usleep(250 * 1000);
 	pw = getpwnam("ptnss-a3");
 	if (!pw || pw->pw_uid != 39103) {
 		fprintf(stderr, "nss-tool: ptnss-a3 not answered after the last rewrite\n");

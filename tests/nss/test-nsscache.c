@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -119,6 +121,75 @@ static void test_builder_refuses(void **state)
 	assert_int_equal(nssc_builder_add_member(b, "g", "a,b"), -EINVAL);
 	nssc_builder_free(b);
 	nssc_builder_free(NULL);
+}
+
+/* 100,000 users, each with a group of the same name (what tokend writes for
+ * 100,000 token holders), and all in one group as large as the format allows
+ * (a "domain users"): every name still unique per kind and per group, each
+ * one found, in well under BIG_SECONDS (the builder's duplicate checks used
+ * to scan all entries and all members: minutes at this size). The time is
+ * not checked under valgrind (TOKEND_VALGRIND, tests/run-valgrind.sh) nor in
+ * the sanitizer build (PERTOK_SANITIZER, tests/run-tests.sh): 20 s there. */
+#define BIG_USERS 100000
+#define BIG_SECONDS 5
+static void test_builder_scales(void **state)
+{
+	struct nssc_builder *b = NULL;
+	struct timespec t0, t1;
+	struct nssc_view v;
+	struct nssc_pw pw;
+	struct nssc_gr gr;
+	uint8_t *data = NULL;
+	size_t len;
+	char name[32];
+	bool instrumented = getenv("TOKEND_VALGRIND") || getenv("PERTOK_SANITIZER");
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(nssc_builder_new(&b), 0);
+	assert_int_equal(nssc_builder_add_group(b, "all", 99), 0);
+	for (uint32_t i = 0; i < BIG_USERS; i++) {
+		snprintf(name, sizeof(name), "u%u", i);
+		assert_int_equal(nssc_builder_add_member(b, "all", name),
+				 i < NSSC_MAX_MEMBERS ? 0 : -E2BIG);
+		assert_int_equal(nssc_builder_add_passwd(b, name, 100000 + i, 100000 + i, "", "/",
+							 "/bin/sh"),
+				 0);
+		assert_int_equal(nssc_builder_add_group(b, name, 100000 + i), 0);
+		assert_int_equal(nssc_builder_add_member(b, name, name), 0);
+	}
+	/* duplicates are still refused once the index has grown many times */
+	assert_int_equal(nssc_builder_add_passwd(b, "u0", 1, 1, "", "/", "/bin/sh"), -EEXIST);
+	assert_int_equal(nssc_builder_add_passwd(b, "u99999", 1, 1, "", "/", "/bin/sh"), -EEXIST);
+	assert_int_equal(nssc_builder_add_group(b, "u54321", 1), -EEXIST);
+	assert_int_equal(nssc_builder_add_member(b, "u777", "u777"), 0); /* already there */
+	assert_int_equal(nssc_builder_add_member(b, "u777", "u778"), 0);
+	assert_int_equal(nssc_builder_add_member(b, "nog", "u1"), -ENOENT);
+	assert_int_equal(nssc_builder_add_member(b, "all", "u4242"), 0); /* already there */
+	assert_int_equal(nssc_builder_finish(b, &data, &len), 0);
+	nssc_builder_free(b);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!instrumented && t1.tv_sec - t0.tv_sec > BIG_SECONDS)
+		fail_msg("building %d users took %ld s", BIG_USERS, (long)(t1.tv_sec - t0.tv_sec));
+	assert_int_equal(nssc_open(data, len, &v), 0);
+	assert_int_equal(v.n_pw, BIG_USERS);
+	assert_int_equal(v.n_gr, BIG_USERS + 1);
+	for (uint32_t i = 0; i < BIG_USERS; i += 997) {
+		snprintf(name, sizeof(name), "u%u", i);
+		assert_int_equal(nssc_pw_byname(&v, name, &pw), 0);
+		assert_int_equal(pw.uid, 100000 + i);
+		assert_int_equal(nssc_gr_bygid(&v, 100000 + i, &gr), 0);
+		assert_string_equal(gr.name.p, name);
+		assert_int_equal(gr.n_mem, 1);
+	}
+	assert_int_equal(nssc_gr_byname(&v, "u777", &gr), 0);
+	assert_int_equal(gr.n_mem, 2);
+	assert_int_equal(nssc_gr_bygid(&v, 99, &gr), 0);
+	assert_int_equal(gr.n_mem, NSSC_MAX_MEMBERS);
+	assert_true(nssc_gr_has_member(&v, &gr, "u0"));
+	assert_true(nssc_gr_has_member(&v, &gr, "u65535"));
+	assert_false(nssc_gr_has_member(&v, &gr, "u65536"));
+	free(data);
 }
 
 static void test_truncation(void **state)
@@ -319,9 +390,10 @@ static void test_erange(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),   cmocka_unit_test(test_builder_refuses),
-		cmocka_unit_test(test_truncation),  cmocka_unit_test(test_corruption),
-		cmocka_unit_test(test_bad_records), cmocka_unit_test(test_erange),
+		cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_builder_refuses),
+		cmocka_unit_test(test_truncation),     cmocka_unit_test(test_corruption),
+		cmocka_unit_test(test_bad_records),    cmocka_unit_test(test_erange),
+		cmocka_unit_test(test_builder_scales),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,293 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# System test (TAP): an offline host (issue 10), through the real glibc, the
+# real at daemon and the real PAM stack (pamtester), with a real tokend, in a
+# private mount namespace (scripts/sandbox.sh). libnss_pertok.so.2 is
+# installed in the namespace only: a read-only overlay puts it into
+# /usr/lib/MULTIARCH (glibc's own search path: setuid at and atd find it
+# too); /etc/nsswitch.conf (the sandbox's copy) says "passwd: files pertok",
+# "group: files pertok"; the cache directory is a temp dir bound over
+# /var/cache. alice and bob log in (tokend captures their identities and
+# writes the cache), then leave /etc/passwd, shadow and group: they exist
+# only in the pertok cache, as when the directory is unreachable.
+#
+#   (1) an at job of alice's runs as alice (uid, name, groups from the cache);
+#       with pam_pertok redeem in atd's stack tokend refuses it (TAP TODO:
+#       tokend resolves users without libnss_pertok), without it the job runs
+#   (2) after `pertokctl revoke` of her last token alice no longer resolves,
+#       within a bounded wait
+#   (3) bob's break-glass console login (auth sufficient pam_pertok.so
+#       recovery, then pam_deny; pam_unix account and session) with a
+#       one-time code: success once, the same code again refused, an unknown
+#       user answered exactly like a wrong code, lockout after max_failures
+#
+# Root only; prints "1..0 # SKIP why" where it cannot run.
+set -u
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+export top_srcdir
+# shellcheck source=../../scripts/sandbox.sh
+. "$top_srcdir/scripts/sandbox.sh"
+
+if [ "${PERTOK_SANITIZER:-0}" = 1 ]; then
+	echo "1..0 # SKIP sanitizer build: atd, at, getent and pamtester cannot load ASan-built modules"
+	exit 0
+fi
+if ! sb_preflight; then
+	echo "1..0 # SKIP $SB_SKIP_REASON"
+	exit 0
+fi
+NSS_MODULE=$(sb_builddir)/nss_pertok/.libs/libnss_pertok.so.2
+NSS_TOOL=$(sb_builddir)/tests/nss/nss-tool
+if [ ! -f "$NSS_MODULE" ] || [ ! -x "$NSS_TOOL" ]; then
+	echo "1..0 # SKIP not built: $NSS_MODULE, $NSS_TOOL"
+	exit 0
+fi
+MULTIARCH=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+if [ ! -d "/usr/lib/$MULTIARCH" ] || ! [ -f "/usr/lib/$MULTIARCH/security/pam_unix.so" ]; then
+	echo "1..0 # SKIP no /usr/lib/$MULTIARCH with Linux-PAM's modules"
+	exit 0
+fi
+CACHE=$("$NSS_TOOL" path)
+case $CACHE in
+/var/cache/*) ;;
+*)
+	echo "1..0 # SKIP the module reads $CACHE (not under /var/cache: configure --localstatedir=/var)"
+	exit 0
+	;;
+esac
+sb_enter "$@"
+
+OVERLAY=
+cleanup() {
+	local rc=$?
+	[ -n "$OVERLAY" ] && umount -n "/usr/lib/$MULTIARCH" 2>/dev/null
+	sb_cleanup
+	return $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+T=0
+ok() { # ok STATUS DESCRIPTION
+	T=$((T + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $T - $2"; else echo "not ok $T - $2"; fi
+}
+diag() { sed 's/^/# /'; }
+bail() {
+	echo "Bail out! $*"
+	[ -n "$SB" ] && [ -f "$SB/log/tokend.log" ] && diag <"$SB/log/tokend.log"
+	exit 1
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+echo "1..12"
+sb_setup || bail "sandbox setup failed"
+
+# ---- the module, installed in the namespace only
+mkdir -p "$SB/nsslib" "$SB/var-cache"
+install -m 0644 "$NSS_MODULE" "$SB/nsslib/libnss_pertok.so.2" || bail "cannot copy the module"
+mount -n -t overlay overlay -o "lowerdir=$SB/nsslib:/usr/lib/$MULTIARCH" "/usr/lib/$MULTIARCH" ||
+	bail "cannot mount an overlay on /usr/lib/$MULTIARCH"
+OVERLAY=1
+mount -n --bind "$SB/var-cache" /var/cache || bail "cannot bind $SB/var-cache over /var/cache"
+install -d -m 0755 "$(dirname "$CACHE")"
+sb_rewrite /etc/nsswitch.conf sed -e 's/^passwd:.*/passwd:         files pertok/' \
+	-e 's/^group:.*/group:          files pertok/'
+grep -q '^passwd: *files pertok$' /etc/nsswitch.conf && grep -q '^group: *files pertok$' /etc/nsswitch.conf ||
+	bail "nsswitch.conf: $(grep -E '^(passwd|group):' /etc/nsswitch.conf)"
+
+# ---- tokend: the sandbox's, plus the cache, a code type, and a redeem rule
+# that needs no directory (the user may exist only in the cache)
+cat >"$SB_CONF" <<EOF
+tokend: {
+    socket = "$SB_SOCKET";
+    state_dir = "$SB/var/lib/pertok";
+    nss_cache = "$CACHE";
+    live_lifetime = "5m";
+    persist_lifetime = "1d";
+};
+seal: { backend = "software"; };
+actors = (
+    { name = "login"; uid = 0; exe = [ "/usr/bin/pamtester" ]; },
+    { name = "atd";   uid = 0; exe = [ "/usr/sbin/atd" ]; }
+);
+issue = (
+    { name = "logins"; actors = [ "login" ]; groups = [ "$SB_GROUP" ]; holders = [ "atd" ]; }
+);
+redeem = (
+    { name = "offline-jobs"; holders = [ "atd" ]; check_account = false; }
+);
+types = (
+    { name = "recovery"; length = 20; case_sensitive = false;
+      charset = { letters = true; digits = false; special = false; };
+      ttl = "1h"; num_uses = 1; max_failures = 3; lockout = "1h"; }
+);
+EOF
+sb_tokend_start || bail "tokend did not start"
+
+# ---- logins while the users are in /etc/passwd
+ALICE_UID=$(sb_uid pertok-alice)
+BOB_UID=$(sb_uid pertok-bob)
+HA=$(sb_home pertok-alice)
+rc=0
+for u in pertok-alice pertok-bob; do
+	sb_login "$u" || { rc=1; diag <"$SB/log/login-$u.log"; }
+done
+# the cache follows within tokend's next round (at most 100 ms after it)
+for _ in $(seq 100); do
+	getent -s pertok passwd pertok-alice >/dev/null && getent -s pertok passwd pertok-bob >/dev/null && break
+	sleep 0.1
+done
+want_a=$(getent -s files passwd pertok-alice)
+got_a=$(getent -s pertok passwd pertok-alice)
+[ -n "$want_a" ] && [ "$got_a" = "$want_a" ] || rc=1
+[ $rc -eq 0 ] || printf 'files: %s\npertok: %s\n' "$want_a" "$got_a" | diag
+ok $rc "after their logins tokend's cache answers alice and bob as /etc/passwd does (getent -s pertok)"
+
+# the admin issues bob a recovery code (one outstanding code per user and type)
+issue_code() { timeout 10 pertokctl code issue --type recovery --user pertok-bob 2>>"$SB/tmp/code.err"; }
+CODE1=$(issue_code)
+[ ${#CODE1} -eq 20 ] || { diag <"$SB/tmp/code.err"; bail "pertokctl code issue failed"; }
+
+# ---- the directory goes away: alice and bob only in the cache
+for u in pertok-alice pertok-bob; do sb_drop_user "$u"; done
+rc=0
+getent -s files passwd pertok-alice >/dev/null && rc=1
+getent -s files passwd pertok-bob >/dev/null && rc=1
+[ "$(getent passwd pertok-alice)" = "$want_a" ] || rc=1
+[ "$(id -u pertok-bob 2>/dev/null)" = "$BOB_UID" ] || rc=1
+ok $rc "alice and bob gone from /etc/passwd; glibc still resolves them (files pertok)"
+
+# ---- (1) an at job of alice's
+# atd's stack as the sandbox has it (pam_pertok redeem): tokend refuses the
+# redemption, since it resolves users without libnss_pertok (files only here,
+# PERTOK_NSS_BYPASS) and policy.c denies a token whose user does not resolve
+# there, whatever check_account says. A TAP TODO until that is decided.
+run_alice_job() { # NAME
+	ATD_OUT=
+	J=$(sb_at_queue pertok-alice "$1" "id >$HA/$1.id") || J=
+	[ -n "$J" ] && ATD_OUT=$(sb_atd_run)
+	[ -n "$ATD_OUT" ] && printf 'atd: %s\n' "$ATD_OUT" | diag >&2
+	cat "$HA/$1.id" 2>/dev/null
+}
+alice_id_ok() { # ID-OUTPUT
+	case $1 in
+	"uid=$ALICE_UID(pertok-alice) gid=$ALICE_UID(pertok-alice) groups=$ALICE_UID(pertok-alice),"*"($SB_GROUP)"*) return 0 ;;
+	esac
+	return 1
+}
+mark=$(sb_log_mark)
+got=$(run_alice_job redeemed 2>&1)
+alice_id_ok "$got"
+rc=$?
+[ $rc -eq 0 ] || { printf '%s\n' "$got"; sb_log_since "$mark" | grep 'op=redeem'; } | diag
+ok $rc "(1) alice's job with pam_pertok redeem in atd's stack runs # TODO tokend refuses a user its own NSS view (no libnss_pertok) does not resolve"
+
+# the same job through atd's stack without pertok: what NSS alone gives
+printf '%s\n' "auth     required  pam_permit.so" "account  required  pam_permit.so" \
+	"session  required  pam_permit.so" "password required  pam_deny.so" >/etc/pam.d/atd
+got=$(run_alice_job plain)
+rc=0
+alice_id_ok "$got" || rc=1
+grep -qx 'exit=0' "$HA/plain.out" 2>/dev/null || rc=1
+[ $rc -eq 0 ] || { echo "job ${J:-not queued}, id: $got" | diag; diag <"$HA/plain.out"; }
+ok $rc "(1) alice's at job (atd stack without pam_pertok) ran as alice, known only to the cache: ${got:-no output}"
+
+# ---- (2) revocation of her last token
+ID=$(timeout 10 pertokctl list --user pertok-alice --json 2>/dev/null |
+	/usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); d=d.get("tokens",d) if isinstance(d,dict) else d; print(" ".join(t["id"] for t in d))')
+rc=0
+[ -n "$ID" ] && [ "${ID#* }" = "$ID" ] || rc=1
+timeout 10 pertokctl revoke "$ID" >"$SB/tmp/revoke.log" 2>&1 || { rc=1; diag <"$SB/tmp/revoke.log"; }
+ok $rc "(2) pertokctl revoke of alice's only token (${ID:-none})"
+
+t0=$(now_ms)
+gone=
+while [ $(($(now_ms) - t0)) -lt 5000 ]; do
+	if ! getent passwd pertok-alice >/dev/null && ! getent passwd "$ALICE_UID" >/dev/null; then
+		gone=$(($(now_ms) - t0))
+		break
+	fi
+	sleep 0.05
+done
+getent passwd pertok-alice >/dev/null
+rc=$?
+[ -n "$gone" ] && [ $rc -eq 2 ] && rc=0 || rc=1
+ok $rc "(2) alice no longer resolves by name or uid (getent exit 2) ${gone:+after $gone ms} (bound 5000 ms)"
+[ "$(id -u pertok-bob 2>/dev/null)" = "$BOB_UID" ]
+ok $? "(2) bob, whose token stays, still resolves"
+
+# ---- (3) break-glass console login of bob (known only to the cache)
+cat >/etc/pam.d/pertok-console <<EOF
+# a console (login) stack on an offline host: a recovery code is the way in
+auth     requisite   pam_nologin.so
+auth     sufficient  $SB/lib/pam_pertok.so recovery type=recovery delay=300
+auth     requisite   pam_deny.so
+# Debian's common-account; broken_shadow: a user from a directory (here the
+# pertok cache) has no line in /etc/shadow
+account  [success=1 new_authtok_reqd=done default=ignore] pam_unix.so broken_shadow
+account  requisite   pam_deny.so
+account  required    pam_permit.so
+session  required    pam_env.so readenv=1
+session  required    pam_limits.so
+session  optional    pam_keyinit.so force revoke
+session  required    pam_unix.so
+EOF
+console() { # USER CODE -> pamtester's output and status
+	printf '%s\n' "$2" | timeout 30 pamtester -v -I tty=tty1 pertok-console "$1" \
+		authenticate acct_mgmt open_session close_session 2>&1
+}
+wrong=$(printf '%s' "$CODE1" | tr 'A-Za-z' 'B-ZAb-za')
+refused() { printf '%s\n' "$1" | grep -q 'Recovery code not accepted\.$'; }
+
+out=$(console pertok-bob "$CODE1")
+rc=$?
+printf '%s\n' "$out" | grep -q 'successfully opened a session' || rc=1
+[ $rc -eq 0 ] || printf '%s\n' "$out" | diag
+ok $rc "(3) bob's console login with a good code: authenticate, acct_mgmt (pam_unix through the cache), open_session"
+
+out=$(console pertok-bob "$CODE1")
+rc=$?
+[ $rc -ne 0 ] && refused "$out" && rc=0 || rc=1
+[ $rc -eq 0 ] || printf '%s\n' "$out" | diag
+ok $rc "(3) the same code again is refused (Recovery code not accepted.)"
+
+# a new code for bob, issued while he is known only to the cache
+CODE2=$(issue_code)
+[ ${#CODE2} -eq 20 ] || { diag <"$SB/tmp/code.err"; bail "pertokctl code issue (bob known only to the cache) failed"; }
+
+# an unknown user and a wrong code: the same words and PAM code (pamtester
+# prints pam_strerror of the stack's result) once the user's name is taken out
+a=$(console pertok-bob "$wrong")
+ra=$?
+b=$(console pertok-nosuch "$wrong")
+rb=$?
+a=${a//pertok-bob/USER}
+b=${b//pertok-nosuch/USER}
+rc=0
+[ $ra -ne 0 ] && [ $ra -eq $rb ] && [ "$a" = "$b" ] || rc=1
+refused "$a" || rc=1
+printf '%s\n' "$a" | grep -q 'Authentication failure' || rc=1
+[ $rc -eq 0 ] || printf 'wrong code (%s):\n%s\nunknown user (%s):\n%s\n' "$ra" "$a" "$rb" "$b" | diag
+ok $rc "(3) an unknown user gets exactly a wrong code's answer (status $ra, same output)"
+
+# max_failures = 3: two more wrong codes lock bob out; then his code 2, good
+# until the third failure, is refused with the same answer (tokend: locked out)
+for _ in 1 2; do console pertok-bob "$wrong" >/dev/null; done
+mark=$(sb_log_mark)
+out=$(console pertok-bob "$CODE2")
+rc=$?
+out=${out//pertok-bob/USER}
+[ $rc -ne 0 ] && [ "$out" = "$a" ] && rc=0 || rc=1
+sb_log_since "$mark" | grep 'op=code-check' | grep 'user=pertok-bob' | grep -q 'locked out' || rc=1
+[ $rc -eq 0 ] || { printf '%s\n' "$out"; sb_log_since "$mark"; } | diag
+ok $rc "(3) after 3 failures bob is locked out: his good code is refused with the same answer (tokend: locked out)"
+
+rc=0
+grep -i 'recovery' "$SB/log/tokend.log" | grep -q 'pertok-bob' || rc=1
+grep -q "$CODE1\|$CODE2" "$SB/log/tokend.log" "$SB/log/syslog" 2>/dev/null && rc=1
+[ $rc -eq 0 ] || grep -i 'code\|recovery' "$SB/log/tokend.log" | diag
+ok $rc "tokend logged bob's code checks and no log holds a code"
+exit 0
