@@ -271,6 +271,8 @@ int pt_log_parse_line(const char *line, struct pt_log_field *f, size_t max, char
 				buf[o++] = *p;
 			}
 		}
+		if (o >= len)
+			return -E2BIG; /* an empty value at the very end of buf */
 		buf[o++] = '\0';
 		n++;
 		if (*p == ' ' && p[1])

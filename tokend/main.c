@@ -26,6 +26,7 @@
 #include "holder.h"
 #include "keys.h"
 #include "log.h"
+#include "nssconf.h"
 #include "ops.h"
 #include "rotate.h"
 #include "seal.h"
@@ -74,6 +75,13 @@ static void reload(struct pt_daemon *d)
 
 	d->reload_at = d->clock ? d->clock() : pt_now_s();
 	d->reload_error[0] = '\0';
+	/* nsswitch.conf again (glibc no longer re-reads it by itself in
+	 * tokend: nssconf.c); a bad one keeps the previous view */
+	if (pt_nssconf_apply(PT_NSSWITCH_CONF, err, sizeof(err)) < 0) {
+		strncat(err, "; keeping the previous name service view",
+			sizeof(err) - strlen(err) - 1);
+		pt_log_kv(LOG_WARNING, "reload", "warning", "reason", err, NULL);
+	}
 	r = pt_config_load(config_path, &cfg, err, sizeof(err));
 	if (r < 0) {
 		strncat(err, "; keeping the previous policy", sizeof(err) - strlen(err) - 1);
@@ -287,6 +295,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pin_actors(d.cfg);
+	/* accounts through the directory, never through libnss_pertok */
+	if (pt_nssconf_apply(PT_NSSWITCH_CONF, err, sizeof(err)) < 0) {
+		pt_log_kv(LOG_ERR, "start", "error", "reason", err, NULL);
+		return 1;
+	}
 	{
 		struct pt_seal_opts so = { .srk_handle = d.cfg->seal_srk_handle,
 					   .persist_srk = d.cfg->seal_persist_srk,

@@ -69,7 +69,8 @@ static void write_conf(const char *offline)
 }
 
 /* A private mount namespace whose /etc/nsswitch.conf reads "passwd: files
- * ptfail"; the module from the build tree. */
+ * ptfail pertok" and "group: files pertok [NOTFOUND=return]"; the modules
+ * from the build tree. */
 static bool private_nsswitch(void)
 {
 	const char *b = getenv("top_builddir");
@@ -78,10 +79,12 @@ static bool private_nsswitch(void)
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return false;
 	snprintf(nsswitch, sizeof(nsswitch), "%s/nsswitch.conf", th.dir);
-	snprintf(cmd, sizeof(cmd),
-		 "sed -e 's/^passwd:.*/passwd: files ptfail/' /etc/nsswitch.conf >'%s' && "
-		 "grep -q '^passwd: files ptfail$' '%s'",
-		 nsswitch, nsswitch);
+	snprintf(
+		cmd, sizeof(cmd),
+		"sed -e 's/^passwd:.*/passwd: files ptfail pertok/' "
+		"-e 's/^group:.*/group: files pertok [NOTFOUND=return]/' /etc/nsswitch.conf >'%s' && "
+		"grep -q '^passwd: files ptfail pertok$' '%s'",
+		nsswitch, nsswitch);
 	if (system(cmd) != 0 || mount(nsswitch, "/etc/nsswitch.conf", NULL, MS_BIND, NULL) < 0)
 		return false;
 	/* glibc loads "libnss_ptfail.so.2" from LD_LIBRARY_PATH */
@@ -89,6 +92,15 @@ static bool private_nsswitch(void)
 	if (!realpath(dir, real))
 		return false;
 	snprintf(dir, sizeof(dir), "%s/libnss_ptfail.so.2", th.dir);
+	if (symlink(real, dir) < 0)
+		return false;
+	/* and libnss_pertok last, as libnss_pertok(8) recommends: glibc
+	 * answers with the last module's status, so tokend must leave it out
+	 * of its own view (tokend/nssconf.c), or "gone" would look "down" */
+	snprintf(dir, sizeof(dir), "%s/nss_pertok/.libs/libnss_pertok.so.2", b ? b : ".");
+	if (!realpath(dir, real))
+		return false;
+	snprintf(dir, sizeof(dir), "%s/libnss_pertok.so.2", th.dir);
 	if (symlink(real, dir) < 0)
 		return false;
 	setenv("LD_LIBRARY_PATH", th.dir, 1);

@@ -375,8 +375,9 @@ static void test_explain(void **state)
 		assert_int_equal(th_call(&bad, &rep), 0);
 		assert_int_equal(rep.type, PT_ERR);
 		assert_int_equal(rep.err_code, PT_E_INVALID);
-		assert_string_equal(rep.message,
-				    "no actor named sshd in the configuration (nor is it \"self\")");
+		assert_string_equal(
+			rep.message,
+			"no actor named sshd in the configuration (nor is it \"self\")");
 		pt_rep_clear(&rep);
 	}
 

@@ -8,7 +8,7 @@
 # does not build or finds a crash, leak, timeout or undefined behaviour.
 #
 #   tests/fuzz/run-fuzz.sh [NAME...]
-#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline
+#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf
 #
 # Environment:
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -114,6 +114,7 @@ for name in $names; do
 		libs=$(pkgflags "libcrypto json-c")
 		maxlen=16384 ;;
 	logline) src="tokend/log.c"; libs=$(pkgflags "libsystemd"); maxlen=8192 ;;
+	nssconf) src="$common_src tokend/nssconf.c tokend/fileio.c"; libs=$(pkgflags "libcrypto"); maxlen=4096 ;;
 	config | record | tpm2blob | history | coderec | journal)
 		src="$common_src common/jws.c common/ptjson.c $tokend_src"
 		libs=$(pkgflags "libcrypto json-c libconfig lmdb")

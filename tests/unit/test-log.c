@@ -280,6 +280,15 @@ static void test_parse_line(void **state)
 	assert_string_equal(f[1].value, "\"\\\\\\x0a");
 	/* buffer too small: E2BIG, never an overflow */
 	assert_int_equal(pt_log_parse_line("op=abcdefgh", f, 4, buf, 8), -E2BIG);
+	/* an empty quoted value that ends exactly at the buffer's end: its
+	 * NUL would be one byte past it */
+	{
+		char *small = malloc(3);
+
+		assert_non_null(small);
+		assert_int_equal(pt_log_parse_line("ab=\"\"", f, 4, small, 3), -E2BIG);
+		free(small);
+	}
 }
 
 /* No journal socket: syslog; journald refusing an entry: syslog too. */
