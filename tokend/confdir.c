@@ -70,6 +70,26 @@ const char *pt_conf_place(const char *fname, const config_setting_t *s, char *bu
 	return buf;
 }
 
+/* Policy comes only from files and directories that no one but root (or
+ * the user running tokend --check-config on their own draft) can change:
+ * owned by root or the effective uid, not writable by group or others
+ * (sshd's StrictModes). */
+static int trusted(const char *path, const struct stat *st, const char *kind, char *err,
+		   size_t errlen)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		err_set("%s: %s owned by uid %u, not root: refused (policy only root may write)",
+			path, kind, (unsigned)st->st_uid);
+		return -EPERM;
+	}
+	if (st->st_mode & 022) {
+		err_set("%s: %s writable by group or others (mode %04o): refused", path, kind,
+			(unsigned)(st->st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* A file that masks: a symbolic link to /dev/null, or empty. */
 static bool masked(const char *path, const struct stat *st)
 {
@@ -103,6 +123,10 @@ int pt_conf_read_file(const char *path, size_t max, config_t *lc, char *err, siz
 		close(fd);
 		err_set("%s: not a regular file", path);
 		return -EINVAL;
+	}
+	if ((r = trusted(path, &st, "file", err, errlen)) < 0) {
+		close(fd);
+		return r;
 	}
 	r = pt_read_fd(fd, max, &text, &len);
 	close(fd);
@@ -206,6 +230,19 @@ static int list_dir(const char *dir, char ***ret, size_t *ret_n, char *err, size
 		r = -errno;
 		err_set("%s: %s", dir, strerror(-r));
 		return r;
+	}
+	{
+		struct stat st;
+
+		if (fstat(dirfd(d), &st) < 0) {
+			r = -errno;
+			err_set("%s: %s", dir, strerror(-r));
+		} else
+			r = trusted(dir, &st, "directory", err, errlen);
+		if (r < 0) {
+			closedir(d);
+			return r;
+		}
 	}
 	while ((e = readdir(d))) {
 		size_t l = strlen(e->d_name);
