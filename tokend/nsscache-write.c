@@ -11,8 +11,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "nsscache-write.h"
 #include "nsscache.h"
 #include "record.h"
@@ -29,11 +31,52 @@ static int by_iat_desc(const void *a, const void *b)
 	return strcmp(x->id, y->id); /* a stable order for equal times */
 }
 
+/* Groups whose member list the file cannot hold whole: how many members
+ * were left out of each (a handful of groups at most, searched linearly). */
+struct overfull {
+	const char *group; /* a record's string: lives as long as the build */
+	size_t left_out;
+};
+
+static int overfull_count(struct overfull **v, size_t *n, const char *group)
+{
+	struct overfull *p;
+
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i].group, group) == 0) {
+			(*v)[i].left_out++;
+			return 0;
+		}
+	p = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	p[*n] = (struct overfull){ .group = group, .left_out = 1 };
+	(*n)++;
+	return 0;
+}
+
+/* One line per group left incomplete: the rest of the cache is written and
+ * keeps answering for everyone (the group's first members, by newest token,
+ * are in it). */
+static void overfull_log(const struct overfull *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pt_log_kv(LOG_WARNING, "nss-cache", "truncated", "group", v[i].group, "left_out",
+			  PT_LOG_U(v[i].left_out), "limit", PT_LOG_U(NSSC_MAX_MEMBERS), "reason",
+			  PT_LOG_F("the cache holds at most %u members of a group (or %u MiB "
+				   "of names): the rest of group %s is left out",
+				   NSSC_MAX_MEMBERS, NSSC_MAX_FILE / 2 / (1024 * 1024), v[i].group),
+			  NULL);
+}
+
 int pt_nsscache_build(const struct pt_record *const *recs, size_t n, pt_nsscache_gid_fn gid_fn,
 		      void *userdata, uint8_t **ret, size_t *ret_len)
 {
 	struct nssc_builder *b = NULL;
 	const struct pt_record **v = NULL;
+	struct overfull *over = NULL;
+	size_t n_over = 0;
 	int r;
 
 	if (n > 0) {
@@ -74,13 +117,20 @@ int pt_nsscache_build(const struct pt_record *const *recs, size_t n, pt_nsscache
 				if (r == 0)
 					r = nssc_builder_add_member(b, g, rec->user);
 			}
+			/* a group past the format's limit: its member list stays
+			 * truncated, the cache is still written for everyone */
+			if (r == -E2BIG)
+				r = overfull_count(&over, &n_over, g);
 			if (r < 0 && r != -EINVAL)
 				goto out;
 		}
 	}
 	r = nssc_builder_finish(b, ret, ret_len);
+	if (r == 0)
+		overfull_log(over, n_over);
 out:
 	nssc_builder_free(b);
+	free(over);
 	free(v);
 	return r;
 }

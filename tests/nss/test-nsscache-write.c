@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for tokend/nsscache-write.c: what the file says for a set of
  * records (the newest token of a user wins; primary and supplementary
- * groups; unresolvable groups and unholdable strings left out) and the
- * atomic replace (mode, the old file marked stale). */
+ * groups; unresolvable groups and unholdable strings left out; a group past
+ * the format's member limit truncated with one log line, the rest of the
+ * file still built) and the atomic replace (mode, the old file marked
+ * stale). */
 #include "config.h"
 
 #include <errno.h>
@@ -20,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "log.h"
 #include "nsscache-write.h"
 #include "nsscache.h"
 #include "record.h"
@@ -106,6 +109,77 @@ static void test_build(void **state)
 	free(f);
 }
 
+/* pt_log_kv's lines during a test (pt_log_set_sink) */
+static char logged[4][1024];
+static size_t n_logged;
+
+static void sink(int prio, const char *line)
+{
+	(void)prio;
+	if (n_logged < 4)
+		snprintf(logged[n_logged], sizeof(logged[0]), "%s", line);
+	n_logged++;
+}
+
+/* More members of one group than the format holds (NSSC_MAX_MEMBERS): the
+ * cache is still built, with every user and the group's first
+ * NSSC_MAX_MEMBERS members (newest tokens first), and one line names the
+ * group, how many were left out and the limit. */
+static void test_overfull_group(void **state)
+{
+	enum {
+		N = NSSC_MAX_MEMBERS + 5
+	};
+	struct pt_record *r = calloc(N, sizeof(*r));
+	const struct pt_record **v = calloc(N, sizeof(*v));
+	char(*names)[16] = calloc(N, sizeof(*names));
+	char *(*groups)[2] = calloc(N, sizeof(*groups));
+	char want[160];
+	struct nssc_view view;
+	struct nssc_pw pw;
+	struct nssc_gr gr;
+	uint8_t *f = NULL;
+	size_t len;
+
+	(void)state;
+	assert_true(r && v && names && groups);
+	for (size_t i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "u%zu", i);
+		groups[i][0] = names[i];
+		groups[i][1] = (char *)"staff";
+		/* u0 is the newest token: the last five (oldest) are left out */
+		r[i] = rec("pt_x", names[i], (uid_t)(10000 + i), (uint64_t)(N - i), groups[i], 2,
+			   "");
+		snprintf(r[i].id, sizeof(r[i].id), "pt_%zu", i);
+		v[i] = &r[i];
+	}
+	n_logged = 0;
+	pt_log_set_sink(sink);
+	assert_int_equal(pt_nsscache_build(v, N, gids, NULL, &f, &len), 0);
+	pt_log_set_sink(NULL);
+	assert_int_equal(nssc_open(f, len, &view), 0);
+	assert_int_equal(view.n_pw, N);
+	assert_int_equal(nssc_gr_byname(&view, "staff", &gr), 0);
+	assert_int_equal(gr.n_mem, NSSC_MAX_MEMBERS);
+	assert_true(nssc_gr_has_member(&view, &gr, "u0"));
+	assert_true(nssc_gr_has_member(&view, &gr, "u65535"));
+	assert_false(nssc_gr_has_member(&view, &gr, "u65536"));
+	/* a user left out of the group still resolves, with its own group */
+	assert_int_equal(nssc_pw_byname(&view, "u65540", &pw), 0);
+	assert_int_equal(pw.uid, 10000 + 65540);
+	assert_int_equal(nssc_gr_byname(&view, "u65540", &gr), 0);
+	/* one line for the group */
+	assert_int_equal(n_logged, 1);
+	snprintf(want, sizeof(want),
+		 "op=nss-cache result=truncated group=staff left_out=5 limit=%u", NSSC_MAX_MEMBERS);
+	assert_non_null(strstr(logged[0], want));
+	free(f);
+	free(groups);
+	free(names);
+	free(v);
+	free(r);
+}
+
 static void test_install(void **state)
 {
 	char dir[] = "/tmp/pertok-nsscache-XXXXXX", path[64];
@@ -150,6 +224,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_overfull_group),
 		cmocka_unit_test(test_install),
 	};
 
