@@ -86,7 +86,7 @@ trap 'exit 130' INT TERM HUP
 . "$top_srcdir/tests/system/tap.sh"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-echo "1..15"
+echo "1..16"
 sb_setup || bail "sandbox setup failed"
 
 # ---- the directory: alice, bob, their groups and the group $SB_GROUP move
@@ -318,6 +318,24 @@ rc=$?
 [ $rc -ne 0 ] && refused "$out" && rc=0 || rc=1
 [ $rc -eq 0 ] || printf '%s\n' "$out" | diag
 ok $rc "(4) the same code again is refused (Recovery code not accepted.)"
+
+# Debian's stock common-account (pam_unix without broken_shadow) refuses
+# bob, who has no line in /etc/shadow, AFTER his code was accepted and spent
+# (pam_pertok(8), recovery: why the console's account stack needs it)
+sed 's/ pam_unix\.so broken_shadow$/ pam_unix.so/' /etc/pam.d/pertok-console >/etc/pam.d/pertok-stock
+CODES=$(issue_code)
+[ ${#CODES} -eq 20 ] || { diag <"$SB/tmp/code.err"; bail "pertokctl code issue (bob known only to the cache) failed"; }
+mark=$(sb_log_mark)
+out=$(printf '%s\n' "$CODES" | timeout 30 pamtester -v -I tty=tty1 pertok-stock pertok-bob \
+	authenticate acct_mgmt 2>&1)
+rc=$?
+[ $rc -ne 0 ] && ! grep -q 'pam_unix.so broken_shadow' /etc/pam.d/pertok-stock &&
+	printf '%s\n' "$out" | grep -q 'successfully authenticated' &&
+	printf '%s\n' "$out" | grep -A1 'performing operation - acct_mgmt' | tail -n 1 |
+	grep -q 'pamtester: Authentication failure$' &&
+	sb_log_since "$mark" | grep 'op=code-check' | grep 'user=pertok-bob' | grep -q 'result=allow' && rc=0 || rc=1
+[ $rc -eq 0 ] || { printf '%s\n' "$out"; sb_log_since "$mark"; } | diag
+ok $rc "(4) without broken_shadow, pam_unix account refuses bob (no shadow line) after his code was spent"
 
 # a new code for bob, issued while he is known only to the cache
 CODE2=$(issue_code)
