@@ -752,8 +752,11 @@ int nssc_pack_passwd(const struct nssc_pw *e, struct passwd *pwd, char *buf, siz
 	if (!buf || buflen < need)
 		return -ERANGE;
 	pwd->pw_name = copy_str(&pos, &e->name);
+	/* "*", as SSSD answers: no password here, and none in /etc/shadow
+	 * either (pam_unix's account stage looks for a shadow line only after
+	 * "x", and would refuse a directory user who has none) */
 	pwd->pw_passwd = pos;
-	*pos++ = 'x';
+	*pos++ = '*';
 	*pos++ = '\0';
 	pwd->pw_gecos = copy_str(&pos, &e->gecos);
 	pwd->pw_dir = copy_str(&pos, &e->home);
@@ -787,7 +790,7 @@ int nssc_pack_group(const struct nssc_view *v, const struct nssc_gr *e, struct g
 	pos = (char *)(mem + e->n_mem + 1);
 	grp->gr_name = copy_str(&pos, &e->name);
 	grp->gr_passwd = pos;
-	*pos++ = 'x';
+	*pos++ = '*';
 	*pos++ = '\0';
 	o = e->mem_off;
 	for (uint32_t k = 0; k < e->n_mem; k++) {

@@ -364,7 +364,7 @@ static void test_erange(void **state)
 	assert_string_equal(p.pw_name, "user2");
 	assert_string_equal(p.pw_dir, "/home/user2");
 	assert_string_equal(p.pw_shell, "/bin/sh");
-	assert_string_equal(p.pw_passwd, "x");
+	assert_string_equal(p.pw_passwd, "*");
 	assert_int_equal(p.pw_uid, 10002);
 	assert_int_equal(nssc_pack_passwd(&pw, &p, NULL, 100), -ERANGE);
 
