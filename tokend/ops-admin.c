@@ -241,10 +241,12 @@ int op_explain(struct call *c)
 		policy_token(&pt, rec);
 	r = redeem_account(d, q->user, rec, &acct, &cached);
 	if (r == PT_ACCOUNT_EUNAVAIL) {
+		/* "cached" needs the token's recorded identity: none here */
 		r = reply_error(c, PT_E_DENIED,
 				"the directory is unreachable (%s): a redemption is refused "
-				"(tokend.offline = \"deny\")",
-				pt_account_error());
+				"(tokend.offline = \"%s\"%s)",
+				pt_account_error(), d->cfg->offline_cached ? "cached" : "deny",
+				d->cfg->offline_cached && !rec ? ", and there is no token" : "");
 		goto out;
 	}
 	if (r < 0 && r != -ENOENT) {

@@ -592,8 +592,9 @@ static void print_sheet(const struct code_opts *o, const struct pt_rep *rep)
 	       "type:    %s\n"
 	       "issued:  %s\n"
 	       "expires: %s (later if a code is used before then, up to the type's max_ttl)\n"
-	       "Each code works once. A new sheet for this user and type replaces\n"
-	       "this one. Keep this sheet in a safe place.\n\n",
+	       "Each code works as many times as the type's num_uses says (once by\n"
+	       "default). A new sheet for this user and type replaces this one.\n"
+	       "Keep this sheet in a safe place.\n\n",
 	       host, o->user, o->type, tool_time((uint64_t)time(NULL), when, sizeof(when)),
 	       tool_time(rep->exp, exp, sizeof(exp)));
 	for (uint32_t i = 0; i < rep->n_codes; i++)
