@@ -75,12 +75,14 @@ static void reload(struct pt_daemon *d)
 
 	d->reload_at = d->clock ? d->clock() : pt_now_s();
 	d->reload_error[0] = '\0';
+	d->reload_warning[0] = '\0';
 	/* nsswitch.conf again (glibc no longer re-reads it by itself in
 	 * tokend: nssconf.c); a bad one keeps the previous view */
 	if (pt_nssconf_apply(PT_NSSWITCH_CONF, err, sizeof(err)) < 0) {
 		strncat(err, "; keeping the previous name service view",
 			sizeof(err) - strlen(err) - 1);
 		pt_log_kv(LOG_WARNING, "reload", "warning", "reason", err, NULL);
+		snprintf(d->reload_warning, sizeof(d->reload_warning), "%s", err);
 	}
 	r = pt_config_load(config_path, &cfg, err, sizeof(err));
 	if (r < 0) {
@@ -95,11 +97,13 @@ static void reload(struct pt_daemon *d)
 	    strcmp(cfg->seal_tcti ?: "", d->cfg->seal_tcti ?: "") != 0 ||
 	    cfg->seal_srk_handle != d->cfg->seal_srk_handle ||
 	    cfg->seal_persist_srk != d->cfg->seal_persist_srk ||
-	    strcmp(cfg->alg, d->cfg->alg) != 0 || strcmp(cfg->front_user, d->cfg->front_user) != 0)
-		pt_log_kv(LOG_WARNING, "reload", "warning", "reason",
-			  "socket, state_dir, seal backend, tcti, srk, alg and front_user changes "
-			  "take effect at the next start",
-			  NULL);
+	    strcmp(cfg->alg, d->cfg->alg) != 0 ||
+	    strcmp(cfg->front_user, d->cfg->front_user) != 0) {
+		snprintf(d->reload_warning, sizeof(d->reload_warning),
+			 "socket, state_dir, seal backend, tcti, srk, alg and front_user changes "
+			 "take effect at the next start");
+		pt_log_kv(LOG_WARNING, "reload", "warning", "reason", d->reload_warning, NULL);
+	}
 	if (cfg->seal_pcr_mask != d->cfg->seal_pcr_mask)
 		pt_log_kv(LOG_NOTICE, "reload", "warning", "reason",
 			  "seal.pcrs changed: run pertokctl reseal to bind the store key to the "

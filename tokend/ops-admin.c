@@ -33,7 +33,8 @@ int op_pubkey(struct call *c)
 
 /* The last SIGHUP's outcome, as status lines: reload_time (0: none since
  * the start), reload=none|ok|error, reload_error (one line: control
- * characters become spaces). */
+ * characters become spaces), reload_warning (what an "ok" reload left for
+ * the next start; tokend's own text). */
 static void status_reload(const struct pt_daemon *d, char *buf, size_t len)
 {
 	char err[sizeof(d->reload_error)];
@@ -42,12 +43,12 @@ static void status_reload(const struct pt_daemon *d, char *buf, size_t len)
 	for (i = 0; d->reload_error[i] && i < sizeof(err) - 1; i++)
 		err[i] = (unsigned char)d->reload_error[i] < 0x20 ? ' ' : d->reload_error[i];
 	err[i] = '\0';
-	snprintf(buf, len, "reload_time=%llu\nreload=%s\nreload_error=%s\n",
+	snprintf(buf, len, "reload_time=%llu\nreload=%s\nreload_error=%s\nreload_warning=%s\n",
 		 (unsigned long long)d->reload_at,
 		 !d->reload_at ? "none" :
 		 err[0]	       ? "error" :
 				 "ok",
-		 err);
+		 err, err[0] ? "" : d->reload_warning);
 }
 
 int op_status(struct call *c)

@@ -67,6 +67,7 @@ struct pt_daemon {
 	 * that kept the previous policy ("" when it took effect) */
 	uint64_t reload_at;
 	char reload_error[1024];
+	char reload_warning[256]; /* a reload that left settings for the next start */
 };
 
 /* Handles one decoded request from peer: checks the dispatch table's

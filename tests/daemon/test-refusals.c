@@ -330,11 +330,28 @@ static void test_reload_status(void **state)
 	kill(th.pid, SIGHUP);
 	assert_true(th_wait_log("op=reload result=allow", (unsigned)before + 1, 5000) > before);
 	text = status_text();
-	assert_non_null(strstr(text, "\nreload=ok\nreload_error=\n"));
+	assert_non_null(strstr(text, "\nreload=ok\nreload_error=\nreload_warning=\n"));
 	free(text);
 	assert_int_equal(json_true("d[\"reload\"] == \"ok\" and d[\"tokens\"] == 0",
 				   "'%s/tools/pertokctl' -s '%s' status --json", bin(), th.sock),
 			 0);
+
+	/* an "ok" reload that leaves a setting for the next start says so */
+	{
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "sed -i 's|socket = \"%s\"|socket = \"%s.next\"|' '%s'",
+			 th.sock, th.sock, th.conf);
+		assert_int_equal(system(cmd), 0);
+	}
+	before = (int)th_count_log("op=reload result=warning");
+	kill(th.pid, SIGHUP);
+	assert_true(th_wait_log("op=reload result=warning", (unsigned)before + 1, 5000) > before);
+	text = status_text();
+	assert_non_null(strstr(text, "\nreload=ok\nreload_error=\nreload_warning=socket, "));
+	assert_non_null(strstr(text, "take effect at the next start\n"));
+	free(text);
+	write_conf(false);
 }
 
 /* explain: the text ends with the decision; the tool's exit status is 0 on
