@@ -633,10 +633,11 @@ int op_redeem(struct call *c)
 }
 
 /* The persistable token a refresh of live is for: the one its ptk names,
- * or, when that one is gone because a login renewed it (a new id, the old
- * one retired), the user's current one for the same holder if it is still
- * the same uid's (the redeem rules then decide on it). NULL when there is
- * none; why (len bytes) then says what the store can tell. */
+ * or, when that one is gone (a login renewed it: a new id, the old one
+ * retired; the store keeps no trace of why an id went), the user's current
+ * one for the same holder if it is still the same uid's (the redeem rules
+ * then decide on it). NULL when there is none; why (len bytes) then says
+ * what the store can tell. */
 static struct pt_record *refresh_source(struct pt_daemon *d, const struct pt_live_claims *live,
 					char *why, size_t len)
 {
@@ -656,8 +657,8 @@ static struct pt_record *refresh_source(struct pt_daemon *d, const struct pt_liv
 		return rec;
 	if (rec)
 		snprintf(why, len,
-			 "the persistable token %s was renewed away, and user %s's current one "
-			 "for holder %s is another uid's (%u, not %lld)",
+			 "the persistable token %s is gone, and user %s's current one for "
+			 "holder %s is another uid's (%u, not %lld)",
 			 live->ptk, live->sub, live->act[0], (unsigned)rec->uid,
 			 (long long)live->uid);
 	else

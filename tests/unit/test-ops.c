@@ -1118,8 +1118,8 @@ static void test_refresh_after_renewal(void **state)
 	set_account("alice", true, 2000);
 	persist("alice");
 	snprintf(expect, sizeof(expect),
-		 "the persistable token %s was renewed away, and user alice's current one for "
-		 "holder atd is another uid's (2000, not 1000)",
+		 "the persistable token %s is gone, and user alice's current one for holder "
+		 "atd is another uid's (2000, not 1000)",
 		 id1);
 	refresh_refused(t1, PT_E_NOTFOUND, expect);
 	set_account("alice", true, 1000);
