@@ -403,23 +403,23 @@ static const struct redeem_case {
 	bool refresh;
 } redeem_cases[] = {
 	{ "atd", "dave", G("pertok"), OK, 1001, NO_TOKEN, PT_OUTCOME_NOTFOUND, NULL,
-	  "no persistable token", false },
+	  "no persistable token", false, 0, 0, false },
 	{ "atd", "dave", G("pertok"), OK, 1001, EXPIRED_T, PT_OUTCOME_INVALID, NULL,
-	  "persistable token expired", false },
+	  "persistable token expired", false, 0, 0, false },
 	{ "atd", "dave", G("pertok"), OK, 1001, TOKEN, PT_OUTCOME_ALLOW, "scheduled-jobs",
-	  "rule \"scheduled-jobs\" (line 22) allows", false },
+	  "rule \"scheduled-jobs\" (line 22) allows", false, 0, 0, false },
 	{ "atd", "dave", G("users"), OK, 1001, TOKEN, PT_OUTCOME_DENIED, "scheduled-jobs",
 	  "rule \"scheduled-jobs\" (line 22) denies: user dave is not in any of the groups pertok",
-	  false },
+	  false, 0, 0, false },
 	/* check_account = false: the rule allows, the missing account still
 	 * denies (no rule is named: the account refused it, not the rule) */
 	{ "atd", "bob", NOG, MISSING, 1001, TOKEN, PT_OUTCOME_DENIED, NULL,
-	  "user bob no longer exists (or changed uid)", false },
+	  "user bob no longer exists (or changed uid)", false, 0, 0, false },
 	/* the name belongs to another uid now: taken as missing */
 	{ "atd", "bob", NOG, OK, 2000, TOKEN, PT_OUTCOME_DENIED, NULL,
-	  "user bob no longer exists (or changed uid)", true },
+	  "user bob no longer exists (or changed uid)", true, 0, 0, false },
 	{ "atd", "bob", NOG, OK, 1001, TOKEN, PT_OUTCOME_ALLOW, "bob-anywhere",
-	  "rule \"bob-anywhere\" (line 24) allows", false },
+	  "rule \"bob-anywhere\" (line 24) allows", false, 0, 0, false },
 	/* max_uses and max_redemptions_per_day count redemptions... */
 	{ "gdm", "carol", NOG, OK, 1001, TOKEN, PT_OUTCOME_DENIED, "limited",
 	  "rule \"limited\" (line 26) denies: the token was redeemed 1 times (max_uses 1)", false,
