@@ -36,7 +36,8 @@
  *   PT_CODE_SHEET str type, str user, u32 count (1..PT_MAX_SHEET; root only)
  *   PT_CODE_LIST  str type, str user (root only)
  *   PT_REFRESH   str live_token (secret: a live token minted by a redemption,
- *                still valid, whose uid is the caller's)
+ *                still valid, whose uid is the caller's, from
+ *                pt_refresh_from(iat, exp) on)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -256,6 +257,15 @@ void pt_rep_clear(struct pt_rep *rep);
 static inline int pt_req_presents_live(uint8_t type)
 {
 	return type == PT_EXCHANGE || type == PT_REFRESH;
+}
+
+/* When a live token (iat, exp) may be refreshed (PT_REFRESH): once at most
+ * half of its lifetime is left, rounded in the job's favour (a 1 s token at
+ * once). Earlier, tokend refuses (PT_E_LIMIT) and pertok token --refresh
+ * does not ask. */
+static inline uint64_t pt_refresh_from(uint64_t iat, uint64_t exp)
+{
+	return exp > iat ? exp - (exp - iat + 1) / 2 : exp;
 }
 
 const char *pt_msgtype_name(uint8_t type);  /* "redeem", ... or "unknown" */

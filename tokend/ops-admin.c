@@ -155,7 +155,7 @@ int op_revoke_match(struct call *c)
 	return pt_rep_encode(PT_REVOKE_MATCH, &rep, c->out);
 }
 
-static const char *iso_time(uint64_t t, bool local, char *buf, size_t len)
+const char *iso_time(uint64_t t, bool local, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;

@@ -88,6 +88,10 @@ void flush_refusals(struct pt_daemon *d);
 /* A directory sync that failed after a change took effect (store.h). */
 void log_sync_failure(struct pt_daemon *d);
 
+/* t as "2026-01-31T12:00:00Z" or, local, "2026-01-31 13:00:00 +0100 Sat"
+ * (the number when it cannot be formatted); returns buf. */
+const char *iso_time(uint64_t t, bool local, char *buf, size_t len);
+
 /* May this caller see (list, revoke) rec? */
 bool may_see(const struct call *c, const struct pt_record *rec);
 

@@ -432,12 +432,16 @@ out:
 
 /* A refused redemption of rec, kept on the token for its owner (pertok
  * list/status, the login message) and journaled with the round's group
- * commit like a use. A failure to note it costs the note, not the reply. */
+ * commit like a use. A failure to note it costs the note, not the reply.
+ * rec NULL: nothing to note (a refused refresh: the job's own retries). */
 static void note_refusal(struct pt_daemon *d, struct pt_record *rec, const char *rule,
 			 const char *reason, uint64_t now)
 {
-	uint32_t n = rec->refusals < UINT32_MAX ? rec->refusals + 1 : UINT32_MAX;
+	uint32_t n;
 
+	if (!rec)
+		return;
+	n = rec->refusals < UINT32_MAX ? rec->refusals + 1 : UINT32_MAX;
 	if (pt_record_set_refusal(rec, now, n, rule, reason ? reason : "") < 0) {
 		pt_log_kv(LOG_ERR, "redeem", "error", "id", rec->id, "reason",
 			  "cannot record the refusal on the token: out of memory", NULL);
@@ -463,16 +467,19 @@ int redeem_account(const struct pt_daemon *d, const char *user, const struct pt_
 /* The redeem decision for rec (NULL: none) of user and holder now, the
  * account looked up only for a token that may be redeemed. Returns 1 when
  * it allows (*ret_acct, *rd set; the caller frees *ret_acct), else the
- * refusal's reply (recorded, and noted on the token for its owner).
+ * refusal's reply (recorded, and, for a redemption, noted on the token for
+ * its owner). refresh: a running job's refresh, not a new redemption
+ * (pt_redeem_input.refresh), whose refusals are not noted on the token.
  * offline (offline_len bytes) gets "" or, when the account came from the
  * identity recorded with the token (the directory down, tokend.offline =
  * "cached"), the note the decision's log line and reason carry. */
 static int redeem_decide(struct call *c, struct pt_record *rec, const char *user,
-			 const char *holder, const char *actor, uint64_t now,
+			 const char *holder, const char *actor, bool refresh, uint64_t now,
 			 struct pt_account **ret_acct, struct pt_redeem_decision *rd, char *offline,
 			 size_t offline_len)
 {
 	struct pt_daemon *d = c->d;
+	struct pt_record *noted = refresh ? NULL : rec;
 	struct pt_account *acct = NULL;
 	struct pt_policy_account pa;
 	struct pt_policy_token pt;
@@ -492,7 +499,7 @@ static int redeem_decide(struct call *c, struct pt_record *rec, const char *user
 					 pt_account_error(), user);
 				record_decision(c, LOG_WARNING, "deny", user, holder, rec->id, NULL,
 						reason);
-				note_refusal(d, rec, NULL, reason, now);
+				note_refusal(d, noted, NULL, reason, now);
 				return reply_error(c, PT_E_DENIED, "%s", reason);
 			} else if (r < 0 && r != -ENOENT) {
 				record_decision(c, LOG_ERR, "error", user, holder, rec->id, NULL,
@@ -517,6 +524,7 @@ static int redeem_decide(struct call *c, struct pt_record *rec, const char *user
 		.redemptions_today =
 			pt_history_today(d->history, PT_HIST_USER, user, PT_HIST_REDEMPTIONS, now),
 		.now = now,
+		.refresh = refresh,
 	};
 	pt_policy_redeem(d->cfg, &in, rd, NULL, 0);
 	switch (rd->outcome) {
@@ -530,14 +538,14 @@ static int redeem_decide(struct call *c, struct pt_record *rec, const char *user
 		break;
 	case PT_OUTCOME_INVALID:
 		record_decision(c, LOG_NOTICE, "deny", user, holder, rec->id, NULL, rd->dec.reason);
-		note_refusal(d, rec, NULL, rd->dec.reason, now);
+		note_refusal(d, noted, NULL, rd->dec.reason, now);
 		r = reply_error(c, PT_E_INVALID, "the persistable token %s expired", rec->id);
 		break;
 	default:
 		snprintf(reason, sizeof(reason), "%s%s", rd->dec.reason, offline);
 		record_decision(c, LOG_NOTICE, "deny", user, holder, rec->id,
 				rd->dec.rule ? rd->dec.rule->name : NULL, reason);
-		note_refusal(d, rec, rd->dec.rule ? rd->dec.rule->name : NULL, reason, now);
+		note_refusal(d, noted, rd->dec.rule ? rd->dec.rule->name : NULL, reason, now);
 		r = reply_error(c, PT_E_DENIED, "%s", reason);
 		break;
 	}
@@ -603,30 +611,79 @@ int op_redeem(struct call *c)
 	struct pt_record *rec;
 	struct pt_account *acct = NULL;
 	struct pt_redeem_decision rd;
-	uint64_t now = pt_ops_now(c->d);
+	uint64_t now = pt_ops_now(c->d), lifetime, until;
 	char offline[400];
 	int r;
 
 	rec = pt_store_find_slot(c->d->store, q->user, q->holder);
-	r = redeem_decide(c, rec, q->user, q->holder, c->actor->name, now, &acct, &rd, offline,
-			  sizeof(offline));
+	r = redeem_decide(c, rec, q->user, q->holder, c->actor->name, false, now, &acct, &rd,
+			  offline, sizeof(offline));
 	if (r <= 0)
 		return r;
-	r = redeem_grant(c, rec, acct, &rd, c->actor->name, q->service, rd.dec.live_lifetime, now,
-			 rd.move_exp, offline, now);
+	/* never outliving the persistable token, at its expiry after this
+	 * decision (both are past now, or the decision denied) */
+	lifetime = rd.dec.live_lifetime;
+	until = rd.move_exp ? rd.new_exp : rec->exp;
+	if (lifetime > until - now)
+		lifetime = until - now;
+	r = redeem_grant(c, rec, acct, &rd, c->actor->name, q->service, lifetime, now, rd.move_exp,
+			 offline, now);
 	pt_account_free(acct);
 	return r;
+}
+
+/* The persistable token a refresh of live is for: the one its ptk names,
+ * or, when that one is gone (a login renewed it: a new id, the old one
+ * retired; the store keeps no trace of why an id went), the user's current
+ * one for the same holder if it is still the same uid's (the redeem rules
+ * then decide on it). NULL when there is none; why (len bytes) then says
+ * what the store can tell. */
+static struct pt_record *refresh_source(struct pt_daemon *d, const struct pt_live_claims *live,
+					char *why, size_t len)
+{
+	struct pt_record *rec = pt_store_find_id(d->store, live->ptk);
+
+	if (rec) {
+		if ((int64_t)rec->uid == live->uid && strcmp(rec->user, live->sub) == 0 &&
+		    strcmp(rec->holder, live->act[0]) == 0)
+			return rec;
+		/* only a token signed for another token's id: no stand-in for it */
+		snprintf(why, len, "the persistable token %s is not user %s's for holder %s",
+			 live->ptk, live->sub, live->act[0]);
+		return NULL;
+	}
+	rec = pt_store_find_slot(d->store, live->sub, live->act[0]);
+	if (rec && (int64_t)rec->uid == live->uid)
+		return rec;
+	if (rec)
+		snprintf(why, len,
+			 "the persistable token %s is gone, and user %s's current one for "
+			 "holder %s is another uid's (%u, not %lld)",
+			 live->ptk, live->sub, live->act[0], (unsigned)rec->uid,
+			 (long long)live->uid);
+	else
+		snprintf(why, len,
+			 "the persistable token %s is gone and user %s has none for holder %s "
+			 "(revoked, or renewed away and then revoked, or expired and removed)",
+			 live->ptk, live->sub, live->act[0]);
+	return NULL;
 }
 
 /* REFRESH: a job that outlives its live token presents it, still valid,
  * for a fresh one. The table checked the token (signature, audience, time)
  * and that the caller's uid is the token's. It must come from a
- * redemption; its persistable token must still be there and be that
- * user's; the redeem rules decide again now (late-bound, for the holder
- * that redeemed it: pt_policy_redeem as a redemption), and the refresh is
- * counted as a use. Never later than max_job_runtime after the redemption
- * the job started with (auth_time, kept by every refresh), never past the
- * persistable token's expiry, which it never moves. */
+ * redemption; its persistable token (refresh_source: after a login's
+ * renewal, the one that replaced it) must still be there and be that
+ * user's; it is refused while more than half of its lifetime is left
+ * (pt_refresh_from: what bounds the refreshes of one job, each an audit
+ * record and a store write); the redeem rules decide again now
+ * (late-bound, for the holder that redeemed it: pt_policy_redeem as a
+ * refresh, which is not a new redemption: max_uses and
+ * max_redemptions_per_day do not apply), and the refresh is counted as a
+ * use. Never later than max_job_runtime after the redemption the job
+ * started with (auth_time, kept by every refresh), never past the
+ * persistable token's expiry, which it never moves later; a refusal is
+ * logged, not noted on the token (the job's own retries). */
 int op_refresh(struct call *c)
 {
 	const struct pt_live_claims *live = &c->live;
@@ -634,8 +691,8 @@ int op_refresh(struct call *c)
 	struct pt_record *rec;
 	struct pt_account *acct = NULL;
 	struct pt_redeem_decision rd;
-	uint64_t now = pt_ops_now(d), redeemed, end, lifetime;
-	char why[160], max[32], offline[400];
+	uint64_t now = pt_ops_now(d), redeemed, end, lifetime, from;
+	char why[400], max[32], left[32], of[32], when[64], offline[400];
 	int r;
 
 	if (!live->has_ptk || !live->ptk || !*live->ptk || live->n_act < 1 || !live->act[0]) {
@@ -644,14 +701,11 @@ int op_refresh(struct call *c)
 		return reply_error(c, PT_E_INVALID,
 				   "only a live token from a redemption can be refreshed");
 	}
-	rec = pt_store_find_id(d->store, live->ptk);
-	if (!rec || (int64_t)rec->uid != live->uid || strcmp(rec->user, live->sub) != 0 ||
-	    strcmp(rec->holder, live->act[0]) != 0) {
-		record_decision(c, LOG_NOTICE, "deny", live->sub, live->act[0], NULL, NULL,
-				"its persistable token is gone (revoked or expired)");
-		return reply_error(c, PT_E_NOTFOUND,
-				   "the persistable token %s is gone (revoked or expired)",
-				   live->ptk);
+	rec = refresh_source(d, live, why, sizeof(why));
+	if (!rec) {
+		record_decision(c, LOG_NOTICE, "deny", live->sub, live->act[0], live->ptk, NULL,
+				why);
+		return reply_error(c, PT_E_NOTFOUND, "%s", why);
 	}
 	/* a token minted before auth_time existed: its iat was the redemption */
 	redeemed = live->auth_time ? live->auth_time : live->iat;
@@ -663,16 +717,30 @@ int op_refresh(struct call *c)
 		record_decision(c, LOG_NOTICE, "deny", rec->user, rec->holder, rec->id, NULL, why);
 		return reply_error(c, PT_E_DENIED, "%s", why);
 	}
-	r = redeem_decide(c, rec, rec->user, rec->holder, rec->holder, now, &acct, &rd, offline,
-			  sizeof(offline));
+	from = pt_refresh_from(live->iat, live->exp);
+	if (now < from) {
+		pt_conf_fmt_duration(live->exp - now, left, sizeof(left));
+		pt_conf_fmt_duration(live->exp - live->iat, of, sizeof(of));
+		snprintf(why, sizeof(why),
+			 "too early: this token has %s left of %s; refresh when at most half is "
+			 "left (from %s)",
+			 left, of, iso_time(from, false, when, sizeof(when)));
+		record_decision(c, LOG_NOTICE, "deny", rec->user, rec->holder, rec->id, NULL, why);
+		return reply_error(c, PT_E_LIMIT, "%s", why);
+	}
+	r = redeem_decide(c, rec, rec->user, rec->holder, rec->holder, true, now, &acct, &rd,
+			  offline, sizeof(offline));
 	if (r <= 0)
 		return r;
 	lifetime = rd.dec.live_lifetime;
 	if (rec->exp < end)
 		end = rec->exp;
+	/* a rule's persist_lifetime may curtail the persistable token, never
+	 * extend it: the fresh token ends by the curtailed expiry too */
+	if (rd.move_exp && rd.new_exp < end)
+		end = rd.new_exp;
 	if (lifetime > end - now)
 		lifetime = end - now;
-	/* a rule's persist_lifetime may curtail the persistable token, never extend it */
 	r = redeem_grant(c, rec, acct, &rd, rec->holder, live->svc, lifetime, redeemed,
 			 rd.move_exp && rd.new_exp < rec->exp, offline, now);
 	pt_account_free(acct);

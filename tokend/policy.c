@@ -15,7 +15,8 @@
  * local time of ctx->now). A deciding allow rule still denies when the
  * account fails its checks (check_account), the token was idle longer than
  * its idle, is older than its max_age, or was redeemed max_uses times
- * already, or the user max_redemptions_per_day times today.
+ * already, or the user max_redemptions_per_day times today (these two
+ * count redemptions: a job's refresh of its live token is not one).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -278,14 +279,15 @@ static void decide(const struct pt_rule *r, const struct pt_policy_ctx *ctx, con
 			 r->name, r->line, now - ctx->token_iat, r->max_age);
 		return;
 	}
-	if (ctx->has_token && r->max_uses && ctx->token_uses >= r->max_uses) {
+	if (ctx->has_token && r->max_uses && !ctx->refresh && ctx->token_uses >= r->max_uses) {
 		snprintf(ret->reason, sizeof(ret->reason),
 			 "rule \"%s\" (line %d) denies: the token was redeemed %" PRIu32
 			 " times (max_uses %" PRIu32 ")",
 			 r->name, r->line, ctx->token_uses, r->max_uses);
 		return;
 	}
-	if (r->max_redemptions_per_day && ctx->redemptions_today >= r->max_redemptions_per_day) {
+	if (r->max_redemptions_per_day && !ctx->refresh &&
+	    ctx->redemptions_today >= r->max_redemptions_per_day) {
 		snprintf(ret->reason, sizeof(ret->reason),
 			 "rule \"%s\" (line %d) denies: user %s redeemed %" PRIu32
 			 " times today (max_redemptions_per_day %" PRIu32 ")",
@@ -579,6 +581,7 @@ size_t pt_policy_redeem(const struct pt_config *cfg, const struct pt_redeem_inpu
 	/* late binding: the rules in force now, against the account as it is now */
 	ctx_from(&ctx, in->actor, in->user, in->holder, &acct, tok, in->now);
 	ctx.redemptions_today = in->redemptions_today;
+	ctx.refresh = in->refresh;
 	eval(cfg, cfg ? cfg->redeem : NULL, cfg ? cfg->n_redeem : 0, &ctx, &d.dec, tp);
 	if (!tok) {
 		d.outcome = PT_OUTCOME_NOTFOUND;

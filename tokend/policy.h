@@ -48,6 +48,9 @@ struct pt_policy_ctx {
 	size_t n_token_entitlements;
 	/* history (redeem set): the user's allowed redemptions today (local day) */
 	uint32_t redemptions_today;
+	/* redeem set: a running job's refresh of its live token, not a new
+	 * redemption: max_uses and max_redemptions_per_day do not apply */
+	bool refresh;
 };
 
 struct pt_decision {
@@ -126,6 +129,10 @@ struct pt_redeem_input {
 	const struct pt_policy_account *account; /* NULL: missing */
 	uint32_t redemptions_today;		 /* the user's, on now's local day */
 	uint64_t now;
+	/* a running job refreshes the live token its redemption gave it
+	 * (PT_REFRESH): not a new redemption, so the rule's max_uses and
+	 * max_redemptions_per_day are not applied; every other check is */
+	bool refresh;
 };
 
 struct pt_redeem_decision {

@@ -16,6 +16,7 @@
 
 #include "client.h"
 #include "jws.h"
+#include "ptjson.h"
 #include "toolutil.h"
 #include "util.h"
 
@@ -27,11 +28,13 @@ static void usage(FILE *f)
 		"Usage: %s [OPTIONS] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  token [--claims] [--refresh]\n"
+		"  token [--claims] [--refresh [-v]]\n"
 		"                          print the live token in this session's keyring\n"
 		"                          (--claims: its decoded payload, not verified;\n"
 		"                          --refresh: first trade it, still valid, for a\n"
-		"                          fresh one, which replaces it in the keyring)\n"
+		"                          fresh one, which replaces it in the keyring,\n"
+		"                          once at most half of its lifetime is left;\n"
+		"                          before that, leave it: -v says so on stderr)\n"
 		"  list [--json]           list your persistable tokens\n"
 		"  status                  each token's time left, last success and last\n"
 		"                          refusal (when, which rule, why)\n"
@@ -121,10 +124,46 @@ out:
 	return code;
 }
 
+/* Is the live token due for a refresh now (pt_refresh_from, the rule
+ * tokend applies)? Not while more than half of its lifetime is left: then
+ * false, and with verbose a line on stderr saying from when. A token whose
+ * iat and exp cannot be read is due (tokend says what is wrong with it). */
+static bool refresh_due(const char *token, uint64_t now, bool verbose)
+{
+	char *header = NULL, *payload = NULL, left[32], of[32], from_text[32];
+	json_object *o = NULL, *v;
+	int64_t iat = 0, exp = 0;
+	uint64_t from;
+	bool due = true;
+
+	if (pt_jws_decode_unverified(token, &header, &payload) < 0 ||
+	    pt_json_parse_strict(payload, strlen(payload), PT_MAX_TOKEN, 8, &o) < 0)
+		goto out;
+	if (json_object_object_get_ex(o, "iat", &v) && json_object_is_type(v, json_type_int))
+		iat = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "exp", &v) && json_object_is_type(v, json_type_int))
+		exp = json_object_get_int64(v);
+	if (iat <= 0 || exp <= iat)
+		goto out;
+	from = pt_refresh_from((uint64_t)iat, (uint64_t)exp);
+	due = now >= from;
+	if (!due && verbose)
+		tool_err("not refreshed: the live token has %s left of %s; it is refreshed from %s "
+			 "(at most half left)",
+			 pt_left_text((uint64_t)exp, now, left, sizeof(left)),
+			 pt_left_text((uint64_t)exp, (uint64_t)iat, of, sizeof(of)),
+			 tool_time(from, from_text, sizeof(from_text)));
+out:
+	json_object_put(o);
+	free(header);
+	pt_free_secret(payload);
+	return due;
+}
+
 /* ---------------------------------------------------------------- token */
 
 struct token_opts {
-	bool claims, refresh;
+	bool claims, refresh, verbose;
 };
 
 static int opt_token(int c, const char *arg, void *u)
@@ -136,6 +175,8 @@ static int opt_token(int c, const char *arg, void *u)
 		t->claims = true;
 	else if (c == 'r')
 		t->refresh = true;
+	else if (c == 'v')
+		t->verbose = true;
 	else
 		return -EINVAL;
 	return 0;
@@ -144,19 +185,24 @@ static int opt_token(int c, const char *arg, void *u)
 static int cmd_token(int argc, char **argv, struct tool_conn *conn)
 {
 	static const struct option opts[] = { { "claims", no_argument, NULL, 'c' },
-					      { "refresh", no_argument, NULL, 'r' } };
+					      { "refresh", no_argument, NULL, 'r' },
+					      { "verbose", no_argument, NULL, 'v' } };
 	char *token = NULL, *header = NULL, *payload = NULL;
 	struct token_opts t = {};
 	key_serial_t key = 0;
 	bool claims;
 	int code, r;
 
-	code = tool_parse_command(argc, argv, "cr", opts, PT_ELEMENTSOF(opts), opt_token, &t, usage,
-				  conn);
+	code = tool_parse_command(argc, argv, "crv", opts, PT_ELEMENTSOF(opts), opt_token, &t,
+				  usage, conn);
 	if (code >= 0)
 		return code;
 	if (optind != argc) {
 		tool_err("token takes no arguments");
+		return TOOL_EXIT_USAGE;
+	}
+	if (t.verbose && !t.refresh) {
+		tool_err("token: -v (--verbose) goes with --refresh only");
 		return TOOL_EXIT_USAGE;
 	}
 	claims = t.claims;
@@ -164,7 +210,10 @@ static int cmd_token(int argc, char **argv, struct tool_conn *conn)
 	code = read_live_token(&token, &key);
 	if (code != TOOL_EXIT_OK)
 		return code;
-	if (t.refresh && (code = refresh_live_token(conn, key, &token)) != TOOL_EXIT_OK)
+	/* the loop of pertok(1) calls this every few minutes: it asks tokend
+	 * only when the token is due, else prints the one it has (exit 0) */
+	if (t.refresh && refresh_due(token, pt_now_s(), t.verbose) &&
+	    (code = refresh_live_token(conn, key, &token)) != TOOL_EXIT_OK)
 		goto out;
 	if (!claims) {
 		printf("%s\n", token);

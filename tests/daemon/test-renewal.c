@@ -481,18 +481,27 @@ static void test_renewal_same_slot_only(void **state)
 }
 
 /* With renew_from_redeemed: a live token that outlives the persistable
- * token it was redeemed from cannot bring that token back. */
+ * token it was redeemed from cannot bring that token back. (A redemption
+ * never gives a live token past its persistable token: this one outlives
+ * it because a later job's redemption curtailed it.) */
 static void test_renewal_source_expired(void **state)
 {
 	struct pt_tokinfo t;
 	struct pt_rep rep;
 	char *login, *id, *job;
+	unsigned reloads;
 
 	(void)state;
 	login = mint();
-	id = exchange_id(login, "tester", 2); /* a 2 s persistable token */
+	id = exchange_id(login, "tester", 0); /* 1 h */
 	job = redeem();			      /* its live token lasts 5 min */
+	reloads = th_count_log("op=reload result=allow");
+	write_conf("renew_from_redeemed = true;", "persist_lifetime = \"3s\";");
+	assert_int_equal(kill(th.pid, SIGHUP), 0);
+	assert_true(th_wait_log("op=reload result=allow", reloads + 1, 5000) >= 0);
+	pt_free_secret(redeem()); /* the next job's: 3 s after the token's issue */
 	t = listed("tester");
+	assert_int_equal(t.exp, t.iat + 3);
 	wait_until(t.exp);
 	assert_int_equal(exchange(job, "tester", 0, &rep), PT_E_INVALID);
 	assert_non_null(strstr(rep.message, "expired"));

@@ -58,12 +58,16 @@ echo "1..13"
 sb_setup || bail "sandbox setup failed"
 sb_cron_setup || bail "cron setup failed"
 # tokend: cron is an actor (uid 0 + /usr/sbin/cron) and a holder; logins
-# persist for cron
+# persist for cron; jobs' live tokens live 8s (a refresh is granted once at
+# most half of that is left: the job waits 4s for it)
 sed -i -e 's|{ name = "atd";   uid = 0; exe = \[ "/usr/sbin/atd" \]; }|&,\n    { name = "cron";  uid = 0; exe = [ "/usr/sbin/cron" ]; }|' \
-	-e 's|holders = \[ "atd" \];|holders = [ "atd", "cron" ];|g' "$SB_CONF"
+	-e 's|holders = \[ "atd" \];|holders = [ "atd", "cron" ];|g' \
+	-e 's|live_lifetime = "5m"; check_account = true; }|live_lifetime = "8s"; check_account = true; }|' \
+	"$SB_CONF"
 sed -i 's|issue holder=atd$|issue holder=atd,cron|' /etc/pam.d/pertok-login
 rc=0
 grep -q '"/usr/sbin/cron"' "$SB_CONF" || rc=1
+grep -q 'live_lifetime = "8s"; check_account = true; }' "$SB_CONF" || rc=1
 [ "$(grep -c 'holders = \[ "atd", "cron" \];' "$SB_CONF")" -eq 2 ] || rc=1
 grep -q 'issue holder=atd,cron$' /etc/pam.d/pertok-login || rc=1
 [ $rc -eq 0 ] || bail "could not add cron to the sandbox's tokend.conf and login stack"
@@ -98,6 +102,7 @@ env >"\$h/\$1.env"
 $SB/bin/pertok token >"\$h/\$1.tok"
 $SB/bin/pertok token --claims >"\$h/\$1.claims"
 keyctl pipe "\$PERTOK_KEY" >"\$h/\$1.key"
+sleep 4 # until at most half of the token's 8s is left: refreshed, not left alone
 $SB/bin/pertok token --refresh --claims >"\$h/\$1.refreshed"
 echo "refresh=\$?"
 $SB/bin/pertok token --claims >"\$h/\$1.after"

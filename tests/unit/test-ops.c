@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "account.h"
@@ -894,6 +895,52 @@ static char *redeemed(const char *user)
 	return token_of(ATD, &q);
 }
 
+/* From when token may be refreshed (pt_refresh_from of its iat and exp). */
+static uint64_t due_of(const char *token)
+{
+	struct pt_live_claims cl = { 0 };
+	const char *why = NULL;
+	uint64_t due;
+
+	assert_int_equal(pt_live_verify(d.keys, d.cfg->audience, token, now_s, &cl, &why), 0);
+	due = pt_refresh_from(cl.iat, cl.exp);
+	pt_live_claims_clear(&cl);
+	return due;
+}
+
+/* The ptk claim of token, verified (caller frees). */
+static char *ptk_of(const char *token)
+{
+	struct pt_live_claims cl = { 0 };
+	const char *why = NULL;
+	char *ptk;
+
+	assert_int_equal(pt_live_verify(d.keys, d.cfg->audience, token, now_s, &cl, &why), 0);
+	assert_non_null(cl.ptk);
+	ptk = strdup(cl.ptk);
+	pt_live_claims_clear(&cl);
+	return ptk;
+}
+
+/* SELF's (alice's) refresh of token: the error code (0: ok), the reply in
+ * *ret (caller pt_rep_clear()s). */
+static uint32_t refresh_self(const char *token, struct pt_rep *ret)
+{
+	struct pt_req q = { .type = PT_REFRESH, .live_token = (char *)token };
+
+	return call(SELF, &q, ret);
+}
+
+/* SELF's refresh of token is refused with code and message. */
+static void refresh_refused(const char *token, uint32_t code, const char *message)
+{
+	struct pt_rep rep;
+
+	assert_int_equal(refresh_self(token, &rep), code);
+	assert_string_equal(rep.message, message);
+	pt_rep_clear(&rep);
+}
+
 /* token's claims changed by change, signed again with tokend's key (what
  * no client can do): the refresh of it by SELF (alice's uid). */
 static uint32_t refresh_resigned(const char *token, void (*change)(struct pt_live_claims *))
@@ -967,6 +1014,7 @@ static void test_refresh_own_token_only(void **state)
 		snprintf(carol_ptk, sizeof(carol_ptk), "%s", cl.ptk);
 		pt_live_claims_clear(&cl);
 	}
+	now_s = due_of(alice); /* half of its lifetime left: refreshable */
 	assert_int_equal(refresh_resigned(alice, unchanged), 0); /* the checks below can fail */
 	assert_int_equal(refresh_resigned(alice, ptk_of_carol), PT_E_NOTFOUND);
 	assert_int_equal(refresh_resigned(alice, holder_cron), PT_E_NOTFOUND);
@@ -976,6 +1024,106 @@ static void test_refresh_own_token_only(void **state)
 	p = alice;
 	pt_free_secret(p);
 	pt_free_secret(carol);
+}
+
+/* A refresh is refused while more than half of the token's lifetime is
+ * left (PT_E_LIMIT, saying until when), from then on granted; the refused
+ * ones count no use and are not noted on the persistable token (a job's
+ * own retries), and neither is a refresh the rules refuse (a redemption's
+ * refusal is). */
+static void test_refresh_when_due(void **state)
+{
+	struct pt_record *rec;
+	struct pt_rep rep;
+	char *t1, expect[256], when[32];
+	uint64_t due;
+	uint32_t uses;
+	struct tm tm;
+	time_t tt;
+
+	(void)state;
+	persist("alice");
+	t1 = redeemed("alice");
+	rec = pt_store_find_slot(d.store, "alice", "atd");
+	assert_non_null(rec);
+	uses = rec->uses;
+	due = due_of(t1);
+	assert_int_equal(due, now_s + 150); /* a 5m token, from half of it */
+	tt = (time_t)due;
+	assert_non_null(gmtime_r(&tt, &tm));
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(expect, sizeof(expect),
+		 "too early: this token has 151s left of 5m; refresh when at most half is left "
+		 "(from %s)",
+		 when);
+
+	now_s = due - 1;
+	refresh_refused(t1, PT_E_LIMIT, expect);
+	assert_int_equal(rec->uses, uses);
+	assert_int_equal(rec->refusals, 0);
+
+	now_s = due;
+	assert_int_equal(refresh_self(t1, &rep), 0);
+	assert_non_null(rep.token);
+	pt_rep_clear(&rep);
+	assert_int_equal(rec->uses, uses + 1);
+
+	/* refused by the rules (the account is gone): not noted either... */
+	set_account("alice", false, 1000);
+	assert_int_equal(refresh_self(t1, NULL), PT_E_DENIED);
+	assert_int_equal(rec->refusals, 0);
+	/* ... where a redemption's refusal is (the check above can fail) */
+	assert_false(redeem_allows("alice"));
+	assert_int_equal(rec->refusals, 1);
+	set_account("alice", true, 1000);
+	pt_free_secret(t1);
+}
+
+/* A login renews the persistable token (a new id, the old one gone): the
+ * running job's refresh goes on with the new one, which the fresh token
+ * names. Gone with no successor of the same uid, the refusal says which. */
+static void test_refresh_after_renewal(void **state)
+{
+	struct pt_record *rec;
+	struct pt_rep rep;
+	char *t1, *ptk, id1[64], id2[64], expect[512];
+
+	(void)state;
+	persist("alice");
+	snprintf(id1, sizeof(id1), "%s", pt_store_find_slot(d.store, "alice", "atd")->id);
+	t1 = redeemed("alice");
+	persist("alice"); /* she logs in again */
+	rec = pt_store_find_slot(d.store, "alice", "atd");
+	snprintf(id2, sizeof(id2), "%s", rec->id);
+	assert_string_not_equal(id1, id2);
+	assert_null(pt_store_find_id(d.store, id1));
+
+	now_s = due_of(t1);
+	assert_int_equal(refresh_self(t1, &rep), 0);
+	ptk = ptk_of(rep.token);
+	assert_string_equal(ptk, id2);
+	free(ptk);
+	pt_rep_clear(&rep);
+	assert_int_equal(rec->uses, 1);
+
+	/* the successor revoked: nothing to go on with */
+	assert_int_equal(pt_store_remove(d.store, id2), 0);
+	snprintf(expect, sizeof(expect),
+		 "the persistable token %s is gone and user alice has none for holder atd "
+		 "(revoked, or renewed away and then revoked, or expired and removed)",
+		 id1);
+	refresh_refused(t1, PT_E_NOTFOUND, expect);
+
+	/* the name is another uid's now, and so is its token */
+	set_account("alice", true, 2000);
+	persist("alice");
+	snprintf(expect, sizeof(expect),
+		 "the persistable token %s is gone, and user alice's current one for holder "
+		 "atd is another uid's (2000, not 1000)",
+		 id1);
+	refresh_refused(t1, PT_E_NOTFOUND, expect);
+	set_account("alice", true, 1000);
+	pt_free_secret(t1);
 }
 
 int main(void)
@@ -992,6 +1140,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_code_equal_work, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_code_record_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_own_token_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_when_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_after_renewal, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,8 +40,9 @@ static const char conf[] =
 	/* 22 */ "  { name = \"scheduled-jobs\"; holders = [ \"atd\", \"cron\" ]; groups = [ \"pertok\" ];\n"
 	/* 23 */ "    live_lifetime = \"10m\"; },\n"
 	/* 24 */ "  { name = \"bob-anywhere\"; holders = [ \"*\" ]; users = [ \"bob\" ]; check_account = false; },\n"
-	/* 25 */ "  { holders = [ \"atd2\" ]; }\n"
-	/* 26 */ ");\n";
+	/* 25 */ "  { holders = [ \"atd2\" ]; },\n"
+	/* 26 */ "  { name = \"limited\"; holders = [ \"gdm\" ]; check_account = false; max_uses = 1; max_redemptions_per_day = 2; }\n"
+	/* 27 */ ");\n";
 /* clang-format on */
 
 static int setup(void **state)
@@ -397,25 +398,51 @@ static const struct redeem_case {
 	const char *rule;
 	const char *reason;
 	bool mismatch;
+	/* the token's uses, the user's redemptions today, a job's refresh */
+	uint32_t uses, today;
+	bool refresh;
 } redeem_cases[] = {
 	{ "atd", "dave", G("pertok"), OK, 1001, NO_TOKEN, PT_OUTCOME_NOTFOUND, NULL,
-	  "no persistable token", false },
+	  "no persistable token", false, 0, 0, false },
 	{ "atd", "dave", G("pertok"), OK, 1001, EXPIRED_T, PT_OUTCOME_INVALID, NULL,
-	  "persistable token expired", false },
+	  "persistable token expired", false, 0, 0, false },
 	{ "atd", "dave", G("pertok"), OK, 1001, TOKEN, PT_OUTCOME_ALLOW, "scheduled-jobs",
-	  "rule \"scheduled-jobs\" (line 22) allows", false },
+	  "rule \"scheduled-jobs\" (line 22) allows", false, 0, 0, false },
 	{ "atd", "dave", G("users"), OK, 1001, TOKEN, PT_OUTCOME_DENIED, "scheduled-jobs",
 	  "rule \"scheduled-jobs\" (line 22) denies: user dave is not in any of the groups pertok",
-	  false },
+	  false, 0, 0, false },
 	/* check_account = false: the rule allows, the missing account still
 	 * denies (no rule is named: the account refused it, not the rule) */
 	{ "atd", "bob", NOG, MISSING, 1001, TOKEN, PT_OUTCOME_DENIED, NULL,
-	  "user bob no longer exists (or changed uid)", false },
+	  "user bob no longer exists (or changed uid)", false, 0, 0, false },
 	/* the name belongs to another uid now: taken as missing */
 	{ "atd", "bob", NOG, OK, 2000, TOKEN, PT_OUTCOME_DENIED, NULL,
-	  "user bob no longer exists (or changed uid)", true },
+	  "user bob no longer exists (or changed uid)", true, 0, 0, false },
 	{ "atd", "bob", NOG, OK, 1001, TOKEN, PT_OUTCOME_ALLOW, "bob-anywhere",
-	  "rule \"bob-anywhere\" (line 24) allows", false },
+	  "rule \"bob-anywhere\" (line 24) allows", false, 0, 0, false },
+	/* max_uses and max_redemptions_per_day count redemptions... */
+	{ "gdm", "carol", NOG, OK, 1001, TOKEN, PT_OUTCOME_DENIED, "limited",
+	  "rule \"limited\" (line 26) denies: the token was redeemed 1 times (max_uses 1)", false,
+	  1, 0, false },
+	{ "gdm", "carol", NOG, OK, 1001, TOKEN, PT_OUTCOME_DENIED, "limited",
+	  "rule \"limited\" (line 26) denies: user carol redeemed 2 times today "
+	  "(max_redemptions_per_day 2)",
+	  false, 0, 2, false },
+	/* ... a running job's refresh is not one */
+	{ "gdm", "carol", NOG, OK, 1001, TOKEN, PT_OUTCOME_ALLOW, "limited",
+	  "rule \"limited\" (line 26) allows", false, 1, 0, true },
+	{ "gdm", "carol", NOG, OK, 1001, TOKEN, PT_OUTCOME_ALLOW, "limited",
+	  "rule \"limited\" (line 26) allows", false, 7, 9, true },
+	/* every other check still applies to a refresh */
+	{ "gdm", "carol", NOG, MISSING, 1001, TOKEN, PT_OUTCOME_DENIED, NULL,
+	  "user carol no longer exists (or changed uid)", false, 7, 9, true },
+	{ "gdm", "carol", NOG, OK, 1001, EXPIRED_T, PT_OUTCOME_INVALID, NULL,
+	  "persistable token expired", false, 1, 2, true },
+	{ "atd", "dave", G("users"), OK, 1001, TOKEN, PT_OUTCOME_DENIED, "scheduled-jobs",
+	  "rule \"scheduled-jobs\" (line 22) denies: user dave is not in any of the groups pertok",
+	  false, 0, 0, true },
+	{ "login", "carol", NOG, OK, 1001, TOKEN, PT_OUTCOME_DENIED, NULL,
+	  "no rule matched (user carol, actor login, holder login)", false, 0, 0, true },
 };
 
 static void test_redeem_decision(void **state)
@@ -435,13 +462,16 @@ static void test_redeem_decision(void **state)
 					       .iat = NOW - DAY,
 					       .exp = c->tok == EXPIRED_T ? NOW - 3600 :
 									    NOW + 7 * DAY,
+					       .uses = c->uses,
 					       .actor = "login" };
 		struct pt_redeem_input in = { .actor = c->holder,
 					      .user = c->user,
 					      .holder = c->holder,
 					      .token = c->tok == NO_TOKEN ? NULL : &tok,
 					      .account = &acct,
-					      .now = NOW };
+					      .redemptions_today = c->today,
+					      .now = NOW,
+					      .refresh = c->refresh };
 		struct pt_redeem_decision d, e;
 		char trace[4096];
 
