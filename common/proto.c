@@ -121,6 +121,7 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_RESEAL, "reseal" },
 	{ PT_CODE_ISSUE, "code-issue" },
 	{ PT_CODE_CHECK, "code-check" },
+	{ PT_CREDENTIAL, "credential" },
 	{ PT_ERR, "error" },
 };
 

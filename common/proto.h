@@ -97,6 +97,11 @@ enum pt_msgtype {
 	PT_CODE_ISSUE = 21, /* root: a code of a configured token type */
 	PT_CODE_CHECK = 22, /* root or actor: check an entered code */
 	PT_LIST_PAGE = 23,  /* LIST, paged (cursor in, more flag + cursor out) */
+	/* never on the wire: the front makes it (service = the unit, id = the
+	 * credential id) of a connection on the credential socket
+	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
+	 * PT_REDEEM's. */
+	PT_CREDENTIAL = 24,
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };

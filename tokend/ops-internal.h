@@ -45,6 +45,8 @@ enum pt_caller {
 	PT_CALLER_ACTOR_OR_SELF, /* an actor (the live token's service), or the user the
 				    verified live token names (its uid is the peer's) */
 	PT_CALLER_ROOT_OR_ACTOR, /* uid 0, or an actor whatever its service */
+	PT_CALLER_CREDENTIAL,	 /* a peer on the credential socket running the actor
+				    "systemd"'s executable (credential.h) */
 };
 
 /* What the request records once admitted (a refusal by its caller class is
@@ -114,3 +116,5 @@ int op_reseal(struct call *c);
 /* ops-code.c */
 int op_code_issue(struct call *c);
 int op_code_check(struct call *c);
+/* credential.c */
+int op_credential(struct call *c);

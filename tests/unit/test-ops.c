@@ -320,6 +320,8 @@ static const struct matrix_row {
 	{ PT_REVOKE_MATCH, { A, A, A, A, A, A } },
 	{ PT_CODE_ISSUE, { A, A, A, P, P, P } },
 	{ PT_CODE_CHECK, { A, A, A, A, P, P } },
+	/* only peers on the credential socket (none of these) */
+	{ PT_CREDENTIAL, { P, P, P, P, P, P } },
 };
 
 static void test_caller_classes(void **state)
