@@ -4,8 +4,8 @@
  * LoadCredential=pertok:/run/pertok/credential.sock makes systemd connect
  * there, from the abstract address "\0<16 hex>/unit/<unit>/<credential id>",
  * and read what tokend writes until it closes: the live token of a
- * redemption for the unit's user with holder "systemd", or nothing (the
- * unit then fails to start).
+ * redemption for the unit's user with holder "systemd", or a refusal (the
+ * unit then fails to start: PT_CRED_REFUSAL_BYTES).
  *
  * An abstract address is chosen by whoever binds it: it names a unit but
  * proves nothing. The front parses it (pt_cred_parse_addr) and hands the
@@ -39,6 +39,10 @@ struct pt_actor;
 #define PT_CRED_MAX_UNIT 255u		      /* systemd's UNIT_NAME_MAX - 1 */
 #define PT_CRED_MAX_ID 255u		      /* a credential id is a file name */
 #define PT_CRED_MAX_CGROUP 8192u	      /* /proc/PID/cgroup read at most */
+/* A refusal: more bytes than systemd takes for a credential (its
+ * CREDENTIAL_SIZE_MAX, 1 MiB in 252), so that the unit fails to start
+ * (243/CREDENTIALS); an empty answer would start it with an empty one. */
+#define PT_CRED_REFUSAL_BYTES (1024u * 1024u + 1u)
 
 struct pt_cred_addr {
 	char unit[PT_CRED_MAX_UNIT + 1];

@@ -271,6 +271,7 @@ struct conn {
 	bool backlog;	   /* its round ended with work left: run it next round */
 	bool dead;	   /* closed this round; freed when the round's events are done */
 	struct pt_cred_addr *cred; /* on the credential socket: what its address names */
+	uint32_t refusal;	   /* credential refused: bytes of the notice still to send */
 	struct conn *prev, *next;
 	struct conn *hnext; /* by id */
 };
@@ -607,12 +608,37 @@ static void conn_events(struct conn *c)
 		c->events = want;
 }
 
+/* A credential tokend refuses: systemd (252) takes an empty answer for an
+ * empty credential and starts the unit. What makes it fail the unit (status
+ * 243/CREDENTIALS) is more than it accepts for a credential (1 MiB), so that
+ * is what a refusal sends: this notice, over and over (credential.h). Fills
+ * c->out from what remains of it. */
+static void refusal_fill(struct conn *c)
+{
+	static const char notice[] = "pertok: tokend refused this credential; its log says why\n";
+	size_t k;
+
+	while (c->refusal > 0 && ptbuf_len(c->out) < 2 * OUT_HIGH) {
+		k = c->refusal < sizeof(notice) - 1 ? c->refusal : sizeof(notice) - 1;
+		if (ptbuf_put(c->out, notice, k) < 0)
+			return;
+		c->refusal -= (uint32_t)k;
+	}
+}
+
+static void refuse_credential(struct conn *c)
+{
+	c->refusal = PT_CRED_REFUSAL_BYTES;
+	c->closing = true;
+}
+
 /* Sends what is queued. Returns false when the connection is finished. */
 static bool conn_flush(struct conn *c)
 {
 	bool was_throttled = conn_throttled(c);
 
 	c->want_out = false;
+	refusal_fill(c);
 	while (ptbuf_len(c->out) > 0) {
 		ssize_t k = send(c->fd, ptbuf_ptr(c->out), ptbuf_len(c->out),
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -626,6 +652,7 @@ static bool conn_flush(struct conn *c)
 			return false;
 		}
 		ptbuf_consume(c->out, (size_t)k);
+		refusal_fill(c);
 	}
 	/* the client read its replies: the requests it queued meanwhile are due */
 	if (was_throttled && !conn_throttled(c) && ptbuf_len(c->in) > 0)
@@ -981,7 +1008,9 @@ static void cred_request(struct conn *c)
 	if (c->slot && !pt_ratelimit_take(&c->slot->rate, F.lim.uid_rate_n,
 					  F.lim.uid_rate_period * 1000, pt_now_ms_monotonic())) {
 		uid_refused(c->slot, false);
-		conn_close(c);
+		refuse_credential(c);
+		if (!conn_flush(c))
+			conn_close(c);
 		return;
 	}
 	m = msgbuf();
@@ -1048,6 +1077,12 @@ static void replied(const struct ps_msg *msg)
 	if (!c)
 		return; /* it closed meanwhile */
 	c->inflight = false;
+	if ((msg->flags & PS_REP_DROP) && c->cred) {
+		refuse_credential(c);
+		if (!conn_flush(c))
+			conn_close(c);
+		return;
+	}
 	if (msg->flags & PS_REP_DROP) {
 		conn_close(c);
 		return;

@@ -5,9 +5,10 @@
  * this test makes in the name=systemd (or unified) hierarchy, connecting
  * from abstract addresses they choose.
  * - a process of one unit's cgroup naming another unit in its address gets
- *   no byte, and tokend's log names the cgroup mismatch; the same process
- *   naming its own unit gets past that check (to the User= look-up, which
- *   fails without a running systemd: still no byte, another reason);
+ *   the refusal (no token), and tokend's log names the cgroup mismatch; the
+ *   same process naming its own unit gets past that check (to the User=
+ *   look-up, which fails without a running systemd: a refusal for another
+ *   reason);
  * - addresses that are not systemd's form are refused by the front with a
  *   precise reason;
  * - a peer that does not run the "systemd" actor's executable is refused
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,9 +86,13 @@ static int teardown(void **state)
 	return 0;
 }
 
+#define GOT_NOTHING 0
+#define GOT_REFUSAL 1 /* the notice that makes systemd fail the unit */
+#define GOT_OTHER 2
+
 /* A child in cgroup UNIT (under cgroot; NULL: stays where it is) connects to
  * the credential socket from the abstract address addr[0..alen) (alen 0:
- * none bound) and reads until the end: the number of bytes it got. */
+ * none bound) and reads until the end: what it got (GOT_*). */
 static int emulated_peer(const char *unit, const char *addr, size_t alen)
 {
 	char path[PATH_MAX + 64];
@@ -102,9 +108,12 @@ static int emulated_peer(const char *unit, const char *addr, size_t alen)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct sockaddr_un me = { .sun_family = AF_UNIX }, to = { .sun_family = AF_UNIX };
+		static const char notice[] = "pertok: tokend refused this credential";
 		char buf[4096];
 		ssize_t k;
-		int fd, n = 0;
+		int fd;
+		size_t n = 0;
+		bool noticed = false;
 
 		alarm(10);
 		if (unit) {
@@ -128,9 +137,16 @@ static int emulated_peer(const char *unit, const char *addr, size_t alen)
 		if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0)
 			_exit(103);
 		shutdown(fd, SHUT_WR); /* as systemd does */
-		while ((k = read(fd, buf, sizeof(buf))) > 0)
-			n += (int)k;
-		_exit(n > 99 ? 99 : n);
+		while ((k = read(fd, buf, sizeof(buf))) > 0) {
+			if (n == 0)
+				noticed = (size_t)k >= sizeof(notice) - 1 &&
+					  memcmp(buf, notice, sizeof(notice) - 1) == 0;
+			n += (size_t)k;
+		}
+		if (n == 0)
+			_exit(GOT_NOTHING);
+		/* more than systemd takes for a credential (1 MiB) */
+		_exit(noticed && n > 1024 * 1024 ? GOT_REFUSAL : GOT_OTHER);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
@@ -151,14 +167,14 @@ static void test_forged_unit_refused(void **state)
 	char a[108];
 	size_t n = addr_for(a, "victim.service");
 
-	/* from evil.service's cgroup, naming victim.service: nothing */
-	assert_int_equal(emulated_peer("evil.service", a, n), 0);
+	/* from evil.service's cgroup, naming victim.service: a refusal */
+	assert_int_equal(emulated_peer("evil.service", a, n), GOT_REFUSAL);
 	assert_true(th_wait_log("not in the cgroup of victim.service", 1, 3000) >= 1);
 	assert_true(th_wait_log("no credential: the unit fails to start", 1, 3000) >= 1);
 	/* the control: from victim.service's own cgroup the cgroup check
 	 * passes; the next step (the unit's User=, asked of systemd) cannot
-	 * succeed without a running systemd, so nothing either, for that reason */
-	assert_int_equal(emulated_peer("victim.service", a, n), 0);
+	 * succeed without a running systemd, so a refusal too, for that reason */
+	assert_int_equal(emulated_peer("victim.service", a, n), GOT_REFUSAL);
 	assert_true(th_wait_log("User= of victim.service", 1, 3000) >= 1);
 	/* (its two lines: the decision's and the credential's) */
 	assert_int_equal(th_count_log("not in the cgroup of victim.service"), 2);
@@ -185,7 +201,8 @@ static void test_bad_addresses(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(emulated_peer(NULL, cases[i].addr, cases[i].len), 0);
+		/* not systemd's form: closed without a byte */
+		assert_int_equal(emulated_peer(NULL, cases[i].addr, cases[i].len), GOT_NOTHING);
 		if (th_wait_log(cases[i].reason, 1, 3000) < 1)
 			fail_msg("case %zu: no log line with \"%s\"", i, cases[i].reason);
 	}
@@ -197,7 +214,7 @@ static void test_not_systemd_exe(void **state)
 	size_t n = addr_for(a, "victim.service");
 	unsigned before = th_count_log("User= of victim.service");
 
-	assert_int_equal(emulated_peer("victim.service", a, n), 0);
+	assert_int_equal(emulated_peer("victim.service", a, n), GOT_REFUSAL);
 	assert_true(th_wait_log("not an executable of the actor systemd", 1, 3000) >= 1);
 	assert_int_equal(th_count_log("User= of victim.service"), before);
 }
