@@ -180,9 +180,7 @@ const struct pt_actor *pt_cred_actor(const struct pt_config *cfg, const struct p
 		snprintf(why, whylen, "a credential is only served on the credential socket");
 		return NULL;
 	}
-	for (size_t i = 0; i < cfg->n_actors && !a; i++)
-		if (strcmp(cfg->actors[i].name, PT_CRED_HOLDER) == 0)
-			a = &cfg->actors[i];
+	a = pt_config_find_actor(cfg, PT_CRED_HOLDER);
 	if (!a) {
 		snprintf(why, whylen, "no actor \"%s\" is configured (tokend.conf actors)",
 			 PT_CRED_HOLDER);
