@@ -330,6 +330,9 @@ echo "# prepared in $(($(date +%s) - START)) s"
 # tokend up (socket activation) and the three logins
 tokend_up() {
 	local i
+	# enabling the service enables both sockets (Also=)
+	IN systemctl enable -q tokend.service || return 1
+	IN systemctl is-enabled -q tokend-credential.socket || return 1
 	IN systemctl start tokend.socket tokend-credential.socket || return 1
 	for i in $(seq 1 100); do
 		IN pertokctl status >/dev/null 2>&1 && return 0
@@ -348,7 +351,7 @@ ok $? "the host's tree boots under systemd-nspawn --volatile=yes"
 echo "# booted in $(($(date +%s) - START)) s"
 
 tokend_up
-ok $? "tokend answers, started by tokend.socket (with tokend-credential.socket)"
+ok $? "tokend answers, started by tokend.socket (enabled with tokend-credential.socket)"
 
 r=0
 for u in alice bob carol; do login pertok-$u || { echo "# login of pertok-$u failed"; r=1; }; done
