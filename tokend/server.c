@@ -1045,12 +1045,20 @@ static void identified(const struct ps_msg *msg)
 		slot = uid_slot(c->uid, true);
 		if (!slot || slot->n_conns >= F.lim.max_connections_per_uid ||
 		    F.n_unprivileged >= F.lim.max_connections - F.lim.reserved_connections) {
-			int fd = dup(c->fd);
-			bool cred = c->cred != NULL;
+			int fd;
 
+			if (c->cred) { /* not served: the unit must not start either */
+				if (slot)
+					uid_refused(slot, true);
+				refuse_credential(c);
+				if (!conn_flush(c))
+					conn_close(c);
+				return;
+			}
+			fd = dup(c->fd);
 			conn_close(c);
 			if (fd >= 0)
-				refuse(fd, cred ? NULL : "too many connections from this user");
+				refuse(fd, "too many connections from this user");
 			if (slot)
 				uid_refused(slot, true);
 			return;

@@ -42,9 +42,11 @@
 
 #include "tokend-harness.h"
 
+#define PT_N_UNITS 5
 static char cgroot[PATH_MAX]; /* .../pertok-cred-test-PID.slice */
 static char cred_sock[100];
 static const char *actor_exe; /* the "systemd" actor's exe in tokend.conf */
+static uid_t peer_uid;	      /* the emulated peer's uid (0: root's) */
 
 static void write_conf(void)
 {
@@ -52,7 +54,8 @@ static void write_conf(void)
 
 	assert_non_null(f);
 	fprintf(f,
-		"tokend: { socket = \"%s\"; state_dir = \"%s/state\"; live_lifetime = \"2m\"; };\n"
+		"tokend: { socket = \"%s\"; state_dir = \"%s/state\"; live_lifetime = \"2m\";\n"
+		"          max_connections_per_uid = 1; };\n"
 		"seal: { backend = \"software\"; };\n"
 		"actors = ( { name = \"tester\"; uid = 0; exe = [ \"%s\" ]; },\n"
 		"           { name = \"systemd\"; uid = 0; exe = [ \"%s\" ]; } );\n"
@@ -123,6 +126,19 @@ static int emulated_peer(const char *unit, const char *addr, size_t alen)
 			f = fopen(path, "w");
 			if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0)
 				_exit(100);
+		}
+		if (peer_uid != 0) {
+			/* a user's first connection (tokend.sock) takes its whole
+			 * max_connections_per_uid before the credential request */
+			struct sockaddr_un main_sock = { .sun_family = AF_UNIX };
+			int held = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+			if (setgid(peer_uid) < 0 || setuid(peer_uid) < 0)
+				_exit(104);
+			snprintf(main_sock.sun_path, sizeof(main_sock.sun_path), "%s", th.sock);
+			if (held < 0 ||
+			    connect(held, (struct sockaddr *)&main_sock, sizeof(main_sock)) < 0)
+				_exit(105);
 		}
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -208,6 +224,27 @@ static void test_bad_addresses(void **state)
 	}
 }
 
+/* A user manager's connection over its uid's cap is not served, and gets
+ * the refusal, not an empty credential (with which the unit would start). */
+static void test_over_uid_cap(void **state)
+{
+	char a[108], path[PATH_MAX + 64];
+	size_t n = addr_for(a, "sync.service");
+	int got;
+
+	/* a user unit's place, so that only the cap can refuse it */
+	snprintf(path, sizeof(path), "%s/user@65534.service", cgroot);
+	assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+	snprintf(path, sizeof(path), "%s/user@65534.service/app.slice", cgroot);
+	assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+	peer_uid = 65534;
+	got = emulated_peer("user@65534.service/app.slice/sync.service", a, n);
+	peer_uid = 0;
+	assert_int_equal(got, GOT_REFUSAL);
+	assert_true(th_wait_log("max_connections_per_uid 1", 1, 3000) >= 1);
+	assert_int_equal(th_count_log("op=credential result=deny unit=sync.service"), 0);
+}
+
 static void test_not_systemd_exe(void **state)
 {
 	char a[108];
@@ -259,12 +296,15 @@ static int find_cgroot(void)
 
 static void rm_cgroups(void)
 {
-	static const char *const units[] = { "evil.service", "victim.service" };
+	static const char *const units[] = {
+		"evil.service", "victim.service", "user@65534.service/app.slice/sync.service",
+		"user@65534.service/app.slice", "user@65534.service",
+	};
 	char path[PATH_MAX + 64];
 
 	if (!cgroot[0])
 		return;
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < PT_N_UNITS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", cgroot, units[i]);
 		rmdir(path);
 	}
@@ -291,6 +331,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_forged_unit_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_over_uid_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_systemd_exe, setup_other_exe, teardown),
 	};
 
