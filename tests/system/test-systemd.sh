@@ -26,6 +26,8 @@
 #        default), the PAMName unit fails with pam_pertok's one line naming
 #        the cause and the alternative (nokeyring + the credential socket)
 #   (10) there, the same user's LoadCredential unit gets its token
+#   (11) there, PAMName= with "nokeyring" on the session line plus
+#        LoadCredential= (the documented alternative) runs with its token
 #
 # Root only; prints "1..0 # SKIP why" where it cannot run. Every container
 # is stopped by its nspawn PID (SIGTERM, then SIGKILL), also on failure.
@@ -228,7 +230,7 @@ EOF
 # ------------------------------------------------------------ the tree
 
 find_cgroup
-echo "1..10"
+echo "1..11"
 mkdir -p "$T/inst" "$T/out" "$T/home"
 chmod 1777 "$T/out"
 if ! make -C "$top_builddir" install DESTDIR="$T/inst" >"$T/install.log" 2>&1; then
@@ -271,6 +273,8 @@ redeem = ( { name = "jobs"; holders = [ "systemd" ]; live_lifetime = "5m"; check
 EOF
 # the shipped PAM service, with the module where this tree has it
 sed "s|pam_pertok.so|$mod|" "$T/inst/etc/pam.d/pertok-job" >"$T/etc/pam.d/pertok-job"
+# the documented variant for hosts without a keyring: nokeyring on the session line
+sed '/^session.*pam_pertok/s/$/ nokeyring/' "$T/etc/pam.d/pertok-job" >"$T/etc/pam.d/pertok-job-nokeyring"
 cat >"$T/etc/pam.d/pertok-login" <<EOF
 auth     required  pam_permit.so
 account  required  pam_permit.so
@@ -311,6 +315,8 @@ unit pertok-cred-job pertok-alice "$cred" "cat \"\$CREDENTIALS_DIRECTORY/pertok\
 unit pertok-denied pertok-carol "$cred" "cat \"\$CREDENTIALS_DIRECTORY/pertok\" >$out/denied.ran"
 unit pertok-denied-pam pertok-carol "$pam" "echo ran >$out/denied-pam.ran"
 unit pertok-keyring pertok-alice "$pam" "echo ran >$out/keyring.ran"
+unit pertok-nokeyring pertok-alice "PAMName=pertok-job-nokeyring
+$cred" "cat \"\$CREDENTIALS_DIRECTORY/pertok\" >$out/nokeyring.tok"
 ud=$T/home/pertok-bob/.config/systemd/user
 mkdir -p "$ud"
 cat >"$ud/pertok-sync.timer" <<EOF
@@ -434,6 +440,15 @@ if [ -n "$SDPID" ]; then
 	r=$?
 fi
 ok $r "keyring calls blocked: the same user's LoadCredential unit gets its token"
+
+r=1
+if [ -n "$SDPID" ]; then
+	IN systemctl start pertok-nokeyring.service
+	check_token "$T/out/nokeyring.tok" pertok-alice
+	r=$?
+	IN journalctl --no-pager -o cat | grep -q 'op=redeem result=allow user=pertok-alice holder=systemd actor=systemd .*peer_pid' || r=1
+fi
+ok $r "keyring calls blocked: PAMName= with nokeyring plus LoadCredential= runs the job with its token"
 stop_container
 
 echo "# took $(($(date +%s) - START)) s"
