@@ -54,16 +54,19 @@ int pt_cred_parse_addr(const char *p, size_t len, struct pt_cred_addr *ret, char
 	size_t i = 1, start;
 
 	if (len == 0)
-		BAD("the peer bound no address (systemd binds \"@<16 hex>/unit/<unit>/<id>\")");
+		BAD("the peer bound no address (systemd binds \"@<hex>/unit/<unit>/<id>\")");
 	if (p[0] != '\0')
 		BAD("the peer's address is a path, not an abstract address");
 	if (len > 108)
 		BAD("the peer's address is longer than an AF_UNIX address can be");
-	for (; i < 17; i++)
-		if (i >= len || !((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
-			BAD("the peer's address does not start with 16 lower-case hex digits");
+	/* a random 64-bit number, printed "%" PRIx64: 1 to 16 digits (systemd
+	 * does not pad it; a leading zero digit is left out) */
+	while (i < len && i < 18 && ((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+		i++;
+	if (i == 1 || i == 18)
+		BAD("the peer's address does not start with 1 to 16 lower-case hex digits");
 	if (len - i < sizeof(unit_tag) - 1 || memcmp(p + i, unit_tag, sizeof(unit_tag) - 1) != 0)
-		BAD("the peer's address has no \"/unit/\" after its 16 hex digits");
+		BAD("the peer's address has no \"/unit/\" after its hex digits");
 	i += sizeof(unit_tag) - 1;
 	for (start = i; i < len && p[i] != '/'; i++)
 		if (!unit_char(p[i]))

@@ -2,7 +2,8 @@
 /*
  * The credential socket (tokend(8), "SYSTEMD CREDENTIALS"): a unit with
  * LoadCredential=pertok:/run/pertok/credential.sock makes systemd connect
- * there, from the abstract address "\0<16 hex>/unit/<unit>/<credential id>",
+ * there, from the abstract address "\0<hex>/unit/<unit>/<credential id>" (a
+ * random 64-bit number in 1 to 16 hex digits),
  * and read what tokend writes until it closes: the live token of a
  * redemption for the unit's user with holder "systemd", or a refusal (the
  * unit then fails to start: PT_CRED_REFUSAL_BYTES).

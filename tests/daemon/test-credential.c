@@ -205,7 +205,7 @@ static void test_bad_addresses(void **state)
 	} cases[] = {
 #define A(s) s, sizeof(s) - 1
 		{ "", 0, "the peer bound no address" },
-		{ A("\0XYZ3456789abcdef/unit/a.service/pertok"), "16 lower-case hex digits" },
+		{ A("\0XYZ3456789abcdef/unit/a.service/pertok"), "1 to 16 lower-case hex digits" },
 		{ A("\0" "0123456789abcdef/unix/a.service/pertok"), "has no \\\"/unit/\\\" after" },
 		{ A("\0" "0123456789abcdef/unit/a.target/pertok"),
 		  "not the name of a service, socket, mount or swap unit" },

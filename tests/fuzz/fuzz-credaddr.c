@@ -35,8 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!pt_cred_unit_suffix(a.unit) || !a.id[0] || strchr(a.id, '/'))
 		abort();
-	n = snprintf(again, sizeof(again), "%c%.16s/unit/%s/%s", 0, (const char *)data + 1, a.unit,
-		     a.id);
+	/* systemd's form, with the peer's own number (the digits before "/") */
+	const char *slash = memchr(data + 1, '/', size - 1);
+
+	if (!slash || slash - (const char *)data - 1 > 16)
+		abort();
+	n = snprintf(again, sizeof(again), "%c%.*s/unit/%s/%s", 0,
+		     (int)(slash - (const char *)data - 1), (const char *)data + 1, a.unit, a.id);
 	if (n < 0 || (size_t)n != size || memcmp(again, data, size) != 0)
 		abort(); /* the parse covers every byte */
 	if (pt_cred_parse_addr(again, (size_t)n, &b, err, sizeof(err)) != 0 ||
