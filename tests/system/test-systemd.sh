@@ -7,7 +7,8 @@
 # private copy of /etc, the built files installed (`make install
 # DESTDIR=...`, bound on /usr/local) and tokend started by its own units
 # (tokend.socket, tokend-credential.socket). Commands run inside through
-# nsenter. Nothing of the host's /etc, /run or /var is used or changed.
+# nsenter. Nothing of the host's /etc, /run or /var is changed (its /etc is
+# copied); on a cgroup v1 host two empty cgroups are made and removed.
 #
 #   (1)  the container boots (systemctl is-system-running)
 #   (2)  tokend answers, started by tokend.socket
@@ -29,8 +30,10 @@
 #   (11) there, PAMName= with "nokeyring" on the session line plus
 #        LoadCredential= (the documented alternative) runs with its token
 #
-# Root only; prints "1..0 # SKIP why" where it cannot run. Every container
-# is stopped by its nspawn PID (SIGTERM, then SIGKILL), also on failure.
+# Root only; prints "1..0 # SKIP why" where it cannot run (also where
+# systemd-nspawn cannot boot the tree at all). Every container is stopped by
+# its nspawn PID (SIGTERM, then SIGKILL), also on failure. About 5 s here
+# (the boot takes 1-2 s); no network, no debootstrap.
 # PERTOK_KEEP_SANDBOX=1 keeps the temp dir (consoles, journals).
 set -u
 
@@ -151,7 +154,7 @@ find_cgroup() {
 
 # boot NAME [nspawn options]: boots the container, sets SDPID (its systemd)
 boot() {
-	local name=$1 i st c
+	local name=$1 i st c g
 	shift
 	(
 		exec systemd-nspawn -q -D / --volatile=yes --register=no --keep-unit --boot \
@@ -161,12 +164,13 @@ boot() {
 	) >"$T/$name.console" 2>&1 </dev/null &
 	NSPAWN_PID=$!
 	SDPID=""
-	for i in $(seq 1 300); do
+	for i in $(seq 1 600); do # 2 min: a loaded CI machine
 		if [ -z "$SDPID" ]; then
+			# nspawn's child, or its child: the container's PID 1
 			for c in $(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null); do
-				for c in $c $(ps -o pid= --ppid "$c" 2>/dev/null); do
-					[ "$(readlink "/proc/$c/exe" 2>/dev/null)" = /usr/lib/systemd/systemd ] &&
-						SDPID=$c
+				for g in $c $(ps -o pid= --ppid "$c" 2>/dev/null); do
+					[ "$(readlink "/proc/$g/exe" 2>/dev/null)" = /usr/lib/systemd/systemd ] &&
+						SDPID=$g
 				done
 			done
 		fi
@@ -230,7 +234,6 @@ EOF
 # ------------------------------------------------------------ the tree
 
 find_cgroup
-echo "1..11"
 mkdir -p "$T/inst" "$T/out" "$T/home"
 chmod 1777 "$T/out"
 if ! make -C "$top_builddir" install DESTDIR="$T/inst" >"$T/install.log" 2>&1; then
@@ -256,7 +259,7 @@ for u in alice bob carol; do
 	printf 'pertok-%s:x:%s:\n' $u $uid >>"$T/etc/group"
 	printf 'pertok-%s:!::\n' $u >>"$T/etc/gshadow"
 	install -d -o $uid -g $uid -m 0755 "$T/home/pertok-$u"
-	eval "uid_$u=$uid"
+	[ $u = bob ] && uid_bob=$uid
 	uid=$((uid + 1))
 done
 mkdir -p "$T/etc/pertok"
@@ -340,7 +343,7 @@ tokend_up() {
 	IN systemctl enable -q tokend.service || return 1
 	IN systemctl is-enabled -q tokend-credential.socket || return 1
 	IN systemctl start tokend.socket tokend-credential.socket || return 1
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 300); do
 		IN pertokctl status >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
@@ -352,8 +355,14 @@ tokend_log() { IN journalctl -u tokend.service --no-pager -o cat; }
 
 # ------------------------------------------------------------ with the keyring
 
-boot pertok-sd1 --system-call-filter='add_key keyctl request_key'
-ok $? "the host's tree boots under systemd-nspawn --volatile=yes"
+# this machine's verdict, not pertok's: where nspawn cannot boot the tree at
+# all (no cgroup it may write, no CAP_SYS_ADMIN) there is nothing to test
+if ! boot pertok-sd1 --system-call-filter='add_key keyctl request_key'; then
+	why=$(grep -v '^$' "$T/pertok-sd1.console" | tail -1)
+	skip "systemd-nspawn cannot boot the host's tree here: ${why:-no output}"
+fi
+echo "1..11"
+ok 0 "the host's tree boots under systemd-nspawn --volatile=yes"
 echo "# booted in $(($(date +%s) - START)) s"
 
 tokend_up
@@ -366,7 +375,7 @@ IN pertokctl revoke --user pertok-carol >/dev/null || r=1
 ok $r "logins issue tokens for the holder systemd; carol's is revoked"
 
 IN systemctl start pertok-pam-job.timer
-wait_file "$T/out/pam.tok" 20 && check_token "$T/out/pam.tok" pertok-alice
+wait_file "$T/out/pam.tok" 60 && check_token "$T/out/pam.tok" pertok-alice
 r=$?
 [ $r -eq 0 ] || IN journalctl -u pertok-pam-job.service --no-pager | tail -10 | diag
 ok $r "a system timer's User= + PAMName=pertok-job job reads its user's live token from its keyring"
@@ -380,15 +389,22 @@ ok $r "LoadCredential=pertok:/run/pertok/credential.sock: the credential is a li
 
 IN loginctl enable-linger pertok-bob
 r=1
-for i in $(seq 1 50); do
+for _ in $(seq 1 150); do
 	IN systemctl is-active -q "user@$uid_bob.service" && r=0 && break
 	sleep 0.2
 done
+[ $r -eq 0 ] || { echo "user@$uid_bob.service did not start:"; IN systemctl status "user@$uid_bob.service" --no-pager 2>&1 | tail -12; } | diag
+user_ctl() { IN runuser -u pertok-bob -- env XDG_RUNTIME_DIR="/run/user/$uid_bob" systemctl --user "$@"; }
 if [ $r -eq 0 ]; then
-	IN runuser -u pertok-bob -- env XDG_RUNTIME_DIR="/run/user/$uid_bob" \
-		systemctl --user start pertok-sync.timer
-	wait_file "$T/out/user.tok" 20 && check_token "$T/out/user.tok" pertok-bob
+	# (the manager may still be settling: its socket, its units)
+	for _ in $(seq 1 25); do
+		user_ctl start pertok-sync.timer 2>"$T/user.err" &&
+			user_ctl is-active -q pertok-sync.timer && break
+		sleep 0.2
+	done
+	wait_file "$T/out/user.tok" 60 && check_token "$T/out/user.tok" pertok-bob
 	r=$?
+	[ $r -eq 0 ] || { cat "$T/user.err"; user_ctl list-timers --all --no-pager 2>&1; } | diag
 fi
 [ $r -eq 0 ] || { IN journalctl --no-pager | grep -v "kernel:" | tail -25; tokend_log | tail -5; } | diag
 ok $r "a user timer under a lingering user's manager gets the user's token by LoadCredential"
