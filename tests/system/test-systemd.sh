@@ -71,11 +71,11 @@ OWN_CG=0
 # ------------------------------------------------------------ the container
 
 stop_container() {
-	local i d
+	local d
 	[ -n "$NSPAWN_PID" ] || return 0
 	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
 		kill -TERM "$NSPAWN_PID" 2>/dev/null
-		for i in $(seq 1 100); do
+		for _ in $(seq 1 100); do
 			kill -0 "$NSPAWN_PID" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -132,7 +132,7 @@ find_cgroup() {
 	# test's container may hold them for a while; ones left empty (no
 	# process in them for a second) by a container that is gone are removed.
 	local idle=0
-	for i in $(seq 1 900); do
+	for _ in $(seq 1 900); do
 		if mkdir "$CG/payload" 2>/dev/null; then
 			OWN_CG=1
 			mkdir -p "$CG/supervisor"
@@ -154,7 +154,7 @@ find_cgroup() {
 
 # boot NAME [nspawn options]: boots the container, sets SDPID (its systemd)
 boot() {
-	local name=$1 i st c g
+	local name=$1 st c g
 	shift
 	(
 		exec systemd-nspawn -q -D / --volatile=yes --register=no --keep-unit --boot \
@@ -164,7 +164,7 @@ boot() {
 	) >"$T/$name.console" 2>&1 </dev/null &
 	NSPAWN_PID=$!
 	SDPID=""
-	for i in $(seq 1 600); do # 2 min: a loaded CI machine
+	for _ in $(seq 1 600); do # 2 min: a loaded CI machine
 		if [ -z "$SDPID" ]; then
 			# nspawn's child, or its child: the container's PID 1
 			for c in $(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null); do
@@ -205,8 +205,7 @@ diag() { sed 's/^/#   /'; }
 
 # wait_file PATH SECONDS
 wait_file() {
-	local i
-	for i in $(seq 1 $(($2 * 5))); do
+	for _ in $(seq 1 $(($2 * 5))); do
 		[ -s "$1" ] && return 0
 		sleep 0.2
 	done
@@ -338,7 +337,6 @@ echo "# prepared in $(($(date +%s) - START)) s"
 
 # tokend up (socket activation) and the three logins
 tokend_up() {
-	local i
 	# enabling the service enables both sockets (Also=)
 	IN systemctl enable -q tokend.service || return 1
 	IN systemctl is-enabled -q tokend-credential.socket || return 1
