@@ -40,10 +40,10 @@ const char *pt_cred_unit_suffix(const char *unit)
 	return NULL;
 }
 
-#define BAD(...)                                      \
-	do {                                          \
-		snprintf(err, errlen, __VA_ARGS__);   \
-		return -EBADMSG;                      \
+#define BAD(...)                                    \
+	do {                                        \
+		snprintf(err, errlen, __VA_ARGS__); \
+		return -EBADMSG;                    \
 	} while (0)
 
 int pt_cred_parse_addr(const char *p, size_t len, struct pt_cred_addr *ret, char *err,
@@ -121,7 +121,8 @@ static int systemd_path(const char *text, size_t len, const char **ret, size_t *
 		if (c2) {
 			size_t ctl = (size_t)(c2 - c1 - 1);
 
-			if (ctl == strlen("name=systemd") && memcmp(c1 + 1, "name=systemd", ctl) == 0) {
+			if (ctl == strlen("name=systemd") &&
+			    memcmp(c1 + 1, "name=systemd", ctl) == 0) {
 				*ret = c2 + 1;
 				*ret_len = (size_t)(le - c2 - 1);
 				return 0;
@@ -147,8 +148,8 @@ static bool ends_with(const char *s, size_t n, const char *suffix)
 	return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
-int pt_cred_check_cgroup(const char *text, size_t len, const char *unit, uid_t peer_uid,
-			 char *why, size_t whylen)
+int pt_cred_check_cgroup(const char *text, size_t len, const char *unit, uid_t peer_uid, char *why,
+			 size_t whylen)
 {
 	char mgr[64];
 	const char *path, *seg[64];
@@ -174,7 +175,8 @@ int pt_cred_check_cgroup(const char *text, size_t len, const char *unit, uid_t p
 		}
 		i = j + 1;
 	}
-	if (n < 2 || seglen[n - 1] != strlen(unit) || memcmp(seg[n - 1], unit, seglen[n - 1]) != 0) {
+	if (n < 2 || seglen[n - 1] != strlen(unit) ||
+	    memcmp(seg[n - 1], unit, seglen[n - 1]) != 0) {
 		snprintf(why, whylen, "the peer (uid %u) is not in the cgroup of %s but in %.*s",
 			 (unsigned)peer_uid, unit, (int)(plen > 200 ? 200 : plen), path);
 		return -EPERM;
@@ -188,8 +190,9 @@ int pt_cred_check_cgroup(const char *text, size_t len, const char *unit, uid_t p
 	 * unit's slice may be a container's own cgroups) */
 	for (size_t i = mgr_at + 1; mgr_at != SIZE_MAX && i + 1 < n; i++)
 		if (!ends_with(seg[i], seglen[i], ".slice")) {
-			snprintf(why, whylen, "the cgroup of %s is not in a slice of a manager (%.*s)",
-				 unit, (int)(plen > 200 ? 200 : plen), path);
+			snprintf(why, whylen,
+				 "the cgroup of %s is not in a slice of a manager (%.*s)", unit,
+				 (int)(plen > 200 ? 200 : plen), path);
 			return -EPERM;
 		}
 	if (mgr_at == SIZE_MAX) {

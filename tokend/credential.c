@@ -33,7 +33,8 @@ static int unit_user(const char *unit, char *ret, size_t len, char *why, size_t 
 		snprintf(why, whylen, "%s is not a service, socket, mount or swap unit", unit);
 		return -EINVAL;
 	}
-	snprintf(iface, sizeof(iface), "org.freedesktop.systemd1.%c%s", sfx[1] - 'a' + 'A', sfx + 2);
+	snprintf(iface, sizeof(iface), "org.freedesktop.systemd1.%c%s", sfx[1] - 'a' + 'A',
+		 sfx + 2);
 	r = sd_bus_new(&bus);
 	if (r >= 0 && (r = sd_bus_set_address(bus, "unix:path=/run/systemd/private")) >= 0)
 		r = sd_bus_start(bus);
@@ -159,7 +160,9 @@ int op_credential(struct call *c)
 	/* the unit is the peer's, its user known: from here on a redemption
 	 * like any other (same decision, counters, audit), holder "systemd" */
 	struct pt_req redeem = {
-		.type = PT_REDEEM, .user = user, .holder = (char *)PT_CRED_HOLDER,
+		.type = PT_REDEEM,
+		.user = user,
+		.holder = (char *)PT_CRED_HOLDER,
 		.service = q->service,
 	};
 	struct call rc = *c;

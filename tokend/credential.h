@@ -69,8 +69,8 @@ enum pt_cred_scope {
  * own cgroup, for a peer of peer_uid. The systemd hierarchy is the
  * "name=systemd" line where there is one (legacy and hybrid hosts), else the
  * unified "0::" line. Returns the scope, or -EPERM with why filled. */
-int pt_cred_check_cgroup(const char *text, size_t len, const char *unit, uid_t peer_uid,
-			 char *why, size_t whylen);
+int pt_cred_check_cgroup(const char *text, size_t len, const char *unit, uid_t peer_uid, char *why,
+			 size_t whylen);
 
 /* Whether rep (a reply frame of the key holder's to a PT_CREDENTIAL request)
  * is a grant: then the live token alone replaces it in rep (the credential's

@@ -137,7 +137,8 @@ static void close_others(const int *keep, size_t n)
 }
 
 /* The system calls the front's loop makes (and glibc's malloc under it);
- * anything else kills the process. Files cannot be opened at all. */
+ * anything else kills the process. Files cannot be opened at all.
+ * getpeername: the address of a credential socket's peer (credential.h). */
 static int install_seccomp(void)
 {
 	static const int allow[] = {
@@ -154,9 +155,7 @@ static int install_seccomp(void)
 		SCMP_SYS(gettid),	 SCMP_SYS(getppid),	    SCMP_SYS(restart_syscall),
 		SCMP_SYS(nanosleep),	 SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield),
 		SCMP_SYS(newfstatat),	 SCMP_SYS(fstat),	    SCMP_SYS(lseek),
-		SCMP_SYS(writev),	 SCMP_SYS(sigaltstack),
-		/* the credential socket's peer address (credential.h) */
-		SCMP_SYS(getpeername),
+		SCMP_SYS(writev),	 SCMP_SYS(sigaltstack),	    SCMP_SYS(getpeername),
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int r = ctx ? 0 : -ENOMEM;

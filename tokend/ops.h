@@ -32,7 +32,7 @@ struct pt_peer {
 	bool exe_seen;
 	dev_t exe_dev;
 	ino_t exe_ino;
-	int procfd; /* /proc/PID of the process that connected, -1: none */
+	int procfd;	 /* /proc/PID of the process that connected, -1: none */
 	bool credential; /* it connected on the credential socket (credential.h) */
 };
 

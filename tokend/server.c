@@ -225,7 +225,8 @@ int pt_server_listen(const struct pt_config *cfg, int *ret_fd, int *ret_cfd, int
 		return r;
 	r = pt_server_cred_path(cfg, cpath, sizeof(cpath));
 	if (r < 0)
-		snprintf(err, errlen, "credential socket path too long beside %s", cfg->socket_path);
+		snprintf(err, errlen, "credential socket path too long beside %s",
+			 cfg->socket_path);
 	else
 		r = listen_path(cpath, &cfd, err, errlen);
 	if (r < 0) {
@@ -259,17 +260,17 @@ struct conn {
 	struct uidslot *slot; /* unprivileged peers' uid (NULL: root or an actor) */
 	struct ptbuf *in;
 	struct ptbuf *out;
-	uint64_t deadline; /* ms, monotonic: the current request must complete by then */
-	uint64_t expires;  /* ms, monotonic: the connection's end, whatever it does */
-	uint64_t round;	   /* the last loop round that ran it */
-	uint32_t events;   /* registered with epoll */
-	bool identified;   /* the key holder read the peer's credentials */
-	bool hello;	   /* the version exchange happened */
-	bool closing;	   /* close once out is flushed */
-	bool want_out;	   /* a send would have blocked: wait for EPOLLOUT */
-	bool inflight;	   /* a request is with the key holder */
-	bool backlog;	   /* its round ended with work left: run it next round */
-	bool dead;	   /* closed this round; freed when the round's events are done */
+	uint64_t deadline;	   /* ms, monotonic: the current request must complete by then */
+	uint64_t expires;	   /* ms, monotonic: the connection's end, whatever it does */
+	uint64_t round;		   /* the last loop round that ran it */
+	uint32_t events;	   /* registered with epoll */
+	bool identified;	   /* the key holder read the peer's credentials */
+	bool hello;		   /* the version exchange happened */
+	bool closing;		   /* close once out is flushed */
+	bool want_out;		   /* a send would have blocked: wait for EPOLLOUT */
+	bool inflight;		   /* a request is with the key holder */
+	bool backlog;		   /* its round ended with work left: run it next round */
+	bool dead;		   /* closed this round; freed when the round's events are done */
 	struct pt_cred_addr *cred; /* on the credential socket: what its address names */
 	uint32_t refusal;	   /* credential refused: bytes of the notice still to send */
 	struct conn *prev, *next;
@@ -298,11 +299,11 @@ struct front {
 	bool pair_out;	     /* EPOLLOUT registered on the pair */
 	struct ptbuf *dgram; /* the packet being sent (pair_flush) */
 	int lfd;
-	int cfd; /* the credential socket (credential.h), -1: none */
-	unsigned n_pending_fds;			 /* client sockets queued for the key holder */
-	bool listen_paused;			 /* the listening socket is off epoll ... */
-	uint64_t listen_resume;			 /* ... until then (ms, monotonic) */
-	uint64_t noisy_since;			 /* client errors logged in this window ... */
+	int cfd;		/* the credential socket (credential.h), -1: none */
+	unsigned n_pending_fds; /* client sockets queued for the key holder */
+	bool listen_paused;	/* the listening socket is off epoll ... */
+	uint64_t listen_resume; /* ... until then (ms, monotonic) */
+	uint64_t noisy_since;	/* client errors logged in this window ... */
 	unsigned noisy_logged, noisy_suppressed; /* ... and not */
 	struct ptbuf *scratch;
 };

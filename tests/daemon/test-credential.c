@@ -203,15 +203,18 @@ static void test_bad_addresses(void **state)
 		size_t len;
 		const char *reason;
 	} cases[] = {
+/* an abstract address: a NUL, then the name */
+#define Z(s) "\0" s
 #define A(s) s, sizeof(s) - 1
 		{ "", 0, "the peer bound no address" },
-		{ A("\0XYZ3456789abcdef/unit/a.service/pertok"), "1 to 16 lower-case hex digits" },
-		{ A("\0" "0123456789abcdef/unix/a.service/pertok"), "has no \\\"/unit/\\\" after" },
-		{ A("\0" "0123456789abcdef/unit/a.target/pertok"),
+		{ A(Z("XYZ3456789abcdef/unit/a.service/pertok")), "1 to 16 lower-case hex digits" },
+		{ A(Z("0123456789abcdef/unix/a.service/pertok")), "has no \\\"/unit/\\\" after" },
+		{ A(Z("0123456789abcdef/unit/a.target/pertok")),
 		  "not the name of a service, socket, mount or swap unit" },
-		{ A("\0" "0123456789abcdef/unit/a.service"), "/<credential id>\\\" after the unit name" },
-		{ A("\0" "0123456789abcdef/unit/a b.service/x"), "has a character (0x20)" },
-		{ A("\0" "0123456789abcdef/unit/a.service/"),
+		{ A(Z("0123456789abcdef/unit/a.service")),
+		  "/<credential id>\\\" after the unit name" },
+		{ A(Z("0123456789abcdef/unit/a b.service/x")), "has a character (0x20)" },
+		{ A(Z("0123456789abcdef/unit/a.service/")),
 		  "credential id in the peer's address is empty" },
 #undef A
 	};
@@ -261,7 +264,7 @@ static void test_not_systemd_exe(void **state)
 static int find_cgroot(void)
 {
 	static const char *const roots[] = { "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified",
-					      "/sys/fs/cgroup" };
+					     "/sys/fs/cgroup" };
 	FILE *f = fopen("/proc/self/cgroup", "r");
 	char line[1024], own[PATH_MAX] = "", sys[PATH_MAX] = "";
 
@@ -297,8 +300,11 @@ static int find_cgroot(void)
 static void rm_cgroups(void)
 {
 	static const char *const units[] = {
-		"evil.service", "victim.service", "user@65534.service/app.slice/sync.service",
-		"user@65534.service/app.slice", "user@65534.service",
+		"evil.service",
+		"victim.service",
+		"user@65534.service/app.slice/sync.service",
+		"user@65534.service/app.slice",
+		"user@65534.service",
 	};
 	char path[PATH_MAX + 64];
 

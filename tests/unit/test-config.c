@@ -80,7 +80,7 @@ static void test_reference_file(void **state)
 	assert_int_equal(a->line, 33);
 	assert_string_equal(cfg->actors[2].name, "cron");
 	assert_string_equal(cfg->actors[3].name, "systemd"); /* units: pam_pertok(8), SYSTEMD */
-	assert_null(pt_config_find_actor(cfg, "self")); /* built in, not configured */
+	assert_null(pt_config_find_actor(cfg, "self"));	     /* built in, not configured */
 	assert_null(pt_config_find_actor(cfg, "nobody"));
 	assert_null(pt_config_find_actor(cfg, NULL));
 

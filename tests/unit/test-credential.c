@@ -62,8 +62,8 @@ static const struct {
 	{ "0::/user@1000.service/sync.service\n", "sync.service", 1000, DENY, "not in a slice" },
 	{ "0::/system.slice/x.scope/backup.service\n", "backup.service", 0, DENY,
 	  "backup.service is not in a slice" },
-	{ "0::/user.slice/user-1000.slice/user@1000.service/x.scope/sync.service\n",
-	  "sync.service", 1000, DENY, "not in a slice of a manager" },
+	{ "0::/user.slice/user-1000.slice/user@1000.service/x.scope/sync.service\n", "sync.service",
+	  1000, DENY, "not in a slice of a manager" },
 	{ "", "backup.service", 0, DENY, "names no systemd cgroup" },
 	{ "7:pids:/system.slice/backup.service\n", "backup.service", 0, DENY,
 	  "names no systemd cgroup" },
@@ -84,6 +84,8 @@ static void test_cgroups(void **state)
 	}
 }
 
+/* an abstract address: a NUL, then the name */
+#define Z(s) "\0" s
 #define A(s) s, sizeof(s) - 1
 static const struct {
 	const char *addr;
@@ -91,22 +93,23 @@ static const struct {
 	const char *unit, *id; /* NULL: refused */
 	const char *why;
 } addrs[] = {
-	{ A("\0" "0123456789abcdef/unit/backup.service/pertok"), "backup.service", "pertok", NULL },
-	{ A("\0" "0123456789abcdef/unit/a@b\\x2d.socket/x.y"), "a@b\\x2d.socket", "x.y", NULL },
-	{ A("\0" "0123456789abcdef/unit/backup.service/pertok/x"), NULL, NULL, "byte (0x2f)" },
+	{ A(Z("0123456789abcdef/unit/backup.service/pertok")), "backup.service", "pertok", NULL },
+	{ A(Z("0123456789abcdef/unit/a@b\\x2d.socket/x.y")), "a@b\\x2d.socket", "x.y", NULL },
+	{ A(Z("0123456789abcdef/unit/backup.service/pertok/x")), NULL, NULL, "byte (0x2f)" },
 	/* systemd prints its random number unpadded: 1 to 16 digits */
-	{ A("\0" "123456789abcdef/unit/backup.service/pertok"), "backup.service", "pertok", NULL },
-	{ A("\0" "7/unit/backup.service/pertok"), "backup.service", "pertok", NULL },
-	{ A("\0" "0123456789ABCDEF/unit/backup.service/pertok"), NULL, NULL,
+	{ A(Z("123456789abcdef/unit/backup.service/pertok")), "backup.service", "pertok", NULL },
+	{ A(Z("7/unit/backup.service/pertok")), "backup.service", "pertok", NULL },
+	{ A(Z("0123456789ABCDEF/unit/backup.service/pertok")), NULL, NULL,
 	  "no \"/unit/\" after its hex digits" },
-	{ A("\0" "0123456789abcdef0/unit/backup.service/pertok"), NULL, NULL, "1 to 16 lower-case" },
-	{ A("\0" "/unit/backup.service/pertok"), NULL, NULL, "1 to 16 lower-case" },
+	{ A(Z("0123456789abcdef0/unit/backup.service/pertok")), NULL, NULL, "1 to 16 lower-case" },
+	{ A(Z("/unit/backup.service/pertok")), NULL, NULL, "1 to 16 lower-case" },
 	{ A("/run/pertok/x.sock"), NULL, NULL, "a path, not an abstract address" },
-	{ A("\0" "0123456789abcdef/unit//pertok"), NULL, NULL, "unit name in the peer's address is empty" },
-	{ A("\0" "0123456789abcdef/unit/.service/pertok"), NULL, NULL, "not the name of a service" },
-	{ A("\0" "0123456789abcdef/unit/backup.service/.."), NULL, NULL, "is \"..\"" },
-	{ A("\0" "0123456789abcdef/unit/backup.service/a\0b"), NULL, NULL, "byte (0x00)" },
-	{ A("\0" "0123456789abcdef/unit/x.socket\0.service/p"), NULL, NULL, "character (0x00)" },
+	{ A(Z("0123456789abcdef/unit//pertok")), NULL, NULL,
+	  "unit name in the peer's address is empty" },
+	{ A(Z("0123456789abcdef/unit/.service/pertok")), NULL, NULL, "not the name of a service" },
+	{ A(Z("0123456789abcdef/unit/backup.service/..")), NULL, NULL, "is \"..\"" },
+	{ A(Z("0123456789abcdef/unit/backup.service/a\0b")), NULL, NULL, "byte (0x00)" },
+	{ A(Z("0123456789abcdef/unit/x.socket\0.service/p")), NULL, NULL, "character (0x00)" },
 	{ "", 0, NULL, NULL, "bound no address" },
 };
 #undef A
