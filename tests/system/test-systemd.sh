@@ -65,13 +65,12 @@ START=$(date +%s)
 T=$(mktemp -d /tmp/pertok-systemd.XXXXXX) || exit 1
 chmod 0755 "$T"
 NSPAWN_PID=""
-CG=""  # the cgroup where nspawn makes its "payload" and "supervisor"
-OWN_CG=0
+CGROOT=""  # the systemd cgroup hierarchy (name=systemd on v1, else cgroup2)
+CG=""      # this test's cgroup in it: nspawn's "payload" and "supervisor" go below
 
 # ------------------------------------------------------------ the container
 
 stop_container() {
-	local d
 	[ -n "$NSPAWN_PID" ] || return 0
 	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
 		kill -TERM "$NSPAWN_PID" 2>/dev/null
@@ -84,19 +83,18 @@ stop_container() {
 	wait "$NSPAWN_PID" 2>/dev/null
 	NSPAWN_PID=""
 	SDPID=""
-	# what the container left in them (empty once it is gone)
-	for d in payload supervisor; do
-		[ "$OWN_CG" = 1 ] && [ -d "$CG/$d" ] &&
-			find "$CG/$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+	# what the container left in our cgroup (empty once it is gone)
+	for _ in $(seq 1 50); do
+		[ -n "$CG" ] && [ -d "$CG" ] && find "$CG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+		[ -z "$(find "$CG" -mindepth 1 -type d 2>/dev/null)" ] && break
+		sleep 0.1
 	done
 	return 0
 }
 
 cleanup() {
 	stop_container
-	if [ "$OWN_CG" = 1 ]; then
-		rmdir "$CG/supervisor" "$CG/payload" 2>/dev/null
-	fi
+	[ -n "$CG" ] && [ -d "$CG" ] && rmdir "$CG" 2>/dev/null
 	if [ "${PERTOK_KEEP_SANDBOX:-0}" = 1 ]; then
 		echo "# kept $T"
 	else
@@ -107,57 +105,58 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # nspawn --keep-unit on a host without a running systemd puts the container
-# into "payload" and itself into "supervisor" below the cgroup it was started
-# in. On a legacy (cgroup v1) hierarchy it does not create them there ("Failed
-# to attach ... to compat systemd cgroup //payload"): made here, removed when
-# the container is gone.
+# into "payload" and itself into "supervisor" below its own cgroup, as the
+# systemd hierarchy mounted at CGROOT shows it: on this kind of host, the
+# root, shared by every container booted that way. So each boot runs in a
+# cgroup of this test's (CG), in a cgroup namespace and a mount namespace
+# where CG is bound over CGROOT: nspawn's "root" is CG. On a cgroup v1
+# hierarchy nspawn does not make "payload" and "supervisor" itself ("Failed
+# to attach ... to compat systemd cgroup //payload"): made here.
 find_cgroup() {
-	local root rel line
+	local rel line
 	rel=""
 	if [ -d /sys/fs/cgroup/systemd ]; then
-		root=/sys/fs/cgroup/systemd
+		CGROOT=/sys/fs/cgroup/systemd
 		while read -r line; do
 			case $line in *:name=systemd:*) rel=${line##*:} ;; esac
 		done </proc/self/cgroup
 	else
-		root=/sys/fs/cgroup
+		CGROOT=/sys/fs/cgroup
 		while read -r line; do
 			case $line in 0::*) rel=${line#0::} ;; esac
 		done </proc/self/cgroup
 	fi
 	[ "$rel" = / ] && rel=""
-	CG="$root$rel"
-	[ -d /sys/fs/cgroup/systemd ] || return 0
-	# they are one per host: making "payload" is taking them. Another
-	# test's container may hold them for a while; ones left empty (no
-	# process in them for a second) by a container that is gone are removed.
-	local idle=0
-	for _ in $(seq 1 900); do
-		if mkdir "$CG/payload" 2>/dev/null; then
-			OWN_CG=1
-			mkdir -p "$CG/supervisor"
-			return 0
-		fi
-		if [ -z "$(find "$CG/payload" "$CG/supervisor" -name cgroup.procs -exec cat {} + 2>/dev/null)" ]; then
-			idle=$((idle + 1))
-		else
-			idle=0
-		fi
-		if [ $idle -ge 5 ]; then
-			find "$CG/payload" "$CG/supervisor" -depth -type d -exec rmdir {} \; 2>/dev/null
-			idle=0
-		fi
-		sleep 0.2
-	done
-	skip "$CG/payload stayed taken for 180 s: another systemd-nspawn runs here"
+	# One booted container at a time on this host: two at once were seen to
+	# disturb each other (a unit's process reading as the root cgroup).
+	# Other tests that boot containers are asked to take the same lock.
+	exec 9>/tmp/pertok-nspawn.lock
+	flock -w 600 9 || skip "another test held /tmp/pertok-nspawn.lock for 10 min"
+	CG="$CGROOT$rel/pertok-test-systemd-$$"
+	mkdir "$CG" 2>/dev/null || skip "cannot make a cgroup in $CGROOT$rel (read-only cgroupfs?)"
+}
+
+# PID is systemd as PID 1 of its own pid namespace (NSpid ends in 1)
+is_systemd() {
+	[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = /usr/lib/systemd/systemd ] &&
+		grep -qE '^NSpid:.*[[:space:]]1$' "/proc/$1/status" 2>/dev/null
 }
 
 # boot NAME [nspawn options]: boots the container, sets SDPID (its systemd)
 boot() {
 	local name=$1 st c g
 	shift
+	# a cgroup per boot: what a container left behind never meets the next
+	mkdir "$CG/$name" || return 1
 	(
-		exec systemd-nspawn -q -D / --volatile=yes --register=no --keep-unit --boot \
+		echo "$BASHPID" >"$CG/$name/cgroup.procs" || exit 1
+		# shellcheck disable=SC2016 # ($1 and $2 are the inner shell's)
+		exec unshare -C -m --propagation private sh -c '
+			mount --bind "$1" "$2" || exit 1
+			[ "$2" = /sys/fs/cgroup/systemd ] && mkdir -p "$2/payload" "$2/supervisor"
+			shift 2
+			exec "$@"' sh "$CG/$name" "$CGROOT" \
+			systemd-nspawn -D / --volatile=yes --register=no --keep-unit --boot \
 			--console=pipe -M "$name" \
 			--bind="$T/etc:/etc" --bind-ro="$T/inst/usr/local:/usr/local" \
 			--bind="$T/home:/home" --bind="$T/out:/var/tmp/pertok-out" "$@"
@@ -165,12 +164,18 @@ boot() {
 	NSPAWN_PID=$!
 	SDPID=""
 	for _ in $(seq 1 600); do # 2 min: a loaded CI machine
+		# the container's PID 1: nspawn's child, or (when nspawn runs a child
+		# of its own) its grandchild; not the processes systemd forks for its
+		# units, which run the same executable for a while
 		if [ -z "$SDPID" ]; then
-			# nspawn's child, or its child: the container's PID 1
 			for c in $(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null); do
-				for g in $c $(ps -o pid= --ppid "$c" 2>/dev/null); do
-					[ "$(readlink "/proc/$g/exe" 2>/dev/null)" = /usr/lib/systemd/systemd ] &&
-						SDPID=$g
+				is_systemd "$c" && SDPID=$c && break
+			done
+		fi
+		if [ -z "$SDPID" ]; then
+			for c in $(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null); do
+				for g in $(ps -o pid= --ppid "$c" 2>/dev/null); do
+					is_systemd "$g" && SDPID=$g && break 2
 				done
 			done
 		fi
@@ -181,7 +186,14 @@ boot() {
 		kill -0 "$NSPAWN_PID" 2>/dev/null || break
 		sleep 0.2
 	done
-	echo "# the container did not boot (state: ${st:-none}); its console:"
+	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		echo "# the container did not boot within 2 min (systemd: ${SDPID:-not found}, state: ${st:-none})"
+		ps -o pid,ppid,args --ppid "$NSPAWN_PID" 2>&1 | sed 's/^/#   /'
+	else
+		wait "$NSPAWN_PID"
+		echo "# systemd-nspawn exited with status $? before the container was up (state: ${st:-none})"
+	fi
+	echo "# its console:"
 	sed 's/^/#   /' "$T/$name.console" | tail -20
 	return 1
 }
@@ -395,14 +407,18 @@ done
 user_ctl() { IN runuser -u pertok-bob -- env XDG_RUNTIME_DIR="/run/user/$uid_bob" systemctl --user "$@"; }
 if [ $r -eq 0 ]; then
 	# (the manager may still be settling: its socket, its units)
-	for _ in $(seq 1 25); do
+	for _ in $(seq 1 150); do
 		user_ctl start pertok-sync.timer 2>"$T/user.err" &&
 			user_ctl is-active -q pertok-sync.timer && break
 		sleep 0.2
 	done
 	wait_file "$T/out/user.tok" 60 && check_token "$T/out/user.tok" pertok-bob
 	r=$?
-	[ $r -eq 0 ] || { cat "$T/user.err"; user_ctl list-timers --all --no-pager 2>&1; } | diag
+	[ $r -eq 0 ] || {
+		cat "$T/user.err"
+		user_ctl list-timers --all --no-pager 2>&1
+		IN ls -la "/run/user/$uid_bob" "/run/user/$uid_bob/systemd" 2>&1
+	} | diag
 fi
 [ $r -eq 0 ] || { IN journalctl --no-pager | grep -v "kernel:" | tail -25; tokend_log | tail -5; } | diag
 ok $r "a user timer under a lingering user's manager gets the user's token by LoadCredential"
