@@ -132,6 +132,7 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_CODE_SHEET, "code-sheet" },
 	{ PT_CODE_LIST, "code-list" },
 	{ PT_REFRESH, "refresh" },
+	{ PT_CREDENTIAL, "credential" },
 	{ PT_ERR, "error" },
 	{ PT_LIST_STATUS, "list" },
 	{ PT_EXPLAIN_ISSUE, "explain" },

@@ -128,6 +128,11 @@ enum pt_msgtype {
 	PT_EXPLAIN_ISSUE = 31, /* root: dry run of an exchange (issue decision) */
 	PT_CODE_SHEET = 40,    /* root: a sheet of codes (replaces the old one) */
 	PT_CODE_LIST = 41,     /* root: the ids on a user's sheet, used or not */
+	/* never on the wire: the front makes it (service = the unit, id = the
+	 * credential id) of a connection on the credential socket
+	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
+	 * PT_REDEEM's. */
+	PT_CREDENTIAL = 50,
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };

@@ -614,6 +614,18 @@ static int redeem_open_session(pam_handle_t *pamh, const struct pp_args *a)
 				 user);
 
 	r = pk_join_fresh_session();
+	if (r == -EPERM || r == -ENOSYS || r == -EACCES)
+		/* the kernel keyring calls are filtered (nspawn's and Docker's
+		 * default seccomp filters): say so once, with the way out */
+		return pp_result(
+			pamh, a, PAM_SESSION_ERR, LOG_ERR,
+			"op=redeem stage=session result=error user=%s "
+			"error=\"cannot join a new session keyring: %s: the kernel keyring "
+			"is blocked here (a container's seccomp filter?); allow add_key, "
+			"keyctl and request_key, or use the option nokeyring and give the "
+			"job its token with LoadCredential=pertok:/run/pertok/credential.sock "
+			"(pam_pertok(8), SYSTEMD)\"",
+			user, strerror(-r));
 	if (r < 0)
 		return pp_result(pamh, a, PAM_SESSION_ERR, LOG_ERR,
 				 "op=redeem stage=session result=error user=%s "

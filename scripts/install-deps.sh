@@ -38,6 +38,12 @@ packages=(
 	valgrind
 	# socket-activation test (systemd-socket-activate; systemd need not run)
 	systemd
+	# tokend asks systemd for a unit's User= (sd-bus, tokend/credential.c)
+	libsystemd-dev
+	# tests/system/test-systemd.sh: the host's own tree booted under
+	# systemd-nspawn --volatile=yes (systemd as PID 1, dbus, logind for
+	# lingering users, the PAM module that starts user managers)
+	systemd-container dbus libpam-systemd
 	# tests that move the clock of one process (faketime, libfaketime)
 	faketime libfaketime
 	# the Debian packages (debian/, tests/system/test-deb.sh): dh sequencer,

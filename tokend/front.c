@@ -137,7 +137,8 @@ static void close_others(const int *keep, size_t n)
 }
 
 /* The system calls the front's loop makes (and glibc's malloc under it);
- * anything else kills the process. Files cannot be opened at all. */
+ * anything else kills the process. Files cannot be opened at all.
+ * getpeername: the address of a credential socket's peer (credential.h). */
 static int install_seccomp(void)
 {
 	static const int allow[] = {
@@ -154,7 +155,7 @@ static int install_seccomp(void)
 		SCMP_SYS(gettid),	 SCMP_SYS(getppid),	    SCMP_SYS(restart_syscall),
 		SCMP_SYS(nanosleep),	 SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield),
 		SCMP_SYS(newfstatat),	 SCMP_SYS(fstat),	    SCMP_SYS(lseek),
-		SCMP_SYS(writev),	 SCMP_SYS(sigaltstack),
+		SCMP_SYS(writev),	 SCMP_SYS(sigaltstack),	    SCMP_SYS(getpeername),
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int r = ctx ? 0 : -ENOMEM;
@@ -180,18 +181,18 @@ static int install_seccomp(void)
 }
 
 /* Everything but the loop, in the child. Returns an exit status on failure. */
-static int become_front(const struct pt_front *f, pid_t holder, int lfd, int pair)
+static int become_front(const struct pt_front *f, pid_t holder, int lfd, int cfd, int pair)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct none[2] = { 0 };
-	const int keep[] = { lfd, pair };
+	const int keep[] = { lfd, pair, cfd };
 	sigset_t all;
 	int r;
 
 	early_pair = pair;
 	pt_log_set_sink(early_sink);
 	closelog(); /* logs go to the key holder (PS_LOG) */
-	close_others(keep, 2);
+	close_others(keep, cfd >= 0 ? 3 : 2);
 	/* no stdio either: under systemd it is the journal's stream of tokend's
 	 * main process, where raw bytes would pass for the key holder's lines */
 	{
@@ -255,8 +256,8 @@ static int become_front(const struct pt_front *f, pid_t holder, int lfd, int pai
 	return 0;
 }
 
-int pt_front_spawn(const struct pt_front *f, int lfd, pid_t *ret_pid, int *ret_pair, char *err,
-		   size_t errlen)
+int pt_front_spawn(const struct pt_front *f, int lfd, int cfd, pid_t *ret_pid, int *ret_pair,
+		   char *err, size_t errlen)
 {
 	pid_t holder = getpid(), pid;
 	int sv[2];
@@ -279,9 +280,9 @@ int pt_front_spawn(const struct pt_front *f, int lfd, pid_t *ret_pid, int *ret_p
 		int st;
 
 		close(sv[0]);
-		st = become_front(f, holder, lfd, sv[1]);
+		st = become_front(f, holder, lfd, cfd, sv[1]);
 		if (st == 0)
-			st = pt_front_run(lfd, sv[1]) < 0 ? 1 : 0;
+			st = pt_front_run(lfd, cfd, sv[1]) < 0 ? 1 : 0;
 		_exit(st); /* no atexit handlers of the key holder's */
 	}
 	close(sv[1]);

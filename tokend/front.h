@@ -20,7 +20,8 @@ struct pt_front {
  * 0, or -errno with err set. */
 int pt_front_prepare(const struct pt_config *cfg, struct pt_front *ret, char *err, size_t errlen);
 
-/* Forks the front, serving lfd. The caller keeps *ret_pair (its end of the
- * socketpair) and must not have loaded any key yet. 0 or -errno. */
-int pt_front_spawn(const struct pt_front *f, int lfd, pid_t *ret_pid, int *ret_pair, char *err,
-		   size_t errlen);
+/* Forks the front, serving lfd (and cfd, the credential socket, unless -1).
+ * The caller keeps *ret_pair (its end of the socketpair) and must not have
+ * loaded any key yet. 0 or -errno. */
+int pt_front_spawn(const struct pt_front *f, int lfd, int cfd, pid_t *ret_pid, int *ret_pair,
+		   char *err, size_t errlen);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "credential.h"
 #include "holder.h"
 #include "log.h"
 #include "nsscache-write.h"
@@ -221,13 +222,16 @@ static int on_conn(struct pt_daemon *d, uint32_t id, int fd)
 {
 	struct hconn *h = NULL;
 	struct ptbuf *m;
-	bool ok = false, privileged = false;
+	bool ok = false, privileged = false, cred = false;
 
-	/* only a connection accepted on tokend's socket identifies a caller: the
-	 * listening socket's SO_PEERCRED would name tokend itself, a socket of
-	 * another service its owner. A front that passes anything else is not
-	 * one to serve with. */
-	if (ps_check_client_fd(fd, &d->listen_addr, d->listen_addr_len) < 0) {
+	/* only a connection accepted on tokend's socket (or on the credential
+	 * socket, which the kernel tells apart by its local address) identifies
+	 * a caller: the listening socket's SO_PEERCRED would name tokend itself,
+	 * a socket of another service its owner. A front that passes anything
+	 * else is not one to serve with. */
+	if (ps_check_client_fd(fd, &d->listen_addr, d->listen_addr_len) < 0 &&
+	    !(cred = d->cred_addr_len > 0 &&
+		     ps_check_client_fd(fd, &d->cred_addr, d->cred_addr_len) == 0)) {
 		close(fd);
 		pt_log_kv(LOG_ERR, "front", "error", "reason",
 			  "the front passed a descriptor that is not a connection accepted on "
@@ -243,6 +247,7 @@ static int on_conn(struct pt_daemon *d, uint32_t id, int fd)
 			h->id = id;
 			h->since = pt_now_ms_monotonic();
 			pt_peer_read(d->cfg, fd, &h->peer);
+			h->peer.credential = cred;
 			if (h->peer.pid == getpid() || h->peer.pid == d->front_pid) {
 				/* tokend's own processes are never its callers */
 				pt_peer_clear(&h->peer);
@@ -269,6 +274,22 @@ static int on_conn(struct pt_daemon *d, uint32_t id, int fd)
 	else
 		ptbuf_free(m);
 	return 0;
+}
+
+/* A connection on the credential socket gets the live token alone and is
+ * closed, or nothing at all (the unit fails to start): never a reply frame,
+ * whose bytes systemd would take for the credential. */
+static uint8_t cred_reply(const struct hconn *h, const struct ps_msg *msg, struct ptbuf *rep)
+{
+	const char *unit = msg->kind == PS_REQ ? msg->req.service : NULL;
+	char why[512];
+
+	if (pt_cred_reply(rep, why, sizeof(why)))
+		return PS_REP_CLOSE;
+	pt_log_kv(LOG_WARNING, "credential", "deny", "unit", unit, "peer_uid",
+		  PT_LOG_U(h->peer.uid), "peer_pid", PT_LOG_I(h->peer.pid), "reason",
+		  PT_LOG_F("%s; no credential: the unit fails to start", why), NULL);
+	return PS_REP_DROP;
 }
 
 /* PS_REQ and PS_BAD: the peer's executable again, then the dispatch table. */
@@ -322,6 +343,8 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
 		if (r < 0)
 			flags = PS_REP_CLOSE;
 	}
+	if (h->peer.credential)
+		flags = cred_reply(h, msg, rep);
 	if (ps_encode_rep(m, msg->conn, flags, ptbuf_ptr(rep), ptbuf_len(rep)) < 0 &&
 	    ps_encode_rep(m, msg->conn, PS_REP_DROP, NULL, 0) < 0) {
 		ptbuf_free(m);

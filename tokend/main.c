@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 	unsigned keygen = 0;
 	char err[1024];
 	size_t bad = 0;
-	int c, r, lfd = -1, pair = -1, activated = 0, created = 0;
+	int c, r, lfd = -1, cfd = -1, pair = -1, activated = 0, created = 0;
 
 	/* tokend never resolves a name through libnss_pertok (its own cache):
 	 * an account check must see the directory, not the snapshot */
@@ -351,7 +351,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* The front is forked now, before any key is in this process's memory. */
-	r = pt_server_listen(d.cfg, &lfd, &activated, err, sizeof(err));
+	r = pt_server_listen(d.cfg, &lfd, &cfd, &activated, err, sizeof(err));
 	if (r < 0) {
 		pt_log_kv(LOG_ERR, "start", "error", "reason", err, NULL);
 		goto out;
@@ -365,12 +365,24 @@ int main(int argc, char **argv)
 		r = -errno;
 		goto out;
 	}
+	/* the credential socket (credential.h): the key holder knows its
+	 * connections by this address */
+	d.cred_addr_len = sizeof(d.cred_addr);
+	if (cfd >= 0 && getsockname(cfd, (struct sockaddr *)&d.cred_addr, &d.cred_addr_len) < 0) {
+		pt_log_kv(LOG_ERR, "start", "error", "reason",
+			  PT_LOG_F("getsockname of the credential socket: %s", strerror(errno)),
+			  NULL);
+		r = -errno;
+		goto out;
+	}
+	if (cfd < 0)
+		d.cred_addr_len = 0;
 	{
 		struct pt_front f;
 
 		r = pt_front_prepare(d.cfg, &f, err, sizeof(err));
 		if (r == 0)
-			r = pt_front_spawn(&f, lfd, &d.front_pid, &pair, err, sizeof(err));
+			r = pt_front_spawn(&f, lfd, cfd, &d.front_pid, &pair, err, sizeof(err));
 		if (r < 0) {
 			pt_log_kv(LOG_ERR, "start", "error", "reason", err, NULL);
 			goto out;
@@ -379,6 +391,9 @@ int main(int argc, char **argv)
 		snprintf(d.front_user, sizeof(d.front_user), "%s", f.user);
 		close(lfd); /* the front's alone now */
 		lfd = -1;
+		if (cfd >= 0)
+			close(cfd);
+		cfd = -1;
 	}
 	storekey = secret_page();
 	if (!storekey) {
@@ -507,10 +522,17 @@ int main(int argc, char **argv)
 			  PT_LOG_F("cannot write the final checkpoint: %s", strerror(-c)), NULL);
 	pt_log_kv(LOG_INFO, "stop", r < 0 ? "error" : "allow", NULL);
 out:
-	if (bound)
+	if (bound) {
+		char cpath[sizeof(d.cred_addr.sun_path)];
+
 		unlink(d.cfg->socket_path); /* ours: nobody answers there any more */
+		if (pt_server_cred_path(d.cfg, cpath, sizeof(cpath)) == 0)
+			unlink(cpath);
+	}
 	if (lfd >= 0)
 		close(lfd);
+	if (cfd >= 0)
+		close(cfd);
 	if (pair >= 0)
 		close(pair); /* the front sees the end and exits */
 	pt_holder_reap(&d, true);

@@ -48,6 +48,8 @@ enum pt_caller {
 	PT_CALLER_TOKEN_OWNER,	 /* the user the verified live token names, its uid
 				    the peer's (actors and root included: nobody acts
 				    for another here) */
+	PT_CALLER_CREDENTIAL,	 /* a peer on the credential socket running the actor
+				    "systemd"'s executable (credential.h) */
 };
 
 /* What the request records once admitted (a refusal by its caller class is
@@ -132,3 +134,5 @@ int op_code_issue(struct call *c);
 int op_code_check(struct call *c);
 int op_code_sheet(struct call *c);
 int op_code_list(struct call *c);
+/* credential.c */
+int op_credential(struct call *c);

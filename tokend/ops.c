@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "credential.h"
 #include "history.h"
 #include "log.h"
 #include "ops-internal.h"
@@ -44,6 +45,7 @@ static const struct pt_ops_row rows[] = {
 	{ PT_EXPLAIN_ISSUE, PT_CALLER_ROOT, PT_AUDIT_RECORD, op_explain_issue },
 	{ PT_CODE_SHEET, PT_CALLER_ROOT, PT_AUDIT_HELD, op_code_sheet },
 	{ PT_CODE_LIST, PT_CALLER_ROOT, PT_AUDIT_NONE, op_code_list },
+	{ PT_CREDENTIAL, PT_CALLER_CREDENTIAL, PT_AUDIT_HELD, op_credential },
 	{ PT_OK, PT_CALLER_NONE, PT_AUDIT_NONE, NULL },	 /* a reply */
 	{ PT_ERR, PT_CALLER_NONE, PT_AUDIT_NONE, NULL }, /* a reply */
 };
@@ -387,6 +389,12 @@ static bool caller_admitted(struct call *c, const struct pt_ops_row *row,
 		*ret_reply = refuse(c, LOG_WARNING, PT_E_PERM, q->user, NULL,
 				    "caller is neither root nor a configured actor",
 				    "only root or a configured actor may check codes");
+		return false;
+	case PT_CALLER_CREDENTIAL:
+		c->actor = pt_cred_actor(cfg, peer, why, sizeof(why));
+		if (c->actor)
+			return true;
+		*ret_reply = refuse(c, LOG_WARNING, PT_E_PERM, NULL, PT_CRED_HOLDER, why, why);
 		return false;
 	}
 	*ret_reply = reply_error(c, PT_E_PROTO, "unknown request type");

@@ -32,7 +32,8 @@ struct pt_peer {
 	bool exe_seen;
 	dev_t exe_dev;
 	ino_t exe_ino;
-	int procfd; /* /proc/PID of the process that connected, -1: none */
+	int procfd;	 /* /proc/PID of the process that connected, -1: none */
+	bool credential; /* it connected on the credential socket (credential.h) */
 };
 
 struct pt_account;
@@ -61,6 +62,8 @@ struct pt_daemon {
 	pid_t front_pid;		/* the front process (privilege separation) */
 	struct sockaddr_un listen_addr; /* the listening socket's (getsockname) */
 	socklen_t listen_addr_len;
+	struct sockaddr_un cred_addr; /* the credential socket's (len 0: none) */
+	socklen_t cred_addr_len;
 	uid_t front_uid;
 	char front_user[64];
 	/* the last SIGHUP (pertokctl status): when (0: none yet), and the error

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "credential.h"
 #include "log.h"
 #include "privsep.h"
 #include "proto-server.h"
@@ -79,40 +80,21 @@ static int socket_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-int pt_server_listen(const struct pt_config *cfg, int *ret_fd, int *ret_activated, char *err,
-		     size_t errlen)
+/* Binds and listens on path (mode 0666, in a directory made 0755 whatever
+ * the umask); refuses when another tokend answers there. */
+static int listen_path(const char *path, int *ret_fd, char *err, size_t errlen)
 {
-	const char *e = getenv("LISTEN_FDS"), *p = getenv("LISTEN_PID");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[sizeof(sa.sun_path)], *slash;
 	struct stat st;
 	int fd, r;
 
-	if (e && p && (pid_t)atol(p) == getpid()) {
-		if (atoi(e) != 1) {
-			snprintf(err, errlen, "systemd passed %s sockets, expected exactly one", e);
-			return -EINVAL;
-		}
-		unsetenv("LISTEN_FDS");
-		unsetenv("LISTEN_PID");
-		unsetenv("LISTEN_FDNAMES");
-		fd = 3;
-		if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
-		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-			snprintf(err, errlen, "socket from systemd: %s", strerror(errno));
-			return -errno;
-		}
-		*ret_fd = fd;
-		*ret_activated = 1;
-		return 0;
-	}
-
-	if (strlen(cfg->socket_path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "socket path too long: %s", cfg->socket_path);
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(sa.sun_path, cfg->socket_path);
-	strcpy(dir, cfg->socket_path);
+	strcpy(sa.sun_path, path);
+	strcpy(dir, path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
@@ -162,6 +144,98 @@ int pt_server_listen(const struct pt_config *cfg, int *ret_fd, int *ret_activate
 		return r;
 	}
 	*ret_fd = fd;
+	return 0;
+}
+
+int pt_server_cred_path(const struct pt_config *cfg, char *buf, size_t len)
+{
+	const char *slash = strrchr(cfg->socket_path, '/');
+	int dlen = slash ? (int)(slash - cfg->socket_path) : 1;
+	int n = snprintf(buf, len, "%.*s/%s", dlen, slash ? cfg->socket_path : ".",
+			 PT_CRED_SOCKET_NAME);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The descriptors systemd passed: tokend.socket's, and the credential
+ * socket's when a socket unit named it "credential" (FileDescriptorName=). */
+static int activated_fds(const char *e, int *ret_fd, int *ret_cfd, char *err, size_t errlen)
+{
+	const char *names = getenv("LISTEN_FDNAMES");
+	int n = atoi(e), cfd = -1, fd = -1;
+
+	if (n != 1 && n != 2) {
+		snprintf(err, errlen, "systemd passed %s sockets, expected one or two", e);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = names;
+		size_t k;
+
+		for (int j = 0; name && j < i; j++)
+			name = (name = strchr(name, ':')) ? name + 1 : NULL;
+		k = name ? strcspn(name, ":") : 0;
+		if (k == strlen("credential") && strncmp(name, "credential", k) == 0)
+			cfd = 3 + i;
+		else if (fd < 0)
+			fd = 3 + i;
+		else {
+			snprintf(err, errlen,
+				 "systemd passed two sockets and neither is named \"credential\" "
+				 "(FileDescriptorName=)");
+			return -EINVAL;
+		}
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "systemd passed only the credential socket");
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++)
+		if (fcntl(3 + i, F_SETFD, FD_CLOEXEC) < 0 ||
+		    fcntl(3 + i, F_SETFL, fcntl(3 + i, F_GETFL) | O_NONBLOCK) < 0) {
+			snprintf(err, errlen, "socket from systemd: %s", strerror(errno));
+			return -errno;
+		}
+	*ret_fd = fd;
+	*ret_cfd = cfd;
+	return 0;
+}
+
+int pt_server_listen(const struct pt_config *cfg, int *ret_fd, int *ret_cfd, int *ret_activated,
+		     char *err, size_t errlen)
+{
+	const char *e = getenv("LISTEN_FDS"), *p = getenv("LISTEN_PID");
+	char cpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd = -1, cfd = -1, r;
+
+	if (e && p && (pid_t)atol(p) == getpid()) {
+		r = activated_fds(e, &fd, &cfd, err, errlen);
+		if (r < 0)
+			return r;
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDNAMES");
+		*ret_fd = fd;
+		*ret_cfd = cfd;
+		*ret_activated = 1;
+		return 0;
+	}
+	r = listen_path(cfg->socket_path, &fd, err, errlen);
+	if (r < 0)
+		return r;
+	r = pt_server_cred_path(cfg, cpath, sizeof(cpath));
+	if (r < 0)
+		snprintf(err, errlen, "credential socket path too long beside %s",
+			 cfg->socket_path);
+	else
+		r = listen_path(cpath, &cfd, err, errlen);
+	if (r < 0) {
+		close(fd);
+		unlink(cfg->socket_path);
+		return r;
+	}
+	*ret_fd = fd;
+	*ret_cfd = cfd;
 	*ret_activated = 0;
 	return 0;
 }
@@ -186,17 +260,19 @@ struct conn {
 	struct uidslot *slot; /* unprivileged peers' uid (NULL: root or an actor) */
 	struct ptbuf *in;
 	struct ptbuf *out;
-	uint64_t deadline; /* ms, monotonic: the current request must complete by then */
-	uint64_t expires;  /* ms, monotonic: the connection's end, whatever it does */
-	uint64_t round;	   /* the last loop round that ran it */
-	uint32_t events;   /* registered with epoll */
-	bool identified;   /* the key holder read the peer's credentials */
-	bool hello;	   /* the version exchange happened */
-	bool closing;	   /* close once out is flushed */
-	bool want_out;	   /* a send would have blocked: wait for EPOLLOUT */
-	bool inflight;	   /* a request is with the key holder */
-	bool backlog;	   /* its round ended with work left: run it next round */
-	bool dead;	   /* closed this round; freed when the round's events are done */
+	uint64_t deadline;	   /* ms, monotonic: the current request must complete by then */
+	uint64_t expires;	   /* ms, monotonic: the connection's end, whatever it does */
+	uint64_t round;		   /* the last loop round that ran it */
+	uint32_t events;	   /* registered with epoll */
+	bool identified;	   /* the key holder read the peer's credentials */
+	bool hello;		   /* the version exchange happened */
+	bool closing;		   /* close once out is flushed */
+	bool want_out;		   /* a send would have blocked: wait for EPOLLOUT */
+	bool inflight;		   /* a request is with the key holder */
+	bool backlog;		   /* its round ended with work left: run it next round */
+	bool dead;		   /* closed this round; freed when the round's events are done */
+	struct pt_cred_addr *cred; /* on the credential socket: what its address names */
+	uint32_t refusal;	   /* credential refused: bytes of the notice still to send */
 	struct conn *prev, *next;
 	struct conn *hnext; /* by id */
 };
@@ -223,10 +299,11 @@ struct front {
 	bool pair_out;	     /* EPOLLOUT registered on the pair */
 	struct ptbuf *dgram; /* the packet being sent (pair_flush) */
 	int lfd;
-	unsigned n_pending_fds;			 /* client sockets queued for the key holder */
-	bool listen_paused;			 /* the listening socket is off epoll ... */
-	uint64_t listen_resume;			 /* ... until then (ms, monotonic) */
-	uint64_t noisy_since;			 /* client errors logged in this window ... */
+	int cfd;		/* the credential socket (credential.h), -1: none */
+	unsigned n_pending_fds; /* client sockets queued for the key holder */
+	bool listen_paused;	/* the listening socket is off epoll ... */
+	uint64_t listen_resume; /* ... until then (ms, monotonic) */
+	uint64_t noisy_since;	/* client errors logged in this window ... */
 	unsigned noisy_logged, noisy_suppressed; /* ... and not */
 	struct ptbuf *scratch;
 };
@@ -507,6 +584,7 @@ static void bury(void)
 		struct conn *c = F.graveyard;
 
 		F.graveyard = c->next;
+		free(c->cred);
 		free(c);
 	}
 }
@@ -521,12 +599,38 @@ static bool conn_throttled(const struct conn *c)
 static void conn_events(struct conn *c)
 {
 	uint32_t want =
-		(!c->identified || c->closing || c->inflight || conn_throttled(c) ? 0 : EPOLLIN) |
+		(!c->identified || c->closing || c->inflight || c->cred || conn_throttled(c) ?
+			 0 :
+			 EPOLLIN) |
 		(c->want_out ? EPOLLOUT : 0);
 	struct epoll_event ev = { .events = want, .data.ptr = c };
 
 	if (want != c->events && epoll_ctl(F.ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
 		c->events = want;
+}
+
+/* A credential tokend refuses: systemd (252) takes an empty answer for an
+ * empty credential and starts the unit. What makes it fail the unit (status
+ * 243/CREDENTIALS) is more than it accepts for a credential (1 MiB), so that
+ * is what a refusal sends: this notice, over and over (credential.h). Fills
+ * c->out from what remains of it. */
+static void refusal_fill(struct conn *c)
+{
+	static const char notice[] = "pertok: tokend refused this credential; its log says why\n";
+	size_t k;
+
+	while (c->refusal > 0 && ptbuf_len(c->out) < 2 * OUT_HIGH) {
+		k = c->refusal < sizeof(notice) - 1 ? c->refusal : sizeof(notice) - 1;
+		if (ptbuf_put(c->out, notice, k) < 0)
+			return;
+		c->refusal -= (uint32_t)k;
+	}
+}
+
+static void refuse_credential(struct conn *c)
+{
+	c->refusal = PT_CRED_REFUSAL_BYTES;
+	c->closing = true;
 }
 
 /* Sends what is queued. Returns false when the connection is finished. */
@@ -535,6 +639,7 @@ static bool conn_flush(struct conn *c)
 	bool was_throttled = conn_throttled(c);
 
 	c->want_out = false;
+	refusal_fill(c);
 	while (ptbuf_len(c->out) > 0) {
 		ssize_t k = send(c->fd, ptbuf_ptr(c->out), ptbuf_len(c->out),
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -548,6 +653,7 @@ static bool conn_flush(struct conn *c)
 			return false;
 		}
 		ptbuf_consume(c->out, (size_t)k);
+		refusal_fill(c);
 	}
 	/* the client read its replies: the requests it queued meanwhile are due */
 	if (was_throttled && !conn_throttled(c) && ptbuf_len(c->in) > 0)
@@ -724,10 +830,12 @@ static void conn_run(struct conn *c)
 		conn_close(c);
 }
 
-/* Says "busy" to a connection tokend will not serve, and closes it. */
+/* Says "busy" to a connection tokend will not serve (msg NULL: nothing, to
+ * a credential socket's peer, for whom any byte would be the credential),
+ * and closes it. */
 static void refuse(int fd, const char *msg)
 {
-	struct ptbuf *b = ptbuf_new(256);
+	struct ptbuf *b = msg ? ptbuf_new(256) : NULL;
 
 	if (b && pt_rep_encode_error(b, PT_E_BUSY, msg) == 0)
 		(void)!send(fd, ptbuf_ptr(b), ptbuf_len(b), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -747,25 +855,61 @@ static void refuse(int fd, const char *msg)
 static void listen_pause(int lfd, unsigned ms)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &F.lfd };
+	struct epoll_event cev = { .events = 0, .data.ptr = &F.cfd };
 
-	if (!F.listen_paused && epoll_ctl(F.ep, EPOLL_CTL_MOD, lfd, &ev) == 0)
+	if (!F.listen_paused && epoll_ctl(F.ep, EPOLL_CTL_MOD, lfd, &ev) == 0) {
 		F.listen_paused = true;
+		if (F.cfd >= 0)
+			epoll_ctl(F.ep, EPOLL_CTL_MOD, F.cfd, &cev);
+	}
 	F.listen_resume = pt_now_ms_monotonic() + ms;
 }
 
 static void listen_resume(int lfd, uint64_t now)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &F.lfd };
+	struct epoll_event cev = { .events = EPOLLIN, .data.ptr = &F.cfd };
 
 	if (F.listen_paused && now >= F.listen_resume && F.n_pending_fds < F.lim.max_connections &&
-	    epoll_ctl(F.ep, EPOLL_CTL_MOD, lfd, &ev) == 0)
+	    epoll_ctl(F.ep, EPOLL_CTL_MOD, lfd, &ev) == 0) {
 		F.listen_paused = false;
+		if (F.cfd >= 0)
+			epoll_ctl(F.ep, EPOLL_CTL_MOD, F.cfd, &cev);
+	}
 }
 
-static void accept_some(int lfd)
+/* A connection on the credential socket: what its peer's address names
+ * (credential.h), or NULL when it names nothing (logged; the caller closes
+ * it without a byte, which makes the unit fail). Whether the peer is that
+ * unit's is the key holder's to check, from the kernel. */
+static struct pt_cred_addr *cred_addr(int fd)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	struct pt_cred_addr *a = calloc(1, sizeof(*a));
+	char err[256];
+
+	memset(&sa, 0, sizeof(sa));
+	if (!a || getpeername(fd, (struct sockaddr *)&sa, &len) < 0 ||
+	    len < offsetof(struct sockaddr_un, sun_path) || len > sizeof(sa)) {
+		free(a);
+		return NULL;
+	}
+	if (pt_cred_parse_addr(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path), a, err,
+			       sizeof(err)) < 0) {
+		if (noisy_admit())
+			pt_log_kv(LOG_WARNING, "credential", "deny", "reason", err, NULL);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static void accept_some(int lfd, int sfd)
 {
 	for (unsigned i = 0; i < ACCEPTS_PER_ROUND; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(sfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct pt_cred_addr *cred = NULL;
 		struct ptbuf *m;
 		struct conn *c;
 		uint64_t now;
@@ -783,15 +927,21 @@ static void accept_some(int lfd)
 			}
 			return;
 		}
+		if (sfd == F.cfd && !(cred = cred_addr(fd))) {
+			close(fd); /* no data: the unit fails to start */
+			continue;
+		}
 		if (F.n_pending_fds >= F.lim.max_connections) {
 			/* the key holder has not taken the sockets handed to it
 			 * yet: accept no more than it can answer for */
-			refuse(fd, "too many connections");
+			refuse(fd, cred ? NULL : "too many connections");
+			free(cred);
 			listen_pause(lfd, 100);
 			return;
 		}
 		if (F.n_conns >= F.lim.max_connections) {
-			refuse(fd, "too many connections");
+			refuse(fd, cred ? NULL : "too many connections");
+			free(cred);
 			uid_refused(&F.busy_all, true);
 			continue;
 		}
@@ -807,11 +957,13 @@ static void accept_some(int lfd)
 				ptbuf_free(c->out);
 				free(c);
 			}
+			free(cred);
 			ptbuf_free(m);
 			close(fd);
 			continue;
 		}
 		c->fd = fd;
+		c->cred = cred;
 		do
 			c->id = ++F.next_id;
 		while (c->id == 0 || conn_by_id(c->id));
@@ -829,6 +981,7 @@ static void accept_some(int lfd)
 			ptbuf_free(c->in);
 			ptbuf_free(c->out);
 			ptbuf_free(m);
+			free(c->cred);
 			free(c);
 			close(fd);
 			continue;
@@ -843,6 +996,36 @@ static void accept_some(int lfd)
 		if (ps_encode_conn(m, c->id) < 0 || to_holder(m, fd) < 0)
 			conn_close(c);
 	}
+}
+
+/* A connection on the credential socket sends nothing (systemd shuts its
+ * side down): its request is what its address named, one per connection,
+ * under the uid's request rate like any other. */
+static void cred_request(struct conn *c)
+{
+	struct pt_req req = { .type = PT_CREDENTIAL, .service = c->cred->unit, .id = c->cred->id };
+	struct ptbuf *m;
+
+	if (c->slot && !pt_ratelimit_take(&c->slot->rate, F.lim.uid_rate_n,
+					  F.lim.uid_rate_period * 1000, pt_now_ms_monotonic())) {
+		uid_refused(c->slot, false);
+		refuse_credential(c);
+		if (!conn_flush(c))
+			conn_close(c);
+		return;
+	}
+	m = msgbuf();
+	if (!m || ps_encode_req(m, c->id, &req, NULL) < 0) {
+		ptbuf_free(m);
+		conn_close(c);
+		return;
+	}
+	if (to_holder(m, -1) < 0) { /* (m taken) */
+		conn_close(c);
+		return;
+	}
+	c->inflight = true;
+	c->closing = true; /* the reply (the credential, or none) ends it */
 }
 
 /* The key holder read the peer: admit it (or not) by its class. */
@@ -863,8 +1046,17 @@ static void identified(const struct ps_msg *msg)
 		slot = uid_slot(c->uid, true);
 		if (!slot || slot->n_conns >= F.lim.max_connections_per_uid ||
 		    F.n_unprivileged >= F.lim.max_connections - F.lim.reserved_connections) {
-			int fd = dup(c->fd);
+			int fd;
 
+			if (c->cred) { /* not served: the unit must not start either */
+				if (slot)
+					uid_refused(slot, true);
+				refuse_credential(c);
+				if (!conn_flush(c))
+					conn_close(c);
+				return;
+			}
+			fd = dup(c->fd);
 			conn_close(c);
 			if (fd >= 0)
 				refuse(fd, "too many connections from this user");
@@ -877,6 +1069,11 @@ static void identified(const struct ps_msg *msg)
 		F.n_unprivileged++;
 	}
 	c->identified = true;
+	if (c->cred) {
+		cred_request(c);
+		conn_events(c);
+		return;
+	}
 	conn_events(c);
 	set_backlog(c, true); /* it may have written already */
 }
@@ -889,6 +1086,12 @@ static void replied(const struct ps_msg *msg)
 	if (!c)
 		return; /* it closed meanwhile */
 	c->inflight = false;
+	if ((msg->flags & PS_REP_DROP) && c->cred) {
+		refuse_credential(c);
+		if (!conn_flush(c))
+			conn_close(c);
+		return;
+	}
 	if (msg->flags & PS_REP_DROP) {
 		conn_close(c);
 		return;
@@ -989,7 +1192,7 @@ static void run_backlog(void)
 	}
 }
 
-int pt_front_run(int lfd, int pair)
+int pt_front_run(int lfd, int cfd, int pair)
 {
 	struct epoll_event evs[MAX_EVENTS];
 	uint64_t next_house = pt_now_ms_monotonic() + HOUSEKEEPING_MS;
@@ -998,6 +1201,7 @@ int pt_front_run(int lfd, int pair)
 
 	F.pair = pair;
 	F.lfd = lfd;
+	F.cfd = cfd;
 	F.qtail = &F.q;
 	pt_log_set_sink(log_sink);
 	buf = malloc(PS_MAX_DGRAM);
@@ -1041,8 +1245,10 @@ int pt_front_run(int lfd, int pair)
 	}
 	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &F.lfd };
 	struct epoll_event pev = { .events = EPOLLIN, .data.ptr = &F.pair };
+	struct epoll_event cev = { .events = EPOLLIN, .data.ptr = &F.cfd };
 	if (epoll_ctl(F.ep, EPOLL_CTL_ADD, lfd, &lev) < 0 ||
-	    epoll_ctl(F.ep, EPOLL_CTL_ADD, pair, &pev) < 0) {
+	    epoll_ctl(F.ep, EPOLL_CTL_ADD, pair, &pev) < 0 ||
+	    (cfd >= 0 && epoll_ctl(F.ep, EPOLL_CTL_ADD, cfd, &cev) < 0)) {
 		r = -errno;
 		goto out;
 	}
@@ -1074,7 +1280,9 @@ int pt_front_run(int lfd, int pair)
 		}
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &F.lfd) {
-				accept_some(lfd);
+				accept_some(lfd, lfd);
+			} else if (evs[i].data.ptr == &F.cfd) {
+				accept_some(lfd, F.cfd);
 			} else if (evs[i].data.ptr == &F.pair) {
 				int k = 0;
 

@@ -64,7 +64,7 @@ static void test_reference_file(void **state)
 	assert_int_equal(cfg->max_outstanding, 4);
 	assert_string_equal(cfg->seal_backend, "software");
 
-	assert_int_equal(cfg->n_actors, 3);
+	assert_int_equal(cfg->n_actors, 4);
 	assert_string_equal(cfg->actors[0].name, "login");
 	assert_int_equal(cfg->actors[0].uid, 0);
 	assert_int_equal(cfg->actors[0].n_exe, 4);
@@ -79,13 +79,14 @@ static void test_reference_file(void **state)
 	assert_string_equal(a->exe[0], "/usr/sbin/atd");
 	assert_int_equal(a->line, 33);
 	assert_string_equal(cfg->actors[2].name, "cron");
-	assert_null(pt_config_find_actor(cfg, "self")); /* built in, not configured */
+	assert_string_equal(cfg->actors[3].name, "systemd"); /* units: pam_pertok(8), SYSTEMD */
+	assert_null(pt_config_find_actor(cfg, "self"));	     /* built in, not configured */
 	assert_null(pt_config_find_actor(cfg, "nobody"));
 	assert_null(pt_config_find_actor(cfg, NULL));
 
 	assert_int_equal(cfg->n_issue, 1);
 	assert_string_equal(cfg->issue[0].name, "logins");
-	assert_int_equal(cfg->issue[0].line, 40);
+	assert_int_equal(cfg->issue[0].line, 41);
 	assert_int_equal(cfg->issue[0].action, PT_ACTION_ALLOW);
 	assert_int_equal(cfg->issue[0].n_actors, 2);
 	assert_string_equal(cfg->issue[0].actors[0], "login");
@@ -93,8 +94,9 @@ static void test_reference_file(void **state)
 	assert_int_equal(cfg->issue[0].n_users, 0);
 	assert_int_equal(cfg->issue[0].n_groups, 1);
 	assert_string_equal(cfg->issue[0].groups[0], "pertok");
-	assert_int_equal(cfg->issue[0].n_holders, 2);
+	assert_int_equal(cfg->issue[0].n_holders, 3);
 	assert_string_equal(cfg->issue[0].holders[1], "cron");
+	assert_string_equal(cfg->issue[0].holders[2], "systemd");
 	assert_int_equal(cfg->issue[0].persist_lifetime, 30 * 86400);
 	assert_int_equal(cfg->issue[0].live_lifetime, 0);
 	assert_int_equal(cfg->issue[0].max_outstanding, 4);
@@ -102,7 +104,7 @@ static void test_reference_file(void **state)
 
 	assert_int_equal(cfg->n_redeem, 1);
 	assert_string_equal(cfg->redeem[0].name, "scheduled-jobs");
-	assert_int_equal(cfg->redeem[0].line, 47);
+	assert_int_equal(cfg->redeem[0].line, 48);
 	assert_int_equal(cfg->redeem[0].live_lifetime, 300);
 	assert_int_equal(cfg->redeem[0].persist_lifetime, 0);
 	assert_int_equal(cfg->redeem[0].n_actors, 0);

@@ -348,6 +348,8 @@ static const struct matrix_row {
 	{ PT_CODE_LIST, { A, A, A, P, P, P } },
 	/* the token's own uid only (alice's login token: admitted, then invalid) */
 	{ PT_REFRESH, { P, P, P, P, A, P } },
+	/* only peers on the credential socket (none of these) */
+	{ PT_CREDENTIAL, { P, P, P, P, P, P } },
 };
 
 static void test_caller_classes(void **state)

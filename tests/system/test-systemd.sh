@@ -1,0 +1,485 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# System test (TAP): pertok under a real systemd. The host's own tree is
+# booted with `systemd-nspawn -D / --volatile=yes --boot` (a tmpfs root, the
+# host's /usr read-only; systemd as PID 1, journald, dbus, logind), with a
+# private copy of /etc, the built files installed (`make install
+# DESTDIR=...`, bound on /usr/local) and tokend started by its own units
+# (tokend.socket, tokend-credential.socket). Commands run inside through
+# nsenter. Nothing of the host's /etc, /run or /var is changed (its /etc is
+# copied); on a cgroup v1 host two empty cgroups are made and removed.
+#
+#   (1)  the container boots (systemctl is-system-running)
+#   (2)  tokend answers, started by tokend.socket
+#   (3)  logins (pamtester, pam_pertok issue) give three users a
+#        persistable token for the holder "systemd"; carol's is revoked
+#   (4)  a system timer starts a unit with User= + PAMName=pertok-job: the
+#        job finds a valid live token of its user in its session keyring
+#   (5)  a unit with LoadCredential=pertok:/run/pertok/credential.sock gets
+#        a valid live token of its User= as its credential
+#   (6)  a user timer under a lingering user's manager (loginctl
+#        enable-linger) gets that user's token the same way
+#   (7)  carol's LoadCredential unit (token revoked) fails to start
+#        (243/CREDENTIALS), never runs, and tokend's log names the unit and why
+#   (8)  carol's PAMName=pertok-job unit fails (status 224/PAM), never runs
+#   (9)  in a container whose seccomp filter blocks the keyring calls (nspawn's
+#        default), the PAMName unit fails with pam_pertok's one line naming
+#        the cause and the alternative (nokeyring + the credential socket)
+#   (10) there, the same user's LoadCredential unit gets its token
+#   (11) there, PAMName= with "nokeyring" on the session line plus
+#        LoadCredential= (the documented alternative) runs with its token
+#
+# Root only; prints "1..0 # SKIP why" where it cannot run (also where
+# systemd-nspawn cannot boot the tree at all). Every container is stopped by
+# its nspawn PID (SIGTERM, then SIGKILL), also on failure. About 5 s here
+# (the boot takes 1-2 s); no network, no debootstrap.
+# PERTOK_KEEP_SANDBOX=1 keeps the temp dir (consoles, journals).
+set -u
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir/build}
+
+skip() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+[ "$(id -u)" -eq 0 ] || skip "needs root (systemd-nspawn boots a container)"
+if [ "${PERTOK_SANITIZER:-0}" = 1 ]; then
+	skip "sanitizer build: systemd's processes cannot load an ASan-instrumented pam_pertok.so"
+fi
+for p in systemd-nspawn nsenter pamtester runuser python3; do
+	command -v "$p" >/dev/null 2>&1 ||
+		skip "$p not installed (scripts/install-deps.sh installs systemd-container, pamtester ...)"
+done
+[ -x /usr/lib/systemd/systemd ] || skip "systemd not installed (scripts/install-deps.sh)"
+[ -e /usr/lib/x86_64-linux-gnu/security/pam_systemd.so ] || [ -e /lib/x86_64-linux-gnu/security/pam_systemd.so ] ||
+	skip "libpam-systemd not installed (user managers of lingering users need it)"
+/usr/bin/python3 -c 'import cryptography' 2>/dev/null ||
+	skip "python3-cryptography not installed (the tokens' signatures are checked with it)"
+for f in tokend/tokend tools/pertok tools/pertokctl pam_pertok/.libs/pam_pertok.so; do
+	[ -e "$top_builddir/$f" ] || skip "$top_builddir/$f not built yet"
+done
+
+START=$(date +%s)
+T=$(mktemp -d /tmp/pertok-systemd.XXXXXX) || exit 1
+chmod 0755 "$T"
+NSPAWN_PID=""
+CGROOT=""  # the systemd cgroup hierarchy (name=systemd on v1, else cgroup2)
+CG=""      # this test's cgroup in it: nspawn's "payload" and "supervisor" go below
+
+# ------------------------------------------------------------ the container
+
+stop_container() {
+	[ -n "$NSPAWN_PID" ] || return 0
+	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		kill -TERM "$NSPAWN_PID" 2>/dev/null
+		for _ in $(seq 1 100); do
+			kill -0 "$NSPAWN_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$NSPAWN_PID" 2>/dev/null
+	fi
+	wait "$NSPAWN_PID" 2>/dev/null
+	NSPAWN_PID=""
+	SDPID=""
+	# what the container left in our cgroup (empty once it is gone)
+	for _ in $(seq 1 50); do
+		[ -n "$CG" ] && [ -d "$CG" ] && find "$CG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+		[ -z "$(find "$CG" -mindepth 1 -type d 2>/dev/null)" ] && break
+		sleep 0.1
+	done
+	return 0
+}
+
+cleanup() {
+	stop_container
+	[ -n "$CG" ] && [ -d "$CG" ] && rmdir "$CG" 2>/dev/null
+	if [ "${PERTOK_KEEP_SANDBOX:-0}" = 1 ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# nspawn --keep-unit on a host without a running systemd puts the container
+# into "payload" and itself into "supervisor" below its own cgroup, as the
+# systemd hierarchy mounted at CGROOT shows it: on this kind of host, the
+# root, shared by every container booted that way. So each boot runs in a
+# cgroup of this test's (CG), in a cgroup namespace and a mount namespace
+# where CG is bound over CGROOT: nspawn's "root" is CG. On a cgroup v1
+# hierarchy nspawn does not make "payload" and "supervisor" itself ("Failed
+# to attach ... to compat systemd cgroup //payload"): made here.
+find_cgroup() {
+	local rel line
+	rel=""
+	if [ -d /sys/fs/cgroup/systemd ]; then
+		CGROOT=/sys/fs/cgroup/systemd
+		while read -r line; do
+			case $line in *:name=systemd:*) rel=${line##*:} ;; esac
+		done </proc/self/cgroup
+	else
+		CGROOT=/sys/fs/cgroup
+		while read -r line; do
+			case $line in 0::*) rel=${line#0::} ;; esac
+		done </proc/self/cgroup
+	fi
+	[ "$rel" = / ] && rel=""
+	# One booted container at a time on this host: two at once were seen to
+	# disturb each other (a unit's process reading as the root cgroup).
+	# Other tests that boot containers are asked to take the same lock.
+	exec 9>/tmp/pertok-nspawn.lock
+	flock -w 600 9 || skip "another test held /tmp/pertok-nspawn.lock for 10 min"
+	CG="$CGROOT$rel/pertok-test-systemd-$$"
+	mkdir "$CG" 2>/dev/null || skip "cannot make a cgroup in $CGROOT$rel (read-only cgroupfs?)"
+}
+
+# PID is systemd as PID 1 of its own pid namespace (NSpid ends in 1)
+is_systemd() {
+	[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = /usr/lib/systemd/systemd ] &&
+		grep -qE '^NSpid:.*[[:space:]]1$' "/proc/$1/status" 2>/dev/null
+}
+
+# boot NAME [nspawn options]: boots the container, sets SDPID (its systemd)
+boot() {
+	local name=$1 st c g
+	shift
+	# a cgroup per boot: what a container left behind never meets the next
+	mkdir "$CG/$name" || return 1
+	(
+		echo "$BASHPID" >"$CG/$name/cgroup.procs" || exit 1
+		# shellcheck disable=SC2016 # ($1 and $2 are the inner shell's)
+		exec unshare -C -m --propagation private sh -c '
+			mount --bind "$1" "$2" || exit 1
+			[ "$2" = /sys/fs/cgroup/systemd ] && mkdir -p "$2/payload" "$2/supervisor"
+			shift 2
+			exec "$@"' sh "$CG/$name" "$CGROOT" \
+			systemd-nspawn -D / --volatile=yes --register=no --keep-unit --boot \
+			--console=pipe -M "$name" \
+			--bind="$T/etc:/etc" --bind-ro="$T/inst/usr/local:/usr/local" \
+			--bind="$T/home:/home" --bind="$T/out:/var/tmp/pertok-out" "$@"
+	) >"$T/$name.console" 2>&1 </dev/null &
+	NSPAWN_PID=$!
+	SDPID=""
+	for _ in $(seq 1 600); do # 2 min: a loaded CI machine
+		# the container's PID 1: nspawn's child, or (when nspawn runs a child
+		# of its own) its grandchild; not the processes systemd forks for its
+		# units, which run the same executable for a while
+		if [ -z "$SDPID" ]; then
+			for c in $(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null); do
+				is_systemd "$c" && SDPID=$c && break
+			done
+		fi
+		if [ -z "$SDPID" ]; then
+			for c in $(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null); do
+				for g in $(ps -o pid= --ppid "$c" 2>/dev/null); do
+					is_systemd "$g" && SDPID=$g && break 2
+				done
+			done
+		fi
+		if [ -n "$SDPID" ]; then
+			st=$(nsenter -t "$SDPID" -a systemctl is-system-running 2>/dev/null)
+			case $st in running | degraded) return 0 ;; esac
+		fi
+		kill -0 "$NSPAWN_PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		echo "# the container did not boot within 2 min (systemd: ${SDPID:-not found}, state: ${st:-none})"
+		ps -o pid,ppid,args --ppid "$NSPAWN_PID" 2>&1 | sed 's/^/#   /'
+	else
+		wait "$NSPAWN_PID"
+		echo "# systemd-nspawn exited with status $? before the container was up (state: ${st:-none})"
+	fi
+	echo "# its console:"
+	sed 's/^/#   /' "$T/$name.console" | tail -20
+	return 1
+}
+
+IN() { nsenter -t "$SDPID" -a -- "$@"; }
+
+# ------------------------------------------------------------ TAP
+
+N=0
+FAILED=0
+ok() { # ok STATUS DESCRIPTION
+	N=$((N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $N - $2"
+	else
+		echo "not ok $N - $2"
+		FAILED=$((FAILED + 1))
+	fi
+}
+diag() { sed 's/^/#   /'; }
+
+# wait_file PATH SECONDS
+wait_file() {
+	for _ in $(seq 1 $(($2 * 5))); do
+		[ -s "$1" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# check_token FILE USER: a live token signed by this tokend, for USER, not expired
+check_token() {
+	[ -s "$1" ] || { echo "# $1: no token"; return 1; }
+	IN pertokctl pubkey >"$T/pub.pem" 2>"$T/pub.err" || { diag <"$T/pub.err"; return 1; }
+	/usr/bin/python3 - "$1" "$2" "$T/pub.pem" <<'EOF'
+import base64, json, sys, time
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+tok = open(sys.argv[1]).read().strip()
+h, p, s = tok.split(".")
+d = lambda x: base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+key = load_pem_public_key(open(sys.argv[3], "rb").read())
+key.verify(d(s), (h + "." + p).encode())
+c = json.loads(d(p))
+if c.get("sub") != sys.argv[2] or c.get("exp", 0) <= time.time():
+    sys.exit("# claims: %r" % c)
+EOF
+}
+
+# ------------------------------------------------------------ the tree
+
+find_cgroup
+mkdir -p "$T/inst" "$T/out" "$T/home"
+chmod 1777 "$T/out"
+if ! make -C "$top_builddir" install DESTDIR="$T/inst" >"$T/install.log" 2>&1; then
+	echo "# make install failed:"
+	tail -20 "$T/install.log" | diag
+	exit 1
+fi
+mod=/usr/local/lib/security/pam_pertok.so
+install -D -m 0644 "$top_builddir/pam_pertok/.libs/pam_pertok.so" "$T/inst$mod"
+
+# /etc: a copy of the host's, with nothing of its own enabled, our users,
+# tokend.conf, the PAM services and the units
+cp -a /etc "$T/etc"
+find "$T/etc/systemd/system" -path '*.wants/*' -type l -delete 2>/dev/null
+rm -f "$T/etc/systemd/system/default.target"
+day=$(($(date +%s) / 86400))
+uid=4100
+for u in alice bob carol; do
+	while getent passwd $uid >/dev/null || getent group $uid >/dev/null; do uid=$((uid + 1)); done
+	grep -v "^pertok-$u:" "$T/etc/passwd" >"$T/x" && cat "$T/x" >"$T/etc/passwd"
+	printf 'pertok-%s:x:%s:%s:pertok test user:/home/pertok-%s:/bin/sh\n' $u $uid $uid $u >>"$T/etc/passwd"
+	printf 'pertok-%s:*:%s:0:99999:7:::\n' $u $day >>"$T/etc/shadow"
+	printf 'pertok-%s:x:%s:\n' $u $uid >>"$T/etc/group"
+	printf 'pertok-%s:!::\n' $u >>"$T/etc/gshadow"
+	install -d -o $uid -g $uid -m 0755 "$T/home/pertok-$u"
+	[ $u = bob ] && uid_bob=$uid
+	uid=$((uid + 1))
+done
+mkdir -p "$T/etc/pertok"
+cat >"$T/etc/pertok/tokend.conf" <<EOF
+tokend: { socket = "/run/pertok/tokend.sock"; state_dir = "/var/lib/pertok";
+          live_lifetime = "5m"; persist_lifetime = "1d"; };
+seal: { backend = "software"; };
+actors = (
+    { name = "login";   uid = 0; exe = [ "/usr/bin/pamtester" ]; },
+    { name = "systemd"; uid = 0; exe = [ "/usr/lib/systemd/systemd", "/lib/systemd/systemd" ]; }
+);
+issue = ( { name = "logins"; actors = [ "login" ]; holders = [ "systemd" ]; } );
+redeem = ( { name = "jobs"; holders = [ "systemd" ]; live_lifetime = "5m"; check_account = true; } );
+EOF
+# the shipped PAM service, with the module where this tree has it
+sed "s|pam_pertok.so|$mod|" "$T/inst/etc/pam.d/pertok-job" >"$T/etc/pam.d/pertok-job"
+# the documented variant for hosts without a keyring: nokeyring on the session line
+sed '/^session.*pam_pertok/s/$/ nokeyring/' "$T/etc/pam.d/pertok-job" >"$T/etc/pam.d/pertok-job-nokeyring"
+cat >"$T/etc/pam.d/pertok-login" <<EOF
+auth     required  pam_permit.so
+account  required  pam_permit.so
+session  required  pam_permit.so
+session  required  $mod issue holder=systemd
+password required  pam_deny.so
+EOF
+# user@.service's PAM service, as Debian's systemd package has it (this
+# host's /etc may lack it): pam_systemd gives the manager XDG_RUNTIME_DIR
+cat >"$T/etc/pam.d/systemd-user" <<EOF
+account  include   common-account
+session  required  pam_limits.so
+session  optional  pam_systemd.so
+EOF
+sd=$T/etc/systemd/system
+cat >"$sd/pertok-pam-job.timer" <<EOF
+[Timer]
+OnActiveSec=1s
+AccuracySec=100ms
+EOF
+# unit NAME USER HOW COMMAND: a oneshot system unit running COMMAND as USER,
+# its token from PAM (HOW: PAMName=pertok-job) or the credential socket
+# (HOW: LoadCredential=pertok:/run/pertok/credential.sock)
+unit() {
+	cat >"$sd/$1.service" <<EOF
+[Service]
+Type=oneshot
+User=$2
+$3
+ExecStart=/bin/sh -c '$4'
+EOF
+}
+pam=PAMName=pertok-job
+cred=LoadCredential=pertok:/run/pertok/credential.sock
+out=/var/tmp/pertok-out
+unit pertok-pam-job pertok-alice "$pam" "pertok token >$out/pam.tok"
+unit pertok-cred-job pertok-alice "$cred" "cat \"\$CREDENTIALS_DIRECTORY/pertok\" >$out/cred.tok"
+unit pertok-denied pertok-carol "$cred" "cat \"\$CREDENTIALS_DIRECTORY/pertok\" >$out/denied.ran"
+unit pertok-denied-pam pertok-carol "$pam" "echo ran >$out/denied-pam.ran"
+unit pertok-keyring pertok-alice "$pam" "echo ran >$out/keyring.ran"
+unit pertok-nokeyring pertok-alice "PAMName=pertok-job-nokeyring
+$cred" "cat \"\$CREDENTIALS_DIRECTORY/pertok\" >$out/nokeyring.tok"
+ud=$T/home/pertok-bob/.config/systemd/user
+mkdir -p "$ud"
+cat >"$ud/pertok-sync.timer" <<EOF
+[Timer]
+OnActiveSec=1s
+AccuracySec=100ms
+EOF
+cat >"$ud/pertok-sync.service" <<EOF
+[Service]
+Type=oneshot
+LoadCredential=pertok:/run/pertok/credential.sock
+ExecStart=/bin/sh -c 'cat "\$CREDENTIALS_DIRECTORY/pertok" >/var/tmp/pertok-out/user.tok'
+EOF
+chown -R "$uid_bob:$uid_bob" "$T/home/pertok-bob/.config"
+echo "# prepared in $(($(date +%s) - START)) s"
+
+# tokend up (socket activation) and the three logins
+tokend_up() {
+	# enabling the service enables both sockets (Also=)
+	IN systemctl enable -q tokend.service || return 1
+	IN systemctl is-enabled -q tokend-credential.socket || return 1
+	IN systemctl start tokend.socket tokend-credential.socket || return 1
+	for _ in $(seq 1 300); do
+		IN pertokctl status >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	IN journalctl -u tokend.service --no-pager | tail -20 | diag
+	return 1
+}
+login() { IN timeout 30 pamtester pertok-login "$1" open_session close_session >/dev/null 2>&1; }
+tokend_log() { IN journalctl -u tokend.service --no-pager -o cat; }
+
+# ------------------------------------------------------------ with the keyring
+
+# this machine's verdict, not pertok's: where nspawn cannot boot the tree at
+# all (no cgroup it may write, no CAP_SYS_ADMIN) there is nothing to test
+if ! boot pertok-sd1 --system-call-filter='add_key keyctl request_key'; then
+	why=$(grep -v '^$' "$T/pertok-sd1.console" | tail -1)
+	skip "systemd-nspawn cannot boot the host's tree here: ${why:-no output}"
+fi
+echo "1..11"
+ok 0 "the host's tree boots under systemd-nspawn --volatile=yes"
+echo "# booted in $(($(date +%s) - START)) s"
+
+tokend_up
+ok $? "tokend answers, started by tokend.socket (enabled with tokend-credential.socket)"
+
+r=0
+for u in alice bob carol; do login pertok-$u || { echo "# login of pertok-$u failed"; r=1; }; done
+IN pertokctl revoke --user pertok-carol >/dev/null || r=1
+[ "$(IN pertokctl list | grep -c 'pertok-\(alice\|bob\)')" -ge 2 ] || r=1
+ok $r "logins issue tokens for the holder systemd; carol's is revoked"
+
+IN systemctl start pertok-pam-job.timer
+wait_file "$T/out/pam.tok" 60 && check_token "$T/out/pam.tok" pertok-alice
+r=$?
+[ $r -eq 0 ] || IN journalctl -u pertok-pam-job.service --no-pager | tail -10 | diag
+ok $r "a system timer's User= + PAMName=pertok-job job reads its user's live token from its keyring"
+
+IN systemctl start pertok-cred-job.service
+check_token "$T/out/cred.tok" pertok-alice
+r=$?
+tokend_log | grep -q 'op=redeem result=allow user=pertok-alice holder=systemd actor=systemd' || r=1
+[ $r -eq 0 ] || { IN journalctl -u pertok-cred-job.service --no-pager | tail -5; tokend_log | tail -5; } | diag
+ok $r "LoadCredential=pertok:/run/pertok/credential.sock: the credential is a live token of the unit's User="
+
+IN loginctl enable-linger pertok-bob
+r=1
+for _ in $(seq 1 150); do
+	IN systemctl is-active -q "user@$uid_bob.service" && r=0 && break
+	sleep 0.2
+done
+[ $r -eq 0 ] || { echo "user@$uid_bob.service did not start:"; IN systemctl status "user@$uid_bob.service" --no-pager 2>&1 | tail -12; } | diag
+user_ctl() { IN runuser -u pertok-bob -- env XDG_RUNTIME_DIR="/run/user/$uid_bob" systemctl --user "$@"; }
+if [ $r -eq 0 ]; then
+	# (the manager may still be settling: its socket, its units)
+	for _ in $(seq 1 150); do
+		user_ctl start pertok-sync.timer 2>"$T/user.err" &&
+			user_ctl is-active -q pertok-sync.timer && break
+		sleep 0.2
+	done
+	wait_file "$T/out/user.tok" 60 && check_token "$T/out/user.tok" pertok-bob
+	r=$?
+	[ $r -eq 0 ] || {
+		cat "$T/user.err"
+		user_ctl list-timers --all --no-pager 2>&1
+		IN ls -la "/run/user/$uid_bob" "/run/user/$uid_bob/systemd" 2>&1
+	} | diag
+fi
+[ $r -eq 0 ] || { IN journalctl --no-pager | grep -v "kernel:" | tail -25; tokend_log | tail -5; } | diag
+ok $r "a user timer under a lingering user's manager gets the user's token by LoadCredential"
+
+IN systemctl start pertok-denied.service 2>/dev/null
+st=$?
+r=0
+[ $st -ne 0 ] || r=1
+[ ! -e "$T/out/denied.ran" ] || r=1
+IN systemctl show -p ExecMainStatus pertok-denied.service | grep -q '=243$' || r=1
+tokend_log | grep 'op=credential result=deny unit=pertok-denied.service' |
+	grep -q 'no credential: the unit fails to start' || r=1
+tokend_log | grep -q 'op=redeem result=deny user=pertok-carol holder=systemd.*reason=' || r=1
+[ $r -eq 0 ] || tokend_log | tail -6 | diag
+tokend_log | grep 'unit=pertok-denied.service' | diag
+ok $r "a revoked token: the LoadCredential unit fails to start, and tokend's log says why"
+
+IN systemctl start pertok-denied-pam.service 2>/dev/null
+st=$?
+r=0
+[ $st -ne 0 ] && [ ! -e "$T/out/denied-pam.ran" ] || r=1
+IN systemctl show -p ExecMainStatus pertok-denied-pam.service | grep -q '=224$' || r=1
+[ $r -eq 0 ] || IN systemctl status pertok-denied-pam.service --no-pager 2>&1 | tail -8 | diag
+ok $r "a revoked token: the PAMName=pertok-job unit fails with 224/PAM and does not run"
+stop_container
+echo "# first container done after $(($(date +%s) - START)) s"
+
+# ------------------------------------------------------------ without it
+
+r=0
+boot pertok-sd2 || r=1
+[ $r -eq 0 ] && { tokend_up && login pertok-alice; } || r=1
+if [ $r -eq 0 ]; then
+	IN systemctl start pertok-keyring.service 2>/dev/null && r=1
+	[ ! -e "$T/out/keyring.ran" ] || r=1
+	line=$(IN journalctl --no-pager -o cat | grep 'cannot join a new session keyring')
+	echo "$line" | grep -q 'keyring is blocked here' || r=1
+	echo "$line" | grep -q 'nokeyring' || r=1
+	echo "$line" | grep -q 'LoadCredential=pertok:/run/pertok/credential.sock' || r=1
+	echo "$line" | head -2 | diag
+fi
+ok $r "keyring calls blocked: the PAMName unit fails and pam_pertok says why and what to use"
+
+rm -f "$T/out/cred.tok"
+r=1
+if [ -n "$SDPID" ]; then
+	IN systemctl start pertok-cred-job.service
+	check_token "$T/out/cred.tok" pertok-alice
+	r=$?
+fi
+ok $r "keyring calls blocked: the same user's LoadCredential unit gets its token"
+
+r=1
+if [ -n "$SDPID" ]; then
+	IN systemctl start pertok-nokeyring.service
+	check_token "$T/out/nokeyring.tok" pertok-alice
+	r=$?
+	IN journalctl --no-pager -o cat | grep -q 'op=redeem result=allow user=pertok-alice holder=systemd actor=systemd .*peer_pid' || r=1
+fi
+ok $r "keyring calls blocked: PAMName= with nokeyring plus LoadCredential= runs the job with its token"
+stop_container
+
+echo "# took $(($(date +%s) - START)) s"
+[ "$FAILED" -eq 0 ]
