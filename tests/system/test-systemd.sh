@@ -22,6 +22,7 @@
 #        enable-linger) gets that user's token the same way
 #   (7)  carol's LoadCredential unit (token revoked) fails to start
 #        (243/CREDENTIALS), never runs, and tokend's log names the unit and why
+#   (7b) the refusal is a journal entry with MESSAGE_ID and PERTOK_* fields
 #   (8)  carol's PAMName=pertok-job unit fails (status 224/PAM), never runs
 #   (9)  in a container whose seccomp filter blocks the keyring calls (nspawn's
 #        default), the PAMName unit fails with pam_pertok's one line naming
@@ -371,7 +372,7 @@ if ! boot pertok-sd1 --system-call-filter='add_key keyctl request_key'; then
 	why=$(grep -v '^$' "$T/pertok-sd1.console" | tail -1)
 	skip "systemd-nspawn cannot boot the host's tree here: ${why:-no output}"
 fi
-echo "1..11"
+echo "1..12"
 ok 0 "the host's tree boots under systemd-nspawn --volatile=yes"
 echo "# booted in $(($(date +%s) - START)) s"
 
@@ -435,6 +436,17 @@ tokend_log | grep -q 'op=redeem result=deny user=pertok-carol holder=systemd.*re
 [ $r -eq 0 ] || tokend_log | tail -6 | diag
 tokend_log | grep 'unit=pertok-denied.service' | diag
 ok $r "a revoked token: the LoadCredential unit fails to start, and tokend's log says why"
+
+# the same refusal in the real journal as a structured entry: the fields
+# and the MESSAGE_ID an admin queries (tokend/log.h, data/catalog)
+mid=$(sed -n 's/^#define PT_MID_REDEEM_DENY "\([0-9a-f]*\)"$/\1/p' "$top_srcdir/tokend/log.h")
+r=0
+[ ${#mid} -eq 32 ] || r=1
+n=$(IN journalctl --no-pager -o cat MESSAGE_ID="$mid" PERTOK_USER=pertok-carol \
+	PERTOK_HOLDER=systemd PERTOK_RESULT=deny 2>/dev/null | grep -c 'op=redeem result=deny')
+[ "${n:-0}" -ge 1 ] || r=1
+[ $r -eq 0 ] || IN journalctl --no-pager -o verbose -u tokend.service 2>&1 | tail -30 | diag
+ok $r "the real journald has the refusal: journalctl MESSAGE_ID=<redeem deny> PERTOK_USER=pertok-carol finds it ($n)"
 
 IN systemctl start pertok-denied-pam.service 2>/dev/null
 st=$?

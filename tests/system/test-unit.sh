@@ -92,7 +92,7 @@ if [ "$(id -u)" -ne 0 ]; then
 elif ! command -v systemd-nspawn >/dev/null 2>&1; then
 	why="systemd-nspawn not installed (Debian: systemd-container)"
 elif [ -z "$R" ] || [ ! -x "$R/usr/lib/systemd/systemd" ]; then
-	why="no container tree: set PERTOK_NSPAWN_ROOT to a debootstrap'ed Debian 12 with systemd (DESIGN.md, Testing with a real systemd)"
+	why="no container tree: set PERTOK_NSPAWN_ROOT to a debootstrap'ed Debian 12 with systemd (DESIGN.md, Testing with a real systemd); test-systemd.sh boots the shipped units under a real systemd on the host's tree in every run (socket activation, the journal entry)"
 fi
 if [ -n "$why" ]; then
 	for d in "socket activation" "a caller of another uid under ProtectProc=invisible" \
