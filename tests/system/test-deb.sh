@@ -147,7 +147,7 @@ rc=0
 dpkg-deb -e "$DEB_TOK" "$W/ctl-tok"
 grep -qx /etc/pertok/tokend.conf "$W/ctl-tok/conffiles" 2>/dev/null || rc=1
 grep -q "_dh_action=restart" "$W/ctl-tok/postinst" 2>/dev/null || rc=1
-grep -q "deb-systemd-invoke \$_dh_action 'tokend.service'" "$W/ctl-tok/postinst" 2>/dev/null || rc=1
+grep -q "deb-systemd-invoke \$_dh_action .*'tokend.service'" "$W/ctl-tok/postinst" 2>/dev/null || rc=1
 ok $rc "pertok: /etc/pertok/tokend.conf is a conffile; postinst restarts tokend on upgrade (dh_installsystemd)"
 
 if command -v lintian >/dev/null 2>&1; then
