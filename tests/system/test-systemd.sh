@@ -18,6 +18,7 @@
 #        job finds a valid live token of its user in its session keyring
 #   (5)  a unit with LoadCredential=pertok:/run/pertok/credential.sock gets
 #        a valid live token of its User= as its credential
+#   (5b) a .path unit (a condition trigger) starts the same kind of job
 #   (6)  a user timer under a lingering user's manager (loginctl
 #        enable-linger) gets that user's token the same way
 #   (7)  carol's LoadCredential unit (token revoked) fails to start
@@ -330,6 +331,12 @@ unit pertok-cred-job pertok-alice "$cred" "cat \"\$CREDENTIALS_DIRECTORY/pertok\
 unit pertok-denied pertok-carol "$cred" "cat \"\$CREDENTIALS_DIRECTORY/pertok\" >$out/denied.ran"
 unit pertok-denied-pam pertok-carol "$pam" "echo ran >$out/denied-pam.ran"
 unit pertok-keyring pertok-alice "$pam" "echo ran >$out/keyring.ran"
+# a job started by a condition, not a clock: a .path unit (pam_pertok(8))
+cat >"$sd/pertok-watch.path" <<EOF
+[Path]
+PathModified=$out/trigger
+EOF
+unit pertok-watch pertok-alice "$pam" "pertok token >$out/watch.tok"
 unit pertok-nokeyring pertok-alice "PAMName=pertok-job-nokeyring
 $cred" "cat \"\$CREDENTIALS_DIRECTORY/pertok\" >$out/nokeyring.tok"
 ud=$T/home/pertok-bob/.config/systemd/user
@@ -372,7 +379,7 @@ if ! boot pertok-sd1 --system-call-filter='add_key keyctl request_key'; then
 	why=$(grep -v '^$' "$T/pertok-sd1.console" | tail -1)
 	skip "systemd-nspawn cannot boot the host's tree here: ${why:-no output}"
 fi
-echo "1..12"
+echo "1..13"
 ok 0 "the host's tree boots under systemd-nspawn --volatile=yes"
 echo "# booted in $(($(date +%s) - START)) s"
 
@@ -397,6 +404,13 @@ r=$?
 tokend_log | grep -q 'op=redeem result=allow user=pertok-alice holder=systemd actor=systemd' || r=1
 [ $r -eq 0 ] || { IN journalctl -u pertok-cred-job.service --no-pager | tail -5; tokend_log | tail -5; } | diag
 ok $r "LoadCredential=pertok:/run/pertok/credential.sock: the credential is a live token of the unit's User="
+
+IN systemctl start pertok-watch.path
+IN sh -c "echo go >$out/trigger"
+wait_file "$T/out/watch.tok" 60 && check_token "$T/out/watch.tok" pertok-alice
+r=$?
+[ $r -eq 0 ] || IN journalctl -u pertok-watch.service -u pertok-watch.path --no-pager | tail -10 | diag
+ok $r "a .path unit (a condition, not a clock) starts a PAMName=pertok-job job that reads its user's token"
 
 IN loginctl enable-linger pertok-bob
 r=1
