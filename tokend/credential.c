@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "credential-cg.h"
 #include "credential.h"
 #include "log.h"
 #include "ops-internal.h"
@@ -18,15 +21,113 @@
 
 /* ------------------------------------------------------------ the key holder */
 
-/* The unit's User=, asked of the system manager: over its private socket
- * (root only, no D-Bus daemon needed), else over the system bus. */
-#define BUS_TIMEOUT_USEC (2u * 1000u * 1000u)
-static int unit_user(const char *unit, char *ret, size_t len, char *why, size_t whylen)
+/* The unit's User= and ControlGroup, asked of the system manager: over its
+ * private socket (root only, no D-Bus daemon needed), else over the system
+ * bus. Both calls go out at once and the whole exchange, connecting and
+ * authenticating included, gets BUS_DEADLINE_USEC on the monotonic clock:
+ * the key holder is single-threaded, and a slow PID 1 (a daemon-reload)
+ * must cost one refused credential, not every decision of tokend. */
+#define BUS_DEADLINE_USEC (1000u * 1000u)
+
+struct bus_prop {
+	char *value; /* the string, once answered */
+	int r;	     /* 1 while waiting, 0 answered, -errno failed */
+	char err[160];
+};
+
+static int prop_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-	sd_bus_error e = SD_BUS_ERROR_NULL;
+	struct bus_prop *p = userdata;
+	const sd_bus_error *e = sd_bus_message_get_error(m);
+	const char *v = NULL;
+	int r;
+
+	(void)ret_error;
+	if (e) {
+		snprintf(p->err, sizeof(p->err), "%s", e->message ? e->message : e->name);
+		p->r = -EIO;
+		return 0;
+	}
+	r = sd_bus_message_read(m, "v", "s", &v);
+	if (r < 0 || !v) {
+		snprintf(p->err, sizeof(p->err), "not a string property");
+		p->r = r < 0 ? r : -EBADMSG;
+		return 0;
+	}
+	p->value = strdup(v);
+	p->r = p->value ? 0 : -ENOMEM;
+	return 0;
+}
+
+static uint64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Both properties of the unit at path on bus, or -ETIMEDOUT at deadline. */
+static int get_props(sd_bus *bus, const char *path, const char *iface, struct bus_prop *user,
+		     struct bus_prop *cgroup, uint64_t deadline)
+{
+	sd_bus_slot *s1 = NULL, *s2 = NULL;
+	int r;
+
+	r = sd_bus_call_method_async(bus, &s1, "org.freedesktop.systemd1", path,
+				     "org.freedesktop.DBus.Properties", "Get", prop_reply, user,
+				     "ss", iface, "User");
+	if (r >= 0)
+		r = sd_bus_call_method_async(bus, &s2, "org.freedesktop.systemd1", path,
+					     "org.freedesktop.DBus.Properties", "Get", prop_reply,
+					     cgroup, "ss", iface, "ControlGroup");
+	while (r >= 0 && (user->r == 1 || cgroup->r == 1)) {
+		uint64_t now = mono_usec();
+
+		if (now >= deadline) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		r = sd_bus_process(bus, NULL);
+		if (r > 0)
+			continue;
+		if (r >= 0)
+			r = sd_bus_wait(bus, deadline - now);
+	}
+	sd_bus_slot_unref(s1);
+	sd_bus_slot_unref(s2);
+	return r < 0 ? r : 0;
+}
+
+static int open_bus(sd_bus **ret, bool private_socket)
+{
 	sd_bus *bus = NULL;
-	char *path = NULL, *user = NULL, iface[64];
+	int r = sd_bus_new(&bus);
+
+	if (r >= 0)
+		r = sd_bus_set_address(bus, private_socket ?
+						    "unix:path=/run/systemd/private" :
+						    "unix:path=/run/dbus/system_bus_socket");
+	if (r >= 0 && !private_socket)
+		r = sd_bus_set_bus_client(bus, 1);
+	if (r >= 0)
+		r = sd_bus_start(bus); /* connects; authentication goes on in get_props */
+	if (r < 0) {
+		sd_bus_unref(bus);
+		return r;
+	}
+	*ret = bus;
+	return 0;
+}
+
+static int unit_user(const char *unit, char *ret, size_t len, char **ret_cgroup, char *why,
+		     size_t whylen)
+{
+	sd_bus *bus = NULL;
+	struct bus_prop user = { .r = 1 }, cg = { .r = 1 };
+	char *path = NULL, iface[64];
 	const char *sfx = pt_cred_unit_suffix(unit);
+	uint64_t deadline = mono_usec() + BUS_DEADLINE_USEC;
 	int r;
 
 	if (!sfx) {
@@ -35,58 +136,68 @@ static int unit_user(const char *unit, char *ret, size_t len, char *why, size_t 
 	}
 	snprintf(iface, sizeof(iface), "org.freedesktop.systemd1.%c%s", sfx[1] - 'a' + 'A',
 		 sfx + 2);
-	r = sd_bus_new(&bus);
-	if (r >= 0 && (r = sd_bus_set_address(bus, "unix:path=/run/systemd/private")) >= 0)
-		r = sd_bus_start(bus);
-	if (r < 0) {
-		bus = sd_bus_unref(bus);
-		r = sd_bus_open_system(&bus);
-	}
-	if (r >= 0)
-		r = sd_bus_set_method_call_timeout(bus, BUS_TIMEOUT_USEC);
-	if (r < 0) {
-		snprintf(why, whylen, "cannot ask systemd for the User= of %s: %s", unit,
-			 strerror(-r));
-		goto out;
-	}
 	r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
-	if (r >= 0)
-		r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path, iface, "User",
-					       &e, &user);
 	if (r < 0) {
-		snprintf(why, whylen, "cannot read the User= of %s from systemd: %s", unit,
-			 e.message ? e.message : strerror(-r));
+		snprintf(why, whylen, "cannot name %s on the bus: %s", unit, strerror(-r));
+		return r;
+	}
+	for (int k = 0; k < 2; k++) {
+		user = (struct bus_prop){ .r = 1 };
+		cg = (struct bus_prop){ .r = 1 };
+		r = open_bus(&bus, k == 0);
+		if (r >= 0)
+			r = get_props(bus, path, iface, &user, &cg, deadline);
+		sd_bus_flush_close_unref(bus);
+		bus = NULL;
+		if (r >= 0 || r == -ETIMEDOUT)
+			break;
+		free(user.value);
+		free(cg.value);
+		user.value = cg.value = NULL;
+	}
+	if (r == -ETIMEDOUT) {
+		snprintf(why, whylen, "systemd did not tell the User= of %s within %u ms", unit,
+			 BUS_DEADLINE_USEC / 1000u);
 		goto out;
 	}
-	if (!*user) {
+	if (r < 0 || user.r < 0 || cg.r < 0) {
+		snprintf(why, whylen, "cannot read the User= of %s from systemd: %s", unit,
+			 r < 0	    ? strerror(-r) :
+			 user.r < 0 ? user.err :
+				      cg.err);
+		r = r < 0 ? r : -EIO;
+		goto out;
+	}
+	if (!*user.value) {
 		snprintf(why, whylen, "%s has no User=: tokend gives no credential to root's units",
 			 unit);
 		r = -EPERM;
 		goto out;
 	}
-	if (user[strspn(user, "0123456789")] == '\0') {
-		struct passwd *pw = getpwuid((uid_t)strtoul(user, NULL, 10));
+	if (user.value[strspn(user.value, "0123456789")] == '\0') {
+		struct passwd *pw = getpwuid((uid_t)strtoul(user.value, NULL, 10));
 
 		if (!pw) {
-			snprintf(why, whylen, "%s has User=%s, which is no user", unit, user);
+			snprintf(why, whylen, "%s has User=%s, which is no user", unit, user.value);
 			r = -ENOENT;
 			goto out;
 		}
-		free(user);
-		user = strdup(pw->pw_name);
+		free(user.value);
+		user.value = strdup(pw->pw_name);
 	}
-	if (!user || !pt_name_valid(user) || strlen(user) >= len) {
+	if (!user.value || !pt_name_valid(user.value) || strlen(user.value) >= len) {
 		snprintf(why, whylen, "%s has a User= that is not a valid user name", unit);
 		r = -EINVAL;
 		goto out;
 	}
-	snprintf(ret, len, "%s", user);
+	snprintf(ret, len, "%s", user.value);
+	*ret_cgroup = cg.value;
+	cg.value = NULL;
 	r = 0;
 out:
-	sd_bus_error_free(&e);
-	free(user);
+	free(user.value);
+	free(cg.value);
 	free(path);
-	sd_bus_flush_close_unref(bus);
 	return r;
 }
 
@@ -146,8 +257,20 @@ int op_credential(struct call *c)
 	if (scope < 0)
 		return cred_refuse(c, NULL, why);
 	if (scope == PT_CRED_SYSTEM) {
-		if (unit_user(q->service, user, sizeof(user), why, sizeof(why)) < 0)
+		char *want = NULL;
+
+		if (unit_user(q->service, user, sizeof(user), &want, why, sizeof(why)) < 0)
 			return cred_refuse(c, NULL, why);
+		/* the path must be the one systemd gave the unit, not one that
+		 * merely ends like it (a nested manager's unit of that name) */
+		if (!pt_cred_cgroup_is(cg, n, want)) {
+			snprintf(why, sizeof(why),
+				 "the peer is not in %s's cgroup %.200s as systemd reports it",
+				 q->service, want);
+			free(want);
+			return cred_refuse(c, NULL, why);
+		}
+		free(want);
 	} else {
 		pw = getpwuid(c->peer->uid);
 		if (!pw || !pt_name_valid(pw->pw_name) || strlen(pw->pw_name) >= sizeof(user)) {
