@@ -74,11 +74,19 @@ static void nss_cache_update(struct pt_daemon *d)
 			  strerror(-r), NULL);
 }
 
-static uint64_t nss_cache_last;
+static uint64_t nss_cache_last, nss_cache_seen = UINT64_MAX;
 
-/* after a round: now, or at the latest NSS_CACHE_MS after the last update */
+/* after a round: now, or at the latest NSS_CACHE_MS after the last update;
+ * nothing when no record was put, removed or moved its expiry since (a
+ * redemption's counted use changes nothing the cache holds: the check
+ * walks the whole store, too much for every round of a busy host) */
 static void nss_cache_round(struct pt_daemon *d, uint64_t now)
 {
+	uint64_t changes = pt_store_changes(d->store);
+
+	if (changes == nss_cache_seen && !nss_cache_due)
+		return;
+	nss_cache_seen = changes;
 	if (now >= nss_cache_last + NSS_CACHE_MS) {
 		nss_cache_last = now;
 		nss_cache_update(d);

@@ -323,6 +323,8 @@ static int resolve_gid(const char *group, gid_t *ret, void *userdata)
 	return -ENOENT;
 }
 
+unsigned long pt_nsscache_builds;
+
 /* tokend's key holder is one thread: the last state written, per path */
 static char last_path[PATH_MAX];
 static uint64_t last_sig;
@@ -339,6 +341,19 @@ int pt_nsscache_update(struct pt_store *s, const char *path, uint64_t now)
 
 	if (!path || !*path)
 		return 0;
+	/* no cache directory: none is wanted here, and nothing to build */
+	{
+		char dir[PATH_MAX];
+		const char *slash = strrchr(path, '/');
+		struct stat st;
+
+		if (slash && (size_t)(slash - path) < sizeof(dir)) {
+			memcpy(dir, path, (size_t)(slash - path));
+			dir[slash - path] = '\0';
+			if (slash != path && stat(dir, &st) < 0 && errno == ENOENT)
+				return -ENOENT;
+		}
+	}
 	if (total > 0) {
 		live = malloc(total * sizeof(*live));
 		if (!live)
@@ -358,6 +373,7 @@ int pt_nsscache_update(struct pt_store *s, const char *path, uint64_t now)
 		return 0;
 	}
 	old_open(path, &old);
+	pt_nsscache_builds++;
 	r = pt_nsscache_build(live, n, resolve_gid, &old, &data, &len);
 	old_close(&old);
 	free(live);

@@ -34,3 +34,5 @@ int pt_nsscache_install(const char *path, const uint8_t *data, size_t len);
  * disabled, 0. Group ids resolve through getgrnam_r, falling back to the
  * file being replaced when the directory cannot answer. */
 int pt_nsscache_update(struct pt_store *s, const char *path, uint64_t now);
+/* How many times pt_nsscache_update built a cache (for tests). */
+extern unsigned long pt_nsscache_builds;

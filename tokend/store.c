@@ -92,10 +92,11 @@ struct pt_store {
 	size_t key_map_len;
 	struct entry *e; /* by slot */
 	struct pt_record **by_id;
-	size_t n, cap;	 /* both arrays */
-	size_t imported; /* by this open, from dir/tokens/ */
-	bool broken;	 /* a commit failed for good (MDB_PANIC): restart */
-	bool pending;	 /* some record is dirty (pt_store_touch) */
+	size_t n, cap;	  /* both arrays */
+	size_t imported;  /* by this open, from dir/tokens/ */
+	bool broken;	  /* a commit failed for good (MDB_PANIC): restart */
+	bool pending;	  /* some record is dirty (pt_store_touch) */
+	uint64_t changes; /* puts, removals and moved expiries so far (pt_store_changes) */
 };
 
 /* One change of a write transaction: a sealed value to put, or a delete. */
@@ -498,6 +499,7 @@ int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced)
 
 	if (!s || !rec || !rec->user || !rec->holder)
 		return -EINVAL;
+	s->changes++;
 	if (!pt_record_valid(rec))
 		return -EINVAL;
 	r = slot_of(rec->user, rec->holder, op.slot);
@@ -554,6 +556,7 @@ int pt_store_remove(struct pt_store *s, const char *id)
 
 	if (!s || !id)
 		return -EINVAL;
+	s->changes++;
 	rec = by_id_find(s, id);
 	if (!rec)
 		return -ENOENT;
@@ -588,6 +591,11 @@ struct pt_record *pt_store_find_slot(struct pt_store *s, const char *user, const
 	if (!find_slot_index(s, slot, &i))
 		return NULL;
 	return s->e[i].rec;
+}
+
+uint64_t pt_store_changes(const struct pt_store *s)
+{
+	return s ? s->changes : 0;
 }
 
 size_t pt_store_count(const struct pt_store *s)
@@ -682,6 +690,8 @@ void pt_store_touch(struct pt_store *s, struct pt_record *rec, bool exp_moved)
 {
 	if (!s || !rec)
 		return;
+	if (exp_moved)
+		s->changes++;
 	/* journaling goes through the records touched, not the whole store */
 	if (!rec->unjournaled && !s->touched_all) {
 		if (s->n_touched == s->cap_touched) {

@@ -60,6 +60,10 @@ int pt_store_remove(struct pt_store *s, const char *id);
 struct pt_record *pt_store_find_id(struct pt_store *s, const char *id);
 struct pt_record *pt_store_find_slot(struct pt_store *s, const char *user, const char *holder);
 size_t pt_store_count(const struct pt_store *s);
+/* A counter that moves with every put, removal and moved expiry: what the
+ * set of records (and their identities) may have changed by. Uses, last
+ * use and refusals do not move it. */
+uint64_t pt_store_changes(const struct pt_store *s);
 /* The user's tokens, except those housekeeping found dead (expired or idle)
  * and keeps only for expire_grace: they no longer count towards
  * max_outstanding, as when they were removed at once. */

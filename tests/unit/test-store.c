@@ -707,8 +707,21 @@ static void test_store_basic(void **state)
 	assert_true(replaced);
 	assert_ptr_equal(pt_store_find_slot(s, "alice", "atd"), a2);
 
+	/* what libnss_pertok's cache follows: puts, removals, moved expiries
+	 * move the change counter; a counted use does not */
+	{
+		uint64_t ch = pt_store_changes(s);
+
+		a2->uses = 4;
+		pt_store_touch(s, a2, false);
+		assert_int_equal(pt_store_changes(s), ch);
+		pt_store_touch(s, a2, true);
+		assert_int_equal(pt_store_changes(s), ch + 1);
+		ch = pt_store_changes(s);
+		assert_int_equal(pt_store_remove(s, c->id), 0); /* c is freed now */
+		assert_true(pt_store_changes(s) > ch);
+	}
 	/* remove */
-	assert_int_equal(pt_store_remove(s, c->id), 0); /* c is freed now */
 	assert_int_equal(pt_store_count(s), 2);
 	assert_null(pt_store_find_slot(s, "bob", "atd"));
 	assert_int_equal(pt_store_remove(s, a_id), -ENOENT);
