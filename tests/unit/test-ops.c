@@ -26,6 +26,7 @@
 #include "account.h"
 #include "audit.h"
 #include "codes.h"
+#include "daemon-state.h"
 #include "keys.h"
 #include "log.h"
 #include "ops-internal.h"
@@ -99,8 +100,7 @@ static void set_account(const char *user, bool present, uid_t uid)
 
 static int setup(void **state)
 {
-	char conf[2048], err[512], warn[512];
-	int created;
+	char conf[2048];
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/pertok-ops-test.XXXXXX");
@@ -125,22 +125,8 @@ static int setup(void **state)
 		"            ttl = \"1h\"; max_ttl = \"1d\"; num_uses = 1; rate = \"100/1h\";\n"
 		"            max_failures = 3; lockout = \"1h\"; } );\n",
 		dir, dir);
-	if (pt_config_load_string(conf, "ops.conf", &d.cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "config: %s\n", err);
+	if (ut_daemon_open(&d, conf, dir, storekey) < 0)
 		return -1;
-	}
-	memset(storekey, 7, sizeof(storekey));
-	d.storekey = storekey;
-	snprintf(d.keydir, sizeof(d.keydir), "%s", dir);
-	d.sealer = pt_sealer_get("software");
-	if (pt_keys_load_or_create(dir, storekey, d.cfg->alg, &d.keys, &created, err, sizeof(err)) <
-		    0 ||
-	    pt_store_open(dir, storekey, &d.store, NULL) < 0 ||
-	    pt_audit_open_config(d.cfg, storekey, d.keys, &d.audit, warn, sizeof(warn), err,
-				 sizeof(err)) < 0) {
-		fprintf(stderr, "setup: %s\n", err);
-		return -1;
-	}
 	now_s = pt_now_s();
 	d.clock = fake_clock;
 	d.account_lookup = fake_lookup;
@@ -152,10 +138,7 @@ static int teardown(void **state)
 	char cmd[128];
 
 	(void)state;
-	pt_audit_close(d.audit);
-	pt_store_free(d.store);
-	pt_keys_free(d.keys);
-	pt_config_free(d.cfg);
+	ut_daemon_close(&d);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
