@@ -36,10 +36,6 @@
 #define OUT_HIGH (16u * 1024u)
 /* Refusals of one uid are logged at most once per this period (a count). */
 #define SUMMARY_MS 60000
-/* A refusal on the credential socket (1 MiB, refusal_send) has this long
- * from its start: systemd reads it at once; a peer that does not read is not
- * kept longer. */
-#define REFUSAL_MS 2000
 #define UID_BUCKETS 256
 #define CONN_BUCKETS 256
 
@@ -704,8 +700,14 @@ static bool conn_flush(struct conn *c)
 		}
 		if (queued)
 			ptbuf_consume(c->out, (size_t)k);
-		else
+		else {
+			/* a refusal being read is not cut short: its deadline
+			 * moves on (up to the connection's lifetime) */
+			uint64_t next = pt_now_ms_monotonic() + F.lim.client_timeout_ms;
+
 			c->refusal -= (uint32_t)k;
+			c->deadline = next < c->expires ? next : c->expires;
+		}
 	}
 	/* the client read its replies: the requests it queued meanwhile are due */
 	if (was_throttled && !conn_throttled(c) && ptbuf_len(c->in) > 0)
@@ -718,9 +720,11 @@ static bool conn_flush(struct conn *c)
  * Every end of a credential connection that is not a grant comes here. A
  * peer that runs systemd's executable, or one not known yet (it may), gets
  * the whole refusal, so that its unit fails (243/CREDENTIALS) rather than
- * starts with an empty or truncated credential; its deadline starts again,
- * once, for REFUSAL_MS. Any other peer is not systemd: it is closed at once,
- * without a byte, and holds nothing while it does not read.
+ * starts with an empty or truncated credential: its deadline starts again
+ * (client_timeout, past the connection's lifetime if need be) and is
+ * renewed while the peer reads (conn_flush). Any other peer is not systemd:
+ * it is closed at once, without a byte, and holds nothing while it does not
+ * read.
  */
 static void cred_end(struct conn *c)
 {
@@ -733,7 +737,9 @@ static void cred_end(struct conn *c)
 		c->closing = true;
 		c->refusal = PT_CRED_REFUSAL_BYTES;
 		ptbuf_reset(c->out); /* never a part of anything else before it */
-		c->deadline = pt_now_ms_monotonic() + REFUSAL_MS;
+		c->deadline = pt_now_ms_monotonic() + F.lim.client_timeout_ms;
+		if (c->expires < c->deadline)
+			c->expires = c->deadline;
 	}
 	if (!conn_flush(c))
 		conn_close(c);
@@ -1149,6 +1155,13 @@ static void identified(const struct ps_msg *msg)
 		return;
 	}
 	c->systemd = c->on_cred && (msg->class & PS_CLASS_SYSTEMD);
+	if (c->refusing) {
+		/* refused before its peer was known (the key holder was late):
+		 * the rest of the refusal is for systemd only */
+		c->identified = true;
+		cred_end(c);
+		return;
+	}
 	if ((msg->class & ~PS_CLASS_SYSTEMD) == PS_CLASS_UNPRIVILEGED) {
 		slot = uid_slot(c->uid, true);
 		if (!slot || slot->n_conns >= F.lim.max_connections_per_uid ||
@@ -1299,7 +1312,7 @@ static int expire_conns(uint64_t now)
 					  PT_LOG_U(c->uid), "peer_pid", PT_LOG_I(c->pid), "reason",
 					  PT_LOG_F("the refusal was not read within %u ms; "
 						   "closed part-way",
-						   REFUSAL_MS),
+						   F.lim.client_timeout_ms),
 					  NULL);
 			conn_close(c);
 		} else if (c->deadline < next)

@@ -15,7 +15,8 @@
  *   before its cgroup is looked at, and closed without a byte (it is not
  *   systemd: only systemd needs the refusal that fails a unit);
  * - a peer that does get the refusal whatever ends its connection: a bad
- *   address, a key holder that does not answer within client_timeout;
+ *   address, a key holder that does not answer within client_timeout; and
+ *   gets all of it when it reads it slower than client_timeout allows;
  * - one user's max_connections credential connections that never read take
  *   nothing from root on tokend.sock nor from systemd's own connections
  *   (they are closed at once, not left to stream a refusal);
@@ -56,6 +57,7 @@ static char cred_sock[100];
 static const char *actor_exe;	       /* the "systemd" actor's exe in tokend.conf */
 static uid_t peer_uid;		       /* the emulated peer's uid (0: root's) */
 static unsigned client_timeout = 5000; /* ms, tokend.conf's */
+static unsigned read_pause_ms;	       /* the emulated peer pauses after each 256 KiB */
 #define MAX_CONNECTIONS 16
 
 static void write_conf(void)
@@ -174,6 +176,8 @@ static pid_t emulated_peer_start(const char *unit, const char *addr, size_t alen
 			if (n == 0)
 				noticed = (size_t)k >= sizeof(notice) - 1 &&
 					  memcmp(buf, notice, sizeof(notice) - 1) == 0;
+			if (read_pause_ms && n / (256 * 1024) != (n + (size_t)k) / (256 * 1024))
+				usleep(read_pause_ms * 1000);
 			n += (size_t)k;
 		}
 		if (n == 0)
@@ -320,6 +324,21 @@ static void test_holder_stalled(void **state)
 	usleep((client_timeout + 1000) * 1000);
 	assert_int_equal(kill(th.pid, SIGCONT), 0);
 	assert_int_equal(emulated_peer_wait(pid), GOT_REFUSAL);
+}
+
+/* systemd reading the refusal slower than client_timeout allows for the
+ * whole: it is not cut short while it reads (a truncated refusal would be
+ * the unit's credential). */
+static void test_slow_reader(void **state)
+{
+	char a[108];
+	size_t n = addr_for(a, "victim.service");
+	int got;
+
+	read_pause_ms = 1000; /* 4 pauses: the refusal takes > 4 s, client_timeout 1.5 s */
+	got = emulated_peer("victim.service", a, n);
+	read_pause_ms = 0;
+	assert_int_equal(got, GOT_REFUSAL);
 }
 
 /* The flood: as uid 65534, running another executable than systemd's (a
@@ -495,6 +514,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_not_systemd_exe, setup_other_exe, teardown),
 		cmocka_unit_test_setup_teardown(test_id_with_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_holder_stalled, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_reader, setup_short_timeout, teardown),
 		cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
 	};
 
