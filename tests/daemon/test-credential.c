@@ -17,6 +17,8 @@
  * - a peer that does get the refusal whatever ends its connection: a bad
  *   address, a key holder that does not answer within client_timeout; and
  *   gets all of it when it reads it slower than client_timeout allows;
+ * - at max_connections a credential connection waits in the backlog (it
+ *   is not accepted and closed empty, which would start the unit);
  * - one user's max_connections credential connections that never read take
  *   nothing from root on tokend.sock nor from systemd's own connections
  *   (they are closed at once, not left to stream a refusal);
@@ -341,6 +343,32 @@ static void test_slow_reader(void **state)
 	assert_int_equal(got, GOT_REFUSAL);
 }
 
+/* At max_connections (root's idle connections on tokend.sock) a credential
+ * connection is not accepted and closed empty-handed: it waits in the
+ * backlog, and gets its answer once a connection ends. */
+static void test_overload_waits(void **state)
+{
+	struct sockaddr_un to = { .sun_family = AF_UNIX };
+	char a[108];
+	size_t n = addr_for(a, "victim.service");
+	int held[MAX_CONNECTIONS];
+	pid_t pid;
+
+	snprintf(to.sun_path, sizeof(to.sun_path), "%s", th.sock);
+	for (int i = 0; i < MAX_CONNECTIONS; i++) {
+		held[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(held[i] >= 0);
+		assert_int_equal(connect(held[i], (struct sockaddr *)&to, sizeof(to)), 0);
+	}
+	/* all of them accepted and known (the key holder read each peer) */
+	usleep(300 * 1000);
+	pid = emulated_peer_start("victim.service", a, n);
+	usleep(500 * 1000);
+	for (int i = 0; i < MAX_CONNECTIONS; i++)
+		close(held[i]);
+	assert_int_equal(emulated_peer_wait(pid), GOT_REFUSAL);
+}
+
 /* The flood: as uid 65534, running another executable than systemd's (a
  * copy of this program), MAX_CONNECTIONS credential connections that never
  * read. Writes a byte to stdout when they are all connected, then waits (up
@@ -516,6 +544,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_holder_stalled, setup_short_timeout, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader, setup_short_timeout, teardown),
 		cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overload_waits, setup, teardown),
 	};
 
 	if (argc == 4 && strcmp(argv[1], "--flood") == 0)
