@@ -40,6 +40,19 @@ const char *pt_cred_unit_suffix(const char *unit)
 	return NULL;
 }
 
+bool pt_cred_unit_valid(const char *unit)
+{
+	size_t n = strnlen(unit, PT_CRED_MAX_UNIT + 1);
+
+	if (n == 0 || n > PT_CRED_MAX_UNIT || unit[0] == '.' || unit[0] == '@' ||
+	    !pt_cred_unit_suffix(unit))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!unit_char(unit[i]))
+			return false;
+	return true;
+}
+
 #define BAD(...)                                    \
 	do {                                        \
 		snprintf(err, errlen, __VA_ARGS__); \
@@ -82,14 +95,19 @@ int pt_cred_parse_addr(const char *p, size_t len, struct pt_cred_addr *ret, char
 		BAD("the peer's address has no \"/<credential id>\" after the unit name");
 	memcpy(a.unit, p + start, i - start);
 	a.unit[i - start] = '\0';
-	if (!pt_cred_unit_suffix(a.unit) || a.unit[0] == '.' || a.unit[0] == '@')
+	if (!pt_cred_unit_valid(a.unit))
 		BAD("\"%s\" in the peer's address is not the name of a service, socket, mount "
 		    "or swap unit",
 		    a.unit);
+	/* what systemd's credential_name_valid takes: a file name (no '/', not
+	 * "." or "..", at most 255 bytes) that is also a descriptor name (printable
+	 * ASCII, the space included, but no ':') */
 	for (start = ++i; i < len; i++)
-		if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e || p[i] == '/')
-			BAD("the credential id in the peer's address has a byte (0x%02x) that is "
-			    "not a printable file-name character",
+		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e || p[i] == '/' ||
+		    p[i] == ':')
+			BAD("the credential id in the peer's address has a byte (0x%02x) that "
+			    "systemd does not take in a credential name (printable ASCII but "
+			    "'/' and ':')",
 			    (unsigned char)p[i]);
 	if (i == start)
 		BAD("the credential id in the peer's address is empty");

@@ -60,6 +60,11 @@ int pt_cred_parse_addr(const char *sun_path, size_t len, struct pt_cred_addr *re
  * types with LoadCredential=), or NULL for any other name. */
 const char *pt_cred_unit_suffix(const char *unit);
 
+/* Whether unit is a name the front's parser accepts (unit name characters,
+ * 1 to PT_CRED_MAX_UNIT bytes, a suffix above, not starting with '.' or '@'):
+ * the key holder checks what the front hands it again. */
+bool pt_cred_unit_valid(const char *unit);
+
 enum pt_cred_scope {
 	PT_CRED_SYSTEM = 1, /* a unit of the system manager: the user is its User= */
 	PT_CRED_USER = 2,   /* a unit of user@<peer uid>.service: the user is the peer's */

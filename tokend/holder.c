@@ -43,6 +43,8 @@ struct hconn {
 	uint32_t id;
 	uint64_t since; /* ms, monotonic: when the front handed it over */
 	struct pt_peer peer;
+	bool systemd; /* on the credential socket, running systemd's executable */
+	bool asked;   /* on the credential socket: its one PT_CREDENTIAL came */
 	struct hconn *next;
 };
 
@@ -231,6 +233,7 @@ static int on_conn(struct pt_daemon *d, uint32_t id, int fd)
 	struct hconn *h = NULL;
 	struct ptbuf *m;
 	bool ok = false, privileged = false, cred = false;
+	char why[256];
 
 	/* only a connection accepted on tokend's socket (or on the credential
 	 * socket, which the kernel tells apart by its local address) identifies
@@ -268,6 +271,7 @@ static int on_conn(struct pt_daemon *d, uint32_t id, int fd)
 				return -EPERM;
 			}
 			privileged = pt_ops_privileged_peer(d->cfg, &h->peer);
+			h->systemd = cred && pt_cred_actor(d->cfg, &h->peer, why, sizeof(why));
 			*hconn_slot(id) = h;
 			d->n_conns++;
 			ok = true;
@@ -277,7 +281,9 @@ static int on_conn(struct pt_daemon *d, uint32_t id, int fd)
 		close(fd); /* the front serves the socket; the peer is known now */
 	if (m && ps_encode_ident(m, id, h ? (uint32_t)h->peer.uid : UINT32_MAX,
 				 h ? (uint32_t)h->peer.pid : 0,
-				 privileged ? PS_CLASS_PRIVILEGED : PS_CLASS_UNPRIVILEGED, ok) == 0)
+				 (privileged ? PS_CLASS_PRIVILEGED : PS_CLASS_UNPRIVILEGED) |
+					 (h && h->systemd ? PS_CLASS_SYSTEMD : 0),
+				 ok) == 0)
 		queue(m, false, id);
 	else
 		ptbuf_free(m);
@@ -287,17 +293,47 @@ static int on_conn(struct pt_daemon *d, uint32_t id, int fd)
 /* A connection on the credential socket gets the live token alone and is
  * closed, or nothing at all (the unit fails to start): never a reply frame,
  * whose bytes systemd would take for the credential. */
-static uint8_t cred_reply(const struct hconn *h, const struct ps_msg *msg, struct ptbuf *rep)
+static uint8_t cred_reply(struct pt_daemon *d, const struct hconn *h, const struct ps_msg *msg,
+			  struct ptbuf *rep)
 {
 	const char *unit = msg->kind == PS_REQ ? msg->req.service : NULL;
 	char why[512];
 
 	if (pt_cred_reply(rep, why, sizeof(why)))
 		return PS_REP_CLOSE;
-	pt_log_kv(LOG_WARNING, "credential", "deny", "unit", unit, "peer_uid",
-		  PT_LOG_U(h->peer.uid), "peer_pid", PT_LOG_I(h->peer.pid), "reason",
-		  PT_LOG_F("%s; no credential: the unit fails to start", why), NULL);
+	/* an unprivileged peer's refusals under its uid's refusal limit, like
+	 * the decision's own record (ops.c refusal_admitted) */
+	if (pt_ops_privileged_peer(d->cfg, &h->peer) ||
+	    pt_audit_refusal_admit(d->audit, h->peer.uid, "credential",
+				   pt_now_ms_monotonic() / 1000))
+		pt_log_kv(LOG_WARNING, "credential", "deny", "unit", unit, "peer_uid",
+			  PT_LOG_U(h->peer.uid), "peer_pid", PT_LOG_I(h->peer.pid), "reason",
+			  PT_LOG_F("%s; %s", why,
+				   h->systemd ? "no credential: the unit fails to start" :
+						"closed: the peer is not systemd"),
+			  NULL);
 	return PS_REP_DROP;
+}
+
+/* A credential connection asks one thing, once: the PT_CREDENTIAL the front
+ * made of its address, for a unit name the front's parser accepts. Anything
+ * else is a front that broke its word: the connection gets nothing. */
+static bool cred_request_ok(struct hconn *h, const struct ps_msg *msg, char *why, size_t whylen)
+{
+	if (msg->kind != PS_REQ || msg->req.type != PT_CREDENTIAL) {
+		snprintf(why, whylen, "a request other than the credential on its socket");
+		return false;
+	}
+	if (h->asked) {
+		snprintf(why, whylen, "a second credential request on one connection");
+		return false;
+	}
+	h->asked = true;
+	if (!msg->req.service || !pt_cred_unit_valid(msg->req.service)) {
+		snprintf(why, whylen, "the unit name is not one the front accepts");
+		return false;
+	}
+	return true;
 }
 
 /* PS_REQ and PS_BAD: the peer's executable again, then the dispatch table. */
@@ -306,6 +342,7 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
 	struct hconn *h = *hconn_slot(msg->conn);
 	struct ptbuf *rep = ptbuf_new(4 + PT_MAX_FRAME), *m = msgbuf();
 	uint8_t flags = 0;
+	char why[128];
 	int r;
 
 	if (!h || !rep || !m) {
@@ -319,8 +356,16 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
 	}
 	/* the front ends every connection at max_connection_lifetime; the key
 	 * holder holds it to that too (one second's slack for the hop), so that
-	 * not even a compromised front keeps using a caller's connection */
-	if (pt_now_ms_monotonic() - h->since > d->cfg->max_connection_lifetime * 1000 + 1000) {
+	 * not even a compromised front keeps using a caller's connection; and a
+	 * credential connection asks its one thing only */
+	bool expired =
+		pt_now_ms_monotonic() - h->since > d->cfg->max_connection_lifetime * 1000 + 1000;
+
+	if (expired || (h->peer.credential && !cred_request_ok(h, msg, why, sizeof(why)))) {
+		if (!expired)
+			pt_log_kv(LOG_ERR, "credential", "error", "peer_uid", PT_LOG_U(h->peer.uid),
+				  "peer_pid", PT_LOG_I(h->peer.pid), "reason",
+				  PT_LOG_F("the front passed %s; nothing sent", why), NULL);
 		ptbuf_free(rep);
 		if (ps_encode_rep(m, msg->conn, PS_REP_DROP, NULL, 0) == 0)
 			queue(m, false, msg->conn);
@@ -352,7 +397,7 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
 			flags = PS_REP_CLOSE;
 	}
 	if (h->peer.credential)
-		flags = cred_reply(h, msg, rep);
+		flags = cred_reply(d, h, msg, rep);
 	if (ps_encode_rep(m, msg->conn, flags, ptbuf_ptr(rep), ptbuf_len(rep)) < 0 &&
 	    ps_encode_rep(m, msg->conn, PS_REP_DROP, NULL, 0) < 0) {
 		ptbuf_free(m);

@@ -314,6 +314,13 @@ static bool caller_admitted(struct call *c, const struct pt_ops_row *row,
 	/* privileged peers' refusals are recorded one by one (refusal_admitted) */
 	c->privileged = peer->uid == 0 ||
 			pt_policy_match_actor(cfg, peer->uid, peer_exe(peer), q->service) != NULL;
+	/* the credential socket's peers have one row, and it only them */
+	if (peer->credential && row->caller != PT_CALLER_CREDENTIAL) {
+		*ret_reply = refuse(c, LOG_WARNING, PT_E_PERM, NULL, NULL,
+				    "only the credential is served on the credential socket",
+				    "only the credential is served on the credential socket");
+		return false;
+	}
 	switch (row->caller) {
 	case PT_CALLER_NONE:
 		break;
@@ -392,6 +399,10 @@ static bool caller_admitted(struct call *c, const struct pt_ops_row *row,
 		return false;
 	case PT_CALLER_CREDENTIAL:
 		c->actor = pt_cred_actor(cfg, peer, why, sizeof(why));
+		if (c->actor && (!q->service || !pt_cred_unit_valid(q->service))) {
+			c->actor = NULL;
+			snprintf(why, sizeof(why), "the unit name is not a valid unit name");
+		}
 		if (c->actor)
 			return true;
 		*ret_reply = refuse(c, LOG_WARNING, PT_E_PERM, NULL, PT_CRED_HOLDER, why, why);

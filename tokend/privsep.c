@@ -249,7 +249,8 @@ int ps_decode(const uint8_t *p, size_t n, struct ps_msg *ret)
 		break;
 	case PS_IDENT:
 		if (ptbuf_view_get_u32(&v, &m.uid) < 0 || ptbuf_view_get_u32(&v, &m.pid) < 0 ||
-		    ptbuf_view_get_u8(&v, &m.class) < 0 || m.class > PS_CLASS_PRIVILEGED ||
+		    ptbuf_view_get_u8(&v, &m.class) < 0 ||
+		    (m.class & ~PS_CLASS_SYSTEMD) > PS_CLASS_PRIVILEGED ||
 		    ptbuf_view_get_u8(&v, &m.accepted) < 0 || m.accepted > 1)
 			goto bad;
 		break;

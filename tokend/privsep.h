@@ -23,7 +23,8 @@
  *   PS_CLOSE   (empty)  the connection is gone
  *   PS_LOG     u8 priority, str line (a log line of the front's)
  * key holder -> front
- *   PS_IDENT   u32 uid, u32 pid, u8 class (PS_CLASS_*), u8 accepted
+ *   PS_IDENT   u32 uid, u32 pid, u8 class (PS_CLASS_*, with PS_CLASS_SYSTEMD
+ *              or'ed in), u8 accepted
  *   PS_REP     u8 flags (PS_REP_*), then the reply frame(s) for the client,
  *              as they are to be sent (the front does not look inside)
  *   PS_LIMITS  the front's share of the configuration (struct ps_limits),
@@ -60,6 +61,11 @@ enum ps_class {
 	PS_CLASS_UNPRIVILEGED = 0, /* neither root nor an actor: per-uid caps */
 	PS_CLASS_PRIVILEGED = 1,   /* root or a configured actor */
 };
+/* Or'ed into the class: a connection on the credential socket whose peer runs
+ * the executable of the actor "systemd" (pt_cred_actor). Only such a peer is
+ * sent the refusal that fails a unit; any other is not systemd, and is closed
+ * without a byte. */
+#define PS_CLASS_SYSTEMD 0x80u
 
 enum {
 	PS_REP_CLOSE = 1, /* close the connection once the reply is sent */

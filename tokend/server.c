@@ -271,7 +271,12 @@ struct conn {
 	bool inflight;		   /* a request is with the key holder */
 	bool backlog;		   /* its round ended with work left: run it next round */
 	bool dead;		   /* closed this round; freed when the round's events are done */
-	struct pt_cred_addr *cred; /* on the credential socket: what its address names */
+	bool on_cred;		   /* accepted on the credential socket */
+	bool systemd;		   /* ... and the key holder found it runs systemd's executable */
+	bool refusing;		   /* ... and is being sent the refusal (cred_end) */
+	bool unknown;		   /* ... and the key holder has not read its peer yet */
+	struct pt_cred_addr *cred; /* on the credential socket: what its address names (NULL:
+				    * nothing; cred_end once the peer is known) */
 	uint32_t refusal;	   /* credential refused: bytes of the notice still to send */
 	struct conn *prev, *next;
 	struct conn *hnext; /* by id */
@@ -299,16 +304,20 @@ struct front {
 	bool pair_out;	     /* EPOLLOUT registered on the pair */
 	struct ptbuf *dgram; /* the packet being sent (pair_flush) */
 	int lfd;
-	int cfd;		/* the credential socket (credential.h), -1: none */
-	unsigned n_pending_fds; /* client sockets queued for the key holder */
-	bool listen_paused;	/* the listening socket is off epoll ... */
-	uint64_t listen_resume; /* ... until then (ms, monotonic) */
-	uint64_t noisy_since;	/* client errors logged in this window ... */
+	int cfd;		 /* the credential socket (credential.h), -1: none */
+	bool cfd_on;		 /* ... registered for EPOLLIN (cred_listen) */
+	unsigned n_cred_unknown; /* its connections whose peer is not known yet */
+	unsigned n_pending_fds;	 /* client sockets queued for the key holder */
+	bool listen_paused;	 /* the listening socket is off epoll ... */
+	uint64_t listen_resume;	 /* ... until then (ms, monotonic) */
+	uint64_t noisy_since;	 /* client errors logged in this window ... */
 	unsigned noisy_logged, noisy_suppressed; /* ... and not */
 	struct ptbuf *scratch;
 };
 
 static struct front F;
+
+static void cred_listen(void);
 
 /* ------------------------------------------------------------ the key holder */
 
@@ -360,6 +369,7 @@ static int pair_flush(void)
 	if (!F.q)
 		F.qtail = &F.q;
 	pair_events();
+	cred_listen();
 	return 0;
 }
 
@@ -541,9 +551,43 @@ static struct conn *conn_by_id(uint32_t id)
 	return NULL;
 }
 
+/* The credential socket is accepted on only while a connection can be
+ * served: at max_connections (or with as many sockets not yet taken by the
+ * key holder, or the unprivileged share of connections whose peer is not
+ * known yet) its peers wait in the backlog, where systemd waits for them,
+ * rather than be accepted and closed, which would start their units with an
+ * empty credential. */
+static bool cred_acceptable(void)
+{
+	/* its peers not known yet never take the reserved connections: anyone
+	 * may connect there, and is only counted as a uid once known */
+	return F.n_conns < F.lim.max_connections && F.n_pending_fds < F.lim.max_connections &&
+	       F.n_cred_unknown < F.lim.max_connections - F.lim.reserved_connections;
+}
+
+static void cred_listen(void)
+{
+	bool want = F.cfd >= 0 && !F.listen_paused && cred_acceptable();
+	struct epoll_event cev = { .events = want ? EPOLLIN : 0, .data.ptr = &F.cfd };
+
+	if (F.cfd >= 0 && want != F.cfd_on && epoll_ctl(F.ep, EPOLL_CTL_MOD, F.cfd, &cev) == 0)
+		F.cfd_on = want;
+}
+
+/* c's peer is known (or c is gone): no longer one of the unknown. */
+static void cred_known(struct conn *c)
+{
+	if (c->unknown) {
+		c->unknown = false;
+		F.n_cred_unknown--;
+	}
+}
+
 static void conn_close(struct conn *c)
 {
 	struct ptbuf *m = msgbuf();
+
+	cred_known(c);
 
 	if (m && ps_encode_close(m, c->id) == 0)
 		to_holder(m, -1);
@@ -576,6 +620,7 @@ static void conn_close(struct conn *c)
 	c->next = F.graveyard;
 	F.graveyard = c;
 	F.n_conns--;
+	cred_listen();
 }
 
 static void bury(void)
@@ -599,7 +644,7 @@ static bool conn_throttled(const struct conn *c)
 static void conn_events(struct conn *c)
 {
 	uint32_t want =
-		(!c->identified || c->closing || c->inflight || c->cred || conn_throttled(c) ?
+		(!c->identified || c->closing || c->inflight || c->on_cred || conn_throttled(c) ?
 			 0 :
 			 EPOLLIN) |
 		(c->want_out ? EPOLLOUT : 0);
@@ -612,25 +657,24 @@ static void conn_events(struct conn *c)
 /* A credential tokend refuses: systemd (252) takes an empty answer for an
  * empty credential and starts the unit. What makes it fail the unit (status
  * 243/CREDENTIALS) is more than it accepts for a credential (1 MiB), so that
- * is what a refusal sends: this notice, over and over (credential.h). Fills
- * c->out from what remains of it. */
-static void refusal_fill(struct conn *c)
-{
-	static const char notice[] = "pertok: tokend refused this credential; its log says why\n";
-	size_t k;
+ * is what a refusal sends: this notice, over and over (credential.h), from
+ * one static text shared by every connection (refusal_chunk). */
+static const char refusal_notice[] = "pertok: tokend refused this credential; its log says why\n";
+#define NOTICE_LEN (sizeof(refusal_notice) - 1)
+static char refusal_text[NOTICE_LEN * 128];
 
-	while (c->refusal > 0 && ptbuf_len(c->out) < 2 * OUT_HIGH) {
-		k = c->refusal < sizeof(notice) - 1 ? c->refusal : sizeof(notice) - 1;
-		if (ptbuf_put(c->out, notice, k) < 0)
-			return;
-		c->refusal -= (uint32_t)k;
-	}
-}
-
-static void refuse_credential(struct conn *c)
+/* The next bytes of c's refusal: a part of refusal_text that continues the
+ * notice where the last send stopped. */
+static size_t refusal_chunk(const struct conn *c, const char **ret)
 {
-	c->refusal = PT_CRED_REFUSAL_BYTES;
-	c->closing = true;
+	size_t off = (PT_CRED_REFUSAL_BYTES - c->refusal) % NOTICE_LEN;
+	size_t n = sizeof(refusal_text) - off;
+
+	if (refusal_text[0] == '\0')
+		for (size_t i = 0; i < sizeof(refusal_text); i++)
+			refusal_text[i] = refusal_notice[i % NOTICE_LEN];
+	*ret = refusal_text + off;
+	return n < c->refusal ? n : c->refusal;
 }
 
 /* Sends what is queued. Returns false when the connection is finished. */
@@ -639,10 +683,12 @@ static bool conn_flush(struct conn *c)
 	bool was_throttled = conn_throttled(c);
 
 	c->want_out = false;
-	refusal_fill(c);
-	while (ptbuf_len(c->out) > 0) {
-		ssize_t k = send(c->fd, ptbuf_ptr(c->out), ptbuf_len(c->out),
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (ptbuf_len(c->out) > 0 || c->refusal > 0) {
+		bool queued = ptbuf_len(c->out) > 0;
+		const char *p = (const char *)ptbuf_ptr(c->out);
+		size_t n = queued ? ptbuf_len(c->out) : refusal_chunk(c, &p);
+		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -652,14 +698,51 @@ static bool conn_flush(struct conn *c)
 			}
 			return false;
 		}
-		ptbuf_consume(c->out, (size_t)k);
-		refusal_fill(c);
+		if (queued)
+			ptbuf_consume(c->out, (size_t)k);
+		else {
+			/* a refusal being read is not cut short: its deadline
+			 * moves on (up to the connection's lifetime) */
+			uint64_t next = pt_now_ms_monotonic() + F.lim.client_timeout_ms;
+
+			c->refusal -= (uint32_t)k;
+			c->deadline = next < c->expires ? next : c->expires;
+		}
 	}
 	/* the client read its replies: the requests it queued meanwhile are due */
 	if (was_throttled && !conn_throttled(c) && ptbuf_len(c->in) > 0)
 		set_backlog(c, true);
 	conn_events(c);
-	return ptbuf_len(c->out) > 0 || !c->closing;
+	return ptbuf_len(c->out) > 0 || c->refusal > 0 || !c->closing;
+}
+
+/*
+ * Every end of a credential connection that is not a grant comes here. A
+ * peer that runs systemd's executable, or one not known yet (it may), gets
+ * the whole refusal, so that its unit fails (243/CREDENTIALS) rather than
+ * starts with an empty or truncated credential: its deadline starts again
+ * (client_timeout, past the connection's lifetime if need be) and is
+ * renewed while the peer reads (conn_flush). Any other peer is not systemd:
+ * it is closed at once, without a byte, and holds nothing while it does not
+ * read.
+ */
+static void cred_end(struct conn *c)
+{
+	if (c->identified && !c->systemd) {
+		conn_close(c);
+		return;
+	}
+	if (!c->refusing) {
+		c->refusing = true;
+		c->closing = true;
+		c->refusal = PT_CRED_REFUSAL_BYTES;
+		ptbuf_reset(c->out); /* never a part of anything else before it */
+		c->deadline = pt_now_ms_monotonic() + F.lim.client_timeout_ms;
+		if (c->expires < c->deadline)
+			c->expires = c->deadline;
+	}
+	if (!conn_flush(c))
+		conn_close(c);
 }
 
 static void hello(struct conn *c, const uint8_t *payload, size_t len)
@@ -830,12 +913,11 @@ static void conn_run(struct conn *c)
 		conn_close(c);
 }
 
-/* Says "busy" to a connection tokend will not serve (msg NULL: nothing, to
- * a credential socket's peer, for whom any byte would be the credential),
- * and closes it. */
+/* Says "busy" to a connection on tokend.sock that tokend will not serve,
+ * and closes it (never one on the credential socket: cred_end). */
 static void refuse(int fd, const char *msg)
 {
-	struct ptbuf *b = msg ? ptbuf_new(256) : NULL;
+	struct ptbuf *b = ptbuf_new(256);
 
 	if (b && pt_rep_encode_error(b, PT_E_BUSY, msg) == 0)
 		(void)!send(fd, ptbuf_ptr(b), ptbuf_len(b), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -855,33 +937,28 @@ static void refuse(int fd, const char *msg)
 static void listen_pause(int lfd, unsigned ms)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &F.lfd };
-	struct epoll_event cev = { .events = 0, .data.ptr = &F.cfd };
 
-	if (!F.listen_paused && epoll_ctl(F.ep, EPOLL_CTL_MOD, lfd, &ev) == 0) {
+	if (!F.listen_paused && epoll_ctl(F.ep, EPOLL_CTL_MOD, lfd, &ev) == 0)
 		F.listen_paused = true;
-		if (F.cfd >= 0)
-			epoll_ctl(F.ep, EPOLL_CTL_MOD, F.cfd, &cev);
-	}
 	F.listen_resume = pt_now_ms_monotonic() + ms;
+	cred_listen();
 }
 
 static void listen_resume(int lfd, uint64_t now)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &F.lfd };
-	struct epoll_event cev = { .events = EPOLLIN, .data.ptr = &F.cfd };
 
 	if (F.listen_paused && now >= F.listen_resume && F.n_pending_fds < F.lim.max_connections &&
-	    epoll_ctl(F.ep, EPOLL_CTL_MOD, lfd, &ev) == 0) {
+	    epoll_ctl(F.ep, EPOLL_CTL_MOD, lfd, &ev) == 0)
 		F.listen_paused = false;
-		if (F.cfd >= 0)
-			epoll_ctl(F.ep, EPOLL_CTL_MOD, F.cfd, &cev);
-	}
+	cred_listen();
 }
 
 /* A connection on the credential socket: what its peer's address names
- * (credential.h), or NULL when it names nothing (logged; the caller closes
- * it without a byte, which makes the unit fail). Whether the peer is that
- * unit's is the key holder's to check, from the kernel. */
+ * (credential.h), or NULL when it names nothing (logged; the connection
+ * ends in cred_end once the key holder has read the peer: the refusal for
+ * systemd, nothing for anyone else). Whether the peer is that unit's is the
+ * key holder's to check, from the kernel. */
 static struct pt_cred_addr *cred_addr(int fd)
 {
 	struct sockaddr_un sa;
@@ -905,16 +982,57 @@ static struct pt_cred_addr *cred_addr(int fd)
 	return a;
 }
 
+static void conn_free(struct conn *c)
+{
+	if (c) {
+		ptbuf_free(c->in);
+		ptbuf_free(c->out);
+		free(c->cred);
+		free(c);
+	}
+}
+
+/* A connection's memory, before its accept: a peer of the credential socket
+ * must not be accepted only to be closed empty-handed for want of memory. */
+static struct conn *conn_alloc(void)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c) {
+		c->in = ptbuf_new(4 + PT_MAX_FRAME);
+		c->out = ptbuf_new(16 * (4 + PT_MAX_FRAME));
+	}
+	if (!c || !c->in || !c->out) {
+		conn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
 static void accept_some(int lfd, int sfd)
 {
 	for (unsigned i = 0; i < ACCEPTS_PER_ROUND; i++) {
-		int fd = accept4(sfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct pt_cred_addr *cred = NULL;
-		struct ptbuf *m;
 		struct conn *c;
+		struct ptbuf *m;
 		uint64_t now;
+		int fd;
 
+		if (sfd == F.cfd && !cred_acceptable()) {
+			/* overloaded: systemd's connections wait in the backlog */
+			break;
+		}
+		c = conn_alloc();
+		m = msgbuf();
+		if (!c || !m) {
+			conn_free(c);
+			ptbuf_free(m);
+			listen_pause(lfd, 1000); /* out of memory: look again in a second */
+			return;
+		}
+		fd = accept4(sfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			conn_free(c);
+			ptbuf_free(m);
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -925,45 +1043,29 @@ static void accept_some(int lfd, int sfd)
 						  strerror(errno), NULL);
 				listen_pause(lfd, 1000);
 			}
-			return;
+			break;
 		}
-		if (sfd == F.cfd && !(cred = cred_addr(fd))) {
-			close(fd); /* no data: the unit fails to start */
-			continue;
-		}
-		if (F.n_pending_fds >= F.lim.max_connections) {
+		if (sfd == F.cfd) {
+			c->on_cred = true;
+			c->unknown = true;
+			F.n_cred_unknown++;
+			c->cred = cred_addr(fd); /* NULL: cred_end once identified */
+		} else if (F.n_pending_fds >= F.lim.max_connections) {
 			/* the key holder has not taken the sockets handed to it
 			 * yet: accept no more than it can answer for */
-			refuse(fd, cred ? NULL : "too many connections");
-			free(cred);
+			conn_free(c);
+			ptbuf_free(m);
+			refuse(fd, "too many connections");
 			listen_pause(lfd, 100);
 			return;
-		}
-		if (F.n_conns >= F.lim.max_connections) {
-			refuse(fd, cred ? NULL : "too many connections");
-			free(cred);
+		} else if (F.n_conns >= F.lim.max_connections) {
+			conn_free(c);
+			ptbuf_free(m);
+			refuse(fd, "too many connections");
 			uid_refused(&F.busy_all, true);
 			continue;
 		}
-		c = calloc(1, sizeof(*c));
-		m = msgbuf();
-		if (c) {
-			c->in = ptbuf_new(4 + PT_MAX_FRAME);
-			c->out = ptbuf_new(16 * (4 + PT_MAX_FRAME));
-		}
-		if (!c || !c->in || !c->out || !m) {
-			if (c) {
-				ptbuf_free(c->in);
-				ptbuf_free(c->out);
-				free(c);
-			}
-			free(cred);
-			ptbuf_free(m);
-			close(fd);
-			continue;
-		}
 		c->fd = fd;
-		c->cred = cred;
 		do
 			c->id = ++F.next_id;
 		while (c->id == 0 || conn_by_id(c->id));
@@ -978,11 +1080,9 @@ static void accept_some(int lfd, int sfd)
 		c->events = 0;
 		struct epoll_event ev = { .events = 0, .data.ptr = c };
 		if (epoll_ctl(F.ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			ptbuf_free(c->in);
-			ptbuf_free(c->out);
+			/* (the kernel out of memory: nothing can be sent to it) */
+			conn_free(c);
 			ptbuf_free(m);
-			free(c->cred);
-			free(c);
 			close(fd);
 			continue;
 		}
@@ -993,9 +1093,18 @@ static void accept_some(int lfd, int sfd)
 		c->hnext = F.byid[c->id % CONN_BUCKETS];
 		F.byid[c->id % CONN_BUCKETS] = c;
 		F.n_conns++;
-		if (ps_encode_conn(m, c->id) < 0 || to_holder(m, fd) < 0)
-			conn_close(c);
+		if (ps_encode_conn(m, c->id) < 0) {
+			ptbuf_free(m);
+			m = NULL;
+		}
+		if (!m || to_holder(m, fd) < 0) {
+			if (c->on_cred)
+				cred_end(c); /* not identified: it may be systemd */
+			else
+				conn_close(c);
+		}
 	}
+	cred_listen();
 }
 
 /* A connection on the credential socket sends nothing (systemd shuts its
@@ -1009,19 +1118,17 @@ static void cred_request(struct conn *c)
 	if (c->slot && !pt_ratelimit_take(&c->slot->rate, F.lim.uid_rate_n,
 					  F.lim.uid_rate_period * 1000, pt_now_ms_monotonic())) {
 		uid_refused(c->slot, false);
-		refuse_credential(c);
-		if (!conn_flush(c))
-			conn_close(c);
+		cred_end(c);
 		return;
 	}
 	m = msgbuf();
 	if (!m || ps_encode_req(m, c->id, &req, NULL) < 0) {
 		ptbuf_free(m);
-		conn_close(c);
+		cred_end(c);
 		return;
 	}
 	if (to_holder(m, -1) < 0) { /* (m taken) */
-		conn_close(c);
+		cred_end(c);
 		return;
 	}
 	c->inflight = true;
@@ -1038,22 +1145,43 @@ static void identified(const struct ps_msg *msg)
 		return;
 	c->uid = (uid_t)msg->uid;
 	c->pid = (pid_t)msg->pid;
+	cred_known(c);
+	cred_listen();
 	if (!msg->accepted) {
-		conn_close(c);
+		if (c->on_cred)
+			cred_end(c); /* the key holder did not read it: it may be systemd */
+		else
+			conn_close(c);
 		return;
 	}
-	if (msg->class == PS_CLASS_UNPRIVILEGED) {
+	c->systemd = c->on_cred && (msg->class & PS_CLASS_SYSTEMD);
+	if (c->refusing) {
+		/* refused before its peer was known (the key holder was late):
+		 * the rest of the refusal is for systemd only */
+		c->identified = true;
+		cred_end(c);
+		return;
+	}
+	if ((msg->class & ~PS_CLASS_SYSTEMD) == PS_CLASS_UNPRIVILEGED) {
 		slot = uid_slot(c->uid, true);
 		if (!slot || slot->n_conns >= F.lim.max_connections_per_uid ||
 		    F.n_unprivileged >= F.lim.max_connections - F.lim.reserved_connections) {
 			int fd;
 
-			if (c->cred) { /* not served: the unit must not start either */
+			if (c->on_cred) {
+				/* not served. A user manager (systemd's executable)
+				 * gets the refusal, so that its unit does not start
+				 * either, counted against its uid while it lasts;
+				 * anyone else is closed at once */
 				if (slot)
 					uid_refused(slot, true);
-				refuse_credential(c);
-				if (!conn_flush(c))
-					conn_close(c);
+				c->identified = true;
+				if (slot && c->systemd) {
+					c->slot = slot;
+					slot->n_conns++;
+					F.n_unprivileged++;
+				}
+				cred_end(c);
 				return;
 			}
 			fd = dup(c->fd);
@@ -1069,9 +1197,11 @@ static void identified(const struct ps_msg *msg)
 		F.n_unprivileged++;
 	}
 	c->identified = true;
-	if (c->cred) {
-		cred_request(c);
-		conn_events(c);
+	if (c->on_cred) {
+		if (c->cred)
+			cred_request(c);
+		else
+			cred_end(c); /* its address named nothing (logged) */
 		return;
 	}
 	conn_events(c);
@@ -1086,18 +1216,14 @@ static void replied(const struct ps_msg *msg)
 	if (!c)
 		return; /* it closed meanwhile */
 	c->inflight = false;
-	if ((msg->flags & PS_REP_DROP) && c->cred) {
-		refuse_credential(c);
-		if (!conn_flush(c))
+	if (c->refusing)
+		return; /* too late: its refusal is under way */
+	if ((msg->flags & PS_REP_DROP) ||
+	    (msg->rep_len && ptbuf_put(c->out, msg->rep, msg->rep_len) < 0)) {
+		if (c->on_cred)
+			cred_end(c);
+		else
 			conn_close(c);
-		return;
-	}
-	if (msg->flags & PS_REP_DROP) {
-		conn_close(c);
-		return;
-	}
-	if (msg->rep_len && ptbuf_put(c->out, msg->rep, msg->rep_len) < 0) {
-		conn_close(c);
 		return;
 	}
 	if (msg->flags & PS_REP_CLOSE)
@@ -1175,6 +1301,19 @@ static int expire_conns(uint64_t now)
 					  PT_LOG_F("request not completed within %u ms",
 						   F.lim.client_timeout_ms),
 					  NULL);
+			if (c->on_cred && !c->refusing) {
+				cred_end(c); /* sets a new deadline (or closes) */
+				if (!c->dead && c->deadline < next)
+					next = c->deadline;
+				continue;
+			}
+			if (c->refusing && noisy_admit())
+				pt_log_kv(LOG_WARNING, "credential", "error", "peer_uid",
+					  PT_LOG_U(c->uid), "peer_pid", PT_LOG_I(c->pid), "reason",
+					  PT_LOG_F("the refusal was not read within %u ms; "
+						   "closed part-way",
+						   F.lim.client_timeout_ms),
+					  NULL);
 			conn_close(c);
 		} else if (c->deadline < next)
 			next = c->deadline;
@@ -1202,6 +1341,7 @@ int pt_front_run(int lfd, int cfd, int pair)
 	F.pair = pair;
 	F.lfd = lfd;
 	F.cfd = cfd;
+	F.cfd_on = cfd >= 0;
 	F.qtail = &F.q;
 	pt_log_set_sink(log_sink);
 	buf = malloc(PS_MAX_DGRAM);

@@ -3,8 +3,10 @@
  * libFuzzer harness for the credential socket's peer-address parser (the
  * abstract address a client binds, tokend/credential-parse.c) and, on the
  * same bytes, the cgroup check. Whatever parses must name a unit and an id
- * that parse again from the address systemd would build of them; a failed
- * parse leaves the output untouched.
+ * that parse again from the address systemd would build of them, a unit
+ * name the key holder's own check (pt_cred_unit_valid) accepts, and an id
+ * systemd's credential_name_valid takes (printable ASCII with the space, no
+ * '/' or ':', not "." or ".."); a failed parse leaves the output untouched.
  */
 #include "config.h"
 
@@ -33,8 +35,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* untouched, and said why */
 		return 0;
 	}
-	if (!pt_cred_unit_suffix(a.unit) || !a.id[0] || strchr(a.id, '/'))
+	if (!pt_cred_unit_suffix(a.unit) || !pt_cred_unit_valid(a.unit) || !a.id[0] ||
+	    strlen(a.id) > PT_CRED_MAX_ID || strcmp(a.id, ".") == 0 || strcmp(a.id, "..") == 0)
 		abort();
+	for (const char *p = a.id; *p; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '/' || *p == ':')
+			abort();
 	/* systemd's form, with the peer's own number (the digits before "/") */
 	const char *slash = memchr(data + 1, '/', size - 1);
 

@@ -96,6 +96,20 @@ static const struct {
 	{ A(Z("0123456789abcdef/unit/backup.service/pertok")), "backup.service", "pertok", NULL },
 	{ A(Z("0123456789abcdef/unit/a@b\\x2d.socket/x.y")), "a@b\\x2d.socket", "x.y", NULL },
 	{ A(Z("0123456789abcdef/unit/backup.service/pertok/x")), NULL, NULL, "byte (0x2f)" },
+	/* systemd's credential_name_valid: printable ASCII, the space included
+	 * (LoadCredential=my cred:...), but no '/' and no ':' */
+	{ A(Z("0123456789abcdef/unit/backup.service/my cred")), "backup.service", "my cred", NULL },
+	{ A(Z("0123456789abcdef/unit/backup.service/ ")), "backup.service", " ", NULL },
+	{ A(Z("0123456789abcdef/unit/backup.service/~!x")), "backup.service", "~!x", NULL },
+	{ A(Z("0123456789abcdef/unit/backup.service/a:b")), NULL, NULL, "byte (0x3a)" },
+	{ A(Z("0123456789abcdef/unit/backup.service/a\x1f"
+	      "b")),
+	  NULL, NULL, "byte (0x1f)" },
+	{ A(Z("0123456789abcdef/unit/backup.service/a\x7f"
+	      "b")),
+	  NULL, NULL, "byte (0x7f)" },
+	{ A(Z("0123456789abcdef/unit/backup.service/.")), NULL, NULL, "is \".\"" },
+	{ A(Z("0123456789abcdef/unit/a b.service/x")), NULL, NULL, "character (0x20)" },
 	/* systemd prints its random number unpadded: 1 to 16 digits */
 	{ A(Z("123456789abcdef/unit/backup.service/pertok")), "backup.service", "pertok", NULL },
 	{ A(Z("7/unit/backup.service/pertok")), "backup.service", "pertok", NULL },
@@ -136,11 +150,43 @@ static void test_addresses(void **state)
 	}
 }
 
+/* The key holder's second look at the unit name the front hands it: the
+ * parser's own rule, so that what one accepts the other does. */
+static void test_unit_valid(void **state)
+{
+	static const struct {
+		const char *unit;
+		bool ok;
+	} units[] = {
+		{ "backup.service", true }, { "a@b\\x2d.socket", true },
+		{ "x.mount", true },	    { "x.swap", true },
+		{ "x.target", false },	    { ".service", false },
+		{ "@x.service", false },    { "a b.service", false },
+		{ "a/b.service", false },   { "", false },
+	};
+	char longname[PT_CRED_MAX_UNIT + 2];
+
+	(void)state;
+	for (size_t i = 0; i < PT_ELEMENTSOF(units); i++)
+		if (pt_cred_unit_valid(units[i].unit) != units[i].ok)
+			fail_msg("\"%s\": %s, expected %s", units[i].unit,
+				 units[i].ok ? "refused" : "accepted",
+				 units[i].ok ? "accepted" : "refused");
+	/* PT_CRED_MAX_UNIT bytes pass, one more does not */
+	memset(longname, 'a', sizeof(longname));
+	strcpy(longname + PT_CRED_MAX_UNIT - strlen(".service"), ".service");
+	assert_true(pt_cred_unit_valid(longname));
+	memset(longname, 'a', sizeof(longname));
+	strcpy(longname + PT_CRED_MAX_UNIT + 1 - strlen(".service"), ".service");
+	assert_false(pt_cred_unit_valid(longname));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cgroups),
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_unit_valid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@
 #include "account.h"
 #include "audit.h"
 #include "codes.h"
+#include "daemon-state.h"
 #include "keys.h"
 #include "log.h"
 #include "ops-internal.h"
@@ -99,8 +100,7 @@ static void set_account(const char *user, bool present, uid_t uid)
 
 static int setup(void **state)
 {
-	char conf[2048], err[512], warn[512];
-	int created;
+	char conf[2048];
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/pertok-ops-test.XXXXXX");
@@ -125,22 +125,8 @@ static int setup(void **state)
 		"            ttl = \"1h\"; max_ttl = \"1d\"; num_uses = 1; rate = \"100/1h\";\n"
 		"            max_failures = 3; lockout = \"1h\"; } );\n",
 		dir, dir);
-	if (pt_config_load_string(conf, "ops.conf", &d.cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "config: %s\n", err);
+	if (ut_daemon_open(&d, conf, dir, storekey) < 0)
 		return -1;
-	}
-	memset(storekey, 7, sizeof(storekey));
-	d.storekey = storekey;
-	snprintf(d.keydir, sizeof(d.keydir), "%s", dir);
-	d.sealer = pt_sealer_get("software");
-	if (pt_keys_load_or_create(dir, storekey, d.cfg->alg, &d.keys, &created, err, sizeof(err)) <
-		    0 ||
-	    pt_store_open(dir, storekey, &d.store, NULL) < 0 ||
-	    pt_audit_open_config(d.cfg, storekey, d.keys, &d.audit, warn, sizeof(warn), err,
-				 sizeof(err)) < 0) {
-		fprintf(stderr, "setup: %s\n", err);
-		return -1;
-	}
 	now_s = pt_now_s();
 	d.clock = fake_clock;
 	d.account_lookup = fake_lookup;
@@ -152,10 +138,7 @@ static int teardown(void **state)
 	char cmd[128];
 
 	(void)state;
-	pt_audit_close(d.audit);
-	pt_store_free(d.store);
-	pt_keys_free(d.keys);
-	pt_config_free(d.cfg);
+	ut_daemon_close(&d);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -402,6 +385,77 @@ static void test_caller_classes(void **state)
 		}
 	}
 	pt_free_secret(token);
+}
+
+/* A connection on the credential socket is served its credential and
+ * nothing else, whoever its peer (root here, who may ask anything on
+ * tokend's socket); and the unit name it asks for is checked again. */
+static void test_credential_socket_only(void **state)
+{
+	size_t n;
+	const struct pt_ops_row *rows = pt_ops_rows(&n);
+	struct pt_peer peer = peer_of(ROOT);
+	struct pt_config *cfg = NULL, *saved = d.cfg;
+	struct pt_rep rep = { 0 };
+	char conf[1024], err[512];
+
+	(void)state;
+	peer.credential = true;
+	for (size_t i = 0; i < n; i++) {
+		struct pt_req q = { .type = rows[i].type,
+				    .user = (char *)"alice",
+				    .service = (char *)"atd",
+				    .holder = (char *)"atd",
+				    .id = (char *)"pt_nosuchtoken",
+				    .cursor = (char *)"" };
+		struct ptbuf *out;
+		uint32_t code;
+
+		if (rows[i].caller == PT_CALLER_NONE || rows[i].caller == PT_CALLER_CREDENTIAL)
+			continue;
+		out = ptbuf_new(4 + PT_MAX_FRAME);
+		assert_non_null(out);
+		pt_ops_handle(&d, &peer, &q, NULL, out);
+		code = reply_of(q.type, out, &rep);
+		if (code != PT_E_PERM || !rep.message ||
+		    !strstr(rep.message, "only the credential is served"))
+			fail_msg("%s on the credential socket: %s", pt_msgtype_name(q.type),
+				 code ? pt_errcode_name(code) : "admitted");
+		pt_rep_clear(&rep);
+		ptbuf_free(out);
+	}
+	/* the "systemd" actor's executable naming what is not a unit of a type
+	 * with credentials: refused before anything is asked of systemd */
+	snprintf(
+		conf, sizeof(conf),
+		"tokend: { state_dir = \"%s\"; socket = \"%s/sock\"; };\n"
+		"seal: { backend = \"software\"; };\n"
+		"actors = ( { name = \"systemd\"; uid = 0; exe = [ \"/bin/bash\" ]; } );\n"
+		"redeem = ( { name = \"r\"; holders = [ \"systemd\" ]; check_account = false; } );\n",
+		dir, dir);
+	assert_int_equal(pt_config_load_string(conf, "cred.conf", &cfg, err, sizeof(err)), 0);
+	d.cfg = cfg;
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const bad[] = { "x.target", "a b.service", ".service" };
+		struct pt_req q = { .type = PT_CREDENTIAL,
+				    .service = (char *)bad[i],
+				    .id = (char *)"pertok" };
+		struct ptbuf *out = ptbuf_new(4 + PT_MAX_FRAME);
+		uint32_t code;
+
+		assert_non_null(out);
+		pt_ops_handle(&d, &peer, &q, NULL, out);
+		code = reply_of(q.type, out, &rep);
+		if (code != PT_E_PERM || !rep.message ||
+		    !strstr(rep.message, "not a valid unit name"))
+			fail_msg("credential for \"%s\": %s (%s)", bad[i],
+				 code ? pt_errcode_name(code) : "admitted",
+				 rep.message ? rep.message : "");
+		pt_rep_clear(&rep);
+		ptbuf_free(out);
+	}
+	d.cfg = saved;
+	pt_config_free(cfg);
 }
 
 /* ANY: root sees every user's tokens, others only their own. */
@@ -1133,6 +1187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_complete),
 		cmocka_unit_test_setup_teardown(test_caller_classes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credential_socket_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_any_sees_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explain_agrees, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exchange_live, setup, teardown),
