@@ -147,7 +147,7 @@ static int unit_user(const char *unit, char *ret, size_t len, char **ret_cgroup,
 		r = open_bus(&bus, k == 0);
 		if (r >= 0)
 			r = get_props(bus, path, iface, &user, &cg, deadline);
-		sd_bus_flush_close_unref(bus);
+		sd_bus_close_unref(bus); /* no flush: it would wait on a stuck peer */
 		bus = NULL;
 		if (r >= 0 || r == -ETIMEDOUT)
 			break;
