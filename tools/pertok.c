@@ -266,7 +266,9 @@ static void print_status(const struct pt_tokinfo *t, uint64_t now)
 {
 	char a[64], b[64];
 
-	printf("%s  holder %s\n", t->id ? t->id : "", t->holder ? t->holder : "");
+	/* the user too: root sees every user's tokens here */
+	printf("%s  user %s  holder %s\n", t->id ? t->id : "", t->user ? t->user : "",
+	       t->holder ? t->holder : "");
 	printf("  expires       %s (%s%s)\n", tool_time(t->exp, a, sizeof(a)),
 	       pt_left_text(t->exp, now, b, sizeof(b)), t->exp > now ? " left" : "");
 	if (t->last_used)

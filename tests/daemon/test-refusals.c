@@ -271,6 +271,11 @@ static void test_user_tools(void **state)
 			     th.dir),
 			 0);
 	assert_int_equal(run("grep -q 'last success  .*(1 use in all)' %s/status.out", th.dir), 0);
+	/* whose: root's status lists every user's tokens */
+	assert_int_equal(run("grep -Eq '^pt_[A-Za-z0-9_-]+  user " USER "  holder closed$' "
+			     "%s/status.out",
+			     th.dir),
+			 0);
 	assert_int_equal(run("grep -Eq 'expires .*\\((59m|1h 0m) left\\)' %s/status.out", th.dir),
 			 0);
 	assert_int_equal(run("%s/tools/pertok -s %s list | head -n 1 | grep -Eq "
