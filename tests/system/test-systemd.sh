@@ -64,8 +64,8 @@ for f in tokend/tokend tools/pertok tools/pertokctl pam_pertok/.libs/pam_pertok.
 done
 
 START=$(date +%s)
-T=$(mktemp -d /tmp/pertok-systemd.XXXXXX) || exit 1
-chmod 0755 "$T"
+TD=$(mktemp -d /tmp/pertok-systemd.XXXXXX) || exit 1
+chmod 0755 "$TD"
 NSPAWN_PID=""
 CGROOT=""  # the systemd cgroup hierarchy (name=systemd on v1, else cgroup2)
 CG=""      # this test's cgroup in it: nspawn's "payload" and "supervisor" go below
@@ -98,9 +98,9 @@ cleanup() {
 	stop_container
 	[ -n "$CG" ] && [ -d "$CG" ] && rmdir "$CG" 2>/dev/null
 	if [ "${PERTOK_KEEP_SANDBOX:-0}" = 1 ]; then
-		echo "# kept $T"
+		echo "# kept $TD"
 	else
-		rm -rf "$T"
+		rm -rf "$TD"
 	fi
 }
 trap cleanup EXIT
@@ -160,9 +160,9 @@ boot() {
 			exec "$@"' sh "$CG/$name" "$CGROOT" \
 			systemd-nspawn -D / --volatile=yes --register=no --keep-unit --boot \
 			--console=pipe -M "$name" \
-			--bind="$T/etc:/etc" --bind-ro="$T/inst/usr/local:/usr/local" \
-			--bind="$T/home:/home" --bind="$T/out:/var/tmp/pertok-out" "$@"
-	) >"$T/$name.console" 2>&1 </dev/null &
+			--bind="$TD/etc:/etc" --bind-ro="$TD/inst/usr/local:/usr/local" \
+			--bind="$TD/home:/home" --bind="$TD/out:/var/tmp/pertok-out" "$@"
+	) >"$TD/$name.console" 2>&1 </dev/null &
 	NSPAWN_PID=$!
 	SDPID=""
 	for _ in $(seq 1 600); do # 2 min: a loaded CI machine
@@ -196,7 +196,7 @@ boot() {
 		echo "# systemd-nspawn exited with status $? before the container was up (state: ${st:-none})"
 	fi
 	echo "# its console:"
-	sed 's/^/#   /' "$T/$name.console" | tail -20
+	sed 's/^/#   /' "$TD/$name.console" | tail -20
 	return 1
 }
 
@@ -204,18 +204,9 @@ IN() { nsenter -t "$SDPID" -a -- "$@"; }
 
 # ------------------------------------------------------------ TAP
 
-N=0
-FAILED=0
-ok() { # ok STATUS DESCRIPTION
-	N=$((N + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $N - $2"
-	else
-		echo "not ok $N - $2"
-		FAILED=$((FAILED + 1))
-	fi
-}
-diag() { sed 's/^/#   /'; }
+# ok STATUS DESCRIPTION and diag: the shell tests' one copy
+# shellcheck source=../lib/tap.sh
+. "$top_srcdir/tests/lib/tap.sh"
 
 # wait_file PATH SECONDS
 wait_file() {
@@ -229,8 +220,8 @@ wait_file() {
 # check_token FILE USER: a live token signed by this tokend, for USER, not expired
 check_token() {
 	[ -s "$1" ] || { echo "# $1: no token"; return 1; }
-	IN pertokctl pubkey >"$T/pub.pem" 2>"$T/pub.err" || { diag <"$T/pub.err"; return 1; }
-	/usr/bin/python3 - "$1" "$2" "$T/pub.pem" <<'EOF'
+	IN pertokctl pubkey >"$TD/pub.pem" 2>"$TD/pub.err" || { diag <"$TD/pub.err"; return 1; }
+	/usr/bin/python3 - "$1" "$2" "$TD/pub.pem" <<'EOF'
 import base64, json, sys, time
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 tok = open(sys.argv[1]).read().strip()
@@ -247,36 +238,36 @@ EOF
 # ------------------------------------------------------------ the tree
 
 find_cgroup
-mkdir -p "$T/inst" "$T/out" "$T/home"
-chmod 1777 "$T/out"
-if ! make -C "$top_builddir" install DESTDIR="$T/inst" >"$T/install.log" 2>&1; then
+mkdir -p "$TD/inst" "$TD/out" "$TD/home"
+chmod 1777 "$TD/out"
+if ! make -C "$top_builddir" install DESTDIR="$TD/inst" >"$TD/install.log" 2>&1; then
 	echo "# make install failed:"
-	tail -20 "$T/install.log" | diag
+	tail -20 "$TD/install.log" | diag
 	exit 1
 fi
 mod=/usr/local/lib/security/pam_pertok.so
-install -D -m 0644 "$top_builddir/pam_pertok/.libs/pam_pertok.so" "$T/inst$mod"
+install -D -m 0644 "$top_builddir/pam_pertok/.libs/pam_pertok.so" "$TD/inst$mod"
 
 # /etc: a copy of the host's, with nothing of its own enabled, our users,
 # tokend.conf, the PAM services and the units
-cp -a /etc "$T/etc"
-find "$T/etc/systemd/system" -path '*.wants/*' -type l -delete 2>/dev/null
-rm -f "$T/etc/systemd/system/default.target"
+cp -a /etc "$TD/etc"
+find "$TD/etc/systemd/system" -path '*.wants/*' -type l -delete 2>/dev/null
+rm -f "$TD/etc/systemd/system/default.target"
 day=$(($(date +%s) / 86400))
 uid=4100
 for u in alice bob carol; do
 	while getent passwd $uid >/dev/null || getent group $uid >/dev/null; do uid=$((uid + 1)); done
-	grep -v "^pertok-$u:" "$T/etc/passwd" >"$T/x" && cat "$T/x" >"$T/etc/passwd"
-	printf 'pertok-%s:x:%s:%s:pertok test user:/home/pertok-%s:/bin/sh\n' $u $uid $uid $u >>"$T/etc/passwd"
-	printf 'pertok-%s:*:%s:0:99999:7:::\n' $u $day >>"$T/etc/shadow"
-	printf 'pertok-%s:x:%s:\n' $u $uid >>"$T/etc/group"
-	printf 'pertok-%s:!::\n' $u >>"$T/etc/gshadow"
-	install -d -o $uid -g $uid -m 0755 "$T/home/pertok-$u"
+	grep -v "^pertok-$u:" "$TD/etc/passwd" >"$TD/x" && cat "$TD/x" >"$TD/etc/passwd"
+	printf 'pertok-%s:x:%s:%s:pertok test user:/home/pertok-%s:/bin/sh\n' $u $uid $uid $u >>"$TD/etc/passwd"
+	printf 'pertok-%s:*:%s:0:99999:7:::\n' $u $day >>"$TD/etc/shadow"
+	printf 'pertok-%s:x:%s:\n' $u $uid >>"$TD/etc/group"
+	printf 'pertok-%s:!::\n' $u >>"$TD/etc/gshadow"
+	install -d -o $uid -g $uid -m 0755 "$TD/home/pertok-$u"
 	[ $u = bob ] && uid_bob=$uid
 	uid=$((uid + 1))
 done
-mkdir -p "$T/etc/pertok"
-cat >"$T/etc/pertok/tokend.conf" <<EOF
+mkdir -p "$TD/etc/pertok"
+cat >"$TD/etc/pertok/tokend.conf" <<EOF
 tokend: { socket = "/run/pertok/tokend.sock"; state_dir = "/var/lib/pertok";
           live_lifetime = "5m"; persist_lifetime = "1d"; };
 seal: { backend = "software"; };
@@ -288,10 +279,10 @@ issue = ( { name = "logins"; actors = [ "login" ]; holders = [ "systemd" ]; } );
 redeem = ( { name = "jobs"; holders = [ "systemd" ]; live_lifetime = "5m"; check_account = true; } );
 EOF
 # the shipped PAM service, with the module where this tree has it
-sed "s|pam_pertok.so|$mod|" "$T/inst/etc/pam.d/pertok-job" >"$T/etc/pam.d/pertok-job"
+sed "s|pam_pertok.so|$mod|" "$TD/inst/etc/pam.d/pertok-job" >"$TD/etc/pam.d/pertok-job"
 # the documented variant for hosts without a keyring: nokeyring on the session line
-sed '/^session.*pam_pertok/s/$/ nokeyring/' "$T/etc/pam.d/pertok-job" >"$T/etc/pam.d/pertok-job-nokeyring"
-cat >"$T/etc/pam.d/pertok-login" <<EOF
+sed '/^session.*pam_pertok/s/$/ nokeyring/' "$TD/etc/pam.d/pertok-job" >"$TD/etc/pam.d/pertok-job-nokeyring"
+cat >"$TD/etc/pam.d/pertok-login" <<EOF
 auth     required  pam_permit.so
 account  required  pam_permit.so
 session  required  pam_permit.so
@@ -300,12 +291,12 @@ password required  pam_deny.so
 EOF
 # user@.service's PAM service, as Debian's systemd package has it (this
 # host's /etc may lack it): pam_systemd gives the manager XDG_RUNTIME_DIR
-cat >"$T/etc/pam.d/systemd-user" <<EOF
+cat >"$TD/etc/pam.d/systemd-user" <<EOF
 account  include   common-account
 session  required  pam_limits.so
 session  optional  pam_systemd.so
 EOF
-sd=$T/etc/systemd/system
+sd=$TD/etc/systemd/system
 cat >"$sd/pertok-pam-job.timer" <<EOF
 [Timer]
 OnActiveSec=1s
@@ -339,7 +330,7 @@ EOF
 unit pertok-watch pertok-alice "$pam" "pertok token >$out/watch.tok"
 unit pertok-nokeyring pertok-alice "PAMName=pertok-job-nokeyring
 $cred" "cat \"\$CREDENTIALS_DIRECTORY/pertok\" >$out/nokeyring.tok"
-ud=$T/home/pertok-bob/.config/systemd/user
+ud=$TD/home/pertok-bob/.config/systemd/user
 mkdir -p "$ud"
 cat >"$ud/pertok-sync.timer" <<EOF
 [Timer]
@@ -352,7 +343,7 @@ Type=oneshot
 LoadCredential=pertok:/run/pertok/credential.sock
 ExecStart=/bin/sh -c 'cat "\$CREDENTIALS_DIRECTORY/pertok" >/var/tmp/pertok-out/user.tok'
 EOF
-chown -R "$uid_bob:$uid_bob" "$T/home/pertok-bob/.config"
+chown -R "$uid_bob:$uid_bob" "$TD/home/pertok-bob/.config"
 echo "# prepared in $(($(date +%s) - START)) s"
 
 # tokend up (socket activation) and the three logins
@@ -376,7 +367,7 @@ tokend_log() { IN journalctl -u tokend.service --no-pager -o cat; }
 # this machine's verdict, not pertok's: where nspawn cannot boot the tree at
 # all (no cgroup it may write, no CAP_SYS_ADMIN) there is nothing to test
 if ! boot pertok-sd1 --system-call-filter='add_key keyctl request_key'; then
-	why=$(grep -v '^$' "$T/pertok-sd1.console" | tail -1)
+	why=$(grep -v '^$' "$TD/pertok-sd1.console" | tail -1)
 	skip "systemd-nspawn cannot boot the host's tree here: ${why:-no output}"
 fi
 echo "1..13"
@@ -393,13 +384,13 @@ IN pertokctl revoke --user pertok-carol >/dev/null || r=1
 ok $r "logins issue tokens for the holder systemd; carol's is revoked"
 
 IN systemctl start pertok-pam-job.timer
-wait_file "$T/out/pam.tok" 60 && check_token "$T/out/pam.tok" pertok-alice
+wait_file "$TD/out/pam.tok" 60 && check_token "$TD/out/pam.tok" pertok-alice
 r=$?
 [ $r -eq 0 ] || IN journalctl -u pertok-pam-job.service --no-pager | tail -10 | diag
 ok $r "a system timer's User= + PAMName=pertok-job job reads its user's live token from its keyring"
 
 IN systemctl start pertok-cred-job.service
-check_token "$T/out/cred.tok" pertok-alice
+check_token "$TD/out/cred.tok" pertok-alice
 r=$?
 tokend_log | grep -q 'op=redeem result=allow user=pertok-alice holder=systemd actor=systemd' || r=1
 [ $r -eq 0 ] || { IN journalctl -u pertok-cred-job.service --no-pager | tail -5; tokend_log | tail -5; } | diag
@@ -407,7 +398,7 @@ ok $r "LoadCredential=pertok:/run/pertok/credential.sock: the credential is a li
 
 IN systemctl start pertok-watch.path
 IN sh -c "echo go >$out/trigger"
-wait_file "$T/out/watch.tok" 60 && check_token "$T/out/watch.tok" pertok-alice
+wait_file "$TD/out/watch.tok" 60 && check_token "$TD/out/watch.tok" pertok-alice
 r=$?
 [ $r -eq 0 ] || IN journalctl -u pertok-watch.service -u pertok-watch.path --no-pager | tail -10 | diag
 ok $r "a .path unit (a condition, not a clock) starts a PAMName=pertok-job job that reads its user's token"
@@ -423,14 +414,14 @@ user_ctl() { IN runuser -u pertok-bob -- env XDG_RUNTIME_DIR="/run/user/$uid_bob
 if [ $r -eq 0 ]; then
 	# (the manager may still be settling: its socket, its units)
 	for _ in $(seq 1 150); do
-		user_ctl start pertok-sync.timer 2>"$T/user.err" &&
+		user_ctl start pertok-sync.timer 2>"$TD/user.err" &&
 			user_ctl is-active -q pertok-sync.timer && break
 		sleep 0.2
 	done
-	wait_file "$T/out/user.tok" 60 && check_token "$T/out/user.tok" pertok-bob
+	wait_file "$TD/out/user.tok" 60 && check_token "$TD/out/user.tok" pertok-bob
 	r=$?
 	[ $r -eq 0 ] || {
-		cat "$T/user.err"
+		cat "$TD/user.err"
 		user_ctl list-timers --all --no-pager 2>&1
 		IN ls -la "/run/user/$uid_bob" "/run/user/$uid_bob/systemd" 2>&1
 	} | diag
@@ -442,7 +433,7 @@ IN systemctl start pertok-denied.service 2>/dev/null
 st=$?
 r=0
 [ $st -ne 0 ] || r=1
-[ ! -e "$T/out/denied.ran" ] || r=1
+[ ! -e "$TD/out/denied.ran" ] || r=1
 IN systemctl show -p ExecMainStatus pertok-denied.service | grep -q '=243$' || r=1
 tokend_log | grep 'op=credential result=deny unit=pertok-denied.service' |
 	grep -q 'no credential: the unit fails to start' || r=1
@@ -465,7 +456,7 @@ ok $r "the real journald has the refusal: journalctl MESSAGE_ID=<redeem deny> PE
 IN systemctl start pertok-denied-pam.service 2>/dev/null
 st=$?
 r=0
-[ $st -ne 0 ] && [ ! -e "$T/out/denied-pam.ran" ] || r=1
+[ $st -ne 0 ] && [ ! -e "$TD/out/denied-pam.ran" ] || r=1
 IN systemctl show -p ExecMainStatus pertok-denied-pam.service | grep -q '=224$' || r=1
 [ $r -eq 0 ] || IN systemctl status pertok-denied-pam.service --no-pager 2>&1 | tail -8 | diag
 ok $r "a revoked token: the PAMName=pertok-job unit fails with 224/PAM and does not run"
@@ -479,7 +470,7 @@ boot pertok-sd2 || r=1
 [ $r -eq 0 ] && { tokend_up && login pertok-alice; } || r=1
 if [ $r -eq 0 ]; then
 	IN systemctl start pertok-keyring.service 2>/dev/null && r=1
-	[ ! -e "$T/out/keyring.ran" ] || r=1
+	[ ! -e "$TD/out/keyring.ran" ] || r=1
 	line=$(IN journalctl --no-pager -o cat | grep 'cannot join a new session keyring')
 	echo "$line" | grep -q 'keyring is blocked here' || r=1
 	echo "$line" | grep -q 'nokeyring' || r=1
@@ -488,11 +479,11 @@ if [ $r -eq 0 ]; then
 fi
 ok $r "keyring calls blocked: the PAMName unit fails and pam_pertok says why and what to use"
 
-rm -f "$T/out/cred.tok"
+rm -f "$TD/out/cred.tok"
 r=1
 if [ -n "$SDPID" ]; then
 	IN systemctl start pertok-cred-job.service
-	check_token "$T/out/cred.tok" pertok-alice
+	check_token "$TD/out/cred.tok" pertok-alice
 	r=$?
 fi
 ok $r "keyring calls blocked: the same user's LoadCredential unit gets its token"
@@ -500,7 +491,7 @@ ok $r "keyring calls blocked: the same user's LoadCredential unit gets its token
 r=1
 if [ -n "$SDPID" ]; then
 	IN systemctl start pertok-nokeyring.service
-	check_token "$T/out/nokeyring.tok" pertok-alice
+	check_token "$TD/out/nokeyring.tok" pertok-alice
 	r=$?
 	IN journalctl --no-pager -o cat | grep -q 'op=redeem result=allow user=pertok-alice holder=systemd actor=systemd .*peer_pid' || r=1
 fi
