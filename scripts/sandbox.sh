@@ -129,6 +129,20 @@ sb_preflight() {
 }
 
 # Re-executes the calling script inside a new private mount namespace.
+# The system tests' start: "1..0 # SKIP why" and exit 0 under a sanitizer
+# build (WHAT: the programs that cannot load ASan-built modules) or when
+# sb_preflight says this machine cannot run the sandbox.
+sb_test_preflight() {
+	if [ "${PERTOK_SANITIZER:-0}" = 1 ]; then
+		echo "1..0 # SKIP sanitizer build: $1 cannot load ASan-instrumented modules"
+		exit 0
+	fi
+	if ! sb_preflight; then
+		echo "1..0 # SKIP $SB_SKIP_REASON"
+		exit 0
+	fi
+}
+
 sb_enter() {
 	[ "${PERTOK_SB_NS:-}" = 1 ] && return 0
 	PERTOK_SB_OUTER_NS=$(readlink /proc/self/ns/mnt)

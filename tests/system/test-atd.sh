@@ -20,14 +20,7 @@ export top_srcdir
 # shellcheck source=tap.sh
 . "$top_srcdir/tests/system/tap.sh"
 
-if [ "${PERTOK_SANITIZER:-0}" = 1 ]; then
-	echo "1..0 # SKIP sanitizer build: the real atd and pamtester cannot load an ASan-instrumented pam_pertok.so"
-	exit 0
-fi
-if ! sb_preflight; then
-	echo "1..0 # SKIP $SB_SKIP_REASON"
-	exit 0
-fi
+sb_test_preflight "the real atd and pamtester"
 sb_enter "$@"
 
 trap sb_cleanup EXIT

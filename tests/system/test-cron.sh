@@ -27,14 +27,7 @@ export top_srcdir
 # shellcheck source=tap.sh
 . "$top_srcdir/tests/system/tap.sh"
 
-if [ "${PERTOK_SANITIZER:-0}" = 1 ]; then
-	echo "1..0 # SKIP sanitizer build: the real cron and pamtester cannot load an ASan-instrumented pam_pertok.so"
-	exit 0
-fi
-if ! sb_preflight; then
-	echo "1..0 # SKIP $SB_SKIP_REASON"
-	exit 0
-fi
+sb_test_preflight "the real cron and pamtester"
 for p in /usr/sbin/cron /usr/bin/crontab /usr/bin/keyctl; do
 	if [ ! -x "$p" ]; then
 		echo "1..0 # SKIP $p not installed (run scripts/install-deps.sh)"

@@ -30,14 +30,7 @@ export top_srcdir
 # shellcheck source=../../scripts/sandbox.sh
 . "$top_srcdir/scripts/sandbox.sh"
 
-if [ "${PERTOK_SANITIZER:-0}" = 1 ]; then
-	echo "1..0 # SKIP sanitizer build: the real atd and pamtester cannot load an ASan-instrumented pam_pertok.so"
-	exit 0
-fi
-if ! sb_preflight; then
-	echo "1..0 # SKIP $SB_SKIP_REASON"
-	exit 0
-fi
+sb_test_preflight "the real atd and pamtester"
 sb_enter "$@"
 
 JOURNAL_PID=""

@@ -40,14 +40,7 @@ export top_srcdir
 # shellcheck source=../../scripts/sandbox.sh
 . "$top_srcdir/scripts/sandbox.sh"
 
-if [ "${PERTOK_SANITIZER:-0}" = 1 ]; then
-	echo "1..0 # SKIP sanitizer build: atd, at, getent and pamtester cannot load ASan-built modules"
-	exit 0
-fi
-if ! sb_preflight; then
-	echo "1..0 # SKIP $SB_SKIP_REASON"
-	exit 0
-fi
+sb_test_preflight "atd, at, getent and pamtester"
 NSS_MODULE=$(sb_builddir)/nss_pertok/.libs/libnss_pertok.so.2
 NSS_TOOL=$(sb_builddir)/tests/nss/nss-tool
 # the directory: built by tests/daemon/daemon.inc (check_PROGRAMS)
