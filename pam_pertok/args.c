@@ -72,7 +72,10 @@ static int parse_holders(const char *value, bool single, struct pp_args *a)
 	return 0;
 }
 
-static void parse_timeout(pam_handle_t *pamh, const char *value, struct pp_args *a)
+/* NAME=value in milliseconds into *dst, clamped to min..max (logged); an
+ * invalid value keeps *dst (logged). timeout= and delay=. */
+static void parse_ms(pam_handle_t *pamh, const char *name, const char *value, uint32_t min,
+		     uint32_t max, int *dst)
 {
 	uint32_t v;
 	int r;
@@ -81,39 +84,18 @@ static void parse_timeout(pam_handle_t *pamh, const char *value, struct pp_args 
 	if (r == -ERANGE)
 		v = UINT32_MAX;
 	else if (r < 0) {
-		pam_syslog(pamh, LOG_ERR, "invalid timeout=%s (milliseconds), using %d", value,
-			   a->timeout_ms);
+		pam_syslog(pamh, LOG_ERR, "invalid %s=%s (milliseconds), using %d", name, value,
+			   *dst);
 		return;
 	}
-	if (v < PP_TIMEOUT_MIN || v > PP_TIMEOUT_MAX) {
-		uint32_t c = v < PP_TIMEOUT_MIN ? PP_TIMEOUT_MIN : PP_TIMEOUT_MAX;
+	if (v < min || v > max) {
+		uint32_t c = v < min ? min : max;
 
-		pam_syslog(pamh, LOG_NOTICE, "timeout=%s out of range %d..%d, using %u", value,
-			   PP_TIMEOUT_MIN, PP_TIMEOUT_MAX, (unsigned)c);
+		pam_syslog(pamh, LOG_NOTICE, "%s=%s out of range %u..%u, using %u", name, value,
+			   (unsigned)min, (unsigned)max, (unsigned)c);
 		v = c;
 	}
-	a->timeout_ms = (int)v;
-}
-
-static void parse_delay(pam_handle_t *pamh, const char *value, struct pp_args *a)
-{
-	uint32_t v;
-	int r;
-
-	r = pt_parse_u32(value, &v);
-	if (r == -ERANGE)
-		v = UINT32_MAX;
-	else if (r < 0) {
-		pam_syslog(pamh, LOG_ERR, "invalid delay=%s (milliseconds), using %d", value,
-			   a->delay_ms);
-		return;
-	}
-	if (v > PP_DELAY_MAX) {
-		pam_syslog(pamh, LOG_NOTICE, "delay=%s out of range 0..%d, using %d", value,
-			   PP_DELAY_MAX, PP_DELAY_MAX);
-		v = PP_DELAY_MAX;
-	}
-	a->delay_ms = (int)v;
+	*dst = (int)v;
 }
 
 /* Options that only one mode uses: logged, not fatal. */
@@ -181,7 +163,7 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 			else
 				a.socket = v;
 		} else if ((v = opt_value(arg, "timeout")))
-			parse_timeout(pamh, v, &a);
+			parse_ms(pamh, "timeout", v, PP_TIMEOUT_MIN, PP_TIMEOUT_MAX, &a.timeout_ms);
 		else if ((v = opt_value(arg, "holder"))) {
 			bool single = a.mode == PP_MODE_REDEEM;
 
@@ -209,7 +191,7 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 				a.type = v;
 		} else if ((v = opt_value(arg, "delay"))) {
 			check_mode_option(pamh, a.mode, PP_MODE_RECOVERY, arg);
-			parse_delay(pamh, v, &a);
+			parse_ms(pamh, "delay", v, 0, PP_DELAY_MAX, &a.delay_ms);
 		} else if (strcmp(arg, "quiet") == 0) {
 			check_mode_option(pamh, a.mode, PP_MODE_ISSUE, arg);
 			a.quiet = true;
