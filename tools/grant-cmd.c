@@ -366,17 +366,6 @@ int grant_cmd_list(int argc, char **argv, void (*usage)(FILE *f), struct tool_co
 	return code;
 }
 
-/* The decision the text ends with: 1 allow, 0 deny. */
-static int decision_of(const char *text)
-{
-	const char *p = text ? strstr(text, "decision=") : NULL, *last = NULL;
-
-	for (; p; p = strstr(p + 1, "decision="))
-		if (p == text || p[-1] == '\n')
-			last = p;
-	return last && strncmp(last, "decision=allow", 14) == 0;
-}
-
 int grant_cmd_explain(int argc, char **argv, void (*usage)(FILE *f), struct tool_conn *conn)
 {
 	struct scope s = {};
@@ -407,7 +396,7 @@ int grant_cmd_explain(int argc, char **argv, void (*usage)(FILE *f), struct tool
 	code = tool_call(conn, &req, &rep);
 	if (code == TOOL_EXIT_OK) {
 		tool_print_text(rep.text);
-		if (!decision_of(rep.text))
+		if (tool_explain_decision(rep.text) != 1)
 			code = TOOL_EXIT_REFUSED;
 	}
 	pt_rep_clear(&rep);

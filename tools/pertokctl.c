@@ -394,20 +394,6 @@ static int opt_explain(int c, const char *arg, void *u)
 	}
 }
 
-/* The decision the explain text ends with (proto.h): 1 allow, 0 deny, -1
- * none (a tokend older than v0.3). */
-static int explain_decision(const char *text)
-{
-	const char *p = text ? strstr(text, "decision=") : NULL, *last = NULL;
-
-	for (; p; p = strstr(p + 1, "decision="))
-		if (p == text || p[-1] == '\n')
-			last = p;
-	if (!last)
-		return -1;
-	return strncmp(last, "decision=allow", 14) == 0 ? 1 : 0;
-}
-
 static int add_json_str(struct json_object *o, const char *key, const char *v)
 {
 	struct json_object *s = v ? json_object_new_string(v) : NULL;
@@ -510,7 +496,7 @@ static int cmd_explain(int argc, char **argv, struct tool_conn *conn)
 	code = tool_call(conn, &req, &rep);
 	if (code != TOOL_EXIT_OK)
 		goto out;
-	decision = explain_decision(rep.text);
+	decision = tool_explain_decision(rep.text);
 	if (e.json)
 		code = print_explain_json(&e, rep.text, decision);
 	else
