@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "confdir.h"
+#include "config-rpo.h"
 #include "confvalue.h"
 #include "seal.h"
 #include "fileio.h"
@@ -1230,6 +1231,7 @@ void pt_config_free(struct pt_config *cfg)
 		rule_clear(&cfg->redeem[i]);
 	free(cfg->redeem);
 	pt_ttypes_free(cfg->types, cfg->n_types);
+	pt_conf_rpo_free(cfg);
 	pt_conf_files_free(&cfg->files);
 	free(cfg);
 }
@@ -1317,7 +1319,7 @@ static int set_defaults(struct pt_config *c)
 	    set_str(&c->nss_cache, DEFAULT_NSS_CACHE) < 0 || set_str(&c->issuer, issuer) < 0 ||
 	    set_str(&c->audience, DEFAULT_AUDIENCE) < 0 || set_str(&c->alg, DEFAULT_ALG) < 0 ||
 	    set_str(&c->front_user, DEFAULT_FRONT_USER) < 0 ||
-	    set_str(&c->seal_backend, DEFAULT_SEAL_BACKEND) < 0)
+	    set_str(&c->seal_backend, DEFAULT_SEAL_BACKEND) < 0 || pt_conf_rpo_defaults(c) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1330,10 +1332,13 @@ enum {
 	TOP_REDEEM,
 	TOP_AUDIT,
 	TOP_TYPES,
+	TOP_ENTITLEMENTS,
+	TOP_RPO,
 	_TOP_MAX
 };
-static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",  "actors", "issue",
-						"redeem", "audit", "types" };
+static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",	  "actors",
+						"issue",  "redeem",	  "audit",
+						"types",  "entitlements", "rpo" };
 
 /* A new config with the defaults, named name; NULL: out of memory. */
 static struct pt_config *config_new(const char *name)
@@ -1380,6 +1385,9 @@ static int parse_tree(struct parse *p, config_t *lc)
 		return r;
 	if (top[TOP_REDEEM] &&
 	    (r = parse_rules(p, top[TOP_REDEEM], "redeem", &p->cfg->redeem, &p->cfg->n_redeem)) < 0)
+		return r;
+	if ((r = pt_conf_parse_entitlements(&p->x, top[TOP_ENTITLEMENTS], p->cfg)) < 0 ||
+	    (r = pt_conf_parse_rpo(&p->x, top[TOP_RPO], p->cfg)) < 0)
 		return r;
 	return 0;
 }
