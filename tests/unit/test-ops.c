@@ -333,6 +333,14 @@ static const struct matrix_row {
 	{ PT_REFRESH, { P, P, P, P, A, P } },
 	/* only peers on the credential socket (none of these) */
 	{ PT_CREDENTIAL, { P, P, P, P, P, P } },
+	/* remote principals: root (atd and cron are uid 0) only */
+	{ PT_TEMPLATE_IMPORT, { A, A, A, P, P, P } },
+	{ PT_TEMPLATE_SHOW, { A, A, A, P, P, P } },
+	{ PT_RPO_APPROVE, { A, A, A, P, P, P } },
+	{ PT_RPO_LIST, { A, A, A, P, P, P } },
+	{ PT_RPO_SHOW, { A, A, A, P, P, P } },
+	{ PT_RPO_EXTEND, { A, A, A, P, P, P } },
+	{ PT_RPO_REVOKE, { A, A, A, P, P, P } },
 };
 
 static void test_caller_classes(void **state)
@@ -370,6 +378,9 @@ static void test_caller_classes(void **state)
 			.cursor = (char *)"",
 			.actor = (char *)"atd",
 			.count = 1,
+			.blob = (char *)"{}",
+			.sig = (char *)"",
+			.not_after = 1,
 		};
 
 		for (int w = 0; w < N_WHO; w++) {
