@@ -8,8 +8,10 @@
 #include "rpo.h"
 
 struct pt_rpo_db {
-	struct pt_rpo *rpos;	  /* in approval order; never removed (tombstones) */
-	struct pt_template *tmpl; /* rpos[i]'s template as last loaded (hash "" if not) */
+	struct pt_rpo *rpos; /* in approval order; never removed (tombstones) */
+	/* rpos[i]'s template once loaded (NULL: not yet), each its own
+	 * allocation: it stays put until pt_rpo_close */
+	struct pt_template **tmpl;
 	size_t n, cap;
 	uint64_t gen; /* changes so far (pt_rpo_generation) */
 };

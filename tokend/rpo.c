@@ -336,18 +336,36 @@ static void db_free(struct pt_rpo_db *db)
 {
 	if (!db)
 		return;
-	for (size_t i = 0; i < db->n; i++)
-		pt_template_clear(&db->tmpl[i]);
+	for (size_t i = 0; db->tmpl && i < db->n; i++) {
+		pt_template_clear(db->tmpl[i]);
+		free(db->tmpl[i]);
+	}
 	free(db->tmpl);
 	free(db->rpos);
 	free(db);
+}
+
+/* Loads rpos[i]'s template into its own slot (NULL stays on failure). */
+static struct pt_template *load_slot(struct pt_daemon *d, size_t i)
+{
+	struct pt_template *t = calloc(1, sizeof(*t));
+	char err[256];
+
+	if (!t)
+		return NULL;
+	if (pt_template_load(d, d->rpo->rpos[i].tmpl_hash, t, err, sizeof(err)) < 0) {
+		free(t);
+		return NULL;
+	}
+	d->rpo->tmpl[i] = t;
+	return t;
 }
 
 /* Room for one more RPO. */
 static int db_reserve(struct pt_rpo_db *db)
 {
 	struct pt_rpo *rp;
-	struct pt_template *tp;
+	struct pt_template **tp;
 	size_t cap;
 
 	if (db->n < db->cap)
@@ -401,14 +419,9 @@ int pt_rpo_open(struct pt_daemon *d)
 	}
 	d->rpo = db;
 	/* every live RPO's template, hashed again */
-	for (size_t i = 0; i < db->n; i++) {
-		char err[256];
-
-		if (db->rpos[i].expired)
-			continue;
-		if (pt_template_load(d, db->rpos[i].tmpl_hash, &db->tmpl[i], err, sizeof(err)) < 0)
+	for (size_t i = 0; i < db->n; i++)
+		if (!db->rpos[i].expired && !load_slot(d, i))
 			bad++;
-	}
 	if (db->n > 0)
 		pt_log_kv(bad ? LOG_ERR : LOG_INFO, "rpo", bad ? "error" : "allow", "rpos",
 			  PT_LOG_U(db->n), "bad_templates", PT_LOG_U(bad), NULL);
@@ -457,23 +470,46 @@ bool pt_rpo_valid(const struct pt_rpo *r, uint64_t now)
 	return r && !r->revoked && !r->expired && now < r->not_after;
 }
 
+/* The stored file of hash still hashes to its name (the bytes parsed into
+ * the cached template are the file's): 0, or -errno (logged). */
+static int template_verify(struct pt_daemon *d, const char *hash)
+{
+	char path[PATH_MAX], got[PT_HASH_LEN];
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int r;
+
+	r = pt_rpo_template_path(d, hash, "json", path, sizeof(path));
+	if (r == 0)
+		r = read_sealed(path, PT_TEMPLATE_MAX, &data, &len);
+	if (r == 0)
+		r = pt_template_hash(data, len, got);
+	if (r == 0 && strcmp(got, hash) != 0)
+		r = -EBADMSG;
+	free(data);
+	if (r < 0)
+		pt_log_kv(LOG_ERR, "template.load", "deny", "template", hash, "reason",
+			  r == -EBADMSG ? "the stored file does not hash to its name: tampered" :
+					  PT_LOG_F("%s: %s", path, strerror(-r)),
+			  NULL);
+	return r;
+}
+
 const struct pt_template *pt_rpo_template(struct pt_daemon *d, const struct pt_rpo *r)
 {
-	struct pt_template fresh = { 0 };
-	char err[256];
+	struct pt_template *t;
 	size_t i;
 
 	if (!find_mut(d, r))
 		return NULL;
 	i = (size_t)(r - d->rpo->rpos);
-	/* hashed again on every use: a file changed since start is refused */
-	if (pt_template_load(d, r->tmpl_hash, &fresh, err, sizeof(err)) < 0) {
-		pt_template_clear(&d->rpo->tmpl[i]);
-		return NULL;
-	}
-	pt_template_clear(&d->rpo->tmpl[i]);
-	d->rpo->tmpl[i] = fresh;
-	return &d->rpo->tmpl[i];
+	t = d->rpo->tmpl[i];
+	/* parsed once (the bytes cannot change without changing the hash), the
+	 * file hashed again on every use: a file changed since is refused. The
+	 * struct stays where it is until pt_rpo_close (callers may hold it). */
+	if (!t)
+		return load_slot(d, i);
+	return template_verify(d, r->tmpl_hash) < 0 ? NULL : t;
 }
 
 size_t pt_rpo_match(struct pt_daemon *d, const char *iss, const char *group, uint64_t now,
@@ -720,7 +756,16 @@ int pt_rpo_approve(struct pt_daemon *d, const char *hash, uint64_t not_after, ui
 	r = make_home(d, p, err, errlen);
 	if (r < 0)
 		goto out;
-	db->tmpl[db->n] = t;
+	db->tmpl[db->n] = malloc(sizeof(t));
+	if (!db->tmpl[db->n]) {
+		char home[PATH_MAX];
+
+		if (pt_rpo_home(d, p, home, sizeof(home)) == 0)
+			rmdir(home);
+		r = -ENOMEM;
+		goto out;
+	}
+	*db->tmpl[db->n] = t;
 	memset(&t, 0, sizeof(t));
 	db->n++;
 	r = db_save(d);
@@ -728,7 +773,9 @@ int pt_rpo_approve(struct pt_daemon *d, const char *hash, uint64_t not_after, ui
 		char home[PATH_MAX];
 
 		db->n--;
-		pt_template_clear(&db->tmpl[db->n]);
+		pt_template_clear(db->tmpl[db->n]);
+		free(db->tmpl[db->n]);
+		db->tmpl[db->n] = NULL;
 		if (pt_rpo_home(d, p, home, sizeof(home)) == 0)
 			rmdir(home);
 		set_err(err, errlen, r, "cannot write " DB_NAME "");

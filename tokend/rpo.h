@@ -93,6 +93,11 @@ int pt_template_hash(const void *p, size_t n, char ret[PT_HASH_LEN]);
 /* Is s a well-formed template hash ("sha256:" + 64 lowercase hex)? */
 bool pt_template_hash_valid(const char *s);
 
+/* Pointers to RPOs (pt_rpo_match, pt_rpo_find_*, pt_rpo_all) are valid until
+ * the next approval (which may move the set); those to templates
+ * (pt_rpo_template) until pt_rpo_close. tokend's key holder is one thread:
+ * within one request both hold. */
+
 /* Valid (approved, not revoked, not expired at now) RPOs whose template names
  * iss and group; up to max; returns the count. */
 size_t pt_rpo_match(struct pt_daemon *d, const char *iss, const char *group, uint64_t now,
