@@ -72,7 +72,7 @@ trap 'exit 130' INT TERM HUP
 # shellcheck source=tap.sh
 . "$top_srcdir/tests/system/tap.sh"
 
-echo "1..20"
+echo "1..21"
 sb_setup || bail "sandbox setup failed"
 
 # ---- NSS: the module in the namespace only, passwd/group/shadow through it
@@ -186,6 +186,15 @@ id "$A" 2>&1 | grep -q "39777(ptrpo-dbread)" || rc=1
 ok $rc "getent passwd/group/shadow answer the RPO through glibc (sp_expire its last day), id shows the entitlement's group"
 [ "$(stat -c '%u %g %a' "$SB/home/$A")" = "$A_UID $A_UID 700" ]
 ok $? "its home $SB/home/$A belongs to it (0700)"
+
+out=$(timeout 10 pertokctl template show "$H" 2>&1; timeout 10 pertokctl rpo show "$A" 2>&1)
+printf '%s\n' "$out" | grep -qx "iss=https://idp.partner.example" &&
+	printf '%s\n' "$out" | grep -qx "networks=192.0.2.0/24" &&
+	printf '%s\n' "$out" | grep -qx "groups=ptrpo-dbread" &&
+	printf '%s\n' "$out" | grep -q "^rpo=$A_ID name=$A uid=$A_UID state=active template=$H "
+rc=$?
+[ $rc -eq 0 ] || printf '%s\n' "$out" | diag
+ok $rc "template show prints the stored template, rpo show the RPO with its entitlements' groups"
 
 # ---- (5) the account stage before expiry
 out=$(timeout 10 pamtester rpo-test "$A" acct_mgmt 2>&1)
