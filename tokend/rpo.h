@@ -88,6 +88,9 @@ int pt_template_parse_cfg(const struct pt_config *cfg, const void *json, size_t 
 int pt_template_parse(const void *json, size_t len, struct pt_template *ret, char *err,
 		      size_t errlen);
 void pt_template_clear(struct pt_template *t);
+/* The schema check alone (no hash, no configuration: no crypto), for
+ * tokend's front. 0 or as pt_template_parse. */
+int pt_template_check(const void *json, size_t len, char *err, size_t errlen);
 /* "sha256:" + hex SHA-256 of the bytes into ret (PT_HASH_LEN). 0 or -EIO. */
 int pt_template_hash(const void *p, size_t n, char ret[PT_HASH_LEN]);
 /* Is s a well-formed template hash ("sha256:" + 64 lowercase hex)? */

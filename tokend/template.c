@@ -432,8 +432,8 @@ void pt_template_clear(struct pt_template *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int pt_template_parse_cfg(const struct pt_config *cfg, const void *json, size_t len,
-			  struct pt_template *ret, char *err, size_t errlen)
+static int parse(const struct pt_config *cfg, const void *json, size_t len, bool hash,
+		 struct pt_template *ret, char *err, size_t errlen)
 {
 	struct pt_template t = { 0 };
 	json_object *o = NULL, *pol;
@@ -525,8 +525,7 @@ int pt_template_parse_cfg(const struct pt_config *cfg, const void *json, size_t 
 				r = -EINVAL;
 				goto out;
 			}
-	r = pt_template_hash(json, len, t.hash);
-	if (r < 0)
+	if (hash && (r = pt_template_hash(json, len, t.hash)) < 0)
 		goto out;
 	*ret = t;
 	memset(&t, 0, sizeof(t));
@@ -539,8 +538,23 @@ out:
 	return r;
 }
 
+int pt_template_parse_cfg(const struct pt_config *cfg, const void *json, size_t len,
+			  struct pt_template *ret, char *err, size_t errlen)
+{
+	return parse(cfg, json, len, true, ret, err, errlen);
+}
+
 int pt_template_parse(const void *json, size_t len, struct pt_template *ret, char *err,
 		      size_t errlen)
 {
-	return pt_template_parse_cfg(NULL, json, len, ret, err, errlen);
+	return parse(NULL, json, len, true, ret, err, errlen);
+}
+
+int pt_template_check(const void *json, size_t len, char *err, size_t errlen)
+{
+	struct pt_template t = { 0 };
+	int r = parse(NULL, json, len, false, &t, err, errlen);
+
+	pt_template_clear(&t);
+	return r;
 }

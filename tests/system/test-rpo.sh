@@ -72,7 +72,7 @@ trap 'exit 130' INT TERM HUP
 # shellcheck source=tap.sh
 . "$top_srcdir/tests/system/tap.sh"
 
-echo "1..21"
+echo "1..22"
 sb_setup || bail "sandbox setup failed"
 
 # ---- NSS: the module in the namespace only, passwd/group/shadow through it
@@ -150,6 +150,14 @@ out=$(timeout 10 pertokctl template import "$SB/t2.json" 2>&1)
 rc=$?
 [ $rc -ne 0 ] && printf '%s' "$out" | grep -q 'entitlement "root-shell" is not defined by this host'
 ok $? "a template asking for an entitlement the host does not define is refused"
+
+sed 's/"max_sessions":2/"max_sessions":2,"sudo":true/' "$SB/t1.json" >"$SB/t3.json"
+out=$(timeout 10 pertokctl template import "$SB/t3.json" 2>&1)
+rc=$?
+[ $rc -ne 0 ] && printf '%s' "$out" | grep -q 'unknown member "sudo"' && sb_tokend_running &&
+	[ -z "$(ls "$SB/var/lib/pertok/templates" | grep -v "${want#sha256:}")" ] &&
+	! grep -q 'op=template.import result=deny.*sudo' "$SB/log/tokend.log"
+ok $? "a template with an unknown member is refused, saying which (by tokend's front: $out)"
 
 # ---- (3) approval
 out=$(timeout 10 runuser -u pertok-alice -- "$SB/bin/pertokctl" rpo approve "$H" --not-after +30m 2>&1)
