@@ -231,8 +231,9 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 			return r;
 		return q->count >= 1 && q->count <= PT_MAX_SHEET ? 0 : -EBADMSG;
 	case PT_TEMPLATE_IMPORT:
-		/* the template's JSON is parsed in the key holder: it comes from
-		 * root only (the table's caller class), checked there strictly */
+		/* the template's JSON: schema-checked by tokend's front for root's
+		 * requests (server.c), then by the key holder against the host's
+		 * entitlements before it is stored */
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TEMPLATE, &q->blob)) < 0)
 			return r;
 		return ptbuf_view_get_cstring(v, PT_MAX_TEMPLATE_SIG, &q->sig);
