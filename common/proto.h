@@ -66,6 +66,17 @@
  *                     them; root: any user's)
  *   PT_GRANT_EXPLAIN  str user, str id, SPEC (root: dry run of an act-as;
  *                     servicer = the servicer, cmds[0] = the command line)
+ *   Remote principals (pertok-rpo(7); root only; added in v0.4 within
+ *   version 1 as new types):
+ *   PT_TEMPLATE_IMPORT str blob (the template's exact bytes, JSON, at most
+ *                PT_MAX_TEMPLATE), str sig (its detached JWS, at most
+ *                PT_MAX_TEMPLATE_SIG; "" = none)
+ *   PT_TEMPLATE_SHOW str id (a template hash "sha256:HEX")
+ *   PT_RPO_APPROVE str id (a template hash), u64 not_after (unix s)
+ *   PT_RPO_LIST  (empty)
+ *   PT_RPO_SHOW  str id (an RPO id "rpo_HEX" or its name)
+ *   PT_RPO_EXTEND str id (as RPO_SHOW), u64 not_after (unix s)
+ *   PT_RPO_REVOKE str id (as RPO_SHOW)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -115,6 +126,9 @@
  *   PT_GRANT_REQUESTS u32 count (pending requests to the user), str text
  *                (one line per request, each followed by its proposal)
  *   PT_GRANT_EXPLAIN str text, ending "decision=allow" or "decision=deny"
+ *   PT_TEMPLATE_IMPORT .. PT_RPO_REVOKE: str text ("key=value\n" lines; the
+ *                first of TEMPLATE_IMPORT is "template=sha256:HEX", of
+ *                RPO_APPROVE "rpo=ID")
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -145,6 +159,8 @@
 #define PT_MAX_GRANT_ARGS 64u	   /* arguments of one command */
 #define PT_MAX_GRANT_ARG 1024u	   /* bytes of one argument */
 #define PT_MAX_PATH 4095u	   /* an absolute path */
+#define PT_MAX_TEMPLATE 16384u	   /* an access template (rpo.h PT_TEMPLATE_MAX) */
+#define PT_MAX_TEMPLATE_SIG 8192u  /* its detached JWS */
 
 enum pt_msgtype {
 	PT_HELLO = 1,
@@ -181,6 +197,14 @@ enum pt_msgtype {
 	PT_GRANT_DENY = 66,	/* the user asked */
 	PT_GRANT_REQUESTS = 67, /* any uid: pending requests (root: anyone's) */
 	PT_GRANT_EXPLAIN = 68,	/* root: dry run of an act-as */
+	/* remote principals (root): tokend/ops-rpo.c */
+	PT_TEMPLATE_IMPORT = 80,
+	PT_TEMPLATE_SHOW = 81,
+	PT_RPO_APPROVE = 82,
+	PT_RPO_LIST = 83,
+	PT_RPO_SHOW = 84,
+	PT_RPO_EXTEND = 85,
+	PT_RPO_REVOKE = 86,
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -244,6 +268,9 @@ struct pt_req {
 	uint32_t count;		     /* CODE_SHEET: codes wanted */
 	struct pt_grant_spec *gspec; /* GRANT_CREATE, DELEGATE, REQUEST, APPROVE, EXPLAIN */
 	uint8_t narrow;		     /* GRANT_APPROVE: gspec follows */
+	char *blob;		     /* TEMPLATE_IMPORT: the template's bytes */
+	char *sig;		     /* TEMPLATE_IMPORT: its detached JWS ("" = none) */
+	uint64_t not_after;	     /* RPO_APPROVE, RPO_EXTEND */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */

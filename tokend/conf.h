@@ -121,6 +121,29 @@ struct pt_grant_rule {
 	uint64_t max_runtime; /* s per use; 0: tokend.max_job_runtime */
 };
 
+/* One entitlement the host defines (entitlements ( ), config-rpo.c): what a
+ * template may ask for, and the local groups an RPO holding it gets as
+ * supplementary groups. */
+struct pt_entitlement {
+	char *name;
+	char **groups;
+	size_t n_groups;
+	int line;
+};
+
+/* rpo { } (config-rpo.c, man/tokend.conf.5, pertok-rpo(7)) */
+struct pt_rpo_conf {
+	uid_t uid_min, uid_max; /* the RPOs' uids (= gids); default 0x7FFD0000 + 64K */
+	char *prefix;		/* of their names; default "rp-" */
+	char *home_base;	/* homes are HOME_BASE/NAME; default "/home" */
+	char *shell;		/* default "/bin/bash" */
+	uint32_t max;		/* RPOs held (live + expired), default 1024 */
+	uint64_t reap_delay;	/* s of boot time past not_after before the reaper acts (60) */
+	bool enabled;		/* an rpo { } section is there: range checked at start */
+	/* the files whose id ranges the uid range must not overlap ("" = skip) */
+	char *subuid, *subgid, *login_defs, *sssd_conf, *smb_conf;
+};
+
 struct pt_config {
 	char *path;
 	struct pt_conf_files files; /* empty when loaded from a string */
@@ -182,6 +205,10 @@ struct pt_config {
 	uint64_t grant_request_ttl;  /* an unanswered request lapses, default 7d */
 	struct pt_grant_rule *grant_rules;
 	size_t n_grant_rules;
+	/* entitlements ( ), rpo { } (config-rpo.c) */
+	struct pt_entitlement *entitlements;
+	size_t n_entitlements;
+	struct pt_rpo_conf rpo;
 	/* types ( ): always holds the built-ins "live" and "persistable" (tokentype.h) */
 	struct pt_tokentype *types;
 	size_t n_types;

@@ -26,6 +26,7 @@
 
 #include "confdir.h"
 #include "config-grant.h"
+#include "config-rpo.h"
 #include "confvalue.h"
 #include "seal.h"
 #include "fileio.h"
@@ -1232,6 +1233,7 @@ void pt_config_free(struct pt_config *cfg)
 	free(cfg->redeem);
 	pt_config_grants_free(cfg);
 	pt_ttypes_free(cfg->types, cfg->n_types);
+	pt_conf_rpo_free(cfg);
 	pt_conf_files_free(&cfg->files);
 	free(cfg);
 }
@@ -1320,7 +1322,7 @@ static int set_defaults(struct pt_config *c)
 	    set_str(&c->nss_cache, DEFAULT_NSS_CACHE) < 0 || set_str(&c->issuer, issuer) < 0 ||
 	    set_str(&c->audience, DEFAULT_AUDIENCE) < 0 || set_str(&c->alg, DEFAULT_ALG) < 0 ||
 	    set_str(&c->front_user, DEFAULT_FRONT_USER) < 0 ||
-	    set_str(&c->seal_backend, DEFAULT_SEAL_BACKEND) < 0)
+	    set_str(&c->seal_backend, DEFAULT_SEAL_BACKEND) < 0 || pt_conf_rpo_defaults(c) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1335,10 +1337,13 @@ enum {
 	TOP_TYPES,
 	TOP_GRANT,
 	TOP_GRANTS,
+	TOP_ENTITLEMENTS,
+	TOP_RPO,
 	_TOP_MAX
 };
-static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",  "actors", "issue", "redeem",
-						"audit",  "types", "grant",  "grants" };
+static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",	  "actors", "issue",
+						"redeem", "audit",	  "types",  "grant",
+						"grants", "entitlements", "rpo" };
 
 /* A new config with the defaults, named name; NULL: out of memory. */
 static struct pt_config *config_new(const char *name)
@@ -1389,6 +1394,9 @@ static int parse_tree(struct parse *p, config_t *lc)
 	if (top[TOP_GRANT] && (r = pt_config_parse_grant(&p->x, top[TOP_GRANT], p->cfg)) < 0)
 		return r;
 	if (top[TOP_GRANTS] && (r = pt_config_parse_grants(&p->x, top[TOP_GRANTS], p->cfg)) < 0)
+		return r;
+	if ((r = pt_conf_parse_entitlements(&p->x, top[TOP_ENTITLEMENTS], p->cfg)) < 0 ||
+	    (r = pt_conf_parse_rpo(&p->x, top[TOP_RPO], p->cfg)) < 0)
 		return r;
 	return 0;
 }

@@ -146,3 +146,11 @@ int op_grant_requests(struct call *c);
 int op_grant_explain(struct call *c);
 /* credential.c */
 int op_credential(struct call *c);
+/* ops-rpo.c */
+int op_template_import(struct call *c);
+int op_template_show(struct call *c);
+int op_rpo_approve(struct call *c);
+int op_rpo_list(struct call *c);
+int op_rpo_show(struct call *c);
+int op_rpo_extend(struct call *c);
+int op_rpo_revoke(struct call *c);

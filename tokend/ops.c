@@ -56,6 +56,13 @@ static const struct pt_ops_row rows[] = {
 	{ PT_GRANT_DENY, PT_CALLER_ANY, PT_AUDIT_RECORD, op_grant_deny },
 	{ PT_GRANT_REQUESTS, PT_CALLER_ANY, PT_AUDIT_NONE, op_grant_requests },
 	{ PT_GRANT_EXPLAIN, PT_CALLER_ROOT, PT_AUDIT_RECORD, op_grant_explain },
+	{ PT_TEMPLATE_IMPORT, PT_CALLER_ROOT, PT_AUDIT_RECORD, op_template_import },
+	{ PT_TEMPLATE_SHOW, PT_CALLER_ROOT, PT_AUDIT_NONE, op_template_show },
+	{ PT_RPO_APPROVE, PT_CALLER_ROOT, PT_AUDIT_HELD, op_rpo_approve },
+	{ PT_RPO_LIST, PT_CALLER_ROOT, PT_AUDIT_NONE, op_rpo_list },
+	{ PT_RPO_SHOW, PT_CALLER_ROOT, PT_AUDIT_NONE, op_rpo_show },
+	{ PT_RPO_EXTEND, PT_CALLER_ROOT, PT_AUDIT_HELD, op_rpo_extend },
+	{ PT_RPO_REVOKE, PT_CALLER_ROOT, PT_AUDIT_HELD, op_rpo_revoke },
 	{ PT_OK, PT_CALLER_NONE, PT_AUDIT_NONE, NULL },	 /* a reply */
 	{ PT_ERR, PT_CALLER_NONE, PT_AUDIT_NONE, NULL }, /* a reply */
 };

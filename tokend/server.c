@@ -18,6 +18,7 @@
 #include "privsep.h"
 #include "proto-server.h"
 #include "ratelimit.h"
+#include "rpo.h"
 #include "server.h"
 #include "util.h"
 
@@ -773,6 +774,20 @@ static void hello(struct conn *c, const uint8_t *payload, size_t len)
 /* A request of a hello'd connection: the uid's rate, then it is decoded
  * here and handed to the key holder in binary (privsep.h), which checks the
  * peer's executable and runs the dispatch table. */
+
+/* An access template (root's PT_TEMPLATE_IMPORT) is parsed here first, as a
+ * live token is: the key holder parses only templates the front could
+ * (and again, against the host's entitlements, before it stores one). A
+ * malformed one is answered here with the parser's reason. */
+static bool front_template_ok(struct conn *c, const struct pt_req *req)
+{
+	char why[256] = "";
+
+	if (pt_template_check(req->blob, strlen(req->blob), why, sizeof(why)) == 0)
+		return true;
+	pt_rep_encode_error(c->out, PT_E_INVALID, why[0] ? why : "malformed template");
+	return false;
+}
 static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t len)
 {
 	struct pt_live_presented live = { 0 };
@@ -790,8 +805,12 @@ static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t
 		c->closing = true;
 		return;
 	}
-	m = msgbuf();
 	r = pt_req_decode(type, payload, len, &req);
+	if (r == 0 && type == PT_TEMPLATE_IMPORT && c->uid == 0 && !front_template_ok(c, &req)) {
+		pt_req_clear(&req);
+		return;
+	}
+	m = msgbuf();
 	if (m && r < 0) /* unknown or malformed: the key holder answers and counts it */
 		r = ps_encode_bad(m, c->id, type);
 	else if (m && pt_req_presents_live(type)) {

@@ -434,3 +434,30 @@ int tool_explain_decision(const char *text)
 		return -1;
 	return strncmp(last, "decision=allow", 14) == 0 ? 1 : 0;
 }
+
+int tool_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return -errno;
+	buf = malloc(max + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		int r = n > max ? -EFBIG : -EIO;
+		fclose(f);
+		free(buf);
+		return r;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}

@@ -346,6 +346,14 @@ static const struct matrix_row {
 	{ PT_GRANT_DENY, { A, A, A, A, A, A } },
 	{ PT_GRANT_REQUESTS, { A, A, A, SKIP, SKIP, SKIP } },
 	{ PT_GRANT_EXPLAIN, { A, A, A, P, P, P } },
+	/* remote principals: root (atd and cron are uid 0) only */
+	{ PT_TEMPLATE_IMPORT, { A, A, A, P, P, P } },
+	{ PT_TEMPLATE_SHOW, { A, A, A, P, P, P } },
+	{ PT_RPO_APPROVE, { A, A, A, P, P, P } },
+	{ PT_RPO_LIST, { A, A, A, P, P, P } },
+	{ PT_RPO_SHOW, { A, A, A, P, P, P } },
+	{ PT_RPO_EXTEND, { A, A, A, P, P, P } },
+	{ PT_RPO_REVOKE, { A, A, A, P, P, P } },
 };
 
 static void test_caller_classes(void **state)
@@ -395,6 +403,9 @@ static void test_caller_classes(void **state)
 			.cursor = (char *)"",
 			.actor = (char *)"atd",
 			.count = 1,
+			.blob = (char *)"{}",
+			.sig = (char *)"",
+			.not_after = 1,
 		};
 
 		for (int w = 0; w < N_WHO; w++) {
