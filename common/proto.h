@@ -38,6 +38,16 @@
  *   PT_REFRESH   str live_token (secret: a live token minted by a redemption,
  *                still valid, whose uid is the caller's, from
  *                pt_refresh_from(iat, exp) on)
+ *   PT_ACT       str user, str id (the grant), u8 flags (PT_ACT_PTY), u32 n
+ *                (1..PT_MAX_ARGV), n x str arg (each at most PT_MAX_ARG; arg 0
+ *                is the command's absolute path). The frame's bytes carry
+ *                exactly three descriptors as SCM_RIGHTS (the caller's stdin,
+ *                stdout, stderr, in that order), sent with its first byte;
+ *                fewer, more, none, or a truncated set (MSG_CTRUNC) is a
+ *                refused request (PT_E_PROTO), and descriptors sent with any
+ *                other request are closed and that request refused. The
+ *                reply comes when the command has ended. Added in v0.4
+ *                within version 1 (a new type).
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -80,6 +90,9 @@
  *   PT_E_PROTO).
  *   PT_REFRESH   str token, u64 exp, str id (as PT_REDEEM: a new live token
  *                for the same persistable token, which is not extended)
+ *   PT_ACT       u32 status (the exit code 0..255, or 128 + the signal that
+ *                killed it, as shells report), u8 signaled (0/1), u64
+ *                cpu_usec and u64 mem_peak (bytes) of its cgroup (0: unknown)
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -106,6 +119,10 @@
 #define PT_MAX_LIST 1000u	   /* entries in one PT_LIST reply */
 #define PT_MAX_CODE 256u	   /* a code of a configured token type */
 #define PT_MAX_SHEET 100u	   /* codes in one CODE_SHEET / CODE_LIST reply */
+#define PT_MAX_ARGV 256u	   /* arguments of a PT_ACT command */
+#define PT_MAX_ARG 4096u	   /* bytes of one of them */
+#define PT_ACT_NFDS 3		   /* descriptors a PT_ACT frame carries */
+#define PT_ACT_PTY 1u		   /* PT_ACT flags: a fresh pseudo-terminal */
 
 enum pt_msgtype {
 	PT_HELLO = 1,
@@ -133,6 +150,7 @@ enum pt_msgtype {
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
 	 * PT_REDEEM's. */
 	PT_CREDENTIAL = 50,
+	PT_ACT = 70, /* act as a user under a grant (pertok act-as), with 3 fds */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -175,6 +193,9 @@ struct pt_req {
 	char *cursor;	   /* LIST_PAGE, LIST_STATUS ("" = first page) */
 	char *actor;	   /* EXPLAIN_ISSUE */
 	uint32_t count;	   /* CODE_SHEET: codes wanted */
+	uint8_t flags;	   /* ACT: PT_ACT_* */
+	char **argv;	   /* ACT: the command */
+	uint32_t n_argv;   /* ACT */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */
@@ -226,6 +247,12 @@ struct pt_rep {
 	uint64_t iat;	       /* CODE_LIST: when the sheet was issued */
 	uint32_t failures;     /* CODE_LIST */
 	uint64_t locked_until; /* CODE_LIST (0 = not locked out) */
+
+	/* ACT */
+	uint32_t status;   /* exit code, or 128 + signal */
+	uint8_t signaled;  /* killed by a signal */
+	uint64_t cpu_usec; /* the command's cgroup: CPU time */
+	uint64_t mem_peak; /* ... and peak memory, bytes */
 };
 
 /*
