@@ -395,9 +395,9 @@ static int act_record(struct pt_daemon *d, const char *op, const char *result, i
 		.detail = kv,
 		.n_detail = n / 2,
 	};
-	pt_log_kv(prio, op, result, "user", ev.user, "actor", a->servicer, "peer_uid",
-		  PT_LOG_U(a->servicer_uid), "peer_pid", PT_LOG_I(a->peer_pid), "grant", ev.id,
-		  "command", a->path[0] ? a->path : NULL, "cgroup", a->cg[0] ? a->cg : NULL,
+	pt_log_kv(prio, "act", result, "record", op, "user", ev.user, "actor", a->servicer,
+		  "peer_uid", PT_LOG_U(a->servicer_uid), "peer_pid", PT_LOG_I(a->peer_pid), "grant",
+		  ev.id, "command", a->path[0] ? a->path : NULL, "cgroup", a->cg[0] ? a->cg : NULL,
 		  "reason", reason, NULL);
 	int r = pt_audit_append(d->audit, &ev);
 	if (r < 0)
