@@ -2,7 +2,9 @@
 /*
  * The act-as supervisor (act.h): forked by the key holder, as root, with the
  * caller's three descriptors, the binary's descriptor and the report pipe.
- * It opens the PAM session (service pertok-act), forks the command, relays
+ * It opens the PAM session (service pertok-act: account, then session; no
+ * pam_setcred, since nothing authenticated: the groups are initgroups'
+ * and the credential is the keyring's token), forks the command, relays
  * a pseudo-terminal (or the caller's terminals through pipes: the command
  * never holds the servicer's terminal, so TIOCSTI and its kin cannot reach
  * it), waits, closes the session and writes one report.
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <limits.h>
 #include <poll.h>
 #include <security/pam_appl.h>
@@ -112,11 +115,6 @@ static __attribute__((noreturn)) void run_command(const struct pt_act_spec *s, c
 	r = write_file("/proc/self/loginuid", buf);
 	if (r < 0 && r != -ENOENT && r != -EPERM && r != -EACCES && r != -EROFS)
 		child_fail(errfd, "setting loginuid", -r);
-	if ((r = pk_join_fresh_session()) < 0)
-		child_fail(errfd, "joining a fresh session keyring", -r);
-	if ((r = pk_install_live(s->token, strlen(s->token), s->uid, s->gid, s->token_exp, s->now,
-				 &serial)) < 0)
-		child_fail(errfd, "placing the live token in the session keyring", -r);
 	if (initgroups(s->user, s->gid) < 0)
 		child_fail(errfd, "initgroups", errno);
 	if (setresgid(s->gid, s->gid, s->gid) < 0)
@@ -128,6 +126,13 @@ static __attribute__((noreturn)) void run_command(const struct pt_act_spec *s, c
 	    eu != s->uid || su != s->uid || getresgid(&rg, &eg, &sg) < 0 || rg != s->gid ||
 	    eg != s->gid || sg != s->gid)
 		child_fail(errfd, "checking that the user's ids cannot be undone", EPERM);
+	/* a fresh session keyring, the user's own (made as the user: no key
+	 * changes owner), with the live token */
+	if ((r = pk_join_fresh_session()) < 0)
+		child_fail(errfd, "joining a fresh session keyring", -r);
+	if ((r = pk_install_live(s->token, strlen(s->token), s->uid, s->gid, s->token_exp, s->now,
+				 &serial)) < 0)
+		child_fail(errfd, "placing the live token in the session keyring", -r);
 	snprintf(home, sizeof(home), "HOME=%s", s->home);
 	snprintf(user, sizeof(user), "USER=%s", s->user);
 	snprintf(logname, sizeof(logname), "LOGNAME=%s", s->user);
@@ -238,6 +243,20 @@ static __attribute__((noreturn)) void fail(const struct pt_act_spec *s, struct p
 	_exit(0);
 }
 
+int pt_act_raise_caps(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	data[0].effective = data[0].permitted;
+	data[1].effective = data[1].permitted;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	return 0;
+}
+
 void pt_act_supervise(const struct pt_act_spec *s)
 {
 	struct pt_act_report rep = { .magic = PT_ACT_REPORT_MAGIC };
@@ -257,12 +276,12 @@ void pt_act_supervise(const struct pt_act_spec *s)
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (geteuid() == 0 && pt_act_raise_caps() < 0)
+		fail(s, &rep, "raising the capabilities tokend keeps for act-as", errno);
 
 	pr = pam_start(PT_ACT_PAM_SERVICE, s->user, &conv, &ph);
 	if (pr == PAM_SUCCESS)
 		pr = pam_acct_mgmt(ph, PAM_SILENT);
-	if (pr == PAM_SUCCESS)
-		pr = pam_setcred(ph, PAM_ESTABLISH_CRED | PAM_SILENT);
 	if (pr == PAM_SUCCESS)
 		pr = pam_open_session(ph, PAM_SILENT);
 	if (pr != PAM_SUCCESS) {
@@ -365,7 +384,6 @@ void pt_act_supervise(const struct pt_act_spec *s)
 	}
 	rep.wstatus = st;
 	rep.maxrss_kb = (uint64_t)ru.ru_maxrss;
-	pam_setcred(ph, PAM_DELETE_CRED | PAM_SILENT);
 	pam_close_session(ph, PAM_SILENT);
 	pam_end(ph, PAM_SUCCESS);
 	report(s, &rep);

@@ -45,6 +45,8 @@ struct act_run {
 };
 
 static struct act_run *runs;
+static char cg_parent[PATH_MAX - 64]; /* PT_ACT_CGROUP's directory, "" : none */
+static char cg_error[256] = "act-as was not prepared at start (no grants rules then?)";
 static size_t n_runs;
 static int act_ep = -1;
 static uint64_t run_seq;
@@ -104,6 +106,27 @@ static int own_cgroup(char *ret, size_t len)
 	if ((size_t)snprintf(ret, len, "%s%s", mnt, strcmp(path, "/") == 0 ? "" : path) >= len)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+int pt_act_prepare(char *err, size_t errlen)
+{
+	char own[PATH_MAX - 128];
+	int r = own_cgroup(own, sizeof(own));
+
+	if (r < 0) {
+		snprintf(err, errlen, "no cgroup v2 hierarchy for tokend: %s", strerror(-r));
+		goto out;
+	}
+	snprintf(cg_parent, sizeof(cg_parent), "%s/%s", own, PT_ACT_CGROUP);
+	if (mkdir(cg_parent, 0755) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(err, errlen, "cannot make the cgroup %s: %s", cg_parent, strerror(errno));
+		cg_parent[0] = '\0';
+	}
+out:
+	if (r < 0)
+		snprintf(cg_error, sizeof(cg_error), "%s", err);
+	return r;
 }
 
 static uint64_t cg_value(const char *cg, const char *file, const char *key)
@@ -629,7 +652,7 @@ int op_act(struct call *c)
 	struct act_run *a = calloc(1, sizeof(*a));
 	struct pt_account *acct = NULL;
 	struct pt_grant *g;
-	char why[PATH_MAX + 256], cgparent[PATH_MAX - 64], *token = NULL, rule[128] = "";
+	char why[PATH_MAX + 256], *token = NULL, rule[128] = "";
 	uint8_t digest[32];
 	uint64_t now = pt_ops_now(d), runtime, token_exp = 0;
 	int exe_fd = -1, pipefd[2] = { -1, -1 }, r;
@@ -704,18 +727,19 @@ int op_act(struct call *c)
 	}
 	/* the run's own cgroup: no cgroup, no run (its processes could not be
 	 * counted, limited in time or killed as one) */
-	r = own_cgroup(cgparent, sizeof(cgparent));
-	if (r >= 0) {
-		snprintf(a->cg, sizeof(a->cg), "%s/pertok-act-%" PRIu64 "-%d", cgparent, ++run_seq,
-			 (int)getpid());
+	r = cg_parent[0] ? 0 : -ENOENT;
+	if (r == 0) {
+		snprintf(a->cg, sizeof(a->cg), "%s/run-%d-%" PRIu64, cg_parent, (int)getpid(),
+			 ++run_seq);
 		if (mkdir(a->cg, 0755) < 0)
 			r = -errno;
 	}
 	if (r < 0) {
-		snprintf(why, sizeof(why),
-			 "cannot make the command's cgroup %s (cgroup v2, writable by tokend, is "
-			 "needed): %s",
-			 a->cg[0] ? a->cg : "(no cgroup v2 hierarchy)", strerror(-r));
+		if (cg_parent[0])
+			snprintf(why, sizeof(why), "cannot make the command's cgroup %s: %s", a->cg,
+				 strerror(-r));
+		else
+			snprintf(why, sizeof(why), "no cgroup for the command: %s", cg_error);
 		a->cg[0] = '\0';
 		r = deny(c, a, PT_E_INTERNAL, why);
 		goto out;

@@ -29,6 +29,25 @@ struct pt_daemon;
 /* A command without a max_runtime in its grant still ends by then (s). */
 #define PT_ACT_DEFAULT_RUNTIME 3600u
 
+/* The capabilities the supervisor needs (tokend keeps them permitted, not
+ * effective, when tokend.conf has grants rules): become the user (setuid,
+ * setgid, initgroups), loginuid (audit_control), the pty's owner (chown),
+ * PAM session modules' limits (sys_resource), cgroup files of others'
+ * (dac_override), signals to the user's processes (kill). */
+#define PT_ACT_CAPS                                                                         \
+	CAP_SETUID, CAP_SETGID, CAP_AUDIT_CONTROL, CAP_CHOWN, CAP_FOWNER, CAP_SYS_RESOURCE, \
+		CAP_DAC_OVERRIDE, CAP_KILL
+/* The cgroup (under tokend's own) that holds the runs' cgroups. */
+#define PT_ACT_CGROUP "pertok-act"
+
+/* At start, before tokend drops its capabilities: makes PT_ACT_CGROUP in
+ * tokend's cgroup v2 (kept if it exists). 0, or -errno with err filled (the
+ * runs are then refused, saying so). */
+int pt_act_prepare(char *err, size_t errlen);
+
+/* In the supervisor: the permitted capabilities made effective. 0 or -errno. */
+int pt_act_raise_caps(void);
+
 /* The key holder's epoll set, where the supervisors' report pipes go. */
 void pt_act_init(int epoll_fd);
 
