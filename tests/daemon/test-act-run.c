@@ -311,8 +311,9 @@ static void test_runs_as_user(void **state)
 
 /* TIOCSTI from the command never reaches bob's terminal, with and without
  * --pty: bob's "terminal" is a pty the test holds; the command tries
- * TIOCSTI on its stdin, stdout and /dev/tty; nothing arrives in the input
- * of bob's terminal. */
+ * TIOCSTI on its stdin, stdout and /dev/tty, and stty on its stdout and
+ * stderr; nothing arrives in the input of bob's terminal and its settings
+ * stay bob's. */
 static void tiocsti(bool pty)
 {
 	char id[64], buf[64], *out;
@@ -324,7 +325,8 @@ static void tiocsti(bool pty)
 			"echo injected-$f; done; "
 			"python3 -c 'import fcntl,termios,os; "
 			"fd=os.open(\"/dev/tty\", os.O_RDWR); fcntl.ioctl(fd, termios.TIOCSTI, b\"Z\")' "
-			"2>/dev/null && echo injected-tty; echo done",
+			"2>/dev/null && echo injected-tty; stty echo <&1 2>/dev/null; "
+			"stty echo <&2 2>/dev/null; echo done",
 		NULL,
 	};
 	struct act_args a = { .pty = pty, .argv = argv };
@@ -367,7 +369,10 @@ static void tiocsti(bool pty)
 		assert_null(strstr(out, "injected-1"));
 		assert_null(strstr(out, "injected-tty"));
 	}
-	/* and nothing was typed into it */
+	/* its settings are bob's still (raw, no echo: stty echo did not reach it) */
+	assert_int_equal(tcgetattr(slave, &t), 0);
+	assert_int_equal(t.c_lflag & ECHO, 0);
+		/* and nothing was typed into it */
 	fcntl(slave, F_SETFL, O_NONBLOCK);
 	k = (int)read(slave, buf, sizeof(buf));
 	assert_true(k < 0 && errno == EAGAIN);
