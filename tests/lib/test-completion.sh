@@ -17,11 +17,12 @@ fi
 
 # Each case: the program, the words (the last is the one being completed,
 # '' for an empty one) | the completions expected, in compgen's order.
-cases='pertok|token list status revoke persist
+cases='pertok|token list status revoke persist act-as
 pertok st|status
 pertok list --j|--json
 pertok --socket /run/x s|status
 pertok persist --h|--holder --help
+pertok act-as root --g|--grant
 pertokctl ex|explain
 pertokctl r|revoke rotate-key reseal
 pertokctl -s /x -t 100 st|status
