@@ -392,3 +392,17 @@ int pt_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pt_re
 	*ret = q;
 	return 0;
 }
+
+const char *pt_req_fds_error(uint8_t type, bool hello, bool mine, unsigned n, bool bad)
+{
+	if (mine && bad)
+		return "malformed descriptor set (more than 3, truncated, or not SCM_RIGHTS)";
+	if (mine && (type != PT_ACT || !hello)) /* (the hello takes none either) */
+		return "descriptors passed with a request that takes none";
+	if (type == PT_ACT && !mine)
+		return "an act request must carry stdin, stdout and stderr (3 descriptors, "
+		       "SCM_RIGHTS); it carried none";
+	if (type == PT_ACT && n != PT_ACT_NFDS)
+		return "an act request must carry exactly 3 descriptors (stdin, stdout, stderr)";
+	return NULL;
+}

@@ -877,17 +877,9 @@ static int conn_frame(struct conn *c)
 	/* the descriptors sent with this frame's bytes, if any: a PT_ACT
 	 * needs exactly its three, no other frame takes any */
 	bool mine = c->has_fds && c->fds_at < used;
-	const char *fd_err = NULL;
+	const char *fd_err =
+		pt_req_fds_error(type, c->hello, mine, mine ? c->n_fds : 0, c->fds_bad);
 
-	if (mine && c->fds_bad)
-		fd_err = "malformed descriptor set (more than 3, truncated, or not SCM_RIGHTS)";
-	else if (type == PT_ACT && c->hello && (!mine || c->n_fds != PT_ACT_NFDS))
-		fd_err = !mine ? "an act request must carry stdin, stdout and stderr (3 "
-				 "descriptors, SCM_RIGHTS); it carried none" :
-				 "an act request must carry exactly 3 descriptors (stdin, stdout, "
-				 "stderr)";
-	else if (mine && type != PT_ACT)
-		fd_err = "descriptors passed with a request that takes none";
 	if (fd_err) {
 		if (noisy_admit())
 			pt_log_kv(LOG_WARNING, pt_msgtype_name(type), "error", "peer_uid",
