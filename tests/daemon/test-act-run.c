@@ -372,7 +372,7 @@ static void tiocsti(bool pty)
 	/* its settings are bob's still (raw, no echo: stty echo did not reach it) */
 	assert_int_equal(tcgetattr(slave, &t), 0);
 	assert_int_equal(t.c_lflag & ECHO, 0);
-		/* and nothing was typed into it */
+	/* and nothing was typed into it */
 	fcntl(slave, F_SETFL, O_NONBLOCK);
 	k = (int)read(slave, buf, sizeof(buf));
 	assert_true(k < 0 && errno == EAGAIN);
