@@ -7,37 +7,18 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64.h"
 #include "util.h"
 
 /* ------------------------------------------------------------------ ids */
 
 int pt_grant_new_id(const char *prefix, char ret[PT_ID_LEN])
 {
-	uint8_t b[16];
-	char *s;
-
-	if (!prefix || strlen(prefix) != 3)
-		return -EINVAL;
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return -EIO;
-	s = pt_b64url_encode(b, sizeof(b));
-	if (!s)
-		return -ENOMEM;
-	if (strlen(s) != PT_ID_LEN - 4) {
-		free(s);
-		return -EIO;
-	}
-	memcpy(ret, prefix, 3);
-	memcpy(ret + 3, s, PT_ID_LEN - 3);
-	free(s);
-	return 0;
+	return pt_record_new_id_prefixed(prefix, ret);
 }
 
 bool pt_grant_id_valid(const char *id)

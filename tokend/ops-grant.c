@@ -447,6 +447,8 @@ static int proposal(struct pt_daemon *d, const struct pt_grant *rq, struct pt_gr
 		return r;
 	for (size_t i = 0; i < p->n_cmds; i++)
 		p->cmds[i].argv_prefix = false;
+	p->kind = PT_GRANT_KIND_GRANT;
+	p->expires = 0;
 	p->max_uses = 1;
 	p->depth = 0;
 	for (size_t i = 0; i < pt_grants_count(d->grants); i++) {

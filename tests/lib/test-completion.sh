@@ -17,7 +17,12 @@ fi
 
 # Each case: the program, the words (the last is the one being completed,
 # '' for an empty one) | the completions expected, in compgen's order.
-cases='pertok|token list status revoke persist act-as
+cases='pertok|token list status revoke persist grant grants act-as
+pertok grant r|revoke request requests
+pertok grant svc --ex|--expires --exe
+pertokctl explain a|act-as
+pertokctl explain act-as alice --s|--servicer --socket
+pertokctl grants --|--user --servicer --socket --timeout --help --version
 pertok st|status
 pertok list --j|--json
 pertok --socket /run/x s|status

@@ -295,7 +295,8 @@ int th_check_log_form(char *ret_bad, size_t len)
 	 * a value bare (no space, quote or '=') or double-quoted with \" and \\
 	 * escaped; with -f each line has a "TIME tokend PRIORITY: " prefix */
 	static const char prefix[] = "^[0-9T:.-]+Z tokend [a-z]+: ";
-	static const char form[] = "^[0-9T:.-]+Z tokend [a-z]+: op=[a-z-]+ result=[a-z-]+"
+	/* op: a request's name, "grant.create" style for the grants */
+	static const char form[] = "^[0-9T:.-]+Z tokend [a-z]+: op=[a-z.-]+ result=[a-z-]+"
 				   "( [a-z_]+=([^ \"=]+|\"([^\"\\]|\\\\.)*\"))*$";
 	regex_t any, ok;
 	char *buf = th_slurp(th.logpath), *line, *save = NULL;

@@ -333,6 +333,19 @@ static const struct matrix_row {
 	{ PT_REFRESH, { P, P, P, P, A, P } },
 	/* only peers on the credential socket (none of these) */
 	{ PT_CREDENTIAL, { P, P, P, P, P, P } },
+	/* grants (PT_CALLER_ANY; whose grant it is, is checked on the grant):
+	 * nobody, root included, creates a grant in alice's name but alice, and
+	 * nobody asks as another servicer; the unprivileged columns depend on
+	 * the host's users (tests/daemon/test-grants has them) */
+	{ PT_GRANT_CREATE, { P, P, P, SKIP, SKIP, SKIP } },
+	{ PT_GRANT_LIST, { A, A, A, SKIP, SKIP, SKIP } },
+	{ PT_GRANT_REVOKE, { A, A, A, A, A, A } },   /* no such grant */
+	{ PT_GRANT_DELEGATE, { A, A, A, A, A, A } }, /* no such grant */
+	{ PT_GRANT_REQUEST, { P, P, P, SKIP, SKIP, SKIP } },
+	{ PT_GRANT_APPROVE, { A, A, A, A, A, A } }, /* no such request */
+	{ PT_GRANT_DENY, { A, A, A, A, A, A } },
+	{ PT_GRANT_REQUESTS, { A, A, A, SKIP, SKIP, SKIP } },
+	{ PT_GRANT_EXPLAIN, { A, A, A, P, P, P } },
 };
 
 static void test_caller_classes(void **state)
@@ -355,7 +368,19 @@ static void test_caller_classes(void **state)
 				 pt_msgtype_name(rows[i].type));
 	}
 	for (size_t j = 0; j < PT_ELEMENTSOF(matrix); j++) {
+		static char *args[] = { "hi" };
+		struct pt_grant_wire_cmd cmd = { .path = (char *)"/bin/echo",
+						 .argv = args,
+						 .n_argv = 1 };
+		struct pt_grant_spec spec = { .servicer = (char *)"svc",
+					      .servicer_exe = (char *)"",
+					      .servicer_unit = (char *)"",
+					      .cmds = &cmd,
+					      .n_cmds = 1,
+					      .lifetime = 3600,
+					      .max_uses = 1 };
 		struct pt_req q = {
+			.gspec = &spec,
 			.type = matrix[j].type,
 			.user = (char *)"alice",
 			.service = (char *)"atd",
