@@ -39,6 +39,10 @@
 #include <unistd.h>
 
 #include "../pam_pertok/keyring.h"
+#ifdef HAVE_LIBAUDIT
+#include <libaudit.h>
+#endif
+
 #include "act.h"
 #include "proto.h"
 
@@ -216,6 +220,34 @@ static void relay_once(struct pipe_fwd *f, size_t n, int timeout_ms, int pidfd)
 	}
 }
 
+/* The kernel audit's USER_CMD record of the command (as sudo writes one),
+ * where libaudit was built in and the audit netlink answers; nothing fails
+ * for want of it. */
+static void audit_user_cmd(const struct pt_act_spec *s, bool ok)
+{
+#ifdef HAVE_LIBAUDIT
+	char cmd[1024];
+	size_t n = 0;
+	int fd = audit_open();
+
+	if (fd < 0)
+		return;
+	cmd[0] = '\0';
+	for (size_t i = 0; s->argv[i] && n + 1 < sizeof(cmd); i++) {
+		int k = snprintf(cmd + n, sizeof(cmd) - n, "%s%s", i ? " " : "", s->argv[i]);
+
+		if (k < 0)
+			break;
+		n += (size_t)k;
+	}
+	(void)audit_log_user_command(fd, AUDIT_USER_CMD, cmd, NULL, ok ? 1 : 0);
+	audit_close(fd);
+#else
+	(void)s;
+	(void)ok;
+#endif
+}
+
 /* ------------------------------------------------------------------ PAM */
 
 static int no_conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
@@ -358,6 +390,7 @@ void pt_act_supervise(const struct pt_act_spec *s)
 			rep.err = e.err ? e.err : EIO;
 		}
 	}
+	audit_user_cmd(s, rep.err == 0);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	for (;;) {
 		pid_t w = wait4(pid, &st, WNOHANG, &ru);

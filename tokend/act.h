@@ -31,7 +31,8 @@ struct pt_daemon;
 
 /* The capabilities the supervisor needs (tokend keeps them permitted, not
  * effective, when tokend.conf has grants rules): become the user (setuid,
- * setgid, initgroups), loginuid (audit_control), the pty's owner (chown),
+ * setgid, initgroups), loginuid (audit_control), the kernel audit's
+ * USER_CMD record (audit_write), the pty's owner (chown),
  * PAM session modules' limits (sys_resource), cgroup files of others'
  * (dac_override), signals to the user's processes (kill). */
 #define PT_ACT_CAPS                                                                         \

@@ -346,6 +346,9 @@ static const struct matrix_row {
 	{ PT_GRANT_DENY, { A, A, A, A, A, A } },
 	{ PT_GRANT_REQUESTS, { A, A, A, SKIP, SKIP, SKIP } },
 	{ PT_GRANT_EXPLAIN, { A, A, A, P, P, P } },
+	/* any uid asks (the grant decides; these carry no descriptors: refused
+	 * as malformed, not by the caller class) */
+	{ PT_ACT, { A, A, A, A, A, A } },
 };
 
 static void test_caller_classes(void **state)
