@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/sched.h>
 #include <linux/capability.h>
 #include <limits.h>
 #include <poll.h>
@@ -44,6 +45,8 @@
 #endif
 
 #include "act.h"
+#include "fileio.h"
+#include "util.h"
 #include "proto.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -84,7 +87,7 @@ static int write_file(const char *path, const char *text)
 
 /* The command's process: never returns. std[0..3): its descriptors 0, 1, 2. */
 static __attribute__((noreturn)) void run_command(const struct pt_act_spec *s, const int std[3],
-						  int tty, int errfd)
+						  int tty, int errfd, bool born_in)
 {
 	char buf[64], home[PATH_MAX + 8], user[PT_MAX_STR + 8], logname[PT_MAX_STR + 16],
 		shell[PATH_MAX + 8], key[48], term[80];
@@ -95,7 +98,7 @@ static __attribute__((noreturn)) void run_command(const struct pt_act_spec *s, c
 	gid_t rg, eg, sg;
 	int r;
 
-	if (s->cgroup[0]) {
+	if (s->cgroup[0] && !born_in) {
 		char procs[PATH_MAX];
 
 		snprintf(procs, sizeof(procs), "%s/cgroup.procs", s->cgroup);
@@ -165,6 +168,34 @@ static __attribute__((noreturn)) void run_command(const struct pt_act_spec *s, c
 		child_fail(errfd, "close_range", errno);
 	syscall(SYS_execveat, s->exe_fd, "", s->argv, envp, AT_EMPTY_PATH);
 	child_fail(errfd, "execveat of the checked binary", errno);
+}
+
+/* fork(), the child born in the cgroup directory cg where the kernel can
+ * (clone3 with CLONE_INTO_CGROUP: *ret_in set); 0 in the child, its pid in
+ * the parent, -1 with errno. */
+static pid_t spawn_in_cgroup(const char *cg, bool *ret_in)
+{
+	int fd = cg[0] ? open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	pid_t pid = -1;
+
+	*ret_in = false;
+	if (fd >= 0) {
+		struct clone_args ca = { .flags = CLONE_INTO_CGROUP,
+					 .exit_signal = SIGCHLD,
+					 .cgroup = (uint64_t)fd };
+
+		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid == 0) {
+			*ret_in = true;
+			return 0;
+		}
+		close(fd);
+		if (pid > 0) {
+			*ret_in = true;
+			return pid;
+		}
+	}
+	return fork();
 }
 
 /* ------------------------------------------------------------ the relay */
@@ -301,8 +332,20 @@ void pt_act_supervise(const struct pt_act_spec *s)
 	sigset_t none;
 	pid_t pid;
 
-	prctl(PR_SET_NAME, "tokend-act");
+	/* dies with the key holder, even one killed before this line (and
+	 * so never holds its store's lock past it) */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != s->parent)
+		_exit(1);
+	prctl(PR_SET_NAME, "tokend-act");
+	{
+		/* none of the key holder's descriptors (its store, audit log,
+		 * socket to the front, other runs' pipes): the caller's three, the
+		 * binary and the report pipe only */
+		const int keep[] = { s->fds[0], s->fds[1], s->fds[2], s->exe_fd, s->report_fd };
+
+		pt_close_others(keep, PT_ELEMENTSOF(keep));
+	}
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
@@ -361,12 +404,16 @@ void pt_act_supervise(const struct pt_act_spec *s)
 	}
 	if (pipe2(errp, O_CLOEXEC) < 0)
 		fail(s, &rep, "pipe", errno);
-	pid = fork();
+	/* born in the run's cgroup (clone3 CLONE_INTO_CGROUP), so that a kill
+	 * of the cgroup never misses a command that has not joined it yet; a
+	 * kernel without it: fork, and the command joins first thing */
+	bool born_in = false;
+	pid = spawn_in_cgroup(s->cgroup, &born_in);
 	if (pid < 0)
 		fail(s, &rep, "fork", errno);
 	if (pid == 0) {
 		close(errp[0]);
-		run_command(s, std, tty, errp[1]);
+		run_command(s, std, tty, errp[1], born_in);
 	}
 	rep.child = pid;
 	close(errp[1]);

@@ -794,6 +794,7 @@ int op_act(struct call *c)
 		.token_exp = token_exp,
 		.now = now,
 		.term = term ? term : "xterm",
+		.parent = getpid(),
 	};
 	pid = fork();
 	if (pid < 0) {

@@ -96,6 +96,7 @@ struct pt_act_spec {
 	const char *token;  /* the live token for the keyring (secret) */
 	uint64_t token_exp, now;
 	const char *term; /* TERM for --pty (the servicer's, checked), or NULL */
+	pid_t parent;	  /* the key holder: the supervisor dies with it */
 };
 
 /* The supervisor's one report, written when the command ended. */

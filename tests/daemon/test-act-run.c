@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -410,6 +411,32 @@ static bool alive(pid_t pid)
 	return r;
 }
 
+/* Any act-as supervisor ("tokend-act") still running? */
+static bool supervisors_alive(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool any = false;
+
+	assert_non_null(d);
+	while (!any && (e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "tokend-act", 10) == 0)
+			any = alive((pid_t)atol(e->d_name));
+		fclose(f);
+	}
+	closedir(d);
+	return any;
+}
+
 /* max_runtime: the command and what it forked are killed; 128 + 9 back. */
 static void test_max_runtime_kills_tree(void **state)
 {
@@ -480,6 +507,9 @@ static void test_use_durable_before_spawn(void **state)
 	assert_true(pid > 0);
 	assert_true(th_wait_log("record=act.start", 1, 10000) >= 1);
 	th_stop(SIGKILL);
+	/* its supervisor dies with it (PR_SET_PDEATHSIG), a moment later */
+	for (int i = 0; i < 500 && supervisors_alive(); i++)
+		usleep(10000);
 	wait_child(pid, 10000);
 	close(a.fds[0]);
 	th_start();
@@ -489,6 +519,61 @@ static void test_use_durable_before_spawn(void **state)
 	run(id, false, path_in("out"), quick); /* a third: none left */
 	assert_int_equal(res->type, PT_ERR);
 	expect_in(res->text, "use");
+}
+
+/* The supervisor (the command's parent) holds none of the key holder's
+ * descriptors: no store, audit log, socket to the front, epoll or signalfd. */
+static void test_supervisor_fds(void **state)
+{
+	char id[64], *out, path[64], link[PATH_MAX], *pp;
+	char *const argv[] = { (char *)sh_path(), (char *)"-c", (char *)"echo ppid=$PPID; sleep 3",
+			       NULL };
+	struct act_args a = { .argv = argv };
+	struct dirent *e;
+	long ppid;
+	pid_t pid;
+	DIR *d;
+	int n = 0;
+
+	(void)state;
+	grant(sh_path(), 2, 0, id, sizeof(id));
+	a.grant = id;
+	a.fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a.fds[1] = a.fds[2] = open(path_in("out"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_true(pid > 0);
+	assert_int_equal(wait_for_text(path_in("out"), "ppid=", 10000), 0);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	pp = strstr(out, "ppid=");
+	ppid = strtol(pp + 5, NULL, 10);
+	free(out);
+	assert_true(ppid > 1 && ppid != th.pid);
+	snprintf(path, sizeof(path), "/proc/%ld/fd", ppid);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char p[PATH_MAX];
+		ssize_t k;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+		k = readlink(p, link, sizeof(link) - 1);
+		if (k <= 0)
+			continue;
+		link[k] = '\0';
+		n++;
+		if (strstr(link, "/state/") || strstr(link, "socket:") ||
+		    strstr(link, "eventpoll") || strstr(link, "signalfd"))
+			fail_msg("the supervisor holds %s (fd %s)", link, e->d_name);
+	}
+	closedir(d);
+	assert_true(n > 0 && n <= 10);
+	assert_int_equal(wait_child(pid, 20000), 0);
+	close(a.fds[0]);
+	close(a.fds[1]);
+	assert_int_equal(res->type, PT_OK);
 }
 
 /* Revoking the grant ends a running use. */
@@ -588,6 +673,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_changed_digest_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_use_durable_before_spawn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_kills, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_supervisor_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records_complete, setup, teardown),
 	};
 
