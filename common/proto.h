@@ -46,7 +46,9 @@
  *                fewer, more, none, or a truncated set (MSG_CTRUNC) is a
  *                refused request (PT_E_PROTO), and descriptors sent with any
  *                other request are closed and that request refused. The
- *                reply comes when the command has ended. Added in v0.4
+ *                reply comes when the command has ended (at most
+ *                PT_ACT_MAX_RUNTIME later, whatever max_connection_lifetime
+ *                says), and the connection closes after it. Added in v0.4
  *                within version 1 (a new type).
  *   Grants (issue 11; added in v0.4 within version 1: new request types, so
  *   older peers are unaffected and an older tokend answers PT_E_PROTO).
@@ -158,6 +160,7 @@
 #define PT_MAX_ARG 4096u	   /* bytes of one of them */
 #define PT_ACT_NFDS 3		   /* descriptors a PT_ACT frame carries */
 #define PT_ACT_PTY 1u		   /* PT_ACT flags: a fresh pseudo-terminal */
+#define PT_ACT_MAX_RUNTIME 86400u  /* s: the longest an act-as command runs */
 #define PT_MAX_GRANT_CMDS 8u	   /* commands in one grant SPEC */
 #define PT_MAX_GRANT_ARGS 64u	   /* arguments of one command */
 #define PT_MAX_GRANT_ARG 1024u	   /* bytes of one argument */

@@ -745,6 +745,8 @@ int op_act(struct call *c)
 		goto out;
 	}
 	runtime = g->max_runtime ? g->max_runtime : PT_ACT_DEFAULT_RUNTIME;
+	if (runtime > PT_ACT_MAX_RUNTIME)
+		runtime = PT_ACT_MAX_RUNTIME;
 	if (g->not_after > now && g->not_after - now < runtime)
 		runtime = g->not_after - now;
 	/* one use, durably, before anything runs */

@@ -342,8 +342,9 @@ static void act_emit(uint32_t conn, struct ptbuf *rep)
 {
 	struct ptbuf *m = msgbuf();
 
+	/* (the connection ends with it: the front kept it open for the run) */
 	if (*hconn_slot(conn) && m &&
-	    ps_encode_rep(m, conn, 0, ptbuf_ptr(rep), ptbuf_len(rep)) == 0)
+	    ps_encode_rep(m, conn, PS_REP_CLOSE, ptbuf_ptr(rep), ptbuf_len(rep)) == 0)
 		queue(m, true, conn);
 	else
 		ptbuf_free(m);

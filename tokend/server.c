@@ -907,10 +907,12 @@ static int conn_frame(struct conn *c)
 	ptbuf_consume(c->in, used);
 	now = pt_now_ms_monotonic();
 	c->deadline = now + F.lim.client_timeout_ms;
-	/* an act's reply comes when its command ends: the connection's
-	 * lifetime bounds it, not client_timeout */
+	/* an act's reply comes when its command ends, which the key holder
+	 * bounds (the grant's max_runtime, at most PT_ACT_MAX_RUNTIME): the
+	 * connection lives that long (and a minute), not max_connection_lifetime;
+	 * the reply closes it (PS_REP_CLOSE) */
 	if (type == PT_ACT && c->inflight)
-		c->deadline = c->expires;
+		c->deadline = c->expires = now + (PT_ACT_MAX_RUNTIME + 60) * 1000ull;
 	if (c->deadline > c->expires)
 		c->deadline = c->expires; /* requests do not extend a connection's life */
 	return 1;

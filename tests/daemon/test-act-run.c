@@ -54,20 +54,27 @@ struct result {
 };
 static struct result *res;
 
+static void write_conf_tokend(const char *tokend_extra, const char *extra);
+
 static void write_conf(const char *extra)
+{
+	write_conf_tokend("", extra);
+}
+
+static void write_conf_tokend(const char *tokend_extra, const char *extra)
 {
 	FILE *f = fopen(th.conf, "w");
 
 	assert_non_null(f);
 	fprintf(f,
-		"tokend: { socket = \"%s\"; state_dir = \"%s/state\"; front_user = \"%s\"; };\n"
+		"tokend: { socket = \"%s\"; state_dir = \"%s/state\"; front_user = \"%s\"; %s };\n"
 		"seal: { backend = \"software\"; };\n"
 		"actors = ( { name = \"tester\"; uid = 0; exe = [ \"%s\" ]; } );\n"
 		"issue = ( { name = \"i\"; actors = [ \"tester\" ]; holders = [ \"tester\" ]; } );\n"
 		"redeem = ( { name = \"r\"; holders = [ \"tester\" ]; check_account = false; } );\n"
 		"grants = ( { name = \"act-test\"; users = [ \"" ALICE "\" ]; servicers = [ \"" BOB
 		"\" ]; commands = [ \"*\" ]; max_uses = 100; %s } );\n",
-		th.sock, th.dir, FRONT_USER, th.self_exe, extra ? extra : "");
+		th.sock, th.dir, FRONT_USER, tokend_extra, th.self_exe, extra ? extra : "");
 	fclose(f);
 }
 
@@ -614,6 +621,24 @@ static void test_revoke_kills(void **state)
 	assert_int_equal(res->status, 128 + SIGKILL);
 }
 
+/* A command outlives max_connection_lifetime (2 s here): its connection
+ * waits for it. */
+static void test_longer_than_connection(void **state)
+{
+	char id[64];
+	char *const argv[] = { (char *)sh_path(), (char *)"-c", (char *)"sleep 4; exit 5", NULL };
+
+	(void)state;
+	th_stop(SIGTERM);
+	write_conf_tokend("max_connection_lifetime = \"2s\";", NULL);
+	th_start();
+	grant(sh_path(), 2, 0, id, sizeof(id));
+	run(id, false, path_in("out"), argv);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused or cut: %s", res->text);
+	assert_int_equal(res->status, 5);
+}
+
 /* act.start and act.end carry what the audit needs. */
 static void test_records_complete(void **state)
 {
@@ -674,6 +699,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_use_durable_before_spawn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_kills, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_supervisor_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_longer_than_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records_complete, setup, teardown),
 	};
 
