@@ -494,6 +494,20 @@ static void test_changed_digest_refused(void **state)
 	assert_int_equal(res->type, PT_ERR);
 	assert_int_equal(res->err, PT_E_DENIED);
 	expect_in(res->text, "sha256");
+	/* recorded as act.deny, with the digest tokend computed */
+	{
+		char path[PATH_MAX], *log, *deny;
+
+		snprintf(path, sizeof(path), "%s/state/audit.log", th.dir);
+		log = th_slurp(path);
+		assert_non_null(log);
+		deny = strstr(log, "\"op\":\"act.deny\"");
+		assert_non_null(deny);
+		*strchr(deny, '\n') = '\0';
+		expect_in(deny, "\"sha256\":\"");
+		expect_in(deny, "\"rule\":\"grant.sha256\"");
+		free(log);
+	}
 }
 
 /* The use is on disk before the command runs: tokend SIGKILLed after
