@@ -744,7 +744,10 @@ int op_act(struct call *c)
 		r = deny(c, a, PT_E_INTERNAL, why);
 		goto out;
 	}
-	runtime = g->max_runtime ? g->max_runtime : PT_ACT_DEFAULT_RUNTIME;
+	/* the grant's, else what grants rules default to (tokend.max_job_runtime) */
+	runtime = g->max_runtime	  ? g->max_runtime :
+		  d->cfg->max_job_runtime ? d->cfg->max_job_runtime :
+					    PT_ACT_DEFAULT_RUNTIME;
 	if (runtime > PT_ACT_MAX_RUNTIME)
 		runtime = PT_ACT_MAX_RUNTIME;
 	if (g->not_after > now && g->not_after - now < runtime)

@@ -26,7 +26,8 @@ struct pt_daemon;
 #define PT_ACT_MAX_RUNS_PER_UID 4
 /* The binary a grant names is hashed whole: at most this size. */
 #define PT_ACT_MAX_BINARY (512u * 1024u * 1024u)
-/* A command without a max_runtime in its grant still ends by then (s). */
+/* A command without a max_runtime in its grant, nor a tokend.max_job_runtime,
+ * still ends by then (s). */
 #define PT_ACT_DEFAULT_RUNTIME 3600u
 
 /* The capabilities the supervisor needs (tokend keeps them permitted, not
