@@ -154,7 +154,48 @@ static int recv_exact(struct pt_client *c, size_t n, uint64_t deadline)
 	return 0;
 }
 
-static int transact(struct pt_client *c, const struct pt_req *req, struct pt_rep *ret)
+/* Sends the first byte of p with fds[0..n) as SCM_RIGHTS (the kernel keeps
+ * them with that byte); the rest goes as any bytes do. */
+static int send_fds(int fd, const uint8_t *p, size_t len, const int *fds, size_t n,
+		    uint64_t deadline)
+{
+	union {
+		char buf[CMSG_SPACE(PT_CLIENT_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (n > PT_CLIENT_MAX_FDS || len == 0)
+		return -EINVAL;
+	memset(&u, 0, sizeof(u));
+	mh.msg_control = u.buf;
+	mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	for (;;) {
+		ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int r;
+
+		if (k == 1)
+			break;
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		r = wait_fd(fd, POLLOUT, deadline);
+		if (r < 0)
+			return r;
+	}
+	return send_deadline(fd, p + 1, len - 1, deadline);
+}
+
+static int transact(struct pt_client *c, const struct pt_req *req, const int *fds, size_t n_fds,
+		    int reply_ms, struct pt_rep *ret)
 {
 	uint64_t deadline = pt_now_ms_monotonic() + (uint64_t)c->timeout_ms;
 	struct ptbuf *out = NULL;
@@ -169,13 +210,16 @@ static int transact(struct pt_client *c, const struct pt_req *req, struct pt_rep
 	r = pt_req_encode(req, out);
 	if (r < 0)
 		goto out; /* nothing was sent: the stream is still usable */
-	r = send_deadline(c->fd, ptbuf_ptr(out), ptbuf_len(out), deadline);
+	r = n_fds ? send_fds(c->fd, ptbuf_ptr(out), ptbuf_len(out), fds, n_fds, deadline) :
+		    send_deadline(c->fd, ptbuf_ptr(out), ptbuf_len(out), deadline);
 	/* A server that answered and closed before the request was written
 	 * (tokend refusing a connection over its caps: "busy") leaves its
 	 * answer in the socket: read it rather than report a bare EPIPE. */
 	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 		goto broken;
 	send_err = r;
+	if (reply_ms > 0) /* the reply may take longer than the request */
+		deadline = pt_now_ms_monotonic() + (uint64_t)reply_ms;
 
 	ptbuf_reset(c->in);
 	r = recv_exact(c, 4, deadline);
@@ -267,7 +311,7 @@ int pt_client_connect(const char *path, int timeout_ms, struct pt_client **ret)
 		}
 		c->timeout_ms = (int)(deadline - now);
 	}
-	r = transact(c, &hello, &rep);
+	r = transact(c, &hello, NULL, 0, 0, &rep);
 	c->timeout_ms = timeout_ms;
 	if (r < 0)
 		goto fail;
@@ -291,7 +335,17 @@ int pt_client_call(struct pt_client *c, const struct pt_req *req, struct pt_rep 
 		return -EINVAL;
 	if (c->broken)
 		return -EPIPE;
-	return transact(c, req, ret);
+	return transact(c, req, NULL, 0, 0, ret);
+}
+
+int pt_client_call_fds(struct pt_client *c, const struct pt_req *req, const int *fds, size_t n_fds,
+		       int reply_ms, struct pt_rep *ret)
+{
+	if (!c || !req || !ret || reply_ms < 0 || reply_ms > PT_CLIENT_MAX_TIMEOUT_MS)
+		return -EINVAL;
+	if (c->broken)
+		return -EPIPE;
+	return transact(c, req, fds, n_fds, reply_ms, ret);
 }
 
 /* Moves the entries of page to the end of *all. */

@@ -23,6 +23,14 @@ int pt_client_connect(const char *path, int timeout_ms, struct pt_client **ret);
  * (-ETIMEDOUT, -EPIPE, -ECONNRESET, -EPROTO for a malformed reply). */
 int pt_client_call(struct pt_client *c, const struct pt_req *req, struct pt_rep *ret);
 
+/* pt_client_call with descriptors: fds[0..n_fds) go as SCM_RIGHTS with the
+ * request's first byte (PT_ACT: exactly the caller's stdin, stdout, stderr;
+ * other counts only for tests of tokend's refusal), and the reply is waited
+ * for reply_ms (0: the connect timeout; at most 24 h), not the timeout. */
+#define PT_CLIENT_MAX_FDS 8
+int pt_client_call_fds(struct pt_client *c, const struct pt_req *req, const int *fds, size_t n_fds,
+		       int reply_ms, struct pt_rep *ret);
+
 /* LIST, every page: sends PT_LIST_PAGE requests until the reply says no
  * more and returns one reply with all entries (type PT_OK), or the first
  * PT_ERR reply. user: "" or NULL for every token the caller may see.

@@ -114,6 +114,18 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		    (r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0)
 			return r;
 		return req->type == PT_CODE_SHEET ? ptbuf_put_u32(b, req->count) : 0;
+	case PT_ACT:
+		if (req->n_argv < 1 || req->n_argv > PT_MAX_ARGV || !req->argv)
+			return -EINVAL;
+		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->id, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_u8(b, req->flags)) < 0 ||
+		    (r = ptbuf_put_u32(b, req->n_argv)) < 0)
+			return r;
+		for (uint32_t i = 0; i < req->n_argv; i++)
+			if ((r = ptbuf_put_cstring_max(b, req->argv[i], PT_MAX_ARG)) < 0)
+				return r;
+		return 0;
 	case PT_GRANT_CREATE:
 		if ((r = ptbuf_put_cstring_max(b, req->user ? req->user : "", PT_MAX_STR)) < 0)
 			return r;
@@ -336,6 +348,14 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 		    (r = ptbuf_view_get_u64(v, &p->locked_until)) < 0)
 			return r;
 		return codes_decode(req_type, v, p);
+	case PT_ACT:
+		if ((r = ptbuf_view_get_u32(v, &p->status)) < 0 ||
+		    (r = ptbuf_view_get_u8(v, &p->signaled)) < 0 ||
+		    (r = ptbuf_view_get_u64(v, &p->cpu_usec)) < 0)
+			return r;
+		if (p->signaled > 1 || p->status > 255)
+			return -EBADMSG;
+		return ptbuf_view_get_u64(v, &p->mem_peak);
 	default:
 		return -EBADMSG;
 	}

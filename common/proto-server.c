@@ -125,6 +125,12 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 				r = ptbuf_put_u8(b, c->spent ? 1 : 0);
 		}
 		return r;
+	case PT_ACT:
+		if ((r = ptbuf_put_u32(b, rep->status)) < 0 ||
+		    (r = ptbuf_put_u8(b, rep->signaled ? 1 : 0)) < 0 ||
+		    (r = ptbuf_put_u64(b, rep->cpu_usec)) < 0)
+			return r;
+		return ptbuf_put_u64(b, rep->mem_peak);
 	default:
 		return -EINVAL;
 	}
@@ -171,6 +177,29 @@ int pt_rep_encode_error(struct ptbuf *out, uint32_t code, const char *message)
 }
 
 /* ------------------------------------------------------------------ decode */
+
+/* PT_ACT's argv: 1..PT_MAX_ARGV strings, the first an absolute path; no
+ * more entries than the bytes left could hold (4 each), so a forged count
+ * allocates nothing beyond the frame's size. */
+static int act_decode(struct ptbuf_view *v, struct pt_req *q)
+{
+	uint32_t n;
+	int r;
+
+	if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+	    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id)) < 0 ||
+	    (r = ptbuf_view_get_u8(v, &q->flags)) < 0 || (r = ptbuf_view_get_u32(v, &n)) < 0)
+		return r;
+	if ((q->flags & ~PT_ACT_PTY) || n < 1 || n > PT_MAX_ARGV || (size_t)n * 4 > v->len - v->off)
+		return -EBADMSG;
+	q->argv = calloc(n + 1, sizeof(*q->argv));
+	if (!q->argv)
+		return -ENOMEM;
+	for (; q->n_argv < n; q->n_argv++)
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_ARG, &q->argv[q->n_argv])) < 0)
+			return r;
+	return q->argv[0][0] == '/' ? 0 : -EBADMSG;
+}
 
 static bool abs_path(const char *s)
 {
@@ -362,6 +391,8 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		return ptbuf_view_get_u64(v, &q->not_after);
 	case PT_RPO_LIST:
 		return 0;
+	case PT_ACT:
+		return act_decode(v, q);
 	default:
 		return -EBADMSG;
 	}
@@ -385,4 +416,18 @@ int pt_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pt_re
 	}
 	*ret = q;
 	return 0;
+}
+
+const char *pt_req_fds_error(uint8_t type, bool hello, bool mine, unsigned n, bool bad)
+{
+	if (mine && bad)
+		return "malformed descriptor set (more than 3, truncated, or not SCM_RIGHTS)";
+	if (mine && (type != PT_ACT || !hello)) /* (the hello takes none either) */
+		return "descriptors passed with a request that takes none";
+	if (type == PT_ACT && !mine)
+		return "an act request must carry stdin, stdout and stderr (3 descriptors, "
+		       "SCM_RIGHTS); it carried none";
+	if (type == PT_ACT && n != PT_ACT_NFDS)
+		return "an act request must carry exactly 3 descriptors (stdin, stdout, stderr)";
+	return NULL;
 }

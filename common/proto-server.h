@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include "proto.h"
 
 /* Decodes a request payload. Unknown types, missing or trailing bytes,
@@ -22,3 +24,11 @@ int pt_rep_encode_error(struct ptbuf *out, uint32_t code, const char *message);
 /* Decodes a grant SPEC (proto.h) strictly: bounds, absolute paths, hours;
  * -EBADMSG on anything else, *ret untouched. privsep.c uses it too. */
 int pt_grant_spec_get(struct ptbuf_view *v, struct pt_grant_spec **ret);
+
+/* The front's rule for the descriptors a client sent with a frame
+ * (SCM_RIGHTS; PT_ACT in proto.h): type is the frame's, hello whether the
+ * version exchange happened, mine whether descriptors came with this frame's
+ * bytes, n how many were kept (at most PT_ACT_NFDS), bad whether the set was
+ * malformed (more than PT_ACT_NFDS, truncated, another control message).
+ * NULL when the frame may go on, else the precise reason it is refused. */
+const char *pt_req_fds_error(uint8_t type, bool hello, bool mine, unsigned n, bool bad);

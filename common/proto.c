@@ -82,6 +82,11 @@ void pt_req_clear(struct pt_req *req)
 	free(req->cursor);
 	free(req->actor);
 	pt_free_secret(req->code);
+	if (req->argv) {
+		for (uint32_t i = 0; i < req->n_argv; i++)
+			free(req->argv[i]);
+		free(req->argv);
+	}
 	pt_grant_spec_free(req->gspec);
 	free(req->blob);
 	free(req->sig);
@@ -153,6 +158,7 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_CODE_LIST, "code-list" },
 	{ PT_REFRESH, "refresh" },
 	{ PT_CREDENTIAL, "credential" },
+	{ PT_ACT, "act" },
 	{ PT_ERR, "error" },
 	{ PT_LIST_STATUS, "list" },
 	{ PT_EXPLAIN_ISSUE, "explain" },

@@ -38,6 +38,18 @@
  *   PT_REFRESH   str live_token (secret: a live token minted by a redemption,
  *                still valid, whose uid is the caller's, from
  *                pt_refresh_from(iat, exp) on)
+ *   PT_ACT       str user, str id (the grant), u8 flags (PT_ACT_PTY), u32 n
+ *                (1..PT_MAX_ARGV), n x str arg (each at most PT_MAX_ARG; arg 0
+ *                is the command's absolute path). The frame's bytes carry
+ *                exactly three descriptors as SCM_RIGHTS (the caller's stdin,
+ *                stdout, stderr, in that order), sent with its first byte;
+ *                fewer, more, none, or a truncated set (MSG_CTRUNC) is a
+ *                refused request (PT_E_PROTO), and descriptors sent with any
+ *                other request are closed and that request refused. The
+ *                reply comes when the command has ended (at most
+ *                PT_ACT_MAX_RUNTIME later, whatever max_connection_lifetime
+ *                says), and the connection closes after it. Added in v0.4
+ *                within version 1 (a new type).
  *   Grants (issue 11; added in v0.4 within version 1: new request types, so
  *   older peers are unaffected and an older tokend answers PT_E_PROTO).
  *   SPEC, a grant's scope: str servicer, str servicer_exe ("" = any), str
@@ -119,6 +131,9 @@
  *   PT_E_PROTO).
  *   PT_REFRESH   str token, u64 exp, str id (as PT_REDEEM: a new live token
  *                for the same persistable token, which is not extended)
+ *   PT_ACT       u32 status (the exit code 0..255, or 128 + the signal that
+ *                killed it, as shells report), u8 signaled (0/1), u64
+ *                cpu_usec and u64 mem_peak (bytes) of its cgroup (0: unknown)
  *   PT_GRANT_CREATE, PT_GRANT_DELEGATE, PT_GRANT_REQUEST, PT_GRANT_APPROVE
  *                str id (the new grant's, or the request's)
  *   PT_GRANT_REVOKE, PT_GRANT_DENY  u32 count
@@ -155,6 +170,11 @@
 #define PT_MAX_LIST 1000u	   /* entries in one PT_LIST reply */
 #define PT_MAX_CODE 256u	   /* a code of a configured token type */
 #define PT_MAX_SHEET 100u	   /* codes in one CODE_SHEET / CODE_LIST reply */
+#define PT_MAX_ARGV 256u	   /* arguments of a PT_ACT command */
+#define PT_MAX_ARG 4096u	   /* bytes of one of them */
+#define PT_ACT_NFDS 3		   /* descriptors a PT_ACT frame carries */
+#define PT_ACT_PTY 1u		   /* PT_ACT flags: a fresh pseudo-terminal */
+#define PT_ACT_MAX_RUNTIME 86400u  /* s: the longest an act-as command runs */
 #define PT_MAX_GRANT_CMDS 8u	   /* commands in one grant SPEC */
 #define PT_MAX_GRANT_ARGS 64u	   /* arguments of one command */
 #define PT_MAX_GRANT_ARG 1024u	   /* bytes of one argument */
@@ -188,6 +208,7 @@ enum pt_msgtype {
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
 	 * PT_REDEEM's. */
 	PT_CREDENTIAL = 50,
+	PT_ACT = 70,		/* act as a user under a grant (pertok act-as), with 3 fds */
 	PT_GRANT_CREATE = 60,	/* any uid: a grant in the caller's own name */
 	PT_GRANT_LIST = 61,	/* any uid: the caller's grants (root: anyone's) */
 	PT_GRANT_REVOKE = 62,	/* the origin, root */
@@ -266,6 +287,9 @@ struct pt_req {
 	char *cursor;		     /* LIST_PAGE, LIST_STATUS ("" = first page) */
 	char *actor;		     /* EXPLAIN_ISSUE */
 	uint32_t count;		     /* CODE_SHEET: codes wanted */
+	uint8_t flags;		     /* ACT: PT_ACT_* */
+	char **argv;		     /* ACT: the command */
+	uint32_t n_argv;	     /* ACT */
 	struct pt_grant_spec *gspec; /* GRANT_CREATE, DELEGATE, REQUEST, APPROVE, EXPLAIN */
 	uint8_t narrow;		     /* GRANT_APPROVE: gspec follows */
 	char *blob;		     /* TEMPLATE_IMPORT: the template's bytes */
@@ -322,6 +346,12 @@ struct pt_rep {
 	uint64_t iat;	       /* CODE_LIST: when the sheet was issued */
 	uint32_t failures;     /* CODE_LIST */
 	uint64_t locked_until; /* CODE_LIST (0 = not locked out) */
+
+	/* ACT */
+	uint32_t status;   /* exit code, or 128 + signal */
+	uint8_t signaled;  /* killed by a signal */
+	uint64_t cpu_usec; /* the command's cgroup: CPU time */
+	uint64_t mem_peak; /* ... and peak memory, bytes */
 };
 
 /*

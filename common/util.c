@@ -163,3 +163,14 @@ const char *pt_left_text(uint64_t exp, uint64_t now, char *buf, size_t n)
 		snprintf(buf, n, "<1m");
 	return buf;
 }
+
+void pt_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[p[i] >> 4];
+		out[2 * i + 1] = d[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}

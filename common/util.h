@@ -57,6 +57,9 @@ int pt_parse_duration(const char *s, uint64_t *ret_seconds);
  * not starting with '-'. */
 bool pt_name_valid(const char *s);
 
+/* p[0..n) as lower-case hex into out (2n + 1 bytes, NUL-terminated). */
+void pt_hex(const uint8_t *p, size_t n, char *out);
+
 /* How long from now until exp, for people, rounded down: "6d 23h",
  * "4h 10m", "3m", "<1m" or "expired". Returns buf. */
 const char *pt_left_text(uint64_t exp, uint64_t now, char *buf, size_t n);

@@ -16,7 +16,7 @@ set -euo pipefail
 packages=(
 	# build
 	autoconf automake libtool pkg-config make gcc
-	libpam0g-dev libssl-dev libconfig-dev libkeyutils-dev libjson-c-dev libtss2-dev
+	libpam0g-dev libssl-dev libconfig-dev libkeyutils-dev libaudit-dev libjson-c-dev libtss2-dev
 	# the front process's system-call filter (tokend(8))
 	libseccomp-dev
 	# tokend's journal entries (sd_journal_sendv; tokend(8), LOGGING)

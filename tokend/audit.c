@@ -381,6 +381,22 @@ static int rotate(struct pt_audit *a)
 	return write_continuation(a, reason);
 }
 
+/* An op's own fields: the object "detail" of name/value pairs. */
+static int add_detail(json_object *o, const char *const *kv, size_t n)
+{
+	json_object *d = json_object_new_object();
+	int r = d ? 0 : -ENOMEM;
+
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		if (kv[2 * i])
+			r = add_str(d, kv[2 * i], kv[2 * i + 1], REASON_MAX);
+	if (r >= 0 && json_object_object_add(o, "detail", d) < 0)
+		r = -ENOMEM;
+	if (r < 0)
+		json_object_put(d);
+	return r;
+}
+
 int pt_audit_append(struct pt_audit *a, const struct pt_audit_event *ev)
 {
 	char ref[PT_AUDIT_TOKEN_HMAC_HEX + 1], reason[64];
@@ -433,6 +449,8 @@ int pt_audit_append(struct pt_audit *a, const struct pt_audit_event *ev)
 		r = add_str(o, "reason", ev->reason, REASON_MAX);
 	if (r >= 0)
 		r = add_str(o, "id", ev->id, FIELD_MAX);
+	if (r >= 0 && ev->n_detail)
+		r = add_detail(o, ev->detail, ev->n_detail);
 	if (r >= 0)
 		r = emit(a, o, a->o.sync_each);
 	json_object_put(o);

@@ -56,6 +56,11 @@ struct pt_audit_event {
 	const char *reason;
 	const char *id;	   /* persistable token id (an accessor, not a secret) */
 	const char *token; /* a live token: only its keyed HMAC is recorded */
+	/* more fields of this op's own (act.start, act.end): n_detail pairs
+	 * of name, value (NULL values left out), recorded as the object
+	 * "detail"; each value at most REASON_MAX bytes, escaped */
+	const char *const *detail;
+	size_t n_detail;
 };
 
 /* Opens (creating it 0600) the log and continues its chain; a log whose

@@ -29,17 +29,6 @@ static int sha256(const void *p, size_t n, uint8_t out[32])
 	return 0;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
 	if (strlen(s) != 2 * n)
@@ -72,7 +61,7 @@ static int record_path(const char *state_dir, const char *type, const char *user
 	free(k);
 	if (r < 0)
 		return r;
-	hex(h, 20, hx);
+	pt_hex(h, 20, hx);
 	if ((size_t)snprintf(buf, len, "%s/codes/%s.code", state_dir, hx) >= len)
 		return -ENAMETOOLONG;
 	return 0;
@@ -363,8 +352,8 @@ int pt_codes_format(const struct pt_code_rec *rec, char *text, size_t len)
 	for (uint32_t i = 0; i < rec->n_codes && i < PT_CODE_MAX_SHEET; i++) {
 		const struct pt_code_slot *s = &rec->codes[i];
 
-		hex(s->salt, sizeof(s->salt), salt);
-		hex(s->hash, sizeof(s->hash), hash);
+		pt_hex(s->salt, sizeof(s->salt), salt);
+		pt_hex(s->hash, sizeof(s->hash), hash);
 		n = snprintf(text + off, len - off,
 			     "code=%" PRIu32 " %" PRIu32 " %d %" PRIu64 " %s %s\n", i + 1, s->uses,
 			     s->spent ? 1 : 0, s->last_used, salt, hash);

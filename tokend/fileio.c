@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -275,4 +276,24 @@ int pt_remove_stale_temps(const char *dir, const char *skip_prefix, size_t *ret_
 	if (ret_removed)
 		*ret_removed = removed;
 	return r;
+}
+
+void pt_close_others(const int *keep, size_t n)
+{
+	int lo = 3;
+
+	for (;;) {
+		int next = -1;
+
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= lo && (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0) {
+			syscall(SYS_close_range, (unsigned)lo, ~0U, 0);
+			return;
+		}
+		if (next > lo)
+			syscall(SYS_close_range, (unsigned)lo, (unsigned)next - 1, 0);
+		lo = next + 1;
+	}
 }

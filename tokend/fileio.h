@@ -33,3 +33,7 @@ int pt_remove_stale_temps(const char *dir, const char *skip_prefix, size_t *ret_
 int pt_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
 /* The same from an open file descriptor (read to its end). */
 int pt_read_fd(int fd, size_t max, uint8_t **ret, size_t *ret_len);
+
+/* Closes every descriptor from 3 up but keep[0..n) (those below 3 are left
+ * alone): a forked process that keeps only what it was given. */
+void pt_close_others(const int *keep, size_t n);

@@ -32,6 +32,7 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+#include "fileio.h"
 #include "front.h"
 #include "log.h"
 #include "privsep.h"
@@ -116,26 +117,6 @@ int pt_front_prepare(const struct pt_config *cfg, struct pt_front *ret, char *er
 	return 0;
 }
 
-/* Closes every descriptor but the standard ones and keep[0..n). */
-static void close_others(const int *keep, size_t n)
-{
-	int lo = 3;
-
-	for (;;) {
-		int next = -1;
-		for (size_t i = 0; i < n; i++)
-			if (keep[i] >= lo && (next < 0 || keep[i] < next))
-				next = keep[i];
-		if (next < 0) {
-			syscall(SYS_close_range, (unsigned)lo, ~0U, 0);
-			return;
-		}
-		if (next > lo)
-			syscall(SYS_close_range, (unsigned)lo, (unsigned)next - 1, 0);
-		lo = next + 1;
-	}
-}
-
 /* The system calls the front's loop makes (and glibc's malloc under it);
  * anything else kills the process. Files cannot be opened at all.
  * getpeername: the address of a credential socket's peer (credential.h). */
@@ -192,7 +173,7 @@ static int become_front(const struct pt_front *f, pid_t holder, int lfd, int cfd
 	early_pair = pair;
 	pt_log_set_sink(early_sink);
 	closelog(); /* logs go to the key holder (PS_LOG) */
-	close_others(keep, cfd >= 0 ? 3 : 2);
+	pt_close_others(keep, cfd >= 0 ? 3 : 2);
 	/* no stdio either: under systemd it is the journal's stream of tokend's
 	 * main process, where raw bytes would pass for the key holder's lines */
 	{

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "act.h"
 #include "audit.h"
 #include "credential.h"
 #include "holder.h"
@@ -337,9 +338,26 @@ static bool cred_request_ok(struct hconn *h, const struct ps_msg *msg, char *why
 	return true;
 }
 
-/* PS_REQ and PS_BAD: the peer's executable again, then the dispatch table. */
-static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
+/* A reply of a command that ended (act.h): with the round's others. */
+static void act_emit(uint32_t conn, struct ptbuf *rep)
 {
+	struct ptbuf *m = msgbuf();
+
+	/* (the connection ends with it: the front kept it open for the run) */
+	if (*hconn_slot(conn) && m &&
+	    ps_encode_rep(m, conn, PS_REP_CLOSE, ptbuf_ptr(rep), ptbuf_len(rep)) == 0)
+		queue(m, true, conn);
+	else
+		ptbuf_free(m);
+	ptbuf_free(rep);
+}
+
+/* PS_REQ and PS_BAD: the peer's executable again, then the dispatch table.
+ * fds: what the request carried (PT_ACT), closed by the caller. */
+static void on_req(struct pt_daemon *d, const struct ps_msg *msg, const int *fds, size_t n_fds)
+{
+	bool deferred = false;
+
 	struct hconn *h = *hconn_slot(msg->conn);
 	struct ptbuf *rep = ptbuf_new(4 + PT_MAX_FRAME), *m = msgbuf();
 	uint8_t flags = 0;
@@ -391,11 +409,18 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
 					    "the process that connected is gone");
 		flags = PS_REP_CLOSE;
 	} else {
-		r = msg->kind == PS_REQ ? pt_ops_handle(d, &h->peer, &msg->req,
-							msg->has_live ? &msg->live : NULL, rep) :
+		r = msg->kind == PS_REQ ? pt_ops_handle_act(d, &h->peer, &msg->req,
+							    msg->has_live ? &msg->live : NULL,
+							    msg->conn, fds, n_fds, rep, &deferred) :
 					  pt_ops_bad_request(d, &h->peer, msg->type, rep);
 		if (r < 0)
 			flags = PS_REP_CLOSE;
+	}
+	if (deferred) {
+		/* the command runs: its reply comes when it ends (act.c) */
+		ptbuf_free(rep);
+		ptbuf_free(m);
+		return;
 	}
 	if (h->peer.credential)
 		flags = cred_reply(d, h, msg, rep);
@@ -428,10 +453,10 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 
 	for (; n < PACKETS_PER_ROUND; n++) {
 		const uint8_t *mp;
-		size_t len, off = 0, mlen;
-		int fd = -1, r, k, count = 0;
+		size_t len, off = 0, mlen, n_fds = 0;
+		int fds[PS_MAX_FDS], fd = -1, r, k, count = 0;
 
-		r = ps_recv(pair, buf, &len, &fd);
+		r = ps_recv_fds(pair, buf, &len, fds, &n_fds);
 		if (r == -EAGAIN)
 			break;
 		if (r < 0) {
@@ -439,13 +464,19 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 				pt_log_kv(LOG_ERR, "front", "error", "reason", strerror(-r), NULL);
 			return -1;
 		}
+		if (n_fds == 1)
+			fd = fds[0];
 		while ((k = ps_dgram_next(buf, len, &off, &mp, &mlen)) > 0) {
 			struct ps_msg msg;
+			bool act;
 
-			/* a descriptor comes alone, with the PS_CONN it belongs to */
+			/* a descriptor comes alone, with the PS_CONN it belongs to;
+			 * three come alone with the PT_ACT request they belong to */
 			r = ps_decode(mp, mlen, &msg);
-			if (r < 0 || (fd >= 0) != (msg.kind == PS_CONN) ||
-			    (fd >= 0 && (count > 0 || off != len))) {
+			act = r == 0 && msg.kind == PS_REQ && msg.req.type == PT_ACT;
+			if (r < 0 || (n_fds == 1) != (msg.kind == PS_CONN) ||
+			    (n_fds == PT_ACT_NFDS) != act || (n_fds != 0 && n_fds != 1 && !act) ||
+			    (n_fds > 0 && (count > 0 || off != len))) {
 				if (r == 0)
 					ps_msg_clear(&msg);
 				k = -EBADMSG;
@@ -460,9 +491,10 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 				break;
 			case PS_REQ:
 			case PS_BAD:
-				on_req(d, &msg);
+				on_req(d, &msg, fds, act ? n_fds : 0);
 				break;
 			case PS_CLOSE:
+				pt_act_conn_closed(msg.conn);
 				hconn_drop(d, msg.conn);
 				break;
 			case PS_LOG:
@@ -476,8 +508,12 @@ static int take(struct pt_daemon *d, int pair, uint8_t *buf)
 			if (k < 0)
 				break;
 		}
+		/* the key holder keeps no descriptor of a request's (the
+		 * supervisor has its copies) */
 		if (fd >= 0)
 			close(fd);
+		for (size_t i = 0; n_fds == PT_ACT_NFDS && i < n_fds; i++)
+			close(fds[i]);
 		if (k < 0 || count == 0) {
 			if (k != -EPERM) /* (that one said why) */
 				pt_log_kv(LOG_ERR, "front", "error", "reason",
@@ -554,6 +590,7 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 		r = -errno;
 		goto out;
 	}
+	pt_act_init(ep);
 	r = pt_holder_limits(d->cfg, pair);
 	if (r < 0) {
 		(void)take(d, pair, buf); /* the front's last lines say why it ended */
@@ -578,6 +615,10 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 		wake = next_house;
 		if (nss_cache_due && nss_cache_due < wake)
 			wake = nss_cache_due;
+		pt_act_tick(d, now);
+		int64_t act_ms = pt_act_next_ms(now);
+		if (act_ms >= 0 && now + (uint64_t)act_ms < wake)
+			wake = now + (uint64_t)act_ms;
 		n = epoll_wait(ep, evs, 4, (int)(wake - now));
 		if (n < 0) {
 			if (errno == EINTR)
@@ -607,9 +648,13 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 					}
 				}
 			} else {
-				int k = take(d, pair, buf);
+				int k = 0;
 				bool ok = true;
 
+				if (evs[i].data.fd == pair)
+					k = take(d, pair, buf);
+				else if (pt_act_owns(evs[i].data.fd))
+					pt_act_event(d, evs[i].data.fd, act_emit);
 				if (k < 0) {
 					if (r == 0)
 						r = -EPIPE;
@@ -647,6 +692,7 @@ int pt_holder_run(struct pt_daemon *d, int pair, void (*reload)(struct pt_daemon
 		}
 	}
 out:
+	pt_act_shutdown(d);
 	if (outq)
 		flush_out(pair, false);
 	hconn_free_all(d);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "act.h"
 #include "audit.h"
 #include "front.h"
 #include "history.h"
@@ -192,11 +193,14 @@ static uint8_t *secret_page(void)
  */
 /* rpo: the RPOs' reaper ends their processes (CAP_KILL) and takes their
  * homes back (CAP_CHOWN), approval gives a new home to its RPO (CAP_CHOWN);
- * without remote principals configured, neither is kept. */
-static int drop_privileges(bool rpo)
+ * without remote principals configured, neither is kept.
+ * act: act-as's supervisor needs to become the user (PT_ACT_CAPS), kept
+ * permitted but not effective, only when grants rules are configured. */
+static int drop_privileges(bool rpo, bool act)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
+	static const unsigned act_caps[] = { PT_ACT_CAPS };
 	const unsigned keep = CAP_SYS_PTRACE;
 	const unsigned keep_rpo[] = { CAP_KILL, CAP_CHOWN };
 	const struct group *tss = getgrnam("tss");
@@ -225,6 +229,15 @@ static int drop_privileges(bool rpo)
 		data[keep_rpo[i] / 32].effective |= 1u << (keep_rpo[i] % 32);
 		data[keep_rpo[i] / 32].permitted |= 1u << (keep_rpo[i] % 32);
 	}
+	/* act-as (grants configured): what its supervisor needs to become the
+	 * user, permitted but not effective; only the supervisor raises them
+	 * (pt_act_supervise), and the command loses them with uid 0 */
+	struct __user_cap_data_struct had[2] = { 0 };
+	if (act && syscall(SYS_capget, &hdr, had) < 0)
+		return -errno;
+	for (size_t i = 0; act && i < PT_ELEMENTSOF(act_caps); i++) /* (those we have) */
+		data[act_caps[i] / 32].permitted |=
+			had[act_caps[i] / 32].permitted & (1u << (act_caps[i] % 32));
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return -errno;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -536,7 +549,13 @@ int main(int argc, char **argv)
 	}
 
 	if (geteuid() == 0) {
-		r = drop_privileges(d.cfg->rpo.enabled);
+		bool act = d.cfg->n_grant_rules > 0;
+
+		/* act-as's cgroups go under one made now, while tokend may */
+		if (act && (r = pt_act_prepare(err, sizeof(err))) < 0)
+			pt_log_kv(LOG_WARNING, "start", "warning", "reason",
+				  PT_LOG_F("act-as: %s; act-as requests are refused", err), NULL);
+		r = drop_privileges(d.cfg->rpo.enabled, act);
 		if (r < 0) {
 			pt_log_kv(LOG_ERR, "start", "error", "reason",
 				  PT_LOG_F("cannot drop capabilities: %s", strerror(-r)), NULL);

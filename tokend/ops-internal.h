@@ -31,7 +31,12 @@ struct call {
 	struct pt_live_claims live; /* EXCHANGE, REFRESH: the verified live token's claims */
 	const char *token;	    /* the live token decided on (audited as its HMAC) */
 	int audit_err;		    /* an allow could not be audited: the reply is refused */
-	char audit_id[PT_ID_LEN];   /* ... and the persistable token it created */
+	uint32_t conn;		    /* the front's connection (a deferred reply names it) */
+	const int *fds;		    /* ACT: the caller's descriptors (the key holder closes
+				       them after the handler) */
+	size_t n_fds;
+	bool deferred;		  /* ACT: no reply now; it comes when the command ends */
+	char audit_id[PT_ID_LEN]; /* ... and the persistable token it created */
 };
 
 /* Who may ask (checked by the dispatch loop, never by the handler). */
@@ -114,6 +119,11 @@ int redeem_claims(const struct pt_daemon *d, const struct pt_account *acct,
 		  const struct pt_record *rec, const struct pt_rule *rule, const char *actor,
 		  const char *service, uint64_t lifetime, uint64_t now, struct pt_live_claims *ret);
 
+/* The claims every live token has (iss, sub, aud, a fresh jti, exp/nbf/iat
+ * from now and lifetime, uid, gid), into c (zeroed by the caller). */
+int live_base_claims(const struct pt_daemon *d, const struct pt_account *acct, uint64_t lifetime,
+		     uint64_t now, struct pt_live_claims *c);
+
 /* handlers: ops-token.c */
 int op_mint(struct call *c);
 int op_exchange(struct call *c);
@@ -154,3 +164,5 @@ int op_rpo_list(struct call *c);
 int op_rpo_show(struct call *c);
 int op_rpo_extend(struct call *c);
 int op_rpo_revoke(struct call *c);
+/* act.c */
+int op_act(struct call *c);

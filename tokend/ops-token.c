@@ -50,8 +50,8 @@ void policy_token(struct pt_policy_token *ret, const struct pt_record *rec)
 /* ------------------------------------------------------------------ claims */
 
 /* The claims every live token has: who, for how long, a fresh jti. */
-static int base_claims(const struct pt_daemon *d, const struct pt_account *acct, uint64_t lifetime,
-		       uint64_t now, struct pt_live_claims *c)
+int live_base_claims(const struct pt_daemon *d, const struct pt_account *acct, uint64_t lifetime,
+		     uint64_t now, struct pt_live_claims *c)
 {
 	int r;
 
@@ -92,7 +92,7 @@ int redeem_claims(const struct pt_daemon *d, const struct pt_account *acct,
 					  rule->entitlements_remove, rule->n_entitlements_remove,
 					  &ents, &n_ents);
 	if (r >= 0)
-		r = base_claims(d, acct, lifetime, now, &c);
+		r = live_base_claims(d, acct, lifetime, now, &c);
 	if (r >= 0) {
 		c.groups = groups;
 		c.n_groups = n_groups;
@@ -174,7 +174,7 @@ int op_mint(struct call *c)
 		r = reply_error(c, PT_E_DENIED, "%s", dec.reason);
 		goto out;
 	}
-	r = base_claims(d, acct, dec.live_lifetime, now, &lc);
+	r = live_base_claims(d, acct, dec.live_lifetime, now, &lc);
 	if (r >= 0)
 		r = pt_live_set_strv(&lc.groups, &lc.n_groups, acct->groups, acct->n_groups);
 	if (r >= 0 && dec.rule->n_entitlements) {

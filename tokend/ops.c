@@ -46,6 +46,9 @@ static const struct pt_ops_row rows[] = {
 	{ PT_CODE_SHEET, PT_CALLER_ROOT, PT_AUDIT_HELD, op_code_sheet },
 	{ PT_CODE_LIST, PT_CALLER_ROOT, PT_AUDIT_NONE, op_code_list },
 	{ PT_CREDENTIAL, PT_CALLER_CREDENTIAL, PT_AUDIT_HELD, op_credential },
+	/* any uid asks; the grant decides (act.c writes act.start, synced,
+	 * before the command runs, and act.deny / act.end itself) */
+	{ PT_ACT, PT_CALLER_ANY, PT_AUDIT_NONE, op_act },
 	/* grants (ops-grant.c): whose grant it is, is the grant's data */
 	{ PT_GRANT_CREATE, PT_CALLER_ANY, PT_AUDIT_HELD, op_grant_create },
 	{ PT_GRANT_LIST, PT_CALLER_ANY, PT_AUDIT_NONE, op_grant_list },
@@ -481,8 +484,21 @@ static int run_held(struct call *c, const struct pt_ops_row *row)
 int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
 		  const struct pt_live_presented *live, struct ptbuf *out)
 {
+	return pt_ops_handle_act(d, peer, req, live, 0, NULL, 0, out, NULL);
+}
+
+int pt_ops_handle_act(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
+		      const struct pt_live_presented *live, uint32_t conn, const int *fds,
+		      size_t n_fds, struct ptbuf *out, bool *ret_deferred)
+{
 	const struct pt_ops_row *row = row_of(req->type);
-	struct call c = { .d = d, .peer = peer, .req = req, .out = out };
+	struct call c = { .d = d,
+			  .peer = peer,
+			  .req = req,
+			  .out = out,
+			  .conn = conn,
+			  .fds = fds,
+			  .n_fds = n_fds };
 	_cleanup_secret_ char *token = NULL;
 	int r = 0;
 
@@ -495,6 +511,8 @@ int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct 
 	if (caller_admitted(&c, row, live, &token, &r))
 		r = row->audit == PT_AUDIT_HELD ? run_held(&c, row) : row->fn(&c);
 	pt_live_claims_clear(&c.live);
+	if (ret_deferred)
+		*ret_deferred = c.deferred;
 	return r;
 }
 

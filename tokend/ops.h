@@ -87,6 +87,14 @@ struct pt_daemon {
 int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
 		  const struct pt_live_presented *live, struct ptbuf *out);
 
+/* pt_ops_handle with the front's connection id and the descriptors the
+ * request carried (PT_ACT: the caller's three; the caller closes them after
+ * the call, the handler keeps copies of what it uses). *ret_deferred (may be
+ * NULL) is set when no reply was made now: it comes later for conn (act.h). */
+int pt_ops_handle_act(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
+		      const struct pt_live_presented *live, uint32_t conn, const int *fds,
+		      size_t n_fds, struct ptbuf *out, bool *ret_deferred);
+
 /* One request frame (type + payload) from peer: decoded (an exchange's live
  * token by pt_live_parse), then handled by pt_ops_handle. Returns as
  * pt_ops_handle; -EBADMSG also when the request is of an unknown type or

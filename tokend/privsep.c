@@ -3,6 +3,7 @@
 #include "conf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
@@ -30,6 +31,9 @@ enum {
 	F_SIG,	 /* TEMPLATE_IMPORT */
 	F_N
 };
+/* The mask's bit after the strings: an argv (ACT) follows them, u32 n then
+ * n strings. */
+#define F_ARGV_BIT (1u << F_N)
 
 static char **req_field(struct pt_req *r, unsigned i)
 {
@@ -107,16 +111,31 @@ int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req,
 			mask |= 1u << i;
 		}
 	}
+	if (req->argv) {
+		if (req->n_argv < 1 || req->n_argv > PT_MAX_ARGV)
+			return -EMSGSIZE;
+		for (uint32_t i = 0; i < req->n_argv; i++)
+			if (!req->argv[i] || strlen(req->argv[i]) > PT_MAX_ARG)
+				return -EMSGSIZE;
+		mask |= F_ARGV_BIT;
+	}
 	if ((r = header(out, PS_REQ, conn)) < 0 || (r = ptbuf_put_u8(out, req->type)) < 0 ||
 	    (r = ptbuf_put_u32(out, mask)) < 0 || (r = ptbuf_put_u32(out, req->version)) < 0 ||
 	    (r = ptbuf_put_u64(out, req->lifetime)) < 0 ||
 	    (r = ptbuf_put_u8(out, req->format)) < 0 || (r = ptbuf_put_u64(out, req->at)) < 0 ||
 	    (r = ptbuf_put_u64(out, req->before)) < 0 || (r = ptbuf_put_u32(out, req->count)) < 0 ||
-	    (r = ptbuf_put_u64(out, req->not_after)) < 0)
+	    (r = ptbuf_put_u64(out, req->not_after)) < 0 || (r = ptbuf_put_u8(out, req->flags)) < 0)
 		return r;
 	for (unsigned i = 0; i < F_N; i++)
 		if ((mask & (1u << i)) && (r = ptbuf_put_cstring(out, *req_field(q, i))) < 0)
 			return r;
+	if (mask & F_ARGV_BIT) {
+		if ((r = ptbuf_put_u32(out, req->n_argv)) < 0)
+			return r;
+		for (uint32_t i = 0; i < req->n_argv; i++)
+			if ((r = ptbuf_put_cstring(out, req->argv[i])) < 0)
+				return r;
+	}
 	if ((r = ptbuf_put_u8(out, live ? 1 : 0)) < 0 ||
 	    (live && (r = pt_live_wire_put(out, live)) < 0))
 		return r;
@@ -214,15 +233,32 @@ static int decode_req(struct ptbuf_view *v, struct ps_msg *m)
 	    ptbuf_view_get_u32(v, &q.version) < 0 || ptbuf_view_get_u64(v, &q.lifetime) < 0 ||
 	    ptbuf_view_get_u8(v, &q.format) < 0 || ptbuf_view_get_u64(v, &q.at) < 0 ||
 	    ptbuf_view_get_u64(v, &q.before) < 0 || ptbuf_view_get_u32(v, &q.count) < 0 ||
-	    ptbuf_view_get_u64(v, &q.not_after) < 0)
+	    ptbuf_view_get_u64(v, &q.not_after) < 0 || ptbuf_view_get_u8(v, &q.flags) < 0)
 		return -EBADMSG;
-	/* no field the format lacks, and never a live token's text */
-	if ((mask >> F_N) || (mask & (1u << F_LIVE_TOKEN)))
+	/* no field the format lacks, and never a live token's text; an argv
+	 * only for the request that runs one */
+	if ((mask >> (F_N + 1)) || (mask & (1u << F_LIVE_TOKEN)) ||
+	    ((mask & F_ARGV_BIT) != 0) != (q.type == PT_ACT) || (q.flags & ~PT_ACT_PTY))
 		return -EBADMSG;
 	for (unsigned i = 0; i < F_N; i++)
 		if ((mask & (1u << i)) &&
 		    ptbuf_view_get_cstring(v, field_max(i), req_field(&q, i)) < 0)
 			goto bad;
+	if (mask & F_ARGV_BIT) {
+		uint32_t n;
+
+		if (ptbuf_view_get_u32(v, &n) < 0 || n < 1 || n > PT_MAX_ARGV ||
+		    (size_t)n * 4 > v->len - v->off)
+			goto bad;
+		q.argv = calloc(n + 1, sizeof(*q.argv));
+		if (!q.argv)
+			goto bad;
+		for (; q.n_argv < n; q.n_argv++)
+			if (ptbuf_view_get_cstring(v, PT_MAX_ARG, &q.argv[q.n_argv]) < 0)
+				goto bad;
+		if (q.argv[0][0] != '/')
+			goto bad;
+	}
 	if (ptbuf_view_get_u8(v, &has_live) < 0 || has_live > 1)
 		goto bad;
 	if (has_live && pt_live_wire_get(v, &m->live) < 0)
@@ -398,24 +434,31 @@ int ps_send_msg(int sock, const struct ptbuf *msg, int fd_pass)
 
 int ps_send(int sock, const struct ptbuf *msg, int fd_pass)
 {
+	return ps_send_fds(sock, msg, &fd_pass, fd_pass >= 0 ? 1 : 0);
+}
+
+int ps_send_fds(int sock, const struct ptbuf *msg, const int *fds, size_t n_fds)
+{
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(PS_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { .iov_base = (void *)ptbuf_ptr(msg), .iov_len = ptbuf_len(msg) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (fd_pass >= 0) {
+	if (n_fds > PS_MAX_FDS)
+		return -EINVAL;
+	if (n_fds > 0) {
 		struct cmsghdr *c;
 
 		memset(&u, 0, sizeof(u));
 		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
+		mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd_pass, sizeof(int));
+		c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
 	}
 	for (;;) {
 		ssize_t k = sendmsg(sock, &mh, MSG_NOSIGNAL);
@@ -429,16 +472,38 @@ int ps_send(int sock, const struct ptbuf *msg, int fd_pass)
 
 int ps_recv(int sock, uint8_t *buf, size_t *ret_len, int *ret_fd)
 {
+	int fds[PS_MAX_FDS];
+	size_t n = 0;
+	int r = ps_recv_fds(sock, buf, ret_len, fds, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 1; i < n; i++)
+		close(fds[i]);
+	*ret_fd = n ? fds[0] : -1;
+	return 0;
+}
+
+static void close_all(const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+int ps_recv_fds(int sock, uint8_t *buf, size_t *ret_len, int *ret_fds, size_t *ret_n)
+{
 	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
+		char buf[CMSG_SPACE((PS_MAX_FDS + 1) * sizeof(int))];
 		struct cmsghdr align;
 	} u;
+	int fds[PS_MAX_FDS];
+	size_t n = 0;
+	bool extra = false;
 	struct iovec iov = { .iov_base = buf, .iov_len = PS_MAX_DGRAM };
 	struct msghdr mh = { .msg_iov = &iov,
 			     .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
-	int fd = -1;
 	ssize_t k;
 
 	for (;;) {
@@ -455,23 +520,28 @@ int ps_recv(int sock, uint8_t *buf, size_t *ret_len, int *ret_fd)
 		for (size_t i = 0; i < nfd; i++) {
 			int x;
 			memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (fd < 0)
-				fd = x;
-			else
+			if (n < PS_MAX_FDS)
+				fds[n++] = x;
+			else {
 				close(x);
+				extra = true;
+			}
 		}
 	}
 	if (k == 0) {
-		if (fd >= 0)
-			close(fd);
+		close_all(fds, n);
 		return -EPIPE;
 	}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		if (fd >= 0)
-			close(fd);
+		close_all(fds, n);
 		return -EMSGSIZE;
 	}
+	if (extra) {
+		close_all(fds, n);
+		return -EBADMSG;
+	}
 	*ret_len = (size_t)k;
-	*ret_fd = fd;
+	memcpy(ret_fds, fds, n * sizeof(int));
+	*ret_n = n;
 	return 0;
 }

@@ -13,10 +13,14 @@
  *   PS_CONN    (empty)  with the accepted socket as SCM_RIGHTS: the key
  *              holder reads the peer's credentials from the kernel itself
  *   PS_REQ     a decoded request: u8 type, u32 fields (a bit per field
- *              present), then the fields in a fixed order (ps_req_encode);
- *              then u8 live: 1 when a presented live token follows in its
- *              wire form (live.h: the front split and decoded it; the
- *              token's text never reaches the key holder), else 0
+ *              present), then the fields in a fixed order (ps_req_encode),
+ *              an ACT's argv last (u32 n, n strings); then u8 live: 1 when
+ *              a presented live token follows in its wire form (live.h: the
+ *              front split and decoded it; the token's text never reaches
+ *              the key holder), else 0. A PT_ACT request comes alone in its
+ *              packet with exactly the caller's three descriptors
+ *              (PT_ACT_NFDS, SCM_RIGHTS; the front checked their number);
+ *              no other request ever carries one
  *   PS_BAD     u8 type: a request that did not decode (an unknown type or
  *              a malformed payload; the key holder answers it and counts
  *              it like a refusal)
@@ -73,6 +77,8 @@ enum {
 };
 
 #define PS_MAX_LOG 2048u
+/* Descriptors in one packet: PS_CONN's socket, or PT_ACT's three. */
+#define PS_MAX_FDS 3u
 
 /* What the front needs of tokend.conf: connection caps, timeouts, rates. */
 struct ps_limits {
@@ -153,3 +159,9 @@ int ps_dgram_next(const uint8_t *p, size_t n, size_t *off, const uint8_t **ret_m
 int ps_send_msg(int sock, const struct ptbuf *msg, int fd_pass);
 int ps_send(int sock, const struct ptbuf *msg, int fd_pass);
 int ps_recv(int sock, uint8_t *buf, size_t *ret_len, int *ret_fd);
+/* The same with up to PS_MAX_FDS descriptors: ps_send_fds sends fds[0..n);
+ * ps_recv_fds fills ret_fds (PS_MAX_FDS slots) and *ret_n. A packet with
+ * more than PS_MAX_FDS is -EBADMSG, and every descriptor it carried is
+ * closed (as on any failure). */
+int ps_send_fds(int sock, const struct ptbuf *msg, const int *fds, size_t n_fds);
+int ps_recv_fds(int sock, uint8_t *buf, size_t *ret_len, int *ret_fds, size_t *ret_n);

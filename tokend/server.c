@@ -279,6 +279,14 @@ struct conn {
 	struct pt_cred_addr *cred; /* on the credential socket: what its address names (NULL:
 				    * nothing; cred_end once the peer is known) */
 	uint32_t refusal;	   /* credential refused: bytes of the notice still to send */
+	/* descriptors the client sent (SCM_RIGHTS), for the frame that holds
+	 * byte fds_at of in: a PT_ACT takes exactly PT_ACT_NFDS of them, any
+	 * other frame is refused for them (fds_bad: more than PT_ACT_NFDS, a
+	 * truncated set or a second set before the first was used) */
+	int fds[PT_ACT_NFDS];
+	unsigned n_fds;
+	bool has_fds, fds_bad;
+	size_t fds_at;
 	struct conn *prev, *next;
 	struct conn *hnext; /* by id */
 };
@@ -286,7 +294,8 @@ struct conn {
 /* A message for the key holder that could not be sent yet. */
 struct pending {
 	struct ptbuf *msg;
-	int fd; /* to pass with it, or -1 */
+	int fd[PS_MAX_FDS]; /* to pass with it (n_fd of them; PS_CONN: one) */
+	size_t n_fd;
 	struct pending *next;
 };
 
@@ -331,8 +340,18 @@ static void pair_events(void)
 		F.pair_out = want;
 }
 
+static void pending_free(struct pending *p)
+{
+	for (size_t i = 0; i < p->n_fd; i++)
+		close(p->fd[i]);
+	if (p->n_fd)
+		F.n_pending_fds--;
+	ptbuf_free(p->msg);
+	free(p);
+}
+
 /* Sends what waits, in order, as few packets as it fits in (a message with
- * a descriptor goes alone). Returns -1 when the key holder is gone. */
+ * descriptors goes alone). Returns -1 when the key holder is gone. */
 static int pair_flush(void)
 {
 	while (F.q) {
@@ -340,18 +359,18 @@ static int pair_flush(void)
 		int fd = -1, r;
 
 		ptbuf_reset(F.dgram);
-		if (p->fd >= 0) {
-			fd = p->fd;
+		if (p->n_fd > 0) {
+			fd = 0;
 			end = p->next;
 			r = ps_dgram_add(F.dgram, p->msg);
 		} else {
-			for (end = p; end && end->fd < 0 && ps_dgram_add(F.dgram, end->msg) == 0;
+			for (end = p; end && end->n_fd == 0 && ps_dgram_add(F.dgram, end->msg) == 0;
 			     end = end->next)
 				;
 			r = end == p ? -EMSGSIZE : 0; /* cannot be: one message always fits */
 		}
 		if (r == 0)
-			r = ps_send(F.pair, F.dgram, fd);
+			r = ps_send_fds(F.pair, F.dgram, p->fd, fd == 0 ? p->n_fd : 0);
 		if (r == -EAGAIN)
 			break;
 		if (r < 0)
@@ -359,12 +378,7 @@ static int pair_flush(void)
 		while (F.q != end) {
 			p = F.q;
 			F.q = p->next;
-			if (p->fd >= 0) {
-				close(p->fd);
-				F.n_pending_fds--;
-			}
-			ptbuf_free(p->msg);
-			free(p);
+			pending_free(p);
 		}
 	}
 	if (!F.q)
@@ -374,28 +388,38 @@ static int pair_flush(void)
 	return 0;
 }
 
-/* Queues msg (taken) for the key holder, with a copy of fd (-1: none); the
- * round's messages leave together at its end (pair_flush). */
-static int to_holder(struct ptbuf *msg, int fd)
+/* Queues msg (taken) for the key holder, with copies of fds[0..n) (n 0:
+ * none); the round's messages leave together at its end (pair_flush). */
+static int to_holder_fds(struct ptbuf *msg, const int *fds, size_t n)
 {
 	struct pending *p = calloc(1, sizeof(*p));
+	int r;
 
-	if (!p) {
+	if (!p || n > PS_MAX_FDS) {
 		ptbuf_free(msg);
+		free(p);
 		return -ENOMEM;
 	}
 	p->msg = msg;
-	p->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
-	if (fd >= 0 && p->fd < 0) {
-		ptbuf_free(msg);
-		free(p);
-		return -errno;
-	}
-	if (p->fd >= 0)
+	for (; p->n_fd < n; p->n_fd++)
+		if ((p->fd[p->n_fd] = fcntl(fds[p->n_fd], F_DUPFD_CLOEXEC, 3)) < 0) {
+			r = -errno;
+			while (p->n_fd > 0)
+				close(p->fd[--p->n_fd]);
+			ptbuf_free(msg);
+			free(p);
+			return r;
+		}
+	if (p->n_fd)
 		F.n_pending_fds++;
 	*F.qtail = p;
 	F.qtail = &p->next;
 	return 0;
+}
+
+static int to_holder(struct ptbuf *msg, int fd)
+{
+	return to_holder_fds(msg, &fd, fd >= 0 ? 1 : 0);
 }
 
 static struct ptbuf *msgbuf(void)
@@ -584,11 +608,21 @@ static void cred_known(struct conn *c)
 	}
 }
 
+/* The descriptors c's client sent and no request took. */
+static void conn_drop_fds(struct conn *c)
+{
+	for (unsigned i = 0; i < c->n_fds; i++)
+		close(c->fds[i]);
+	c->n_fds = 0;
+	c->has_fds = c->fds_bad = false;
+}
+
 static void conn_close(struct conn *c)
 {
 	struct ptbuf *m = msgbuf();
 
 	cred_known(c);
+	conn_drop_fds(c);
 
 	if (m && ps_encode_close(m, c->id) == 0)
 		to_holder(m, -1);
@@ -788,7 +822,9 @@ static bool front_template_ok(struct conn *c, const struct pt_req *req)
 	pt_rep_encode_error(c->out, PT_E_INVALID, why[0] ? why : "malformed template");
 	return false;
 }
-static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t len)
+
+static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t len,
+		    const int *fds, size_t n_fds)
 {
 	struct pt_live_presented live = { 0 };
 	struct pt_req req = { 0 };
@@ -823,7 +859,8 @@ static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t
 		pt_live_presented_clear(&live);
 	} else if (m)
 		r = ps_encode_req(m, c->id, &req, NULL);
-	if (!m || r < 0 || to_holder(m, -1) < 0) {
+	/* (a request that did not decode takes no descriptors: PS_BAD) */
+	if (!m || r < 0 || to_holder_fds(m, fds, req.type == PT_ACT ? n_fds : 0) < 0) {
 		if (m && r < 0)
 			ptbuf_free(m);
 		pt_rep_encode_error(c->out, PT_E_INTERNAL, "tokend cannot take the request");
@@ -857,6 +894,23 @@ static int conn_frame(struct conn *c)
 		c->closing = true;
 		return 1;
 	}
+	/* the descriptors sent with this frame's bytes, if any: a PT_ACT
+	 * needs exactly its three, no other frame takes any */
+	bool mine = c->has_fds && c->fds_at < used;
+	const char *fd_err =
+		pt_req_fds_error(type, c->hello, mine, mine ? c->n_fds : 0, c->fds_bad);
+
+	if (fd_err) {
+		if (noisy_admit())
+			pt_log_kv(LOG_WARNING, pt_msgtype_name(type), "error", "peer_uid",
+				  PT_LOG_U(c->uid), "peer_pid", PT_LOG_I(c->pid), "reason", fd_err,
+				  NULL);
+		conn_drop_fds(c);
+		pt_rep_encode_error(c->out, PT_E_PROTO, fd_err);
+		c->closing = true;
+		ptbuf_consume(c->in, used);
+		return 1;
+	}
 	if (!c->hello) {
 		if (type != PT_HELLO) {
 			pt_rep_encode_error(c->out, PT_E_PROTO, "hello expected first");
@@ -865,13 +919,61 @@ static int conn_frame(struct conn *c)
 		}
 		hello(c, payload, len);
 	} else
-		request(c, type, payload, len);
+		request(c, type, payload, len, c->fds, mine ? c->n_fds : 0);
+	if (mine)
+		conn_drop_fds(c); /* the key holder's copies are queued */
+	else if (c->has_fds)
+		c->fds_at -= used;
 	ptbuf_consume(c->in, used);
 	now = pt_now_ms_monotonic();
 	c->deadline = now + F.lim.client_timeout_ms;
+	/* an act's reply comes when its command ends, which the key holder
+	 * bounds (the grant's max_runtime, at most PT_ACT_MAX_RUNTIME): the
+	 * connection lives that long (and a minute), not max_connection_lifetime;
+	 * the reply closes it (PS_REP_CLOSE) */
+	if (type == PT_ACT && c->inflight)
+		c->deadline = c->expires = now + (PT_ACT_MAX_RUNTIME + 60) * 1000ull;
 	if (c->deadline > c->expires)
 		c->deadline = c->expires; /* requests do not extend a connection's life */
 	return 1;
+}
+
+/* The descriptors of a recvmsg at byte at of c->in: kept for the frame
+ * there (conn_frame), every one beyond PT_ACT_NFDS closed at once; a
+ * truncated set (MSG_CTRUNC), another control message, or a second set
+ * before the first was taken marks them bad, and the frame is refused. */
+static void conn_take_fds(struct conn *c, struct msghdr *mh, size_t at)
+{
+	bool any = (mh->msg_flags & MSG_CTRUNC) != 0, bad = any;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t n = 0;
+
+		any = true;
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		else
+			bad = true;
+		for (size_t i = 0; i < n; i++) {
+			int x;
+
+			memcpy(&x, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (c->has_fds || c->n_fds >= PT_ACT_NFDS) {
+				close(x);
+				bad = true;
+			} else
+				c->fds[c->n_fds++] = x;
+		}
+	}
+	if (!any)
+		return;
+	if (c->has_fds) {
+		c->fds_bad = true; /* a second set: the first frame is refused */
+		return;
+	}
+	c->has_fds = true;
+	c->fds_bad = bad;
+	c->fds_at = at;
 }
 
 /* Reads what the socket has, once. Returns 1 when it read, 0 when there was
@@ -886,10 +988,22 @@ static int conn_recv(struct conn *c)
 		room = ptbuf_max(c->in) - ptbuf_len(c->in);
 	if (room == 0)
 		return -1; /* cannot happen with a bounded frame, but never spin */
+	size_t at = ptbuf_len(c->in);
 	if (ptbuf_reserve(c->in, room, &p) < 0)
 		return -1;
+	/* recvmsg: a PT_ACT's descriptors come with its bytes (the kernel
+	 * never joins bytes sent with descriptors to bytes sent before them) */
+	union {
+		char buf[CMSG_SPACE((PT_ACT_NFDS + 1) * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = p, .iov_len = room };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
 	for (;;) {
-		k = recv(c->fd, p, room, MSG_DONTWAIT);
+		k = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (k >= 0 || errno != EINTR)
 			break;
 	}
@@ -898,6 +1012,7 @@ static int conn_recv(struct conn *c)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 	}
 	ptbuf_unreserve(c->in, room - (size_t)k);
+	conn_take_fds(c, &mh, at);
 	return k == 0 ? -1 : 1; /* k == 0: the peer closed; answer nothing more */
 }
 
@@ -1492,10 +1607,7 @@ out:
 	while (F.q) {
 		struct pending *p = F.q;
 		F.q = p->next;
-		if (p->fd >= 0)
-			close(p->fd);
-		ptbuf_free(p->msg);
-		free(p);
+		pending_free(p);
 	}
 	if (F.ep >= 0)
 		close(F.ep);

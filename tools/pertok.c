@@ -44,6 +44,9 @@ static void usage(FILE *f)
 		"  persist --holder NAME [--lifetime DURATION]\n"
 		"                          exchange the live token for a persistable token\n"
 		"                          that NAME may redeem (DURATION: 30d, 12h, ...)\n"
+		"  act-as USER --grant ID [--pty] -- COMMAND [ARG...]\n"
+		"                          run COMMAND (an absolute path) as USER under a\n"
+		"                          grant USER gave you; exits with its status\n"
 		"  grant SERVICER --cmd PATH --expires D [--uses N] [--hours HH-HH]\n"
 		"        [--max-runtime D] [--depth N] [--exe PATH] [--unit UNIT]\n"
 		"        [--args|--args-prefix [--] ARG...]\n"
@@ -435,6 +438,90 @@ static int cmd_persist(int argc, char **argv, struct tool_conn *conn)
 	return code;
 }
 
+/* ---------------------------------------------------------------- act-as */
+
+struct act_opts {
+	const char *grant;
+	bool pty;
+};
+
+static int opt_act(int c, const char *arg, void *u)
+{
+	struct act_opts *a = u;
+
+	switch (c) {
+	case 'g':
+		if (!pt_name_valid(arg)) {
+			tool_err("invalid grant id: %s", arg);
+			return -EINVAL;
+		}
+		a->grant = arg;
+		return 0;
+	case 'p':
+		a->pty = true;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* tokend runs the command (act.h) with this process's stdin, stdout and
+ * stderr, passed with the request; the reply is its exit status. */
+static int cmd_act_as(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = {
+		{ "grant", required_argument, NULL, 'g' },
+		{ "pty", no_argument, NULL, 'p' },
+	};
+	const char *path = conn->socket ? conn->socket : pt_default_socket();
+	struct act_opts a = {};
+	struct pt_req req = { .type = PT_ACT };
+	struct pt_rep rep = {};
+	struct pt_client *c = NULL;
+	const int fds[PT_ACT_NFDS] = { 0, 1, 2 };
+	int code, r;
+
+	code = tool_parse_command(argc, argv, "g:p", opts, PT_ELEMENTSOF(opts), opt_act, &a, usage,
+				  conn);
+	if (code >= 0)
+		return code;
+	if (argc - optind < 2 || !a.grant) {
+		tool_err("usage: act-as USER --grant ID [--pty] -- COMMAND [ARG...]");
+		return TOOL_EXIT_USAGE;
+	}
+	if (!pt_name_valid(argv[optind])) {
+		tool_err("invalid user name: %s", argv[optind]);
+		return TOOL_EXIT_USAGE;
+	}
+	if (argv[optind + 1][0] != '/' || (size_t)(argc - optind - 1) > PT_MAX_ARGV) {
+		tool_err("the command must be an absolute path (and at most %u arguments)",
+			 PT_MAX_ARGV);
+		return TOOL_EXIT_USAGE;
+	}
+	req.user = argv[optind];
+	req.id = (char *)a.grant;
+	req.flags = a.pty ? PT_ACT_PTY : 0;
+	req.argv = argv + optind + 1;
+	req.n_argv = (uint32_t)(argc - optind - 1);
+	r = pt_client_connect(path, conn->timeout_ms > 0 ? conn->timeout_ms : TOOL_TIMEOUT_DEFAULT,
+			      &c);
+	/* the command's time is the grant's to bound, not the request timeout */
+	if (r >= 0)
+		r = pt_client_call_fds(c, &req, fds, PT_ACT_NFDS, 24 * 3600 * 1000, &rep);
+	if (r < 0) {
+		tool_err("cannot reach tokend at %s: %s", path, strerror(-r));
+		code = TOOL_EXIT_UNREACHABLE;
+	} else if (rep.type != PT_OK) {
+		tool_err("tokend: %s",
+			 rep.message && *rep.message ? rep.message : pt_errcode_name(rep.err_code));
+		code = TOOL_EXIT_REFUSED;
+	} else
+		code = (int)rep.status;
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	return code;
+}
+
 /* ---------------------------------------------------------------- grants */
 
 static int cmd_grant(int argc, char **argv, struct tool_conn *conn)
@@ -452,7 +539,7 @@ static int cmd_grants(int argc, char **argv, struct tool_conn *conn)
 static const struct tool_command commands[] = {
 	{ "token", cmd_token },	  { "list", cmd_list },	      { "status", cmd_status },
 	{ "revoke", cmd_revoke }, { "persist", cmd_persist }, { "grant", cmd_grant },
-	{ "grants", cmd_grants },
+	{ "grants", cmd_grants }, { "act-as", cmd_act_as },
 };
 
 int main(int argc, char **argv)

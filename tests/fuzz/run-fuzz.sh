@@ -8,7 +8,7 @@
 # does not build or finds a crash, leak, timeout or undefined behaviour.
 #
 #   tests/fuzz/run-fuzz.sh [NAME...]
-#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template
+#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act
 #
 # Environment:
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -100,7 +100,7 @@ failed=""
 table=""
 for name in $names; do
 	case $name in
-	proto) src="$common_src"; libs=""; maxlen=20000 ;;
+	proto | act) src="$common_src"; libs=""; maxlen=20000 ;;
 	nsscache) src="$format_src"; libs=""; maxlen=65536 ;;
 	jws) src="$common_src common/jws.c common/ptjson.c"; libs=$(pkgflags "libcrypto json-c"); maxlen=10000 ;;
 	auditlog)

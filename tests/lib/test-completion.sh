@@ -17,7 +17,7 @@ fi
 
 # Each case: the program, the words (the last is the one being completed,
 # '' for an empty one) | the completions expected, in compgen's order.
-cases='pertok|token list status revoke persist grant grants
+cases='pertok|token list status revoke persist grant grants act-as
 pertok grant r|revoke request requests
 pertok grant svc --ex|--expires --exe
 pertokctl explain a|act-as
@@ -27,6 +27,7 @@ pertok st|status
 pertok list --j|--json
 pertok --socket /run/x s|status
 pertok persist --h|--holder --help
+pertok act-as root --g|--grant
 pertokctl ex|explain
 pertokctl r|revoke rotate-key reseal rpo
 pertokctl -s /x -t 100 st|status

@@ -408,9 +408,57 @@ static void test_fd_passing(void **state)
 	close(probe);
 }
 
+/* PT_ACT: its argv crosses; an argv with any other type, or an ACT without
+ * one, is refused; three descriptors go in one packet, more are refused. */
+static void test_act(void **state)
+{
+	static uint8_t buf[PS_MAX_DGRAM];
+	char *argv[] = { "/bin/sh", "-c", "id", NULL };
+	struct pt_req req = { .type = PT_ACT,
+			      .user = "alice",
+			      .id = "gr_x",
+			      .flags = PT_ACT_PTY,
+			      .argv = argv,
+			      .n_argv = 3 };
+	int sv[2], fds[4], got[PS_MAX_FDS];
+	struct ps_msg m;
+	size_t n, nf;
+
+	(void)state;
+	assert_int_equal(ps_encode_req(b, 9, &req, NULL), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_int_equal(m.req.n_argv, 3);
+	assert_string_equal(m.req.argv[2], "id");
+	assert_null(m.req.argv[3]);
+	assert_int_equal(m.req.flags, PT_ACT_PTY);
+	ps_msg_clear(&m);
+	req.type = PT_REDEEM; /* an argv for another request */
+	assert_int_equal(ps_encode_req(b, 9, &req, NULL), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), -EBADMSG);
+	req = (struct pt_req){ .type = PT_ACT, .user = "alice" }; /* an ACT without one */
+	assert_int_equal(ps_encode_req(b, 9, &req, NULL), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), -EBADMSG);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	for (int i = 0; i < 4; i++)
+		fds[i] = dup(0);
+	assert_int_equal(ps_encode_conn(b, 5), 0);
+	assert_int_equal(ps_send_fds(sv[0], b, fds, 3), 0);
+	assert_int_equal(ps_recv_fds(sv[1], buf, &n, got, &nf), 0);
+	assert_int_equal(nf, 3);
+	for (size_t i = 0; i < nf; i++)
+		close(got[i]);
+	assert_int_equal(ps_send_fds(sv[0], b, fds, 4), -EINVAL);
+	close(sv[0]);
+	close(sv[1]);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_act, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_kinds, setup, teardown),

@@ -919,6 +919,65 @@ static void test_frame_stream(void **state)
 
 /* ------------------------------------------------------------ names */
 
+/* PT_ACT: the argv round trip, and what its decoder refuses. */
+static void act_frame(struct ptbuf *b, uint8_t flags, uint32_t n, const char *const *args,
+		      size_t nargs)
+{
+	ptbuf_reset(b);
+	assert_int_equal(ptbuf_put_cstring(b, "alice"), 0);
+	assert_int_equal(ptbuf_put_cstring(b, "gr_x"), 0);
+	assert_int_equal(ptbuf_put_u8(b, flags), 0);
+	assert_int_equal(ptbuf_put_u32(b, n), 0);
+	for (size_t i = 0; i < nargs; i++)
+		assert_int_equal(ptbuf_put_cstring(b, args[i]), 0);
+}
+
+static void test_act(void **state)
+{
+	static const char *const ok[] = { "/bin/sh", "-c", "" };
+	static const char *const rel[] = { "sh" };
+	char *argv[] = { (char *)"/bin/sh", (char *)"-c", (char *)"", NULL };
+	struct pt_req in = { .type = PT_ACT,
+			     .user = (char *)"alice",
+			     .id = (char *)"gr_x",
+			     .flags = PT_ACT_PTY,
+			     .argv = argv,
+			     .n_argv = 3 };
+	struct ptbuf *b = ptbuf_new(PT_MAX_FRAME), *f = ptbuf_new(4 + PT_MAX_FRAME);
+	struct pt_req q = { 0 };
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(f);
+	assert_int_equal(pt_req_encode(&in, f), 0);
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(f) + 5, ptbuf_len(f) - 5, &q), 0);
+	assert_int_equal(q.n_argv, 3);
+	assert_string_equal(q.argv[0], "/bin/sh");
+	assert_string_equal(q.argv[2], "");
+	assert_null(q.argv[3]); /* NULL-terminated, for exec */
+	assert_int_equal(q.flags, PT_ACT_PTY);
+	pt_req_clear(&q);
+	act_frame(b, 0, 3, ok, 3);
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), 0);
+	pt_req_clear(&q);
+	act_frame(b, 0, 0, NULL, 0); /* no command */
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
+	act_frame(b, 2, 3, ok, 3); /* an unknown flag */
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
+	act_frame(b, 0, 1, rel, 1); /* not an absolute path */
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
+	act_frame(b, 0, 1000000, ok, 3); /* a count the bytes cannot hold */
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
+	act_frame(b, 0, PT_MAX_ARGV + 1, ok, 3);
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
+	act_frame(b, 0, 4, ok, 3); /* one missing */
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
+	in.n_argv = PT_MAX_ARGV + 1; /* the client's encoder refuses it too */
+	assert_int_equal(pt_req_encode(&in, f), -EINVAL);
+	ptbuf_free(b);
+	ptbuf_free(f);
+}
+
 static void test_names(void **state)
 {
 	static const struct {
@@ -975,6 +1034,7 @@ int main(void)
 		cmocka_unit_test(test_layouts_string_limits),
 		cmocka_unit_test(test_length_field_lies),
 		cmocka_unit_test(test_req_roundtrip),
+		cmocka_unit_test(test_act),
 		cmocka_unit_test(test_req_null_strings_encode_empty),
 		cmocka_unit_test(test_req_bad_types_and_values),
 		cmocka_unit_test(test_req_encode_sizes),

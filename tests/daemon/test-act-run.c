@@ -1,0 +1,729 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pertok act-as end to end (act.h): a real tokend, two users made in a
+ * private mount namespace (ptact-alice grants, ptact-bob serves), a PAM
+ * stack /etc/pam.d/pertok-act of the package's (bind-mounted over a private
+ * copy of /etc/pam.d), real cgroups, the real kernel keyring. Alice creates
+ * a grant (PT_GRANT_CREATE, as herself); bob runs commands as her with his
+ * own stdin/stdout/stderr passed as descriptors. Needs root.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "client.h"
+#include "connlib.h"
+#include "proto.h"
+#include "util.h"
+
+#include "tokend-harness.h"
+
+#define FRONT_USER "_pertok"
+#define ALICE "ptact-alice"
+#define BOB "ptact-bob"
+
+static uid_t uids[2]; /* alice, bob */
+static char nsdir[] = "/tmp/pertok-act-ns.XXXXXX";
+
+/* What a child tells the test (shared memory: spawn_as gives an exit code). */
+struct result {
+	int transport;
+	uint8_t type;
+	uint32_t err, status;
+	uint8_t signaled;
+	char text[512];
+};
+static struct result *res;
+
+static void write_conf_tokend(const char *tokend_extra, const char *extra);
+
+static void write_conf(const char *extra)
+{
+	write_conf_tokend("", extra);
+}
+
+static void write_conf_tokend(const char *tokend_extra, const char *extra)
+{
+	FILE *f = fopen(th.conf, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+		"tokend: { socket = \"%s\"; state_dir = \"%s/state\"; front_user = \"%s\"; %s };\n"
+		"seal: { backend = \"software\"; };\n"
+		"actors = ( { name = \"tester\"; uid = 0; exe = [ \"%s\" ]; } );\n"
+		"issue = ( { name = \"i\"; actors = [ \"tester\" ]; holders = [ \"tester\" ]; } );\n"
+		"redeem = ( { name = \"r\"; holders = [ \"tester\" ]; check_account = false; } );\n"
+		"grants = ( { name = \"act-test\"; users = [ \"" ALICE "\" ]; servicers = [ \"" BOB
+		"\" ]; commands = [ \"*\" ]; max_uses = 100; %s } );\n",
+		th.sock, th.dir, FRONT_USER, tokend_extra, th.self_exe, extra ? extra : "");
+	fclose(f);
+}
+
+/* ------------------------------------------------------------ children */
+
+struct grant_args {
+	const char *path;
+	uint32_t max_uses;
+	uint64_t max_runtime;
+};
+
+/* As alice: a grant for bob to run path (any arguments). */
+static int create_grant(void *arg)
+{
+	const struct grant_args *g = arg;
+	struct pt_grant_wire_cmd cmd = { .path = (char *)g->path, .prefix = 1 };
+	struct pt_grant_spec spec = { .servicer = (char *)BOB,
+				      .servicer_exe = (char *)"",
+				      .servicer_unit = (char *)"",
+				      .cmds = &cmd,
+				      .n_cmds = 1,
+				      .lifetime = 3600,
+				      .max_uses = g->max_uses,
+				      .max_runtime = g->max_runtime };
+	struct pt_req req = { .type = PT_GRANT_CREATE, .user = (char *)"", .gspec = &spec };
+	struct pt_rep rep = { 0 };
+	struct pt_client *c = NULL;
+
+	res->transport = pt_client_connect(th.sock, 5000, &c);
+	if (res->transport == 0)
+		res->transport = pt_client_call(c, &req, &rep);
+	res->type = rep.type;
+	res->err = rep.err_code;
+	snprintf(res->text, sizeof(res->text), "%s",
+		 rep.type == PT_OK ? (rep.id ? rep.id : "") : (rep.message ? rep.message : ""));
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	return 0;
+}
+
+struct act_args {
+	const char *grant;
+	bool pty;
+	int fds[3];
+	char *const *argv;
+};
+
+/* As bob, with a marker in his environment: act-as alice. */
+static int act_as(void *arg)
+{
+	const struct act_args *a = arg;
+	struct pt_req req = { .type = PT_ACT,
+			      .user = (char *)ALICE,
+			      .id = (char *)a->grant,
+			      .flags = a->pty ? PT_ACT_PTY : 0,
+			      .argv = (char **)a->argv };
+	struct pt_rep rep = { 0 };
+	struct pt_client *c = NULL;
+
+	setenv("PT_SERVICER_MARKER", "bob-secret-env", 1);
+	while (req.argv[req.n_argv])
+		req.n_argv++;
+	res->transport = pt_client_connect(th.sock, 5000, &c);
+	if (res->transport == 0)
+		res->transport = pt_client_call_fds(c, &req, a->fds, 3, 60000, &rep);
+	res->type = rep.type;
+	res->err = rep.err_code;
+	res->status = rep.status;
+	res->signaled = rep.signaled;
+	snprintf(res->text, sizeof(res->text), "%s", rep.message ? rep.message : "");
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	return 0;
+}
+
+static void grant(const char *path, uint32_t uses, uint64_t runtime, char *ret_id, int len)
+{
+	struct grant_args g = { path, uses, runtime };
+	pid_t pid = spawn_as(uids[0], create_grant, &g);
+
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid, 10000), 0);
+	assert_int_equal(res->transport, 0);
+	if (res->type != PT_OK)
+		fail_msg("grant refused: %s", res->text);
+	snprintf(ret_id, (size_t)len, "%.63s", res->text);
+}
+
+/* Runs argv as alice through bob, stdout into out (a file in th.dir). */
+static void run(const char *id, bool pty, const char *out, char *const *argv)
+{
+	struct act_args a = { .grant = id, .pty = pty, .argv = argv };
+	pid_t pid;
+
+	a.fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a.fds[1] = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	a.fds[2] = a.fds[1];
+	assert_true(a.fds[0] >= 0 && a.fds[1] >= 0);
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid, 60000), 0);
+	close(a.fds[0]);
+	close(a.fds[1]);
+	assert_int_equal(res->transport, 0);
+}
+
+/* The shell's real path (grants pin files, not symbolic links). */
+static const char *sh_path(void)
+{
+	static char p[PATH_MAX];
+
+	if (!p[0] && !realpath("/bin/sh", p))
+		snprintf(p, sizeof(p), "/bin/sh");
+	return p;
+}
+
+static char *path_in(const char *name)
+{
+	static char p[4][PATH_MAX];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", th.dir, name);
+	return p[i];
+}
+
+/* ------------------------------------------------------------ setup */
+
+static int group_setup(void **state)
+{
+	const char *names[] = { ALICE, BOB };
+	char cmd[PATH_MAX * 2 + 64], src[PATH_MAX];
+	const char *top = getenv("top_srcdir");
+
+	(void)state;
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED || !mkdtemp(nsdir))
+		return -1;
+	if (ns_add_users(nsdir, names, 2, uids) < 0)
+		return -1;
+	/* a private /etc/pam.d with the package's pertok-act */
+	snprintf(cmd, sizeof(cmd), "cp -a /etc/pam.d %s/pam.d", nsdir);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(src, sizeof(src), "%s/data/pam.d/pertok-act", top ? top : "..");
+	snprintf(cmd, sizeof(cmd), "cp %s %s/pam.d/pertok-act", src, nsdir);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(src, sizeof(src), "%s/pam.d", nsdir);
+	if (mount(src, "/etc/pam.d", NULL, MS_BIND, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[PATH_MAX];
+
+	(void)state;
+	umount("/etc/pam.d");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", nsdir);
+	(void)!system(cmd);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (th_init("act-run") < 0)
+		return -1;
+	write_conf(NULL);
+	th_start();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	kill_children();
+	th_stop(SIGTERM);
+	th_remove_dir();
+	return 0;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void expect_in(const char *text, const char *needle)
+{
+	if (!strstr(text, needle))
+		fail_msg("\"%s\" not in:\n%s", needle, text);
+}
+
+/* Allowed: runs as alice (uid, groups), with a token naming bob as actor,
+ * in a fresh environment, its own cgroup, no new privileges, fds 0-2 only;
+ * its exit status comes back. */
+static void test_runs_as_user(void **state)
+{
+	char id[64], want[64], *out;
+	char *const argv[] = {
+		(char *)sh_path(),
+		(char *)"-c",
+		(char *)"echo uid=$(id -u) gid=$(id -g) groups=$(id -G); env | sort; "
+			"echo claims=$(keyctl pipe $PERTOK_KEY | cut -d. -f2 | tr '_-' '/+' | "
+			"base64 -d 2>/dev/null); "
+			"echo fds:; ls /proc/$$/fd; grep NoNewPrivs /proc/$$/status; "
+			"echo cg=$(cat /proc/$$/cgroup); echo loginuid=$(cat /proc/$$/loginuid); "
+			"exit 7",
+		NULL,
+	};
+
+	(void)state;
+	grant(sh_path(), 5, 0, id, sizeof(id));
+	run(id, false, path_in("out"), argv);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused: %s", res->text);
+	assert_int_equal(res->status, 7);
+	assert_int_equal(res->signaled, 0);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	snprintf(want, sizeof(want), "uid=%u gid=%u groups=%u\n", (unsigned)uids[0],
+		 (unsigned)uids[0], (unsigned)uids[0]);
+	expect_in(out, want);
+	expect_in(out, "\nUSER=" ALICE "\n");
+	expect_in(out, "\nLOGNAME=" ALICE "\n");
+	expect_in(out, "PATH=/usr/local/bin:/usr/bin:/bin\n");
+	expect_in(out, "PERTOK_KEY=");
+	/* nothing of bob's environment */
+	assert_null(strstr(out, "PT_SERVICER_MARKER"));
+	assert_null(strstr(out, "bob-secret-env"));
+	assert_null(strstr(out, "TERM="));
+	/* the live token: alice's, with bob as the current actor */
+	expect_in(out, "\"sub\":\"" ALICE "\"");
+	expect_in(out, "\"act\":{\"sub\":\"" BOB "\"}");
+	expect_in(out, "fds:\n0\n1\n2\nNoNewPrivs"); /* the shell's: 0, 1, 2 only */
+	expect_in(out, "NoNewPrivs:\t1");
+	expect_in(out, "0::/pertok-act/run-"); /* its own cgroup v2 */
+	snprintf(want, sizeof(want), "loginuid=%u\n", (unsigned)uids[1]);
+	if (access("/proc/self/loginuid", W_OK) == 0)
+		expect_in(out, want); /* the servicer's, where the kernel has it */
+	free(out);
+}
+
+/* TIOCSTI from the command never reaches bob's terminal, with and without
+ * --pty: bob's "terminal" is a pty the test holds; the command tries
+ * TIOCSTI on its stdin, stdout and /dev/tty, and stty on its stdout and
+ * stderr; nothing arrives in the input of bob's terminal and its settings
+ * stay bob's. */
+static void tiocsti(bool pty)
+{
+	char id[64], buf[64], *out;
+	char *const argv[] = {
+		(char *)sh_path(),
+		(char *)"-c",
+		(char *)"for f in 0 1; do python3 -c 'import fcntl,termios,sys; "
+			"fcntl.ioctl(int(sys.argv[1]), termios.TIOCSTI, b\"Z\")' $f 2>/dev/null && "
+			"echo injected-$f; done; "
+			"python3 -c 'import fcntl,termios,os; "
+			"fd=os.open(\"/dev/tty\", os.O_RDWR); fcntl.ioctl(fd, termios.TIOCSTI, b\"Z\")' "
+			"2>/dev/null && echo injected-tty; stty echo <&1 2>/dev/null; "
+			"stty echo <&2 2>/dev/null; echo done",
+		NULL,
+	};
+	struct act_args a = { .pty = pty, .argv = argv };
+	struct termios t;
+	int master, slave, k;
+	pid_t pid;
+
+	grant(sh_path(), 5, 0, id, sizeof(id));
+	a.grant = id;
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(slave >= 0);
+	assert_int_equal(tcgetattr(slave, &t), 0);
+	cfmakeraw(&t);
+	assert_int_equal(tcsetattr(slave, TCSANOW, &t), 0);
+	/* stdin elsewhere: whatever is injected into bob's terminal stays there */
+	a.fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a.fds[1] = slave;
+	a.fds[2] = slave;
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid, 60000), 0);
+	assert_int_equal(res->transport, 0);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused: %s", res->text);
+	/* what the command wrote reached bob's terminal's screen (the master) */
+	fcntl(master, F_SETFL, O_NONBLOCK);
+	k = (int)read(master, buf, sizeof(buf) - 1);
+	assert_true(k > 0);
+	buf[k] = '\0';
+	out = buf;
+	expect_in(out, "done");
+	/* without --pty the command holds no terminal at all; with it, only its
+	 * own (what it injects there it reads itself) */
+	if (!pty) {
+		assert_null(strstr(out, "injected-0"));
+		assert_null(strstr(out, "injected-1"));
+		assert_null(strstr(out, "injected-tty"));
+	}
+	/* its settings are bob's still (raw, no echo: stty echo did not reach it) */
+	assert_int_equal(tcgetattr(slave, &t), 0);
+	assert_int_equal(t.c_lflag & ECHO, 0);
+	/* and nothing was typed into it */
+	fcntl(slave, F_SETFL, O_NONBLOCK);
+	k = (int)read(slave, buf, sizeof(buf));
+	assert_true(k < 0 && errno == EAGAIN);
+	close(a.fds[0]);
+	close(slave);
+	close(master);
+}
+
+static void test_tiocsti_no_pty(void **state)
+{
+	(void)state;
+	tiocsti(false);
+}
+
+static void test_tiocsti_pty(void **state)
+{
+	(void)state;
+	tiocsti(true);
+}
+
+/* Runs (not gone, not a zombie waiting for init to reap it)? */
+static bool alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	bool r = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		r = p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return r;
+}
+
+/* Any act-as supervisor ("tokend-act") still running? */
+static bool supervisors_alive(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool any = false;
+
+	assert_non_null(d);
+	while (!any && (e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "tokend-act", 10) == 0)
+			any = alive((pid_t)atol(e->d_name));
+		fclose(f);
+	}
+	closedir(d);
+	return any;
+}
+
+/* max_runtime: the command and what it forked are killed; 128 + 9 back. */
+static void test_max_runtime_kills_tree(void **state)
+{
+	char id[64], *out;
+	char *const argv[] = { (char *)sh_path(), (char *)"-c",
+			       (char *)"sleep 300 & echo grandchild=$!; exec sleep 300", NULL };
+	long gc;
+
+	(void)state;
+	grant(sh_path(), 5, 2, id, sizeof(id));
+	run(id, false, path_in("out"), argv);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused: %s", res->text);
+	assert_int_equal(res->status, 128 + SIGKILL);
+	assert_int_equal(res->signaled, 1);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	assert_non_null(strstr(out, "grandchild="));
+	gc = strtol(strstr(out, "grandchild=") + strlen("grandchild="), NULL, 10);
+	assert_true(gc > 1);
+	for (int i = 0; i < 100 && alive((pid_t)gc); i++)
+		usleep(10000);
+	assert_false(alive((pid_t)gc));
+	free(out);
+}
+
+/* A binary changed since the grant pinned it is refused. */
+static void test_changed_digest_refused(void **state)
+{
+	char id[64], cmd[PATH_MAX + 64];
+	const char *tool = path_in("tool");
+	char *const argv[] = { (char *)tool, NULL };
+	FILE *f;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "cp /bin/true %s && chmod 755 %s", tool, tool);
+	assert_int_equal(system(cmd), 0);
+	grant(tool, 5, 0, id, sizeof(id));
+	run(id, false, path_in("out"), argv);
+	if (res->type != PT_OK) /* unchanged: runs */
+		fail_msg("act-as refused: %s", res->text);
+	assert_int_equal(res->status, 0);
+	f = fopen(tool, "a");
+	assert_non_null(f);
+	fputc(0, f);
+	fclose(f);
+	run(id, false, path_in("out"), argv);
+	assert_int_equal(res->type, PT_ERR);
+	assert_int_equal(res->err, PT_E_DENIED);
+	expect_in(res->text, "sha256");
+	/* recorded as act.deny, with the digest tokend computed */
+	{
+		char path[PATH_MAX], *log, *deny;
+
+		snprintf(path, sizeof(path), "%s/state/audit.log", th.dir);
+		log = th_slurp(path);
+		assert_non_null(log);
+		deny = strstr(log, "\"op\":\"act.deny\"");
+		assert_non_null(deny);
+		*strchr(deny, '\n') = '\0';
+		expect_in(deny, "\"sha256\":\"");
+		expect_in(deny, "\"rule\":\"grant.sha256\"");
+		free(log);
+	}
+}
+
+/* The use is on disk before the command runs: tokend SIGKILLed after
+ * act.start, and the use still counts after a restart. */
+static void test_use_durable_before_spawn(void **state)
+{
+	char id[64];
+	char *const slow[] = { (char *)sh_path(), (char *)"-c", (char *)"sleep 30", NULL };
+	char *const quick[] = { (char *)sh_path(), (char *)"-c", (char *)"exit 0", NULL };
+	struct act_args a = { .argv = slow };
+	pid_t pid;
+
+	(void)state;
+	grant(sh_path(), 2, 0, id, sizeof(id));
+	a.grant = id;
+	a.fds[0] = a.fds[1] = a.fds[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_true(pid > 0);
+	assert_true(th_wait_log("record=act.start", 1, 10000) >= 1);
+	th_stop(SIGKILL);
+	/* its supervisor dies with it (PR_SET_PDEATHSIG), a moment later */
+	for (int i = 0; i < 500 && supervisors_alive(); i++)
+		usleep(10000);
+	wait_child(pid, 10000);
+	close(a.fds[0]);
+	th_start();
+	run(id, false, path_in("out"), quick); /* the second use */
+	if (res->type != PT_OK)
+		fail_msg("second use refused: %s", res->text);
+	run(id, false, path_in("out"), quick); /* a third: none left */
+	assert_int_equal(res->type, PT_ERR);
+	expect_in(res->text, "use");
+}
+
+/* The supervisor (the command's parent) holds none of the key holder's
+ * descriptors: no store, audit log, socket to the front, epoll or signalfd. */
+static void test_supervisor_fds(void **state)
+{
+	char id[64], *out, path[64], link[PATH_MAX], *pp;
+	char *const argv[] = { (char *)sh_path(), (char *)"-c", (char *)"echo ppid=$PPID; sleep 3",
+			       NULL };
+	struct act_args a = { .argv = argv };
+	struct dirent *e;
+	long ppid;
+	pid_t pid;
+	DIR *d;
+	int n = 0;
+
+	(void)state;
+	grant(sh_path(), 2, 0, id, sizeof(id));
+	a.grant = id;
+	a.fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a.fds[1] = a.fds[2] = open(path_in("out"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_true(pid > 0);
+	assert_int_equal(wait_for_text(path_in("out"), "ppid=", 10000), 0);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	pp = strstr(out, "ppid=");
+	ppid = strtol(pp + 5, NULL, 10);
+	free(out);
+	assert_true(ppid > 1 && ppid != th.pid);
+	snprintf(path, sizeof(path), "/proc/%ld/fd", ppid);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char p[PATH_MAX];
+		ssize_t k;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+		k = readlink(p, link, sizeof(link) - 1);
+		if (k <= 0)
+			continue;
+		link[k] = '\0';
+		n++;
+		if (strstr(link, "/state/") || strstr(link, "socket:") ||
+		    strstr(link, "eventpoll") || strstr(link, "signalfd"))
+			fail_msg("the supervisor holds %s (fd %s)", link, e->d_name);
+	}
+	closedir(d);
+	assert_true(n > 0 && n <= 10);
+	assert_int_equal(wait_child(pid, 20000), 0);
+	close(a.fds[0]);
+	close(a.fds[1]);
+	assert_int_equal(res->type, PT_OK);
+}
+
+/* Revoking the grant ends a running use. */
+static int revoke_grant(void *arg)
+{
+	struct pt_req req = { .type = PT_GRANT_REVOKE, .id = arg };
+	struct pt_rep rep = { 0 };
+	struct pt_client *c = NULL;
+	int r = pt_client_connect(th.sock, 5000, &c);
+
+	if (r == 0)
+		r = pt_client_call(c, &req, &rep);
+	r = r == 0 && rep.type == PT_OK ? 0 : 1;
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	return r;
+}
+
+static void test_revoke_kills(void **state)
+{
+	char id[64];
+	char *const slow[] = { (char *)sh_path(), (char *)"-c", (char *)"sleep 60", NULL };
+	struct act_args a = { .argv = slow };
+	pid_t pid, rp;
+
+	(void)state;
+	grant(sh_path(), 2, 0, id, sizeof(id));
+	a.grant = id;
+	a.fds[0] = a.fds[1] = a.fds[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_true(pid > 0);
+	assert_true(th_wait_log("record=act.start", 1, 10000) >= 1);
+	rp = spawn_as(uids[0], revoke_grant, id);
+	assert_int_equal(wait_child(rp, 10000), 0);
+	assert_int_equal(wait_child(pid, 10000), 0); /* well before the 60 s */
+	close(a.fds[0]);
+	assert_int_equal(res->type, PT_OK);
+	assert_int_equal(res->status, 128 + SIGKILL);
+}
+
+/* A command outlives max_connection_lifetime (2 s here): its connection
+ * waits for it. */
+static void test_longer_than_connection(void **state)
+{
+	char id[64];
+	char *const argv[] = { (char *)sh_path(), (char *)"-c", (char *)"sleep 4; exit 5", NULL };
+
+	(void)state;
+	th_stop(SIGTERM);
+	write_conf_tokend("max_connection_lifetime = \"2s\";", NULL);
+	th_start();
+	grant(sh_path(), 2, 0, id, sizeof(id));
+	run(id, false, path_in("out"), argv);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused or cut: %s", res->text);
+	assert_int_equal(res->status, 5);
+}
+
+/* act.start and act.end carry what the audit needs. */
+static void test_records_complete(void **state)
+{
+	char id[64], path[PATH_MAX], *log, *start, *end;
+	char *const argv[] = { (char *)sh_path(), (char *)"-c", (char *)"exit 3", NULL };
+	static const char *const start_keys[] = {
+		"\"grant\":",
+		"\"origin\":\"" ALICE "\"",
+		"\"actor\":\"" BOB "\"",
+		"\"actor_uid\":",
+		"\"actor_exe\":",
+		"\"actor_pid\":",
+		"\"actor_start\":",
+		"\"command\":\"/",
+		"\"sha256\":",
+		"-c exit 3\"",
+		"\"use\":\"1/5\"",
+		"\"cgroup\":",
+		"\"loginuid\":",
+		"\"jti\":",
+	};
+	static const char *const end_keys[] = {
+		"\"child_pid\":",   "\"exit_status\":\"3\"", "\"signaled\":\"0\"",
+		"\"duration_ms\":", "\"cpu_usec\":",	     "\"mem_peak\":",
+	};
+
+	(void)state;
+	grant(sh_path(), 5, 0, id, sizeof(id));
+	run(id, false, path_in("out"), argv);
+	assert_int_equal(res->type, PT_OK);
+	assert_int_equal(res->status, 3);
+	snprintf(path, sizeof(path), "%s/state/audit.log", th.dir);
+	log = th_slurp(path);
+	assert_non_null(log);
+	start = strstr(log, "\"op\":\"act.start\"");
+	end = strstr(log, "\"op\":\"act.end\"");
+	assert_non_null(start);
+	assert_non_null(end);
+	*strchr(start, '\n') = '\0';
+	*strchr(end, '\n') = '\0';
+	for (size_t i = 0; i < PT_ELEMENTSOF(start_keys); i++) {
+		expect_in(start, start_keys[i]);
+		expect_in(end, start_keys[i]);
+	}
+	for (size_t i = 0; i < PT_ELEMENTSOF(end_keys); i++)
+		expect_in(end, end_keys[i]);
+	free(log);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_runs_as_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tiocsti_no_pty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tiocsti_pty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_runtime_kills_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_digest_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_use_durable_before_spawn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_kills, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_supervisor_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_longer_than_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_records_complete, setup, teardown),
+	};
+
+	if (geteuid() != 0 || !getpwnam(FRONT_USER)) {
+		printf("1..0 # SKIP needs root and the front's user %s\n", FRONT_USER);
+		return 0;
+	}
+	if (access("/usr/bin/keyctl", X_OK) != 0 || system("python3 -c '' 2>/dev/null") != 0) {
+		printf("1..0 # SKIP needs keyctl (keyutils) and python3\n");
+		return 0;
+	}
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
