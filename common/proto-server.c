@@ -32,6 +32,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_LIST:
 	case PT_LIST_PAGE:
 	case PT_LIST_STATUS:
+	case PT_LIST_DELEG:
 		if (rep->n_list > PT_MAX_LIST || (rep->n_list > 0 && !rep->list))
 			return -EMSGSIZE;
 		r = ptbuf_put_u32(b, rep->n_list);
@@ -57,6 +58,12 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 							t->refusal_reason ? t->refusal_reason : "",
 							PT_MAX_STR)) < 0))
 				break;
+			if (req_type == PT_LIST_DELEG &&
+			    ((r = ptbuf_put_u32(b, t->delegations)) < 0 ||
+			     (r = ptbuf_put_cstring_max(b,
+							t->delegated_from ? t->delegated_from : "",
+							PT_MAX_STR)) < 0))
+				break;
 		}
 		if (r < 0 || req_type == PT_LIST)
 			return r;
@@ -65,6 +72,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 		return ptbuf_put_cstring_max(b, rep->cursor ? rep->cursor : "", PT_MAX_STR);
 	case PT_REVOKE:
 	case PT_REVOKE_MATCH:
+	case PT_DELEGATE:
 		return ptbuf_put_u32(b, rep->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
@@ -178,11 +186,16 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user);
 	case PT_LIST_PAGE:
 	case PT_LIST_STATUS:
+	case PT_LIST_DELEG:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
 			return r;
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->cursor);
 	case PT_REVOKE:
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
+	case PT_DELEGATE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder);
 	case PT_PUBKEY:
 		r = ptbuf_view_get_u8(v, &q->format);
 		if (r < 0)

@@ -64,6 +64,7 @@ static void tokinfo_clear(struct pt_tokinfo *t)
 	free(t->actor);
 	free(t->refusal_rule);
 	free(t->refusal_reason);
+	free(t->delegated_from);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -136,6 +137,8 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_ERR, "error" },
 	{ PT_LIST_STATUS, "list" },
 	{ PT_EXPLAIN_ISSUE, "explain" },
+	{ PT_DELEGATE, "token.delegate" },
+	{ PT_LIST_DELEG, "list" },
 };
 
 static const struct pt_name errcode_names[] = {

@@ -38,6 +38,10 @@
  *   PT_REFRESH   str live_token (secret: a live token minted by a redemption,
  *                still valid, whose uid is the caller's, from
  *                pt_refresh_from(iat, exp) on)
+ *   PT_DELEGATE  str id, str holder (a configured actor's name): the
+ *                persistable token moves to holder, which alone may redeem
+ *                it from now on (root: any token; others: their own)
+ *   PT_LIST_DELEG str user, str cursor (as PT_LIST_PAGE)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -80,6 +84,11 @@
  *   PT_E_PROTO).
  *   PT_REFRESH   str token, u64 exp, str id (as PT_REDEEM: a new live token
  *                for the same persistable token, which is not extended)
+ *   PT_DELEGATE  u32 count (the token's delegations so far, this one included)
+ *   PT_LIST_DELEG as PT_LIST_PAGE, each entry followed by u32 delegations
+ *                (0 = never delegated) and str delegated_from (the holder it
+ *                was last delegated from; "" = never delegated).
+ *   DELEGATE and LIST_DELEG were added in v0.4 within version 1 (new types).
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -128,6 +137,8 @@ enum pt_msgtype {
 	PT_EXPLAIN_ISSUE = 31, /* root: dry run of an exchange (issue decision) */
 	PT_CODE_SHEET = 40,    /* root: a sheet of codes (replaces the old one) */
 	PT_CODE_LIST = 41,     /* root: the ids on a user's sheet, used or not */
+	PT_DELEGATE = 75,      /* root or the token's user: move a token to another holder */
+	PT_LIST_DELEG = 76,    /* LIST_PAGE with each token's delegation */
 	/* never on the wire: the front makes it (service = the unit, id = the
 	 * credential id) of a connection on the credential socket
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
@@ -164,15 +175,15 @@ struct pt_req {
 	char *tty;	   /* MINT */
 	char *rhost;	   /* MINT */
 	char *live_token;  /* EXCHANGE, REFRESH (secret) */
-	char *holder;	   /* EXCHANGE, REDEEM */
+	char *holder;	   /* EXCHANGE, REDEEM, DELEGATE */
 	uint64_t lifetime; /* EXCHANGE */
-	char *id;	   /* REVOKE */
+	char *id;	   /* REVOKE, DELEGATE */
 	uint8_t format;	   /* PUBKEY */
 	uint64_t at;	   /* EXPLAIN (0 = now) */
 	uint64_t before;   /* REVOKE_MATCH (0 = any) */
 	char *ttype;	   /* CODE_ISSUE, CODE_CHECK: token type name */
 	char *code;	   /* CODE_CHECK (secret) */
-	char *cursor;	   /* LIST_PAGE, LIST_STATUS ("" = first page) */
+	char *cursor;	   /* LIST_PAGE, LIST_STATUS, LIST_DELEG ("" = first page) */
 	char *actor;	   /* EXPLAIN_ISSUE */
 	uint32_t count;	   /* CODE_SHEET: codes wanted */
 };
@@ -200,6 +211,9 @@ struct pt_tokinfo {
 	uint32_t refusals;
 	char *refusal_rule;
 	char *refusal_reason;
+	/* LIST_DELEG only (0 / NULL otherwise) */
+	uint32_t delegations;
+	char *delegated_from;
 };
 
 /* A decoded reply. type is PT_OK or PT_ERR; which fields are set depends on
@@ -213,7 +227,7 @@ struct pt_rep {
 	uint64_t exp;		 /* MINT, REDEEM, REFRESH, EXCHANGE, CODE_SHEET, CODE_LIST */
 	char *id;		 /* MINT (""), REDEEM, REFRESH, EXCHANGE */
 	uint8_t renewed;	 /* EXCHANGE */
-	uint32_t count;		 /* REVOKE, REVOKE_MATCH */
+	uint32_t count;		 /* REVOKE, REVOKE_MATCH, DELEGATE */
 	char *text;		 /* PUBKEY, STATUS, EXPLAIN */
 	struct pt_tokinfo *list; /* LIST, LIST_PAGE */
 	uint32_t n_list;	 /* LIST, LIST_PAGE */

@@ -136,3 +136,5 @@ int op_code_sheet(struct call *c);
 int op_code_list(struct call *c);
 /* credential.c */
 int op_credential(struct call *c);
+/* ops-delegate.c */
+int op_delegate(struct call *c);

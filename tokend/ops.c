@@ -46,6 +46,8 @@ static const struct pt_ops_row rows[] = {
 	{ PT_CODE_SHEET, PT_CALLER_ROOT, PT_AUDIT_HELD, op_code_sheet },
 	{ PT_CODE_LIST, PT_CALLER_ROOT, PT_AUDIT_NONE, op_code_list },
 	{ PT_CREDENTIAL, PT_CALLER_CREDENTIAL, PT_AUDIT_HELD, op_credential },
+	{ PT_DELEGATE, PT_CALLER_ANY, PT_AUDIT_HELD, op_delegate },
+	{ PT_LIST_DELEG, PT_CALLER_ANY, PT_AUDIT_NONE, op_list },
 	{ PT_OK, PT_CALLER_NONE, PT_AUDIT_NONE, NULL },	 /* a reply */
 	{ PT_ERR, PT_CALLER_NONE, PT_AUDIT_NONE, NULL }, /* a reply */
 };

@@ -24,6 +24,7 @@ static const uint8_t req_types[] = {
 	PT_REVOKE,	PT_PUBKEY,	  PT_STATUS,	 PT_ROTATE,	PT_RESEAL,
 	PT_EXPLAIN,	PT_REVOKE_MATCH,  PT_CODE_ISSUE, PT_CODE_CHECK, PT_LIST_PAGE,
 	PT_LIST_STATUS, PT_EXPLAIN_ISSUE, PT_CODE_SHEET, PT_CODE_LIST,	PT_REFRESH,
+	PT_DELEGATE,	PT_LIST_DELEG,
 };
 
 static void check_same(const struct ptbuf *out, uint8_t type, const uint8_t *payload, size_t len)

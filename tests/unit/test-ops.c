@@ -333,6 +333,9 @@ static const struct matrix_row {
 	{ PT_REFRESH, { P, P, P, P, A, P } },
 	/* only peers on the credential socket (none of these) */
 	{ PT_CREDENTIAL, { P, P, P, P, P, P } },
+	/* anyone: root any token, others their own (an unknown id here) */
+	{ PT_DELEGATE, { A, A, A, A, A, A } },
+	{ PT_LIST_DELEG, { A, A, A, A, A, A } },
 };
 
 static void test_caller_classes(void **state)
