@@ -40,6 +40,8 @@ static void usage(FILE *f)
 		"                          refusal (when, which rule, why)\n"
 		"  revoke ID               revoke one of your persistable tokens\n"
 		"  revoke --all            revoke all of your persistable tokens\n"
+		"  delegate ID HOLDER      move one of your tokens to another holder (actor)\n"
+		"                          on this host: only HOLDER may redeem it then\n"
 		"  persist --holder NAME [--lifetime DURATION]\n"
 		"                          exchange the live token for a persistable token\n"
 		"                          that NAME may redeem (DURATION: 30d, 12h, ...)\n"
@@ -238,7 +240,7 @@ out:
 static int cmd_list(int argc, char **argv, struct tool_conn *conn)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' } };
-	struct pt_req req = { .type = PT_LIST, .user = (char *)"" };
+	struct pt_req req = { .type = PT_LIST_DELEG, .user = (char *)"", .cursor = (char *)"" };
 	struct pt_rep rep = {};
 	bool json = false;
 	int code;
@@ -312,6 +314,13 @@ static int cmd_status(int argc, char **argv, struct tool_conn *conn)
 	}
 	pt_rep_clear(&rep);
 	return code;
+}
+
+/* -------------------------------------------------------------- delegate */
+
+static int cmd_delegate(int argc, char **argv, struct tool_conn *conn)
+{
+	return tool_delegate(argc, argv, conn, usage);
 }
 
 /* ---------------------------------------------------------------- revoke */
@@ -424,7 +433,7 @@ static int cmd_persist(int argc, char **argv, struct tool_conn *conn)
 
 static const struct tool_command commands[] = {
 	{ "token", cmd_token },	  { "list", cmd_list },	      { "status", cmd_status },
-	{ "revoke", cmd_revoke }, { "persist", cmd_persist },
+	{ "revoke", cmd_revoke }, { "persist", cmd_persist }, { "delegate", cmd_delegate },
 };
 
 int main(int argc, char **argv)
