@@ -119,7 +119,7 @@ int pt_req_encode(const struct pt_req *req, struct ptbuf *out)
 
 static int list_decode(struct ptbuf_view *v, struct pt_rep *p, uint8_t req_type)
 {
-	bool status = req_type == PT_LIST_STATUS, deleg = req_type == PT_LIST_DELEG;
+	bool deleg = req_type == PT_LIST_DELEG, status = deleg || req_type == PT_LIST_STATUS;
 	size_t min = PT_LIST_ENTRY_MIN + (status ? PT_LIST_STATUS_MIN : 0) +
 		     (deleg ? PT_LIST_DELEG_MIN : 0);
 	uint32_t n;

@@ -49,7 +49,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 			    (r = ptbuf_put_u64(b, t->last_used)) < 0 ||
 			    (r = ptbuf_put_u32(b, t->uses)) < 0)
 				break;
-			if (req_type == PT_LIST_STATUS &&
+			if ((req_type == PT_LIST_STATUS || req_type == PT_LIST_DELEG) &&
 			    ((r = ptbuf_put_u64(b, t->refused_at)) < 0 ||
 			     (r = ptbuf_put_u32(b, t->refusals)) < 0 ||
 			     (r = ptbuf_put_cstring_max(b, t->refusal_rule ? t->refusal_rule : "",

@@ -85,7 +85,7 @@
  *   PT_REFRESH   str token, u64 exp, str id (as PT_REDEEM: a new live token
  *                for the same persistable token, which is not extended)
  *   PT_DELEGATE  u32 count (the token's delegations so far, this one included)
- *   PT_LIST_DELEG as PT_LIST_PAGE, each entry followed by u32 delegations
+ *   PT_LIST_DELEG as PT_LIST_STATUS, each entry followed by u32 delegations
  *                (0 = never delegated) and str delegated_from (the holder it
  *                was last delegated from; "" = never delegated).
  *   DELEGATE and LIST_DELEG were added in v0.4 within version 1 (new types).
@@ -138,7 +138,7 @@ enum pt_msgtype {
 	PT_CODE_SHEET = 40,    /* root: a sheet of codes (replaces the old one) */
 	PT_CODE_LIST = 41,     /* root: the ids on a user's sheet, used or not */
 	PT_DELEGATE = 75,      /* root or the token's user: move a token to another holder */
-	PT_LIST_DELEG = 76,    /* LIST_PAGE with each token's delegation */
+	PT_LIST_DELEG = 76,    /* LIST_STATUS with each token's delegation */
 	/* never on the wire: the front makes it (service = the unit, id = the
 	 * credential id) of a connection on the credential socket
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is

@@ -756,8 +756,8 @@ int op_list(struct call *c)
 	struct pt_daemon *d = c->d;
 	struct pt_rep rep = { .type = PT_OK };
 	size_t n = pt_store_count(d->store), i = 0, last = 0, k = 0, bytes;
-	bool paged = c->req->type != PT_LIST, status = c->req->type == PT_LIST_STATUS;
 	bool deleg = c->req->type == PT_LIST_DELEG;
+	bool paged = c->req->type != PT_LIST, status = deleg || c->req->type == PT_LIST_STATUS;
 	char cursor[PT_STORE_CURSOR_LEN] = "";
 	int r;
 

@@ -240,7 +240,7 @@ out:
 static int cmd_list(int argc, char **argv, struct tool_conn *conn)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' } };
-	struct pt_req req = { .type = PT_LIST_DELEG, .user = (char *)"", .cursor = (char *)"" };
+	struct pt_req req = { .type = PT_LIST, .user = (char *)"" };
 	struct pt_rep rep = {};
 	bool json = false;
 	int code;

@@ -101,7 +101,7 @@ static int cmd_list(int argc, char **argv, struct tool_conn *conn)
 		{ "json", no_argument, NULL, 'j' },
 	};
 	struct list_opts l = {};
-	struct pt_req req = { .type = PT_LIST_DELEG, .cursor = (char *)"" };
+	struct pt_req req = { .type = PT_LIST };
 	struct pt_rep rep = {};
 	int code;
 

@@ -17,7 +17,9 @@ fi
 
 # Each case: the program, the words (the last is the one being completed,
 # '' for an empty one) | the completions expected, in compgen's order.
-cases='pertok|token list status revoke persist
+cases='pertok|token list status revoke persist delegate
+pertok d|delegate
+pertokctl de|delegate
 pertok st|status
 pertok list --j|--json
 pertok --socket /run/x s|status
