@@ -180,27 +180,6 @@ static char *audit_log(void)
 	return th_slurp(path);
 }
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static const char *bin(void)
-{
-	const char *b = getenv("top_builddir");
-
-	return b ? b : ".";
-}
-
 /* ---------------------------------------------------------------- tests */
 
 /* atd -> cron by root: cron redeems, atd (the original holder) is refused;
@@ -314,25 +293,25 @@ static void test_tools(void **state)
 	char *id = login("atd");
 
 	(void)state;
-	assert_int_equal(run("%s/tools/pertokctl -s %s delegate %s cron > %s/out", bin(), th.sock,
-			     id, th.dir),
-			 0);
-	assert_int_equal(run("grep -qx 'delegated %s to cron (delegation 1)' %s/out", id, th.dir),
-			 0);
-	assert_int_equal(run("%s/tools/pertokctl -s %s delegate %s nosuch 2> %s/err", bin(),
-			     th.sock, id, th.dir),
-			 1);
-	assert_int_equal(run("grep -q 'not a configured actor' %s/err", th.dir), 0);
-	assert_int_equal(run("%s/tools/pertok -s %s list | grep -Eq '^%s +" USER
-			     " +[0-9]+ +cron<-atd '",
-			     bin(), th.sock, id),
+	assert_int_equal(th_run("%s/tools/pertokctl -s %s delegate %s cron > %s/out", th_bin(),
+				th.sock, id, th.dir),
 			 0);
 	assert_int_equal(
-		run("%s/tools/pertokctl -s %s list --json | timeout 20 /usr/bin/python3 -c "
-		    "'import json,sys; d=json.load(sys.stdin); sys.exit(0 if "
-		    "[(t[\"holder\"], t[\"delegations\"], t[\"delegated_from\"]) for t in d] "
-		    "== [(\"cron\", 1, \"atd\")] else 1)'",
-		    bin(), th.sock),
+		th_run("grep -qx 'delegated %s to cron (delegation 1)' %s/out", id, th.dir), 0);
+	assert_int_equal(th_run("%s/tools/pertokctl -s %s delegate %s nosuch 2> %s/err", th_bin(),
+				th.sock, id, th.dir),
+			 1);
+	assert_int_equal(th_run("grep -q 'not a configured actor' %s/err", th.dir), 0);
+	assert_int_equal(th_run("%s/tools/pertok -s %s list | grep -Eq '^%s +" USER
+				" +[0-9]+ +cron<-atd '",
+				th_bin(), th.sock, id),
+			 0);
+	assert_int_equal(
+		th_run("%s/tools/pertokctl -s %s list --json | timeout 20 /usr/bin/python3 -c "
+		       "'import json,sys; d=json.load(sys.stdin); sys.exit(0 if "
+		       "[(t[\"holder\"], t[\"delegations\"], t[\"delegated_from\"]) for t in d] "
+		       "== [(\"cron\", 1, \"atd\")] else 1)'",
+		       th_bin(), th.sock),
 		0);
 	free(id);
 }
