@@ -15,6 +15,37 @@
 /* Smallest encoding of one PT_LIST entry: 4 empty strings, 2 u32, 3 u64. */
 #define PT_LIST_ENTRY_MIN (4 * 4 + 2 * 4 + 3 * 8)
 
+int pt_grant_spec_put(struct ptbuf *b, const struct pt_grant_spec *s)
+{
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	if ((r = ptbuf_put_cstring_max(b, s->servicer ? s->servicer : "", PT_MAX_STR)) < 0 ||
+	    (r = ptbuf_put_cstring_max(b, s->servicer_exe ? s->servicer_exe : "", PT_MAX_PATH)) <
+		    0 ||
+	    (r = ptbuf_put_cstring_max(b, s->servicer_unit ? s->servicer_unit : "", PT_MAX_STR)) <
+		    0 ||
+	    (r = ptbuf_put_u32(b, s->n_cmds)) < 0)
+		return r;
+	for (uint32_t i = 0; i < s->n_cmds; i++) {
+		const struct pt_grant_wire_cmd *c = &s->cmds[i];
+
+		if ((r = ptbuf_put_cstring_max(b, c->path, PT_MAX_PATH)) < 0 ||
+		    (r = ptbuf_put_u8(b, c->prefix)) < 0 || (r = ptbuf_put_u32(b, c->n_argv)) < 0)
+			return r;
+		for (uint32_t j = 0; j < c->n_argv; j++)
+			if ((r = ptbuf_put_cstring_max(b, c->argv[j], PT_MAX_GRANT_ARG)) < 0)
+				return r;
+	}
+	if ((r = ptbuf_put_u64(b, s->not_before)) < 0 || (r = ptbuf_put_u64(b, s->lifetime)) < 0 ||
+	    (r = ptbuf_put_u8(b, s->has_hours)) < 0 || (r = ptbuf_put_u8(b, s->hours_from)) < 0 ||
+	    (r = ptbuf_put_u8(b, s->hours_to)) < 0 || (r = ptbuf_put_u32(b, s->max_uses)) < 0 ||
+	    (r = ptbuf_put_u64(b, s->max_runtime)) < 0 || (r = ptbuf_put_u32(b, s->depth)) < 0)
+		return r;
+	return 0;
+}
+
 static int req_payload(const struct pt_req *req, struct ptbuf *b)
 {
 	int r;
@@ -88,6 +119,37 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		    (r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0)
 			return r;
 		return req->type == PT_CODE_SHEET ? ptbuf_put_u32(b, req->count) : 0;
+	case PT_GRANT_CREATE:
+		if ((r = ptbuf_put_cstring_max(b, req->user ? req->user : "", PT_MAX_STR)) < 0)
+			return r;
+		return pt_grant_spec_put(b, req->gspec);
+	case PT_GRANT_LIST:
+		if ((r = ptbuf_put_cstring_max(b, req->user ? req->user : "", PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, req->holder ? req->holder : "", PT_MAX_STR);
+	case PT_GRANT_REVOKE:
+	case PT_GRANT_DENY:
+		return ptbuf_put_cstring_max(b, req->id, PT_MAX_STR);
+	case PT_GRANT_REQUESTS:
+		return ptbuf_put_cstring_max(b, req->user ? req->user : "", PT_MAX_STR);
+	case PT_GRANT_DELEGATE:
+		if ((r = ptbuf_put_cstring_max(b, req->id, PT_MAX_STR)) < 0)
+			return r;
+		return pt_grant_spec_put(b, req->gspec);
+	case PT_GRANT_REQUEST:
+		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0)
+			return r;
+		return pt_grant_spec_put(b, req->gspec);
+	case PT_GRANT_APPROVE:
+		if ((r = ptbuf_put_cstring_max(b, req->id, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_u8(b, req->gspec ? 1 : 0)) < 0)
+			return r;
+		return req->gspec ? pt_grant_spec_put(b, req->gspec) : 0;
+	case PT_GRANT_EXPLAIN:
+		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->id, PT_MAX_STR)) < 0)
+			return r;
+		return pt_grant_spec_put(b, req->gspec);
 	default:
 		return -EINVAL;
 	}
@@ -244,6 +306,21 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 		if ((r = ptbuf_view_get_u64(v, &p->exp)) < 0)
 			return r;
 		return codes_decode(req_type, v, p);
+	case PT_GRANT_CREATE:
+	case PT_GRANT_DELEGATE:
+	case PT_GRANT_REQUEST:
+	case PT_GRANT_APPROVE:
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &p->id);
+	case PT_GRANT_REVOKE:
+	case PT_GRANT_DENY:
+		return ptbuf_view_get_u32(v, &p->count);
+	case PT_GRANT_LIST:
+	case PT_GRANT_EXPLAIN:
+		return ptbuf_view_get_cstring(v, PT_MAX_TEXT, &p->text);
+	case PT_GRANT_REQUESTS:
+		if ((r = ptbuf_view_get_u32(v, &p->count)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_TEXT, &p->text);
 	case PT_CODE_LIST:
 		if ((r = ptbuf_view_get_u64(v, &p->iat)) < 0 ||
 		    (r = ptbuf_view_get_u64(v, &p->exp)) < 0 ||

@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 
 #include "proto-server.h"
 
@@ -86,7 +88,21 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 			return r;
 		return ptbuf_put_u64(b, rep->exp);
 	case PT_CODE_CHECK:
+	case PT_GRANT_REVOKE:
+	case PT_GRANT_DENY:
 		return ptbuf_put_u32(b, rep->count);
+	case PT_GRANT_CREATE:
+	case PT_GRANT_DELEGATE:
+	case PT_GRANT_REQUEST:
+	case PT_GRANT_APPROVE:
+		return ptbuf_put_cstring_max(b, rep->id, PT_MAX_STR);
+	case PT_GRANT_LIST:
+	case PT_GRANT_EXPLAIN:
+		return ptbuf_put_cstring_max(b, rep->text, PT_MAX_TEXT);
+	case PT_GRANT_REQUESTS:
+		if ((r = ptbuf_put_u32(b, rep->count)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, rep->text, PT_MAX_TEXT);
 	case PT_CODE_SHEET:
 	case PT_CODE_LIST:
 		if (rep->n_codes > PT_MAX_SHEET || (rep->n_codes > 0 && !rep->codes))
@@ -156,6 +172,71 @@ int pt_rep_encode_error(struct ptbuf *out, uint32_t code, const char *message)
 }
 
 /* ------------------------------------------------------------------ decode */
+
+static bool abs_path(const char *s)
+{
+	return s[0] == '/';
+}
+
+int pt_grant_spec_get(struct ptbuf_view *v, struct pt_grant_spec **ret)
+{
+	struct pt_grant_spec *s = calloc(1, sizeof(*s));
+	int r = -EBADMSG;
+
+	if (!s)
+		return -ENOMEM;
+	if (ptbuf_view_get_cstring(v, PT_MAX_STR, &s->servicer) < 0 ||
+	    ptbuf_view_get_cstring(v, PT_MAX_PATH, &s->servicer_exe) < 0 ||
+	    ptbuf_view_get_cstring(v, PT_MAX_STR, &s->servicer_unit) < 0 ||
+	    ptbuf_view_get_u32(v, &s->n_cmds) < 0)
+		goto out;
+	if (s->servicer_exe[0] && !abs_path(s->servicer_exe))
+		goto out;
+	if (s->n_cmds < 1 || s->n_cmds > PT_MAX_GRANT_CMDS)
+		goto out;
+	s->cmds = calloc(s->n_cmds, sizeof(*s->cmds));
+	if (!s->cmds) {
+		s->n_cmds = 0;
+		r = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < s->n_cmds; i++) {
+		struct pt_grant_wire_cmd *c = &s->cmds[i];
+		uint32_t n;
+
+		if (ptbuf_view_get_cstring(v, PT_MAX_PATH, &c->path) < 0 || !abs_path(c->path) ||
+		    ptbuf_view_get_u8(v, &c->prefix) < 0 || c->prefix > 1 ||
+		    ptbuf_view_get_u32(v, &n) < 0 || n > PT_MAX_GRANT_ARGS)
+			goto out;
+		c->argv = calloc(n ? n : 1, sizeof(*c->argv));
+		if (!c->argv) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (uint32_t j = 0; j < n; j++) {
+			if (ptbuf_view_get_cstring(v, PT_MAX_GRANT_ARG, &c->argv[j]) < 0)
+				goto out;
+			c->n_argv = j + 1;
+		}
+	}
+	if (ptbuf_view_get_u64(v, &s->not_before) < 0 || ptbuf_view_get_u64(v, &s->lifetime) < 0 ||
+	    ptbuf_view_get_u8(v, &s->has_hours) < 0 || ptbuf_view_get_u8(v, &s->hours_from) < 0 ||
+	    ptbuf_view_get_u8(v, &s->hours_to) < 0 || ptbuf_view_get_u32(v, &s->max_uses) < 0 ||
+	    ptbuf_view_get_u64(v, &s->max_runtime) < 0 || ptbuf_view_get_u32(v, &s->depth) < 0)
+		goto out;
+	if (s->has_hours > 1 || s->hours_from > 23 || s->hours_to > 23 ||
+	    (s->has_hours && s->hours_from == s->hours_to) ||
+	    (!s->has_hours && (s->hours_from || s->hours_to)))
+		goto out;
+	if (s->lifetime > UINT64_MAX / 2 || s->not_before > UINT64_MAX / 2)
+		goto out;
+	*ret = s;
+	s = NULL;
+	r = 0;
+out:
+	pt_grant_spec_free(s);
+	return r;
+}
 
 static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 {
@@ -236,6 +317,39 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		if ((r = ptbuf_view_get_u32(v, &q->count)) < 0)
 			return r;
 		return q->count >= 1 && q->count <= PT_MAX_SHEET ? 0 : -EBADMSG;
+	case PT_GRANT_CREATE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
+			return r;
+		return pt_grant_spec_get(v, &q->gspec);
+	case PT_GRANT_LIST:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder);
+	case PT_GRANT_REVOKE:
+	case PT_GRANT_DENY:
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
+	case PT_GRANT_REQUESTS:
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user);
+	case PT_GRANT_DELEGATE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id)) < 0)
+			return r;
+		return pt_grant_spec_get(v, &q->gspec);
+	case PT_GRANT_REQUEST:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
+			return r;
+		return pt_grant_spec_get(v, &q->gspec);
+	case PT_GRANT_APPROVE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id)) < 0 ||
+		    (r = ptbuf_view_get_u8(v, &q->narrow)) < 0)
+			return r;
+		if (q->narrow > 1)
+			return -EBADMSG;
+		return q->narrow ? pt_grant_spec_get(v, &q->gspec) : 0;
+	case PT_GRANT_EXPLAIN:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id)) < 0)
+			return r;
+		return pt_grant_spec_get(v, &q->gspec);
 	default:
 		return -EBADMSG;
 	}

@@ -18,3 +18,7 @@ int pt_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pt_re
 int pt_rep_encode(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *out);
 /* Convenience: append a PT_ERR frame. */
 int pt_rep_encode_error(struct ptbuf *out, uint32_t code, const char *message);
+
+/* Decodes a grant SPEC (proto.h) strictly: bounds, absolute paths, hours;
+ * -EBADMSG on anything else, *ret untouched. privsep.c uses it too. */
+int pt_grant_spec_get(struct ptbuf_view *v, struct pt_grant_spec **ret);

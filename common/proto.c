@@ -83,7 +83,25 @@ void pt_req_clear(struct pt_req *req)
 	free(req->cursor);
 	free(req->actor);
 	pt_free_secret(req->code);
+	pt_grant_spec_free(req->gspec);
 	memset(req, 0, sizeof(*req));
+}
+
+void pt_grant_spec_free(struct pt_grant_spec *s)
+{
+	if (!s)
+		return;
+	free(s->servicer);
+	free(s->servicer_exe);
+	free(s->servicer_unit);
+	for (uint32_t i = 0; s->cmds && i < s->n_cmds; i++) {
+		free(s->cmds[i].path);
+		for (uint32_t j = 0; s->cmds[i].argv && j < s->cmds[i].n_argv; j++)
+			free(s->cmds[i].argv[j]);
+		free(s->cmds[i].argv);
+	}
+	free(s->cmds);
+	free(s);
 }
 
 void pt_rep_clear(struct pt_rep *rep)
@@ -139,6 +157,15 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_EXPLAIN_ISSUE, "explain" },
 	{ PT_DELEGATE, "token.delegate" },
 	{ PT_LIST_DELEG, "list" },
+	{ PT_GRANT_CREATE, "grant.create" },
+	{ PT_GRANT_LIST, "grant.list" },
+	{ PT_GRANT_REVOKE, "grant.revoke" },
+	{ PT_GRANT_DELEGATE, "grant.delegate" },
+	{ PT_GRANT_REQUEST, "grant.request" },
+	{ PT_GRANT_APPROVE, "grant.approve" },
+	{ PT_GRANT_DENY, "grant.deny" },
+	{ PT_GRANT_REQUESTS, "grant.requests" },
+	{ PT_GRANT_EXPLAIN, "grant.explain" },
 };
 
 static const struct pt_name errcode_names[] = {

@@ -42,6 +42,34 @@
  *                persistable token moves to holder, which alone may redeem
  *                it from now on (root: any token; others: their own)
  *   PT_LIST_DELEG str user, str cursor (as PT_LIST_PAGE)
+ *   Grants (issue 11; added in v0.4 within version 1: new request types, so
+ *   older peers are unaffected and an older tokend answers PT_E_PROTO).
+ *   SPEC, a grant's scope: str servicer, str servicer_exe ("" = any), str
+ *                servicer_unit ("" = any), u32 n_cmds (1..PT_MAX_GRANT_CMDS),
+ *                n_cmds x { str path (absolute), u8 prefix (0: argv exact,
+ *                1: argv a prefix), u32 n_argv (0..PT_MAX_GRANT_ARGS), n_argv
+ *                x str arg (up to PT_MAX_GRANT_ARG bytes, may be empty) },
+ *                u64 not_before (0 = now), u64 lifetime (s from not_before;
+ *                0 = unset), u8 has_hours (0/1), u8 hours_from, u8 hours_to
+ *                (0..23, different when has_hours; both 0 otherwise), u32
+ *                max_uses (0 = unset), u64 max_runtime (s, 0 = unset), u32
+ *                depth. The digests are never sent: tokend reads the files.
+ *   PT_GRANT_CREATE   str user ("" or the caller's own name: nobody, root
+ *                     included, creates a grant in another user's name), SPEC
+ *   PT_GRANT_LIST     str user ("" = the caller's grants, as origin and as
+ *                     servicer; root: any user's), str servicer ("" = any)
+ *   PT_GRANT_REVOKE   str id (a grant: its origin, its servicer's delegator,
+ *                     or root)
+ *   PT_GRANT_DELEGATE str id, SPEC (the new servicer and the narrower scope;
+ *                     only the grant's current servicer)
+ *   PT_GRANT_REQUEST  str user, SPEC (servicer ""; the caller is the servicer)
+ *   PT_GRANT_APPROVE  str id, u8 narrow (0: grant the proposal; 1: SPEC
+ *                     follows, within the request; its servicer "")
+ *   PT_GRANT_DENY     str id
+ *   PT_GRANT_REQUESTS str user ("" = the caller: requests to them and by
+ *                     them; root: any user's)
+ *   PT_GRANT_EXPLAIN  str user, str id, SPEC (root: dry run of an act-as;
+ *                     servicer = the servicer, cmds[0] = the command line)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -89,6 +117,13 @@
  *                (0 = never delegated) and str delegated_from (the holder it
  *                was last delegated from; "" = never delegated).
  *   DELEGATE and LIST_DELEG were added in v0.4 within version 1 (new types).
+ *   PT_GRANT_CREATE, PT_GRANT_DELEGATE, PT_GRANT_REQUEST, PT_GRANT_APPROVE
+ *                str id (the new grant's, or the request's)
+ *   PT_GRANT_REVOKE, PT_GRANT_DENY  u32 count
+ *   PT_GRANT_LIST str text (one "key=value ..." line per grant)
+ *   PT_GRANT_REQUESTS u32 count (pending requests to the user), str text
+ *                (one line per request, each followed by its proposal)
+ *   PT_GRANT_EXPLAIN str text, ending "decision=allow" or "decision=deny"
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -115,6 +150,10 @@
 #define PT_MAX_LIST 1000u	   /* entries in one PT_LIST reply */
 #define PT_MAX_CODE 256u	   /* a code of a configured token type */
 #define PT_MAX_SHEET 100u	   /* codes in one CODE_SHEET / CODE_LIST reply */
+#define PT_MAX_GRANT_CMDS 8u	   /* commands in one grant SPEC */
+#define PT_MAX_GRANT_ARGS 64u	   /* arguments of one command */
+#define PT_MAX_GRANT_ARG 1024u	   /* bytes of one argument */
+#define PT_MAX_PATH 4095u	   /* an absolute path */
 
 enum pt_msgtype {
 	PT_HELLO = 1,
@@ -144,6 +183,15 @@ enum pt_msgtype {
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
 	 * PT_REDEEM's. */
 	PT_CREDENTIAL = 50,
+	PT_GRANT_CREATE = 60,	/* any uid: a grant in the caller's own name */
+	PT_GRANT_LIST = 61,	/* any uid: the caller's grants (root: anyone's) */
+	PT_GRANT_REVOKE = 62,	/* the origin, root */
+	PT_GRANT_DELEGATE = 63, /* the grant's servicer */
+	PT_GRANT_REQUEST = 64,	/* any uid: asks a user for a grant */
+	PT_GRANT_APPROVE = 65,	/* the user asked */
+	PT_GRANT_DENY = 66,	/* the user asked */
+	PT_GRANT_REQUESTS = 67, /* any uid: pending requests (root: anyone's) */
+	PT_GRANT_EXPLAIN = 68,	/* root: dry run of an act-as */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -165,27 +213,48 @@ enum pt_pubkey_format {
 	PT_PUBKEY_JWKS = 1,
 };
 
+/* A grant's scope on the wire (SPEC above). */
+struct pt_grant_wire_cmd {
+	char *path;
+	uint8_t prefix;
+	char **argv;
+	uint32_t n_argv;
+};
+struct pt_grant_spec {
+	char *servicer, *servicer_exe, *servicer_unit; /* "" = none */
+	struct pt_grant_wire_cmd *cmds;
+	uint32_t n_cmds;
+	uint64_t not_before, lifetime;
+	uint8_t has_hours, hours_from, hours_to;
+	uint32_t max_uses;
+	uint64_t max_runtime;
+	uint32_t depth;
+};
+void pt_grant_spec_free(struct pt_grant_spec *s);
+
 /* A decoded request. Strings are heap-allocated, NUL-terminated; NULL when
  * not part of this type. live_token is a secret: pt_req_clear wipes it. */
 struct pt_req {
 	uint8_t type;
-	uint32_t version;  /* HELLO */
-	char *user;	   /* MINT, REDEEM, LIST */
-	char *service;	   /* MINT, REDEEM */
-	char *tty;	   /* MINT */
-	char *rhost;	   /* MINT */
-	char *live_token;  /* EXCHANGE, REFRESH (secret) */
-	char *holder;	   /* EXCHANGE, REDEEM, DELEGATE */
-	uint64_t lifetime; /* EXCHANGE */
-	char *id;	   /* REVOKE, DELEGATE */
-	uint8_t format;	   /* PUBKEY */
-	uint64_t at;	   /* EXPLAIN (0 = now) */
-	uint64_t before;   /* REVOKE_MATCH (0 = any) */
-	char *ttype;	   /* CODE_ISSUE, CODE_CHECK: token type name */
-	char *code;	   /* CODE_CHECK (secret) */
-	char *cursor;	   /* LIST_PAGE, LIST_STATUS, LIST_DELEG ("" = first page) */
-	char *actor;	   /* EXPLAIN_ISSUE */
-	uint32_t count;	   /* CODE_SHEET: codes wanted */
+	uint32_t version;	     /* HELLO */
+	char *user;		     /* MINT, REDEEM, LIST */
+	char *service;		     /* MINT, REDEEM */
+	char *tty;		     /* MINT */
+	char *rhost;		     /* MINT */
+	char *live_token;	     /* EXCHANGE, REFRESH (secret) */
+	char *holder;		     /* EXCHANGE, REDEEM, DELEGATE */
+	uint64_t lifetime;	     /* EXCHANGE */
+	char *id;		     /* REVOKE, DELEGATE */
+	uint8_t format;		     /* PUBKEY */
+	uint64_t at;		     /* EXPLAIN (0 = now) */
+	uint64_t before;	     /* REVOKE_MATCH (0 = any) */
+	char *ttype;		     /* CODE_ISSUE, CODE_CHECK: token type name */
+	char *code;		     /* CODE_CHECK (secret) */
+	char *cursor;		     /* LIST_PAGE, LIST_STATUS, LIST_DELEG ("" = first page) */
+	char *actor;		     /* EXPLAIN_ISSUE */
+	uint32_t count;		     /* CODE_SHEET: codes wanted */
+	struct pt_grant_spec *gspec; /* GRANT_CREATE, DELEGATE, REQUEST, APPROVE, EXPLAIN */
+	uint8_t narrow;		     /* GRANT_APPROVE: gspec follows */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */
@@ -266,6 +335,10 @@ int pt_req_encode(const struct pt_req *req, struct ptbuf *out);
  * failure. */
 int pt_rep_decode(uint8_t req_type, uint8_t type, const uint8_t *payload, size_t len,
 		  struct pt_rep *ret);
+
+/* The SPEC of a grant request (proto-client.c) and its strict decoder
+ * (proto-server.c; -EBADMSG for anything out of bounds, *ret untouched). */
+int pt_grant_spec_put(struct ptbuf *b, const struct pt_grant_spec *s);
 
 /* Free (and wipe secrets of) what decode allocated; zero the struct. */
 void pt_req_clear(struct pt_req *req);

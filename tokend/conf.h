@@ -104,6 +104,23 @@ struct pt_rule {
 	bool renew_from_redeemed;
 };
 
+/* One rule of grants ( ) (config-grant.h): which users may grant which
+ * servicers which commands, and the most a grant of theirs may hold. */
+struct pt_grant_rule {
+	char *name; /* "grants[0]" when not named in the file */
+	int line;
+	char **users; /* origins; "*" any */
+	size_t n_users;
+	char **servicers; /* "*" any */
+	size_t n_servicers;
+	char **commands; /* absolute paths, "DIR/ *" (its files) or "*" */
+	size_t n_commands;
+	uint64_t max_window;  /* s, not_after - max(now, not_before) */
+	uint32_t max_uses;    /* per grant */
+	uint32_t max_depth;   /* delegations (0: none) */
+	uint64_t max_runtime; /* s per use; 0: tokend.max_job_runtime */
+};
+
 struct pt_config {
 	char *path;
 	struct pt_conf_files files; /* empty when loaded from a string */
@@ -159,6 +176,12 @@ struct pt_config {
 	size_t n_issue;
 	struct pt_rule *redeem;
 	size_t n_redeem;
+	/* grant { }, grants ( ) (config-grant.h); no rule: no grants */
+	uint32_t grant_max_per_user; /* grants a user holds as origin, default 20 */
+	uint32_t grant_max_pending;  /* pending requests per servicer, default 10 */
+	uint64_t grant_request_ttl;  /* an unanswered request lapses, default 7d */
+	struct pt_grant_rule *grant_rules;
+	size_t n_grant_rules;
 	/* types ( ): always holds the built-ins "live" and "persistable" (tokentype.h) */
 	struct pt_tokentype *types;
 	size_t n_types;

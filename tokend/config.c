@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "confdir.h"
+#include "config-grant.h"
 #include "confvalue.h"
 #include "seal.h"
 #include "fileio.h"
@@ -1229,6 +1230,7 @@ void pt_config_free(struct pt_config *cfg)
 	for (size_t i = 0; i < cfg->n_redeem; i++)
 		rule_clear(&cfg->redeem[i]);
 	free(cfg->redeem);
+	pt_config_grants_free(cfg);
 	pt_ttypes_free(cfg->types, cfg->n_types);
 	pt_conf_files_free(&cfg->files);
 	free(cfg);
@@ -1312,6 +1314,7 @@ static int set_defaults(struct pt_config *c)
 	c->audit_rotate_keep = 10;
 	c->audit_refusal_burst = 10;
 	c->audit_refusal_window = 60;
+	pt_config_grants_defaults(c);
 	if (set_str(&c->socket_path, DEFAULT_SOCKET) < 0 ||
 	    set_str(&c->state_dir, DEFAULT_STATE_DIR) < 0 ||
 	    set_str(&c->nss_cache, DEFAULT_NSS_CACHE) < 0 || set_str(&c->issuer, issuer) < 0 ||
@@ -1330,10 +1333,12 @@ enum {
 	TOP_REDEEM,
 	TOP_AUDIT,
 	TOP_TYPES,
+	TOP_GRANT,
+	TOP_GRANTS,
 	_TOP_MAX
 };
-static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",  "actors", "issue",
-						"redeem", "audit", "types" };
+static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",  "actors", "issue", "redeem",
+						"audit",  "types", "grant",  "grants" };
 
 /* A new config with the defaults, named name; NULL: out of memory. */
 static struct pt_config *config_new(const char *name)
@@ -1380,6 +1385,10 @@ static int parse_tree(struct parse *p, config_t *lc)
 		return r;
 	if (top[TOP_REDEEM] &&
 	    (r = parse_rules(p, top[TOP_REDEEM], "redeem", &p->cfg->redeem, &p->cfg->n_redeem)) < 0)
+		return r;
+	if (top[TOP_GRANT] && (r = pt_config_parse_grant(&p->x, top[TOP_GRANT], p->cfg)) < 0)
+		return r;
+	if (top[TOP_GRANTS] && (r = pt_config_parse_grants(&p->x, top[TOP_GRANTS], p->cfg)) < 0)
 		return r;
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include "nssconf.h"
 #include "ops.h"
 #include "rotate.h"
+#include "grant.h"
 #include "seal.h"
 #include "server.h"
 #include "store.h"
@@ -444,6 +445,12 @@ int main(int argc, char **argv)
 			  NULL);
 		goto out;
 	}
+	r = pt_grants_open(d.keydir, storekey, &d.grants, err, sizeof(err));
+	if (r < 0) {
+		pt_log_kv(LOG_ERR, "start", "error", "reason",
+			  PT_LOG_F("cannot open the grants: %s", err), NULL);
+		goto out;
+	}
 	if (pt_store_imported(d.store))
 		pt_log_kv(LOG_NOTICE, "store", "allow", "imported",
 			  PT_LOG_U(pt_store_imported(d.store)), "dir", d.keydir, "reason",
@@ -540,6 +547,7 @@ out:
 	pt_ops_usage_close(&d);
 	pt_history_free(d.history);
 	pt_store_free(d.store);
+	pt_grants_free(d.grants);
 	if (storekey)
 		OPENSSL_cleanse(storekey, PT_STORE_KEYLEN);
 	pt_sealer_free(sealer);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "history.h"
+#include "grant-internal.h"
 #include "journal.h"
 #include "fileio.h"
 #include "log.h"
@@ -273,6 +274,8 @@ void pt_ops_housekeeping(struct pt_daemon *d)
 	flush_refusals(d);
 	compact(d);
 	pt_keys_prune(d->keys, d->cfg->alg, now); /* rotated-out keys past their last token */
+	if (d->grants)
+		pt_grant_expire(d, now); /* lapsed requests, grants over or revoked */
 	for (size_t i = pt_store_count(d->store); i > 0; i--) {
 		struct pt_record *rec = pt_store_at(d->store, i - 1);
 		char id[PT_ID_LEN];

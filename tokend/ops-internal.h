@@ -134,6 +134,16 @@ int op_code_issue(struct call *c);
 int op_code_check(struct call *c);
 int op_code_sheet(struct call *c);
 int op_code_list(struct call *c);
+/* ops-grant.c */
+int op_grant_create(struct call *c);
+int op_grant_list(struct call *c);
+int op_grant_revoke(struct call *c);
+int op_grant_delegate(struct call *c);
+int op_grant_request(struct call *c);
+int op_grant_approve(struct call *c);
+int op_grant_deny(struct call *c);
+int op_grant_requests(struct call *c);
+int op_grant_explain(struct call *c);
 /* credential.c */
 int op_credential(struct call *c);
 /* ops-delegate.c */

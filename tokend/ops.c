@@ -48,6 +48,16 @@ static const struct pt_ops_row rows[] = {
 	{ PT_CREDENTIAL, PT_CALLER_CREDENTIAL, PT_AUDIT_HELD, op_credential },
 	{ PT_DELEGATE, PT_CALLER_ANY, PT_AUDIT_HELD, op_delegate },
 	{ PT_LIST_DELEG, PT_CALLER_ANY, PT_AUDIT_NONE, op_list },
+	/* grants (ops-grant.c): whose grant it is, is the grant's data */
+	{ PT_GRANT_CREATE, PT_CALLER_ANY, PT_AUDIT_HELD, op_grant_create },
+	{ PT_GRANT_LIST, PT_CALLER_ANY, PT_AUDIT_NONE, op_grant_list },
+	{ PT_GRANT_REVOKE, PT_CALLER_ANY, PT_AUDIT_RECORD, op_grant_revoke },
+	{ PT_GRANT_DELEGATE, PT_CALLER_ANY, PT_AUDIT_HELD, op_grant_delegate },
+	{ PT_GRANT_REQUEST, PT_CALLER_ANY, PT_AUDIT_HELD, op_grant_request },
+	{ PT_GRANT_APPROVE, PT_CALLER_ANY, PT_AUDIT_HELD, op_grant_approve },
+	{ PT_GRANT_DENY, PT_CALLER_ANY, PT_AUDIT_RECORD, op_grant_deny },
+	{ PT_GRANT_REQUESTS, PT_CALLER_ANY, PT_AUDIT_NONE, op_grant_requests },
+	{ PT_GRANT_EXPLAIN, PT_CALLER_ROOT, PT_AUDIT_RECORD, op_grant_explain },
 	{ PT_OK, PT_CALLER_NONE, PT_AUDIT_NONE, NULL },	 /* a reply */
 	{ PT_ERR, PT_CALLER_NONE, PT_AUDIT_NONE, NULL }, /* a reply */
 };

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "privsep.h"
+#include "proto-server.h"
 #include "util.h"
 
 /* The request's fields in their fixed order, with each one's bound. */
@@ -108,6 +109,11 @@ int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req,
 	if ((r = ptbuf_put_u8(out, live ? 1 : 0)) < 0 ||
 	    (live && (r = pt_live_wire_put(out, live)) < 0))
 		return r;
+	/* a grant's scope (grant requests), then GRANT_APPROVE's flag */
+	if ((r = ptbuf_put_u8(out, req->gspec ? 1 : 0)) < 0 ||
+	    (req->gspec && (r = pt_grant_spec_put(out, req->gspec)) < 0) ||
+	    (r = ptbuf_put_u8(out, req->narrow)) < 0)
+		return r;
 	return 0;
 }
 
@@ -191,7 +197,7 @@ static int decode_req(struct ptbuf_view *v, struct ps_msg *m)
 {
 	struct pt_req q = { 0 };
 	uint32_t mask;
-	uint8_t has_live;
+	uint8_t has_live, has_spec;
 
 	if (ptbuf_view_get_u8(v, &q.type) < 0 || ptbuf_view_get_u32(v, &mask) < 0 ||
 	    ptbuf_view_get_u32(v, &q.version) < 0 || ptbuf_view_get_u64(v, &q.lifetime) < 0 ||
@@ -209,6 +215,13 @@ static int decode_req(struct ptbuf_view *v, struct ps_msg *m)
 		goto bad;
 	if (has_live && pt_live_wire_get(v, &m->live) < 0)
 		goto bad;
+	if (ptbuf_view_get_u8(v, &has_spec) < 0 || has_spec > 1 ||
+	    (has_spec && pt_grant_spec_get(v, &q.gspec) < 0) ||
+	    ptbuf_view_get_u8(v, &q.narrow) < 0 || q.narrow > 1) {
+		if (has_live)
+			pt_live_presented_clear(&m->live);
+		goto bad;
+	}
 	m->has_live = has_live;
 	m->req = q;
 	return 0;

@@ -23,12 +23,12 @@
 #define MAX_SHORT_FIELD 255
 #define RECORD_VERSION 1
 
-int pt_record_new_id(char ret[PT_ID_LEN])
+int pt_record_new_id_prefixed(const char *prefix, char ret[PT_ID_LEN])
 {
 	uint8_t b[16];
 	char *s;
 
-	if (!ret)
+	if (!ret || !prefix || strlen(prefix) != 3)
 		return -EINVAL;
 	if (RAND_bytes(b, sizeof(b)) != 1)
 		return -EIO;
@@ -39,10 +39,15 @@ int pt_record_new_id(char ret[PT_ID_LEN])
 		free(s);
 		return -EIO;
 	}
-	memcpy(ret, "pt_", 3);
+	memcpy(ret, prefix, 3);
 	memcpy(ret + 3, s, PT_ID_LEN - 3); /* 22 chars + NUL */
 	free(s);
 	return 0;
+}
+
+int pt_record_new_id(char ret[PT_ID_LEN])
+{
+	return pt_record_new_id_prefixed("pt_", ret);
 }
 
 static void free_str(char **s)

@@ -79,6 +79,8 @@ struct pt_record {
 
 /* A fresh random id "pt_..." */
 int pt_record_new_id(char ret[PT_ID_LEN]);
+/* The same with another three-character prefix ("gr_" for grants). */
+int pt_record_new_id_prefixed(const char *prefix, char ret[PT_ID_LEN]);
 void pt_record_free(struct pt_record *r);
 /* The store's compact form, one block for every string and list instead of
  * one malloc each: pt_record_compact moves r's strings into one (r itself

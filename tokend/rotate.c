@@ -23,6 +23,7 @@
 #include "seal.h"
 #include "fileio.h"
 #include "store.h"
+#include "grant-internal.h"
 #include "util.h"
 
 #define CURRENT_FILE "current"
@@ -209,6 +210,22 @@ int pt_rotate(struct pt_daemon *d, char *msg, size_t len)
 		snprintf(msg, len, "cannot re-wrap the tokens: %s", strerror(-r));
 		goto out;
 	}
+	if (d->grants) {
+		struct pt_grants *ng = NULL;
+		char gerr[256];
+
+		r = pt_grants_rewrap(d->grants, newdir, key2);
+		if (r >= 0)
+			r = pt_grants_open(newdir, key2, &ng, gerr, sizeof(gerr));
+		if (r >= 0 && pt_grants_count(ng) != pt_grants_count(d->grants))
+			r = -EIO;
+		pt_grants_free(ng);
+		if (r < 0) {
+			snprintf(msg, len, "cannot re-wrap the grants: %s; nothing changed",
+				 strerror(-r));
+			goto out;
+		}
+	}
 	r = pt_store_open(newdir, key2, &ns, &nbad);
 	if (r < 0 || pt_store_count(ns) != pt_store_count(d->store)) {
 		snprintf(msg, len,
@@ -240,6 +257,8 @@ int pt_rotate(struct pt_daemon *d, char *msg, size_t len)
 	nk = NULL;
 	memcpy(d->storekey, key2, PT_STORE_KEYLEN);
 	snprintf(d->keydir, sizeof(d->keydir), "%s", newdir);
+	if (d->grants)
+		pt_grants_set_dir(d->grants, newdir);
 	pt_keygen_cleanup(d->cfg->state_dir, gen + 1);
 	r = 0;
 out:

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "grant-cmd.h"
 #include "jws.h"
 #include "ptjson.h"
 #include "toolutil.h"
@@ -45,6 +46,20 @@ static void usage(FILE *f)
 		"  persist --holder NAME [--lifetime DURATION]\n"
 		"                          exchange the live token for a persistable token\n"
 		"                          that NAME may redeem (DURATION: 30d, 12h, ...)\n"
+		"  grant SERVICER --cmd PATH --expires D [--uses N] [--hours HH-HH]\n"
+		"        [--max-runtime D] [--depth N] [--exe PATH] [--unit UNIT]\n"
+		"        [--args|--args-prefix [--] ARG...]\n"
+		"                          let SERVICER run PATH as you (see pertok(1))\n"
+		"  grants                  your grants, as user and as servicer\n"
+		"  grant revoke ID         revoke a grant (and what was delegated from it)\n"
+		"  grant delegate ID SERVICER2 --cmd PATH [narrower options]\n"
+		"                          pass a grant you hold on, narrower\n"
+		"  grant request USER --cmd PATH [--args ARG...] [--uses N] [--expires D]\n"
+		"                          ask USER for a grant\n"
+		"  grant requests          pending requests to you and by you, with proposals\n"
+		"  grant approve ID [--cmd PATH [narrower options]]\n"
+		"                          grant a request (its proposal, or narrower)\n"
+		"  grant deny ID           refuse a request\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH       tokend's socket (default %s)\n"
@@ -429,11 +444,24 @@ static int cmd_persist(int argc, char **argv, struct tool_conn *conn)
 	return code;
 }
 
+/* ---------------------------------------------------------------- grants */
+
+static int cmd_grant(int argc, char **argv, struct tool_conn *conn)
+{
+	return grant_cmd_user(argc, argv, usage, conn);
+}
+
+static int cmd_grants(int argc, char **argv, struct tool_conn *conn)
+{
+	return grant_cmd_list(argc, argv, usage, conn);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const struct tool_command commands[] = {
-	{ "token", cmd_token },	  { "list", cmd_list },	      { "status", cmd_status },
-	{ "revoke", cmd_revoke }, { "persist", cmd_persist }, { "delegate", cmd_delegate },
+	{ "token", cmd_token },	  { "list", cmd_list },		{ "status", cmd_status },
+	{ "revoke", cmd_revoke }, { "persist", cmd_persist },	{ "grant", cmd_grant },
+	{ "grants", cmd_grants }, { "delegate", cmd_delegate },
 };
 
 int main(int argc, char **argv)

@@ -18,6 +18,7 @@
 
 #include "client.h"
 #include "audit-cmd.h"
+#include "grant-cmd.h"
 #include "toolutil.h"
 #include "util.h"
 
@@ -39,6 +40,13 @@ static void usage(FILE *f)
 		"                                1 deny)\n"
 		"  explain --issue --actor A --user U --holder H [--at TIME] [--json]\n"
 		"                                the same for the exchange at a login through A\n"
+		"  explain act-as USER --servicer S --grant ID -- /PATH/CMD [ARGS...]\n"
+		"                                whether S may run the command as USER under\n"
+		"                                the grant, and which field decides (dry run;\n"
+		"                                exit 0 allow, 1 deny)\n"
+		"  grants [--user U] [--servicer S]\n"
+		"                                list grants (U's as user or servicer, S's)\n"
+		"  grant revoke ID               revoke a grant (and its delegations)\n"
 		"  check-config FILE             check a tokend.conf without touching tokend\n"
 		"  code issue [USER] --type T [--user U] [--count N]\n"
 		"                                issue a code of a code type (printed once);\n"
@@ -395,20 +403,6 @@ static int opt_explain(int c, const char *arg, void *u)
 	}
 }
 
-/* The decision the explain text ends with (proto.h): 1 allow, 0 deny, -1
- * none (a tokend older than v0.3). */
-static int explain_decision(const char *text)
-{
-	const char *p = text ? strstr(text, "decision=") : NULL, *last = NULL;
-
-	for (; p; p = strstr(p + 1, "decision="))
-		if (p == text || p[-1] == '\n')
-			last = p;
-	if (!last)
-		return -1;
-	return strncmp(last, "decision=allow", 14) == 0 ? 1 : 0;
-}
-
 static int add_json_str(struct json_object *o, const char *key, const char *v)
 {
 	struct json_object *s = v ? json_object_new_string(v) : NULL;
@@ -489,6 +483,8 @@ static int cmd_explain(int argc, char **argv, struct tool_conn *conn)
 	struct pt_rep rep = {};
 	int code, decision;
 
+	if (argc > 1 && strcmp(argv[1], "act-as") == 0)
+		return grant_cmd_explain(argc - 1, argv + 1, usage, conn);
 	code = tool_parse_command(argc, argv, "u:H:a:iA:j", opts, PT_ELEMENTSOF(opts), opt_explain,
 				  &e, usage, conn);
 	if (code >= 0)
@@ -509,7 +505,7 @@ static int cmd_explain(int argc, char **argv, struct tool_conn *conn)
 	code = tool_call(conn, &req, &rep);
 	if (code != TOOL_EXIT_OK)
 		goto out;
-	decision = explain_decision(rep.text);
+	decision = tool_explain_decision(rep.text);
 	if (e.json)
 		code = print_explain_json(&e, rep.text, decision);
 	else
@@ -733,6 +729,22 @@ static int cmd_check_config(int argc, char **argv, struct tool_conn *conn)
 	return TOOL_EXIT_REFUSED;
 }
 
+/* ---------------------------------------------------------------- grants */
+
+static int cmd_grants(int argc, char **argv, struct tool_conn *conn)
+{
+	return grant_cmd_list(argc, argv, usage, conn);
+}
+
+static int cmd_grant(int argc, char **argv, struct tool_conn *conn)
+{
+	if (argc < 2 || strcmp(argv[1], "revoke") != 0) {
+		tool_err("usage: grant revoke ID");
+		return TOOL_EXIT_USAGE;
+	}
+	return grant_cmd_revoke(argc - 1, argv + 1, usage, conn);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const struct tool_command commands[] = {
@@ -742,6 +754,8 @@ static const struct tool_command commands[] = {
 	{ "reseal", cmd_reseal },     { "audit", pertokctl_audit },
 	{ "explain", cmd_explain },   { "check-config", cmd_check_config },
 	{ "code", cmd_code },
+	{ "grants", cmd_grants },
+	{ "grant", cmd_grant },
 };
 
 int main(int argc, char **argv)

@@ -453,3 +453,15 @@ int tool_main(int argc, char **argv, const struct tool_command *commands, size_t
 	fprintf(stderr, "Try '%s --help'.\n", program_invocation_short_name);
 	return TOOL_EXIT_USAGE;
 }
+
+int tool_explain_decision(const char *text)
+{
+	const char *p = text ? strstr(text, "decision=") : NULL, *last = NULL;
+
+	for (; p; p = strstr(p + 1, "decision="))
+		if (p == text || p[-1] == '\n')
+			last = p;
+	if (!last)
+		return -1;
+	return strncmp(last, "decision=allow", 14) == 0 ? 1 : 0;
+}

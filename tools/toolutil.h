@@ -78,6 +78,10 @@ int tool_opt_flag(int c, const char *arg, void *u);
 /* Prints text, ending it with a newline when it lacks one. */
 void tool_print_text(const char *text);
 
+/* The decision an explain text ends with (proto.h): 1 allow, 0 deny, -1
+ * none (a tokend older than v0.3). */
+int tool_explain_decision(const char *text);
+
 /* Sends req and prints the reply's text. Returns an exit code. */
 int tool_call_text(const struct tool_conn *conn, const struct pt_req *req);
 

@@ -17,7 +17,7 @@ fi
 
 # Each case: the program, the words (the last is the one being completed,
 # '' for an empty one) | the completions expected, in compgen's order.
-cases='pertok|token list status revoke persist delegate
+cases='pertok|token list status revoke persist delegate grant grants
 pertok d|delegate
 pertokctl de|delegate
 pertok st|status

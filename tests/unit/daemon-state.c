@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "daemon-state.h"
+#include "grant.h"
 #include "keys.h"
 #include "seal.h"
 
@@ -25,6 +26,7 @@ int ut_daemon_open(struct pt_daemon *d, const char *conf, const char *statedir, 
 	if (pt_keys_load_or_create(statedir, storekey, d->cfg->alg, &d->keys, &created, err,
 				   sizeof(err)) < 0 ||
 	    pt_store_open(statedir, storekey, &d->store, NULL) < 0 ||
+	    pt_grants_open(statedir, storekey, &d->grants, err, sizeof(err)) < 0 ||
 	    pt_audit_open_config(d->cfg, storekey, d->keys, &d->audit, warn, sizeof(warn), err,
 				 sizeof(err)) < 0) {
 		fprintf(stderr, "setup: %s\n", err);
@@ -37,6 +39,7 @@ void ut_daemon_close(struct pt_daemon *d)
 {
 	pt_audit_close(d->audit);
 	pt_store_free(d->store);
+	pt_grants_free(d->grants);
 	pt_keys_free(d->keys);
 	pt_config_free(d->cfg);
 }
