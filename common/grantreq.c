@@ -312,7 +312,7 @@ static int parse_body(struct parser *p, struct pt_grantreq *q)
 	s->max_uses = r ? (uint32_t)x : 0;
 	if ((r = parse_opt_number(p, "max_runtime", 1, MAX_LIFETIME, &s->max_runtime)) < 0)
 		return r;
-	if ((r = parse_opt_number(p, "depth", 0, 16, &x)) < 0)
+	if ((r = parse_opt_number(p, "depth", 1, 16, &x)) < 0)
 		return r;
 	s->depth = r ? (uint32_t)x : 0;
 	if (p->i < p->n)

@@ -22,7 +22,7 @@
  *   lifetime=SECONDS     (1 to 10 years)
  *   [max_uses=N]
  *   [max_runtime=SECONDS]
- *   [depth=N]
+ *   [depth=N]            (1 to 16; absent: 0, no delegation)
  *
  * Values are printable ASCII (0x20..0x7e); only arg may hold spaces or be
  * empty. Numbers are decimal without leading zeros. Nothing else: no

@@ -87,6 +87,10 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		if ((r = ptbuf_put_cstring_max(b, req->id, PT_MAX_STR)) < 0)
 			return r;
 		return ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR);
+	case PT_GRANT_SIGNED:
+		if ((r = ptbuf_put_cstring_max(b, req->signed_text, PT_MAX_SIGNED)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, req->signature, PT_MAX_SIGNED);
 	case PT_PUBKEY:
 		return ptbuf_put_u8(b, req->format);
 	case PT_STATUS:
@@ -310,6 +314,7 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_GRANT_DELEGATE:
 	case PT_GRANT_REQUEST:
 	case PT_GRANT_APPROVE:
+	case PT_GRANT_SIGNED:
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &p->id);
 	case PT_GRANT_REVOKE:
 	case PT_GRANT_DENY:

@@ -95,6 +95,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_GRANT_DELEGATE:
 	case PT_GRANT_REQUEST:
 	case PT_GRANT_APPROVE:
+	case PT_GRANT_SIGNED:
 		return ptbuf_put_cstring_max(b, rep->id, PT_MAX_STR);
 	case PT_GRANT_LIST:
 	case PT_GRANT_EXPLAIN:
@@ -277,6 +278,10 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id)) < 0)
 			return r;
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder);
+	case PT_GRANT_SIGNED:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_SIGNED, &q->signed_text)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_SIGNED, &q->signature);
 	case PT_PUBKEY:
 		r = ptbuf_view_get_u8(v, &q->format);
 		if (r < 0)

@@ -84,6 +84,8 @@ void pt_req_clear(struct pt_req *req)
 	free(req->actor);
 	pt_free_secret(req->code);
 	pt_grant_spec_free(req->gspec);
+	free(req->signed_text);
+	free(req->signature);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -157,6 +159,7 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_EXPLAIN_ISSUE, "explain" },
 	{ PT_DELEGATE, "token.delegate" },
 	{ PT_LIST_DELEG, "list" },
+	{ PT_GRANT_SIGNED, "grant.signed" },
 	{ PT_GRANT_CREATE, "grant.create" },
 	{ PT_GRANT_LIST, "grant.list" },
 	{ PT_GRANT_REVOKE, "grant.revoke" },

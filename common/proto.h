@@ -42,6 +42,10 @@
  *                persistable token moves to holder, which alone may redeem
  *                it from now on (root: any token; others: their own)
  *   PT_LIST_DELEG str user, str cursor (as PT_LIST_PAGE)
+ *   PT_GRANT_SIGNED str request (the text a user signed, grantreq.h; up to
+ *                PT_MAX_SIGNED bytes), str signature (its armored SSH
+ *                signature, namespace "pertok-grant"; up to PT_MAX_SIGNED):
+ *                any uid may submit it, the consent is the signature
  *   Grants (issue 11; added in v0.4 within version 1: new request types, so
  *   older peers are unaffected and an older tokend answers PT_E_PROTO).
  *   SPEC, a grant's scope: str servicer, str servicer_exe ("" = any), str
@@ -116,7 +120,9 @@
  *   PT_LIST_DELEG as PT_LIST_STATUS, each entry followed by u32 delegations
  *                (0 = never delegated) and str delegated_from (the holder it
  *                was last delegated from; "" = never delegated).
- *   DELEGATE and LIST_DELEG were added in v0.4 within version 1 (new types).
+ *   PT_GRANT_SIGNED str id (the new grant's)
+ *   DELEGATE, LIST_DELEG and GRANT_SIGNED were added in v0.4 within version
+ *   1 (new types).
  *   PT_GRANT_CREATE, PT_GRANT_DELEGATE, PT_GRANT_REQUEST, PT_GRANT_APPROVE
  *                str id (the new grant's, or the request's)
  *   PT_GRANT_REVOKE, PT_GRANT_DENY  u32 count
@@ -150,6 +156,7 @@
 #define PT_MAX_LIST 1000u	   /* entries in one PT_LIST reply */
 #define PT_MAX_CODE 256u	   /* a code of a configured token type */
 #define PT_MAX_SHEET 100u	   /* codes in one CODE_SHEET / CODE_LIST reply */
+#define PT_MAX_SIGNED 16384u	   /* GRANT_SIGNED: the request, the signature */
 #define PT_MAX_GRANT_CMDS 8u	   /* commands in one grant SPEC */
 #define PT_MAX_GRANT_ARGS 64u	   /* arguments of one command */
 #define PT_MAX_GRANT_ARG 1024u	   /* bytes of one argument */
@@ -178,6 +185,7 @@ enum pt_msgtype {
 	PT_CODE_LIST = 41,     /* root: the ids on a user's sheet, used or not */
 	PT_DELEGATE = 75,      /* root or the token's user: move a token to another holder */
 	PT_LIST_DELEG = 76,    /* LIST_STATUS with each token's delegation */
+	PT_GRANT_SIGNED = 77,  /* anyone: a grant request signed with the user's SSH key */
 	/* never on the wire: the front makes it (service = the unit, id = the
 	 * credential id) of a connection on the credential socket
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
@@ -255,6 +263,8 @@ struct pt_req {
 	uint32_t count;		     /* CODE_SHEET: codes wanted */
 	struct pt_grant_spec *gspec; /* GRANT_CREATE, DELEGATE, REQUEST, APPROVE, EXPLAIN */
 	uint8_t narrow;		     /* GRANT_APPROVE: gspec follows */
+	char *signed_text;	     /* GRANT_SIGNED: the request signed */
+	char *signature;	     /* GRANT_SIGNED: its armored SSH signature */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */

@@ -30,6 +30,7 @@
 #include "ops.h"
 #include "rotate.h"
 #include "grant.h"
+#include "sigreplay.h"
 #include "seal.h"
 #include "server.h"
 #include "store.h"
@@ -182,15 +183,18 @@ static uint8_t *secret_page(void)
 
 /*
  * Least privilege: tokend stays uid 0 (it owns the state directory and reads
- * shadow as its owner) but keeps a single capability, CAP_SYS_PTRACE, which
- * the kernel requires to read /proc/PID/exe of other users' processes (the
- * peer's executable). Everything else, and every way back, is dropped.
+ * shadow as its owner) but keeps a single effective capability,
+ * CAP_SYS_PTRACE, which the kernel requires to read /proc/PID/exe of other
+ * users' processes (the peer's executable). CAP_DAC_READ_SEARCH stays
+ * permitted but not effective: authkeys.c raises it only around reading a
+ * user's ~/.ssh/authorized_keys (SSH-signed consent; ~/.ssh is 0700).
+ * Everything else, and every way back, is dropped.
  */
 static int drop_privileges(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
-	const unsigned keep = CAP_SYS_PTRACE;
+	const unsigned keep = CAP_SYS_PTRACE, keep_off = CAP_DAC_READ_SEARCH;
 	const struct group *tss = getgrnam("tss");
 
 	/* Without CAP_DAC_OVERRIDE, root reaches the TPM device (root:tss or
@@ -198,7 +202,7 @@ static int drop_privileges(void)
 	if (tss && setgroups(1, &tss->gr_gid) < 0)
 		return -errno;
 	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++) {
-		if (cap == keep || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
+		if (cap == keep || cap == keep_off || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
 			continue; /* kept, or already outside the bounding set */
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
 			if (errno != EPERM)
@@ -209,6 +213,7 @@ static int drop_privileges(void)
 		}
 	}
 	data[keep / 32].effective = data[keep / 32].permitted = 1u << (keep % 32);
+	data[keep_off / 32].permitted |= 1u << (keep_off % 32);
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return -errno;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -548,6 +553,7 @@ out:
 	pt_history_free(d.history);
 	pt_store_free(d.store);
 	pt_grants_free(d.grants);
+	pt_sigreplay_free(d.sigreplay);
 	if (storekey)
 		OPENSSL_cleanse(storekey, PT_STORE_KEYLEN);
 	pt_sealer_free(sealer);

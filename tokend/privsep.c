@@ -25,7 +25,9 @@ enum {
 	F_TTYPE,
 	F_CODE,
 	F_CURSOR,
-	F_ACTOR, /* EXPLAIN_ISSUE */
+	F_ACTOR,       /* EXPLAIN_ISSUE */
+	F_SIGNED_TEXT, /* GRANT_SIGNED */
+	F_SIGNATURE,
 	F_N
 };
 
@@ -52,6 +54,10 @@ static char **req_field(struct pt_req *r, unsigned i)
 		return &r->code;
 	case F_CURSOR:
 		return &r->cursor;
+	case F_SIGNED_TEXT:
+		return &r->signed_text;
+	case F_SIGNATURE:
+		return &r->signature;
 	default:
 		return &r->actor;
 	}
@@ -59,7 +65,10 @@ static char **req_field(struct pt_req *r, unsigned i)
 
 static size_t field_max(unsigned i)
 {
-	return i == F_LIVE_TOKEN ? PT_MAX_TOKEN : i == F_CODE ? PT_MAX_CODE : PT_MAX_STR;
+	return i == F_LIVE_TOKEN		      ? PT_MAX_TOKEN :
+	       i == F_CODE			      ? PT_MAX_CODE :
+	       i == F_SIGNED_TEXT || i == F_SIGNATURE ? PT_MAX_SIGNED :
+							PT_MAX_STR;
 }
 
 static int header(struct ptbuf *out, uint8_t kind, uint32_t conn)

@@ -349,6 +349,8 @@ static const struct matrix_row {
 	{ PT_GRANT_REQUESTS, { SKIP, SKIP, SKIP, SKIP, SKIP, SKIP } },
 	/* root only: the others are refused by class */
 	{ PT_GRANT_EXPLAIN, { SKIP, SKIP, SKIP, P, P, P } },
+	/* anyone: the consent is the signature (none here: malformed) */
+	{ PT_GRANT_SIGNED, { A, A, A, A, A, A } },
 };
 
 static void test_caller_classes(void **state)
