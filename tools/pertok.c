@@ -18,6 +18,7 @@
 #include "grant-cmd.h"
 #include "jws.h"
 #include "ptjson.h"
+#include "grantsig-cmd.h"
 #include "toolutil.h"
 #include "util.h"
 
@@ -448,6 +449,8 @@ static int cmd_persist(int argc, char **argv, struct tool_conn *conn)
 
 static int cmd_grant(int argc, char **argv, struct tool_conn *conn)
 {
+	if (grantsig_wanted(argc, argv))
+		return grantsig_cmd(argc, argv, usage, conn);
 	return grant_cmd_user(argc, argv, usage, conn);
 }
 

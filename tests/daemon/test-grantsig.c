@@ -317,6 +317,31 @@ static void test_group_writable(void **state)
 	assert_int_equal(submit(), 0);
 }
 
+/* The tool: --request prints the text, --sign writes it and has ssh-keygen
+ * sign it, --signed-request submits the pair. */
+static void test_tool(void **state)
+{
+	(void)state;
+	assert_int_equal(th_run("%s/tools/pertok grant --request --host %s --user %s %s --cmd "
+				"/bin/echo --expires 1h --uses 2 | head -n 1 | grep -qx "
+				"'pertok-grant-request 1'",
+				th_bin(), host, names[ALICE], names[SVC]),
+			 0);
+	assert_int_equal(th_run("%s/tools/pertok grant --sign %s/ecdsa --output %s/treq --user %s "
+				"%s --cmd /bin/echo --expires 1h >/dev/null && test -s %s/treq.sig",
+				th_bin(), keys, th.dir, names[ALICE], names[SVC], th.dir),
+			 0);
+	assert_int_equal(th_run("%s/tools/pertok -s %s grant --signed-request %s/treq --signature "
+				"%s/treq.sig | grep -Eqx 'granted gr_[A-Za-z0-9_-]+'",
+				th_bin(), th.sock, th.dir, th.dir),
+			 0);
+	/* the same pair again: replayed */
+	assert_int_equal(th_run("%s/tools/pertok -s %s grant --signed-request %s/treq --signature "
+				"%s/treq.sig 2>&1 | grep -q 'replayed: nonce'",
+				th_bin(), th.sock, th.dir, th.dir),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_group_writable),
+		cmocka_unit_test(test_tool),
 	};
 
 	if (geteuid() != 0) {

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* pertok grant --request/--sign/--signed-request (grantsig-cmd.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct tool_conn;
+
+/* Does this grant command line ask for a signed request (--request,
+ * --sign, --signed-request)? */
+bool grantsig_wanted(int argc, char **argv);
+/* Runs it: exit code. */
+int grantsig_cmd(int argc, char **argv, void (*usage)(FILE *f), struct tool_conn *conn);
