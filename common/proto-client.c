@@ -87,6 +87,8 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		if ((r = ptbuf_put_cstring_max(b, req->id, PT_MAX_STR)) < 0)
 			return r;
 		return ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR);
+	case PT_GRANT_CREDENTIAL:
+		return ptbuf_put_cstring_max(b, req->id, PT_MAX_STR);
 	case PT_GRANT_SIGNED:
 		if ((r = ptbuf_put_cstring_max(b, req->signed_text, PT_MAX_SIGNED)) < 0)
 			return r;
@@ -266,6 +268,8 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	switch (req_type) {
 	case PT_HELLO:
 		return ptbuf_view_get_u32(v, &p->version);
+	case PT_GRANT_CREDENTIAL:
+		return ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &p->token);
 	case PT_MINT:
 	case PT_REDEEM:
 	case PT_REFRESH:

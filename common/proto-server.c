@@ -19,6 +19,8 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	switch (req_type) {
 	case PT_HELLO:
 		return ptbuf_put_u32(b, rep->version);
+	case PT_GRANT_CREDENTIAL:
+		return ptbuf_put_cstring_max(b, rep->token, PT_MAX_TOKEN);
 	case PT_MINT:
 	case PT_REDEEM:
 	case PT_REFRESH:
@@ -278,6 +280,8 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id)) < 0)
 			return r;
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder);
+	case PT_GRANT_CREDENTIAL:
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
 	case PT_GRANT_SIGNED:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_SIGNED, &q->signed_text)) < 0)
 			return r;

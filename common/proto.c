@@ -160,6 +160,7 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_DELEGATE, "token.delegate" },
 	{ PT_LIST_DELEG, "list" },
 	{ PT_GRANT_SIGNED, "grant.signed" },
+	{ PT_GRANT_CREDENTIAL, "grant.credential" },
 	{ PT_GRANT_CREATE, "grant.create" },
 	{ PT_GRANT_LIST, "grant.list" },
 	{ PT_GRANT_REVOKE, "grant.revoke" },

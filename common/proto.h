@@ -46,6 +46,7 @@
  *                PT_MAX_SIGNED bytes), str signature (its armored SSH
  *                signature, namespace "pertok-grant"; up to PT_MAX_SIGNED):
  *                any uid may submit it, the consent is the signature
+ *   PT_GRANT_CREDENTIAL str id (a grant; its origin, its servicer or root)
  *   Grants (issue 11; added in v0.4 within version 1: new request types, so
  *   older peers are unaffected and an older tokend answers PT_E_PROTO).
  *   SPEC, a grant's scope: str servicer, str servicer_exe ("" = any), str
@@ -121,6 +122,9 @@
  *                (0 = never delegated) and str delegated_from (the holder it
  *                was last delegated from; "" = never delegated).
  *   PT_GRANT_SIGNED str id (the new grant's)
+ *   PT_GRANT_CREDENTIAL str token (secret: the grant as a compact JWS of typ
+ *                "pertok-grant+jwt", bound to the servicer's uid and
+ *                executable; tokend/grant-cred.h)
  *   DELEGATE, LIST_DELEG and GRANT_SIGNED were added in v0.4 within version
  *   1 (new types).
  *   PT_GRANT_CREATE, PT_GRANT_DELEGATE, PT_GRANT_REQUEST, PT_GRANT_APPROVE
@@ -175,17 +179,18 @@ enum pt_msgtype {
 	PT_RESEAL = 18, /* root: seal the store key again to current PCRs (same) */
 	PT_EXPLAIN = 19,
 	PT_REVOKE_MATCH = 20,
-	PT_CODE_ISSUE = 21,    /* root: a code of a configured token type */
-	PT_CODE_CHECK = 22,    /* root or actor: check an entered code */
-	PT_LIST_PAGE = 23,     /* LIST, paged (cursor in, more flag + cursor out) */
-	PT_REFRESH = 24,       /* the token's user: a redeemed live token for a fresh one */
-	PT_LIST_STATUS = 30,   /* LIST_PAGE with each token's last refusal */
-	PT_EXPLAIN_ISSUE = 31, /* root: dry run of an exchange (issue decision) */
-	PT_CODE_SHEET = 40,    /* root: a sheet of codes (replaces the old one) */
-	PT_CODE_LIST = 41,     /* root: the ids on a user's sheet, used or not */
-	PT_DELEGATE = 75,      /* root or the token's user: move a token to another holder */
-	PT_LIST_DELEG = 76,    /* LIST_STATUS with each token's delegation */
-	PT_GRANT_SIGNED = 77,  /* anyone: a grant request signed with the user's SSH key */
+	PT_CODE_ISSUE = 21,	  /* root: a code of a configured token type */
+	PT_CODE_CHECK = 22,	  /* root or actor: check an entered code */
+	PT_LIST_PAGE = 23,	  /* LIST, paged (cursor in, more flag + cursor out) */
+	PT_REFRESH = 24,	  /* the token's user: a redeemed live token for a fresh one */
+	PT_LIST_STATUS = 30,	  /* LIST_PAGE with each token's last refusal */
+	PT_EXPLAIN_ISSUE = 31,	  /* root: dry run of an exchange (issue decision) */
+	PT_CODE_SHEET = 40,	  /* root: a sheet of codes (replaces the old one) */
+	PT_CODE_LIST = 41,	  /* root: the ids on a user's sheet, used or not */
+	PT_DELEGATE = 75,	  /* root or the token's user: move a token to another holder */
+	PT_LIST_DELEG = 76,	  /* LIST_STATUS with each token's delegation */
+	PT_GRANT_SIGNED = 77,	  /* anyone: a grant request signed with the user's SSH key */
+	PT_GRANT_CREDENTIAL = 78, /* a grant's origin or servicer: the grant as a JWS */
 	/* never on the wire: the front makes it (service = the unit, id = the
 	 * credential id) of a connection on the credential socket
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is

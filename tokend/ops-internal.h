@@ -150,6 +150,8 @@ int op_credential(struct call *c);
 int op_delegate(struct call *c);
 /* ops-grantsig.c */
 int op_grant_signed(struct call *c);
+/* grant-cred.c */
+int op_grant_credential(struct call *c);
 /* ops-grant.c: a grant of the wire's scope (no origin, no id) */
 struct pt_grant;
 int grant_of_spec(const struct pt_grant_spec *s, uint64_t now, struct pt_grant **ret);

@@ -86,6 +86,28 @@ static int opt_sig(int c, const char *arg, void *u)
 	}
 }
 
+int grantcred_cmd(int argc, char **argv, void (*usage)(FILE *f), struct tool_conn *conn)
+{
+	struct pt_req req = { .type = PT_GRANT_CREDENTIAL };
+	struct pt_rep rep = {};
+	int code;
+
+	/* argv[0]: "credential" */
+	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind + 1 != argc || !pt_name_valid(argv[optind])) {
+		tool_err("usage: grant credential ID");
+		return TOOL_EXIT_USAGE;
+	}
+	req.id = argv[optind];
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK)
+		printf("%s\n", rep.token ? rep.token : "");
+	pt_rep_clear(&rep);
+	return code;
+}
+
 bool grantsig_wanted(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)

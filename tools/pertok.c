@@ -451,6 +451,8 @@ static int cmd_grant(int argc, char **argv, struct tool_conn *conn)
 {
 	if (grantsig_wanted(argc, argv))
 		return grantsig_cmd(argc, argv, usage, conn);
+	if (argc > 1 && strcmp(argv[1], "credential") == 0)
+		return grantcred_cmd(argc - 1, argv + 1, usage, conn);
 	return grant_cmd_user(argc, argv, usage, conn);
 }
 

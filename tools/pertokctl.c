@@ -753,8 +753,7 @@ static const struct tool_command commands[] = {
 	{ "status", cmd_status },     { "rotate-key", cmd_rotate_key },
 	{ "reseal", cmd_reseal },     { "audit", pertokctl_audit },
 	{ "explain", cmd_explain },   { "check-config", cmd_check_config },
-	{ "code", cmd_code },
-	{ "grants", cmd_grants },
+	{ "code", cmd_code },	      { "grants", cmd_grants },
 	{ "grant", cmd_grant },
 };
 

@@ -335,6 +335,26 @@ static void test_tool(void **state)
 				"%s/treq.sig | grep -Eqx 'granted gr_[A-Za-z0-9_-]+'",
 				th_bin(), th.sock, th.dir, th.dir),
 			 0);
+	/* a grant naming the servicer's executable has a credential (typ
+	 * pertok-grant+jwt, bound to svc's uid and that executable) */
+	assert_int_equal(
+		th_run("%s/tools/pertok grant --sign %s/ed25519 --output %s/creq --user %s "
+		       "%s --cmd /bin/echo --exe /usr/bin/svc-agent --expires 1h "
+		       ">/dev/null && %s/tools/pertok -s %s grant --signed-request %s/creq "
+		       "--signature %s/creq.sig | sed -n 's/^granted //p' > %s/cid && "
+		       "%s/tools/pertok -s %s grant credential $(cat %s/cid) > %s/cred",
+		       th_bin(), keys, th.dir, names[ALICE], names[SVC], th_bin(), th.sock, th.dir,
+		       th.dir, th.dir, th_bin(), th.sock, th.dir, th.dir),
+		0);
+	assert_int_equal(
+		th_run("timeout 20 /usr/bin/python3 -c 'import base64, json, sys\n"
+		       "h, p, s = open(\"%s/cred\").read().strip().split(\".\")\n"
+		       "d = lambda x: json.loads(base64.urlsafe_b64decode(x + \"=\" * (-len(x) %% 4)))\n"
+		       "ok = d(h)[\"typ\"] == \"pertok-grant+jwt\" and d(p)[\"uid\"] == %u and "
+		       "d(p)[\"exe\"] == \"/usr/bin/svc-agent\" and d(p)[\"sub\"] == \"%s\"\n"
+		       "sys.exit(0 if ok else 1)'",
+		       th.dir, (unsigned)uids[SVC], names[ALICE]),
+		0);
 	/* the same pair again: replayed */
 	assert_int_equal(th_run("%s/tools/pertok -s %s grant --signed-request %s/treq --signature "
 				"%s/treq.sig 2>&1 | grep -q 'replayed: nonce'",

@@ -351,6 +351,8 @@ static const struct matrix_row {
 	{ PT_GRANT_EXPLAIN, { SKIP, SKIP, SKIP, P, P, P } },
 	/* anyone: the consent is the signature (none here: malformed) */
 	{ PT_GRANT_SIGNED, { A, A, A, A, A, A } },
+	/* anyone; the grant's data decides (an unknown id here: not found) */
+	{ PT_GRANT_CREDENTIAL, { A, A, A, A, A, A } },
 };
 
 static void test_caller_classes(void **state)
