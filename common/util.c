@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -162,4 +163,16 @@ const char *pt_left_text(uint64_t exp, uint64_t now, char *buf, size_t n)
 	else
 		snprintf(buf, n, "<1m");
 	return buf;
+}
+
+int pt_errf(char *err, size_t len, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && len) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

@@ -56,6 +56,10 @@ int pt_parse_duration(const char *s, uint64_t *ret_seconds);
  * 1..255 bytes, printable ASCII without spaces, ':' , '/', or control chars,
  * not starting with '-'. */
 bool pt_name_valid(const char *s);
+/* Writes the message (printf-style) to err[0..len) when err is not NULL and
+ * returns code: for parsers and checks that say precisely why they refuse. */
+int pt_errf(char *err, size_t len, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* How long from now until exp, for people, rounded down: "6d 23h",
  * "4h 10m", "3m", "<1m" or "expired". Returns buf. */

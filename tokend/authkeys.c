@@ -18,20 +18,7 @@
 #include "authkeys.h"
 #include "b64.h"
 #include "fileio.h"
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+#include "util.h"
 
 /* Key types sshd knows: a line's first word that is one of them starts the
  * key (no options); only some of them can consent (sshsig.h). */
@@ -111,20 +98,20 @@ static int parse_options(const char *p, size_t n, size_t *ret_end, char *refused
 		while (i < n && p[i] != '=' && p[i] != ',' && p[i] != ' ' && p[i] != '\t')
 			i++;
 		if (i == start)
-			return fail(err, errlen, -EBADMSG, "empty option at byte %zu", start);
+			return pt_errf(err, errlen, -EBADMSG, "empty option at byte %zu", start);
 		if (i < n && p[i] == '=') {
 			size_t name_end = i;
 
 			has_value = true;
 			if (++i >= n || p[i] != '"')
-				return fail(err, errlen, -EBADMSG,
-					    "option value at byte %zu is not quoted", i);
+				return pt_errf(err, errlen, -EBADMSG,
+					       "option value at byte %zu is not quoted", i);
 			for (i++; i < n && p[i] != '"'; i++)
 				if (p[i] == '\\' && i + 1 < n && p[i + 1] == '"')
 					i++;
 			if (i >= n)
-				return fail(err, errlen, -EBADMSG,
-					    "unterminated quoted option value");
+				return pt_errf(err, errlen, -EBADMSG,
+					       "unterminated quoted option value");
 			i++;
 			why = option_refuses(p + start, name_end - start, has_value);
 		} else
@@ -136,7 +123,7 @@ static int parse_options(const char *p, size_t n, size_t *ret_end, char *refused
 			continue;
 		}
 		if (i >= n || (p[i] != ' ' && p[i] != '\t'))
-			return fail(err, errlen, -EBADMSG, "options not followed by a key");
+			return pt_errf(err, errlen, -EBADMSG, "options not followed by a key");
 		*ret_end = i;
 		return 0;
 	}
@@ -175,10 +162,10 @@ int pt_authkeys_line(const char *line, size_t len, struct pt_authkey *ret, char 
 	if (!line || !ret)
 		return -EINVAL;
 	if (len > PT_AUTHKEYS_LINE_MAX)
-		return fail(err, errlen, -EBADMSG, "line of %zu bytes (at most %d)", len,
-			    PT_AUTHKEYS_LINE_MAX);
+		return pt_errf(err, errlen, -EBADMSG, "line of %zu bytes (at most %d)", len,
+			       PT_AUTHKEYS_LINE_MAX);
 	if (memchr(line, '\0', len) || memchr(line, '\n', len))
-		return fail(err, errlen, -EBADMSG, "line holds a NUL or newline byte");
+		return pt_errf(err, errlen, -EBADMSG, "line holds a NUL or newline byte");
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	i = skip_blanks(line, 0, len);
@@ -193,10 +180,11 @@ int pt_authkeys_line(const char *line, size_t len, struct pt_authkey *ret, char 
 		i = skip_blanks(line, i + opt_end, len);
 		e = word_end(line, i, len);
 		if (!is_key_type(line + i, e - i))
-			return fail(err, errlen, -EBADMSG, "no known key type after the options");
+			return pt_errf(err, errlen, -EBADMSG,
+				       "no known key type after the options");
 	}
 	if (e - i >= sizeof(k.type))
-		return fail(err, errlen, -EBADMSG, "key type too long");
+		return pt_errf(err, errlen, -EBADMSG, "key type too long");
 	memcpy(k.type, line + i, e - i);
 	i = skip_blanks(line, e, len);
 	e = word_end(line, i, len);
@@ -204,18 +192,18 @@ int pt_authkeys_line(const char *line, size_t len, struct pt_authkey *ret, char 
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		return fail(err, errlen, -EBADMSG, "%s key: malformed base64", k.type);
+		return pt_errf(err, errlen, -EBADMSG, "%s key: malformed base64", k.type);
 	/* the blob names its type too: the two must agree, for the types
 	 * that can consent (others are kept, never matched) */
 	if (strcmp(k.type, "ssh-ed25519") == 0 || strcmp(k.type, "ecdsa-sha2-nistp256") == 0 ||
 	    strcmp(k.type, "ssh-rsa") == 0) {
 		r = pt_sshkey_check(k.blob, k.blob_len, &t, sub, sizeof(sub));
 		if (r == 0 && strcmp(pt_sshkey_type_name(t), k.type) != 0)
-			r = fail(sub, sizeof(sub), -EBADMSG, "the blob is a %s key",
-				 pt_sshkey_type_name(t));
+			r = pt_errf(sub, sizeof(sub), -EBADMSG, "the blob is a %s key",
+				    pt_sshkey_type_name(t));
 		if (r < 0) {
 			pt_authkey_clear(&k);
-			return r == -ENOMEM ? r : fail(err, errlen, -EBADMSG, "%s", sub);
+			return r == -ENOMEM ? r : pt_errf(err, errlen, -EBADMSG, "%s", sub);
 		}
 	}
 	k.may_consent = k.refused_by[0] == '\0';
@@ -247,9 +235,10 @@ int pt_authkeys_match(const char *text, size_t len, const uint8_t *blob, size_t 
 				pt_authkey_clear(&k);
 				return 0;
 			}
-			found = fail(err, errlen, -EPERM,
-				     "the key is in authorized_keys with %s, which may not consent",
-				     k.refused_by);
+			found = pt_errf(
+				err, errlen, -EPERM,
+				"the key is in authorized_keys with %s, which may not consent",
+				k.refused_by);
 		}
 		pt_authkey_clear(&k);
 	}
@@ -260,11 +249,11 @@ int pt_authkeys_match(const char *text, size_t len, const uint8_t *blob, size_t 
 static int check_owner(const struct stat *st, uid_t uid, const char *what, char *err, size_t errlen)
 {
 	if (st->st_uid != uid && st->st_uid != 0)
-		return fail(err, errlen, -EPERM, "%s is owned by uid %u, not the user or root",
-			    what, (unsigned)st->st_uid);
+		return pt_errf(err, errlen, -EPERM, "%s is owned by uid %u, not the user or root",
+			       what, (unsigned)st->st_uid);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return fail(err, errlen, -EPERM, "%s is writable by group or others (mode %04o)",
-			    what, (unsigned)(st->st_mode & 07777));
+		return pt_errf(err, errlen, -EPERM, "%s is writable by group or others (mode %04o)",
+			       what, (unsigned)(st->st_mode & 07777));
 	return 0;
 }
 
@@ -312,8 +301,8 @@ static int read_keys(const char *home, uid_t uid, char **ret, size_t *ret_len, c
 		return -EINVAL;
 	hfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (hfd < 0) {
-		r = fail(err, errlen, -errno, "cannot open the home directory %s: %s", home,
-			 strerror(errno));
+		r = pt_errf(err, errlen, -errno, "cannot open the home directory %s: %s", home,
+			    strerror(errno));
 		goto out;
 	}
 	if (fstat(hfd, &st) < 0 ||
@@ -323,11 +312,11 @@ static int read_keys(const char *home, uid_t uid, char **ret, size_t *ret_len, c
 	}
 	sfd = openat(hfd, ".ssh", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0) {
-		r = fail(err, errlen,
-			 errno == ENOENT ? -ENOENT :
-			 errno == ELOOP	 ? -EPERM :
-					   -errno,
-			 "cannot open ~/.ssh: %s", strerror(errno));
+		r = pt_errf(err, errlen,
+			    errno == ENOENT ? -ENOENT :
+			    errno == ELOOP  ? -EPERM :
+					      -errno,
+			    "cannot open ~/.ssh: %s", strerror(errno));
 		goto out;
 	}
 	if (fstat(sfd, &st) < 0 || (r = check_owner(&st, uid, "~/.ssh", err, errlen)) < 0) {
@@ -336,12 +325,12 @@ static int read_keys(const char *home, uid_t uid, char **ret, size_t *ret_len, c
 	}
 	fd = openat(sfd, "authorized_keys", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		r = fail(err, errlen,
-			 errno == ENOENT ? -ENOENT :
-			 errno == ELOOP	 ? -EPERM :
-					   -errno,
-			 "cannot open ~/.ssh/authorized_keys: %s",
-			 errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+		r = pt_errf(err, errlen,
+			    errno == ENOENT ? -ENOENT :
+			    errno == ELOOP  ? -EPERM :
+					      -errno,
+			    "cannot open ~/.ssh/authorized_keys: %s",
+			    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -349,7 +338,7 @@ static int read_keys(const char *home, uid_t uid, char **ret, size_t *ret_len, c
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = fail(err, errlen, -EPERM, "~/.ssh/authorized_keys is not a regular file");
+		r = pt_errf(err, errlen, -EPERM, "~/.ssh/authorized_keys is not a regular file");
 		goto out;
 	}
 	r = check_owner(&st, uid, "~/.ssh/authorized_keys", err, errlen);
@@ -357,8 +346,8 @@ static int read_keys(const char *home, uid_t uid, char **ret, size_t *ret_len, c
 		goto out;
 	r = pt_read_fd(fd, PT_AUTHKEYS_MAX, &buf, &n);
 	if (r == -EFBIG)
-		fail(err, errlen, r, "~/.ssh/authorized_keys is larger than %d bytes",
-		     PT_AUTHKEYS_MAX);
+		pt_errf(err, errlen, r, "~/.ssh/authorized_keys is larger than %d bytes",
+			PT_AUTHKEYS_MAX);
 	if (r < 0)
 		goto out;
 	*ret = (char *)buf;

@@ -19,20 +19,6 @@
 #include "ops-internal.h"
 #include "util.h"
 
-static int why(char *reason, size_t len, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int why(char *reason, size_t len, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (reason && len) {
-		va_start(ap, fmt);
-		vsnprintf(reason, len, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 int pt_grant_credential_make(struct pt_daemon *d, const struct pt_grant *g, uint64_t now,
 			     char **ret, char *reason, size_t len)
 {
@@ -44,12 +30,13 @@ int pt_grant_credential_make(struct pt_daemon *d, const struct pt_grant *g, uint
 	if (!d || !g || !ret)
 		return -EINVAL;
 	if (!g->servicer_exe || !*g->servicer_exe)
-		return why(reason, len, -EINVAL,
-			   "grant %s names no servicer executable (--exe): a credential is bound "
-			   "to one",
-			   g->id);
+		return pt_errf(
+			reason, len, -EINVAL,
+			"grant %s names no servicer executable (--exe): a credential is bound "
+			"to one",
+			g->id);
 	if (!g->not_after || g->not_after <= now)
-		return why(reason, len, -EINVAL, "grant %s has expired", g->id);
+		return pt_errf(reason, len, -EINVAL, "grant %s has expired", g->id);
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return -EIO;
 	jti = pt_b64url_encode(raw, sizeof(raw));
@@ -116,42 +103,43 @@ int pt_grant_credential_resolve(struct pt_daemon *d, const char *jws, uid_t uid,
 	if (r == -ENOMEM)
 		return r;
 	if (r == -EPROTOTYPE)
-		return why(reason, len, -EACCES, "not a grant credential (typ is not %s)",
-			   PT_GRANT_CRED_TYP);
+		return pt_errf(reason, len, -EACCES, "not a grant credential (typ is not %s)",
+			       PT_GRANT_CRED_TYP);
 	if (r < 0)
-		return why(reason, len, -EACCES, "grant credential rejected: %s",
-			   r == -EKEYREJECTED ? "bad signature" : "malformed");
+		return pt_errf(reason, len, -EACCES, "grant credential rejected: %s",
+			       r == -EKEYREJECTED ? "bad signature" : "malformed");
 	id = claim_str(c, "grant");
 	sub = claim_str(c, "sub");
 	cexe = claim_str(c, "exe");
 	iss = claim_str(c, "iss");
 	if (!id || !sub || !cexe || !iss || !claim_int(c, "uid", &cuid) ||
 	    !claim_int(c, "exp", &exp)) {
-		r = why(reason, len, -EACCES, "grant credential rejected: a claim is missing");
+		r = pt_errf(reason, len, -EACCES, "grant credential rejected: a claim is missing");
 		goto out;
 	}
 	if (strcmp(iss, d->cfg->issuer) != 0) {
-		r = why(reason, len, -EACCES, "grant credential of another issuer");
+		r = pt_errf(reason, len, -EACCES, "grant credential of another issuer");
 		goto out;
 	}
 	if (exp <= 0 || (uint64_t)exp <= now) {
-		r = why(reason, len, -EACCES, "grant credential expired");
+		r = pt_errf(reason, len, -EACCES, "grant credential expired");
 		goto out;
 	}
 	if (cuid != (int64_t)uid || !exe || strcmp(cexe, exe) != 0) {
-		r = why(reason, len, -EACCES,
+		r = pt_errf(
+			reason, len, -EACCES,
 			"grant credential is bound to uid %lld running %s, not uid %u running %s",
 			(long long)cuid, cexe, (unsigned)uid, exe ? exe : "(unknown)");
 		goto out;
 	}
 	g = pt_grant_find(d, id);
 	if (!g || strcmp(g->origin, sub) != 0 || g->servicer_uid != uid) {
-		r = why(reason, len, -EACCES, "no grant %s (any more) for this credential", id);
+		r = pt_errf(reason, len, -EACCES, "no grant %s (any more) for this credential", id);
 		goto out;
 	}
 	/* the credential is no substitute for the grant's state */
 	if (g->revoked) {
-		r = why(reason, len, -EACCES, "grant %s is revoked", id);
+		r = pt_errf(reason, len, -EACCES, "grant %s is revoked", id);
 		goto out;
 	}
 	memcpy(ret_id, g->id, PT_ID_LEN);

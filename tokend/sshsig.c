@@ -19,6 +19,7 @@
 
 #include "b64.h"
 #include "sshsig.h"
+#include "util.h"
 
 #define MAGIC "SSHSIG"
 #define MAGIC_LEN 6
@@ -26,20 +27,6 @@
 #define END "-----END SSH SIGNATURE-----"
 #define RSA_MIN_BITS 2048
 #define RSA_MAX_BITS 16384
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EBADMSG;
-}
 
 /* ------------------------------------------------------ the SSH wire form */
 
@@ -144,36 +131,39 @@ static int key_parse(const uint8_t *blob, size_t len, enum pt_sshkey_type *ret_t
 	int rc = -ENOMEM;
 
 	if (len > PT_SSHKEY_MAX_BLOB)
-		return fail(err, errlen, "public key blob of %zu bytes (at most %d)", len,
-			    PT_SSHKEY_MAX_BLOB);
+		return pt_errf(err, errlen, -EBADMSG, "public key blob of %zu bytes (at most %d)",
+			       len, PT_SSHKEY_MAX_BLOB);
 	if (!get_str(&r, 64, &type, &type_len))
-		return fail(err, errlen, "public key: no key type");
+		return pt_errf(err, errlen, -EBADMSG, "public key: no key type");
 	if (str_is(type, type_len, "ssh-ed25519")) {
 		t = PT_SSHKEY_ED25519;
 		if (!get_str(&r, 32, &a, &alen) || alen != 32)
-			return fail(err, errlen, "ssh-ed25519 key: not 32 bytes");
+			return pt_errf(err, errlen, -EBADMSG, "ssh-ed25519 key: not 32 bytes");
 	} else if (str_is(type, type_len, "ecdsa-sha2-nistp256")) {
 		t = PT_SSHKEY_ECDSA_P256;
 		if (!get_str(&r, 16, &b, &blen) || !str_is(b, blen, "nistp256"))
-			return fail(err, errlen, "ecdsa-sha2-nistp256 key: curve is not nistp256");
+			return pt_errf(err, errlen, -EBADMSG,
+				       "ecdsa-sha2-nistp256 key: curve is not nistp256");
 		if (!get_str(&r, 65, &a, &alen) || alen != 65 || a[0] != 0x04)
-			return fail(
-				err, errlen,
+			return pt_errf(
+				err, errlen, -EBADMSG,
 				"ecdsa-sha2-nistp256 key: not an uncompressed point (65 bytes)");
 	} else if (str_is(type, type_len, "ssh-rsa")) {
 		t = PT_SSHKEY_RSA;
 		if (!get_mpint(&r, 8, &b, &blen) || !(b[blen - 1] & 1) || (blen == 1 && b[0] < 3))
-			return fail(err, errlen, "ssh-rsa key: bad public exponent");
+			return pt_errf(err, errlen, -EBADMSG, "ssh-rsa key: bad public exponent");
 		if (!get_mpint(&r, RSA_MAX_BITS / 8, &a, &alen) || alen * 8 < RSA_MIN_BITS)
-			return fail(err, errlen, "ssh-rsa key: modulus not %d to %d bits",
-				    RSA_MIN_BITS, RSA_MAX_BITS);
+			return pt_errf(err, errlen, -EBADMSG,
+				       "ssh-rsa key: modulus not %d to %d bits", RSA_MIN_BITS,
+				       RSA_MAX_BITS);
 		if (!(a[alen - 1] & 1))
-			return fail(err, errlen, "ssh-rsa key: even modulus");
+			return pt_errf(err, errlen, -EBADMSG, "ssh-rsa key: even modulus");
 	} else
-		return fail(err, errlen, "unsupported key type \"%.*s\"", (int)type_len, type);
+		return pt_errf(err, errlen, -EBADMSG, "unsupported key type \"%.*s\"",
+			       (int)type_len, type);
 	if (r.off != r.len)
-		return fail(err, errlen, "%s key: %zu bytes after the key", pt_sshkey_type_name(t),
-			    r.len - r.off);
+		return pt_errf(err, errlen, -EBADMSG, "%s key: %zu bytes after the key",
+			       pt_sshkey_type_name(t), r.len - r.off);
 	if (!ret) {
 		*ret_type = t;
 		return 0;
@@ -201,7 +191,8 @@ static int key_parse(const uint8_t *blob, size_t len, enum pt_sshkey_type *ret_t
 	}
 	if (!pkey) {
 		/* a point off the curve, and the like: the key, not memory */
-		rc = fail(err, errlen, "%s key: OpenSSL refuses it", pt_sshkey_type_name(t));
+		rc = pt_errf(err, errlen, -EBADMSG, "%s key: OpenSSL refuses it",
+			     pt_sshkey_type_name(t));
 		goto out;
 	}
 	*ret_type = t;
@@ -242,17 +233,18 @@ static int unarmor(const char *s, size_t len, char **ret, size_t *ret_len, char 
 	char *b64;
 
 	if (len > PT_SSHSIG_MAX_ARMOR)
-		return fail(err, errlen, "signature of %zu bytes (at most %d)", len,
-			    PT_SSHSIG_MAX_ARMOR);
+		return pt_errf(err, errlen, -EBADMSG, "signature of %zu bytes (at most %d)", len,
+			       PT_SSHSIG_MAX_ARMOR);
 	if (memchr(s, '\0', len))
-		return fail(err, errlen, "signature holds a NUL byte");
+		return pt_errf(err, errlen, -EBADMSG, "signature holds a NUL byte");
 	if (len < bl + 1 || memcmp(s, BEGIN, bl) != 0 || s[bl] != '\n')
-		return fail(err, errlen, "signature does not start with \"" BEGIN "\"");
+		return pt_errf(err, errlen, -EBADMSG,
+			       "signature does not start with \"" BEGIN "\"");
 	/* the end line, then at most one newline */
 	if (len > 0 && s[len - 1] == '\n')
 		len--;
 	if (len < bl + 1 + el || memcmp(s + len - el, END, el) != 0 || s[len - el - 1] != '\n')
-		return fail(err, errlen, "signature does not end with \"" END "\"");
+		return pt_errf(err, errlen, -EBADMSG, "signature does not end with \"" END "\"");
 	end = s + len - el;
 	b64 = malloc(len + 1);
 	if (!b64)
@@ -265,8 +257,8 @@ static int unarmor(const char *s, size_t len, char **ret, size_t *ret_len, char 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		      c == '+' || c == '/' || c == '=')) {
 			free(b64);
-			return fail(err, errlen, "signature: byte 0x%02x is not base64",
-				    (unsigned char)c);
+			return pt_errf(err, errlen, -EBADMSG,
+				       "signature: byte 0x%02x is not base64", (unsigned char)c);
 		}
 		b64[n++] = c;
 	}
@@ -297,28 +289,33 @@ static int blob_parse(const uint8_t *blob, size_t len, struct pt_sshsig *s, char
 	int rc;
 
 	if (len < MAGIC_LEN || memcmp(blob, MAGIC, MAGIC_LEN) != 0)
-		return fail(err, errlen, "signature blob does not start with \"SSHSIG\"");
+		return pt_errf(err, errlen, -EBADMSG,
+			       "signature blob does not start with \"SSHSIG\"");
 	r.off = MAGIC_LEN;
 	if (!get_u32(&r, &version))
-		return fail(err, errlen, "signature blob: no version");
+		return pt_errf(err, errlen, -EBADMSG, "signature blob: no version");
 	if (version != 1)
-		return fail(err, errlen, "signature blob: version %u (only 1 is known)", version);
+		return pt_errf(err, errlen, -EBADMSG,
+			       "signature blob: version %u (only 1 is known)", version);
 	if (!get_str(&r, PT_SSHKEY_MAX_BLOB, &pk, &pk_len))
-		return fail(err, errlen, "signature blob: bad public key string");
+		return pt_errf(err, errlen, -EBADMSG, "signature blob: bad public key string");
 	if (!get_str(&r, sizeof(s->ns) - 1, &ns, &ns_len) || ns_len == 0 ||
 	    memchr(ns, '\0', ns_len))
-		return fail(err, errlen, "signature blob: bad namespace (1 to %zu bytes, no NUL)",
-			    sizeof(s->ns) - 1);
+		return pt_errf(err, errlen, -EBADMSG,
+			       "signature blob: bad namespace (1 to %zu bytes, no NUL)",
+			       sizeof(s->ns) - 1);
 	if (!get_str(&r, 0, &res, &res_len))
-		return fail(err, errlen, "signature blob: the reserved string is not empty");
+		return pt_errf(err, errlen, -EBADMSG,
+			       "signature blob: the reserved string is not empty");
 	if (!get_str(&r, 16, &hash, &hash_len) ||
 	    !(str_is(hash, hash_len, "sha256") || str_is(hash, hash_len, "sha512")))
-		return fail(err, errlen, "signature blob: hash algorithm is not sha256 or sha512");
+		return pt_errf(err, errlen, -EBADMSG,
+			       "signature blob: hash algorithm is not sha256 or sha512");
 	if (!get_str(&r, PT_SSHKEY_MAX_BLOB, &sig, &sig_len))
-		return fail(err, errlen, "signature blob: bad signature string");
+		return pt_errf(err, errlen, -EBADMSG, "signature blob: bad signature string");
 	if (r.off != r.len)
-		return fail(err, errlen, "signature blob: %zu bytes after the signature",
-			    r.len - r.off);
+		return pt_errf(err, errlen, -EBADMSG,
+			       "signature blob: %zu bytes after the signature", r.len - r.off);
 	rc = key_parse(pk, pk_len, &s->key_type, NULL, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -353,7 +350,7 @@ int pt_sshsig_parse(const char *armor, size_t len, struct pt_sshsig **ret, char 
 	r = pt_b64_decode(b64, b64_len, &blob, &blob_len);
 	free(b64);
 	if (r == -EINVAL)
-		return fail(err, errlen, "signature: malformed base64");
+		return pt_errf(err, errlen, -EBADMSG, "signature: malformed base64");
 	if (r < 0)
 		return r;
 	s = calloc(1, sizeof(*s));
@@ -434,19 +431,22 @@ int pt_sshsig_verify(const struct pt_sshsig *s, const char *ns, const void *msg,
 	if (!s || !ns || (!msg && msglen))
 		return -EINVAL;
 	if (strcmp(s->ns, ns) != 0)
-		return fail(err, errlen, "signature namespace is \"%s\", not \"%s\"", s->ns, ns);
+		return pt_errf(err, errlen, -EBADMSG, "signature namespace is \"%s\", not \"%s\"",
+			       s->ns, ns);
 	r = (struct rd){ s->sig, s->sig_len, 0 };
 	if (!get_str(&r, 64, &stype, &stype_len) ||
 	    !get_str(&r, PT_SSHKEY_MAX_BLOB, &sdata, &sdata_len) || r.off != r.len)
-		return fail(err, errlen, "malformed signature (type, data)");
+		return pt_errf(err, errlen, -EBADMSG, "malformed signature (type, data)");
 	switch (s->key_type) {
 	case PT_SSHKEY_ED25519:
 		if (!str_is(stype, stype_len, "ssh-ed25519") || sdata_len != 64)
-			return fail(err, errlen, "not an ssh-ed25519 signature of 64 bytes");
+			return pt_errf(err, errlen, -EBADMSG,
+				       "not an ssh-ed25519 signature of 64 bytes");
 		break;
 	case PT_SSHKEY_ECDSA_P256:
 		if (!str_is(stype, stype_len, "ecdsa-sha2-nistp256"))
-			return fail(err, errlen, "not an ecdsa-sha2-nistp256 signature");
+			return pt_errf(err, errlen, -EBADMSG,
+				       "not an ecdsa-sha2-nistp256 signature");
 		md = EVP_sha256();
 		break;
 	case PT_SSHKEY_RSA:
@@ -455,8 +455,8 @@ int pt_sshsig_verify(const struct pt_sshsig *s, const char *ns, const void *msg,
 		else if (str_is(stype, stype_len, "rsa-sha2-512"))
 			md = EVP_sha512();
 		else
-			return fail(
-				err, errlen,
+			return pt_errf(
+				err, errlen, -EBADMSG,
 				"RSA signature type \"%.*s\" (rsa-sha2-256 or rsa-sha2-512 only)",
 				(int)stype_len, stype);
 		break;
@@ -484,7 +484,7 @@ int pt_sshsig_verify(const struct pt_sshsig *s, const char *ns, const void *msg,
 	if (s->key_type == PT_SSHKEY_ECDSA_P256) {
 		rc = ecdsa_der(sdata, sdata_len, &der, &vsig_len);
 		if (rc == -EBADMSG)
-			fail(err, errlen, "malformed ECDSA signature (r, s)");
+			pt_errf(err, errlen, -EBADMSG, "malformed ECDSA signature (r, s)");
 		if (rc < 0)
 			goto out;
 		vsig = der;
@@ -495,7 +495,8 @@ int pt_sshsig_verify(const struct pt_sshsig *s, const char *ns, const void *msg,
 		goto out;
 	if (EVP_DigestVerify(ctx, vsig, vsig_len, signed_data, n) != 1) {
 		rc = -EKEYREJECTED;
-		fail(err, errlen, "the %s signature does not verify", pt_sshkey_type_name(t));
+		pt_errf(err, errlen, -EBADMSG, "the %s signature does not verify",
+			pt_sshkey_type_name(t));
 		goto out;
 	}
 	rc = 0;
