@@ -233,6 +233,23 @@ static void issue_notices(pam_handle_t *pamh, const struct pp_args *a, const cha
 	}
 }
 
+/* The grant requests waiting for the user's answer (issue 11), told at
+ * login unless quiet. An error (an older tokend, a closed connection)
+ * costs only the message. */
+static void grant_notice(pam_handle_t *pamh, const struct pp_args *a, struct pt_client *c,
+			 const char *user)
+{
+	struct pt_req req = { .type = PT_GRANT_REQUESTS, .user = (char *)user };
+	struct pt_rep rep = { 0 };
+
+	if (a->quiet || !c)
+		return;
+	if (pt_client_call(c, &req, &rep) >= 0 && rep.type == PT_OK && rep.count > 0)
+		pam_info(pamh, "%u pending grant request(s): run pertok grant requests",
+			 (unsigned)rep.count);
+	pt_rep_clear(&rep);
+}
+
 static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 {
 	static const char *const default_holders[] = { PP_DEFAULT_ISSUE_HOLDER };
@@ -416,6 +433,7 @@ exchange:
 	}
 
 	issue_notices(pamh, a, user, &before, holders, renewed, n_holders);
+	grant_notice(pamh, a, c, user);
 	if (n_failed > 0)
 		code = fail; /* each failure was logged above */
 	else

@@ -458,7 +458,7 @@ static void test_delegate(void **state)
 	expect_ok();
 	strcpy(gc, res->id);
 	delegate(SVC, gc, names[SVC2], "-n", 60, 1, 0);
-	expect_err(PT_E_DENIED, "depth 0");
+	expect_err(PT_E_DENIED, "may not be delegated (depth 0)");
 	assert_true(th_wait_log("grant.delegate", 1, 2000) >= 1);
 }
 
@@ -580,6 +580,88 @@ static void test_restart_rotate(void **state)
 	assert_non_null(strstr(res->text, "decision=allow"));
 }
 
+/* ------------------------------------------------------------- tools */
+
+/* pertok ARGS... as user u, its stdout into res->text; the exit status. */
+struct tool_arg {
+	char *const *argv;
+};
+
+static int do_tool(void *arg)
+{
+	const struct tool_arg *a = arg;
+	const char *b = getenv("top_builddir");
+	char bin[PATH_MAX];
+	int p[2], st;
+	ssize_t n, off = 0;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/tools/pertok", b ? b : ".");
+	if (pipe(p) < 0)
+		return 120;
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		execv(bin, a->argv);
+		_exit(127);
+	}
+	close(p[1]);
+	memset(res->text, 0, sizeof(res->text));
+	while (off < (ssize_t)sizeof(res->text) - 1 &&
+	       (n = read(p[0], res->text + off, sizeof(res->text) - 1 - (size_t)off)) > 0)
+		off += n;
+	close(p[0]);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st))
+		return 121;
+	return WEXITSTATUS(st);
+}
+
+static int tool_as(int u, char *const *argv)
+{
+	struct tool_arg a = { argv };
+
+	return wait_child(spawn_as(uids[u], do_tool, &a), 10000);
+}
+
+/* The user's commands end to end: grant with arguments, list, request,
+ * requests with its proposal, approve, revoke; usage errors exit 2. */
+static void test_pertok_cli(void **state)
+{
+	char id[64] = "", rq[64] = "";
+	char *grant[] = { "pertok", "-s",	 th.sock,     "grant", (char *)names[SVC],
+			  "--cmd",  "/bin/echo", "--expires", "2d",    "--uses",
+			  "3",	    "--args",	 "--",	      "-n",    "hi",
+			  NULL };
+	char *grants[] = { "pertok", "-s", th.sock, "grants", NULL };
+	char *request[] = { "pertok",  "-s",	    th.sock,
+			    "grant",   "request",   (char *)names[ALICE],
+			    "--cmd",   "/bin/echo", "--args",
+			    "nightly", NULL };
+	char *requests[] = { "pertok", "-s", th.sock, "grant", "requests", NULL };
+	char *approve[] = { "pertok", "-s", th.sock, "grant", "approve", rq, NULL };
+	char *revoke[] = { "pertok", "-s", th.sock, "grant", "revoke", id, NULL };
+	char *bad[] = { "pertok",	    "-s",    th.sock,	  "grant",
+			(char *)names[SVC], "--cmd", "/bin/echo", NULL }; /* no --expires */
+
+	(void)state;
+	assert_int_equal(tool_as(ALICE, grant), 0);
+	assert_int_equal(sscanf(res->text, "granted %63s", id), 1);
+	assert_int_equal(tool_as(SVC, grants), 0);
+	assert_non_null(strstr(res->text, id));
+	assert_non_null(strstr(res->text, "args=\"-n\",\"hi\""));
+	assert_int_equal(tool_as(SVC, request), 0);
+	assert_int_equal(sscanf(res->text, "requested %63s", rq), 1);
+	assert_int_equal(tool_as(ALICE, requests), 0);
+	assert_non_null(strstr(res->text, "1 pending request(s) to you"));
+	assert_non_null(strstr(res->text, "proposal: grant"));
+	assert_int_equal(tool_as(ALICE, approve), 0);
+	assert_int_equal(strncmp(res->text, "granted gr_", 11), 0);
+	assert_int_equal(tool_as(ALICE, revoke), 0);
+	assert_non_null(strstr(res->text, "revoked"));
+	assert_int_equal(tool_as(ALICE, bad), 2);
+}
+
 /* ------------------------------------------------------------- group */
 
 static int group_setup(void **state)
@@ -622,6 +704,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_revoke_and_explain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_rotate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pertok_cli, setup, teardown),
 	};
 
 	if (geteuid() != 0) {

@@ -20,6 +20,11 @@ fi
 cases='pertok|token list status revoke persist delegate grant grants
 pertok d|delegate
 pertokctl de|delegate
+pertok grant r|revoke request requests
+pertok grant svc --ex|--expires --exe
+pertokctl explain a|act-as
+pertokctl explain act-as alice --s|--servicer --socket
+pertokctl grants --|--user --servicer --socket --timeout --help --version
 pertok st|status
 pertok list --j|--json
 pertok --socket /run/x s|status

@@ -554,6 +554,42 @@ static void test_issue_tells_refusals(void **state)
 	assert_int_equal(count_info("pertok: a job of holder cron was refused at "), 1);
 }
 
+/* A grant request waiting for USER (issue 11): the login tells them (once,
+ * with the count), quiet says nothing; once answered, nothing is told. */
+static void test_issue_tells_grant_requests(void **state)
+{
+	static char *args[] = { "hello" };
+	struct pt_grant_wire_cmd cmd = { .path = (char *)"/bin/echo", .argv = args, .n_argv = 1 };
+	struct pt_grant_spec spec = { .servicer = (char *)"",
+				      .servicer_exe = (char *)"",
+				      .servicer_unit = (char *)"",
+				      .cmds = &cmd,
+				      .n_cmds = 1,
+				      .lifetime = 3600,
+				      .max_uses = 1 };
+	struct pt_req req = { .type = PT_GRANT_REQUEST, .user = (char *)USER, .gspec = &spec };
+	struct pt_rep rep = {};
+	struct pt_client *c = NULL;
+
+	/* root asks nobody (the rule pam-test lets root be nobody's servicer) */
+	assert_int_equal(pt_client_connect(env.sock, 3000, &c), 0);
+	assert_int_equal(pt_client_call(c, &req, &rep), 0);
+	if (rep.type != PT_OK)
+		fail_msg("request refused: %s", rep.message);
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	user_session_keyring();
+	RUN_STACK("pt-issue", USER, pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		  pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS));
+	drop_live_key(state);
+	assert_int_equal(count_info("1 pending grant request(s): run pertok grant requests"), 1);
+	user_session_keyring();
+	RUN_STACK("pt-issue-atd-quiet", USER, pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		  pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS));
+	drop_live_key(state);
+	assert_int_equal(count_info("pending grant request"), 0);
+}
+
 static void test_redeem_tokend_down(void **state)
 {
 	uint64_t t0 = now_ms();
@@ -781,6 +817,7 @@ int main(void)
 		T(test_redeem_no_token_ignore),
 		T(test_redeem_denied_by_policy),
 		T(test_issue_tells_refusals),
+		T(test_issue_tells_grant_requests),
 		T(test_redeem_tokend_down),
 		T(test_redeem_result_cached),
 		T(test_redeem_user_changed),

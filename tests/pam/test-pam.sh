@@ -128,6 +128,10 @@ redeem = (
 	{ name = "no-cron"; action = "deny"; holders = [ "cron" ]; },
 	{ name = "jobs"; holders = [ "atd" ]; live_lifetime = "5m"; }
 );
+grants = (
+	{ name = "pam-test"; users = [ "nobody" ]; servicers = [ "root" ];
+	  commands = [ "/bin/echo" ]; }
+);
 types = (
 	{ name = "recovery"; length = 20; case_sensitive = false;
 	  charset = { letters = true; digits = false; special = false; };
