@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -257,14 +258,14 @@ static int check_owner(const struct stat *st, uid_t uid, const char *what, char 
 	return 0;
 }
 
-/* CAP_DAC_READ_SEARCH in the effective set, on or off: tokend keeps it
- * permitted only for this read (main.c); a process without it permitted
- * (tests, root with every capability) reads as it can. */
-static void dac_read_search(bool on)
+/* CAP_SETUID in the effective set, on or off: tokend keeps it permitted
+ * only for this read (main.c); a process without it permitted reads as it
+ * can (setfsuid then fails and changes nothing). */
+static void cap_setuid(bool on)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
-	const unsigned cap = CAP_DAC_READ_SEARCH;
+	const unsigned cap = CAP_SETUID;
 
 	if (syscall(SYS_capget, &hdr, data) < 0 || !(data[cap / 32].permitted & (1u << (cap % 32))))
 		return;
@@ -281,11 +282,16 @@ static int read_keys(const char *home, uid_t uid, char **ret, size_t *ret_len, c
 int pt_authkeys_read(const char *home, uid_t uid, char **ret, size_t *ret_len, char *err,
 		     size_t errlen)
 {
+	uid_t old;
 	int r;
 
-	dac_read_search(true);
+	/* the user's own file system uid: tokend reads what the user could,
+	 * with no capability over files (the checks below are StrictModes') */
+	cap_setuid(true);
+	old = (uid_t)setfsuid(uid);
 	r = read_keys(home, uid, ret, ret_len, err, errlen);
-	dac_read_search(false);
+	setfsuid(old);
+	cap_setuid(false);
 	return r;
 }
 

@@ -185,16 +185,18 @@ static uint8_t *secret_page(void)
  * Least privilege: tokend stays uid 0 (it owns the state directory and reads
  * shadow as its owner) but keeps a single effective capability,
  * CAP_SYS_PTRACE, which the kernel requires to read /proc/PID/exe of other
- * users' processes (the peer's executable). CAP_DAC_READ_SEARCH stays
- * permitted but not effective: authkeys.c raises it only around reading a
- * user's ~/.ssh/authorized_keys (SSH-signed consent; ~/.ssh is 0700).
+ * users' processes (the peer's executable). CAP_SETUID stays permitted but
+ * not effective: authkeys.c raises it only to read a user's
+ * ~/.ssh/authorized_keys with that user's file system uid (setfsuid, as
+ * sshd's temporarily_use_uid; SSH-signed consent; ~/.ssh is 0700), which
+ * needs no CAP_DAC_* at all.
  * Everything else, and every way back, is dropped.
  */
 static int drop_privileges(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
-	const unsigned keep = CAP_SYS_PTRACE, keep_off = CAP_DAC_READ_SEARCH;
+	const unsigned keep = CAP_SYS_PTRACE, keep_off = CAP_SETUID;
 	const struct group *tss = getgrnam("tss");
 
 	/* Without CAP_DAC_OVERRIDE, root reaches the TPM device (root:tss or

@@ -69,7 +69,8 @@ static int setup_group(void **state)
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/pertok-test-sshsig-XXXXXX");
-	if (!mkdtemp(dir))
+	/* 0711: another uid reaches the home below (tokend reads as the user) */
+	if (!mkdtemp(dir) || chmod(dir, 0711) < 0)
 		return -1;
 	snprintf(cmd, sizeof(cmd),
 		 "cd %s && ssh-keygen -q -t ed25519 -N '' -f ed25519 && "
