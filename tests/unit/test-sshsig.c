@@ -28,6 +28,8 @@
 
 #include "authkeys.h"
 #include "fileio.h"
+#include "grantreq.h"
+#include "sigreplay.h"
 #include "sshsig.h"
 #include "util.h"
 
@@ -324,13 +326,55 @@ static void test_read_modes(void **state)
 	}
 }
 
+/* The replay cache of signed requests (sigreplay.c): a nonce twice, also
+ * after a reopen; the per-uid cap; what aged out goes; a damaged file is
+ * refused. */
+static void test_replay_cache(void **state)
+{
+	struct pt_sigreplay *s = NULL;
+	char rdir[PATH_MAX], nonce[40], path[PATH_MAX + 32];
+	uint64_t now = 1790000000;
+
+	(void)state;
+	snprintf(rdir, sizeof(rdir), "%s/replay", dir);
+	assert_int_equal(mkdir(rdir, 0700), 0);
+	assert_int_equal(pt_sigreplay_open(rdir, &s), 0);
+	assert_int_equal(pt_sigreplay_take(s, 1000, "nonce-aaaaaaaaaaaa", now, now), 0);
+	assert_int_equal(pt_sigreplay_take(s, 1000, "nonce-aaaaaaaaaaaa", now, now + 1), -EALREADY);
+	/* another user's nonce is theirs */
+	assert_int_equal(pt_sigreplay_take(s, 1001, "nonce-aaaaaaaaaaaa", now, now + 1), 0);
+	pt_sigreplay_free(s);
+	s = NULL;
+	/* durable: a reopen (a restart) still knows it */
+	assert_int_equal(pt_sigreplay_open(rdir, &s), 0);
+	assert_int_equal(pt_sigreplay_take(s, 1000, "nonce-aaaaaaaaaaaa", now, now + 2), -EALREADY);
+	/* at most PT_SIGREPLAY_PER_UID live ones per uid */
+	for (int i = 1; i < PT_SIGREPLAY_PER_UID; i++) {
+		snprintf(nonce, sizeof(nonce), "nonce-%012d", i);
+		assert_int_equal(pt_sigreplay_take(s, 1000, nonce, now, now + 3), 0);
+	}
+	assert_int_equal(pt_sigreplay_take(s, 1000, "nonce-bbbbbbbbbbbb", now, now + 3), -EDQUOT);
+	/* once the requests are too old to be accepted, their nonces go */
+	assert_int_equal(pt_sigreplay_take(s, 1000, "nonce-bbbbbbbbbbbb",
+					   now + PT_GRANTREQ_MAX_AGE + PT_SIGREPLAY_SKEW + 1,
+					   now + PT_GRANTREQ_MAX_AGE + PT_SIGREPLAY_SKEW + 1),
+			 0);
+	pt_sigreplay_free(s);
+	s = NULL;
+	/* a damaged file: no signed request until it is mended */
+	snprintf(path, sizeof(path), "%s/" PT_SIGREPLAY_FILE, rdir);
+	spit(path, "pertok-sshsig-nonces 1\n1000 x nonce\n");
+	assert_int_equal(pt_sigreplay_open(rdir, &s), -EBADMSG);
+	assert_null(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_each_type), cmocka_unit_test(test_key_not_authorized),
 		cmocka_unit_test(test_other_namespace), cmocka_unit_test(test_message_changed),
 		cmocka_unit_test(test_options),		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_read_modes),
+		cmocka_unit_test(test_read_modes),	cmocka_unit_test(test_replay_cache),
 	};
 
 	if (system("command -v ssh-keygen >/dev/null 2>&1") != 0) {
