@@ -54,8 +54,9 @@ int pt_grant_policy_check(const struct pt_config *cfg, const char *origin, const
 			  const struct pt_grant *g, uint64_t now,
 			  const struct pt_grant_rule **ret_rule, char *rule, size_t rulelen,
 			  char *reason, size_t reasonlen);
-/* Is child's scope within parent's (commands, argv, window, hours, uses
- * left, runtime, servicer pins)? true, or false with reason. */
+/* Is child's scope within parent's (commands with their digests and argv,
+ * window, hours, uses left, runtime, depth one less)? true, or false with
+ * reason. The servicer's pins are the child servicer's own. */
 bool pt_grant_subset(const struct pt_grant *parent, const struct pt_grant *child, char *reason,
 		     size_t reasonlen);
 /* Does command path match a rule's commands entry? */

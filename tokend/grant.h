@@ -49,7 +49,7 @@ enum pt_grant_kind {
 };
 
 struct pt_grant_cmd {
-	char *path;	    /* absolute */
+	char *path;	    /* absolute; the file itself (tokend opens it O_NOFOLLOW) */
 	uint8_t sha256[32]; /* of the file when the grant was made */
 	char **argv;	    /* the arguments after argv[0]: exact, or a prefix */
 	size_t n_argv;

@@ -538,7 +538,13 @@ int op_grant_approve(struct call *c)
 		pt_grant_free(bound);
 		free(want->servicer);
 		want->servicer = strdup(rq->servicer);
-		if (!want->servicer) {
+		/* the pins the servicer asked for stay unless the user names others */
+		if (!want->servicer_exe && rq->servicer_exe)
+			want->servicer_exe = strdup(rq->servicer_exe);
+		if (!want->servicer_unit && rq->servicer_unit)
+			want->servicer_unit = strdup(rq->servicer_unit);
+		if (!want->servicer || (rq->servicer_exe && !want->servicer_exe) ||
+		    (rq->servicer_unit && !want->servicer_unit)) {
 			pt_grant_free(want);
 			return reply_error(c, PT_E_INTERNAL, "out of memory");
 		}

@@ -97,9 +97,16 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	char bad[512];
+
 	(void)state;
 	kill_children();
 	th_stop(SIGTERM);
+	/* every grant decision logged in tokend(8)'s one-line form */
+	if (th_check_log_form(bad, sizeof(bad)) > 0) {
+		print_error("a tokend log line not in tokend(8)'s form:\n%s\n", bad);
+		return -1;
+	}
 	return 0;
 }
 

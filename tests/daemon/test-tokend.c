@@ -280,7 +280,7 @@ static void test_malformed_frames(void **state)
 	} cases[] = {
 		{ "zero length", { 0, 0, 0, 0 }, 4 },
 		{ "oversized length", { 0x7f, 0xff, 0xff, 0xff, PT_LIST }, 5 },
-		{ "unknown type", { 0, 0, 0, 1, 0x42 }, 5 },
+		{ "unknown type", { 0, 0, 0, 1, 0xfe }, 5 },
 		{ "truncated string", { 0, 0, 0, 5, PT_REVOKE, 0, 0, 0, 9 }, 9 },
 		{ "trailing bytes", { 0, 0, 0, 7, PT_REVOKE, 0, 0, 0, 1, 'x', 'y' }, 11 },
 		{ "embedded NUL", { 0, 0, 0, 7, PT_REVOKE, 0, 0, 0, 2, 'x', 0 }, 11 },

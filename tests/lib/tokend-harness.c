@@ -311,12 +311,12 @@ unsigned th_count_log(const char *needle)
 
 int th_check_log_form(char *ret_bad, size_t len)
 {
-	/* tokend(8), LOGGING: "op=OP result=RESULT" (OP may have dots: token.delegate)
-	 * then key=value fields only,
+	/* tokend(8), LOGGING: "op=OP result=RESULT" then key=value fields only,
 	 * a value bare (no space, quote or '=') or double-quoted with \" and \\
 	 * escaped; with -f each line has a "TIME tokend PRIORITY: " prefix */
 	static const char prefix[] = "^[0-9T:.-]+Z tokend [a-z]+: ";
-	static const char form[] = "^[0-9T:.-]+Z tokend [a-z]+: op=[a-z][a-z.-]* result=[a-z-]+"
+	/* op: a request's name, "grant.create" style for the grants */
+	static const char form[] = "^[0-9T:.-]+Z tokend [a-z]+: op=[a-z.-]+ result=[a-z-]+"
 				   "( [a-z_]+=([^ \"=]+|\"([^\"\\]|\\\\.)*\"))*$";
 	regex_t any, ok;
 	char *buf = th_slurp(th.logpath), *line, *save = NULL;

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "account.h"
 #include "daemon-state.h"
 #include "grant-internal.h"
 #include "util.h"
@@ -39,7 +40,7 @@ static const char conf_fmt[] =
 	"tokend: { state_dir = \"%s\"; };\n"
 	"seal: { backend = \"software\"; };\n"
 	"audit: { file = \"%s/audit.log\"; };\n"
-	"grant: { max_per_user = 5; };\n"
+	"grant: { max_per_user = 50; };\n"
 	"grants = ( { name = \"ops\"; users = [ \"alice\" ]; servicers = [ \"svc\" ];\n"
 	"             commands = [ \"/bin/echo\", \"/usr/bin/*\" ]; max_window = \"30d\";\n"
 	"             max_uses = 10; max_depth = 2; } );\n";
@@ -377,6 +378,77 @@ static void test_file_reopen_and_rewrap(void **state)
 	pt_grants_free(re);
 }
 
+static int fake_lookup(const char *user, struct pt_account **ret)
+{
+	struct pt_account *a;
+
+	if (strcmp(user, "alice") != 0 && strcmp(user, "svc") != 0)
+		return -ENOENT;
+	a = calloc(1, sizeof(*a));
+	assert_non_null(a);
+	a->user = strdup(user);
+	a->uid = strcmp(user, "alice") == 0 ? 1000 : 2000;
+	a->gid = a->uid;
+	*ret = a;
+	return 0;
+}
+
+/* pt_grant_create (also the SSH-signed path's): checks the rules, pins the
+ * file's digest itself (whatever the request says), stores, audits. */
+static void test_create_api(void **state)
+{
+	struct pt_grant *req = mk(NULL, 0, false), *g;
+	char id[PT_ID_LEN], reason[256];
+	uint8_t want[32];
+	char *audit;
+	char path[300];
+
+	(void)state;
+	d.account_lookup = fake_lookup;
+	memset(req->cmds[0].sha256, 0x55, 32); /* a client's claim: ignored */
+	req->not_before = 0;
+	req->not_after = fake_now + 3600;
+	req->max_uses = 3;
+	assert_int_equal(pt_grant_create(&d, "alice", req, fake_now, id, reason, sizeof(reason)),
+			 0);
+	g = pt_grant_find(&d, id);
+	assert_non_null(g);
+	assert_int_equal(pt_grant_file_digest("/bin/echo", want), 0);
+	assert_memory_equal(g->cmds[0].sha256, want, 32);
+	assert_int_equal(g->origin_uid, 1000);
+	assert_int_equal(g->servicer_uid, 2000);
+	assert_int_equal(g->uses, 0);
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	audit = NULL;
+	{
+		FILE *f = fopen(path, "r");
+		char buf[65536];
+		size_t n;
+
+		assert_non_null(f);
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+		audit = strstr(buf, "\"grant.create\"");
+		assert_non_null(audit);
+		assert_non_null(strstr(buf, id));
+	}
+	/* a command no rule allows */
+	free(req->cmds[0].path);
+	req->cmds[0].path = strdup("/bin/cat");
+	assert_int_equal(pt_grant_create(&d, "alice", req, fake_now, id, reason, sizeof(reason)),
+			 -EACCES);
+	assert_non_null(strstr(reason, "command /bin/cat is not allowed"));
+	/* nobody grants in the name of a user no rule names */
+	free(req->servicer);
+	req->servicer = strdup("alice");
+	assert_int_equal(pt_grant_create(&d, "svc", req, fake_now, id, reason, sizeof(reason)),
+			 -EACCES);
+	assert_non_null(strstr(reason, "no grants rule lets user svc"));
+	pt_grant_free(req);
+	d.account_lookup = NULL;
+}
+
 static void test_config(void **state)
 {
 	struct pt_config *cfg = NULL;
@@ -432,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_record_strict),
 		cmocka_unit_test(test_file_reopen_and_rewrap),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_create_api),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

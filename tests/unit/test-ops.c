@@ -336,19 +336,19 @@ static const struct matrix_row {
 	/* anyone: root any token, others their own (an unknown id here) */
 	{ PT_DELEGATE, { A, A, A, A, A, A } },
 	{ PT_LIST_DELEG, { A, A, A, A, A, A } },
-	/* grants (ops-grant.c): the class admits anyone, and the handler answers
-	 * PT_E_PERM from the grant's data (whose it is), which this matrix cannot
-	 * tell from a refusal by class: the grants' daemon tests cover them */
-	{ PT_GRANT_CREATE, { SKIP, SKIP, SKIP, SKIP, SKIP, SKIP } },
-	{ PT_GRANT_LIST, { SKIP, SKIP, SKIP, SKIP, SKIP, SKIP } },
-	{ PT_GRANT_REVOKE, { SKIP, SKIP, SKIP, SKIP, SKIP, SKIP } },
-	{ PT_GRANT_DELEGATE, { SKIP, SKIP, SKIP, SKIP, SKIP, SKIP } },
-	{ PT_GRANT_REQUEST, { SKIP, SKIP, SKIP, SKIP, SKIP, SKIP } },
-	{ PT_GRANT_APPROVE, { SKIP, SKIP, SKIP, SKIP, SKIP, SKIP } },
-	{ PT_GRANT_DENY, { SKIP, SKIP, SKIP, SKIP, SKIP, SKIP } },
-	{ PT_GRANT_REQUESTS, { SKIP, SKIP, SKIP, SKIP, SKIP, SKIP } },
-	/* root only: the others are refused by class */
-	{ PT_GRANT_EXPLAIN, { SKIP, SKIP, SKIP, P, P, P } },
+	/* grants (PT_CALLER_ANY; whose grant it is, is checked on the grant):
+	 * nobody, root included, creates a grant in alice's name but alice, and
+	 * nobody asks as another servicer; the unprivileged columns depend on
+	 * the host's users (tests/daemon/test-grants has them) */
+	{ PT_GRANT_CREATE, { P, P, P, SKIP, SKIP, SKIP } },
+	{ PT_GRANT_LIST, { A, A, A, SKIP, SKIP, SKIP } },
+	{ PT_GRANT_REVOKE, { A, A, A, A, A, A } },   /* no such grant */
+	{ PT_GRANT_DELEGATE, { A, A, A, A, A, A } }, /* no such grant */
+	{ PT_GRANT_REQUEST, { P, P, P, SKIP, SKIP, SKIP } },
+	{ PT_GRANT_APPROVE, { A, A, A, A, A, A } }, /* no such request */
+	{ PT_GRANT_DENY, { A, A, A, A, A, A } },
+	{ PT_GRANT_REQUESTS, { A, A, A, SKIP, SKIP, SKIP } },
+	{ PT_GRANT_EXPLAIN, { A, A, A, P, P, P } },
 	/* anyone: the consent is the signature (none here: malformed) */
 	{ PT_GRANT_SIGNED, { A, A, A, A, A, A } },
 	/* anyone; the grant's data decides (an unknown id here: not found) */
@@ -375,7 +375,19 @@ static void test_caller_classes(void **state)
 				 pt_msgtype_name(rows[i].type));
 	}
 	for (size_t j = 0; j < PT_ELEMENTSOF(matrix); j++) {
+		static char *args[] = { "hi" };
+		struct pt_grant_wire_cmd cmd = { .path = (char *)"/bin/echo",
+						 .argv = args,
+						 .n_argv = 1 };
+		struct pt_grant_spec spec = { .servicer = (char *)"svc",
+					      .servicer_exe = (char *)"",
+					      .servicer_unit = (char *)"",
+					      .cmds = &cmd,
+					      .n_cmds = 1,
+					      .lifetime = 3600,
+					      .max_uses = 1 };
 		struct pt_req q = {
+			.gspec = &spec,
 			.type = matrix[j].type,
 			.user = (char *)"alice",
 			.service = (char *)"atd",
