@@ -103,3 +103,31 @@ fail:
 	free(out);
 	return -EINVAL;
 }
+
+int pt_b64_decode(const char *s, size_t n, uint8_t **ret, size_t *ret_len)
+{
+	size_t pad = 0;
+	char *url;
+	int r;
+
+	if (!s || !ret || !ret_len || n == 0 || n % 4 != 0)
+		return -EINVAL;
+	while (pad < 2 && s[n - pad - 1] == '=')
+		pad++;
+	url = malloc(n - pad + 1);
+	if (!url)
+		return -ENOMEM;
+	for (size_t i = 0; i < n - pad; i++) {
+		char c = s[i];
+
+		/* the other alphabet's two characters, and '=' inside */
+		if (c == '-' || c == '_' || c == '=') {
+			free(url);
+			return -EINVAL;
+		}
+		url[i] = c == '+' ? '-' : c == '/' ? '_' : c;
+	}
+	r = pt_b64url_decode(url, n - pad, ret, ret_len);
+	free(url);
+	return r;
+}

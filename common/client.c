@@ -378,9 +378,9 @@ int pt_client_list(struct pt_client *c, const char *user, struct pt_rep *ret)
 	if (!c || !ret)
 		return -EINVAL;
 	for (unsigned pages = 0;; pages++) {
-		/* with each token's last refusal (tokend v0.3; older ones answer
-		 * PT_E_PROTO) */
-		struct pt_req req = { .type = PT_LIST_STATUS,
+		/* with each token's last refusal and delegation (tokend v0.4;
+		 * older ones answer PT_E_PROTO) */
+		struct pt_req req = { .type = PT_LIST_DELEG,
 				      .user = (char *)(user ? user : ""),
 				      .cursor = cursor ? cursor : (char *)"" };
 

@@ -77,11 +77,22 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		return ptbuf_put_cstring_max(b, req->user, PT_MAX_STR);
 	case PT_LIST_PAGE:
 	case PT_LIST_STATUS:
+	case PT_LIST_DELEG:
 		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0)
 			return r;
 		return ptbuf_put_cstring_max(b, req->cursor ? req->cursor : "", PT_MAX_STR);
 	case PT_REVOKE:
 		return ptbuf_put_cstring_max(b, req->id, PT_MAX_STR);
+	case PT_DELEGATE:
+		if ((r = ptbuf_put_cstring_max(b, req->id, PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR);
+	case PT_GRANT_CREDENTIAL:
+		return ptbuf_put_cstring_max(b, req->id, PT_MAX_STR);
+	case PT_GRANT_SIGNED:
+		if ((r = ptbuf_put_cstring_max(b, req->signed_text, PT_MAX_SIGNED)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, req->signature, PT_MAX_SIGNED);
 	case PT_PUBKEY:
 		return ptbuf_put_u8(b, req->format);
 	case PT_STATUS:
@@ -198,10 +209,14 @@ int pt_req_encode(const struct pt_req *req, struct ptbuf *out)
 
 /* ... and of the part a PT_LIST_STATUS entry adds: 2 empty strings, u32, u64 */
 #define PT_LIST_STATUS_MIN (2 * 4 + 4 + 8)
+/* ... and of the part a PT_LIST_DELEG entry adds: u32, an empty string */
+#define PT_LIST_DELEG_MIN (4 + 4)
 
-static int list_decode(struct ptbuf_view *v, struct pt_rep *p, bool status)
+static int list_decode(struct ptbuf_view *v, struct pt_rep *p, uint8_t req_type)
 {
-	size_t min = PT_LIST_ENTRY_MIN + (status ? PT_LIST_STATUS_MIN : 0);
+	bool deleg = req_type == PT_LIST_DELEG, status = deleg || req_type == PT_LIST_STATUS;
+	size_t min = PT_LIST_ENTRY_MIN + (status ? PT_LIST_STATUS_MIN : 0) +
+		     (deleg ? PT_LIST_DELEG_MIN : 0);
 	uint32_t n;
 	int r;
 
@@ -233,6 +248,9 @@ static int list_decode(struct ptbuf_view *v, struct pt_rep *p, bool status)
 			       (r = ptbuf_view_get_u32(v, &t->refusals)) < 0 ||
 			       (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &t->refusal_rule)) < 0 ||
 			       (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &t->refusal_reason)) < 0))
+			return r;
+		if (deleg && ((r = ptbuf_view_get_u32(v, &t->delegations)) < 0 ||
+			      (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &t->delegated_from)) < 0))
 			return r;
 	}
 	return 0;
@@ -277,6 +295,8 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	switch (req_type) {
 	case PT_HELLO:
 		return ptbuf_view_get_u32(v, &p->version);
+	case PT_GRANT_CREDENTIAL:
+		return ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &p->token);
 	case PT_MINT:
 	case PT_REDEEM:
 	case PT_REFRESH:
@@ -290,10 +310,11 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 			return r;
 		return ptbuf_view_get_u8(v, &p->renewed);
 	case PT_LIST:
-		return list_decode(v, p, false);
+		return list_decode(v, p, req_type);
 	case PT_LIST_PAGE:
 	case PT_LIST_STATUS:
-		if ((r = list_decode(v, p, req_type == PT_LIST_STATUS)) < 0 ||
+	case PT_LIST_DELEG:
+		if ((r = list_decode(v, p, req_type)) < 0 ||
 		    (r = ptbuf_view_get_u8(v, &p->more)) < 0)
 			return r;
 		if (p->more > 1)
@@ -301,6 +322,7 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &p->cursor);
 	case PT_REVOKE:
 	case PT_REVOKE_MATCH:
+	case PT_DELEGATE:
 		return ptbuf_view_get_u32(v, &p->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
@@ -330,6 +352,7 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_GRANT_DELEGATE:
 	case PT_GRANT_REQUEST:
 	case PT_GRANT_APPROVE:
+	case PT_GRANT_SIGNED:
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &p->id);
 	case PT_GRANT_REVOKE:
 	case PT_GRANT_DENY:

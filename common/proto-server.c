@@ -19,6 +19,8 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	switch (req_type) {
 	case PT_HELLO:
 		return ptbuf_put_u32(b, rep->version);
+	case PT_GRANT_CREDENTIAL:
+		return ptbuf_put_cstring_max(b, rep->token, PT_MAX_TOKEN);
 	case PT_MINT:
 	case PT_REDEEM:
 	case PT_REFRESH:
@@ -34,6 +36,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_LIST:
 	case PT_LIST_PAGE:
 	case PT_LIST_STATUS:
+	case PT_LIST_DELEG:
 		if (rep->n_list > PT_MAX_LIST || (rep->n_list > 0 && !rep->list))
 			return -EMSGSIZE;
 		r = ptbuf_put_u32(b, rep->n_list);
@@ -50,13 +53,19 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 			    (r = ptbuf_put_u64(b, t->last_used)) < 0 ||
 			    (r = ptbuf_put_u32(b, t->uses)) < 0)
 				break;
-			if (req_type == PT_LIST_STATUS &&
+			if ((req_type == PT_LIST_STATUS || req_type == PT_LIST_DELEG) &&
 			    ((r = ptbuf_put_u64(b, t->refused_at)) < 0 ||
 			     (r = ptbuf_put_u32(b, t->refusals)) < 0 ||
 			     (r = ptbuf_put_cstring_max(b, t->refusal_rule ? t->refusal_rule : "",
 							PT_MAX_STR)) < 0 ||
 			     (r = ptbuf_put_cstring_max(b,
 							t->refusal_reason ? t->refusal_reason : "",
+							PT_MAX_STR)) < 0))
+				break;
+			if (req_type == PT_LIST_DELEG &&
+			    ((r = ptbuf_put_u32(b, t->delegations)) < 0 ||
+			     (r = ptbuf_put_cstring_max(b,
+							t->delegated_from ? t->delegated_from : "",
 							PT_MAX_STR)) < 0))
 				break;
 		}
@@ -67,6 +76,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 		return ptbuf_put_cstring_max(b, rep->cursor ? rep->cursor : "", PT_MAX_STR);
 	case PT_REVOKE:
 	case PT_REVOKE_MATCH:
+	case PT_DELEGATE:
 		return ptbuf_put_u32(b, rep->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
@@ -94,6 +104,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_GRANT_DELEGATE:
 	case PT_GRANT_REQUEST:
 	case PT_GRANT_APPROVE:
+	case PT_GRANT_SIGNED:
 		return ptbuf_put_cstring_max(b, rep->id, PT_MAX_STR);
 	case PT_GRANT_LIST:
 	case PT_GRANT_EXPLAIN:
@@ -295,11 +306,22 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user);
 	case PT_LIST_PAGE:
 	case PT_LIST_STATUS:
+	case PT_LIST_DELEG:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0)
 			return r;
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->cursor);
 	case PT_REVOKE:
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
+	case PT_DELEGATE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder);
+	case PT_GRANT_CREDENTIAL:
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
+	case PT_GRANT_SIGNED:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_SIGNED, &q->signed_text)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_SIGNED, &q->signature);
 	case PT_PUBKEY:
 		r = ptbuf_view_get_u8(v, &q->format);
 		if (r < 0)

@@ -64,6 +64,7 @@ static void tokinfo_clear(struct pt_tokinfo *t)
 	free(t->actor);
 	free(t->refusal_rule);
 	free(t->refusal_reason);
+	free(t->delegated_from);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -90,6 +91,8 @@ void pt_req_clear(struct pt_req *req)
 	pt_grant_spec_free(req->gspec);
 	free(req->blob);
 	free(req->sig);
+	free(req->signed_text);
+	free(req->signature);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -162,6 +165,10 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_ERR, "error" },
 	{ PT_LIST_STATUS, "list" },
 	{ PT_EXPLAIN_ISSUE, "explain" },
+	{ PT_DELEGATE, "token.delegate" },
+	{ PT_LIST_DELEG, "list" },
+	{ PT_GRANT_SIGNED, "grant.signed" },
+	{ PT_GRANT_CREDENTIAL, "grant.credential" },
 	{ PT_GRANT_CREATE, "grant.create" },
 	{ PT_GRANT_LIST, "grant.list" },
 	{ PT_GRANT_REVOKE, "grant.revoke" },

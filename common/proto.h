@@ -50,6 +50,15 @@
  *                PT_ACT_MAX_RUNTIME later, whatever max_connection_lifetime
  *                says), and the connection closes after it. Added in v0.4
  *                within version 1 (a new type).
+ *   PT_DELEGATE  str id, str holder (a configured actor's name): the
+ *                persistable token moves to holder, which alone may redeem
+ *                it from now on (root: any token; others: their own)
+ *   PT_LIST_DELEG str user, str cursor (as PT_LIST_PAGE)
+ *   PT_GRANT_SIGNED str request (the text a user signed, grantreq.h; up to
+ *                PT_MAX_SIGNED bytes), str signature (its armored SSH
+ *                signature, namespace "pertok-grant"; up to PT_MAX_SIGNED):
+ *                any uid may submit it, the consent is the signature
+ *   PT_GRANT_CREDENTIAL str id (a grant; its origin, its servicer or root)
  *   Grants (issue 11; added in v0.4 within version 1: new request types, so
  *   older peers are unaffected and an older tokend answers PT_E_PROTO).
  *   SPEC, a grant's scope: str servicer, str servicer_exe ("" = any), str
@@ -134,6 +143,16 @@
  *   PT_ACT       u32 status (the exit code 0..255, or 128 + the signal that
  *                killed it, as shells report), u8 signaled (0/1), u64
  *                cpu_usec and u64 mem_peak (bytes) of its cgroup (0: unknown)
+ *   PT_DELEGATE  u32 count (the token's delegations so far, this one included)
+ *   PT_LIST_DELEG as PT_LIST_STATUS, each entry followed by u32 delegations
+ *                (0 = never delegated) and str delegated_from (the holder it
+ *                was last delegated from; "" = never delegated).
+ *   PT_GRANT_SIGNED str id (the new grant's)
+ *   PT_GRANT_CREDENTIAL str token (secret: the grant as a compact JWS of typ
+ *                "pertok-grant+jwt", bound to the servicer's uid and
+ *                executable; tokend/grant-cred.h)
+ *   DELEGATE, LIST_DELEG and GRANT_SIGNED were added in v0.4 within version
+ *   1 (new types).
  *   PT_GRANT_CREATE, PT_GRANT_DELEGATE, PT_GRANT_REQUEST, PT_GRANT_APPROVE
  *                str id (the new grant's, or the request's)
  *   PT_GRANT_REVOKE, PT_GRANT_DENY  u32 count
@@ -175,6 +194,7 @@
 #define PT_ACT_NFDS 3		   /* descriptors a PT_ACT frame carries */
 #define PT_ACT_PTY 1u		   /* PT_ACT flags: a fresh pseudo-terminal */
 #define PT_ACT_MAX_RUNTIME 86400u  /* s: the longest an act-as command runs */
+#define PT_MAX_SIGNED 16384u	   /* GRANT_SIGNED: the request, the signature */
 #define PT_MAX_GRANT_CMDS 8u	   /* commands in one grant SPEC */
 #define PT_MAX_GRANT_ARGS 64u	   /* arguments of one command */
 #define PT_MAX_GRANT_ARG 1024u	   /* bytes of one argument */
@@ -195,14 +215,18 @@ enum pt_msgtype {
 	PT_RESEAL = 18, /* root: seal the store key again to current PCRs (same) */
 	PT_EXPLAIN = 19,
 	PT_REVOKE_MATCH = 20,
-	PT_CODE_ISSUE = 21,    /* root: a code of a configured token type */
-	PT_CODE_CHECK = 22,    /* root or actor: check an entered code */
-	PT_LIST_PAGE = 23,     /* LIST, paged (cursor in, more flag + cursor out) */
-	PT_REFRESH = 24,       /* the token's user: a redeemed live token for a fresh one */
-	PT_LIST_STATUS = 30,   /* LIST_PAGE with each token's last refusal */
-	PT_EXPLAIN_ISSUE = 31, /* root: dry run of an exchange (issue decision) */
-	PT_CODE_SHEET = 40,    /* root: a sheet of codes (replaces the old one) */
-	PT_CODE_LIST = 41,     /* root: the ids on a user's sheet, used or not */
+	PT_CODE_ISSUE = 21,	  /* root: a code of a configured token type */
+	PT_CODE_CHECK = 22,	  /* root or actor: check an entered code */
+	PT_LIST_PAGE = 23,	  /* LIST, paged (cursor in, more flag + cursor out) */
+	PT_REFRESH = 24,	  /* the token's user: a redeemed live token for a fresh one */
+	PT_LIST_STATUS = 30,	  /* LIST_PAGE with each token's last refusal */
+	PT_EXPLAIN_ISSUE = 31,	  /* root: dry run of an exchange (issue decision) */
+	PT_CODE_SHEET = 40,	  /* root: a sheet of codes (replaces the old one) */
+	PT_CODE_LIST = 41,	  /* root: the ids on a user's sheet, used or not */
+	PT_DELEGATE = 75,	  /* root or the token's user: move a token to another holder */
+	PT_LIST_DELEG = 76,	  /* LIST_STATUS with each token's delegation */
+	PT_GRANT_SIGNED = 77,	  /* anyone: a grant request signed with the user's SSH key */
+	PT_GRANT_CREDENTIAL = 78, /* a grant's origin or servicer: the grant as a JWS */
 	/* never on the wire: the front makes it (service = the unit, id = the
 	 * credential id) of a connection on the credential socket
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
@@ -276,15 +300,15 @@ struct pt_req {
 	char *tty;		     /* MINT */
 	char *rhost;		     /* MINT */
 	char *live_token;	     /* EXCHANGE, REFRESH (secret) */
-	char *holder;		     /* EXCHANGE, REDEEM */
+	char *holder;		     /* EXCHANGE, REDEEM, DELEGATE */
 	uint64_t lifetime;	     /* EXCHANGE */
-	char *id;		     /* REVOKE */
+	char *id;		     /* REVOKE, DELEGATE */
 	uint8_t format;		     /* PUBKEY */
 	uint64_t at;		     /* EXPLAIN (0 = now) */
 	uint64_t before;	     /* REVOKE_MATCH (0 = any) */
 	char *ttype;		     /* CODE_ISSUE, CODE_CHECK: token type name */
 	char *code;		     /* CODE_CHECK (secret) */
-	char *cursor;		     /* LIST_PAGE, LIST_STATUS ("" = first page) */
+	char *cursor;		     /* LIST_PAGE, LIST_STATUS, LIST_DELEG ("" = first page) */
 	char *actor;		     /* EXPLAIN_ISSUE */
 	uint32_t count;		     /* CODE_SHEET: codes wanted */
 	uint8_t flags;		     /* ACT: PT_ACT_* */
@@ -295,6 +319,8 @@ struct pt_req {
 	char *blob;		     /* TEMPLATE_IMPORT: the template's bytes */
 	char *sig;		     /* TEMPLATE_IMPORT: its detached JWS ("" = none) */
 	uint64_t not_after;	     /* RPO_APPROVE, RPO_EXTEND */
+	char *signed_text;	     /* GRANT_SIGNED: the request signed */
+	char *signature;	     /* GRANT_SIGNED: its armored SSH signature */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */
@@ -320,6 +346,9 @@ struct pt_tokinfo {
 	uint32_t refusals;
 	char *refusal_rule;
 	char *refusal_reason;
+	/* LIST_DELEG only (0 / NULL otherwise) */
+	uint32_t delegations;
+	char *delegated_from;
 };
 
 /* A decoded reply. type is PT_OK or PT_ERR; which fields are set depends on
@@ -333,7 +362,7 @@ struct pt_rep {
 	uint64_t exp;		 /* MINT, REDEEM, REFRESH, EXCHANGE, CODE_SHEET, CODE_LIST */
 	char *id;		 /* MINT (""), REDEEM, REFRESH, EXCHANGE */
 	uint8_t renewed;	 /* EXCHANGE */
-	uint32_t count;		 /* REVOKE, REVOKE_MATCH */
+	uint32_t count;		 /* REVOKE, REVOKE_MATCH, DELEGATE */
 	char *text;		 /* PUBKEY, STATUS, EXPLAIN */
 	struct pt_tokinfo *list; /* LIST, LIST_PAGE */
 	uint32_t n_list;	 /* LIST, LIST_PAGE */

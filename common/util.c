@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -173,4 +174,16 @@ void pt_hex(const uint8_t *p, size_t n, char *out)
 		out[2 * i + 1] = d[p[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+int pt_errf(char *err, size_t len, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && len) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

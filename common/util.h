@@ -56,6 +56,10 @@ int pt_parse_duration(const char *s, uint64_t *ret_seconds);
  * 1..255 bytes, printable ASCII without spaces, ':' , '/', or control chars,
  * not starting with '-'. */
 bool pt_name_valid(const char *s);
+/* Writes the message (printf-style) to err[0..len) when err is not NULL and
+ * returns code: for parsers and checks that say precisely why they refuse. */
+int pt_errf(char *err, size_t len, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* p[0..n) as lower-case hex into out (2n + 1 bytes, NUL-terminated). */
 void pt_hex(const uint8_t *p, size_t n, char *out);

@@ -380,7 +380,7 @@ exchange:
 			 transport_error(r));
 	if (!a->quiet && (r < 0 || before.type != PT_OK)) {
 		/* tokend may have closed the connection (a tokend older than
-		 * PT_LIST_STATUS answers PT_E_PROTO and hangs up): the exchanges
+		 * the list pt_client_list asks for answers PT_E_PROTO and hangs up): the exchanges
 		 * get a fresh one */
 		pt_client_free(c);
 		c = NULL;

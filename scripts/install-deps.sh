@@ -32,6 +32,8 @@ packages=(
 	# system tests and demo: the real at and cron daemons in a private mount namespace
 	at cron pamtester keyutils util-linux mount passwd procps coreutils
 	libpam-modules libpam-runtime
+	# SSH-signed consent: the real ssh-keygen signs grant requests (tests/unit/test-sshsig)
+	openssh-client
 	# independent JWT verification (Debian's /usr/bin/python3)
 	python3 python3-jwt python3-cryptography
 	# memory checks

@@ -31,6 +31,7 @@
 #include "ops.h"
 #include "rotate.h"
 #include "grant.h"
+#include "sigreplay.h"
 #include "seal.h"
 #include "config-rpo.h"
 #include "rpo.h"
@@ -187,9 +188,14 @@ static uint8_t *secret_page(void)
 
 /*
  * Least privilege: tokend stays uid 0 (it owns the state directory and reads
- * shadow as its owner) but keeps a single capability, CAP_SYS_PTRACE, which
- * the kernel requires to read /proc/PID/exe of other users' processes (the
- * peer's executable). Everything else, and every way back, is dropped.
+ * shadow as its owner) but keeps a single effective capability,
+ * CAP_SYS_PTRACE, which the kernel requires to read /proc/PID/exe of other
+ * users' processes (the peer's executable). CAP_SETUID stays permitted but
+ * not effective: authkeys.c raises it only to read a user's
+ * ~/.ssh/authorized_keys with that user's file system uid (setfsuid, as
+ * sshd's temporarily_use_uid; SSH-signed consent; ~/.ssh is 0700), which
+ * needs no CAP_DAC_* at all.
+ * Everything else, and every way back, is dropped.
  */
 /* rpo: the RPOs' reaper ends their processes (CAP_KILL) and takes their
  * homes back (CAP_CHOWN), approval gives a new home to its RPO (CAP_CHOWN);
@@ -201,7 +207,7 @@ static int drop_privileges(bool rpo, bool act)
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
 	static const unsigned act_caps[] = { PT_ACT_CAPS };
-	const unsigned keep = CAP_SYS_PTRACE;
+	const unsigned keep = CAP_SYS_PTRACE, keep_off = CAP_SETUID;
 	const unsigned keep_rpo[] = { CAP_KILL, CAP_CHOWN };
 	const struct group *tss = getgrnam("tss");
 
@@ -210,7 +216,7 @@ static int drop_privileges(bool rpo, bool act)
 	if (tss && setgroups(1, &tss->gr_gid) < 0)
 		return -errno;
 	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++) {
-		bool kept = cap == keep;
+		bool kept = cap == keep || cap == keep_off;
 
 		for (size_t i = 0; rpo && i < PT_ELEMENTSOF(keep_rpo); i++)
 			kept = kept || cap == keep_rpo[i];
@@ -238,6 +244,7 @@ static int drop_privileges(bool rpo, bool act)
 	for (size_t i = 0; act && i < PT_ELEMENTSOF(act_caps); i++) /* (those we have) */
 		data[act_caps[i] / 32].permitted |=
 			had[act_caps[i] / 32].permitted & (1u << (act_caps[i] % 32));
+	data[keep_off / 32].permitted |= 1u << (keep_off % 32);
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return -errno;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -598,6 +605,7 @@ out:
 	pt_history_free(d.history);
 	pt_store_free(d.store);
 	pt_grants_free(d.grants);
+	pt_sigreplay_free(d.sigreplay);
 	if (storekey)
 		OPENSSL_cleanse(storekey, PT_STORE_KEYLEN);
 	pt_sealer_free(sealer);

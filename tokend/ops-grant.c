@@ -46,7 +46,7 @@ static int set_opt(char **dst, const char *s)
 }
 
 /* A grant of the wire's scope (no origin, no id; digests zero). */
-static int grant_of_spec(const struct pt_grant_spec *s, uint64_t now, struct pt_grant **ret)
+int grant_of_spec(const struct pt_grant_spec *s, uint64_t now, struct pt_grant **ret)
 {
 	struct pt_grant *g = calloc(1, sizeof(*g));
 	int r = -ENOMEM;

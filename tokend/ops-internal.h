@@ -166,3 +166,12 @@ int op_rpo_extend(struct call *c);
 int op_rpo_revoke(struct call *c);
 /* act.c */
 int op_act(struct call *c);
+/* ops-delegate.c */
+int op_delegate(struct call *c);
+/* ops-grantsig.c */
+int op_grant_signed(struct call *c);
+/* grant-cred.c */
+int op_grant_credential(struct call *c);
+/* ops-grant.c: a grant of the wire's scope (no origin, no id) */
+struct pt_grant;
+int grant_of_spec(const struct pt_grant_spec *s, uint64_t now, struct pt_grant **ret);

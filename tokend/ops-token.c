@@ -756,7 +756,8 @@ int op_list(struct call *c)
 	struct pt_daemon *d = c->d;
 	struct pt_rep rep = { .type = PT_OK };
 	size_t n = pt_store_count(d->store), i = 0, last = 0, k = 0, bytes;
-	bool paged = c->req->type != PT_LIST, status = c->req->type == PT_LIST_STATUS;
+	bool deleg = c->req->type == PT_LIST_DELEG;
+	bool paged = c->req->type != PT_LIST, status = deleg || c->req->type == PT_LIST_STATUS;
 	char cursor[PT_STORE_CURSOR_LEN] = "";
 	int r;
 
@@ -781,6 +782,9 @@ int op_list(struct call *c)
 		if (status)
 			sz += 4 * 2 + 4 + 8 + (rec->refusal_rule ? strlen(rec->refusal_rule) : 0) +
 			      (rec->refusal_reason ? strlen(rec->refusal_reason) : 0);
+		if (deleg)
+			sz += 4 + 4 +
+			      (rec->n_chain ? strlen(rec->chain[rec->n_chain - 1].holder) : 0);
 		if (k == PT_MAX_LIST || bytes + sz > PT_MAX_FRAME) {
 			rep.more = 1; /* this one is for the next page */
 			break;
@@ -801,6 +805,10 @@ int op_list(struct call *c)
 			rep.list[k - 1].refusals = rec->refusals;
 			rep.list[k - 1].refusal_rule = rec->refusal_rule;
 			rep.list[k - 1].refusal_reason = rec->refusal_reason;
+		}
+		if (deleg && rec->n_chain) {
+			rep.list[k - 1].delegations = (uint32_t)rec->n_chain;
+			rep.list[k - 1].delegated_from = rec->chain[rec->n_chain - 1].holder;
 		}
 	}
 	if (rep.more)

@@ -49,6 +49,12 @@ static const struct pt_ops_row rows[] = {
 	/* any uid asks; the grant decides (act.c writes act.start, synced,
 	 * before the command runs, and act.deny / act.end itself) */
 	{ PT_ACT, PT_CALLER_ANY, PT_AUDIT_NONE, op_act },
+	{ PT_DELEGATE, PT_CALLER_ANY, PT_AUDIT_HELD, op_delegate },
+	{ PT_LIST_DELEG, PT_CALLER_ANY, PT_AUDIT_NONE, op_list },
+	/* the consent is the signature, not the caller (ops-grantsig.c) */
+	{ PT_GRANT_SIGNED, PT_CALLER_ANY, PT_AUDIT_HELD, op_grant_signed },
+	/* whose grant it is, is the grant's data (grant-cred.c) */
+	{ PT_GRANT_CREDENTIAL, PT_CALLER_ANY, PT_AUDIT_HELD, op_grant_credential },
 	/* grants (ops-grant.c): whose grant it is, is the grant's data */
 	{ PT_GRANT_CREATE, PT_CALLER_ANY, PT_AUDIT_HELD, op_grant_create },
 	{ PT_GRANT_LIST, PT_CALLER_ANY, PT_AUDIT_NONE, op_grant_list },

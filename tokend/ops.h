@@ -45,9 +45,11 @@ struct pt_daemon {
 	struct pt_config *cfg;
 	struct pt_store *store;
 	struct pt_keys *keys;
-	struct pt_audit *audit;	    /* the audit trail (audit.h) */
-	struct pt_history *history; /* usage per user and actor (history.h); may be NULL */
-	struct pt_grants *grants;   /* grants and pending requests (grant.h); may be NULL */
+	struct pt_audit *audit;		/* the audit trail (audit.h) */
+	struct pt_history *history;	/* usage per user and actor (history.h); may be NULL */
+	struct pt_grants *grants;	/* grants and pending requests (grant.h); may be NULL */
+	struct pt_sigreplay *sigreplay; /* SSH-signed requests' nonces (sigreplay.h); NULL
+					   until the first one */
 	const struct pt_sealer *sealer;
 	uint8_t *storekey; /* PT_STORE_KEYLEN bytes in an mlocked page (main.c) */
 	char keydir[4096]; /* current key generation (rotate.h): STATE_DIR or STATE_DIR/gen-N */

@@ -26,9 +26,11 @@ enum {
 	F_TTYPE,
 	F_CODE,
 	F_CURSOR,
-	F_ACTOR, /* EXPLAIN_ISSUE */
-	F_BLOB,	 /* TEMPLATE_IMPORT */
-	F_SIG,	 /* TEMPLATE_IMPORT */
+	F_ACTOR,       /* EXPLAIN_ISSUE */
+	F_BLOB,	       /* TEMPLATE_IMPORT */
+	F_SIG,	       /* TEMPLATE_IMPORT */
+	F_SIGNED_TEXT, /* GRANT_SIGNED */
+	F_SIGNATURE,
 	F_N
 };
 /* The mask's bit after the strings: an argv (ACT) follows them, u32 n then
@@ -62,6 +64,10 @@ static char **req_field(struct pt_req *r, unsigned i)
 		return &r->blob;
 	case F_SIG:
 		return &r->sig;
+	case F_SIGNED_TEXT:
+		return &r->signed_text;
+	case F_SIGNATURE:
+		return &r->signature;
 	default:
 		return &r->actor;
 	}
@@ -69,11 +75,12 @@ static char **req_field(struct pt_req *r, unsigned i)
 
 static size_t field_max(unsigned i)
 {
-	return i == F_LIVE_TOKEN ? PT_MAX_TOKEN :
-	       i == F_CODE	 ? PT_MAX_CODE :
-	       i == F_BLOB	 ? PT_MAX_TEMPLATE :
-	       i == F_SIG	 ? PT_MAX_TEMPLATE_SIG :
-				   PT_MAX_STR;
+	return i == F_LIVE_TOKEN		      ? PT_MAX_TOKEN :
+	       i == F_CODE			      ? PT_MAX_CODE :
+	       i == F_BLOB			      ? PT_MAX_TEMPLATE :
+	       i == F_SIG			      ? PT_MAX_TEMPLATE_SIG :
+	       i == F_SIGNED_TEXT || i == F_SIGNATURE ? PT_MAX_SIGNED :
+							PT_MAX_STR;
 }
 
 static int header(struct ptbuf *out, uint8_t kind, uint32_t conn)

@@ -65,6 +65,17 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
+static void free_chain(struct pt_record *r)
+{
+	for (size_t i = 0; i < r->n_chain; i++) {
+		free_str(&r->chain[i].holder);
+		free_str(&r->chain[i].by);
+	}
+	free(r->chain);
+	r->chain = NULL;
+	r->n_chain = 0;
+}
+
 /* The strings and lists of a record that is not packed. */
 static void free_fields(struct pt_record *r)
 {
@@ -89,6 +100,7 @@ void pt_record_free(struct pt_record *r)
 	/* never in the pack (record.h) */
 	free_str(&r->refusal_rule);
 	free_str(&r->refusal_reason);
+	free_chain(r);
 	if (r->pack) {
 		pt_wipe(r->pack, r->pack_len);
 		if (r->pack != (void *)(r + 1))
@@ -197,6 +209,27 @@ int pt_record_compact(struct pt_record *r)
 	return 0;
 }
 
+/* dst->chain: a copy of src's (dst has none). 0 or -ENOMEM (dst has none). */
+static int chain_copy(struct pt_record *dst, const struct pt_record *src)
+{
+	if (src->n_chain == 0)
+		return 0;
+	dst->chain = calloc(src->n_chain, sizeof(*dst->chain));
+	if (!dst->chain)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->n_chain; i++) {
+		dst->n_chain = i + 1; /* so that free_chain frees what was copied */
+		dst->chain[i].at = src->chain[i].at;
+		dst->chain[i].holder = strdup(src->chain[i].holder);
+		dst->chain[i].by = strdup(src->chain[i].by);
+		if (!dst->chain[i].holder || !dst->chain[i].by) {
+			free_chain(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int pt_record_compact_copy(const struct pt_record *r, struct pt_record **ret)
 {
 	struct pt_record *c;
@@ -211,9 +244,13 @@ int pt_record_compact_copy(const struct pt_record *r, struct pt_record **ret)
 	*c = *r;
 	c->refusal_rule = r->refusal_rule ? strdup(r->refusal_rule) : NULL;
 	c->refusal_reason = r->refusal_reason ? strdup(r->refusal_reason) : NULL;
-	if ((r->refusal_rule && !c->refusal_rule) || (r->refusal_reason && !c->refusal_reason)) {
+	c->chain = NULL;
+	c->n_chain = 0;
+	if ((r->refusal_rule && !c->refusal_rule) || (r->refusal_reason && !c->refusal_reason) ||
+	    chain_copy(c, r) < 0) {
 		free(c->refusal_rule);
 		free(c->refusal_reason);
+		free_chain(c);
 		free(c);
 		return -ENOMEM;
 	}
@@ -288,7 +325,61 @@ bool pt_record_valid(const struct pt_record *r)
 	if (!u64_ok(r->refused_at) || (r->refusal_rule && !pt_name_valid(r->refusal_rule)) ||
 	    (r->refusal_reason && !text_valid(r->refusal_reason, PT_REFUSAL_REASON_MAX, true)))
 		return false;
+	if (r->n_chain > PT_MAX_DELEGATIONS || (r->n_chain && !r->chain))
+		return false;
+	for (size_t i = 0; i < r->n_chain; i++)
+		if (!pt_name_valid(r->chain[i].holder) || !pt_name_valid(r->chain[i].by) ||
+		    !u64_ok(r->chain[i].at))
+			return false;
 	return true;
+}
+
+int pt_record_delegate(struct pt_record *r, const char *new_holder, const char *by, uint64_t at)
+{
+	struct pt_delegation *chain;
+	char *holder, *who;
+
+	if (!r || r->pack || !pt_name_valid(new_holder) || !pt_name_valid(by) || !u64_ok(at))
+		return -EINVAL;
+	if (r->n_chain >= PT_MAX_DELEGATIONS)
+		return -E2BIG;
+	chain = reallocarray(r->chain, r->n_chain + 1, sizeof(*chain));
+	if (!chain)
+		return -ENOMEM;
+	r->chain = chain;
+	holder = strdup(new_holder);
+	who = strdup(by);
+	if (!holder || !who) {
+		free(holder);
+		free(who);
+		return -ENOMEM;
+	}
+	/* the old holder's string moves into the chain */
+	chain[r->n_chain] = (struct pt_delegation){ .holder = r->holder, .by = who, .at = at };
+	r->n_chain++;
+	r->holder = holder;
+	return 0;
+}
+
+int pt_record_copy(const struct pt_record *r, struct pt_record **ret)
+{
+	struct pt_record *c = NULL;
+	char *json = NULL;
+	int rc;
+
+	if (!r || !ret)
+		return -EINVAL;
+	rc = pt_record_to_json(r, &json);
+	if (rc < 0)
+		return rc;
+	rc = pt_record_from_json(json, strlen(json), &c);
+	pt_free_secret(json);
+	if (rc < 0)
+		return rc;
+	/* memory only, not in the JSON */
+	c->dead_since_ms = r->dead_since_ms;
+	*ret = c;
+	return 0;
 }
 
 int pt_record_set_refusal(struct pt_record *r, uint64_t at, uint32_t refusals, const char *rule,
@@ -349,6 +440,35 @@ static int add_int(json_object *o, const char *key, int64_t v)
 		return -ENOMEM;
 	if (json_object_object_add(o, key, i) != 0) {
 		json_object_put(i);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* "delegations": [{"holder", "by", "at"}...]; nothing is added on failure */
+static int add_chain(json_object *o, const struct pt_record *r)
+{
+	json_object *a = json_object_new_array_ext((int)r->n_chain);
+
+	if (!a)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_chain; i++) {
+		json_object *e = json_object_new_object();
+
+		if (!e || json_object_array_add(a, e) != 0) {
+			json_object_put(e);
+			json_object_put(a);
+			return -ENOMEM;
+		}
+		if (add_str(e, "holder", r->chain[i].holder, false) < 0 ||
+		    add_str(e, "by", r->chain[i].by, false) < 0 ||
+		    add_int(e, "at", (int64_t)r->chain[i].at) < 0) {
+			json_object_put(a);
+			return -ENOMEM;
+		}
+	}
+	if (json_object_object_add(o, "delegations", a) != 0) {
+		json_object_put(a);
 		return -ENOMEM;
 	}
 	return 0;
@@ -416,6 +536,9 @@ int pt_record_to_json(const struct pt_record *r, char **ret)
 	     add_str(o, "refusal_rule", r->refusal_rule, true) < 0 ||
 	     add_str(o, "refusal_reason", r->refusal_reason ? r->refusal_reason : "", false) < 0))
 		goto out;
+	/* only once delegated: the records of others stay as before */
+	if (r->n_chain > 0 && add_chain(o, r) < 0)
+		goto out;
 	s = json_object_to_json_string_ext(o,
 					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!s)
@@ -442,6 +565,7 @@ enum field_kind {
 	F_OPT_INT, /* optional (the last refusal: older records have none) */
 	F_OPT_NAME,
 	F_OPT_STR,
+	F_CHAIN, /* optional: the delegations */
 };
 
 static const struct field {
@@ -473,11 +597,13 @@ static const struct field {
 	{ "refused_at", F_OPT_INT, INT64_MAX },
 	{ "refusal_rule", F_OPT_NAME, 0 },
 	{ "refusal_reason", F_OPT_STR, PT_REFUSAL_REASON_MAX },
+	{ "delegations", F_CHAIN, PT_MAX_DELEGATIONS },
 };
 
 static bool field_optional(enum field_kind k)
 {
-	return k == F_ENTITLEMENTS || k == F_OPT_INT || k == F_OPT_NAME || k == F_OPT_STR;
+	return k == F_ENTITLEMENTS || k == F_OPT_INT || k == F_OPT_NAME || k == F_OPT_STR ||
+	       k == F_CHAIN;
 }
 
 /* The C string of a JSON string, refusing embedded NULs. */
@@ -520,6 +646,59 @@ static int dup_str(const char *s, char **ret)
 	return 0;
 }
 
+/* One delegation: exactly the keys holder, by (names) and at. */
+static int set_delegation(struct pt_delegation *d, json_object *v)
+{
+	const char *holder = NULL, *by = NULL;
+	bool have_at = false;
+	uint64_t at = 0;
+
+	if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) != 3)
+		return -EINVAL;
+	{
+		json_object_object_foreach(v, key, val)
+		{
+			if (strcmp(key, "holder") == 0)
+				holder = json_cstr(val);
+			else if (strcmp(key, "by") == 0)
+				by = json_cstr(val);
+			else if (strcmp(key, "at") == 0 && json_uint(val, INT64_MAX, &at) == 0)
+				have_at = true;
+			else
+				return -EINVAL;
+		}
+	}
+	if (!holder || !by || !have_at || !pt_name_valid(holder) || !pt_name_valid(by))
+		return -EINVAL;
+	d->at = at;
+	if (dup_str(holder, &d->holder) < 0 || dup_str(by, &d->by) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int set_chain(struct pt_record *r, json_object *v, size_t max)
+{
+	size_t n;
+	int rc;
+
+	if (!json_object_is_type(v, json_type_array))
+		return -EINVAL;
+	n = json_object_array_length(v);
+	/* an empty list is never written: not accepted either */
+	if (n == 0 || n > max)
+		return -EINVAL;
+	r->chain = calloc(n, sizeof(*r->chain));
+	if (!r->chain)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		r->n_chain = i + 1; /* so that free_chain frees what was decoded */
+		rc = set_delegation(&r->chain[i], json_object_array_get_idx(v, i));
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int set_field(struct pt_record *r, const struct field *f, json_object *v)
 {
 	const char *s = NULL;
@@ -527,6 +706,8 @@ static int set_field(struct pt_record *r, const struct field *f, json_object *v)
 	int rc;
 
 	switch (f->kind) {
+	case F_CHAIN:
+		return set_chain(r, v, f->max);
 	case F_OPT_INT:
 		rc = json_uint(v, f->max, &u);
 		if (rc < 0)

@@ -11,7 +11,17 @@
 #include <sys/types.h>
 
 #define PT_RECORD_JSON_MAX (2 * 1024 * 1024)
-#define PT_ID_LEN 26 /* "pt_" + 22 base64url chars (16 random bytes) + NUL */
+#define PT_ID_LEN 26	      /* "pt_" + 22 base64url chars (16 random bytes) + NUL */
+#define PT_MAX_DELEGATIONS 16 /* the chain of previous holders, at most */
+
+/* One delegation: the token was held by holder until at, when by (a user
+ * name: the token's user, or "root") handed it to the next holder (the
+ * next entry's holder, or the record's holder for the last one). */
+struct pt_delegation {
+	char *holder;
+	char *by;
+	uint64_t at;
+};
 
 struct pt_record {
 	char id[PT_ID_LEN];
@@ -49,6 +59,11 @@ struct pt_record {
 	uint32_t refusals;
 	char *refusal_rule;
 	char *refusal_reason;
+	/* the previous holders, oldest first (optional in the JSON: records
+	 * written before delegation existed have none, and neither has a token
+	 * never delegated). Own mallocs, never in pack, as the refusal's. */
+	struct pt_delegation *chain;
+	size_t n_chain;
 	bool dirty;		  /* the file is older than this */
 	bool unjournaled;	  /* uses/last_used changed since the last pt_store_journal */
 	bool exp_moved;		  /* exp changed: pt_store_journal rewrites the file */
@@ -85,6 +100,14 @@ bool pt_record_valid(const struct pt_record *r);
 #define PT_REFUSAL_REASON_MAX 256 /* with its NUL: fits a protocol string */
 int pt_record_set_refusal(struct pt_record *r, uint64_t at, uint32_t refusals, const char *rule,
 			  const char *reason);
+
+/* Appends (old holder, by, at) to the chain and makes new_holder the
+ * holder. -E2BIG when the chain holds PT_MAX_DELEGATIONS already, -EINVAL for
+ * an invalid name, -ENOMEM (r unchanged on failure). r must not be packed
+ * (pt_record_compact_copy's copy is: make a copy with pt_record_copy). */
+int pt_record_delegate(struct pt_record *r, const char *new_holder, const char *by, uint64_t at);
+/* A deep copy whose strings are each their own malloc (not packed). */
+int pt_record_copy(const struct pt_record *r, struct pt_record **ret);
 
 /* Serialisation used by the store (exposed for tests and the fuzzer). */
 int pt_record_to_json(const struct pt_record *r, char **ret);

@@ -576,6 +576,55 @@ int pt_store_remove(struct pt_store *s, const char *id)
 	return 0;
 }
 
+int pt_store_move(struct pt_store *s, struct pt_record *rec)
+{
+	struct pt_record *old;
+	struct op ops[2] = { { .blob = NULL }, { .blob = NULL } };
+	size_t i, j;
+	int r;
+
+	if (!s || !rec || !pt_record_valid(rec))
+		return -EINVAL;
+	s->changes++;
+	old = by_id_find(s, rec->id);
+	if (!old)
+		return -ENOENT;
+	if ((r = slot_of(old->user, old->holder, ops[0].slot)) < 0 ||
+	    (r = slot_of(rec->user, rec->holder, ops[1].slot)) < 0)
+		return r;
+	if (memcmp(ops[0].slot, ops[1].slot, SLOT_LEN) == 0)
+		return -EINVAL;
+	if (!find_slot_index(s, ops[0].slot, &i) || s->e[i].rec != old)
+		return -EIO; /* the two indexes disagree: cannot happen */
+	if (find_slot_index(s, ops[1].slot, &j))
+		return -EEXIST;
+	r = pt_record_compact(rec);
+	if (r < 0)
+		return r;
+	r = seal_record(s, rec, ops[1].slot, &ops[1].blob, &ops[1].len);
+	if (r < 0)
+		return r;
+	/* the old slot goes and the new one comes in the same commit */
+	r = commit_ops(s, ops, 2, 0);
+	free(ops[1].blob);
+	if (r < 0)
+		return r;
+	rec->dirty = rec->unjournaled = rec->exp_moved = rec->refusal_unjournaled = false;
+	untouch(s, old);
+	by_id_remove(s, old);
+	memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(*s->e));
+	s->n--;
+	pt_record_free(old);
+	/* the removal left room for one */
+	find_slot_index(s, ops[1].slot, &j);
+	memmove(&s->e[j + 1], &s->e[j], (s->n - j) * sizeof(*s->e));
+	memcpy(s->e[j].slot, ops[1].slot, SLOT_LEN);
+	s->e[j].rec = rec;
+	s->n++;
+	by_id_insert(s, rec);
+	return 0;
+}
+
 struct pt_record *pt_store_find_id(struct pt_store *s, const char *id)
 {
 	return s ? by_id_find(s, id) : NULL;

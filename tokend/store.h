@@ -54,6 +54,13 @@ int pt_store_rewrap(struct pt_store *s, const char *newdir, const uint8_t key2[P
  * *ret_replaced is set to true. rec's strings are moved into one block
  * (pt_record_compact); rec itself stays where it is. */
 int pt_store_put(struct pt_store *s, struct pt_record *rec, bool *ret_replaced);
+/* Delegation: durably replaces the stored token of rec's id with rec,
+ * which names another holder (so another slot), in one transaction (takes
+ * ownership on success; on failure the caller still owns it and the store
+ * is unchanged). -ENOENT when no token has rec's id, -EEXIST when the new
+ * slot (user, holder) is taken by another token, -EINVAL when the slot is
+ * the same. */
+int pt_store_move(struct pt_store *s, struct pt_record *rec);
 /* Durably removes by id. -ENOENT if absent. */
 int pt_store_remove(struct pt_store *s, const char *id);
 

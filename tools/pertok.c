@@ -18,6 +18,7 @@
 #include "grant-cmd.h"
 #include "jws.h"
 #include "ptjson.h"
+#include "grantsig-cmd.h"
 #include "toolutil.h"
 #include "util.h"
 
@@ -41,6 +42,8 @@ static void usage(FILE *f)
 		"                          refusal (when, which rule, why)\n"
 		"  revoke ID               revoke one of your persistable tokens\n"
 		"  revoke --all            revoke all of your persistable tokens\n"
+		"  delegate ID HOLDER      move one of your tokens to another holder (actor)\n"
+		"                          on this host: only HOLDER may redeem it then\n"
 		"  persist --holder NAME [--lifetime DURATION]\n"
 		"                          exchange the live token for a persistable token\n"
 		"                          that NAME may redeem (DURATION: 30d, 12h, ...)\n"
@@ -332,6 +335,13 @@ static int cmd_status(int argc, char **argv, struct tool_conn *conn)
 	return code;
 }
 
+/* -------------------------------------------------------------- delegate */
+
+static int cmd_delegate(int argc, char **argv, struct tool_conn *conn)
+{
+	return tool_delegate(argc, argv, conn, usage);
+}
+
 /* ---------------------------------------------------------------- revoke */
 
 static int cmd_revoke(int argc, char **argv, struct tool_conn *conn)
@@ -526,6 +536,10 @@ static int cmd_act_as(int argc, char **argv, struct tool_conn *conn)
 
 static int cmd_grant(int argc, char **argv, struct tool_conn *conn)
 {
+	if (grantsig_wanted(argc, argv))
+		return grantsig_cmd(argc, argv, usage, conn);
+	if (argc > 1 && strcmp(argv[1], "credential") == 0)
+		return grantcred_cmd(argc - 1, argv + 1, usage, conn);
 	return grant_cmd_user(argc, argv, usage, conn);
 }
 
@@ -539,7 +553,7 @@ static int cmd_grants(int argc, char **argv, struct tool_conn *conn)
 static const struct tool_command commands[] = {
 	{ "token", cmd_token },	  { "list", cmd_list },	      { "status", cmd_status },
 	{ "revoke", cmd_revoke }, { "persist", cmd_persist }, { "grant", cmd_grant },
-	{ "grants", cmd_grants }, { "act-as", cmd_act_as },
+	{ "grants", cmd_grants }, { "act-as", cmd_act_as },   { "delegate", cmd_delegate },
 };
 
 int main(int argc, char **argv)

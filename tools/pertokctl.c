@@ -32,6 +32,8 @@ static void usage(FILE *f)
 		"  revoke ID                     revoke a persistable token\n"
 		"  revoke [--user U] [--holder H] [--before TIME]\n"
 		"                                revoke every token matching all of them\n"
+		"  delegate ID HOLDER            move a token to another holder (actor) on\n"
+		"                                this host: only HOLDER may redeem it then\n"
 		"  explain --user U --holder H [--at TIME] [--json]\n"
 		"                                which redeem rule decides and why, and the\n"
 		"                                live token's claims (a dry run; exit 0 allow,\n"
@@ -135,6 +137,13 @@ static int cmd_list(int argc, char **argv, struct tool_conn *conn)
 		code = tool_print_list(&rep, l.json);
 	pt_rep_clear(&rep);
 	return code;
+}
+
+/* -------------------------------------------------------------- delegate */
+
+static int cmd_delegate(int argc, char **argv, struct tool_conn *conn)
+{
+	return tool_delegate(argc, argv, conn, usage);
 }
 
 /* ---------------------------------------------------------------- revoke */
@@ -883,19 +892,13 @@ static int cmd_grant(int argc, char **argv, struct tool_conn *conn)
 /* ---------------------------------------------------------------- main */
 
 static const struct tool_command commands[] = {
-	{ "list", cmd_list },
-	{ "revoke", cmd_revoke },
-	{ "pubkey", cmd_pubkey },
-	{ "status", cmd_status },
-	{ "rotate-key", cmd_rotate_key },
-	{ "reseal", cmd_reseal },
-	{ "audit", pertokctl_audit },
-	{ "explain", cmd_explain },
-	{ "check-config", cmd_check_config },
-	{ "code", cmd_code },
-	{ "grants", cmd_grants },
-	{ "grant", cmd_grant },
-	{ "template", cmd_template },
+	{ "list", cmd_list },	      { "revoke", cmd_revoke },
+	{ "delegate", cmd_delegate }, { "pubkey", cmd_pubkey },
+	{ "status", cmd_status },     { "rotate-key", cmd_rotate_key },
+	{ "reseal", cmd_reseal },     { "audit", pertokctl_audit },
+	{ "explain", cmd_explain },   { "check-config", cmd_check_config },
+	{ "code", cmd_code },	      { "grants", cmd_grants },
+	{ "grant", cmd_grant },	      { "template", cmd_template },
 	{ "rpo", cmd_rpo },
 };
 

@@ -210,6 +210,12 @@ static int print_list_json(const struct pt_rep *rep)
 			    o, "last_used",
 			    t->last_used ? json_object_new_int64((int64_t)t->last_used) : NULL) ||
 		    json_object_object_add(o, "uses", json_object_new_int64(t->uses)) ||
+		    json_object_object_add(o, "delegations",
+					   json_object_new_int64(t->delegations)) ||
+		    json_object_object_add(o, "delegated_from",
+					   t->delegations && t->delegated_from ?
+						   json_object_new_string(t->delegated_from) :
+						   NULL) ||
 		    json_object_object_add(
 			    o, "left",
 			    json_object_new_int64(t->exp > now ? (int64_t)(t->exp - now) : 0)) ||
@@ -294,7 +300,9 @@ int tool_print_list(const struct pt_rep *rep, bool json)
 		snprintf(r->cell[0], sizeof(r->cell[0]), "%s", t->id ? t->id : "");
 		snprintf(r->cell[1], sizeof(r->cell[1]), "%s", t->user ? t->user : "");
 		snprintf(r->cell[2], sizeof(r->cell[2]), "%u", (unsigned)t->uid);
-		snprintf(r->cell[3], sizeof(r->cell[3]), "%s", t->holder ? t->holder : "");
+		/* a delegated token: "cron<-atd" (now cron's, delegated from atd) */
+		snprintf(r->cell[3], sizeof(r->cell[3]), "%s%s%s", t->holder ? t->holder : "",
+			 t->delegations ? "<-" : "", t->delegations ? t->delegated_from : "");
 		snprintf(r->cell[4], sizeof(r->cell[4]), "%s", t->actor ? t->actor : "");
 		tool_time(t->iat, r->cell[5], sizeof(r->cell[5]));
 		tool_time(t->exp, r->cell[6], sizeof(r->cell[6]));
@@ -380,6 +388,29 @@ int tool_revoke(const struct tool_conn *conn, const struct pt_req *req)
 	} else
 		printf("revoked %s\n", req->id);
 out:
+	pt_rep_clear(&rep);
+	return code;
+}
+
+int tool_delegate(int argc, char **argv, struct tool_conn *conn, void (*usage)(FILE *f))
+{
+	struct pt_req req = { .type = PT_DELEGATE };
+	struct pt_rep rep = {};
+	int code;
+
+	code = tool_parse_command(argc, argv, "", NULL, 0, NULL, NULL, usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind + 2 != argc || !pt_name_valid(argv[optind]) ||
+	    !pt_name_valid(argv[optind + 1])) {
+		tool_err("usage: delegate ID HOLDER");
+		return TOOL_EXIT_USAGE;
+	}
+	req.id = argv[optind];
+	req.holder = argv[optind + 1];
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK)
+		printf("delegated %s to %s (delegation %u)\n", req.id, req.holder, rep.count);
 	pt_rep_clear(&rep);
 	return code;
 }

@@ -98,6 +98,10 @@ struct tool_command {
 /* A tool's main(): the common options before the command, then the command
  * named by the first operand runs with argv[0] = its name. Returns the exit
  * code. */
+/* The delegate command of both tools: "delegate ID HOLDER" (PT_DELEGATE).
+ * Exit code. */
+int tool_delegate(int argc, char **argv, struct tool_conn *conn, void (*usage)(FILE *f));
+
 int tool_main(int argc, char **argv, const struct tool_command *commands, size_t n_commands,
 	      void (*usage)(FILE *f));
 

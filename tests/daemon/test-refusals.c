@@ -154,28 +154,6 @@ static void tokinfo_free(struct pt_tokinfo *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Runs sh -c "CMD" (printf-style); its exit status, -1 when killed. */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static const char *bin(void)
-{
-	const char *b = getenv("top_builddir");
-
-	return b ? b : ".";
-}
-
 /* A Python expression over the JSON document d that CMD (printf-style)
  * prints: 0 when it parses as JSON and the expression is true. */
 static int json_true(const char *expr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -187,9 +165,9 @@ static int json_true(const char *expr, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	return run("timeout 20 %s | timeout 20 /usr/bin/python3 -c 'import json,sys; "
-		   "d=json.load(sys.stdin); sys.exit(0 if (%s) else 1)'",
-		   cmd, expr);
+	return th_run("timeout 20 %s | timeout 20 /usr/bin/python3 -c 'import json,sys; "
+		      "d=json.load(sys.stdin); sys.exit(0 if (%s) else 1)'",
+		      cmd, expr);
 }
 
 static char *status_text(void)
@@ -265,22 +243,24 @@ static void test_user_tools(void **state)
 	assert_int_equal(redeem("closed", NULL), PT_E_DENIED);
 	assert_int_equal(redeem("tester", NULL), 0);
 	assert_int_equal(
-		run("%s/tools/pertok -s %s status > %s/status.out", bin(), th.sock, th.dir), 0);
-	assert_int_equal(run("grep -q 'last refusal  .*, rule shut: .*(1 refusal in all)' "
-			     "%s/status.out",
-			     th.dir),
+		th_run("%s/tools/pertok -s %s status > %s/status.out", th_bin(), th.sock, th.dir),
+		0);
+	assert_int_equal(th_run("grep -q 'last refusal  .*, rule shut: .*(1 refusal in all)' "
+				"%s/status.out",
+				th.dir),
 			 0);
-	assert_int_equal(run("grep -q 'last success  .*(1 use in all)' %s/status.out", th.dir), 0);
+	assert_int_equal(th_run("grep -q 'last success  .*(1 use in all)' %s/status.out", th.dir),
+			 0);
 	/* whose: root's status lists every user's tokens */
-	assert_int_equal(run("grep -Eq '^pt_[A-Za-z0-9_-]+  user " USER "  holder closed$' "
-			     "%s/status.out",
-			     th.dir),
+	assert_int_equal(th_run("grep -Eq '^pt_[A-Za-z0-9_-]+  user " USER "  holder closed$' "
+				"%s/status.out",
+				th.dir),
 			 0);
-	assert_int_equal(run("grep -Eq 'expires .*\\((59m|1h 0m) left\\)' %s/status.out", th.dir),
-			 0);
-	assert_int_equal(run("%s/tools/pertok -s %s list | head -n 1 | grep -Eq "
-			     "'LEFT .*LAST-SUCCESS +LAST-REFUSAL$'",
-			     bin(), th.sock),
+	assert_int_equal(
+		th_run("grep -Eq 'expires .*\\((59m|1h 0m) left\\)' %s/status.out", th.dir), 0);
+	assert_int_equal(th_run("%s/tools/pertok -s %s list | head -n 1 | grep -Eq "
+				"'LEFT .*LAST-SUCCESS +LAST-REFUSAL$'",
+				th_bin(), th.sock),
 			 0);
 	assert_int_equal(
 		json_true("[t[\"refusals\"] for t in d if t[\"holder\"] == \"closed\"] == [1] "
@@ -288,7 +268,7 @@ static void test_user_tools(void **state)
 			  "[t[\"refusal_rule\"] for t in d if t[\"holder\"] == \"closed\"] == "
 			  "[\"shut\"] and "
 			  "[t[\"refused_at\"] for t in d if t[\"holder\"] == \"tester\"] == [None]",
-			  "'%s/tools/pertok' -s '%s' list --json", bin(), th.sock),
+			  "'%s/tools/pertok' -s '%s' list --json", th_bin(), th.sock),
 		0);
 }
 
@@ -327,7 +307,7 @@ static void test_reload_status(void **state)
 	free(text);
 	assert_int_equal(json_true("d[\"reload\"] == \"error\" and \"previous policy\" in "
 				   "d[\"reload_error\"] and d[\"reload_time\"] > 0",
-				   "'%s/tools/pertokctl' -s '%s' status --json", bin(), th.sock),
+				   "'%s/tools/pertokctl' -s '%s' status --json", th_bin(), th.sock),
 			 0);
 
 	write_conf(false);
@@ -338,7 +318,7 @@ static void test_reload_status(void **state)
 	assert_non_null(strstr(text, "\nreload=ok\nreload_error=\nreload_warning=\n"));
 	free(text);
 	assert_int_equal(json_true("d[\"reload\"] == \"ok\" and d[\"tokens\"] == 0",
-				   "'%s/tools/pertokctl' -s '%s' status --json", bin(), th.sock),
+				   "'%s/tools/pertokctl' -s '%s' status --json", th_bin(), th.sock),
 			 0);
 
 	/* an "ok" reload that leaves a setting for the next start says so */
@@ -403,40 +383,41 @@ static void test_explain(void **state)
 		pt_rep_clear(&rep);
 	}
 
-	assert_int_equal(run(CTL, bin(), th.sock, "--user " USER " --holder closed"), 1);
-	assert_int_equal(run(CTL, bin(), th.sock, "--user " USER " --holder tester"), 0);
-	assert_int_equal(
-		run(CTL, bin(), th.sock, "--issue --actor tester --user " USER " --holder closed"),
-		0);
-	assert_int_equal(
-		run(CTL, bin(), th.sock, "--issue --actor closed --user " USER " --holder tester"),
-		1);
+	assert_int_equal(th_run(CTL, th_bin(), th.sock, "--user " USER " --holder closed"), 1);
+	assert_int_equal(th_run(CTL, th_bin(), th.sock, "--user " USER " --holder tester"), 0);
+	assert_int_equal(th_run(CTL, th_bin(), th.sock,
+				"--issue --actor tester --user " USER " --holder closed"),
+			 0);
+	assert_int_equal(th_run(CTL, th_bin(), th.sock,
+				"--issue --actor closed --user " USER " --holder tester"),
+			 1);
 	/* an unknown holder is an issue decision too (deny), not an error */
-	assert_int_equal(
-		run(CTL, bin(), th.sock, "--issue --actor tester --user " USER " --holder nosuch"),
-		1);
-	assert_int_equal(run(CTL, bin(), th.sock, "--issue --user " USER " --holder tester"), 2);
+	assert_int_equal(th_run(CTL, th_bin(), th.sock,
+				"--issue --actor tester --user " USER " --holder nosuch"),
+			 1);
+	assert_int_equal(th_run(CTL, th_bin(), th.sock, "--issue --user " USER " --holder tester"),
+			 2);
 
 	assert_int_equal(json_true("d[\"kind\"] == \"redeem\" and d[\"decision\"] == \"allow\" and "
 				   "d[\"claims\"][\"sub\"] == \"" USER "\" and "
 				   "d[\"text\"][-1] == \"decision=allow\"",
 				   "'%s/tools/pertokctl' -s '%s' explain --json --user " USER
 				   " --holder tester",
-				   bin(), th.sock),
+				   th_bin(), th.sock),
 			 0);
 	assert_int_equal(json_true("d[\"kind\"] == \"redeem\" and d[\"decision\"] == \"deny\" and "
 				   "d[\"claims\"] is None and "
 				   "any(\"shut\" in l for l in d[\"text\"])",
 				   "'%s/tools/pertokctl' -s '%s' explain --json --user " USER
 				   " --holder closed",
-				   bin(), th.sock),
+				   th_bin(), th.sock),
 			 0);
 	assert_int_equal(
 		json_true("d[\"kind\"] == \"issue\" and d[\"decision\"] == \"deny\" and "
 			  "d[\"actor\"] == \"closed\" and any(\"iss\" in l for l in d[\"text\"])",
 			  "'%s/tools/pertokctl' -s '%s' explain --json --issue --actor closed "
 			  "--user " USER " --holder tester",
-			  bin(), th.sock),
+			  th_bin(), th.sock),
 		0);
 }
 

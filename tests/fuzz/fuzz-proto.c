@@ -38,7 +38,8 @@ static const uint8_t req_types[] = {
 	PT_TEMPLATE_SHOW, PT_RPO_APPROVE,
 	PT_RPO_LIST,	  PT_RPO_SHOW,
 	PT_RPO_EXTEND,	  PT_RPO_REVOKE,
-	PT_ACT,
+	PT_ACT,		  PT_DELEGATE,
+	PT_LIST_DELEG,
 };
 
 static void check_same(const struct ptbuf *out, uint8_t type, const uint8_t *payload, size_t len)

@@ -8,7 +8,7 @@
 # does not build or finds a crash, leak, timeout or undefined behaviour.
 #
 #   tests/fuzz/run-fuzz.sh [NAME...]
-#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act
+#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq
 #
 # Environment:
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -84,7 +84,7 @@ pkgflags() {
 
 # common/ by library (Makefile.am): libptformat, libptclient, libptserver
 format_src="common/util.c common/buf.c common/b64.c common/nsscache.c"
-client_src="common/proto.c common/proto-client.c common/client.c"
+client_src="common/proto.c common/proto-client.c common/client.c common/grantreq.c"
 server_src="common/proto-server.c common/io.c"
 common_src="$format_src $client_src $server_src"
 tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/confdir.c tokend/policy.c tokend/fileio.c tokend/aead.c tokend/record.c tokend/store.c \
@@ -124,6 +124,11 @@ for name in $names; do
 		src="$common_src common/jws.c common/ptjson.c common/auditlog.c $tokend_src tokend/template.c"
 		libs=$(pkgflags "libcrypto json-c libconfig lmdb")
 		maxlen=17000 ;;
+	grantreq) src="$format_src $client_src"; libs=""; maxlen=8192 ;;
+	sshsig | authkeys)
+		src="$format_src common/io.c tokend/sshsig.c tokend/authkeys.c tokend/fileio.c"
+		libs=$(pkgflags "libcrypto")
+		maxlen=16384 ;;
 	*) echo "fuzz $name: FAILED (unknown harness)"; failed="$failed $name"; continue ;;
 	esac
 	eval "maxlen=\${FUZZ_MAX_LEN_$name:-$maxlen}"

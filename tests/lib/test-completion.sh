@@ -17,7 +17,9 @@ fi
 
 # Each case: the program, the words (the last is the one being completed,
 # '' for an empty one) | the completions expected, in compgen's order.
-cases='pertok|token list status revoke persist grant grants act-as
+cases='pertok|token list status revoke persist delegate grant grants act-as
+pertok d|delegate
+pertokctl de|delegate
 pertok grant r|revoke request requests
 pertok grant svc --ex|--expires --exe
 pertokctl explain a|act-as

@@ -236,6 +236,26 @@ int th_start_fails(void)
 	return WEXITSTATUS(st);
 }
 
+int th_run(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+const char *th_bin(void)
+{
+	const char *b = getenv("top_builddir");
+
+	return b ? b : ".";
+}
+
 char *th_slurp(const char *path)
 {
 	FILE *f = fopen(path, "re");

@@ -68,5 +68,10 @@ char *th_mint(const char *user, const char *service, uint64_t *ret_exp);
  * could not be run). For starts that must be refused. */
 int th_start_fails(void);
 
+/* Runs sh -c "CMD" (printf-style): its exit status, -1 when killed. */
+int th_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The build tree ($top_builddir, else "."): where the tools are. */
+const char *th_bin(void);
+
 /* The whole file at path (caller frees), NULL when it cannot be opened. */
 char *th_slurp(const char *path);

@@ -333,6 +333,9 @@ static const struct matrix_row {
 	{ PT_REFRESH, { P, P, P, P, A, P } },
 	/* only peers on the credential socket (none of these) */
 	{ PT_CREDENTIAL, { P, P, P, P, P, P } },
+	/* anyone: root any token, others their own (an unknown id here) */
+	{ PT_DELEGATE, { A, A, A, A, A, A } },
+	{ PT_LIST_DELEG, { A, A, A, A, A, A } },
 	/* grants (PT_CALLER_ANY; whose grant it is, is checked on the grant):
 	 * nobody, root included, creates a grant in alice's name but alice, and
 	 * nobody asks as another servicer; the unprivileged columns depend on
@@ -357,6 +360,10 @@ static const struct matrix_row {
 	/* any uid asks (the grant decides; these carry no descriptors: refused
 	 * as malformed, not by the caller class) */
 	{ PT_ACT, { A, A, A, A, A, A } },
+	/* anyone: the consent is the signature (none here: malformed) */
+	{ PT_GRANT_SIGNED, { A, A, A, A, A, A } },
+	/* anyone; the grant's data decides (an unknown id here: not found) */
+	{ PT_GRANT_CREDENTIAL, { A, A, A, A, A, A } },
 };
 
 static void test_caller_classes(void **state)

@@ -50,6 +50,8 @@ static const struct layout layouts[] = {
 	{ "req code-sheet", 0, PT_CODE_SHEET, "ssu" },
 	{ "req code-list", 0, PT_CODE_LIST, "ss" },
 	{ "req refresh", 0, PT_REFRESH, "t" },
+	{ "req delegate", 0, PT_DELEGATE, "ss" },
+	{ "req list-deleg", 0, PT_LIST_DELEG, "ss" },
 	{ "ok hello", 1, PT_HELLO, "u" },
 	{ "ok mint", 1, PT_MINT, "tqs" },
 	{ "ok redeem", 1, PT_REDEEM, "tqs" },
@@ -62,6 +64,7 @@ static const struct layout layouts[] = {
 	{ "ok revoke-match", 1, PT_REVOKE_MATCH, "u" },
 	{ "ok code-issue", 1, PT_CODE_ISSUE, "cq" },
 	{ "ok code-check", 1, PT_CODE_CHECK, "u" },
+	{ "ok delegate", 1, PT_DELEGATE, "u" },
 	{ "ok explain-issue", 1, PT_EXPLAIN_ISSUE, "x" },
 	{ "ok code-sheet (one code)", 1, PT_CODE_SHEET, "quuc" },
 	{ "ok code-list (one id)", 1, PT_CODE_LIST, "qququuub" },
@@ -607,6 +610,30 @@ static void test_rep_list_page(void **state)
 	ptbuf_free(b);
 }
 
+/* Encodes a reply of two entries to req, decodes it into *ret, and checks
+ * that the same payload cut by cut bytes (inside the last entry's own part)
+ * is refused. */
+static void list_roundtrip(uint8_t req, struct pt_tokinfo two[2], size_t cut, struct pt_rep *ret)
+{
+	struct pt_rep in = { .type = PT_OK, .list = two, .n_list = 2 }, bad = { 0 };
+	struct ptbuf *b = ptbuf_new(4 + PT_MAX_FRAME);
+	const uint8_t *payload;
+	size_t plen, used;
+	uint8_t type;
+
+	assert_non_null(b);
+	assert_int_equal(pt_rep_encode(req, &in, b), 0);
+	assert_int_equal(pt_frame_split(ptbuf_ptr(b), ptbuf_len(b), PT_MAX_FRAME, &type, &payload,
+					&plen, &used),
+			 0);
+	assert_int_equal(pt_rep_decode(req, type, payload, plen, ret), 0);
+	assert_int_equal(ret->n_list, 2);
+	assert_int_equal(ret->more, 0);
+	assert_int_equal(pt_rep_decode(req, type, payload, plen - cut, &bad), -EBADMSG);
+	assert_string_equal(pt_msgtype_name(req), "list");
+	ptbuf_free(b);
+}
+
 /* LIST_STATUS: the LIST_PAGE entries, each with the token's last refusal. */
 static void test_rep_list_status(void **state)
 {
@@ -621,34 +648,42 @@ static void test_rep_list_status(void **state)
 		  .refusal_reason = "outside hours" },
 		{ .id = "pt_2", .user = "alice", .holder = "cron", .actor = "sshd" },
 	};
-	struct pt_rep in = { .type = PT_OK, .list = two, .n_list = 2 };
-	struct ptbuf *b = ptbuf_new(4 + PT_MAX_FRAME);
 	struct pt_rep p = { 0 };
-	const uint8_t *payload;
-	size_t plen, used;
-	uint8_t type;
 
 	(void)state;
-	assert_non_null(b);
-	assert_int_equal(pt_rep_encode(PT_LIST_STATUS, &in, b), 0);
-	assert_int_equal(pt_frame_split(ptbuf_ptr(b), ptbuf_len(b), PT_MAX_FRAME, &type, &payload,
-					&plen, &used),
-			 0);
-	assert_int_equal(pt_rep_decode(PT_LIST_STATUS, type, payload, plen, &p), 0);
-	assert_int_equal(p.n_list, 2);
+	list_roundtrip(PT_LIST_STATUS, two, 10, &p);
 	assert_int_equal(p.list[0].refused_at, 7);
 	assert_int_equal(p.list[0].refusals, 3);
 	assert_string_equal(p.list[0].refusal_rule, "night");
 	assert_string_equal(p.list[0].refusal_reason, "outside hours");
 	assert_int_equal(p.list[1].refused_at, 0);
 	assert_string_equal(p.list[1].refusal_rule, "");
-	assert_int_equal(p.more, 0);
 	pt_rep_clear(&p);
-	/* an entry cut inside its refusal part */
-	assert_int_equal(pt_rep_decode(PT_LIST_STATUS, type, payload, plen - 10, &p), -EBADMSG);
-	assert_string_equal(pt_msgtype_name(PT_LIST_STATUS), "list");
 	assert_string_equal(pt_msgtype_name(PT_EXPLAIN_ISSUE), "explain");
-	ptbuf_free(b);
+}
+
+/* LIST_DELEG: the LIST_PAGE entries, each with its delegation. */
+static void test_rep_list_deleg(void **state)
+{
+	struct pt_tokinfo two[2] = {
+		{ .id = "pt_1",
+		  .user = "alice",
+		  .holder = "cron",
+		  .actor = "sshd",
+		  .delegations = 2,
+		  .delegated_from = "atd" },
+		{ .id = "pt_2", .user = "alice", .holder = "atd", .actor = "sshd" },
+	};
+	struct pt_rep p = { 0 };
+
+	(void)state;
+	list_roundtrip(PT_LIST_DELEG, two, 8, &p);
+	assert_int_equal(p.list[0].delegations, 2);
+	assert_string_equal(p.list[0].delegated_from, "atd");
+	assert_int_equal(p.list[1].delegations, 0);
+	assert_string_equal(p.list[1].delegated_from, "");
+	assert_string_equal(p.list[0].refusal_rule, ""); /* LIST_STATUS's part too */
+	pt_rep_clear(&p);
 }
 
 static void test_rep_list_malformed(void **state)
@@ -1001,6 +1036,8 @@ static void test_names(void **state)
 		{ PT_CODE_CHECK, "code-check" },
 		{ PT_CODE_SHEET, "code-sheet" },
 		{ PT_CODE_LIST, "code-list" },
+		{ PT_DELEGATE, "token.delegate" },
+		{ PT_LIST_DELEG, "list" },
 		{ 0xff, "unknown" },
 	};
 	static const struct {
@@ -1041,6 +1078,7 @@ int main(void)
 		cmocka_unit_test(test_rep_roundtrip),
 		cmocka_unit_test(test_rep_list_page),
 		cmocka_unit_test(test_rep_list_status),
+		cmocka_unit_test(test_rep_list_deleg),
 		cmocka_unit_test(test_rep_list_malformed),
 		cmocka_unit_test(test_rep_bad_types),
 		cmocka_unit_test(test_rep_encode_errors),

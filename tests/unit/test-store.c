@@ -24,6 +24,7 @@
 #include "fileio.h"
 #include "history.h"
 #include "store.h"
+#include "util.h"
 
 static const uint8_t key1[PT_STORE_KEYLEN] = "0123456789abcdef0123456789abcdef";
 static const uint8_t key2[PT_STORE_KEYLEN] = "fedcba9876543210fedcba9876543210";
@@ -315,6 +316,153 @@ static void test_record_roundtrip(void **state)
 	assert_int_equal(pt_record_to_json(r, &json), -EINVAL);
 	pt_record_free(r);
 	pt_record_free(NULL);
+}
+
+/* A record written before delegation existed (tests/unit/data, as v0.3
+ * wrote it: no "delegations") loads, with no chain, and is written back the
+ * same; delegating it keeps the old holder in the chain, which survives the
+ * JSON; malformed chains are refused. */
+static void test_record_delegation(void **state)
+{
+	const char *top = getenv("top_srcdir");
+	struct pt_record *r = NULL, *c = NULL, *back = NULL;
+	char path[PATH_MAX], *json = NULL;
+	uint8_t *old;
+	size_t len;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tests/unit/data/record-v0.3.json", top ? top : "..");
+	read_all(path, &old, &len);
+	while (len > 0 && old[len - 1] == '\n')
+		len--;
+	assert_int_equal(pt_record_from_json((const char *)old, len, &r), 0);
+	assert_int_equal(r->n_chain, 0);
+	assert_null(r->chain);
+	assert_string_equal(r->holder, "atd");
+	assert_int_equal(pt_record_to_json(r, &json), 0);
+	assert_int_equal(strlen(json), len);
+	assert_memory_equal(json, old, len); /* never delegated: written as before */
+	free(json);
+
+	/* a packed record is never changed in place: its copy is */
+	assert_int_equal(pt_record_compact(r), 0);
+	assert_int_equal(pt_record_delegate(r, "cron", "alice", 1700000600), -EINVAL);
+	assert_int_equal(pt_record_copy(r, &c), 0);
+	assert_int_equal(c->uses, 3);
+	assert_int_equal(pt_record_delegate(c, "cron", "alice", 1700000600), 0);
+	assert_int_equal(pt_record_delegate(c, "systemd", "root", 1700000700), 0);
+	assert_string_equal(c->holder, "systemd");
+	assert_int_equal(c->n_chain, 2);
+	assert_string_equal(c->chain[0].holder, "atd");
+	assert_string_equal(c->chain[0].by, "alice");
+	assert_int_equal(c->chain[0].at, 1700000600);
+	assert_string_equal(c->chain[1].holder, "cron");
+	assert_string_equal(c->chain[1].by, "root");
+	assert_int_equal(pt_record_to_json(c, &json), 0);
+	assert_non_null(strstr(json, "\"delegations\":[{\"holder\":\"atd\",\"by\":\"alice\","
+				     "\"at\":1700000600},{\"holder\":\"cron\""));
+	assert_int_equal(pt_record_from_json(json, strlen(json), &back), 0);
+	assert_int_equal(back->n_chain, 2);
+	assert_string_equal(back->chain[1].by, "root");
+	assert_string_equal(back->holder, "systemd");
+	pt_record_free(back);
+	/* the store's packed copy keeps the chain */
+	assert_int_equal(pt_record_compact_copy(c, &back), 0);
+	assert_string_equal(back->chain[0].holder, "atd");
+	pt_record_free(back);
+	free(json);
+	/* bounded */
+	while (c->n_chain < PT_MAX_DELEGATIONS)
+		assert_int_equal(pt_record_delegate(c, c->n_chain % 2 ? "a" : "b", "root", 1), 0);
+	assert_int_equal(pt_record_delegate(c, "cron", "root", 1), -E2BIG);
+	assert_int_equal(pt_record_delegate(c, "bad name", "root", 1), -EINVAL);
+	pt_record_free(c);
+	c = NULL;
+
+	/* malformed chains: each refused */
+	{
+		static const char *const bad[] = {
+			"[]",
+			"{}",
+			"[{\"holder\":\"atd\",\"by\":\"alice\"}]",
+			"[{\"holder\":\"atd\",\"by\":\"alice\",\"at\":1,\"x\":1}]",
+			"[{\"holder\":\"at d\",\"by\":\"alice\",\"at\":1}]",
+			"[{\"holder\":\"atd\",\"by\":\"\",\"at\":1}]",
+			"[{\"holder\":\"atd\",\"by\":\"alice\",\"at\":-1}]",
+			"[{\"holder\":\"atd\",\"by\":\"alice\",\"at\":\"1\"}]",
+			"[\"atd\"]",
+		};
+		char doc[4096];
+
+		for (size_t i = 0; i < PT_ELEMENTSOF(bad); i++) {
+			snprintf(doc, sizeof(doc), "%.*s,\"delegations\":%s}", (int)(len - 1),
+				 (const char *)old, bad[i]);
+			if (pt_record_from_json(doc, strlen(doc), &back) != -EINVAL)
+				fail_msg("accepted: %s", bad[i]);
+		}
+		snprintf(doc, sizeof(doc), "%.*s,\"delegations\":[", (int)(len - 1),
+			 (const char *)old);
+		for (size_t i = 0; i <= PT_MAX_DELEGATIONS; i++)
+			snprintf(doc + strlen(doc), sizeof(doc) - strlen(doc),
+				 "%s{\"holder\":\"atd\",\"by\":\"alice\",\"at\":1}", i ? "," : "");
+		snprintf(doc + strlen(doc), sizeof(doc) - strlen(doc), "]}");
+		assert_int_equal(pt_record_from_json(doc, strlen(doc), &back), -EINVAL);
+	}
+	pt_record_free(r);
+	free(old);
+}
+
+/* pt_store_move: the token leaves its slot for the new holder's in one
+ * commit, keeps its id and chain across a reopen, and never takes a slot
+ * that another token holds. */
+static void test_store_move(void **state)
+{
+	struct tmp *t = *state;
+	struct pt_store *s = NULL;
+	struct pt_record *a = mkrec("alice", "atd"), *b = mkrec("alice", "cron"), *m = NULL;
+	struct pt_record *found;
+	char id[PT_ID_LEN];
+
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	memcpy(id, a->id, PT_ID_LEN);
+	assert_int_equal(pt_store_put(s, a, NULL), 0);
+	assert_int_equal(pt_store_put(s, b, NULL), 0);
+	/* the slot (alice, cron) is taken */
+	assert_int_equal(pt_record_copy(a, &m), 0);
+	assert_int_equal(pt_record_delegate(m, "cron", "alice", 1700000001), 0);
+	assert_int_equal(pt_store_move(s, m), -EEXIST);
+	assert_ptr_equal(pt_store_find_slot(s, "alice", "atd"), a);
+	pt_record_free(m);
+	/* to systemd: the atd slot is free again */
+	assert_int_equal(pt_record_copy(a, &m), 0);
+	assert_int_equal(pt_record_delegate(m, "systemd", "root", 1700000002), 0);
+	assert_int_equal(pt_store_move(s, m), 0);
+	assert_null(pt_store_find_slot(s, "alice", "atd"));
+	assert_ptr_equal(pt_store_find_slot(s, "alice", "systemd"), m);
+	assert_ptr_equal(pt_store_find_id(s, id), m);
+	assert_int_equal(pt_store_count(s), 2);
+	/* the same slot, or an id the store lacks */
+	assert_int_equal(pt_record_copy(m, &a), 0);
+	assert_int_equal(pt_store_move(s, a), -EINVAL);
+	assert_int_equal(pt_record_new_id(a->id), 0);
+	assert_int_equal(pt_record_delegate(a, "cron2", "root", 1700000003), 0);
+	assert_int_equal(pt_store_move(s, a), -ENOENT);
+	pt_record_free(a);
+	pt_store_free(s);
+
+	/* durable: a reopen finds it in the new slot with its chain */
+	assert_int_equal(pt_store_open(t->dir, key1, &s, NULL), 0);
+	assert_int_equal(pt_store_count(s), 2);
+	assert_null(pt_store_find_slot(s, "alice", "atd"));
+	found = pt_store_find_slot(s, "alice", "systemd");
+	assert_non_null(found);
+	assert_string_equal(found->id, id);
+	assert_int_equal(found->n_chain, 1);
+	assert_string_equal(found->chain[0].holder, "atd");
+	assert_string_equal(found->chain[0].by, "root");
+	assert_int_equal(found->chain[0].at, 1700000002);
+	assert_non_null(pt_store_find_slot(s, "alice", "cron"));
+	pt_store_free(s);
 }
 
 /* Variants of a valid record: each must be rejected. */
@@ -1890,6 +2038,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_panic_is_fatal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_opener, setup, teardown),
 		cmocka_unit_test(test_record_id),
+		cmocka_unit_test(test_record_delegation),
+		cmocka_unit_test_setup_teardown(test_store_move, setup, teardown),
 		cmocka_unit_test(test_record_roundtrip),
 		cmocka_unit_test(test_record_refusal),
 		cmocka_unit_test(test_record_strict),
