@@ -28,6 +28,7 @@
 #include "confvalue.h"
 #include "seal.h"
 #include "fileio.h"
+#include "issuers.h"
 #include "tokentype.h"
 #include "util.h"
 
@@ -1230,6 +1231,7 @@ void pt_config_free(struct pt_config *cfg)
 		rule_clear(&cfg->redeem[i]);
 	free(cfg->redeem);
 	pt_ttypes_free(cfg->types, cfg->n_types);
+	pt_issuers_free(cfg->issuers, cfg->n_issuers);
 	pt_conf_files_free(&cfg->files);
 	free(cfg);
 }
@@ -1330,10 +1332,11 @@ enum {
 	TOP_REDEEM,
 	TOP_AUDIT,
 	TOP_TYPES,
+	TOP_ISSUERS,
 	_TOP_MAX
 };
 static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",  "actors", "issue",
-						"redeem", "audit", "types" };
+						"redeem", "audit", "types",  "issuers" };
 
 /* A new config with the defaults, named name; NULL: out of memory. */
 static struct pt_config *config_new(const char *name)
@@ -1380,6 +1383,10 @@ static int parse_tree(struct parse *p, config_t *lc)
 		return r;
 	if (top[TOP_REDEEM] &&
 	    (r = parse_rules(p, top[TOP_REDEEM], "redeem", &p->cfg->redeem, &p->cfg->n_redeem)) < 0)
+		return r;
+	/* after tokend: an issuer may not be tokend's own */
+	if (top[TOP_ISSUERS] && (r = pt_issuers_parse(&p->x, top[TOP_ISSUERS], p->cfg->issuer,
+						      &p->cfg->issuers, &p->cfg->n_issuers)) < 0)
 		return r;
 	return 0;
 }

@@ -8,7 +8,7 @@
 # does not build or finds a crash, leak, timeout or undefined behaviour.
 #
 #   tests/fuzz/run-fuzz.sh [NAME...]
-#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr
+#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr extjwt jwks
 #
 # Environment:
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr extjwt jwks}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -120,6 +120,10 @@ for name in $names; do
 		libs=$(pkgflags "libcrypto json-c libconfig lmdb")
 		maxlen=16384 ;;
 	credaddr) src="tokend/credential-parse.c"; libs=""; maxlen=512 ;;
+	extjwt | jwks)
+		src="$common_src common/ptjson.c tokend/extjwt.c tokend/jwks.c tokend/fileio.c"
+		libs=$(pkgflags "libcrypto json-c")
+		maxlen=9000 ;;
 	*) echo "fuzz $name: FAILED (unknown harness)"; failed="$failed $name"; continue ;;
 	esac
 	eval "maxlen=\${FUZZ_MAX_LEN_$name:-$maxlen}"
