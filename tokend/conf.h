@@ -105,6 +105,27 @@ struct pt_rule {
 	bool renew_from_redeemed;
 };
 
+/* One entitlement the host defines (entitlements ( ), config-rpo.c): what a
+ * template may ask for, and the local groups an RPO holding it gets as
+ * supplementary groups. */
+struct pt_entitlement {
+	char *name;
+	char **groups;
+	size_t n_groups;
+	int line;
+};
+
+/* rpo { } (config-rpo.c, man/tokend.conf.5, pertok-rpo(7)) */
+struct pt_rpo_conf {
+	uid_t uid_min, uid_max; /* the RPOs' uids (= gids); default 0x7FFD0000 + 64K */
+	char *prefix;		/* of their names; default "rp-" */
+	char *home_base;	/* homes are HOME_BASE/NAME; default "/home" */
+	char *shell;		/* default "/bin/bash" */
+	uint32_t max;		/* RPOs held (live + expired), default 1024 */
+	/* the files whose id ranges the uid range must not overlap ("" = skip) */
+	char *subuid, *subgid, *login_defs, *sssd_conf, *smb_conf;
+};
+
 struct pt_config {
 	char *path;
 	struct pt_conf_files files; /* empty when loaded from a string */
@@ -160,6 +181,10 @@ struct pt_config {
 	size_t n_issue;
 	struct pt_rule *redeem;
 	size_t n_redeem;
+	/* entitlements ( ), rpo { } (config-rpo.c) */
+	struct pt_entitlement *entitlements;
+	size_t n_entitlements;
+	struct pt_rpo_conf rpo;
 	/* types ( ): always holds the built-ins "live" and "persistable" (tokentype.h) */
 	struct pt_tokentype *types;
 	size_t n_types;

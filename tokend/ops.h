@@ -38,6 +38,7 @@ struct pt_peer {
 
 struct pt_account;
 struct pt_live_presented;
+struct pt_rpo_db;
 struct pt_req;
 
 struct pt_daemon {
@@ -56,6 +57,7 @@ struct pt_daemon {
 	uint64_t hk_real_ms, hk_boot_ms; /* clocks at the last housekeeping (jump detection) */
 	struct pt_journal *journal;	 /* usage journal (journal.h); NULL: none */
 	uint64_t n_replayed;		 /* its lines applied at start */
+	struct pt_rpo_db *rpo;		 /* remote principals (rpo.h); NULL: not open */
 	/* injectable for tests; NULL: the real ones (pt_now_s, pt_account_lookup) */
 	uint64_t (*clock)(void); /* wall clock, unix seconds */
 	int (*account_lookup)(const char *user, struct pt_account **ret);
