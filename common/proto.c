@@ -82,6 +82,7 @@ void pt_req_clear(struct pt_req *req)
 	free(req->cursor);
 	free(req->actor);
 	pt_free_secret(req->code);
+	pt_free_secret(req->jwt);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -133,6 +134,8 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_CODE_LIST, "code-list" },
 	{ PT_REFRESH, "refresh" },
 	{ PT_CREDENTIAL, "credential" },
+	{ PT_ACCEPT, "accept" },
+	{ PT_ACCEPT_SESSION, "accept-session" },
 	{ PT_ERR, "error" },
 	{ PT_LIST_STATUS, "list" },
 	{ PT_EXPLAIN_ISSUE, "explain" },

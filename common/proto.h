@@ -38,6 +38,15 @@
  *   PT_REFRESH   str live_token (secret: a live token minted by a redemption,
  *                still valid, whose uid is the caller's, from
  *                pt_refresh_from(iat, exp) on)
+ *   PT_ACCEPT    str jwt (secret: a compact JWS of a trusted external issuer,
+ *                at most PT_MAX_TOKEN), str user (PAM_USER: the local name
+ *                of one of the remote principals it matches), str service,
+ *                str rhost ("" = local). An actor (pam_pertok.so accept).
+ *                Added in v0.4 within version 1 (a new type).
+ *   PT_ACCEPT_SESSION str user (a remote principal's local name), str
+ *                service, u32 count (1: a session opens, 0: it closes): the
+ *                principal's concurrent sessions (max_sessions of its
+ *                template). An actor. v0.4.
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -80,6 +89,10 @@
  *   PT_E_PROTO).
  *   PT_REFRESH   str token, u64 exp, str id (as PT_REDEEM: a new live token
  *                for the same persistable token, which is not extended)
+ *   PT_ACCEPT    str token, u64 exp, str id (as PT_MINT; id: the primary
+ *                remote principal's id): a live token whose sub is the
+ *                remote principal's local name, never the external identity
+ *   PT_ACCEPT_SESSION u32 count (the principal's open sessions now)
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -133,6 +146,8 @@ enum pt_msgtype {
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
 	 * PT_REDEEM's. */
 	PT_CREDENTIAL = 50,
+	PT_ACCEPT = 90, /* actor: an external issuer's JWT for a remote principal's live token */
+	PT_ACCEPT_SESSION = 91, /* actor: a remote principal's session opens / closes */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -175,6 +190,7 @@ struct pt_req {
 	char *cursor;	   /* LIST_PAGE, LIST_STATUS ("" = first page) */
 	char *actor;	   /* EXPLAIN_ISSUE */
 	uint32_t count;	   /* CODE_SHEET: codes wanted */
+	char *jwt;	   /* ACCEPT (secret) */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */
@@ -256,6 +272,13 @@ int pt_rep_decode(uint8_t req_type, uint8_t type, const uint8_t *payload, size_t
 /* Free (and wipe secrets of) what decode allocated; zero the struct. */
 void pt_req_clear(struct pt_req *req);
 void pt_rep_clear(struct pt_rep *rep);
+
+/* The request that presents an external JWT (req.jwt): tokend's front
+ * splits it (pt_extjwt_split) and the key holder checks it. */
+static inline int pt_req_presents_ext(uint8_t type)
+{
+	return type == PT_ACCEPT;
+}
 
 /* The requests that present a live token (req.live_token): tokend's front
  * splits it (pt_live_parse) and the key holder checks it. */

@@ -52,6 +52,11 @@ int pt_parse_u32(const char *s, uint32_t *ret);
  * ("300", "5m", "7d"). Returns 0 or -EINVAL / -ERANGE. */
 int pt_parse_duration(const char *s, uint64_t *ret_seconds);
 
+/* n bytes as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void pt_hex(const uint8_t *p, size_t n, char *out);
+/* Exactly 2n hex digits (either case) into out[0..n). 0 or -EBADMSG. */
+int pt_unhex(const char *s, uint8_t *out, size_t n);
+
 /* Is s a sane identifier for users, holders, actors, services:
  * 1..255 bytes, printable ASCII without spaces, ':' , '/', or control chars,
  * not starting with '-'. */

@@ -29,30 +29,6 @@ static int sha256(const void *p, size_t n, uint8_t out[32])
 	return 0;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-	if (strlen(s) != 2 * n)
-		return -EBADMSG;
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -EBADMSG;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
 static int record_path(const char *state_dir, const char *type, const char *user, char *buf,
 		       size_t len)
 {
@@ -72,7 +48,7 @@ static int record_path(const char *state_dir, const char *type, const char *user
 	free(k);
 	if (r < 0)
 		return r;
-	hex(h, 20, hx);
+	pt_hex(h, 20, hx);
 	if ((size_t)snprintf(buf, len, "%s/codes/%s.code", state_dir, hx) >= len)
 		return -ENAMETOOLONG;
 	return 0;
@@ -193,7 +169,8 @@ static int parse_slot(char *v, struct pt_code_rec *rec, char *err, size_t errlen
 	    spent > 1 || pt_parse_u64(f[3], &last) < 0)
 		return fail(err, errlen, -EBADMSG, ln, "code: bad uses, spent or last_used");
 	s = &rec->codes[rec->n_codes];
-	if (unhex(f[4], s->salt, sizeof(s->salt)) < 0 || unhex(f[5], s->hash, sizeof(s->hash)) < 0)
+	if (pt_unhex(f[4], s->salt, sizeof(s->salt)) < 0 ||
+	    pt_unhex(f[5], s->hash, sizeof(s->hash)) < 0)
 		return fail(err, errlen, -EBADMSG, ln, "code: bad salt or hash (hex)");
 	s->id = (uint32_t)id;
 	s->uses = (uint32_t)uses;
@@ -268,10 +245,10 @@ int pt_codes_parse(const void *data, size_t len, const char *type, const char *u
 		else if (version == 2 && strcmp(k, "code") == 0)
 			r = parse_slot(v, rec, err, errlen, ln);
 		else if (version == 1 && strcmp(k, "salt") == 0) {
-			r = unhex(v, rec->codes[0].salt, PT_CODE_SALTLEN);
+			r = pt_unhex(v, rec->codes[0].salt, PT_CODE_SALTLEN);
 			v1_salt = r >= 0;
 		} else if (version == 1 && strcmp(k, "hash") == 0) {
-			r = unhex(v, rec->codes[0].hash, PT_CODE_HASHLEN);
+			r = pt_unhex(v, rec->codes[0].hash, PT_CODE_HASHLEN);
 			v1_hash = r >= 0;
 		} else if (pt_parse_u64(v, &u) < 0)
 			r = fail(err, errlen, -EBADMSG, ln, "%s: not a number", k);
@@ -363,8 +340,8 @@ int pt_codes_format(const struct pt_code_rec *rec, char *text, size_t len)
 	for (uint32_t i = 0; i < rec->n_codes && i < PT_CODE_MAX_SHEET; i++) {
 		const struct pt_code_slot *s = &rec->codes[i];
 
-		hex(s->salt, sizeof(s->salt), salt);
-		hex(s->hash, sizeof(s->hash), hash);
+		pt_hex(s->salt, sizeof(s->salt), salt);
+		pt_hex(s->hash, sizeof(s->hash), hash);
 		n = snprintf(text + off, len - off,
 			     "code=%" PRIu32 " %" PRIu32 " %d %" PRIu64 " %s %s\n", i + 1, s->uses,
 			     s->spent ? 1 : 0, s->last_used, salt, hash);

@@ -390,8 +390,9 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg)
 					    "the process that connected is gone");
 		flags = PS_REP_CLOSE;
 	} else {
-		r = msg->kind == PS_REQ ? pt_ops_handle(d, &h->peer, &msg->req,
-							msg->has_live ? &msg->live : NULL, rep) :
+		r = msg->kind == PS_REQ ? pt_ops_handle_ext(d, &h->peer, &msg->req,
+							    msg->has_live ? &msg->live : NULL,
+							    msg->has_ext ? &msg->ext : NULL, rep) :
 					  pt_ops_bad_request(d, &h->peer, msg->type, rep);
 		if (r < 0)
 			flags = PS_REP_CLOSE;

@@ -156,10 +156,10 @@ static int optional(int r)
  * (the reasons pt_live_verify gave for a missing aud, exp, nbf, sub, uid). */
 static int parse_claims(json_object *o, struct pt_live_claims *c, enum pt_live_refusal *ret_why)
 {
-	static const char *const names[] = { "iss",	     "sub",  "aud", "exp",	 "nbf",
-					     "iat",	     "jti",  "uid", "gid",	 "groups",
-					     "entitlements", "act",  "ptk", "auth_time", "svc",
-					     "tty",	     "rhost" };
+	static const char *const names[] = { "iss",	     "sub",   "aud", "exp",	  "nbf",
+					     "iat",	     "jti",   "uid", "gid",	  "groups",
+					     "entitlements", "act",   "ptk", "auth_time", "svc",
+					     "tty",	     "rhost", "tmpl" };
 	int64_t t;
 	int r;
 
@@ -205,10 +205,12 @@ static int parse_claims(json_object *o, struct pt_live_claims *c, enum pt_live_r
 	c->auth_time = r == 0 ? (uint64_t)t : 0;
 	if ((r = optional(r)) < 0 || (r = optional(member_str(o, "svc", &c->svc))) < 0 ||
 	    (r = optional(member_str(o, "tty", &c->tty))) < 0 ||
-	    (r = optional(member_str(o, "rhost", &c->rhost))) < 0)
+	    (r = optional(member_str(o, "rhost", &c->rhost))) < 0 ||
+	    (r = optional(member_str(o, "tmpl", &c->tmpl))) < 0)
 		return r;
 	/* present but empty: pt_live_claims_json leaves them out */
-	if ((c->svc && !*c->svc) || (c->tty && !*c->tty) || (c->rhost && !*c->rhost))
+	if ((c->svc && !*c->svc) || (c->tty && !*c->tty) || (c->rhost && !*c->rhost) ||
+	    (c->tmpl && !*c->tmpl))
 		return -EBADMSG;
 	return 0;
 }

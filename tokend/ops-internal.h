@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "account.h"
+#include "extjwt.h"
 #include "live.h"
 #include "ops.h"
 #include "policy.h"
@@ -30,8 +31,9 @@ struct call {
 	struct ptbuf *out;
 	struct pt_live_claims live; /* EXCHANGE, REFRESH: the verified live token's claims */
 	const char *token;	    /* the live token decided on (audited as its HMAC) */
-	int audit_err;		    /* an allow could not be audited: the reply is refused */
-	char audit_id[PT_ID_LEN];   /* ... and the persistable token it created */
+	const struct pt_extjwt_presented *ext; /* ACCEPT: the JWT as the front split it */
+	int audit_err;		  /* an allow could not be audited: the reply is refused */
+	char audit_id[PT_ID_LEN]; /* ... and the persistable token it created */
 };
 
 /* Who may ask (checked by the dispatch loop, never by the handler). */
@@ -136,3 +138,6 @@ int op_code_sheet(struct call *c);
 int op_code_list(struct call *c);
 /* credential.c */
 int op_credential(struct call *c);
+/* ops-accept.c */
+int op_accept(struct call *c);
+int op_accept_session(struct call *c);

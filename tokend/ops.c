@@ -46,6 +46,9 @@ static const struct pt_ops_row rows[] = {
 	{ PT_CODE_SHEET, PT_CALLER_ROOT, PT_AUDIT_HELD, op_code_sheet },
 	{ PT_CODE_LIST, PT_CALLER_ROOT, PT_AUDIT_NONE, op_code_list },
 	{ PT_CREDENTIAL, PT_CALLER_CREDENTIAL, PT_AUDIT_HELD, op_credential },
+	/* its own rpo.accept / rpo.deny records (ops-accept.c), held like a mint */
+	{ PT_ACCEPT, PT_CALLER_ACTOR, PT_AUDIT_HELD, op_accept },
+	{ PT_ACCEPT_SESSION, PT_CALLER_ACTOR, PT_AUDIT_RECORD, op_accept_session },
 	{ PT_OK, PT_CALLER_NONE, PT_AUDIT_NONE, NULL },	 /* a reply */
 	{ PT_ERR, PT_CALLER_NONE, PT_AUDIT_NONE, NULL }, /* a reply */
 };
@@ -464,8 +467,15 @@ static int run_held(struct call *c, const struct pt_ops_row *row)
 int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
 		  const struct pt_live_presented *live, struct ptbuf *out)
 {
+	return pt_ops_handle_ext(d, peer, req, live, NULL, out);
+}
+
+int pt_ops_handle_ext(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
+		      const struct pt_live_presented *live, const struct pt_extjwt_presented *ext,
+		      struct ptbuf *out)
+{
 	const struct pt_ops_row *row = row_of(req->type);
-	struct call c = { .d = d, .peer = peer, .req = req, .out = out };
+	struct call c = { .d = d, .peer = peer, .req = req, .out = out, .ext = ext };
 	_cleanup_secret_ char *token = NULL;
 	int r = 0;
 
@@ -504,6 +514,7 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 {
 	struct pt_req req = { 0 };
 	struct pt_live_presented live = { 0 };
+	struct pt_extjwt_presented ext = { 0 };
 	int r;
 
 	if (!row_of(type) || pt_req_decode(type, payload, len, &req) < 0)
@@ -515,8 +526,16 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 		pt_req_clear(&req);
 		return pt_rep_encode_error(out, PT_E_INTERNAL, "out of memory");
 	}
-	r = pt_ops_handle(d, peer, &req, pt_req_presents_live(type) ? &live : NULL, out);
+	/* the same for an external JWT (PT_ACCEPT) */
+	if (pt_req_presents_ext(type) && pt_extjwt_split(req.jwt, &ext) == -ENOMEM) {
+		d->n_requests++;
+		pt_req_clear(&req);
+		return pt_rep_encode_error(out, PT_E_INTERNAL, "out of memory");
+	}
+	r = pt_ops_handle_ext(d, peer, &req, pt_req_presents_live(type) ? &live : NULL,
+			      pt_req_presents_ext(type) ? &ext : NULL, out);
 	pt_live_presented_clear(&live);
+	pt_extjwt_presented_clear(&ext);
 	pt_req_clear(&req);
 	return r;
 }

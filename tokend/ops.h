@@ -73,6 +73,7 @@ struct pt_daemon {
 	uint64_t reload_at;
 	char reload_error[1024];
 	char reload_warning[256]; /* a reload that left settings for the next start */
+	struct pt_jticache *jti;  /* accept's replay cache (jticache.h); opened on first use */
 };
 
 /* Handles one decoded request from peer: checks the dispatch table's
@@ -85,6 +86,12 @@ struct pt_daemon {
  * reply could be made. */
 int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
 		  const struct pt_live_presented *live, struct ptbuf *out);
+/* The same with ext: for PT_ACCEPT (pt_req_presents_ext), the request's
+ * external JWT as pt_extjwt_split made it (NULL counts as malformed). */
+struct pt_extjwt_presented;
+int pt_ops_handle_ext(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
+		      const struct pt_live_presented *live, const struct pt_extjwt_presented *ext,
+		      struct ptbuf *out);
 
 /* One request frame (type + payload) from peer: decoded (an exchange's live
  * token by pt_live_parse), then handled by pt_ops_handle. Returns as

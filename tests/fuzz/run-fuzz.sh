@@ -109,7 +109,7 @@ for name in $names; do
 		libs="-DFUZZ_MEMO_VERIFY -Wl,--wrap=EVP_DigestVerify $(pkgflags "libcrypto json-c")"
 		maxlen=40000 ;;
 	live | privsep)
-		src="$common_src common/jws.c common/ptjson.c tokend/live.c tokend/live-parse.c tokend/live-wire.c"
+		src="$common_src common/jws.c common/ptjson.c tokend/live.c tokend/live-parse.c tokend/live-wire.c tokend/extjwt.c"
 		[ "$name" = privsep ] && src="$src tokend/privsep.c"
 		libs=$(pkgflags "libcrypto json-c")
 		maxlen=16384 ;;

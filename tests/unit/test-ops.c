@@ -293,7 +293,7 @@ static void test_table_complete(void **state)
 		if (rows[i].type == PT_MINT || rows[i].type == PT_EXCHANGE ||
 		    rows[i].type == PT_REDEEM || rows[i].type == PT_REFRESH ||
 		    rows[i].type == PT_CODE_ISSUE || rows[i].type == PT_CODE_CHECK ||
-		    rows[i].type == PT_CODE_SHEET)
+		    rows[i].type == PT_CODE_SHEET || rows[i].type == PT_ACCEPT)
 			assert_int_equal(rows[i].audit, PT_AUDIT_HELD);
 	}
 }
@@ -333,6 +333,9 @@ static const struct matrix_row {
 	{ PT_REFRESH, { P, P, P, P, A, P } },
 	/* only peers on the credential socket (none of these) */
 	{ PT_CREDENTIAL, { P, P, P, P, P, P } },
+	/* pam_pertok.so accept: an actor, as for a mint */
+	{ PT_ACCEPT, { P, A, A, A, P, P } },
+	{ PT_ACCEPT_SESSION, { P, A, A, A, P, P } },
 };
 
 static void test_caller_classes(void **state)
