@@ -187,7 +187,10 @@ int pt_audit_parse_line(const char *line, size_t n, struct pt_audit_entry *ret)
 	    get_str(o, "op", false, e.op, sizeof(e.op)) < 0 ||
 	    get_str(o, "result", false, e.result, sizeof(e.result)) < 0 ||
 	    get_str(o, "user", false, e.user, sizeof(e.user)) < 0 ||
-	    get_str(o, "holder", false, e.holder, sizeof(e.holder)) < 0)
+	    get_str(o, "holder", false, e.holder, sizeof(e.holder)) < 0 ||
+	    get_str(o, "id", false, e.id, sizeof(e.id)) < 0 ||
+	    get_str(o, "service", false, e.service, sizeof(e.service)) < 0 ||
+	    get_str(o, "actor", false, e.actor, sizeof(e.actor)) < 0)
 		goto out;
 	r = pt_audit_hash(line, body, hash);
 	if (r < 0)

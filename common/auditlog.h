@@ -64,6 +64,7 @@ struct pt_audit_entry {
 	char torn_hash[PT_AUDIT_HASH_HEX + 1];
 	/* record fields, for display ("" when absent) */
 	char op[32], result[32], user[256], holder[256];
+	char id[64], service[64], actor[64];
 };
 
 /* Parses one line (without newline). Returns 0; -EBADMSG when it is not an

@@ -8,9 +8,10 @@
 
 #include "nsscache.h"
 
-#define KIND_PW 0x50u /* 'P' */
-#define KIND_GR 0x47u /* 'G' */
-#define REC_HEAD 16u
+#define KIND_PW 0x50u	/* 'P' */
+#define KIND_GR 0x47u	/* 'G' */
+#define REC_HEAD 16u	/* version 1: kind, id, gid, nstr */
+#define REC_HEAD_V2 20u /* version 2: kind, id, gid, expire, nstr */
 
 static uint32_t fnv1a(const void *p, size_t n, uint32_t h)
 {
@@ -62,7 +63,8 @@ static void put16(uint8_t *p, uint16_t v)
 /* ================================================================ writer */
 struct bent {
 	uint32_t kind, id, gid;
-	char **str; /* P: 4 strings; G: name then members */
+	uint32_t expire; /* unix s; 0: none (version 2 only) */
+	char **str;	 /* P: 4 strings; G: name then members */
 	uint32_t nstr;
 	uint32_t cap; /* str's room (a group's members grow it twice as large) */
 	uint32_t off; /* in the file, set by finish */
@@ -87,6 +89,7 @@ struct nssc_builder {
 	size_t midx_slots, n_members;
 	size_t bytes; /* records' size so far */
 	size_t n_pw, n_gr;
+	bool v2; /* an entry has an expiry: the file is version 2 */
 };
 
 static void bent_clear(struct bent *e)
@@ -195,10 +198,10 @@ static size_t align4(size_t n)
 }
 
 static int add_ent(struct nssc_builder *b, uint32_t kind, uint32_t id, uint32_t gid,
-		   const char *const *s, uint32_t nstr)
+		   uint32_t expire, const char *const *s, uint32_t nstr)
 {
-	struct bent e = { .kind = kind, .id = id, .gid = gid };
-	size_t sz = REC_HEAD;
+	struct bent e = { .kind = kind, .id = id, .gid = gid, .expire = expire };
+	size_t sz = REC_HEAD_V2; /* the larger head: the bound holds for both */
 
 	if (idx_reserve(b) < 0)
 		return -ENOMEM;
@@ -237,6 +240,13 @@ static int add_ent(struct nssc_builder *b, uint32_t kind, uint32_t id, uint32_t 
 int nssc_builder_add_passwd(struct nssc_builder *b, const char *name, uid_t uid, gid_t gid,
 			    const char *gecos, const char *home, const char *shell)
 {
+	return nssc_builder_add_passwd_exp(b, name, uid, gid, gecos, home, shell, 0);
+}
+
+int nssc_builder_add_passwd_exp(struct nssc_builder *b, const char *name, uid_t uid, gid_t gid,
+				const char *gecos, const char *home, const char *shell,
+				uint32_t expire)
+{
 	const char *s[4] = { name, gecos, home, shell };
 	int r;
 
@@ -245,13 +255,20 @@ int nssc_builder_add_passwd(struct nssc_builder *b, const char *name, uid_t uid,
 		return -EINVAL;
 	if (find(b, KIND_PW, name))
 		return -EEXIST;
-	r = add_ent(b, KIND_PW, uid, gid, s, 4);
+	r = add_ent(b, KIND_PW, uid, gid, expire, s, 4);
 	if (r == 0)
 		b->n_pw++;
+	if (r == 0 && expire)
+		b->v2 = true;
 	return r;
 }
 
 int nssc_builder_add_group(struct nssc_builder *b, const char *name, gid_t gid)
+{
+	return nssc_builder_add_group_exp(b, name, gid, 0);
+}
+
+int nssc_builder_add_group_exp(struct nssc_builder *b, const char *name, gid_t gid, uint32_t expire)
 {
 	const char *s[1] = { name };
 	int r;
@@ -260,9 +277,11 @@ int nssc_builder_add_group(struct nssc_builder *b, const char *name, gid_t gid)
 		return -EINVAL;
 	if (find(b, KIND_GR, name))
 		return -EEXIST;
-	r = add_ent(b, KIND_GR, gid, 0, s, 1);
+	r = add_ent(b, KIND_GR, gid, 0, expire, s, 1);
 	if (r == 0)
 		b->n_gr++;
+	if (r == 0 && expire)
+		b->v2 = true;
 	return r;
 }
 
@@ -377,6 +396,7 @@ static void table_put(uint8_t *file, uint32_t tab, uint32_t slots, uint32_t h, u
 int nssc_builder_finish(struct nssc_builder *b, uint8_t **ret, size_t *ret_len)
 {
 	uint32_t pw_slots = slots_for(b->n_pw), gr_slots = slots_for(b->n_gr);
+	size_t head = b->v2 ? REC_HEAD_V2 : REC_HEAD;
 	size_t tabs = 4 * (2 * (size_t)pw_slots + 2 * (size_t)gr_slots);
 	size_t data_off = NSSC_HEADER_SIZE + tabs, size, o;
 	uint8_t *f;
@@ -384,7 +404,7 @@ int nssc_builder_finish(struct nssc_builder *b, uint8_t **ret, size_t *ret_len)
 	/* exact size of the records */
 	size = 0;
 	for (size_t i = 0; i < b->n; i++) {
-		size_t sz = REC_HEAD;
+		size_t sz = head;
 
 		for (uint32_t k = 0; k < b->ent[i].nstr; k++)
 			sz += str_size(b->ent[i].str[k]);
@@ -396,7 +416,8 @@ int nssc_builder_finish(struct nssc_builder *b, uint8_t **ret, size_t *ret_len)
 	if (!f)
 		return -ENOMEM;
 	memcpy(f, NSSC_MAGIC, 8);
-	put32(f + 8, NSSC_VERSION);
+	/* a file without expiries stays version 1, readable by older modules */
+	put32(f + 8, b->v2 ? NSSC_VERSION : NSSC_VERSION_1);
 	put32(f + 12, 0);
 	put32(f + 20, (uint32_t)(data_off + size));
 	put32(f + 24, (uint32_t)b->n_pw);
@@ -417,8 +438,13 @@ int nssc_builder_finish(struct nssc_builder *b, uint8_t **ret, size_t *ret_len)
 		put32(f + o, e->kind);
 		put32(f + o + 4, e->id);
 		put32(f + o + 8, e->gid);
-		put32(f + o + 12, e->nstr);
-		o += REC_HEAD;
+		if (b->v2) {
+			put32(f + o + 12, e->expire);
+			put32(f + o + 16, e->nstr);
+		} else {
+			put32(f + o + 12, e->nstr);
+		}
+		o += head;
 		for (uint32_t k = 0; k < e->nstr; k++) {
 			size_t n = strlen(e->str[k]);
 
@@ -453,8 +479,11 @@ int nssc_open(const void *base, size_t len, struct nssc_view *ret)
 
 	if (!f || len < NSSC_HEADER_SIZE || len > NSSC_MAX_FILE)
 		return -EBADMSG;
-	if (memcmp(f, NSSC_MAGIC, 8) != 0 || get32(f + 8) != NSSC_VERSION)
+	if (memcmp(f, NSSC_MAGIC, 8) != 0 ||
+	    (get32(f + 8) != NSSC_VERSION && get32(f + 8) != NSSC_VERSION_1))
 		return -EBADMSG;
+	v.version = get32(f + 8);
+	v.rec_head = v.version == NSSC_VERSION_1 ? REC_HEAD : REC_HEAD_V2;
 	fsize = get32(f + 20);
 	if (fsize != len)
 		return -EBADMSG;
@@ -500,7 +529,7 @@ int nssc_open(const void *base, size_t len, struct nssc_view *ret)
 
 			if (s == 0)
 				continue;
-			if (s < v.data_off || (s & 3) || (uint64_t)s + REC_HEAD > len)
+			if (s < v.data_off || (s & 3) || (uint64_t)s + v.rec_head > len)
 				return -EBADMSG;
 			used++;
 		}
@@ -540,16 +569,17 @@ static int get_str(const struct nssc_view *v, uint64_t *off, struct nssc_str *re
 static int rec_pw(const struct nssc_view *v, uint32_t off, struct nssc_pw *ret)
 {
 	const uint8_t *p = v->base + off;
-	uint64_t o = (uint64_t)off + REC_HEAD;
+	uint64_t o = (uint64_t)off + v->rec_head;
 	struct nssc_pw e;
 	int r;
 
-	if (off < v->data_off || (uint64_t)off + REC_HEAD > v->data_end)
+	if (off < v->data_off || (uint64_t)off + v->rec_head > v->data_end)
 		return -EBADMSG;
-	if (get32(p) != KIND_PW || get32(p + 12) != 4)
+	if (get32(p) != KIND_PW || get32(p + v->rec_head - 4) != 4)
 		return -EBADMSG;
 	e.uid = get32(p + 4);
 	e.gid = get32(p + 8);
+	e.expire = v->rec_head == REC_HEAD_V2 ? get32(p + 12) : 0;
 	if ((r = get_str(v, &o, &e.name)) < 0 || (r = get_str(v, &o, &e.gecos)) < 0 ||
 	    (r = get_str(v, &o, &e.home)) < 0 || (r = get_str(v, &o, &e.shell)) < 0)
 		return r;
@@ -562,17 +592,18 @@ static int rec_pw(const struct nssc_view *v, uint32_t off, struct nssc_pw *ret)
 static int rec_gr(const struct nssc_view *v, uint32_t off, struct nssc_gr *ret)
 {
 	const uint8_t *p = v->base + off;
-	uint64_t o = (uint64_t)off + REC_HEAD;
+	uint64_t o = (uint64_t)off + v->rec_head;
 	struct nssc_gr e;
 	uint32_t nstr;
 	int r;
 
-	if (off < v->data_off || (uint64_t)off + REC_HEAD > v->data_end)
+	if (off < v->data_off || (uint64_t)off + v->rec_head > v->data_end)
 		return -EBADMSG;
-	nstr = get32(p + 12);
+	nstr = get32(p + v->rec_head - 4);
 	if (get32(p) != KIND_GR || nstr < 1 || nstr > NSSC_MAX_MEMBERS + 1)
 		return -EBADMSG;
 	e.gid = get32(p + 4);
+	e.expire = v->rec_head == REC_HEAD_V2 ? get32(p + 12) : 0;
 	r = get_str(v, &o, &e.name);
 	if (r < 0)
 		return r;
@@ -801,5 +832,37 @@ int nssc_pack_group(const struct nssc_view *v, const struct nssc_gr *e, struct g
 	mem[e->n_mem] = NULL;
 	grp->gr_mem = mem;
 	grp->gr_gid = e->gid;
+	return 0;
+}
+
+bool nssc_expired(uint32_t expire, uint64_t now)
+{
+	return expire != 0 && now >= expire;
+}
+
+int nssc_pack_shadow(const struct nssc_pw *e, struct spwd *sp, char *buf, size_t buflen)
+{
+	size_t need = (size_t)e->name.len + 1 + 2;
+	char *pos = buf;
+
+	if (e->expire == 0)
+		return -ENOENT; /* only entries with an expiry have a shadow entry */
+	if (!buf || buflen < need)
+		return -ERANGE;
+	sp->sp_namp = copy_str(&pos, &e->name);
+	/* no password: these accounts log in through pam_pertok only */
+	sp->sp_pwdp = pos;
+	*pos++ = '*';
+	*pos++ = '\0';
+	sp->sp_lstchg = -1;
+	sp->sp_min = -1;
+	sp->sp_max = -1;
+	sp->sp_warn = -1;
+	sp->sp_inact = -1;
+	/* days since the epoch, rounded down: pam_unix refuses from the start
+	 * of that day (never later than the exact expiry, which pam_pertok
+	 * checks to the second) */
+	sp->sp_expire = (long)(e->expire / 86400);
+	sp->sp_flag = ~0ul;
 	return 0;
 }

@@ -19,8 +19,16 @@
  *  64  tables (u32 slots: 0 = empty, else the file offset of a record)
  *      then records, each 4-aligned:
  *        u32 kind ('P' or 'G'), u32 id (uid/gid), u32 gid (P) or 0 (G),
+ *        [version 2: u32 expire (unix s, 0 = never)],
  *        u32 nstr, then nstr strings {u16 len, bytes, NUL};
  *        P: name, gecos, home, shell; G: name, member...
+ *
+ * Versions: 1 (v0.1 on) and 2, which adds the expiry of remote principals
+ * (pertok-rpo(7)): their passwd and group entries are not answered from
+ * that second on, and their passwd entries have a shadow entry whose
+ * sp_expire is that day. tokend writes version 1 while no entry expires
+ * (older modules keep reading it) and version 2 otherwise; the reader takes
+ * both and rejects any other version (an older module: "unavailable").
  *
  * Every offset and length is checked before use: nssc_open checks the header,
  * the checksum and that every slot points inside the data area; every look-up
@@ -30,13 +38,15 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <shadow.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #define NSSC_MAGIC "PTNSSC\0\0"
-#define NSSC_VERSION 1u
+#define NSSC_VERSION 2u	  /* the newest */
+#define NSSC_VERSION_1 1u /* without expiries */
 #define NSSC_HEADER_SIZE 64u
 #define NSSC_STALE_OFFSET 12u
 /* bounds the builder keeps and the reader enforces */
@@ -57,6 +67,12 @@ int nssc_builder_add_passwd(struct nssc_builder *b, const char *name, uid_t uid,
 /* members may repeat across calls: nssc_builder_add_member adds one name to
  * an existing group (no-op when already there), -ENOENT when no such group */
 int nssc_builder_add_group(struct nssc_builder *b, const char *name, gid_t gid);
+/* The same with an expiry (unix s; 0: none): makes the file version 2. */
+int nssc_builder_add_passwd_exp(struct nssc_builder *b, const char *name, uid_t uid, gid_t gid,
+				const char *gecos, const char *home, const char *shell,
+				uint32_t expire);
+int nssc_builder_add_group_exp(struct nssc_builder *b, const char *name, gid_t gid,
+			       uint32_t expire);
 int nssc_builder_add_member(struct nssc_builder *b, const char *group, const char *member);
 /* The file's bytes (malloc'd) in *ret, size in *ret_len. */
 int nssc_builder_finish(struct nssc_builder *b, uint8_t **ret, size_t *ret_len);
@@ -69,6 +85,8 @@ struct nssc_view {
 	uint32_t pw_slots, gr_slots;
 	uint32_t pw_byname, pw_byuid, gr_byname, gr_bygid;
 	uint32_t data_off, data_end;
+	uint32_t version;  /* NSSC_VERSION_1 or NSSC_VERSION */
+	uint32_t rec_head; /* bytes before a record's strings */
 };
 
 struct nssc_str {
@@ -79,11 +97,13 @@ struct nssc_str {
 struct nssc_pw {
 	struct nssc_str name, gecos, home, shell;
 	uint32_t uid, gid;
+	uint32_t expire; /* unix s; 0: never */
 };
 
 struct nssc_gr {
 	struct nssc_str name;
 	uint32_t gid;
+	uint32_t expire; /* unix s; 0: never */
 	uint32_t n_mem;
 	uint32_t mem_off; /* offset of the first member string */
 };
@@ -112,3 +132,9 @@ bool nssc_gr_has_member(const struct nssc_view *v, const struct nssc_gr *g, cons
 int nssc_pack_passwd(const struct nssc_pw *e, struct passwd *pwd, char *buf, size_t buflen);
 int nssc_pack_group(const struct nssc_view *v, const struct nssc_gr *e, struct group *grp,
 		    char *buf, size_t buflen);
+
+/* Is an entry with this expiry gone at now (unix s)? */
+bool nssc_expired(uint32_t expire, uint64_t now);
+/* The shadow entry of a passwd entry with an expiry: 0, -ENOENT (it has
+ * none), -ERANGE */
+int nssc_pack_shadow(const struct nssc_pw *e, struct spwd *sp, char *buf, size_t buflen);

@@ -94,6 +94,21 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		    (r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0)
 			return r;
 		return req->type == PT_CODE_SHEET ? ptbuf_put_u32(b, req->count) : 0;
+	case PT_TEMPLATE_IMPORT:
+		if ((r = ptbuf_put_cstring_max(b, req->blob, PT_MAX_TEMPLATE)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, req->sig ? req->sig : "", PT_MAX_TEMPLATE_SIG);
+	case PT_TEMPLATE_SHOW:
+	case PT_RPO_SHOW:
+	case PT_RPO_REVOKE:
+		return ptbuf_put_cstring_max(b, req->id, PT_MAX_STR);
+	case PT_RPO_APPROVE:
+	case PT_RPO_EXTEND:
+		if ((r = ptbuf_put_cstring_max(b, req->id, PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_u64(b, req->not_after);
+	case PT_RPO_LIST:
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -232,6 +247,13 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_RESEAL:
 	case PT_EXPLAIN:
 	case PT_EXPLAIN_ISSUE:
+	case PT_TEMPLATE_IMPORT:
+	case PT_TEMPLATE_SHOW:
+	case PT_RPO_APPROVE:
+	case PT_RPO_LIST:
+	case PT_RPO_SHOW:
+	case PT_RPO_EXTEND:
+	case PT_RPO_REVOKE:
 		return ptbuf_view_get_cstring(v, PT_MAX_TEXT, &p->text);
 	case PT_CODE_ISSUE:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_CODE, &p->token)) < 0)

@@ -74,6 +74,13 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_RESEAL:
 	case PT_EXPLAIN:
 	case PT_EXPLAIN_ISSUE:
+	case PT_TEMPLATE_IMPORT:
+	case PT_TEMPLATE_SHOW:
+	case PT_RPO_APPROVE:
+	case PT_RPO_LIST:
+	case PT_RPO_SHOW:
+	case PT_RPO_EXTEND:
+	case PT_RPO_REVOKE:
 		return ptbuf_put_cstring_max(b, rep->text, PT_MAX_TEXT);
 	case PT_CODE_ISSUE:
 		if ((r = ptbuf_put_cstring_max(b, rep->token, PT_MAX_CODE)) < 0)
@@ -237,6 +244,23 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		if ((r = ptbuf_view_get_u32(v, &q->count)) < 0)
 			return r;
 		return q->count >= 1 && q->count <= PT_MAX_SHEET ? 0 : -EBADMSG;
+	case PT_TEMPLATE_IMPORT:
+		/* the template's JSON is parsed in the key holder: it comes from
+		 * root only (the table's caller class), checked there strictly */
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TEMPLATE, &q->blob)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_TEMPLATE_SIG, &q->sig);
+	case PT_TEMPLATE_SHOW:
+	case PT_RPO_SHOW:
+	case PT_RPO_REVOKE:
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
+	case PT_RPO_APPROVE:
+	case PT_RPO_EXTEND:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id)) < 0)
+			return r;
+		return ptbuf_view_get_u64(v, &q->not_after);
+	case PT_RPO_LIST:
+		return 0;
 	default:
 		return -EBADMSG;
 	}

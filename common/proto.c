@@ -83,6 +83,8 @@ void pt_req_clear(struct pt_req *req)
 	free(req->actor);
 	pt_free_secret(req->code);
 	pt_free_secret(req->jwt);
+	free(req->blob);
+	free(req->sig);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -139,6 +141,13 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_ERR, "error" },
 	{ PT_LIST_STATUS, "list" },
 	{ PT_EXPLAIN_ISSUE, "explain" },
+	{ PT_TEMPLATE_IMPORT, "template.import" },
+	{ PT_TEMPLATE_SHOW, "template.show" },
+	{ PT_RPO_APPROVE, "rpo.approve" },
+	{ PT_RPO_LIST, "rpo.list" },
+	{ PT_RPO_SHOW, "rpo.show" },
+	{ PT_RPO_EXTEND, "rpo.extend" },
+	{ PT_RPO_REVOKE, "rpo.revoke" },
 };
 
 static const struct pt_name errcode_names[] = {

@@ -38,6 +38,17 @@
  *   PT_REFRESH   str live_token (secret: a live token minted by a redemption,
  *                still valid, whose uid is the caller's, from
  *                pt_refresh_from(iat, exp) on)
+ *   Remote principals (pertok-rpo(7); root only; added in v0.4 within
+ *   version 1 as new types):
+ *   PT_TEMPLATE_IMPORT str blob (the template's exact bytes, JSON, at most
+ *                PT_MAX_TEMPLATE), str sig (its detached JWS, at most
+ *                PT_MAX_TEMPLATE_SIG; "" = none)
+ *   PT_TEMPLATE_SHOW str id (a template hash "sha256:HEX")
+ *   PT_RPO_APPROVE str id (a template hash), u64 not_after (unix s)
+ *   PT_RPO_LIST  (empty)
+ *   PT_RPO_SHOW  str id (an RPO id "rpo_HEX" or its name)
+ *   PT_RPO_EXTEND str id (as RPO_SHOW), u64 not_after (unix s)
+ *   PT_RPO_REVOKE str id (as RPO_SHOW)
  *   PT_ACCEPT    str jwt (secret: a compact JWS of a trusted external issuer,
  *                at most PT_MAX_TOKEN), str user (PAM_USER: the local name
  *                of one of the remote principals it matches), str service,
@@ -89,6 +100,9 @@
  *   PT_E_PROTO).
  *   PT_REFRESH   str token, u64 exp, str id (as PT_REDEEM: a new live token
  *                for the same persistable token, which is not extended)
+ *   PT_TEMPLATE_IMPORT .. PT_RPO_REVOKE: str text ("key=value\n" lines; the
+ *                first of TEMPLATE_IMPORT is "template=sha256:HEX", of
+ *                RPO_APPROVE "rpo=ID")
  *   PT_ACCEPT    str token, u64 exp, str id (as PT_MINT; id: the primary
  *                remote principal's id): a live token whose sub is the
  *                remote principal's local name, never the external identity
@@ -119,6 +133,8 @@
 #define PT_MAX_LIST 1000u	   /* entries in one PT_LIST reply */
 #define PT_MAX_CODE 256u	   /* a code of a configured token type */
 #define PT_MAX_SHEET 100u	   /* codes in one CODE_SHEET / CODE_LIST reply */
+#define PT_MAX_TEMPLATE 16384u	   /* an access template (rpo.h PT_TEMPLATE_MAX) */
+#define PT_MAX_TEMPLATE_SIG 8192u  /* its detached JWS */
 
 enum pt_msgtype {
 	PT_HELLO = 1,
@@ -146,6 +162,14 @@ enum pt_msgtype {
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
 	 * PT_REDEEM's. */
 	PT_CREDENTIAL = 50,
+	/* remote principals (root): tokend/ops-rpo.c */
+	PT_TEMPLATE_IMPORT = 80,
+	PT_TEMPLATE_SHOW = 81,
+	PT_RPO_APPROVE = 82,
+	PT_RPO_LIST = 83,
+	PT_RPO_SHOW = 84,
+	PT_RPO_EXTEND = 85,
+	PT_RPO_REVOKE = 86,
 	PT_ACCEPT = 90, /* actor: an external issuer's JWT for a remote principal's live token */
 	PT_ACCEPT_SESSION = 91, /* actor: a remote principal's session opens / closes */
 	PT_OK = 0x80,
@@ -173,24 +197,27 @@ enum pt_pubkey_format {
  * not part of this type. live_token is a secret: pt_req_clear wipes it. */
 struct pt_req {
 	uint8_t type;
-	uint32_t version;  /* HELLO */
-	char *user;	   /* MINT, REDEEM, LIST */
-	char *service;	   /* MINT, REDEEM */
-	char *tty;	   /* MINT */
-	char *rhost;	   /* MINT */
-	char *live_token;  /* EXCHANGE, REFRESH (secret) */
-	char *holder;	   /* EXCHANGE, REDEEM */
-	uint64_t lifetime; /* EXCHANGE */
-	char *id;	   /* REVOKE */
-	uint8_t format;	   /* PUBKEY */
-	uint64_t at;	   /* EXPLAIN (0 = now) */
-	uint64_t before;   /* REVOKE_MATCH (0 = any) */
-	char *ttype;	   /* CODE_ISSUE, CODE_CHECK: token type name */
-	char *code;	   /* CODE_CHECK (secret) */
-	char *cursor;	   /* LIST_PAGE, LIST_STATUS ("" = first page) */
-	char *actor;	   /* EXPLAIN_ISSUE */
-	uint32_t count;	   /* CODE_SHEET: codes wanted */
-	char *jwt;	   /* ACCEPT (secret) */
+	uint32_t version;   /* HELLO */
+	char *user;	    /* MINT, REDEEM, LIST */
+	char *service;	    /* MINT, REDEEM */
+	char *tty;	    /* MINT */
+	char *rhost;	    /* MINT */
+	char *live_token;   /* EXCHANGE, REFRESH (secret) */
+	char *holder;	    /* EXCHANGE, REDEEM */
+	uint64_t lifetime;  /* EXCHANGE */
+	char *id;	    /* REVOKE */
+	uint8_t format;	    /* PUBKEY */
+	uint64_t at;	    /* EXPLAIN (0 = now) */
+	uint64_t before;    /* REVOKE_MATCH (0 = any) */
+	char *ttype;	    /* CODE_ISSUE, CODE_CHECK: token type name */
+	char *code;	    /* CODE_CHECK (secret) */
+	char *cursor;	    /* LIST_PAGE, LIST_STATUS ("" = first page) */
+	char *actor;	    /* EXPLAIN_ISSUE */
+	uint32_t count;	    /* CODE_SHEET: codes wanted */
+	char *blob;	    /* TEMPLATE_IMPORT: the template's bytes */
+	char *sig;	    /* TEMPLATE_IMPORT: its detached JWS ("" = none) */
+	uint64_t not_after; /* RPO_APPROVE, RPO_EXTEND */
+	char *jwt;	    /* ACCEPT (secret) */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */

@@ -53,6 +53,7 @@ EXPORT enum nss_status _nss_pertok_endgrent(void);
 EXPORT enum nss_status _nss_pertok_getgrent_r(struct group *, char *, size_t, int *);
 EXPORT enum nss_status _nss_pertok_initgroups_dyn(const char *, gid_t, long int *, long int *,
 						  gid_t **, long int, int *);
+EXPORT enum nss_status _nss_pertok_getspnam_r(const char *, struct spwd *, char *, size_t, int *);
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -190,10 +191,20 @@ static void leave(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* Wall-clock seconds, for the expiry of remote principals. */
+static uint64_t now_s(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+		return UINT64_MAX; /* no clock: treat every expiring entry as expired */
+	return (uint64_t)ts.tv_sec;
+}
+
 static enum nss_status pw_result(int r, const struct nssc_pw *e, struct passwd *pwd, char *buf,
 				 size_t buflen, int *errnop)
 {
-	if (r == -ENOENT)
+	if (r == -ENOENT || (r == 0 && nssc_expired(e->expire, now_s())))
 		return NSS_STATUS_NOTFOUND;
 	if (r < 0)
 		return unavail(-EIO, errnop);
@@ -210,7 +221,7 @@ static enum nss_status pw_result(int r, const struct nssc_pw *e, struct passwd *
 static enum nss_status gr_result(int r, const struct nssc_gr *e, struct group *grp, char *buf,
 				 size_t buflen, int *errnop)
 {
-	if (r == -ENOENT)
+	if (r == -ENOENT || (r == 0 && nssc_expired(e->expire, now_s())))
 		return NSS_STATUS_NOTFOUND;
 	if (r < 0)
 		return unavail(-EIO, errnop);
@@ -350,7 +361,10 @@ EXPORT enum nss_status _nss_pertok_getpwent_r(struct passwd *pwd, char *buf, siz
 		s = unavail(r, &err);
 	} else {
 		cur = st.pw_cursor;
-		s = pw_result(nssc_pw_next(&st.v, &cur, &e), &e, pwd, buf, buflen, &err);
+		/* expired entries are skipped, not the end of the enumeration */
+		while ((r = nssc_pw_next(&st.v, &cur, &e)) == 0 && nssc_expired(e.expire, now_s()))
+			;
+		s = pw_result(r, &e, pwd, buf, buflen, &err);
 		if (s != NSS_STATUS_TRYAGAIN) /* the caller retries the same entry */
 			st.pw_cursor = cur;
 	}
@@ -395,7 +409,9 @@ EXPORT enum nss_status _nss_pertok_getgrent_r(struct group *grp, char *buf, size
 		s = unavail(r, &err);
 	} else {
 		cur = st.gr_cursor;
-		s = gr_result(nssc_gr_next(&st.v, &cur, &e), &e, grp, buf, buflen, &err);
+		while ((r = nssc_gr_next(&st.v, &cur, &e)) == 0 && nssc_expired(e.expire, now_s()))
+			;
+		s = gr_result(r, &e, grp, buf, buflen, &err);
 		if (s != NSS_STATUS_TRYAGAIN)
 			st.gr_cursor = cur;
 	}
@@ -444,8 +460,8 @@ EXPORT enum nss_status _nss_pertok_initgroups_dyn(const char *user, gid_t group,
 			s = unavail(-EIO, &err);
 			goto out;
 		}
-		if (e.gid == group || !nssc_gr_has_member(&st.v, &e, user) ||
-		    listed(*groupsp, *start, e.gid))
+		if (e.gid == group || nssc_expired(e.expire, now_s()) ||
+		    !nssc_gr_has_member(&st.v, &e, user) || listed(*groupsp, *start, e.gid))
 			continue;
 		if (*start == *size) {
 			long int n = *size > 0 ? 2 * *size : 16;
@@ -468,6 +484,44 @@ EXPORT enum nss_status _nss_pertok_initgroups_dyn(const char *user, gid_t group,
 		s = NSS_STATUS_SUCCESS;
 	}
 out:
+	leave();
+	/* errnop is &errno in glibc: set after errno is restored */
+	errno = saved;
+	if (err)
+		*errnop = err;
+	return s;
+}
+
+/* ---------------------------------------------------------------- shadow */
+/* Remote principals only (pertok-rpo(7)): the entries with an expiry have
+ * a shadow entry ("*" password, sp_expire their last day), until then. */
+EXPORT enum nss_status _nss_pertok_getspnam_r(const char *name, struct spwd *sp, char *buf,
+					      size_t buflen, int *errnop)
+{
+	int saved = errno, err = 0, r;
+	enum nss_status s = NSS_STATUS_NOTFOUND;
+	struct nssc_pw e;
+
+	if (!name || !sp || !errnop)
+		return NSS_STATUS_NOTFOUND;
+	enter();
+	r = cache_get();
+	if (r < 0) {
+		s = unavail(r, &err);
+	} else {
+		r = nssc_pw_byname(&st.v, name, &e);
+		if (r == 0 && !nssc_expired(e.expire, now_s())) {
+			r = nssc_pack_shadow(&e, sp, buf, buflen);
+			if (r == 0)
+				s = NSS_STATUS_SUCCESS;
+			else if (r == -ERANGE) {
+				err = ERANGE;
+				s = NSS_STATUS_TRYAGAIN;
+			}
+		} else if (r < 0 && r != -ENOENT) {
+			s = unavail(-EIO, &err);
+		}
+	}
 	leave();
 	/* errnop is &errno in glibc: set after errno is restored */
 	errno = saved;

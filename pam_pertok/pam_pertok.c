@@ -44,6 +44,7 @@
 #include "accept.h"
 #include "args.h"
 #include "client.h"
+#include "expiry.h"
 #include "keyring.h"
 #include "pp.h"
 #include "proto.h"
@@ -722,10 +723,19 @@ PP_EXPORT PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int arg
 					  const char **argv)
 {
 	const struct pp_redemption *st = NULL;
+	const char *user = NULL;
 	struct pp_args a;
+	int r;
 
 	if (pp_args_parse(pamh, argc, argv, &a) < 0)
 		return PAM_SERVICE_ERR;
+	/* a remote principal past its not_after is refused here, in any mode
+	 * and whether tokend runs or not (pertok-rpo(7)) */
+	if (pam_get_item(pamh, PAM_USER, (const void **)&user) == PAM_SUCCESS && user) {
+		r = pp_rpo_expiry(pamh, NSS_CACHE_PATH, user, (uint64_t)time(NULL));
+		if (r != PAM_SUCCESS)
+			return r;
+	}
 	if (a.mode == PP_MODE_ACCEPT)
 		return pp_accept_acct_mgmt(pamh, &a);
 	if (a.mode != PP_MODE_REDEEM)

@@ -122,6 +122,8 @@ struct pt_rpo_conf {
 	char *home_base;	/* homes are HOME_BASE/NAME; default "/home" */
 	char *shell;		/* default "/bin/bash" */
 	uint32_t max;		/* RPOs held (live + expired), default 1024 */
+	uint64_t reap_delay;	/* s of boot time past not_after before the reaper acts (60) */
+	bool enabled;		/* an rpo { } section is there: range checked at start */
 	/* the files whose id ranges the uid range must not overlap ("" = skip) */
 	char *subuid, *subgid, *login_defs, *sssd_conf, *smb_conf;
 };

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "confdir.h"
+#include "config-rpo.h"
 #include "confvalue.h"
 #include "seal.h"
 #include "fileio.h"
@@ -1232,6 +1233,7 @@ void pt_config_free(struct pt_config *cfg)
 	free(cfg->redeem);
 	pt_ttypes_free(cfg->types, cfg->n_types);
 	pt_issuers_free(cfg->issuers, cfg->n_issuers);
+	pt_conf_rpo_free(cfg);
 	pt_conf_files_free(&cfg->files);
 	free(cfg);
 }
@@ -1319,7 +1321,7 @@ static int set_defaults(struct pt_config *c)
 	    set_str(&c->nss_cache, DEFAULT_NSS_CACHE) < 0 || set_str(&c->issuer, issuer) < 0 ||
 	    set_str(&c->audience, DEFAULT_AUDIENCE) < 0 || set_str(&c->alg, DEFAULT_ALG) < 0 ||
 	    set_str(&c->front_user, DEFAULT_FRONT_USER) < 0 ||
-	    set_str(&c->seal_backend, DEFAULT_SEAL_BACKEND) < 0)
+	    set_str(&c->seal_backend, DEFAULT_SEAL_BACKEND) < 0 || pt_conf_rpo_defaults(c) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1332,11 +1334,14 @@ enum {
 	TOP_REDEEM,
 	TOP_AUDIT,
 	TOP_TYPES,
+	TOP_ENTITLEMENTS,
+	TOP_RPO,
 	TOP_ISSUERS,
 	_TOP_MAX
 };
-static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",  "actors", "issue",
-						"redeem", "audit", "types",  "issuers" };
+static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",   "actors", "issue",
+						"redeem", "audit",  "types",  "entitlements",
+						"rpo",	  "issuers" };
 
 /* A new config with the defaults, named name; NULL: out of memory. */
 static struct pt_config *config_new(const char *name)
@@ -1383,6 +1388,9 @@ static int parse_tree(struct parse *p, config_t *lc)
 		return r;
 	if (top[TOP_REDEEM] &&
 	    (r = parse_rules(p, top[TOP_REDEEM], "redeem", &p->cfg->redeem, &p->cfg->n_redeem)) < 0)
+		return r;
+	if ((r = pt_conf_parse_entitlements(&p->x, top[TOP_ENTITLEMENTS], p->cfg)) < 0 ||
+	    (r = pt_conf_parse_rpo(&p->x, top[TOP_RPO], p->cfg)) < 0)
 		return r;
 	/* after tokend: an issuer may not be tokend's own */
 	if (top[TOP_ISSUERS] && (r = pt_issuers_parse(&p->x, top[TOP_ISSUERS], p->cfg->issuer,

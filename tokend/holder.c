@@ -25,6 +25,7 @@
 #include "holder.h"
 #include "log.h"
 #include "nsscache-write.h"
+#include "rpo.h"
 #include "ops-internal.h"
 #include "peer.h"
 #include "policy.h"
@@ -68,7 +69,7 @@ static uint64_t nss_cache_due; /* a round asked for an update due then; 0: none 
 
 static void nss_cache_update(struct pt_daemon *d)
 {
-	int r = pt_nsscache_update(d->store, d->cfg->nss_cache, pt_ops_now(d));
+	int r = pt_rpo_nss_update(d, pt_ops_now(d));
 
 	nss_cache_due = 0;
 	if (r < 0 && r != -ENOENT)
@@ -84,7 +85,7 @@ static uint64_t nss_cache_last, nss_cache_seen = UINT64_MAX;
  * walks the whole store, too much for every round of a busy host) */
 static void nss_cache_round(struct pt_daemon *d, uint64_t now)
 {
-	uint64_t changes = pt_store_changes(d->store);
+	uint64_t changes = pt_store_changes(d->store) + pt_rpo_generation(d);
 
 	if (changes == nss_cache_seen && !nss_cache_due)
 		return;

@@ -30,6 +30,8 @@
 #include "ops.h"
 #include "rotate.h"
 #include "seal.h"
+#include "config-rpo.h"
+#include "rpo.h"
 #include "server.h"
 #include "store.h"
 #include "util.h"
@@ -85,6 +87,8 @@ static void reload(struct pt_daemon *d)
 		snprintf(d->reload_warning, sizeof(d->reload_warning), "%s", err);
 	}
 	r = pt_config_load(config_path, &cfg, err, sizeof(err));
+	if (r == 0 && cfg->rpo.enabled && (r = pt_rpo_range_check(&cfg->rpo, err, sizeof(err))) < 0)
+		pt_config_free(cfg);
 	if (r < 0) {
 		strncat(err, "; keeping the previous policy", sizeof(err) - strlen(err) - 1);
 		pt_log_kv(LOG_ERR, "reload", "error", "reason", err, NULL);
@@ -185,11 +189,15 @@ static uint8_t *secret_page(void)
  * the kernel requires to read /proc/PID/exe of other users' processes (the
  * peer's executable). Everything else, and every way back, is dropped.
  */
-static int drop_privileges(void)
+/* rpo: the RPOs' reaper ends their processes (CAP_KILL) and takes their
+ * homes back (CAP_CHOWN), approval gives a new home to its RPO (CAP_CHOWN);
+ * without remote principals configured, neither is kept. */
+static int drop_privileges(bool rpo)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
 	const unsigned keep = CAP_SYS_PTRACE;
+	const unsigned keep_rpo[] = { CAP_KILL, CAP_CHOWN };
 	const struct group *tss = getgrnam("tss");
 
 	/* Without CAP_DAC_OVERRIDE, root reaches the TPM device (root:tss or
@@ -197,7 +205,11 @@ static int drop_privileges(void)
 	if (tss && setgroups(1, &tss->gr_gid) < 0)
 		return -errno;
 	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++) {
-		if (cap == keep || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
+		bool kept = cap == keep;
+
+		for (size_t i = 0; rpo && i < PT_ELEMENTSOF(keep_rpo); i++)
+			kept = kept || cap == keep_rpo[i];
+		if (kept || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
 			continue; /* kept, or already outside the bounding set */
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
 			if (errno != EPERM)
@@ -208,6 +220,10 @@ static int drop_privileges(void)
 		}
 	}
 	data[keep / 32].effective = data[keep / 32].permitted = 1u << (keep % 32);
+	for (size_t i = 0; rpo && i < PT_ELEMENTSOF(keep_rpo); i++) {
+		data[keep_rpo[i] / 32].effective |= 1u << (keep_rpo[i] % 32);
+		data[keep_rpo[i] / 32].permitted |= 1u << (keep_rpo[i] % 32);
+	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return -errno;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -269,6 +285,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s\n", err);
 			return 1;
 		}
+		if (d.cfg->rpo.enabled && pt_rpo_range_check(&d.cfg->rpo, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", config_path, err);
+			pt_config_free(d.cfg);
+			return 1;
+		}
 		printf("%s: OK (%zu actors, %zu issue rules, %zu redeem rules)\n", config_path,
 		       d.cfg->n_actors, d.cfg->n_issue, d.cfg->n_redeem);
 		/* what was read, in order: tokend.conf, drop-ins, types.d */
@@ -299,6 +320,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pin_actors(d.cfg);
+	/* the RPOs' uids must be nobody else's (rpo.h, pertok-rpo(7)) */
+	if (d.cfg->rpo.enabled && pt_rpo_range_check(&d.cfg->rpo, err, sizeof(err)) < 0) {
+		pt_log_kv(LOG_ERR, "start", "error", "reason", err, NULL);
+		pt_config_free(d.cfg);
+		return 1;
+	}
 	/* accounts through the directory, never through libnss_pertok */
 	if (pt_nssconf_apply(PT_NSSWITCH_CONF, err, sizeof(err)) < 0) {
 		pt_log_kv(LOG_ERR, "start", "error", "reason", err, NULL);
@@ -481,6 +508,9 @@ int main(int argc, char **argv)
 	r = pt_ops_usage_open(&d);
 	if (r < 0)
 		goto out;
+	r = pt_rpo_open(&d);
+	if (r < 0)
+		goto out;
 	{
 		char warn[1024];
 
@@ -499,7 +529,7 @@ int main(int argc, char **argv)
 	}
 
 	if (geteuid() == 0) {
-		r = drop_privileges();
+		r = drop_privileges(d.cfg->rpo.enabled);
 		if (r < 0) {
 			pt_log_kv(LOG_ERR, "start", "error", "reason",
 				  PT_LOG_F("cannot drop capabilities: %s", strerror(-r)), NULL);
@@ -538,6 +568,7 @@ out:
 	pt_holder_reap(&d, true);
 	pt_account_cache_flush();
 	pt_ops_usage_close(&d);
+	pt_rpo_close(&d);
 	pt_history_free(d.history);
 	pt_store_free(d.store);
 	if (storekey)

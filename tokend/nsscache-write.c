@@ -73,6 +73,48 @@ static void overfull_log(const struct overfull *v, size_t n)
 int pt_nsscache_build(const struct pt_record *const *recs, size_t n, pt_nsscache_gid_fn gid_fn,
 		      void *userdata, uint8_t **ret, size_t *ret_len)
 {
+	return pt_nsscache_build_rpo(recs, n, NULL, 0, gid_fn, userdata, ret, ret_len);
+}
+
+/* A remote principal: its passwd entry, its private group (gid = uid), and
+ * membership of the local groups its entitlements map to, all expiring at
+ * its not_after. Names taken by a token holder keep the holder's entry. */
+static int add_rpo(struct nssc_builder *b, const struct pt_nss_rpo *p, pt_nsscache_gid_fn gid_fn,
+		   void *userdata)
+{
+	int r;
+
+	r = nssc_builder_add_passwd_exp(b, p->name, p->uid, (gid_t)p->uid,
+					"pertok remote principal", p->home, p->shell, p->expire);
+	if (r == -EEXIST || r == -EINVAL)
+		return 0;
+	if (r < 0)
+		return r;
+	r = nssc_builder_add_group_exp(b, p->name, (gid_t)p->uid, p->expire);
+	if (r < 0 && r != -EEXIST && r != -EINVAL)
+		return r;
+	for (size_t k = 0; k < p->n_groups; k++) {
+		const char *g = p->groups[k];
+		gid_t gid;
+
+		r = nssc_builder_add_member(b, g, p->name);
+		if (r == -ENOENT) {
+			if (!gid_fn || gid_fn(g, &gid, userdata) < 0)
+				continue;
+			r = nssc_builder_add_group(b, g, gid);
+			if (r == 0)
+				r = nssc_builder_add_member(b, g, p->name);
+		}
+		if (r < 0 && r != -EINVAL && r != -E2BIG)
+			return r;
+	}
+	return 0;
+}
+
+int pt_nsscache_build_rpo(const struct pt_record *const *recs, size_t n,
+			  const struct pt_nss_rpo *rpos, size_t n_rpos, pt_nsscache_gid_fn gid_fn,
+			  void *userdata, uint8_t **ret, size_t *ret_len)
+{
 	struct nssc_builder *b = NULL;
 	const struct pt_record **v = NULL;
 	struct overfull *over = NULL;
@@ -124,6 +166,11 @@ int pt_nsscache_build(const struct pt_record *const *recs, size_t n, pt_nsscache
 			if (r < 0 && r != -EINVAL)
 				goto out;
 		}
+	}
+	for (size_t i = 0; i < n_rpos; i++) {
+		r = add_rpo(b, &rpos[i], gid_fn, userdata);
+		if (r < 0)
+			goto out;
 	}
 	r = nssc_builder_finish(b, ret, ret_len);
 	if (r == 0)
@@ -332,6 +379,25 @@ static bool last_ok;
 
 int pt_nsscache_update(struct pt_store *s, const char *path, uint64_t now)
 {
+	return pt_nsscache_update_rpo(s, NULL, 0, path, now);
+}
+
+static uint64_t rpo_sig(const struct pt_nss_rpo *p)
+{
+	uint64_t h = fnv64(0, p->name, strlen(p->name));
+
+	h = fnv64(h, &p->uid, sizeof(p->uid));
+	h = fnv64(h, &p->expire, sizeof(p->expire));
+	h = fnv64(h, p->home, strlen(p->home));
+	h = fnv64(h, p->shell, strlen(p->shell));
+	for (size_t k = 0; k < p->n_groups; k++)
+		h = fnv64(h, p->groups[k], strlen(p->groups[k]) + 1);
+	return h;
+}
+
+int pt_nsscache_update_rpo(struct pt_store *s, const struct pt_nss_rpo *rpos, size_t n_rpos,
+			   const char *path, uint64_t now)
+{
 	const struct pt_record **live = NULL;
 	size_t n = 0, total = pt_store_count(s), len = 0;
 	uint64_t sig = 0;
@@ -367,14 +433,17 @@ int pt_nsscache_update(struct pt_store *s, const char *path, uint64_t now)
 		live[n++] = rec;
 		sig += rec_sig(rec);
 	}
+	for (size_t i = 0; i < n_rpos; i++)
+		sig += rpo_sig(&rpos[i]);
 	sig = fnv64(sig, &n, sizeof(n));
+	sig = fnv64(sig, &n_rpos, sizeof(n_rpos));
 	if (last_ok && last_sig == sig && strcmp(last_path, path) == 0 && access(path, F_OK) == 0) {
 		free(live);
 		return 0;
 	}
 	old_open(path, &old);
 	pt_nsscache_builds++;
-	r = pt_nsscache_build(live, n, resolve_gid, &old, &data, &len);
+	r = pt_nsscache_build_rpo(live, n, rpos, n_rpos, resolve_gid, &old, &data, &len);
 	old_close(&old);
 	free(live);
 	if (r < 0)

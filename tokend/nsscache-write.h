@@ -22,6 +22,22 @@ typedef int (*pt_nsscache_gid_fn)(const char *group, gid_t *ret, void *userdata)
 int pt_nsscache_build(const struct pt_record *const *recs, size_t n, pt_nsscache_gid_fn gid_fn,
 		      void *userdata, uint8_t **ret, size_t *ret_len);
 
+/* A remote principal's entries (pertok-rpo(7)): passwd + private group
+ * (gid = uid) + membership of groups[], answered until expire (unix s). */
+struct pt_nss_rpo {
+	const char *name;
+	uid_t uid;
+	const char *home, *shell;
+	uint32_t expire;
+	char **groups;
+	size_t n_groups;
+};
+
+/* pt_nsscache_build with remote principals after the token holders. */
+int pt_nsscache_build_rpo(const struct pt_record *const *recs, size_t n,
+			  const struct pt_nss_rpo *rpos, size_t n_rpos, pt_nsscache_gid_fn gid_fn,
+			  void *userdata, uint8_t **ret, size_t *ret_len);
+
 /* Atomic replace of path: a temp file beside it (0644, fsync), rename, the
  * stale word set in the file it replaced, fsync of the directory. The
  * directory must exist (tokend never creates it). 0 or a negative errno. */
@@ -34,5 +50,8 @@ int pt_nsscache_install(const char *path, const uint8_t *data, size_t len);
  * disabled, 0. Group ids resolve through getgrnam_r, falling back to the
  * file being replaced when the directory cannot answer. */
 int pt_nsscache_update(struct pt_store *s, const char *path, uint64_t now);
+/* The same with remote principals. */
+int pt_nsscache_update_rpo(struct pt_store *s, const struct pt_nss_rpo *rpos, size_t n_rpos,
+			   const char *path, uint64_t now);
 /* How many times pt_nsscache_update built a cache (for tests). */
 extern unsigned long pt_nsscache_builds;

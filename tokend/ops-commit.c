@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "ops-internal.h"
+#include "rpo.h"
 #include "util.h"
 
 /* Idle expiry: would a redemption by its holder call this token dead now?
@@ -273,6 +274,8 @@ void pt_ops_housekeeping(struct pt_daemon *d)
 	flush_refusals(d);
 	compact(d);
 	pt_keys_prune(d->keys, d->cfg->alg, now); /* rotated-out keys past their last token */
+	if (d->rpo)
+		pt_rpo_reap(d, now);
 	for (size_t i = pt_store_count(d->store); i > 0; i--) {
 		struct pt_record *rec = pt_store_at(d->store, i - 1);
 		char id[PT_ID_LEN];

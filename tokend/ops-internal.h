@@ -141,3 +141,11 @@ int op_credential(struct call *c);
 /* ops-accept.c */
 int op_accept(struct call *c);
 int op_accept_session(struct call *c);
+/* ops-rpo.c */
+int op_template_import(struct call *c);
+int op_template_show(struct call *c);
+int op_rpo_approve(struct call *c);
+int op_rpo_list(struct call *c);
+int op_rpo_show(struct call *c);
+int op_rpo_extend(struct call *c);
+int op_rpo_revoke(struct call *c);

@@ -49,6 +49,13 @@ static const struct pt_ops_row rows[] = {
 	/* its own rpo.accept / rpo.deny records (ops-accept.c), held like a mint */
 	{ PT_ACCEPT, PT_CALLER_ACTOR, PT_AUDIT_HELD, op_accept },
 	{ PT_ACCEPT_SESSION, PT_CALLER_ACTOR, PT_AUDIT_RECORD, op_accept_session },
+	{ PT_TEMPLATE_IMPORT, PT_CALLER_ROOT, PT_AUDIT_RECORD, op_template_import },
+	{ PT_TEMPLATE_SHOW, PT_CALLER_ROOT, PT_AUDIT_NONE, op_template_show },
+	{ PT_RPO_APPROVE, PT_CALLER_ROOT, PT_AUDIT_HELD, op_rpo_approve },
+	{ PT_RPO_LIST, PT_CALLER_ROOT, PT_AUDIT_NONE, op_rpo_list },
+	{ PT_RPO_SHOW, PT_CALLER_ROOT, PT_AUDIT_NONE, op_rpo_show },
+	{ PT_RPO_EXTEND, PT_CALLER_ROOT, PT_AUDIT_HELD, op_rpo_extend },
+	{ PT_RPO_REVOKE, PT_CALLER_ROOT, PT_AUDIT_HELD, op_rpo_revoke },
 	{ PT_OK, PT_CALLER_NONE, PT_AUDIT_NONE, NULL },	 /* a reply */
 	{ PT_ERR, PT_CALLER_NONE, PT_AUDIT_NONE, NULL }, /* a reply */
 };

@@ -25,6 +25,8 @@ enum {
 	F_CODE,
 	F_CURSOR,
 	F_ACTOR, /* EXPLAIN_ISSUE */
+	F_BLOB,	 /* TEMPLATE_IMPORT */
+	F_SIG,	 /* TEMPLATE_IMPORT */
 	F_N
 };
 
@@ -51,6 +53,10 @@ static char **req_field(struct pt_req *r, unsigned i)
 		return &r->code;
 	case F_CURSOR:
 		return &r->cursor;
+	case F_BLOB:
+		return &r->blob;
+	case F_SIG:
+		return &r->sig;
 	default:
 		return &r->actor;
 	}
@@ -58,7 +64,11 @@ static char **req_field(struct pt_req *r, unsigned i)
 
 static size_t field_max(unsigned i)
 {
-	return i == F_LIVE_TOKEN ? PT_MAX_TOKEN : i == F_CODE ? PT_MAX_CODE : PT_MAX_STR;
+	return i == F_LIVE_TOKEN ? PT_MAX_TOKEN :
+	       i == F_CODE	 ? PT_MAX_CODE :
+	       i == F_BLOB	 ? PT_MAX_TEMPLATE :
+	       i == F_SIG	 ? PT_MAX_TEMPLATE_SIG :
+				   PT_MAX_STR;
 }
 
 static int header(struct ptbuf *out, uint8_t kind, uint32_t conn)
@@ -106,7 +116,8 @@ int ps_encode_req_ext(struct ptbuf *out, uint32_t conn, const struct pt_req *req
 	    (r = ptbuf_put_u32(out, mask)) < 0 || (r = ptbuf_put_u32(out, req->version)) < 0 ||
 	    (r = ptbuf_put_u64(out, req->lifetime)) < 0 ||
 	    (r = ptbuf_put_u8(out, req->format)) < 0 || (r = ptbuf_put_u64(out, req->at)) < 0 ||
-	    (r = ptbuf_put_u64(out, req->before)) < 0 || (r = ptbuf_put_u32(out, req->count)) < 0)
+	    (r = ptbuf_put_u64(out, req->before)) < 0 || (r = ptbuf_put_u32(out, req->count)) < 0 ||
+	    (r = ptbuf_put_u64(out, req->not_after)) < 0)
 		return r;
 	for (unsigned i = 0; i < F_N; i++)
 		if ((mask & (1u << i)) && (r = ptbuf_put_cstring(out, *req_field(q, i))) < 0)
@@ -207,7 +218,8 @@ static int decode_req(struct ptbuf_view *v, struct ps_msg *m)
 	if (ptbuf_view_get_u8(v, &q.type) < 0 || ptbuf_view_get_u32(v, &mask) < 0 ||
 	    ptbuf_view_get_u32(v, &q.version) < 0 || ptbuf_view_get_u64(v, &q.lifetime) < 0 ||
 	    ptbuf_view_get_u8(v, &q.format) < 0 || ptbuf_view_get_u64(v, &q.at) < 0 ||
-	    ptbuf_view_get_u64(v, &q.before) < 0 || ptbuf_view_get_u32(v, &q.count) < 0)
+	    ptbuf_view_get_u64(v, &q.before) < 0 || ptbuf_view_get_u32(v, &q.count) < 0 ||
+	    ptbuf_view_get_u64(v, &q.not_after) < 0)
 		return -EBADMSG;
 	/* no field the format lacks, and never a live token's text (nor a
 	 * JWT's: pt_req's jwt has no field here at all) */

@@ -70,7 +70,8 @@ struct pt_rpo {
 	uint64_t approved, not_after;
 	bool revoked, expired; /* expired: the reaper has removed it */
 	uint64_t revoked_at;
-	uint32_t sessions; /* open sessions (pt_rpo_session_begin/end), not persisted */
+	uint32_t sessions;	/* open sessions (pt_rpo_session_begin/end), not persisted */
+	uint64_t dead_since_ms; /* reaper: boot-time ms it was first seen past not_after */
 };
 
 /*
@@ -146,3 +147,10 @@ const struct pt_rpo *pt_rpo_all(struct pt_daemon *d, size_t *ret_n);
  * locked, its processes ended, its home archived, its uid tombstoned and
  * RPO_EXPIRED recorded. */
 void pt_rpo_reap(struct pt_daemon *d, uint64_t now);
+
+/* libnss_pertok's cache: the token holders of the store and the RPOs not
+ * revoked nor reaped (each until its not_after). As pt_nsscache_update. */
+int pt_rpo_nss_update(struct pt_daemon *d, uint64_t now);
+/* Counts the changes of the set (approve, extend, revoke, reap): the NSS
+ * cache follows it. */
+uint64_t pt_rpo_generation(const struct pt_daemon *d);

@@ -34,6 +34,7 @@ struct audit_opts {
 	const char *user;
 	uint64_t since;
 	bool no_head;
+	const char *rpo; /* audit rpo RPO: its id or name */
 };
 
 static void audit_usage(FILE *f)
@@ -42,43 +43,20 @@ static void audit_usage(FILE *f)
 		"Usage: %s audit verify [--file LOG] [--head FILE | --no-head]\n"
 		"                       [--pubkey PEM-FILE | --jwks JWKS-FILE]\n"
 		"       %s audit show [--file LOG] [--user USER] [--since WHEN]\n"
+		"       %s audit rpo RPO [--file LOG]\n"
 		"\n"
 		"  verify   check the log's hash chain, its signed checkpoints and audit.head\n"
 		"  show     print the decisions (WHEN: seconds since the epoch, or a duration\n"
 		"           back from now such as 2h or 7d)\n"
+		"  rpo      every access by a remote principal (its id or name), from its\n"
+		"           approval to its expiry\n"
 		"\n"
 		"  --file LOG        the audit log (default %s)\n"
 		"  --head FILE       the head file (default: audit.head next to the log)\n"
 		"  --pubkey PEM      verify checkpoints with this public key (else tokend's JWK set)\n"
 		"  --jwks FILE       ... or with the keys of this JWK set\n",
-		program_invocation_short_name, program_invocation_short_name, DEFAULT_AUDIT_LOG);
-}
-
-static int read_text(const char *path, size_t max, char **ret, size_t *ret_len)
-{
-	FILE *f = fopen(path, "re");
-	char *buf;
-	size_t n;
-
-	if (!f)
-		return -errno;
-	buf = malloc(max + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	n = fread(buf, 1, max + 1, f);
-	if (ferror(f) || n > max) {
-		int r = n > max ? -EFBIG : -EIO;
-		fclose(f);
-		free(buf);
-		return r;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*ret = buf;
-	*ret_len = n;
-	return 0;
+		program_invocation_short_name, program_invocation_short_name,
+		program_invocation_short_name, DEFAULT_AUDIT_LOG);
 }
 
 static int opt_audit(int c, const char *arg, void *u)
@@ -152,7 +130,7 @@ static int load_keys(struct pt_audit_verifier *v, const struct audit_opts *o,
 		return TOOL_EXIT_OK;
 	}
 	if (o->jwks) {
-		r = read_text(o->jwks, KEYFILE_MAX, &text, &n);
+		r = tool_read_file(o->jwks, KEYFILE_MAX, &text, &n);
 		if (r < 0) {
 			tool_err("cannot read %s: %s", o->jwks, strerror(-r));
 			return TOOL_EXIT_REFUSED;
@@ -251,7 +229,7 @@ static int cmd_verify(const struct audit_opts *o, struct tool_conn *conn)
 		goto out;
 	head_path = o->head ? strdup(o->head) : default_head(o->file);
 	if (!o->no_head && head_path) {
-		r = read_text(head_path, PT_AUDIT_HEAD_MAX, &head, &headlen);
+		r = tool_read_file(head_path, PT_AUDIT_HEAD_MAX, &head, &headlen);
 		if (r == 0)
 			pt_audit_verifier_set_head(v, head, headlen);
 		else if (r != -ENOENT || o->head) {
@@ -338,37 +316,65 @@ out:
 	return code;
 }
 
-static int show_file(const struct audit_opts *o, const char *path)
+/* The next line of f (at most PT_AUDIT_MAX_LINE bytes) parsed into *e:
+ * pt_audit_parse_line's result, -EMSGSIZE for an overlong or incomplete
+ * line (skipped to its end), -ENODATA at the end of the file. */
+static int next_line(FILE *f, char *line, struct pt_audit_entry *e)
+{
+	size_t n;
+	int c;
+
+	if (!fgets(line, PT_AUDIT_MAX_LINE + 2, f))
+		return -ENODATA;
+	n = strlen(line);
+	if (n == 0 || line[n - 1] != '\n') {
+		while ((c = getc(f)) != EOF && c != '\n')
+			;
+		return -EMSGSIZE;
+	}
+	line[--n] = '\0';
+	return pt_audit_parse_line(line, n, e);
+}
+
+/* Opens a log for next_line: the file and a line buffer (both to free),
+ * or -errno (said). */
+static int open_log(const char *path, FILE **ret_f, char **ret_line)
 {
 	char *line = malloc(PT_AUDIT_MAX_LINE + 2);
 	FILE *f = fopen(path, "re");
-	uint64_t lineno = 0;
-	int code = TOOL_EXIT_OK;
 
 	if (!f || !line) {
 		tool_err("cannot open %s: %s", path, strerror(errno));
 		free(line);
 		if (f)
 			fclose(f);
-		return TOOL_EXIT_REFUSED;
+		return -EIO;
 	}
-	while (fgets(line, PT_AUDIT_MAX_LINE + 2, f)) {
-		struct pt_audit_entry e;
-		size_t n = strlen(line);
+	*ret_f = f;
+	*ret_line = line;
+	return 0;
+}
+
+static int show_file(const struct audit_opts *o, const char *path)
+{
+	struct pt_audit_entry e;
+	int r;
+	char *line = NULL;
+	FILE *f = NULL;
+	uint64_t lineno = 0;
+	int code = TOOL_EXIT_OK;
+
+	if (open_log(path, &f, &line) < 0)
+		return TOOL_EXIT_REFUSED;
+	while ((r = next_line(f, line, &e)) != -ENODATA) {
 		char when[32];
-		int r;
 
 		lineno++;
-		if (n == 0 || line[n - 1] != '\n') {
-			int c;
-			while ((c = getc(f)) != EOF && c != '\n')
-				;
+		if (r == -EMSGSIZE) {
 			printf("%-20s %8s (line %" PRIu64 ": overlong or incomplete)\n", "-", "-",
 			       lineno);
 			continue;
 		}
-		line[--n] = '\0';
-		r = pt_audit_parse_line(line, n, &e);
 		if (r == -EBADMSG || r == -ENOMEM || r == -EIO) {
 			printf("%-20s %8s (line %" PRIu64 ": not an audit record)\n", "-", "-",
 			       lineno);
@@ -395,6 +401,100 @@ static int show_file(const struct audit_opts *o, const char *path)
 		code = TOOL_EXIT_REFUSED;
 	free(line);
 	fclose(f);
+	return code;
+}
+
+/* Does the record concern the RPO (id, name): named as the user (its
+ * approval, extension, revocation, expiry, the tokens minted for it, and
+ * the accept mode's rpo.accept / rpo.deny for it), by id, or among the
+ * "rpos=" of an rpo.accept that used several? */
+static bool rpo_record(const struct pt_audit_entry *e, const char *id, const char *name)
+{
+	const char *p;
+
+	if ((id[0] && strcmp(e->id, id) == 0) || (name[0] && strcmp(e->user, name) == 0))
+		return true;
+	p = name[0] ? strstr(e->reason, "rpos=") : NULL;
+	while (p) {
+		size_t n = strlen(name);
+
+		p += 5;
+		for (;;) {
+			if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == ' ' || !p[n]))
+				return true;
+			p += strcspn(p, ", ");
+			if (*p != ',')
+				break;
+			p++;
+		}
+		p = strstr(p, "rpos=");
+	}
+	return false;
+}
+
+/* pertokctl audit rpo: the RPO's records, approval to expiry. The id and
+ * the name are learnt from its rpo.approve record (either may be given). */
+static int show_rpo_file(const char *path, const char *who, char *id, size_t idlen, char *name,
+			 size_t namelen, unsigned *ret_n)
+{
+	struct pt_audit_entry e;
+	int r;
+	char *line = NULL;
+	FILE *f = NULL;
+
+	if (open_log(path, &f, &line) < 0)
+		return TOOL_EXIT_REFUSED;
+	while ((r = next_line(f, line, &e)) != -ENODATA) {
+		char when[32];
+
+		if ((r != 0 && r != -EILSEQ) || strcmp(e.type, "record") != 0)
+			continue;
+		if (strcmp(e.op, "rpo.approve") == 0 && strcmp(e.result, "allow") == 0 &&
+		    (strcmp(e.id, who) == 0 || strcmp(e.user, who) == 0)) {
+			snprintf(id, idlen, "%s", e.id);
+			snprintf(name, namelen, "%s", e.user);
+		}
+		if (!rpo_record(&e, id, name))
+			continue;
+		tool_time(e.time, when, sizeof(when));
+		printf("%-20s %-12s %-8s %-10s %s%s\n", when, e.op, e.result,
+		       e.service[0] ? e.service : "-", e.reason[0] ? e.reason : "-",
+		       r == -EILSEQ ? " [HASH MISMATCH]" : "");
+		(*ret_n)++;
+	}
+	free(line);
+	fclose(f);
+	return TOOL_EXIT_OK;
+}
+
+static int cmd_rpo(const struct audit_opts *o)
+{
+	char id[64] = "", name[256] = "";
+	char **files = NULL;
+	size_t n = 0;
+	unsigned found = 0;
+	int code = TOOL_EXIT_OK;
+
+	/* given as an id or a name: both are matched until the approval says
+	 * which is which */
+	if (strncmp(o->rpo, "rpo_", 4) == 0)
+		snprintf(id, sizeof(id), "%s", o->rpo);
+	else
+		snprintf(name, sizeof(name), "%s", o->rpo);
+	if (list_files(o->file, &files, &n) < 0) {
+		tool_err("out of memory");
+		return TOOL_EXIT_REFUSED;
+	}
+	printf("%-20s %-12s %-8s %-10s %s\n", "TIME", "OP", "RESULT", "SERVICE", "DETAILS");
+	for (size_t i = 0; i < n && code == TOOL_EXIT_OK; i++)
+		code = show_rpo_file(files[i], o->rpo, id, sizeof(id), name, sizeof(name), &found);
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	if (code == TOOL_EXIT_OK && found == 0) {
+		tool_err("no audit record of %s", o->rpo);
+		code = TOOL_EXIT_REFUSED;
+	}
 	return code;
 }
 
@@ -434,7 +534,8 @@ int pertokctl_audit(int argc, char **argv, struct tool_conn *conn)
 	const char *sub;
 	int code;
 
-	if (argc < 2 || (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "show") != 0)) {
+	if (argc < 2 || (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "show") != 0 &&
+			 strcmp(argv[1], "rpo") != 0)) {
 		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 			audit_usage(stdout);
 			return TOOL_EXIT_OK;
@@ -447,6 +548,14 @@ int pertokctl_audit(int argc, char **argv, struct tool_conn *conn)
 				  audit_usage, conn);
 	if (code >= 0)
 		return code;
+	if (strcmp(sub, "rpo") == 0) {
+		if (optind + 1 != argc - 1 || !pt_name_valid(argv[optind + 1])) {
+			audit_usage(stderr);
+			return TOOL_EXIT_USAGE;
+		}
+		o.rpo = argv[optind + 1];
+		return cmd_rpo(&o);
+	}
 	if (optind != argc - 1) {
 		audit_usage(stderr);
 		return TOOL_EXIT_USAGE;

@@ -48,6 +48,16 @@ static void usage(FILE *f)
 		"                                the sheet's ids, used or unused (no codes)\n"
 		"  pubkey [--jwks]               print tokend's public key (PEM, or a JWK set)\n"
 		"  audit verify|show [OPTIONS]   check or print the audit log (audit --help)\n"
+		"  audit rpo RPO [--file LOG]    every access by a remote principal\n"
+		"  template import FILE [--signature JWS-FILE]\n"
+		"                                store an access template; prints its hash\n"
+		"  template show HASH            print a stored template\n"
+		"  rpo approve HASH --not-after TIME\n"
+		"                                a remote principal from the template, valid\n"
+		"                                until TIME (or +DURATION)\n"
+		"  rpo list | rpo show RPO       the remote principals, or one\n"
+		"  rpo extend RPO --not-after TIME\n"
+		"  rpo revoke RPO                end one now (the reaper removes it)\n"
 		"  status [--json]               print tokend's status (and the last reload's)\n"
 		"  rotate-key                    new store and signing keys; tokens re-wrapped,\n"
 		"                                the old public key stays published\n"
@@ -700,6 +710,140 @@ static int cmd_code(int argc, char **argv, struct tool_conn *conn)
 	return code;
 }
 
+/* ---------------------------------------------------------------- template, rpo */
+
+static int opt_sig(int c, const char *arg, void *u)
+{
+	if (c != 'S')
+		return -EINVAL;
+	*(const char **)u = arg;
+	return 0;
+}
+
+static int cmd_template(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = { { "signature", required_argument, NULL, 'S' } };
+	struct pt_req req = {};
+	const char *sigfile = NULL, *sub;
+	char *blob = NULL, *sig = NULL;
+	size_t len = 0, slen = 0;
+	int code, r;
+
+	if (argc < 2 || (strcmp(argv[1], "import") != 0 && strcmp(argv[1], "show") != 0)) {
+		tool_err("usage: template import FILE [--signature JWS-FILE] | template show HASH");
+		return TOOL_EXIT_USAGE;
+	}
+	sub = argv[1];
+	code = tool_parse_command(argc - 1, argv + 1, "", opts, PT_ELEMENTSOF(opts), opt_sig,
+				  &sigfile, usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind + 2 != argc) {
+		tool_err("usage: template import FILE [--signature JWS-FILE] | template show HASH");
+		return TOOL_EXIT_USAGE;
+	}
+	if (strcmp(sub, "show") == 0) {
+		if (sigfile) {
+			tool_err("template show takes no --signature");
+			return TOOL_EXIT_USAGE;
+		}
+		req.type = PT_TEMPLATE_SHOW;
+		req.id = argv[optind + 1];
+		return tool_call_text(conn, &req);
+	}
+	r = tool_read_file(argv[optind + 1], PT_MAX_TEMPLATE, &blob, &len);
+	if (r == 0 && strlen(blob) != len)
+		r = -EINVAL;
+	if (r < 0) {
+		tool_err("%s: %s", argv[optind + 1],
+			 r == -EFBIG  ? "larger than a template may be (16 KiB)" :
+			 r == -EINVAL ? "holds a NUL byte" :
+					strerror(-r));
+		free(blob);
+		return TOOL_EXIT_REFUSED;
+	}
+	if (sigfile) {
+		r = tool_read_file(sigfile, PT_MAX_TEMPLATE_SIG, &sig, &slen);
+		if (r < 0) {
+			tool_err("%s: %s", sigfile, strerror(-r));
+			free(blob);
+			return TOOL_EXIT_REFUSED;
+		}
+		while (slen > 0 && (sig[slen - 1] == '\n' || sig[slen - 1] == '\r'))
+			sig[--slen] = '\0';
+	}
+	req.type = PT_TEMPLATE_IMPORT;
+	req.blob = blob;
+	req.sig = sig ? sig : (char *)"";
+	code = tool_call_text(conn, &req);
+	free(blob);
+	free(sig);
+	return code;
+}
+
+/* --not-after: a TIME, or "+DURATION" from now ("+7d"). */
+static int opt_not_after(int c, const char *arg, void *u)
+{
+	uint64_t *t = u, v;
+
+	if (c != 'n')
+		return -EINVAL;
+	if (arg[0] == '+' && pt_parse_duration(arg + 1, &v) == 0 && v > 0) {
+		*t = (uint64_t)time(NULL) + v;
+		return 0;
+	}
+	if (parse_time(arg, t) < 0) {
+		tool_err("--not-after: not a time (unix seconds, ISO 8601) or +DURATION: %s", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmd_rpo(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = { { "not-after", required_argument, NULL, 'n' } };
+	static const char use[] = "usage: rpo approve HASH --not-after TIME | rpo list | rpo show "
+				  "RPO | rpo extend RPO --not-after TIME | rpo revoke RPO";
+	struct pt_req req = {};
+	uint64_t not_after = 0;
+	const char *sub;
+	bool wants_time, wants_arg;
+	int code;
+
+	if (argc < 2) {
+		tool_err("%s", use);
+		return TOOL_EXIT_USAGE;
+	}
+	sub = argv[1];
+	if (strcmp(sub, "approve") == 0)
+		req.type = PT_RPO_APPROVE;
+	else if (strcmp(sub, "list") == 0)
+		req.type = PT_RPO_LIST;
+	else if (strcmp(sub, "show") == 0)
+		req.type = PT_RPO_SHOW;
+	else if (strcmp(sub, "extend") == 0)
+		req.type = PT_RPO_EXTEND;
+	else if (strcmp(sub, "revoke") == 0)
+		req.type = PT_RPO_REVOKE;
+	else {
+		tool_err("%s", use);
+		return TOOL_EXIT_USAGE;
+	}
+	code = tool_parse_command(argc - 1, argv + 1, "", opts, PT_ELEMENTSOF(opts), opt_not_after,
+				  &not_after, usage, conn);
+	if (code >= 0)
+		return code;
+	wants_time = req.type == PT_RPO_APPROVE || req.type == PT_RPO_EXTEND;
+	wants_arg = req.type != PT_RPO_LIST;
+	if (optind + 1 + (wants_arg ? 1 : 0) != argc || wants_time != (not_after != 0)) {
+		tool_err("%s", use);
+		return TOOL_EXIT_USAGE;
+	}
+	req.id = wants_arg ? argv[optind + 1] : NULL;
+	req.not_after = not_after;
+	return tool_call_text(conn, &req);
+}
+
 /* ---------------------------------------------------------------- check-config */
 
 /* The very loader tokend uses: tokend --check-config (PERTOK_TOKEND names
@@ -737,6 +881,8 @@ static const struct tool_command commands[] = {
 	{ "explain", cmd_explain },
 	{ "check-config", cmd_check_config },
 	{ "code", cmd_code },
+	{ "template", cmd_template },
+	{ "rpo", cmd_rpo },
 };
 
 int main(int argc, char **argv)

@@ -422,3 +422,30 @@ int tool_main(int argc, char **argv, const struct tool_command *commands, size_t
 	fprintf(stderr, "Try '%s --help'.\n", program_invocation_short_name);
 	return TOOL_EXIT_USAGE;
 }
+
+int tool_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return -errno;
+	buf = malloc(max + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		int r = n > max ? -EFBIG : -EIO;
+		fclose(f);
+		free(buf);
+		return r;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}

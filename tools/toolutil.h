@@ -96,3 +96,7 @@ struct tool_command {
  * code. */
 int tool_main(int argc, char **argv, const struct tool_command *commands, size_t n_commands,
 	      void (*usage)(FILE *f));
+
+/* A whole file of at most max bytes, NUL-terminated in *ret (malloc'd); a
+ * larger one is -EFBIG (never cut short). 0 or -errno. */
+int tool_read_file(const char *path, size_t max, char **ret, size_t *ret_len);

@@ -336,6 +336,14 @@ static const struct matrix_row {
 	/* pam_pertok.so accept: an actor, as for a mint */
 	{ PT_ACCEPT, { P, A, A, A, P, P } },
 	{ PT_ACCEPT_SESSION, { P, A, A, A, P, P } },
+	/* remote principals' administration: root only */
+	{ PT_TEMPLATE_IMPORT, { A, A, A, P, P, P } },
+	{ PT_TEMPLATE_SHOW, { A, A, A, P, P, P } },
+	{ PT_RPO_APPROVE, { A, A, A, P, P, P } },
+	{ PT_RPO_LIST, { A, A, A, P, P, P } },
+	{ PT_RPO_SHOW, { A, A, A, P, P, P } },
+	{ PT_RPO_EXTEND, { A, A, A, P, P, P } },
+	{ PT_RPO_REVOKE, { A, A, A, P, P, P } },
 };
 
 static void test_caller_classes(void **state)
@@ -373,6 +381,8 @@ static void test_caller_classes(void **state)
 			.cursor = (char *)"",
 			.actor = (char *)"atd",
 			.count = 1,
+			.blob = (char *)"{}",
+			.sig = (char *)"",
 		};
 
 		for (int w = 0; w < N_WHO; w++) {
