@@ -355,12 +355,17 @@ int pt_extjwt_split(const char *token, struct pt_extjwt_presented *ret)
 		why = PT_EXTJWT_TOO_LONG;
 		goto refuse;
 	}
-	if (n == 0 || !(d2 = memrchr(token, '.', n)) || d2 + 1 == token + n)
+	/* the header first, even of a token with an empty signature: "alg
+	 * none" is refused as such, not as a malformed token */
+	if (n == 0 || !(d2 = memrchr(token, '.', n)))
 		goto refuse;
 	r = pt_extjwt_decode(token, (size_t)(d2 - token), NULL, &c, &why);
 	if (r == -ENOMEM)
 		goto out;
 	if (r < 0)
+		goto refuse;
+	why = PT_EXTJWT_BAD_SIG_FORM;
+	if (d2 + 1 == token + n)
 		goto refuse;
 	r = pt_b64url_decode(d2 + 1, n - (size_t)(d2 + 1 - token), &sig, &sn);
 	if (r == -ENOMEM)

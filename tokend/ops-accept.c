@@ -104,9 +104,15 @@ static void record(struct accept_ctx *x, int prio, bool allow, const char *reaso
 		.acr = x->claims.acr,
 		.amr = x->claims.n_amr ? x->amr : NULL,
 	};
+	char why[1200];
 	int r;
 
 	fill_lists(x);
+	/* the RPOs in the reason too, as pertokctl audit rpo reads them */
+	if (x->n_rpos) {
+		snprintf(why, sizeof(why), "%s rpos=%s", reason, x->names);
+		ev.reason = why;
+	}
 	pt_log_kv(prio, op, allow ? "allow" : "deny", "user", q->user, "actor", ev.actor, "service",
 		  ev.service, "rhost", ev.rhost, "iss", iss, "rpo", ev.rpo, "tmpl_hash",
 		  ev.tmpl_hash, "peer_uid", PT_LOG_U(c->peer->uid), "peer_pid",

@@ -295,7 +295,9 @@ static int get_strv(json_object *o, const char *key, size_t min, size_t max, cha
 			goto out;
 		}
 		s = json_object_get_string(e);
-		if ((size_t)json_object_get_string_len(e) != strlen(s) || !pt_name_valid(s)) {
+		/* networks are CIDRs ('/', and ':' in v6): their own parser checks them */
+		if ((size_t)json_object_get_string_len(e) != strlen(s) ||
+		    (strcmp(key, "networks") != 0 && !pt_name_valid(s))) {
 			fail(err, errlen, "\"%s\"[%zu] is not a valid name", key, i);
 			goto out;
 		}
