@@ -5,7 +5,7 @@
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$(pwd)}
 n=0
-pages=$(ls "$top_srcdir"/man/*.[158] "$top_srcdir"/man/*.[158].in "$top_builddir"/man/*.[158] 2>/dev/null | sort -u)
+pages=$(ls "$top_srcdir"/man/*.[1578] "$top_srcdir"/man/*.[1578].in "$top_builddir"/man/*.[1578] 2>/dev/null | sort -u)
 echo "1..$(($(echo "$pages" | wc -l) * 2))"
 for p in $pages; do
 	name=${p#"$top_srcdir"/}
