@@ -30,6 +30,7 @@
 
 #include "auditlog.h"
 #include "conf.h"
+#include "config-rpo.h"
 #include "ptjson.h"
 #include "rpo.h"
 #include "util.h"
@@ -259,9 +260,24 @@ static void strv_free(char **v, size_t n)
 	free(v);
 }
 
-/* An array of distinct names (pt_name_valid), min..max of them. */
-static int get_strv(json_object *o, const char *key, size_t min, size_t max, char ***ret,
-		    size_t *ret_n, char *err, size_t errlen)
+/* Printable ASCII without spaces, 1..T_MAX_STR bytes (networks, acr, amr:
+ * URNs and addresses hold ':' and '/', which names may not). */
+static bool token_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > T_MAX_STR)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+/* An array of distinct strings that check accepts, min..max of them. */
+static int get_strv(json_object *o, const char *key, size_t min, size_t max,
+		    bool (*check)(const char *), char ***ret, size_t *ret_n, char *err,
+		    size_t errlen)
 {
 	json_object *a;
 	char **v = NULL;
@@ -295,9 +311,7 @@ static int get_strv(json_object *o, const char *key, size_t min, size_t max, cha
 			goto out;
 		}
 		s = json_object_get_string(e);
-		/* networks are CIDRs ('/', and ':' in v6): their own parser checks them */
-		if ((size_t)json_object_get_string_len(e) != strlen(s) ||
-		    (strcmp(key, "networks") != 0 && !pt_name_valid(s))) {
+		if ((size_t)json_object_get_string_len(e) != strlen(s) || !check(s)) {
 			fail(err, errlen, "\"%s\"[%zu] is not a valid name", key, i);
 			goto out;
 		}
@@ -418,14 +432,6 @@ void pt_template_clear(struct pt_template *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static bool entitlement_defined(const struct pt_config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->n_entitlements; i++)
-		if (strcmp(cfg->entitlements[i].name, name) == 0)
-			return true;
-	return false;
-}
-
 int pt_template_parse_cfg(const struct pt_config *cfg, const void *json, size_t len,
 			  struct pt_template *ret, char *err, size_t errlen)
 {
@@ -461,8 +467,8 @@ int pt_template_parse_cfg(const struct pt_config *cfg, const void *json, size_t 
 	    (r = get_str(o, "iss", false, T_MAX_STR, &t.iss, err, errlen)) < 0 ||
 	    (r = get_str(o, "group", false, T_MAX_STR, &t.group, err, errlen)) < 0 ||
 	    (r = get_str(o, "description", true, T_MAX_DESC, &desc, err, errlen)) < 0 ||
-	    (r = get_strv(o, "entitlements", 1, T_MAX_LIST, &t.entitlements, &t.n_entitlements, err,
-			  errlen)) < 0)
+	    (r = get_strv(o, "entitlements", 1, T_MAX_LIST, pt_name_valid, &t.entitlements,
+			  &t.n_entitlements, err, errlen)) < 0)
 		goto out;
 	r = -EINVAL;
 	if (!json_object_object_get_ex(o, "policy", &pol)) {
@@ -482,11 +488,14 @@ int pt_template_parse_cfg(const struct pt_config *cfg, const void *json, size_t 
 	if ((r = get_int(pol, "max_sessions", 1, T_MAX_SESSIONS, &x, err, errlen)) < 0)
 		goto out;
 	t.max_sessions = (uint32_t)x;
-	if ((r = get_strv(pol, "services", 1, T_MAX_LIST, &t.services, &t.n_services, err,
+	if ((r = get_strv(pol, "services", 1, T_MAX_LIST, pt_name_valid, &t.services, &t.n_services,
+			  err, errlen)) < 0 ||
+	    (r = get_strv(pol, "networks", 1, T_MAX_NETS, token_valid, &nets, &n_nets, err,
 			  errlen)) < 0 ||
-	    (r = get_strv(pol, "networks", 1, T_MAX_NETS, &nets, &n_nets, err, errlen)) < 0 ||
-	    (r = get_strv(pol, "acr", 0, T_MAX_LIST, &t.acr, &t.n_acr, err, errlen)) < 0 ||
-	    (r = get_strv(pol, "amr", 0, T_MAX_LIST, &t.amr, &t.n_amr, err, errlen)) < 0)
+	    (r = get_strv(pol, "acr", 0, T_MAX_LIST, token_valid, &t.acr, &t.n_acr, err, errlen)) <
+		    0 ||
+	    (r = get_strv(pol, "amr", 0, T_MAX_LIST, token_valid, &t.amr, &t.n_amr, err, errlen)) <
+		    0)
 		goto out;
 	t.nets = calloc(n_nets, sizeof(*t.nets));
 	if (!t.nets) {
@@ -508,7 +517,7 @@ int pt_template_parse_cfg(const struct pt_config *cfg, const void *json, size_t 
 	}
 	if (cfg)
 		for (size_t i = 0; i < t.n_entitlements; i++)
-			if (!entitlement_defined(cfg, t.entitlements[i])) {
+			if (!pt_config_find_entitlement(cfg, t.entitlements[i])) {
 				fail(err, errlen,
 				     "entitlement \"%.64s\" is not defined by this host "
 				     "(entitlements in tokend.conf)",

@@ -28,6 +28,7 @@ static void exercise(const struct nssc_view *v)
 	struct nssc_str s;
 	struct passwd p;
 	struct group g;
+	struct spwd sp;
 	uint32_t cur = 0, n = 0;
 	int r;
 
@@ -36,6 +37,9 @@ static void exercise(const struct nssc_view *v)
 			continue;
 		(void)nssc_pack_passwd(&pw, &p, buf, sizeof(buf));
 		(void)nssc_pack_passwd(&pw, &p, buf, 7);
+		(void)nssc_pack_shadow(&pw, &sp, buf, sizeof(buf));
+		(void)nssc_pack_shadow(&pw, &sp, buf, 3);
+		(void)nssc_expired(pw.expire, 1800000000);
 		/* -ENOENT is possible: a record the tables do not lead to */
 		(void)nssc_pw_byname(v, pw.name.p, &pw);
 		(void)nssc_pw_byuid(v, pw.uid, &pw);
@@ -78,8 +82,10 @@ static void roundtrip(const uint8_t *data, size_t size)
 
 		memcpy(&id, data + 4 * i, 4);
 		snprintf(name, sizeof(name), "u%08x", id);
-		if (nssc_builder_add_passwd(b, name, id, id, "", "/", "/bin/sh") == 0 &&
-		    nssc_builder_add_group(b, name, id) == 0)
+		/* odd ids expire (a remote principal's entries: version 2) */
+		if (nssc_builder_add_passwd_exp(b, name, id, id, "", "/", "/bin/sh",
+						id & 1 ? id : 0) == 0 &&
+		    nssc_builder_add_group_exp(b, name, id, id & 1 ? id : 0) == 0)
 			(void)nssc_builder_add_member(b, name, name);
 	}
 	if (nssc_builder_finish(b, &f, &len) == 0) {
@@ -90,11 +96,13 @@ static void roundtrip(const uint8_t *data, size_t size)
 
 			memcpy(&id, data + 4 * i, 4);
 			snprintf(name, sizeof(name), "u%08x", id);
-			if (nssc_pw_byname(&v, name, &pw) != 0 || pw.uid != id)
+			if (nssc_pw_byname(&v, name, &pw) != 0 || pw.uid != id ||
+			    pw.expire != (id & 1 ? id : 0))
 				abort();
 			if (nssc_pw_byuid(&v, id, &pw) != 0 || pw.uid != id)
 				abort();
-			if (nssc_gr_bygid(&v, id, &gr) != 0 || !nssc_gr_has_member(&v, &gr, name))
+			if (nssc_gr_bygid(&v, id, &gr) != 0 || !nssc_gr_has_member(&v, &gr, name) ||
+			    gr.expire != (id & 1 ? id : 0))
 				abort();
 		}
 		free(f);

@@ -8,7 +8,7 @@
 # does not build or finds a crash, leak, timeout or undefined behaviour.
 #
 #   tests/fuzz/run-fuzz.sh [NAME...]
-#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr extjwt jwks
+#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr template extjwt jwks
 #
 # Environment:
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr extjwt jwks}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr template extjwt jwks}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -89,7 +89,7 @@ server_src="common/proto-server.c common/io.c"
 common_src="$format_src $client_src $server_src"
 tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/confdir.c tokend/policy.c tokend/fileio.c tokend/aead.c tokend/record.c tokend/store.c \
 tokend/seal.c tokend/seal-tpm2.c tokend/history.c tokend/tokentype.c tokend/codes.c tokend/journal.c \
-tokend/ratelimit.c"
+tokend/ratelimit.c tokend/config-rpo.c tokend/rpo-range.c"
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 -fno-omit-frame-pointer -include $confdir/config.h -I$confdir -I$srcdir/common -I$srcdir/tokend \
@@ -124,6 +124,10 @@ for name in $names; do
 		src="$common_src common/ptjson.c tokend/extjwt.c tokend/jwks.c tokend/fileio.c"
 		libs=$(pkgflags "libcrypto json-c")
 		maxlen=9000 ;;
+	template)
+		src="$common_src common/jws.c common/ptjson.c common/auditlog.c $tokend_src tokend/template.c"
+		libs=$(pkgflags "libcrypto json-c libconfig lmdb")
+		maxlen=17000 ;;
 	*) echo "fuzz $name: FAILED (unknown harness)"; failed="$failed $name"; continue ;;
 	esac
 	eval "maxlen=\${FUZZ_MAX_LEN_$name:-$maxlen}"

@@ -279,7 +279,7 @@ static const struct {
 	  "t.conf:2: unknown top-level setting \"acters\" (did you mean \"actors\"?)" },
 	{ "isue = ( );\n",
 	  "t.conf:1: unknown top-level setting \"isue\" (did you mean \"issue\"?)" },
-	{ "bogus = 1;\n", "t.conf:1: unknown top-level setting \"bogus\"" },
+	{ "frobnicate = 1;\n", "t.conf:1: unknown top-level setting \"frobnicate\"" },
 	{ "tokend = {\n  sockt = \"/run/x.sock\";\n};\n",
 	  "t.conf:2: unknown setting \"sockt\" in tokend (did you mean \"socket\"?)" },
 	{ "seal = {\n  backed = \"software\";\n};\n",
