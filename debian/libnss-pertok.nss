@@ -1,2 +1,3 @@
 passwd last pertok
 group last pertok
+shadow last pertok

@@ -77,6 +77,21 @@ static void fill_lists(struct accept_ctx *x)
 	join(x->amr, sizeof(x->amr), (const char *const *)x->claims.amr, x->claims.n_amr);
 }
 
+/* The keyed HMAC of the external subject, as the audit writer records it
+ * (sub_hmac, audit.h). 0 or -errno. */
+static int sub_ref(struct call *c, const char *iss, const char *sub,
+		   char ret[PT_AUDIT_TOKEN_HMAC_HEX + 1])
+{
+	char *in = NULL;
+	int r;
+
+	if (asprintf(&in, "extsub\n%s\n%s", iss ? iss : "", sub) < 0)
+		return -ENOMEM;
+	r = pt_audit_token_ref(c->d->audit, in, ret);
+	pt_free_secret(in);
+	return r;
+}
+
 /* One log line and one audit record (rpo.accept / rpo.deny). */
 static void record(struct accept_ctx *x, int prio, bool allow, const char *reason)
 {
@@ -104,15 +119,19 @@ static void record(struct accept_ctx *x, int prio, bool allow, const char *reaso
 		.acr = x->claims.acr,
 		.amr = x->claims.n_amr ? x->amr : NULL,
 	};
-	char why[1200];
+	char why[2400], subfield[64] = "", ref[PT_AUDIT_TOKEN_HMAC_HEX + 1];
 	int r;
 
 	fill_lists(x);
-	/* the RPOs in the reason too, as pertokctl audit rpo reads them */
-	if (x->n_rpos) {
-		snprintf(why, sizeof(why), "%s rpos=%s", reason, x->names);
-		ev.reason = why;
-	}
+	/* the same in the reason too, as pertokctl audit rpo reads them
+	 * (pertok-rpo(7), AUDIT): sub= the HMAC, never the subject */
+	if (x->claims.sub && !sub_ref(c, x->claims.iss, x->claims.sub, ref))
+		snprintf(subfield, sizeof(subfield), " sub=%s", ref);
+	snprintf(why, sizeof(why), "%s%s iss=%s rhost=%s acr=%s amr=%s%s%s", reason, subfield,
+		 iss ? iss : "-", ev.rhost ? ev.rhost : "-", x->claims.acr ? x->claims.acr : "-",
+		 x->claims.n_amr ? x->amr : "-", x->n_rpos ? " rpos=" : "",
+		 x->n_rpos ? x->names : "");
+	ev.reason = why;
 	pt_log_kv(prio, op, allow ? "allow" : "deny", "user", q->user, "actor", ev.actor, "service",
 		  ev.service, "rhost", ev.rhost, "iss", iss, "rpo", ev.rpo, "tmpl_hash",
 		  ev.tmpl_hash, "peer_uid", PT_LOG_U(c->peer->uid), "peer_pid",

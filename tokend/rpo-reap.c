@@ -139,14 +139,21 @@ static int archive_home(struct pt_daemon *d, const struct pt_rpo *r, char *ret_w
 	ret_where[0] = '\0';
 	if (pt_rpo_home(d, r, home, sizeof(home)) < 0)
 		return -ENAMETOOLONG;
-	fd = open(home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_PATH: the home is the RPO's, 0700, and tokend keeps no
+	 * CAP_DAC_OVERRIDE; it takes the directory back (CAP_CHOWN), then it
+	 * may open it (home_base is root's: nobody swaps the name meanwhile) */
+	fd = open(home, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (st.st_uid != r->uid && st.st_uid != 0)
 		return -EPERM; /* not the directory tokend made for it */
-	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0700) < 0)
+	if (fchownat(fd, "", 0, 0, AT_EMPTY_PATH) < 0)
+		return -errno;
+	close(fd);
+	fd = open(home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, 0700) < 0)
 		return -errno;
 	snprintf(dir, sizeof(dir), "%s/archive", d->cfg->state_dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)

@@ -23,13 +23,18 @@ pertok list --j|--json
 pertok --socket /run/x s|status
 pertok persist --h|--holder --help
 pertokctl ex|explain
-pertokctl r|revoke rotate-key reseal
+pertokctl r|revoke rotate-key reseal rpo
 pertokctl -s /x -t 100 st|status
 pertokctl explain --i|--issue
 pertokctl explain --a|--at --actor
 pertokctl status --|--json --socket --timeout --help --version
 pertokctl code |issue check
 pertokctl audit s|show
+pertokctl audit r|rpo
+pertokctl t|template
+pertokctl template |import show
+pertokctl rpo a|approve
+pertokctl rpo approve --n|--not-after
 pertokctl audit show --s|--since --socket
 pertokctl explain --user root|root
 pertokctl check-config --j|'

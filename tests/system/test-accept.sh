@@ -316,4 +316,10 @@ grep '"rpo.accept"' "$SB/var/lib/pertok/audit.log" | tail -n 1 | grep -q "\"rpo\
 ok $? "the rpo.accept record names both remote principals" ||
 	grep '"rpo.accept"' "$SB/var/lib/pertok/audit.log" | tail -n 1 | diag
 
+"$SB/bin/pertokctl" audit rpo "$R1" --file "$SB/var/lib/pertok/audit.log" >"$SB/tmp/audit-rpo" 2>&1
+[ "$(grep -c 'rpo.accept' "$SB/tmp/audit-rpo")" -ge 3 ] && grep -q 'rpo.deny' "$SB/tmp/audit-rpo" &&
+	grep 'rpo.accept' "$SB/tmp/audit-rpo" | tail -n 1 | grep -q "rpos=$R2,$R1"
+ok $? "pertokctl audit rpo $R1 lists its accepts (also the one as a second RPO) and refusals" ||
+	tail -n 5 "$SB/tmp/audit-rpo" | diag
+
 echo "1..$T"
