@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,18 +185,28 @@ static int append(struct pt_jticache *c, struct issuer *is, uint64_t keep_until,
 {
 	char path[4096], line[LINE_MAX_LEN], hx[65];
 	_cleanup_close_ int fd = -1;
+	bool created;
 	int n;
 
 	snprintf(path, sizeof(path), "%s/%s", c->dir, is->name);
 	pt_hex(h, 32, hx);
 	n = snprintf(line, sizeof(line), "%llu %s\n", (unsigned long long)keep_until, hx);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	created = fd >= 0;
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	if (write(fd, line, (size_t)n) != n)
 		return -EIO;
 	if (fdatasync(fd) < 0)
 		return -errno;
+	/* a new file: its name must be durable too */
+	if (created) {
+		_cleanup_close_ int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) < 0)
+			return -errno;
+	}
 	is->lines++;
 	return 0;
 }
