@@ -322,4 +322,15 @@ ok $? "the rpo.accept record names both remote principals" ||
 ok $? "pertokctl audit rpo $R1 lists its accepts (also the one as a second RPO) and refusals" ||
 	tail -n 5 "$SB/tmp/audit-rpo" | diag
 
+# measured, not asserted: whole logins (pamtester: authenticate, acct_mgmt,
+# open_session, close_session; tokend verifies, matches, syncs the jti and
+# the audit record), tokens minted beforehand
+N=20
+for i in $(seq 1 $N); do mint groups='["dba"]' >"$SB/tmp/bench-$i"; done
+t0=$(date +%s%N)
+fails=0
+for i in $(seq 1 $N); do attempt "$R2" "$(cat "$SB/tmp/bench-$i")" || fails=$((fails + 1)); done
+t1=$(date +%s%N)
+echo "# $N accept logins in $(((t1 - t0) / 1000000)) ms ($(((t1 - t0) / 1000000 / N)) ms each), $fails failed"
+
 echo "1..$T"
