@@ -190,7 +190,12 @@ int pt_audit_parse_line(const char *line, size_t n, struct pt_audit_entry *ret)
 	    get_str(o, "holder", false, e.holder, sizeof(e.holder)) < 0 ||
 	    get_str(o, "id", false, e.id, sizeof(e.id)) < 0 ||
 	    get_str(o, "service", false, e.service, sizeof(e.service)) < 0 ||
-	    get_str(o, "actor", false, e.actor, sizeof(e.actor)) < 0)
+	    get_str(o, "actor", false, e.actor, sizeof(e.actor)) < 0 ||
+	    get_str(o, "sub_hmac", false, e.sub_hmac, sizeof(e.sub_hmac)) < 0 ||
+	    get_str(o, "rhost", false, e.rhost, sizeof(e.rhost)) < 0 ||
+	    get_str(o, "iss", false, e.iss, sizeof(e.iss)) < 0 ||
+	    get_str(o, "acr", false, e.acr, sizeof(e.acr)) < 0 ||
+	    get_str(o, "amr", false, e.amr, sizeof(e.amr)) < 0)
 		goto out;
 	r = pt_audit_hash(line, body, hash);
 	if (r < 0)

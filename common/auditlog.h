@@ -65,6 +65,8 @@ struct pt_audit_entry {
 	/* record fields, for display ("" when absent) */
 	char op[32], result[32], user[256], holder[256];
 	char id[64], service[64], actor[64];
+	/* remote principals' accesses (rpo.accept, rpo.deny: pertok-rpo(7)) */
+	char sub_hmac[40], rhost[64], iss[128], acr[64], amr[64];
 };
 
 /* Parses one line (without newline). Returns 0; -EBADMSG when it is not an

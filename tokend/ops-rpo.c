@@ -62,6 +62,8 @@ int op_template_import(struct call *c)
 	char hash[PT_HASH_LEN], err[512] = "", text[256];
 	int r;
 
+	if (!c->req->blob)
+		return reply_error(c, PT_E_PROTO, "no template");
 	r = pt_template_import(c->d, c->req->blob, strlen(c->req->blob), c->req->sig, hash, err,
 			       sizeof(err));
 	if (r < 0)
@@ -118,6 +120,8 @@ int op_template_show(struct call *c)
 	char err[512] = "", text[TEXT_MAX];
 	int r;
 
+	if (!c->req->id)
+		return reply_error(c, PT_E_PROTO, "no template hash");
 	r = pt_template_load(c->d, c->req->id, &t, err, sizeof(err));
 	if (r < 0)
 		return reply_error(c, errcode(r), "%s", err[0] ? err : strerror(-r));

@@ -94,6 +94,8 @@ int pt_template_load(struct pt_daemon *d, const char *hash, struct pt_template *
 	size_t len = 0;
 	int r;
 
+	if (!hash)
+		hash = "";
 	r = pt_rpo_template_path(d, hash, "json", path, sizeof(path));
 	if (r < 0)
 		return set_err(err, errlen, r, "\"%.80s\" is not a template hash (sha256:HEX)",
@@ -741,7 +743,11 @@ out:
 static struct pt_rpo *find_live(struct pt_daemon *d, const char *id, uint64_t now, char *err,
 				size_t errlen, int *ret_r)
 {
-	struct pt_rpo *p = find_mut(d, pt_rpo_find_id(d, id));
+	struct pt_rpo *p;
+
+	if (!id)
+		id = "";
+	p = find_mut(d, pt_rpo_find_id(d, id));
 
 	if (!p)
 		*ret_r = set_err(err, errlen, -ENOENT, "no RPO %.64s", id);

@@ -457,8 +457,20 @@ static int show_rpo_file(const char *path, const char *who, char *id, size_t idl
 		if (!rpo_record(&e, id, name))
 			continue;
 		tool_time(e.time, when, sizeof(when));
-		printf("%-20s %-12s %-8s %-10s %s%s\n", when, e.op, e.result,
-		       e.service[0] ? e.service : "-", e.reason[0] ? e.reason : "-",
+		/* who (the external subject as its HMAC), from where, how strongly */
+		printf("%-20s %-12s %-8s %-10s ", when, e.op, e.result,
+		       e.service[0] ? e.service : "-");
+		if (e.sub_hmac[0])
+			printf("sub=%s ", e.sub_hmac);
+		if (e.iss[0])
+			printf("iss=%s ", e.iss);
+		if (e.rhost[0])
+			printf("from=%s ", e.rhost);
+		if (e.acr[0])
+			printf("acr=%s ", e.acr);
+		if (e.amr[0])
+			printf("amr=%s ", e.amr);
+		printf("%s%s\n", e.reason[0] ? e.reason : "-",
 		       r == -EILSEQ ? " [HASH MISMATCH]" : "");
 		(*ret_n)++;
 	}

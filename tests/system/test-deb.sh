@@ -207,8 +207,9 @@ ok $rc "pam-auth-update: the issue hook is in common-session, not in common-sess
 rc=0
 grep -Eq '^passwd:.*[[:space:]]pertok([[:space:]]|$)' "$R/etc/nsswitch.conf" || rc=1
 grep -Eq '^group:.*[[:space:]]pertok([[:space:]]|$)' "$R/etc/nsswitch.conf" || rc=1
-[ $rc -eq 0 ] || grep -E '^(passwd|group):' "$R/etc/nsswitch.conf" | diag
-ok $rc "dh_installnss: nsswitch.conf's passwd and group lines end with pertok"
+grep -Eq '^shadow:.*[[:space:]]pertok([[:space:]]|$)' "$R/etc/nsswitch.conf" || rc=1
+[ $rc -eq 0 ] || grep -E '^(passwd|group|shadow):' "$R/etc/nsswitch.conf" | diag
+ok $rc "dh_installnss: nsswitch.conf's passwd, group and shadow lines end with pertok"
 
 rc=0
 in_root getent passwd _pertok >/dev/null || rc=1
@@ -318,7 +319,7 @@ rc=$?
 grep -q '/usr/bin/pamtester' "$R/etc/pertok/tokend.conf" || rc=1
 grep -q 'pam_pertok\.so issue' "$R/etc/pam.d/common-session" || rc=1
 [ "$(grep -Ec '^(passwd|group):.*[[:space:]]pertok([[:space:]]|$)' "$R/etc/nsswitch.conf")" = 2 ] || rc=1
-[ "$(grep -o pertok "$R/etc/nsswitch.conf" | wc -l)" = 2 ] || rc=1
+[ "$(grep -o pertok "$R/etc/nsswitch.conf" | wc -l)" = 3 ] || rc=1 # passwd, group, shadow
 [ $rc -eq 0 ] || cat "$W/log/reinstall.log" "$R/etc/nsswitch.conf" | diag
 ok $rc "reinstall (upgrade path): the edited conffile kept, the profile still in common-session, pertok once per nsswitch.conf line"
 

@@ -72,7 +72,7 @@ trap 'exit 130' INT TERM HUP
 # shellcheck source=tap.sh
 . "$top_srcdir/tests/system/tap.sh"
 
-echo "1..19"
+echo "1..20"
 sb_setup || bail "sandbox setup failed"
 
 # ---- NSS: the module in the namespace only, passwd/group/shadow through it
@@ -265,4 +265,38 @@ printf '%s\n' "$out" | grep -q ' rpo.approve  allow .*uid='"$A_UID" &&
 	! printf '%s\n' "$out" | grep -q "$B" && [ $rc -eq 0 ]
 ok $? "pertokctl audit rpo $A prints its records from approval to RPO_EXPIRED, none of $B's"
 [ $FAILED -eq 0 ] || printf '%s\n' "$out" | diag
+
+# ---- (11) the accept mode's records (rpo.accept, rpo.deny): written here
+# as tokend writes them (hash-chained lines), into a copy of the log: one
+# login as A, one as another RPO that used A too (rpos=), one of B's
+cp "$SB/var/lib/pertok/audit.log" "$SB/tmp/audit.log"
+/usr/bin/python3 - "$SB/tmp/audit.log" "$A" "$A_ID" "$B" <<'PY'
+import hashlib, json, sys, time
+path, a, a_id, b = sys.argv[1:5]
+last = [json.loads(l) for l in open(path) if l.strip()][-1]
+seq, prev = last["seq"], last["hash"]
+def rec(**f):
+    global seq, prev
+    seq += 1
+    body = json.dumps(dict(seq=seq, time=int(time.time()), type="record", **f, prev=prev),
+                      separators=(",", ":"))[:-1]
+    prev = hashlib.sha256(body.encode()).hexdigest()
+    return body + ',"hash":"' + prev + '"}\n'
+with open(path, "a") as out:
+    out.write(rec(op="rpo.accept", result="allow", user=a, service="sshd", reason="accepted rpos=" + a,
+                  id=a_id, sub_hmac="5f" * 16, rhost="192.0.2.7", iss="https://idp.partner.example",
+                  amr="otp"))
+    out.write(rec(op="rpo.accept", result="allow", user="rp-00000000", service="sshd",
+                  reason="accepted rpos=rp-00000000," + a, sub_hmac="6e" * 16, rhost="192.0.2.8"))
+    out.write(rec(op="rpo.deny", result="deny", user=b, service="sshd", reason="expired",
+                  sub_hmac="7d" * 16, rhost="192.0.2.9"))
+PY
+out=$(timeout 10 pertokctl audit rpo "$A_ID" --file "$SB/tmp/audit.log" 2>&1)
+printf '%s\n' "$out" | grep -q " rpo.accept   allow    sshd       sub=$(printf '5f%.0s' $(seq 16)) iss=https://idp.partner.example from=192.0.2.7 amr=otp accepted" &&
+	printf '%s\n' "$out" | grep -q "sub=$(printf '6e%.0s' $(seq 16)) from=192.0.2.8 accepted rpos=rp-00000000,$A" &&
+	! printf '%s\n' "$out" | grep -q "192.0.2.9" &&
+	! printf '%s\n' "$out" | grep -q "HASH MISMATCH"
+rc=$?
+[ $rc -eq 0 ] || printf '%s\n' "$out" | diag
+ok $rc "pertokctl audit rpo (by id) shows each access: the subject's HMAC, the issuer, where from, amr; a login that used it among others; not B's"
 exit 0

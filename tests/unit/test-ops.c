@@ -336,7 +336,7 @@ static const struct matrix_row {
 	/* pam_pertok.so accept: an actor, as for a mint */
 	{ PT_ACCEPT, { P, A, A, A, P, P } },
 	{ PT_ACCEPT_SESSION, { P, A, A, A, P, P } },
-	/* remote principals' administration: root only */
+	/* remote principals: root (atd and cron are uid 0) only */
 	{ PT_TEMPLATE_IMPORT, { A, A, A, P, P, P } },
 	{ PT_TEMPLATE_SHOW, { A, A, A, P, P, P } },
 	{ PT_RPO_APPROVE, { A, A, A, P, P, P } },
@@ -383,6 +383,7 @@ static void test_caller_classes(void **state)
 			.count = 1,
 			.blob = (char *)"{}",
 			.sig = (char *)"",
+			.not_after = 1,
 		};
 
 		for (int w = 0; w < N_WHO; w++) {
