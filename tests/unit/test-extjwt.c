@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/bn.h>
@@ -520,13 +522,54 @@ static void test_jwks_rules(void **state)
 	EVP_PKEY_free(small);
 }
 
+/* The JWKS file: a regular file (no symlink) that only root may write. */
+static void test_jwks_file(void **state)
+{
+	char dir[] = "/tmp/test-jwks.XXXXXX", path[64], link[64], err[512];
+	struct pt_jwks *s = NULL;
+	char *k = jwk(ed, "k", ""), *set = NULL;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/k.jwks", dir);
+	snprintf(link, sizeof(link), "%s/l.jwks", dir);
+	assert_true(asprintf(&set, "{\"keys\":[%s]}", k) > 0);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(set, f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(pt_jwks_load(path, &s, err, sizeof(err)), 0);
+	pt_jwks_free(s);
+	s = NULL;
+	assert_int_equal(chmod(path, 0664), 0);
+	assert_int_equal(pt_jwks_load(path, &s, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "writable by group or others"));
+	assert_int_equal(chmod(path, 0646), 0);
+	assert_int_equal(pt_jwks_load(path, &s, err, sizeof(err)), -EPERM);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(symlink(path, link), 0);
+	assert_true(pt_jwks_load(link, &s, err, sizeof(err)) < 0);
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+	free(k);
+	free(set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_each_alg),	       cmocka_unit_test(test_alg_refusals),
-		cmocka_unit_test(test_header_rules),	       cmocka_unit_test(test_claim_rules),
-		cmocka_unit_test(test_tampered_and_malformed), cmocka_unit_test(test_front_lies),
-		cmocka_unit_test(test_wire_roundtrip),	       cmocka_unit_test(test_jwks_rules),
+		cmocka_unit_test(test_good_each_alg),
+		cmocka_unit_test(test_alg_refusals),
+		cmocka_unit_test(test_header_rules),
+		cmocka_unit_test(test_claim_rules),
+		cmocka_unit_test(test_tampered_and_malformed),
+		cmocka_unit_test(test_front_lies),
+		cmocka_unit_test(test_wire_roundtrip),
+		cmocka_unit_test(test_jwks_rules),
+		cmocka_unit_test(test_jwks_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
