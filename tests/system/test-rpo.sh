@@ -203,8 +203,14 @@ for _ in $(seq 30); do getent passwd "$B" >/dev/null || break; sleep 0.1; done
 getent passwd "$B" >/dev/null
 [ $? -eq 2 ] && ! getent shadow "$B" >/dev/null
 ok $? "a revoked RPO is not found by getent passwd/shadow"
-# housekeeping every 5 s
-for _ in $(seq 150); do kill -0 "$BPID" 2>/dev/null || break; sleep 0.1; done
+# housekeeping every 5 s; the record comes after the processes are gone
+expired_rec() { # ID RESULT
+	grep '"op":"RPO_EXPIRED"' "$SB/var/lib/pertok/audit.log" | grep -q "\"result\":\"$2\".*\"id\":\"$1\""
+}
+for _ in $(seq 150); do
+	! kill -0 "$BPID" 2>/dev/null && expired_rec "$B_ID" revoked && break
+	sleep 0.1
+done
 rc=0
 kill -0 "$BPID" 2>/dev/null && rc=1
 wait "$BPID" 2>/dev/null
@@ -219,7 +225,7 @@ rc=0
 ok $rc "its home was moved to the archive ($arch), root's, 0700"
 timeout 10 pertokctl rpo show "$B_ID" | grep -q "uid=$B_UID state=expired" &&
 	grep -q "\"id\":\"$B_ID\",\"name\":\"$B\",\"uid\":$B_UID,.*\"expired\":true" "$SB/var/lib/pertok/rpo.json" &&
-	grep '"op":"RPO_EXPIRED"' "$SB/var/lib/pertok/audit.log" | grep -q "\"result\":\"revoked\".*\"id\":\"$B_ID\""
+	expired_rec "$B_ID" revoked
 ok $? "its record stays as the tombstone of uid $B_UID (rpo.json), RPO_EXPIRED (revoked) is in the audit log"
 
 # ---- (7) a tampered template is refused
@@ -250,10 +256,13 @@ ok $? "pam_pertok's account stage returns PAM_ACCT_EXPIRED with tokend stopped (
 
 # ---- (9) tokend again: the reaper removes A
 sb_tokend_start || bail "tokend did not start again"
-for _ in $(seq 150); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 150); do
+	! kill -0 "$APID" 2>/dev/null && expired_rec "$A_ID" expired && break
+	sleep 0.1
+done
 rc=0
 kill -0 "$APID" 2>/dev/null && rc=1
-grep '"op":"RPO_EXPIRED"' "$SB/var/lib/pertok/audit.log" | grep -q "\"result\":\"expired\".*\"id\":\"$A_ID\"" || rc=1
+expired_rec "$A_ID" expired || rc=1
 timeout 10 pertokctl rpo list | grep -q "rpo=$A_ID name=$A uid=$A_UID state=expired" || rc=1
 ok $rc "after its not_after the reaper ended its process and recorded RPO_EXPIRED (expired)"
 
