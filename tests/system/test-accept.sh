@@ -268,7 +268,9 @@ refused "expired" "token rejected: expired" "$R1" "$(mint exp="$(($(date +%s) - 
 refused "nbf in the future" "not yet valid" "$R1" "$(mint nbf="$(($(date +%s) + 600))")"
 refused "iat too old" "issued too long ago" "$R1" "$(mint iat="$(($(date +%s) - 7200))")"
 refused "unknown kid" "no key of the issuer matches" "$R1" "$(mint hdr='kid:"nosuch"')"
-refused "oversized token" "token rejected" "$R1" "$(mint mode=big)"
+# (pamtester's conversation cuts input at 4095 characters: what reaches
+# tokend is refused; tokend's own 8192 bound: test-extjwt)
+refused "oversized token (cut by the conversation)" "token rejected" "$R1" "$(mint mode=big)"
 refused "crit header" "crit header present" "$R1" "$(mint hdr='crit:["exp"]' hdr='exp:1')"
 refused "jku pointing elsewhere (its key signed; the local key decides)" "bad signature" "$R1" \
 	"$(mint key=evil hdr='jku:"https://evil.example/jwks.json"')"
