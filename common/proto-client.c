@@ -67,6 +67,17 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		return ptbuf_put_u64(b, req->lifetime);
 	case PT_REFRESH:
 		return ptbuf_put_cstring_max(b, req->live_token, PT_MAX_TOKEN);
+	case PT_ACCEPT:
+		if ((r = ptbuf_put_cstring_max(b, req->jwt, PT_MAX_TOKEN)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->service, PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, req->rhost, PT_MAX_STR);
+	case PT_ACCEPT_SESSION:
+		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->service, PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_u32(b, req->count);
 	case PT_REDEEM:
 		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
 		    (r = ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR)) < 0 ||
@@ -300,6 +311,7 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_MINT:
 	case PT_REDEEM:
 	case PT_REFRESH:
+	case PT_ACCEPT:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &p->token)) < 0 ||
 		    (r = ptbuf_view_get_u64(v, &p->exp)) < 0)
 			return r;
@@ -323,6 +335,7 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_REVOKE:
 	case PT_REVOKE_MATCH:
 	case PT_DELEGATE:
+	case PT_ACCEPT_SESSION:
 		return ptbuf_view_get_u32(v, &p->count);
 	case PT_PUBKEY:
 	case PT_STATUS:

@@ -24,6 +24,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_MINT:
 	case PT_REDEEM:
 	case PT_REFRESH:
+	case PT_ACCEPT:
 		if ((r = ptbuf_put_cstring_max(b, rep->token, PT_MAX_TOKEN)) < 0 ||
 		    (r = ptbuf_put_u64(b, rep->exp)) < 0)
 			return r;
@@ -77,6 +78,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_REVOKE:
 	case PT_REVOKE_MATCH:
 	case PT_DELEGATE:
+	case PT_ACCEPT_SESSION:
 		return ptbuf_put_u32(b, rep->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
@@ -297,6 +299,18 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		return ptbuf_view_get_u64(v, &q->lifetime);
 	case PT_REFRESH:
 		return ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &q->live_token);
+	case PT_ACCEPT:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &q->jwt)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->service)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->rhost);
+	case PT_ACCEPT_SESSION:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->service)) < 0 ||
+		    (r = ptbuf_view_get_u32(v, &q->count)) < 0)
+			return r;
+		return q->count > 1 ? -EBADMSG : 0;
 	case PT_REDEEM:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
 		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)

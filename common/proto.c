@@ -89,6 +89,7 @@ void pt_req_clear(struct pt_req *req)
 		free(req->argv);
 	}
 	pt_grant_spec_free(req->gspec);
+	pt_free_secret(req->jwt);
 	free(req->blob);
 	free(req->sig);
 	free(req->signed_text);
@@ -162,6 +163,8 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_REFRESH, "refresh" },
 	{ PT_CREDENTIAL, "credential" },
 	{ PT_ACT, "act" },
+	{ PT_ACCEPT, "accept" },
+	{ PT_ACCEPT_SESSION, "accept-session" },
 	{ PT_ERR, "error" },
 	{ PT_LIST_STATUS, "list" },
 	{ PT_EXPLAIN_ISSUE, "explain" },

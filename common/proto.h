@@ -98,6 +98,15 @@
  *   PT_RPO_SHOW  str id (an RPO id "rpo_HEX" or its name)
  *   PT_RPO_EXTEND str id (as RPO_SHOW), u64 not_after (unix s)
  *   PT_RPO_REVOKE str id (as RPO_SHOW)
+ *   PT_ACCEPT    str jwt (secret: a compact JWS of a trusted external issuer,
+ *                at most PT_MAX_TOKEN), str user (PAM_USER: the local name
+ *                of one of the remote principals it matches), str service,
+ *                str rhost ("" = local). An actor (pam_pertok.so accept).
+ *                Added in v0.4 within version 1 (a new type).
+ *   PT_ACCEPT_SESSION str user (a remote principal's local name), str
+ *                service, u32 count (1: a session opens, 0: it closes): the
+ *                principal's concurrent sessions (max_sessions of its
+ *                template). An actor. v0.4.
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -163,6 +172,10 @@
  *   PT_TEMPLATE_IMPORT .. PT_RPO_REVOKE: str text ("key=value\n" lines; the
  *                first of TEMPLATE_IMPORT is "template=sha256:HEX", of
  *                RPO_APPROVE "rpo=ID")
+ *   PT_ACCEPT    str token, u64 exp, str id (as PT_MINT; id: the primary
+ *                remote principal's id): a live token whose sub is the
+ *                remote principal's local name, never the external identity
+ *   PT_ACCEPT_SESSION u32 count (the principal's open sessions now)
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -250,6 +263,8 @@ enum pt_msgtype {
 	PT_RPO_SHOW = 84,
 	PT_RPO_EXTEND = 85,
 	PT_RPO_REVOKE = 86,
+	PT_ACCEPT = 90, /* actor: an external issuer's JWT for a remote principal's live token */
+	PT_ACCEPT_SESSION = 91, /* actor: a remote principal's session opens / closes */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -321,6 +336,7 @@ struct pt_req {
 	uint64_t not_after;	     /* RPO_APPROVE, RPO_EXTEND */
 	char *signed_text;	     /* GRANT_SIGNED: the request signed */
 	char *signature;	     /* GRANT_SIGNED: its armored SSH signature */
+	char *jwt;		     /* ACCEPT (secret) */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */
@@ -415,6 +431,13 @@ int pt_grant_spec_put(struct ptbuf *b, const struct pt_grant_spec *s);
 /* Free (and wipe secrets of) what decode allocated; zero the struct. */
 void pt_req_clear(struct pt_req *req);
 void pt_rep_clear(struct pt_rep *rep);
+
+/* The request that presents an external JWT (req.jwt): tokend's front
+ * splits it (pt_extjwt_split) and the key holder checks it. */
+static inline int pt_req_presents_ext(uint8_t type)
+{
+	return type == PT_ACCEPT;
+}
 
 /* The requests that present a live token (req.live_token): tokend's front
  * splits it (pt_live_parse) and the key holder checks it. */

@@ -5,6 +5,10 @@
 #include <limits.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <stdlib.h>
+
+#include "b64.h"
 #include "ptjson.h"
 
 int pt_json_parse_strict(const char *text, size_t len, size_t max_len, int max_depth,
@@ -34,6 +38,30 @@ int pt_json_parse_strict(const char *text, size_t len, size_t max_len, int max_d
 	if (r < 0) {
 		json_object_put(o);
 		return r;
+	}
+	*ret_obj = o;
+	return 0;
+}
+
+int pt_json_b64url_object(const char *s, size_t n, size_t max_len, int max_depth,
+			  json_object **ret_obj)
+{
+	json_object *o = NULL;
+	uint8_t *d = NULL;
+	size_t dn = 0;
+	int r;
+
+	r = pt_b64url_decode(s, n, &d, &dn);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EINVAL;
+	r = pt_json_parse_strict((const char *)d, dn, max_len, max_depth, &o);
+	OPENSSL_cleanse(d, dn);
+	free(d);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EINVAL;
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -EINVAL;
 	}
 	*ret_obj = o;
 	return 0;

@@ -15,3 +15,10 @@
  */
 int pt_json_parse_strict(const char *text, size_t len, size_t max_len, int max_depth,
 			 json_object **ret_obj);
+
+/* One base64url (unpadded, strict) part of a compact JWS decoded and
+ * parsed as by pt_json_parse_strict, which must give a JSON object. The
+ * decoded bytes are wiped. 0, -EINVAL or -ENOMEM; *ret_obj untouched on
+ * failure. */
+int pt_json_b64url_object(const char *s, size_t n, size_t max_len, int max_depth,
+			  json_object **ret_obj);

@@ -165,6 +165,18 @@ const char *pt_left_text(uint64_t exp, uint64_t now, char *buf, size_t n)
 	return buf;
 }
 
+int pt_errf(char *err, size_t len, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && len) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
 void pt_hex(const uint8_t *p, size_t n, char *out)
 {
 	static const char d[] = "0123456789abcdef";
@@ -176,14 +188,24 @@ void pt_hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-int pt_errf(char *err, size_t len, int code, const char *fmt, ...)
+static int hexval(char ch)
 {
-	va_list ap;
+	return ch >= '0' && ch <= '9' ? ch - '0' :
+	       ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+	       ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 :
+					-1;
+}
 
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
+int pt_unhex(const char *s, uint8_t *out, size_t n)
+{
+	if (strlen(s) != 2 * n)
+		return -EBADMSG;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EBADMSG;
+		out[i] = (uint8_t)(hi << 4 | lo);
 	}
-	return code;
+	return 0;
 }

@@ -52,6 +52,11 @@ int pt_parse_u32(const char *s, uint32_t *ret);
  * ("300", "5m", "7d"). Returns 0 or -EINVAL / -ERANGE. */
 int pt_parse_duration(const char *s, uint64_t *ret_seconds);
 
+/* n bytes as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void pt_hex(const uint8_t *p, size_t n, char *out);
+/* Exactly 2n hex digits (either case) into out[0..n). 0 or -EBADMSG. */
+int pt_unhex(const char *s, uint8_t *out, size_t n);
+
 /* Is s a sane identifier for users, holders, actors, services:
  * 1..255 bytes, printable ASCII without spaces, ':' , '/', or control chars,
  * not starting with '-'. */
@@ -60,9 +65,6 @@ bool pt_name_valid(const char *s);
  * returns code: for parsers and checks that say precisely why they refuse. */
 int pt_errf(char *err, size_t len, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-
-/* p[0..n) as lower-case hex into out (2n + 1 bytes, NUL-terminated). */
-void pt_hex(const uint8_t *p, size_t n, char *out);
 
 /* How long from now until exp, for people, rounded down: "6d 23h",
  * "4h 10m", "3m", "<1m" or "expired". Returns buf. */

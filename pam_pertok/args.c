@@ -19,6 +19,8 @@ const char *pp_mode_name(enum pp_mode mode)
 		return "redeem";
 	case PP_MODE_RECOVERY:
 		return "recovery";
+	case PP_MODE_ACCEPT:
+		return "accept";
 	case PP_MODE_NONE:
 		break;
 	}
@@ -131,6 +133,8 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 			m = PP_MODE_REDEEM;
 		else if (strcmp(argv[i], "recovery") == 0)
 			m = PP_MODE_RECOVERY;
+		else if (strcmp(argv[i], "accept") == 0)
+			m = PP_MODE_ACCEPT;
 		else
 			continue;
 		if (a.mode != PP_MODE_NONE) {
@@ -141,7 +145,7 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 		a.mode = m;
 	}
 	if (a.mode == PP_MODE_NONE) {
-		pam_syslog(pamh, LOG_ERR, "no mode given (issue, redeem or recovery)");
+		pam_syslog(pamh, LOG_ERR, "no mode given (issue, redeem, recovery or accept)");
 		return -EINVAL;
 	}
 
@@ -149,7 +153,7 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 		const char *arg = argv[i];
 
 		if (!arg || strcmp(arg, "issue") == 0 || strcmp(arg, "redeem") == 0 ||
-		    strcmp(arg, "recovery") == 0)
+		    strcmp(arg, "recovery") == 0 || strcmp(arg, "accept") == 0)
 			continue;
 		if (strcmp(arg, "debug") == 0)
 			a.debug = true;

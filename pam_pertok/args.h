@@ -2,7 +2,8 @@
 /*
  * pam_pertok module options, parsed once per call into a struct.
  *
- *   issue | redeem | recovery   mode (exactly one, normally the first argument)
+ *   issue | redeem | recovery | accept   mode (exactly one, normally the first
+ *                          argument)
  *   socket=PATH            tokend's socket (default: the compiled-in path)
  *   timeout=MS             per request, 100..30000 (default 3000; clamped)
  *   holder=NAME[,NAME...]  issue: holders to exchange for (default "atd");
@@ -42,6 +43,7 @@ enum pp_mode {
 	PP_MODE_ISSUE,
 	PP_MODE_REDEEM,
 	PP_MODE_RECOVERY,
+	PP_MODE_ACCEPT,
 };
 
 enum pp_onerror {

@@ -41,14 +41,15 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "accept.h"
 #include "args.h"
 #include "client.h"
 #include "expiry.h"
 #include "keyring.h"
+#include "pp.h"
 #include "proto.h"
 #include "util.h"
 
-#define PP_EXPORT __attribute__((visibility("default")))
 #define PP_DATA_REDEEM "pertok_redeem"
 
 /* One redemption per PAM handle, kept with pam_set_data. */
@@ -58,101 +59,6 @@ struct pp_redemption {
 	char *token;  /* the live token (secret), only when pam_code == PAM_SUCCESS */
 	uint64_t exp;
 };
-
-/* The one place errors become PAM codes: logs one line (LOG_DEBUG lines
- * only with the debug option) and returns code. */
-static int pp_result(pam_handle_t *pamh, const struct pp_args *a, int code, int prio,
-		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int pp_result(pam_handle_t *pamh, const struct pp_args *a, int code, int prio,
-		     const char *fmt, ...)
-{
-	va_list ap;
-
-	if (prio == LOG_DEBUG && !(a && a->debug))
-		return code;
-	va_start(ap, fmt);
-	pam_vsyslog(pamh, prio, fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-#define pp_debug(pamh, a, ...) (void)pp_result(pamh, a, 0, LOG_DEBUG, __VA_ARGS__)
-
-/* tokend's messages go into a quoted log field: keep them on one line. */
-static const char *clean_text(const char *in, char *out, size_t n)
-{
-	size_t i = 0;
-
-	if (!in)
-		in = "";
-	for (; *in && i + 1 < n; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		out[i++] = c < ' ' || c >= 0x7f ? '?' : c == '"' || c == '\\' ? '\'' : (char)c;
-	}
-	out[i] = '\0';
-	return out;
-}
-
-/* A transport failure, for the log. */
-static const char *transport_error(int r)
-{
-	switch (r) {
-	case -ENOENT:
-	case -ECONNREFUSED:
-		return "tokend is not running";
-	case -ETIMEDOUT:
-		return "tokend did not answer in time";
-	case -EPROTO:
-	case -EBADMSG:
-		return "protocol error";
-	case -ENAMETOOLONG:
-		return "socket path too long";
-	default:
-		return strerror(-r);
-	}
-}
-
-static const char *socket_path(const struct pp_args *a)
-{
-	return a->socket ? a->socket : pt_default_socket();
-}
-
-static const char *item_str(pam_handle_t *pamh, int item)
-{
-	const void *v = NULL;
-
-	if (pam_get_item(pamh, item, &v) != PAM_SUCCESS || !v)
-		return NULL;
-	return v;
-}
-
-/* PAM_USER and PAM_SERVICE, both valid names. */
-static int get_user_service(pam_handle_t *pamh, const char **ret_user, const char **ret_service)
-{
-	const char *user = item_str(pamh, PAM_USER), *service = item_str(pamh, PAM_SERVICE);
-
-	if (!user || !*user)
-		return -ENOENT;
-	if (!pt_name_valid(user) || !service || !pt_name_valid(service))
-		return -EINVAL;
-	*ret_user = user;
-	*ret_service = service;
-	return 0;
-}
-
-static const char *user_error(int r)
-{
-	return r == -ENOENT ? "PAM_USER is not set" : "invalid PAM_USER or PAM_SERVICE";
-}
-
-/* tty and rhost as MINT carries them: "" when unset or too long. */
-static const char *short_item(pam_handle_t *pamh, int item)
-{
-	const char *v = item_str(pamh, item);
-
-	return v && strlen(v) <= PT_MAX_STR ? v : "";
-}
 
 /* ---------------------------------------------------------------- issue */
 
@@ -211,9 +117,9 @@ static void issue_notices(pam_handle_t *pamh, const struct pp_args *a, const cha
 				t->holder, utc_time(t->refused_at, when, sizeof(when)),
 				t->refusal_rule && *t->refusal_rule ? " by rule " : "",
 				t->refusal_rule && *t->refusal_rule ?
-					clean_text(t->refusal_rule, rule, sizeof(rule)) :
+					pp_clean_text(t->refusal_rule, rule, sizeof(rule)) :
 					"",
-				clean_text(t->refusal_reason, why, sizeof(why)),
+				pp_clean_text(t->refusal_reason, why, sizeof(why)),
 				(unsigned)t->refusals, t->refusals == 1 ? "" : "s");
 		for (size_t k = 0; k < n_holders; k++)
 			again = again || (renewed[k] && strcmp(holders[k], t->holder) == 0);
@@ -269,10 +175,10 @@ static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 	int32_t key = 0;
 	int code, r;
 
-	r = get_user_service(pamh, &user, &service);
+	r = pp_get_user_service(pamh, &user, &service);
 	if (r < 0) {
 		code = pp_result(pamh, a, fail, LOG_ERR, "op=issue result=error error=\"%s\"",
-				 user_error(r));
+				 pp_user_error(r));
 		goto out;
 	}
 	pw = pam_modutil_getpwnam(pamh, user);
@@ -282,11 +188,11 @@ static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 		goto out;
 	}
 
-	r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+	r = pt_client_connect(pp_socket_path(a), a->timeout_ms, &c);
 	if (r < 0) {
 		code = pp_result(pamh, a, fail, LOG_ERR,
 				 "op=issue result=error user=%s socket=%s error=\"%s\"", user,
-				 socket_path(a), transport_error(r));
+				 pp_socket_path(a), pp_transport_error(r));
 		goto out;
 	}
 
@@ -295,8 +201,8 @@ static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 			.type = PT_MINT,
 			.user = (char *)user,
 			.service = (char *)service,
-			.tty = (char *)short_item(pamh, PAM_TTY),
-			.rhost = (char *)short_item(pamh, PAM_RHOST),
+			.tty = (char *)pp_short_item(pamh, PAM_TTY),
+			.rhost = (char *)pp_short_item(pamh, PAM_RHOST),
 		};
 
 		r = pt_client_call(c, &req, &rep);
@@ -304,7 +210,7 @@ static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 	if (r < 0) {
 		code = pp_result(pamh, a, fail, LOG_ERR,
 				 "op=mint result=error user=%s service=%s error=\"%s\"", user,
-				 service, transport_error(r));
+				 service, pp_transport_error(r));
 		goto out;
 	}
 	if (rep.type != PT_OK) {
@@ -314,7 +220,7 @@ static int do_issue(pam_handle_t *pamh, const struct pp_args *a)
 				 "op=mint result=%s user=%s service=%s error=%s message=\"%s\"",
 				 denied ? "deny" : "error", user, service,
 				 pt_errcode_name(rep.err_code),
-				 clean_text(rep.message, msg, sizeof(msg)));
+				 pp_clean_text(rep.message, msg, sizeof(msg)));
 		/* a login that gets no token must still hear of its refused jobs
 		 * (the user's tokens are redeemed, and refused, all the same) */
 		if (denied && !a->quiet && pt_client_list(c, user, &before) >= 0)
@@ -377,18 +283,18 @@ exchange:
 	 * end (an error here costs only the messages) */
 	if (!a->quiet && (r = pt_client_list(c, user, &before)) < 0)
 		pp_debug(pamh, a, "op=issue step=notices user=%s error=\"%s\"", user,
-			 transport_error(r));
+			 pp_transport_error(r));
 	if (!a->quiet && (r < 0 || before.type != PT_OK)) {
 		/* tokend may have closed the connection (a tokend older than
 		 * the list pt_client_list asks for answers PT_E_PROTO and hangs up): the exchanges
 		 * get a fresh one */
 		pt_client_free(c);
 		c = NULL;
-		r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+		r = pt_client_connect(pp_socket_path(a), a->timeout_ms, &c);
 		if (r < 0) {
 			code = pp_result(pamh, a, fail, LOG_ERR,
 					 "op=issue result=error user=%s socket=%s error=\"%s\"",
-					 user, socket_path(a), transport_error(r));
+					 user, pp_socket_path(a), pp_transport_error(r));
 			goto out;
 		}
 	}
@@ -406,7 +312,7 @@ exchange:
 			n_failed++;
 			(void)pp_result(pamh, a, fail, LOG_ERR,
 					"op=exchange result=error user=%s holder=%s error=\"%s\"",
-					user, holders[i], transport_error(r));
+					user, holders[i], pp_transport_error(r));
 			break;
 		}
 		if (rep.type != PT_OK) {
@@ -418,7 +324,7 @@ exchange:
 					"message=\"%s\"",
 					denied ? "deny" : "error", user, holders[i],
 					pt_errcode_name(rep.err_code),
-					clean_text(rep.message, msg, sizeof(msg)));
+					pp_clean_text(rep.message, msg, sizeof(msg)));
 		} else {
 			pp_debug(pamh, a,
 				 "op=exchange result=ok user=%s holder=%s id=%s exp=%llu "
@@ -474,21 +380,21 @@ static int do_redeem(pam_handle_t *pamh, const struct pp_args *a, const char *st
 	char msg[256];
 	int code, r;
 
-	r = get_user_service(pamh, &user, &service);
+	r = pp_get_user_service(pamh, &user, &service);
 	if (r < 0) {
 		code = pp_result(pamh, a, PAM_PERM_DENIED, LOG_ERR,
 				 "op=redeem stage=%s result=error error=\"%s\"", stage,
-				 user_error(r));
+				 pp_user_error(r));
 		goto out;
 	}
 	holder = a->n_holders ? a->holders[0] : service;
 
-	r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+	r = pt_client_connect(pp_socket_path(a), a->timeout_ms, &c);
 	if (r < 0) {
 		code = pp_result(pamh, a, PAM_PERM_DENIED, LOG_ERR,
 				 "op=redeem stage=%s result=error user=%s holder=%s socket=%s "
 				 "error=\"%s\"",
-				 stage, user, holder, socket_path(a), transport_error(r));
+				 stage, user, holder, pp_socket_path(a), pp_transport_error(r));
 		goto out;
 	}
 
@@ -505,7 +411,7 @@ static int do_redeem(pam_handle_t *pamh, const struct pp_args *a, const char *st
 	if (r < 0) {
 		code = pp_result(pamh, a, PAM_PERM_DENIED, LOG_ERR,
 				 "op=redeem stage=%s result=error user=%s holder=%s error=\"%s\"",
-				 stage, user, holder, transport_error(r));
+				 stage, user, holder, pp_transport_error(r));
 		goto out;
 	}
 	if (rep.type != PT_OK) {
@@ -529,7 +435,7 @@ static int do_redeem(pam_handle_t *pamh, const struct pp_args *a, const char *st
 				 "error=%s message=\"%s\"",
 				 stage, result, user, holder, service,
 				 pt_errcode_name(rep.err_code),
-				 clean_text(rep.message, msg, sizeof(msg)));
+				 pp_clean_text(rep.message, msg, sizeof(msg)));
 		goto out;
 	}
 	if (!rep.token || !*rep.token) {
@@ -559,7 +465,7 @@ out:
 static int get_redemption(pam_handle_t *pamh, const struct pp_args *a, const char *stage,
 			  const struct pp_redemption **ret)
 {
-	const char *user = item_str(pamh, PAM_USER);
+	const char *user = pp_item_str(pamh, PAM_USER);
 	const void *data = NULL;
 	struct pp_redemption *st;
 
@@ -720,7 +626,7 @@ static int do_recovery(pam_handle_t *pamh, const struct pp_args *a)
 		return pp_result(pamh, a, r == PAM_SUCCESS ? PAM_AUTH_ERR : r, LOG_ERR,
 				 "op=recovery result=error error=\"cannot get the user: %s\"",
 				 pam_strerror(pamh, r));
-	tty = short_item(pamh, PAM_TTY);
+	tty = pp_short_item(pamh, PAM_TTY);
 
 	/* Asked whoever the user is: the prompt says nothing about the user. */
 	r = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", PP_RECOVERY_PROMPT);
@@ -745,7 +651,7 @@ static int do_recovery(pam_handle_t *pamh, const struct pp_args *a)
 		goto out;
 	}
 
-	r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+	r = pt_client_connect(pp_socket_path(a), a->timeout_ms, &c);
 	if (r >= 0) {
 		struct pt_req req = {
 			.type = PT_CODE_CHECK,
@@ -762,7 +668,7 @@ static int do_recovery(pam_handle_t *pamh, const struct pp_args *a)
 		code_r = pp_result(pamh, a, PAM_AUTHINFO_UNAVAIL, LOG_ERR,
 				   "op=recovery result=error user=%s tty=%s type=%s socket=%s "
 				   "error=\"%s\"",
-				   user, tty, a->type, socket_path(a), transport_error(r));
+				   user, tty, a->type, pp_socket_path(a), pp_transport_error(r));
 		goto out;
 	}
 	if (rep.type == PT_OK) {
@@ -777,7 +683,7 @@ static int do_recovery(pam_handle_t *pamh, const struct pp_args *a)
 					  "op=recovery result=deny user=%s tty=%s type=%s error=%s "
 					  "message=\"%s\"",
 					  user, tty, a->type, pt_errcode_name(rep.err_code),
-					  clean_text(rep.message, msg, sizeof(msg)));
+					  pp_clean_text(rep.message, msg, sizeof(msg)));
 		goto out;
 	}
 	/* the caller is not root or an actor, no such type, tokend's own failure:
@@ -786,7 +692,7 @@ static int do_recovery(pam_handle_t *pamh, const struct pp_args *a)
 		pp_result(pamh, a, PAM_AUTHINFO_UNAVAIL, LOG_ERR,
 			  "op=recovery result=error user=%s tty=%s type=%s error=%s message=\"%s\"",
 			  user, tty, a->type, pt_errcode_name(rep.err_code),
-			  clean_text(rep.message, msg, sizeof(msg)));
+			  pp_clean_text(rep.message, msg, sizeof(msg)));
 out:
 	pt_free_secret(code);
 	pt_rep_clear(&rep);
@@ -803,6 +709,8 @@ PP_EXPORT PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int 
 
 	if (pp_args_parse(pamh, argc, argv, &a) < 0)
 		return PAM_SERVICE_ERR;
+	if (a.mode == PP_MODE_ACCEPT)
+		return pp_accept_authenticate(pamh, &a);
 	if (a.mode != PP_MODE_RECOVERY)
 		return PAM_IGNORE; /* issue and redeem do not authenticate */
 	return do_recovery(pamh, &a);
@@ -846,6 +754,8 @@ PP_EXPORT PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int arg
 		if (r != PAM_SUCCESS)
 			return r;
 	}
+	if (a.mode == PP_MODE_ACCEPT)
+		return pp_accept_acct_mgmt(pamh, &a);
 	if (a.mode != PP_MODE_REDEEM)
 		return PAM_IGNORE;
 	return redeem_stage(pamh, &a, "account", &st);
@@ -860,6 +770,8 @@ PP_EXPORT PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int 
 		return PAM_SERVICE_ERR;
 	if (a.mode == PP_MODE_ISSUE)
 		return do_issue(pamh, &a);
+	if (a.mode == PP_MODE_ACCEPT)
+		return pp_accept_open_session(pamh, &a);
 	if (a.mode != PP_MODE_REDEEM)
 		return PAM_IGNORE;
 	return redeem_open_session(pamh, &a);
@@ -872,6 +784,8 @@ PP_EXPORT PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int
 
 	if (pp_args_parse(pamh, argc, argv, &a) < 0)
 		return PAM_SERVICE_ERR;
+	if (a.mode == PP_MODE_ACCEPT)
+		return pp_accept_close_session(pamh, &a);
 	/* The live token stays in the keyring until it expires. */
 	return PAM_SUCCESS;
 }

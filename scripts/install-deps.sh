@@ -30,7 +30,7 @@ packages=(
 	# TPM tests (software TPM)
 	swtpm swtpm-tools tpm2-tools
 	# system tests and demo: the real at and cron daemons in a private mount namespace
-	at cron pamtester keyutils util-linux mount passwd procps coreutils
+	at cron pamtester keyutils util-linux mount passwd procps coreutils openssl
 	libpam-modules libpam-runtime
 	# SSH-signed consent: the real ssh-keygen signs grant requests (tests/unit/test-sshsig)
 	openssh-client

@@ -397,6 +397,37 @@ static int add_detail(json_object *o, const char *const *kv, size_t n)
 	return r;
 }
 
+/* The remote principal fields of an rpo.accept / rpo.deny record. */
+static int add_rpo(struct pt_audit *a, json_object *o, const struct pt_audit_event *ev)
+{
+	char ref[PT_AUDIT_TOKEN_HMAC_HEX + 1];
+	char *in = NULL;
+	int r = 0;
+
+	if (ev->ext_sub) {
+		if (asprintf(&in, "extsub\n%s\n%s", ev->ext_iss ? ev->ext_iss : "", ev->ext_sub) <
+		    0)
+			return -ENOMEM;
+		r = pt_audit_token_ref(a, in, ref);
+		pt_free_secret(in);
+		if (r >= 0)
+			r = add_str(o, "sub_hmac", ref, sizeof(ref));
+	}
+	if (r >= 0)
+		r = add_str(o, "rpo", ev->rpo, REASON_MAX);
+	if (r >= 0)
+		r = add_str(o, "tmpl_hash", ev->tmpl_hash, REASON_MAX);
+	if (r >= 0)
+		r = add_str(o, "iss", ev->ext_iss, FIELD_MAX);
+	if (r >= 0)
+		r = add_str(o, "rhost", ev->rhost, FIELD_MAX);
+	if (r >= 0)
+		r = add_str(o, "acr", ev->acr, FIELD_MAX);
+	if (r >= 0)
+		r = add_str(o, "amr", ev->amr, FIELD_MAX);
+	return r;
+}
+
 int pt_audit_append(struct pt_audit *a, const struct pt_audit_event *ev)
 {
 	char ref[PT_AUDIT_TOKEN_HMAC_HEX + 1], reason[64];
@@ -451,6 +482,8 @@ int pt_audit_append(struct pt_audit *a, const struct pt_audit_event *ev)
 		r = add_str(o, "id", ev->id, FIELD_MAX);
 	if (r >= 0 && ev->n_detail)
 		r = add_detail(o, ev->detail, ev->n_detail);
+	if (r >= 0)
+		r = add_rpo(a, o, ev);
 	if (r >= 0)
 		r = emit(a, o, a->o.sync_each);
 	json_object_put(o);

@@ -61,6 +61,21 @@ struct pt_audit_event {
 	 * "detail"; each value at most REASON_MAX bytes, escaped */
 	const char *const *detail;
 	size_t n_detail;
+	/* remote principals: ops "rpo.accept" and "rpo.deny" (pam_pertok.so
+	 * accept); NULL = left out. Record fields: "rpo" (the local names of
+	 * every RPO the login used, joined by ','; the primary, PAM_USER's,
+	 * first), "tmpl_hash" (their templates, in the same order), "iss" (the
+	 * external issuer), "sub_hmac" (PT_AUDIT_TOKEN_HMAC_HEX hex of the
+	 * keyed HMAC of "extsub\n" iss "\n" sub: the same external subject
+	 * gives the same value, its identity is never recorded), "rhost",
+	 * "acr", "amr" (joined by ','). */
+	const char *rpo;
+	const char *tmpl_hash;
+	const char *ext_iss;
+	const char *ext_sub;
+	const char *rhost;
+	const char *acr;
+	const char *amr;
 };
 
 /* Opens (creating it 0600) the log and continues its chain; a log whose

@@ -29,19 +29,6 @@ static int sha256(const void *p, size_t n, uint8_t out[32])
 	return 0;
 }
 
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-	if (strlen(s) != 2 * n)
-		return -EBADMSG;
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -EBADMSG;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
 static int record_path(const char *state_dir, const char *type, const char *user, char *buf,
 		       size_t len)
 {
@@ -182,7 +169,8 @@ static int parse_slot(char *v, struct pt_code_rec *rec, char *err, size_t errlen
 	    spent > 1 || pt_parse_u64(f[3], &last) < 0)
 		return fail(err, errlen, -EBADMSG, ln, "code: bad uses, spent or last_used");
 	s = &rec->codes[rec->n_codes];
-	if (unhex(f[4], s->salt, sizeof(s->salt)) < 0 || unhex(f[5], s->hash, sizeof(s->hash)) < 0)
+	if (pt_unhex(f[4], s->salt, sizeof(s->salt)) < 0 ||
+	    pt_unhex(f[5], s->hash, sizeof(s->hash)) < 0)
 		return fail(err, errlen, -EBADMSG, ln, "code: bad salt or hash (hex)");
 	s->id = (uint32_t)id;
 	s->uses = (uint32_t)uses;
@@ -257,10 +245,10 @@ int pt_codes_parse(const void *data, size_t len, const char *type, const char *u
 		else if (version == 2 && strcmp(k, "code") == 0)
 			r = parse_slot(v, rec, err, errlen, ln);
 		else if (version == 1 && strcmp(k, "salt") == 0) {
-			r = unhex(v, rec->codes[0].salt, PT_CODE_SALTLEN);
+			r = pt_unhex(v, rec->codes[0].salt, PT_CODE_SALTLEN);
 			v1_salt = r >= 0;
 		} else if (version == 1 && strcmp(k, "hash") == 0) {
-			r = unhex(v, rec->codes[0].hash, PT_CODE_HASHLEN);
+			r = pt_unhex(v, rec->codes[0].hash, PT_CODE_HASHLEN);
 			v1_hash = r >= 0;
 		} else if (pt_parse_u64(v, &u) < 0)
 			r = fail(err, errlen, -EBADMSG, ln, "%s: not a number", k);

@@ -14,6 +14,7 @@
 #define PT_DEFAULT_CONFIG SYSCONFDIR "/pertok/tokend.conf"
 
 struct pt_tokentype; /* tokentype.h */
+struct pt_issuer;    /* issuers.h */
 
 /* The files a configuration was read from, in order (tokend --check-config
  * lists them): path[i], and what it was ("config", "drop-in", "masked
@@ -212,6 +213,9 @@ struct pt_config {
 	/* types ( ): always holds the built-ins "live" and "persistable" (tokentype.h) */
 	struct pt_tokentype *types;
 	size_t n_types;
+	/* issuers ( ): trusted external issuers (issuers.h), for pam_pertok.so accept */
+	struct pt_issuer *issuers;
+	size_t n_issuers;
 };
 
 /* Returns 0 or a negative errno; on failure err holds "FILE:LINE: message"

@@ -30,6 +30,7 @@
 #include "confvalue.h"
 #include "seal.h"
 #include "fileio.h"
+#include "issuers.h"
 #include "tokentype.h"
 #include "util.h"
 
@@ -1233,6 +1234,7 @@ void pt_config_free(struct pt_config *cfg)
 	free(cfg->redeem);
 	pt_config_grants_free(cfg);
 	pt_ttypes_free(cfg->types, cfg->n_types);
+	pt_issuers_free(cfg->issuers, cfg->n_issuers);
 	pt_conf_rpo_free(cfg);
 	pt_conf_files_free(&cfg->files);
 	free(cfg);
@@ -1339,11 +1341,12 @@ enum {
 	TOP_GRANTS,
 	TOP_ENTITLEMENTS,
 	TOP_RPO,
+	TOP_ISSUERS,
 	_TOP_MAX
 };
 static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",	  "actors", "issue",
 						"redeem", "audit",	  "types",  "grant",
-						"grants", "entitlements", "rpo" };
+						"grants", "entitlements", "rpo",    "issuers" };
 
 /* A new config with the defaults, named name; NULL: out of memory. */
 static struct pt_config *config_new(const char *name)
@@ -1397,6 +1400,10 @@ static int parse_tree(struct parse *p, config_t *lc)
 		return r;
 	if ((r = pt_conf_parse_entitlements(&p->x, top[TOP_ENTITLEMENTS], p->cfg)) < 0 ||
 	    (r = pt_conf_parse_rpo(&p->x, top[TOP_RPO], p->cfg)) < 0)
+		return r;
+	/* after tokend: an issuer may not be tokend's own */
+	if (top[TOP_ISSUERS] && (r = pt_issuers_parse(&p->x, top[TOP_ISSUERS], p->cfg->issuer,
+						      &p->cfg->issuers, &p->cfg->n_issuers)) < 0)
 		return r;
 	return 0;
 }

@@ -409,10 +409,12 @@ static void on_req(struct pt_daemon *d, const struct ps_msg *msg, const int *fds
 					    "the process that connected is gone");
 		flags = PS_REP_CLOSE;
 	} else {
-		r = msg->kind == PS_REQ ? pt_ops_handle_act(d, &h->peer, &msg->req,
-							    msg->has_live ? &msg->live : NULL,
-							    msg->conn, fds, n_fds, rep, &deferred) :
-					  pt_ops_bad_request(d, &h->peer, msg->type, rep);
+		r = msg->kind == PS_REQ ?
+			    pt_ops_handle_full(d, &h->peer, &msg->req,
+					       msg->has_live ? &msg->live : NULL,
+					       msg->has_ext ? &msg->ext : NULL, msg->conn, fds,
+					       n_fds, rep, &deferred) :
+			    pt_ops_bad_request(d, &h->peer, msg->type, rep);
 		if (r < 0)
 			flags = PS_REP_CLOSE;
 	}

@@ -156,10 +156,10 @@ static int optional(int r)
  * (the reasons pt_live_verify gave for a missing aud, exp, nbf, sub, uid). */
 static int parse_claims(json_object *o, struct pt_live_claims *c, enum pt_live_refusal *ret_why)
 {
-	static const char *const names[] = { "iss",	     "sub",  "aud", "exp",	 "nbf",
-					     "iat",	     "jti",  "uid", "gid",	 "groups",
-					     "entitlements", "act",  "ptk", "auth_time", "svc",
-					     "tty",	     "rhost" };
+	static const char *const names[] = { "iss",	     "sub",   "aud", "exp",	  "nbf",
+					     "iat",	     "jti",   "uid", "gid",	  "groups",
+					     "entitlements", "act",   "ptk", "auth_time", "svc",
+					     "tty",	     "rhost", "tmpl" };
 	int64_t t;
 	int r;
 
@@ -205,10 +205,12 @@ static int parse_claims(json_object *o, struct pt_live_claims *c, enum pt_live_r
 	c->auth_time = r == 0 ? (uint64_t)t : 0;
 	if ((r = optional(r)) < 0 || (r = optional(member_str(o, "svc", &c->svc))) < 0 ||
 	    (r = optional(member_str(o, "tty", &c->tty))) < 0 ||
-	    (r = optional(member_str(o, "rhost", &c->rhost))) < 0)
+	    (r = optional(member_str(o, "rhost", &c->rhost))) < 0 ||
+	    (r = optional(member_str(o, "tmpl", &c->tmpl))) < 0)
 		return r;
 	/* present but empty: pt_live_claims_json leaves them out */
-	if ((c->svc && !*c->svc) || (c->tty && !*c->tty) || (c->rhost && !*c->rhost))
+	if ((c->svc && !*c->svc) || (c->tty && !*c->tty) || (c->rhost && !*c->rhost) ||
+	    (c->tmpl && !*c->tmpl))
 		return -EBADMSG;
 	return 0;
 }
@@ -254,30 +256,6 @@ static enum pt_live_refusal parse_header(json_object *h, struct pt_live_presente
 	return PT_LIVE_OK;
 }
 
-/* One base64url part into a strict JSON object. */
-static int part_object(const char *s, size_t n, json_object **ret)
-{
-	json_object *o = NULL;
-	uint8_t *d = NULL;
-	size_t dn = 0;
-	int r;
-
-	r = pt_b64url_decode(s, n, &d, &dn);
-	if (r < 0)
-		return r == -ENOMEM ? r : -EBADMSG;
-	r = pt_json_parse_strict((const char *)d, dn, PT_JWS_MAX, JSON_DEPTH, &o);
-	pt_wipe(d, dn);
-	free(d);
-	if (r < 0)
-		return r == -ENOMEM ? r : -EBADMSG;
-	if (!json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return -EBADMSG;
-	}
-	*ret = o;
-	return 0;
-}
-
 int pt_live_parse(const char *token, struct pt_live_presented *ret)
 {
 	struct pt_live_presented p = { 0 };
@@ -294,7 +272,7 @@ int pt_live_parse(const char *token, struct pt_live_presented *ret)
 	    memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - token)) || d1 == token || d2 == d1 + 1 ||
 	    d2 + 1 == token + n)
 		goto refuse;
-	r = part_object(token, (size_t)(d1 - token), &h);
+	r = pt_json_b64url_object(token, (size_t)(d1 - token), PT_JWS_MAX, JSON_DEPTH, &h);
 	if (r == -ENOMEM)
 		goto out;
 	if (r < 0)
@@ -313,7 +291,7 @@ int pt_live_parse(const char *token, struct pt_live_presented *ret)
 	}
 	memcpy(p.sig, sig, sn);
 	why = PT_LIVE_MALFORMED;
-	r = part_object(d1 + 1, (size_t)(d2 - (d1 + 1)), &o);
+	r = pt_json_b64url_object(d1 + 1, (size_t)(d2 - (d1 + 1)), PT_JWS_MAX, JSON_DEPTH, &o);
 	if (r == -ENOMEM)
 		goto out;
 	if (r < 0)

@@ -47,7 +47,8 @@ static int put_all(struct ptbuf *b, const struct pt_live_presented *p)
 	if ((r = ptbuf_put_u8(b, c->has_ptk)) < 0 ||
 	    (r = ptbuf_put_cstring(b, c->has_ptk ? c->ptk : NULL)) < 0 ||
 	    (r = ptbuf_put_cstring(b, c->svc)) < 0 || (r = ptbuf_put_cstring(b, c->tty)) < 0 ||
-	    (r = ptbuf_put_cstring(b, c->rhost)) < 0 || (r = ptbuf_put_u64(b, c->auth_time)) < 0)
+	    (r = ptbuf_put_cstring(b, c->rhost)) < 0 || (r = ptbuf_put_u64(b, c->auth_time)) < 0 ||
+	    (r = ptbuf_put_cstring(b, c->tmpl)) < 0)
 		return r;
 	return 0;
 }
@@ -201,7 +202,8 @@ static int get_all(struct ptbuf_view *v, struct pt_live_presented *p)
 	if (c->has_ptk && !c->ptk && (r = pt_live_set_str(&c->ptk, "")) < 0)
 		return r;
 	if ((r = get_opt(v, &c->svc)) < 0 || (r = get_opt(v, &c->tty)) < 0 ||
-	    (r = get_opt(v, &c->rhost)) < 0 || (r = ptbuf_view_get_u64(v, &c->auth_time)) < 0)
+	    (r = get_opt(v, &c->rhost)) < 0 || (r = ptbuf_view_get_u64(v, &c->auth_time)) < 0 ||
+	    (r = get_opt(v, &c->tmpl)) < 0)
 		return r;
 	return 0;
 }

@@ -37,6 +37,7 @@ void pt_live_claims_clear(struct pt_live_claims *c)
 	free(c->svc);
 	free(c->tty);
 	free(c->rhost);
+	free(c->tmpl);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -81,6 +82,7 @@ int pt_live_claims_copy(const struct pt_live_claims *src, struct pt_live_claims 
 	    (r = pt_live_set_str(&c.svc, src->svc)) < 0 ||
 	    (r = pt_live_set_str(&c.tty, src->tty)) < 0 ||
 	    (r = pt_live_set_str(&c.rhost, src->rhost)) < 0 ||
+	    (r = pt_live_set_str(&c.tmpl, src->tmpl)) < 0 ||
 	    (r = pt_live_set_strv(&c.groups, &c.n_groups, src->groups, src->n_groups)) < 0 ||
 	    (r = pt_live_set_strv(&c.entitlements, &c.n_entitlements, src->entitlements,
 				  src->n_entitlements)) < 0)
@@ -187,8 +189,8 @@ bool pt_live_claims_valid(const struct pt_live_claims *c)
 {
 	if (!str_bounded(c->iss) || !str_bounded(c->sub) || !str_bounded(c->aud) ||
 	    !str_bounded(c->jti) || !str_bounded(c->ptk) || !str_bounded(c->svc) ||
-	    !str_bounded(c->tty) || !str_bounded(c->rhost) || c->n_act > PT_LIVE_MAX_ACT ||
-	    !strv_bounded(c->groups, c->n_groups) ||
+	    !str_bounded(c->tty) || !str_bounded(c->rhost) || !str_bounded(c->tmpl) ||
+	    c->n_act > PT_LIVE_MAX_ACT || !strv_bounded(c->groups, c->n_groups) ||
 	    !strv_bounded(c->entitlements, c->has_entitlements ? c->n_entitlements : 0) ||
 	    c->auth_time > INT64_MAX) /* a positive JSON integer (pt_live_parse) */
 		return false;
@@ -295,6 +297,8 @@ static int claims_object(const struct pt_live_claims *c, json_object **ret)
 		r = add(o, "tty", json_object_new_string(c->tty));
 	if (r >= 0 && c->rhost && *c->rhost)
 		r = add(o, "rhost", json_object_new_string(c->rhost));
+	if (r >= 0 && c->tmpl && *c->tmpl)
+		r = add(o, "tmpl", json_object_new_string(c->tmpl));
 	if (r < 0) {
 		json_object_put(o);
 		return r;

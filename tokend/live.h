@@ -69,6 +69,9 @@ struct pt_live_claims {
 	char *svc;   /* PAM service ("" is left out) */
 	char *tty;   /* (same) */
 	char *rhost; /* (same) */
+	/* minted by an accept (pam_pertok.so accept): the templates of the
+	 * remote principals used, "sha256:..." joined by ','; NULL = absent */
+	char *tmpl;
 };
 
 void pt_live_claims_clear(struct pt_live_claims *c);
@@ -188,6 +191,7 @@ int pt_live_verify(const struct pt_keys *keys, const char *audience, const char 
  *   u8 has_ptk  str ptk           ("" without)
  *   str svc  str tty  str rhost   ("" = absent)
  *   u64 auth_time                 (0 = absent)
+ *   str tmpl                      ("" = absent)
  *
  * Strings at most PT_LIVE_MAX_STR bytes of UTF-8, no NUL; lists at most
  * PT_LIVE_MAX_LIST; flags 0 or 1; alg and kid of the form pt_live_parse

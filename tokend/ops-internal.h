@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "account.h"
+#include "extjwt.h"
 #include "live.h"
 #include "ops.h"
 #include "policy.h"
@@ -30,9 +31,10 @@ struct call {
 	struct ptbuf *out;
 	struct pt_live_claims live; /* EXCHANGE, REFRESH: the verified live token's claims */
 	const char *token;	    /* the live token decided on (audited as its HMAC) */
-	int audit_err;		    /* an allow could not be audited: the reply is refused */
-	uint32_t conn;		    /* the front's connection (a deferred reply names it) */
-	const int *fds;		    /* ACT: the caller's descriptors (the key holder closes
+	const struct pt_extjwt_presented *ext; /* ACCEPT: the JWT as the front split it */
+	int audit_err;	/* an allow could not be audited: the reply is refused */
+	uint32_t conn;	/* the front's connection (a deferred reply names it) */
+	const int *fds; /* ACT: the caller's descriptors (the key holder closes
 				       them after the handler) */
 	size_t n_fds;
 	bool deferred;		  /* ACT: no reply now; it comes when the command ends */
@@ -156,6 +158,9 @@ int op_grant_requests(struct call *c);
 int op_grant_explain(struct call *c);
 /* credential.c */
 int op_credential(struct call *c);
+/* ops-accept.c */
+int op_accept(struct call *c);
+int op_accept_session(struct call *c);
 /* ops-rpo.c */
 int op_template_import(struct call *c);
 int op_template_show(struct call *c);

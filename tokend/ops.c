@@ -65,6 +65,9 @@ static const struct pt_ops_row rows[] = {
 	{ PT_GRANT_DENY, PT_CALLER_ANY, PT_AUDIT_RECORD, op_grant_deny },
 	{ PT_GRANT_REQUESTS, PT_CALLER_ANY, PT_AUDIT_NONE, op_grant_requests },
 	{ PT_GRANT_EXPLAIN, PT_CALLER_ROOT, PT_AUDIT_RECORD, op_grant_explain },
+	/* its own rpo.accept / rpo.deny records (ops-accept.c), held like a mint */
+	{ PT_ACCEPT, PT_CALLER_ACTOR, PT_AUDIT_HELD, op_accept },
+	{ PT_ACCEPT_SESSION, PT_CALLER_ACTOR, PT_AUDIT_RECORD, op_accept_session },
 	{ PT_TEMPLATE_IMPORT, PT_CALLER_ROOT, PT_AUDIT_RECORD, op_template_import },
 	{ PT_TEMPLATE_SHOW, PT_CALLER_ROOT, PT_AUDIT_NONE, op_template_show },
 	{ PT_RPO_APPROVE, PT_CALLER_ROOT, PT_AUDIT_HELD, op_rpo_approve },
@@ -490,18 +493,34 @@ static int run_held(struct call *c, const struct pt_ops_row *row)
 int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
 		  const struct pt_live_presented *live, struct ptbuf *out)
 {
-	return pt_ops_handle_act(d, peer, req, live, 0, NULL, 0, out, NULL);
+	return pt_ops_handle_full(d, peer, req, live, NULL, 0, NULL, 0, out, NULL);
 }
 
 int pt_ops_handle_act(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
 		      const struct pt_live_presented *live, uint32_t conn, const int *fds,
 		      size_t n_fds, struct ptbuf *out, bool *ret_deferred)
 {
+	return pt_ops_handle_full(d, peer, req, live, NULL, conn, fds, n_fds, out, ret_deferred);
+}
+
+int pt_ops_handle_ext(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
+		      const struct pt_live_presented *live, const struct pt_extjwt_presented *ext,
+		      struct ptbuf *out)
+{
+	return pt_ops_handle_full(d, peer, req, live, ext, 0, NULL, 0, out, NULL);
+}
+
+int pt_ops_handle_full(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
+		       const struct pt_live_presented *live, const struct pt_extjwt_presented *ext,
+		       uint32_t conn, const int *fds, size_t n_fds, struct ptbuf *out,
+		       bool *ret_deferred)
+{
 	const struct pt_ops_row *row = row_of(req->type);
 	struct call c = { .d = d,
 			  .peer = peer,
 			  .req = req,
 			  .out = out,
+			  .ext = ext,
 			  .conn = conn,
 			  .fds = fds,
 			  .n_fds = n_fds };
@@ -545,6 +564,7 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 {
 	struct pt_req req = { 0 };
 	struct pt_live_presented live = { 0 };
+	struct pt_extjwt_presented ext = { 0 };
 	int r;
 
 	if (!row_of(type) || pt_req_decode(type, payload, len, &req) < 0)
@@ -556,8 +576,16 @@ int pt_ops_dispatch(struct pt_daemon *d, const struct pt_peer *peer, uint8_t typ
 		pt_req_clear(&req);
 		return pt_rep_encode_error(out, PT_E_INTERNAL, "out of memory");
 	}
-	r = pt_ops_handle(d, peer, &req, pt_req_presents_live(type) ? &live : NULL, out);
+	/* the same for an external JWT (PT_ACCEPT) */
+	if (pt_req_presents_ext(type) && pt_extjwt_split(req.jwt, &ext) == -ENOMEM) {
+		d->n_requests++;
+		pt_req_clear(&req);
+		return pt_rep_encode_error(out, PT_E_INTERNAL, "out of memory");
+	}
+	r = pt_ops_handle_ext(d, peer, &req, pt_req_presents_live(type) ? &live : NULL,
+			      pt_req_presents_ext(type) ? &ext : NULL, out);
 	pt_live_presented_clear(&live);
+	pt_extjwt_presented_clear(&ext);
 	pt_req_clear(&req);
 	return r;
 }

@@ -76,6 +76,7 @@ struct pt_daemon {
 	uint64_t reload_at;
 	char reload_error[1024];
 	char reload_warning[256]; /* a reload that left settings for the next start */
+	struct pt_jticache *jti;  /* accept's replay cache (jticache.h); opened on first use */
 };
 
 /* Handles one decoded request from peer: checks the dispatch table's
@@ -88,6 +89,12 @@ struct pt_daemon {
  * reply could be made. */
 int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
 		  const struct pt_live_presented *live, struct ptbuf *out);
+/* The same with ext: for PT_ACCEPT (pt_req_presents_ext), the request's
+ * external JWT as pt_extjwt_split made it (NULL counts as malformed). */
+struct pt_extjwt_presented;
+int pt_ops_handle_ext(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
+		      const struct pt_live_presented *live, const struct pt_extjwt_presented *ext,
+		      struct ptbuf *out);
 
 /* pt_ops_handle with the front's connection id and the descriptors the
  * request carried (PT_ACT: the caller's three; the caller closes them after
@@ -96,6 +103,12 @@ int pt_ops_handle(struct pt_daemon *d, const struct pt_peer *peer, const struct 
 int pt_ops_handle_act(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
 		      const struct pt_live_presented *live, uint32_t conn, const int *fds,
 		      size_t n_fds, struct ptbuf *out, bool *ret_deferred);
+/* All of them: the core the three above call (the key holder's loop calls
+ * it with everything the request carried). */
+int pt_ops_handle_full(struct pt_daemon *d, const struct pt_peer *peer, const struct pt_req *req,
+		       const struct pt_live_presented *live, const struct pt_extjwt_presented *ext,
+		       uint32_t conn, const int *fds, size_t n_fds, struct ptbuf *out,
+		       bool *ret_deferred);
 
 /* One request frame (type + payload) from peer: decoded (an exchange's live
  * token by pt_live_parse), then handled by pt_ops_handle. Returns as

@@ -106,6 +106,12 @@ int ps_encode_close(struct ptbuf *out, uint32_t conn)
 int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req,
 		  const struct pt_live_presented *live)
 {
+	return ps_encode_req_ext(out, conn, req, live, NULL);
+}
+
+int ps_encode_req_ext(struct ptbuf *out, uint32_t conn, const struct pt_req *req,
+		      const struct pt_live_presented *live, const struct pt_extjwt_presented *ext)
+{
 	struct pt_req *q = (struct pt_req *)req; /* req_field only reads through it here */
 	uint32_t mask = 0;
 	int r;
@@ -143,8 +149,13 @@ int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req,
 			if ((r = ptbuf_put_cstring(out, req->argv[i])) < 0)
 				return r;
 	}
-	if ((r = ptbuf_put_u8(out, live ? 1 : 0)) < 0 ||
-	    (live && (r = pt_live_wire_put(out, live)) < 0))
+	if (live && ext)
+		return -EINVAL;
+	if ((r = ptbuf_put_u8(out, live ? 1 :
+				   ext	? 2 :
+					  0)) < 0 ||
+	    (live && (r = pt_live_wire_put(out, live)) < 0) ||
+	    (ext && (r = pt_extjwt_wire_put(out, ext)) < 0))
 		return r;
 	/* a grant's scope (grant requests), then GRANT_APPROVE's flag */
 	if ((r = ptbuf_put_u8(out, req->gspec ? 1 : 0)) < 0 ||
@@ -242,8 +253,9 @@ static int decode_req(struct ptbuf_view *v, struct ps_msg *m)
 	    ptbuf_view_get_u64(v, &q.before) < 0 || ptbuf_view_get_u32(v, &q.count) < 0 ||
 	    ptbuf_view_get_u64(v, &q.not_after) < 0 || ptbuf_view_get_u8(v, &q.flags) < 0)
 		return -EBADMSG;
-	/* no field the format lacks, and never a live token's text; an argv
-	 * only for the request that runs one */
+	/* no field the format lacks, and never a live token's text (nor a
+	 * JWT's: pt_req's jwt has no field here at all); an argv only for the
+	 * request that runs one */
 	if ((mask >> (F_N + 1)) || (mask & (1u << F_LIVE_TOKEN)) ||
 	    ((mask & F_ARGV_BIT) != 0) != (q.type == PT_ACT) || (q.flags & ~PT_ACT_PTY))
 		return -EBADMSG;
@@ -266,18 +278,23 @@ static int decode_req(struct ptbuf_view *v, struct ps_msg *m)
 		if (q.argv[0][0] != '/')
 			goto bad;
 	}
-	if (ptbuf_view_get_u8(v, &has_live) < 0 || has_live > 1)
+	if (ptbuf_view_get_u8(v, &has_live) < 0 || has_live > 2)
 		goto bad;
-	if (has_live && pt_live_wire_get(v, &m->live) < 0)
+	if (has_live == 1 && pt_live_wire_get(v, &m->live) < 0)
 		goto bad;
+	if (has_live == 2 && pt_extjwt_wire_get(v, &m->ext) < 0) {
+		pt_live_presented_clear(&m->live);
+		goto bad;
+	}
 	if (ptbuf_view_get_u8(v, &has_spec) < 0 || has_spec > 1 ||
 	    (has_spec && pt_grant_spec_get(v, &q.gspec) < 0) ||
 	    ptbuf_view_get_u8(v, &q.narrow) < 0 || q.narrow > 1) {
-		if (has_live)
-			pt_live_presented_clear(&m->live);
+		pt_live_presented_clear(&m->live);
+		pt_extjwt_presented_clear(&m->ext);
 		goto bad;
 	}
-	m->has_live = has_live;
+	m->has_live = has_live == 1;
+	m->has_ext = has_live == 2;
 	m->req = q;
 	return 0;
 bad:
@@ -365,6 +382,7 @@ void ps_msg_clear(struct ps_msg *m)
 		return;
 	pt_req_clear(&m->req);
 	pt_live_presented_clear(&m->live);
+	pt_extjwt_presented_clear(&m->ext);
 	free(m->line);
 	memset(m, 0, sizeof(*m));
 }

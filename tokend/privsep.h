@@ -17,10 +17,14 @@
  *              an ACT's argv last (u32 n, n strings); then u8 live: 1 when
  *              a presented live token follows in its wire form (live.h: the
  *              front split and decoded it; the token's text never reaches
- *              the key holder), else 0. A PT_ACT request comes alone in its
- *              packet with exactly the caller's three descriptors
- *              (PT_ACT_NFDS, SCM_RIGHTS; the front checked their number);
- *              no other request ever carries one
+ *              the key holder), 2 when a presented external JWT follows in
+ *              its wire form (extjwt.h: the front split and decoded it; the
+ *              key holder gets the signing input and signature, and decodes
+ *              the input only once the signature verified), else 0; then a
+ *              grant's scope and GRANT_APPROVE's flag. A PT_ACT request
+ *              comes alone in its packet with exactly the caller's three
+ *              descriptors (PT_ACT_NFDS, SCM_RIGHTS; the front checked their
+ *              number); no other request ever carries one
  *   PS_BAD     u8 type: a request that did not decode (an unknown type or
  *              a malformed payload; the key holder answers it and counts
  *              it like a refusal)
@@ -44,6 +48,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "extjwt.h"
 #include "live.h"
 #include "proto.h"
 
@@ -99,6 +104,8 @@ struct ps_msg {
 	struct pt_req req; /* PS_REQ (never a live_token) */
 	bool has_live;	   /* PS_REQ: live is set */
 	struct pt_live_presented live;
+	bool has_ext; /* PS_REQ: ext is set (an external JWT, PT_ACCEPT) */
+	struct pt_extjwt_presented ext;
 	uint8_t type;	    /* PS_BAD */
 	uint8_t prio;	    /* PS_LOG */
 	char *line;	    /* PS_LOG */
@@ -114,9 +121,12 @@ struct ps_msg {
 /* Encoders: a whole message into out (which is reset first). */
 int ps_encode_conn(struct ptbuf *out, uint32_t conn);
 int ps_encode_close(struct ptbuf *out, uint32_t conn);
-/* req->live_token is not sent: live (NULL for none) stands for it. */
+/* req->live_token and req->jwt are not sent: live or ext (NULL for none;
+ * at most one of them) stand for them. */
 int ps_encode_req(struct ptbuf *out, uint32_t conn, const struct pt_req *req,
 		  const struct pt_live_presented *live);
+int ps_encode_req_ext(struct ptbuf *out, uint32_t conn, const struct pt_req *req,
+		      const struct pt_live_presented *live, const struct pt_extjwt_presented *ext);
 int ps_encode_bad(struct ptbuf *out, uint32_t conn, uint8_t type);
 int ps_encode_log(struct ptbuf *out, int prio, const char *line);
 int ps_encode_ident(struct ptbuf *out, uint32_t conn, uint32_t uid, uint32_t pid, uint8_t class,

@@ -857,6 +857,16 @@ static void request(struct conn *c, uint8_t type, const uint8_t *payload, size_t
 		if (r != -ENOMEM)
 			r = ps_encode_req(m, c->id, &req, &live);
 		pt_live_presented_clear(&live);
+	} else if (m && pt_req_presents_ext(type)) {
+		/* an external JWT is split and decoded here (every malformed one
+		 * refused with its reason); the key holder gets the signing input
+		 * and the signature and decodes nothing before it verified them */
+		struct pt_extjwt_presented ext = { 0 };
+
+		r = pt_extjwt_split(req.jwt, &ext);
+		if (r != -ENOMEM)
+			r = ps_encode_req_ext(m, c->id, &req, NULL, &ext);
+		pt_extjwt_presented_clear(&ext);
 	} else if (m)
 		r = ps_encode_req(m, c->id, &req, NULL);
 	/* (a request that did not decode takes no descriptors: PS_BAD) */

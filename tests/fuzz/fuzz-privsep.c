@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = ps_encode_close(b, m.conn);
 		break;
 	case PS_REQ:
-		r = ps_encode_req(b, m.conn, &m.req, m.has_live ? &m.live : NULL);
+		r = ps_encode_req_ext(b, m.conn, &m.req, m.has_live ? &m.live : NULL,
+				      m.has_ext ? &m.ext : NULL);
 		break;
 	case PS_BAD:
 		r = ps_encode_bad(b, m.conn, m.type);

@@ -61,6 +61,8 @@ static const uint8_t req_types[] = {
 	PT_LIST_DELEG,
 	PT_GRANT_SIGNED,
 	PT_GRANT_CREDENTIAL,
+	PT_ACCEPT,
+	PT_ACCEPT_SESSION,
 };
 
 static void check_same(const struct ptbuf *out, uint8_t type, const uint8_t *payload, size_t len)

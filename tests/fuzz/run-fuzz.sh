@@ -8,7 +8,7 @@
 # does not build or finds a crash, leak, timeout or undefined behaviour.
 #
 #   tests/fuzz/run-fuzz.sh [NAME...]
-#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq
+#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq extjwt jwks
 #
 # Environment:
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq extjwt jwks}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -109,7 +109,7 @@ for name in $names; do
 		libs="-DFUZZ_MEMO_VERIFY -Wl,--wrap=EVP_DigestVerify $(pkgflags "libcrypto json-c")"
 		maxlen=40000 ;;
 	live | privsep)
-		src="$common_src common/jws.c common/ptjson.c tokend/live.c tokend/live-parse.c tokend/live-wire.c"
+		src="$common_src common/jws.c common/ptjson.c tokend/live.c tokend/live-parse.c tokend/live-wire.c tokend/extjwt.c"
 		[ "$name" = privsep ] && src="$src tokend/privsep.c"
 		libs=$(pkgflags "libcrypto json-c")
 		maxlen=16384 ;;
@@ -120,6 +120,10 @@ for name in $names; do
 		libs=$(pkgflags "libcrypto json-c libconfig lmdb")
 		maxlen=16384 ;;
 	credaddr) src="tokend/credential-parse.c"; libs=""; maxlen=512 ;;
+	extjwt | jwks)
+		src="$common_src common/ptjson.c tokend/extjwt.c tokend/jwks.c tokend/fileio.c"
+		libs=$(pkgflags "libcrypto json-c")
+		maxlen=9000 ;;
 	template)
 		src="$common_src common/jws.c common/ptjson.c common/auditlog.c $tokend_src tokend/template.c"
 		libs=$(pkgflags "libcrypto json-c libconfig lmdb")

@@ -274,6 +274,21 @@ static const struct {
 	  "t.conf:1: syntax error" },
 	{ "a = 1;\nb = = \"x\" 2 \"y\";\n", "t.conf:2: syntax error" },
 
+	/* issuers ( ): never tokend's own, bounded leeway, no HS*, a local file */
+	{ "tokend = { issuer = \"pertok:h\"; };\nissuers = ( { iss = \"pertok:h\"; jwks = "
+	  "\"/x\"; algs = [ \"EdDSA\" ]; audience = \"a\"; } );\n",
+	  "t.conf:2: issuers[0].iss: \"pertok:h\" is tokend's own issuer (tokend.issuer): its tokens are not external" },
+	{ "issuers = ( { iss = \"i\"; jwks = \"/nonexistent.jwks\"; algs = [ \"EdDSA\" ];\n"
+	  "  audience = \"a\"; leeway = 301; } );\n",
+	  "t.conf:2: issuers[0].leeway must be between 0 and 300, not 301" },
+	{ "issuers = ( { iss = \"i\"; jwks = \"/x\"; algs = [ \"HS256\" ]; audience = \"a\"; } );\n",
+	  "t.conf:1: issuers[0].algs: \"HS256\" is not one of EdDSA, Ed25519, ES256, RS256, PS256" },
+	{ "issuers = ( { iss = \"i\"; jwks = \"/nonexistent.jwks\"; algs = [ \"EdDSA\" ];\n"
+	  "  audience = \"a\"; } );\n",
+	  "t.conf:1: issuers[0].jwks: /nonexistent.jwks: No such file or directory" },
+	{ "issuers = ( { iss = \"i\"; jwks = \"x.jwks\"; algs = [ \"EdDSA\" ]; audience = \"a\"; } );\n",
+	  "t.conf:1: issuers[0].jwks: not an absolute path" },
+
 	/* unknown settings */
 	{ "\nacters = ( );\n",
 	  "t.conf:2: unknown top-level setting \"acters\" (did you mean \"actors\"?)" },

@@ -70,6 +70,7 @@ static void presented(const struct pt_keys *k, bool full, struct pt_live_present
 		c.auth_time = NOW - 3600;
 		assert_int_equal(pt_live_set_str(&c.svc, "sshd"), 0);
 		assert_int_equal(pt_live_set_str(&c.tty, "pts/0"), 0);
+		assert_int_equal(pt_live_set_str(&c.tmpl, "sha256:00"), 0);
 		assert_int_equal(pt_live_set_str(&c.rhost, "h"), 0);
 	}
 	assert_int_equal(pt_live_sign(k, "EdDSA", &c, &token), 0);
@@ -113,6 +114,9 @@ static void test_round_trip(void **state)
 		assert_int_equal(q.claims.n_act, p.claims.n_act);
 		assert_int_equal(q.claims.has_ptk, p.claims.has_ptk);
 		assert_int_equal(q.claims.auth_time, p.claims.auth_time);
+		assert_true(q.claims.tmpl == p.claims.tmpl ||
+			    (q.claims.tmpl && p.claims.tmpl &&
+			     strcmp(q.claims.tmpl, p.claims.tmpl) == 0));
 		assert_int_equal(q.claims.has_entitlements, p.claims.has_entitlements);
 		pt_live_presented_clear(&p);
 		pt_live_presented_clear(&q);
@@ -240,7 +244,8 @@ static struct ptbuf *handmade(enum field f, const char *kid, const char *str)
 	assert_int_equal(ptbuf_put_cstring(b, f == F_PTK_WITHOUT ? "pt_x" : ""), 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(ptbuf_put_cstring(b, ""), 0);
-	assert_int_equal(ptbuf_put_u64(b, 0), 0); /* auth_time */
+	assert_int_equal(ptbuf_put_u64(b, 0), 0);      /* auth_time */
+	assert_int_equal(ptbuf_put_cstring(b, ""), 0); /* tmpl */
 	return b;
 }
 

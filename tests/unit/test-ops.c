@@ -293,7 +293,7 @@ static void test_table_complete(void **state)
 		if (rows[i].type == PT_MINT || rows[i].type == PT_EXCHANGE ||
 		    rows[i].type == PT_REDEEM || rows[i].type == PT_REFRESH ||
 		    rows[i].type == PT_CODE_ISSUE || rows[i].type == PT_CODE_CHECK ||
-		    rows[i].type == PT_CODE_SHEET)
+		    rows[i].type == PT_CODE_SHEET || rows[i].type == PT_ACCEPT)
 			assert_int_equal(rows[i].audit, PT_AUDIT_HELD);
 	}
 }
@@ -349,6 +349,9 @@ static const struct matrix_row {
 	{ PT_GRANT_DENY, { A, A, A, A, A, A } },
 	{ PT_GRANT_REQUESTS, { A, A, A, SKIP, SKIP, SKIP } },
 	{ PT_GRANT_EXPLAIN, { A, A, A, P, P, P } },
+	/* pam_pertok.so accept: an actor, as for a mint */
+	{ PT_ACCEPT, { P, A, A, A, P, P } },
+	{ PT_ACCEPT_SESSION, { P, A, A, A, P, P } },
 	/* remote principals: root (atd and cron are uid 0) only */
 	{ PT_TEMPLATE_IMPORT, { A, A, A, P, P, P } },
 	{ PT_TEMPLATE_SHOW, { A, A, A, P, P, P } },

@@ -122,6 +122,51 @@ static void test_req_live(void **state)
 	ptbuf_free(x);
 }
 
+/* An external JWT (PT_ACCEPT) crosses as its split form: never its text
+ * (req.jwt), the signing input and signature for the key holder to verify. */
+static void test_req_ext(void **state)
+{
+	struct pt_req req = { .type = PT_ACCEPT, .user = "rpo-1", .service = "sshd", .rhost = "" };
+	struct pt_extjwt_presented ext = { .refused = PT_EXTJWT_OK,
+					   .alg = PT_EXTJWT_EDDSA,
+					   .alg_name = "EdDSA",
+					   .kid = "k1",
+					   .iss = "https://idp.example",
+					   .input = "e30.e30",
+					   .input_len = 7,
+					   .sig_len = 64 };
+	struct pt_live_presented live = { .refused = 1 };
+	struct ps_msg m;
+	FILE *f;
+
+	(void)state;
+	req.jwt = "eyJTECRET.e30.c2ln"; /* not sent */
+	assert_int_equal(ps_encode_req_ext(b, 9, &req, NULL, &ext), 0);
+	assert_null(memmem(ptbuf_ptr(b), ptbuf_len(b), "eyJTECRET", 9));
+	/* a seed for fuzz-privsep when asked (PERTOK_WRITE_SEED=path) */
+	if (getenv("PERTOK_WRITE_SEED") && (f = fopen(getenv("PERTOK_WRITE_SEED"), "we"))) {
+		fwrite(ptbuf_ptr(b), 1, ptbuf_len(b), f);
+		fclose(f);
+	}
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_true(m.has_ext);
+	assert_false(m.has_live);
+	assert_null(m.req.jwt);
+	assert_string_equal(m.ext.iss, "https://idp.example");
+	assert_string_equal(m.ext.input, "e30.e30");
+	assert_string_equal(m.ext.kid, "k1");
+	assert_int_equal(m.ext.sig_len, 64);
+	ps_msg_clear(&m);
+	/* a signing input that is not base64url: refused by the key holder's decoder */
+	ext.input = "e30.e30!";
+	ext.input_len = 8;
+	assert_int_equal(ps_encode_req_ext(b, 9, &req, NULL, &ext), -EINVAL);
+	/* never both */
+	ext.input = "e30.e30";
+	ext.input_len = 7;
+	assert_int_equal(ps_encode_req_ext(b, 9, &req, &live, &ext), -EINVAL);
+}
+
 static void test_other_kinds(void **state)
 {
 	struct ps_limits l = { .max_connections = 128,
@@ -461,6 +506,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_act, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_req_ext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_kinds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_packets, setup, teardown),
