@@ -36,6 +36,20 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		return ptbuf_put_u64(b, req->lifetime);
 	case PT_REFRESH:
 		return ptbuf_put_cstring_max(b, req->live_token, PT_MAX_TOKEN);
+	case PT_USED:
+		if ((r = ptbuf_put_cstring_max(b, req->live_token, PT_MAX_TOKEN)) < 0 ||
+		    (r = ptbuf_put_u8(b, req->format)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, req->name, PT_MAX_STR);
+	case PT_RECOMMEND:
+		if ((r = ptbuf_put_cstring_max(b, req->user ? req->user : "", PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->holder ? req->holder : "", PT_MAX_STR)) <
+			    0 ||
+		    (r = ptbuf_put_u32(b, req->count)) < 0)
+			return r;
+		return ptbuf_put_u8(b, req->format);
+	case PT_CURTAIL_REVERT:
+		return ptbuf_put_cstring_max(b, req->id, PT_MAX_STR);
 	case PT_REDEEM:
 		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
 		    (r = ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR)) < 0 ||
@@ -212,6 +226,8 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &p->cursor);
 	case PT_REVOKE:
 	case PT_REVOKE_MATCH:
+	case PT_USED:
+	case PT_CURTAIL_REVERT:
 		return ptbuf_view_get_u32(v, &p->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
@@ -219,6 +235,7 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_RESEAL:
 	case PT_EXPLAIN:
 	case PT_EXPLAIN_ISSUE:
+	case PT_RECOMMEND:
 		return ptbuf_view_get_cstring(v, PT_MAX_TEXT, &p->text);
 	case PT_CODE_ISSUE:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_CODE, &p->token)) < 0)

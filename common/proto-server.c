@@ -65,6 +65,8 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 		return ptbuf_put_cstring_max(b, rep->cursor ? rep->cursor : "", PT_MAX_STR);
 	case PT_REVOKE:
 	case PT_REVOKE_MATCH:
+	case PT_USED:
+	case PT_CURTAIL_REVERT:
 		return ptbuf_put_u32(b, rep->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
@@ -72,6 +74,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_RESEAL:
 	case PT_EXPLAIN:
 	case PT_EXPLAIN_ISSUE:
+	case PT_RECOMMEND:
 		return ptbuf_put_cstring_max(b, rep->text, PT_MAX_TEXT);
 	case PT_CODE_ISSUE:
 		if ((r = ptbuf_put_cstring_max(b, rep->token, PT_MAX_CODE)) < 0)
@@ -169,6 +172,22 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		return ptbuf_view_get_u64(v, &q->lifetime);
 	case PT_REFRESH:
 		return ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &q->live_token);
+	case PT_USED:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &q->live_token)) < 0 ||
+		    (r = ptbuf_view_get_u8(v, &q->format)) < 0)
+			return r;
+		if (q->format != PT_USED_ENTITLEMENT && q->format != PT_USED_GROUP)
+			return -EBADMSG;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->name);
+	case PT_RECOMMEND:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0 ||
+		    (r = ptbuf_view_get_u32(v, &q->count)) < 0 ||
+		    (r = ptbuf_view_get_u8(v, &q->format)) < 0)
+			return r;
+		return q->count <= 3650 && q->format <= PT_REC_CONFIG ? 0 : -EBADMSG;
+	case PT_CURTAIL_REVERT:
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
 	case PT_REDEEM:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
 		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)

@@ -81,6 +81,7 @@ void pt_req_clear(struct pt_req *req)
 	free(req->ttype);
 	free(req->cursor);
 	free(req->actor);
+	free(req->name);
 	pt_free_secret(req->code);
 	memset(req, 0, sizeof(*req));
 }
@@ -136,6 +137,9 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_ERR, "error" },
 	{ PT_LIST_STATUS, "list" },
 	{ PT_EXPLAIN_ISSUE, "explain" },
+	{ PT_USED, "used" },
+	{ PT_RECOMMEND, "recommend" },
+	{ PT_CURTAIL_REVERT, "curtail" },
 };
 
 static const struct pt_name errcode_names[] = {

@@ -38,6 +38,17 @@
  *   PT_REFRESH   str live_token (secret: a live token minted by a redemption,
  *                still valid, whose uid is the caller's, from
  *                pt_refresh_from(iat, exp) on)
+ *   PT_USED      str live_token (secret: a live token minted by a redemption,
+ *                still valid, whose uid is the caller's), u8 format (kind:
+ *                PT_USED_ENTITLEMENT or PT_USED_GROUP), str name: "this job
+ *                used entitlement (or group) name" (pertok token used).
+ *                Only an entitlement or group the token carries is recorded
+ *                (it keeps privileges, never adds them).
+ *   PT_RECOMMEND str user, str holder ("" = every one), u32 count (days of
+ *                "unused"; 0 = usage.unused_days), u8 format
+ *                (PT_REC_TEXT, PT_REC_JSON or PT_REC_CONFIG) (root only)
+ *   PT_CURTAIL_REVERT str id ("rec-<hex>": a curtailment auto_curtail
+ *                applied; root only)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -80,6 +91,12 @@
  *   PT_E_PROTO).
  *   PT_REFRESH   str token, u64 exp, str id (as PT_REDEEM: a new live token
  *                for the same persistable token, which is not extended)
+ *   PT_USED      u32 count (the uses of name recorded so far)
+ *   PT_RECOMMEND str text (the proposals with their evidence, as text,
+ *                JSON, or a drop-in config of curtail rules)
+ *   PT_CURTAIL_REVERT u32 count (1)
+ *   USED, RECOMMEND and CURTAIL_REVERT were added in v0.4 within version 1
+ *   (new request types; an older tokend answers PT_E_PROTO).
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -133,6 +150,9 @@ enum pt_msgtype {
 	 * (tokend/credential.h); pt_req_decode rejects it. Its reply is
 	 * PT_REDEEM's. */
 	PT_CREDENTIAL = 50,
+	PT_USED = 95,		/* the token's user: "my job used entitlement/group X" */
+	PT_RECOMMEND = 96,	/* root: curtailments proposed from usage (text/JSON/config) */
+	PT_CURTAIL_REVERT = 97, /* root: undo a curtailment auto_curtail applied */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -147,6 +167,17 @@ enum pt_errcode {
 	PT_E_LIMIT = 7,	   /* a limit was reached (max outstanding, rate) */
 	PT_E_INTERNAL = 8, /* tokend failed (store, crypto); see its log */
 	PT_E_BUSY = 9,	   /* too many connections */
+};
+
+enum pt_used_kind {
+	PT_USED_ENTITLEMENT = 0,
+	PT_USED_GROUP = 1,
+};
+
+enum pt_rec_format {
+	PT_REC_TEXT = 0,
+	PT_REC_JSON = 1,
+	PT_REC_CONFIG = 2,
 };
 
 enum pt_pubkey_format {
@@ -167,14 +198,15 @@ struct pt_req {
 	char *holder;	   /* EXCHANGE, REDEEM */
 	uint64_t lifetime; /* EXCHANGE */
 	char *id;	   /* REVOKE */
-	uint8_t format;	   /* PUBKEY */
+	uint8_t format;	   /* PUBKEY; USED: enum pt_used_kind; RECOMMEND: pt_rec_format */
+	char *name;	   /* USED: the entitlement or group */
 	uint64_t at;	   /* EXPLAIN (0 = now) */
 	uint64_t before;   /* REVOKE_MATCH (0 = any) */
 	char *ttype;	   /* CODE_ISSUE, CODE_CHECK: token type name */
 	char *code;	   /* CODE_CHECK (secret) */
 	char *cursor;	   /* LIST_PAGE, LIST_STATUS ("" = first page) */
 	char *actor;	   /* EXPLAIN_ISSUE */
-	uint32_t count;	   /* CODE_SHEET: codes wanted */
+	uint32_t count;	   /* CODE_SHEET: codes wanted; RECOMMEND: days */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */
@@ -213,8 +245,8 @@ struct pt_rep {
 	uint64_t exp;		 /* MINT, REDEEM, REFRESH, EXCHANGE, CODE_SHEET, CODE_LIST */
 	char *id;		 /* MINT (""), REDEEM, REFRESH, EXCHANGE */
 	uint8_t renewed;	 /* EXCHANGE */
-	uint32_t count;		 /* REVOKE, REVOKE_MATCH */
-	char *text;		 /* PUBKEY, STATUS, EXPLAIN */
+	uint32_t count;		 /* REVOKE, REVOKE_MATCH, USED, CURTAIL_REVERT */
+	char *text;		 /* PUBKEY, STATUS, EXPLAIN, RECOMMEND */
 	struct pt_tokinfo *list; /* LIST, LIST_PAGE */
 	uint32_t n_list;	 /* LIST, LIST_PAGE */
 	uint8_t more;		 /* LIST_PAGE: further entries exist */
@@ -261,7 +293,7 @@ void pt_rep_clear(struct pt_rep *rep);
  * splits it (pt_live_parse) and the key holder checks it. */
 static inline int pt_req_presents_live(uint8_t type)
 {
-	return type == PT_EXCHANGE || type == PT_REFRESH;
+	return type == PT_EXCHANGE || type == PT_REFRESH || type == PT_USED;
 }
 
 /* When a live token (iat, exp) may be refreshed (PT_REFRESH): once at most

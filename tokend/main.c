@@ -23,6 +23,7 @@
 #include "audit.h"
 #include "front.h"
 #include "history.h"
+#include "usage.h"
 #include "holder.h"
 #include "keys.h"
 #include "log.h"
@@ -129,6 +130,7 @@ static void reload(struct pt_daemon *d)
 	pin_actors(cfg);
 	pt_config_free(d->cfg); /* releases the previous policy's pinned executables */
 	d->cfg = cfg;
+	pt_usage_set_cap(d->usage, cfg->usage_max_entries_per_user);
 	pt_account_cache_flush(); /* a reload re-reads everything */
 	pt_log_kv(LOG_INFO, "reload", "allow", "config", config_path, "actors",
 		  PT_LOG_U(cfg->n_actors), "issue_rules", PT_LOG_U(cfg->n_issue), "redeem_rules",
@@ -476,6 +478,24 @@ int main(int argc, char **argv)
 					   hpath),
 				  NULL);
 	}
+	{
+		char upath[PATH_MAX];
+		bool ubad = false;
+
+		snprintf(upath, sizeof(upath), "%s/usage.json", d.cfg->state_dir);
+		r = pt_usage_open(upath, d.cfg->usage_max_entries_per_user, &d.usage, &ubad);
+		if (r < 0) {
+			pt_log_kv(LOG_ERR, "start", "error", "reason",
+				  PT_LOG_F("entitlement usage: %s", strerror(-r)), NULL);
+			goto out;
+		}
+		if (ubad)
+			pt_log_kv(LOG_WARNING, "start", "warning", "reason",
+				  PT_LOG_F("%s cannot be read or parsed: entitlement usage is "
+					   "observed again from now",
+					   upath),
+				  NULL);
+	}
 	pt_keygen_cleanup(d.cfg->state_dir, keygen); /* leftovers of an interrupted rotation */
 	pt_ops_clean_temps(&d);
 	r = pt_ops_usage_open(&d);
@@ -539,6 +559,7 @@ out:
 	pt_account_cache_flush();
 	pt_ops_usage_close(&d);
 	pt_history_free(d.history);
+	pt_usage_free(d.usage);
 	pt_store_free(d.store);
 	if (storekey)
 		OPENSSL_cleanse(storekey, PT_STORE_KEYLEN);

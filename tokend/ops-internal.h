@@ -136,3 +136,19 @@ int op_code_sheet(struct call *c);
 int op_code_list(struct call *c);
 /* credential.c */
 int op_credential(struct call *c);
+/* ops-usage.c */
+int op_used(struct call *c);
+int op_recommend(struct call *c);
+int op_curtail_revert(struct call *c);
+
+/* Records an allowed redemption's grants in the usage history (usage.h);
+ * a cap that keeps something out is logged, never refuses the redemption. */
+void usage_redeemed(struct pt_daemon *d, const char *user, const char *holder,
+		    const struct pt_live_claims *lc, uint64_t now);
+/* Removes from v (n, NULL-terminated) what curtail rules and auto_curtail
+ * curtailments take from user's live tokens for holder. */
+void usage_curtail(const struct pt_daemon *d, const char *user, const char *holder, bool group,
+		   char **v, size_t *n);
+/* The "usage:" lines of explain for user and holder into buf (len bytes). */
+size_t usage_explain(const struct pt_daemon *d, const char *user, const char *holder, uint64_t now,
+		     char *buf, size_t len);

@@ -46,6 +46,9 @@ static const struct pt_ops_row rows[] = {
 	{ PT_CODE_SHEET, PT_CALLER_ROOT, PT_AUDIT_HELD, op_code_sheet },
 	{ PT_CODE_LIST, PT_CALLER_ROOT, PT_AUDIT_NONE, op_code_list },
 	{ PT_CREDENTIAL, PT_CALLER_CREDENTIAL, PT_AUDIT_HELD, op_credential },
+	{ PT_USED, PT_CALLER_TOKEN_OWNER, PT_AUDIT_RECORD, op_used },
+	{ PT_RECOMMEND, PT_CALLER_ROOT, PT_AUDIT_NONE, op_recommend },
+	{ PT_CURTAIL_REVERT, PT_CALLER_ROOT, PT_AUDIT_RECORD, op_curtail_revert },
 	{ PT_OK, PT_CALLER_NONE, PT_AUDIT_NONE, NULL },	 /* a reply */
 	{ PT_ERR, PT_CALLER_NONE, PT_AUDIT_NONE, NULL }, /* a reply */
 };

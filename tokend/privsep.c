@@ -25,6 +25,7 @@ enum {
 	F_CODE,
 	F_CURSOR,
 	F_ACTOR, /* EXPLAIN_ISSUE */
+	F_NAME,	 /* USED */
 	F_N
 };
 
@@ -51,6 +52,8 @@ static char **req_field(struct pt_req *r, unsigned i)
 		return &r->code;
 	case F_CURSOR:
 		return &r->cursor;
+	case F_NAME:
+		return &r->name;
 	default:
 		return &r->actor;
 	}

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <keyutils.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -28,6 +29,9 @@ static void usage(FILE *f)
 		"Usage: %s [OPTIONS] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
+		"  token used ENTITLEMENT | token used --group GROUP\n"
+		"                          tell tokend this job used an entitlement or group\n"
+		"                          of its live token (keeps it from being curtailed)\n"
 		"  token [--claims] [--refresh [-v]]\n"
 		"                          print the live token in this session's keyring\n"
 		"                          (--claims: its decoded payload, not verified;\n"
@@ -182,6 +186,40 @@ static int opt_token(int c, const char *arg, void *u)
 	return 0;
 }
 
+/* token used ENT | token used --group G: PT_USED with the keyring's live
+ * token as proof (tokend checks it is the caller's and carries the name). */
+static int cmd_token_used(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = { { "group", no_argument, NULL, 'g' } };
+	struct pt_req req = { .type = PT_USED, .format = PT_USED_ENTITLEMENT };
+	struct pt_rep rep = {};
+	bool group = false;
+	char *token = NULL;
+	int code;
+
+	code = tool_parse_command(argc, argv, "g", opts, PT_ELEMENTSOF(opts), tool_opt_flag, &group,
+				  usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind + 1 != argc) {
+		tool_err("usage: token used ENTITLEMENT | token used --group GROUP");
+		return TOOL_EXIT_USAGE;
+	}
+	code = read_live_token(&token, NULL);
+	if (code != TOOL_EXIT_OK)
+		return code;
+	req.live_token = token;
+	req.format = group ? PT_USED_GROUP : PT_USED_ENTITLEMENT;
+	req.name = argv[optind];
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK)
+		printf("%s %s: %" PRIu32 " uses recorded\n", group ? "group" : "entitlement",
+		       argv[optind], rep.count);
+	pt_rep_clear(&rep);
+	pt_free_secret(token);
+	return code;
+}
+
 static int cmd_token(int argc, char **argv, struct tool_conn *conn)
 {
 	static const struct option opts[] = { { "claims", no_argument, NULL, 'c' },
@@ -193,6 +231,8 @@ static int cmd_token(int argc, char **argv, struct tool_conn *conn)
 	bool claims;
 	int code, r;
 
+	if (argc >= 2 && strcmp(argv[1], "used") == 0)
+		return cmd_token_used(argc - 1, argv + 1, conn);
 	code = tool_parse_command(argc, argv, "crv", opts, PT_ELEMENTSOF(opts), opt_token, &t,
 				  usage, conn);
 	if (code >= 0)

@@ -333,6 +333,10 @@ static const struct matrix_row {
 	{ PT_REFRESH, { P, P, P, P, A, P } },
 	/* only peers on the credential socket (none of these) */
 	{ PT_CREDENTIAL, { P, P, P, P, P, P } },
+	/* a use is reported with the token's own uid only (then: not redeemed) */
+	{ PT_USED, { P, P, P, P, A, P } },
+	{ PT_RECOMMEND, { A, A, A, P, P, P } },
+	{ PT_CURTAIL_REVERT, { A, A, A, P, P, P } },
 };
 
 static void test_caller_classes(void **state)

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* Recommendations from the usage history (see recommend.h). */
+#include "conf.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy.h"
+#include "recommend.h"
+
+#define DAY 86400u
+
+uint64_t pt_rec_window(const struct pt_config *cfg, uint32_t days)
+{
+	uint64_t w = (uint64_t)(days ? days : cfg->usage_unused_days) * DAY;
+
+	return w > cfg->usage_observation ? w : cfg->usage_observation;
+}
+
+enum pt_rec_pair_state pt_rec_pair(const struct pt_config *cfg, const struct pt_usage_entry *pair,
+				   uint64_t now)
+{
+	if (pair->base)
+		return PT_REC_FULL;
+	if (!pair->first || now < pair->first || now - pair->first < cfg->usage_observation)
+		return PT_REC_OBSERVING;
+	return PT_REC_READY;
+}
+
+void pt_rec_id(const char *user, const char *holder, char kind, const char *name, char ret[16])
+{
+	unsigned char md[EVP_MAX_MD_SIZE] = { 0 };
+	char buf[3 * 256 + 8];
+	unsigned int len = 0;
+	int n;
+
+	/* names are at most 255 bytes: "user\0holder\0k\0name" always fits */
+	n = snprintf(buf, sizeof(buf), "%s%c%s%c%c%c%s", user, 0, holder, 0, kind, 0, name);
+	if (n < 0 || (size_t)n >= sizeof(buf) ||
+	    EVP_Digest(buf, (size_t)n, md, &len, EVP_sha256(), NULL) != 1)
+		memset(md, 0, sizeof(md)); /* unreachable for valid names */
+	snprintf(ret, 16, "rec-%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
+}
+
+static void date_of(uint64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d", &tm))
+		snprintf(buf, len, "%" PRIu64, t);
+}
+
+/* The holder's baseline: of the users with a pair for holder, how many used
+ * kind name within the window. */
+static void baseline(const struct pt_usage *u, const char *holder, char kind, const char *name,
+		     uint64_t since, uint32_t *ret_used, uint32_t *ret_users)
+{
+	uint32_t used = 0, users = 0;
+
+	for (size_t i = 0; i < pt_usage_count(u); i++) {
+		const struct pt_usage_entry *e = pt_usage_at(u, i);
+
+		if (strcmp(e->holder, holder) != 0)
+			continue;
+		if (e->kind == PT_USAGE_PAIR && users < UINT32_MAX)
+			users++;
+		else if (e->kind == kind && strcmp(e->name, name) == 0 && e->count &&
+			 e->last >= since && used < UINT32_MAX)
+			used++;
+	}
+	*ret_used = used;
+	*ret_users = users;
+}
+
+void pt_rec_judge(const struct pt_config *cfg, const struct pt_usage *u,
+		  const struct pt_usage_entry *pair, const struct pt_usage_entry *item,
+		  uint64_t window, uint64_t now, struct pt_rec_item *ret)
+{
+	bool group = item->kind == PT_USAGE_GROUP;
+	uint64_t since = now > window ? now - window : 0, wdays = window / DAY;
+	const struct pt_usage_entry *cur;
+	const struct pt_rule *rule;
+	char last[32];
+
+	memset(ret, 0, sizeof(*ret));
+	pt_rec_id(item->user, item->holder, item->kind, item->name, ret->id);
+	ret->redemptions = pair->count > item->base ? pair->count - item->base : 0;
+	ret->days = now > item->first ? (now - item->first) / DAY : 0;
+	baseline(u, item->holder, item->kind, item->name, since, &ret->base_used, &ret->base_users);
+	date_of(item->last, last, sizeof(last));
+	rule = pt_policy_curtailer(cfg, item->user, item->holder, group, item->name, NULL);
+	cur = pt_usage_curtailed(u, item->user, item->holder, item->kind, item->name);
+	if (rule || cur) {
+		ret->verdict = PT_REC_CURTAILED;
+		ret->by = rule ? rule->name : cur->id;
+		snprintf(ret->note, sizeof(ret->note), "%s",
+			 rule ? (rule->note ? rule->note : "a curtail rule") : cur->note);
+		return;
+	}
+	if (item->count && item->last >= since) {
+		ret->verdict = PT_REC_KEEP_USED;
+		snprintf(ret->note, sizeof(ret->note),
+			 "used %" PRIu64 " times in %" PRIu64 " redemptions over %" PRIu64
+			 " days, last %s (%" PRIu64 " days ago)",
+			 item->count, ret->redemptions, ret->days, last,
+			 now > item->last ? (now - item->last) / DAY : 0);
+		return;
+	}
+	if (item->first > since) {
+		ret->verdict = PT_REC_KEEP_NEW;
+		snprintf(ret->note, sizeof(ret->note),
+			 "granted for %" PRIu64 " days only, less than the window of %" PRIu64
+			 " days",
+			 ret->days, wdays);
+		return;
+	}
+	ret->verdict = PT_REC_REMOVE;
+	if (!item->count)
+		snprintf(ret->note, sizeof(ret->note),
+			 "used 0 times in %" PRIu64 " redemptions over %" PRIu64 " days",
+			 ret->redemptions, ret->days);
+	else
+		snprintf(ret->note, sizeof(ret->note),
+			 "used 0 times in the last %" PRIu64 " days (%" PRIu64 " times in %" PRIu64
+			 " redemptions over %" PRIu64 " days, last %s)",
+			 wdays, item->count, ret->redemptions, ret->days, last);
+}
