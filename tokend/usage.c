@@ -703,7 +703,7 @@ int pt_usage_replay(struct pt_usage *u, const char *line)
 	unsigned long long v[4];
 	struct pt_usage_entry *e;
 	int end = 0, k;
-	bool created, ch = false;
+	bool found, ch = false;
 	const char *note = NULL;
 
 	if (!u || !line)
@@ -728,32 +728,41 @@ int pt_usage_replay(struct pt_usage *u, const char *line)
 			return -EINVAL;
 	if (kind == PT_USAGE_PAIR && strcmp(name, "-") != 0)
 		return -EINVAL;
-	e = get(u, user, holder, kind, kind == PT_USAGE_PAIR ? "" : name, &k);
+	if (is_curtail(kind) && !v[0])
+		return -EINVAL; /* a curtailment is applied at some time */
+	if (kind == PT_USAGE_PAIR)
+		name[0] = '\0';
+	find(u, user, holder, kind, name, &found);
+	e = get(u, user, holder, kind, name, &k);
 	if (!e)
 		return k == -EINVAL ? -EINVAL : 0; /* a cap: the file keeps what it has */
-	created = !e->first && !e->count && !e->last;
-	if (created || (v[0] && v[0] < e->first)) {
-		ch = ch || e->first != v[0];
-		e->first = v[0];
-	}
-	if (v[1] > e->count || v[2] > e->last || (created && v[3] != e->base)) {
-		e->count = max_u64(e->count, v[1]);
-		e->last = max_u64(e->last, v[2]);
-		ch = true;
-	}
-	if (created || (kind == PT_USAGE_PAIR && v[3] > e->base)) {
-		ch = ch || e->base != v[3];
-		e->base = v[3];
-	}
-	if (note && created) {
-		char *copy = strdup(note);
+	if (!found) {
+		char *copy = note ? strdup(note) : NULL;
 
-		if (!copy)
+		if (note && !copy)
 			return -ENOMEM;
-		free(e->note);
+		e->first = v[0];
+		e->count = v[1];
+		e->last = v[2];
+		e->base = v[3];
 		e->note = copy;
-		snprintf(e->id, sizeof(e->id), "%s", id);
+		if (note)
+			snprintf(e->id, sizeof(e->id), "%s", id);
 		ch = true;
+	} else {
+		if (v[0] && (!e->first || v[0] < e->first)) {
+			e->first = v[0];
+			ch = true;
+		}
+		if (v[1] > e->count || v[2] > e->last) {
+			e->count = max_u64(e->count, v[1]);
+			e->last = max_u64(e->last, v[2]);
+			ch = true;
+		}
+		if (kind == PT_USAGE_PAIR && v[3] > e->base) {
+			e->base = v[3];
+			ch = true;
+		}
 	}
 	if (!ch)
 		return 0;

@@ -8,7 +8,7 @@
 # does not build or finds a crash, leak, timeout or undefined behaviour.
 #
 #   tests/fuzz/run-fuzz.sh [NAME...]
-#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr
+#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr usage
 #
 # Environment:
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr usage}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -88,7 +88,8 @@ client_src="common/proto.c common/proto-client.c common/client.c"
 server_src="common/proto-server.c common/io.c"
 common_src="$format_src $client_src $server_src"
 tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/confdir.c tokend/policy.c tokend/fileio.c tokend/aead.c tokend/record.c tokend/store.c \
-tokend/seal.c tokend/seal-tpm2.c tokend/history.c tokend/tokentype.c tokend/codes.c tokend/journal.c \
+tokend/seal.c tokend/seal-tpm2.c tokend/history.c tokend/usage.c tokend/config-usage.c tokend/tokentype.c \
+tokend/codes.c tokend/journal.c \
 tokend/ratelimit.c"
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -115,7 +116,7 @@ for name in $names; do
 		maxlen=16384 ;;
 	logline) src="tokend/log.c"; libs=$(pkgflags "libsystemd"); maxlen=8192 ;;
 	nssconf) src="$common_src tokend/nssconf.c tokend/fileio.c"; libs=$(pkgflags "libcrypto"); maxlen=4096 ;;
-	config | record | tpm2blob | history | coderec | journal)
+	config | record | tpm2blob | history | coderec | journal | usage)
 		src="$common_src common/jws.c common/ptjson.c $tokend_src"
 		libs=$(pkgflags "libcrypto json-c libconfig lmdb")
 		maxlen=16384 ;;
