@@ -23,7 +23,7 @@ pertok list --j|--json
 pertok --socket /run/x s|status
 pertok persist --h|--holder --help
 pertokctl ex|explain
-pertokctl r|revoke rotate-key reseal
+pertokctl r|revoke rotate-key reseal recommend
 pertokctl -s /x -t 100 st|status
 pertokctl explain --i|--issue
 pertokctl explain --a|--at --actor
@@ -32,7 +32,12 @@ pertokctl code |issue check
 pertokctl audit s|show
 pertokctl audit show --s|--since --socket
 pertokctl explain --user root|root
-pertokctl check-config --j|'
+pertokctl check-config --j|
+pertokctl rec|recommend
+pertokctl recommend --w|--write
+pertokctl recommend --r|--revert
+pertok token u|used
+pertok token used --g|--group'
 
 # The commands each tool's --help lists, all of them completed from nothing
 # (so that a new command cannot be forgotten here)
