@@ -67,6 +67,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_REVOKE_MATCH:
 	case PT_USED:
 	case PT_CURTAIL_REVERT:
+	case PT_ACCEPT_LIVE:
 		return ptbuf_put_u32(b, rep->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
@@ -188,6 +189,12 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		return q->count <= 3650 && q->format <= PT_REC_CONFIG ? 0 : -EBADMSG;
 	case PT_CURTAIL_REVERT:
 		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
+	case PT_ACCEPT_LIVE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &q->live_token)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->service)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->name);
 	case PT_REDEEM:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
 		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)

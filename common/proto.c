@@ -140,6 +140,7 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_USED, "used" },
 	{ PT_RECOMMEND, "recommend" },
 	{ PT_CURTAIL_REVERT, "curtail" },
+	{ PT_ACCEPT_LIVE, "accept" },
 };
 
 static const struct pt_name errcode_names[] = {

@@ -49,6 +49,12 @@
  *                (PT_REC_TEXT, PT_REC_JSON or PT_REC_CONFIG) (root only)
  *   PT_CURTAIL_REVERT str id ("rec-<hex>": a curtailment auto_curtail
  *                applied; root only)
+ *   PT_ACCEPT_LIVE str live_token (secret: a live token minted by a
+ *                redemption, still valid), str user (PAM_USER: must be the
+ *                token's subject), str service (the PAM service), str name
+ *                (require=: entitlements, comma-separated, 1..PT_MAX_REQUIRE,
+ *                each of which the token must carry; root or an actor:
+ *                pam_pertok.so accept in a service's stack)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -95,6 +101,7 @@
  *   PT_RECOMMEND str text (the proposals with their evidence, as text,
  *                JSON, or a drop-in config of curtail rules)
  *   PT_CURTAIL_REVERT u32 count (1)
+ *   PT_ACCEPT_LIVE u32 count (the entitlements recorded as used)
  *   USED, RECOMMEND and CURTAIL_REVERT were added in v0.4 within version 1
  *   (new request types; an older tokend answers PT_E_PROTO).
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
@@ -123,6 +130,7 @@
 #define PT_MAX_LIST 1000u	   /* entries in one PT_LIST reply */
 #define PT_MAX_CODE 256u	   /* a code of a configured token type */
 #define PT_MAX_SHEET 100u	   /* codes in one CODE_SHEET / CODE_LIST reply */
+#define PT_MAX_REQUIRE 16u	   /* entitlements one ACCEPT_LIVE requires */
 
 enum pt_msgtype {
 	PT_HELLO = 1,
@@ -153,6 +161,7 @@ enum pt_msgtype {
 	PT_USED = 95,		/* the token's user: "my job used entitlement/group X" */
 	PT_RECOMMEND = 96,	/* root: curtailments proposed from usage (text/JSON/config) */
 	PT_CURTAIL_REVERT = 97, /* root: undo a curtailment auto_curtail applied */
+	PT_ACCEPT_LIVE = 98,	/* root/actor: a service accepts a job's live token */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -199,7 +208,7 @@ struct pt_req {
 	uint64_t lifetime; /* EXCHANGE */
 	char *id;	   /* REVOKE */
 	uint8_t format;	   /* PUBKEY; USED: enum pt_used_kind; RECOMMEND: pt_rec_format */
-	char *name;	   /* USED: the entitlement or group */
+	char *name;	   /* USED: the entitlement or group; ACCEPT_LIVE: "a,b" */
 	uint64_t at;	   /* EXPLAIN (0 = now) */
 	uint64_t before;   /* REVOKE_MATCH (0 = any) */
 	char *ttype;	   /* CODE_ISSUE, CODE_CHECK: token type name */
@@ -293,7 +302,8 @@ void pt_rep_clear(struct pt_rep *rep);
  * splits it (pt_live_parse) and the key holder checks it. */
 static inline int pt_req_presents_live(uint8_t type)
 {
-	return type == PT_EXCHANGE || type == PT_REFRESH || type == PT_USED;
+	return type == PT_EXCHANGE || type == PT_REFRESH || type == PT_USED ||
+	       type == PT_ACCEPT_LIVE;
 }
 
 /* When a live token (iat, exp) may be refreshed (PT_REFRESH): once at most

@@ -28,7 +28,8 @@ struct call {
 	bool privileged;	      /* root or an actor: refusals recorded one by one */
 	const struct pt_req *req;
 	struct ptbuf *out;
-	struct pt_live_claims live; /* EXCHANGE, REFRESH: the verified live token's claims */
+	struct pt_live_claims live; /* EXCHANGE, REFRESH, USED, ACCEPT_LIVE: the verified
+				       live token's claims */
 	const char *token;	    /* the live token decided on (audited as its HMAC) */
 	int audit_err;		    /* an allow could not be audited: the reply is refused */
 	char audit_id[PT_ID_LEN];   /* ... and the persistable token it created */
@@ -50,6 +51,8 @@ enum pt_caller {
 				    for another here) */
 	PT_CALLER_CREDENTIAL,	 /* a peer on the credential socket running the actor
 				    "systemd"'s executable (credential.h) */
+	PT_CALLER_ACCEPTOR,	 /* uid 0 or an actor (a service's PAM stack), with the
+				    presented live token verified (call.live) */
 };
 
 /* What the request records once admitted (a refusal by its caller class is
@@ -140,6 +143,7 @@ int op_credential(struct call *c);
 int op_used(struct call *c);
 int op_recommend(struct call *c);
 int op_curtail_revert(struct call *c);
+int op_accept_live(struct call *c);
 
 /* Records an allowed redemption's grants in the usage history (usage.h);
  * a cap that keeps something out is logged, never refuses the redemption. */

@@ -67,6 +67,37 @@ static bool strv_has(char *const *v, size_t n, const char *s)
 	return false;
 }
 
+/* Why live lacks kind name, into why (len bytes): a curtail rule or
+ * curtailment that removed it (its id and note), else tail. Returns the
+ * rule's or curtailment's id, or NULL. */
+static const char *not_carried(const struct pt_daemon *d, const struct pt_live_claims *live,
+			       bool group, const char *name, const char *tail, char *why,
+			       size_t len)
+{
+	const char *what = group ? "group" : "entitlement";
+	const struct pt_rule *rule;
+	const struct pt_usage_entry *e;
+
+	rule = pt_policy_curtailer(d->cfg, live->sub, live->act[0], group, name, NULL);
+	e = pt_usage_curtailed(d->usage, live->sub, live->act[0],
+			       group ? PT_USAGE_GROUP : PT_USAGE_ENT, name);
+	if (rule)
+		snprintf(why, len, "%s %s curtailed by %s (%s)", what, name, rule->name,
+			 rule->note ? rule->note : "a curtail rule");
+	else if (e)
+		snprintf(why, len, "%s %s curtailed by %s (%s)", what, name, e->id, e->note);
+	else
+		snprintf(why, len, "the live token does not carry %s %s%s", what, name, tail);
+	return rule ? rule->name : e ? e->id : NULL;
+}
+
+/* A live token from a redemption: it names its user and holder. */
+static bool from_redemption(const struct pt_live_claims *live)
+{
+	return live->has_ptk && live->ptk && live->n_act >= 1 && pt_name_valid(live->act[0]) &&
+	       pt_name_valid(live->sub);
+}
+
 /* USED: the table checked the live token (signature, audience, time) and
  * that the caller's uid is its subject's (a forged or another user's token
  * never gets here). Only what the token carries is recorded: a report keeps
@@ -79,15 +110,14 @@ int op_used(struct call *c)
 	bool group = q->format == PT_USED_GROUP;
 	const char *what = group ? "group" : "entitlement";
 	const struct pt_usage_entry *e;
-	const struct pt_rule *rule;
 	struct pt_rep rep = { .type = PT_OK };
 	uint64_t now = pt_ops_now(d);
+	const char *by;
 	char why[600];
 	bool carried;
 	int r;
 
-	if (!live->has_ptk || !live->ptk || live->n_act < 1 || !pt_name_valid(live->act[0]) ||
-	    !pt_name_valid(live->sub)) {
+	if (!from_redemption(live)) {
 		record_decision(c, LOG_NOTICE, "deny", live->sub, NULL, NULL, NULL,
 				"not a live token from a redemption");
 		return reply_error(c, PT_E_INVALID,
@@ -98,25 +128,10 @@ int op_used(struct call *c)
 	carried = group ? strv_has(live->groups, live->n_groups, q->name) :
 			  strv_has(live->entitlements, live->n_entitlements, q->name);
 	if (!carried) {
-		rule = pt_policy_curtailer(d->cfg, live->sub, live->act[0], group, q->name, NULL);
-		e = pt_usage_curtailed(d->usage, live->sub, live->act[0],
-				       group ? PT_USAGE_GROUP : PT_USAGE_ENT, q->name);
-		if (rule)
-			snprintf(why, sizeof(why), "%s %s curtailed by %s (%s)", what, q->name,
-				 rule->name, rule->note ? rule->note : "a curtail rule");
-		else if (e)
-			snprintf(why, sizeof(why), "%s %s curtailed by %s (%s)", what, q->name,
-				 e->id, e->note);
-		else
-			snprintf(why, sizeof(why),
-				 "the live token does not carry %s %s: a report keeps a privilege, "
-				 "it never adds one",
-				 what, q->name);
-		record_decision(c, LOG_NOTICE, "deny", live->sub, live->act[0], live->ptk,
-				rule ? rule->name :
-				e    ? e->id :
-				       NULL,
-				why);
+		by = not_carried(d, live, group, q->name,
+				 ": a report keeps a privilege, it never adds one", why,
+				 sizeof(why));
+		record_decision(c, LOG_NOTICE, "deny", live->sub, live->act[0], live->ptk, by, why);
 		return reply_error(c, PT_E_DENIED, "%s", why);
 	}
 	r = pt_usage_used(d->usage, live->sub, live->act[0], group ? PT_USAGE_GROUP : PT_USAGE_ENT,
@@ -140,6 +155,74 @@ int op_used(struct call *c)
 	rep.count = e && e->count < UINT32_MAX ? (uint32_t)e->count : UINT32_MAX;
 	snprintf(why, sizeof(why), "%s %s used (%" PRIu32 " uses recorded)", what, q->name,
 		 rep.count);
+	record_decision(c, LOG_INFO, "allow", live->sub, live->act[0], live->ptk, NULL, why);
+	return pt_rep_encode(q->type, &rep, c->out);
+}
+
+/* ACCEPT_LIVE: pam_pertok.so accept require=ENT[,ENT] in a service's
+ * stack (root or an actor, by the table, which verified the token). The
+ * token must come from a redemption, name PAM_USER, and carry every
+ * entitlement required; each is then recorded as used by the token's user
+ * and holder. A cap that keeps a use out is logged, never refuses the
+ * access (the pair is then full: no recommendation can remove it). */
+int op_accept_live(struct call *c)
+{
+	const struct pt_live_claims *live = &c->live;
+	struct pt_daemon *d = c->d;
+	const struct pt_req *q = c->req;
+	struct pt_rep rep = { .type = PT_OK };
+	char list[PT_MAX_STR + 1], why[900], *names[PT_MAX_REQUIRE], *save = NULL, *tok;
+	const char *svc = q->service && pt_name_valid(q->service) ? q->service : "-";
+	uint64_t now = pt_ops_now(d);
+	const char *by;
+	size_t n = 0;
+
+	if (!from_redemption(live)) {
+		record_decision(c, LOG_NOTICE, "deny", live->sub, NULL, NULL, NULL,
+				"not a live token from a redemption");
+		return reply_error(c, PT_E_INVALID, "not a live token from a job's redemption");
+	}
+	if (!q->user || strcmp(q->user, live->sub) != 0) {
+		snprintf(why, sizeof(why), "the live token is %s's, not %s's", live->sub,
+			 q->user && pt_name_valid(q->user) ? q->user : "the PAM user");
+		record_decision(c, LOG_NOTICE, "deny", live->sub, live->act[0], live->ptk, NULL,
+				why);
+		return reply_error(c, PT_E_DENIED, "%s", why);
+	}
+	snprintf(list, sizeof(list), "%s", q->name ? q->name : "");
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!pt_name_valid(tok) || n == PT_MAX_REQUIRE)
+			return reply_error(c, PT_E_PROTO,
+					   "require: 1 to %u valid entitlement names",
+					   PT_MAX_REQUIRE);
+		names[n++] = tok;
+	}
+	if (n == 0)
+		return reply_error(c, PT_E_PROTO, "require: no entitlement named");
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+
+		if (strv_has(live->entitlements, live->n_entitlements, names[i]))
+			continue;
+		by = not_carried(d, live, false, names[i], "", why, sizeof(why));
+		k = strlen(why);
+		snprintf(why + k, sizeof(why) - k, "; service %s requires it", svc);
+		record_decision(c, LOG_NOTICE, "deny", live->sub, live->act[0], live->ptk, by, why);
+		return reply_error(c, PT_E_DENIED, "%s", why);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = pt_usage_used(d->usage, live->sub, live->act[0], PT_USAGE_ENT, names[i],
+				      now);
+
+		if (r < 0 && d->usage)
+			pt_log_kv(LOG_WARNING, "usage", r == -ENOSPC ? "limit" : "error", "user",
+				  live->sub, "holder", live->act[0], "reason",
+				  r == -ENOSPC ? "the usage history is full: use not recorded" :
+						 strerror(-r),
+				  NULL);
+	}
+	rep.count = (uint32_t)n;
+	snprintf(why, sizeof(why), "service %s accepted the token requiring %s", svc, q->name);
 	record_decision(c, LOG_INFO, "allow", live->sub, live->act[0], live->ptk, NULL, why);
 	return pt_rep_encode(q->type, &rep, c->out);
 }

@@ -337,6 +337,8 @@ static const struct matrix_row {
 	{ PT_USED, { P, P, P, P, A, P } },
 	{ PT_RECOMMEND, { A, A, A, P, P, P } },
 	{ PT_CURTAIL_REVERT, { A, A, A, P, P, P } },
+	/* root or any actor, then the token is checked (alice's login token) */
+	{ PT_ACCEPT_LIVE, { A, A, A, A, P, P } },
 };
 
 static void test_caller_classes(void **state)

@@ -339,6 +339,58 @@ static void test_signals(void **state)
 	pt_free_secret(token);
 }
 
+/* ACCEPT_LIVE (pam_pertok.so accept require=...): as root or an actor;
+ * the token must be a job's, name PAM_USER and carry every entitlement
+ * required, each then recorded as used. */
+static uint32_t accept_live(enum who w, const char *token, const char *user, const char *require,
+			    char *msg, size_t len)
+{
+	struct pt_req q = { .type = PT_ACCEPT_LIVE,
+			    .live_token = (char *)token,
+			    .user = (char *)user,
+			    .service = (char *)"reportd",
+			    .name = (char *)require };
+	struct pt_rep rep;
+	uint32_t code = call(w, &q, &rep);
+
+	if (msg)
+		snprintf(msg, len, "%s", rep.message ? rep.message : "");
+	pt_rep_clear(&rep);
+	return code;
+}
+
+static void test_accept_live(void **state)
+{
+	const struct pt_usage_entry *e;
+	char *token, msg[900];
+
+	(void)state;
+	persist("alice");
+	token = redeem("alice");
+	assert_int_equal(accept_live(ROOT, token, "alice", "reports,backup", msg, sizeof(msg)), 0);
+	e = pt_usage_find(d.usage, "alice", "atd", PT_USAGE_ENT, "reports");
+	assert_int_equal(e->count, 1);
+	e = pt_usage_find(d.usage, "alice", "atd", PT_USAGE_ENT, "backup");
+	assert_int_equal(e->count, 1);
+	/* an entitlement the token lacks: refused, naming the service */
+	assert_int_equal(accept_live(ATD, token, "alice", "reports,root-shell", msg, sizeof(msg)),
+			 PT_E_DENIED);
+	assert_non_null(strstr(msg, "does not carry entitlement root-shell; service reportd"));
+	e = pt_usage_find(d.usage, "alice", "atd", PT_USAGE_ENT, "reports");
+	assert_int_equal(e->count, 1); /* nothing recorded for a refusal */
+	/* PAM_USER must be the token's user */
+	assert_int_equal(accept_live(ROOT, token, "bob", "reports", msg, sizeof(msg)), PT_E_DENIED);
+	assert_non_null(strstr(msg, "the live token is alice's, not bob's"));
+	/* a plain user cannot accept (record uses of) tokens */
+	assert_int_equal(accept_live(ALICE, token, "alice", "reports", NULL, 0), PT_E_PERM);
+	assert_int_equal(accept_live(ROOT, token, "alice", "", NULL, 0), PT_E_PROTO);
+	assert_int_equal(accept_live(ROOT, token, "alice", "a b", NULL, 0), PT_E_PROTO);
+	/* a forged token */
+	token[strlen(token) - 2] = token[strlen(token) - 2] == 'A' ? 'B' : 'A';
+	assert_int_equal(accept_live(ROOT, token, "alice", "reports", NULL, 0), PT_E_INVALID);
+	pt_free_secret(token);
+}
+
 /* -------------------------------------------------------------- recommend */
 
 static void test_observation_and_window(void **state)
@@ -516,6 +568,10 @@ static void test_auto_curtail_and_revert(void **state)
 	assert_false(carries(token, "db-admin"));
 	assert_int_equal(used(ALICE, token, false, "db-admin", msg, sizeof(msg)), PT_E_DENIED);
 	assert_non_null(strstr(msg, id));
+	assert_int_equal(accept_live(ROOT, token, "alice", "db-admin", msg, sizeof(msg)),
+			 PT_E_DENIED);
+	assert_non_null(strstr(msg, "entitlement db-admin curtailed by rec-"));
+	assert_non_null(strstr(msg, id));
 	pt_free_secret(token);
 	/* reverted by root: audited, given back, never applied again */
 	q.id = id;
@@ -658,6 +714,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accept_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_observation_and_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_curtails_older_token, setup, teardown),
