@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include "args.h"
+#include "proto.h"
 #include "util.h"
 
 const char *pp_mode_name(enum pp_mode mode)
@@ -19,6 +20,8 @@ const char *pp_mode_name(enum pp_mode mode)
 		return "redeem";
 	case PP_MODE_RECOVERY:
 		return "recovery";
+	case PP_MODE_ACCEPT:
+		return "accept";
 	case PP_MODE_NONE:
 		break;
 	}
@@ -131,6 +134,8 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 			m = PP_MODE_REDEEM;
 		else if (strcmp(argv[i], "recovery") == 0)
 			m = PP_MODE_RECOVERY;
+		else if (strcmp(argv[i], "accept") == 0)
+			m = PP_MODE_ACCEPT;
 		else
 			continue;
 		if (a.mode != PP_MODE_NONE) {
@@ -141,7 +146,7 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 		a.mode = m;
 	}
 	if (a.mode == PP_MODE_NONE) {
-		pam_syslog(pamh, LOG_ERR, "no mode given (issue, redeem or recovery)");
+		pam_syslog(pamh, LOG_ERR, "no mode given (issue, redeem, recovery or accept)");
 		return -EINVAL;
 	}
 
@@ -149,7 +154,7 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 		const char *arg = argv[i];
 
 		if (!arg || strcmp(arg, "issue") == 0 || strcmp(arg, "redeem") == 0 ||
-		    strcmp(arg, "recovery") == 0)
+		    strcmp(arg, "recovery") == 0 || strcmp(arg, "accept") == 0)
 			continue;
 		if (strcmp(arg, "debug") == 0)
 			a.debug = true;
@@ -189,6 +194,19 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 					   v);
 			else
 				a.type = v;
+		} else if ((v = opt_value(arg, "require"))) {
+			check_mode_option(pamh, a.mode, PP_MODE_ACCEPT, arg);
+			if (!*v || strlen(v) > PT_MAX_STR)
+				pam_syslog(
+					pamh, LOG_ERR,
+					"invalid require=%s (entitlement names, comma-separated), "
+					"ignored",
+					v);
+			else
+				a.require = v;
+		} else if (strcmp(arg, "keyring") == 0) {
+			check_mode_option(pamh, a.mode, PP_MODE_ACCEPT, arg);
+			a.keyring = true;
 		} else if ((v = opt_value(arg, "delay"))) {
 			check_mode_option(pamh, a.mode, PP_MODE_RECOVERY, arg);
 			parse_ms(pamh, "delay", v, 0, PP_DELAY_MAX, &a.delay_ms);
