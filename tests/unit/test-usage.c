@@ -429,6 +429,20 @@ static void test_observation_and_window(void **state)
 	assert_non_null(strstr(text, "proposals: 0"));
 	assert_non_null(strstr(text, "granted for 35 days only"));
 	free(text);
+	/* and explain tells the same evidence */
+	{
+		struct pt_req q = { .type = PT_EXPLAIN,
+				    .user = (char *)"alice",
+				    .holder = (char *)"atd" };
+		struct pt_rep rep;
+
+		assert_int_equal(call(ROOT, &q, &rep), 0);
+		assert_non_null(strstr(rep.text, "usage: 36 redemptions observed over 35 days"));
+		assert_non_null(strstr(rep.text, "entitlement db-admin: unused: used 0 times in 36 "
+						 "redemptions over 35 days"));
+		assert_non_null(strstr(rep.text, "entitlement backup: keep: used 1 times"));
+		pt_rep_clear(&rep);
+	}
 }
 
 static void test_json(void **state)
