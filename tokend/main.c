@@ -461,40 +461,31 @@ int main(int argc, char **argv)
 				bad, d.keydir),
 			NULL);
 	{
-		char hpath[PATH_MAX];
-		bool hbad = false;
+		char hpath[PATH_MAX], upath[PATH_MAX];
+		bool hbad = false, ubad = false;
 
 		snprintf(hpath, sizeof(hpath), "%s/history.json", d.cfg->state_dir);
+		snprintf(upath, sizeof(upath), "%s/usage.json", d.cfg->state_dir);
 		r = pt_history_open(hpath, &d.history, &hbad);
+		if (r >= 0)
+			r = pt_usage_open(upath, d.cfg->usage_max_entries_per_user, &d.usage,
+					  &ubad);
 		if (r < 0) {
 			pt_log_kv(LOG_ERR, "start", "error", "reason",
 				  PT_LOG_F("usage history: %s", strerror(-r)), NULL);
 			goto out;
 		}
-		if (hbad)
-			pt_log_kv(LOG_WARNING, "start", "warning", "reason",
-				  PT_LOG_F("%s cannot be read or parsed: the usage history starts "
-					   "again",
-					   hpath),
-				  NULL);
-	}
-	{
-		char upath[PATH_MAX];
-		bool ubad = false;
-
-		snprintf(upath, sizeof(upath), "%s/usage.json", d.cfg->state_dir);
-		r = pt_usage_open(upath, d.cfg->usage_max_entries_per_user, &d.usage, &ubad);
-		if (r < 0) {
-			pt_log_kv(LOG_ERR, "start", "error", "reason",
-				  PT_LOG_F("entitlement usage: %s", strerror(-r)), NULL);
-			goto out;
-		}
-		if (ubad)
-			pt_log_kv(LOG_WARNING, "start", "warning", "reason",
-				  PT_LOG_F("%s cannot be read or parsed: entitlement usage is "
-					   "observed again from now",
-					   upath),
-				  NULL);
+		/* statistics: a damaged file is not a reason to stop */
+		for (int k = 0; k < 2; k++)
+			if (k ? ubad : hbad)
+				pt_log_kv(
+					LOG_WARNING, "start", "warning", "reason",
+					PT_LOG_F(
+						"%s cannot be read or parsed: %s",
+						k ? upath : hpath,
+						k ? "entitlement usage is observed again from now" :
+						    "the usage history starts again"),
+					NULL);
 	}
 	pt_keygen_cleanup(d.cfg->state_dir, keygen); /* leftovers of an interrupted rotation */
 	pt_ops_clean_temps(&d);

@@ -599,29 +599,31 @@ out:
 
 /* ------------------------------------------------------------------ file */
 
+struct load {
+	uint32_t max_per_user;
+	struct pt_usage *u;
+};
+
+static int parse_file(const char *text, size_t len, void *p)
+{
+	struct load *l = p;
+
+	return pt_usage_from_json(text, len, l->max_per_user, &l->u, NULL, 0);
+}
+
 int pt_usage_open(const char *path, uint32_t max_per_user, struct pt_usage **ret, bool *ret_bad)
 {
-	struct pt_usage *u = NULL;
-	uint8_t *text = NULL;
-	size_t len = 0;
+	struct load l = { .max_per_user = max_per_user };
+	struct pt_usage *u;
 	int r;
 
 	if (!ret)
 		return -EINVAL;
 	if (ret_bad)
 		*ret_bad = false;
-	if (path) {
-		r = pt_read_file(path, USAGE_JSON_MAX, &text, &len);
-		if (r >= 0) {
-			r = pt_usage_from_json((const char *)text, len, max_per_user, &u, NULL, 0);
-			free(text);
-			if (r == -ENOMEM)
-				return r;
-			if (r < 0 && ret_bad)
-				*ret_bad = true;
-		} else if (r != -ENOENT && ret_bad)
-			*ret_bad = true;
-	}
+	if (path && (r = pt_state_read(path, USAGE_JSON_MAX, parse_file, &l, ret_bad)) < 0)
+		return r;
+	u = l.u;
 	if (!u && !(u = usage_new(max_per_user)))
 		return -ENOMEM;
 	if (path && !(u->path = strdup(path))) {
@@ -642,8 +644,7 @@ int pt_usage_flush(struct pt_usage *u)
 	r = pt_usage_to_json(u, &json);
 	if (r < 0)
 		return r;
-	r = pt_atomic_replace(u->path, json, strlen(json), 0600);
-	free(json);
+	r = pt_state_write(u->path, json);
 	if (r >= 0) {
 		u->dirty = u->unjournaled = false;
 		for (size_t i = 0; i < u->n; i++)

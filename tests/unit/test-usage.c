@@ -29,6 +29,7 @@
 
 #include "account.h"
 #include "daemon-state.h"
+#include "fileio.h"
 #include "journal.h"
 #include "jws.h"
 #include "live.h"
@@ -142,38 +143,42 @@ static struct pt_peer peer_of(enum who w)
 	return peer;
 }
 
-/* req as w (the front's part for a live token too), committed as the
- * holder's loop does: the reply's error code (0: PT_OK), *ret the reply
- * (may be NULL). */
+/* req as w: the reply's error code (0: PT_OK), *ret the reply (may be
+ * NULL). */
 static uint32_t call(enum who w, const struct pt_req *req, struct pt_rep *ret)
 {
 	struct pt_peer peer = peer_of(w);
-	struct pt_live_presented live = { 0 };
-	struct ptbuf *out = ptbuf_new(4 + PT_MAX_FRAME);
-	const uint8_t *payload;
-	size_t len, used;
-	uint8_t type;
-	struct pt_rep rep = { 0 };
-	uint32_t code;
-	int r;
 
-	assert_non_null(out);
-	if (pt_req_presents_live(req->type))
-		assert_int_not_equal(pt_live_parse(req->live_token, &live), -ENOMEM);
-	r = pt_ops_handle(&d, &peer, req, pt_req_presents_live(req->type) ? &live : NULL, out);
-	assert_true(r == 0 || r == -EBADMSG);
-	pt_live_presented_clear(&live);
-	assert_int_equal(pt_frame_split(ptbuf_ptr(out), ptbuf_len(out), PT_MAX_FRAME, &type,
-					&payload, &len, &used),
-			 0);
-	assert_int_equal(pt_rep_decode(req->type, type, payload, len, &rep), 0);
-	assert_int_equal(pt_ops_commit(&d), 0);
-	ptbuf_free(out);
-	code = rep.type == PT_OK ? 0 : rep.err_code;
-	if (ret)
-		*ret = rep;
+	return ut_call(&d, &peer, req, ret);
+}
+
+/* req as w, which must succeed: the reply's token (token) or text, for the
+ * caller to free. */
+static char *call_take(enum who w, const struct pt_req *req, bool token)
+{
+	struct pt_rep rep;
+	char *v;
+
+	assert_int_equal(call(w, req, &rep), 0);
+	v = token ? rep.token : rep.text;
+	if (token)
+		rep.token = NULL;
 	else
-		pt_rep_clear(&rep);
+		rep.text = NULL;
+	pt_rep_clear(&rep);
+	return v;
+}
+
+/* req as w: the error code, a refusal's message in msg (len bytes; may be
+ * NULL). */
+static uint32_t call_msg(enum who w, const struct pt_req *req, char *msg, size_t len)
+{
+	struct pt_rep rep;
+	uint32_t code = call(w, req, &rep);
+
+	if (msg)
+		snprintf(msg, len, "%s", rep.message ? rep.message : "");
+	pt_rep_clear(&rep);
 	return code;
 }
 
@@ -200,14 +205,8 @@ static char *redeem(const char *user)
 			    .user = (char *)user,
 			    .holder = (char *)"atd",
 			    .service = (char *)"atd" };
-	struct pt_rep rep;
-	char *token;
 
-	assert_int_equal(call(ATD, &q, &rep), 0);
-	token = rep.token;
-	rep.token = NULL;
-	pt_rep_clear(&rep);
-	return token;
+	return call_take(ATD, &q, true);
 }
 
 /* PT_USED of name (group or entitlement) with token as w: the error code,
@@ -219,13 +218,8 @@ static uint32_t used(enum who w, const char *token, bool group, const char *name
 			    .live_token = (char *)token,
 			    .format = group ? PT_USED_GROUP : PT_USED_ENTITLEMENT,
 			    .name = (char *)name };
-	struct pt_rep rep;
-	uint32_t code = call(w, &q, &rep);
 
-	if (msg)
-		snprintf(msg, len, "%s", rep.message ? rep.message : "");
-	pt_rep_clear(&rep);
-	return code;
+	return call_msg(w, &q, msg, len);
 }
 
 /* The live token's payload carries "name" in its entitlements? */
@@ -250,14 +244,8 @@ static char *recommend(uint8_t f, uint32_t days)
 			    .holder = (char *)"",
 			    .count = days,
 			    .format = f };
-	struct pt_rep rep;
-	char *text;
 
-	assert_int_equal(call(ROOT, &q, &rep), 0);
-	text = rep.text;
-	rep.text = NULL;
-	pt_rep_clear(&rep);
-	return text;
+	return call_take(ROOT, &q, false);
 }
 
 /* Redeems alice's token each day from day `from` to day `to` (inclusive)
@@ -350,13 +338,8 @@ static uint32_t accept_live(enum who w, const char *token, const char *user, con
 			    .user = (char *)user,
 			    .service = (char *)"reportd",
 			    .name = (char *)require };
-	struct pt_rep rep;
-	uint32_t code = call(w, &q, &rep);
 
-	if (msg)
-		snprintf(msg, len, "%s", rep.message ? rep.message : "");
-	pt_rep_clear(&rep);
-	return code;
+	return call_msg(w, &q, msg, len);
 }
 
 static void test_accept_live(void **state)
@@ -537,21 +520,16 @@ static void test_write_curtails_older_token(void **state)
 /* The audit log's text (caller frees). */
 static char *audit_text(void)
 {
-	char path[128], *buf;
-	FILE *f;
-	long n;
+	char path[128];
+	uint8_t *text = NULL, *z;
+	size_t len = 0;
 
 	snprintf(path, sizeof(path), "%s/audit.log", dir);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return buf;
+	assert_int_equal(pt_read_file(path, 16u << 20, &text, &len), 0);
+	z = realloc(text, len + 1);
+	assert_non_null(z);
+	z[len] = '\0';
+	return (char *)z;
 }
 
 static void test_auto_curtail_and_revert(void **state)
