@@ -33,6 +33,7 @@
 #include "proto.h"
 #include "util.h"
 
+#include "keyring-run.h"
 #include "tokend-harness.h"
 
 #define NOBODY 65534
@@ -145,54 +146,14 @@ static bool carries(const char *token, const char *name)
 	return yes;
 }
 
-static void read_all(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
-		got += (size_t)n;
-	buf[got] = '\0';
-	close(fd);
-}
-
 /* `pertok -s SOCKET token used NAME` as nobody, token in a fresh session
  * keyring of the child's: the exit status, stdout and stderr (1024 bytes
  * each). */
 static int token_used(const char *token, const char *name, char *out, char *err)
 {
-	const char *b = getenv("top_builddir");
-	char bin[PATH_MAX];
-	int po[2], pe[2], st;
-	pid_t pid;
+	const char *args[] = { "token", "used", name, NULL };
 
-	snprintf(bin, sizeof(bin), "%s/tools/pertok", b ? b : ".");
-	assert_int_equal(pipe(po), 0);
-	assert_int_equal(pipe(pe), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(po[0]);
-		close(pe[0]);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
-			_exit(100);
-		if (keyctl_join_session_keyring(NULL) < 0 ||
-		    add_key("user", "pertok:live", token, strlen(token), KEY_SPEC_SESSION_KEYRING) <
-			    0)
-			_exit(101);
-		execl(bin, "pertok", "-s", th.sock, "token", "used", name, (char *)NULL);
-		_exit(102);
-	}
-	close(po[1]);
-	close(pe[1]);
-	read_all(po[0], out, 1024);
-	read_all(pe[0], err, 1024);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_true(WEXITSTATUS(st) < 100);
-	return WEXITSTATUS(st);
+	return th_pertok_as_nobody(token, args, out, 1024, err, 1024);
 }
 
 /* A program of the build tree (or tokend) with args, as root: its exit
@@ -213,7 +174,17 @@ static int run(char *out, const char *path, char *const argv[])
 		_exit(127);
 	}
 	close(p[1]);
-	read_all(p[0], out, 4096);
+	for (size_t n = 0, k; n + 1 < 4096; n += k) {
+		ssize_t got = read(p[0], out + n, 4096 - n - 1);
+
+		if (got <= 0) {
+			out[n] = '\0';
+			break;
+		}
+		k = (size_t)got;
+		out[n + k] = '\0';
+	}
+	close(p[0]);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
 	return WEXITSTATUS(st);
