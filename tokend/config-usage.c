@@ -39,9 +39,8 @@ int pt_conf_parse_usage(const struct pt_conf_ctx *x, const config_setting_t *g, 
 
 		switch (k) {
 		case 0:
+			/* at least 1 s (pt_conf_duration) */
 			r = pt_conf_duration(x, s, "usage", name, &c->usage_observation);
-			if (r >= 0 && c->usage_observation < 1)
-				r = pt_conf_fail(x, s, "usage.observation must be at least 1s");
 			break;
 		case 1:
 			r = pt_conf_int(x, s, "usage", name, 1, 3650, &v);
