@@ -330,16 +330,35 @@ static int jadd(json_object *o, const char *k, json_object *v)
 static const char *const verdict_names[] = { "keep", "keep", "remove", "curtailed" };
 static const char *const state_names[] = { "ready", "observing", "full" };
 
+/* s as the inside of a libconfig string: '"' and '\\' escaped (names may
+ * hold them: pt_name_valid; a group name comes from the directory). */
+static const char *conf_str(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s && n + 3 < len; s++) {
+		if (*s == '"' || *s == '\\')
+			buf[n++] = '\\';
+		buf[n++] = *s;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 /* One proposal as a curtail rule of the drop-in (recommend --write). */
 static void config_rule(struct text *t, const struct pt_usage_entry *e,
 			const struct pt_rec_item *it, bool first)
 {
+	char user[520], holder[520], name[520], note[620];
+
 	add(t,
 	    "%s  { name = \"%s\"; curtail = true; users = [ \"%s\" ]; holders = [ \"%s\" ];\n"
 	    "    %s = [ \"%s\" ];\n"
 	    "    note = \"%s\"; }",
-	    first ? "" : ",\n", it->id, e->user, e->holder,
-	    e->kind == PT_USAGE_GROUP ? "groups_remove" : "entitlements_remove", e->name, it->note);
+	    first ? "" : ",\n", it->id, conf_str(e->user, user, sizeof(user)),
+	    conf_str(e->holder, holder, sizeof(holder)),
+	    e->kind == PT_USAGE_GROUP ? "groups_remove" : "entitlements_remove",
+	    conf_str(e->name, name, sizeof(name)), conf_str(it->note, note, sizeof(note)));
 }
 
 int op_recommend(struct call *c)
@@ -392,8 +411,8 @@ int op_recommend(struct call *c)
 		json_object *po = NULL, *items = NULL;
 		uint64_t days;
 
-		if (p->kind != PT_USAGE_PAIR || (q->user[0] && strcmp(q->user, p->user) != 0) ||
-		    (q->holder[0] && strcmp(q->holder, p->holder) != 0))
+		if (p->kind != PT_USAGE_PAIR || (q->user && *q->user && strcmp(q->user, p->user)) ||
+		    (q->holder && *q->holder && strcmp(q->holder, p->holder)))
 			continue;
 		st = pt_rec_pair(d->cfg, p, now);
 		days = now > p->first ? (now - p->first) / 86400 : 0;
@@ -628,9 +647,10 @@ int op_curtail_revert(struct call *c)
 		return reply_error(c, PT_E_NOTFOUND, "%s was reverted before", q->id);
 	}
 	if (r < 0) {
-		while ((rule = pt_policy_curtailer(d->cfg, NULL, NULL, false, NULL, &from)) &&
-		       strcmp(rule->name, q->id) != 0)
-			;
+		for (rule = NULL; from < d->cfg->n_redeem && !rule; from++)
+			if (d->cfg->redeem[from].curtail &&
+			    strcmp(d->cfg->redeem[from].name, q->id) == 0)
+				rule = &d->cfg->redeem[from];
 		if (rule)
 			snprintf(why, sizeof(why),
 				 "%s is a curtail rule of the configuration (line %d): delete it "

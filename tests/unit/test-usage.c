@@ -510,10 +510,51 @@ static void test_write_curtails_older_token(void **state)
 	assert_non_null(strstr(msg, id));
 	assert_non_null(strstr(msg, "used 0 times in 36 redemptions over 35 days"));
 	pt_free_secret(token);
+	/* --revert is for auto_curtail's: a rule of a file is deleted there */
+	{
+		struct pt_req q = { .type = PT_CURTAIL_REVERT, .id = id };
+
+		assert_int_equal(call_msg(ROOT, &q, msg, sizeof(msg)), PT_E_NOTFOUND);
+		assert_non_null(strstr(msg, "is a curtail rule of the configuration"));
+	}
 	/* and recommend shows it as curtailed, not proposed again */
 	text = recommend(PT_REC_TEXT, 0);
 	assert_non_null(strstr(text, "curtailed entitlement db-admin by rec-"));
 	assert_non_null(strstr(text, "proposals: 0"));
+	free(text);
+}
+
+/* Names with '"' and '\\' (valid names; a group comes from the directory)
+ * are escaped in the drop-in: it loads, and removes exactly those names. */
+static void test_write_escapes(void **state)
+{
+	char *ents[] = { "a\"b", "c\\d", NULL }, *groups[] = { "g\";x", NULL };
+	struct pt_config *cfg = NULL;
+	char conf[4096], err[512], *text;
+	const struct pt_rule *r = NULL;
+
+	(void)state;
+	now_s = 1700000000;
+	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 2, groups, 1, now_s), 0);
+	now_s += 40 * DAY;
+	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 2, groups, 1, now_s), 0);
+	text = recommend(PT_REC_CONFIG, 0);
+	snprintf(conf, sizeof(conf),
+		 "actors = ( { name = \"atd\"; uid = 0; exe = [ \"/usr/sbin/atd\" ]; } );\n%s",
+		 text);
+	if (pt_config_load_string(conf, "rec.conf", &cfg, err, sizeof(err)) < 0)
+		fail_msg("the drop-in does not load: %s\n%s", err, text);
+	assert_int_equal(cfg->n_redeem, 3);
+	for (size_t i = 0; i < cfg->n_redeem; i++) {
+		assert_true(cfg->redeem[i].curtail);
+		if (cfg->redeem[i].n_groups_remove)
+			r = &cfg->redeem[i];
+	}
+	assert_non_null(r);
+	assert_string_equal(r->groups_remove[0], "g\";x");
+	assert_non_null(pt_policy_curtailer(cfg, "alice", "atd", false, "a\"b", NULL));
+	assert_non_null(pt_policy_curtailer(cfg, "alice", "atd", false, "c\\d", NULL));
+	pt_config_free(cfg);
 	free(text);
 }
 
@@ -709,6 +750,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_accept_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_observation_and_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_curtails_older_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto_curtail_and_revert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
