@@ -287,6 +287,7 @@ size_t usage_explain(const struct pt_daemon *d, const char *user, const char *ho
 		pt_usage_find(d->usage, user, holder, PT_USAGE_PAIR, "");
 	uint64_t window = pt_rec_window(d->cfg, 0);
 	static const char *const verdicts[] = { "keep", "keep", "unused", "curtailed" };
+	struct pt_rec_baseline *b = NULL;
 
 	if (!len)
 		return 0;
@@ -300,6 +301,8 @@ size_t usage_explain(const struct pt_daemon *d, const char *user, const char *ho
 	    " days)\n",
 	    pair->count, now > pair->first ? (now - pair->first) / 86400 : 0,
 	    pair->base ? ", history full" : "", window / 86400);
+	/* out of memory: the lines without the holder's baseline */
+	(void)pt_rec_baseline_new(d->usage, now > window ? now - window : 0, &b);
 	for (size_t i = run_start(d->usage, (size_t)(pair - pt_usage_at(d->usage, 0)));
 	     i < pt_usage_count(d->usage); i++) {
 		const struct pt_usage_entry *e = pt_usage_at(d->usage, i);
@@ -309,10 +312,11 @@ size_t usage_explain(const struct pt_daemon *d, const char *user, const char *ho
 			break;
 		if (!is_item(e))
 			continue;
-		pt_rec_judge(d->cfg, d->usage, pair, e, window, now, &it);
+		pt_rec_judge(d->cfg, d->usage, b, pair, e, window, now, &it);
 		add(&t, "  %s %s: %s: %s%s%s\n", kind_word(e->kind), e->name, verdicts[it.verdict],
 		    it.note, it.by ? " by " : "", it.by ? it.by : "");
 	}
+	pt_rec_baseline_free(b);
 	return t.n;
 }
 
@@ -370,13 +374,16 @@ int op_recommend(struct call *c)
 	struct text t = { .cap = PT_MAX_TEXT - 64 };
 	struct pt_rep rep = { .type = PT_OK };
 	json_object *root = NULL, *pairs = NULL;
+	struct pt_rec_baseline *b = NULL;
 	size_t proposals = 0;
 	char when[64];
 	int r = -ENOMEM;
 
 	t.p = malloc(t.cap);
-	if (!t.p)
+	if (!t.p || pt_rec_baseline_new(u, now > window ? now - window : 0, &b) < 0) {
+		free(t.p);
 		return reply_error(c, PT_E_INTERNAL, "out of memory");
+	}
 	t.p[0] = '\0';
 	if (q->format == PT_REC_JSON) {
 		root = json_object_new_object();
@@ -450,7 +457,7 @@ int op_recommend(struct call *c)
 
 			if (!is_item(e))
 				continue;
-			pt_rec_judge(d->cfg, u, p, e, window, now, &it);
+			pt_rec_judge(d->cfg, u, b, p, e, window, now, &it);
 			if (st != PT_REC_READY && it.verdict == PT_REC_REMOVE)
 				it.verdict = PT_REC_KEEP_NEW; /* nothing proposed before then */
 			if (it.verdict == PT_REC_REMOVE && st == PT_REC_READY)
@@ -531,6 +538,7 @@ out:
 	r = reply_error(c, PT_E_INTERNAL, "out of memory");
 done:
 	json_object_put(root);
+	pt_rec_baseline_free(b);
 	free(t.p);
 	return r;
 }
@@ -562,67 +570,91 @@ static void audit_curtail(struct pt_daemon *d, const char *result, const struct 
 			  pt_audit_failure(d->audit) ?: strerror(-r), NULL);
 }
 
-void pt_ops_auto_curtail(struct pt_daemon *d)
+/* A proposal auto_curtail applies (copied: adding one moves the entries). */
+struct proposal {
+	char user[256], holder[256], name[256], id[16], note[300];
+	char kind;
+	uint64_t redemptions;
+};
+
+/* The proposals due now (at most max), judged against one baseline. */
+static size_t due(const struct pt_daemon *d, uint64_t now, struct proposal *v, size_t max)
 {
 	const struct pt_usage *u = d->usage;
-	uint64_t now = pt_ops_now(d), window;
-	char why[1400];
+	uint64_t window = pt_rec_window(d->cfg, 0);
+	struct pt_rec_baseline *b = NULL;
+	size_t n = 0;
 
-	if (!u || !d->cfg->usage_auto_curtail)
-		return;
-	window = pt_rec_window(d->cfg, 0);
-	for (size_t i = 0; i < pt_usage_count(u); i++) {
+	if (pt_rec_baseline_new(u, now > window ? now - window : 0, &b) < 0)
+		return 0; /* out of memory: the next round */
+	for (size_t i = 0; i < pt_usage_count(u) && n < max; i++) {
 		const struct pt_usage_entry *p = pt_usage_at(u, i);
 
 		if (p->kind != PT_USAGE_PAIR || pt_rec_pair(d->cfg, p, now) != PT_REC_READY)
 			continue;
-		for (size_t j = run_start(u, i); j < i; j++) {
-			const struct pt_usage_entry *e = pt_usage_at(u, j), *x;
+		for (size_t j = run_start(u, i); j < i && n < max; j++) {
+			const struct pt_usage_entry *e = pt_usage_at(u, j);
 			struct pt_rec_item it;
-			char kind;
-			int r;
+			struct proposal *x = &v[n];
 
 			if (!is_item(e))
 				continue;
-			pt_rec_judge(d->cfg, u, p, e, window, now, &it);
+			pt_rec_judge(d->cfg, u, b, p, e, window, now, &it);
 			if (it.verdict != PT_REC_REMOVE)
 				continue;
-			kind = e->kind == PT_USAGE_GROUP ? PT_USAGE_CURTAIL_G : PT_USAGE_CURTAIL_E;
-			/* the entries move when one is added: copy what is needed */
-			{
-				char user[256], holder[256], name[256];
-				uint64_t red = p->count;
-
-				snprintf(user, sizeof(user), "%s", e->user);
-				snprintf(holder, sizeof(holder), "%s", e->holder);
-				snprintf(name, sizeof(name), "%s", e->name);
-				r = pt_usage_curtail(d->usage, it.id, user, holder, kind, name,
-						     it.note, red, now);
-				if (r == -EEXIST)
-					continue; /* applied before, or reverted: never again */
-				if (r < 0) {
-					pt_log_kv(LOG_ERR, "curtail", "error", "user", user,
-						  "holder", holder, "reason", strerror(-r), NULL);
-					continue;
-				}
-				x = pt_usage_find(u, user, holder, kind, name);
-				snprintf(why, sizeof(why),
-					 "auto_curtail removes %s %s from %s's live tokens for "
-					 "%s: %s (pertokctl recommend --revert %s)",
-					 kind_word(kind == PT_USAGE_CURTAIL_G ? PT_USAGE_GROUP :
-										PT_USAGE_ENT),
-					 name, user, holder, it.note, it.id);
-				if (x)
-					audit_curtail(d, "allow", x, why);
-				/* the array may have grown: find the pair again */
-				p = pt_usage_find(u, user, holder, PT_USAGE_PAIR, "");
-				if (!p)
-					return;
-				i = (size_t)(p - pt_usage_at(u, 0));
-				j = run_start(u, i) - 1; /* start over: verdicts changed */
-			}
+			snprintf(x->user, sizeof(x->user), "%s", e->user);
+			snprintf(x->holder, sizeof(x->holder), "%s", e->holder);
+			snprintf(x->name, sizeof(x->name), "%s", e->name);
+			snprintf(x->id, sizeof(x->id), "%s", it.id);
+			snprintf(x->note, sizeof(x->note), "%s", it.note);
+			x->kind =
+				e->kind == PT_USAGE_GROUP ? PT_USAGE_CURTAIL_G : PT_USAGE_CURTAIL_E;
+			x->redemptions = p->count;
+			n++;
 		}
 	}
+	pt_rec_baseline_free(b);
+	return n;
+}
+
+#define AUTO_CURTAIL_MAX 64 /* per housekeeping round: the rest the next */
+
+void pt_ops_auto_curtail(struct pt_daemon *d)
+{
+	struct proposal *v;
+	uint64_t now = pt_ops_now(d);
+	char why[1400];
+	size_t n;
+
+	if (!d->usage || !d->cfg->usage_auto_curtail)
+		return;
+	v = calloc(AUTO_CURTAIL_MAX, sizeof(*v));
+	if (!v)
+		return;
+	n = due(d, now, v, AUTO_CURTAIL_MAX);
+	for (size_t i = 0; i < n; i++) {
+		const struct proposal *x = &v[i];
+		const struct pt_usage_entry *e;
+		int r = pt_usage_curtail(d->usage, x->id, x->user, x->holder, x->kind, x->name,
+					 x->note, x->redemptions, now);
+
+		if (r == -EEXIST)
+			continue; /* applied before, or reverted: never again */
+		if (r < 0) {
+			pt_log_kv(LOG_ERR, "curtail", "error", "user", x->user, "holder", x->holder,
+				  "reason", strerror(-r), NULL);
+			continue;
+		}
+		e = pt_usage_find(d->usage, x->user, x->holder, x->kind, x->name);
+		snprintf(why, sizeof(why),
+			 "auto_curtail removes %s %s from %s's live tokens for %s: %s (pertokctl "
+			 "recommend --revert %s)",
+			 x->kind == PT_USAGE_CURTAIL_G ? "group" : "entitlement", x->name, x->user,
+			 x->holder, x->note, x->id);
+		if (e)
+			audit_curtail(d, "allow", e, why);
+	}
+	free(v);
 }
 
 /* CURTAIL_REVERT (root): a curtailment of auto_curtail no longer applies,

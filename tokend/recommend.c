@@ -2,9 +2,11 @@
 /* Recommendations from the usage history (see recommend.h). */
 #include "conf.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,31 +56,112 @@ static void date_of(uint64_t t, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64, t);
 }
 
-/* The holder's baseline: of the users with a pair for holder, how many used
- * kind name within the window. */
-static void baseline(const struct pt_usage *u, const char *holder, char kind, const char *name,
-		     uint64_t since, uint32_t *ret_used, uint32_t *ret_users)
-{
-	uint32_t used = 0, users = 0;
+struct pt_rec_baseline {
+	const struct pt_usage_entry **items; /* by (holder, kind, name) */
+	uint32_t *used;			     /* per item: its group's users who used it */
+	size_t n_items;
+	const struct pt_usage_entry **pairs; /* by holder */
+	size_t n_pairs;
+};
 
-	for (size_t i = 0; i < pt_usage_count(u); i++) {
+static int by_item(const void *a, const void *b)
+{
+	const struct pt_usage_entry *x = *(const struct pt_usage_entry *const *)a;
+	const struct pt_usage_entry *y = *(const struct pt_usage_entry *const *)b;
+	int c = strcmp(x->holder, y->holder);
+
+	if (c == 0)
+		c = (unsigned char)x->kind - (unsigned char)y->kind;
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static int by_holder(const void *a, const void *b)
+{
+	return strcmp((*(const struct pt_usage_entry *const *)a)->holder,
+		      (*(const struct pt_usage_entry *const *)b)->holder);
+}
+
+void pt_rec_baseline_free(struct pt_rec_baseline *b)
+{
+	if (!b)
+		return;
+	free(b->items);
+	free(b->used);
+	free(b->pairs);
+	free(b);
+}
+
+int pt_rec_baseline_new(const struct pt_usage *u, uint64_t since, struct pt_rec_baseline **ret)
+{
+	struct pt_rec_baseline *b = calloc(1, sizeof(*b));
+	size_t n = pt_usage_count(u);
+
+	if (!b || (n && (!(b->items = calloc(n, sizeof(*b->items))) ||
+			 !(b->used = calloc(n, sizeof(*b->used))) ||
+			 !(b->pairs = calloc(n, sizeof(*b->pairs)))))) {
+		pt_rec_baseline_free(b);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
 		const struct pt_usage_entry *e = pt_usage_at(u, i);
 
-		if (strcmp(e->holder, holder) != 0)
-			continue;
-		if (e->kind == PT_USAGE_PAIR && users < UINT32_MAX)
-			users++;
-		else if (e->kind == kind && strcmp(e->name, name) == 0 && e->count &&
-			 e->last >= since && used < UINT32_MAX)
-			used++;
+		if (e->kind == PT_USAGE_PAIR)
+			b->pairs[b->n_pairs++] = e;
+		else if (e->kind == PT_USAGE_ENT || e->kind == PT_USAGE_GROUP)
+			b->items[b->n_items++] = e;
 	}
-	*ret_used = used;
-	*ret_users = users;
+	qsort(b->items, b->n_items, sizeof(*b->items), by_item);
+	qsort(b->pairs, b->n_pairs, sizeof(*b->pairs), by_holder);
+	/* each run of one (holder, kind, name): its count of recent users */
+	for (size_t i = 0, j; i < b->n_items; i = j) {
+		uint32_t used = 0;
+
+		for (j = i; j < b->n_items && by_item(&b->items[i], &b->items[j]) == 0; j++)
+			used += b->items[j]->count && b->items[j]->last >= since;
+		for (size_t k = i; k < j; k++)
+			b->used[k] = used;
+	}
+	*ret = b;
+	return 0;
+}
+
+/* The first index of the sorted array v (n) not below key, by cmp. */
+static size_t lower(const struct pt_usage_entry **v, size_t n, const struct pt_usage_entry *key,
+		    int (*cmp)(const void *, const void *))
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cmp(&v[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void baseline(const struct pt_rec_baseline *b, const struct pt_usage_entry *item,
+		     uint32_t *ret_used, uint32_t *ret_users)
+{
+	size_t i, users = 0;
+
+	*ret_used = *ret_users = 0;
+	if (!b)
+		return;
+	i = lower(b->items, b->n_items, item, by_item);
+	if (i < b->n_items && by_item(&b->items[i], &item) == 0)
+		*ret_used = b->used[i];
+	for (i = lower(b->pairs, b->n_pairs, item, by_holder);
+	     i < b->n_pairs && strcmp(b->pairs[i]->holder, item->holder) == 0; i++)
+		users++;
+	*ret_users = users > UINT32_MAX ? UINT32_MAX : (uint32_t)users;
 }
 
 void pt_rec_judge(const struct pt_config *cfg, const struct pt_usage *u,
-		  const struct pt_usage_entry *pair, const struct pt_usage_entry *item,
-		  uint64_t window, uint64_t now, struct pt_rec_item *ret)
+		  const struct pt_rec_baseline *b, const struct pt_usage_entry *pair,
+		  const struct pt_usage_entry *item, uint64_t window, uint64_t now,
+		  struct pt_rec_item *ret)
 {
 	bool group = item->kind == PT_USAGE_GROUP;
 	uint64_t since = now > window ? now - window : 0, wdays = window / DAY;
@@ -90,7 +173,7 @@ void pt_rec_judge(const struct pt_config *cfg, const struct pt_usage *u,
 	pt_rec_id(item->user, item->holder, item->kind, item->name, ret->id);
 	ret->redemptions = pair->count > item->base ? pair->count - item->base : 0;
 	ret->days = now > item->first ? (now - item->first) / DAY : 0;
-	baseline(u, item->holder, item->kind, item->name, since, &ret->base_used, &ret->base_users);
+	baseline(b, item, &ret->base_used, &ret->base_users);
 	date_of(item->last, last, sizeof(last));
 	rule = pt_policy_curtailer(cfg, item->user, item->holder, group, item->name, NULL);
 	cur = pt_usage_curtailed(u, item->user, item->holder, item->kind, item->name);

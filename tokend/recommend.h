@@ -56,9 +56,19 @@ uint64_t pt_rec_window(const struct pt_config *cfg, uint32_t days);
 /* The state of pair (a PT_USAGE_PAIR entry) at now. */
 enum pt_rec_pair_state pt_rec_pair(const struct pt_config *cfg, const struct pt_usage_entry *pair,
 				   uint64_t now);
-/* The verdict on item (an entitlement or group entry of pair). */
+/* The holders' baselines at since (now - window), computed once for a
+ * whole recommendation in O(n log n): for each (holder, kind, name), how
+ * many of the holder's users used it since then, and how many users the
+ * holder has. The entries of u must not change while it is used. */
+struct pt_rec_baseline;
+int pt_rec_baseline_new(const struct pt_usage *u, uint64_t since, struct pt_rec_baseline **ret);
+void pt_rec_baseline_free(struct pt_rec_baseline *b);
+
+/* The verdict on item (an entitlement or group entry of pair); b may be
+ * NULL (no baseline: 0 of 0). */
 void pt_rec_judge(const struct pt_config *cfg, const struct pt_usage *u,
-		  const struct pt_usage_entry *pair, const struct pt_usage_entry *item,
-		  uint64_t window, uint64_t now, struct pt_rec_item *ret);
+		  const struct pt_rec_baseline *b, const struct pt_usage_entry *pair,
+		  const struct pt_usage_entry *item, uint64_t window, uint64_t now,
+		  struct pt_rec_item *ret);
 /* "rec-" + 8 hex digits of SHA-256(user, holder, kind, name). */
 void pt_rec_id(const char *user, const char *holder, char kind, const char *name, char ret[16]);

@@ -428,6 +428,33 @@ static void test_observation_and_window(void **state)
 	}
 }
 
+/* The holder's baseline: bob used db-admin on day 30, alice never: her
+ * proposal says 1 of the holder's 2 users used it in the window. */
+static void test_baseline(void **state)
+{
+	static const uint64_t t0 = 1700000000;
+	char *text;
+
+	(void)state;
+	persist("alice");
+	persist("bob");
+	for (unsigned day = 0; day <= 35; day++) {
+		char *a, *b;
+
+		now_s = t0 + (uint64_t)day * DAY;
+		a = redeem("alice");
+		b = redeem("bob");
+		if (day == 30)
+			assert_int_equal(used(BOB, b, false, "db-admin", NULL, 0), 0);
+		pt_free_secret(a);
+		pt_free_secret(b);
+	}
+	text = recommend(PT_REC_TEXT, 0);
+	assert_non_null(strstr(text, "remove entitlement db-admin rec-"));
+	assert_non_null(strstr(text, "used by 1 of 2 users of holder atd in the window"));
+	free(text);
+}
+
 static void test_json(void **state)
 {
 	json_object *o, *pairs, *items, *v;
@@ -749,6 +776,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accept_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_observation_and_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_baseline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_curtails_older_token, setup, teardown),
