@@ -617,7 +617,8 @@ static size_t due(const struct pt_daemon *d, uint64_t now, struct proposal *v, s
 	return n;
 }
 
-#define AUTO_CURTAIL_MAX 64 /* per housekeeping round: the rest the next */
+#define AUTO_CURTAIL_MAX 64    /* per pass: the rest the next */
+#define AUTO_CURTAIL_EVERY 600 /* s between passes (one judges the whole history) */
 
 void pt_ops_auto_curtail(struct pt_daemon *d)
 {
@@ -628,6 +629,12 @@ void pt_ops_auto_curtail(struct pt_daemon *d)
 
 	if (!d->usage || !d->cfg->usage_auto_curtail)
 		return;
+	/* days-long windows: a pass every ten minutes is soon enough (a clock
+	 * stepped back runs one at once) */
+	if (d->auto_curtail_at && now >= d->auto_curtail_at &&
+	    now - d->auto_curtail_at < AUTO_CURTAIL_EVERY)
+		return;
+	d->auto_curtail_at = now;
 	v = calloc(AUTO_CURTAIL_MAX, sizeof(*v));
 	if (!v)
 		return;

@@ -47,6 +47,7 @@ struct pt_daemon {
 	struct pt_audit *audit;	    /* the audit trail (audit.h) */
 	struct pt_history *history; /* usage per user and actor (history.h); may be NULL */
 	struct pt_usage *usage;	    /* entitlement/group use (usage.h); may be NULL */
+	uint64_t auto_curtail_at;   /* the last auto_curtail pass (wall clock s; 0: none) */
 	const struct pt_sealer *sealer;
 	uint8_t *storekey; /* PT_STORE_KEYLEN bytes in an mlocked page (main.c) */
 	char keydir[4096]; /* current key generation (rotate.h): STATE_DIR or STATE_DIR/gen-N */
@@ -134,5 +135,6 @@ void pt_ops_clean_temps(struct pt_daemon *d);
 void pt_ops_housekeeping(struct pt_daemon *d);
 
 /* usage { auto_curtail }: applies the recommendations that are due (each an
- * audit record "op=curtail result=allow"); housekeeping calls it. */
+ * audit record "op=curtail result=allow"), at most one pass every ten
+ * minutes; housekeeping calls it. */
 void pt_ops_auto_curtail(struct pt_daemon *d);

@@ -61,6 +61,7 @@ struct pt_rec_baseline {
 	uint32_t *used;			     /* per item: its group's users who used it */
 	size_t n_items;
 	const struct pt_usage_entry **pairs; /* by holder */
+	uint32_t *users;		     /* per pair: its holder's pairs */
 	size_t n_pairs;
 };
 
@@ -88,6 +89,7 @@ void pt_rec_baseline_free(struct pt_rec_baseline *b)
 	free(b->items);
 	free(b->used);
 	free(b->pairs);
+	free(b->users);
 	free(b);
 }
 
@@ -98,7 +100,8 @@ int pt_rec_baseline_new(const struct pt_usage *u, uint64_t since, struct pt_rec_
 
 	if (!b || (n && (!(b->items = calloc(n, sizeof(*b->items))) ||
 			 !(b->used = calloc(n, sizeof(*b->used))) ||
-			 !(b->pairs = calloc(n, sizeof(*b->pairs)))))) {
+			 !(b->pairs = calloc(n, sizeof(*b->pairs))) ||
+			 !(b->users = calloc(n, sizeof(*b->users)))))) {
 		pt_rec_baseline_free(b);
 		return -ENOMEM;
 	}
@@ -120,6 +123,12 @@ int pt_rec_baseline_new(const struct pt_usage *u, uint64_t since, struct pt_rec_
 			used += b->items[j]->count && b->items[j]->last >= since;
 		for (size_t k = i; k < j; k++)
 			b->used[k] = used;
+	}
+	for (size_t i = 0, j; i < b->n_pairs; i = j) {
+		for (j = i; j < b->n_pairs && by_holder(&b->pairs[i], &b->pairs[j]) == 0; j++)
+			;
+		for (size_t k = i; k < j; k++)
+			b->users[k] = j - i > UINT32_MAX ? UINT32_MAX : (uint32_t)(j - i);
 	}
 	*ret = b;
 	return 0;
@@ -144,7 +153,7 @@ static size_t lower(const struct pt_usage_entry **v, size_t n, const struct pt_u
 static void baseline(const struct pt_rec_baseline *b, const struct pt_usage_entry *item,
 		     uint32_t *ret_used, uint32_t *ret_users)
 {
-	size_t i, users = 0;
+	size_t i;
 
 	*ret_used = *ret_users = 0;
 	if (!b)
@@ -152,10 +161,9 @@ static void baseline(const struct pt_rec_baseline *b, const struct pt_usage_entr
 	i = lower(b->items, b->n_items, item, by_item);
 	if (i < b->n_items && by_item(&b->items[i], &item) == 0)
 		*ret_used = b->used[i];
-	for (i = lower(b->pairs, b->n_pairs, item, by_holder);
-	     i < b->n_pairs && strcmp(b->pairs[i]->holder, item->holder) == 0; i++)
-		users++;
-	*ret_users = users > UINT32_MAX ? UINT32_MAX : (uint32_t)users;
+	i = lower(b->pairs, b->n_pairs, item, by_holder);
+	if (i < b->n_pairs && strcmp(b->pairs[i]->holder, item->holder) == 0)
+		*ret_users = b->users[i];
 }
 
 void pt_rec_judge(const struct pt_config *cfg, const struct pt_usage *u,
