@@ -37,7 +37,6 @@
 #include "tokend-harness.h"
 
 #define NOBODY 65534
-#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 static char ts[PATH_MAX];
 
@@ -71,15 +70,7 @@ static void write_conf(void)
 /* tokend under libfaketime, its clock offset read from ts at every call */
 static void start(void)
 {
-	setenv("LD_PRELOAD", FAKETIME_LIB, 1);
-	setenv("FAKETIME_TIMESTAMP_FILE", ts, 1);
-	setenv("FAKETIME_NO_CACHE", "1", 1);
-	setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
-	th_start();
-	unsetenv("LD_PRELOAD");
-	unsetenv("FAKETIME_TIMESTAMP_FILE");
-	unsetenv("FAKETIME_NO_CACHE");
-	unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
+	th_start_faketime(ts);
 }
 
 static int setup(void **state)

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
@@ -17,6 +18,24 @@
 #include "live.h"
 #include "proto.h"
 #include "seal.h"
+
+struct pt_account *ut_account(const char *user, uid_t uid)
+{
+	struct pt_account *a = calloc(1, sizeof(*a));
+
+	assert_non_null(a);
+	a->user = strdup(user);
+	a->uid = uid;
+	a->gid = uid;
+	a->gecos = strdup("");
+	a->home = strdup("/nonexistent");
+	a->shell = strdup("/bin/sh");
+	a->groups = calloc(2, sizeof(char *));
+	assert_non_null(a->groups);
+	a->groups[0] = strdup(user);
+	a->n_groups = 1;
+	return a;
+}
 
 uint32_t ut_reply(struct pt_daemon *d, uint8_t req_type, struct ptbuf *out, struct pt_rep *ret)
 {

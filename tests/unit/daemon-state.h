@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "account.h"
 #include "ops.h"
 #include "store.h"
 
@@ -18,6 +19,10 @@ int ut_daemon_open(struct pt_daemon *d, const char *conf, const char *statedir, 
 
 /* Frees what ut_daemon_open made. */
 void ut_daemon_close(struct pt_daemon *d);
+
+/* An account as NSS would answer it: user, uid = gid, home /nonexistent,
+ * shell /bin/sh, the one group named as the user (for fake look-ups). */
+struct pt_account *ut_account(const char *user, uid_t uid);
 
 /* For cmocka tests (a malformed reply fails the test). The one reply frame
  * in out, decoded into *ret (may be NULL), after the round's commit

@@ -72,18 +72,7 @@ static int fake_lookup(const char *user, struct pt_account **ret)
 		}
 		if (strcmp(accounts[i].user, user) != 0 || !accounts[i].present)
 			continue;
-		a = calloc(1, sizeof(*a));
-		assert_non_null(a);
-		a->user = strdup(user);
-		a->uid = accounts[i].uid;
-		a->gid = accounts[i].uid;
-		a->gecos = strdup("");
-		a->home = strdup("/nonexistent");
-		a->shell = strdup("/bin/sh");
-		a->groups = calloc(2, sizeof(char *));
-		a->groups[0] = strdup(user);
-		a->n_groups = 1;
-		*ret = a;
+		*ret = ut_account(user, accounts[i].uid);
 		return 0;
 	}
 	return -ENOENT;

@@ -53,27 +53,9 @@ static uint64_t fake_clock(void)
 /* alice (1000) and bob (1001), each in a group of their name */
 static int fake_lookup(const char *user, struct pt_account **ret)
 {
-	struct pt_account *a;
-	uid_t uid;
-
-	if (strcmp(user, "alice") == 0)
-		uid = 1000;
-	else if (strcmp(user, "bob") == 0)
-		uid = 1001;
-	else
+	if (strcmp(user, "alice") != 0 && strcmp(user, "bob") != 0)
 		return -ENOENT;
-	a = calloc(1, sizeof(*a));
-	assert_non_null(a);
-	a->user = strdup(user);
-	a->uid = uid;
-	a->gid = uid;
-	a->gecos = strdup("");
-	a->home = strdup("/nonexistent");
-	a->shell = strdup("/bin/sh");
-	a->groups = calloc(2, sizeof(char *));
-	a->groups[0] = strdup(user);
-	a->n_groups = 1;
-	*ret = a;
+	*ret = ut_account(user, strcmp(user, "alice") == 0 ? 1000 : 1001);
 	return 0;
 }
 
