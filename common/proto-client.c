@@ -78,6 +78,26 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		    (r = ptbuf_put_cstring_max(b, req->service, PT_MAX_STR)) < 0)
 			return r;
 		return ptbuf_put_u32(b, req->count);
+	case PT_USED:
+		if ((r = ptbuf_put_cstring_max(b, req->live_token, PT_MAX_TOKEN)) < 0 ||
+		    (r = ptbuf_put_u8(b, req->format)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, req->name, PT_MAX_STR);
+	case PT_RECOMMEND:
+		if ((r = ptbuf_put_cstring_max(b, req->user ? req->user : "", PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->holder ? req->holder : "", PT_MAX_STR)) <
+			    0 ||
+		    (r = ptbuf_put_u32(b, req->count)) < 0)
+			return r;
+		return ptbuf_put_u8(b, req->format);
+	case PT_CURTAIL_REVERT:
+		return ptbuf_put_cstring_max(b, req->id, PT_MAX_STR);
+	case PT_ACCEPT_LIVE:
+		if ((r = ptbuf_put_cstring_max(b, req->live_token, PT_MAX_TOKEN)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, req->service, PT_MAX_STR)) < 0)
+			return r;
+		return ptbuf_put_cstring_max(b, req->name, PT_MAX_STR);
 	case PT_REDEEM:
 		if ((r = ptbuf_put_cstring_max(b, req->user, PT_MAX_STR)) < 0 ||
 		    (r = ptbuf_put_cstring_max(b, req->holder, PT_MAX_STR)) < 0 ||
@@ -336,6 +356,9 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_REVOKE_MATCH:
 	case PT_DELEGATE:
 	case PT_ACCEPT_SESSION:
+	case PT_USED:
+	case PT_CURTAIL_REVERT:
+	case PT_ACCEPT_LIVE:
 		return ptbuf_view_get_u32(v, &p->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
@@ -350,6 +373,7 @@ static int ok_decode_fields(uint8_t req_type, struct ptbuf_view *v, struct pt_re
 	case PT_RPO_SHOW:
 	case PT_RPO_EXTEND:
 	case PT_RPO_REVOKE:
+	case PT_RECOMMEND:
 		return ptbuf_view_get_cstring(v, PT_MAX_TEXT, &p->text);
 	case PT_CODE_ISSUE:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_CODE, &p->token)) < 0)

@@ -79,6 +79,9 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_REVOKE_MATCH:
 	case PT_DELEGATE:
 	case PT_ACCEPT_SESSION:
+	case PT_USED:
+	case PT_CURTAIL_REVERT:
+	case PT_ACCEPT_LIVE:
 		return ptbuf_put_u32(b, rep->count);
 	case PT_PUBKEY:
 	case PT_STATUS:
@@ -93,6 +96,7 @@ static int ok_payload(uint8_t req_type, const struct pt_rep *rep, struct ptbuf *
 	case PT_RPO_SHOW:
 	case PT_RPO_EXTEND:
 	case PT_RPO_REVOKE:
+	case PT_RECOMMEND:
 		return ptbuf_put_cstring_max(b, rep->text, PT_MAX_TEXT);
 	case PT_CODE_ISSUE:
 		if ((r = ptbuf_put_cstring_max(b, rep->token, PT_MAX_CODE)) < 0)
@@ -311,6 +315,28 @@ static int req_decode_fields(struct ptbuf_view *v, struct pt_req *q)
 		    (r = ptbuf_view_get_u32(v, &q->count)) < 0)
 			return r;
 		return q->count > 1 ? -EBADMSG : 0;
+	case PT_USED:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &q->live_token)) < 0 ||
+		    (r = ptbuf_view_get_u8(v, &q->format)) < 0)
+			return r;
+		if (q->format != PT_USED_ENTITLEMENT && q->format != PT_USED_GROUP)
+			return -EBADMSG;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->name);
+	case PT_RECOMMEND:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0 ||
+		    (r = ptbuf_view_get_u32(v, &q->count)) < 0 ||
+		    (r = ptbuf_view_get_u8(v, &q->format)) < 0)
+			return r;
+		return q->count <= 3650 && q->format <= PT_REC_CONFIG ? 0 : -EBADMSG;
+	case PT_CURTAIL_REVERT:
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id);
+	case PT_ACCEPT_LIVE:
+		if ((r = ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &q->live_token)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
+		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->service)) < 0)
+			return r;
+		return ptbuf_view_get_cstring(v, PT_MAX_STR, &q->name);
 	case PT_REDEEM:
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->user)) < 0 ||
 		    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->holder)) < 0)

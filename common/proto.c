@@ -82,6 +82,7 @@ void pt_req_clear(struct pt_req *req)
 	free(req->ttype);
 	free(req->cursor);
 	free(req->actor);
+	free(req->name);
 	pt_free_secret(req->code);
 	if (req->argv) {
 		for (uint32_t i = 0; i < req->n_argv; i++)
@@ -188,6 +189,10 @@ static const struct pt_name msgtype_names[] = {
 	{ PT_RPO_SHOW, "rpo.show" },
 	{ PT_RPO_EXTEND, "rpo.extend" },
 	{ PT_RPO_REVOKE, "rpo.revoke" },
+	{ PT_USED, "used" },
+	{ PT_RECOMMEND, "recommend" },
+	{ PT_CURTAIL_REVERT, "curtail" },
+	{ PT_ACCEPT_LIVE, "accept" },
 };
 
 static const struct pt_name errcode_names[] = {

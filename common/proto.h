@@ -107,6 +107,23 @@
  *                service, u32 count (1: a session opens, 0: it closes): the
  *                principal's concurrent sessions (max_sessions of its
  *                template). An actor. v0.4.
+ *   PT_USED      str live_token (secret: a live token minted by a redemption,
+ *                still valid, whose uid is the caller's), u8 format (kind:
+ *                PT_USED_ENTITLEMENT or PT_USED_GROUP), str name: "this job
+ *                used entitlement (or group) name" (pertok token used).
+ *                Only an entitlement or group the token carries is recorded
+ *                (it keeps privileges, never adds them).
+ *   PT_RECOMMEND str user, str holder ("" = every one), u32 count (days of
+ *                "unused"; 0 = usage.unused_days), u8 format
+ *                (PT_REC_TEXT, PT_REC_JSON or PT_REC_CONFIG) (root only)
+ *   PT_CURTAIL_REVERT str id ("rec-<hex>": a curtailment auto_curtail
+ *                applied; root only)
+ *   PT_ACCEPT_LIVE str live_token (secret: a live token minted by a
+ *                redemption, still valid), str user (PAM_USER: must be the
+ *                token's subject), str service (the PAM service), str name
+ *                (require=: entitlements, comma-separated, 1..PT_MAX_REQUIRE,
+ *                each of which the token must carry; root or an actor:
+ *                pam_pertok.so accept in a service's stack)
  * PT_OK payloads, by request:
  *   PT_HELLO     u32 version
  *   PT_MINT      str token, u64 exp, str id ("")
@@ -176,6 +193,13 @@
  *                remote principal's id): a live token whose sub is the
  *                remote principal's local name, never the external identity
  *   PT_ACCEPT_SESSION u32 count (the principal's open sessions now)
+ *   PT_USED      u32 count (the uses of name recorded so far)
+ *   PT_RECOMMEND str text (the proposals with their evidence, as text,
+ *                JSON, or a drop-in config of curtail rules)
+ *   PT_CURTAIL_REVERT u32 count (1)
+ *   PT_ACCEPT_LIVE u32 count (the entitlements recorded as used)
+ *   USED, RECOMMEND and CURTAIL_REVERT were added in v0.4 within version 1
+ *   (new request types; an older tokend answers PT_E_PROTO).
  * PT_ERR payload: u32 code (enum pt_errcode), str message (human-readable,
  *   never contains a token).
  *
@@ -214,6 +238,7 @@
 #define PT_MAX_PATH 4095u	   /* an absolute path */
 #define PT_MAX_TEMPLATE 16384u	   /* an access template (rpo.h PT_TEMPLATE_MAX) */
 #define PT_MAX_TEMPLATE_SIG 8192u  /* its detached JWS */
+#define PT_MAX_REQUIRE 16u	   /* entitlements one ACCEPT_LIVE requires */
 
 enum pt_msgtype {
 	PT_HELLO = 1,
@@ -265,6 +290,10 @@ enum pt_msgtype {
 	PT_RPO_REVOKE = 86,
 	PT_ACCEPT = 90, /* actor: an external issuer's JWT for a remote principal's live token */
 	PT_ACCEPT_SESSION = 91, /* actor: a remote principal's session opens / closes */
+	PT_USED = 95,		/* the token's user: "my job used entitlement/group X" */
+	PT_RECOMMEND = 96,	/* root: curtailments proposed from usage (text/JSON/config) */
+	PT_CURTAIL_REVERT = 97, /* root: undo a curtailment auto_curtail applied */
+	PT_ACCEPT_LIVE = 98,	/* root/actor: a service accepts a job's live token */
 	PT_OK = 0x80,
 	PT_ERR = 0x81,
 };
@@ -279,6 +308,17 @@ enum pt_errcode {
 	PT_E_LIMIT = 7,	   /* a limit was reached (max outstanding, rate) */
 	PT_E_INTERNAL = 8, /* tokend failed (store, crypto); see its log */
 	PT_E_BUSY = 9,	   /* too many connections */
+};
+
+enum pt_used_kind {
+	PT_USED_ENTITLEMENT = 0,
+	PT_USED_GROUP = 1,
+};
+
+enum pt_rec_format {
+	PT_REC_TEXT = 0,
+	PT_REC_JSON = 1,
+	PT_REC_CONFIG = 2,
 };
 
 enum pt_pubkey_format {
@@ -337,6 +377,7 @@ struct pt_req {
 	char *signed_text;	     /* GRANT_SIGNED: the request signed */
 	char *signature;	     /* GRANT_SIGNED: its armored SSH signature */
 	char *jwt;		     /* ACCEPT (secret) */
+	char *name;		     /* USED: the entitlement or group; ACCEPT_LIVE: "a,b" */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */
@@ -378,8 +419,8 @@ struct pt_rep {
 	uint64_t exp;		 /* MINT, REDEEM, REFRESH, EXCHANGE, CODE_SHEET, CODE_LIST */
 	char *id;		 /* MINT (""), REDEEM, REFRESH, EXCHANGE */
 	uint8_t renewed;	 /* EXCHANGE */
-	uint32_t count;		 /* REVOKE, REVOKE_MATCH, DELEGATE */
-	char *text;		 /* PUBKEY, STATUS, EXPLAIN */
+	uint32_t count;		 /* REVOKE, REVOKE_MATCH, DELEGATE, USED, CURTAIL_REVERT */
+	char *text;		 /* PUBKEY, STATUS, EXPLAIN, RECOMMEND */
 	struct pt_tokinfo *list; /* LIST, LIST_PAGE */
 	uint32_t n_list;	 /* LIST, LIST_PAGE */
 	uint8_t more;		 /* LIST_PAGE: further entries exist */
@@ -443,7 +484,8 @@ static inline int pt_req_presents_ext(uint8_t type)
  * splits it (pt_live_parse) and the key holder checks it. */
 static inline int pt_req_presents_live(uint8_t type)
 {
-	return type == PT_EXCHANGE || type == PT_REFRESH;
+	return type == PT_EXCHANGE || type == PT_REFRESH || type == PT_USED ||
+	       type == PT_ACCEPT_LIVE;
 }
 
 /* When a live token (iat, exp) may be refreshed (PT_REFRESH): once at most

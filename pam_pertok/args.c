@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include "args.h"
+#include "proto.h"
 #include "util.h"
 
 const char *pp_mode_name(enum pp_mode mode)
@@ -193,6 +194,19 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 					   v);
 			else
 				a.type = v;
+		} else if ((v = opt_value(arg, "require"))) {
+			check_mode_option(pamh, a.mode, PP_MODE_ACCEPT, arg);
+			if (!*v || strlen(v) > PT_MAX_STR)
+				pam_syslog(
+					pamh, LOG_ERR,
+					"invalid require=%s (entitlement names, comma-separated), "
+					"ignored",
+					v);
+			else
+				a.require = v;
+		} else if (strcmp(arg, "keyring") == 0) {
+			check_mode_option(pamh, a.mode, PP_MODE_ACCEPT, arg);
+			a.keyring = true;
 		} else if ((v = opt_value(arg, "delay"))) {
 			check_mode_option(pamh, a.mode, PP_MODE_RECOVERY, arg);
 			parse_ms(pamh, "delay", v, 0, PP_DELAY_MAX, &a.delay_ms);

@@ -12,6 +12,10 @@
  *   notoken=deny|ignore    redeem: no token for the user (default deny)
  *   nokeyring              redeem: do not touch keyrings
  *   type=NAME              recovery: the code type tokend checks (required)
+ *   require=ENT[,ENT...]   accept: the entitlements a job's live token must
+ *                          carry (required; each is recorded as used)
+ *   keyring                accept: the token from the caller's session keyring
+ *                          (pertok:live) instead of the PAM authtok
  *   delay=MS               recovery: least time a refusal takes, 0..10000
  *                          (default 2000; clamped)
  *   debug                  LOG_DEBUG lines
@@ -43,7 +47,8 @@ enum pp_mode {
 	PP_MODE_ISSUE,
 	PP_MODE_REDEEM,
 	PP_MODE_RECOVERY,
-	PP_MODE_ACCEPT,
+	PP_MODE_ACCEPT, /* an external JWT (remote principals), or with require= a job's
+			   own live token (a usage signal) */
 };
 
 enum pp_onerror {
@@ -69,10 +74,12 @@ struct pp_args {
 	enum pp_onerror onerror;
 	enum pp_notoken notoken;
 	bool nokeyring;
-	const char *type;   /* recovery: points into argv; NULL = not given */
-	int delay_ms;	    /* recovery: least duration of a refusal */
-	bool quiet;	    /* issue: no login messages (refused jobs, expiring tokens) */
-	uint32_t warn_days; /* issue: tell of tokens expiring within this many days (0: never) */
+	const char *type;    /* recovery: points into argv; NULL = not given */
+	const char *require; /* accept: points into argv; NULL = not given */
+	bool keyring;	     /* accept: token from the session keyring */
+	int delay_ms;	     /* recovery: least duration of a refusal */
+	bool quiet;	     /* issue: no login messages (refused jobs, expiring tokens) */
+	uint32_t warn_days;  /* issue: tell of tokens expiring within this many days (0: never) */
 	bool debug;
 };
 

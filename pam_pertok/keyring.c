@@ -6,8 +6,10 @@
 #include <keyutils.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "keyring.h"
+#include "util.h"
 
 #define PK_PERM (KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH)
 
@@ -67,4 +69,23 @@ fail:
 	if (keyctl_invalidate(key) < 0)
 		(void)keyctl_revoke(key);
 	return r;
+}
+
+int pk_read_live(char **ret)
+{
+	long key = keyctl_search(KEY_SPEC_SESSION_KEYRING, PK_KEY_TYPE, PK_KEY_DESC, 0);
+	void *buf = NULL;
+	long n;
+
+	if (key < 0)
+		return -errno;
+	n = keyctl_read_alloc((key_serial_t)key, &buf);
+	if (n < 0)
+		return -errno;
+	if (n == 0 || memchr(buf, '\0', (size_t)n)) {
+		pt_free_secret(buf);
+		return -EINVAL;
+	}
+	*ret = buf; /* keyctl_read_alloc NUL-terminates */
+	return 0;
 }

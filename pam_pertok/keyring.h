@@ -22,6 +22,11 @@ int pk_join_fresh_session(void);
  * pk_install_live writes to), in *ret_uid. 0 or a negative errno. */
 int pk_session_owner(uid_t *ret_uid);
 
+/* The live token of the calling process's session keyring (a secret: the
+ * caller pt_free_secret()s it). 0, or -ENOKEY (none), -EINVAL (not a
+ * token), -errno. */
+int pk_read_live(char **ret);
+
 /* Adds (or updates) the live token token[0..len) in the session keyring as
  * described above; exp and now are seconds since the epoch. On failure no
  * half-configured key is left behind. Returns 0 and the key's serial in

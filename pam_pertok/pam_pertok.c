@@ -700,6 +700,86 @@ out:
 	return code_r;
 }
 
+/* ---------------------------------------------------------------- accept */
+
+/* accept require=ENT[,ENT]: a job presents its own live token (the PAM
+ * authtok, or with keyring the caller's session keyring) to a service
+ * whose stack requires entitlements; tokend checks the token (a job's,
+ * PAM_USER's, carrying each one) and records each as used. */
+static int do_accept_live(pam_handle_t *pamh, const struct pp_args *a)
+{
+	struct pt_client *c = NULL;
+	struct pt_rep rep = { 0 };
+	const char *user = NULL, *service = NULL, *authtok = NULL;
+	char *token = NULL, msg[512];
+	int r, code;
+
+	if (!a->require)
+		return pp_result(pamh, a, PAM_SERVICE_ERR, LOG_ERR,
+				 "op=accept result=error error=\"no require= given\"");
+	r = get_user_service(pamh, &user, &service);
+	if (r < 0)
+		return pp_result(pamh, a, PAM_USER_UNKNOWN, LOG_ERR,
+				 "op=accept result=error error=\"%s\"", user_error(r));
+	if (a->keyring) {
+		r = pk_read_live(&token);
+		if (r < 0)
+			return pp_result(pamh, a, PAM_AUTH_ERR, LOG_NOTICE,
+					 "op=accept result=deny user=%s service=%s error=\"no live "
+					 "token in the session keyring: %s\"",
+					 user, service, strerror(-r));
+	} else {
+		r = pam_get_authtok(pamh, PAM_AUTHTOK, &authtok, "pertok live token: ");
+		if (r != PAM_SUCCESS || !authtok || !*authtok)
+			return pp_result(pamh, a, PAM_AUTH_ERR, LOG_NOTICE,
+					 "op=accept result=deny user=%s service=%s error=\"no "
+					 "token given\"",
+					 user, service);
+		if (strlen(authtok) > PT_MAX_TOKEN || !(token = strdup(authtok)))
+			return pp_result(pamh, a, PAM_AUTH_ERR, LOG_NOTICE,
+					 "op=accept result=deny user=%s service=%s error=\"token "
+					 "too long\"",
+					 user, service);
+	}
+	r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+	if (r >= 0) {
+		struct pt_req req = { .type = PT_ACCEPT_LIVE,
+				      .live_token = token,
+				      .user = (char *)user,
+				      .service = (char *)service,
+				      .name = (char *)a->require };
+
+		r = pt_client_call(c, &req, &rep);
+	}
+	if (r < 0)
+		code = pp_result(pamh, a, PAM_AUTHINFO_UNAVAIL, LOG_ERR,
+				 "op=accept result=error user=%s service=%s socket=%s error=\"%s\"",
+				 user, service, socket_path(a), transport_error(r));
+	else if (rep.type == PT_OK)
+		code = pp_result(pamh, a, PAM_SUCCESS, LOG_INFO,
+				 "op=accept result=allow user=%s service=%s require=%s", user,
+				 service, a->require);
+	else {
+		clean_text(rep.message, msg, sizeof(msg));
+		/* the user is told why (a curtailed entitlement names its
+		 * recommendation); tokend's own failures are the admin's */
+		if (rep.err_code == PT_E_DENIED || rep.err_code == PT_E_INVALID)
+			pam_error(pamh, "pertok: %s", msg);
+		code = pp_result(pamh, a,
+				 rep.err_code == PT_E_DENIED || rep.err_code == PT_E_INVALID ?
+					 PAM_AUTH_ERR :
+					 PAM_AUTHINFO_UNAVAIL,
+				 LOG_NOTICE,
+				 "op=accept result=deny user=%s service=%s require=%s error=%s "
+				 "message=\"%s\"",
+				 user, service, a->require, pt_errcode_name(rep.err_code), msg);
+	}
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	pt_free_secret(token);
+	return code;
+}
+
 /* ---------------------------------------------------------------- entry points */
 
 PP_EXPORT PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
@@ -709,8 +789,9 @@ PP_EXPORT PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int 
 
 	if (pp_args_parse(pamh, argc, argv, &a) < 0)
 		return PAM_SERVICE_ERR;
+	/* accept require=: a job's own live token; accept: an external JWT */
 	if (a.mode == PP_MODE_ACCEPT)
-		return pp_accept_authenticate(pamh, &a);
+		return a.require ? do_accept_live(pamh, &a) : pp_accept_authenticate(pamh, &a);
 	if (a.mode != PP_MODE_RECOVERY)
 		return PAM_IGNORE; /* issue and redeem do not authenticate */
 	return do_recovery(pamh, &a);
@@ -724,7 +805,7 @@ PP_EXPORT PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 
 	if (pp_args_parse(pamh, argc, argv, &a) < 0)
 		return PAM_SERVICE_ERR;
-	if (a.mode == PP_MODE_RECOVERY)
+	if (a.mode == PP_MODE_RECOVERY || a.mode == PP_MODE_ACCEPT)
 		return PAM_SUCCESS; /* no credentials of its own to set */
 	if (a.mode != PP_MODE_REDEEM)
 		return PAM_IGNORE;
@@ -755,7 +836,7 @@ PP_EXPORT PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int arg
 			return r;
 	}
 	if (a.mode == PP_MODE_ACCEPT)
-		return pp_accept_acct_mgmt(pamh, &a);
+		return a.require ? PAM_IGNORE : pp_accept_acct_mgmt(pamh, &a);
 	if (a.mode != PP_MODE_REDEEM)
 		return PAM_IGNORE;
 	return redeem_stage(pamh, &a, "account", &st);
@@ -771,7 +852,7 @@ PP_EXPORT PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int 
 	if (a.mode == PP_MODE_ISSUE)
 		return do_issue(pamh, &a);
 	if (a.mode == PP_MODE_ACCEPT)
-		return pp_accept_open_session(pamh, &a);
+		return a.require ? PAM_IGNORE : pp_accept_open_session(pamh, &a);
 	if (a.mode != PP_MODE_REDEEM)
 		return PAM_IGNORE;
 	return redeem_open_session(pamh, &a);
@@ -784,7 +865,7 @@ PP_EXPORT PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int
 
 	if (pp_args_parse(pamh, argc, argv, &a) < 0)
 		return PAM_SERVICE_ERR;
-	if (a.mode == PP_MODE_ACCEPT)
+	if (a.mode == PP_MODE_ACCEPT && !a.require)
 		return pp_accept_close_session(pamh, &a);
 	/* The live token stays in the keyring until it expires. */
 	return PAM_SUCCESS;

@@ -103,6 +103,13 @@ struct pt_rule {
 	/* issue set: EXCHANGE may renew a persistable token from a live token minted by its
 	 * redemption (default false: only a login-minted live token can be exchanged) */
 	bool renew_from_redeemed;
+
+	/* redeem set: curtail = true (usage.h, pertokctl recommend): a rule that
+	 * never decides; after the deciding rule it removes its entitlements_remove
+	 * and groups_remove from the live token of every matching redemption
+	 * (users, holders); note says why (refusals quote it) */
+	bool curtail;
+	char *note;
 };
 
 /* One rule of grants ( ) (config-grant.h): which users may grant which
@@ -193,6 +200,11 @@ struct pt_config {
 	uint32_t audit_rotate_keep;	    /* rotated files kept, default 10 */
 	uint32_t audit_refusal_burst;	    /* unprivileged refusals recorded per window, 10 */
 	uint64_t audit_refusal_window;	    /* s, default 60 */
+	/* usage { } (config-usage.c) */
+	uint64_t usage_observation;	     /* s before any recommendation; default 30 d */
+	uint32_t usage_unused_days;	     /* recommend's default --days; default 30 */
+	bool usage_auto_curtail;	     /* apply recommendations (default false) */
+	uint32_t usage_max_entries_per_user; /* usage.h cap; default 256 */
 	/* actors ( ), issue ( ), redeem ( ) */
 	struct pt_actor *actors;
 	size_t n_actors;

@@ -293,7 +293,7 @@ static void free_names(char **v, size_t n)
 static bool is_group_section(const char *name)
 {
 	return strcmp(name, "tokend") == 0 || strcmp(name, "seal") == 0 ||
-	       strcmp(name, "audit") == 0;
+	       strcmp(name, "audit") == 0 || strcmp(name, "usage") == 0;
 }
 
 static bool is_list_section(const char *name)

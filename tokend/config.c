@@ -27,6 +27,7 @@
 #include "confdir.h"
 #include "config-grant.h"
 #include "config-rpo.h"
+#include "config-usage.h"
 #include "confvalue.h"
 #include "seal.h"
 #include "fileio.h"
@@ -710,6 +711,8 @@ enum {
 	R_MAX_AGE,
 	R_RENEW_FROM_REDEEMED,
 	R_CHECK_PASSWORD_LOCK,
+	R_CURTAIL,
+	R_NOTE,
 	_R_MAX,
 };
 
@@ -741,6 +744,8 @@ static const char *const rule_keys[_R_MAX] = {
 	[R_MAX_AGE] = "max_age",
 	[R_RENEW_FROM_REDEEMED] = "renew_from_redeemed",
 	[R_CHECK_PASSWORD_LOCK] = "check_password_lock",
+	[R_CURTAIL] = "curtail",
+	[R_NOTE] = "note",
 };
 
 static void rule_clear(struct pt_rule *r)
@@ -758,6 +763,7 @@ static void rule_clear(struct pt_rule *r)
 	pt_conf_strv_free(r->entitlements_remove, r->n_entitlements_remove);
 	pt_conf_strv_free(r->groups_add, r->n_groups_add);
 	pt_conf_strv_free(r->groups_remove, r->n_groups_remove);
+	free(r->note);
 }
 
 static const char *const *actor_names(const struct pt_config *c, const char **buf)
@@ -968,11 +974,35 @@ static int parse_token_match(struct parse *p, const config_setting_t *s, struct 
 	}
 }
 
+/* A curtail rule (usage.h) only matches users and holders and only removes:
+ * it never decides, so nothing else it could say would take effect. */
+static int check_curtail(struct parse *p, const config_setting_t *g, const char *where,
+			 uint64_t seen, const struct pt_rule *rule)
+{
+	static const int allowed[] = { R_NAME,		R_USERS,   R_HOLDERS, R_ENTITLEMENTS_REMOVE,
+				       R_GROUPS_REMOVE, R_CURTAIL, R_NOTE };
+	uint64_t ok = 0;
+
+	for (size_t i = 0; i < PT_ELEMENTSOF(allowed); i++)
+		ok |= 1ull << allowed[i];
+	for (int k = 0; k < _R_MAX; k++)
+		if ((seen & ~ok) & (1ull << k))
+			return fail(p, g,
+				    "%s: a curtail rule only has name, users, holders, "
+				    "entitlements_remove, groups_remove and note, not %s",
+				    where, rule_keys[k]);
+	if (!rule->n_entitlements_remove && !rule->n_groups_remove)
+		return fail(p, g, "%s: a curtail rule needs entitlements_remove or groups_remove",
+			    where);
+	return 0;
+}
+
 static int parse_rule(struct parse *p, const config_setting_t *g, const char *set, unsigned idx,
 		      struct pt_rule *rule)
 {
 	struct pt_config *c = p->cfg;
 	bool is_issue = strcmp(set, "issue") == 0;
+	uint64_t seen = 0;
 	char where[32];
 	int len;
 	int r;
@@ -995,6 +1025,7 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 
 		if (k < 0)
 			return pt_conf_unknown_key(&p->x, s, where, rule_keys, _R_MAX);
+		seen |= 1ull << k;
 		switch (k) {
 		case R_NAME:
 			r = pt_conf_string(&p->x, s, AT(w), &str);
@@ -1088,6 +1119,22 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 		case R_CHECK_PASSWORD_LOCK:
 			r = pt_conf_bool(&p->x, s, AT(w), &rule->check_password_lock);
 			break;
+		case R_CURTAIL:
+			if (is_issue)
+				return fail(p, s, "%s.curtail is only valid in redeem rules",
+					    where);
+			r = pt_conf_bool(&p->x, s, AT(w), &rule->curtail);
+			break;
+		case R_NOTE:
+			r = pt_conf_string(&p->x, s, AT(w), &str);
+			if (r >= 0 && (!printable(str, true) || strlen(str) > 400))
+				r = fail(p, s,
+					 "%s.note must be printable text of at most 400 "
+					 "characters",
+					 where);
+			if (r >= 0)
+				r = set_str(&rule->note, str);
+			break;
 		case R_ENTITLEMENTS:
 		case R_ENTITLEMENTS_ADD:
 		case R_ENTITLEMENTS_REMOVE:
@@ -1118,6 +1165,8 @@ static int parse_rule(struct parse *p, const config_setting_t *g, const char *se
 		if (r < 0)
 			return r;
 	}
+	if (rule->curtail && (r = check_curtail(p, g, where, seen, rule)) < 0)
+		return r;
 	if (!rule->name) {
 		char n[32];
 		snprintf(n, sizeof(n), "%s[%u]", set, idx);
@@ -1296,6 +1345,7 @@ static int set_defaults(struct pt_config *c)
 	host[sizeof(host) - 1] = '\0';
 	snprintf(issuer, sizeof(issuer), "pertok:%s", host);
 
+	pt_conf_usage_defaults(c);
 	c->max_connections = DEFAULT_MAX_CONNECTIONS;
 	c->client_timeout_ms = DEFAULT_CLIENT_TIMEOUT_MS;
 	c->expire_grace = 86400;
@@ -1342,11 +1392,13 @@ enum {
 	TOP_ENTITLEMENTS,
 	TOP_RPO,
 	TOP_ISSUERS,
+	TOP_USAGE,
 	_TOP_MAX
 };
 static const char *const top_keys[_TOP_MAX] = { "tokend", "seal",	  "actors", "issue",
 						"redeem", "audit",	  "types",  "grant",
-						"grants", "entitlements", "rpo",    "issuers" };
+						"grants", "entitlements", "rpo",    "issuers",
+						"usage" };
 
 /* A new config with the defaults, named name; NULL: out of memory. */
 static struct pt_config *config_new(const char *name)
@@ -1385,6 +1437,8 @@ static int parse_tree(struct parse *p, config_t *lc)
 	if (top[TOP_SEAL] && (r = parse_seal(p, top[TOP_SEAL])) < 0)
 		return r;
 	if (top[TOP_AUDIT] && (r = parse_audit(p, top[TOP_AUDIT])) < 0)
+		return r;
+	if (top[TOP_USAGE] && (r = pt_conf_parse_usage(&p->x, top[TOP_USAGE], p->cfg)) < 0)
 		return r;
 	if (top[TOP_ACTORS] && (r = parse_actors(p, top[TOP_ACTORS])) < 0)
 		return r;

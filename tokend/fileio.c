@@ -198,6 +198,36 @@ int pt_atomic_write(const char *path, const void *p, size_t n, mode_t mode)
 	return r > 0 ? -r : r;
 }
 
+int pt_state_read(const char *path, size_t max, int (*parse)(const char *text, size_t len, void *u),
+		  void *u, bool *ret_bad)
+{
+	uint8_t *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (ret_bad)
+		*ret_bad = false;
+	r = pt_read_file(path, max, &text, &len);
+	if (r >= 0) {
+		r = parse((const char *)text, len, u);
+		free(text);
+		if (r == -ENOMEM)
+			return r;
+	} else if (r == -ENOENT)
+		r = 0;
+	if (r < 0 && ret_bad)
+		*ret_bad = true;
+	return 0;
+}
+
+int pt_state_write(const char *path, char *json)
+{
+	int r = pt_atomic_replace(path, json, strlen(json), 0600);
+
+	free(json);
+	return r;
+}
+
 int pt_atomic_replace(const char *path, const void *p, size_t n, mode_t mode)
 {
 	const char *slash, *base;

@@ -31,6 +31,15 @@ bool pt_is_temp_name(const char *name);
 int pt_remove_stale_temps(const char *dir, const char *skip_prefix, size_t *ret_removed);
 /* Bounded read of a whole file (max bytes), -EFBIG if larger. */
 int pt_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
+/* A statistics file of tokend's (history.json, usage.json): read (at most
+ * max bytes) and handed to parse(text, len, u). 0 when parsed or missing;
+ * *ret_bad (may be NULL) set when it exists but cannot be read or parsed
+ * (the caller starts afresh); -ENOMEM when parse says so. */
+int pt_state_read(const char *path, size_t max, int (*parse)(const char *text, size_t len, void *u),
+		  void *u, bool *ret_bad);
+/* Writes json (NUL-terminated; freed here) to path atomically, mode 0600:
+ * as pt_atomic_replace. */
+int pt_state_write(const char *path, char *json);
 /* The same from an open file descriptor (read to its end). */
 int pt_read_fd(int fd, size_t max, uint8_t **ret, size_t *ret_len);
 

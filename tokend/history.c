@@ -397,29 +397,22 @@ out:
 
 /* ------------------------------------------------------------------ file */
 
+static int parse_file(const char *text, size_t len, void *u)
+{
+	return pt_history_from_json(text, len, u);
+}
+
 int pt_history_open(const char *path, struct pt_history **ret, bool *ret_bad)
 {
 	struct pt_history *h = NULL;
-	uint8_t *text = NULL;
-	size_t len = 0;
 	int r;
 
 	if (!ret)
 		return -EINVAL;
 	if (ret_bad)
 		*ret_bad = false;
-	if (path) {
-		r = pt_read_file(path, HISTORY_JSON_MAX, &text, &len);
-		if (r >= 0) {
-			r = pt_history_from_json((const char *)text, len, &h);
-			free(text);
-			if (r == -ENOMEM)
-				return r;
-			if (r < 0 && ret_bad)
-				*ret_bad = true;
-		} else if (r != -ENOENT && ret_bad)
-			*ret_bad = true;
-	}
+	if (path && (r = pt_state_read(path, HISTORY_JSON_MAX, parse_file, &h, ret_bad)) < 0)
+		return r;
 	if (!h && !(h = calloc(1, sizeof(*h))))
 		return -ENOMEM;
 	if (path && !(h->path = strdup(path))) {
@@ -440,8 +433,7 @@ int pt_history_flush(struct pt_history *h)
 	r = pt_history_to_json(h, &json);
 	if (r < 0)
 		return r;
-	r = pt_atomic_replace(h->path, json, strlen(json), 0600);
-	free(json);
+	r = pt_state_write(h->path, json);
 	if (r >= 0) {
 		/* written, even when the directory sync failed (r > 0) */
 		h->dirty = h->unjournaled = false;

@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "front.h"
 #include "history.h"
+#include "usage.h"
 #include "holder.h"
 #include "keys.h"
 #include "log.h"
@@ -136,6 +137,7 @@ static void reload(struct pt_daemon *d)
 	pin_actors(cfg);
 	pt_config_free(d->cfg); /* releases the previous policy's pinned executables */
 	d->cfg = cfg;
+	pt_usage_set_cap(d->usage, cfg->usage_max_entries_per_user);
 	pt_account_cache_flush(); /* a reload re-reads everything */
 	pt_log_kv(LOG_INFO, "reload", "allow", "config", config_path, "actors",
 		  PT_LOG_U(cfg->n_actors), "issue_rules", PT_LOG_U(cfg->n_issue), "redeem_rules",
@@ -513,22 +515,31 @@ int main(int argc, char **argv)
 				bad, d.keydir),
 			NULL);
 	{
-		char hpath[PATH_MAX];
-		bool hbad = false;
+		char hpath[PATH_MAX], upath[PATH_MAX];
+		bool hbad = false, ubad = false;
 
 		snprintf(hpath, sizeof(hpath), "%s/history.json", d.cfg->state_dir);
+		snprintf(upath, sizeof(upath), "%s/usage.json", d.cfg->state_dir);
 		r = pt_history_open(hpath, &d.history, &hbad);
+		if (r >= 0)
+			r = pt_usage_open(upath, d.cfg->usage_max_entries_per_user, &d.usage,
+					  &ubad);
 		if (r < 0) {
 			pt_log_kv(LOG_ERR, "start", "error", "reason",
 				  PT_LOG_F("usage history: %s", strerror(-r)), NULL);
 			goto out;
 		}
-		if (hbad)
-			pt_log_kv(LOG_WARNING, "start", "warning", "reason",
-				  PT_LOG_F("%s cannot be read or parsed: the usage history starts "
-					   "again",
-					   hpath),
-				  NULL);
+		/* statistics: a damaged file is not a reason to stop */
+		for (int k = 0; k < 2; k++)
+			if (k ? ubad : hbad)
+				pt_log_kv(
+					LOG_WARNING, "start", "warning", "reason",
+					PT_LOG_F(
+						"%s cannot be read or parsed: %s",
+						k ? upath : hpath,
+						k ? "entitlement usage is observed again from now" :
+						    "the usage history starts again"),
+					NULL);
 	}
 	pt_keygen_cleanup(d.cfg->state_dir, keygen); /* leftovers of an interrupted rotation */
 	pt_ops_clean_temps(&d);
@@ -603,6 +614,7 @@ out:
 	pt_ops_usage_close(&d);
 	pt_rpo_close(&d);
 	pt_history_free(d.history);
+	pt_usage_free(d.usage);
 	pt_store_free(d.store);
 	pt_grants_free(d.grants);
 	pt_sigreplay_free(d.sigreplay);

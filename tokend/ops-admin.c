@@ -308,6 +308,8 @@ int op_explain(struct call *c)
 	OUT("history: %u redemptions of %s that day, %llu in all\n", today, q->user,
 	    (unsigned long long)pt_history_total(d->history, PT_HIST_USER, q->user,
 						 PT_HIST_REDEMPTIONS));
+	if (off < len)
+		off += usage_explain(d, q->user, q->holder, at, text + off, len - off);
 	/* the same decision again, now with its trace */
 	if (off < len)
 		off += pt_policy_redeem(d->cfg, &in, &rd, text + off, len - off);

@@ -12,6 +12,7 @@
 
 #include "history.h"
 #include "grant-internal.h"
+#include "usage.h"
 #include "journal.h"
 #include "fileio.h"
 #include "log.h"
@@ -82,6 +83,14 @@ static void compact(struct pt_daemon *d)
 		log_error("flush", "usage history: ", -h);
 	else if (h > 0)
 		log_error("fsync", "usage history written, its directory not synced: ", h);
+	if (h == 0) {
+		h = pt_usage_flush(d->usage);
+		if (h < 0)
+			log_error("flush", "entitlement usage: ", -h);
+		else if (h > 0)
+			log_error("fsync",
+				  "entitlement usage written, its directory not synced: ", h);
+	}
 	if (r == 0 && h == 0 && pt_store_synced(d->store) && d->journal &&
 	    (r = pt_journal_reset(d->journal)) < 0)
 		log_error("flush", "usage journal: ", -r);
@@ -90,7 +99,7 @@ static void compact(struct pt_daemon *d)
 bool pt_ops_commit_pending(const struct pt_daemon *d)
 {
 	return pt_audit_pending(d->audit) || pt_store_pending(d->store) ||
-	       pt_history_pending(d->history);
+	       pt_history_pending(d->history) || pt_usage_pending(d->usage);
 }
 
 struct journal_sync {
@@ -120,11 +129,15 @@ int pt_ops_commit(struct pt_daemon *d)
 		if (pt_history_pending(d->history) && (k = pt_history_flush(d->history)) < 0 &&
 		    r == 0)
 			r = k;
+		if (pt_usage_pending(d->usage) && (k = pt_usage_flush(d->usage)) < 0 && r == 0)
+			r = k;
 	} else if (pt_store_pending(d->store) || pt_history_pending(d->history) ||
-		   pt_journal_pending(d->journal)) {
+		   pt_usage_pending(d->usage) || pt_journal_pending(d->journal)) {
 		if ((k = pt_store_journal(d->store, d->journal)) < 0)
 			r = k;
 		if ((k = pt_history_journal(d->history, d->journal)) < 0 && r == 0)
+			r = k;
+		if (d->usage && (k = pt_usage_journal(d->usage, d->journal)) < 0 && r == 0)
 			r = k;
 		if (d->cfg->audit_sync_batch) {
 			/* audit sync = "batch": written now (a crash of tokend loses
@@ -163,6 +176,8 @@ static void replay_line(void *u, char *line)
 
 	if (r == 0)
 		r = pt_history_replay(d->history, line);
+	if (r == 0 && d->usage)
+		r = pt_usage_replay(d->usage, line);
 	if (r > 0)
 		d->n_replayed++;
 }
@@ -273,6 +288,7 @@ void pt_ops_housekeeping(struct pt_daemon *d)
 		pt_log_kv(LOG_ERR, "audit", "error", "reason",
 			  pt_audit_failure(d->audit) ?: "checkpoint failed", NULL);
 	flush_refusals(d);
+	pt_ops_auto_curtail(d);
 	compact(d);
 	pt_keys_prune(d->keys, d->cfg->alg, now); /* rotated-out keys past their last token */
 	if (d->grants)

@@ -29,8 +29,9 @@ struct call {
 	bool privileged;	      /* root or an actor: refusals recorded one by one */
 	const struct pt_req *req;
 	struct ptbuf *out;
-	struct pt_live_claims live; /* EXCHANGE, REFRESH: the verified live token's claims */
-	const char *token;	    /* the live token decided on (audited as its HMAC) */
+	struct pt_live_claims live;	       /* EXCHANGE, REFRESH, USED, ACCEPT_LIVE: the verified
+				       live token's claims */
+	const char *token;		       /* the live token decided on (audited as its HMAC) */
 	const struct pt_extjwt_presented *ext; /* ACCEPT: the JWT as the front split it */
 	int audit_err;	/* an allow could not be audited: the reply is refused */
 	uint32_t conn;	/* the front's connection (a deferred reply names it) */
@@ -57,6 +58,8 @@ enum pt_caller {
 				    for another here) */
 	PT_CALLER_CREDENTIAL,	 /* a peer on the credential socket running the actor
 				    "systemd"'s executable (credential.h) */
+	PT_CALLER_ACCEPTOR,	 /* uid 0 or an actor (a service's PAM stack), with the
+				    presented live token verified (call.live) */
 };
 
 /* What the request records once admitted (a refusal by its caller class is
@@ -180,3 +183,20 @@ int op_grant_credential(struct call *c);
 /* ops-grant.c: a grant of the wire's scope (no origin, no id) */
 struct pt_grant;
 int grant_of_spec(const struct pt_grant_spec *s, uint64_t now, struct pt_grant **ret);
+/* ops-usage.c */
+int op_used(struct call *c);
+int op_recommend(struct call *c);
+int op_curtail_revert(struct call *c);
+int op_accept_live(struct call *c);
+
+/* Records an allowed redemption's grants in the usage history (usage.h);
+ * a cap that keeps something out is logged, never refuses the redemption. */
+void usage_redeemed(struct pt_daemon *d, const char *user, const char *holder,
+		    const struct pt_live_claims *lc, uint64_t now);
+/* Removes from v (n, NULL-terminated) what curtail rules and auto_curtail
+ * curtailments take from user's live tokens for holder. */
+void usage_curtail(const struct pt_daemon *d, const char *user, const char *holder, bool group,
+		   char **v, size_t *n);
+/* The "usage:" lines of explain for user and holder into buf (len bytes). */
+size_t usage_explain(const struct pt_daemon *d, const char *user, const char *holder, uint64_t now,
+		     char *buf, size_t len);

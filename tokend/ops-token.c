@@ -91,8 +91,12 @@ int redeem_claims(const struct pt_daemon *d, const struct pt_account *acct,
 					  rule->entitlements_add, rule->n_entitlements_add,
 					  rule->entitlements_remove, rule->n_entitlements_remove,
 					  &ents, &n_ents);
-	if (r >= 0)
+	if (r >= 0) {
+		/* then the curtail rules and auto_curtail's curtailments */
+		usage_curtail(d, rec->user, rec->holder, true, groups, &n_groups);
+		usage_curtail(d, rec->user, rec->holder, false, ents, &n_ents);
 		r = live_base_claims(d, acct, lifetime, now, &c);
+	}
 	if (r >= 0) {
 		c.groups = groups;
 		c.n_groups = n_groups;
@@ -586,6 +590,8 @@ static int redeem_grant(struct call *c, struct pt_record *rec, const struct pt_a
 	}
 	rec->uses++;
 	rec->last_used = now;
+	if (c->req->type != PT_REFRESH)
+		usage_redeemed(d, rec->user, rec->holder, &lc, now);
 	if (move_exp)
 		rec->exp = rd->new_exp;
 	pt_store_touch(d->store, rec, move_exp);

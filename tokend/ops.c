@@ -75,6 +75,10 @@ static const struct pt_ops_row rows[] = {
 	{ PT_RPO_SHOW, PT_CALLER_ROOT, PT_AUDIT_NONE, op_rpo_show },
 	{ PT_RPO_EXTEND, PT_CALLER_ROOT, PT_AUDIT_HELD, op_rpo_extend },
 	{ PT_RPO_REVOKE, PT_CALLER_ROOT, PT_AUDIT_HELD, op_rpo_revoke },
+	{ PT_USED, PT_CALLER_TOKEN_OWNER, PT_AUDIT_RECORD, op_used },
+	{ PT_RECOMMEND, PT_CALLER_ROOT, PT_AUDIT_NONE, op_recommend },
+	{ PT_CURTAIL_REVERT, PT_CALLER_ROOT, PT_AUDIT_RECORD, op_curtail_revert },
+	{ PT_ACCEPT_LIVE, PT_CALLER_ACCEPTOR, PT_AUDIT_HELD, op_accept_live },
 	{ PT_OK, PT_CALLER_NONE, PT_AUDIT_NONE, NULL },	 /* a reply */
 	{ PT_ERR, PT_CALLER_NONE, PT_AUDIT_NONE, NULL }, /* a reply */
 };
@@ -426,6 +430,17 @@ static bool caller_admitted(struct call *c, const struct pt_ops_row *row,
 				    "caller is neither root nor a configured actor",
 				    "only root or a configured actor may check codes");
 		return false;
+	case PT_CALLER_ACCEPTOR:
+		/* root or an actor (a service's PAM stack), then the token */
+		if (peer->uid != 0 &&
+		    !(c->actor = pt_policy_match_actor(cfg, peer->uid, peer_exe(peer), NULL))) {
+			*ret_reply = refuse(c, LOG_WARNING, PT_E_PERM, q->user, NULL,
+					    "caller is neither root nor a configured actor",
+					    "only root or a configured actor may accept tokens");
+			return false;
+		}
+		*ret_reply = exchange_subject(c, live, &ok, ret_token);
+		return ok;
 	case PT_CALLER_CREDENTIAL:
 		c->actor = pt_cred_actor(cfg, peer, why, sizeof(why));
 		if (c->actor && (!q->service || !pt_cred_unit_valid(q->service))) {

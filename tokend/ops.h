@@ -50,6 +50,8 @@ struct pt_daemon {
 	struct pt_grants *grants;	/* grants and pending requests (grant.h); may be NULL */
 	struct pt_sigreplay *sigreplay; /* SSH-signed requests' nonces (sigreplay.h); NULL
 					   until the first one */
+	struct pt_usage *usage;		/* entitlement/group use (usage.h); may be NULL */
+	uint64_t auto_curtail_at;	/* the last auto_curtail pass (wall clock s; 0: none) */
 	const struct pt_sealer *sealer;
 	uint8_t *storekey; /* PT_STORE_KEYLEN bytes in an mlocked page (main.c) */
 	char keydir[4096]; /* current key generation (rotate.h): STATE_DIR or STATE_DIR/gen-N */
@@ -157,3 +159,8 @@ void pt_ops_clean_temps(struct pt_daemon *d);
 /* Periodic housekeeping: flush usage counters, detect clock steps, drop
  * tokens that have been expired (or idle) for expire_grace. */
 void pt_ops_housekeeping(struct pt_daemon *d);
+
+/* usage { auto_curtail }: applies the recommendations that are due (each an
+ * audit record "op=curtail result=allow"), at most one pass every ten
+ * minutes; housekeeping calls it. */
+void pt_ops_auto_curtail(struct pt_daemon *d);

@@ -34,6 +34,8 @@
 #include "policy.h"
 #include "util.h"
 
+static bool strv_has(char *const *v, size_t n, const char *s);
+
 static bool list_has(char *const *v, size_t n, const char *s)
 {
 	if (n == 0)
@@ -412,7 +414,18 @@ static void eval(const struct pt_config *cfg, const struct pt_rule *rules, size_
 	for (size_t i = 0; i < n_rules; i++) {
 		const struct pt_rule *r = &rules[i];
 		bool is_near;
-		const char *why = mismatch(r, ctx, &is_near);
+		const char *why;
+
+		if (r->curtail) {
+			/* never decides: applied to the claims (pt_policy_curtailer) */
+			tracef(t, "rule \"%s\" (line %d, curtail): %s\n", r->name, r->line,
+			       list_has(r->users, r->n_users, ctx->user) &&
+					       list_has(r->holders, r->n_holders, ctx->holder) ?
+				       "matches: removes from the live token after the decision" :
+				       "does not match user or holder");
+			continue;
+		}
+		why = mismatch(r, ctx, &is_near);
 
 		tracef(t, "rule \"%s\" (line %d, %s):\n", r->name, r->line,
 		       r->action == PT_ACTION_DENY ? "deny" : "allow");
@@ -468,6 +481,30 @@ size_t pt_policy_explain(const struct pt_config *cfg, const struct pt_rule *rule
 	buf[0] = '\0';
 	eval(cfg, rules, n_rules, ctx, ret, &t);
 	return t.off >= len ? strlen(buf) : t.off;
+}
+
+const struct pt_rule *pt_policy_curtailer(const struct pt_config *cfg, const char *user,
+					  const char *holder, bool group, const char *name,
+					  size_t *io_from)
+{
+	for (size_t i = io_from ? *io_from : 0; cfg && i < cfg->n_redeem; i++) {
+		const struct pt_rule *r = &cfg->redeem[i];
+
+		if (!r->curtail || !list_has(r->users, r->n_users, user) ||
+		    !list_has(r->holders, r->n_holders, holder))
+			continue;
+		if (name &&
+		    !(group ? strv_has(r->groups_remove, r->n_groups_remove, name) ||
+				      strv_has(r->groups_remove, r->n_groups_remove, "*") :
+			      strv_has(r->entitlements_remove, r->n_entitlements_remove, name) ||
+				      strv_has(r->entitlements_remove, r->n_entitlements_remove,
+					       "*")))
+			continue;
+		if (io_from)
+			*io_from = i + 1;
+		return r;
+	}
+	return NULL;
 }
 
 void pt_policy_strv_free(char **v, size_t n)

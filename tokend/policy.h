@@ -204,5 +204,14 @@ int pt_policy_apply_lists(char *const *base, size_t n_base, char *const *add, si
 			  char *const *remove, size_t n_remove, char ***ret, size_t *ret_n);
 void pt_policy_strv_free(char **v, size_t n);
 
+/* The next curtail rule (pt_rule.curtail) from *io_from (NULL: the first)
+ * on that matches user and holder and, when name is not NULL, removes it
+ * (an entitlement, or a group when group); *io_from is then past it. NULL:
+ * none. Curtail rules never decide: redeem_claims applies them after the
+ * deciding rule, so they curtail whatever rule allows. */
+const struct pt_rule *pt_policy_curtailer(const struct pt_config *cfg, const char *user,
+					  const char *holder, bool group, const char *name,
+					  size_t *io_from);
+
 /* "08:00-18:00", "mon,tue,fri" style texts of a rule's windows ("" if none). */
 void pt_policy_window_text(const struct pt_rule *r, char *buf, size_t len);

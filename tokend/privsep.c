@@ -31,6 +31,7 @@ enum {
 	F_SIG,	       /* TEMPLATE_IMPORT */
 	F_SIGNED_TEXT, /* GRANT_SIGNED */
 	F_SIGNATURE,
+	F_NAME, /* USED */
 	F_N
 };
 /* The mask's bit after the strings: an argv (ACT) follows them, u32 n then
@@ -68,6 +69,8 @@ static char **req_field(struct pt_req *r, unsigned i)
 		return &r->signed_text;
 	case F_SIGNATURE:
 		return &r->signature;
+	case F_NAME:
+		return &r->name;
 	default:
 		return &r->actor;
 	}

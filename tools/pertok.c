@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <keyutils.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -30,6 +31,9 @@ static void usage(FILE *f)
 		"Usage: %s [OPTIONS] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
+		"  token used ENTITLEMENT | token used --group GROUP\n"
+		"                          tell tokend this job used an entitlement or group\n"
+		"                          of its live token (keeps it from being curtailed)\n"
 		"  token [--claims] [--refresh [-v]]\n"
 		"                          print the live token in this session's keyring\n"
 		"                          (--claims: its decoded payload, not verified;\n"
@@ -184,7 +188,7 @@ out:
 /* ---------------------------------------------------------------- token */
 
 struct token_opts {
-	bool claims, refresh, verbose;
+	bool claims, refresh, verbose, group;
 };
 
 static int opt_token(int c, const char *arg, void *u)
@@ -198,28 +202,63 @@ static int opt_token(int c, const char *arg, void *u)
 		t->refresh = true;
 	else if (c == 'v')
 		t->verbose = true;
+	else if (c == 'g')
+		t->group = true;
 	else
 		return -EINVAL;
 	return 0;
+}
+
+/* token used ENT | token used --group G: PT_USED with the keyring's live
+ * token as proof (tokend checks it is the caller's and carries the name). */
+static int token_used(struct tool_conn *conn, bool group, const char *name)
+{
+	struct pt_req req = { .type = PT_USED };
+	struct pt_rep rep = {};
+	char *token = NULL;
+	int code;
+
+	code = read_live_token(&token, NULL);
+	if (code != TOOL_EXIT_OK)
+		return code;
+	req.live_token = token;
+	req.format = group ? PT_USED_GROUP : PT_USED_ENTITLEMENT;
+	req.name = (char *)name;
+	code = tool_call(conn, &req, &rep);
+	if (code == TOOL_EXIT_OK)
+		printf("%s %s: %" PRIu32 " uses recorded\n", group ? "group" : "entitlement", name,
+		       rep.count);
+	pt_rep_clear(&rep);
+	pt_free_secret(token);
+	return code;
 }
 
 static int cmd_token(int argc, char **argv, struct tool_conn *conn)
 {
 	static const struct option opts[] = { { "claims", no_argument, NULL, 'c' },
 					      { "refresh", no_argument, NULL, 'r' },
-					      { "verbose", no_argument, NULL, 'v' } };
+					      { "verbose", no_argument, NULL, 'v' },
+					      { "group", no_argument, NULL, 'g' } };
 	char *token = NULL, *header = NULL, *payload = NULL;
 	struct token_opts t = {};
 	key_serial_t key = 0;
 	bool claims;
 	int code, r;
 
-	code = tool_parse_command(argc, argv, "crv", opts, PT_ELEMENTSOF(opts), opt_token, &t,
+	code = tool_parse_command(argc, argv, "crvg", opts, PT_ELEMENTSOF(opts), opt_token, &t,
 				  usage, conn);
 	if (code >= 0)
 		return code;
-	if (optind != argc) {
-		tool_err("token takes no arguments");
+	if (optind < argc && strcmp(argv[optind], "used") == 0) {
+		if (optind + 2 != argc || t.claims || t.refresh || t.verbose) {
+			tool_err("usage: token used ENTITLEMENT | token used --group GROUP");
+			return TOOL_EXIT_USAGE;
+		}
+		return token_used(conn, t.group, argv[optind + 1]);
+	}
+	if (optind != argc || t.group) {
+		tool_err(t.group ? "token: --group goes with used only" :
+				   "token takes no arguments");
 		return TOOL_EXIT_USAGE;
 	}
 	if (t.verbose && !t.refresh) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,11 @@ static void usage(FILE *f)
 		"  grants [--user U] [--servicer S]\n"
 		"                                list grants (U's as user or servicer, S's)\n"
 		"  grant revoke ID               revoke a grant (and its delegations)\n"
+		"  recommend [--user U] [--holder H] [--days N] [--json | --write FILE]\n"
+		"                                entitlements and groups unused for N days,\n"
+		"                                with evidence; --write: as curtail rules in\n"
+		"                                a drop-in config file\n"
+		"  recommend --revert ID         undo a curtailment auto_curtail applied\n"
 		"  check-config FILE             check a tokend.conf without touching tokend\n"
 		"  code issue [USER] --type T [--user U] [--count N]\n"
 		"                                issue a code of a code type (printed once);\n"
@@ -889,6 +895,138 @@ static int cmd_grant(int argc, char **argv, struct tool_conn *conn)
 	return grant_cmd_revoke(argc - 1, argv + 1, usage, conn);
 }
 
+/* ---------------------------------------------------------------- recommend */
+
+struct recommend_opts {
+	const char *user, *holder, *write, *revert;
+	uint32_t days;
+	bool json;
+};
+
+static int opt_recommend(int c, const char *arg, void *u)
+{
+	struct recommend_opts *o = u;
+	char *end;
+	unsigned long v;
+
+	switch (c) {
+	case 'u':
+		o->user = arg;
+		return 0;
+	case 'H':
+		o->holder = arg;
+		return 0;
+	case 'd':
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || v < 1 || v > 3650) {
+			tool_err("--days: \"%s\" is not a number of days from 1 to 3650", arg);
+			return -EINVAL;
+		}
+		o->days = (uint32_t)v;
+		return 0;
+	case 'j':
+		o->json = true;
+		return 0;
+	case 'w':
+		o->write = arg;
+		return 0;
+	case 'r':
+		o->revert = arg;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* text to path, replacing it whole (a temporary file renamed over it). */
+static int write_file(const char *path, const char *text)
+{
+	char tmp[4096];
+	size_t n = strlen(text);
+	FILE *f;
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+		tool_err("%s: path too long", path);
+		return TOOL_EXIT_USAGE;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		tool_err("cannot create a file next to %s: %s", path, strerror(errno));
+		return TOOL_EXIT_REFUSED;
+	}
+	f = fdopen(fd, "w");
+	if (!f || fchmod(fd, 0644) < 0 || fwrite(text, 1, n, f) != n || fflush(f) != 0 ||
+	    fsync(fd) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
+		tool_err("cannot write %s: %s", path, strerror(errno));
+		if (f)
+			fclose(f);
+		else
+			close(fd);
+		unlink(tmp);
+		return TOOL_EXIT_REFUSED;
+	}
+	return TOOL_EXIT_OK;
+}
+
+static int cmd_recommend(int argc, char **argv, struct tool_conn *conn)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "holder", required_argument, NULL, 'H' },
+		{ "days", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "write", required_argument, NULL, 'w' },
+		{ "revert", required_argument, NULL, 'r' },
+	};
+	struct recommend_opts o = {};
+	struct pt_req req = { .type = PT_RECOMMEND };
+	struct pt_rep rep = {};
+	int code;
+
+	code = tool_parse_command(argc, argv, "u:H:d:jw:r:", opts, PT_ELEMENTSOF(opts),
+				  opt_recommend, &o, usage, conn);
+	if (code >= 0)
+		return code;
+	if (optind != argc || (o.json && o.write) ||
+	    (o.revert && (o.user || o.holder || o.days || o.json || o.write))) {
+		tool_err("usage: recommend [--user U] [--holder H] [--days N] [--json | --write "
+			 "FILE]\n"
+			 "       recommend --revert ID");
+		return TOOL_EXIT_USAGE;
+	}
+	if (o.revert) {
+		req.type = PT_CURTAIL_REVERT;
+		req.id = (char *)o.revert;
+		code = tool_call(conn, &req, &rep);
+		if (code == TOOL_EXIT_OK)
+			printf("%s reverted\n", o.revert);
+		pt_rep_clear(&rep);
+		return code;
+	}
+	req.user = (char *)(o.user ? o.user : "");
+	req.holder = (char *)(o.holder ? o.holder : "");
+	req.count = o.days;
+	req.format = o.json ? PT_REC_JSON : o.write ? PT_REC_CONFIG : PT_REC_TEXT;
+	code = tool_call(conn, &req, &rep);
+	if (code != TOOL_EXIT_OK)
+		goto out;
+	if (o.json)
+		code = tool_print_json_pretty(rep.text);
+	else if (o.write) {
+		code = write_file(o.write, rep.text);
+		if (code == TOOL_EXIT_OK)
+			printf("wrote %s: check it with tokend --check-config, then reload tokend "
+			       "(SIGHUP)\n",
+			       o.write);
+	} else
+		tool_print_text(rep.text);
+out:
+	pt_rep_clear(&rep);
+	return code;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const struct tool_command commands[] = {
@@ -899,7 +1037,7 @@ static const struct tool_command commands[] = {
 	{ "explain", cmd_explain },   { "check-config", cmd_check_config },
 	{ "code", cmd_code },	      { "grants", cmd_grants },
 	{ "grant", cmd_grant },	      { "template", cmd_template },
-	{ "rpo", cmd_rpo },
+	{ "rpo", cmd_rpo },	      { "recommend", cmd_recommend },
 };
 
 int main(int argc, char **argv)

@@ -40,6 +40,7 @@
 #include "proto.h"
 #include "util.h"
 
+#include "keyring-run.h"
 #include "tokend-harness.h"
 
 #define NOBODY 65534
@@ -624,56 +625,15 @@ static void test_refresh_capped_by_curtailed(void **state)
 	pt_free_secret(t2);
 }
 
-/* Reads fd to its end into buf (at most len - 1 bytes, NUL-ended). */
-static void read_all(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-	ssize_t k;
-
-	while (n + 1 < len && (k = read(fd, buf + n, len - n - 1)) > 0)
-		n += (size_t)k;
-	buf[n] = '\0';
-	close(fd);
-}
-
-/* `pertok token -s SOCKET ARG1 ARG2` as nobody (arg1 or arg2 may be NULL),
+/* `pertok -s SOCKET token ARG1 ARG2` as nobody (arg1 or arg2 may be NULL),
  * with token as the session keyring's pertok:live (a fresh session keyring
  * of the child's own): its exit status, its stdout in out (PT_MAX_TOKEN + 8
  * bytes) and stderr in err (1024 bytes). */
 static int pertok_token(const char *token, const char *arg1, const char *arg2, char *out, char *err)
 {
-	const char *b = getenv("top_builddir");
-	char bin[PATH_MAX];
-	int po[2], pe[2], st;
-	pid_t pid;
+	const char *args[] = { "token", arg1, arg1 ? arg2 : NULL, NULL };
 
-	snprintf(bin, sizeof(bin), "%s/tools/pertok", b ? b : ".");
-	assert_int_equal(pipe(po), 0);
-	assert_int_equal(pipe(pe), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(po[0]);
-		close(pe[0]);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
-			_exit(100);
-		if (keyctl_join_session_keyring(NULL) < 0 ||
-		    add_key("user", "pertok:live", token, strlen(token), KEY_SPEC_SESSION_KEYRING) <
-			    0)
-			_exit(101);
-		execl(bin, "pertok", "token", "-s", th.sock, arg1, arg2, (char *)NULL);
-		_exit(102);
-	}
-	close(po[1]);
-	close(pe[1]);
-	read_all(po[0], out, PT_MAX_TOKEN + 8);
-	read_all(pe[0], err, 1024);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_true(WEXITSTATUS(st) < 100);
-	return WEXITSTATUS(st);
+	return th_pertok_as_nobody(token, args, out, PT_MAX_TOKEN + 8, err, 1024);
 }
 
 /* pertok token --refresh asks tokend nothing while more than half of the

@@ -32,8 +32,6 @@
 
 #include "tokend-harness.h"
 
-#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
-
 /* n_holders extra actors "h0".."hN-1" (never connecting) that may hold tokens;
  * sync: the audit log's (and so the usage journal's) "record" or "batch" */
 static void write_conf(const char *redeem_extra, int n_holders, const char *sync)
@@ -312,15 +310,7 @@ static void test_clock_jump_keeps_tokens(void **state)
 	snprintf(ts, sizeof(ts), "%s/faketime", th.dir);
 	set_offset(ts, "+0");
 	/* only tokend runs under libfaketime; CLOCK_BOOTTIME stays real */
-	setenv("LD_PRELOAD", FAKETIME_LIB, 1);
-	setenv("FAKETIME_TIMESTAMP_FILE", ts, 1);
-	setenv("FAKETIME_NO_CACHE", "1", 1);
-	setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
-	th_start();
-	unsetenv("LD_PRELOAD");
-	unsetenv("FAKETIME_TIMESTAMP_FILE");
-	unsetenv("FAKETIME_NO_CACHE");
-	unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
+	th_start_faketime(ts);
 	token = mint();
 	exchange(token, "tester");
 	pt_free_secret(token);

@@ -63,6 +63,10 @@ static const uint8_t req_types[] = {
 	PT_GRANT_CREDENTIAL,
 	PT_ACCEPT,
 	PT_ACCEPT_SESSION,
+	PT_USED,
+	PT_RECOMMEND,
+	PT_CURTAIL_REVERT,
+	PT_ACCEPT_LIVE,
 };
 
 static void check_same(const struct ptbuf *out, uint8_t type, const uint8_t *payload, size_t len)

@@ -9,7 +9,7 @@ set -u
 
 srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${top_builddir:-$(pwd)}
-names="proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq extjwt jwks"
+names="proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq extjwt jwks usage"
 n=0
 
 echo "1..$(echo $names | wc -w)"

@@ -8,7 +8,7 @@
 # does not build or finds a crash, leak, timeout or undefined behaviour.
 #
 #   tests/fuzz/run-fuzz.sh [NAME...]
-#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq extjwt jwks
+#     default: proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq extjwt jwks usage
 #
 # Environment:
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
@@ -35,7 +35,7 @@ else
 	seconds=${FUZZ_SECONDS:-20}
 fi
 cc=${CC:-clang}
-names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq extjwt jwks}
+names=${*:-proto jws config record auditlog tpm2blob history coderec journal privsep live nsscache logline nssconf credaddr grant template act sshsig authkeys grantreq extjwt jwks usage}
 
 case $seconds in
 ''|*[!0-9]*) echo "run-fuzz: FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;;
@@ -89,7 +89,8 @@ server_src="common/proto-server.c common/io.c"
 common_src="$format_src $client_src $server_src"
 tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/confdir.c tokend/policy.c tokend/fileio.c tokend/aead.c tokend/record.c tokend/store.c \
 tokend/seal.c tokend/seal-tpm2.c tokend/history.c tokend/tokentype.c tokend/codes.c tokend/journal.c \
-tokend/ratelimit.c tokend/config-grant.c tokend/grant-record.c tokend/grant-store.c tokend/config-rpo.c tokend/rpo-range.c"
+tokend/ratelimit.c tokend/config-grant.c tokend/grant-record.c tokend/grant-store.c tokend/config-rpo.c tokend/rpo-range.c \
+tokend/usage.c tokend/config-usage.c"
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 -fno-omit-frame-pointer -include $confdir/config.h -I$confdir -I$srcdir/common -I$srcdir/tokend \
@@ -115,7 +116,7 @@ for name in $names; do
 		maxlen=16384 ;;
 	logline) src="tokend/log.c"; libs=$(pkgflags "libsystemd"); maxlen=8192 ;;
 	nssconf) src="$common_src tokend/nssconf.c tokend/fileio.c"; libs=$(pkgflags "libcrypto"); maxlen=4096 ;;
-	config | record | tpm2blob | history | coderec | journal | grant)
+	config | record | tpm2blob | history | coderec | journal | grant | usage)
 		src="$common_src common/jws.c common/ptjson.c $tokend_src"
 		libs=$(pkgflags "libcrypto json-c libconfig lmdb")
 		maxlen=16384 ;;

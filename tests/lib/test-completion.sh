@@ -31,7 +31,7 @@ pertok --socket /run/x s|status
 pertok persist --h|--holder --help
 pertok act-as root --g|--grant
 pertokctl ex|explain
-pertokctl r|revoke rotate-key reseal rpo
+pertokctl r|revoke rotate-key reseal rpo recommend
 pertokctl -s /x -t 100 st|status
 pertokctl explain --i|--issue
 pertokctl explain --a|--at --actor
@@ -45,7 +45,12 @@ pertokctl rpo a|approve
 pertokctl rpo approve --n|--not-after
 pertokctl audit show --s|--since --socket
 pertokctl explain --user root|root
-pertokctl check-config --j|'
+pertokctl check-config --j|
+pertokctl rec|recommend
+pertokctl recommend --w|--write
+pertokctl recommend --r|--revert
+pertok token u|used
+pertok token used --g|--group'
 
 # The commands each tool's --help lists, all of them completed from nothing
 # (so that a new command cannot be forgotten here)

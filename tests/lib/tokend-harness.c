@@ -150,6 +150,19 @@ void th_start(void)
 	th_start_via(NULL);
 }
 
+void th_start_faketime(const char *ts)
+{
+	setenv("LD_PRELOAD", FAKETIME_LIB, 1);
+	setenv("FAKETIME_TIMESTAMP_FILE", ts, 1);
+	setenv("FAKETIME_NO_CACHE", "1", 1);
+	setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+	th_start();
+	unsetenv("LD_PRELOAD");
+	unsetenv("FAKETIME_TIMESTAMP_FILE");
+	unsetenv("FAKETIME_NO_CACHE");
+	unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
+}
+
 void th_stop(int sig)
 {
 	int st;

@@ -31,6 +31,11 @@ int th_init(const char *name);
  * NULL) and waits until its socket answers; fails the test if it does not. */
 void th_start_via(const char *activator);
 void th_start(void);
+/* th_start with tokend alone under libfaketime (FAKETIME_LIB), its offset
+ * read from the file ts at every clock call (CLOCK_MONOTONIC and
+ * CLOCK_BOOTTIME stay real). */
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+void th_start_faketime(const char *ts);
 
 /* Sends sig to tokend and reaps it; after SIGTERM, valgrind's exit 99 fails
  * the test. Does nothing when it is not running. th_start stops a running

@@ -398,6 +398,84 @@ static void test_redeem_installs_key(void **state)
 	assert_int_equal(lookup_token(USER, "atd").uses, t.uses + 1);
 }
 
+/* The uses tokend recorded of entitlement name of USER for holder atd
+ * (pertokctl recommend --json's "uses"), -1 when none is recorded. */
+static int recorded_uses(const char *name)
+{
+	struct pt_req req = { .type = PT_RECOMMEND,
+			      .user = (char *)USER,
+			      .holder = (char *)"atd",
+			      .format = PT_REC_JSON };
+	struct pt_rep rep = {};
+	struct pt_client *c = NULL;
+	char needle[300];
+	const char *p;
+	int uses = -1;
+
+	assert_int_equal(pt_client_connect(env.sock, 3000, &c), 0);
+	assert_int_equal(pt_client_call(c, &req, &rep), 0);
+	assert_int_equal(rep.type, PT_OK);
+	snprintf(needle, sizeof(needle), "\"name\":\"%s\"", name);
+	p = strstr(rep.text, needle);
+	if (p && (p = strstr(p, "\"uses\":")))
+		uses = atoi(p + 7);
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	return uses;
+}
+
+/* accept require=: a job's own live token, from the PAM authtok (the
+ * conversation's answer) or the caller's session keyring, is accepted when
+ * it carries every entitlement required, each then recorded as used; one
+ * it lacks is refused with tokend's reason shown to the user; a login's
+ * token (not a job's) is refused. */
+static void test_accept_live(void **state)
+{
+	char *out_err[4] = { 0 }, err[3][PAM_MAX_MSG_SIZE] = { { 0 } };
+	const char *in[2] = { NULL, NULL };
+	struct pamtest_conv_data conv = { .in_echo_off = in, .out_err = out_err };
+	struct pam_testcase ok[] = { pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS) };
+	struct pam_testcase denied[] = { pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR) };
+	char *token, *login;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++)
+		out_err[i] = err[i];
+	issue();
+	login = read_live_key(NULL);
+	assert_non_null(login);
+	drop_live_key(state);
+	RUN_STACK("atd", USER, pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS),
+		  pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS));
+	token = read_live_key(NULL);
+	assert_non_null(token);
+	assert_int_equal(recorded_uses("reports"), 0); /* granted by the redemption */
+
+	/* the authtok */
+	in[0] = token;
+	assert_int_equal(_pamtest("pt-accept", USER, &conv, ok, 1, NULL), PAMTEST_ERR_OK);
+	assert_int_equal(recorded_uses("reports"), 1);
+	/* the keyring, two entitlements */
+	RUN_STACK("pt-accept-keyring", USER, pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS));
+	assert_int_equal(recorded_uses("reports"), 2);
+	assert_int_equal(recorded_uses("db-admin"), 1);
+	/* an entitlement the token lacks: refused, the user told why */
+	assert_int_equal(_pamtest("pt-accept-root", USER, &conv, denied, 1, NULL), PAMTEST_ERR_OK);
+	assert_non_null(strstr(err[0], "does not carry entitlement root-shell"));
+	assert_int_equal(recorded_uses("reports"), 2);
+	/* a login's token is not a job's */
+	in[0] = login;
+	memset(err, 0, sizeof(err));
+	assert_int_equal(_pamtest("pt-accept", USER, &conv, denied, 1, NULL), PAMTEST_ERR_OK);
+	assert_non_null(strstr(err[0], "not a live token from a job"));
+	/* another user's name in PAM_USER */
+	in[0] = token;
+	assert_int_equal(_pamtest("pt-accept", NOTOKEN, &conv, denied, 1, NULL), PAMTEST_ERR_OK);
+	assert_int_equal(recorded_uses("reports"), 2);
+	pt_free_secret(token);
+	pt_free_secret(login);
+}
+
 /* Each order of stages redeems exactly once per handle. */
 static void test_stage_orders_redeem_once(void **state)
 {
@@ -826,6 +904,7 @@ int main(void)
 		T(test_issue_unknown_user),
 		T(test_entry_points_outside_mode),
 		T(test_no_fd_leak),
+		T(test_accept_live),
 	};
 
 	return cmocka_run_group_tests(tests, setup_group, teardown_group);

@@ -122,7 +122,8 @@ actors = (
 	{ name = "login"; uid = 0; exe = [ "$exe" ]; }$extra_actors
 );
 issue = (
-	{ name = "logins"; actors = [ "login" ]; holders = [ "atd", "cron" ]; }
+	{ name = "logins"; actors = [ "login" ]; holders = [ "atd", "cron" ];
+	  entitlements = [ "reports", "db-admin" ]; }
 );
 redeem = (
 	{ name = "no-cron"; action = "deny"; holders = [ "cron" ]; },
@@ -218,6 +219,17 @@ EOF
 svc pt-atd-down <<EOF
 account required $m redeem socket=$absent holder=atd
 session required $m redeem socket=$absent holder=atd
+EOF
+# a service accepting a job's live token (issue 13): from the authtok or the
+# caller's session keyring; one requiring an entitlement no token carries
+svc pt-accept <<EOF
+auth required $m accept require=reports $s
+EOF
+svc pt-accept-keyring <<EOF
+auth required $m accept require=reports,db-admin keyring $s
+EOF
+svc pt-accept-root <<EOF
+auth required $m accept require=reports,root-shell keyring $s
 EOF
 # served by the login actor, which is not the holder cron
 svc pt-wrong-actor <<EOF

@@ -57,6 +57,10 @@ static void test_reference_file(void **state)
 	assert_string_equal(cfg->alg, "EdDSA");
 	assert_int_equal(cfg->max_connections, 128);
 	assert_int_equal(cfg->client_timeout_ms, 5000);
+	assert_int_equal(cfg->usage_observation, 30 * 86400);
+	assert_int_equal(cfg->usage_unused_days, 30);
+	assert_false(cfg->usage_auto_curtail);
+	assert_int_equal(cfg->usage_max_entries_per_user, 256);
 	assert_int_equal(cfg->live_lifetime, 300);
 	assert_int_equal(cfg->max_live_lifetime, 3600);
 	assert_int_equal(cfg->persist_lifetime, 30 * 86400);
@@ -256,6 +260,25 @@ static const struct {
 	const char *text;
 	const char *err;
 } errors[] = {
+	/* usage { } and curtail rules (issue 13) */
+	{ "usage = { observation = \"0\"; };\n",
+	  "t.conf:1: usage.observation must be at least 1 second" },
+	{ "usage = { auto_curtail = 1; };\n",
+	  "t.conf:1: usage.auto_curtail must be a boolean, not an integer" },
+	{ "usage = { max_entries_per_user = 4; };\n",
+	  "t.conf:1: usage.max_entries_per_user must be between 8 and 4096, not 4" },
+	{ "usage = { obs = \"1d\"; };\n", "t.conf:1: unknown setting \"obs\" in usage" },
+	{ "actors = ( { name = \"a\"; uid = 0; exe = [ \"/a\" ]; } );\n"
+	  "redeem = ( { name = \"rec-1\"; curtail = true; holders = [ \"a\" ];\n"
+	  "             live_lifetime = \"1m\"; entitlements_remove = [ \"x\" ]; } );\n",
+	  "t.conf:2: redeem[0]: a curtail rule only has name, users, holders, "
+	  "entitlements_remove, groups_remove and note, not live_lifetime" },
+	{ "redeem = ( { name = \"rec-1\"; curtail = true; users = [ \"u\" ]; } );\n",
+	  "t.conf:1: redeem[0]: a curtail rule needs entitlements_remove or groups_remove" },
+	{ "issue = ( { name = \"i\"; curtail = true; } );\n",
+	  "t.conf:1: issue[0].curtail is only valid in redeem rules" },
+	{ "redeem = ( { name = \"r\"; note = \"a\\nb\"; } );\n",
+	  "t.conf:1: redeem[0].note must be printable text of at most 400 characters" },
 	/* syntax, reported with libconfig's line and text */
 	{ "tokend = {\n  socket = ;\n};\n", "t.conf:2: syntax error" },
 	{ "tokend = {\n  alg = \"EdDSA\";\n  alg = \"EdDSA\";\n};\n",

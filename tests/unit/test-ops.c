@@ -72,18 +72,7 @@ static int fake_lookup(const char *user, struct pt_account **ret)
 		}
 		if (strcmp(accounts[i].user, user) != 0 || !accounts[i].present)
 			continue;
-		a = calloc(1, sizeof(*a));
-		assert_non_null(a);
-		a->user = strdup(user);
-		a->uid = accounts[i].uid;
-		a->gid = accounts[i].uid;
-		a->gecos = strdup("");
-		a->home = strdup("/nonexistent");
-		a->shell = strdup("/bin/sh");
-		a->groups = calloc(2, sizeof(char *));
-		a->groups[0] = strdup(user);
-		a->n_groups = 1;
-		*ret = a;
+		*ret = ut_account(user, accounts[i].uid);
 		return 0;
 	}
 	return -ENOENT;
@@ -176,24 +165,7 @@ static struct pt_peer peer_of(enum who w)
 /* The one reply frame in out, decoded: its error code (0 for PT_OK). */
 static uint32_t reply_of(uint8_t req_type, struct ptbuf *out, struct pt_rep *ret)
 {
-	const uint8_t *payload;
-	size_t len, used;
-	uint8_t type;
-	struct pt_rep rep = { 0 };
-	uint32_t code;
-
-	assert_int_equal(pt_frame_split(ptbuf_ptr(out), ptbuf_len(out), PT_MAX_FRAME, &type,
-					&payload, &len, &used),
-			 0);
-	assert_int_equal(used, ptbuf_len(out)); /* exactly one reply */
-	assert_int_equal(pt_rep_decode(req_type, type, payload, len, &rep), 0);
-	assert_int_equal(pt_ops_commit(&d), 0);
-	code = rep.type == PT_OK ? 0 : rep.err_code;
-	if (ret)
-		*ret = rep;
-	else
-		pt_rep_clear(&rep);
-	return code;
+	return ut_reply(&d, req_type, out, ret);
 }
 
 /* Sends req as w with the live token live (the front's struct): the reply's
@@ -202,30 +174,16 @@ static uint32_t call_live(enum who w, const struct pt_req *req,
 			  const struct pt_live_presented *live, struct pt_rep *ret)
 {
 	struct pt_peer peer = peer_of(w);
-	struct ptbuf *out = ptbuf_new(4 + PT_MAX_FRAME);
-	uint32_t code;
-	int r;
 
-	assert_non_null(out);
-	r = pt_ops_handle(&d, &peer, req, live, out);
-	assert_true(r == 0 || r == -EBADMSG);
-	code = reply_of(req->type, out, ret);
-	ptbuf_free(out);
-	return code;
+	return ut_handle(&d, &peer, req, live, ret);
 }
 
 /* Sends req as w: the reply's error code (0 for PT_OK). */
 static uint32_t call(enum who w, const struct pt_req *req, struct pt_rep *ret)
 {
-	struct pt_live_presented live = { 0 };
-	uint32_t code;
+	struct pt_peer peer = peer_of(w);
 
-	/* the front's part of an exchange (a form error is a refusal in live) */
-	if (pt_req_presents_live(req->type))
-		assert_int_not_equal(pt_live_parse(req->live_token, &live), -ENOMEM);
-	code = call_live(w, req, pt_req_presents_live(req->type) ? &live : NULL, ret);
-	pt_live_presented_clear(&live);
-	return code;
+	return ut_call(&d, &peer, req, ret);
 }
 
 /* The token of the reply to q sent as w (the caller frees it). */
@@ -367,6 +325,12 @@ static const struct matrix_row {
 	{ PT_GRANT_SIGNED, { A, A, A, A, A, A } },
 	/* anyone; the grant's data decides (an unknown id here: not found) */
 	{ PT_GRANT_CREDENTIAL, { A, A, A, A, A, A } },
+	/* a use is reported with the token's own uid only (then: not redeemed) */
+	{ PT_USED, { P, P, P, P, A, P } },
+	{ PT_RECOMMEND, { A, A, A, P, P, P } },
+	{ PT_CURTAIL_REVERT, { A, A, A, P, P, P } },
+	/* root or any actor, then the token is checked (alice's login token) */
+	{ PT_ACCEPT_LIVE, { A, A, A, A, P, P } },
 };
 
 static void test_caller_classes(void **state)
