@@ -717,10 +717,10 @@ static int do_accept_live(pam_handle_t *pamh, const struct pp_args *a)
 	if (!a->require)
 		return pp_result(pamh, a, PAM_SERVICE_ERR, LOG_ERR,
 				 "op=accept result=error error=\"no require= given\"");
-	r = get_user_service(pamh, &user, &service);
+	r = pp_get_user_service(pamh, &user, &service);
 	if (r < 0)
 		return pp_result(pamh, a, PAM_USER_UNKNOWN, LOG_ERR,
-				 "op=accept result=error error=\"%s\"", user_error(r));
+				 "op=accept result=error error=\"%s\"", pp_user_error(r));
 	if (a->keyring) {
 		r = pk_read_live(&token);
 		if (r < 0)
@@ -741,7 +741,7 @@ static int do_accept_live(pam_handle_t *pamh, const struct pp_args *a)
 					 "too long\"",
 					 user, service);
 	}
-	r = pt_client_connect(socket_path(a), a->timeout_ms, &c);
+	r = pt_client_connect(pp_socket_path(a), a->timeout_ms, &c);
 	if (r >= 0) {
 		struct pt_req req = { .type = PT_ACCEPT_LIVE,
 				      .live_token = token,
@@ -754,13 +754,13 @@ static int do_accept_live(pam_handle_t *pamh, const struct pp_args *a)
 	if (r < 0)
 		code = pp_result(pamh, a, PAM_AUTHINFO_UNAVAIL, LOG_ERR,
 				 "op=accept result=error user=%s service=%s socket=%s error=\"%s\"",
-				 user, service, socket_path(a), transport_error(r));
+				 user, service, pp_socket_path(a), pp_transport_error(r));
 	else if (rep.type == PT_OK)
 		code = pp_result(pamh, a, PAM_SUCCESS, LOG_INFO,
 				 "op=accept result=allow user=%s service=%s require=%s", user,
 				 service, a->require);
 	else {
-		clean_text(rep.message, msg, sizeof(msg));
+		pp_clean_text(rep.message, msg, sizeof(msg));
 		/* the user is told why (a curtailed entitlement names its
 		 * recommendation); tokend's own failures are the admin's */
 		if (rep.err_code == PT_E_DENIED || rep.err_code == PT_E_INVALID)
