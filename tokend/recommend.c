@@ -113,8 +113,11 @@ int pt_rec_baseline_new(const struct pt_usage *u, uint64_t since, struct pt_rec_
 		else if (e->kind == PT_USAGE_ENT || e->kind == PT_USAGE_GROUP)
 			b->items[b->n_items++] = e;
 	}
-	qsort(b->items, b->n_items, sizeof(*b->items), by_item);
-	qsort(b->pairs, b->n_pairs, sizeof(*b->pairs), by_holder);
+	/* (qsort of an empty, NULL array is undefined behaviour) */
+	if (b->n_items)
+		qsort(b->items, b->n_items, sizeof(*b->items), by_item);
+	if (b->n_pairs)
+		qsort(b->pairs, b->n_pairs, sizeof(*b->pairs), by_holder);
 	/* each run of one (holder, kind, name): its count of recent users */
 	for (size_t i = 0, j; i < b->n_items; i = j) {
 		uint32_t used = 0;
