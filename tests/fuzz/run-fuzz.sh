@@ -90,7 +90,7 @@ common_src="$format_src $client_src $server_src"
 tokend_src="tokend/config.c tokend/confvalue.c tokend/confguard.c tokend/confdir.c tokend/policy.c tokend/fileio.c tokend/aead.c tokend/record.c tokend/store.c \
 tokend/seal.c tokend/seal-tpm2.c tokend/history.c tokend/tokentype.c tokend/codes.c tokend/journal.c \
 tokend/ratelimit.c tokend/config-grant.c tokend/grant-record.c tokend/grant-store.c tokend/config-rpo.c tokend/rpo-range.c \
-tokend/usage.c tokend/config-usage.c"
+tokend/usage.c tokend/config-usage.c tokend/issuers.c tokend/jwks.c tokend/extjwt.c"
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 -fno-omit-frame-pointer -include $confdir/config.h -I$confdir -I$srcdir/common -I$srcdir/tokend \
