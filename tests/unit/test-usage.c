@@ -633,6 +633,29 @@ static void test_auto_curtail_and_revert(void **state)
 	assert_int_equal(call(ROOT, &q, NULL), PT_E_NOTFOUND);
 }
 
+/* The wall clock stepped a year forward (or alice's jobs stopped): no
+ * redemption within the window is no evidence, so auto_curtail removes
+ * nothing, not even what she used a month "ago", and recommend proposes
+ * nothing. */
+static void test_auto_curtail_clock_step(void **state)
+{
+	char *text;
+
+	(void)state;
+	history();
+	now_s += 365 * DAY;
+	d.cfg->usage_auto_curtail = true;
+	pt_ops_auto_curtail(&d);
+	assert_int_equal(pt_ops_commit(&d), 0);
+	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "backup"));
+	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "reports"));
+	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin"));
+	text = recommend(PT_REC_TEXT, 0);
+	assert_non_null(strstr(text, "proposals: 0"));
+	assert_non_null(strstr(text, "no redemption in the last 30 days"));
+	free(text);
+}
+
 /* ------------------------------------------------------------------ caps */
 
 /* A cap of 4 entries for alice: the pair and 3 entitlements fit, her group
@@ -763,6 +786,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_curtails_older_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto_curtail_and_revert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auto_curtail_clock_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_and_journal, setup, teardown),
 	};
