@@ -349,12 +349,25 @@ static const char *conf_str(const char *s, char *buf, size_t len)
 	return buf;
 }
 
-/* One proposal as a curtail rule of the drop-in (recommend --write). */
-static void config_rule(struct text *t, const struct pt_usage_entry *e,
+/* One proposal as a curtail rule of the drop-in (recommend --write). A
+ * name "*" (valid: pt_name_valid; a group of the directory may be called
+ * so) is the wildcard of users, holders, entitlements_remove and
+ * groups_remove: written, it would curtail every entitlement or user, not
+ * the one judged. Such a proposal is a comment only. Returns whether the
+ * rule was written. */
+static bool config_rule(struct text *t, const struct pt_usage_entry *e,
 			const struct pt_rec_item *it, bool first)
 {
 	char user[520], holder[520], name[520], note[620];
 
+	if (strcmp(e->user, "*") == 0 || strcmp(e->holder, "*") == 0 || strcmp(e->name, "*") == 0) {
+		add(t,
+		    "%s  # %s not written: the name \"*\" would match every %s, not the one "
+		    "judged\n",
+		    first ? "" : "\n", it->id,
+		    strcmp(e->name, "*") == 0 ? kind_word(e->kind) : "user or holder");
+		return false;
+	}
 	add(t,
 	    "%s  { name = \"%s\"; curtail = true; users = [ \"%s\" ]; holders = [ \"%s\" ];\n"
 	    "    %s = [ \"%s\" ];\n"
@@ -363,6 +376,7 @@ static void config_rule(struct text *t, const struct pt_usage_entry *e,
 	    conf_str(e->holder, holder, sizeof(holder)),
 	    e->kind == PT_USAGE_GROUP ? "groups_remove" : "entitlements_remove",
 	    conf_str(e->name, name, sizeof(name)), conf_str(it->note, note, sizeof(note)));
+	return true;
 }
 
 int op_recommend(struct call *c)
@@ -375,7 +389,7 @@ int op_recommend(struct call *c)
 	struct pt_rep rep = { .type = PT_OK };
 	json_object *root = NULL, *pairs = NULL;
 	struct pt_rec_baseline *b = NULL;
-	size_t proposals = 0;
+	size_t proposals = 0, written = 0;
 	char when[64];
 	int r = -ENOMEM;
 
@@ -492,8 +506,9 @@ int op_recommend(struct call *c)
 				    jadd(io, "note", json_object_new_string(it.note)) < 0)
 					goto out;
 			} else if (q->format == PT_REC_CONFIG) {
-				if (it.verdict == PT_REC_REMOVE)
-					config_rule(&t, e, &it, proposals == 1);
+				if (it.verdict == PT_REC_REMOVE &&
+				    config_rule(&t, e, &it, written == 0))
+					written++;
 			} else
 				add(&t,
 				    "  %s %s %s%s%s: %s; used by %" PRIu32 " of %" PRIu32
@@ -522,7 +537,7 @@ int op_recommend(struct call *c)
 		else
 			add(&t, "%s", s);
 	} else if (q->format == PT_REC_CONFIG)
-		add(&t, "%s);\n", proposals ? "\n" : "");
+		add(&t, "%s);\n", written ? "\n" : "");
 	else
 		add(&t, "proposals: %zu\n", proposals);
 	if (t.cut) {

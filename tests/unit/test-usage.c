@@ -537,16 +537,16 @@ static void test_write_curtails_older_token(void **state)
  * are escaped in the drop-in: it loads, and removes exactly those names. */
 static void test_write_escapes(void **state)
 {
-	char *ents[] = { "a\"b", "c\\d", NULL }, *groups[] = { "g\";x", NULL };
+	char *ents[] = { "a\"b", "c\\d", "*", NULL }, *groups[] = { "g\";x", NULL };
 	struct pt_config *cfg = NULL;
 	char conf[4096], err[512], *text;
 	const struct pt_rule *r = NULL;
 
 	(void)state;
 	now_s = 1700000000;
-	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 2, groups, 1, now_s), 0);
+	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 3, groups, 1, now_s), 0);
 	now_s += 40 * DAY;
-	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 2, groups, 1, now_s), 0);
+	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 3, groups, 1, now_s), 0);
 	text = recommend(PT_REC_CONFIG, 0);
 	snprintf(conf, sizeof(conf),
 		 "actors = ( { name = \"atd\"; uid = 0; exe = [ \"/usr/sbin/atd\" ]; } );\n%s",
@@ -563,6 +563,10 @@ static void test_write_escapes(void **state)
 	assert_string_equal(r->groups_remove[0], "g\";x");
 	assert_non_null(pt_policy_curtailer(cfg, "alice", "atd", false, "a\"b", NULL));
 	assert_non_null(pt_policy_curtailer(cfg, "alice", "atd", false, "c\\d", NULL));
+	/* an entitlement named "*" is the wildcard of entitlements_remove:
+	 * proposed, but only as a comment, never a rule removing everything */
+	assert_non_null(strstr(text, "not written: the name \"*\" would match every entitlement"));
+	assert_null(pt_policy_curtailer(cfg, "alice", "atd", false, "reports", NULL));
 	pt_config_free(cfg);
 	free(text);
 }
