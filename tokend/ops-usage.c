@@ -640,7 +640,7 @@ void pt_ops_auto_curtail(struct pt_daemon *d)
 	struct proposal *v;
 	uint64_t now = pt_ops_now(d);
 	char why[1400];
-	size_t n;
+	size_t n, applied = 0;
 
 	if (!d->usage || !d->cfg->usage_auto_curtail)
 		return;
@@ -675,8 +675,14 @@ void pt_ops_auto_curtail(struct pt_daemon *d)
 			 x->holder, x->note, x->id);
 		if (e)
 			audit_curtail(d, "allow", e, why);
+		applied++;
 	}
 	free(v);
+	/* each change and its audit record on disk before any redemption the
+	 * change governs (the request loop's commit comes after them) */
+	if (applied && pt_ops_commit(d) < 0)
+		pt_log_kv(LOG_ERR, "curtail", "error", "reason",
+			  "the curtailments or their audit records are not synced", NULL);
 }
 
 /* CURTAIL_REVERT (root): a curtailment of auto_curtail no longer applies,
