@@ -36,6 +36,7 @@ struct pt_usage {
 	uint32_t max_per_user;
 	bool dirty;	  /* the file is older than this */
 	bool unjournaled; /* some entry is */
+	bool restoring;	  /* loading the file or the journal: no per-user cap */
 };
 
 static bool kind_valid(char k)
@@ -150,7 +151,11 @@ static struct pt_usage_entry *get(struct pt_usage *u, const char *user, const ch
 	if (found)
 		return &u->v[i];
 	*ret_err = -ENOSPC;
-	if (u->n >= PT_USAGE_MAX_ENTRIES || pt_usage_user_entries(u, user) >= u->max_per_user)
+	/* the per-user cap is for new entries: what the file or the journal
+	 * holds stays when the cap was lowered (dropping it would drop the
+	 * curtailments in force with the evidence) */
+	if (u->n >= PT_USAGE_MAX_ENTRIES ||
+	    (!u->restoring && pt_usage_user_entries(u, user) >= u->max_per_user))
 		return NULL;
 	*ret_err = -ENOMEM;
 	if (u->n == u->cap) {
@@ -583,11 +588,13 @@ int pt_usage_from_json(const char *json, size_t len, uint32_t max_per_user, stru
 		goto out;
 	}
 	n = json_object_array_length(arr);
+	u->restoring = true;
 	for (size_t i = 0; i < n; i++) {
 		r = parse_entry(u, i, json_object_array_get_idx(arr, i), err, errlen);
 		if (r < 0)
 			goto out;
 	}
+	u->restoring = false;
 	*ret = u;
 	u = NULL;
 	r = 0;
@@ -734,9 +741,11 @@ int pt_usage_replay(struct pt_usage *u, const char *line)
 	if (kind == PT_USAGE_PAIR)
 		name[0] = '\0';
 	find(u, user, holder, kind, name, &found);
+	u->restoring = true;
 	e = get(u, user, holder, kind, name, &k);
+	u->restoring = false;
 	if (!e)
-		return k == -EINVAL ? -EINVAL : 0; /* a cap: the file keeps what it has */
+		return k == -EINVAL ? -EINVAL : 0; /* the cap in all: the file keeps what it has */
 	if (!found) {
 		char *copy = note ? strdup(note) : NULL;
 

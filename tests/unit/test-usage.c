@@ -707,6 +707,37 @@ static void replay_line(void *u, char *line)
 	replay_changed += r > 0;
 }
 
+/* The cap lowered (usage.max_entries_per_user 256 -> 8) and tokend
+ * restarted: the file's 14 entries of alice load whole, her curtailment
+ * stays in force, a journaled entry is replayed; only a new use is
+ * refused. */
+static void test_cap_lowered(void **state)
+{
+	char *ents[12] = { 0 }, names[12][8], *a = NULL, err[256];
+	struct pt_usage *u2 = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < 12; i++) {
+		snprintf(names[i], sizeof(names[i]), "e%zu", i);
+		ents[i] = names[i];
+	}
+	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 12, NULL, 0, 1000), 0);
+	assert_int_equal(pt_usage_curtail(d.usage, "rec-0000abcd", "alice", "atd",
+					  PT_USAGE_CURTAIL_E, "e3", "used 0 times", 1, 2000),
+			 0);
+	assert_int_equal(pt_usage_user_entries(d.usage, "alice"), 14);
+	assert_int_equal(pt_usage_to_json(d.usage, &a), 0);
+	if (pt_usage_from_json(a, strlen(a), 8, &u2, err, sizeof(err)) < 0)
+		fail_msg("the history does not load under a lower cap: %s", err);
+	assert_int_equal(pt_usage_user_entries(u2, "alice"), 14);
+	assert_non_null(pt_usage_curtailed(u2, "alice", "atd", PT_USAGE_ENT, "e3"));
+	assert_int_equal(pt_usage_replay(u2, "U alice atd e e12 1000 1 1000 0"), 1);
+	assert_non_null(pt_usage_find(u2, "alice", "atd", PT_USAGE_ENT, "e12"));
+	assert_int_equal(pt_usage_used(u2, "alice", "atd", PT_USAGE_ENT, "e13", 3000), -ENOSPC);
+	pt_usage_free(u2);
+	free(a);
+}
+
 static void test_file_and_journal(void **state)
 {
 	struct pt_usage *u2 = NULL, *u3 = NULL;
@@ -793,6 +824,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_curtails_older_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto_curtail_and_revert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto_curtail_clock_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_lowered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_and_journal, setup, teardown),
 	};
