@@ -91,6 +91,17 @@ static const char *not_carried(const struct pt_daemon *d, const struct pt_live_c
 	return rule ? rule->name : e ? e->id : NULL;
 }
 
+/* Whether kind name is curtailed now for live's user and holder: a live
+ * token minted before the curtail rule or curtailment still carries it,
+ * and must neither pass an accept nor keep it alive by a report. */
+static bool curtailed_now(const struct pt_daemon *d, const struct pt_live_claims *live, bool group,
+			  const char *name)
+{
+	return pt_policy_curtailer(d->cfg, live->sub, live->act[0], group, name, NULL) ||
+	       pt_usage_curtailed(d->usage, live->sub, live->act[0],
+				  group ? PT_USAGE_GROUP : PT_USAGE_ENT, name);
+}
+
 /* A live token from a redemption: it names its user and holder. */
 static bool from_redemption(const struct pt_live_claims *live)
 {
@@ -127,7 +138,7 @@ int op_used(struct call *c)
 		return reply_error(c, PT_E_PROTO, "invalid %s name", what);
 	carried = group ? strv_has(live->groups, live->n_groups, q->name) :
 			  strv_has(live->entitlements, live->n_entitlements, q->name);
-	if (!carried) {
+	if (!carried || curtailed_now(d, live, group, q->name)) {
 		by = not_carried(d, live, group, q->name,
 				 ": a report keeps a privilege, it never adds one", why,
 				 sizeof(why));
@@ -202,7 +213,8 @@ int op_accept_live(struct call *c)
 	for (size_t i = 0; i < n; i++) {
 		size_t k;
 
-		if (strv_has(live->entitlements, live->n_entitlements, names[i]))
+		if (strv_has(live->entitlements, live->n_entitlements, names[i]) &&
+		    !curtailed_now(d, live, false, names[i]))
 			continue;
 		by = not_carried(d, live, false, names[i], "", why, sizeof(why));
 		k = strlen(why);

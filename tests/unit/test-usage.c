@@ -590,13 +590,15 @@ static void test_auto_curtail_and_revert(void **state)
 {
 	const struct pt_usage_entry *e;
 	struct pt_req q = { .type = PT_CURTAIL_REVERT };
-	char id[16], msg[600], *token, *audit;
+	char id[16], msg[600], *token, *old, *audit;
 
 	(void)state;
 	history();
 	/* off by default */
 	pt_ops_auto_curtail(&d);
 	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin"));
+	old = redeem("alice"); /* minted before the curtailment: carries db-admin */
+	assert_true(carries(old, "db-admin"));
 	d.cfg->usage_auto_curtail = true;
 	pt_ops_auto_curtail(&d);
 	/* the change and its audit record synced by the pass itself, before
@@ -611,6 +613,16 @@ static void test_auto_curtail_and_revert(void **state)
 	assert_non_null(strstr(audit, id));
 	assert_non_null(strstr(audit, "auto_curtail removes entitlement db-admin"));
 	free(audit);
+	/* the older live token still carries it: neither a report (which would
+	 * keep it alive) nor an accept passes, each naming the curtailment */
+	assert_int_equal(used(ALICE, old, false, "db-admin", msg, sizeof(msg)), PT_E_DENIED);
+	assert_non_null(strstr(msg, id));
+	assert_int_equal(accept_live(ROOT, old, "alice", "reports,db-admin", msg, sizeof(msg)),
+			 PT_E_DENIED);
+	assert_non_null(strstr(msg, id));
+	assert_int_equal(pt_usage_find(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin")->count,
+			 0);
+	pt_free_secret(old);
 	now_s += DAY;
 	token = redeem("alice");
 	assert_false(carries(token, "db-admin"));
