@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -622,14 +623,25 @@ int pt_usage_open(const char *path, uint32_t max_per_user, struct pt_usage **ret
 {
 	struct load l = { .max_per_user = max_per_user };
 	struct pt_usage *u;
+	bool bad = false;
 	int r;
 
 	if (!ret)
 		return -EINVAL;
 	if (ret_bad)
 		*ret_bad = false;
-	if (path && (r = pt_state_read(path, USAGE_JSON_MAX, parse_file, &l, ret_bad)) < 0)
+	if (path && (r = pt_state_read(path, USAGE_JSON_MAX, parse_file, &l, &bad)) < 0)
 		return r;
+	if (bad) {
+		/* kept aside, not overwritten by the next flush: it may hold
+		 * curtailments in force, and is the evidence of what went wrong */
+		char aside[PATH_MAX];
+
+		if (snprintf(aside, sizeof(aside), "%s.bad", path) < (int)sizeof(aside))
+			(void)rename(path, aside);
+		if (ret_bad)
+			*ret_bad = true;
+	}
 	u = l.u;
 	if (!u && !(u = usage_new(max_per_user)))
 		return -ENOMEM;

@@ -750,6 +750,34 @@ static void test_cap_lowered(void **state)
 	free(a);
 }
 
+/* A damaged usage.json (it may hold curtailments in force) is kept aside
+ * as usage.json.bad, never overwritten by the next flush. */
+static void test_damaged_kept(void **state)
+{
+	char path[160], aside[170];
+	struct pt_usage *u = NULL;
+	uint8_t *text = NULL;
+	size_t len = 0;
+	bool bad = false;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/damaged.json", dir);
+	snprintf(aside, sizeof(aside), "%s.bad", path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs("{\"v\":1,\"entries\":[{\"u\":", f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(pt_usage_open(path, 0, &u, &bad), 0);
+	assert_true(bad);
+	assert_int_equal(pt_usage_used(u, "alice", "atd", PT_USAGE_ENT, "reports", 1000), 0);
+	assert_int_equal(pt_usage_flush(u), 0);
+	pt_usage_free(u);
+	assert_int_equal(pt_read_file(aside, 4096, &text, &len), 0);
+	assert_int_equal(len, strlen("{\"v\":1,\"entries\":[{\"u\":"));
+	free(text);
+}
+
 static void test_file_and_journal(void **state)
 {
 	struct pt_usage *u2 = NULL, *u3 = NULL;
@@ -837,6 +865,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_auto_curtail_and_revert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto_curtail_clock_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_lowered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_and_journal, setup, teardown),
 	};
