@@ -289,6 +289,7 @@ void pt_ops_housekeeping(struct pt_daemon *d)
 			  pt_audit_failure(d->audit) ?: "checkpoint failed", NULL);
 	flush_refusals(d);
 	pt_ops_auto_curtail(d);
+	pt_ops_usage_prune(d);
 	compact(d);
 	pt_keys_prune(d->keys, d->cfg->alg, now); /* rotated-out keys past their last token */
 	if (d->grants)

@@ -697,6 +697,32 @@ void pt_ops_auto_curtail(struct pt_daemon *d)
 			  "the curtailments or their audit records are not synced", NULL);
 }
 
+#define USAGE_IDLE_MIN (365u * 86400u) /* s: a user idle this long is gone */
+
+void pt_ops_usage_prune(struct pt_daemon *d)
+{
+	uint64_t now = pt_ops_now(d), idle = 4 * pt_rec_window(d->cfg, 0);
+	size_t n;
+
+	if (!d->usage)
+		return;
+	if (d->usage_prune_at && now >= d->usage_prune_at &&
+	    now - d->usage_prune_at < AUTO_CURTAIL_EVERY)
+		return;
+	d->usage_prune_at = now;
+	if (idle < USAGE_IDLE_MIN)
+		idle = USAGE_IDLE_MIN;
+	if (now <= idle)
+		return;
+	n = pt_usage_prune(d->usage, now - idle);
+	if (n)
+		pt_log_kv(LOG_NOTICE, "usage", "allow", "reason",
+			  PT_LOG_F("%zu entries of users and holders idle for %" PRIu64
+				   " days dropped from the usage history",
+				   n, idle / 86400),
+			  NULL);
+}
+
 /* CURTAIL_REVERT (root): a curtailment of auto_curtail no longer applies,
  * and is never applied again (its id stays, reverted). */
 int op_curtail_revert(struct call *c)

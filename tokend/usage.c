@@ -324,6 +324,39 @@ int pt_usage_revert(struct pt_usage *u, const char *id, uint64_t now,
 	return -ENOENT;
 }
 
+size_t pt_usage_prune(struct pt_usage *u, uint64_t before)
+{
+	size_t w = 0, dropped = 0;
+
+	for (size_t i = 0, j; u && i < u->n; i = j) {
+		bool keep = false, pair = false;
+
+		for (j = i; j < u->n && strcmp(u->v[j].user, u->v[i].user) == 0 &&
+			    strcmp(u->v[j].holder, u->v[i].holder) == 0;
+		     j++) {
+			const struct pt_usage_entry *e = &u->v[j];
+
+			pair |= e->kind == PT_USAGE_PAIR;
+			/* a curtailment, in force or reverted, stays (never applied
+			 * twice); so does anything seen since before */
+			keep |= is_curtail(e->kind) || e->first >= before || e->last >= before;
+		}
+		if (keep || !pair) {
+			for (size_t k = i; k < j; k++)
+				u->v[w++] = u->v[k];
+			continue;
+		}
+		for (size_t k = i; k < j; k++)
+			entry_clear(&u->v[k]);
+		dropped += j - i;
+	}
+	if (dropped) {
+		u->n = w;
+		u->dirty = true;
+	}
+	return dropped;
+}
+
 const struct pt_usage_entry *pt_usage_find(const struct pt_usage *u, const char *user,
 					   const char *holder, char kind, const char *name)
 {

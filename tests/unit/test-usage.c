@@ -778,6 +778,35 @@ static void test_damaged_kept(void **state)
 	free(text);
 }
 
+/* Users gone (idle for a year) give back their share of the cap in all,
+ * unless they hold a curtailment; a user seen since stays whole. */
+static void test_prune(void **state)
+{
+	char *ents[] = { "reports", NULL };
+
+	(void)state;
+	now_s = 1700000000;
+	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 1, NULL, 0, now_s), 0);
+	assert_int_equal(pt_usage_redeemed(d.usage, "carol", "atd", ents, 1, NULL, 0, now_s), 0);
+	assert_int_equal(pt_usage_curtail(d.usage, "rec-0000abcd", "carol", "atd",
+					  PT_USAGE_CURTAIL_E, "reports", "used 0 times", 1, now_s),
+			 0);
+	assert_int_equal(pt_usage_redeemed(d.usage, "bob", "atd", ents, 1, NULL, 0, now_s), 0);
+	now_s += 200 * DAY;
+	assert_int_equal(pt_usage_used(d.usage, "bob", "atd", PT_USAGE_ENT, "reports", now_s), 0);
+	pt_ops_usage_prune(&d); /* 200 days: nobody gone yet */
+	assert_int_equal(pt_usage_count(d.usage), 7);
+	now_s += 300 * DAY;
+	d.usage_prune_at = 0;
+	pt_ops_usage_prune(&d);
+	assert_int_equal(pt_usage_user_entries(d.usage, "alice"), 0);
+	assert_int_equal(pt_usage_user_entries(d.usage, "bob"), 2);
+	assert_int_equal(pt_usage_user_entries(d.usage, "carol"), 3);
+	assert_non_null(pt_usage_curtailed(d.usage, "carol", "atd", PT_USAGE_ENT, "reports"));
+	assert_int_equal(pt_ops_commit(&d), 0);
+	assert_int_equal(pt_usage_flush(d.usage), 0);
+}
+
 static void test_file_and_journal(void **state)
 {
 	struct pt_usage *u2 = NULL, *u3 = NULL;
@@ -866,6 +895,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_auto_curtail_clock_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_lowered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_and_journal, setup, teardown),
 	};
