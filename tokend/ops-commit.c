@@ -241,6 +241,7 @@ static void check_clock(struct pt_daemon *d, uint64_t real_ms, uint64_t boot_ms)
 				  "the wall clock was stepped; expired tokens are kept for "
 				  "expire_grace",
 				  NULL);
+			pt_ops_clock_stepped(d, jump / 1000);
 		}
 	}
 	d->hk_real_ms = real_ms;

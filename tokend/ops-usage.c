@@ -654,7 +654,7 @@ void pt_ops_auto_curtail(struct pt_daemon *d)
 	char why[1400];
 	size_t n, applied = 0;
 
-	if (!d->usage || !d->cfg->usage_auto_curtail)
+	if (!d->usage || !d->cfg->usage_auto_curtail || now < d->auto_curtail_hold)
 		return;
 	/* days-long windows: a pass every ten minutes is soon enough (a clock
 	 * stepped back runs one at once) */
@@ -695,6 +695,23 @@ void pt_ops_auto_curtail(struct pt_daemon *d)
 	if (applied && pt_ops_commit(d) < 0)
 		pt_log_kv(LOG_ERR, "curtail", "error", "reason",
 			  "the curtailments or their audit records are not synced", NULL);
+}
+
+void pt_ops_clock_stepped(struct pt_daemon *d, int64_t jump_s)
+{
+	uint64_t now = pt_ops_now(d), window = pt_rec_window(d->cfg, 0);
+
+	if (jump_s > -86400 && jump_s < 86400)
+		return;
+	d->auto_curtail_hold = now + window;
+	if (d->usage && d->cfg->usage_auto_curtail)
+		pt_log_kv(LOG_WARNING, "curtail", "hold", "reason",
+			  PT_LOG_F("the wall clock was stepped by %+" PRId64
+				   " s: auto_curtail changes nothing for %" PRIu64
+				   " days (a window), as what was used before the step "
+				   "would look unused",
+				   jump_s, window / 86400),
+			  NULL);
 }
 
 #define USAGE_IDLE_MIN (365u * 86400u) /* s: a user idle this long is gone */

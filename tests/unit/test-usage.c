@@ -672,6 +672,21 @@ static void test_auto_curtail_clock_step(void **state)
 	assert_non_null(strstr(text, "proposals: 0"));
 	assert_non_null(strstr(text, "no redemption in the last 30 days"));
 	free(text);
+	/* housekeeping saw the step (pt_ops_clock_stepped): jobs redeemed
+	 * after it do not make everything used before it look unused; one
+	 * window later the evidence is new and the pass judges again */
+	pt_ops_clock_stepped(&d, 365 * DAY);
+	persist("alice"); /* the old persistable token expired with the step */
+	pt_free_secret(redeem("alice"));
+	d.auto_curtail_at = 0;
+	pt_ops_auto_curtail(&d);
+	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "backup"));
+	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin"));
+	now_s += 31 * DAY;
+	pt_free_secret(redeem("alice"));
+	d.auto_curtail_at = 0;
+	pt_ops_auto_curtail(&d);
+	assert_non_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin"));
 }
 
 /* ------------------------------------------------------------------ caps */
