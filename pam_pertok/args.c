@@ -196,14 +196,21 @@ int pp_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pp_arg
 				a.type = v;
 		} else if ((v = opt_value(arg, "require"))) {
 			check_mode_option(pamh, a.mode, PP_MODE_ACCEPT, arg);
-			if (!*v || strlen(v) > PT_MAX_STR)
+			/* never ignored: accept without require= is the external-JWT
+			 * path, another trust decision than the one this line asks */
+			if (!*v || strlen(v) > PT_MAX_STR) {
 				pam_syslog(
 					pamh, LOG_ERR,
-					"invalid require=%s (entitlement names, comma-separated), "
-					"ignored",
+					"invalid require=%s (entitlement names, comma-separated): "
+					"refusing",
 					v);
-			else
-				a.require = v;
+				return -EINVAL;
+			}
+			a.require = v;
+		} else if (strcmp(arg, "require") == 0) {
+			pam_syslog(pamh, LOG_ERR,
+				   "require without =ENT[,ENT] (entitlement names): refusing");
+			return -EINVAL;
 		} else if (strcmp(arg, "keyring") == 0) {
 			check_mode_option(pamh, a.mode, PP_MODE_ACCEPT, arg);
 			a.keyring = true;

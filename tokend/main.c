@@ -534,11 +534,12 @@ int main(int argc, char **argv)
 			if (k ? ubad : hbad)
 				pt_log_kv(
 					LOG_WARNING, "start", "warning", "reason",
-					PT_LOG_F(
-						"%s cannot be read or parsed: %s",
-						k ? upath : hpath,
-						k ? "entitlement usage is observed again from now" :
-						    "the usage history starts again"),
+					PT_LOG_F("%s cannot be read or parsed: %s",
+						 k ? upath : hpath,
+						 k ? "kept as usage.json.bad; entitlement usage is "
+						     "observed again from now, and auto_curtail's "
+						     "curtailments in it no longer apply" :
+						     "the usage history starts again"),
 					NULL);
 	}
 	pt_keygen_cleanup(d.cfg->state_dir, keygen); /* leftovers of an interrupted rotation */

@@ -241,6 +241,7 @@ static void check_clock(struct pt_daemon *d, uint64_t real_ms, uint64_t boot_ms)
 				  "the wall clock was stepped; expired tokens are kept for "
 				  "expire_grace",
 				  NULL);
+			pt_ops_clock_stepped(d, jump / 1000);
 		}
 	}
 	d->hk_real_ms = real_ms;
@@ -289,6 +290,7 @@ void pt_ops_housekeeping(struct pt_daemon *d)
 			  pt_audit_failure(d->audit) ?: "checkpoint failed", NULL);
 	flush_refusals(d);
 	pt_ops_auto_curtail(d);
+	pt_ops_usage_prune(d);
 	compact(d);
 	pt_keys_prune(d->keys, d->cfg->alg, now); /* rotated-out keys past their last token */
 	if (d->grants)

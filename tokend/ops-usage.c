@@ -91,6 +91,17 @@ static const char *not_carried(const struct pt_daemon *d, const struct pt_live_c
 	return rule ? rule->name : e ? e->id : NULL;
 }
 
+/* Whether kind name is curtailed now for live's user and holder: a live
+ * token minted before the curtail rule or curtailment still carries it,
+ * and must neither pass an accept nor keep it alive by a report. */
+static bool curtailed_now(const struct pt_daemon *d, const struct pt_live_claims *live, bool group,
+			  const char *name)
+{
+	return pt_policy_curtailer(d->cfg, live->sub, live->act[0], group, name, NULL) ||
+	       pt_usage_curtailed(d->usage, live->sub, live->act[0],
+				  group ? PT_USAGE_GROUP : PT_USAGE_ENT, name);
+}
+
 /* A live token from a redemption: it names its user and holder. */
 static bool from_redemption(const struct pt_live_claims *live)
 {
@@ -127,7 +138,7 @@ int op_used(struct call *c)
 		return reply_error(c, PT_E_PROTO, "invalid %s name", what);
 	carried = group ? strv_has(live->groups, live->n_groups, q->name) :
 			  strv_has(live->entitlements, live->n_entitlements, q->name);
-	if (!carried) {
+	if (!carried || curtailed_now(d, live, group, q->name)) {
 		by = not_carried(d, live, group, q->name,
 				 ": a report keeps a privilege, it never adds one", why,
 				 sizeof(why));
@@ -202,7 +213,8 @@ int op_accept_live(struct call *c)
 	for (size_t i = 0; i < n; i++) {
 		size_t k;
 
-		if (strv_has(live->entitlements, live->n_entitlements, names[i]))
+		if (strv_has(live->entitlements, live->n_entitlements, names[i]) &&
+		    !curtailed_now(d, live, false, names[i]))
 			continue;
 		by = not_carried(d, live, false, names[i], "", why, sizeof(why));
 		k = strlen(why);
@@ -349,12 +361,25 @@ static const char *conf_str(const char *s, char *buf, size_t len)
 	return buf;
 }
 
-/* One proposal as a curtail rule of the drop-in (recommend --write). */
-static void config_rule(struct text *t, const struct pt_usage_entry *e,
+/* One proposal as a curtail rule of the drop-in (recommend --write). A
+ * name "*" (valid: pt_name_valid; a group of the directory may be called
+ * so) is the wildcard of users, holders, entitlements_remove and
+ * groups_remove: written, it would curtail every entitlement or user, not
+ * the one judged. Such a proposal is a comment only. Returns whether the
+ * rule was written. */
+static bool config_rule(struct text *t, const struct pt_usage_entry *e,
 			const struct pt_rec_item *it, bool first)
 {
 	char user[520], holder[520], name[520], note[620];
 
+	if (strcmp(e->user, "*") == 0 || strcmp(e->holder, "*") == 0 || strcmp(e->name, "*") == 0) {
+		add(t,
+		    "%s  # %s not written: the name \"*\" would match every %s, not the one "
+		    "judged\n",
+		    first ? "" : "\n", it->id,
+		    strcmp(e->name, "*") == 0 ? kind_word(e->kind) : "user or holder");
+		return false;
+	}
 	add(t,
 	    "%s  { name = \"%s\"; curtail = true; users = [ \"%s\" ]; holders = [ \"%s\" ];\n"
 	    "    %s = [ \"%s\" ];\n"
@@ -363,6 +388,7 @@ static void config_rule(struct text *t, const struct pt_usage_entry *e,
 	    conf_str(e->holder, holder, sizeof(holder)),
 	    e->kind == PT_USAGE_GROUP ? "groups_remove" : "entitlements_remove",
 	    conf_str(e->name, name, sizeof(name)), conf_str(it->note, note, sizeof(note)));
+	return true;
 }
 
 int op_recommend(struct call *c)
@@ -375,7 +401,7 @@ int op_recommend(struct call *c)
 	struct pt_rep rep = { .type = PT_OK };
 	json_object *root = NULL, *pairs = NULL;
 	struct pt_rec_baseline *b = NULL;
-	size_t proposals = 0;
+	size_t proposals = 0, written = 0;
 	char when[64];
 	int r = -ENOMEM;
 
@@ -492,8 +518,9 @@ int op_recommend(struct call *c)
 				    jadd(io, "note", json_object_new_string(it.note)) < 0)
 					goto out;
 			} else if (q->format == PT_REC_CONFIG) {
-				if (it.verdict == PT_REC_REMOVE)
-					config_rule(&t, e, &it, proposals == 1);
+				if (it.verdict == PT_REC_REMOVE &&
+				    config_rule(&t, e, &it, written == 0))
+					written++;
 			} else
 				add(&t,
 				    "  %s %s %s%s%s: %s; used by %" PRIu32 " of %" PRIu32
@@ -522,7 +549,7 @@ int op_recommend(struct call *c)
 		else
 			add(&t, "%s", s);
 	} else if (q->format == PT_REC_CONFIG)
-		add(&t, "%s);\n", proposals ? "\n" : "");
+		add(&t, "%s);\n", written ? "\n" : "");
 	else
 		add(&t, "proposals: %zu\n", proposals);
 	if (t.cut) {
@@ -625,9 +652,9 @@ void pt_ops_auto_curtail(struct pt_daemon *d)
 	struct proposal *v;
 	uint64_t now = pt_ops_now(d);
 	char why[1400];
-	size_t n;
+	size_t n, applied = 0;
 
-	if (!d->usage || !d->cfg->usage_auto_curtail)
+	if (!d->usage || !d->cfg->usage_auto_curtail || now < d->auto_curtail_hold)
 		return;
 	/* days-long windows: a pass every ten minutes is soon enough (a clock
 	 * stepped back runs one at once) */
@@ -660,8 +687,57 @@ void pt_ops_auto_curtail(struct pt_daemon *d)
 			 x->holder, x->note, x->id);
 		if (e)
 			audit_curtail(d, "allow", e, why);
+		applied++;
 	}
 	free(v);
+	/* each change and its audit record on disk before any redemption the
+	 * change governs (the request loop's commit comes after them) */
+	if (applied && pt_ops_commit(d) < 0)
+		pt_log_kv(LOG_ERR, "curtail", "error", "reason",
+			  "the curtailments or their audit records are not synced", NULL);
+}
+
+void pt_ops_clock_stepped(struct pt_daemon *d, int64_t jump_s)
+{
+	uint64_t now = pt_ops_now(d), window = pt_rec_window(d->cfg, 0);
+
+	if (jump_s > -86400 && jump_s < 86400)
+		return;
+	d->auto_curtail_hold = now + window;
+	if (d->usage && d->cfg->usage_auto_curtail)
+		pt_log_kv(LOG_WARNING, "curtail", "hold", "reason",
+			  PT_LOG_F("the wall clock was stepped by %+" PRId64
+				   " s: auto_curtail changes nothing for %" PRIu64
+				   " days (a window), as what was used before the step "
+				   "would look unused",
+				   jump_s, window / 86400),
+			  NULL);
+}
+
+#define USAGE_IDLE_MIN (365u * 86400u) /* s: a user idle this long is gone */
+
+void pt_ops_usage_prune(struct pt_daemon *d)
+{
+	uint64_t now = pt_ops_now(d), idle = 4 * pt_rec_window(d->cfg, 0);
+	size_t n;
+
+	if (!d->usage)
+		return;
+	if (d->usage_prune_at && now >= d->usage_prune_at &&
+	    now - d->usage_prune_at < AUTO_CURTAIL_EVERY)
+		return;
+	d->usage_prune_at = now;
+	if (idle < USAGE_IDLE_MIN)
+		idle = USAGE_IDLE_MIN;
+	if (now <= idle)
+		return;
+	n = pt_usage_prune(d->usage, now - idle);
+	if (n)
+		pt_log_kv(LOG_NOTICE, "usage", "allow", "reason",
+			  PT_LOG_F("%zu entries of users and holders idle for %" PRIu64
+				   " days dropped from the usage history",
+				   n, idle / 86400),
+			  NULL);
 }
 
 /* CURTAIL_REVERT (root): a curtailment of auto_curtail no longer applies,

@@ -52,6 +52,8 @@ struct pt_daemon {
 					   until the first one */
 	struct pt_usage *usage;		/* entitlement/group use (usage.h); may be NULL */
 	uint64_t auto_curtail_at;	/* the last auto_curtail pass (wall clock s; 0: none) */
+	uint64_t usage_prune_at;	/* the last pass of pt_ops_usage_prune (same) */
+	uint64_t auto_curtail_hold;	/* wall clock s: auto_curtail changes nothing before */
 	const struct pt_sealer *sealer;
 	uint8_t *storekey; /* PT_STORE_KEYLEN bytes in an mlocked page (main.c) */
 	char keydir[4096]; /* current key generation (rotate.h): STATE_DIR or STATE_DIR/gen-N */
@@ -164,3 +166,14 @@ void pt_ops_housekeeping(struct pt_daemon *d);
  * audit record "op=curtail result=allow"), at most one pass every ten
  * minutes; housekeeping calls it. */
 void pt_ops_auto_curtail(struct pt_daemon *d);
+
+/* The wall clock was stepped by jump_s (housekeeping saw it against
+ * CLOCK_BOOTTIME): a step of a day or more holds auto_curtail for one
+ * window, as the evidence across the step cannot tell used from unused. */
+void pt_ops_clock_stepped(struct pt_daemon *d, int64_t jump_s);
+
+/* Drops from the usage history the users and holders idle for a year or
+ * four windows, whichever is longer, that hold no curtailment (at most one
+ * pass every ten minutes; housekeeping calls it): users that are gone give
+ * back their share of the cap in all. */
+void pt_ops_usage_prune(struct pt_daemon *d);

@@ -212,6 +212,16 @@ void pt_rec_judge(const struct pt_config *cfg, const struct pt_usage *u,
 			 ret->days, wdays);
 		return;
 	}
+	if (pair->last < since) {
+		/* no redemption within the window: nothing tells used from unused
+		 * (a job that stopped, or a wall clock stepped forward — then
+		 * everything would look unused at once) */
+		ret->verdict = PT_REC_KEEP_NEW;
+		snprintf(ret->note, sizeof(ret->note),
+			 "no redemption in the last %" PRIu64 " days: no evidence to judge by",
+			 wdays);
+		return;
+	}
 	ret->verdict = PT_REC_REMOVE;
 	if (!item->count)
 		snprintf(ret->note, sizeof(ret->note),

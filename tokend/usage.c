@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ struct pt_usage {
 	uint32_t max_per_user;
 	bool dirty;	  /* the file is older than this */
 	bool unjournaled; /* some entry is */
+	bool restoring;	  /* loading the file or the journal: no per-user cap */
 };
 
 static bool kind_valid(char k)
@@ -150,7 +152,11 @@ static struct pt_usage_entry *get(struct pt_usage *u, const char *user, const ch
 	if (found)
 		return &u->v[i];
 	*ret_err = -ENOSPC;
-	if (u->n >= PT_USAGE_MAX_ENTRIES || pt_usage_user_entries(u, user) >= u->max_per_user)
+	/* the per-user cap is for new entries: what the file or the journal
+	 * holds stays when the cap was lowered (dropping it would drop the
+	 * curtailments in force with the evidence) */
+	if (u->n >= PT_USAGE_MAX_ENTRIES ||
+	    (!u->restoring && pt_usage_user_entries(u, user) >= u->max_per_user))
 		return NULL;
 	*ret_err = -ENOMEM;
 	if (u->n == u->cap) {
@@ -316,6 +322,39 @@ int pt_usage_revert(struct pt_usage *u, const char *id, uint64_t now,
 		return 0;
 	}
 	return -ENOENT;
+}
+
+size_t pt_usage_prune(struct pt_usage *u, uint64_t before)
+{
+	size_t w = 0, dropped = 0;
+
+	for (size_t i = 0, j; u && i < u->n; i = j) {
+		bool keep = false, pair = false;
+
+		for (j = i; j < u->n && strcmp(u->v[j].user, u->v[i].user) == 0 &&
+			    strcmp(u->v[j].holder, u->v[i].holder) == 0;
+		     j++) {
+			const struct pt_usage_entry *e = &u->v[j];
+
+			pair |= e->kind == PT_USAGE_PAIR;
+			/* a curtailment, in force or reverted, stays (never applied
+			 * twice); so does anything seen since before */
+			keep |= is_curtail(e->kind) || e->first >= before || e->last >= before;
+		}
+		if (keep || !pair) {
+			for (size_t k = i; k < j; k++)
+				u->v[w++] = u->v[k];
+			continue;
+		}
+		for (size_t k = i; k < j; k++)
+			entry_clear(&u->v[k]);
+		dropped += j - i;
+	}
+	if (dropped) {
+		u->n = w;
+		u->dirty = true;
+	}
+	return dropped;
 }
 
 const struct pt_usage_entry *pt_usage_find(const struct pt_usage *u, const char *user,
@@ -583,11 +622,13 @@ int pt_usage_from_json(const char *json, size_t len, uint32_t max_per_user, stru
 		goto out;
 	}
 	n = json_object_array_length(arr);
+	u->restoring = true;
 	for (size_t i = 0; i < n; i++) {
 		r = parse_entry(u, i, json_object_array_get_idx(arr, i), err, errlen);
 		if (r < 0)
 			goto out;
 	}
+	u->restoring = false;
 	*ret = u;
 	u = NULL;
 	r = 0;
@@ -615,14 +656,25 @@ int pt_usage_open(const char *path, uint32_t max_per_user, struct pt_usage **ret
 {
 	struct load l = { .max_per_user = max_per_user };
 	struct pt_usage *u;
+	bool bad = false;
 	int r;
 
 	if (!ret)
 		return -EINVAL;
 	if (ret_bad)
 		*ret_bad = false;
-	if (path && (r = pt_state_read(path, USAGE_JSON_MAX, parse_file, &l, ret_bad)) < 0)
+	if (path && (r = pt_state_read(path, USAGE_JSON_MAX, parse_file, &l, &bad)) < 0)
 		return r;
+	if (bad) {
+		/* kept aside, not overwritten by the next flush: it may hold
+		 * curtailments in force, and is the evidence of what went wrong */
+		char aside[PATH_MAX];
+
+		if (snprintf(aside, sizeof(aside), "%s.bad", path) < (int)sizeof(aside))
+			(void)rename(path, aside);
+		if (ret_bad)
+			*ret_bad = true;
+	}
 	u = l.u;
 	if (!u && !(u = usage_new(max_per_user)))
 		return -ENOMEM;
@@ -734,9 +786,11 @@ int pt_usage_replay(struct pt_usage *u, const char *line)
 	if (kind == PT_USAGE_PAIR)
 		name[0] = '\0';
 	find(u, user, holder, kind, name, &found);
+	u->restoring = true;
 	e = get(u, user, holder, kind, name, &k);
+	u->restoring = false;
 	if (!e)
-		return k == -EINVAL ? -EINVAL : 0; /* a cap: the file keeps what it has */
+		return k == -EINVAL ? -EINVAL : 0; /* the cap in all: the file keeps what it has */
 	if (!found) {
 		char *copy = note ? strdup(note) : NULL;
 

@@ -22,8 +22,9 @@
  * Durable like history.h: the changes of an event-loop round go to the usage
  * journal ("U" lines, journal.h) before the round's replies; written
  * atomically to STATE_DIR/usage.json by pt_usage_flush and read back at
- * start. A damaged file is ignored (observation starts again; a curtailment
- * applied by auto_curtail is then no longer applied).
+ * start. A damaged file is kept as usage.json.bad and ignored (observation
+ * starts again; a curtailment applied by auto_curtail is then no longer
+ * applied).
  */
 #pragma once
 
@@ -62,6 +63,13 @@ struct pt_usage;
  * default. A file that cannot be parsed is ignored and *ret_bad set. */
 int pt_usage_open(const char *path, uint32_t max_per_user, struct pt_usage **ret, bool *ret_bad);
 void pt_usage_free(struct pt_usage *u);
+/* Drops the entries of each user and holder seen last before `before`
+ * (wall clock s) and holding no curtailment: a user gone (a reaped remote
+ * principal, a deleted account) no longer holds part of the cap in all.
+ * Observation of a pair dropped starts again. Returns the entries dropped;
+ * the file is rewritten at the next flush. */
+size_t pt_usage_prune(struct pt_usage *u, uint64_t before);
+
 void pt_usage_set_cap(struct pt_usage *u, uint32_t max_per_user);
 
 /* An allowed redemption of user's token for holder at now that granted

@@ -324,6 +324,48 @@ ok $? "the rpo.accept record names both remote principals" ||
 ok $? "pertokctl audit rpo $R1 lists its accepts (also the one as a second RPO) and refusals" ||
 	tail -n 5 "$SB/tmp/audit-rpo" | diag
 
+# -------------------------------------------------- the two accepts in one stack
+# accept require= is the live-token accept in every stage, accept without it
+# the external-JWT one; a malformed require never falls back to the latter.
+# Each stack is the service the templates allow ($SVC), restored after.
+cp /etc/pam.d/$SVC "$SB/tmp/pam-svc"
+accepts() { grep -c 'rpo.accept' "$SB/log/tokend.log"; }
+# login STACK-LINES...: pamtester authenticate acct_mgmt through $SVC made
+# of the lines; sets rc and the rpo.accept records it added (added)
+login() {
+	local n0
+	printf '%s\n' "$@" >/etc/pam.d/$SVC
+	n0=$(accepts)
+	printf '%s\n' "$(mint groups='["dba"]')" | timeout 30 pamtester $SVC "$R2" \
+		authenticate acct_mgmt >>"$SB/log/pamtester.log" 2>&1
+	rc=$?
+	added=$(($(accepts) - n0))
+}
+login "auth sufficient $mod accept require=dbread socket=$SB_SOCKET" \
+	"auth required $mod accept socket=$SB_SOCKET" \
+	"account required $mod accept require=dbread socket=$SB_SOCKET" \
+	"account required $mod accept socket=$SB_SOCKET"
+[ $rc -eq 0 ] && [ "$added" -eq 1 ] &&
+	tail -n 3 "$SB/log/tokend.log" | grep -q 'op=accept result=deny.*not a live token'
+r=$?
+ok $r "one stack: the require= line refuses the external JWT, the plain accept line takes it"
+[ $r -eq 0 ] || { echo "rc=$rc added=$added"; tail -n 5 "$SB/log/tokend.log"; } | diag
+login "auth required $mod accept require=dbread socket=$SB_SOCKET" \
+	"account required $mod accept require=dbread socket=$SB_SOCKET"
+[ $rc -ne 0 ] && [ "$added" -eq 0 ]
+ok $? "accept require=: a valid external JWT is refused, never the external-JWT accept"
+for bad in "require=" "require"; do
+	login "auth required $mod accept $bad socket=$SB_SOCKET" \
+		"account required $mod accept $bad socket=$SB_SOCKET"
+	[ $rc -ne 0 ] && [ "$added" -eq 0 ]
+	ok $? "accept $bad (malformed): refused in every stage, no fallback to the external JWT"
+done
+# the same line well-formed (the control: this token is good)
+login "auth required $mod accept socket=$SB_SOCKET" "account required $mod accept socket=$SB_SOCKET"
+[ $rc -eq 0 ] && [ "$added" -eq 1 ]
+ok $? "the control: plain accept takes the same kind of token"
+cp "$SB/tmp/pam-svc" /etc/pam.d/$SVC
+
 # measured, not asserted: whole logins (pamtester: authenticate, acct_mgmt,
 # open_session, close_session; tokend verifies, matches, syncs the jti and
 # the audit record), tokens minted beforehand

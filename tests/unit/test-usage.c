@@ -537,16 +537,16 @@ static void test_write_curtails_older_token(void **state)
  * are escaped in the drop-in: it loads, and removes exactly those names. */
 static void test_write_escapes(void **state)
 {
-	char *ents[] = { "a\"b", "c\\d", NULL }, *groups[] = { "g\";x", NULL };
+	char *ents[] = { "a\"b", "c\\d", "*", NULL }, *groups[] = { "g\";x", NULL };
 	struct pt_config *cfg = NULL;
 	char conf[4096], err[512], *text;
 	const struct pt_rule *r = NULL;
 
 	(void)state;
 	now_s = 1700000000;
-	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 2, groups, 1, now_s), 0);
+	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 3, groups, 1, now_s), 0);
 	now_s += 40 * DAY;
-	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 2, groups, 1, now_s), 0);
+	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 3, groups, 1, now_s), 0);
 	text = recommend(PT_REC_CONFIG, 0);
 	snprintf(conf, sizeof(conf),
 		 "actors = ( { name = \"atd\"; uid = 0; exe = [ \"/usr/sbin/atd\" ]; } );\n%s",
@@ -563,6 +563,10 @@ static void test_write_escapes(void **state)
 	assert_string_equal(r->groups_remove[0], "g\";x");
 	assert_non_null(pt_policy_curtailer(cfg, "alice", "atd", false, "a\"b", NULL));
 	assert_non_null(pt_policy_curtailer(cfg, "alice", "atd", false, "c\\d", NULL));
+	/* an entitlement named "*" is the wildcard of entitlements_remove:
+	 * proposed, but only as a comment, never a rule removing everything */
+	assert_non_null(strstr(text, "not written: the name \"*\" would match every entitlement"));
+	assert_null(pt_policy_curtailer(cfg, "alice", "atd", false, "reports", NULL));
 	pt_config_free(cfg);
 	free(text);
 }
@@ -586,16 +590,20 @@ static void test_auto_curtail_and_revert(void **state)
 {
 	const struct pt_usage_entry *e;
 	struct pt_req q = { .type = PT_CURTAIL_REVERT };
-	char id[16], msg[600], *token, *audit;
+	char id[16], msg[600], *token, *old, *audit;
 
 	(void)state;
 	history();
 	/* off by default */
 	pt_ops_auto_curtail(&d);
 	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin"));
+	old = redeem("alice"); /* minted before the curtailment: carries db-admin */
+	assert_true(carries(old, "db-admin"));
 	d.cfg->usage_auto_curtail = true;
 	pt_ops_auto_curtail(&d);
-	assert_int_equal(pt_ops_commit(&d), 0);
+	/* the change and its audit record synced by the pass itself, before
+	 * any redemption it governs */
+	assert_false(pt_ops_commit_pending(&d));
 	e = pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin");
 	assert_non_null(e);
 	snprintf(id, sizeof(id), "%s", e->id);
@@ -605,6 +613,16 @@ static void test_auto_curtail_and_revert(void **state)
 	assert_non_null(strstr(audit, id));
 	assert_non_null(strstr(audit, "auto_curtail removes entitlement db-admin"));
 	free(audit);
+	/* the older live token still carries it: neither a report (which would
+	 * keep it alive) nor an accept passes, each naming the curtailment */
+	assert_int_equal(used(ALICE, old, false, "db-admin", msg, sizeof(msg)), PT_E_DENIED);
+	assert_non_null(strstr(msg, id));
+	assert_int_equal(accept_live(ROOT, old, "alice", "reports,db-admin", msg, sizeof(msg)),
+			 PT_E_DENIED);
+	assert_non_null(strstr(msg, id));
+	assert_int_equal(pt_usage_find(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin")->count,
+			 0);
+	pt_free_secret(old);
 	now_s += DAY;
 	token = redeem("alice");
 	assert_false(carries(token, "db-admin"));
@@ -631,6 +649,44 @@ static void test_auto_curtail_and_revert(void **state)
 	assert_int_equal(call(ROOT, &q, NULL), PT_E_NOTFOUND);
 	q.id = (char *)"rec-00000000";
 	assert_int_equal(call(ROOT, &q, NULL), PT_E_NOTFOUND);
+}
+
+/* The wall clock stepped a year forward (or alice's jobs stopped): no
+ * redemption within the window is no evidence, so auto_curtail removes
+ * nothing, not even what she used a month "ago", and recommend proposes
+ * nothing. */
+static void test_auto_curtail_clock_step(void **state)
+{
+	char *text;
+
+	(void)state;
+	history();
+	now_s += 365 * DAY;
+	d.cfg->usage_auto_curtail = true;
+	pt_ops_auto_curtail(&d);
+	assert_int_equal(pt_ops_commit(&d), 0);
+	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "backup"));
+	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "reports"));
+	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin"));
+	text = recommend(PT_REC_TEXT, 0);
+	assert_non_null(strstr(text, "proposals: 0"));
+	assert_non_null(strstr(text, "no redemption in the last 30 days"));
+	free(text);
+	/* housekeeping saw the step (pt_ops_clock_stepped): jobs redeemed
+	 * after it do not make everything used before it look unused; one
+	 * window later the evidence is new and the pass judges again */
+	pt_ops_clock_stepped(&d, 365 * DAY);
+	persist("alice"); /* the old persistable token expired with the step */
+	pt_free_secret(redeem("alice"));
+	d.auto_curtail_at = 0;
+	pt_ops_auto_curtail(&d);
+	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "backup"));
+	assert_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin"));
+	now_s += 31 * DAY;
+	pt_free_secret(redeem("alice"));
+	d.auto_curtail_at = 0;
+	pt_ops_auto_curtail(&d);
+	assert_non_null(pt_usage_curtailed(d.usage, "alice", "atd", PT_USAGE_ENT, "db-admin"));
 }
 
 /* ------------------------------------------------------------------ caps */
@@ -676,6 +732,94 @@ static void replay_line(void *u, char *line)
 
 	replay_bad += r < 0;
 	replay_changed += r > 0;
+}
+
+/* The cap lowered (usage.max_entries_per_user 256 -> 8) and tokend
+ * restarted: the file's 14 entries of alice load whole, her curtailment
+ * stays in force, a journaled entry is replayed; only a new use is
+ * refused. */
+static void test_cap_lowered(void **state)
+{
+	char *ents[12] = { 0 }, names[12][8], *a = NULL, err[256];
+	struct pt_usage *u2 = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < 12; i++) {
+		snprintf(names[i], sizeof(names[i]), "e%zu", i);
+		ents[i] = names[i];
+	}
+	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 12, NULL, 0, 1000), 0);
+	assert_int_equal(pt_usage_curtail(d.usage, "rec-0000abcd", "alice", "atd",
+					  PT_USAGE_CURTAIL_E, "e3", "used 0 times", 1, 2000),
+			 0);
+	assert_int_equal(pt_usage_user_entries(d.usage, "alice"), 14);
+	assert_int_equal(pt_usage_to_json(d.usage, &a), 0);
+	if (pt_usage_from_json(a, strlen(a), 8, &u2, err, sizeof(err)) < 0)
+		fail_msg("the history does not load under a lower cap: %s", err);
+	assert_int_equal(pt_usage_user_entries(u2, "alice"), 14);
+	assert_non_null(pt_usage_curtailed(u2, "alice", "atd", PT_USAGE_ENT, "e3"));
+	assert_int_equal(pt_usage_replay(u2, "U alice atd e e12 1000 1 1000 0"), 1);
+	assert_non_null(pt_usage_find(u2, "alice", "atd", PT_USAGE_ENT, "e12"));
+	assert_int_equal(pt_usage_used(u2, "alice", "atd", PT_USAGE_ENT, "e13", 3000), -ENOSPC);
+	pt_usage_free(u2);
+	free(a);
+}
+
+/* A damaged usage.json (it may hold curtailments in force) is kept aside
+ * as usage.json.bad, never overwritten by the next flush. */
+static void test_damaged_kept(void **state)
+{
+	char path[160], aside[170];
+	struct pt_usage *u = NULL;
+	uint8_t *text = NULL;
+	size_t len = 0;
+	bool bad = false;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/damaged.json", dir);
+	snprintf(aside, sizeof(aside), "%s.bad", path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs("{\"v\":1,\"entries\":[{\"u\":", f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(pt_usage_open(path, 0, &u, &bad), 0);
+	assert_true(bad);
+	assert_int_equal(pt_usage_used(u, "alice", "atd", PT_USAGE_ENT, "reports", 1000), 0);
+	assert_int_equal(pt_usage_flush(u), 0);
+	pt_usage_free(u);
+	assert_int_equal(pt_read_file(aside, 4096, &text, &len), 0);
+	assert_int_equal(len, strlen("{\"v\":1,\"entries\":[{\"u\":"));
+	free(text);
+}
+
+/* Users gone (idle for a year) give back their share of the cap in all,
+ * unless they hold a curtailment; a user seen since stays whole. */
+static void test_prune(void **state)
+{
+	char *ents[] = { "reports", NULL };
+
+	(void)state;
+	now_s = 1700000000;
+	assert_int_equal(pt_usage_redeemed(d.usage, "alice", "atd", ents, 1, NULL, 0, now_s), 0);
+	assert_int_equal(pt_usage_redeemed(d.usage, "carol", "atd", ents, 1, NULL, 0, now_s), 0);
+	assert_int_equal(pt_usage_curtail(d.usage, "rec-0000abcd", "carol", "atd",
+					  PT_USAGE_CURTAIL_E, "reports", "used 0 times", 1, now_s),
+			 0);
+	assert_int_equal(pt_usage_redeemed(d.usage, "bob", "atd", ents, 1, NULL, 0, now_s), 0);
+	now_s += 200 * DAY;
+	assert_int_equal(pt_usage_used(d.usage, "bob", "atd", PT_USAGE_ENT, "reports", now_s), 0);
+	pt_ops_usage_prune(&d); /* 200 days: nobody gone yet */
+	assert_int_equal(pt_usage_count(d.usage), 7);
+	now_s += 300 * DAY;
+	d.usage_prune_at = 0;
+	pt_ops_usage_prune(&d);
+	assert_int_equal(pt_usage_user_entries(d.usage, "alice"), 0);
+	assert_int_equal(pt_usage_user_entries(d.usage, "bob"), 2);
+	assert_int_equal(pt_usage_user_entries(d.usage, "carol"), 3);
+	assert_non_null(pt_usage_curtailed(d.usage, "carol", "atd", PT_USAGE_ENT, "reports"));
+	assert_int_equal(pt_ops_commit(&d), 0);
+	assert_int_equal(pt_usage_flush(d.usage), 0);
 }
 
 static void test_file_and_journal(void **state)
@@ -763,6 +907,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_curtails_older_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto_curtail_and_revert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auto_curtail_clock_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_lowered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_and_journal, setup, teardown),
 	};
