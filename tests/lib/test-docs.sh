@@ -35,7 +35,7 @@ res() {
 # plain PAGE: the page's source, font escapes removed and \- as -
 plain() { sed 's/\\f[BIRP]//g; s/\\-/-/g; s/"//g' "$1"; }
 
-echo "1..11"
+echo "1..12"
 
 # The command words of a --help (up to the first argument or option);
 # "a b|c" gives "a b" and "a c".
@@ -137,6 +137,31 @@ $f: SEE ALSO lacks $p"
 	done
 done
 res ok "the SEE ALSO of each page names the package's other pages" "${missing#?}"
+
+# The commented examples of data/tokend.conf ("#   name = (" ... "#   );"),
+# each uncommented after the file, pass tokend --check-config; not seal
+# (it replaces the active one), rpo (checks the host's subuid, login.defs,
+# ...) and issuers (needs its JWKS file)
+tmp=$(mktemp -d /tmp/pertok-docs-test.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+conf=$top_srcdir/data/tokend.conf
+awk -v d="$tmp" '/^#   [a-z_]+ *(=|:)/ { on = 1; n++ }
+	on { l = $0; sub(/^#/, "", l); print l > (d "/example" n) }
+	on && /^#   [)}];/ { on = 0 }' "$conf"
+bad=""
+count=0
+for b in "$tmp"/example*; do
+	[ -f "$b" ] || continue
+	name=$(sed -n '1s/^ *\([a-z_]*\).*/\1/p' "$b")
+	case $name in seal | rpo | issuers) continue ;; esac
+	count=$((count + 1))
+	cat "$conf" "$b" >"$tmp/t.conf"
+	out=$(timeout 20 "$top_builddir/tokend/tokend" --check-config -c "$tmp/t.conf" 2>&1) ||
+		bad="$bad
+the example \"$name\" of data/tokend.conf: $out"
+done
+[ "$count" -ge 2 ] || bad="only $count commented examples found in data/tokend.conf"
+res ok "the commented examples of data/tokend.conf ($count) pass tokend --check-config" "${bad#?}"
 
 # A macro glued to the end of a text line
 glued=$(grep -nE '[^ \\]\.(TP|PP|SH|SS|IP|RS|RE|EX|EE)$' "$man"/*.[1578] "$man"/*.in)
