@@ -35,7 +35,7 @@ res() {
 # plain PAGE: the page's source, font escapes removed and \- as -
 plain() { sed 's/\\f[BIRP]//g; s/\\-/-/g; s/"//g' "$1"; }
 
-echo "1..12"
+echo "1..13"
 
 # The command words of a --help (up to the first argument or option);
 # "a b|c" gives "a b" and "a c".
@@ -81,6 +81,18 @@ ${pair#*:} shows \"$tool $c\", $tool --help does not list it"
 	done
 	res ok "every command line ${pair#*:} shows is in $tool --help" "${missing#?}"
 done
+
+# README's Tools list names every command of each tool's --help
+missing=""
+for tool in pertok pertokctl; do
+	for c in $(help_commands "$tool" | tr ' ' '_'); do
+		c=$(echo "$c" | tr '_' ' ')
+		grep -qE -- "^    $tool $c( |\\||$)|^    $tool ${c%% *} [a-z|-]*\\|${c#* }" "$top_srcdir/README" ||
+			missing="$missing
+README's Tools list has no \"$tool $c\""
+	done
+done
+res ok "README's Tools list names every command of pertok and pertokctl --help" "${missing#?}"
 
 # Options of other programs the pages mention on purpose
 foreign='--token-command --list-catalog --update-catalog'
