@@ -639,6 +639,7 @@ static int do_tool(void *arg)
 	pid = fork();
 	if (pid == 0) {
 		dup2(p[1], 1);
+		dup2(p[1], 2); /* the error messages too */
 		close(p[0]);
 		execv(bin, a->argv);
 		_exit(127);
@@ -697,6 +698,8 @@ static void test_pertok_cli(void **state)
 	assert_int_equal(tool_as(ALICE, revoke), 0);
 	assert_non_null(strstr(res->text, "revoked"));
 	assert_int_equal(tool_as(ALICE, bad), 2);
+	/* says what is missing, not only the usage */
+	assert_non_null(strstr(res->text, "pertok: grant: --expires D is required\n"));
 }
 
 /* ------------------------------------------------------------- group */
