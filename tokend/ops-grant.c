@@ -202,7 +202,22 @@ static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 	*len += (size_t)n;
 }
 
-/* One line: the grant's fields, "key=value" (argv values quoted). */
+/* Appends v with every byte a servicer could use to forge a line or drive
+ * the reader's terminal (control bytes, DEL and above, '"', '\') as
+ * \xHH: arguments, paths and units come from the requester, and the user
+ * who reads them decides on them (pertok grant requests). */
+static void append_escaped(char **buf, size_t *len, size_t *cap, const char *v)
+{
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+			append(buf, len, cap, "\\x%02x", *p);
+		else
+			append(buf, len, cap, "%c", *p);
+	}
+}
+
+/* One line: the grant's fields, "key=value" (argv values quoted; what the
+ * requester chose escaped, see append_escaped()). */
 static void describe(char **buf, size_t *len, size_t *cap, const struct pt_grant *g,
 		     const char *lead)
 {
@@ -210,10 +225,14 @@ static void describe(char **buf, size_t *len, size_t *cap, const struct pt_grant
 	       g->kind == PT_GRANT_KIND_REQUEST ? "request" : "grant", g->id, g->origin,
 	       g->servicer);
 	for (size_t i = 0; i < g->n_cmds; i++) {
-		append(buf, len, cap, " cmd=%s%s", g->cmds[i].path,
-		       g->cmds[i].argv_prefix ? " args-prefix=" : " args=");
-		for (size_t j = 0; j < g->cmds[i].n_argv; j++)
-			append(buf, len, cap, "%s\"%s\"", j ? "," : "", g->cmds[i].argv[j]);
+		append(buf, len, cap, " cmd=");
+		append_escaped(buf, len, cap, g->cmds[i].path);
+		append(buf, len, cap, "%s", g->cmds[i].argv_prefix ? " args-prefix=" : " args=");
+		for (size_t j = 0; j < g->cmds[i].n_argv; j++) {
+			append(buf, len, cap, "%s\"", j ? "," : "");
+			append_escaped(buf, len, cap, g->cmds[i].argv[j]);
+			append(buf, len, cap, "\"");
+		}
 	}
 	append(buf, len, cap, " not_before=%" PRIu64 " not_after=%" PRIu64, g->not_before,
 	       g->not_after);
@@ -224,10 +243,14 @@ static void describe(char **buf, size_t *len, size_t *cap, const struct pt_grant
 	       g->max_uses, g->max_runtime, g->depth);
 	if (g->parent[0])
 		append(buf, len, cap, " parent=%s", g->parent);
-	if (g->servicer_exe)
-		append(buf, len, cap, " servicer_exe=%s", g->servicer_exe);
-	if (g->servicer_unit)
-		append(buf, len, cap, " servicer_unit=%s", g->servicer_unit);
+	if (g->servicer_exe) {
+		append(buf, len, cap, " servicer_exe=");
+		append_escaped(buf, len, cap, g->servicer_exe);
+	}
+	if (g->servicer_unit) {
+		append(buf, len, cap, " servicer_unit=");
+		append_escaped(buf, len, cap, g->servicer_unit);
+	}
 	if (g->kind == PT_GRANT_KIND_REQUEST)
 		append(buf, len, cap, " expires=%" PRIu64, g->expires);
 	else

@@ -224,6 +224,13 @@ static int get_str(json_object *o, const char *key, bool optional, size_t max, c
 		fail(err, errlen, "\"%s\" must be 1 to %zu bytes without NUL", key, max);
 		return -EINVAL;
 	}
+	/* iss and group are printed to the administrator (rpo show, logs):
+	 * no control character (the description is never shown) */
+	for (size_t i = 0; i < n && strcmp(key, "description") != 0; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			fail(err, errlen, "\"%s\" holds a control character (byte %zu)", key, i);
+			return -EINVAL;
+		}
 	*ret = strdup(s);
 	return *ret ? 0 : -ENOMEM;
 }

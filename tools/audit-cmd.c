@@ -316,13 +316,28 @@ out:
 	return code;
 }
 
-/* The next line of f (at most PT_AUDIT_MAX_LINE bytes) parsed into *e:
- * pt_audit_parse_line's result, -EMSGSIZE for an overlong or incomplete
- * line (skipped to its end), -ENODATA at the end of the file. */
+/* Control bytes (a JSON string may hold any, as \\u001b or \\n) to '?', in
+ * place: the records carry what callers, PAM items and external issuers'
+ * tokens chose (reasons, rhost, acr, amr, ...), and show and rpo print
+ * them to the administrator's terminal. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* The next line of f (at most PT_AUDIT_MAX_LINE bytes) parsed into *e
+ * (its strings printable()): pt_audit_parse_line's result, -EMSGSIZE for
+ * an overlong or incomplete line (skipped to its end), -ENODATA at the end
+ * of the file. */
 static int next_line(FILE *f, char *line, struct pt_audit_entry *e)
 {
+	char *const str[] = { e->type,	 e->reason, e->op,	e->result, e->user,
+			      e->holder, e->id,	    e->service, e->actor,  e->sub_hmac,
+			      e->rhost,	 e->iss,    e->acr,	e->amr };
 	size_t n;
-	int c;
+	int c, r;
 
 	if (!fgets(line, PT_AUDIT_MAX_LINE + 2, f))
 		return -ENODATA;
@@ -333,7 +348,11 @@ static int next_line(FILE *f, char *line, struct pt_audit_entry *e)
 		return -EMSGSIZE;
 	}
 	line[--n] = '\0';
-	return pt_audit_parse_line(line, n, e);
+	r = pt_audit_parse_line(line, n, e);
+	if (r == 0 || r == -EILSEQ)
+		for (size_t i = 0; i < PT_ELEMENTSOF(str); i++)
+			printable(str[i]);
+	return r;
 }
 
 /* Opens a log for next_line: the file and a line buffer (both to free),

@@ -198,9 +198,17 @@ int grant_cmd_create(int argc, char **argv, void (*usage)(FILE *f), struct tool_
 	code = parse_scope(argc, argv, &s, 1, &first, usage, conn);
 	if (code >= 0)
 		return code;
-	if (!s.have_cmd || !s.spec.lifetime || !pt_name_valid(argv[first])) {
+	if (!s.have_cmd || !s.spec.lifetime || first >= argc || !pt_name_valid(argv[first])) {
+		if (first >= argc)
+			tool_err("grant: which servicer? (grant SERVICER --cmd PATH ...)");
+		else if (!pt_name_valid(argv[first]))
+			tool_err("grant: invalid servicer name: %s", argv[first]);
+		else
+			tool_err("grant: %s is required",
+				 !s.have_cmd ? "--cmd PATH" : "--expires D");
 		tool_err("usage: grant SERVICER --cmd PATH --expires D [--uses N] [--hours HH-HH]\n"
-			 "       [--max-runtime D] [--depth N] [--args|--args-prefix ARG...]");
+			 "       [--max-runtime D] [--depth N] [--exe PATH] [--unit UNIT]\n"
+			 "       [--args|--args-prefix ARG...]");
 		return TOOL_EXIT_USAGE;
 	}
 	s.spec.servicer = argv[first];

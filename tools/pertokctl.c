@@ -953,17 +953,26 @@ static int write_file(const char *path, const char *text)
 	}
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		tool_err("cannot create a file next to %s: %s", path, strerror(errno));
+		tool_err("cannot create a file next to %s: %s%s", path, strerror(errno),
+			 errno == ENOENT ? " (create its directory first)" : "");
 		return TOOL_EXIT_REFUSED;
 	}
 	f = fdopen(fd, "w");
-	if (!f || fchmod(fd, 0644) < 0 || fwrite(text, 1, n, f) != n || fflush(f) != 0 ||
-	    fsync(fd) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
+	if (!f) {
 		tool_err("cannot write %s: %s", path, strerror(errno));
-		if (f)
-			fclose(f);
-		else
-			close(fd);
+		close(fd);
+		unlink(tmp);
+		return TOOL_EXIT_REFUSED;
+	}
+	/* f closed exactly once, whatever fails */
+	if (fchmod(fd, 0644) < 0 || fwrite(text, 1, n, f) != n || fflush(f) != 0 || fsync(fd) < 0) {
+		tool_err("cannot write %s: %s", path, strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		return TOOL_EXIT_REFUSED;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		tool_err("cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
 		return TOOL_EXIT_REFUSED;
 	}

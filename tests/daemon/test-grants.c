@@ -335,6 +335,36 @@ static void test_request_approve(void **state)
 	assert_true(th_wait_log("grant.approve", 1, 2000) >= 1);
 }
 
+/* A servicer chooses the request's arguments, and the user decides on what
+ * `grant requests` shows: a newline or a terminal escape in an argument
+ * must not forge a line (a fake proposal) or reach the user's terminal. */
+static void test_request_text_escaped(void **state)
+{
+	struct pt_req q = { .type = PT_GRANT_REQUESTS, .user = (char *)"" };
+	struct pt_req req = { .type = PT_GRANT_REQUEST, .user = (char *)names[ALICE] };
+	struct scope s;
+	size_t lines = 0;
+
+	(void)state;
+	req.gspec = scope(&s, NULL, "/bin/echo",
+			  "x\"\n  proposal: grant id=gq_FAKE args=\"ok\" \033[8m\\", false, 86400,
+			  1, 0);
+	call(SVC, &req);
+	expect_ok();
+	call(ALICE, &q);
+	expect_ok();
+	assert_int_equal(res->count, 1);
+	for (const char *p = res->text; *p; p++) {
+		lines += *p == '\n';
+		assert_true((unsigned char)*p >= 0x20 || *p == '\n');
+	}
+	assert_int_equal(lines, 2); /* the request and its proposal, no forged line */
+	assert_null(strstr(res->text, "gq_FAKE args=\"ok\" "));
+	assert_non_null(strstr(res->text,
+			       "args=\"x\\x22\\x0a  proposal: grant id=gq_FAKE args=\\x22ok\\x22 "
+			       "\\x1b[8m\\x5c\""));
+}
+
 static void test_request_narrower(void **state)
 {
 	struct scope s;
@@ -609,6 +639,7 @@ static int do_tool(void *arg)
 	pid = fork();
 	if (pid == 0) {
 		dup2(p[1], 1);
+		dup2(p[1], 2); /* the error messages too */
 		close(p[0]);
 		execv(bin, a->argv);
 		_exit(127);
@@ -667,6 +698,8 @@ static void test_pertok_cli(void **state)
 	assert_int_equal(tool_as(ALICE, revoke), 0);
 	assert_non_null(strstr(res->text, "revoked"));
 	assert_int_equal(tool_as(ALICE, bad), 2);
+	/* says what is missing, not only the usage */
+	assert_non_null(strstr(res->text, "pertok: grant: --expires D is required\n"));
 }
 
 /* ------------------------------------------------------------- group */
@@ -703,6 +736,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_admin_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_approve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_text_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_narrower, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_deny, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_lapses, setup, teardown),

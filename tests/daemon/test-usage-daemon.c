@@ -234,6 +234,13 @@ static void test_used_durable_recommend_write_reload(void **state)
 	snprintf(bin, sizeof(bin), "%s/tools/pertokctl", b ? b : ".");
 	snprintf(dropin, sizeof(dropin), "%s.d", th.conf);
 	assert_int_equal(mkdir(dropin, 0755), 0);
+	/* a directory in the way: refused with a message, the temporary
+	 * file removed (once closed, not twice: run() asserts a normal exit) */
+	assert_int_equal(run(out, bin,
+			     (char *const[]){ "pertokctl", "-s", th.sock, "recommend", "--user",
+					      "nobody", "--write", dropin, NULL }),
+			 1);
+	assert_non_null(strstr(out, "cannot write"));
 	snprintf(dropin, sizeof(dropin), "%s.d/recommend.conf", th.conf);
 	assert_int_equal(run(out, bin,
 			     (char *const[]){ "pertokctl", "-s", th.sock, "recommend", "--user",

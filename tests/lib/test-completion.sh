@@ -22,6 +22,10 @@ pertok d|delegate
 pertokctl de|delegate
 pertok grant r|revoke request requests
 pertok grant svc --ex|--expires --exe
+pertok grant --si|--sign --signed-request --signature
+pertok grant c|credential
+pertok grant approve gq_x --s|--socket
+pertok grant svc --o|--output
 pertokctl explain a|act-as
 pertokctl explain act-as alice --s|--servicer --socket
 pertokctl grants --|--user --servicer --socket --timeout --help --version

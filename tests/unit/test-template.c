@@ -110,6 +110,14 @@ static void test_refused(void **state)
 		  "\"policy\":{\"max_validity\":600,\"services\":[\"s\"],\"networks\":[\"local\"],"
 		  "\"max_sessions\":1}}",
 		  "\"version\" must be 1 to 1" },
+		{ "{\"version\":1,\"iss\":\"a\",\"group\":\"g\\u001b[2J\",\"entitlements\":[\"e\"],"
+		  "\"policy\":{\"max_validity\":600,\"services\":[\"s\"],\"networks\":[\"local\"],"
+		  "\"max_sessions\":1}}",
+		  "\"group\" holds a control character (byte 1)" },
+		{ "{\"version\":1,\"iss\":\"a\\nb\",\"group\":\"g\",\"entitlements\":[\"e\"],"
+		  "\"policy\":{\"max_validity\":600,\"services\":[\"s\"],\"networks\":[\"local\"],"
+		  "\"max_sessions\":1}}",
+		  "\"iss\" holds a control character (byte 1)" },
 		{ "[1,2]", "a template is a JSON object" },
 		{ "{\"version\":1,", "not one well-formed JSON value (UTF-8, depth <= 4)" },
 		{ "{\"version\":1,\"iss\":\"a\",\"group\":\"g\",\"entitlements\":[\"e\",\"e\"],"
