@@ -14,6 +14,7 @@
 #   FUZZ_SECONDS     time per harness (default 20; with FUZZ_RUNS: no limit)
 #   FUZZ_RUNS        executions per harness (e.g. 10000000); the run stops at
 #                    whichever of FUZZ_RUNS and FUZZ_SECONDS comes first
+#   FUZZ_JOBS        harnesses built and run at a time (default 2)
 #   FUZZ_SAVE=1      add to the saved corpus (tests/fuzz/corpus/NAME/) the
 #                    fewest, smallest new inputs that reach a code edge it
 #                    does not (libFuzzer -merge=1 -use_counters=0)
@@ -97,9 +98,10 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 -DSYSCONFDIR=\"/etc\" -DDATADIR=\"/usr/share\" -DLOCALSTATEDIR=\"/var\" -DRUNDIR=\"/run\" \
 -DSBINDIR=\"/usr/sbin\" -DBINDIR=\"/usr/bin\""
 
-failed=""
-table=""
-for name in $names; do
+# One harness: build, run, and leave its lines in $work/NAME.out, its table
+# row in NAME.row and, when it failed, NAME.failed.
+fuzz_one() {
+	name=$1
 	case $name in
 	proto | act) src="$common_src"; libs=""; maxlen=20000 ;;
 	nsscache) src="$format_src"; libs=""; maxlen=65536 ;;
@@ -134,7 +136,7 @@ for name in $names; do
 		src="$format_src common/io.c tokend/sshsig.c tokend/authkeys.c tokend/fileio.c"
 		libs=$(pkgflags "libcrypto")
 		maxlen=16384 ;;
-	*) echo "fuzz $name: FAILED (unknown harness)"; failed="$failed $name"; continue ;;
+	*) echo "fuzz $name: FAILED (unknown harness)"; : >"$work/$name.failed"; return ;;
 	esac
 	eval "maxlen=\${FUZZ_MAX_LEN_$name:-$maxlen}"
 	harness=$srcdir/tests/fuzz/fuzz-$name.c
@@ -142,8 +144,8 @@ for name in $names; do
 	log=$work/$name.log
 	if [ ! -f "$harness" ]; then
 		echo "fuzz $name: FAILED (no harness $harness)"
-		failed="$failed $name"
-		continue
+		: >"$work/$name.failed"
+		return
 	fi
 	srcs=""
 	for s in $src; do
@@ -153,8 +155,8 @@ for name in $names; do
 	if ! $cc $cflags -o "$bin" "$harness" $srcs $libs >"$work/$name.build.log" 2>&1; then
 		echo "fuzz $name: FAILED (build; see $work/$name.build.log)"
 		sed 's/^/    /' "$work/$name.build.log" | head -n 20
-		failed="$failed $name"
-		continue
+		: >"$work/$name.failed"
+		return
 	fi
 
 	corpus=$work/corpus-$name
@@ -188,17 +190,43 @@ for name in $names; do
 			"$srcdir/tests/fuzz/corpus/$name" "$corpus" >"$work/$name.merge.log" 2>&1 ||
 			{ echo "fuzz $name: FAILED (merge; see $work/$name.merge.log)"; rc=1; }
 	fi
-	table="$table$(printf '%-9s %10s %8s %6s %7s %6s %6s' "$name" "${done_runs:-?}" \
-		"${rate:-?}" "${cov% *}" "${cov#* }" "$found" "$secs")
-"
+	printf '%-9s %10s %8s %6s %7s %6s %6s' "$name" "${done_runs:-?}" \
+		"${rate:-?}" "${cov% *}" "${cov#* }" "$found" "$secs" >"$work/$name.row"
 	if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ]; then
 		echo "fuzz $name: ok (${secs}s, ${done_runs:-?} runs, corpus $seeds -> $found inputs)"
 	else
 		echo "fuzz $name: FAILED (exit status $rc; artifacts in $artifacts; log $log)"
 		grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -n 10 |
 			sed 's/^/    /'
-		failed="$failed $name"
+		: >"$work/$name.failed"
 	fi
+}
+
+# FUZZ_JOBS harnesses at a time (default 2: libFuzzer runs one process per
+# harness, so two cores halve the wall time); the output in the order named.
+jobs=${FUZZ_JOBS:-2}
+case $jobs in
+'' | *[!0-9]* | 0) echo "run-fuzz: FUZZ_JOBS must be a positive number" >&2; exit 2 ;;
+esac
+j=1
+while [ "$j" -le "$jobs" ]; do
+	(
+		k=0
+		for name in $names; do
+			[ $((k % jobs + 1)) -eq "$j" ] && fuzz_one "$name" >"$work/$name.out" 2>&1
+			k=$((k + 1))
+		done
+	) &
+	j=$((j + 1))
+done
+wait
+failed=""
+table=""
+for name in $names; do
+	cat "$work/$name.out" 2>/dev/null
+	[ -f "$work/$name.failed" ] && failed="$failed $name"
+	[ -f "$work/$name.row" ] && table="$table$(cat "$work/$name.row")
+"
 done
 
 printf '%-9s %10s %8s %6s %7s %6s %6s\n' harness runs exec/s cov ft corpus secs
