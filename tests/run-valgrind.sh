@@ -11,6 +11,7 @@
 # under valgrind is valgrind's) run natively, their tokend under memcheck.
 # Prints one line per program and ends with "N passed, N failed"; exit
 # status 1 on any failure.
+# VALGRIND_JOBS (default 2): programs run at a time.
 set -u
 build=$(cd "${1:-build}" && pwd) || exit 2
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,8 +25,10 @@ mkdir -p "$logs"
 progs=$(make -s -C "$build" -f Makefile -f - print-tests <<<'print-tests: ; @echo $(check_PROGRAMS)' |
 	tr ' ' '\n' | grep '^tests/' | grep -v '/bench/\|/fuzz/\|/tpm/tpm-client\|/nss/nss-tool')
 cd "$build" || exit 2
-for p in $progs; do
-	[ -x "$p" ] || continue
+# One program under memcheck: its verdict line(s) on stdout.
+run_one() {
+	local p=$1 cmd vg log rc
+	[ -x "$p" ] || return 0
 	cmd=("./$p")
 	case $p in
 	tests/pam/test-pam)
@@ -38,11 +41,11 @@ for p in $progs; do
 		cmd=(env PERTOK_TEST_VALGRIND=1 sh "$src/tests/pam/test-recovery.sh")
 		;;
 	*.so)
-		continue # a preloaded test helper (fault injection), not a program
+		return 0 # a preloaded test helper (fault injection), not a program
 		;;
 	tests/tpm/*)
 		echo "skip $p: needs the swtpm instances tests/tpm/test-tpm.sh starts"
-		continue
+		return 0
 		;;
 	esac
 	log=$logs/$(echo "$p" | tr / _).log
@@ -54,13 +57,35 @@ for p in $progs; do
 	timeout 900 "${vg[@]}" "${cmd[@]}" >"$log" 2>&1
 	rc=$?
 	if [ $rc -eq 0 ]; then
-		pass=$((pass + 1))
 		echo "ok   $p"
 	else
-		fail=$((fail + 1))
 		echo "FAIL $p (exit $rc; $log)"
 		grep -E '^==[0-9]+==|not ok' "$log" | head -20 | sed 's/^/  | /'
 	fi
+}
+
+# VALGRIND_JOBS programs at a time (default 2, as make -j2 check runs them);
+# the verdicts in the order of the list.
+lanes=${VALGRIND_JOBS:-2}
+i=0
+for p in $progs; do
+	while [ "$(jobs -rp | wc -l)" -ge "$lanes" ]; do
+		wait -n
+	done
+	run_one "$p" >"$logs/.verdict.$i" 2>&1 &
+	i=$((i + 1))
+done
+wait
+for ((k = 0; k < i; k++)); do
+	v=$logs/.verdict.$k
+	[ -s "$v" ] || { rm -f "$v"; continue; }
+	cat "$v"
+	if head -n 1 "$v" | grep -q '^ok '; then
+		pass=$((pass + 1))
+	elif head -n 1 "$v" | grep -q '^FAIL '; then
+		fail=$((fail + 1))
+	fi
+	rm -f "$v"
 done
 echo "valgrind: $pass passed, $fail failed"
 [ $fail -eq 0 ]
