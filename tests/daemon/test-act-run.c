@@ -702,6 +702,30 @@ static void test_records_complete(void **state)
 	free(log);
 }
 
+/* tokend (root) opens only a path the grant names: a path it does not name
+ * is refused for that, before any open (a FIFO, a device, a file only root
+ * could see would otherwise be opened, its type or absence told back). */
+static void test_unnamed_path_not_opened(void **state)
+{
+	char id[64];
+	const char *fifo = path_in("fifo");
+	char *const argv_fifo[] = { (char *)fifo, NULL };
+	char *const argv_none[] = { (char *)"/root/.pertok-no-such-file", NULL };
+
+	(void)state;
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	grant(sh_path(), 5, 0, id, sizeof(id));
+	run(id, false, path_in("out"), argv_fifo);
+	assert_int_equal(res->type, PT_ERR);
+	assert_int_equal(res->err, PT_E_DENIED);
+	expect_in(res->text, "is not in grant");
+	assert_null(strstr(res->text, "regular file"));
+	run(id, false, path_in("out"), argv_none);
+	assert_int_equal(res->type, PT_ERR);
+	expect_in(res->text, "is not in grant");
+	assert_null(strstr(res->text, "cannot open"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -715,6 +739,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_supervisor_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_longer_than_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unnamed_path_not_opened, setup, teardown),
 	};
 
 	if (geteuid() != 0 || !getpwnam(FRONT_USER)) {
