@@ -3,6 +3,7 @@
  * the act.start record, the supervisor's spawn and its end. */
 #include "conf.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -49,7 +50,7 @@ static char cg_parent[PATH_MAX - 64]; /* PT_ACT_CGROUP's directory, "" : none */
 static char cg_error[256] = "act-as was not prepared at start (no grants rules then?)";
 static size_t n_runs;
 static int act_ep = -1;
-static uint64_t run_seq;
+static uint64_t run_seq, holder_start;
 
 void pt_act_init(int epoll_fd)
 {
@@ -108,6 +109,72 @@ static int own_cgroup(char *ret, size_t len)
 	return 0;
 }
 
+/* The start time (clock ticks after boot, field 22) in a /proc/PID/stat
+ * descriptor, which it closes; 0 when fd < 0 or unreadable. */
+static uint64_t stat_start(int fd)
+{
+	char buf[1024], *p;
+	ssize_t n = -1;
+	uint64_t v = 0;
+
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	for (int i = 0; p && i < 20; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoull(p + 1, NULL, 10);
+	return v;
+}
+
+/* A process's start time, 0 when it is gone. */
+static uint64_t pid_start(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return stat_start(open(path, O_RDONLY | O_CLOEXEC));
+}
+
+static void cg_kill(const char *cg);
+static void cg_remove(const char *cg);
+
+/* The runs of a key holder that is gone (killed, crashed: its supervisors
+ * died with it, PR_SET_PDEATHSIG, but not their commands) are killed and
+ * their cgroups removed: nothing runs on past its max_runtime with nobody
+ * to end it. A run's cgroup is run-PID-START-SEQ (its key holder's pid and
+ * start time, so a live tokend's runs beside ours are kept, and a reused pid
+ * does not keep a dead one's). */
+static void sweep_orphans(void)
+{
+	DIR *dir = opendir(cg_parent);
+	struct dirent *e;
+	char cg[PATH_MAX];
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		unsigned long long start = 0, seq = 0;
+		int pid = 0;
+
+		if (e->d_type != DT_DIR ||
+		    sscanf(e->d_name, "run-%d-%llu-%llu", &pid, &start, &seq) != 3 || pid <= 0 ||
+		    pid_start((pid_t)pid) == (uint64_t)start)
+			continue;
+		snprintf(cg, sizeof(cg), "%s/%s", cg_parent, e->d_name);
+		pt_log_kv(LOG_WARNING, "act", "kill", "cgroup", cg, "reason",
+			  "a run of a key holder that is gone", NULL);
+		cg_kill(cg);
+		cg_remove(cg);
+	}
+	closedir(dir);
+}
+
 int pt_act_prepare(char *err, size_t errlen)
 {
 	char own[PATH_MAX - 128];
@@ -122,7 +189,8 @@ int pt_act_prepare(char *err, size_t errlen)
 		r = -errno;
 		snprintf(err, errlen, "cannot make the cgroup %s: %s", cg_parent, strerror(errno));
 		cg_parent[0] = '\0';
-	}
+	} else
+		sweep_orphans();
 out:
 	if (r < 0)
 		snprintf(cg_error, sizeof(cg_error), "%s", err);
@@ -256,27 +324,8 @@ static void peer_unit(const struct pt_peer *peer, char *ret, size_t len)
 /* The caller's start time (clock ticks after boot, /proc/PID/stat field 22). */
 static uint64_t peer_start(const struct pt_peer *peer)
 {
-	char buf[1024], *p;
-	ssize_t n = -1;
-	uint64_t v = 0;
-	int fd;
-
-	if (peer->procfd < 0)
-		return 0;
-	fd = openat(peer->procfd, "stat", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	for (int i = 0; p && i < 20; i++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		v = strtoull(p + 1, NULL, 10);
-	return v;
+	return peer->procfd < 0 ? 0 :
+				  stat_start(openat(peer->procfd, "stat", O_RDONLY | O_CLOEXEC));
 }
 
 /* The binary: opened here, O_RDONLY, a regular file, hashed whole. *ret_fd
@@ -741,8 +790,10 @@ int op_act(struct call *c)
 	 * counted, limited in time or killed as one) */
 	r = cg_parent[0] ? 0 : -ENOENT;
 	if (r == 0) {
-		snprintf(a->cg, sizeof(a->cg), "%s/run-%d-%" PRIu64, cg_parent, (int)getpid(),
-			 ++run_seq);
+		if (!holder_start)
+			holder_start = pid_start(getpid());
+		snprintf(a->cg, sizeof(a->cg), "%s/run-%d-%" PRIu64 "-%" PRIu64, cg_parent,
+			 (int)getpid(), holder_start, ++run_seq);
 		if (mkdir(a->cg, 0755) < 0)
 			r = -errno;
 	}

@@ -542,11 +542,37 @@ static void test_use_durable_before_spawn(void **state)
 	expect_in(res->text, "use");
 }
 
+/* Starts a's command as alice through bob in the background (stdin
+ * /dev/null, stdout and stderr the file out), waits until out holds
+ * "key=N" and returns N (the client's pid in *ret_pid). */
+static long start_bg(const char *id, struct act_args *a, const char *key, pid_t *ret_pid)
+{
+	char want[32], *out, *p;
+	long v;
+
+	a->grant = id;
+	a->fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a->fds[1] = a->fds[2] =
+		open(path_in("out"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	*ret_pid = spawn_as(uids[1], act_as, a);
+	assert_true(*ret_pid > 0);
+	snprintf(want, sizeof(want), "%s=", key);
+	assert_int_equal(wait_for_text(path_in("out"), want, 10000), 0);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	p = strstr(out, want);
+	assert_non_null(p);
+	v = strtol(p + strlen(want), NULL, 10);
+	free(out);
+	assert_true(v > 1);
+	return v;
+}
+
 /* The supervisor (the command's parent) holds none of the key holder's
  * descriptors: no store, audit log, socket to the front, epoll or signalfd. */
 static void test_supervisor_fds(void **state)
 {
-	char id[64], *out, path[64], link[PATH_MAX], *pp;
+	char id[64], path[64], link[PATH_MAX];
 	char *const argv[] = { (char *)sh_path(), (char *)"-c", (char *)"echo ppid=$PPID; sleep 3",
 			       NULL };
 	struct act_args a = { .argv = argv };
@@ -558,18 +584,8 @@ static void test_supervisor_fds(void **state)
 
 	(void)state;
 	grant(sh_path(), 2, 0, id, sizeof(id));
-	a.grant = id;
-	a.fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	a.fds[1] = a.fds[2] = open(path_in("out"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	pid = spawn_as(uids[1], act_as, &a);
-	assert_true(pid > 0);
-	assert_int_equal(wait_for_text(path_in("out"), "ppid=", 10000), 0);
-	out = th_slurp(path_in("out"));
-	assert_non_null(out);
-	pp = strstr(out, "ppid=");
-	ppid = strtol(pp + 5, NULL, 10);
-	free(out);
-	assert_true(ppid > 1 && ppid != th.pid);
+	ppid = start_bg(id, &a, "ppid", &pid);
+	assert_true(ppid != th.pid);
 	snprintf(path, sizeof(path), "/proc/%ld/fd", ppid);
 	d = opendir(path);
 	assert_non_null(d);
@@ -726,6 +742,34 @@ static void test_unnamed_path_not_opened(void **state)
 	assert_null(strstr(res->text, "cannot open"));
 }
 
+/* A command whose tokend was SIGKILLed (its supervisor died with it) does
+ * not run on past its max_runtime unsupervised: the next tokend kills it. */
+static void test_orphan_killed_at_restart(void **state)
+{
+	char id[64];
+	char *const argv[] = { (char *)sh_path(), (char *)"-c",
+			       (char *)"echo pid=$$; exec sleep 300", NULL };
+	struct act_args a = { .argv = argv };
+	long cmd;
+	pid_t pid;
+
+	(void)state;
+	grant(sh_path(), 2, 0, id, sizeof(id));
+	cmd = start_bg(id, &a, "pid", &pid);
+	th_stop(SIGKILL);
+	for (int i = 0; i < 500 && supervisors_alive(); i++)
+		usleep(10000);
+	wait_child(pid, 10000);
+	close(a.fds[0]);
+	close(a.fds[1]);
+	assert_true(alive((pid_t)cmd)); /* nobody killed it yet */
+	th_start();
+	for (int i = 0; i < 300 && alive((pid_t)cmd); i++)
+		usleep(10000);
+	assert_false(alive((pid_t)cmd));
+	assert_true(th_wait_log("a run of a key holder that is gone", 1, 5000) >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -740,6 +784,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_longer_than_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unnamed_path_not_opened, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_killed_at_restart, setup, teardown),
 	};
 
 	if (geteuid() != 0 || !getpwnam(FRONT_USER)) {
