@@ -34,6 +34,8 @@ struct act_run {
 	char cg[PATH_MAX]; /* the run's cgroup directory */
 	uint64_t start_ms, deadline_ms, start_wall;
 	const char *killed; /* why the key holder killed it, NULL: it was not */
+	uint64_t killed_ms; /* when (monotonic) */
+	bool sup_killed;    /* its supervisor too, PT_ACT_GRACE_MS later */
 	bool registered;
 	uint64_t handle; /* pt_grant_running_add */
 	/* for act.end */
@@ -507,8 +509,10 @@ static void run_free(struct act_run *a)
 
 static void run_kill(struct act_run *a, const char *why)
 {
-	if (!a->killed)
+	if (!a->killed) {
 		a->killed = why;
+		a->killed_ms = pt_now_ms_monotonic();
+	}
 	cg_kill(a->cg);
 }
 
@@ -525,7 +529,11 @@ int64_t pt_act_next_ms(uint64_t now_ms)
 	for (struct act_run *a = runs; a; a = a->next) {
 		int64_t left = a->deadline_ms > now_ms ? (int64_t)(a->deadline_ms - now_ms) : 0;
 
-		if (!a->killed && (best < 0 || left < best))
+		if (a->killed && !a->sup_killed)
+			left = a->killed_ms + PT_ACT_GRACE_MS > now_ms ?
+				       (int64_t)(a->killed_ms + PT_ACT_GRACE_MS - now_ms) :
+				       0;
+		if ((!a->killed || !a->sup_killed) && (best < 0 || left < best))
 			best = left;
 	}
 	for (size_t i = 0; i < CG_LEFT_MAX; i++)
@@ -540,6 +548,14 @@ void pt_act_tick(struct pt_daemon *d, uint64_t now_ms)
 	for (struct act_run *a = runs; a; a = a->next)
 		if (!a->killed && now_ms >= a->deadline_ms)
 			run_kill(a, "past the grant's window or max runtime");
+		else if (a->killed && !a->sup_killed && now_ms >= a->killed_ms + PT_ACT_GRACE_MS) {
+			/* a supervisor that does not end once its command is gone
+			 * (blocked writing to a caller's pipe nobody reads, a PAM
+			 * module that hangs) would hold the run, its slot and the
+			 * reply for ever */
+			a->sup_killed = true;
+			kill(a->sup, SIGKILL);
+		}
 	cg_retry();
 }
 
@@ -574,6 +590,11 @@ void pt_act_event(struct pt_daemon *d, int fd, pt_act_emit_fn emit)
 		rep.wstatus = 127 << 8;
 		rep.err = EIO;
 		snprintf(rep.step, sizeof(rep.step), "the supervisor ended without a report");
+		if (a->sup_killed) { /* killed with its command: the command's end */
+			rep.wstatus = SIGKILL;
+			rep.err = 0;
+			rep.step[0] = '\0';
+		}
 	}
 	rep.step[sizeof(rep.step) - 1] = '\0';
 	*pp = a->next;

@@ -770,6 +770,50 @@ static void test_orphan_killed_at_restart(void **state)
 	assert_true(th_wait_log("a run of a key holder that is gone", 1, 5000) >= 1);
 }
 
+/* A supervisor blocked writing to the caller's stdout (a pipe the caller
+ * never reads, that --pty's relay writes to) does not hold the run for ever
+ * once max_runtime killed the command: the reply comes, the supervisor ends. */
+static void test_blocked_relay_ends(void **state)
+{
+	char id[64];
+	char *const argv[] = { (char *)sh_path(), (char *)"-c",
+			       (char *)"echo ppid=$PPID; head -c 4000000 /dev/zero; exec sleep 300",
+			       NULL };
+	struct act_args a = { .argv = argv, .pty = true };
+	char line[64] = "";
+	int p[2];
+	pid_t pid;
+	long sup;
+
+	(void)state;
+	grant(sh_path(), 5, 2, id, sizeof(id));
+	a.grant = id;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	a.fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a.fds[1] = a.fds[2] = p[1];
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_true(pid > 0);
+	/* its first line: the supervisor's pid; the rest is never read */
+	for (size_t k = 0; k + 1 < sizeof(line) && !strchr(line, '\n'); k++)
+		assert_int_equal(read(p[0], line + k, 1), 1);
+	assert_non_null(strstr(line, "ppid="));
+	sup = strtol(strstr(line, "ppid=") + 5, NULL, 10);
+	assert_true(sup > 1);
+	/* 2 s of max_runtime, PT_ACT_GRACE_MS (5 s) for the supervisor */
+	assert_int_equal(wait_child(pid, 20000), 0);
+	close(a.fds[0]);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(res->transport, 0);
+	if (res->type != PT_OK)
+		fail_msg("act-as: %s", res->text);
+	assert_int_equal(res->signaled, 1);
+	assert_int_equal(res->status, 128 + SIGKILL);
+	for (int i = 0; i < 300 && alive((pid_t)sup); i++)
+		usleep(10000);
+	assert_false(alive((pid_t)sup));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -785,6 +829,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_records_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unnamed_path_not_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_killed_at_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blocked_relay_ends, setup, teardown),
 	};
 
 	if (geteuid() != 0 || !getpwnam(FRONT_USER)) {
