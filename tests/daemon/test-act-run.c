@@ -280,6 +280,7 @@ static void test_runs_as_user(void **state)
 			"echo claims=$(keyctl pipe $PERTOK_KEY | cut -d. -f2 | tr '_-' '/+' | "
 			"base64 -d 2>/dev/null); "
 			"echo fds:; ls /proc/$$/fd; grep NoNewPrivs /proc/$$/status; "
+			"grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/$$/status; "
 			"echo cg=$(cat /proc/$$/cgroup); echo loginuid=$(cat /proc/$$/loginuid); "
 			"exit 7",
 		NULL,
@@ -310,6 +311,11 @@ static void test_runs_as_user(void **state)
 	expect_in(out, "\"act\":{\"sub\":\"" BOB "\"}");
 	expect_in(out, "fds:\n0\n1\n2\nNoNewPrivs"); /* the shell's: 0, 1, 2 only */
 	expect_in(out, "NoNewPrivs:\t1");
+	/* no capability left (the supervisor's went with uid 0) */
+	expect_in(out, "CapInh:\t0000000000000000\n");
+	expect_in(out, "CapPrm:\t0000000000000000\n");
+	expect_in(out, "CapEff:\t0000000000000000\n");
+	expect_in(out, "CapAmb:\t0000000000000000\n");
 	expect_in(out, "0::/pertok-act/run-"); /* its own cgroup v2 */
 	snprintf(want, sizeof(want), "loginuid=%u\n", (unsigned)uids[1]);
 	if (access("/proc/self/loginuid", W_OK) == 0)
@@ -814,6 +820,54 @@ static void test_blocked_relay_ends(void **state)
 	assert_false(alive((pid_t)sup));
 }
 
+/* At most PT_ACT_MAX_RUNS_PER_UID (4) commands of one servicer run at once:
+ * the fifth is refused (and counts no use); one ending frees a slot. */
+static void test_per_uid_cap(void **state)
+{
+	char id[64];
+	char *const slow[] = { (char *)sh_path(), (char *)"-c", (char *)"sleep 60", NULL };
+	char *const quick[] = { (char *)sh_path(), (char *)"-c", (char *)"exit 0", NULL };
+	struct act_args a = { .argv = slow };
+	pid_t pids[4];
+
+	(void)state;
+	grant(sh_path(), 100, 0, id, sizeof(id));
+	a.grant = id;
+	a.fds[0] = a.fds[1] = a.fds[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = spawn_as(uids[1], act_as, &a);
+		assert_true(pids[i] > 0);
+		assert_true(th_wait_log("record=act.start", i + 1, 10000) >= i + 1);
+	}
+	run(id, false, path_in("out"), quick);
+	assert_int_equal(res->type, PT_ERR);
+	assert_int_equal(res->err, PT_E_LIMIT);
+	expect_in(res->text, "too many commands running");
+	/* one client goes away: its command is killed, its slot free */
+	kill(pids[0], SIGKILL);
+	wait_child(pids[0], 10000);
+	assert_true(th_wait_log("record=act.end", 1, 10000) >= 1);
+	run(id, false, path_in("out"), quick);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused with a slot free: %s", res->text);
+	/* the refused one counted no use: four slow, then the fifth use */
+	{
+		char path[PATH_MAX], *log;
+
+		snprintf(path, sizeof(path), "%s/state/audit.log", th.dir);
+		log = th_slurp(path);
+		assert_non_null(log);
+		expect_in(log, "\"use\":\"5/100\"");
+		assert_null(strstr(log, "\"use\":\"6/100\""));
+		free(log);
+	}
+	for (int i = 1; i < 4; i++)
+		kill(pids[i], SIGKILL);
+	for (int i = 1; i < 4; i++)
+		wait_child(pids[i], 10000);
+	close(a.fds[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -830,6 +884,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unnamed_path_not_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_killed_at_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blocked_relay_ends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_uid_cap, setup, teardown),
 	};
 
 	if (geteuid() != 0 || !getpwnam(FRONT_USER)) {
