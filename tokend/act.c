@@ -20,6 +20,7 @@
 
 #include "act.h"
 #include "audit.h"
+#include "grant-cred.h"
 #include "grant.h"
 #include "history.h"
 #include "log.h"
@@ -722,7 +723,8 @@ int op_act(struct call *c)
 	struct act_run *a = calloc(1, sizeof(*a));
 	struct pt_account *acct = NULL;
 	struct pt_grant *g;
-	char why[PATH_MAX + 256], *token = NULL, rule[128] = "";
+	char why[PATH_MAX + 256], *token = NULL, rule[128] = "", gid[PT_ID_LEN] = "";
+	bool cred = (q->flags & PT_ACT_CRED) != 0;
 	uint8_t digest[32];
 	uint64_t now = pt_ops_now(d), runtime, token_exp = 0;
 	int exe_fd = -1, pipefd[2] = { -1, -1 }, r;
@@ -755,11 +757,26 @@ int op_act(struct call *c)
 		r = deny(c, a, PT_E_PROTO, "an act request must carry exactly 3 descriptors");
 		goto out;
 	}
-	if (!pt_name_valid(q->user) || !pt_name_valid(q->id)) {
+	if (!pt_name_valid(q->user) || (!pt_name_valid(q->id) && !(cred && q->id && !q->id[0]))) {
 		r = deny(c, a, PT_E_PROTO, "invalid user name or grant id");
 		goto out;
 	}
-	g = pt_grant_find(d, q->id);
+	if (cred) {
+		/* the grant by its credential: bound to this uid and executable */
+		if (!q->credential ||
+		    pt_grant_credential_resolve(d, q->credential, c->peer->uid,
+						c->peer->exe_known ? c->peer->exe : NULL, gid, why,
+						sizeof(why)) < 0) {
+			r = deny(c, a, PT_E_DENIED, q->credential ? why : "no grant credential");
+			goto out;
+		}
+		if (q->id[0] && strcmp(q->id, gid) != 0) {
+			r = deny(c, a, PT_E_DENIED, "the credential stands for another grant");
+			goto out;
+		}
+		snprintf(a->grant, sizeof(a->grant), "%s", gid);
+	}
+	g = pt_grant_find(d, a->grant);
 	if (!g) {
 		r = deny(c, a, PT_E_NOTFOUND, "no such grant");
 		goto out;

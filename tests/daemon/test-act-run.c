@@ -50,7 +50,7 @@ struct result {
 	uint8_t type;
 	uint32_t err, status;
 	uint8_t signaled;
-	char text[512];
+	char text[2048];
 };
 static struct result *res;
 
@@ -84,7 +84,29 @@ struct grant_args {
 	const char *path;
 	uint32_t max_uses;
 	uint64_t max_runtime;
+	const char *exe; /* the servicer's executable, NULL: any */
 };
+
+/* In a child: req to tokend; into res its reply's type, error code and text
+ * (the id, or with token the token, or the error's message). 0. */
+static int call_res(const struct pt_req *req, bool token)
+{
+	struct pt_rep rep = { 0 };
+	struct pt_client *c = NULL;
+	const char *ok;
+
+	res->transport = pt_client_connect(th.sock, 5000, &c);
+	if (res->transport == 0)
+		res->transport = pt_client_call(c, req, &rep);
+	res->type = rep.type;
+	res->err = rep.err_code;
+	ok = token ? rep.token : rep.id;
+	snprintf(res->text, sizeof(res->text), "%s",
+		 rep.type == PT_OK ? (ok ? ok : "") : (rep.message ? rep.message : ""));
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	return 0;
+}
 
 /* As alice: a grant for bob to run path (any arguments). */
 static int create_grant(void *arg)
@@ -92,7 +114,7 @@ static int create_grant(void *arg)
 	const struct grant_args *g = arg;
 	struct pt_grant_wire_cmd cmd = { .path = (char *)g->path, .prefix = 1 };
 	struct pt_grant_spec spec = { .servicer = (char *)BOB,
-				      .servicer_exe = (char *)"",
+				      .servicer_exe = (char *)(g->exe ? g->exe : ""),
 				      .servicer_unit = (char *)"",
 				      .cmds = &cmd,
 				      .n_cmds = 1,
@@ -100,19 +122,8 @@ static int create_grant(void *arg)
 				      .max_uses = g->max_uses,
 				      .max_runtime = g->max_runtime };
 	struct pt_req req = { .type = PT_GRANT_CREATE, .user = (char *)"", .gspec = &spec };
-	struct pt_rep rep = { 0 };
-	struct pt_client *c = NULL;
 
-	res->transport = pt_client_connect(th.sock, 5000, &c);
-	if (res->transport == 0)
-		res->transport = pt_client_call(c, &req, &rep);
-	res->type = rep.type;
-	res->err = rep.err_code;
-	snprintf(res->text, sizeof(res->text), "%s",
-		 rep.type == PT_OK ? (rep.id ? rep.id : "") : (rep.message ? rep.message : ""));
-	pt_rep_clear(&rep);
-	pt_client_free(c);
-	return 0;
+	return call_res(&req, false);
 }
 
 struct act_args {
@@ -120,6 +131,7 @@ struct act_args {
 	bool pty;
 	int fds[3];
 	char *const *argv;
+	const char *cred; /* the grant's credential (PT_ACT_CRED), NULL: none */
 };
 
 /* As bob, with a marker in his environment: act-as alice. */
@@ -129,8 +141,9 @@ static int act_as(void *arg)
 	struct pt_req req = { .type = PT_ACT,
 			      .user = (char *)ALICE,
 			      .id = (char *)a->grant,
-			      .flags = a->pty ? PT_ACT_PTY : 0,
-			      .argv = (char **)a->argv };
+			      .flags = (a->pty ? PT_ACT_PTY : 0) | (a->cred ? PT_ACT_CRED : 0),
+			      .argv = (char **)a->argv,
+			      .credential = (char *)a->cred };
 	struct pt_rep rep = { 0 };
 	struct pt_client *c = NULL;
 
@@ -152,7 +165,7 @@ static int act_as(void *arg)
 
 static void grant(const char *path, uint32_t uses, uint64_t runtime, char *ret_id, int len)
 {
-	struct grant_args g = { path, uses, runtime };
+	struct grant_args g = { path, uses, runtime, NULL };
 	pid_t pid = spawn_as(uids[0], create_grant, &g);
 
 	assert_true(pid > 0);
@@ -868,6 +881,68 @@ static void test_per_uid_cap(void **state)
 	close(a.fds[0]);
 }
 
+/* As bob: the credential of grant arg (PT_GRANT_CREDENTIAL) into res->text. */
+static int get_credential(void *arg)
+{
+	struct pt_req req = { .type = PT_GRANT_CREDENTIAL, .id = arg };
+
+	return call_res(&req, true);
+}
+
+/* pertok act-as --grant-credential: the grant by its credential (bound to
+ * bob running this executable) runs the command; a credential altered, or
+ * named with another grant's id, is refused. */
+static void test_grant_credential(void **state)
+{
+	char id[64], other[64], cred[sizeof(res->text)];
+	char *const argv[] = { (char *)sh_path(), (char *)"-c", (char *)"exit 4", NULL };
+	struct grant_args g = { sh_path(), 5, 0, th.self_exe };
+	struct act_args a = { .argv = argv, .cred = cred };
+	pid_t pid;
+
+	(void)state;
+	pid = spawn_as(uids[0], create_grant, &g);
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid, 10000), 0);
+	if (res->type != PT_OK)
+		fail_msg("grant refused: %s", res->text);
+	snprintf(id, sizeof(id), "%.63s", res->text);
+	grant(sh_path(), 5, 0, other, sizeof(other));
+	pid = spawn_as(uids[1], get_credential, id);
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid, 10000), 0);
+	if (res->type != PT_OK)
+		fail_msg("no credential: %s", res->text);
+	snprintf(cred, sizeof(cred), "%s", res->text);
+	assert_non_null(strchr(cred, '.'));
+	a.grant = "";
+	a.fds[0] = a.fds[1] = a.fds[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_int_equal(wait_child(pid, 30000), 0);
+	if (res->type != PT_OK)
+		fail_msg("act-as by credential refused: %s", res->text);
+	assert_int_equal(res->status, 4);
+	/* named with another grant's id */
+	a.grant = other;
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_int_equal(wait_child(pid, 30000), 0);
+	assert_int_equal(res->type, PT_ERR);
+	expect_in(res->text, "another grant");
+	/* altered (its signature's first character) */
+	a.grant = "";
+	{
+		char *sig = strrchr(cred, '.') + 1;
+
+		*sig = *sig == 'A' ? 'B' : 'A';
+	}
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_int_equal(wait_child(pid, 30000), 0);
+	assert_int_equal(res->type, PT_ERR);
+	assert_int_equal(res->err, PT_E_DENIED);
+	expect_in(res->text, "grant credential rejected");
+	close(a.fds[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -885,6 +960,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_orphan_killed_at_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blocked_relay_ends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_uid_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grant_credential, setup, teardown),
 	};
 
 	if (geteuid() != 0 || !getpwnam(FRONT_USER)) {
