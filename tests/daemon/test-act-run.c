@@ -881,6 +881,75 @@ static void test_per_uid_cap(void **state)
 	close(a.fds[0]);
 }
 
+/* The cgroup2 mount (mnt) and this process's cgroup directory in it (own:
+ * tokend's, the harness starts it in ours), found as tokend finds its own. */
+static void cgroup_dirs(char mnt[PATH_MAX], char own[PATH_MAX])
+{
+	char line[4096], path[PATH_MAX] = "";
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	assert_non_null(f);
+	mnt[0] = '\0';
+	while (!mnt[0] && fgets(line, sizeof(line), f)) {
+		char *p = line;
+
+		if (!strstr(line, " - cgroup2 "))
+			continue;
+		for (int i = 0; i < 4 && p; i++)
+			p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
+		if (p)
+			sscanf(p, "%4095s", mnt);
+	}
+	fclose(f);
+	f = fopen("/proc/self/cgroup", "re");
+	assert_non_null(f);
+	while (!path[0] && fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0)
+			sscanf(line + 3, "%4095s", path);
+	fclose(f);
+	assert_true(mnt[0] && path[0]);
+	snprintf(own, PATH_MAX, "%.2000s%.2000s", mnt, strcmp(path, "/") == 0 ? "" : path);
+}
+
+/* The command cannot leave its run's cgroup (into the hierarchy's root,
+ * tokend's cgroup, pertok-act) nor make one below it: the kill at
+ * max_runtime would miss what escaped. */
+static void test_cannot_leave_cgroup(void **state)
+{
+	char id[64], top[PATH_MAX], own[PATH_MAX], acts[PATH_MAX + 16], *out;
+	char *const argv[] = {
+		(char *)sh_path(),
+		(char *)"-c",
+		(char *)"for d in \"$1\" \"$2\" \"$3\"; do "
+			"{ echo $$ > \"$d/cgroup.procs\"; } 2>/dev/null && echo moved-to=$d; done; "
+			"for r in \"$3\"/run-*; do mkdir \"$r/sub\" 2>/dev/null && echo made-sub; done; "
+			"echo now=$(cat /proc/$$/cgroup)",
+		(char *)"sh",
+		top,
+		own,
+		acts,
+		NULL,
+	};
+
+	(void)state;
+	cgroup_dirs(top, own);
+	snprintf(acts, sizeof(acts), "%s/pertok-act", own);
+	/* (what it tries exists: a refusal is not for a wrong path) */
+	assert_int_equal(access(top, F_OK), 0);
+	assert_int_equal(access(own, F_OK), 0);
+	assert_int_equal(access(acts, F_OK), 0);
+	grant(sh_path(), 5, 0, id, sizeof(id));
+	run(id, false, path_in("out"), argv);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused: %s", res->text);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	assert_null(strstr(out, "moved-to="));
+	assert_null(strstr(out, "made-sub"));
+	expect_in(out, "0::/pertok-act/run-"); /* still its own */
+	free(out);
+}
+
 /* As bob: the credential of grant arg (PT_GRANT_CREDENTIAL) into res->text. */
 static int get_credential(void *arg)
 {
@@ -961,6 +1030,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blocked_relay_ends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_uid_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grant_credential, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cannot_leave_cgroup, setup, teardown),
 	};
 
 	if (geteuid() != 0 || !getpwnam(FRONT_USER)) {
