@@ -167,7 +167,9 @@ static int req_payload(const struct pt_req *req, struct ptbuf *b)
 		for (uint32_t i = 0; i < req->n_argv; i++)
 			if ((r = ptbuf_put_cstring_max(b, req->argv[i], PT_MAX_ARG)) < 0)
 				return r;
-		return 0;
+		return req->flags & PT_ACT_CRED ?
+			       ptbuf_put_cstring_max(b, req->credential, PT_MAX_TOKEN) :
+			       0;
 	case PT_GRANT_CREATE:
 		if ((r = ptbuf_put_cstring_max(b, req->user ? req->user : "", PT_MAX_STR)) < 0)
 			return r;

@@ -197,7 +197,8 @@ int pt_rep_encode_error(struct ptbuf *out, uint32_t code, const char *message)
 
 /* PT_ACT's argv: 1..PT_MAX_ARGV strings, the first an absolute path; no
  * more entries than the bytes left could hold (4 each), so a forged count
- * allocates nothing beyond the frame's size. */
+ * allocates nothing beyond the frame's size; then, with PT_ACT_CRED, the
+ * grant's credential. */
 static int act_decode(struct ptbuf_view *v, struct pt_req *q)
 {
 	uint32_t n;
@@ -207,7 +208,8 @@ static int act_decode(struct ptbuf_view *v, struct pt_req *q)
 	    (r = ptbuf_view_get_cstring(v, PT_MAX_STR, &q->id)) < 0 ||
 	    (r = ptbuf_view_get_u8(v, &q->flags)) < 0 || (r = ptbuf_view_get_u32(v, &n)) < 0)
 		return r;
-	if ((q->flags & ~PT_ACT_PTY) || n < 1 || n > PT_MAX_ARGV || (size_t)n * 4 > v->len - v->off)
+	if ((q->flags & ~(PT_ACT_PTY | PT_ACT_CRED)) || n < 1 || n > PT_MAX_ARGV ||
+	    (size_t)n * 4 > v->len - v->off)
 		return -EBADMSG;
 	q->argv = calloc(n + 1, sizeof(*q->argv));
 	if (!q->argv)
@@ -215,6 +217,9 @@ static int act_decode(struct ptbuf_view *v, struct pt_req *q)
 	for (; q->n_argv < n; q->n_argv++)
 		if ((r = ptbuf_view_get_cstring(v, PT_MAX_ARG, &q->argv[q->n_argv])) < 0)
 			return r;
+	if ((q->flags & PT_ACT_CRED) &&
+	    (r = ptbuf_view_get_cstring(v, PT_MAX_TOKEN, &q->credential)) < 0)
+		return r;
 	return q->argv[0][0] == '/' ? 0 : -EBADMSG;
 }
 

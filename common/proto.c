@@ -91,6 +91,7 @@ void pt_req_clear(struct pt_req *req)
 	}
 	pt_grant_spec_free(req->gspec);
 	pt_free_secret(req->jwt);
+	pt_free_secret(req->credential);
 	free(req->blob);
 	free(req->sig);
 	free(req->signed_text);

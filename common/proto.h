@@ -49,7 +49,11 @@
  *                reply comes when the command has ended (at most
  *                PT_ACT_MAX_RUNTIME later, whatever max_connection_lifetime
  *                says), and the connection closes after it. Added in v0.4
- *                within version 1 (a new type).
+ *                within version 1 (a new type). With flags PT_ACT_CRED a str
+ *                credential follows the args (at most PT_MAX_TOKEN: the
+ *                grant as PT_GRANT_CREDENTIAL gave it, bound to the caller's
+ *                uid and executable); id is then "" or the grant it stands
+ *                for.
  *   PT_DELEGATE  str id, str holder (a configured actor's name): the
  *                persistable token moves to holder, which alone may redeem
  *                it from now on (root: any token; others: their own)
@@ -230,6 +234,7 @@
 #define PT_MAX_ARG 4096u	   /* bytes of one of them */
 #define PT_ACT_NFDS 3		   /* descriptors a PT_ACT frame carries */
 #define PT_ACT_PTY 1u		   /* PT_ACT flags: a fresh pseudo-terminal */
+#define PT_ACT_CRED 2u		   /* PT_ACT flags: the grant by its credential */
 #define PT_ACT_MAX_RUNTIME 86400u  /* s: the longest an act-as command runs */
 #define PT_MAX_SIGNED 16384u	   /* GRANT_SIGNED: the request, the signature */
 #define PT_MAX_GRANT_CMDS 8u	   /* commands in one grant SPEC */
@@ -378,6 +383,7 @@ struct pt_req {
 	char *signature;	     /* GRANT_SIGNED: its armored SSH signature */
 	char *jwt;		     /* ACCEPT (secret) */
 	char *name;		     /* USED: the entitlement or group; ACCEPT_LIVE: "a,b" */
+	char *credential;	     /* ACT with PT_ACT_CRED: the grant's credential (secret) */
 };
 
 /* One code of a sheet: CODE_SHEET (id, code) or CODE_LIST (id, uses, spent). */

@@ -122,12 +122,23 @@ static __attribute__((noreturn)) void run_command(const struct pt_act_spec *s, c
 	r = write_file("/proc/self/loginuid", buf);
 	if (r < 0 && r != -ENOENT && r != -EPERM && r != -EACCES && r != -EROFS)
 		child_fail(errfd, "setting loginuid", -r);
+	/* until exec this process is a copy of the key holder's memory (its
+	 * signing keys): the user it becomes must not ptrace it nor make it
+	 * dump core. A uid change sets "dumpable" to fs.suid_dumpable (1:
+	 * ptrace by the user), so it is set to 0 again right after, and no
+	 * signal of the user's (SIGSEGV for a core) is taken before then; the
+	 * mask is emptied right before exec */
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (initgroups(s->user, s->gid) < 0)
 		child_fail(errfd, "initgroups", errno);
 	if (setresgid(s->gid, s->gid, s->gid) < 0)
 		child_fail(errfd, "setresgid", errno);
 	if (setresuid(s->uid, s->uid, s->uid) < 0)
 		child_fail(errfd, "setresuid", errno);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		child_fail(errfd, "PR_SET_DUMPABLE", errno);
 	/* irreversible: root does not come back, every id is the user's */
 	if (setresuid(0, 0, 0) == 0 || getresuid(&ru, &eu, &su) < 0 || ru != s->uid ||
 	    eu != s->uid || su != s->uid || getresgid(&rg, &eg, &sg) < 0 || rg != s->gid ||

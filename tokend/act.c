@@ -3,6 +3,7 @@
  * the act.start record, the supervisor's spawn and its end. */
 #include "conf.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,6 +20,7 @@
 
 #include "act.h"
 #include "audit.h"
+#include "grant-cred.h"
 #include "grant.h"
 #include "history.h"
 #include "log.h"
@@ -33,6 +35,8 @@ struct act_run {
 	char cg[PATH_MAX]; /* the run's cgroup directory */
 	uint64_t start_ms, deadline_ms, start_wall;
 	const char *killed; /* why the key holder killed it, NULL: it was not */
+	uint64_t killed_ms; /* when (monotonic) */
+	bool sup_killed;    /* its supervisor too, PT_ACT_GRACE_MS later */
 	bool registered;
 	uint64_t handle; /* pt_grant_running_add */
 	/* for act.end */
@@ -49,7 +53,7 @@ static char cg_parent[PATH_MAX - 64]; /* PT_ACT_CGROUP's directory, "" : none */
 static char cg_error[256] = "act-as was not prepared at start (no grants rules then?)";
 static size_t n_runs;
 static int act_ep = -1;
-static uint64_t run_seq;
+static uint64_t run_seq, holder_start;
 
 void pt_act_init(int epoll_fd)
 {
@@ -108,6 +112,72 @@ static int own_cgroup(char *ret, size_t len)
 	return 0;
 }
 
+/* The start time (clock ticks after boot, field 22) in a /proc/PID/stat
+ * descriptor, which it closes; 0 when fd < 0 or unreadable. */
+static uint64_t stat_start(int fd)
+{
+	char buf[1024], *p;
+	ssize_t n = -1;
+	uint64_t v = 0;
+
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	for (int i = 0; p && i < 20; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoull(p + 1, NULL, 10);
+	return v;
+}
+
+/* A process's start time, 0 when it is gone. */
+static uint64_t pid_start(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return stat_start(open(path, O_RDONLY | O_CLOEXEC));
+}
+
+static void cg_kill(const char *cg);
+static void cg_remove(const char *cg);
+
+/* The runs of a key holder that is gone (killed, crashed: its supervisors
+ * died with it, PR_SET_PDEATHSIG, but not their commands) are killed and
+ * their cgroups removed: nothing runs on past its max_runtime with nobody
+ * to end it. A run's cgroup is run-PID-START-SEQ (its key holder's pid and
+ * start time, so a live tokend's runs beside ours are kept, and a reused pid
+ * does not keep a dead one's). */
+static void sweep_orphans(void)
+{
+	DIR *dir = opendir(cg_parent);
+	struct dirent *e;
+	char cg[PATH_MAX];
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		unsigned long long start = 0, seq = 0;
+		int pid = 0;
+
+		if (e->d_type != DT_DIR ||
+		    sscanf(e->d_name, "run-%d-%llu-%llu", &pid, &start, &seq) != 3 || pid <= 0 ||
+		    pid_start((pid_t)pid) == (uint64_t)start)
+			continue;
+		snprintf(cg, sizeof(cg), "%s/%s", cg_parent, e->d_name);
+		pt_log_kv(LOG_WARNING, "act", "kill", "cgroup", cg, "reason",
+			  "a run of a key holder that is gone", NULL);
+		cg_kill(cg);
+		cg_remove(cg);
+	}
+	closedir(dir);
+}
+
 int pt_act_prepare(char *err, size_t errlen)
 {
 	char own[PATH_MAX - 128];
@@ -122,7 +192,8 @@ int pt_act_prepare(char *err, size_t errlen)
 		r = -errno;
 		snprintf(err, errlen, "cannot make the cgroup %s: %s", cg_parent, strerror(errno));
 		cg_parent[0] = '\0';
-	}
+	} else
+		sweep_orphans();
 out:
 	if (r < 0)
 		snprintf(cg_error, sizeof(cg_error), "%s", err);
@@ -256,27 +327,8 @@ static void peer_unit(const struct pt_peer *peer, char *ret, size_t len)
 /* The caller's start time (clock ticks after boot, /proc/PID/stat field 22). */
 static uint64_t peer_start(const struct pt_peer *peer)
 {
-	char buf[1024], *p;
-	ssize_t n = -1;
-	uint64_t v = 0;
-	int fd;
-
-	if (peer->procfd < 0)
-		return 0;
-	fd = openat(peer->procfd, "stat", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	for (int i = 0; p && i < 20; i++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		v = strtoull(p + 1, NULL, 10);
-	return v;
+	return peer->procfd < 0 ? 0 :
+				  stat_start(openat(peer->procfd, "stat", O_RDONLY | O_CLOEXEC));
 }
 
 /* The binary: opened here, O_RDONLY, a regular file, hashed whole. *ret_fd
@@ -458,8 +510,10 @@ static void run_free(struct act_run *a)
 
 static void run_kill(struct act_run *a, const char *why)
 {
-	if (!a->killed)
+	if (!a->killed) {
 		a->killed = why;
+		a->killed_ms = pt_now_ms_monotonic();
+	}
 	cg_kill(a->cg);
 }
 
@@ -476,7 +530,11 @@ int64_t pt_act_next_ms(uint64_t now_ms)
 	for (struct act_run *a = runs; a; a = a->next) {
 		int64_t left = a->deadline_ms > now_ms ? (int64_t)(a->deadline_ms - now_ms) : 0;
 
-		if (!a->killed && (best < 0 || left < best))
+		if (a->killed && !a->sup_killed)
+			left = a->killed_ms + PT_ACT_GRACE_MS > now_ms ?
+				       (int64_t)(a->killed_ms + PT_ACT_GRACE_MS - now_ms) :
+				       0;
+		if ((!a->killed || !a->sup_killed) && (best < 0 || left < best))
 			best = left;
 	}
 	for (size_t i = 0; i < CG_LEFT_MAX; i++)
@@ -491,6 +549,14 @@ void pt_act_tick(struct pt_daemon *d, uint64_t now_ms)
 	for (struct act_run *a = runs; a; a = a->next)
 		if (!a->killed && now_ms >= a->deadline_ms)
 			run_kill(a, "past the grant's window or max runtime");
+		else if (a->killed && !a->sup_killed && now_ms >= a->killed_ms + PT_ACT_GRACE_MS) {
+			/* a supervisor that does not end once its command is gone
+			 * (blocked writing to a caller's pipe nobody reads, a PAM
+			 * module that hangs) would hold the run, its slot and the
+			 * reply for ever */
+			a->sup_killed = true;
+			kill(a->sup, SIGKILL);
+		}
 	cg_retry();
 }
 
@@ -525,6 +591,11 @@ void pt_act_event(struct pt_daemon *d, int fd, pt_act_emit_fn emit)
 		rep.wstatus = 127 << 8;
 		rep.err = EIO;
 		snprintf(rep.step, sizeof(rep.step), "the supervisor ended without a report");
+		if (a->sup_killed) { /* killed with its command: the command's end */
+			rep.wstatus = SIGKILL;
+			rep.err = 0;
+			rep.step[0] = '\0';
+		}
 	}
 	rep.step[sizeof(rep.step) - 1] = '\0';
 	*pp = a->next;
@@ -652,7 +723,8 @@ int op_act(struct call *c)
 	struct act_run *a = calloc(1, sizeof(*a));
 	struct pt_account *acct = NULL;
 	struct pt_grant *g;
-	char why[PATH_MAX + 256], *token = NULL, rule[128] = "";
+	char why[PATH_MAX + 256], *token = NULL, rule[128] = "", gid[PT_ID_LEN] = "";
+	bool cred = (q->flags & PT_ACT_CRED) != 0;
 	uint8_t digest[32];
 	uint64_t now = pt_ops_now(d), runtime, token_exp = 0;
 	int exe_fd = -1, pipefd[2] = { -1, -1 }, r;
@@ -685,11 +757,26 @@ int op_act(struct call *c)
 		r = deny(c, a, PT_E_PROTO, "an act request must carry exactly 3 descriptors");
 		goto out;
 	}
-	if (!pt_name_valid(q->user) || !pt_name_valid(q->id)) {
+	if (!pt_name_valid(q->user) || (!pt_name_valid(q->id) && !(cred && q->id && !q->id[0]))) {
 		r = deny(c, a, PT_E_PROTO, "invalid user name or grant id");
 		goto out;
 	}
-	g = pt_grant_find(d, q->id);
+	if (cred) {
+		/* the grant by its credential: bound to this uid and executable */
+		if (!q->credential ||
+		    pt_grant_credential_resolve(d, q->credential, c->peer->uid,
+						c->peer->exe_known ? c->peer->exe : NULL, gid, why,
+						sizeof(why)) < 0) {
+			r = deny(c, a, PT_E_DENIED, q->credential ? why : "no grant credential");
+			goto out;
+		}
+		if (q->id[0] && strcmp(q->id, gid) != 0) {
+			r = deny(c, a, PT_E_DENIED, "the credential stands for another grant");
+			goto out;
+		}
+		snprintf(a->grant, sizeof(a->grant), "%s", gid);
+	}
+	g = pt_grant_find(d, a->grant);
 	if (!g) {
 		r = deny(c, a, PT_E_NOTFOUND, "no such grant");
 		goto out;
@@ -702,6 +789,18 @@ int op_act(struct call *c)
 	}
 	if (acct->uid == 0) {
 		r = deny(c, a, PT_E_DENIED, "act-as never runs a command as root");
+		goto out;
+	}
+	/* everything but the digest first: tokend (root) opens only a path the
+	 * grant names for this servicer, user and arguments (never one a caller
+	 * picked: a device whose open acts, a file whose existence or size only
+	 * root can see, a 512 MiB file hashed for nothing) */
+	r = pt_grant_decide(d, g, c->peer->uid, a->exe[0] ? a->exe : NULL,
+			    a->unit[0] ? a->unit : NULL, q->user, q->argv, q->n_argv, NULL, now,
+			    rule, sizeof(rule), why, sizeof(why));
+	if (r < 0 && strcmp(rule, "grant.sha256") != 0) {
+		snprintf(a->rule, sizeof(a->rule), "%s", rule);
+		r = deny(c, a, PT_E_DENIED, why[0] ? why : "the grant does not allow this");
 		goto out;
 	}
 	r = open_binary(q->argv[0], &exe_fd, digest, why, sizeof(why));
@@ -729,8 +828,10 @@ int op_act(struct call *c)
 	 * counted, limited in time or killed as one) */
 	r = cg_parent[0] ? 0 : -ENOENT;
 	if (r == 0) {
-		snprintf(a->cg, sizeof(a->cg), "%s/run-%d-%" PRIu64, cg_parent, (int)getpid(),
-			 ++run_seq);
+		if (!holder_start)
+			holder_start = pid_start(getpid());
+		snprintf(a->cg, sizeof(a->cg), "%s/run-%d-%" PRIu64 "-%" PRIu64, cg_parent,
+			 (int)getpid(), holder_start, ++run_seq);
 		if (mkdir(a->cg, 0755) < 0)
 			r = -errno;
 	}

@@ -24,6 +24,9 @@ struct pt_daemon;
 /* Running commands: at most this many at once, and per servicer uid. */
 #define PT_ACT_MAX_RUNS 64
 #define PT_ACT_MAX_RUNS_PER_UID 4
+/* A command the key holder killed (max_runtime, revoke, the caller gone):
+ * its supervisor is killed too if it has not reported this much later (ms). */
+#define PT_ACT_GRACE_MS 5000u
 /* The binary a grant names is hashed whole: at most this size. */
 #define PT_ACT_MAX_BINARY (512u * 1024u * 1024u)
 /* A command without a max_runtime in its grant, nor a tokend.max_job_runtime,

@@ -92,7 +92,9 @@ struct pt_grant *pt_grant_find_request(struct pt_daemon *d, const char *id);
  * exists, not revoked, every ancestor not revoked, origin == user, servicer
  * matches peer, window + hours, uses left, the command + argv match, the
  * file's current sha256 equals the pinned one (digest: what the caller
- * computed from the opened fd), admin policy still allows it (late bound).
+ * computed from the opened fd; NULL: refused with rule "grant.sha256" once
+ * every check before it passed, so a caller can check all of them before it
+ * opens the file), admin policy still allows it (late bound).
  * On deny: -EACCES and rule/reason filled (precise text). 0 = allow. */
 int pt_grant_decide(struct pt_daemon *d, const struct pt_grant *g, uid_t peer_uid,
 		    const char *peer_exe, const char *peer_unit, const char *user,

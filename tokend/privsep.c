@@ -31,7 +31,8 @@ enum {
 	F_SIG,	       /* TEMPLATE_IMPORT */
 	F_SIGNED_TEXT, /* GRANT_SIGNED */
 	F_SIGNATURE,
-	F_NAME, /* USED */
+	F_NAME,	      /* USED */
+	F_CREDENTIAL, /* ACT with PT_ACT_CRED */
 	F_N
 };
 /* The mask's bit after the strings: an argv (ACT) follows them, u32 n then
@@ -71,6 +72,8 @@ static char **req_field(struct pt_req *r, unsigned i)
 		return &r->signature;
 	case F_NAME:
 		return &r->name;
+	case F_CREDENTIAL:
+		return &r->credential;
 	default:
 		return &r->actor;
 	}
@@ -78,7 +81,7 @@ static char **req_field(struct pt_req *r, unsigned i)
 
 static size_t field_max(unsigned i)
 {
-	return i == F_LIVE_TOKEN		      ? PT_MAX_TOKEN :
+	return i == F_LIVE_TOKEN || i == F_CREDENTIAL ? PT_MAX_TOKEN :
 	       i == F_CODE			      ? PT_MAX_CODE :
 	       i == F_BLOB			      ? PT_MAX_TEMPLATE :
 	       i == F_SIG			      ? PT_MAX_TEMPLATE_SIG :
@@ -260,7 +263,9 @@ static int decode_req(struct ptbuf_view *v, struct ps_msg *m)
 	 * JWT's: pt_req's jwt has no field here at all); an argv only for the
 	 * request that runs one */
 	if ((mask >> (F_N + 1)) || (mask & (1u << F_LIVE_TOKEN)) ||
-	    ((mask & F_ARGV_BIT) != 0) != (q.type == PT_ACT) || (q.flags & ~PT_ACT_PTY))
+	    ((mask & F_ARGV_BIT) != 0) != (q.type == PT_ACT) ||
+	    (q.flags & ~(PT_ACT_PTY | PT_ACT_CRED)) ||
+	    ((mask & (1u << F_CREDENTIAL)) != 0) != ((q.flags & PT_ACT_CRED) != 0))
 		return -EBADMSG;
 	for (unsigned i = 0; i < F_N; i++)
 		if ((mask & (1u << i)) &&

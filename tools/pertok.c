@@ -51,7 +51,7 @@ static void usage(FILE *f)
 		"  persist --holder NAME [--lifetime DURATION]\n"
 		"                          exchange the live token for a persistable token\n"
 		"                          that NAME may redeem (DURATION: 30d, 12h, ...)\n"
-		"  act-as USER --grant ID [--pty] -- COMMAND [ARG...]\n"
+		"  act-as USER {--grant ID | --grant-credential FILE} [--pty] -- COMMAND [ARG...]\n"
 		"                          run COMMAND (an absolute path) as USER under a\n"
 		"                          grant USER gave you; exits with its status\n"
 		"  grant SERVICER --cmd PATH --expires D [--uses N] [--hours HH-HH]\n"
@@ -500,6 +500,7 @@ static int cmd_persist(int argc, char **argv, struct tool_conn *conn)
 
 struct act_opts {
 	const char *grant;
+	const char *cred_file; /* --grant-credential */
 	bool pty;
 };
 
@@ -518,6 +519,9 @@ static int opt_act(int c, const char *arg, void *u)
 	case 'p':
 		a->pty = true;
 		return 0;
+	case 'C':
+		a->cred_file = arg;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -530,6 +534,7 @@ static int cmd_act_as(int argc, char **argv, struct tool_conn *conn)
 	static const struct option opts[] = {
 		{ "grant", required_argument, NULL, 'g' },
 		{ "pty", no_argument, NULL, 'p' },
+		{ "grant-credential", required_argument, NULL, 'C' },
 	};
 	const char *path = conn->socket ? conn->socket : pt_default_socket();
 	struct act_opts a = {};
@@ -537,14 +542,17 @@ static int cmd_act_as(int argc, char **argv, struct tool_conn *conn)
 	struct pt_rep rep = {};
 	struct pt_client *c = NULL;
 	const int fds[PT_ACT_NFDS] = { 0, 1, 2 };
+	char *cred = NULL;
+	size_t cred_len = 0;
 	int code, r;
 
-	code = tool_parse_command(argc, argv, "g:p", opts, PT_ELEMENTSOF(opts), opt_act, &a, usage,
-				  conn);
+	code = tool_parse_command(argc, argv, "g:pC:", opts, PT_ELEMENTSOF(opts), opt_act, &a,
+				  usage, conn);
 	if (code >= 0)
 		return code;
-	if (argc - optind < 2 || !a.grant) {
-		tool_err("usage: act-as USER --grant ID [--pty] -- COMMAND [ARG...]");
+	if (argc - optind < 2 || (!a.grant && !a.cred_file)) {
+		tool_err("usage: act-as USER {--grant ID | --grant-credential FILE} [--pty] -- "
+			 "COMMAND [ARG...]");
 		return TOOL_EXIT_USAGE;
 	}
 	if (!pt_name_valid(argv[optind])) {
@@ -556,9 +564,26 @@ static int cmd_act_as(int argc, char **argv, struct tool_conn *conn)
 			 PT_MAX_ARGV);
 		return TOOL_EXIT_USAGE;
 	}
+	if (a.cred_file) {
+		/* the grant as PT_GRANT_CREDENTIAL gave it (one line) */
+		r = tool_read_file(a.cred_file, PT_MAX_TOKEN + 1, &cred, &cred_len);
+		if (r < 0) {
+			tool_err("cannot read the grant credential %s: %s", a.cred_file,
+				 r == -EFBIG ? "larger than a credential" : strerror(-r));
+			return TOOL_EXIT_USAGE;
+		}
+		while (cred_len > 0 && (cred[cred_len - 1] == '\n' || cred[cred_len - 1] == '\r'))
+			cred[--cred_len] = '\0';
+		if (cred_len == 0 || cred_len > PT_MAX_TOKEN || strlen(cred) != cred_len) {
+			tool_err("%s holds no grant credential", a.cred_file);
+			pt_free_secret(cred);
+			return TOOL_EXIT_USAGE;
+		}
+	}
 	req.user = argv[optind];
-	req.id = (char *)a.grant;
-	req.flags = a.pty ? PT_ACT_PTY : 0;
+	req.id = (char *)(a.grant ? a.grant : "");
+	req.flags = (a.pty ? PT_ACT_PTY : 0) | (cred ? PT_ACT_CRED : 0);
+	req.credential = cred;
 	req.argv = argv + optind + 1;
 	req.n_argv = (uint32_t)(argc - optind - 1);
 	r = pt_client_connect(path, conn->timeout_ms > 0 ? conn->timeout_ms : TOOL_TIMEOUT_DEFAULT,
@@ -577,6 +602,7 @@ static int cmd_act_as(int argc, char **argv, struct tool_conn *conn)
 		code = (int)rep.status;
 	pt_rep_clear(&rep);
 	pt_client_free(c);
+	pt_free_secret(cred);
 	return code;
 }
 

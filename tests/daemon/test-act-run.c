@@ -50,7 +50,7 @@ struct result {
 	uint8_t type;
 	uint32_t err, status;
 	uint8_t signaled;
-	char text[512];
+	char text[2048];
 };
 static struct result *res;
 
@@ -84,7 +84,29 @@ struct grant_args {
 	const char *path;
 	uint32_t max_uses;
 	uint64_t max_runtime;
+	const char *exe; /* the servicer's executable, NULL: any */
 };
+
+/* In a child: req to tokend; into res its reply's type, error code and text
+ * (the id, or with token the token, or the error's message). 0. */
+static int call_res(const struct pt_req *req, bool token)
+{
+	struct pt_rep rep = { 0 };
+	struct pt_client *c = NULL;
+	const char *ok;
+
+	res->transport = pt_client_connect(th.sock, 5000, &c);
+	if (res->transport == 0)
+		res->transport = pt_client_call(c, req, &rep);
+	res->type = rep.type;
+	res->err = rep.err_code;
+	ok = token ? rep.token : rep.id;
+	snprintf(res->text, sizeof(res->text), "%s",
+		 rep.type == PT_OK ? (ok ? ok : "") : (rep.message ? rep.message : ""));
+	pt_rep_clear(&rep);
+	pt_client_free(c);
+	return 0;
+}
 
 /* As alice: a grant for bob to run path (any arguments). */
 static int create_grant(void *arg)
@@ -92,7 +114,7 @@ static int create_grant(void *arg)
 	const struct grant_args *g = arg;
 	struct pt_grant_wire_cmd cmd = { .path = (char *)g->path, .prefix = 1 };
 	struct pt_grant_spec spec = { .servicer = (char *)BOB,
-				      .servicer_exe = (char *)"",
+				      .servicer_exe = (char *)(g->exe ? g->exe : ""),
 				      .servicer_unit = (char *)"",
 				      .cmds = &cmd,
 				      .n_cmds = 1,
@@ -100,19 +122,8 @@ static int create_grant(void *arg)
 				      .max_uses = g->max_uses,
 				      .max_runtime = g->max_runtime };
 	struct pt_req req = { .type = PT_GRANT_CREATE, .user = (char *)"", .gspec = &spec };
-	struct pt_rep rep = { 0 };
-	struct pt_client *c = NULL;
 
-	res->transport = pt_client_connect(th.sock, 5000, &c);
-	if (res->transport == 0)
-		res->transport = pt_client_call(c, &req, &rep);
-	res->type = rep.type;
-	res->err = rep.err_code;
-	snprintf(res->text, sizeof(res->text), "%s",
-		 rep.type == PT_OK ? (rep.id ? rep.id : "") : (rep.message ? rep.message : ""));
-	pt_rep_clear(&rep);
-	pt_client_free(c);
-	return 0;
+	return call_res(&req, false);
 }
 
 struct act_args {
@@ -120,6 +131,7 @@ struct act_args {
 	bool pty;
 	int fds[3];
 	char *const *argv;
+	const char *cred; /* the grant's credential (PT_ACT_CRED), NULL: none */
 };
 
 /* As bob, with a marker in his environment: act-as alice. */
@@ -129,8 +141,9 @@ static int act_as(void *arg)
 	struct pt_req req = { .type = PT_ACT,
 			      .user = (char *)ALICE,
 			      .id = (char *)a->grant,
-			      .flags = a->pty ? PT_ACT_PTY : 0,
-			      .argv = (char **)a->argv };
+			      .flags = (a->pty ? PT_ACT_PTY : 0) | (a->cred ? PT_ACT_CRED : 0),
+			      .argv = (char **)a->argv,
+			      .credential = (char *)a->cred };
 	struct pt_rep rep = { 0 };
 	struct pt_client *c = NULL;
 
@@ -152,7 +165,7 @@ static int act_as(void *arg)
 
 static void grant(const char *path, uint32_t uses, uint64_t runtime, char *ret_id, int len)
 {
-	struct grant_args g = { path, uses, runtime };
+	struct grant_args g = { path, uses, runtime, NULL };
 	pid_t pid = spawn_as(uids[0], create_grant, &g);
 
 	assert_true(pid > 0);
@@ -280,6 +293,7 @@ static void test_runs_as_user(void **state)
 			"echo claims=$(keyctl pipe $PERTOK_KEY | cut -d. -f2 | tr '_-' '/+' | "
 			"base64 -d 2>/dev/null); "
 			"echo fds:; ls /proc/$$/fd; grep NoNewPrivs /proc/$$/status; "
+			"grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/$$/status; "
 			"echo cg=$(cat /proc/$$/cgroup); echo loginuid=$(cat /proc/$$/loginuid); "
 			"exit 7",
 		NULL,
@@ -310,6 +324,11 @@ static void test_runs_as_user(void **state)
 	expect_in(out, "\"act\":{\"sub\":\"" BOB "\"}");
 	expect_in(out, "fds:\n0\n1\n2\nNoNewPrivs"); /* the shell's: 0, 1, 2 only */
 	expect_in(out, "NoNewPrivs:\t1");
+	/* no capability left (the supervisor's went with uid 0) */
+	expect_in(out, "CapInh:\t0000000000000000\n");
+	expect_in(out, "CapPrm:\t0000000000000000\n");
+	expect_in(out, "CapEff:\t0000000000000000\n");
+	expect_in(out, "CapAmb:\t0000000000000000\n");
 	expect_in(out, "0::/pertok-act/run-"); /* its own cgroup v2 */
 	snprintf(want, sizeof(want), "loginuid=%u\n", (unsigned)uids[1]);
 	if (access("/proc/self/loginuid", W_OK) == 0)
@@ -542,11 +561,37 @@ static void test_use_durable_before_spawn(void **state)
 	expect_in(res->text, "use");
 }
 
+/* Starts a's command as alice through bob in the background (stdin
+ * /dev/null, stdout and stderr the file out), waits until out holds
+ * "key=N" and returns N (the client's pid in *ret_pid). */
+static long start_bg(const char *id, struct act_args *a, const char *key, pid_t *ret_pid)
+{
+	char want[32], *out, *p;
+	long v;
+
+	a->grant = id;
+	a->fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a->fds[1] = a->fds[2] =
+		open(path_in("out"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	*ret_pid = spawn_as(uids[1], act_as, a);
+	assert_true(*ret_pid > 0);
+	snprintf(want, sizeof(want), "%s=", key);
+	assert_int_equal(wait_for_text(path_in("out"), want, 10000), 0);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	p = strstr(out, want);
+	assert_non_null(p);
+	v = strtol(p + strlen(want), NULL, 10);
+	free(out);
+	assert_true(v > 1);
+	return v;
+}
+
 /* The supervisor (the command's parent) holds none of the key holder's
  * descriptors: no store, audit log, socket to the front, epoll or signalfd. */
 static void test_supervisor_fds(void **state)
 {
-	char id[64], *out, path[64], link[PATH_MAX], *pp;
+	char id[64], path[64], link[PATH_MAX];
 	char *const argv[] = { (char *)sh_path(), (char *)"-c", (char *)"echo ppid=$PPID; sleep 3",
 			       NULL };
 	struct act_args a = { .argv = argv };
@@ -558,18 +603,8 @@ static void test_supervisor_fds(void **state)
 
 	(void)state;
 	grant(sh_path(), 2, 0, id, sizeof(id));
-	a.grant = id;
-	a.fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	a.fds[1] = a.fds[2] = open(path_in("out"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	pid = spawn_as(uids[1], act_as, &a);
-	assert_true(pid > 0);
-	assert_int_equal(wait_for_text(path_in("out"), "ppid=", 10000), 0);
-	out = th_slurp(path_in("out"));
-	assert_non_null(out);
-	pp = strstr(out, "ppid=");
-	ppid = strtol(pp + 5, NULL, 10);
-	free(out);
-	assert_true(ppid > 1 && ppid != th.pid);
+	ppid = start_bg(id, &a, "ppid", &pid);
+	assert_true(ppid != th.pid);
 	snprintf(path, sizeof(path), "/proc/%ld/fd", ppid);
 	d = opendir(path);
 	assert_non_null(d);
@@ -702,6 +737,281 @@ static void test_records_complete(void **state)
 	free(log);
 }
 
+/* tokend (root) opens only a path the grant names: a path it does not name
+ * is refused for that, before any open (a FIFO, a device, a file only root
+ * could see would otherwise be opened, its type or absence told back). */
+static void test_unnamed_path_not_opened(void **state)
+{
+	char id[64];
+	const char *fifo = path_in("fifo");
+	char *const argv_fifo[] = { (char *)fifo, NULL };
+	char *const argv_none[] = { (char *)"/root/.pertok-no-such-file", NULL };
+
+	(void)state;
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	grant(sh_path(), 5, 0, id, sizeof(id));
+	run(id, false, path_in("out"), argv_fifo);
+	assert_int_equal(res->type, PT_ERR);
+	assert_int_equal(res->err, PT_E_DENIED);
+	expect_in(res->text, "is not in grant");
+	assert_null(strstr(res->text, "regular file"));
+	run(id, false, path_in("out"), argv_none);
+	assert_int_equal(res->type, PT_ERR);
+	expect_in(res->text, "is not in grant");
+	assert_null(strstr(res->text, "cannot open"));
+}
+
+/* A command whose tokend was SIGKILLed (its supervisor died with it) does
+ * not run on past its max_runtime unsupervised: the next tokend kills it. */
+static void test_orphan_killed_at_restart(void **state)
+{
+	char id[64];
+	char *const argv[] = { (char *)sh_path(), (char *)"-c",
+			       (char *)"echo pid=$$; exec sleep 300", NULL };
+	struct act_args a = { .argv = argv };
+	long cmd;
+	pid_t pid;
+
+	(void)state;
+	grant(sh_path(), 2, 0, id, sizeof(id));
+	cmd = start_bg(id, &a, "pid", &pid);
+	th_stop(SIGKILL);
+	for (int i = 0; i < 500 && supervisors_alive(); i++)
+		usleep(10000);
+	wait_child(pid, 10000);
+	close(a.fds[0]);
+	close(a.fds[1]);
+	assert_true(alive((pid_t)cmd)); /* nobody killed it yet */
+	th_start();
+	for (int i = 0; i < 300 && alive((pid_t)cmd); i++)
+		usleep(10000);
+	assert_false(alive((pid_t)cmd));
+	assert_true(th_wait_log("a run of a key holder that is gone", 1, 5000) >= 1);
+}
+
+/* A supervisor blocked writing to the caller's stdout (a pipe the caller
+ * never reads, that --pty's relay writes to) does not hold the run for ever
+ * once max_runtime killed the command: the reply comes, the supervisor ends. */
+static void test_blocked_relay_ends(void **state)
+{
+	char id[64];
+	char *const argv[] = { (char *)sh_path(), (char *)"-c",
+			       (char *)"echo ppid=$PPID; head -c 4000000 /dev/zero; exec sleep 300",
+			       NULL };
+	struct act_args a = { .argv = argv, .pty = true };
+	char line[64] = "";
+	int p[2];
+	pid_t pid;
+	long sup;
+
+	(void)state;
+	grant(sh_path(), 5, 2, id, sizeof(id));
+	a.grant = id;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	a.fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a.fds[1] = a.fds[2] = p[1];
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_true(pid > 0);
+	/* its first line: the supervisor's pid; the rest is never read */
+	for (size_t k = 0; k + 1 < sizeof(line) && !strchr(line, '\n'); k++)
+		assert_int_equal(read(p[0], line + k, 1), 1);
+	assert_non_null(strstr(line, "ppid="));
+	sup = strtol(strstr(line, "ppid=") + 5, NULL, 10);
+	assert_true(sup > 1);
+	/* 2 s of max_runtime, PT_ACT_GRACE_MS (5 s) for the supervisor */
+	assert_int_equal(wait_child(pid, 20000), 0);
+	close(a.fds[0]);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(res->transport, 0);
+	if (res->type != PT_OK)
+		fail_msg("act-as: %s", res->text);
+	assert_int_equal(res->signaled, 1);
+	assert_int_equal(res->status, 128 + SIGKILL);
+	for (int i = 0; i < 300 && alive((pid_t)sup); i++)
+		usleep(10000);
+	assert_false(alive((pid_t)sup));
+}
+
+/* At most PT_ACT_MAX_RUNS_PER_UID (4) commands of one servicer run at once:
+ * the fifth is refused (and counts no use); one ending frees a slot. */
+static void test_per_uid_cap(void **state)
+{
+	char id[64];
+	char *const slow[] = { (char *)sh_path(), (char *)"-c", (char *)"sleep 60", NULL };
+	char *const quick[] = { (char *)sh_path(), (char *)"-c", (char *)"exit 0", NULL };
+	struct act_args a = { .argv = slow };
+	pid_t pids[4];
+
+	(void)state;
+	grant(sh_path(), 100, 0, id, sizeof(id));
+	a.grant = id;
+	a.fds[0] = a.fds[1] = a.fds[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = spawn_as(uids[1], act_as, &a);
+		assert_true(pids[i] > 0);
+		assert_true(th_wait_log("record=act.start", i + 1, 10000) >= i + 1);
+	}
+	run(id, false, path_in("out"), quick);
+	assert_int_equal(res->type, PT_ERR);
+	assert_int_equal(res->err, PT_E_LIMIT);
+	expect_in(res->text, "too many commands running");
+	/* one client goes away: its command is killed, its slot free */
+	kill(pids[0], SIGKILL);
+	wait_child(pids[0], 10000);
+	assert_true(th_wait_log("record=act.end", 1, 10000) >= 1);
+	run(id, false, path_in("out"), quick);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused with a slot free: %s", res->text);
+	/* the refused one counted no use: four slow, then the fifth use */
+	{
+		char path[PATH_MAX], *log;
+
+		snprintf(path, sizeof(path), "%s/state/audit.log", th.dir);
+		log = th_slurp(path);
+		assert_non_null(log);
+		expect_in(log, "\"use\":\"5/100\"");
+		assert_null(strstr(log, "\"use\":\"6/100\""));
+		free(log);
+	}
+	for (int i = 1; i < 4; i++)
+		kill(pids[i], SIGKILL);
+	for (int i = 1; i < 4; i++)
+		wait_child(pids[i], 10000);
+	close(a.fds[0]);
+}
+
+/* The cgroup2 mount (mnt) and this process's cgroup directory in it (own:
+ * tokend's, the harness starts it in ours), found as tokend finds its own. */
+static void cgroup_dirs(char mnt[PATH_MAX], char own[PATH_MAX])
+{
+	char line[4096], path[PATH_MAX] = "";
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	assert_non_null(f);
+	mnt[0] = '\0';
+	while (!mnt[0] && fgets(line, sizeof(line), f)) {
+		char *p = line;
+
+		if (!strstr(line, " - cgroup2 "))
+			continue;
+		for (int i = 0; i < 4 && p; i++)
+			p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
+		if (p)
+			sscanf(p, "%4095s", mnt);
+	}
+	fclose(f);
+	f = fopen("/proc/self/cgroup", "re");
+	assert_non_null(f);
+	while (!path[0] && fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0)
+			sscanf(line + 3, "%4095s", path);
+	fclose(f);
+	assert_true(mnt[0] && path[0]);
+	snprintf(own, PATH_MAX, "%.2000s%.2000s", mnt, strcmp(path, "/") == 0 ? "" : path);
+}
+
+/* The command cannot leave its run's cgroup (into the hierarchy's root,
+ * tokend's cgroup, pertok-act) nor make one below it: the kill at
+ * max_runtime would miss what escaped. */
+static void test_cannot_leave_cgroup(void **state)
+{
+	char id[64], top[PATH_MAX], own[PATH_MAX], acts[PATH_MAX + 16], *out;
+	char *const argv[] = {
+		(char *)sh_path(),
+		(char *)"-c",
+		(char *)"for d in \"$1\" \"$2\" \"$3\"; do "
+			"{ echo $$ > \"$d/cgroup.procs\"; } 2>/dev/null && echo moved-to=$d; done; "
+			"for r in \"$3\"/run-*; do mkdir \"$r/sub\" 2>/dev/null && echo made-sub; done; "
+			"echo now=$(cat /proc/$$/cgroup)",
+		(char *)"sh",
+		top,
+		own,
+		acts,
+		NULL,
+	};
+
+	(void)state;
+	cgroup_dirs(top, own);
+	snprintf(acts, sizeof(acts), "%s/pertok-act", own);
+	/* (what it tries exists: a refusal is not for a wrong path) */
+	assert_int_equal(access(top, F_OK), 0);
+	assert_int_equal(access(own, F_OK), 0);
+	assert_int_equal(access(acts, F_OK), 0);
+	grant(sh_path(), 5, 0, id, sizeof(id));
+	run(id, false, path_in("out"), argv);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused: %s", res->text);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	assert_null(strstr(out, "moved-to="));
+	assert_null(strstr(out, "made-sub"));
+	expect_in(out, "0::/pertok-act/run-"); /* still its own */
+	free(out);
+}
+
+/* As bob: the credential of grant arg (PT_GRANT_CREDENTIAL) into res->text. */
+static int get_credential(void *arg)
+{
+	struct pt_req req = { .type = PT_GRANT_CREDENTIAL, .id = arg };
+
+	return call_res(&req, true);
+}
+
+/* pertok act-as --grant-credential: the grant by its credential (bound to
+ * bob running this executable) runs the command; a credential altered, or
+ * named with another grant's id, is refused. */
+static void test_grant_credential(void **state)
+{
+	char id[64], other[64], cred[sizeof(res->text)];
+	char *const argv[] = { (char *)sh_path(), (char *)"-c", (char *)"exit 4", NULL };
+	struct grant_args g = { sh_path(), 5, 0, th.self_exe };
+	struct act_args a = { .argv = argv, .cred = cred };
+	pid_t pid;
+
+	(void)state;
+	pid = spawn_as(uids[0], create_grant, &g);
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid, 10000), 0);
+	if (res->type != PT_OK)
+		fail_msg("grant refused: %s", res->text);
+	snprintf(id, sizeof(id), "%.63s", res->text);
+	grant(sh_path(), 5, 0, other, sizeof(other));
+	pid = spawn_as(uids[1], get_credential, id);
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid, 10000), 0);
+	if (res->type != PT_OK)
+		fail_msg("no credential: %s", res->text);
+	snprintf(cred, sizeof(cred), "%s", res->text);
+	assert_non_null(strchr(cred, '.'));
+	a.grant = "";
+	a.fds[0] = a.fds[1] = a.fds[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_int_equal(wait_child(pid, 30000), 0);
+	if (res->type != PT_OK)
+		fail_msg("act-as by credential refused: %s", res->text);
+	assert_int_equal(res->status, 4);
+	/* named with another grant's id */
+	a.grant = other;
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_int_equal(wait_child(pid, 30000), 0);
+	assert_int_equal(res->type, PT_ERR);
+	expect_in(res->text, "another grant");
+	/* altered (its signature's first character) */
+	a.grant = "";
+	{
+		char *sig = strrchr(cred, '.') + 1;
+
+		*sig = *sig == 'A' ? 'B' : 'A';
+	}
+	pid = spawn_as(uids[1], act_as, &a);
+	assert_int_equal(wait_child(pid, 30000), 0);
+	assert_int_equal(res->type, PT_ERR);
+	assert_int_equal(res->err, PT_E_DENIED);
+	expect_in(res->text, "grant credential rejected");
+	close(a.fds[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -715,6 +1025,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_supervisor_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_longer_than_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unnamed_path_not_opened, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_killed_at_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blocked_relay_ends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_uid_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grant_credential, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cannot_leave_cgroup, setup, teardown),
 	};
 
 	if (geteuid() != 0 || !getpwnam(FRONT_USER)) {

@@ -33,7 +33,7 @@ pertok st|status
 pertok list --j|--json
 pertok --socket /run/x s|status
 pertok persist --h|--holder --help
-pertok act-as root --g|--grant
+pertok act-as root --g|--grant --grant-credential
 pertokctl ex|explain
 pertokctl r|revoke rotate-key reseal rpo recommend
 pertokctl -s /x -t 100 st|status

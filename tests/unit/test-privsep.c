@@ -480,6 +480,22 @@ static void test_act(void **state)
 	req.type = PT_REDEEM; /* an argv for another request */
 	assert_int_equal(ps_encode_req(b, 9, &req, NULL), 0);
 	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), -EBADMSG);
+	/* the grant's credential crosses with PT_ACT_CRED, and only with it */
+	req.type = PT_ACT;
+	req.flags = PT_ACT_PTY | PT_ACT_CRED;
+	req.credential = "e30.e30.c2ln";
+	assert_int_equal(ps_encode_req(b, 9, &req, NULL), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), 0);
+	assert_string_equal(m.req.credential, "e30.e30.c2ln");
+	assert_int_equal(m.req.flags, PT_ACT_PTY | PT_ACT_CRED);
+	ps_msg_clear(&m);
+	req.flags = PT_ACT_PTY; /* a credential without the flag */
+	assert_int_equal(ps_encode_req(b, 9, &req, NULL), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), -EBADMSG);
+	req.flags = PT_ACT_CRED; /* the flag without a credential */
+	req.credential = NULL;
+	assert_int_equal(ps_encode_req(b, 9, &req, NULL), 0);
+	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), -EBADMSG);
 	req = (struct pt_req){ .type = PT_ACT, .user = "alice" }; /* an ACT without one */
 	assert_int_equal(ps_encode_req(b, 9, &req, NULL), 0);
 	assert_int_equal(ps_decode(ptbuf_ptr(b), ptbuf_len(b), &m), -EBADMSG);

@@ -997,7 +997,16 @@ static void test_act(void **state)
 	pt_req_clear(&q);
 	act_frame(b, 0, 0, NULL, 0); /* no command */
 	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
-	act_frame(b, 2, 3, ok, 3); /* an unknown flag */
+	act_frame(b, 4, 3, ok, 3); /* an unknown flag */
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
+	act_frame(b, PT_ACT_CRED, 3, ok, 3); /* the credential it announces missing */
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
+	assert_int_equal(ptbuf_put_cstring(b, "e30.e30.c2ln"), 0); /* there */
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), 0);
+	assert_string_equal(q.credential, "e30.e30.c2ln");
+	pt_req_clear(&q);
+	act_frame(b, 0, 3, ok, 3); /* a credential without the flag: trailing bytes */
+	assert_int_equal(ptbuf_put_cstring(b, "e30.e30.c2ln"), 0);
 	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
 	act_frame(b, 0, 1, rel, 1); /* not an absolute path */
 	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
@@ -1007,6 +1016,13 @@ static void test_act(void **state)
 	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
 	act_frame(b, 0, 4, ok, 3); /* one missing */
 	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(b), ptbuf_len(b), &q), -EBADMSG);
+	in.flags = PT_ACT_CRED; /* the client's encoder puts the credential */
+	in.credential = (char *)"e30.e30.c2ln";
+	ptbuf_reset(f);
+	assert_int_equal(pt_req_encode(&in, f), 0);
+	assert_int_equal(pt_req_decode(PT_ACT, ptbuf_ptr(f) + 5, ptbuf_len(f) - 5, &q), 0);
+	assert_string_equal(q.credential, "e30.e30.c2ln");
+	pt_req_clear(&q);
 	in.n_argv = PT_MAX_ARGV + 1; /* the client's encoder refuses it too */
 	assert_int_equal(pt_req_encode(&in, f), -EINVAL);
 	ptbuf_free(b);
