@@ -532,10 +532,13 @@ int pt_grant_store_new(struct pt_daemon *d, const char *origin, const struct pt_
 		goto out;
 	}
 	for (size_t i = 0; pin && i < g->n_cmds; i++) {
-		r = pt_grant_file_digest(g->cmds[i].path, g->cmds[i].sha256);
+		r = pt_grant_file_digest(g->cmds[i].path, d->cfg->grant_max_command_size,
+					 g->cmds[i].sha256);
 		if (r < 0) {
-			snprintf(reason, reasonlen, "cannot read %s: %s", g->cmds[i].path,
-				 strerror(-r));
+			pt_grant_digest_error(g->cmds[i].path, r, d->cfg->grant_max_command_size,
+					      reason, reasonlen);
+			snprintf(rule, rulelen, "grant.max_command_size");
+			r = r == -EFBIG ? -EACCES : r;
 			goto out;
 		}
 	}
