@@ -8,8 +8,9 @@
 /*
  * Parses exactly len bytes of text as one JSON value: json-c's strict mode
  * with UTF-8 validation, at most max_depth levels of nesting, only whitespace
- * (" \t\r\n") after the value. Rejects NULL, len 0, len > max_len and any
- * embedded NUL. On success *ret_obj holds a new reference. Returns 0,
+ * (" \t\r\n") after the value. Rejects NULL, len 0, len > max_len, any
+ * embedded NUL and an object naming a member twice ({"at":1,"at":2}: json-c
+ * would keep the last silently). On success *ret_obj holds a new reference. Returns 0,
  * -EINVAL (malformed or out of bounds) or -ENOMEM; *ret_obj is untouched on
  * failure.
  */

@@ -45,6 +45,10 @@ static const struct jcase cases[] = {
 	{ "whitespace only", S("  "), 64, 4, -EINVAL },
 	{ "truncated", S("{\"a\":"), 64, 4, -EINVAL },
 	{ "not strict: trailing comma", S("{\"a\":1,}"), 64, 4, -EINVAL },
+	{ "duplicate member", S("{\"at\":1,\"at\":2}"), 64, 4, -EINVAL },
+	{ "duplicate member, nested", S("{\"a\":[{\"b\":1,\"b\":1}]}"), 64, 4, -EINVAL },
+	{ "same name in two objects", S("{\"a\":{\"b\":1},\"b\":{\"b\":2}}"), 64, 4, 0 },
+	{ "colon and quote in strings", S("{\"a:\\\"\":\"x:y\\\\\",\"b\":2}"), 64, 4, 0 },
 };
 
 static void test_table(void **state)
