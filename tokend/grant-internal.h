@@ -69,8 +69,9 @@ void pt_grant_digest_error(const char *path, int r, uint64_t max, char *reason, 
 
 /* ---------------------------------------------------- operations (grant.c) */
 
-/* Active (not revoked, not past not_after) grants of which user is the
- * origin; pending requests by servicer. */
+/* Grants counted against user's grant.max_per_user: those they made as
+ * the origin, and those they delegated as a servicer (revoked and expired
+ * ones until pruned); pending requests by servicer. */
 size_t pt_grant_count_origin(struct pt_daemon *d, const char *origin, uint64_t now);
 size_t pt_grant_count_pending(struct pt_daemon *d, const char *servicer, uint64_t now);
 /* Revokes g (and ends the running uses of g and of its descendants). */

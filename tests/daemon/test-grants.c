@@ -469,6 +469,25 @@ static void test_delegate(void **state)
 	assert_true(th_wait_log("grant.delegate", 1, 2000) >= 1);
 }
 
+/* A servicer's delegations count against the servicer, not against the
+ * user acted as: svc cannot use up alice's grant.max_per_user. */
+static void test_delegations_charged_to_servicer(void **state)
+{
+	char root_id[64], id[64];
+
+	(void)state;
+	grant(names[SVC], "/bin/echo", "-n", true, 10, 1, root_id);
+	for (int i = 0; i < 4; i++) {
+		delegate(SVC, root_id, names[SVC2], "-n", 86400, 1, 0);
+		expect_ok();
+	}
+	delegate(SVC, root_id, names[SVC2], "-n", 86400, 1, 0);
+	expect_err(PT_E_LIMIT, "servicer pertok-gr-svc has delegated 4 grants");
+	/* alice still makes her own, up to her cap */
+	for (int i = 0; i < 3; i++)
+		grant(names[SVC], "/bin/echo", NULL, false, 1, 0, id);
+}
+
 /* ---------------------------------------------------- revoke, explain */
 
 static int run_pertokctl_explain(const char *user, const char *servicer, const char *id,
@@ -702,6 +721,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_only_origin_creates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delegations_charged_to_servicer, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_request_approve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_narrower, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_deny, setup, teardown),
