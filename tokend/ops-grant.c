@@ -211,6 +211,31 @@ static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 	*len += (size_t)n;
 }
 
+/* s, as the servicer may have written it (paths, argv, unit), made safe
+ * for the user's terminal and for one line: '"', '\\' and every byte that
+ * is not printable ASCII escaped (\n, \xHH), so that a request cannot
+ * forge a line, a proposal or a field of `pertok grant requests`. */
+static void append_safe(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	char esc[PT_GRANT_MAX_ARG * 4 + 1];
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p && n + 5 < sizeof(esc); p++) {
+		if (*p == '"' || *p == '\\') {
+			esc[n++] = '\\';
+			esc[n++] = (char)*p;
+		} else if (*p == '\n') {
+			esc[n++] = '\\';
+			esc[n++] = 'n';
+		} else if (*p < 0x20 || *p > 0x7e)
+			n += (size_t)snprintf(esc + n, sizeof(esc) - n, "\\x%02x", *p);
+		else
+			esc[n++] = (char)*p;
+	}
+	esc[n] = '\0';
+	append(buf, len, cap, "%s", esc);
+}
+
 /* One line: the grant's fields, "key=value" (argv values quoted). */
 static void describe(char **buf, size_t *len, size_t *cap, const struct pt_grant *g,
 		     const char *lead)
@@ -219,10 +244,14 @@ static void describe(char **buf, size_t *len, size_t *cap, const struct pt_grant
 	       g->kind == PT_GRANT_KIND_REQUEST ? "request" : "grant", g->id, g->origin,
 	       g->servicer);
 	for (size_t i = 0; i < g->n_cmds; i++) {
-		append(buf, len, cap, " cmd=%s%s", g->cmds[i].path,
-		       g->cmds[i].argv_prefix ? " args-prefix=" : " args=");
-		for (size_t j = 0; j < g->cmds[i].n_argv; j++)
-			append(buf, len, cap, "%s\"%s\"", j ? "," : "", g->cmds[i].argv[j]);
+		append(buf, len, cap, " cmd=");
+		append_safe(buf, len, cap, g->cmds[i].path);
+		append(buf, len, cap, "%s", g->cmds[i].argv_prefix ? " args-prefix=" : " args=");
+		for (size_t j = 0; j < g->cmds[i].n_argv; j++) {
+			append(buf, len, cap, "%s\"", j ? "," : "");
+			append_safe(buf, len, cap, g->cmds[i].argv[j]);
+			append(buf, len, cap, "\"");
+		}
 	}
 	append(buf, len, cap, " not_before=%" PRIu64 " not_after=%" PRIu64, g->not_before,
 	       g->not_after);
@@ -233,10 +262,14 @@ static void describe(char **buf, size_t *len, size_t *cap, const struct pt_grant
 	       g->max_uses, g->max_runtime, g->depth);
 	if (g->parent[0])
 		append(buf, len, cap, " parent=%s", g->parent);
-	if (g->servicer_exe)
-		append(buf, len, cap, " servicer_exe=%s", g->servicer_exe);
-	if (g->servicer_unit)
-		append(buf, len, cap, " servicer_unit=%s", g->servicer_unit);
+	if (g->servicer_exe) {
+		append(buf, len, cap, " servicer_exe=");
+		append_safe(buf, len, cap, g->servicer_exe);
+	}
+	if (g->servicer_unit) {
+		append(buf, len, cap, " servicer_unit=");
+		append_safe(buf, len, cap, g->servicer_unit);
+	}
 	if (g->kind == PT_GRANT_KIND_REQUEST)
 		append(buf, len, cap, " expires=%" PRIu64, g->expires);
 	else

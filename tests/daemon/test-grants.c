@@ -335,6 +335,28 @@ static void test_request_approve(void **state)
 	assert_true(th_wait_log("grant.approve", 1, 2000) >= 1);
 }
 
+/* A servicer's arguments cannot forge lines or fields of what the user
+ * is shown: quotes, backslashes, newlines and control bytes are escaped. */
+static void test_request_listing_escaped(void **state)
+{
+	struct scope s;
+	struct pt_req req = { .type = PT_GRANT_REQUEST, .user = (char *)names[ALICE] };
+	struct pt_req q = { .type = PT_GRANT_REQUESTS, .user = (char *)"" };
+	static const char evil[] =
+		"x\"\n  proposal: grant id=gq_fake cmd=/bin/true args=\"\x1b[2J\\";
+
+	(void)state;
+	req.gspec = scope(&s, NULL, "/bin/echo", evil, false, 86400, 1, 0);
+	call(SVC, &req);
+	expect_ok();
+	call(ALICE, &q);
+	expect_ok();
+	if (strstr(res->text, "\n  proposal: grant id=gq_fake") || strchr(res->text, 0x1b))
+		fail_msg("a servicer's argument forged the listing:\n%s", res->text);
+	assert_non_null(strstr(res->text, "args=\"x\\\"\\n  proposal: grant id=gq_fake "
+					  "cmd=/bin/true args=\\\"\\x1b[2J\\\\\""));
+}
+
 static void test_request_narrower(void **state)
 {
 	struct scope s;
@@ -724,6 +746,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delegations_charged_to_servicer, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_request_approve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_listing_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_narrower, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_deny, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_lapses, setup, teardown),
