@@ -674,6 +674,24 @@ static int tool_as(int u, char *const *argv)
 
 /* The user's commands end to end: grant with arguments, list, request,
  * requests with its proposal, approve, revoke; usage errors exit 2. */
+/* A grants file that does not open (one byte changed) stops tokend at
+ * start with what is wrong: never a start that silently drops the grants. */
+static void test_corrupt_file_refused(void **state)
+{
+	char id[64];
+
+	(void)state;
+	grant(names[SVC], "/bin/echo", NULL, false, 1, 0, id);
+	th_stop(SIGTERM);
+	assert_int_equal(th_run("f=$(find %s/state-%u -name grants.sealed) && [ -s \"$f\" ] && "
+				"printf X | dd of=\"$f\" bs=1 seek=40 conv=notrunc 2>/dev/null",
+				th.dir, n_state),
+			 0);
+	assert_int_not_equal(th_start_fails(), 0);
+	assert_true(th_count_log("cannot open the grants:") >= 1);
+	assert_true(th_count_log("grants.sealed does not open under the store key") >= 1);
+}
+
 static void test_pertok_cli(void **state)
 {
 	char id[64] = "", rq[64] = "";
@@ -755,6 +773,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_revoke_and_explain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_rotate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pertok_cli, setup, teardown),
 	};
 
