@@ -76,14 +76,30 @@ int pt_json_parse_strict(const char *text, size_t len, size_t max_len, int max_d
 		end = json_tokener_get_parse_end(tok);
 		while (end < len && strchr(" \t\r\n", text[end]))
 			end++;
-		/* a name twice in one object: json-c keeps the last, we refuse */
-		if (end == len && text_members(text, len) == tree_members(o))
+		if (end == len)
 			r = 0;
 	}
 	json_tokener_free(tok);
 	if (r < 0) {
 		json_object_put(o);
 		return r;
+	}
+	*ret_obj = o;
+	return 0;
+}
+
+int pt_json_parse_unique(const char *text, size_t len, size_t max_len, int max_depth,
+			 json_object **ret_obj)
+{
+	json_object *o = NULL;
+	int r = pt_json_parse_strict(text, len, max_len, max_depth, &o);
+
+	if (r < 0)
+		return r;
+	/* a name twice in one object: json-c keeps the last, we refuse */
+	if (text_members(text, len) != tree_members(o)) {
+		json_object_put(o);
+		return -EINVAL;
 	}
 	*ret_obj = o;
 	return 0;
