@@ -383,6 +383,14 @@ static void test_replay_cache(void **state)
 					   now + PT_GRANTREQ_MAX_AGE + PT_SIGREPLAY_SKEW + 1,
 					   now + PT_GRANTREQ_MAX_AGE + PT_SIGREPLAY_SKEW + 1),
 			 0);
+	/* the clock stepped back: the request whose nonce was dropped above
+	 * looks fresh again, and is still refused, after a restart too */
+	assert_int_equal(pt_sigreplay_take(s, 1000, "nonce-aaaaaaaaaaaa", now, now + 10), -ESTALE);
+	pt_sigreplay_free(s);
+	s = NULL;
+	assert_int_equal(pt_sigreplay_open(rdir, &s), 0);
+	assert_int_equal(pt_sigreplay_take(s, 1001, "nonce-aaaaaaaaaaaa", now, now + 10), -ESTALE);
+	assert_int_equal(pt_sigreplay_take(s, 1000, "nonce-cccccccccccc", now + 20, now + 20), 0);
 	pt_sigreplay_free(s);
 	s = NULL;
 	/* a damaged file: no signed request until it is mended */
