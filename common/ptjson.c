@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -10,6 +11,50 @@
 
 #include "b64.h"
 #include "ptjson.h"
+
+/* Members of the objects in text, counted on the text: in strict JSON every
+ * ':' outside a string separates one member's name from its value. */
+static size_t text_members(const char *text, size_t len)
+{
+	bool in_str = false, esc = false;
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"')
+			in_str = true;
+		else if (c == ':')
+			n++;
+	}
+	return n;
+}
+
+/* Members of the objects in o, counted on the tree json-c built (which
+ * keeps one of each duplicate name). */
+static size_t tree_members(json_object *o)
+{
+	size_t n = 0;
+
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, key, val)
+		{
+			(void)key;
+			n += 1 + tree_members(val);
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			n += tree_members(json_object_array_get_idx(o, i));
+	}
+	return n;
+}
 
 int pt_json_parse_strict(const char *text, size_t len, size_t max_len, int max_depth,
 			 json_object **ret_obj)
@@ -38,6 +83,23 @@ int pt_json_parse_strict(const char *text, size_t len, size_t max_len, int max_d
 	if (r < 0) {
 		json_object_put(o);
 		return r;
+	}
+	*ret_obj = o;
+	return 0;
+}
+
+int pt_json_parse_unique(const char *text, size_t len, size_t max_len, int max_depth,
+			 json_object **ret_obj)
+{
+	json_object *o = NULL;
+	int r = pt_json_parse_strict(text, len, max_len, max_depth, &o);
+
+	if (r < 0)
+		return r;
+	/* a name twice in one object: json-c keeps the last, we refuse */
+	if (text_members(text, len) != tree_members(o)) {
+		json_object_put(o);
+		return -EINVAL;
 	}
 	*ret_obj = o;
 	return 0;

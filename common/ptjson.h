@@ -16,6 +16,12 @@
 int pt_json_parse_strict(const char *text, size_t len, size_t max_len, int max_depth,
 			 json_object **ret_obj);
 
+/* pt_json_parse_strict, and also -EINVAL for an object naming a member
+ * twice ({"at":1,"at":2}: json-c keeps the last silently). For stored
+ * records, whose parsers cannot see the duplicate themselves. */
+int pt_json_parse_unique(const char *text, size_t len, size_t max_len, int max_depth,
+			 json_object **ret_obj);
+
 /* One base64url (unpadded, strict) part of a compact JWS decoded and
  * parsed as by pt_json_parse_strict, which must give a JSON object. The
  * decoded bytes are wiped. 0, -EINVAL or -ENOMEM; *ret_obj untouched on

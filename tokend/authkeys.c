@@ -258,22 +258,37 @@ static int check_owner(const struct stat *st, uid_t uid, const char *what, char 
 	return 0;
 }
 
-/* CAP_SETUID in the effective set, on or off: tokend keeps it permitted
- * only for this read (main.c); a process without it permitted reads as it
- * can (setfsuid then fails and changes nothing). */
-static void cap_setuid(bool on)
+/* CAP_SETUID raised in the effective set (when permitted), the state it
+ * had saved in ret_saved (ret_ok false: capget failed, nothing changed).
+ * tokend keeps it permitted only for this read (main.c); a process without
+ * it permitted reads as it can (setfsuid then fails and changes nothing). */
+static void cap_setuid_raise(struct __user_cap_data_struct saved[2], bool *ret_ok)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
 	const unsigned cap = CAP_SETUID;
 
-	if (syscall(SYS_capget, &hdr, data) < 0 || !(data[cap / 32].permitted & (1u << (cap % 32))))
+	*ret_ok = false;
+	if (syscall(SYS_capget, &hdr, saved) < 0)
 		return;
-	if (on)
-		data[cap / 32].effective |= 1u << (cap % 32);
-	else
-		data[cap / 32].effective &= ~(1u << (cap % 32));
+	*ret_ok = true;
+	memcpy(data, saved, sizeof(data));
+	if (!(data[cap / 32].permitted & (1u << (cap % 32))))
+		return;
+	data[cap / 32].effective |= 1u << (cap % 32);
 	(void)syscall(SYS_capset, &hdr, data);
+}
+
+/* The effective set exactly as saved: setfsuid back to 0 raised every file
+ * system capability that is permitted (CAP_DAC_OVERRIDE, CAP_CHOWN,
+ * CAP_FOWNER, which act-as keeps permitted) into the effective set,
+ * besides CAP_SETUID; all of them go. */
+static void cap_restore(struct __user_cap_data_struct saved[2], bool ok)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+
+	if (ok)
+		(void)syscall(SYS_capset, &hdr, saved);
 }
 
 static int read_keys(const char *home, uid_t uid, char **ret, size_t *ret_len, char *err,
@@ -282,16 +297,18 @@ static int read_keys(const char *home, uid_t uid, char **ret, size_t *ret_len, c
 int pt_authkeys_read(const char *home, uid_t uid, char **ret, size_t *ret_len, char *err,
 		     size_t errlen)
 {
+	struct __user_cap_data_struct saved[2];
+	bool saved_ok;
 	uid_t old;
 	int r;
 
 	/* the user's own file system uid: tokend reads what the user could,
 	 * with no capability over files (the checks below are StrictModes') */
-	cap_setuid(true);
+	cap_setuid_raise(saved, &saved_ok);
 	old = (uid_t)setfsuid(uid);
 	r = read_keys(home, uid, ret, ret_len, err, errlen);
 	setfsuid(old);
-	cap_setuid(false);
+	cap_restore(saved, saved_ok);
 	return r;
 }
 

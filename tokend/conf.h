@@ -213,9 +213,10 @@ struct pt_config {
 	struct pt_rule *redeem;
 	size_t n_redeem;
 	/* grant { }, grants ( ) (config-grant.h); no rule: no grants */
-	uint32_t grant_max_per_user; /* grants a user holds as origin, default 20 */
-	uint32_t grant_max_pending;  /* pending requests per servicer, default 10 */
-	uint64_t grant_request_ttl;  /* an unanswered request lapses, default 7d */
+	uint32_t grant_max_per_user;	 /* grants a user holds as origin, default 20 */
+	uint32_t grant_max_pending;	 /* pending requests per servicer, default 10 */
+	uint64_t grant_request_ttl;	 /* an unanswered request lapses, default 7d */
+	uint64_t grant_max_command_size; /* bytes of a command file hashed, default 64M */
 	struct pt_grant_rule *grant_rules;
 	size_t n_grant_rules;
 	/* entitlements ( ), rpo { } (config-rpo.c) */

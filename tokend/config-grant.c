@@ -22,13 +22,14 @@ void pt_config_grants_defaults(struct pt_config *c)
 	c->grant_max_per_user = PT_GRANT_DEFAULT_MAX_PER_USER;
 	c->grant_max_pending = PT_GRANT_DEFAULT_MAX_PENDING;
 	c->grant_request_ttl = PT_GRANT_DEFAULT_REQUEST_TTL;
+	c->grant_max_command_size = PT_GRANT_DEFAULT_MAX_COMMAND_SIZE;
 }
 
 int pt_config_parse_grant(const struct pt_conf_ctx *x, const config_setting_t *g,
 			  struct pt_config *c)
 {
 	static const char *const keys[] = { "max_per_user", "max_pending_per_servicer",
-					    "request_ttl" };
+					    "request_ttl", "max_command_size" };
 	int len;
 	int r;
 
@@ -53,8 +54,13 @@ int pt_config_parse_grant(const struct pt_conf_ctx *x, const config_setting_t *g
 			else if (r >= 0)
 				c->grant_max_pending = (uint32_t)v;
 			break;
-		default:
+		case 2:
 			r = pt_conf_duration(x, s, "grant", name, &c->grant_request_ttl);
+			break;
+		default:
+			r = pt_conf_size(x, s, "grant", name, &c->grant_max_command_size);
+			if (r >= 0 && c->grant_max_command_size == 0)
+				r = fail(x, s, "grant.max_command_size must be 4K to 1024G, not 0");
 		}
 		if (r < 0)
 			return r;

@@ -15,8 +15,12 @@
 #define PT_GRANT_DEFAULT_REQUEST_TTL (7 * 86400)
 #define PT_GRANT_DEFAULT_MAX_WINDOW (7 * 86400)
 #define PT_GRANT_DEFAULT_MAX_USES 10
+/* bytes of a command file tokend hashes in a request (the key holder
+ * serves one request at a time) */
+#define PT_GRANT_DEFAULT_MAX_COMMAND_SIZE (64ull * 1024 * 1024)
 
-/* grant { max_per_user; max_pending_per_servicer; request_ttl; } */
+/* grant { max_per_user; max_pending_per_servicer; request_ttl;
+ * max_command_size; } */
 int pt_config_parse_grant(const struct pt_conf_ctx *x, const config_setting_t *g,
 			  struct pt_config *c);
 /* grants ( { name; users; servicers; commands; max_window; max_uses;

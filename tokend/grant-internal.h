@@ -61,13 +61,17 @@ bool pt_grant_subset(const struct pt_grant *parent, const struct pt_grant *child
 		     size_t reasonlen);
 /* Does command path match a rule's commands entry? */
 bool pt_grant_command_allowed(const char *pattern, const char *path);
-/* The sha256 of the file at path (opened O_NOFOLLOW, regular, bounded). */
-int pt_grant_file_digest(const char *path, uint8_t ret[32]);
+/* The sha256 of the file at path (opened O_NOFOLLOW, regular, at most max
+ * bytes: -EFBIG beyond, before anything is read). */
+int pt_grant_file_digest(const char *path, uint64_t max, uint8_t ret[32]);
+/* Why the digest of path failed (r from pt_grant_file_digest), in reason. */
+void pt_grant_digest_error(const char *path, int r, uint64_t max, char *reason, size_t reasonlen);
 
 /* ---------------------------------------------------- operations (grant.c) */
 
-/* Active (not revoked, not past not_after) grants of which user is the
- * origin; pending requests by servicer. */
+/* Grants counted against user's grant.max_per_user: those they made as
+ * the origin, and those they delegated as a servicer (revoked and expired
+ * ones until pruned); pending requests by servicer. */
 size_t pt_grant_count_origin(struct pt_daemon *d, const char *origin, uint64_t now);
 size_t pt_grant_count_pending(struct pt_daemon *d, const char *servicer, uint64_t now);
 /* Revokes g (and ends the running uses of g and of its descendants). */

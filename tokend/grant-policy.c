@@ -17,8 +17,6 @@
 #include "confvalue.h"
 #include "util.h"
 
-#define MAX_DIGEST_FILE (1024ull * 1024 * 1024) /* 1 GiB */
-
 bool pt_grant_command_allowed(const char *pattern, const char *path)
 {
 	size_t n = strlen(pattern);
@@ -205,7 +203,19 @@ bool pt_grant_subset(const struct pt_grant *p, const struct pt_grant *c, char *r
 	return true;
 }
 
-int pt_grant_file_digest(const char *path, uint8_t ret[32])
+void pt_grant_digest_error(const char *path, int r, uint64_t max, char *reason, size_t reasonlen)
+{
+	if (r == -EFBIG)
+		snprintf(reason, reasonlen,
+			 "%s is larger than %" PRIu64 " bytes (grant.max_command_size): not hashed",
+			 path, max);
+	else if (r == -EINVAL)
+		snprintf(reason, reasonlen, "%s is not a regular file", path);
+	else
+		snprintf(reason, reasonlen, "cannot read %s: %s", path, strerror(-r));
+}
+
+int pt_grant_file_digest(const char *path, uint64_t max, uint8_t ret[32])
 {
 	_cleanup_close_ int fd = -1;
 	EVP_MD_CTX *ctx = NULL;
@@ -222,7 +232,7 @@ int pt_grant_file_digest(const char *path, uint8_t ret[32])
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	if ((uint64_t)st.st_size > MAX_DIGEST_FILE)
+	if ((uint64_t)st.st_size > max)
 		return -EFBIG;
 	ctx = EVP_MD_CTX_new();
 	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
@@ -241,7 +251,7 @@ int pt_grant_file_digest(const char *path, uint8_t ret[32])
 		if (n == 0)
 			break;
 		total += (uint64_t)n;
-		if (total > MAX_DIGEST_FILE) {
+		if (total > max) {
 			r = -EFBIG;
 			goto out;
 		}

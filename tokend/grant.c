@@ -307,6 +307,17 @@ static bool active(const struct pt_grant *g, uint64_t now)
 	return !g->revoked && now < g->not_after;
 }
 
+/* Whose cap a grant counts against: its origin's, or for a delegated one
+ * the delegating servicer's (the parent's servicer), so a servicer cannot
+ * use up its origin's grant.max_per_user by delegating. The parent gone:
+ * the origin's. */
+static const char *charged_to(struct pt_daemon *d, const struct pt_grant *g)
+{
+	const struct pt_grant *p = g->parent[0] ? pt_grant_find(d, g->parent) : NULL;
+
+	return p ? p->servicer : g->origin;
+}
+
 size_t pt_grant_count_origin(struct pt_daemon *d, const char *origin, uint64_t now)
 {
 	size_t n = 0;
@@ -315,7 +326,7 @@ size_t pt_grant_count_origin(struct pt_daemon *d, const char *origin, uint64_t n
 	for (size_t i = 0; i < pt_grants_count(d->grants); i++) {
 		const struct pt_grant *g = d->grants->v[i];
 
-		if (g->kind == PT_GRANT_KIND_GRANT && strcmp(g->origin, origin) == 0)
+		if (g->kind == PT_GRANT_KIND_GRANT && strcmp(charged_to(d, g), origin) == 0)
 			n++;
 	}
 	return n;
@@ -354,7 +365,8 @@ static void prune(struct pt_daemon *d, const char *origin, uint64_t now)
 		struct pt_grant *g = s->v[i];
 		bool drop = false;
 
-		if (origin && strcmp(g->origin, origin) != 0)
+		if (origin && strcmp(g->kind == PT_GRANT_KIND_GRANT ? charged_to(d, g) : g->origin,
+				     origin) != 0)
 			drop = false;
 		else if (g->kind == PT_GRANT_KIND_REQUEST)
 			drop = now >= g->expires;
@@ -497,6 +509,7 @@ int pt_grant_store_new(struct pt_daemon *d, const char *origin, const struct pt_
 		       char *reason, size_t reasonlen)
 {
 	struct pt_grant *g = NULL;
+	const char *charge;
 	int r;
 
 	if (!d->grants) {
@@ -522,20 +535,31 @@ int pt_grant_store_new(struct pt_daemon *d, const char *origin, const struct pt_
 	r = pt_grant_check_new(d, origin, g, now, rule, rulelen, reason, reasonlen);
 	if (r < 0)
 		goto out;
-	if (pt_grant_count_origin(d, origin, now) >= d->cfg->grant_max_per_user)
-		pt_grant_prune_origin(d, origin, now);
-	if (pt_grant_count_origin(d, origin, now) >= d->cfg->grant_max_per_user) {
+	charge = charged_to(d, g);
+	if (pt_grant_count_origin(d, charge, now) >= d->cfg->grant_max_per_user)
+		pt_grant_prune_origin(d, charge, now);
+	if (pt_grant_count_origin(d, charge, now) >= d->cfg->grant_max_per_user) {
 		snprintf(rule, rulelen, "grant.max_per_user");
-		snprintf(reason, reasonlen, "user %s holds %" PRIu32 " grants (grant.max_per_user)",
-			 origin, d->cfg->grant_max_per_user);
+		if (charge == g->origin)
+			snprintf(reason, reasonlen,
+				 "user %s holds %" PRIu32 " grants (grant.max_per_user)", origin,
+				 d->cfg->grant_max_per_user);
+		else
+			snprintf(reason, reasonlen,
+				 "servicer %s has delegated %" PRIu32
+				 " grants (grant.max_per_user)",
+				 charge, d->cfg->grant_max_per_user);
 		r = -EDQUOT;
 		goto out;
 	}
 	for (size_t i = 0; pin && i < g->n_cmds; i++) {
-		r = pt_grant_file_digest(g->cmds[i].path, g->cmds[i].sha256);
+		r = pt_grant_file_digest(g->cmds[i].path, d->cfg->grant_max_command_size,
+					 g->cmds[i].sha256);
 		if (r < 0) {
-			snprintf(reason, reasonlen, "cannot read %s: %s", g->cmds[i].path,
-				 strerror(-r));
+			pt_grant_digest_error(g->cmds[i].path, r, d->cfg->grant_max_command_size,
+					      reason, reasonlen);
+			snprintf(rule, rulelen, "grant.max_command_size");
+			r = r == -EFBIG ? -EACCES : r;
 			goto out;
 		}
 	}

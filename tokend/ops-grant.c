@@ -131,6 +131,14 @@ static int reply_count(struct call *c, uint32_t n)
 	return pt_rep_encode(c->req->type, &rep, c->out);
 }
 
+/* A request of a type that carries a scope decoded without one (privsep
+ * carries it by a flag): refused before anything reads it. */
+#define REQUIRE_SPEC(c)                                                                           \
+	do {                                                                                      \
+		if (!(c)->req->gspec)                                                             \
+			return reply_error((c), PT_E_PROTO, "malformed request: no grant scope"); \
+	} while (0)
+
 /* An allowed change recorded; when the record cannot be written the change
  * is undone (undo) and the reply refused by the dispatch loop (c->audit_err). */
 static void record_allow(struct call *c, const struct pt_grant *g, const char *rule)
@@ -148,6 +156,7 @@ int op_grant_create(struct call *c)
 	uint64_t now = pt_ops_now(c->d);
 	int r;
 
+	REQUIRE_SPEC(c);
 	if (c->peer->uid == 0)
 		return refuse(c, PT_E_PERM, q->user, q->gspec->servicer, NULL, NULL,
 			      "root may not create grants (a grant is made by the user acted as)");
@@ -329,6 +338,7 @@ int op_grant_delegate(struct call *c)
 	uint64_t now = pt_ops_now(c->d);
 	int r;
 
+	REQUIRE_SPEC(c);
 	if (!parent)
 		return refuse(c, PT_E_NOTFOUND, NULL, q->gspec->servicer, q->id, NULL,
 			      "no such grant");
@@ -359,10 +369,12 @@ int op_grant_delegate(struct call *c)
 	if (child->not_before < parent->not_before)
 		child->not_before = parent->not_before;
 	for (size_t i = 0; i < child->n_cmds; i++) {
-		r = pt_grant_file_digest(child->cmds[i].path, child->cmds[i].sha256);
+		r = pt_grant_file_digest(child->cmds[i].path, c->d->cfg->grant_max_command_size,
+					 child->cmds[i].sha256);
 		if (r < 0) {
-			snprintf(reason, sizeof(reason), "cannot read %s: %s", child->cmds[i].path,
-				 strerror(-r));
+			pt_grant_digest_error(child->cmds[i].path, r,
+					      c->d->cfg->grant_max_command_size, reason,
+					      sizeof(reason));
 			pt_grant_free(child);
 			return refuse(c, PT_E_DENIED, parent->origin, q->gspec->servicer,
 				      parent->id, NULL, reason);
@@ -398,6 +410,7 @@ int op_grant_request(struct call *c)
 	uint64_t now = pt_ops_now(c->d);
 	int r;
 
+	REQUIRE_SPEC(c);
 	if (peer_name(c, me, sizeof(me)) < 0)
 		return refuse(c, PT_E_NOTFOUND, q->user, NULL, NULL, NULL,
 			      "the caller's uid has no user name");
@@ -668,6 +681,7 @@ int op_grant_explain(struct call *c)
 	size_t len = 0, cap = PT_MAX_TEXT;
 	int dr, r;
 
+	REQUIRE_SPEC(c);
 	if (!pt_name_valid(q->user) || !pt_name_valid(s->servicer))
 		return reply_error(c, PT_E_PROTO, "invalid user or servicer name");
 	argv = calloc(s->cmds[0].n_argv + 2, sizeof(*argv));
@@ -689,9 +703,13 @@ int op_grant_explain(struct call *c)
 		snprintf(rule, sizeof(rule), "grant.servicer");
 		snprintf(reason, sizeof(reason), "no such servicer: %s", s->servicer);
 	} else {
-		r = pt_grant_file_digest(argv[0], digest);
-		if (r < 0)
-			append(&text, &len, &cap, "file=%s error=%s\n", argv[0], strerror(-r));
+		r = pt_grant_file_digest(argv[0], c->d->cfg->grant_max_command_size, digest);
+		if (r < 0) {
+			pt_grant_digest_error(argv[0], r, c->d->cfg->grant_max_command_size, reason,
+					      sizeof(reason));
+			append(&text, &len, &cap, "file=%s error=%s\n", argv[0], reason);
+			reason[0] = '\0';
+		}
 		dr = pt_grant_decide(c->d, g, sa->uid, s->servicer_exe[0] ? s->servicer_exe : NULL,
 				     s->servicer_unit[0] ? s->servicer_unit : NULL, q->user, argv,
 				     s->cmds[0].n_argv + 1, digest, pt_ops_now(c->d), rule,

@@ -157,6 +157,14 @@ int op_grant_signed(struct call *c)
 		goto out;
 	}
 	r = pt_sigreplay_take(c->d->sigreplay, acct->uid, q.nonce, q.issued, now);
+	if (r == -ESTALE) {
+		snprintf(why, sizeof(why),
+			 "the request is older than the replay cache remembers "
+			 "(issued %llu; was the clock stepped back?)",
+			 (unsigned long long)q.issued);
+		r = refuse(c, PT_E_DENIED, q.user, q.spec->servicer, why);
+		goto out;
+	}
 	if (r == -EALREADY || r == -EDQUOT) {
 		snprintf(why, sizeof(why),
 			 r == -EALREADY ? "replayed: nonce %s was used before" :

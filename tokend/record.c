@@ -844,7 +844,7 @@ int pt_record_from_json(const char *json, size_t len, struct pt_record **ret)
 
 	if (!ret)
 		return -EINVAL;
-	rc = pt_json_parse_strict(json, len, PT_RECORD_JSON_MAX, 4, &o);
+	rc = pt_json_parse_unique(json, len, PT_RECORD_JSON_MAX, 4, &o);
 	if (rc < 0)
 		return rc;
 	rc = -EINVAL;

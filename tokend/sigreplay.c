@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "grantreq.h"
 #include "sigreplay.h"
+#include "util.h"
 
 #define HEADER "pertok-sshsig-nonces 1\n"
 #define LINE_MAX_LEN (10 + 1 + 20 + 1 + PT_GRANTREQ_NONCE_MAX + 1)
@@ -27,6 +28,7 @@ struct pt_sigreplay {
 	char *path;
 	struct entry *e;
 	size_t n;
+	uint64_t floor; /* the latest issued time of a nonce dropped (0: none) */
 };
 
 void pt_sigreplay_free(struct pt_sigreplay *s)
@@ -44,7 +46,21 @@ static int parse(struct pt_sigreplay *s, const char *text, size_t len)
 
 	if (len < hl || memcmp(text, HEADER, hl) != 0)
 		return -EBADMSG;
-	for (off = hl; off < len;) {
+	off = hl;
+	if (len - off > 6 && memcmp(text + off, "floor ", 6) == 0) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		char num[24];
+		size_t n = nl ? (size_t)(nl - (text + off)) - 6 : 0;
+
+		if (!nl || n == 0 || n >= sizeof(num))
+			return -EBADMSG;
+		memcpy(num, text + off + 6, n);
+		num[n] = '\0';
+		if (pt_parse_u64(num, &s->floor) < 0)
+			return -EBADMSG;
+		off += 6 + n + 1;
+	}
+	for (; off < len;) {
 		const char *nl = memchr(text + off, '\n', len - off);
 		char line[LINE_MAX_LEN + 1], nonce[PT_GRANTREQ_NONCE_MAX + 2];
 		unsigned long long issued;
@@ -111,13 +127,15 @@ static bool alive(const struct entry *e, uint64_t now)
 /* The file with the live entries (and, when add, one more). */
 static int write_all(struct pt_sigreplay *s, const struct entry *add)
 {
-	size_t cap = sizeof(HEADER) + (s->n + 1) * (LINE_MAX_LEN + 1), len;
+	size_t cap = sizeof(HEADER) + 32 + (s->n + 1) * (LINE_MAX_LEN + 1), len;
 	char *buf = malloc(cap);
 	int r;
 
 	if (!buf)
 		return -ENOMEM;
 	len = (size_t)snprintf(buf, cap, "%s", HEADER);
+	if (s->floor)
+		len += (size_t)snprintf(buf + len, cap - len, "floor %" PRIu64 "\n", s->floor);
 	for (size_t i = 0; i <= s->n; i++) {
 		const struct entry *e = i < s->n ? &s->e[i] : add;
 
@@ -143,7 +161,14 @@ int pt_sigreplay_take(struct pt_sigreplay *s, uid_t uid, const char *nonce, uint
 	for (size_t i = 0; i < s->n; i++)
 		if (alive(&s->e[i], now))
 			s->e[w++] = s->e[i];
+		else if (s->e[i].issued > s->floor)
+			s->floor = s->e[i].issued;
 	s->n = w;
+	/* a nonce no longer kept may have been this one: a request issued no
+	 * later than the latest dropped is refused, whatever the clock says
+	 * now (stepped back, it would find the request fresh again) */
+	if (issued <= s->floor)
+		return -ESTALE;
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->e[i].uid != uid)
 			continue;

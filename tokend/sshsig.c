@@ -90,6 +90,17 @@ static bool get_mpint(struct rd *r, size_t max, const uint8_t **ret, size_t *ret
 
 /* -------------------------------------------------------------- the keys */
 
+/* The bits of a big-endian magnitude whose first byte is not 0 (a
+ * 256-byte modulus starting 0x01 has 2041 bits, not 2048). */
+static size_t mag_bits(const uint8_t *p, size_t n)
+{
+	size_t bits = n * 8;
+
+	for (uint8_t top = p[0]; bits && !(top & 0x80); top = (uint8_t)(top << 1))
+		bits--;
+	return bits;
+}
+
 const char *pt_sshkey_type_name(enum pt_sshkey_type t)
 {
 	switch (t) {
@@ -152,7 +163,7 @@ static int key_parse(const uint8_t *blob, size_t len, enum pt_sshkey_type *ret_t
 		t = PT_SSHKEY_RSA;
 		if (!get_mpint(&r, 8, &b, &blen) || !(b[blen - 1] & 1) || (blen == 1 && b[0] < 3))
 			return pt_errf(err, errlen, -EBADMSG, "ssh-rsa key: bad public exponent");
-		if (!get_mpint(&r, RSA_MAX_BITS / 8, &a, &alen) || alen * 8 < RSA_MIN_BITS)
+		if (!get_mpint(&r, RSA_MAX_BITS / 8, &a, &alen) || mag_bits(a, alen) < RSA_MIN_BITS)
 			return pt_errf(err, errlen, -EBADMSG,
 				       "ssh-rsa key: modulus not %d to %d bits", RSA_MIN_BITS,
 				       RSA_MAX_BITS);

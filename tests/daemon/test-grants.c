@@ -499,6 +499,25 @@ static void test_delegate(void **state)
 	assert_true(th_wait_log("grant.delegate", 1, 2000) >= 1);
 }
 
+/* A servicer's delegations count against the servicer, not against the
+ * user acted as: svc cannot use up alice's grant.max_per_user. */
+static void test_delegations_charged_to_servicer(void **state)
+{
+	char root_id[64], id[64];
+
+	(void)state;
+	grant(names[SVC], "/bin/echo", "-n", true, 10, 1, root_id);
+	for (int i = 0; i < 4; i++) {
+		delegate(SVC, root_id, names[SVC2], "-n", 86400, 1, 0);
+		expect_ok();
+	}
+	delegate(SVC, root_id, names[SVC2], "-n", 86400, 1, 0);
+	expect_err(PT_E_LIMIT, "servicer pertok-gr-svc has delegated 4 grants");
+	/* alice still makes her own, up to her cap */
+	for (int i = 0; i < 3; i++)
+		grant(names[SVC], "/bin/echo", NULL, false, 1, 0, id);
+}
+
 /* ---------------------------------------------------- revoke, explain */
 
 static int run_pertokctl_explain(const char *user, const char *servicer, const char *id,
@@ -664,6 +683,24 @@ static int tool_as(int u, char *const *argv)
 
 /* The user's commands end to end: grant with arguments, list, request,
  * requests with its proposal, approve, revoke; usage errors exit 2. */
+/* A grants file that does not open (one byte changed) stops tokend at
+ * start with what is wrong: never a start that silently drops the grants. */
+static void test_corrupt_file_refused(void **state)
+{
+	char id[64];
+
+	(void)state;
+	grant(names[SVC], "/bin/echo", NULL, false, 1, 0, id);
+	th_stop(SIGTERM);
+	assert_int_equal(th_run("f=$(find %s/state-%u -name grants.sealed) && [ -s \"$f\" ] && "
+				"printf X | dd of=\"$f\" bs=1 seek=40 conv=notrunc 2>/dev/null",
+				th.dir, n_state),
+			 0);
+	assert_int_not_equal(th_start_fails(), 0);
+	assert_true(th_count_log("cannot open the grants:") >= 1);
+	assert_true(th_count_log("grants.sealed does not open under the store key") >= 1);
+}
+
 static void test_pertok_cli(void **state)
 {
 	char id[64] = "", rq[64] = "";
@@ -735,6 +772,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_only_origin_creates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delegations_charged_to_servicer, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_request_approve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_text_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_narrower, setup, teardown),
@@ -745,6 +784,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_revoke_and_explain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_rotate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pertok_cli, setup, teardown),
 	};
 

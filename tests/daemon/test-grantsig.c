@@ -222,19 +222,60 @@ static void expect_refused(uint32_t code, const char *why)
 
 /* ------------------------------------------------------------------ tests */
 
+/* In /proc/PID/status after "key": the hex mask (word < 0), or the
+ * word-th of its decimal numbers (Uid: real, effective, saved, fs). */
+static unsigned long long status_field(pid_t pid, const char *key, int word)
+{
+	char path[64], text[8192], *p;
+	unsigned long long v;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r"); /* (its size is 0: read, not stat) */
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	p = strstr(text, key);
+	assert_non_null(p);
+	p += strlen(key);
+	v = strtoull(p, &p, word < 0 ? 16 : 10);
+	for (int i = 0; i < word; i++)
+		v = strtoull(p, &p, 10);
+	return v;
+}
+
 /* Each key type: a grant with origin alice, listed for her. */
 static void test_valid_each_type(void **state)
 {
+	unsigned long long eff_before;
 	static const char *const types[] = { "ed25519", "ecdsa", "rsa" };
 	char *log;
 
 	(void)state;
+	eff_before = status_field(th.pid, "CapEff:", -1);
 	for (size_t i = 0; i < 3; i++) {
 		write_request(host, pt_now_s());
 		sign(types[i], "pertok-grant");
 		if (submit() != 0)
 			fail_msg("%s: %s", types[i], res->msg);
 		assert_memory_equal(res->id, "gr_", 3);
+	}
+	/* authorized_keys was read as alice (setfsuid, CAP_SETUID raised for
+	 * it): afterwards CAP_SETUID is permitted only, the fsuid root again,
+	 * and the effective set as before (setfsuid back to 0 raises the
+	 * permitted file capabilities: CAP_DAC_OVERRIDE, CAP_CHOWN...) */
+	{
+		unsigned long long eff = status_field(th.pid, "CapEff:", -1);
+		unsigned long long prm = status_field(th.pid, "CapPrm:", -1);
+
+		if (eff & (1ull << 7))
+			fail_msg("CAP_SETUID left effective in the key holder (CapEff %llx)", eff);
+		assert_true(prm & (1ull << 7));
+		if (eff != eff_before)
+			fail_msg("the key holder's CapEff went from %llx to %llx", eff_before, eff);
+		assert_int_equal(status_field(th.pid, "Uid:", 3), 0); /* the fsuid */
 	}
 	log = th_slurp(th.logpath);
 	assert_non_null(log);

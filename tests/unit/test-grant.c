@@ -413,7 +413,7 @@ static void test_create_api(void **state)
 			 0);
 	g = pt_grant_find(&d, id);
 	assert_non_null(g);
-	assert_int_equal(pt_grant_file_digest("/bin/echo", want), 0);
+	assert_int_equal(pt_grant_file_digest("/bin/echo", 1u << 30, want), 0);
 	assert_memory_equal(g->cmds[0].sha256, want, 32);
 	assert_int_equal(g->origin_uid, 1000);
 	assert_int_equal(g->servicer_uid, 2000);
@@ -432,6 +432,19 @@ static void test_create_api(void **state)
 		audit = strstr(buf, "\"grant.create\"");
 		assert_non_null(audit);
 		assert_non_null(strstr(buf, id));
+	}
+	/* a command file beyond grant.max_command_size is never hashed */
+	{
+		uint64_t saved = d.cfg->grant_max_command_size;
+
+		d.cfg->grant_max_command_size = 4096; /* /bin/echo is bigger */
+		assert_int_equal(
+			pt_grant_create(&d, "alice", req, fake_now, id, reason, sizeof(reason)),
+			-EACCES);
+		assert_non_null(strstr(reason, "/bin/echo is larger than 4096 bytes "
+					       "(grant.max_command_size)"));
+		assert_int_equal(pt_grant_file_digest("/bin/echo", 4096, want), -EFBIG);
+		d.cfg->grant_max_command_size = saved;
 	}
 	/* a command no rule allows */
 	free(req->cmds[0].path);
@@ -462,6 +475,13 @@ static void test_config(void **state)
 	assert_int_equal(cfg->grant_max_per_user, 3);
 	assert_int_equal(cfg->grant_max_pending, 4);
 	assert_int_equal(cfg->grant_request_ttl, 2 * 86400);
+	assert_int_equal(cfg->grant_max_command_size, 64ull * 1024 * 1024); /* default */
+	pt_config_free(cfg);
+	cfg = NULL;
+	assert_int_equal(pt_config_load_string("grant: { max_command_size = \"1M\"; };\n", "t",
+					       &cfg, err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg->grant_max_command_size, 1024 * 1024);
 	assert_int_equal(cfg->n_grant_rules, 0); /* deny by default */
 	pt_config_free(cfg);
 	cfg = NULL;

@@ -65,6 +65,33 @@ static void test_table(void **state)
 	}
 }
 
+/* pt_json_parse_unique: a member named twice in one object is refused
+ * (json-c would keep the last); the same name in two objects, and ':' or
+ * '"' inside strings, are fine. */
+static void test_unique(void **state)
+{
+	static const struct jcase u[] = {
+		{ "duplicate member", S("{\"at\":1,\"at\":2}"), 64, 4, -EINVAL },
+		{ "duplicate, nested", S("{\"a\":[{\"b\":1,\"b\":1}]}"), 64, 4, -EINVAL },
+		{ "same name, two objects", S("{\"a\":{\"b\":1},\"b\":{\"b\":2}}"), 64, 4, 0 },
+		{ "':' and '\"' in strings", S("{\"a:\\\"\":\"x:y\\\\\",\"b\":2}"), 64, 4, 0 },
+		{ "malformed", S("{\"a\":1,}"), 64, 4, -EINVAL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < PT_ELEMENTSOF(u); i++) {
+		json_object *o = (json_object *)&o;
+		int r = pt_json_parse_unique(u[i].text, u[i].len, u[i].max_len, u[i].max_depth, &o);
+
+		if (r != u[i].want)
+			fail_msg("case \"%s\": got %d, want %d", u[i].name, r, u[i].want);
+		if (r == 0)
+			json_object_put(o);
+		else
+			assert_ptr_equal(o, (json_object *)&o);
+	}
+}
+
 static void test_null_args(void **state)
 {
 	json_object *o = NULL;
@@ -91,6 +118,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_unique),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_value_kept),
 	};

@@ -400,6 +400,37 @@ static void test_caller_classes(void **state)
 	pt_free_secret(token);
 }
 
+/* The grant types that carry a scope, decoded without one (privsep carries
+ * the scope by a flag): a precise refusal, never a NULL dereference. */
+static void test_grant_without_spec(void **state)
+{
+	static const uint32_t types[] = { PT_GRANT_CREATE, PT_GRANT_DELEGATE, PT_GRANT_REQUEST,
+					  PT_GRANT_EXPLAIN };
+	static const enum who whos[] = { ROOT, SELF, SVC };
+
+	(void)state;
+	for (size_t i = 0; i < PT_ELEMENTSOF(types); i++)
+		for (size_t w = 0; w < PT_ELEMENTSOF(whos); w++) {
+			struct pt_req q = { .type = types[i],
+					    .user = (char *)"alice",
+					    .holder = (char *)"atd",
+					    .id = (char *)"gr_nosuchgrant" };
+			struct pt_rep rep = { 0 };
+			uint32_t code;
+
+			if (types[i] == PT_GRANT_EXPLAIN && whos[w] != ROOT)
+				continue; /* root only: refused before the handler */
+			code = call(whos[w], &q, &rep);
+			if (code != PT_E_PROTO || !rep.message ||
+			    !strstr(rep.message, "no grant scope"))
+				fail_msg("%s as %s without a scope: %s (%s)",
+					 pt_msgtype_name(q.type), who_name[whos[w]],
+					 code ? pt_errcode_name(code) : "ok",
+					 rep.message ? rep.message : "");
+			pt_rep_clear(&rep);
+		}
+}
+
 /* A connection on the credential socket is served its credential and
  * nothing else, whoever its peer (root here, who may ask anything on
  * tokend's socket); and the unit name it asks for is checked again. */
@@ -1209,6 +1240,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_code_sheet_lockout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_code_equal_work, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_code_record_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grant_without_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_own_token_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_when_due, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_after_renewal, setup, teardown),

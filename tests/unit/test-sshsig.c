@@ -269,6 +269,30 @@ static void test_malformed(void **state)
 	}
 }
 
+/* An RSA key's size is its modulus' bits, not its bytes: 256 bytes that
+ * start 0x01 are 2041 bits, under the 2048 taken. */
+static void test_rsa_short_modulus(void **state)
+{
+	uint8_t blob[4 + 7 + 4 + 3 + 4 + 256];
+	enum pt_sshkey_type t;
+	char err[256] = "";
+	uint8_t *p = blob;
+
+	(void)state;
+	memcpy(p, "\0\0\0\7ssh-rsa", 11);
+	p += 11;
+	memcpy(p, "\0\0\0\3\1\0\1", 7); /* e = 65537 */
+	p += 7;
+	memcpy(p, "\0\0\1\0", 4); /* n: 256 bytes */
+	p += 4;
+	memset(p, 0xa5, 256);
+	p[0] = 0x01; /* 2041 bits */
+	p[255] |= 1;
+	assert_int_equal(pt_sshkey_check(blob, sizeof(blob), &t, err, sizeof(err)), -EBADMSG);
+	if (!strstr(err, "modulus not 2048 to 16384 bits"))
+		fail_msg("\"%s\"", err);
+}
+
 /* StrictModes: the file and ~/.ssh as sshd wants them, or refused. */
 static void test_read_modes(void **state)
 {
@@ -359,6 +383,14 @@ static void test_replay_cache(void **state)
 					   now + PT_GRANTREQ_MAX_AGE + PT_SIGREPLAY_SKEW + 1,
 					   now + PT_GRANTREQ_MAX_AGE + PT_SIGREPLAY_SKEW + 1),
 			 0);
+	/* the clock stepped back: the request whose nonce was dropped above
+	 * looks fresh again, and is still refused, after a restart too */
+	assert_int_equal(pt_sigreplay_take(s, 1000, "nonce-aaaaaaaaaaaa", now, now + 10), -ESTALE);
+	pt_sigreplay_free(s);
+	s = NULL;
+	assert_int_equal(pt_sigreplay_open(rdir, &s), 0);
+	assert_int_equal(pt_sigreplay_take(s, 1001, "nonce-aaaaaaaaaaaa", now, now + 10), -ESTALE);
+	assert_int_equal(pt_sigreplay_take(s, 1000, "nonce-cccccccccccc", now + 20, now + 20), 0);
 	pt_sigreplay_free(s);
 	s = NULL;
 	/* a damaged file: no signed request until it is mended */
@@ -371,10 +403,11 @@ static void test_replay_cache(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid_each_type), cmocka_unit_test(test_key_not_authorized),
-		cmocka_unit_test(test_other_namespace), cmocka_unit_test(test_message_changed),
-		cmocka_unit_test(test_options),		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_read_modes),	cmocka_unit_test(test_replay_cache),
+		cmocka_unit_test(test_valid_each_type),	  cmocka_unit_test(test_key_not_authorized),
+		cmocka_unit_test(test_other_namespace),	  cmocka_unit_test(test_message_changed),
+		cmocka_unit_test(test_options),		  cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_rsa_short_modulus), cmocka_unit_test(test_read_modes),
+		cmocka_unit_test(test_replay_cache),
 	};
 
 	if (system("command -v ssh-keygen >/dev/null 2>&1") != 0) {

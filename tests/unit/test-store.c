@@ -366,6 +366,17 @@ static void test_record_delegation(void **state)
 	assert_string_equal(back->chain[1].by, "root");
 	assert_string_equal(back->holder, "systemd");
 	pt_record_free(back);
+	/* a chain entry naming a member twice is refused, not read as the last */
+	{
+		char *at = strstr(json, "\"at\":1700000600}"), *dup;
+
+		assert_non_null(at);
+		assert_true(asprintf(&dup, "%.*s\"at\":1,%s", (int)(at - json), json, at) > 0);
+		back = NULL;
+		assert_int_equal(pt_record_from_json(dup, strlen(dup), &back), -EINVAL);
+		assert_null(back);
+		free(dup);
+	}
 	/* the store's packed copy keeps the chain */
 	assert_int_equal(pt_record_compact_copy(c, &back), 0);
 	assert_string_equal(back->chain[0].holder, "atd");
