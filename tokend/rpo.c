@@ -246,6 +246,21 @@ static int db_save(struct pt_daemon *d)
 		json_object_object_add(e, "revoked_at",
 				       json_object_new_int64((int64_t)p->revoked_at));
 		json_object_object_add(e, "expired", json_object_new_boolean(p->expired));
+		if (p->sessions > 0) {
+			json_object *sv = json_object_new_array();
+
+			for (uint32_t k = 0; sv && k < p->sessions; k++) {
+				json_object *pair = json_object_new_array();
+
+				if (!pair)
+					break;
+				json_object_array_add(pair, json_object_new_int64(p->sess[k].pid));
+				json_object_array_add(
+					pair, json_object_new_int64((int64_t)p->sess[k].start));
+				json_object_array_add(sv, pair);
+			}
+			json_object_object_add(e, "sessions", sv);
+		}
 		json_object_array_add(a, e);
 	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
@@ -281,6 +296,43 @@ static int get_s(json_object *e, const char *key, char *buf, size_t len)
 	return 0;
 }
 
+/* "sessions": [[pid, start], ...] (optional: none open), at most
+ * PT_RPO_MAX_SESSIONS. */
+static int get_sessions(json_object *e, struct pt_rpo *p)
+{
+	json_object *a;
+	size_t n;
+
+	if (!json_object_object_get_ex(e, "sessions", &a))
+		return 0;
+	if (!json_object_is_type(a, json_type_array))
+		return -EBADMSG;
+	n = json_object_array_length(a);
+	if (n == 0)
+		return 0;
+	if (n > PT_RPO_MAX_SESSIONS)
+		return -EBADMSG;
+	p->sess = calloc(n, sizeof(*p->sess));
+	if (!p->sess)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_object *pair = json_object_array_get_idx(a, i), *pid, *start;
+
+		if (!json_object_is_type(pair, json_type_array) ||
+		    json_object_array_length(pair) != 2 ||
+		    !(pid = json_object_array_get_idx(pair, 0)) ||
+		    !(start = json_object_array_get_idx(pair, 1)) ||
+		    !json_object_is_type(pid, json_type_int) ||
+		    !json_object_is_type(start, json_type_int) || json_object_get_int64(pid) <= 0 ||
+		    json_object_get_int64(pid) > INT32_MAX || json_object_get_int64(start) < 0)
+			return -EBADMSG; /* p->sess freed with the set */
+		p->sess[i].pid = (int32_t)json_object_get_int64(pid);
+		p->sess[i].start = (uint64_t)json_object_get_int64(start);
+	}
+	p->sessions = (uint32_t)n;
+	return 0;
+}
+
 static int db_parse(const uint8_t *data, size_t len, struct pt_rpo **ret, size_t *ret_n)
 {
 	json_object *o = NULL, *a, *v;
@@ -288,7 +340,7 @@ static int db_parse(const uint8_t *data, size_t len, struct pt_rpo **ret, size_t
 	size_t n = 0;
 	int r = -EBADMSG;
 
-	if (pt_json_parse_strict((const char *)data, len, DB_MAX, 4, &o) < 0)
+	if (pt_json_parse_strict((const char *)data, len, DB_MAX, 6, &o) < 0)
 		return -EBADMSG;
 	if (!json_object_is_type(o, json_type_object) ||
 	    !json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != 1 ||
@@ -321,12 +373,16 @@ static int db_parse(const uint8_t *data, size_t len, struct pt_rpo **ret, size_t
 		p->uid = (uid_t)uid;
 		p->revoked = p->revoked_at != 0;
 		p->expired = json_object_get_boolean(ex);
+		if (get_sessions(e, p) < 0)
+			goto out;
 	}
 	*ret = rpos;
 	*ret_n = n;
 	rpos = NULL;
 	r = 0;
 out:
+	for (size_t i = 0; rpos && i < n; i++)
+		free(rpos[i].sess);
 	free(rpos);
 	json_object_put(o);
 	return r;
@@ -336,6 +392,8 @@ static void db_free(struct pt_rpo_db *db)
 {
 	if (!db)
 		return;
+	for (size_t i = 0; i < db->n; i++)
+		free(db->rpos[i].sess);
 	for (size_t i = 0; db->tmpl && i < db->n; i++) {
 		pt_template_clear(db->tmpl[i]);
 		free(db->tmpl[i]);
@@ -530,10 +588,68 @@ size_t pt_rpo_match(struct pt_daemon *d, const char *iss, const char *group, uin
 	return n;
 }
 
-int pt_rpo_session_begin(struct pt_daemon *d, const struct pt_rpo *r, uint64_t now)
+/* The start time of process pid (field 22 of /proc/PID/stat, clock ticks
+ * since boot): tells it from a later process with the same pid. 0: gone. */
+static uint64_t proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name (field 2) may hold anything */
+	if (!p || sscanf(p + 1,
+			 " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			 "%*d %*d %*d %llu",
+			 &start) != 1)
+		return 0;
+	return start;
+}
+
+/* Drops the sessions whose process is gone (or is another one now); true
+ * when any was. */
+static bool sessions_prune(struct pt_rpo *m)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < m->sessions; i++)
+		if (proc_start(m->sess[i].pid) == m->sess[i].start)
+			m->sess[k++] = m->sess[i];
+	if (k == m->sessions)
+		return false;
+	m->sessions = k;
+	return true;
+}
+
+uint32_t pt_rpo_sessions(struct pt_daemon *d, const struct pt_rpo *r)
+{
+	struct pt_rpo *m = find_mut(d, r);
+
+	if (!m)
+		return 0;
+	if (sessions_prune(m))
+		(void)db_save(d); /* only what it forgot: the next save has it */
+	return m->sessions;
+}
+
+int pt_rpo_session_begin(struct pt_daemon *d, const struct pt_rpo *r, pid_t pid, uint64_t now)
 {
 	struct pt_rpo *m = find_mut(d, r);
 	const struct pt_template *t;
+	struct pt_rpo_session *v;
+	uint64_t start;
+	int ret;
 
 	if (!m)
 		return -ENOENT;
@@ -542,18 +658,37 @@ int pt_rpo_session_begin(struct pt_daemon *d, const struct pt_rpo *r, uint64_t n
 	t = pt_rpo_template(d, m);
 	if (!t)
 		return -EACCES;
-	if (m->sessions >= t->max_sessions)
+	start = proc_start(pid);
+	if (start == 0)
+		return -ESRCH;
+	sessions_prune(m);
+	if (m->sessions >= t->max_sessions || m->sessions >= PT_RPO_MAX_SESSIONS)
 		return -EUSERS;
-	m->sessions++;
-	return 0;
+	v = realloc(m->sess, (m->sessions + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	m->sess = v;
+	m->sess[m->sessions++] = (struct pt_rpo_session){ .pid = (int32_t)pid, .start = start };
+	/* counted against max_sessions: durable before the reply that grants it */
+	ret = db_save(d);
+	if (ret < 0)
+		m->sessions--;
+	return ret;
 }
 
-void pt_rpo_session_end(struct pt_daemon *d, const struct pt_rpo *r)
+void pt_rpo_session_end(struct pt_daemon *d, const struct pt_rpo *r, pid_t pid)
 {
 	struct pt_rpo *m = find_mut(d, r);
 
-	if (m && m->sessions > 0)
-		m->sessions--;
+	if (!m)
+		return;
+	for (uint32_t i = 0; i < m->sessions; i++)
+		if (m->sess[i].pid == (int32_t)pid) {
+			m->sess[i] = m->sess[--m->sessions];
+			break;
+		}
+	sessions_prune(m);
+	(void)db_save(d);
 }
 
 void pt_rpo_groups_free(char **groups, size_t n)

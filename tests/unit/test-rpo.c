@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../tokend/conf.h"
@@ -157,10 +159,11 @@ static void test_approve_validity(void **state)
 		assert_int_equal(
 			pt_rpo_match(&f->d, "https://idp.example", "support", now + 86000, m, 4),
 			0);
-		assert_int_equal(pt_rpo_session_begin(&f->d, r, now), 0);
-		assert_int_equal(pt_rpo_session_begin(&f->d, r, now), -EUSERS); /* max_sessions 1 */
-		pt_rpo_session_end(&f->d, r);
-		assert_int_equal(pt_rpo_session_begin(&f->d, r, now), 0);
+		assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), 0);
+		assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now),
+				 -EUSERS); /* max_sessions 1 */
+		pt_rpo_session_end(&f->d, r, getpid());
+		assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), 0);
 		assert_int_equal(pt_rpo_groups(&f->d, r, &g, &ng), 0);
 		assert_int_equal(ng, 1);
 		assert_string_equal(g[0], "dbread");
@@ -169,6 +172,52 @@ static void test_approve_validity(void **state)
 	assert_int_equal(pt_rpo_revoke(&f->d, r->id, now + 10, err, sizeof(err)), 0);
 	assert_false(pt_rpo_valid(r, now + 10));
 	assert_int_equal(pt_rpo_revoke(&f->d, r->id, now + 10, err, sizeof(err)), -ESTALE);
+}
+
+/* max_sessions survives a restart of tokend (the count is in rpo.json), and
+ * a session whose process died without closing it frees its place. */
+static void test_sessions_durable(void **state)
+{
+	struct fix *f = *state;
+	const struct pt_rpo *r = NULL;
+	char hash[PT_HASH_LEN], err[512] = "", id[PT_ID_LEN];
+	uint64_t now = 1800000000;
+	pid_t child;
+	int status;
+
+	if (geteuid() != 0)
+		skip();
+	import(f, T1, hash);
+	assert_int_equal(pt_rpo_approve(&f->d, hash, now + 600, now, &r, err, sizeof(err)), 0);
+	memcpy(id, r->id, sizeof(id));
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), 0);
+	/* "restart": the open session is still counted (max_sessions 1) */
+	pt_rpo_close(&f->d);
+	assert_int_equal(pt_rpo_open(&f->d), 0);
+	r = pt_rpo_find_id(&f->d, id);
+	assert_non_null(r);
+	assert_int_equal(pt_rpo_sessions(&f->d, r), 1);
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), -EUSERS);
+	pt_rpo_session_end(&f->d, r, getpid());
+	assert_int_equal(pt_rpo_sessions(&f->d, r), 0);
+	/* a process that opened a session and died (kill -9: no close) */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, child, now), 0);
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), -EUSERS);
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	pt_rpo_close(&f->d);
+	assert_int_equal(pt_rpo_open(&f->d), 0);
+	r = pt_rpo_find_id(&f->d, id);
+	assert_int_equal(pt_rpo_sessions(&f->d, r), 0);
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), 0);
+	/* a gone process cannot open one */
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, child, now), -ESRCH);
 }
 
 /* Stored at approval, read back at start: a changed range or a host account
@@ -247,6 +296,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_import_and_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_approve_validity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sessions_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uid_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uid_probe_and_tombstones, setup, teardown),
 	};
