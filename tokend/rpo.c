@@ -30,6 +30,7 @@
 #include "config-rpo.h"
 #include "confvalue.h"
 #include "fileio.h"
+#include "issuers.h"
 #include "log.h"
 #include "nsscache-write.h"
 #include "ops.h"
@@ -147,6 +148,61 @@ static bool jws_form_ok(const char *s)
 	return dots == 2 && s[0] != '.' && s[len - 1] != '.';
 }
 
+/* The signature rule (pertok-rpo(7), SIGNATURE): a template whose iss is a
+ * configured issuer (issuers ( ) of tokend.conf) must carry a JWS that
+ * verifies with that issuer's JWKS; one of an issuer not configured cannot
+ * be verified, so a signature on it is refused rather than kept unchecked. */
+static int sig_policy(struct pt_daemon *d, const struct pt_template *t, const void *json,
+		      size_t len, const char *sig, char *err, size_t errlen)
+{
+	const struct pt_issuer *is = pt_issuer_find(d->cfg->issuers, d->cfg->n_issuers, t->iss);
+	bool has = sig && sig[0];
+
+	if (!is && has)
+		return set_err(err, errlen, -EINVAL,
+			       "the issuer %.128s is not configured (issuers in tokend.conf): "
+			       "its signature cannot be verified",
+			       t->iss);
+	if (!is)
+		return 0;
+	if (!has)
+		return set_err(err, errlen, -EINVAL,
+			       "the issuer %.128s is configured (issuers in tokend.conf): its "
+			       "templates must be signed (--signature JWS-FILE)",
+			       t->iss);
+	return pt_template_sig_verify(is, json, len, sig, err, errlen);
+}
+
+/* sig_policy on the stored bytes of t and its stored JWS (if any). */
+static int stored_sig_check(struct pt_daemon *d, const struct pt_template *t, char *err,
+			    size_t errlen)
+{
+	char path[PATH_MAX];
+	uint8_t *data = NULL, *sig = NULL;
+	size_t len = 0, slen = 0;
+	int r;
+
+	r = pt_rpo_template_path(d, t->hash, "json", path, sizeof(path));
+	if (r == 0)
+		r = read_sealed(path, PT_TEMPLATE_MAX, &data, &len);
+	if (r == 0)
+		r = pt_rpo_template_path(d, t->hash, "jws", path, sizeof(path));
+	if (r == 0) {
+		r = read_sealed(path, PT_TEMPLATE_SIG_MAX, &sig, &slen);
+		if (r == -ENOENT)
+			r = 0;
+		else if (r == 0 && strlen((char *)sig) != slen)
+			r = -EBADMSG;
+	}
+	if (r < 0)
+		set_err(err, errlen, r, "template %s or its signature cannot be read", t->hash);
+	else
+		r = sig_policy(d, t, data, len, (const char *)sig, err, errlen);
+	free(data);
+	free(sig);
+	return r;
+}
+
 int pt_template_import(struct pt_daemon *d, const void *json, size_t len, const char *sig,
 		       char ret_hash[PT_HASH_LEN], char *err, size_t errlen)
 {
@@ -162,6 +218,9 @@ int pt_template_import(struct pt_daemon *d, const void *json, size_t len, const 
 			    "the signature is not a compact JWS (HEADER..SIGNATURE)");
 		goto out;
 	}
+	r = sig_policy(d, &t, json, len, sig, err, errlen);
+	if (r < 0)
+		goto out;
 	snprintf(dir, sizeof(dir), "%s/" TEMPLATES, d->cfg->state_dir);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		r = set_err(err, errlen, -errno, "cannot create %s", dir);
@@ -412,6 +471,14 @@ static struct pt_template *load_slot(struct pt_daemon *d, size_t i)
 	if (!t)
 		return NULL;
 	if (pt_template_load(d, d->rpo->rpos[i].tmpl_hash, t, err, sizeof(err)) < 0) {
+		free(t);
+		return NULL;
+	}
+	if (stored_sig_check(d, t, err, sizeof(err)) < 0) {
+		/* an issuer configured since: its templates must be signed */
+		pt_log_kv(LOG_ERR, "template.load", "deny", "template", t->hash, "reason", err,
+			  NULL);
+		pt_template_clear(t);
 		free(t);
 		return NULL;
 	}
@@ -843,6 +910,9 @@ int pt_rpo_approve(struct pt_daemon *d, const char *hash, uint64_t not_after, ui
 	r = pt_template_load(d, hash, &t, err, errlen);
 	if (r < 0)
 		return r;
+	r = stored_sig_check(d, &t, err, errlen);
+	if (r < 0)
+		goto out;
 	if (not_after <= now) {
 		r = set_err(err, errlen, -EINVAL, "--not-after is in the past");
 		goto out;

@@ -99,6 +99,18 @@ void pt_template_clear(struct pt_template *t);
 /* The schema check alone (no hash, no configuration: no crypto), for
  * tokend's front. 0 or as pt_template_parse. */
 int pt_template_check(const void *json, size_t len, char *err, size_t errlen);
+/* Verifies a template's JWS (sig, NUL-terminated, at most
+ * PT_TEMPLATE_SIG_MAX) with the keys of issuer is (its JWKS, its allowed
+ * algorithms): the compact form "HEADER..SIGNATURE" (detached, RFC 7515
+ * appendix F) or "HEADER.PAYLOAD.SIGNATURE" with PAYLOAD the base64url of
+ * exactly json[0..len); the header's alg one accepted and allowed for the
+ * issuer, "crit" and "b64" refused, kid (optional) choosing the key as in
+ * pt_jwks_find; the signature over HEADER "." base64url(json). 0;
+ * -EINVAL (malformed, no key: err says why); -EKEYREJECTED (bad
+ * signature); -ENOMEM. */
+struct pt_issuer;
+int pt_template_sig_verify(const struct pt_issuer *is, const void *json, size_t len,
+			   const char *sig, char *err, size_t errlen);
 /* "sha256:" + hex SHA-256 of the bytes into ret (PT_HASH_LEN). 0 or -EIO. */
 int pt_template_hash(const void *p, size_t n, char ret[PT_HASH_LEN]);
 /* Is s a well-formed template hash ("sha256:" + 64 lowercase hex)? */

@@ -153,10 +153,25 @@ cp /etc/pam.d/$SVC /etc/pam.d/other-svc
 sb_tokend_start || bail "tokend did not start"
 CTL() { "$SB/bin/pertokctl" -s "$SB_SOCKET" "$@"; }
 
+# sign_template FILE KEY: FILE.jws, a detached JWS (RFC 7515 appendix F) of
+# the template's exact bytes by the issuer's key KEY (PEM)
+sign_template() {
+	/usr/bin/python3 - "$1" "$2" >"$1.jws" <<'EOF'
+import base64, sys
+from cryptography.hazmat.primitives import serialization as S
+def b64(b): return base64.urlsafe_b64encode(b).decode().rstrip("=")
+body = open(sys.argv[1], "rb").read()
+key = S.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
+h = b64(b'{"alg":"EdDSA","kid":"idp-1"}')
+print(h + ".." + b64(key.sign((h + "." + b64(body)).encode())), end="")
+EOF
+}
 template() { # GROUP ENTITLEMENT MAX_SESSIONS
 	printf '{"version":1,"iss":"%s","group":"%s","entitlements":["%s"],"policy":{"max_validity":86400,"services":["%s"],"networks":["local","10.0.0.0/8"],"acr":["mfa"],"max_sessions":%s}}' \
 		"$ISS" "$1" "$2" "$SVC" "$3" >"$SB/tmp/tmpl-$1.json"
-	CTL template import "$SB/tmp/tmpl-$1.json" | sed -n 's/^template=//p'
+	sign_template "$SB/tmp/tmpl-$1.json" "$K/idp.pem"
+	CTL template import "$SB/tmp/tmpl-$1.json" --signature "$SB/tmp/tmpl-$1.json.jws" |
+		sed -n 's/^template=//p'
 }
 H1=$(template ops deploy 1)
 H2=$(template dba dbread 5)
@@ -165,6 +180,19 @@ R2=$(CTL rpo approve "$H2" --not-after +1d 2>&1 | sed -n 's/^name=//p')
 [ -n "$R1" ] && [ -n "$R2" ]
 ok $? "two templates approved as remote principals $R1, $R2" ||
 	{ CTL rpo list 2>&1 | diag; tail -n 20 "$SB/log/tokend.log" | diag; }
+
+# the issuer is configured: its templates must carry its signature
+printf '{"version":1,"iss":"%s","group":"g3","entitlements":["deploy"],"policy":{"max_validity":600,"services":["%s"],"networks":["local"],"max_sessions":1}}' \
+	"$ISS" "$SVC" >"$SB/tmp/tmpl-g3.json"
+out1=$(CTL template import "$SB/tmp/tmpl-g3.json" 2>&1)
+rc1=$?
+sign_template "$SB/tmp/tmpl-g3.json" "$K/evil.pem"
+out2=$(CTL template import "$SB/tmp/tmpl-g3.json" --signature "$SB/tmp/tmpl-g3.json.jws" 2>&1)
+rc2=$?
+[ $rc1 -ne 0 ] && printf '%s' "$out1" | grep -q "must be signed" &&
+	[ $rc2 -ne 0 ] && printf '%s' "$out2" | grep -q "bad signature"
+ok $? "a template of a configured issuer: unsigned or signed by another key, refused at import" ||
+	{ echo "$out1"; echo "$out2"; } | diag
 
 # mint SPEC...: a token (PyJWT unless the spec needs hand-made bytes)
 mint() {
