@@ -167,10 +167,21 @@ static bool local_account(const char *sub)
 	return getpwnam(local) != NULL;
 }
 
+/* Is s in the template's list v ("*" there: any)? */
 static bool in_list(char *const *v, size_t n, const char *s)
 {
 	for (size_t i = 0; s && i < n; i++)
 		if (strcmp(v[i], s) == 0 || strcmp(v[i], "*") == 0)
+			return true;
+	return false;
+}
+
+/* Is s one of the token's values v (exactly: a "*" the issuer wrote is a
+ * value like any other, never a wildcard)? */
+static bool in_claims(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (strcmp(v[i], s) == 0)
 			return true;
 	return false;
 }
@@ -195,7 +206,7 @@ static const char *template_admits(const struct pt_template *t, const struct pt_
 	if (t->n_acr && (!cl->acr || !in_list(t->acr, t->n_acr, cl->acr)))
 		return "authentication strength (acr) below the template's";
 	for (size_t i = 0; i < t->n_amr; i++)
-		if (!in_list(cl->amr, cl->n_amr, t->amr[i]))
+		if (!in_claims(cl->amr, cl->n_amr, t->amr[i]))
 			return "authentication methods (amr) lack one the template requires";
 	return NULL;
 }

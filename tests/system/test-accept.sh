@@ -193,6 +193,14 @@ rc2=$?
 	[ $rc2 -ne 0 ] && printf '%s' "$out2" | grep -q "bad signature"
 ok $? "a template of a configured issuer: unsigned or signed by another key, refused at import" ||
 	{ echo "$out1"; echo "$out2"; } | diag
+# a template that requires an authentication method (amr)
+printf '{"version":1,"iss":"%s","group":"g4","entitlements":["deploy"],"policy":{"max_validity":600,"services":["%s"],"networks":["local"],"amr":["hwk"],"max_sessions":5}}' \
+	"$ISS" "$SVC" >"$SB/tmp/tmpl-g4.json"
+sign_template "$SB/tmp/tmpl-g4.json" "$K/idp.pem"
+H4=$(CTL template import "$SB/tmp/tmpl-g4.json" --signature "$SB/tmp/tmpl-g4.json.jws" |
+	sed -n 's/^template=//p')
+R4=$(CTL rpo approve "$H4" --not-after +5m 2>&1 | sed -n 's/^name=//p')
+[ -n "$R4" ] || bail "cannot approve the amr template"
 
 # mint SPEC...: a token (PyJWT unless the spec needs hand-made bytes)
 mint() {
@@ -318,6 +326,11 @@ refused "rhost outside the networks" "outside the template's networks" "$R1" "$(
 attempt "$R1" "$(mint)" -I rhost=10.1.2.3
 ok $? "rhost inside the networks: accepted"
 refused "acr missing" "acr" "$R1" "$(mint del=acr)"
+refused "amr lacking the template's method" "amr" "$R4" "$(mint groups='["g4"]')"
+refused "amr [\"*\"] in the token (not a wildcard there)" "amr" "$R4" \
+	"$(mint groups='["g4"]' amr='["*"]')"
+attempt "$R4" "$(mint groups='["g4"]' amr='["pwd","hwk"]')"
+ok $? "amr with the template's method: accepted"
 refused "a subject that maps to a local account" "maps to a local account" "$R1" \
 	"$(mint sub='"pertok-alice@idp.accept.test"')"
 refused "a user the token's groups do not match" "not a remote principal" "$R2" "$(mint)"
