@@ -28,6 +28,9 @@
 #   /var/spool/cron/{atjobs,atspool}   private, daemon:daemon 1770, .SEQ 0600
 #   /var/lib/pertok (only if the host has one) hidden behind an empty dir;
 #               tokend's state_dir is $SB/var/lib/pertok
+#   /var/cache/pertok (only if the host has one) hidden behind
+#               $SB/var/cache/pertok, where tokend.nss_cache points: the
+#               sandbox's tokend never writes the host's libnss_pertok cache
 #   /usr/sbin/sendmail (if present) a stub appending to $SB/log/mail.log, so
 #               no job output ever reaches the host's MTA
 #   /dev/log    (if the host has one) captured into $SB/log/syslog
@@ -243,6 +246,7 @@ sb_write_config() {
 tokend: {
     socket = "$SB_SOCKET";
     state_dir = "$SB/var/lib/pertok";
+    nss_cache = "$SB/var/cache/pertok/nss.cache";
     audience = "pertok";
     live_lifetime = "5m";
     persist_lifetime = "1d";
@@ -283,7 +287,8 @@ sb_setup() {
 	chmod 0755 "$SB"
 	export SB
 	mkdir -p "$SB/bin" "$SB/lib" "$SB/log" "$SB/tmp" "$SB/home" "$SB/run/pertok" \
-		"$SB/spool/atjobs" "$SB/spool/atspool" "$SB/var/lib/pertok" "$SB/empty"
+		"$SB/spool/atjobs" "$SB/spool/atspool" "$SB/var/lib/pertok" "$SB/empty" \
+		"$SB/var/cache/pertok"
 	chmod 0755 "$SB/bin" "$SB/lib" "$SB/home" "$SB/run" "$SB/run/pertok"
 	chmod 0700 "$SB/var/lib/pertok" "$SB/tmp" "$SB/empty"
 	chmod 1777 "$SB/log"
@@ -323,6 +328,11 @@ sb_setup() {
 	# a host-installed pertok's state stays out of reach
 	if [ -d /var/lib/pertok ]; then
 		mount -n --bind "$SB/empty" /var/lib/pertok || return 1
+	fi
+	# ... and its libnss_pertok cache (tokend.nss_cache is the sandbox's)
+	chmod 0755 "$SB/var" "$SB/var/cache" "$SB/var/cache/pertok"
+	if [ -d /var/cache/pertok ]; then
+		mount -n --bind "$SB/var/cache/pertok" /var/cache/pertok || return 1
 	fi
 	# no mail ever leaves the sandbox
 	cat >"$SB/bin/sendmail" <<-EOF

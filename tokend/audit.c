@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aead.h"
 #include "audit.h"
 #include "auditlog.h"
 #include "b64.h"
@@ -27,6 +28,7 @@
 
 #define HEAD_NAME "audit.head"
 #define HKEY_INFO "pertok audit token-hmac key v1"
+#define HSEED_FILE "audit-hmac.key" /* in the key generation's directory */
 #define FIELD_MAX 512
 #define REASON_MAX 1024
 #define EXE_MAX 2048
@@ -1217,11 +1219,105 @@ int pt_audit_close(struct pt_audit *a)
 	return r;
 }
 
-int pt_audit_open_config(const struct pt_config *cfg, const uint8_t storekey[PT_STORE_KEYLEN],
-			 const struct pt_keys *keys, struct pt_audit **ret, char *warn,
-			 size_t warnlen, char *err, size_t errlen)
+/* Reads KEYDIR/audit-hmac.key (sealed under storekey) into ret. 0, -ENOENT,
+ * -EBADMSG (does not decrypt or has the wrong length), -errno. */
+static int seed_read(const char *keydir, const uint8_t storekey[PT_STORE_KEYLEN],
+		     uint8_t ret[PT_STORE_KEYLEN])
 {
 	_cleanup_free_ char *path = NULL;
+	uint8_t *blob = NULL, *plain = NULL;
+	size_t bloblen = 0, plainlen = 0;
+	int r;
+
+	if (asprintf(&path, "%s/" HSEED_FILE, keydir) < 0) {
+		path = NULL;
+		return -ENOMEM;
+	}
+	r = pt_read_file(path, 4096, &blob, &bloblen);
+	if (r < 0)
+		return r;
+	r = pt_aead_open(storekey, HSEED_FILE, strlen(HSEED_FILE), blob, bloblen, &plain,
+			 &plainlen);
+	free(blob);
+	if (r >= 0 && plainlen != PT_STORE_KEYLEN)
+		r = -EBADMSG;
+	if (r >= 0)
+		memcpy(ret, plain, PT_STORE_KEYLEN);
+	if (plain) {
+		OPENSSL_cleanse(plain, plainlen);
+		free(plain);
+	}
+	return r < 0 ? r : 0;
+}
+
+/* Writes seed sealed under storekey to KEYDIR/audit-hmac.key (durable). */
+static int seed_write(const char *keydir, const uint8_t storekey[PT_STORE_KEYLEN],
+		      const uint8_t seed[PT_STORE_KEYLEN])
+{
+	_cleanup_free_ char *path = NULL;
+	uint8_t *blob = NULL;
+	size_t bloblen = 0;
+	int r;
+
+	if (asprintf(&path, "%s/" HSEED_FILE, keydir) < 0) {
+		path = NULL;
+		return -ENOMEM;
+	}
+	r = pt_aead_seal(storekey, HSEED_FILE, strlen(HSEED_FILE), seed, PT_STORE_KEYLEN, &blob,
+			 &bloblen);
+	if (r < 0)
+		return r;
+	r = pt_atomic_write(path, blob, bloblen, 0600);
+	free(blob);
+	return r;
+}
+
+int pt_audit_seed_load(const char *keydir, const uint8_t storekey[PT_STORE_KEYLEN],
+		       uint8_t ret[PT_STORE_KEYLEN], char *err, size_t errlen)
+{
+	int r;
+
+	if (!keydir || !storekey || !ret)
+		return -EINVAL;
+	r = seed_read(keydir, storekey, ret);
+	if (r == -ENOENT) {
+		/* first start of this state (or one from before the file
+		 * existed): the store key of now, so the references already in
+		 * the log stay what they were; kept from here on, through every
+		 * rotation of the store key */
+		memcpy(ret, storekey, PT_STORE_KEYLEN);
+		r = seed_write(keydir, storekey, ret);
+	}
+	if (r < 0) {
+		OPENSSL_cleanse(ret, PT_STORE_KEYLEN);
+		snprintf(err, errlen, "%s/" HSEED_FILE ": %s", keydir,
+			 r == -EBADMSG ? "does not decrypt under the store key" : strerror(-r));
+	}
+	return r;
+}
+
+int pt_audit_seed_rewrap(const char *olddir, const uint8_t oldkey[PT_STORE_KEYLEN],
+			 const char *newdir, const uint8_t newkey[PT_STORE_KEYLEN])
+{
+	uint8_t seed[PT_STORE_KEYLEN];
+	char err[256];
+	int r;
+
+	r = pt_audit_seed_load(olddir, oldkey, seed, err, sizeof(err));
+	if (r == 0)
+		r = seed_write(newdir, newkey, seed);
+	OPENSSL_cleanse(seed, sizeof(seed));
+	return r;
+}
+
+int pt_audit_open_config(const struct pt_config *cfg, const char *keydir,
+			 const uint8_t storekey[PT_STORE_KEYLEN], const struct pt_keys *keys,
+			 struct pt_audit **ret, char *warn, size_t warnlen, char *err,
+			 size_t errlen)
+{
+	_cleanup_free_ char *path = NULL;
+	uint8_t seed[PT_STORE_KEYLEN];
+	int r;
 	struct pt_audit_opts o = { .checkpoint_every = cfg->audit_checkpoint_every,
 				   .checkpoint_interval = cfg->audit_checkpoint_interval,
 				   .group_commit = !cfg->audit_sync_batch,
@@ -1239,5 +1335,10 @@ int pt_audit_open_config(const struct pt_config *cfg, const uint8_t storekey[PT_
 		return -ENOMEM;
 	}
 	o.path = path;
-	return pt_audit_open(&o, storekey, keys->sign, keys->kid, ret, warn, warnlen, err, errlen);
+	r = pt_audit_seed_load(keydir, storekey, seed, err, errlen);
+	if (r < 0)
+		return r;
+	r = pt_audit_open(&o, seed, keys->sign, keys->kid, ret, warn, warnlen, err, errlen);
+	OPENSSL_cleanse(seed, sizeof(seed));
+	return r;
 }

@@ -158,9 +158,25 @@ int pt_audit_refusal_flush(struct pt_audit *a, uint64_t now, bool all, struct pt
 int pt_audit_close(struct pt_audit *a);
 
 /* pt_audit_open with the settings of cfg (audit { } in tokend.conf) and
- * tokend's signing key. */
+ * tokend's signing key; the token-reference HMAC key from the audit seed
+ * of keydir (pt_audit_seed_load), so that token_hmac and sub_hmac stay the
+ * same across rotations of the store key. */
 struct pt_config;
 struct pt_keys;
-int pt_audit_open_config(const struct pt_config *cfg, const uint8_t storekey[PT_STORE_KEYLEN],
-			 const struct pt_keys *keys, struct pt_audit **ret, char *warn,
-			 size_t warnlen, char *err, size_t errlen);
+int pt_audit_open_config(const struct pt_config *cfg, const char *keydir,
+			 const uint8_t storekey[PT_STORE_KEYLEN], const struct pt_keys *keys,
+			 struct pt_audit **ret, char *warn, size_t warnlen, char *err,
+			 size_t errlen);
+
+/* The audit seed: the secret the HMAC key of token references (token_hmac,
+ * sub_hmac) is derived from, its own secret, kept sealed under the store
+ * key in KEYDIR/audit-hmac.key. Made at the first start (from the store
+ * key of then, so records written before the file existed keep their
+ * references) and carried by every rotation (pt_audit_seed_rewrap): never
+ * derived from the current store key again. 0 or -errno (err says why). */
+int pt_audit_seed_load(const char *keydir, const uint8_t storekey[PT_STORE_KEYLEN],
+		       uint8_t ret[PT_STORE_KEYLEN], char *err, size_t errlen);
+/* Seals the seed of olddir (under oldkey) again under newkey into newdir.
+ * 0 or -errno. */
+int pt_audit_seed_rewrap(const char *olddir, const uint8_t oldkey[PT_STORE_KEYLEN],
+			 const char *newdir, const uint8_t newkey[PT_STORE_KEYLEN]);

@@ -191,12 +191,25 @@ static int append(struct pt_jticache *c, struct issuer *is, uint64_t keep_until,
 	snprintf(path, sizeof(path), "%s/%s", c->dir, is->name);
 	pt_hex(h, 32, hx);
 	n = snprintf(line, sizeof(line), "%llu %s\n", (unsigned long long)keep_until, hx);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	created = fd >= 0;
 	if (fd < 0 && errno == EEXIST)
-		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
+	/* a torn last line (a crash or a full disk mid-write) would swallow
+	 * this one (joined, the line parses as neither): start a new line */
+	if (!created) {
+		off_t end = lseek(fd, 0, SEEK_END);
+		char last = '\n';
+
+		if (end < 0)
+			return -errno;
+		if (end > 0 && pread(fd, &last, 1, end - 1) != 1)
+			return -EIO;
+		if (last != '\n' && write(fd, "\n", 1) != 1)
+			return -EIO;
+	}
 	if (write(fd, line, (size_t)n) != n)
 		return -EIO;
 	if (fdatasync(fd) < 0)

@@ -553,8 +553,8 @@ int main(int argc, char **argv)
 	{
 		char warn[1024];
 
-		r = pt_audit_open_config(d.cfg, storekey, d.keys, &d.audit, warn, sizeof(warn), err,
-					 sizeof(err));
+		r = pt_audit_open_config(d.cfg, d.keydir, storekey, d.keys, &d.audit, warn,
+					 sizeof(warn), err, sizeof(err));
 		if (r < 0) {
 			pt_log_kv(LOG_ERR, "start", "error", "reason",
 				  PT_LOG_F("audit log: %s", err), NULL);

@@ -167,10 +167,21 @@ static bool local_account(const char *sub)
 	return getpwnam(local) != NULL;
 }
 
+/* Is s in the template's list v ("*" there: any)? */
 static bool in_list(char *const *v, size_t n, const char *s)
 {
 	for (size_t i = 0; s && i < n; i++)
 		if (strcmp(v[i], s) == 0 || strcmp(v[i], "*") == 0)
+			return true;
+	return false;
+}
+
+/* Is s one of the token's values v (exactly: a "*" the issuer wrote is a
+ * value like any other, never a wildcard)? */
+static bool in_claims(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (strcmp(v[i], s) == 0)
 			return true;
 	return false;
 }
@@ -195,7 +206,7 @@ static const char *template_admits(const struct pt_template *t, const struct pt_
 	if (t->n_acr && (!cl->acr || !in_list(t->acr, t->n_acr, cl->acr)))
 		return "authentication strength (acr) below the template's";
 	for (size_t i = 0; i < t->n_amr; i++)
-		if (!in_list(cl->amr, cl->n_amr, t->amr[i]))
+		if (!in_claims(cl->amr, cl->n_amr, t->amr[i]))
 			return "authentication methods (amr) lack one the template requires";
 	return NULL;
 }
@@ -236,7 +247,7 @@ static const char *match_rpos(struct accept_ctx *x, uint64_t now)
 		    !template_admits(pt_rpo_template(d, found[i]), q, &x->claims))
 			x->rpos[x->n_rpos++] = found[i];
 	if (pt_rpo_template(d, primary)->max_sessions &&
-	    primary->sessions >= pt_rpo_template(d, primary)->max_sessions)
+	    pt_rpo_sessions(d, primary) >= pt_rpo_template(d, primary)->max_sessions)
 		return "the remote principal has its maximum of concurrent sessions";
 	return NULL;
 }
@@ -428,16 +439,22 @@ int op_accept_session(struct call *c)
 		return reply_error(c, PT_E_NOTFOUND, "no such remote principal");
 	}
 	if (q->count == 0) {
-		pt_rpo_session_end(d, r);
+		pt_rpo_session_end(d, r, c->peer->pid);
 		record_decision(c, LOG_INFO, "allow", q->user, NULL, r->id, NULL, "session closed");
 	} else {
-		k = pt_rpo_session_begin(d, r, pt_ops_now(d));
+		k = pt_rpo_session_begin(d, r, c->peer->pid, pt_ops_now(d));
 		if (k < 0) {
 			const char *why = k == -EUSERS ? "the remote principal has its maximum of "
 							 "concurrent sessions" :
-							 "the remote principal is not valid";
+					  k == -EACCES ? "the remote principal is not valid" :
+					  k == -ESRCH  ? "the calling process is gone" :
+							 "the session cannot be recorded";
 			record_decision(c, LOG_NOTICE, "deny", q->user, NULL, r->id, NULL, why);
-			return reply_error(c, k == -EUSERS ? PT_E_LIMIT : PT_E_DENIED, "%s", why);
+			return reply_error(c,
+					   k == -EUSERS		       ? PT_E_LIMIT :
+					   k == -EACCES || k == -ESRCH ? PT_E_DENIED :
+									 PT_E_INTERNAL,
+					   "%s", why);
 		}
 		record_decision(c, LOG_INFO, "allow", q->user, NULL, r->id, NULL, "session opened");
 	}

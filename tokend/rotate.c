@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "keys.h"
 #include "rotate.h"
 #include "seal.h"
@@ -116,7 +117,7 @@ static void rm_rf(const char *path)
 static void remove_gen0(const char *state_dir)
 {
 	static const char *const files[] = { "storekey.sealed", "signing.key", "retired.keys",
-					     PT_STORE_FILE };
+					     "audit-hmac.key", PT_STORE_FILE };
 	char p[4096];
 
 	for (size_t i = 0; i < PT_ELEMENTSOF(files); i++) {
@@ -198,6 +199,13 @@ int pt_rotate(struct pt_daemon *d, char *msg, size_t len)
 	r = pt_keys_write_retired(newdir, key2, d->keys, now, d->cfg->max_live_lifetime);
 	if (r < 0) {
 		snprintf(msg, len, "cannot write the retired keys: %s", strerror(-r));
+		goto out;
+	}
+	/* the audit's HMAC key is its own secret: the same after the rotation
+	 * (pertokctl audit rpo groups one subject across it) */
+	r = pt_audit_seed_rewrap(d->keydir, d->storekey, newdir, key2);
+	if (r < 0) {
+		snprintf(msg, len, "cannot carry the audit HMAC key: %s", strerror(-r));
 		goto out;
 	}
 	r = pt_keys_load_or_create(newdir, key2, d->cfg->alg, &nk, &created, err, sizeof(err));

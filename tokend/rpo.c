@@ -30,6 +30,7 @@
 #include "config-rpo.h"
 #include "confvalue.h"
 #include "fileio.h"
+#include "issuers.h"
 #include "log.h"
 #include "nsscache-write.h"
 #include "ops.h"
@@ -147,6 +148,61 @@ static bool jws_form_ok(const char *s)
 	return dots == 2 && s[0] != '.' && s[len - 1] != '.';
 }
 
+/* The signature rule (pertok-rpo(7), SIGNATURE): a template whose iss is a
+ * configured issuer (issuers ( ) of tokend.conf) must carry a JWS that
+ * verifies with that issuer's JWKS; one of an issuer not configured cannot
+ * be verified, so a signature on it is refused rather than kept unchecked. */
+static int sig_policy(struct pt_daemon *d, const struct pt_template *t, const void *json,
+		      size_t len, const char *sig, char *err, size_t errlen)
+{
+	const struct pt_issuer *is = pt_issuer_find(d->cfg->issuers, d->cfg->n_issuers, t->iss);
+	bool has = sig && sig[0];
+
+	if (!is && has)
+		return set_err(err, errlen, -EINVAL,
+			       "the issuer %.128s is not configured (issuers in tokend.conf): "
+			       "its signature cannot be verified",
+			       t->iss);
+	if (!is)
+		return 0;
+	if (!has)
+		return set_err(err, errlen, -EINVAL,
+			       "the issuer %.128s is configured (issuers in tokend.conf): its "
+			       "templates must be signed (--signature JWS-FILE)",
+			       t->iss);
+	return pt_template_sig_verify(is, json, len, sig, err, errlen);
+}
+
+/* sig_policy on the stored bytes of t and its stored JWS (if any). */
+static int stored_sig_check(struct pt_daemon *d, const struct pt_template *t, char *err,
+			    size_t errlen)
+{
+	char path[PATH_MAX];
+	uint8_t *data = NULL, *sig = NULL;
+	size_t len = 0, slen = 0;
+	int r;
+
+	r = pt_rpo_template_path(d, t->hash, "json", path, sizeof(path));
+	if (r == 0)
+		r = read_sealed(path, PT_TEMPLATE_MAX, &data, &len);
+	if (r == 0)
+		r = pt_rpo_template_path(d, t->hash, "jws", path, sizeof(path));
+	if (r == 0) {
+		r = read_sealed(path, PT_TEMPLATE_SIG_MAX, &sig, &slen);
+		if (r == -ENOENT)
+			r = 0;
+		else if (r == 0 && strlen((char *)sig) != slen)
+			r = -EBADMSG;
+	}
+	if (r < 0)
+		set_err(err, errlen, r, "template %s or its signature cannot be read", t->hash);
+	else
+		r = sig_policy(d, t, data, len, (const char *)sig, err, errlen);
+	free(data);
+	free(sig);
+	return r;
+}
+
 int pt_template_import(struct pt_daemon *d, const void *json, size_t len, const char *sig,
 		       char ret_hash[PT_HASH_LEN], char *err, size_t errlen)
 {
@@ -162,6 +218,9 @@ int pt_template_import(struct pt_daemon *d, const void *json, size_t len, const 
 			    "the signature is not a compact JWS (HEADER..SIGNATURE)");
 		goto out;
 	}
+	r = sig_policy(d, &t, json, len, sig, err, errlen);
+	if (r < 0)
+		goto out;
 	snprintf(dir, sizeof(dir), "%s/" TEMPLATES, d->cfg->state_dir);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		r = set_err(err, errlen, -errno, "cannot create %s", dir);
@@ -246,6 +305,21 @@ static int db_save(struct pt_daemon *d)
 		json_object_object_add(e, "revoked_at",
 				       json_object_new_int64((int64_t)p->revoked_at));
 		json_object_object_add(e, "expired", json_object_new_boolean(p->expired));
+		if (p->sessions > 0) {
+			json_object *sv = json_object_new_array();
+
+			for (uint32_t k = 0; sv && k < p->sessions; k++) {
+				json_object *pair = json_object_new_array();
+
+				if (!pair)
+					break;
+				json_object_array_add(pair, json_object_new_int64(p->sess[k].pid));
+				json_object_array_add(
+					pair, json_object_new_int64((int64_t)p->sess[k].start));
+				json_object_array_add(sv, pair);
+			}
+			json_object_object_add(e, "sessions", sv);
+		}
 		json_object_array_add(a, e);
 	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
@@ -281,6 +355,43 @@ static int get_s(json_object *e, const char *key, char *buf, size_t len)
 	return 0;
 }
 
+/* "sessions": [[pid, start], ...] (optional: none open), at most
+ * PT_RPO_MAX_SESSIONS. */
+static int get_sessions(json_object *e, struct pt_rpo *p)
+{
+	json_object *a;
+	size_t n;
+
+	if (!json_object_object_get_ex(e, "sessions", &a))
+		return 0;
+	if (!json_object_is_type(a, json_type_array))
+		return -EBADMSG;
+	n = json_object_array_length(a);
+	if (n == 0)
+		return 0;
+	if (n > PT_RPO_MAX_SESSIONS)
+		return -EBADMSG;
+	p->sess = calloc(n, sizeof(*p->sess));
+	if (!p->sess)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_object *pair = json_object_array_get_idx(a, i), *pid, *start;
+
+		if (!json_object_is_type(pair, json_type_array) ||
+		    json_object_array_length(pair) != 2 ||
+		    !(pid = json_object_array_get_idx(pair, 0)) ||
+		    !(start = json_object_array_get_idx(pair, 1)) ||
+		    !json_object_is_type(pid, json_type_int) ||
+		    !json_object_is_type(start, json_type_int) || json_object_get_int64(pid) <= 0 ||
+		    json_object_get_int64(pid) > INT32_MAX || json_object_get_int64(start) < 0)
+			return -EBADMSG; /* p->sess freed with the set */
+		p->sess[i].pid = (int32_t)json_object_get_int64(pid);
+		p->sess[i].start = (uint64_t)json_object_get_int64(start);
+	}
+	p->sessions = (uint32_t)n;
+	return 0;
+}
+
 static int db_parse(const uint8_t *data, size_t len, struct pt_rpo **ret, size_t *ret_n)
 {
 	json_object *o = NULL, *a, *v;
@@ -288,7 +399,7 @@ static int db_parse(const uint8_t *data, size_t len, struct pt_rpo **ret, size_t
 	size_t n = 0;
 	int r = -EBADMSG;
 
-	if (pt_json_parse_strict((const char *)data, len, DB_MAX, 4, &o) < 0)
+	if (pt_json_parse_strict((const char *)data, len, DB_MAX, 6, &o) < 0)
 		return -EBADMSG;
 	if (!json_object_is_type(o, json_type_object) ||
 	    !json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != 1 ||
@@ -321,12 +432,16 @@ static int db_parse(const uint8_t *data, size_t len, struct pt_rpo **ret, size_t
 		p->uid = (uid_t)uid;
 		p->revoked = p->revoked_at != 0;
 		p->expired = json_object_get_boolean(ex);
+		if (get_sessions(e, p) < 0)
+			goto out;
 	}
 	*ret = rpos;
 	*ret_n = n;
 	rpos = NULL;
 	r = 0;
 out:
+	for (size_t i = 0; rpos && i < n; i++)
+		free(rpos[i].sess);
 	free(rpos);
 	json_object_put(o);
 	return r;
@@ -336,6 +451,8 @@ static void db_free(struct pt_rpo_db *db)
 {
 	if (!db)
 		return;
+	for (size_t i = 0; i < db->n; i++)
+		free(db->rpos[i].sess);
 	for (size_t i = 0; db->tmpl && i < db->n; i++) {
 		pt_template_clear(db->tmpl[i]);
 		free(db->tmpl[i]);
@@ -354,6 +471,14 @@ static struct pt_template *load_slot(struct pt_daemon *d, size_t i)
 	if (!t)
 		return NULL;
 	if (pt_template_load(d, d->rpo->rpos[i].tmpl_hash, t, err, sizeof(err)) < 0) {
+		free(t);
+		return NULL;
+	}
+	if (stored_sig_check(d, t, err, sizeof(err)) < 0) {
+		/* an issuer configured since: its templates must be signed */
+		pt_log_kv(LOG_ERR, "template.load", "deny", "template", t->hash, "reason", err,
+			  NULL);
+		pt_template_clear(t);
 		free(t);
 		return NULL;
 	}
@@ -530,10 +655,68 @@ size_t pt_rpo_match(struct pt_daemon *d, const char *iss, const char *group, uin
 	return n;
 }
 
-int pt_rpo_session_begin(struct pt_daemon *d, const struct pt_rpo *r, uint64_t now)
+/* The start time of process pid (field 22 of /proc/PID/stat, clock ticks
+ * since boot): tells it from a later process with the same pid. 0: gone. */
+static uint64_t proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name (field 2) may hold anything */
+	if (!p || sscanf(p + 1,
+			 " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			 "%*d %*d %*d %llu",
+			 &start) != 1)
+		return 0;
+	return start;
+}
+
+/* Drops the sessions whose process is gone (or is another one now); true
+ * when any was. */
+static bool sessions_prune(struct pt_rpo *m)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < m->sessions; i++)
+		if (proc_start(m->sess[i].pid) == m->sess[i].start)
+			m->sess[k++] = m->sess[i];
+	if (k == m->sessions)
+		return false;
+	m->sessions = k;
+	return true;
+}
+
+uint32_t pt_rpo_sessions(struct pt_daemon *d, const struct pt_rpo *r)
+{
+	struct pt_rpo *m = find_mut(d, r);
+
+	if (!m)
+		return 0;
+	if (sessions_prune(m))
+		(void)db_save(d); /* only what it forgot: the next save has it */
+	return m->sessions;
+}
+
+int pt_rpo_session_begin(struct pt_daemon *d, const struct pt_rpo *r, pid_t pid, uint64_t now)
 {
 	struct pt_rpo *m = find_mut(d, r);
 	const struct pt_template *t;
+	struct pt_rpo_session *v;
+	uint64_t start;
+	int ret;
 
 	if (!m)
 		return -ENOENT;
@@ -542,18 +725,37 @@ int pt_rpo_session_begin(struct pt_daemon *d, const struct pt_rpo *r, uint64_t n
 	t = pt_rpo_template(d, m);
 	if (!t)
 		return -EACCES;
-	if (m->sessions >= t->max_sessions)
+	start = proc_start(pid);
+	if (start == 0)
+		return -ESRCH;
+	sessions_prune(m);
+	if (m->sessions >= t->max_sessions || m->sessions >= PT_RPO_MAX_SESSIONS)
 		return -EUSERS;
-	m->sessions++;
-	return 0;
+	v = realloc(m->sess, (m->sessions + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	m->sess = v;
+	m->sess[m->sessions++] = (struct pt_rpo_session){ .pid = (int32_t)pid, .start = start };
+	/* counted against max_sessions: durable before the reply that grants it */
+	ret = db_save(d);
+	if (ret < 0)
+		m->sessions--;
+	return ret;
 }
 
-void pt_rpo_session_end(struct pt_daemon *d, const struct pt_rpo *r)
+void pt_rpo_session_end(struct pt_daemon *d, const struct pt_rpo *r, pid_t pid)
 {
 	struct pt_rpo *m = find_mut(d, r);
 
-	if (m && m->sessions > 0)
-		m->sessions--;
+	if (!m)
+		return;
+	for (uint32_t i = 0; i < m->sessions; i++)
+		if (m->sess[i].pid == (int32_t)pid) {
+			m->sess[i] = m->sess[--m->sessions];
+			break;
+		}
+	sessions_prune(m);
+	(void)db_save(d);
 }
 
 void pt_rpo_groups_free(char **groups, size_t n)
@@ -708,6 +910,9 @@ int pt_rpo_approve(struct pt_daemon *d, const char *hash, uint64_t not_after, ui
 	r = pt_template_load(d, hash, &t, err, errlen);
 	if (r < 0)
 		return r;
+	r = stored_sig_check(d, &t, err, errlen);
+	if (r < 0)
+		goto out;
 	if (not_after <= now) {
 		r = set_err(err, errlen, -EINVAL, "--not-after is in the past");
 		goto out;

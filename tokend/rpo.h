@@ -30,7 +30,8 @@ struct pt_config;
 #define PT_TEMPLATE_SIG_MAX 8192u /* bytes of its detached JWS */
 #define PT_HASH_LEN 72		  /* "sha256:" + 64 hex + NUL (71 used) */
 #define PT_RPO_NAME_LEN 64
-#define PT_RPO_MAX 4096 /* RPOs and tombstones held (approve refuses past it) */
+#define PT_RPO_MAX 4096		 /* RPOs and tombstones held (approve refuses past it) */
+#define PT_RPO_MAX_SESSIONS 1000 /* open sessions of one RPO (max_sessions at most) */
 
 /* A source network of a template: family AF_INET or AF_INET6, the address
  * (network order, 4 or 16 bytes used) and the prefix length. */
@@ -70,7 +71,14 @@ struct pt_rpo {
 	uint64_t approved, not_after;
 	bool revoked, expired; /* expired: the reaper has removed it */
 	uint64_t revoked_at;
-	uint32_t sessions;	/* open sessions (pt_rpo_session_begin/end), not persisted */
+	uint32_t sessions; /* open sessions (pt_rpo_session_begin/end): n of sess */
+	/* each open session's process (the PAM stack that opened it: pid and
+	 * its start time in /proc/PID/stat), stored in rpo.json: a restart
+	 * keeps the count, a process gone without closing frees its place */
+	struct pt_rpo_session {
+		int32_t pid;
+		uint64_t start;
+	} * sess;
 	uint64_t dead_since_ms; /* reaper: boot-time ms it was first seen past not_after */
 };
 
@@ -91,6 +99,18 @@ void pt_template_clear(struct pt_template *t);
 /* The schema check alone (no hash, no configuration: no crypto), for
  * tokend's front. 0 or as pt_template_parse. */
 int pt_template_check(const void *json, size_t len, char *err, size_t errlen);
+/* Verifies a template's JWS (sig, NUL-terminated, at most
+ * PT_TEMPLATE_SIG_MAX) with the keys of issuer is (its JWKS, its allowed
+ * algorithms): the compact form "HEADER..SIGNATURE" (detached, RFC 7515
+ * appendix F) or "HEADER.PAYLOAD.SIGNATURE" with PAYLOAD the base64url of
+ * exactly json[0..len); the header's alg one accepted and allowed for the
+ * issuer, "crit" and "b64" refused, kid (optional) choosing the key as in
+ * pt_jwks_find; the signature over HEADER "." base64url(json). 0;
+ * -EINVAL (malformed, no key: err says why); -EKEYREJECTED (bad
+ * signature); -ENOMEM. */
+struct pt_issuer;
+int pt_template_sig_verify(const struct pt_issuer *is, const void *json, size_t len,
+			   const char *sig, char *err, size_t errlen);
 /* "sha256:" + hex SHA-256 of the bytes into ret (PT_HASH_LEN). 0 or -EIO. */
 int pt_template_hash(const void *p, size_t n, char ret[PT_HASH_LEN]);
 /* Is s a well-formed template hash ("sha256:" + 64 lowercase hex)? */
@@ -113,10 +133,16 @@ const struct pt_rpo *pt_rpo_find_name(struct pt_daemon *d, const char *name);
 const struct pt_rpo *pt_rpo_find_id(struct pt_daemon *d, const char *id);
 /* Is r valid at now (not revoked, not expired, now < not_after)? */
 bool pt_rpo_valid(const struct pt_rpo *r, uint64_t now);
-/* Sessions counted for max_sessions: begin (refuses over the cap: -EUSERS;
- * an invalid RPO: -EACCES) / end. */
-int pt_rpo_session_begin(struct pt_daemon *d, const struct pt_rpo *r, uint64_t now);
-void pt_rpo_session_end(struct pt_daemon *d, const struct pt_rpo *r);
+/* Sessions counted for max_sessions, each held by the process pid that
+ * opened it (the PAM stack's) and stored durably before the call returns:
+ * begin (refuses over the cap: -EUSERS; an invalid RPO: -EACCES; a process
+ * that is gone: -ESRCH; rpo.json not written: -errno) / end (pid's
+ * session). Sessions whose process is gone (killed without closing) are
+ * dropped when counted. */
+int pt_rpo_session_begin(struct pt_daemon *d, const struct pt_rpo *r, pid_t pid, uint64_t now);
+void pt_rpo_session_end(struct pt_daemon *d, const struct pt_rpo *r, pid_t pid);
+/* The open sessions of r, those of processes that are gone dropped. */
+uint32_t pt_rpo_sessions(struct pt_daemon *d, const struct pt_rpo *r);
 /* The local groups (names) the entitlements map to (entitlements ( ) of
  * tokend.conf), without repeats; *ret is a NULL-terminated array the caller
  * frees with pt_rpo_groups_free. 0 or -ENOMEM / -ENOENT (no such RPO). */

@@ -31,6 +31,10 @@
 #include "auditlog.h"
 #include "conf.h"
 #include "config-rpo.h"
+#include "b64.h"
+#include "extjwt.h"
+#include "issuers.h"
+#include "jwks.h"
 #include "ptjson.h"
 #include "rpo.h"
 #include "util.h"
@@ -563,5 +567,115 @@ int pt_template_check(const void *json, size_t len, char *err, size_t errlen)
 	int r = parse(NULL, json, len, false, &t, err, errlen);
 
 	pt_template_clear(&t);
+	return r;
+}
+
+/* The JWS header of a template's signature: {"alg": one accepted (never
+ * none or HS*), "kid": optional string, "typ"/"cty": optional strings};
+ * "crit" and "b64" refused (the payload is always the base64url of the
+ * template's exact bytes), anything else ignored. */
+static int sig_header(const char *h, size_t n, enum pt_extjwt_alg *ret_alg, char *kid,
+		      size_t kidlen, char *err, size_t errlen)
+{
+	json_object *o = NULL, *v;
+	int r = -EINVAL;
+
+	if (pt_json_b64url_object(h, n, 2048, 2, &o) < 0) {
+		fail(err, errlen, "the signature's header is not base64url of a JSON object");
+		return -EINVAL;
+	}
+	if (json_object_object_get_ex(o, "crit", NULL) ||
+	    json_object_object_get_ex(o, "b64", NULL)) {
+		fail(err, errlen, "the signature's header has \"crit\" or \"b64\" (refused)");
+		goto out;
+	}
+	if (!json_object_object_get_ex(o, "alg", &v) || !json_object_is_type(v, json_type_string) ||
+	    (*ret_alg = pt_extjwt_alg_of(json_object_get_string(v))) == PT_EXTJWT_ALG_NONE) {
+		fail(err, errlen,
+		     "the signature's alg is missing or not accepted (none, HS*, unknown)");
+		goto out;
+	}
+	kid[0] = '\0';
+	if (json_object_object_get_ex(o, "kid", &v)) {
+		const char *k = json_object_get_string(v);
+
+		if (!json_object_is_type(v, json_type_string) || !k[0] ||
+		    strlen(k) != (size_t)json_object_get_string_len(v) || strlen(k) >= kidlen) {
+			fail(err, errlen, "the signature's kid is not a string of 1 to %zu bytes",
+			     kidlen - 1);
+			goto out;
+		}
+		snprintf(kid, kidlen, "%s", k);
+	}
+	r = 0;
+out:
+	json_object_put(o);
+	return r;
+}
+
+int pt_template_sig_verify(const struct pt_issuer *is, const void *json, size_t len,
+			   const char *sig, char *err, size_t errlen)
+{
+	char kid[PT_EXTJWT_MAX_KID + 1], *payload = NULL, *input = NULL;
+	const char *d1, *d2, *end;
+	const struct pt_jwk *key;
+	enum pt_extjwt_alg alg = PT_EXTJWT_ALG_NONE;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0, plen;
+	int r = -EINVAL;
+
+	if (!is || !json || !sig) {
+		fail(err, errlen, "nothing to verify");
+		return -EINVAL;
+	}
+	end = sig + strnlen(sig, PT_TEMPLATE_SIG_MAX + 1);
+	d1 = strchr(sig, '.');
+	d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	if (*end || !d1 || !d2 || d1 == sig || d2 + 1 == end || strchr(d2 + 1, '.')) {
+		fail(err, errlen, "the signature is not a compact JWS (HEADER..SIGNATURE)");
+		return -EINVAL;
+	}
+	if ((r = sig_header(sig, (size_t)(d1 - sig), &alg, kid, sizeof(kid), err, errlen)) < 0)
+		return r;
+	r = -EINVAL;
+	if (!is->algs[alg]) {
+		fail(err, errlen, "the signature's alg %s is not allowed for issuer %.128s",
+		     pt_extjwt_alg_name(alg), is->iss);
+		return -EINVAL;
+	}
+	payload = pt_b64url_encode(json, len);
+	if (!payload)
+		return -ENOMEM;
+	plen = strlen(payload);
+	/* detached (RFC 7515 appendix F) or the template itself as payload */
+	if (d2 != d1 + 1 && ((size_t)(d2 - d1 - 1) != plen || memcmp(d1 + 1, payload, plen) != 0)) {
+		fail(err, errlen, "the signature's payload is not this template");
+		goto out;
+	}
+	if (asprintf(&input, "%.*s.%s", (int)(d1 - sig), sig, payload) < 0) {
+		input = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+	if (pt_b64url_decode(d2 + 1, (size_t)(end - d2 - 1), &raw, &rawlen) < 0) {
+		fail(err, errlen, "the signature part is not base64url");
+		goto out;
+	}
+	key = pt_jwks_find(is->jwks, kid, alg);
+	if (!key) {
+		fail(err, errlen, "no key of issuer %.128s matches kid \"%.64s\" and alg %s",
+		     is->iss, kid, pt_extjwt_alg_name(alg));
+		goto out;
+	}
+	r = pt_jwk_verify(key, alg, input, strlen(input), raw, rawlen);
+	if (r == -EKEYREJECTED) {
+		fail(err, errlen, "bad signature: the template is not signed by issuer %.128s",
+		     is->iss);
+		r = -EKEYREJECTED;
+	}
+out:
+	free(raw);
+	free(input);
+	free(payload);
 	return r;
 }

@@ -7,6 +7,10 @@
  * bounds, carry the hash of exactly the input, give the same answer with
  * the configuration as the entitlement check says, and parse again to the
  * same template. Every refusal must say why (a non-empty message).
+ *
+ * The same input is also a template's JWS (pt_template_sig_verify) against
+ * an issuer with one Ed25519 key: it never verifies (nobody but the key's
+ * holder can sign), and every refusal says why.
  */
 #include "config.h"
 
@@ -18,12 +22,42 @@
 #include <string.h>
 
 #include "conf.h"
+#include "issuers.h"
+#include "jwks.h"
 #include "config-rpo.h"
 #include "rpo.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct pt_config *cfg;
+static struct pt_issuer issuer;
+
+static const char jwks[] = "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"k1\","
+			   "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}";
+
+/* data as a template's JWS, over a fixed template */
+static void fuzz_sig(const uint8_t *data, size_t size)
+{
+	char err[256] = "", *sig;
+	int r;
+
+	if (!issuer.jwks) {
+		if (pt_jwks_parse(jwks, strlen(jwks), &issuer.jwks, err, sizeof(err)) < 0)
+			abort();
+		issuer.iss = (char *)"https://idp.example";
+		issuer.algs[PT_EXTJWT_EDDSA] = true;
+		issuer.algs[PT_EXTJWT_ES256] = true;
+	}
+	sig = malloc(size + 1);
+	if (!sig)
+		return;
+	memcpy(sig, data, size);
+	sig[size] = '\0';
+	r = pt_template_sig_verify(&issuer, "{}", 2, sig, err, sizeof(err));
+	if (r == 0 || (r != -ENOMEM && !err[0]))
+		abort();
+	free(sig);
+}
 
 static const char conf[] = "entitlements = ( { name = \"db-read\"; groups = [ \"dbread\" ]; },"
 			   " { name = \"e\"; groups = [ \"g\" ]; } );\n";
@@ -37,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!cfg && pt_config_load_string(conf, "fuzz.conf", &cfg, err, sizeof(err)) < 0)
 		abort();
+	fuzz_sig(data, size);
 	r = pt_template_parse(data, size, &t, err, sizeof(err));
 	if (r < 0) {
 		if (!err[0] && r != -ENOMEM)

@@ -106,6 +106,7 @@ import sys
 p = sys.argv[1]
 s = open(p).read()
 s = s.replace('tokend: { nss_cache = "/var/cache/pertok/nss.cache"; };\n', '')
+s = "".join(l for l in s.splitlines(True) if not l.startswith("    nss_cache = "))
 s = s.replace('    max_outstanding = 4;\n};', '    max_outstanding = 4;\n    nss_cache = "/var/cache/pertok/nss.cache";\n    issuer = "pertok:accept-host";\n};', 1)
 open(p, "w").write(s)
 EOF
@@ -134,6 +135,8 @@ cat >"$SB/tmp/dump-key.sh" <<EOF
 #!/bin/sh
 id=\$(keyctl search @s user pertok:live 2>/dev/null) || exit 0
 keyctl pipe "\$id" >"$SB/tmp/keyring-token" 2>/dev/null
+# the max_sessions test holds this session open (its process alive) a while
+[ -e "$SB/tmp/hold-session" ] && sleep 6
 exit 0
 EOF
 chmod 0755 "$SB/tmp/dump-key.sh"
@@ -150,10 +153,25 @@ cp /etc/pam.d/$SVC /etc/pam.d/other-svc
 sb_tokend_start || bail "tokend did not start"
 CTL() { "$SB/bin/pertokctl" -s "$SB_SOCKET" "$@"; }
 
+# sign_template FILE KEY: FILE.jws, a detached JWS (RFC 7515 appendix F) of
+# the template's exact bytes by the issuer's key KEY (PEM)
+sign_template() {
+	/usr/bin/python3 - "$1" "$2" >"$1.jws" <<'EOF'
+import base64, sys
+from cryptography.hazmat.primitives import serialization as S
+def b64(b): return base64.urlsafe_b64encode(b).decode().rstrip("=")
+body = open(sys.argv[1], "rb").read()
+key = S.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
+h = b64(b'{"alg":"EdDSA","kid":"idp-1"}')
+print(h + ".." + b64(key.sign((h + "." + b64(body)).encode())), end="")
+EOF
+}
 template() { # GROUP ENTITLEMENT MAX_SESSIONS
 	printf '{"version":1,"iss":"%s","group":"%s","entitlements":["%s"],"policy":{"max_validity":86400,"services":["%s"],"networks":["local","10.0.0.0/8"],"acr":["mfa"],"max_sessions":%s}}' \
 		"$ISS" "$1" "$2" "$SVC" "$3" >"$SB/tmp/tmpl-$1.json"
-	CTL template import "$SB/tmp/tmpl-$1.json" | sed -n 's/^template=//p'
+	sign_template "$SB/tmp/tmpl-$1.json" "$K/idp.pem"
+	CTL template import "$SB/tmp/tmpl-$1.json" --signature "$SB/tmp/tmpl-$1.json.jws" |
+		sed -n 's/^template=//p'
 }
 H1=$(template ops deploy 1)
 H2=$(template dba dbread 5)
@@ -162,6 +180,27 @@ R2=$(CTL rpo approve "$H2" --not-after +1d 2>&1 | sed -n 's/^name=//p')
 [ -n "$R1" ] && [ -n "$R2" ]
 ok $? "two templates approved as remote principals $R1, $R2" ||
 	{ CTL rpo list 2>&1 | diag; tail -n 20 "$SB/log/tokend.log" | diag; }
+
+# the issuer is configured: its templates must carry its signature
+printf '{"version":1,"iss":"%s","group":"g3","entitlements":["deploy"],"policy":{"max_validity":600,"services":["%s"],"networks":["local"],"max_sessions":1}}' \
+	"$ISS" "$SVC" >"$SB/tmp/tmpl-g3.json"
+out1=$(CTL template import "$SB/tmp/tmpl-g3.json" 2>&1)
+rc1=$?
+sign_template "$SB/tmp/tmpl-g3.json" "$K/evil.pem"
+out2=$(CTL template import "$SB/tmp/tmpl-g3.json" --signature "$SB/tmp/tmpl-g3.json.jws" 2>&1)
+rc2=$?
+[ $rc1 -ne 0 ] && printf '%s' "$out1" | grep -q "must be signed" &&
+	[ $rc2 -ne 0 ] && printf '%s' "$out2" | grep -q "bad signature"
+ok $? "a template of a configured issuer: unsigned or signed by another key, refused at import" ||
+	{ echo "$out1"; echo "$out2"; } | diag
+# a template that requires an authentication method (amr)
+printf '{"version":1,"iss":"%s","group":"g4","entitlements":["deploy"],"policy":{"max_validity":600,"services":["%s"],"networks":["local"],"amr":["hwk"],"max_sessions":5}}' \
+	"$ISS" "$SVC" >"$SB/tmp/tmpl-g4.json"
+sign_template "$SB/tmp/tmpl-g4.json" "$K/idp.pem"
+H4=$(CTL template import "$SB/tmp/tmpl-g4.json" --signature "$SB/tmp/tmpl-g4.json.jws" |
+	sed -n 's/^template=//p')
+R4=$(CTL rpo approve "$H4" --not-after +5m 2>&1 | sed -n 's/^name=//p')
+[ -n "$R4" ] || bail "cannot approve the amr template"
 
 # mint SPEC...: a token (PyJWT unless the spec needs hand-made bytes)
 mint() {
@@ -287,19 +326,40 @@ refused "rhost outside the networks" "outside the template's networks" "$R1" "$(
 attempt "$R1" "$(mint)" -I rhost=10.1.2.3
 ok $? "rhost inside the networks: accepted"
 refused "acr missing" "acr" "$R1" "$(mint del=acr)"
+refused "amr lacking the template's method" "amr" "$R4" "$(mint groups='["g4"]')"
+refused "amr [\"*\"] in the token (not a wildcard there)" "amr" "$R4" \
+	"$(mint groups='["g4"]' amr='["*"]')"
+attempt "$R4" "$(mint groups='["g4"]' amr='["pwd","hwk"]')"
+ok $? "amr with the template's method: accepted"
 refused "a subject that maps to a local account" "maps to a local account" "$R1" \
 	"$(mint sub='"pertok-alice@idp.accept.test"')"
 refused "a user the token's groups do not match" "not a remote principal" "$R2" "$(mint)"
 # max_sessions 1 for the template of ops: a session held open by a login
-# without close_session, then another
+# whose process is still running (its session stack waits in pam_exec),
+# then another
+n0=$(grep -c 'session opened' "$SB/log/tokend.log")
+touch "$SB/tmp/hold-session"
 printf '%s\n' "$(mint)" | timeout 30 pamtester $SVC "$R1" authenticate acct_mgmt open_session \
-	>>"$SB/log/pamtester.log" 2>&1
-rc=$?
+	>>"$SB/log/pamtester.log" 2>&1 &
+HOLD=$!
+for _ in $(seq 1 100); do
+	[ "$(grep -c 'session opened' "$SB/log/tokend.log")" -gt "$n0" ] && break
+	sleep 0.1
+done
 printf '%s\n' "$(mint)" | timeout 30 pamtester $SVC "$R1" authenticate >>"$SB/log/pamtester.log" 2>&1
 rc2=$?
-[ $rc -eq 0 ] && [ $rc2 -ne 0 ] &&
-	grep 'rpo.deny' "$SB/log/tokend.log" | tail -n 1 | grep -q "maximum of concurrent sessions"
-ok $? "over max_sessions: refused" || tail -n 3 "$SB/log/tokend.log" | diag
+line=$(grep 'rpo.deny' "$SB/log/tokend.log" | tail -n 1)
+rm -f "$SB/tmp/hold-session"
+wait $HOLD
+rc=$?
+[ $rc -eq 0 ] && [ $rc2 -ne 0 ] && printf '%s' "$line" | grep -q "maximum of concurrent sessions"
+ok $? "over max_sessions (a session open, its process alive): refused" ||
+	tail -n 3 "$SB/log/tokend.log" | diag
+# that login ended without close_session (pamtester exits): its process is
+# gone, so its place is free again
+attempt "$R1" "$(mint)"
+ok $? "a session whose process ended without closing it no longer counts" ||
+	tail -n 3 "$SB/log/tokend.log" | diag
 
 # -------------------------------------------------- two groups (the session
 # still open above counts for $R1 only: $R2 logs in)

@@ -76,7 +76,7 @@ body() {
 		"$h/$2.uid" "$h/$2.tok" "$h/$2.claims"
 }
 
-echo "1..17"
+echo "1..18"
 
 sb_setup || bail "sandbox setup failed"
 sb_tokend_start || bail "tokend did not start"
@@ -97,6 +97,16 @@ rc=0
 [ "$ALICE_ID" != "$BOB_ID" ] || rc=1
 [ $rc -eq 0 ] || timeout 10 pertokctl list 2>&1 | diag
 ok $rc "pertokctl list shows one persistable token for each (alice ${ALICE_ID:-none}, bob ${BOB_ID:-none})"
+
+# the sandbox's tokend writes libnss_pertok's cache inside the sandbox
+# (tokend.nss_cache), never the host's /var/cache/pertok
+rc=1
+for _ in $(seq 1 50); do
+	[ -s "$SB/var/cache/pertok/nss.cache" ] && { rc=0; break; }
+	sleep 0.1
+done
+grep -q "nss_cache = \"$SB/" "$SB_CONF" || rc=1
+ok $rc "the sandbox's tokend writes its NSS cache under \$SB/var/cache/pertok"
 
 # ---- (1) a job runs as alice and finds a valid live token
 run_job pertok-alice j1 "$(body pertok-alice j1)"

@@ -277,7 +277,13 @@ actors = (
 );
 issue = ( { name = "logins"; actors = [ "login" ]; holders = [ "systemd" ]; } );
 redeem = ( { name = "jobs"; holders = [ "systemd" ]; live_lifetime = "5m"; check_account = true; } );
+entitlements = ( { name = "logs"; groups = [ ]; } );
+rpo = { uid_min = 71000; uid_max = 71100; reap_delay = 0; subuid_file = "/nonexistent";
+        subgid_file = "/nonexistent"; login_defs_file = "/nonexistent";
+        sssd_conf_file = "/nonexistent"; smb_conf_file = "/nonexistent"; };
 EOF
+printf '{"version":1,"iss":"https://idp.example","group":"support","entitlements":["logs"],"policy":{"max_validity":3600,"services":["sshd"],"networks":["local"],"max_sessions":1}}' \
+	>"$TD/etc/pertok/rpo-template.json"
 # the shipped PAM service, with the module where this tree has it
 sed "s|pam_pertok.so|$mod|" "$TD/inst/etc/pam.d/pertok-job" >"$TD/etc/pam.d/pertok-job"
 # the documented variant for hosts without a keyring: nokeyring on the session line
@@ -370,7 +376,7 @@ if ! boot pertok-sd1 --system-call-filter='add_key keyctl request_key'; then
 	why=$(grep -v '^$' "$TD/pertok-sd1.console" | tail -1)
 	skip "systemd-nspawn cannot boot the host's tree here: ${why:-no output}"
 fi
-echo "1..13"
+echo "1..14"
 ok 0 "the host's tree boots under systemd-nspawn --volatile=yes"
 echo "# booted in $(($(date +%s) - START)) s"
 
@@ -496,6 +502,38 @@ if [ -n "$SDPID" ]; then
 	IN journalctl --no-pager -o cat | grep -q 'op=redeem result=allow user=pertok-alice holder=systemd actor=systemd .*peer_pid' || r=1
 fi
 ok $r "keyring calls blocked: PAMName= with nokeyring plus LoadCredential= runs the job with its token"
+
+# remote principals under the shipped unit: approval makes the RPO's home
+# in /home (ProtectHome= must let it) and gives it to the RPO (CAP_CHOWN);
+# a revocation's reaper ends a process of the RPO's uid (CAP_KILL)
+r=1
+if [ -n "$SDPID" ]; then
+	r=0
+	h=$(IN pertokctl template import /etc/pertok/rpo-template.json 2>&1 | sed -n 's/^template=//p')
+	out=$(IN pertokctl rpo approve "$h" --not-after +10m 2>&1) || r=1
+	rname=$(printf '%s\n' "$out" | sed -n 's/^name=//p')
+	ruid=$(printf '%s\n' "$out" | sed -n 's/^uid=//p')
+	rid=$(printf '%s\n' "$out" | sed -n 's/^rpo=//p')
+	[ -n "$rname" ] && [ "$(stat -c %u "$TD/home/$rname" 2>/dev/null)" = "$ruid" ] || r=1
+	[ $r -eq 0 ] || printf '%s\n' "$out" | diag
+	if [ $r -eq 0 ]; then
+		IN setpriv --reuid="$ruid" --regid="$ruid" --clear-groups sleep 300 &
+		RPOPID=$!
+		sleep 0.5
+		IN pertokctl rpo revoke "$rid" >/dev/null 2>&1 || r=1
+		for _ in $(seq 1 150); do
+			kill -0 "$RPOPID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$RPOPID" 2>/dev/null; then
+			r=1
+			echo "# the RPO's process still runs after the reaper's round" | diag
+			kill "$RPOPID" 2>/dev/null
+		fi
+		wait "$RPOPID" 2>/dev/null
+	fi
+fi
+ok $r "an RPO under the shipped unit: approve makes its home, the reaper ends its process at revocation"
 stop_container
 
 echo "# took $(($(date +%s) - START)) s"

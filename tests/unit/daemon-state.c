@@ -107,8 +107,8 @@ int ut_daemon_open(struct pt_daemon *d, const char *conf, const char *statedir, 
 				   sizeof(err)) < 0 ||
 	    pt_store_open(statedir, storekey, &d->store, NULL) < 0 ||
 	    pt_grants_open(statedir, storekey, &d->grants, err, sizeof(err)) < 0 ||
-	    pt_audit_open_config(d->cfg, storekey, d->keys, &d->audit, warn, sizeof(warn), err,
-				 sizeof(err)) < 0) {
+	    pt_audit_open_config(d->cfg, d->keydir, storekey, d->keys, &d->audit, warn,
+				 sizeof(warn), err, sizeof(err)) < 0) {
 		fprintf(stderr, "setup: %s\n", err);
 		return -1;
 	}

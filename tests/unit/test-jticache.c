@@ -59,6 +59,33 @@ static void test_replay_survives_restart(void **state)
 	pt_jticache_close(c);
 }
 
+/* A torn last line (a crash mid-append) must not swallow the next entry: a
+ * jti recorded after it is still refused after a restart. */
+static void test_torn_line(void **state)
+{
+	struct pt_jticache *c = NULL;
+	char sub[128], cmd[512];
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/torn", dir);
+	assert_int_equal(pt_jticache_open(sub, &c), 0);
+	assert_int_equal(pt_jticache_add(c, ISS, "a", NOW + 100, NOW, 10), 0);
+	pt_jticache_close(c);
+	c = NULL;
+	/* the issuer's one file, cut in the middle of a second line */
+	snprintf(cmd, sizeof(cmd), "for f in '%s'/*; do printf '1800000100 12ab' >>\"$f\"; done",
+		 sub);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(pt_jticache_open(sub, &c), 0);
+	assert_int_equal(pt_jticache_add(c, ISS, "b", NOW + 100, NOW, 10), 0);
+	pt_jticache_close(c);
+	c = NULL;
+	assert_int_equal(pt_jticache_open(sub, &c), 0);
+	assert_int_equal(pt_jticache_add(c, ISS, "a", NOW + 100, NOW + 1, 10), -EEXIST);
+	assert_int_equal(pt_jticache_add(c, ISS, "b", NOW + 100, NOW + 1, 10), -EEXIST);
+	pt_jticache_close(c);
+}
+
 /* A full cache refuses rather than forgets; lapsed entries make room. */
 static void test_full_refuses(void **state)
 {
@@ -93,6 +120,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replay_survives_restart),
 		cmocka_unit_test(test_full_refuses),
+		cmocka_unit_test(test_torn_line),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

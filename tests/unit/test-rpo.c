@@ -17,9 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "../../tokend/conf.h"
+#include "b64.h"
 #include "ops.h"
 #include "rpo-internal.h"
 #include "rpo.h"
@@ -157,10 +162,11 @@ static void test_approve_validity(void **state)
 		assert_int_equal(
 			pt_rpo_match(&f->d, "https://idp.example", "support", now + 86000, m, 4),
 			0);
-		assert_int_equal(pt_rpo_session_begin(&f->d, r, now), 0);
-		assert_int_equal(pt_rpo_session_begin(&f->d, r, now), -EUSERS); /* max_sessions 1 */
-		pt_rpo_session_end(&f->d, r);
-		assert_int_equal(pt_rpo_session_begin(&f->d, r, now), 0);
+		assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), 0);
+		assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now),
+				 -EUSERS); /* max_sessions 1 */
+		pt_rpo_session_end(&f->d, r, getpid());
+		assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), 0);
 		assert_int_equal(pt_rpo_groups(&f->d, r, &g, &ng), 0);
 		assert_int_equal(ng, 1);
 		assert_string_equal(g[0], "dbread");
@@ -169,6 +175,177 @@ static void test_approve_validity(void **state)
 	assert_int_equal(pt_rpo_revoke(&f->d, r->id, now + 10, err, sizeof(err)), 0);
 	assert_false(pt_rpo_valid(r, now + 10));
 	assert_int_equal(pt_rpo_revoke(&f->d, r->id, now + 10, err, sizeof(err)), -ESTALE);
+}
+
+/* Sign "HEADER." + b64url(json) with key into a detached JWS. */
+static char *sign_detached(EVP_PKEY *key, const char *header, const char *json)
+{
+	char *h = pt_b64url_encode(header, strlen(header)),
+	     *p = pt_b64url_encode(json, strlen(json));
+	char *input = NULL, *sig64, *out = NULL;
+	uint8_t sig[64];
+	size_t siglen = sizeof(sig);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	assert_true(h && p && md);
+	assert_true(asprintf(&input, "%s.%s", h, p) > 0);
+	assert_int_equal(EVP_DigestSignInit(md, NULL, NULL, NULL, key), 1);
+	assert_int_equal(EVP_DigestSign(md, sig, &siglen, (uint8_t *)input, strlen(input)), 1);
+	sig64 = pt_b64url_encode(sig, siglen);
+	assert_true(asprintf(&out, "%s..%s", h, sig64) > 0);
+	EVP_MD_CTX_free(md);
+	free(h);
+	free(p);
+	free(input);
+	free(sig64);
+	return out;
+}
+
+/* A template naming a configured issuer must carry a JWS that verifies with
+ * the issuer's JWKS (import and approval); one naming an issuer that is not
+ * configured cannot carry one. */
+static void test_template_signature(void **state)
+{
+	struct fix *f = *state;
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"),
+		 *evil = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	uint8_t pub[32];
+	size_t publen = sizeof(pub);
+	char path[512], conf[2048], err[512] = "", hash[PT_HASH_LEN], *x, *sig, *bad, *tampered;
+	const char *hdr = "{\"alg\":\"EdDSA\",\"kid\":\"idp-1\"}";
+	const struct pt_rpo *r = NULL;
+	uint64_t now = 1800000000;
+	FILE *fp;
+
+	assert_true(key && evil);
+	assert_int_equal(EVP_PKEY_get_raw_public_key(key, pub, &publen), 1);
+	x = pt_b64url_encode(pub, publen);
+	snprintf(path, sizeof(path), "%s/idp.jwks", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp,
+		"{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\",\"kid\":\"idp-1\"}]}",
+		x);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0644), 0);
+	/* the same host, with the template's issuer configured */
+	pt_rpo_close(&f->d);
+	pt_config_free(f->d.cfg);
+	snprintf(conf, sizeof(conf),
+		 "tokend = { state_dir = \"%s\"; nss_cache = \"\"; };\n"
+		 "entitlements = ( { name = \"db-read\"; groups = [ \"dbread\" ]; } );\n"
+		 "rpo = { home_base = \"%s\"; uid_min = 3000000; uid_max = 3000015; };\n"
+		 "issuers = ( { iss = \"https://idp.example\"; jwks = \"%s\"; algs = [ \"EdDSA\" ];"
+		 " audience = \"host\"; } );\n",
+		 f->dir, f->dir, path);
+	assert_int_equal(pt_config_load_string(conf, "t.conf", &f->d.cfg, err, sizeof(err)), 0);
+	assert_int_equal(pt_rpo_open(&f->d), 0);
+
+	sig = sign_detached(key, hdr, T1);
+	bad = sign_detached(evil, hdr, T1);
+	tampered = sign_detached(key, hdr, T1 " ");
+	/* unsigned: refused */
+	assert_int_equal(pt_template_import(&f->d, T1, strlen(T1), NULL, hash, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "must be signed"));
+	/* signed by another key, or over other bytes: refused */
+	assert_int_equal(pt_template_import(&f->d, T1, strlen(T1), bad, hash, err, sizeof(err)),
+			 -EKEYREJECTED);
+	assert_non_null(strstr(err, "bad signature"));
+	assert_int_equal(
+		pt_template_import(&f->d, T1, strlen(T1), tampered, hash, err, sizeof(err)),
+		-EKEYREJECTED);
+	/* alg none, an unknown kid: refused */
+	{
+		char *none = sign_detached(key, "{\"alg\":\"none\"}", T1),
+		     *kid = sign_detached(key, "{\"alg\":\"EdDSA\",\"kid\":\"other\"}", T1);
+
+		assert_int_equal(
+			pt_template_import(&f->d, T1, strlen(T1), none, hash, err, sizeof(err)),
+			-EINVAL);
+		assert_int_equal(
+			pt_template_import(&f->d, T1, strlen(T1), kid, hash, err, sizeof(err)),
+			-EINVAL);
+		assert_non_null(strstr(err, "no key of issuer"));
+		free(none);
+		free(kid);
+	}
+	/* the issuer's signature: stored, approved */
+	assert_int_equal(pt_template_import(&f->d, T1, strlen(T1), sig, hash, err, sizeof(err)), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(pt_rpo_approve(&f->d, hash, now + 600, now, &r, err, sizeof(err)),
+				 0);
+		/* the stored signature removed: approval refused */
+		assert_int_equal(pt_rpo_template_path(&f->d, hash, "jws", path, sizeof(path)), 0);
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(pt_rpo_approve(&f->d, hash, now + 600, now, &r, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "must be signed"));
+	}
+	free(sig);
+	free(bad);
+	free(tampered);
+	free(x);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(evil);
+}
+
+/* An issuer not configured: a signature cannot be verified, so refused. */
+static void test_template_signature_unknown_issuer(void **state)
+{
+	struct fix *f = *state;
+	char err[512] = "", hash[PT_HASH_LEN];
+
+	assert_int_equal(pt_template_import(&f->d, T1, strlen(T1), "eyJhbGciOiJFZERTQSJ9..AAAA",
+					    hash, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "is not configured"));
+}
+
+/* max_sessions survives a restart of tokend (the count is in rpo.json), and
+ * a session whose process died without closing it frees its place. */
+static void test_sessions_durable(void **state)
+{
+	struct fix *f = *state;
+	const struct pt_rpo *r = NULL;
+	char hash[PT_HASH_LEN], err[512] = "", id[PT_ID_LEN];
+	uint64_t now = 1800000000;
+	pid_t child;
+	int status;
+
+	if (geteuid() != 0)
+		skip();
+	import(f, T1, hash);
+	assert_int_equal(pt_rpo_approve(&f->d, hash, now + 600, now, &r, err, sizeof(err)), 0);
+	memcpy(id, r->id, sizeof(id));
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), 0);
+	/* "restart": the open session is still counted (max_sessions 1) */
+	pt_rpo_close(&f->d);
+	assert_int_equal(pt_rpo_open(&f->d), 0);
+	r = pt_rpo_find_id(&f->d, id);
+	assert_non_null(r);
+	assert_int_equal(pt_rpo_sessions(&f->d, r), 1);
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), -EUSERS);
+	pt_rpo_session_end(&f->d, r, getpid());
+	assert_int_equal(pt_rpo_sessions(&f->d, r), 0);
+	/* a process that opened a session and died (kill -9: no close) */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, child, now), 0);
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), -EUSERS);
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	pt_rpo_close(&f->d);
+	assert_int_equal(pt_rpo_open(&f->d), 0);
+	r = pt_rpo_find_id(&f->d, id);
+	assert_int_equal(pt_rpo_sessions(&f->d, r), 0);
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, getpid(), now), 0);
+	/* a gone process cannot open one */
+	assert_int_equal(pt_rpo_session_begin(&f->d, r, child, now), -ESRCH);
 }
 
 /* Stored at approval, read back at start: a changed range or a host account
@@ -247,6 +424,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_import_and_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_approve_validity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sessions_durable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_template_signature, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_template_signature_unknown_issuer, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_uid_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uid_probe_and_tombstones, setup, teardown),
 	};
