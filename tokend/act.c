@@ -534,6 +534,9 @@ int64_t pt_act_next_ms(uint64_t now_ms)
 			left = a->killed_ms + PT_ACT_GRACE_MS > now_ms ?
 				       (int64_t)(a->killed_ms + PT_ACT_GRACE_MS - now_ms) :
 				       0;
+		/* a killed run is killed again until it ends (see pt_act_tick) */
+		if (a->killed && left > PT_ACT_REKILL_MS)
+			left = PT_ACT_REKILL_MS;
 		if ((!a->killed || !a->sup_killed) && (best < 0 || left < best))
 			best = left;
 	}
@@ -549,6 +552,12 @@ void pt_act_tick(struct pt_daemon *d, uint64_t now_ms)
 	for (struct act_run *a = runs; a; a = a->next)
 		if (!a->killed && now_ms >= a->deadline_ms)
 			run_kill(a, "past the grant's window or max runtime");
+		else if (a->killed && (a->sup_killed || now_ms < a->killed_ms + PT_ACT_GRACE_MS))
+			/* cgroup.kill ends what is in the cgroup now, not a command
+			 * its supervisor starts into it a moment later (a revoke
+			 * that came between the fork and the command's clone3):
+			 * again at every tick until the run ends */
+			cg_kill(a->cg);
 		else if (a->killed && !a->sup_killed && now_ms >= a->killed_ms + PT_ACT_GRACE_MS) {
 			/* a supervisor that does not end once its command is gone
 			 * (blocked writing to a caller's pipe nobody reads, a PAM

@@ -27,6 +27,9 @@ struct pt_daemon;
 /* A command the key holder killed (max_runtime, revoke, the caller gone):
  * its supervisor is killed too if it has not reported this much later (ms). */
 #define PT_ACT_GRACE_MS 5000u
+/* A killed run is killed again this often until it ends (a command its
+ * supervisor starts into the cgroup after the kill). */
+#define PT_ACT_REKILL_MS 100u
 /* The binary a grant names is hashed whole: at most this size. */
 #define PT_ACT_MAX_BINARY (512u * 1024u * 1024u)
 /* A command without a max_runtime in its grant, nor a tokend.max_job_runtime,

@@ -614,6 +614,10 @@ static void test_supervisor_fds(void **state)
 
 		if (e->d_name[0] == '.')
 			continue;
+		/* under memcheck the supervisor is valgrind's too: its own
+		 * descriptors sit at the top of the table */
+		if (getenv("TOKEND_VALGRIND") && atoi(e->d_name) >= 1000)
+			continue;
 		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
 		k = readlink(p, link, sizeof(link) - 1);
 		if (k <= 0)
