@@ -33,7 +33,8 @@
 #        LoadCredential= (the documented alternative) runs with its token
 #   (8b) act-as under the shipped unit (a grants rule configured): tokend is
 #        active, bob runs `pertok act-as alice --grant ID -- /usr/bin/id -u`
-#        under alice's grant, gets her uid and 0, and act.end is audited
+#        under alice's grant, gets her uid and 0, and act.end is audited;
+#        the command's loginuid is bob's, pam_limits sets its limits
 #   (8c) the same grant revoked: act-as is refused and runs nothing
 #   (8d) a grant request signed with alice's SSH key (pertok grant --sign,
 #        submitted by bob with --signed-request) verifies under the unit
@@ -290,7 +291,7 @@ rpo = { uid_min = 71000; uid_max = 71100; reap_delay = 0; subuid_file = "/nonexi
         subgid_file = "/nonexistent"; login_defs_file = "/nonexistent";
         sssd_conf_file = "/nonexistent"; smb_conf_file = "/nonexistent"; };
 grants = ( { name = "runit"; users = [ "pertok-alice" ]; servicers = [ "pertok-bob" ];
-             commands = [ "/usr/bin/id" ]; max_window = "1d"; max_uses = 10; } );
+             commands = [ "/usr/bin/id", "/usr/bin/cat" ]; max_window = "1d"; max_uses = 10; } );
 EOF
 printf '{"version":1,"iss":"https://idp.example","group":"support","entitlements":["logs"],"policy":{"max_validity":3600,"services":["sshd"],"networks":["local"],"max_sessions":1}}' \
 	>"$TD/etc/pertok/rpo-template.json"
@@ -493,13 +494,32 @@ got=$(as_bob timeout 60 pertok act-as pertok-alice --grant "$gid" -- /usr/bin/id
 st=$?
 [ $st -eq 0 ] && [ "$got" = "$uid_alice" ] || r=1
 IN grep '"op":"act.end"' /var/lib/pertok/audit.log 2>/dev/null | grep -q "$gid" || r=1
+# the command's loginuid is the servicer's (tokend's is unset under
+# systemd, so setting it needs no CAP_AUDIT_CONTROL)
+lgid=$(as_alice timeout 30 pertok grant pertok-bob --cmd /usr/bin/cat --expires 1h \
+	--args -- /proc/self/loginuid 2>>"$TD/grant.err" | sed -n 's/^granted //p')
+lu=$(as_bob timeout 60 pertok act-as pertok-alice --grant "$lgid" -- /usr/bin/cat /proc/self/loginuid \
+	2>>"$TD/act.err" </dev/null)
+[ "$lu" = "$uid_bob" ] || { r=1; echo "loginuid '$lu' (bob is $uid_bob)" | diag; }
+# pam_limits applied the user's limits (above tokend's LimitCORE=0: it
+# needs CAP_SYS_RESOURCE, else one error line per run); only where this
+# machine has CAP_SYS_RESOURCE to give (some CI sandboxes do not)
+bnd=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
+if [ $(((16#$bnd >> 24) & 1)) -eq 1 ]; then
+	if tokend_log | grep 'pam_limits(pertok-act' | grep -q 'Could not set'; then
+		r=1
+		tokend_log | grep 'pam_limits(pertok-act' | head -3 | diag
+	fi
+else
+	echo "# no CAP_SYS_RESOURCE on this machine: pam_limits' limits not checked"
+fi
 if [ $r -ne 0 ]; then
 	echo "act-as: status $st, output '$got' (alice is $uid_alice)"
 	diag <"$TD/act.err"
 	IN systemctl status tokend.service --no-pager 2>&1 | tail -4
 	tokend_log | tail -15
 fi | diag
-ok $r "act-as under the unit: bob runs /usr/bin/id -u as alice under her grant (uid $got, status $st), act.end audited"
+ok $r "act-as under the unit: bob runs /usr/bin/id -u as alice under her grant (uid $got, status $st), act.end audited, loginuid $lu"
 
 r=0
 as_alice timeout 30 pertok grant revoke "$gid" >/dev/null 2>"$TD/revoke.err" || { r=1; diag <"$TD/revoke.err"; }
