@@ -39,6 +39,8 @@
 #   (8d) a grant request signed with alice's SSH key (pertok grant --sign,
 #        submitted by bob with --signed-request) verifies under the unit
 #        (tokend reads ~alice/.ssh/authorized_keys as alice) and runs
+#   (8e) with a drop-in ProtectControlGroups=yes, tokend's start line names
+#        the setting and act-as is refused with it
 #
 # Root only; prints "1..0 # SKIP why" where it cannot run (also where
 # systemd-nspawn cannot boot the tree at all). Every container is stopped by
@@ -389,7 +391,7 @@ if ! boot pertok-sd1 --system-call-filter='add_key keyctl request_key'; then
 	why=$(grep -v '^$' "$TD/pertok-sd1.console" | tail -1)
 	skip "systemd-nspawn cannot boot the host's tree here: ${why:-no output}"
 fi
-echo "1..17"
+echo "1..18"
 ok 0 "the host's tree boots under systemd-nspawn --volatile=yes"
 echo "# booted in $(($(date +%s) - START)) s"
 
@@ -549,6 +551,26 @@ if [ -n "$sgid" ]; then
 	fi
 fi
 ok $r "signed consent under the unit: bob's --signed-request verifies against ~alice/.ssh/authorized_keys and runs ($sgid)"
+
+# the hardening act-as cannot run under: a drop-in that makes the cgroup
+# tree read-only again; tokend says so at start, naming the setting, and
+# refuses act-as with the same reason
+r=0
+mkdir -p "$sd/tokend.service.d"
+printf '[Service]\nProtectControlGroups=yes\n' >"$sd/tokend.service.d/pcg.conf"
+IN systemctl daemon-reload && IN systemctl restart tokend.service || r=1
+gid=$(as_alice timeout 30 pertok grant pertok-bob --cmd /usr/bin/id --expires 1h --args -- -u 2>&1 |
+	sed -n 's/^granted //p')
+got=$(as_bob timeout 60 pertok act-as pertok-alice --grant "$gid" -- /usr/bin/id -u 2>"$TD/act4.err" </dev/null)
+st=$?
+[ $st -ne 0 ] && [ -z "$got" ] || r=1
+grep -q 'ProtectControlGroups=yes in tokend.service' "$TD/act4.err" || r=1
+tokend_log | grep 'op=start result=warning' | grep 'act-as: cannot make the cgroup' |
+	grep -q 'ProtectControlGroups=yes in tokend.service? act-as needs ProtectControlGroups=no and Delegate=yes' || r=1
+[ $r -eq 0 ] || { echo "status $st, output '$got'"; cat "$TD/act4.err"; tokend_log | grep 'op=start' | tail -3; } | diag
+rm -rf "$sd/tokend.service.d"
+IN systemctl daemon-reload
+ok $r "act-as under ProtectControlGroups=yes (a drop-in): tokend's start line names the setting, act-as is refused"
 stop_container
 echo "# first container done after $(($(date +%s) - START)) s"
 
