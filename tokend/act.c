@@ -190,7 +190,11 @@ int pt_act_prepare(char *err, size_t errlen)
 	snprintf(cg_parent, sizeof(cg_parent), "%s/%s", own, PT_ACT_CGROUP);
 	if (mkdir(cg_parent, 0755) < 0 && errno != EEXIST) {
 		r = -errno;
-		snprintf(err, errlen, "cannot make the cgroup %s: %s", cg_parent, strerror(errno));
+		/* read-only: the unit's sandbox (tokend.service ships with it off) */
+		snprintf(err, errlen, "cannot make the cgroup %s: %s%s", cg_parent, strerror(errno),
+			 r == -EROFS ? " (ProtectControlGroups=yes in tokend.service? act-as needs "
+				       "ProtectControlGroups=no and Delegate=yes, tokend(8))" :
+				       "");
 		cg_parent[0] = '\0';
 	} else
 		sweep_orphans();

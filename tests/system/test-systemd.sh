@@ -31,6 +31,16 @@
 #   (10) there, the same user's LoadCredential unit gets its token
 #   (11) there, PAMName= with "nokeyring" on the session line plus
 #        LoadCredential= (the documented alternative) runs with its token
+#   (8b) act-as under the shipped unit (a grants rule configured): tokend is
+#        active, bob runs `pertok act-as alice --grant ID -- /usr/bin/id -u`
+#        under alice's grant, gets her uid and 0, and act.end is audited;
+#        the command's loginuid is bob's, pam_limits sets its limits
+#   (8c) the same grant revoked: act-as is refused and runs nothing
+#   (8d) a grant request signed with alice's SSH key (pertok grant --sign,
+#        submitted by bob with --signed-request) verifies under the unit
+#        (tokend reads ~alice/.ssh/authorized_keys as alice) and runs
+#   (8e) with a drop-in ProtectControlGroups=yes, tokend's start line names
+#        the setting and act-as is refused with it
 #
 # Root only; prints "1..0 # SKIP why" where it cannot run (also where
 # systemd-nspawn cannot boot the tree at all). Every container is stopped by
@@ -263,6 +273,7 @@ for u in alice bob carol; do
 	printf 'pertok-%s:x:%s:\n' $u $uid >>"$TD/etc/group"
 	printf 'pertok-%s:!::\n' $u >>"$TD/etc/gshadow"
 	install -d -o $uid -g $uid -m 0755 "$TD/home/pertok-$u"
+	[ $u = alice ] && uid_alice=$uid
 	[ $u = bob ] && uid_bob=$uid
 	uid=$((uid + 1))
 done
@@ -281,11 +292,15 @@ entitlements = ( { name = "logs"; groups = [ ]; } );
 rpo = { uid_min = 71000; uid_max = 71100; reap_delay = 0; subuid_file = "/nonexistent";
         subgid_file = "/nonexistent"; login_defs_file = "/nonexistent";
         sssd_conf_file = "/nonexistent"; smb_conf_file = "/nonexistent"; };
+grants = ( { name = "runit"; users = [ "pertok-alice" ]; servicers = [ "pertok-bob" ];
+             commands = [ "/usr/bin/id", "/usr/bin/cat" ]; max_window = "1d"; max_uses = 10; } );
 EOF
 printf '{"version":1,"iss":"https://idp.example","group":"support","entitlements":["logs"],"policy":{"max_validity":3600,"services":["sshd"],"networks":["local"],"max_sessions":1}}' \
 	>"$TD/etc/pertok/rpo-template.json"
 # the shipped PAM service, with the module where this tree has it
 sed "s|pam_pertok.so|$mod|" "$TD/inst/etc/pam.d/pertok-job" >"$TD/etc/pam.d/pertok-job"
+# act-as's PAM session (the package's, this host's /etc may lack it)
+install -m 0644 "$TD/inst/etc/pam.d/pertok-act" "$TD/etc/pam.d/pertok-act"
 # the documented variant for hosts without a keyring: nokeyring on the session line
 sed '/^session.*pam_pertok/s/$/ nokeyring/' "$TD/etc/pam.d/pertok-job" >"$TD/etc/pam.d/pertok-job-nokeyring"
 cat >"$TD/etc/pam.d/pertok-login" <<EOF
@@ -376,7 +391,7 @@ if ! boot pertok-sd1 --system-call-filter='add_key keyctl request_key'; then
 	why=$(grep -v '^$' "$TD/pertok-sd1.console" | tail -1)
 	skip "systemd-nspawn cannot boot the host's tree here: ${why:-no output}"
 fi
-echo "1..14"
+echo "1..18"
 ok 0 "the host's tree boots under systemd-nspawn --volatile=yes"
 echo "# booted in $(($(date +%s) - START)) s"
 
@@ -466,6 +481,96 @@ r=0
 IN systemctl show -p ExecMainStatus pertok-denied-pam.service | grep -q '=224$' || r=1
 [ $r -eq 0 ] || IN systemctl status pertok-denied-pam.service --no-pager 2>&1 | tail -8 | diag
 ok $r "a revoked token: the PAMName=pertok-job unit fails with 224/PAM and does not run"
+
+# act-as under the shipped unit: tokend keeps PT_ACT_CAPS (grants are
+# configured), its supervisor makes cgroups below tokend's own, opens a
+# pertok-act PAM session, writes the loginuid, fills a session keyring
+as_alice() { IN runuser -u pertok-alice -- "$@"; }
+as_bob() { IN runuser -u pertok-bob -- "$@"; }
+r=0
+IN systemctl is-active -q tokend.service || r=1
+gid=$(as_alice timeout 30 pertok grant pertok-bob --cmd /usr/bin/id --expires 1h --uses 5 \
+	--args -- -u 2>"$TD/grant.err" | sed -n 's/^granted //p')
+[ -n "$gid" ] || { r=1; diag <"$TD/grant.err"; }
+got=$(as_bob timeout 60 pertok act-as pertok-alice --grant "$gid" -- /usr/bin/id -u 2>"$TD/act.err" </dev/null)
+st=$?
+[ $st -eq 0 ] && [ "$got" = "$uid_alice" ] || r=1
+IN grep '"op":"act.end"' /var/lib/pertok/audit.log 2>/dev/null | grep -q "$gid" || r=1
+# the command's loginuid is the servicer's (tokend's is unset under
+# systemd, so setting it needs no CAP_AUDIT_CONTROL)
+lgid=$(as_alice timeout 30 pertok grant pertok-bob --cmd /usr/bin/cat --expires 1h \
+	--args -- /proc/self/loginuid 2>>"$TD/grant.err" | sed -n 's/^granted //p')
+lu=$(as_bob timeout 60 pertok act-as pertok-alice --grant "$lgid" -- /usr/bin/cat /proc/self/loginuid \
+	2>>"$TD/act.err" </dev/null)
+[ "$lu" = "$uid_bob" ] || { r=1; echo "loginuid '$lu' (bob is $uid_bob)" | diag; }
+# pam_limits applied the user's limits (above tokend's LimitCORE=0: it
+# needs CAP_SYS_RESOURCE, else one error line per run); only where this
+# machine has CAP_SYS_RESOURCE to give (some CI sandboxes do not)
+bnd=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
+if [ $(((16#$bnd >> 24) & 1)) -eq 1 ]; then
+	if tokend_log | grep 'pam_limits(pertok-act' | grep -q 'Could not set'; then
+		r=1
+		tokend_log | grep 'pam_limits(pertok-act' | head -3 | diag
+	fi
+else
+	echo "# no CAP_SYS_RESOURCE on this machine: pam_limits' limits not checked"
+fi
+if [ $r -ne 0 ]; then
+	echo "act-as: status $st, output '$got' (alice is $uid_alice)"
+	diag <"$TD/act.err"
+	IN systemctl status tokend.service --no-pager 2>&1 | tail -4
+	tokend_log | tail -15
+fi | diag
+ok $r "act-as under the unit: bob runs /usr/bin/id -u as alice under her grant (uid $got, status $st), act.end audited, loginuid $lu"
+
+r=0
+as_alice timeout 30 pertok grant revoke "$gid" >/dev/null 2>"$TD/revoke.err" || { r=1; diag <"$TD/revoke.err"; }
+got=$(as_bob timeout 60 pertok act-as pertok-alice --grant "$gid" -- /usr/bin/id -u 2>"$TD/act2.err" </dev/null)
+st=$?
+[ $st -ne 0 ] && [ -z "$got" ] || r=1
+grep -qi 'revoked' "$TD/act2.err" || r=1
+[ $r -eq 0 ] || { echo "status $st, output '$got'"; cat "$TD/act2.err"; } | diag
+ok $r "act-as under the unit: the revoked grant is refused ($(head -1 "$TD/act2.err"))"
+
+# signed consent: alice's key in her authorized_keys, the request signed
+# as her, submitted by bob; tokend reads the file as alice (setfsuid)
+r=0
+h=/home/pertok-alice
+as_alice sh -c "umask 077 && mkdir -p $h/.ssh && ssh-keygen -q -t ed25519 -N '' -f $h/.ssh/id_ed25519 &&
+	cp $h/.ssh/id_ed25519.pub $h/.ssh/authorized_keys" || r=1
+as_alice timeout 30 pertok grant --sign $h/.ssh/id_ed25519 --output $h/req --user pertok-alice \
+	pertok-bob --cmd /usr/bin/id --expires 1h >/dev/null 2>"$TD/sign.err" || { r=1; diag <"$TD/sign.err"; }
+sgid=$(as_bob timeout 30 pertok grant --signed-request $h/req --signature $h/req.sig 2>"$TD/sreq.err" |
+	sed -n 's/^granted //p')
+[ -n "$sgid" ] || { r=1; diag <"$TD/sreq.err"; tokend_log | tail -5 | diag; }
+if [ -n "$sgid" ]; then
+	got=$(as_bob timeout 60 pertok act-as pertok-alice --grant "$sgid" -- /usr/bin/id 2>"$TD/act3.err" </dev/null)
+	if ! echo "$got" | grep -q "^uid=$uid_alice(pertok-alice)"; then
+		r=1
+		{ echo "output '$got'"; cat "$TD/act3.err"; } | diag
+	fi
+fi
+ok $r "signed consent under the unit: bob's --signed-request verifies against ~alice/.ssh/authorized_keys and runs ($sgid)"
+
+# the hardening act-as cannot run under: a drop-in that makes the cgroup
+# tree read-only again; tokend says so at start, naming the setting, and
+# refuses act-as with the same reason
+r=0
+mkdir -p "$sd/tokend.service.d"
+printf '[Service]\nProtectControlGroups=yes\n' >"$sd/tokend.service.d/pcg.conf"
+IN systemctl daemon-reload && IN systemctl restart tokend.service || r=1
+gid=$(as_alice timeout 30 pertok grant pertok-bob --cmd /usr/bin/id --expires 1h --args -- -u 2>&1 |
+	sed -n 's/^granted //p')
+got=$(as_bob timeout 60 pertok act-as pertok-alice --grant "$gid" -- /usr/bin/id -u 2>"$TD/act4.err" </dev/null)
+st=$?
+[ $st -ne 0 ] && [ -z "$got" ] || r=1
+grep -q 'ProtectControlGroups=yes in tokend.service' "$TD/act4.err" || r=1
+tokend_log | grep 'op=start result=warning' | grep 'act-as: cannot make the cgroup' |
+	grep -q 'ProtectControlGroups=yes in tokend.service? act-as needs ProtectControlGroups=no and Delegate=yes' || r=1
+[ $r -eq 0 ] || { echo "status $st, output '$got'"; cat "$TD/act4.err"; tokend_log | grep 'op=start' | tail -3; } | diag
+rm -rf "$sd/tokend.service.d"
+IN systemctl daemon-reload
+ok $r "act-as under ProtectControlGroups=yes (a drop-in): tokend's start line names the setting, act-as is refused"
 stop_container
 echo "# first container done after $(($(date +%s) - START)) s"
 

@@ -4,7 +4,7 @@
 # TAP: the shipped tokend.service (data/tokend.service.in, built).
 #
 #   (1) `systemd-analyze verify` takes it and tokend.socket without a word
-#   (2) `systemd-analyze security --offline=yes` rates it 2.2 or better
+#   (2) `systemd-analyze security --offline=yes` rates it 2.5 or better
 #   (3) the hardening settings it is rated on are in force (each one a line)
 #   Then, as root with a Debian root tree for systemd-nspawn in
 #   $PERTOK_NSPAWN_ROOT (DESIGN.md, Testing with a real systemd: debootstrap
@@ -26,8 +26,11 @@ top_builddir=${top_builddir:-$(pwd)}
 B=$(cd "$top_builddir" && pwd)
 S=$(cd "$top_srcdir" && pwd)
 # 1.7 before remote principals needed CAP_KILL, CAP_CHOWN and a writable
-# /home (tokend.8, SANDBOX)
-SCORE_MAX=2.2
+# /home (tokend.8, SANDBOX); 2.2 before act-as needed a writable, delegated
+# cgroup subtree (ProtectControlGroups=no, Delegate=yes), CAP_SYS_RESOURCE
+# and setpriority for its pertok-act PAM session's pam_limits: 2.5, as
+# far as those need and no further
+SCORE_MAX=2.5
 
 echo "1..6"
 . "$top_srcdir/tests/lib/tap.sh"
@@ -74,17 +77,23 @@ score=$(sed -n 's/.*Overall exposure level for tokend.service: \([0-9.]*\).*/\1/
 rc=1
 [ -n "$score" ] && awk -v s="$score" -v m="$SCORE_MAX" 'BEGIN { exit !(s <= m) }' && rc=0
 [ $rc -eq 0 ] || grep '✗' "$D/security" | diag
-ok $rc "systemd-analyze security --offline=yes: exposure ${score:-?} (at most $SCORE_MAX; 2.5 before)"
+ok $rc "systemd-analyze security --offline=yes: exposure ${score:-?} (at most $SCORE_MAX; 2.2 before act-as)"
 
 rc=0
 for item in 'PrivateMounts=' 'ProtectProc=' 'ProcSubset=' 'IPAddressDeny=' \
-	'SystemCallFilter=~@resources' 'CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)'; do
+	'CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)'; do
 	if ! grep -qF "✓ $item " "$D/security"; then
 		echo "not in force: $item" | diag
 		rc=1
 	fi
 done
-ok $rc "in force: PrivateMounts, ProtectProc, ProcSubset, IPAddressDeny, ~@resources, no CAP_DAC_*"
+# @resources stays denied but for setpriority (act-as's pam_limits), which
+# systemd-analyze rates as the whole group allowed: checked in the unit
+grep -qx 'SystemCallFilter=~@resources' "$D/tokend.service" || { echo "not in force: ~@resources" | diag; rc=1; }
+allowed=$(sed -n 's/^SystemCallFilter=\([^~].*\)/\1/p' "$D/tokend.service" | tr ' ' '\n' |
+	grep -vx '@system-service\|chroot\|seccomp' | tr '\n' ' ')
+[ "$allowed" = "setpriority " ] || { echo "allowed beyond @system-service, chroot, seccomp: $allowed" | diag; rc=1; }
+ok $rc "in force: PrivateMounts, ProtectProc, ProcSubset, IPAddressDeny, ~@resources (but setpriority), no CAP_DAC_*"
 
 # ---- under a real systemd in a container
 R=${PERTOK_NSPAWN_ROOT:-}
