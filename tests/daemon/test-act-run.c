@@ -789,8 +789,11 @@ static void test_orphan_killed_at_restart(void **state)
 	th_start();
 	for (int i = 0; i < 300 && alive((pid_t)cmd); i++)
 		usleep(10000);
+	/* (the sweep that ended it may be another test's tokend starting beside
+	 * us under make -j2, in the same cgroup: its log, not ours, then says
+	 * "a run of a key holder that is gone"; without the sweep nothing ends
+	 * it) */
 	assert_false(alive((pid_t)cmd));
-	assert_true(th_wait_log("a run of a key holder that is gone", 1, 5000) >= 1);
 }
 
 /* A supervisor blocked writing to the caller's stdout (a pipe the caller
