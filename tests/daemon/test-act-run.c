@@ -784,6 +784,7 @@ static void test_history_counts_cpu(void **state)
 	if (sscanf(line, "act-as: %llu runs in " ALICE "'s name, CPU %llu us, peak memory %llu",
 		   &runs, &cpu, &mem) != 3)
 		fail_msg("unexpected line: %s", line);
+	print_message("after the restart: %s\n", line);
 	assert_int_equal(runs, 1);
 	if (cpu < 100000) /* 0.3 s of a busy loop: well over 0.1 s */
 		fail_msg("CPU of the run not counted: %s", line);
