@@ -658,6 +658,9 @@ void pt_act_event(struct pt_daemon *d, int fd, pt_act_emit_fn emit)
 		pt_history_add(d->history, PT_HIST_USER, a->user, PT_HIST_REQUESTS, t);
 		pt_history_add(d->history, PT_HIST_USER, a->user,
 			       rep.err ? PT_HIST_FAILURES : PT_HIST_GRANTED, t);
+		/* the user pays for what is done in their name (journaled with
+		 * the counters above before this round's replies) */
+		pt_history_act_add(d->history, a->user, out.cpu_usec, out.mem_peak);
 	}
 	if (a->conn && emit) {
 		struct ptbuf *b = ptbuf_new(4 + PT_MAX_FRAME);

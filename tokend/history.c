@@ -7,7 +7,10 @@
  * File format (STATE_DIR/history.json, mode 0600):
  *   {"v":1,"users":[E,...],"actors":[E,...]}
  *   E = {"name":"alice","day":2025031,"today":[req,granted,redeemed,failed],
- *        "total":[req,granted,redeemed,failed]}
+ *        "total":[req,granted,redeemed,failed],"act":[runs,cpu_usec,mem_peak]}
+ * "act" (act-as runs, users only) is written only when runs > 0, so that a
+ * file without act-as use stays in the form older versions read; files
+ * without it load with zero act-as figures.
  * day = year * 1000 + day of the year (local time).
  */
 #include <errno.h>
@@ -33,6 +36,8 @@ struct entry {
 	uint32_t day;
 	uint32_t today[_PT_HIST_MAX];
 	uint64_t total[_PT_HIST_MAX];
+	struct pt_hist_act act;	    /* users only */
+	bool act_unjournaled;	    /* act changed since the last pt_history_journal */
 	struct pt_ratelimit bucket; /* issue rate (users; memory only; monotonic ms) */
 	bool unjournaled;	    /* counters changed since the last pt_history_journal */
 };
@@ -173,6 +178,34 @@ uint64_t pt_history_total(const struct pt_history *h, enum pt_hist_kind kind, co
 	return e->total[c];
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > INT64_MAX - (b > INT64_MAX ? INT64_MAX : b) ? INT64_MAX : a + b;
+}
+
+void pt_history_act_add(struct pt_history *h, const char *user, uint64_t cpu_usec,
+			uint64_t mem_peak)
+{
+	struct entry *e = get(h, PT_HIST_USER, user);
+
+	if (!e)
+		return;
+	e->act.runs = sat_add(e->act.runs, 1);
+	e->act.cpu_usec = sat_add(e->act.cpu_usec, cpu_usec);
+	if (mem_peak > e->act.mem_peak)
+		e->act.mem_peak = mem_peak > INT64_MAX ? INT64_MAX : mem_peak;
+	e->act_unjournaled = true;
+	h->dirty = h->unjournaled = true;
+}
+
+struct pt_hist_act pt_history_act(const struct pt_history *h, const char *user)
+{
+	const struct entry *e = lookup(h, PT_HIST_USER, user);
+	struct pt_hist_act none = { 0 };
+
+	return e ? e->act : none;
+}
+
 bool pt_history_rate_take(struct pt_history *h, const char *user, uint32_t n, uint64_t period,
 			  uint64_t now_ms)
 {
@@ -274,6 +307,24 @@ int pt_history_to_json(const struct pt_history *h, char **ret)
 			}
 			if (!ok)
 				goto out;
+			if (e->act.runs) {
+				const uint64_t av[3] = { e->act.runs, e->act.cpu_usec,
+							 e->act.mem_peak };
+				json_object *a = json_object_new_array_ext(3);
+
+				if (!a || json_object_object_add(eo, "act", a) != 0) {
+					json_object_put(a);
+					goto out;
+				}
+				for (int j = 0; j < 3; j++) {
+					json_object *x = json_object_new_int64((int64_t)av[j]);
+
+					if (!x || json_object_array_add(a, x) != 0) {
+						json_object_put(x);
+						goto out;
+					}
+				}
+			}
 		}
 	}
 	s = json_object_to_json_string_ext(o,
@@ -321,13 +372,28 @@ static int parse_counters(json_object *a, void *dst, bool wide)
 
 static int parse_entry(struct pt_history *h, int kind, json_object *eo)
 {
-	json_object *name, *day, *today, *total;
+	json_object *name, *day, *today, *total, *act = NULL;
+	uint64_t d, av[3] = { 0 };
 	struct entry *e;
 	const char *s;
-	uint64_t d;
-	bool found;
+	bool found, has_act;
 
-	if (!json_object_is_type(eo, json_type_object) || json_object_object_length(eo) != 4 ||
+	if (!json_object_is_type(eo, json_type_object))
+		return -EINVAL;
+	has_act = json_object_object_get_ex(eo, "act", &act);
+	if (has_act) {
+		/* [runs, cpu_usec, mem_peak], users only, runs > 0 (as written) */
+		if (kind != PT_HIST_USER || !json_object_is_type(act, json_type_array) ||
+		    json_object_array_length(act) != 3)
+			return -EINVAL;
+		for (int i = 0; i < 3; i++)
+			if (get_uint(json_object_array_get_idx(act, (size_t)i), INT64_MAX, &av[i]) <
+			    0)
+				return -EINVAL;
+		if (av[0] == 0)
+			return -EINVAL;
+	}
+	if (json_object_object_length(eo) != (has_act ? 5 : 4) ||
 	    !json_object_object_get_ex(eo, "name", &name) ||
 	    !json_object_object_get_ex(eo, "day", &day) ||
 	    !json_object_object_get_ex(eo, "today", &today) ||
@@ -346,6 +412,7 @@ static int parse_entry(struct pt_history *h, int kind, json_object *eo)
 	e->day = (uint32_t)d;
 	if (parse_counters(today, e->today, false) < 0 || parse_counters(total, e->total, true) < 0)
 		return -EINVAL;
+	e->act = (struct pt_hist_act){ av[0], av[1], av[2] };
 	return 0;
 }
 
@@ -439,7 +506,7 @@ int pt_history_flush(struct pt_history *h)
 		h->dirty = h->unjournaled = false;
 		for (int k = 0; k < 2; k++)
 			for (size_t i = 0; i < h->t[k].n; i++)
-				h->t[k].v[i].unjournaled = false;
+				h->t[k].v[i].unjournaled = h->t[k].v[i].act_unjournaled = false;
 	}
 	return r;
 }
@@ -472,6 +539,16 @@ int pt_history_journal(struct pt_history *h, struct pt_journal *j)
 			char line[PT_JOURNAL_LINE_MAX];
 			int q;
 
+			if (e->act_unjournaled) {
+				snprintf(line, sizeof(line),
+					 "A %s %" PRIu64 " %" PRIu64 " %" PRIu64, e->name,
+					 e->act.runs, e->act.cpu_usec, e->act.mem_peak);
+				q = pt_journal_add(j, line);
+				if (q < 0 && r == 0)
+					r = q;
+				if (q >= 0)
+					e->act_unjournaled = false;
+			}
 			if (!e->unjournaled)
 				continue;
 			snprintf(line, sizeof(line),
@@ -492,6 +569,25 @@ int pt_history_journal(struct pt_history *h, struct pt_journal *j)
 	return r;
 }
 
+/* "A <user> <runs> <cpu_usec> <mem_peak>": applied when it has more runs. */
+static int replay_act(struct pt_history *h, const char *line)
+{
+	char name[256];
+	unsigned long long v[3];
+	struct entry *e;
+	int end = 0;
+
+	if (sscanf(line, "A %255s %llu %llu %llu%n", name, &v[0], &v[1], &v[2], &end) != 4 ||
+	    line[end] || v[0] == 0 || v[0] > INT64_MAX || v[1] > INT64_MAX || v[2] > INT64_MAX)
+		return -EINVAL;
+	e = get(h, PT_HIST_USER, name); /* NULL for an invalid name */
+	if (!e || v[0] <= e->act.runs)
+		return 0; /* the file has this or later */
+	e->act = (struct pt_hist_act){ v[0], v[1], v[2] };
+	h->dirty = true;
+	return 1;
+}
+
 int pt_history_replay(struct pt_history *h, const char *line)
 {
 	char name[256];
@@ -501,6 +597,8 @@ int pt_history_replay(struct pt_history *h, const char *line)
 
 	if (!h || !line)
 		return -EINVAL;
+	if (line[0] == 'A' && line[1] == ' ')
+		return replay_act(h, line);
 	if (line[0] != 'H' || line[1] != ' ')
 		return 0;
 	if (sscanf(line, "H %d %255s %llu %llu %llu %llu %llu %llu %llu %llu %llu%n", &kind, name,

@@ -47,6 +47,21 @@ uint32_t pt_history_today(const struct pt_history *h, enum pt_hist_kind kind, co
 uint64_t pt_history_total(const struct pt_history *h, enum pt_hist_kind kind, const char *name,
 			  enum pt_hist_counter c);
 
+/* What act-as runs cost a user (act.c, at act.end): the runs, their CPU time
+ * (the cgroup's usage_usec, summed) and the largest memory peak (bytes). */
+struct pt_hist_act {
+	uint64_t runs;
+	uint64_t cpu_usec;
+	uint64_t mem_peak;
+};
+
+/* Counts one act-as run of user that used cpu_usec and peaked at mem_peak
+ * bytes (sums saturate). */
+void pt_history_act_add(struct pt_history *h, const char *user, uint64_t cpu_usec,
+			uint64_t mem_peak);
+/* The act-as figures of user (all zero when none). */
+struct pt_hist_act pt_history_act(const struct pt_history *h, const char *user);
+
 /* Token bucket of user (ratelimit.h): capacity n, refilled at n per period
  * seconds. Takes one token and returns true, or returns false when empty.
  * now_ms: milliseconds (any clock that does not jump back). */
@@ -60,11 +75,14 @@ int pt_history_flush(struct pt_history *h);
 /* Changed since the last pt_history_journal or flush (and kept in a file)? */
 bool pt_history_pending(const struct pt_history *h);
 /* Queues in j a line "H <kind> <name> <day> <today x4> <total x4>" (the new
- * absolute values) per entry changed since the last call. 0 or -errno. */
+ * absolute values) per entry changed since the last call, and a line
+ * "A <user> <runs> <cpu_usec> <mem_peak>" per user whose act-as figures
+ * changed. 0 or -errno. */
 struct pt_journal;
 int pt_history_journal(struct pt_history *h, struct pt_journal *j);
 /* Applies one journal line when it is an "H" line newer than the entry
- * (the sum of its totals is larger). 1 applied, 0 not, -EINVAL malformed. */
+ * (the sum of its totals is larger) or an "A" line with more runs than the
+ * entry. 1 applied, 0 not, -EINVAL malformed. */
 int pt_history_replay(struct pt_history *h, const char *line);
 
 /* Serialisation (exposed for tests and the fuzzer). */

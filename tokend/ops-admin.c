@@ -308,6 +308,13 @@ int op_explain(struct call *c)
 	OUT("history: %u redemptions of %s that day, %llu in all\n", today, q->user,
 	    (unsigned long long)pt_history_total(d->history, PT_HIST_USER, q->user,
 						 PT_HIST_REDEMPTIONS));
+	{
+		struct pt_hist_act ha = pt_history_act(d->history, q->user);
+
+		OUT("act-as: %llu runs in %s's name, CPU %llu us, peak memory %llu bytes\n",
+		    (unsigned long long)ha.runs, q->user, (unsigned long long)ha.cpu_usec,
+		    (unsigned long long)ha.mem_peak);
+	}
 	if (off < len)
 		off += usage_explain(d, q->user, q->holder, at, text + off, len - off);
 	/* the same decision again, now with its trace */

@@ -741,6 +741,56 @@ static void test_records_complete(void **state)
 	free(log);
 }
 
+/* explain's "act-as:" line for ALICE (the user's history), in buf. */
+static void act_history(char *buf, size_t len)
+{
+	struct pt_req req = { .type = PT_EXPLAIN, .user = (char *)ALICE, .holder = (char *)BOB };
+	struct pt_rep rep;
+	const char *p;
+
+	assert_int_equal(th_call(&req, &rep), 0);
+	if (rep.type != PT_OK)
+		fail_msg("explain refused: %s", rep.message);
+	p = rep.text ? strstr(rep.text, "act-as: ") : NULL;
+	if (!p)
+		fail_msg("no act-as line in explain: %s", rep.text ? rep.text : "");
+	snprintf(buf, len, "%.*s", (int)strcspn(p, "\n"), p);
+	pt_rep_clear(&rep);
+}
+
+/* The user pays for what is done in their name: an act-as that burns CPU
+ * is counted in the user's history (runs, CPU, peak memory), durably (tokend
+ * SIGKILLed right after the reply: the journal has it). */
+static void test_history_counts_cpu(void **state)
+{
+	char id[64], line[256];
+	char *const burn[] = { (char *)sh_path(), (char *)"-c",
+			       (char *)"t=$(($(date +%s%N) + 300000000)); "
+				       "while [ $(date +%s%N) -lt $t ]; do :; done",
+			       NULL };
+	unsigned long long runs = 0, cpu = 0, mem = 0;
+
+	(void)state;
+	act_history(line, sizeof(line));
+	assert_int_equal(sscanf(line, "act-as: %llu runs", &runs), 1);
+	assert_int_equal(runs, 0);
+	grant(sh_path(), 2, 0, id, sizeof(id));
+	run(id, false, path_in("out"), burn);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused: %s", res->text);
+	th_stop(SIGKILL); /* no flush of history.json: the journal only */
+	th_start();
+	act_history(line, sizeof(line));
+	if (sscanf(line, "act-as: %llu runs in " ALICE "'s name, CPU %llu us, peak memory %llu",
+		   &runs, &cpu, &mem) != 3)
+		fail_msg("unexpected line: %s", line);
+	print_message("after the restart: %s\n", line);
+	assert_int_equal(runs, 1);
+	if (cpu < 100000) /* 0.3 s of a busy loop: well over 0.1 s */
+		fail_msg("CPU of the run not counted: %s", line);
+	assert_true(mem > 0);
+}
+
 /* tokend (root) opens only a path the grant names: a path it does not name
  * is refused for that, before any open (a FIFO, a device, a file only root
  * could see would otherwise be opened, its type or absence told back). */
@@ -1032,6 +1082,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_supervisor_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_longer_than_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_counts_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unnamed_path_not_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_killed_at_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blocked_relay_ends, setup, teardown),

@@ -31,7 +31,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pt_history_to_json(h2, &json2) != 0 || strcmp(json, json2) != 0)
 		abort();
 	/* the counters read back as they were written */
-	(void)pt_history_total(h2, PT_HIST_USER, "alice", PT_HIST_REDEMPTIONS);
+	if (pt_history_total(h2, PT_HIST_USER, "alice", PT_HIST_REDEMPTIONS) !=
+	    pt_history_total(h, PT_HIST_USER, "alice", PT_HIST_REDEMPTIONS))
+		abort();
+	/* the act-as figures (runs, CPU, peak memory) too */
+	{
+		struct pt_hist_act a = pt_history_act(h, "alice"), b = pt_history_act(h2, "alice");
+
+		if (a.runs != b.runs || a.cpu_usec != b.cpu_usec || a.mem_peak != b.mem_peak)
+			abort();
+	}
 	free(json);
 	free(json2);
 	pt_history_free(h);

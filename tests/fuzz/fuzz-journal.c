@@ -2,10 +2,11 @@
 /*
  * libFuzzer harness for the usage journal (STATE_DIR/usage.journal): the
  * file reader (lines, over-long lines, a cut last line) and the decoders of
- * its "T" (token uses), "F" (token refusals) and "H" (history counters)
- * lines, as tokend replays them at start. The input is the journal file (a file in a private temp
- * directory, rewritten for each input). Replaying twice must change nothing
- * the second time: a line only ever raises a counter.
+ * its "T" (token uses), "F" (token refusals), "H" (history counters) and
+ * "A" (act-as figures) lines, as tokend replays them at start. The input is
+ * the journal file (a file in a private temp directory, rewritten for each
+ * input). Replaying twice must change nothing the second time: a line only
+ * ever raises a counter.
  */
 #include "config.h"
 

@@ -1970,6 +1970,107 @@ static void test_history_journal(void **state)
 	pt_journal_free(j);
 }
 
+/* act-as figures in the history: a file of the old form (no "act") loads
+ * with zeros; the new fields round-trip through the file and the journal's
+ * "A" line; malformed ones are refused. */
+static void test_history_act(void **state)
+{
+	struct tmp *t = *state;
+	static const char old[] =
+		"{\"v\":1,\"users\":[{\"name\":\"alice\",\"day\":2023313,"
+		"\"today\":[1,1,1,0],\"total\":[5,4,3,1]}],\"actors\":[{\"name\":\"atd\","
+		"\"day\":2023313,\"today\":[1,1,1,0],\"total\":[2,2,2,0]}]}";
+	struct pt_history *h = NULL, *h2 = NULL;
+	struct pt_journal *j = NULL;
+	struct pt_hist_act a;
+	char hpath[256], jpath[256], *json = NULL, *json2 = NULL;
+
+	fail_dir_fsync = fail_fdatasync = 0;
+	/* the old form */
+	assert_int_equal(pt_history_from_json(old, strlen(old), &h), 0);
+	assert_int_equal(pt_history_total(h, PT_HIST_USER, "alice", PT_HIST_REDEMPTIONS), 3);
+	a = pt_history_act(h, "alice");
+	assert_true(a.runs == 0 && a.cpu_usec == 0 && a.mem_peak == 0);
+	/* without act-as use it is written in the old form again */
+	assert_int_equal(pt_history_to_json(h, &json), 0);
+	assert_string_equal(json, old);
+	free(json);
+	/* the new fields: summed CPU, the largest peak */
+	pt_history_act_add(h, "alice", 300000, 4096);
+	pt_history_act_add(h, "alice", 1000, 1024);
+	a = pt_history_act(h, "alice");
+	assert_true(a.runs == 2 && a.cpu_usec == 301000 && a.mem_peak == 4096);
+	assert_int_equal(pt_history_to_json(h, &json), 0);
+	assert_non_null(strstr(json, "\"act\":[2,301000,4096]"));
+	assert_int_equal(pt_history_from_json(json, strlen(json), &h2), 0);
+	a = pt_history_act(h2, "alice");
+	assert_true(a.runs == 2 && a.cpu_usec == 301000 && a.mem_peak == 4096);
+	assert_int_equal(pt_history_to_json(h2, &json2), 0);
+	assert_string_equal(json, json2);
+	free(json);
+	free(json2);
+	pt_history_free(h);
+	pt_history_free(h2);
+	h = h2 = NULL;
+	/* malformed act fields are refused */
+	{
+		static const char *const bad[] = {
+			/* runs 0 is never written */
+			"{\"v\":1,\"users\":[{\"name\":\"a\",\"day\":1,\"today\":[0,0,0,0],"
+			"\"total\":[0,0,0,0],\"act\":[0,1,1]}],\"actors\":[]}",
+			/* two figures */
+			"{\"v\":1,\"users\":[{\"name\":\"a\",\"day\":1,\"today\":[0,0,0,0],"
+			"\"total\":[0,0,0,0],\"act\":[1,1]}],\"actors\":[]}",
+			/* negative */
+			"{\"v\":1,\"users\":[{\"name\":\"a\",\"day\":1,\"today\":[0,0,0,0],"
+			"\"total\":[0,0,0,0],\"act\":[1,-1,1]}],\"actors\":[]}",
+			/* on an actor */
+			"{\"v\":1,\"users\":[],\"actors\":[{\"name\":\"a\",\"day\":1,"
+			"\"today\":[0,0,0,0],\"total\":[0,0,0,0],\"act\":[1,1,1]}]}",
+			/* an unknown sixth key */
+			"{\"v\":1,\"users\":[{\"name\":\"a\",\"day\":1,\"today\":[0,0,0,0],"
+			"\"total\":[0,0,0,0],\"act\":[1,1,1],\"x\":1}],\"actors\":[]}",
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(pt_history_from_json(bad[i], strlen(bad[i]), &h), -EINVAL);
+			assert_null(h);
+		}
+	}
+
+	/* the journal: an act-as run after the last write survives a crash */
+	snprintf(hpath, sizeof(hpath), "%s/history.json", t->dir);
+	snprintf(jpath, sizeof(jpath), "%s/usage.journal", t->dir);
+	assert_int_equal(pt_history_open(hpath, &h, NULL), 0);
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	pt_history_act_add(h, "alice", 5000, 100);
+	assert_int_equal(pt_history_flush(h), 0); /* the file: 1 run */
+	pt_history_act_add(h, "alice", 7000, 300);
+	assert_true(pt_history_pending(h));
+	assert_int_equal(pt_history_journal(h, j), 0);
+	assert_false(pt_history_pending(h));
+	assert_int_equal(pt_journal_sync(j), 0);
+	pt_history_free(h);
+	pt_journal_free(j);
+	assert_int_equal(pt_history_open(hpath, &h, NULL), 0);
+	assert_int_equal(pt_history_act(h, "alice").runs, 1);
+	assert_int_equal(pt_journal_open(jpath, &j), 0);
+	assert_int_equal(pt_journal_replay(j, history_replay_fn, h), 0);
+	a = pt_history_act(h, "alice");
+	assert_true(a.runs == 2 && a.cpu_usec == 12000 && a.mem_peak == 300);
+	/* an older line changes nothing, malformed ones are refused */
+	assert_int_equal(pt_history_replay(h, "A alice 1 1 1"), 0);
+	assert_int_equal(pt_history_act(h, "alice").cpu_usec, 12000);
+	assert_int_equal(pt_history_replay(h, "A alice 3 1"), -EINVAL);
+	assert_int_equal(pt_history_replay(h, "A alice 3 1 1 x"), -EINVAL);
+	assert_int_equal(pt_history_replay(h, "A alice 0 1 1"), -EINVAL);
+	assert_int_equal(pt_history_replay(h, "A alice 3 9223372036854775808 1"), -EINVAL);
+	assert_int_equal(pt_history_replay(h, "A alice 3 20000 50"), 1);
+	a = pt_history_act(h, "alice");
+	assert_true(a.runs == 3 && a.cpu_usec == 20000 && a.mem_peak == 50);
+	pt_history_free(h);
+	pt_journal_free(j);
+}
+
 /* Temporary files of interrupted atomic writes outside tokens/. */
 static void test_remove_stale_temps(void **state)
 {
@@ -2072,6 +2173,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_journal_refusal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_sync_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_act, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_stale_temps, setup, teardown),
