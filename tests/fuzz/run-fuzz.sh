@@ -128,7 +128,7 @@ fuzz_one() {
 		libs=$(pkgflags "libcrypto json-c")
 		maxlen=9000 ;;
 	template)
-		src="$common_src common/jws.c common/ptjson.c common/auditlog.c $tokend_src tokend/template.c tokend/issuers.c tokend/extjwt.c tokend/jwks.c"
+		src="$common_src common/jws.c common/ptjson.c common/auditlog.c $tokend_src tokend/template.c"
 		libs=$(pkgflags "libcrypto json-c libconfig lmdb")
 		maxlen=17000 ;;
 	grantreq) src="$format_src $client_src"; libs=""; maxlen=8192 ;;
