@@ -104,7 +104,15 @@ struct pt_act_spec {
 	uint64_t token_exp, now;
 	const char *term; /* TERM for --pty (the servicer's, checked), or NULL */
 	pid_t parent;	  /* the key holder: the supervisor dies with it */
+	/* the grant's confinement (act-exec.c, confine_fs) */
+	bool no_network;	/* a new, empty network namespace (only lo, down) */
+	char *const *paths;	/* Landlock: only these plus the implicit set */
+	const bool *path_write; /* per path: read-write (else read-only) */
+	size_t n_paths;		/* 0: no file-system confinement */
 };
+
+/* The Landlock ABI the kernel offers (0: none, or disabled at boot). */
+int pt_act_landlock_abi(void);
 
 /* The supervisor's one report, written when the command ended. */
 struct pt_act_report {
