@@ -224,7 +224,13 @@ static __attribute__((noreturn)) void run_command(const struct pt_act_spec *s, c
 	/* --no-network: its own network namespace (only lo, down), made while
 	 * root, so the user owns nothing in it and cannot add a device */
 	if (s->no_network && unshare(CLONE_NEWNET) < 0)
-		child_fail(errfd, "unshare(CLONE_NEWNET) for --no-network", errno);
+		child_fail(
+			errfd,
+			errno == EPERM ?
+				"unshare(CLONE_NEWNET) for --no-network: tokend lacks CAP_SYS_ADMIN or "
+				"may not make namespaces" :
+				"unshare(CLONE_NEWNET) for --no-network",
+			errno);
 	if (initgroups(s->user, s->gid) < 0)
 		child_fail(errfd, "initgroups", errno);
 	if (setresgid(s->gid, s->gid, s->gid) < 0)

@@ -41,10 +41,12 @@ struct pt_daemon;
  * setgid, initgroups), loginuid (audit_control), the kernel audit's
  * USER_CMD record (audit_write), the pty's owner (chown),
  * PAM session modules' limits (sys_resource), cgroup files of others'
- * (dac_override), signals to the user's processes (kill). */
+ * (dac_override), signals to the user's processes (kill), a grant's
+ * --no-network namespace (sys_admin: unshare(CLONE_NEWNET); kept only where
+ * the bounding set has it, else such grants are refused at run time). */
 #define PT_ACT_CAPS                                                                         \
 	CAP_SETUID, CAP_SETGID, CAP_AUDIT_CONTROL, CAP_CHOWN, CAP_FOWNER, CAP_SYS_RESOURCE, \
-		CAP_DAC_OVERRIDE, CAP_KILL
+		CAP_DAC_OVERRIDE, CAP_KILL, CAP_SYS_ADMIN
 /* The cgroup (under tokend's own) that holds the runs' cgroups. */
 #define PT_ACT_CGROUP "pertok-act"
 
