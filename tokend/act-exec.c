@@ -95,6 +95,16 @@ int pt_act_landlock_abi(void)
 	return abi < 0 ? 0 : (int)abi;
 }
 
+bool pt_act_can_unshare_net(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return false;
+	return (data[CAP_SYS_ADMIN / 32].permitted & (1u << (CAP_SYS_ADMIN % 32))) != 0;
+}
+
 #define LL_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 #define LL_WRITE                                                         \
 	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | \

@@ -834,6 +834,13 @@ int op_act(struct call *c)
 			 "Landlock (CONFIG_SECURITY_LANDLOCK, lsm=landlock): not run");
 		goto out;
 	}
+	if (g->no_network && !pt_act_can_unshare_net()) {
+		snprintf(a->rule, sizeof(a->rule), "grant.confine");
+		r = deny(c, a, PT_E_DENIED,
+			 "the grant is --no-network but tokend lacks CAP_SYS_ADMIN (its unit's "
+			 "CapabilityBoundingSet=) to make the namespace: not run");
+		goto out;
+	}
 	if (n_runs >= PT_ACT_MAX_RUNS || runs_of(c->peer->uid) >= PT_ACT_MAX_RUNS_PER_UID) {
 		snprintf(why, sizeof(why),
 			 "too many commands running (at most %u per servicer, %u in all)",

@@ -115,6 +115,9 @@ struct pt_act_spec {
 
 /* The Landlock ABI the kernel offers (0: none, or disabled at boot). */
 int pt_act_landlock_abi(void);
+/* May the supervisor make a --no-network grant's namespace (CAP_SYS_ADMIN
+ * permitted)? */
+bool pt_act_can_unshare_net(void);
 
 /* The supervisor's one report, written when the command ended. */
 struct pt_act_report {
