@@ -105,6 +105,11 @@ bool pt_act_can_unshare_net(void)
 	return (data[CAP_SYS_ADMIN / 32].permitted & (1u << (CAP_SYS_ADMIN % 32))) != 0;
 }
 
+/* ABI 3 (Linux 6.2; Debian 12's headers predate it): truncate(2) is only
+ * refused when handled, so it is handled wherever the kernel knows it */
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
 #define LL_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 #define LL_WRITE                                                         \
 	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | \
@@ -157,11 +162,20 @@ static int ll_add_path(int rs, const char *path, uint64_t access, bool must)
 static void confine_fs(const struct pt_act_spec *s, int errfd)
 {
 	struct landlock_ruleset_attr ra = { .handled_access_fs = LL_ALL };
-	int rs, r;
+	int abi = pt_act_landlock_abi(), rs, r;
+	uint64_t wr = LL_WRITE;
 
-	if (pt_act_landlock_abi() < 1)
+	if (abi < 1)
 		child_fail(errfd, "Landlock (the kernel has none: confined commands do not run)",
 			   EOPNOTSUPP);
+	if (abi >= 2) { /* else renames and links across directories are refused */
+		ra.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+		wr |= LANDLOCK_ACCESS_FS_REFER;
+	}
+	if (abi >= 3) {
+		ra.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+		wr |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	}
 	rs = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof(ra), 0);
 	if (rs < 0)
 		child_fail(errfd, "landlock_create_ruleset", errno);
@@ -169,14 +183,14 @@ static void confine_fs(const struct pt_act_spec *s, int errfd)
 		if ((r = ll_add_path(rs, ll_implicit_rx[i], LL_READ | LANDLOCK_ACCESS_FS_EXECUTE,
 				     false)) < 0)
 			child_fail(errfd, "Landlock rule for the implicit paths", -r);
-	if ((r = ll_add_path(rs, "/dev/null", LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE, false)) < 0)
+	if ((r = ll_add_path(rs, "/dev/null", LL_READ | (wr & LL_FILE), false)) < 0)
 		child_fail(errfd, "Landlock rule for /dev/null", -r);
 	if ((r = ll_add(rs, s->exe_fd, LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE)) <
 	    0)
 		child_fail(errfd, "Landlock rule for the binary", -r);
 	for (size_t i = 0; i < s->n_paths; i++)
-		if ((r = ll_add_path(rs, s->paths[i],
-				     s->path_write[i] ? LL_READ | LL_WRITE : LL_READ, true)) < 0)
+		if ((r = ll_add_path(rs, s->paths[i], s->path_write[i] ? LL_READ | wr : LL_READ,
+				     true)) < 0)
 			child_fail(errfd,
 				   s->path_write[i] ? "Landlock rule for a write path" :
 						      "Landlock rule for a read path",

@@ -1082,11 +1082,15 @@ static void test_confined_paths(void **state)
 	assert_int_equal(chown(other, uids[0], uids[0]), 0);
 	write_text(ro, "in", "read-me\n");
 	write_text(other, "secret", "outside\n");
+	snprintf(cmd, sizeof(cmd), "%s/secret", other);
+	assert_int_equal(chown(cmd, uids[0], uids[0]), 0);
 	snprintf(cmd, sizeof(cmd),
 		 "cat %s/in; echo rc1=$?; cat %s/secret; echo rc2=$?; "
 		 "echo w > %s/new; echo rc3=$?; echo w > %s/new; echo rc4=$?; "
-		 "echo w > %s/new; echo rc5=$?",
-		 ro, other, rw, ro, other);
+		 "echo w > %s/new; echo rc5=$?; "
+		 "python3 -c 'import os, sys; os.truncate(sys.argv[1], 0)' %s/secret 2>/dev/null; "
+		 "echo rc6=$?",
+		 ro, other, rw, ro, other, other);
 	if (grant_confined(&g, id, sizeof(id)) < 0)
 		fail_msg("grant refused: %s", res->text);
 	run(id, false, path_in("out"), argv);
@@ -1105,6 +1109,15 @@ static void test_confined_paths(void **state)
 	assert_null(strstr(out, "outside"));
 	assert_null(strstr(out, "rc4=0"));
 	assert_null(strstr(out, "rc5=0"));
+	if (abi >= 3)
+		assert_null(strstr(out, "rc6=0"));
+	free(out);
+	/* truncate(2) is refused too (Landlock ABI 3 and later) */
+	snprintf(cmd, sizeof(cmd), "%s/secret", other);
+	out = th_slurp(cmd);
+	assert_non_null(out);
+	if (abi >= 3)
+		assert_string_equal(out, "outside\n");
 	free(out);
 	snprintf(cmd, sizeof(cmd), "%s/new", rw);
 	assert_int_equal(access(cmd, F_OK), 0);
