@@ -17,6 +17,7 @@
 
 int pt_grant_spec_put(struct ptbuf *b, const struct pt_grant_spec *s)
 {
+	bool confined;
 	int r;
 
 	if (!s)
@@ -38,11 +39,24 @@ int pt_grant_spec_put(struct ptbuf *b, const struct pt_grant_spec *s)
 			if ((r = ptbuf_put_cstring_max(b, c->argv[j], PT_MAX_GRANT_ARG)) < 0)
 				return r;
 	}
+	confined = s->no_network || s->n_paths;
 	if ((r = ptbuf_put_u64(b, s->not_before)) < 0 || (r = ptbuf_put_u64(b, s->lifetime)) < 0 ||
-	    (r = ptbuf_put_u8(b, s->has_hours)) < 0 || (r = ptbuf_put_u8(b, s->hours_from)) < 0 ||
-	    (r = ptbuf_put_u8(b, s->hours_to)) < 0 || (r = ptbuf_put_u32(b, s->max_uses)) < 0 ||
-	    (r = ptbuf_put_u64(b, s->max_runtime)) < 0 || (r = ptbuf_put_u32(b, s->depth)) < 0)
+	    (r = ptbuf_put_u8(b, (uint8_t)((s->has_hours ? 1 : 0) | (confined ? 2 : 0)))) < 0 ||
+	    (r = ptbuf_put_u8(b, s->hours_from)) < 0 || (r = ptbuf_put_u8(b, s->hours_to)) < 0 ||
+	    (r = ptbuf_put_u32(b, s->max_uses)) < 0 || (r = ptbuf_put_u64(b, s->max_runtime)) < 0 ||
+	    (r = ptbuf_put_u32(b, s->depth)) < 0)
 		return r;
+	if (!confined)
+		return 0;
+	if (s->n_paths > PT_MAX_GRANT_PATHS)
+		return -E2BIG;
+	if ((r = ptbuf_put_u8(b, s->no_network ? 1 : 0)) < 0 ||
+	    (r = ptbuf_put_u32(b, s->n_paths)) < 0)
+		return r;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if ((r = ptbuf_put_u8(b, s->paths[i].write ? 1 : 0)) < 0 ||
+		    (r = ptbuf_put_cstring_max(b, s->paths[i].path, PT_MAX_PATH)) < 0)
+			return r;
 	return 0;
 }
 

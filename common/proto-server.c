@@ -231,6 +231,7 @@ static bool abs_path(const char *s)
 int pt_grant_spec_get(struct ptbuf_view *v, struct pt_grant_spec **ret)
 {
 	struct pt_grant_spec *s = calloc(1, sizeof(*s));
+	uint32_t n_paths;
 	int r = -EBADMSG;
 
 	if (!s)
@@ -274,6 +275,30 @@ int pt_grant_spec_get(struct ptbuf_view *v, struct pt_grant_spec **ret)
 	    ptbuf_view_get_u8(v, &s->hours_to) < 0 || ptbuf_view_get_u32(v, &s->max_uses) < 0 ||
 	    ptbuf_view_get_u64(v, &s->max_runtime) < 0 || ptbuf_view_get_u32(v, &s->depth) < 0)
 		goto out;
+	if (s->has_hours & 2) {
+		/* confinement follows (proto.h SPEC) */
+		s->has_hours &= 1;
+		if (ptbuf_view_get_u8(v, &s->no_network) < 0 || s->no_network > 1 ||
+		    ptbuf_view_get_u32(v, &n_paths) < 0 || n_paths > PT_MAX_GRANT_PATHS ||
+		    (!n_paths && !s->no_network))
+			goto out;
+		s->paths = calloc(n_paths ? n_paths : 1, sizeof(*s->paths));
+		if (!s->paths) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (uint32_t i = 0; i < n_paths; i++) {
+			struct pt_grant_wire_path *p = &s->paths[i];
+
+			if (ptbuf_view_get_u8(v, &p->write) < 0 || p->write > 1)
+				goto out;
+			if (ptbuf_view_get_cstring(v, PT_MAX_PATH, &p->path) < 0)
+				goto out;
+			s->n_paths = i + 1;
+			if (!abs_path(p->path))
+				goto out;
+		}
+	}
 	if (s->has_hours > 1 || s->hours_from > 23 || s->hours_to > 23 ||
 	    (s->has_hours && s->hours_from == s->hours_to) ||
 	    (!s->has_hours && (s->hours_from || s->hours_to)))

@@ -113,6 +113,9 @@ void pt_grant_spec_free(struct pt_grant_spec *s)
 		free(s->cmds[i].argv);
 	}
 	free(s->cmds);
+	for (uint32_t i = 0; s->paths && i < s->n_paths; i++)
+		free(s->paths[i].path);
+	free(s->paths);
 	free(s);
 }
 

@@ -75,6 +75,13 @@
  *                (0..23, different when has_hours; both 0 otherwise), u32
  *                max_uses (0 = unset), u64 max_runtime (s, 0 = unset), u32
  *                depth. The digests are never sent: tokend reads the files.
+ *                Confinement (added later, backward compatible): has_hours
+ *                bit 0x02 set means after depth come u8 no_network (0/1),
+ *                u32 n_paths (1..PT_MAX_GRANT_PATHS when the bit is set, or
+ *                0 with no_network 1), n_paths x { u8 write (0: read-only,
+ *                1: read-write), str path (absolute) }. A client sets the
+ *                bit only when it asks for confinement, so older tokends
+ *                still accept its other grants.
  *   PT_GRANT_CREATE   str user ("" or the caller's own name: nobody, root
  *                     included, creates a grant in another user's name), SPEC
  *   PT_GRANT_LIST     str user ("" = the caller's grants, as origin and as
@@ -238,6 +245,7 @@
 #define PT_ACT_MAX_RUNTIME 86400u  /* s: the longest an act-as command runs */
 #define PT_MAX_SIGNED 16384u	   /* GRANT_SIGNED: the request, the signature */
 #define PT_MAX_GRANT_CMDS 8u	   /* commands in one grant SPEC */
+#define PT_MAX_GRANT_PATHS 16u	   /* confinement paths in one grant SPEC */
 #define PT_MAX_GRANT_ARGS 64u	   /* arguments of one command */
 #define PT_MAX_GRANT_ARG 1024u	   /* bytes of one argument */
 #define PT_MAX_PATH 4095u	   /* an absolute path */
@@ -347,6 +355,12 @@ struct pt_grant_spec {
 	uint32_t max_uses;
 	uint64_t max_runtime;
 	uint32_t depth;
+	uint8_t no_network;
+	struct pt_grant_wire_path {
+		char *path;
+		uint8_t write;
+	} * paths;
+	uint32_t n_paths;
 };
 void pt_grant_spec_free(struct pt_grant_spec *s);
 

@@ -833,6 +833,21 @@ int op_act(struct call *c)
 		r = deny(c, a, PT_E_DENIED, why[0] ? why : "the grant does not allow this");
 		goto out;
 	}
+	/* confined to paths: Landlock, or no run (never silently unconfined) */
+	if (g->n_paths && pt_act_landlock_abi() < 1) {
+		snprintf(a->rule, sizeof(a->rule), "grant.confine");
+		r = deny(c, a, PT_E_DENIED,
+			 "the grant confines the command to paths but this kernel has no "
+			 "Landlock (CONFIG_SECURITY_LANDLOCK, lsm=landlock): not run");
+		goto out;
+	}
+	if (g->no_network && !pt_act_can_unshare_net()) {
+		snprintf(a->rule, sizeof(a->rule), "grant.confine");
+		r = deny(c, a, PT_E_DENIED,
+			 "the grant is --no-network but tokend lacks CAP_SYS_ADMIN (its unit's "
+			 "CapabilityBoundingSet=) to make the namespace: not run");
+		goto out;
+	}
 	if (n_runs >= PT_ACT_MAX_RUNS || runs_of(c->peer->uid) >= PT_ACT_MAX_RUNS_PER_UID) {
 		snprintf(why, sizeof(why),
 			 "too many commands running (at most %u per servicer, %u in all)",
@@ -917,6 +932,10 @@ int op_act(struct call *c)
 		.now = now,
 		.term = term ? term : "xterm",
 		.parent = getpid(),
+		.no_network = g->no_network,
+		.paths = g->paths,
+		.path_write = g->path_write,
+		.n_paths = g->n_paths,
 	};
 	pid = fork();
 	if (pid < 0) {

@@ -41,10 +41,12 @@ struct pt_daemon;
  * setgid, initgroups), loginuid (audit_control), the kernel audit's
  * USER_CMD record (audit_write), the pty's owner (chown),
  * PAM session modules' limits (sys_resource), cgroup files of others'
- * (dac_override), signals to the user's processes (kill). */
+ * (dac_override), signals to the user's processes (kill), a grant's
+ * --no-network namespace (sys_admin: unshare(CLONE_NEWNET); kept only where
+ * the bounding set has it, else such grants are refused at run time). */
 #define PT_ACT_CAPS                                                                         \
 	CAP_SETUID, CAP_SETGID, CAP_AUDIT_CONTROL, CAP_CHOWN, CAP_FOWNER, CAP_SYS_RESOURCE, \
-		CAP_DAC_OVERRIDE, CAP_KILL
+		CAP_DAC_OVERRIDE, CAP_KILL, CAP_SYS_ADMIN
 /* The cgroup (under tokend's own) that holds the runs' cgroups. */
 #define PT_ACT_CGROUP "pertok-act"
 
@@ -104,7 +106,18 @@ struct pt_act_spec {
 	uint64_t token_exp, now;
 	const char *term; /* TERM for --pty (the servicer's, checked), or NULL */
 	pid_t parent;	  /* the key holder: the supervisor dies with it */
+	/* the grant's confinement (act-exec.c, confine_fs) */
+	bool no_network;	/* a new, empty network namespace (only lo, down) */
+	char *const *paths;	/* Landlock: only these plus the implicit set */
+	const bool *path_write; /* per path: read-write (else read-only) */
+	size_t n_paths;		/* 0: no file-system confinement */
 };
+
+/* The Landlock ABI the kernel offers (0: none, or disabled at boot). */
+int pt_act_landlock_abi(void);
+/* May the supervisor make a --no-network grant's namespace (CAP_SYS_ADMIN
+ * permitted)? */
+bool pt_act_can_unshare_net(void);
 
 /* The supervisor's one report, written when the command ended. */
 struct pt_act_report {

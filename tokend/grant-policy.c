@@ -159,9 +159,57 @@ static bool argv_within(const struct pt_grant_cmd *p, const struct pt_grant_cmd 
 	return true;
 }
 
+/* Is path under (or equal to) base? */
+static bool path_under(const char *path, const char *base)
+{
+	size_t n = strlen(base), m = strlen(path);
+
+	if (strstr(path, "/../") || (m >= 3 && strcmp(path + m - 3, "/..") == 0))
+		return false; /* textually under, resolved outside */
+	while (n > 1 && base[n - 1] == '/')
+		n--;
+	if (strncmp(path, base, n) != 0)
+		return false;
+	return path[n] == '\0' || path[n] == '/' || (n == 1 && base[0] == '/');
+}
+
+/* Confinement only narrows along a delegation: no_network stays, and with
+ * the parent confined to paths, each of the child's paths lies under one of
+ * the parent's with at least the access (a write path under a write one). */
+static bool confinement_within(const struct pt_grant *p, const struct pt_grant *c, char *reason,
+			       size_t reasonlen)
+{
+	if (p->no_network && !c->no_network) {
+		snprintf(reason, reasonlen, "the grant is --no-network: a delegate keeps it");
+		return false;
+	}
+	if (!p->n_paths)
+		return true;
+	if (!c->n_paths) {
+		snprintf(reason, reasonlen,
+			 "the grant confines the command to paths: a delegate keeps that");
+		return false;
+	}
+	for (size_t i = 0; i < c->n_paths; i++) {
+		bool ok = false;
+
+		for (size_t j = 0; j < p->n_paths && !ok; j++)
+			ok = path_under(c->paths[i], p->paths[j]) &&
+			     (p->path_write[j] || !c->path_write[i]);
+		if (!ok) {
+			snprintf(reason, reasonlen, "%s path %s is not within the grant's paths",
+				 c->path_write[i] ? "write" : "read", c->paths[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
 bool pt_grant_subset(const struct pt_grant *p, const struct pt_grant *c, char *reason,
 		     size_t reasonlen)
 {
+	if (!confinement_within(p, c, reason, reasonlen))
+		return false;
 	for (size_t i = 0; i < c->n_cmds; i++) {
 		const struct pt_grant_cmd *cc = &c->cmds[i];
 		bool ok = false;

@@ -56,6 +56,8 @@ void pt_grant_free(struct pt_grant *g)
 	for (size_t i = 0; i < g->n_cmds; i++)
 		cmd_clear(&g->cmds[i]);
 	free(g->cmds);
+	for (size_t i = 0; i < g->n_paths; i++)
+		free(g->paths[i]);
 	free(g);
 }
 
@@ -78,6 +80,12 @@ int pt_grant_copy(const struct pt_grant *g, struct pt_grant **ret)
 	n->origin = n->servicer = n->servicer_exe = n->servicer_unit = NULL;
 	n->cmds = NULL;
 	n->n_cmds = 0;
+	n->n_paths = 0;
+	for (size_t i = 0; i < g->n_paths; i++) {
+		if (dup_opt(g->paths[i], &n->paths[i]) < 0)
+			goto nomem;
+		n->n_paths = i + 1;
+	}
 	if (dup_opt(g->origin, &n->origin) < 0 || dup_opt(g->servicer, &n->servicer) < 0 ||
 	    dup_opt(g->servicer_exe, &n->servicer_exe) < 0 ||
 	    dup_opt(g->servicer_unit, &n->servicer_unit) < 0)
@@ -214,6 +222,10 @@ int pt_grant_format(const struct pt_grant *g, char **ret, size_t *ret_len)
 	putf(&o,
 	     "max_uses=%" PRIu32 "\nuses=%" PRIu32 "\nmax_runtime=%" PRIu64 "\ndepth=%" PRIu32 "\n",
 	     g->max_uses, g->uses, g->max_runtime, g->depth);
+	if (g->no_network)
+		putf(&o, "no_network=1\n");
+	for (size_t i = 0; i < g->n_paths; i++)
+		put_str(&o, g->path_write[i] ? "write" : "read", g->paths[i]);
 	if (g->parent[0])
 		put_str(&o, "parent", g->parent);
 	putf(&o, "revoked=%d\ncreated=%" PRIu64 "\n", g->revoked ? 1 : 0, g->created);
@@ -334,6 +346,8 @@ enum gkey {
 	G_USES,
 	G_MAX_RUNTIME,
 	G_DEPTH,
+	G_NO_NETWORK,
+	G_PATH, /* read= or write= (one slot: they interleave) */
 	G_PARENT,
 	G_REVOKED,
 	G_CREATED,
@@ -362,6 +376,8 @@ static const char *const gkeys[_G_MAX] = {
 	[G_USES] = "uses",
 	[G_MAX_RUNTIME] = "max_runtime",
 	[G_DEPTH] = "depth",
+	[G_NO_NETWORK] = "no_network",
+	[G_PATH] = "read",
 	[G_PARENT] = "parent",
 	[G_REVOKED] = "revoked",
 	[G_CREATED] = "created",
@@ -371,7 +387,7 @@ static const char *const gkeys[_G_MAX] = {
 static bool optional_key(enum gkey k)
 {
 	return k == G_SERVICER_EXE || k == G_SERVICER_UNIT || k == G_HOURS || k == G_PARENT ||
-	       k == G_EXPIRES;
+	       k == G_EXPIRES || k == G_NO_NETWORK || k == G_PATH;
 }
 
 /* May key k follow key prev? Keys come in the table's order, optional ones
@@ -380,7 +396,7 @@ static bool order_ok(int prev, enum gkey k)
 {
 	if (k == G_CMD && (prev == G_PREFIX || prev == G_ARG))
 		return true; /* the next command */
-	if (k == G_ARG && prev == G_ARG)
+	if ((k == G_ARG && prev == G_ARG) || (k == G_PATH && prev == G_PATH))
 		return true;
 	if (k == G_ARG)
 		return prev == G_PREFIX;
@@ -454,6 +470,8 @@ int pt_grant_parse(const void *data, size_t len, struct pt_grant **ret, char *er
 		for (int i = 0; i < _G_MAX; i++)
 			if (strcmp(line, gkeys[i]) == 0)
 				k = i;
+		if (strcmp(line, "write") == 0)
+			k = G_PATH;
 		if (k < 0) {
 			r = fail(err, errlen, ln, "unknown key \"%.32s\"", line);
 			goto out;
@@ -495,6 +513,13 @@ int pt_grant_parse(const void *data, size_t len, struct pt_grant **ret, char *er
 				}
 				cmd->sha256[i] = (uint8_t)(a << 4 | b);
 			}
+			continue;
+		case G_NO_NETWORK:
+			if (strcmp(v, "1") != 0) {
+				r = fail(err, errlen, ln, "no_network must be 1 (or left out)");
+				goto out;
+			}
+			g->no_network = true;
 			continue;
 		case G_PREFIX:
 		case G_REVOKED:
@@ -610,6 +635,21 @@ int pt_grant_parse(const void *data, size_t len, struct pt_grant **ret, char *er
 				g->origin = s;
 			else
 				g->servicer = s;
+			break;
+		case G_PATH:
+			if (!path_ok(s)) {
+				free(s);
+				r = fail(err, errlen, ln, "%s: not an absolute path", line);
+				goto out;
+			}
+			if (g->n_paths >= PT_GRANT_MAX_PATHS) {
+				free(s);
+				r = fail(err, errlen, ln, "more than %d read/write paths",
+					 PT_GRANT_MAX_PATHS);
+				goto out;
+			}
+			g->path_write[g->n_paths] = line[0] == 'w';
+			g->paths[g->n_paths++] = s;
 			break;
 		case G_SERVICER_EXE:
 		case G_CMD:

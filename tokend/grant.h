@@ -21,7 +21,7 @@
  *   servicer_uid=  [servicer_exe=]  [servicer_unit=]
  *   (cmd=PATH  sha256=HEX64  prefix=0|1  (arg=A)*)+  (per command)
  *   not_before=  not_after=  [hours=HH-HH]  max_uses=  uses=  max_runtime=
- *   depth=  [parent=]  revoked=0|1  created=  [expires=]  (request only:
+ *   depth=  [no_network=1]  (read=PATH | write=PATH)*  [parent=]  revoked=0|1  created=  [expires=]  (request only:
  *   when it lapses unanswered)
  */
 #pragma once
@@ -42,6 +42,7 @@ struct pt_daemon;
 #define PT_GRANT_MAX_ARG 1024	  /* bytes of one argv entry */
 #define PT_GRANT_MAX_RECORD 65536 /* bytes of one record's text */
 #define PT_GRANT_MAX_FILE (64u * 1024u * 1024u)
+#define PT_GRANT_MAX_PATHS 16 /* read= plus write= paths of one grant's confinement */
 
 enum pt_grant_kind {
 	PT_GRANT_KIND_GRANT = 0,
@@ -78,6 +79,13 @@ struct pt_grant {
 	/* added */
 	enum pt_grant_kind kind;
 	uint64_t expires; /* request: lapses unanswered at this time */
+	/* confinement of the command (act-exec.c): with any path, Landlock
+	 * allows only these (read: read-only, write: read-write) plus the
+	 * implicit start-up set; no_network: a new, empty network namespace */
+	char *paths[PT_GRANT_MAX_PATHS];
+	bool path_write[PT_GRANT_MAX_PATHS];
+	size_t n_paths;
+	bool no_network;
 };
 
 /* ---------------------------------------------------------- the API */

@@ -84,6 +84,14 @@ int grant_of_spec(const struct pt_grant_spec *s, uint64_t now, struct pt_grant *
 	g->max_uses = s->max_uses;
 	g->max_runtime = s->max_runtime;
 	g->depth = s->depth;
+	g->no_network = s->no_network;
+	for (uint32_t i = 0; i < s->n_paths && i < PT_GRANT_MAX_PATHS; i++) {
+		g->paths[i] = strdup(s->paths[i].path);
+		if (!g->paths[i])
+			goto out;
+		g->path_write[i] = s->paths[i].write;
+		g->n_paths = i + 1;
+	}
 	*ret = g;
 	return 0;
 out:
@@ -260,6 +268,12 @@ static void describe(char **buf, size_t *len, size_t *cap, const struct pt_grant
 		append(buf, len, cap, " servicer_unit=");
 		append_escaped(buf, len, cap, g->servicer_unit);
 	}
+	if (g->no_network)
+		append(buf, len, cap, " no_network=1");
+	for (size_t i = 0; i < g->n_paths; i++) {
+		append(buf, len, cap, g->path_write[i] ? " write=" : " read=");
+		append_escaped(buf, len, cap, g->paths[i]);
+	}
 	if (g->kind == PT_GRANT_KIND_REQUEST)
 		append(buf, len, cap, " expires=%" PRIu64, g->expires);
 	else
@@ -361,6 +375,19 @@ int op_grant_delegate(struct call *c)
 		child->max_uses = parent->max_uses - parent->uses;
 	if (!child->max_runtime)
 		child->max_runtime = parent->max_runtime;
+	/* confinement only narrows: none asked, the parent's (pt_grant_subset) */
+	child->no_network |= parent->no_network;
+	if (!child->n_paths) {
+		for (size_t i = 0; i < parent->n_paths; i++) {
+			child->paths[i] = strdup(parent->paths[i]);
+			if (!child->paths[i]) {
+				pt_grant_free(child);
+				return reply_error(c, PT_E_INTERNAL, "out of memory");
+			}
+			child->path_write[i] = parent->path_write[i];
+			child->n_paths = i + 1;
+		}
+	}
 	if (!child->has_hours && parent->has_hours) {
 		child->has_hours = true;
 		child->hours_from = parent->hours_from;

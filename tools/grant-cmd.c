@@ -19,6 +19,7 @@ struct scope {
 	struct pt_grant_spec spec;
 	struct pt_grant_wire_cmd cmd;
 	bool have_cmd, args, args_prefix;
+	struct pt_grant_wire_path paths[PT_MAX_GRANT_PATHS];
 	/* pertokctl */
 	const char *user, *servicer, *grant;
 };
@@ -37,8 +38,11 @@ static const struct option scope_opts[] = {
 	{ "user", required_argument, NULL, 'u' },
 	{ "servicer", required_argument, NULL, 'S' },
 	{ "grant", required_argument, NULL, 'g' },
+	{ "read", required_argument, NULL, 'R' },
+	{ "write", required_argument, NULL, 'W' },
+	{ "no-network", no_argument, NULL, 'N' },
 };
-#define SCOPE_SHORTOPTS "c:aPe:n:o:r:d:x:U:u:S:g:"
+#define SCOPE_SHORTOPTS "c:aPe:n:o:r:d:x:U:u:S:g:R:W:N"
 
 static int opt_scope(int c, const char *arg, void *u)
 {
@@ -102,6 +106,24 @@ static int opt_scope(int c, const char *arg, void *u)
 		return 0;
 	case 'U':
 		s->spec.servicer_unit = (char *)arg;
+		return 0;
+	case 'R':
+	case 'W':
+		if (arg[0] != '/' || strlen(arg) > PT_MAX_PATH) {
+			tool_err("--%s needs an absolute path: %s", c == 'R' ? "read" : "write",
+				 arg);
+			return -EINVAL;
+		}
+		if (s->spec.n_paths >= PT_MAX_GRANT_PATHS) {
+			tool_err("at most %u --read and --write paths", PT_MAX_GRANT_PATHS);
+			return -EINVAL;
+		}
+		s->paths[s->spec.n_paths].path = (char *)arg;
+		s->paths[s->spec.n_paths++].write = c == 'W';
+		s->spec.paths = s->paths;
+		return 0;
+	case 'N':
+		s->spec.no_network = 1;
 		return 0;
 	case 'u':
 		s->user = arg;
@@ -208,6 +230,7 @@ int grant_cmd_create(int argc, char **argv, void (*usage)(FILE *f), struct tool_
 				 !s.have_cmd ? "--cmd PATH" : "--expires D");
 		tool_err("usage: grant SERVICER --cmd PATH --expires D [--uses N] [--hours HH-HH]\n"
 			 "       [--max-runtime D] [--depth N] [--exe PATH] [--unit UNIT]\n"
+			 "       [--read PATH]... [--write PATH]... [--no-network]\n"
 			 "       [--args|--args-prefix ARG...]");
 		return TOOL_EXIT_USAGE;
 	}

@@ -56,6 +56,7 @@ static void usage(FILE *f)
 		"                          grant USER gave you; exits with its status\n"
 		"  grant SERVICER --cmd PATH --expires D [--uses N] [--hours HH-HH]\n"
 		"        [--max-runtime D] [--depth N] [--exe PATH] [--unit UNIT]\n"
+		"        [--read PATH]... [--write PATH]... [--no-network]\n"
 		"        [--args|--args-prefix [--] ARG...]\n"
 		"                          let SERVICER run PATH as you (see pertok(1))\n"
 		"  grants                  your grants, as user and as servicer\n"

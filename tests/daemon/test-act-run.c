@@ -22,7 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -84,7 +88,11 @@ struct grant_args {
 	const char *path;
 	uint32_t max_uses;
 	uint64_t max_runtime;
-	const char *exe; /* the servicer's executable, NULL: any */
+	const char *exe;			/* the servicer's executable, NULL: any */
+	const struct pt_grant_wire_path *paths; /* confinement, n_paths of them */
+	uint32_t n_paths;
+	uint8_t no_network;
+	uint32_t depth;
 };
 
 /* In a child: req to tokend; into res its reply's type, error code and text
@@ -120,7 +128,11 @@ static int create_grant(void *arg)
 				      .n_cmds = 1,
 				      .lifetime = 3600,
 				      .max_uses = g->max_uses,
-				      .max_runtime = g->max_runtime };
+				      .max_runtime = g->max_runtime,
+				      .depth = g->depth,
+				      .no_network = g->no_network,
+				      .paths = (struct pt_grant_wire_path *)g->paths,
+				      .n_paths = g->n_paths };
 	struct pt_req req = { .type = PT_GRANT_CREATE, .user = (char *)"", .gspec = &spec };
 
 	return call_res(&req, false);
@@ -165,7 +177,7 @@ static int act_as(void *arg)
 
 static void grant(const char *path, uint32_t uses, uint64_t runtime, char *ret_id, int len)
 {
-	struct grant_args g = { path, uses, runtime, NULL };
+	struct grant_args g = { path, uses, runtime, NULL, NULL, 0, 0, 0 };
 	pid_t pid = spawn_as(uids[0], create_grant, &g);
 
 	assert_true(pid > 0);
@@ -1022,7 +1034,7 @@ static void test_grant_credential(void **state)
 {
 	char id[64], other[64], cred[sizeof(res->text)];
 	char *const argv[] = { (char *)sh_path(), (char *)"-c", (char *)"exit 4", NULL };
-	struct grant_args g = { sh_path(), 5, 0, th.self_exe };
+	struct grant_args g = { sh_path(), 5, 0, th.self_exe, NULL, 0, 0, 0 };
 	struct act_args a = { .argv = argv, .cred = cred };
 	pid_t pid;
 
@@ -1069,6 +1081,242 @@ static void test_grant_credential(void **state)
 	close(a.fds[0]);
 }
 
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "we");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* As alice: a grant confined by g (paths, no_network) into id; 0 or the
+ * refusal's message in res->text. */
+static int grant_confined(const struct grant_args *g, char *ret_id, size_t len)
+{
+	pid_t pid = spawn_as(uids[0], create_grant, (void *)g);
+
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid, 10000), 0);
+	assert_int_equal(res->transport, 0);
+	if (res->type != PT_OK)
+		return -1;
+	snprintf(ret_id, len, "%.63s", res->text);
+	return 0;
+}
+
+/* --read/--write (Landlock): the command reads a read path, writes only
+ * the write path, and is refused (EACCES) anything outside them; where the
+ * kernel has no Landlock the act-as is refused, never run unconfined. */
+static void test_confined_paths(void **state)
+{
+	char top[] = "/tmp/pertok-ll.XXXXXX", ro[64], rw[64], other[64], cmd[1024], id[64];
+	char *out;
+	char *const argv[] = { (char *)sh_path(), (char *)"-c", cmd, NULL };
+	struct pt_grant_wire_path paths[2] = { { ro, 0 }, { rw, 1 } };
+	struct grant_args g = { sh_path(), 5, 0, NULL, paths, 2, 0, 0 };
+	long abi = syscall(444 /* landlock_create_ruleset */, NULL, 0, 1);
+
+	(void)state;
+	assert_non_null(mkdtemp(top));
+	assert_int_equal(chmod(top, 0755), 0);
+	snprintf(ro, sizeof(ro), "%s/ro", top);
+	snprintf(rw, sizeof(rw), "%s/rw", top);
+	snprintf(other, sizeof(other), "%s/other", top);
+	assert_int_equal(mkdir(ro, 0755), 0);
+	assert_int_equal(mkdir(rw, 0755), 0);
+	assert_int_equal(mkdir(other, 0755), 0);
+	/* alice owns all three: only the confinement stands in the way */
+	assert_int_equal(chown(ro, uids[0], uids[0]), 0);
+	assert_int_equal(chown(rw, uids[0], uids[0]), 0);
+	assert_int_equal(chown(other, uids[0], uids[0]), 0);
+	write_text(ro, "in", "read-me\n");
+	write_text(other, "secret", "outside\n");
+	snprintf(cmd, sizeof(cmd), "%s/secret", other);
+	assert_int_equal(chown(cmd, uids[0], uids[0]), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "cat %s/in; echo rc1=$?; cat %s/secret; echo rc2=$?; "
+		 "echo w > %s/new; echo rc3=$?; echo w > %s/new; echo rc4=$?; "
+		 "echo w > %s/new; echo rc5=$?; "
+		 "python3 -c 'import os, sys; os.truncate(sys.argv[1], 0)' %s/secret 2>/dev/null; "
+		 "echo rc6=$?",
+		 ro, other, rw, ro, other, other);
+	if (grant_confined(&g, id, sizeof(id)) < 0)
+		fail_msg("grant refused: %s", res->text);
+	run(id, false, path_in("out"), argv);
+	if (abi < 1) {
+		assert_int_equal(res->type, PT_ERR);
+		expect_in(res->text, "no Landlock");
+		goto out;
+	}
+	if (res->type != PT_OK)
+		fail_msg("act-as refused: %s", res->text);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	expect_in(out, "read-me\nrc1=0\n");
+	expect_in(out, "Permission denied\nrc2=1\n");
+	expect_in(out, "rc3=0\n");
+	assert_null(strstr(out, "outside"));
+	assert_null(strstr(out, "rc4=0"));
+	assert_null(strstr(out, "rc5=0"));
+	if (abi >= 3)
+		assert_null(strstr(out, "rc6=0"));
+	free(out);
+	/* truncate(2) is refused too (Landlock ABI 3 and later) */
+	snprintf(cmd, sizeof(cmd), "%s/secret", other);
+	out = th_slurp(cmd);
+	assert_non_null(out);
+	if (abi >= 3)
+		assert_string_equal(out, "outside\n");
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s/new", rw);
+	assert_int_equal(access(cmd, F_OK), 0);
+	snprintf(cmd, sizeof(cmd), "%s/new", ro);
+	assert_int_equal(access(cmd, F_OK), -1);
+	snprintf(cmd, sizeof(cmd), "%s/new", other);
+	assert_int_equal(access(cmd, F_OK), -1);
+out:
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* --no-network: the command sees only lo (down) and cannot reach a TCP
+ * port the test listens on; unconfined, the same command can. */
+static void test_no_network(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	char cmd[512], id[64], *out;
+	char *const argv[] = { (char *)sh_path(), (char *)"-c", cmd, NULL };
+	struct grant_args g = { sh_path(), 5, 0, NULL, NULL, 0, 1, 0 };
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	(void)state;
+	assert_true(ls >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 4), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "echo ifaces=$(grep -c : /proc/net/dev); grep -o 'lo:' /proc/net/dev; "
+		 "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", %u), 3); "
+		 "print(\"connected\")' 2>&1 | tail -1",
+		 (unsigned)ntohs(sa.sin_port));
+	/* unconfined first: the port is reachable, so the refusal below is
+	 * the namespace's */
+	grant(sh_path(), 5, 0, id, sizeof(id));
+	run(id, false, path_in("out"), argv);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused: %s", res->text);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	expect_in(out, "connected\n");
+	free(out);
+	if (grant_confined(&g, id, sizeof(id)) < 0)
+		fail_msg("grant refused: %s", res->text);
+	run(id, false, path_in("out"), argv);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused: %s", res->text);
+	out = th_slurp(path_in("out"));
+	assert_non_null(out);
+	expect_in(out, "ifaces=1\nlo:\n");
+	expect_in(out, "Network is unreachable");
+	assert_null(strstr(out, "connected\n"));
+	free(out);
+	close(ls);
+}
+
+/* As bob: delegate grant arg->grant to himself with arg's confinement. */
+struct deleg_args {
+	const char *grant;
+	struct grant_args g;
+};
+static int delegate_grant(void *arg)
+{
+	const struct deleg_args *a = arg;
+	struct pt_grant_wire_cmd cmd = { .path = (char *)a->g.path, .prefix = 1 };
+	struct pt_grant_spec spec = { .servicer = (char *)BOB,
+				      .servicer_exe = (char *)"",
+				      .servicer_unit = (char *)"",
+				      .cmds = &cmd,
+				      .n_cmds = 1,
+				      .max_uses = 1,
+				      .no_network = a->g.no_network,
+				      .paths = (struct pt_grant_wire_path *)a->g.paths,
+				      .n_paths = a->g.n_paths };
+	struct pt_req req = { .type = PT_GRANT_DELEGATE, .id = (char *)a->grant, .gspec = &spec };
+
+	return call_res(&req, false);
+}
+
+/* As bob: delegates d (to himself) and runs cmd under the new grant; its
+ * output. */
+static char *delegate_and_run(struct deleg_args *d, char *cmd)
+{
+	char *const argv[] = { (char *)sh_path(), (char *)"-c", cmd, NULL };
+	char id[64];
+	pid_t pid = spawn_as(uids[1], delegate_grant, d);
+
+	assert_int_equal(wait_child(pid, 10000), 0);
+	if (res->type != PT_OK)
+		fail_msg("delegation refused: %s", res->text);
+	snprintf(id, sizeof(id), "%.63s", res->text);
+	run(id, false, path_in("out"), argv);
+	if (res->type != PT_OK)
+		fail_msg("act-as refused: %s", res->text);
+	return th_slurp(path_in("out"));
+}
+
+/* A delegate may add confinement, never drop it: --no-network left out of
+ * the delegation stays on; a write path where the grant only reads is
+ * refused (grant.subset); no paths asked keeps the parent's. */
+static void test_delegation_keeps_confinement(void **state)
+{
+	struct pt_grant_wire_path root = { (char *)"/", 0 }, tmpw = { (char *)"/tmp", 1 };
+	struct grant_args g = { sh_path(), 5, 0, NULL, &root, 1, 1, 1 };
+	struct deleg_args d = { .g = { sh_path(), 1, 0, NULL, &root, 1, 0, 0 } };
+	char cmd[256], id[64], top[] = "/tmp/pertok-ll.XXXXXX", *out;
+	pid_t pid;
+
+	(void)state;
+	th_stop(SIGTERM);
+	write_conf("max_depth = 1;");
+	th_start();
+	if (grant_confined(&g, id, sizeof(id)) < 0)
+		fail_msg("grant refused: %s", res->text);
+	d.grant = id;
+	/* no_network not asked: still without network */
+	snprintf(cmd, sizeof(cmd), "echo ifaces=$(grep -c : /proc/net/dev)");
+	out = delegate_and_run(&d, cmd);
+	assert_non_null(out);
+	expect_in(out, "ifaces=1\n");
+	free(out);
+	/* a write path where the grant only reads */
+	d.g.paths = &tmpw;
+	pid = spawn_as(uids[1], delegate_grant, &d);
+	assert_int_equal(wait_child(pid, 10000), 0);
+	assert_int_equal(res->type, PT_ERR);
+	expect_in(res->text, "write path /tmp is not within the grant's paths");
+	/* no paths asked: the parent's (all read-only), so no write even in a
+	 * directory of alice's own */
+	assert_non_null(mkdtemp(top));
+	assert_int_equal(chown(top, uids[0], uids[0]), 0);
+	d.g.paths = NULL;
+	d.g.n_paths = 0;
+	snprintf(cmd, sizeof(cmd), "echo x > %s/w; echo rc=$?", top);
+	out = delegate_and_run(&d, cmd);
+	assert_non_null(out);
+	expect_in(out, "Permission denied");
+	expect_in(out, "rc=2\n");
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s/w", top);
+	assert_int_equal(access(cmd, F_OK), -1);
+	assert_int_equal(rmdir(top), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1089,6 +1337,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_per_uid_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grant_credential, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_leave_cgroup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_confined_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_network, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delegation_keeps_confinement, setup, teardown),
 	};
 
 	if (geteuid() != 0 || !getpwnam(FRONT_USER)) {

@@ -352,6 +352,109 @@ static void test_record_strict(void **state)
 	expect_bad("version=1", "newline");
 }
 
+/* Confinement in the record: written only when set (an old record, without
+ * the keys, still loads unconfined), read back, strictly checked. */
+static void test_record_confinement(void **state)
+{
+	struct pt_grant *g = mk(NULL, 0, true), *back = NULL;
+	char *text = NULL, err[256];
+	size_t len = 0;
+
+	(void)state;
+	/* an old record (no no_network=, read=, write=): loads, unconfined */
+	assert_int_equal(pt_grant_parse(HEAD SERV CMD TAIL, strlen(HEAD SERV CMD TAIL), &back, err,
+					sizeof(err)),
+			 0);
+	assert_false(back->no_network);
+	assert_int_equal(back->n_paths, 0);
+	pt_grant_free(back);
+	back = NULL;
+	g->no_network = true;
+	g->paths[0] = strdup("/srv/in put");
+	g->paths[1] = strdup("/srv/out");
+	g->paths[2] = strdup("/etc/hosts");
+	g->path_write[1] = true;
+	g->n_paths = 3;
+	assert_int_equal(pt_grant_format(g, &text, &len), 0);
+	assert_non_null(strstr(text, "no_network=1\nread=/srv/in%20put\nwrite=/srv/out\n"
+				     "read=/etc/hosts\n"));
+	assert_int_equal(pt_grant_parse(text, len, &back, err, sizeof(err)), 0);
+	assert_true(back->no_network);
+	assert_int_equal(back->n_paths, 3);
+	assert_string_equal(back->paths[0], "/srv/in put");
+	assert_false(back->path_write[0]);
+	assert_true(back->path_write[1]);
+	assert_string_equal(back->paths[2], "/etc/hosts");
+	free(text);
+	pt_grant_free(back);
+	pt_grant_free(g);
+#define MID "not_before=1\nnot_after=2\nmax_uses=1\nuses=0\nmax_runtime=0\ndepth=0\n"
+#define END "revoked=0\ncreated=1\n"
+	expect_bad(HEAD SERV CMD MID "no_network=0\n" END, "no_network must be 1");
+	expect_bad(HEAD SERV CMD MID "read=etc\n" END, "read: not an absolute path");
+	expect_bad(HEAD SERV CMD MID "write=x/y\n" END, "write: not an absolute path");
+	expect_bad(HEAD SERV CMD MID "read=/a\nno_network=1\n" END, "out of place");
+	expect_bad(HEAD SERV CMD MID
+		   "read=/1\nread=/2\nread=/3\nread=/4\nread=/5\nread=/6\nread=/7\nread=/8\n"
+		   "read=/9\nread=/10\nread=/11\nread=/12\nread=/13\nread=/14\nread=/15\n"
+		   "read=/16\nread=/17\n" END,
+		   "more than 16 read/write paths");
+#undef MID
+#undef END
+}
+
+/* Delegation only narrows confinement: no_network stays, paths stay and
+ * may only shrink (a read path under a read or write one, a write path
+ * under a write one). */
+static void test_subset_confinement(void **state)
+{
+	struct pt_grant *p = mk(NULL, 0, true), *c = mk(NULL, 0, true);
+	char reason[256];
+
+	(void)state;
+	p->max_uses = c->max_uses = 2;
+	c->depth = 0;
+	assert_true(pt_grant_subset(p, c, reason, sizeof(reason)));
+	/* a child may add confinement */
+	c->no_network = true;
+	c->paths[0] = strdup("/srv/data");
+	c->n_paths = 1;
+	assert_true(pt_grant_subset(p, c, reason, sizeof(reason)));
+	/* never drop no_network */
+	p->no_network = true;
+	c->no_network = false;
+	assert_false(pt_grant_subset(p, c, reason, sizeof(reason)));
+	assert_non_null(strstr(reason, "no-network"));
+	c->no_network = true;
+	/* never drop the paths */
+	p->paths[0] = strdup("/srv");
+	p->n_paths = 1;
+	assert_true(pt_grant_subset(p, c, reason, sizeof(reason)));
+	free(c->paths[0]);
+	c->paths[0] = NULL;
+	c->n_paths = 0;
+	assert_false(pt_grant_subset(p, c, reason, sizeof(reason)));
+	assert_non_null(strstr(reason, "confines the command to paths"));
+	/* not widen: outside, a sibling prefix, "..", write under read */
+	static const char *const bad[] = { "/etc", "/srvx", "/srv/../etc", "/srv/a/.." };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		free(c->paths[0]);
+		c->paths[0] = strdup(bad[i]);
+		c->n_paths = 1;
+		assert_false(pt_grant_subset(p, c, reason, sizeof(reason)));
+		assert_non_null(strstr(reason, "is not within the grant's paths"));
+	}
+	free(c->paths[0]);
+	c->paths[0] = strdup("/srv/a");
+	c->path_write[0] = true;
+	assert_false(pt_grant_subset(p, c, reason, sizeof(reason)));
+	assert_non_null(strstr(reason, "write path /srv/a"));
+	p->path_write[0] = true;
+	assert_true(pt_grant_subset(p, c, reason, sizeof(reason)));
+	pt_grant_free(p);
+	pt_grant_free(c);
+}
+
 static void test_file_reopen_and_rewrap(void **state)
 {
 	struct pt_grant *g = add(mk(NULL, 0, false));
@@ -522,6 +625,8 @@ int main(void)
 		cmocka_unit_test(test_late_policy),
 		cmocka_unit_test(test_record_roundtrip),
 		cmocka_unit_test(test_record_strict),
+		cmocka_unit_test(test_record_confinement),
+		cmocka_unit_test(test_subset_confinement),
 		cmocka_unit_test(test_file_reopen_and_rewrap),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_create_api),

@@ -347,6 +347,66 @@ static void test_req_null_strings_encode_empty(void **state)
 	ptbuf_free(b);
 }
 
+/* A grant SPEC's confinement (flag 0x02 in has_hours): carried when asked,
+ * absent (and the bytes an older tokend reads) when not; malformed refused. */
+static void test_grant_spec_confinement(void **state)
+{
+	struct pt_grant_wire_cmd cmd = { .path = "/bin/true" };
+	struct pt_grant_wire_path paths[2] = { { "/srv/in", 0 }, { "/srv/out", 1 } };
+	struct pt_grant_spec spec = { .servicer = "svc",
+				      .servicer_exe = "",
+				      .servicer_unit = "",
+				      .cmds = &cmd,
+				      .n_cmds = 1,
+				      .lifetime = 60,
+				      .has_hours = 1,
+				      .hours_from = 1,
+				      .hours_to = 5 };
+	struct pt_req in = { .type = PT_GRANT_CREATE, .user = "", .gspec = &spec }, q = { 0 };
+	struct ptbuf *b = ptbuf_new(4096);
+	uint8_t raw[4096];
+	size_t plain;
+
+	(void)state;
+	assert_non_null(b);
+	/* none: no flag, no trailing bytes (an older tokend's layout) */
+	assert_int_equal(pt_req_encode(&in, b), 0);
+	plain = ptbuf_len(b);
+	assert_int_equal(pt_req_decode(in.type, ptbuf_ptr(b) + 5, plain - 5, &q), 0);
+	assert_int_equal(q.gspec->has_hours, 1);
+	assert_int_equal(q.gspec->no_network, 0);
+	assert_int_equal(q.gspec->n_paths, 0);
+	pt_req_clear(&q);
+	ptbuf_reset(b);
+	spec.no_network = 1;
+	spec.paths = paths;
+	spec.n_paths = 2;
+	assert_int_equal(pt_req_encode(&in, b), 0);
+	assert_true(ptbuf_len(b) > plain);
+	assert_int_equal(pt_req_decode(in.type, ptbuf_ptr(b) + 5, ptbuf_len(b) - 5, &q), 0);
+	assert_int_equal(q.gspec->has_hours, 1);
+	assert_int_equal(q.gspec->no_network, 1);
+	assert_int_equal(q.gspec->n_paths, 2);
+	assert_string_equal(q.gspec->paths[0].path, "/srv/in");
+	assert_int_equal(q.gspec->paths[0].write, 0);
+	assert_string_equal(q.gspec->paths[1].path, "/srv/out");
+	assert_int_equal(q.gspec->paths[1].write, 1);
+	pt_req_clear(&q);
+	/* malformed: a relative path, write not 0/1, truncated */
+	size_t n = ptbuf_len(b) - 5;
+	memcpy(raw, ptbuf_ptr(b) + 5, n);
+	raw[n - 8] = 'x'; /* "/srv/out" -> "xsrv/out" */
+	assert_int_equal(pt_req_decode(in.type, raw, n, &q), -EBADMSG);
+	raw[n - 8] = '/';
+	raw[n - 13] = 2; /* the second path's write byte */
+	assert_int_equal(pt_req_decode(in.type, raw, n, &q), -EBADMSG);
+	raw[n - 13] = 1;
+	assert_int_equal(pt_req_decode(in.type, raw, n, &q), 0);
+	pt_req_clear(&q);
+	assert_int_equal(pt_req_decode(in.type, raw, n - 1, &q), -EBADMSG);
+	ptbuf_free(b);
+}
+
 static void test_req_bad_types_and_values(void **state)
 {
 	static const uint8_t bad_types[] = { 0, 2, 9, 0x7e, 0x7f, PT_OK, PT_ERR, 0xff };
@@ -1089,6 +1149,7 @@ int main(void)
 		cmocka_unit_test(test_req_roundtrip),
 		cmocka_unit_test(test_act),
 		cmocka_unit_test(test_req_null_strings_encode_empty),
+		cmocka_unit_test(test_grant_spec_confinement),
 		cmocka_unit_test(test_req_bad_types_and_values),
 		cmocka_unit_test(test_req_encode_sizes),
 		cmocka_unit_test(test_rep_roundtrip),
