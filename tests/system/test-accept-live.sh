@@ -9,7 +9,8 @@
 # live token out (`pertok token`). Then through a private service stack
 #   auth required pam_pertok.so accept require=deploy socket=...
 #   - the job's token, PAM_USER its subject: accepted; pertokctl recommend
-#     --json shows deploy used once by that user and holder, with a last use
+#     --json shows deploy used once by that user and holder, with a last use;
+#     tokend logs the use against the token's persistable source (ptk)
 #   - require=deploy,dbadmin (the token lacks dbadmin): refused, and no use
 #     recorded (deploy still once)
 #   - the same token for another user: refused, nothing recorded for anyone
@@ -29,7 +30,7 @@ sb_enter "$@"
 trap sb_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-echo "1..8"
+echo "1..9"
 sb_setup || bail "sandbox setup failed"
 # the logins' tokens carry deploy (and nothing named dbadmin)
 sed -i 's/holders = \[ "atd" \]; persist_lifetime/holders = [ "atd" ]; entitlements = [ "deploy" ]; persist_lifetime/' \
@@ -92,6 +93,14 @@ read -r n last < <(uses pertok-alice deploy)
 [ "${n:-}" = 1 ] && [ "${last:-0}" -ge "$t0" ] && [ "${last:-0}" -le "$(($(date +%s) + 1))" ]
 ok $? "pertokctl recommend --json: deploy used once by pertok-alice for holder atd, a last use" ||
 	{ echo "uses=${n:-} last=${last:-}"; tail -n 3 "$SB/log/recommend.log"; } | diag
+ptk=$(printf '%s' "$A" | cut -d. -f2 | /usr/bin/python3 -c '
+import base64, json, sys
+s = sys.stdin.read().strip()
+print(json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))["ptk"])')
+grep 'op=accept result=allow' "$SB/log/tokend.log" | tail -n 1 |
+	grep -q "user=pertok-alice holder=atd .*id=$ptk "
+ok $? "tokend's allow line names the token's persistable source (ptk ${ptk:-?})" ||
+	grep 'op=accept' "$SB/log/tokend.log" | diag
 
 # refused USER PATTERN DESC: pamtester refuses pertok-alice's token for
 # USER, tokend's log since says PATTERN; then nothing was recorded:
