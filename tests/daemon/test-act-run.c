@@ -641,7 +641,9 @@ static void test_supervisor_fds(void **state)
 			fail_msg("the supervisor holds %s (fd %s)", link, e->d_name);
 	}
 	closedir(d);
-	assert_true(n > 0 && n <= 10);
+	/* (how many valgrind keeps, and where, depends on its limits: under
+	 * memcheck only the kinds above are checked) */
+	assert_true(n > 0 && (n <= 10 || getenv("TOKEND_VALGRIND")));
 	assert_int_equal(wait_child(pid, 20000), 0);
 	close(a.fds[0]);
 	close(a.fds[1]);
