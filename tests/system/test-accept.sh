@@ -156,15 +156,7 @@ CTL() { "$SB/bin/pertokctl" -s "$SB_SOCKET" "$@"; }
 # sign_template FILE KEY: FILE.jws, a detached JWS (RFC 7515 appendix F) of
 # the template's exact bytes by the issuer's key KEY (PEM)
 sign_template() {
-	/usr/bin/python3 - "$1" "$2" >"$1.jws" <<'EOF'
-import base64, sys
-from cryptography.hazmat.primitives import serialization as S
-def b64(b): return base64.urlsafe_b64encode(b).decode().rstrip("=")
-body = open(sys.argv[1], "rb").read()
-key = S.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
-h = b64(b'{"alg":"EdDSA","kid":"idp-1"}')
-print(h + ".." + b64(key.sign((h + "." + b64(body)).encode())), end="")
-EOF
+	/usr/bin/python3 "$top_srcdir/tests/lib/jws-detached.py" "$1" "$2" >"$1.jws"
 }
 template() { # GROUP ENTITLEMENT MAX_SESSIONS
 	printf '{"version":1,"iss":"%s","group":"%s","entitlements":["%s"],"policy":{"max_validity":86400,"services":["%s"],"networks":["local","10.0.0.0/8"],"acr":["mfa"],"max_sessions":%s}}' \
