@@ -275,6 +275,8 @@ int pt_grant_spec_get(struct ptbuf_view *v, struct pt_grant_spec **ret)
 	    ptbuf_view_get_u8(v, &s->hours_to) < 0 || ptbuf_view_get_u32(v, &s->max_uses) < 0 ||
 	    ptbuf_view_get_u64(v, &s->max_runtime) < 0 || ptbuf_view_get_u32(v, &s->depth) < 0)
 		goto out;
+	if (s->has_hours & ~3u) /* bit 0: hours; bit 1: confinement follows; no other */
+		goto out;
 	if (s->has_hours & 2) {
 		/* confinement follows (proto.h SPEC) */
 		s->has_hours &= 1;

@@ -1120,7 +1120,11 @@ static void test_confined_paths(void **state)
 	char *const argv[] = { (char *)sh_path(), (char *)"-c", cmd, NULL };
 	struct pt_grant_wire_path paths[2] = { { ro, 0 }, { rw, 1 } };
 	struct grant_args g = { sh_path(), 5, 0, NULL, paths, 2, 0, 0 };
-	long abi = syscall(444 /* landlock_create_ruleset */, NULL, 0, 1);
+	/* (valgrind does not pass the Landlock calls through: under memcheck
+	 * tokend sees a kernel without it, and the refusal is what is checked) */
+	long abi = getenv("TOKEND_VALGRIND") ?
+			   0 :
+			   syscall(444 /* landlock_create_ruleset */, NULL, 0, 1);
 
 	(void)state;
 	assert_non_null(mkdtemp(top));
@@ -1284,6 +1288,12 @@ static void test_delegation_keeps_confinement(void **state)
 	pid_t pid;
 
 	(void)state;
+	if (getenv("TOKEND_VALGRIND")) {
+		/* its runs need Landlock, which memcheck does not pass through */
+		printf("# skipped under valgrind: Landlock calls do not pass memcheck; "
+		       "test_confined_paths checks the refusal there\n");
+		skip();
+	}
 	th_stop(SIGTERM);
 	write_conf("max_depth = 1;");
 	th_start();
