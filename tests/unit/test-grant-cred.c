@@ -115,6 +115,8 @@ static void test_independent_verify(void **state)
 	(void)state;
 	if (system("/usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null") != 0) {
 		pt_free_secret(jws);
+		printf("# skipped: Debian's python3-jwt / python3-cryptography not installed "
+		       "(scripts/install-deps.sh)\n");
 		skip();
 	}
 	spit("cred", jws);

@@ -102,8 +102,11 @@ static void test_import_and_tamper(void **state)
 	assert_string_equal(hash, again);
 	assert_int_equal(pt_template_load(&f->d, hash, &t, err, sizeof(err)), 0);
 	pt_template_clear(&t);
-	if (geteuid() != 0)
-		skip(); /* the rest rewrites a root-owned file */
+	if (geteuid() != 0) {
+		/* the rest rewrites a root-owned file */
+		printf("# skipping the tampering half: needs root\n");
+		skip();
+	}
 	/* one byte changed in the stored file: refused on load */
 	assert_int_equal(chmod(path, 0644), 0);
 	fp = fopen(path, "r+");
@@ -126,8 +129,10 @@ static void test_approve_validity(void **state)
 	char hash[PT_HASH_LEN], err[512] = "";
 	uint64_t now = 1800000000;
 
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
+		printf("# skipped: needs root (root-owned template files, uid allocation)\n");
 		skip();
+	}
 	import(f, T1, hash);
 	/* the template allows one day */
 	assert_int_equal(pt_rpo_approve(&f->d, hash, now + 86401, now, &r, err, sizeof(err)),
@@ -313,8 +318,10 @@ static void test_sessions_durable(void **state)
 	pid_t child;
 	int status;
 
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
+		printf("# skipped: needs root (root-owned template files, uid allocation)\n");
 		skip();
+	}
 	import(f, T1, hash);
 	assert_int_equal(pt_rpo_approve(&f->d, hash, now + 600, now, &r, err, sizeof(err)), 0);
 	memcpy(id, r->id, sizeof(id));
@@ -358,8 +365,10 @@ static void test_uid_stored(void **state)
 	uint64_t now = 1800000000;
 	uid_t uid;
 
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
+		printf("# skipped: needs root (root-owned template files, uid allocation)\n");
 		skip();
+	}
 	import(f, T1, hash);
 	assert_int_equal(pt_rpo_approve(&f->d, hash, now + 600, now, &r, err, sizeof(err)), 0);
 	uid = r->uid;
@@ -387,8 +396,10 @@ static void test_uid_probe_and_tombstones(void **state)
 	uid_t first;
 	uid_t got;
 
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
+		printf("# skipped: needs root (root-owned template files, uid allocation)\n");
 		skip();
+	}
 	import(f, T1, hash);
 	/* collisions with the host: a range of 0..3 holds root, daemon, bin,
 	 * sys on Debian: nothing free */
